@@ -1,0 +1,188 @@
+"""The whole gate, in one process: real git, real Ansible, the test's store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.tenant import GateTenant
+
+pytestmark = pytest.mark.slow
+
+APP_CONFIG = """
+- job:
+    name: app-test
+    parent: run-shell
+    vars:
+      command: test "$(cat value.txt)" != bad
+- project:
+    queue: shared
+    check:
+      jobs: [app-test]
+    gate:
+      jobs: [app-test]
+"""
+
+
+@pytest.fixture
+def tenant(tmp_path: Path, database_url: str) -> Iterator[GateTenant]:
+    t = GateTenant(tmp_path, database_url, {
+        "org/app": {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"},
+        "org/other": {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"},
+    })
+    t.start()
+    yield t
+    t.stop()
+
+
+def test_check_votes_on_a_pushed_change(tenant: GateTenant) -> None:
+    good = tenant.push("org/app", {"new.txt": "x\n"}, "Good change")
+    bad = tenant.push("org/app", {"value.txt": "bad\n"}, "Bad change")
+    assert tenant.wait_reported(good, "check").result == "SUCCESS"
+    assert tenant.wait_reported(bad, "check").result == "FAILURE"
+    assert tenant.change(good).approvals.get("Verified") == 1
+    assert tenant.change(bad).approvals.get("Verified") == -1
+
+
+def test_gate_merges_good_changes_and_rejects_the_bad_one(tenant: GateTenant) -> None:
+    first = tenant.push("org/app", {"a.txt": "a\n"}, "First")
+    bad = tenant.push("org/other", {"value.txt": "bad\n"}, "Bad")
+    last = tenant.push("org/other", {"c.txt": "c\n"}, "Last")
+    for n in (first, bad, last):
+        tenant.approve(n)
+    tenant.wait_for(lambda: tenant.change(last).status == "MERGED", what="last merged")
+    assert tenant.change(first).status == "MERGED"
+    assert tenant.wait_reported(bad, "gate").result == "FAILURE"
+    assert tenant.change(bad).status == "NEW"
+    # What merged is what was tested: the branch holds the good changes only.
+    assert tenant.branch_file("org/app", "a.txt") == "a\n"
+    assert tenant.branch_file("org/other", "c.txt") == "c\n"
+    assert tenant.branch_file("org/other", "value.txt") == "good\n"
+    assert tenant.forge.branch_tip("org/other", "main") == tenant.change(last).merged_sha
+
+
+def test_broken_config_is_reported_on_the_change_with_file_and_line(
+        tenant: GateTenant) -> None:
+    number = tenant.push("org/app", {".zuul.yaml": APP_CONFIG + "- job:\n    nmae: x\n"},
+                         "Break the config")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "CONFIG_ERROR"
+    assert "org/app/.zuul.yaml:" in report.message and "nmae" in report.message
+    # Everyone else is still served.
+    other = tenant.push("org/other", {"x.txt": "x\n"}, "Unrelated")
+    assert tenant.wait_reported(other, "check").result == "SUCCESS"
+
+
+def test_missing_playbook_fails_the_build_with_a_message(tenant: GateTenant) -> None:
+    config = APP_CONFIG.replace("parent: run-shell", "run: playbooks/missing.yaml")
+    number = tenant.push("org/app", {".zuul.yaml": config}, "Use a missing playbook")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "FAILURE"
+    assert "app-test" in report.message and "ERROR" in report.message
+
+
+def test_depends_on_change_is_tested_together(tenant: GateTenant) -> None:
+    lib = tenant.push("org/other", {"feature.txt": "yes\n"}, "Feature")
+    config = APP_CONFIG.replace('test "$(cat value.txt)" != bad',
+                                "test -f ../other/feature.txt")
+    config = config.replace("parent: run-shell",
+                            "parent: run-shell\n    required-projects: [org/other]")
+    app = tenant.push("org/app", {".zuul.yaml": config}, "Needs feature", depends_on=[lib])
+    assert tenant.wait_reported(app, "check").result == "SUCCESS"
+    tenant.approve(app)  # lib is not approved: the app cannot enter the gate alone
+    report = tenant.wait_for(lambda: next((r for r in tenant.reports(app, "gate")), None),
+                             what="rejection")
+    assert "does not meet the requirements" in report.message or \
+        "needed change" in report.message
+    tenant.approve(lib)
+    tenant.approve(app)
+    tenant.wait_for(lambda: tenant.change(app).status == "MERGED", what="app merged")
+    assert tenant.change(lib).status == "MERGED"
+
+
+def test_change_pushed_while_zuulish_is_down_is_tested_after_start(
+        tmp_path: Path, database_url: str) -> None:
+    t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP_CONFIG,
+                                                        "value.txt": "good\n"}})
+    number = t.push("org/app", {"x.txt": "x\n"}, "Pushed while down")
+    t.start()
+    try:
+        assert t.wait_reported(number, "check").result == "SUCCESS"
+    finally:
+        t.stop()
+
+
+def test_merged_config_change_takes_effect_for_later_changes(tenant: GateTenant) -> None:
+    config = APP_CONFIG.replace("      jobs: [app-test]\n    gate:",
+                                "      jobs: [app-test, second]\n    gate:")
+    config += "- job:\n    name: second\n    parent: run-shell\n"
+    # Tested with the configuration it proposes (an untrusted project's change).
+    number = tenant.push("org/app", {".zuul.yaml": config}, "Add a second check job")
+    assert "second" in tenant.wait_reported(number, "check").message
+    tenant.approve(number)
+    tenant.wait_for(lambda: tenant.change(number).status == "MERGED", what="config merged")
+    later = tenant.push("org/app", {"z.txt": "z\n"}, "Unrelated change")
+    report = tenant.wait_reported(later, "check")
+    assert "- second " in report.message and "- app-test " in report.message
+
+
+def test_file_matchers_and_job_vars_reach_real_builds(tenant: GateTenant) -> None:
+    config = """
+- job:
+    name: docs-build
+    parent: run-shell
+    files: ['^doc/']
+- job:
+    name: vars-check
+    parent: run-shell
+    vars:
+      command: test "{{ from_extra }}-{{ from_host }}" = extra-host
+    extra-vars: {from_extra: extra}
+    host-vars: {node: {from_host: host}}
+- project:
+    check:
+      jobs: [docs-build, vars-check]
+"""
+    number = tenant.push("org/app", {".zuul.yaml": config, "src.txt": "x\n"}, "Matchers")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "SUCCESS", report.message
+    assert "- vars-check " in report.message and "docs-build" not in report.message
+
+
+def test_start_enqueue_and_dequeue_reporters(tmp_path: Path, database_url: str) -> None:
+    from tests.fakes.tenant import PIPELINES
+
+    pipelines = PIPELINES.replace("""    success:
+      forge:
+        Verified: 1
+""", """    enqueue:
+      forge: {}
+    start:
+      forge:
+        Verified: 0
+    dequeue:
+      forge: {}
+    success-message: All good here.
+    success:
+      forge:
+        Verified: 1
+""", 1)
+    t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP_CONFIG,
+                                                        "value.txt": "good\n"}},
+                   pipelines=pipelines)
+    t.start()
+    try:
+        number = t.push("org/app", {"a.txt": "a\n"}, "First", change_id="I" + "1" * 16)
+        t.wait_for(lambda: any(r.action == "start" for r in t.reports(number, "check")),
+                   what="a start report")
+        t.push("org/app", {"a.txt": "b\n"}, "First, again", change_id="I" + "1" * 16)
+        report = t.wait_for(lambda: next((r for r in t.reports(number, "check")
+                                          if r.action == "success"), None),
+                            what="the new patch set's result")
+        actions = [r.action for r in t.reports(number, "check")]
+        assert actions[:3] == ["enqueue", "start", "dequeue"]
+        assert report.message.startswith("All good here.") and report.patchset == 2
+    finally:
+        t.stop()

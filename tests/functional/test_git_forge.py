@@ -1,0 +1,351 @@
+"""The built-in forge with real git pushes through its hooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from zuulish.drivers.git.connection import GitForge
+from zuulish.drivers.git.reporter import GitReporter
+from zuulish.drivers.git.review import list_changes, review
+from zuulish.drivers.git.source import GitSource
+from zuulish.errors import ForgeError
+from zuulish.merger.speculative import apply_commits
+from zuulish.model import ChangeKey
+from zuulish.store import ChangeRow, EventRow, Store
+
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.org",
+       "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.org"}
+WEB = "http://forge.test"
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["git", *args], cwd=cwd, env=ENV, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {args}: {proc.stderr}")
+    return proc
+
+
+def write_config(tmp: Path, database: str) -> Path:
+    path = tmp / "zuulish.yaml"
+    path.write_text(f"state_dir: state\ndatabase: '{database}'\ntenant_file: main.yaml\n"
+                    f"web: {{url: '{WEB}'}}\nconnections: {{forge: {{driver: git}}}}\n")
+    return path
+
+
+@pytest.fixture
+def forge(tmp_path: Path, store: Store) -> GitForge:
+    config = write_config(tmp_path, store.url)
+    f = GitForge("forge", tmp_path / "state", store, WEB, config)
+    f.create_project("org/app", {"README": "hello\n"})
+    return f
+
+
+@pytest.fixture
+def work(tmp_path: Path, forge: GitForge) -> Path:
+    git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), "work")
+    return tmp_path / "work"
+
+
+def commit(work: Path, name: str, message: str) -> str:
+    (work / name).write_text(f"{name}\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", message)
+    return git(work, "rev-parse", "HEAD").stdout.strip()
+
+
+def change_rows(store: Store) -> list[ChangeRow]:
+    with store.read() as s:
+        return list(s.scalars(select(ChangeRow).order_by(ChangeRow.number)))
+
+
+def events(store: Store) -> list[EventRow]:
+    with store.read() as s:
+        return list(s.scalars(select(EventRow).order_by(EventRow.id)))
+
+
+def test_push_for_review_creates_change_with_an_event(store: Store, work: Path,
+                                                      forge: GitForge) -> None:
+    sha = commit(work, "a", "Add a\n\nChange-Id: I0123456789abcdef")
+    out = git(work, "push", "origin", "HEAD:refs/for/main")
+    assert f"New change: {WEB}/c/org/app/+/1 Add a" in out.stderr
+    [row] = change_rows(store)
+    assert (row.number, row.patchset, row.commit_sha, row.files) == (1, 1, sha, ["a"])
+    [event] = events(store)
+    assert (event.type, event.change_number, event.patchset) == ("patchset-created", 1, 1)
+    refs = git(forge.repo_path("org/app"), "for-each-ref", "--format=%(refname)").stdout
+    assert "refs/changes/01/1/1" in refs and "refs/for/" not in refs
+    assert forge.branch_tip("org/app", "main") != sha  # nothing merged by a push
+
+
+def test_amended_push_with_same_change_id_makes_patchset_two(store: Store, work: Path) -> None:
+    commit(work, "a", "Add a\n\nChange-Id: I0123456789abcdef")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    review(store, "forge", 1, approve=True)
+    (work / "a").write_text("better\n")
+    git(work, "commit", "-q", "-a", "--amend", "--no-edit")
+    out = git(work, "push", "origin", "HEAD:refs/for/main")
+    assert "patch set 2" in out.stderr
+    [row] = change_rows(store)
+    assert row.patchset == 2 and row.approvals == {}  # a new patch set needs new votes
+
+
+def test_pushing_the_same_commit_again_records_nothing(store: Store, work: Path) -> None:
+    commit(work, "a", "Add a\n\nChange-Id: I0123456789abcdef")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    out = git(work, "push", "-f", "origin", "HEAD:refs/for/main")
+    assert "no new changes" in out.stderr
+    assert len(events(store)) == 1
+
+
+def test_push_to_missing_branch_is_refused_naming_it(store: Store, work: Path) -> None:
+    commit(work, "a", "Add a")
+    proc = git(work, "push", "origin", "HEAD:refs/for/nope", check=False)
+    assert proc.returncode != 0
+    assert "branch 'nope' does not exist in project 'org/app'" in proc.stderr
+    assert "existing branches: main" in proc.stderr
+    assert change_rows(store) == []
+
+
+def test_direct_push_to_a_branch_is_refused(store: Store, work: Path, forge: GitForge) -> None:
+    before = forge.branch_tip("org/app", "main")
+    commit(work, "a", "Sneak in")
+    proc = git(work, "push", "origin", "HEAD:main", check=False)
+    assert proc.returncode != 0 and "push to refs/for/main for review" in proc.stderr
+    assert forge.branch_tip("org/app", "main") == before
+
+
+def test_push_while_database_is_down_is_refused_and_loses_nothing(
+        tmp_path: Path, store: Store, forge: GitForge, work: Path) -> None:
+    write_config(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    commit(work, "a", "Add a")
+    proc = git(work, "push", "origin", "HEAD:refs/for/main", check=False)
+    assert proc.returncode != 0 and "cannot record this push" in proc.stderr
+    assert change_rows(store) == []
+    refs = git(forge.repo_path("org/app"), "for-each-ref").stdout
+    assert "refs/for/" not in refs
+
+
+def test_leftover_push_is_recorded_by_recovery(store: Store, forge: GitForge,
+                                               work: Path) -> None:
+    sha = commit(work, "a", "Add a")
+    # As if post-receive could not reach the store: the ref stays behind.
+    git(forge.repo_path("org/app"), "fetch", "-q", str(work), f"{sha}:refs/for/main")
+    assert forge.recover_pending_pushes() == 1
+    [row] = change_rows(store)
+    assert row.commit_sha == sha
+    assert "refs/for/" not in git(forge.repo_path("org/app"), "for-each-ref").stdout
+
+
+def test_depends_on_footer_resolves_to_needs(store: Store, work: Path,
+                                             forge: GitForge) -> None:
+    commit(work, "a", "First\n\nChange-Id: Iaaaaaaaaaaaaaaaa")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    git(work, "reset", "-q", "--hard", "origin/main")
+    commit(work, "c", f"Second\n\nDepends-On: {WEB}/c/org/app/+/1/\n"
+                      f"Depends-On: {WEB}/c/org/app/+/99\nChange-Id: Icccccccccccccccc")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    second = GitSource(forge, store).get_change(2)
+    assert second is not None
+    assert second.needs == (ChangeKey("forge", 1),)
+    assert second.unresolved_depends_on == (
+        f"Depends-On {WEB}/c/org/app/+/99 points at change 99, which does not exist",)
+
+
+def test_git_parent_change_is_a_need(store: Store, work: Path, forge: GitForge) -> None:
+    commit(work, "a", "First\n\nChange-Id: Iaaaaaaaaaaaaaaaa")
+    commit(work, "b", "Second on top\n\nChange-Id: Ibbbbbbbbbbbbbbbb")
+    out = git(work, "push", "origin", "HEAD:refs/for/main")
+    assert "New change: http://forge.test/c/org/app/+/1 First" in out.stderr
+    assert "New change: http://forge.test/c/org/app/+/2 Second on top" in out.stderr
+    source = GitSource(forge, store)
+    assert source.get_change(2).needs == (ChangeKey("forge", 1),)
+    assert source.get_change(1).needs == ()
+
+
+def test_parent_that_is_an_outdated_patch_set_is_unresolved(store: Store, work: Path,
+                                                            forge: GitForge) -> None:
+    commit(work, "a", "First\n\nChange-Id: Iaaaaaaaaaaaaaaaa")
+    commit(work, "b", "Second on top\n\nChange-Id: Ibbbbbbbbbbbbbbbb")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    git(work, "checkout", "-q", "HEAD~1")
+    (work / "a").write_text("amended\n")
+    git(work, "commit", "-q", "-a", "--amend", "--no-edit")
+    git(work, "push", "origin", "HEAD:refs/for/main")  # change 1, patch set 2
+    second = GitSource(forge, store).get_change(2)
+    assert second.needs == ()
+    [reason] = second.unresolved_depends_on
+    assert "is patch set 1 of change 1, whose current patch set is 2" in reason
+
+
+def test_review_approve_recheck_and_abandon_record_events(store: Store, work: Path) -> None:
+    commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    assert "approved" in review(store, "forge", 1, approve=True)
+    assert change_rows(store)[0].approvals == {"Code-Review": 2, "Workflow": 1}
+    review(store, "forge", 1, recheck=True)
+    review(store, "forge", 1, abandon=True)
+    kinds = [(e.type, e.data.get("comment")) for e in events(store)[1:]]
+    assert kinds == [("comment-added", "Approved"), ("comment-added", "recheck"),
+                     ("change-abandoned", "Abandoned")]
+    assert events(store)[1].data["approvals"] == {"Code-Review": 2, "Workflow": 1}
+    assert change_rows(store)[0].status == "ABANDONED"
+    with pytest.raises(ForgeError, match="change 1 is abandoned"):
+        review(store, "forge", 1, approve=True)
+
+
+def test_review_of_unknown_change_or_without_action_is_an_error(store: Store,
+                                                                work: Path) -> None:
+    with pytest.raises(ForgeError, match="no change 42 on connection 'forge'"):
+        review(store, "forge", 42, approve=True)
+    commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    with pytest.raises(ForgeError, match="exactly one of"):
+        review(store, "forge", 1)
+    assert len(events(store)) == 1
+
+
+def test_list_changes_shows_the_last_result(store: Store, forge: GitForge, work: Path) -> None:
+    commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    reporter = GitReporter(forge, store)
+    reporter.report(1, tenant="t", pipeline="check", action="start", result=None,
+                    votes={}, message="starting")
+    reporter.report(1, tenant="t", pipeline="check", action="failure", result="FAILURE",
+                    votes={"Verified": -1}, message="failed")
+    reporter.report(1, tenant="t", pipeline="check", action="success", result="SUCCESS",
+                    votes={"Verified": 1}, message="ok")
+    [listed] = list_changes(store, "forge", WEB)
+    assert listed["last_result"] == "check: SUCCESS"
+    assert listed["approvals"] == {"Verified": 1}
+    assert (listed["number"], listed["status"], listed["subject"]) == (1, "NEW", "Add a")
+    assert listed["url"] == f"{WEB}/c/org/app/+/1"
+
+
+def test_submit_moves_branch_to_exactly_the_tested_commit(store: Store, forge: GitForge,
+                                                          work: Path, tmp_path: Path) -> None:
+    commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    [row] = change_rows(store)
+    # The branch moved on since the change was written, so the tested state is a
+    # merge commit made by the merger's plumbing, not the pushed commit.
+    git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), "other")
+    commit(tmp_path / "other", "z", "Someone else")
+    subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=tmp_path / "other",
+                   env={**ENV, "ZUULISH_FORGE_ADMIN": "1"}, check=True)
+    base = forge.branch_tip("org/app", "main")
+    tested = apply_commits(forge.repo_path("org/app"), base, [row.commit_sha]).commit
+    assert tested not in (base, row.commit_sha)
+    state = {"org/app": {"branch": "main", "pre": base, "commit": tested,
+                         "changes": [row.commit_sha]}}
+    assert GitReporter(forge, store).submit(1, state) == tested
+    assert forge.branch_tip("org/app", "main") == tested
+    [row] = change_rows(store)
+    assert (row.status, row.merged_sha) == ("MERGED", tested)
+    merged = [(e.type, e.data) for e in events(store)][-2:]
+    assert merged == [("change-merged", {"commit": tested}),
+                      ("ref-updated", {"ref": "refs/heads/main", "oldrev": base,
+                                       "newrev": tested})]
+    git(work, "pull", "-q", "--ff-only", "origin", "main")  # a user sees the tested tree
+    assert (work / "a").read_text() == "a\n" and (work / "z").read_text() == "z\n"
+
+
+def test_submit_refuses_when_the_branch_moved(store: Store, forge: GitForge, work: Path,
+                                              tmp_path: Path) -> None:
+    base = forge.branch_tip("org/app", "main")
+    sha = commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), "other")
+    moved = commit(tmp_path / "other", "z", "Someone else")
+    subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=tmp_path / "other",
+                   env={**ENV, "ZUULISH_FORGE_ADMIN": "1"}, check=True)
+    tested = apply_commits(forge.repo_path("org/app"), base, [sha]).commit
+    state = {"org/app": {"branch": "main", "pre": base, "commit": tested, "changes": [sha]}}
+    with pytest.raises(ForgeError, match="moved since the change was tested"):
+        GitReporter(forge, store).submit(1, state)
+    assert forge.branch_tip("org/app", "main") == moved
+    assert change_rows(store)[0].status == "NEW"
+
+
+def test_submit_refuses_a_state_that_differs_from_the_tested_one(
+        store: Store, forge: GitForge, work: Path) -> None:
+    base = forge.branch_tip("org/app", "main")
+    sha = commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    state = {"org/app": {"branch": "main", "pre": base, "commit": "f" * 40, "changes": [sha]}}
+    with pytest.raises(ForgeError, match="refusing to merge what was not tested"):
+        GitReporter(forge, store).submit(1, state)
+    assert forge.branch_tip("org/app", "main") == base
+
+
+def test_submit_refuses_a_change_with_an_untested_patch_set(store: Store, forge: GitForge,
+                                                           work: Path) -> None:
+    base = forge.branch_tip("org/app", "main")
+    first = commit(work, "a", "Add a\n\nChange-Id: I0123456789abcdef")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    (work / "a").write_text("later\n")
+    git(work, "commit", "-q", "-a", "--amend", "--no-edit")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    state = {"org/app": {"branch": "main", "pre": base, "commit": first, "changes": [first]}}
+    with pytest.raises(ForgeError, match="new patch set \\(2\\) that was not tested"):
+        GitReporter(forge, store).submit(1, state)
+    assert forge.branch_tip("org/app", "main") == base
+
+
+def test_administrator_push_to_a_branch_records_ref_updated(store: Store, forge: GitForge,
+                                                            work: Path) -> None:
+    before = forge.branch_tip("org/app", "main")
+    sha = commit(work, "zuul.yaml", "Seed config")
+    subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=work,
+                   env={**ENV, "ZUULISH_FORGE_ADMIN": "1"}, check=True)
+    assert forge.branch_tip("org/app", "main") == sha
+    [event] = events(store)
+    assert (event.type, event.branch, event.data) == (
+        "ref-updated", "main", {"ref": "refs/heads/main", "oldrev": before, "newrev": sha})
+    assert GitSource(forge, store).config_files("org/app", "main") == {
+        "zuul.yaml": "zuul.yaml\n"}
+
+
+def test_created_project_has_files_branches_and_hooks(store: Store, forge: GitForge) -> None:
+    forge.create_project("org/lib", {"zuul.d/jobs.yaml": "- job: {name: x}\n", "src/x.py": ""},
+                         branch="trunk")
+    assert forge.projects() == ["org/app", "org/lib"]
+    assert list(forge.branches("org/lib")) == ["trunk"]
+    assert forge.clone_url("org/lib") == str(forge.repo_path("org/lib"))
+    files = git(forge.repo_path("org/lib"), "ls-tree", "-r", "--name-only", "trunk").stdout
+    assert files.split() == ["src/x.py", "zuul.d/jobs.yaml"]
+    hooks = forge.repo_path("org/lib") / "hooks"
+    assert all(os.access(hooks / h, os.X_OK) for h in ("pre-receive", "proc-receive",
+                                                       "post-receive"))
+    assert "--project org/lib" in (hooks / "proc-receive").read_text()
+    with pytest.raises(ForgeError, match="already exists"):
+        forge.create_project("org/lib")
+
+
+def test_change_urls_resolve_in_every_accepted_form(forge: GitForge) -> None:
+    assert forge.change_url("org/app", 7) == f"{WEB}/c/org/app/+/7"
+    for url in (f"{WEB}/c/org/app/+/7", f"{WEB}/c/org/app/+/7/", f"{WEB}/7"):
+        assert forge.resolve_change_url(url) == 7, url
+    for url in ("https://elsewhere.test/c/org/app/+/7", f"{WEB}/c/org/app", f"{WEB}/x"):
+        assert forge.resolve_change_url(url) is None, url
+
+
+def test_concurrent_pushes_to_one_branch_all_become_changes(
+        tmp_path: Path, store: Store, forge: GitForge) -> None:
+    """No refs/for/<branch> ref is ever created, so pushes do not lock each other out."""
+    import concurrent.futures
+
+    clones = []
+    for i in range(6):
+        git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), f"c{i}")
+        commit(tmp_path / f"c{i}", f"f{i}", f"Change {i}")
+        clones.append(tmp_path / f"c{i}")
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(
+            lambda c: git(c, "push", "origin", "HEAD:refs/for/main", check=False), clones))
+    assert [r.returncode for r in results] == [0] * 6, [r.stderr for r in results]
+    assert sorted(r.number for r in change_rows(store)) == [1, 2, 3, 4, 5, 6]

@@ -1,0 +1,99 @@
+"""Promise 2: a restart of zuulish — even kill -9 — loses nothing and merges nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.tenant import GateTenant
+
+pytestmark = pytest.mark.slow
+
+APP = """
+- job:
+    name: slow-test
+    parent: run-shell
+    vars:
+      command: sleep 2
+- project:
+    queue: shared
+    gate:
+      jobs: [slow-test]
+"""
+
+
+def start_server(config: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "zuulish.cli", "-c", str(config), "run"],
+                            stdout=log.open("a"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def test_kill_9_during_the_gate_resumes_and_merges_each_change_once(
+        tmp_path: Path, database_url: str) -> None:
+    tenant = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP}})
+    config = tmp_path / "zuulish.yaml"
+    text = config.read_text().replace("127.0.0.1:9", f"127.0.0.1:{_free_port()}")
+    config.write_text(text)
+    log = tmp_path / "server.log"
+    server = start_server(config, log)
+    try:
+        numbers = [tenant.push("org/app", {f"f{i}.txt": f"{i}\n"}, f"Change {i}")
+                   for i in range(3)]
+        for n in numbers:
+            tenant.approve(n)
+        tenant.wait_for(lambda: _running_builds(tenant), timeout=60, what="a running build")
+        os.killpg(server.pid, signal.SIGKILL)  # no chance to clean up
+        server.wait(10)
+        server = start_server(config, log)
+        tenant.wait_for(lambda: all(tenant.change(n).status == "MERGED" for n in numbers),
+                        timeout=180, what="every change to merge after the restart")
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
+    for n in numbers:
+        assert tenant.branch_file("org/app", f"f{n - 1}.txt") == f"{n - 1}\n"
+        merged = [r for r in tenant.reports(n, "gate") if r.result == "SUCCESS"]
+        assert len(merged) == 1, log.read_text()[-3000:]
+
+
+def _running_builds(tenant: GateTenant) -> bool:
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow
+
+    with tenant.aio.store.read() as s:
+        return s.scalar(select(BuildRow.id).where(BuildRow.state == "running")) is not None
+
+
+def _free_port() -> int:
+    from zuulish.runner import free_port
+
+    return free_port()
+
+
+def test_graceful_stop_requeues_builds_instead_of_failing_them(
+        tmp_path: Path, database_url: str) -> None:
+    tenant = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP}})
+    tenant.start()
+    n = tenant.push("org/app", {"a.txt": "a\n"}, "A")
+    tenant.approve(n)
+    tenant.wait_for(lambda: _running_builds(tenant), timeout=60, what="a running build")
+    tenant.stop()
+    again = GateTenant.__new__(GateTenant)
+    again.__dict__.update(tenant.__dict__)
+    from zuulish.app import AllInOne
+
+    again.aio = AllInOne(tenant.config)
+    again.start()
+    try:
+        again.wait_for(lambda: again.change(n).status == "MERGED", timeout=120,
+                       what="the change to merge")
+        assert [r.result for r in again.reports(n, "gate")] == ["SUCCESS"]
+    finally:
+        again.stop()
+

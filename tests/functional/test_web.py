@@ -1,0 +1,256 @@
+"""The REST API and pages over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from zuulish.config.layout import Layout
+from zuulish.model import Pipeline, PipelineManager
+from zuulish.runner import free_port
+from zuulish.store import (
+    BuildRow,
+    BuildSetRow,
+    ChangeQueueRow,
+    ChangeRow,
+    PatchsetRow,
+    QueueItemRow,
+    ReportRow,
+    Store,
+)
+from zuulish.web.app import create_app, serve
+
+
+def seed(store: Store) -> None:
+    """Change 3 in the gate (unit passed, lint running, docs waiting); change 4 in check."""
+    with store.session() as s:
+        change = ChangeRow(connection="forge", number=3, project="org/app", branch="main",
+                           status="NEW", patchset=1, commit_sha="a" * 40, subject="Make it fast",
+                           message="Make it fast\n", approvals={"Verified": 1}, created_at=0,
+                           updated_at=10)
+        other = ChangeRow(connection="forge", number=4, project="org/lib", branch="main",
+                          status="NEW", patchset=2, commit_sha="b" * 40,
+                          subject="Teach the lib <b>manners</b>", message="", created_at=0,
+                          updated_at=20)
+        s.add_all([change, other])
+        s.add(ChangeQueueRow(tenant="t", pipeline="gate", name="shared", window=20))
+        item = QueueItemRow(tenant="t", pipeline="gate", queue_name="shared", connection="forge",
+                            change_number=3, patchset=1, commit_sha="a" * 40, project="org/app",
+                            branch="main", sequence=1, enqueued_at=0, state="queued")
+        check_item = QueueItemRow(tenant="t", pipeline="check", queue_name="org/lib",
+                                  connection="forge", change_number=4, patchset=2,
+                                  commit_sha="b" * 40, project="org/lib", branch="main",
+                                  sequence=1, enqueued_at=5, state="queued")
+        s.add_all([item, check_item])
+        s.flush()
+        s.add(PatchsetRow(change_id=change.id, number=1, commit_sha="a" * 40,
+                          ref="refs/changes/03/3/1", created_at=0))
+        s.add_all([
+            ReportRow(change_id=change.id, patchset=1, tenant="t", pipeline="check",
+                      action="failure", result="FAILURE", votes={"Verified": -1},
+                      message="Build failed (check pipeline).", created_at=1),
+            ReportRow(change_id=change.id, patchset=1, tenant="t", pipeline="check",
+                      action="success", result="SUCCESS", votes={"Verified": 1},
+                      message="Build succeeded (check pipeline).", created_at=2),
+        ])
+        bs = BuildSetRow(uuid="bs1", item_id=item.id, ahead=[], merge_state="merged",
+                         job_graph={"unit": {"name": "unit", "voting": True},
+                                    "lint": {"name": "lint", "voting": False},
+                                    "docs": {"name": "docs", "voting": True}},
+                         created_at=0)
+        s.add(bs)
+        s.flush()
+        s.add_all([
+            BuildRow(id="build-0", buildset_id=bs.id, job="unit", state="completed",
+                     result="NODE_FAILURE", created_at=0, started_at=0, finished_at=1),
+            BuildRow(id="build-1", buildset_id=bs.id, job="unit", state="completed",
+                     result="SUCCESS", attempt=2, created_at=1, started_at=1, finished_at=4),
+            BuildRow(id="build-2", buildset_id=bs.id, job="lint", state="running",
+                     voting=False, created_at=2, started_at=3),
+        ])
+
+
+@dataclass
+class Server:
+    url: str
+    state_dir: Path
+
+    def get(self, path: str) -> tuple[int, dict[str, str], str]:
+        """GET ``path`` as sent (no normalising, no redirects followed)."""
+        parts = urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode()
+        finally:
+            conn.close()
+
+    def json(self, path: str) -> tuple[int, Any]:
+        status, headers, body = self.get(path)
+        assert headers["Content-Type"].startswith("application/json"), body
+        return status, json.loads(body)
+
+
+@pytest.fixture
+def server(store: Store, tmp_path: Path) -> Iterator[Server]:
+    seed(store)
+    logs = tmp_path / "logs" / "build-1"
+    logs.mkdir(parents=True)
+    (logs / "job-output.txt").write_text(
+        "".join(f"line {n} | hello from the job ✓\n" for n in range(1, 1001)), encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("not for you")
+    (tmp_path / "logs" / "secret.txt").write_text("not for you either")
+    (logs / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    layout = Layout("t", pipelines={
+        "check": Pipeline("check", PipelineManager.INDEPENDENT, description="Fast feedback"),
+        "gate": Pipeline("gate", PipelineManager.DEPENDENT)})
+    layouts = SimpleNamespace(layouts={"t": layout}, tenants={"t": None})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    loop = asyncio.new_event_loop()
+    runner = loop.run_until_complete(serve(create_app(store, layouts, tmp_path, url),
+                                           "127.0.0.1", port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield Server(url, tmp_path)
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def test_status_lists_pipelines_queues_items_and_jobs(server: Server) -> None:
+    status, data = server.json("/api/tenant/t/status")
+    assert status == 200 and data["tenant"] == "t"
+    gate = next(p for p in data["pipelines"] if p["name"] == "gate")
+    assert gate["manager"] == "dependent"
+    [queue] = gate["queues"]
+    assert queue["name"] == "shared" and queue["window"] == 20
+    [item] = queue["items"]
+    assert item["change"] == {"number": 3, "patchset": 1, "project": "org/app",
+                              "branch": "main", "subject": "Make it fast",
+                              "url": f"{server.url}/c/org/app/+/3"}
+    assert item["active"] and not item["failing"] and item["merge_state"] == "merged"
+    jobs = [(j["name"], j["state"], j["result"], j["voting"]) for j in item["jobs"]]
+    assert jobs == [("unit", "completed", "SUCCESS", True), ("lint", "running", None, False),
+                    ("docs", "waiting", None, True)]
+    unit = item["jobs"][0]
+    assert unit["url"] == f"{server.url}/build/build-1"
+    assert unit["log_url"] == f"{server.url}/logs/build-1/job-output.txt"
+
+
+def test_independent_pipeline_queues_have_no_window(server: Server) -> None:
+    _, data = server.json("/api/tenant/t/status")
+    check = next(p for p in data["pipelines"] if p["name"] == "check")
+    assert check["description"] == "Fast feedback"
+    [queue] = check["queues"]
+    assert queue["window"] is None
+    [item] = queue["items"]
+    assert not item["active"] and item["jobs"] == [] and item["merge_state"] is None
+
+
+def test_unknown_tenant_is_404_naming_the_tenants(server: Server) -> None:
+    status, data = server.json("/api/tenant/nope/status")
+    assert status == 404 and data["error"] == "no tenant named 'nope'; tenants: t"
+    status, _, body = server.get("/t/nope/status")
+    assert status == 404 and "no tenant named 'nope'" in body
+
+
+def test_tenants_are_listed_with_pipeline_counts(server: Server) -> None:
+    assert server.json("/api/tenants") == (200, [{"name": "t", "pipelines": 2}])
+
+
+def test_openapi_document_describes_the_status_route(server: Server) -> None:
+    status, doc = server.json("/api/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.1")
+    assert {"/api/tenant/{tenant}/status", "/api/tenant/{tenant}/builds",
+            "/api/build/{uuid}", "/api/tenants"} <= set(doc["paths"])
+    refs = {m for m in json.dumps(doc).split('"') if m.startswith("#/components/schemas/")}
+    assert {r.rsplit("/", 1)[1] for r in refs} <= set(doc["components"]["schemas"])
+
+
+def test_status_page_shows_the_change_and_refreshes_itself(server: Server) -> None:
+    status, headers, body = server.get("/t/t/status")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "Make it fast" in body and "/api/tenant/" in body and "setInterval" in body
+    assert "Teach the lib &lt;b&gt;manners&lt;/b&gt;" in body
+    assert 'class="bar success"' in body and 'class="bar running"' in body
+
+
+def test_index_redirects_to_the_first_tenant(server: Server) -> None:
+    status, headers, _ = server.get("/")
+    assert status == 302 and headers["Location"] == "/t/t/status"
+
+
+def test_build_page_shows_the_result_and_the_head_of_the_log(server: Server) -> None:
+    status, _, body = server.get("/build/build-1")
+    assert status == 200 and "SUCCESS" in body and "Make it fast" in body
+    assert "line 200 | hello from the job ✓" in body and "line 201 |" not in body
+    assert f"{server.url}/logs/build-1/job-output.txt" in body
+    status, data = server.json("/api/build/build-1")
+    assert status == 200 and data["pipeline"] == "gate" and data["attempt"] == 2
+    assert server.json("/api/build/nope")[0] == 404
+
+
+def test_log_files_are_served_as_utf8_text(server: Server) -> None:
+    status, headers, body = server.get("/logs/build-1/job-output.txt")
+    assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert body.startswith("line 1 | hello from the job ✓\n") and body.count("\n") == 1000
+
+
+@pytest.mark.parametrize("path", [
+    "/logs/build-1/..%2F..%2Fsecret.txt",
+    "/logs/build-1/../../secret.txt",
+    "/logs/..%2F/secret.txt",
+    "/logs/%2E%2E/secret.txt",
+    "/logs/./secret.txt",
+    "/logs/build-1/escape.txt",
+    "/logs/build-1/%2Fetc%2Fpasswd",
+    "/logs/build-1/nothing-here.txt",
+])
+def test_log_paths_outside_the_build_are_refused(server: Server, path: str) -> None:
+    status, _, body = server.get(path)
+    assert status == 404 and "not for you" not in body
+
+
+def test_build_history_lists_finished_builds_newest_first(server: Server) -> None:
+    status, builds = server.json("/api/tenant/t/builds")
+    assert status == 200
+    assert [(b["uuid"], b["result"]) for b in builds] == [("build-1", "SUCCESS"),
+                                                          ("build-0", "NODE_FAILURE")]
+    assert server.json("/api/tenant/t/builds?limit=1")[1][0]["uuid"] == "build-1"
+    assert server.json("/api/tenant/t/builds?limit=x")[0] == 400
+    status, _, body = server.get("/t/t/builds")
+    assert status == 200 and "NODE_FAILURE" in body and "/build/build-0" in body
+
+
+def test_change_page_shows_reports_newest_first(server: Server) -> None:
+    status, _, body = server.get("/c/org/app/+/3")
+    assert status == 200 and "Make it fast" in body and "refs/changes/03/3/1" in body
+    assert body.index("Build succeeded") < body.index("Build failed")
+    assert server.get("/c/org/app/+/99")[0] == 404
+
+
+def test_change_list_shows_every_change_with_its_last_result(server: Server) -> None:
+    status, changes = server.json("/api/changes")
+    assert status == 200 and [c["number"] for c in changes] == [4, 3]
+    assert changes[1]["last_result"] == {"pipeline": "check", "result": "SUCCESS"}
+    status, _, body = server.get("/changes")
+    assert status == 200 and f"{server.url}/c/org/lib/+/4" in body
+
+
+def test_unknown_api_routes_answer_json(server: Server) -> None:
+    status, data = server.json("/api/nothing")
+    assert status == 404 and "/api/nothing" in data["error"]
+    assert server.json("/health") == (200, {"status": "ok"})

@@ -1,0 +1,242 @@
+"""Playbooks through real ansible-runner on the local connection, with Zuul's phase rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zuulish.executor.ansible_run import JobLog, PlaybookRun, run_playbook
+from zuulish.executor.phases import run_phases
+
+SECRET = "hunter2-s3cr3t-Value"
+KEY = "-----BEGIN KEY-----\nAAAAB3NzaC1yc2EAAAADAQAB\nQQQQQQQQQQQQQQQQQQQQ\n-----END KEY-----"
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \| ")
+
+
+class Job:
+    """A work dir, a job log and playbooks written on demand."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.work = tmp / "work"
+        self.work.mkdir()
+        self.logs = tmp / "logs"
+        self.log = JobLog(self.logs, secrets=[SECRET, KEY], max_bytes=100_000)
+        self.inventory: dict[str, Any] = {
+            "all": {"hosts": {"node": {"ansible_connection": "zuulish_local"}}}}
+
+    def book(self, name: str, *tasks: str, phase: str = "run") -> PlaybookRun:
+        path = self.tmp / "playbooks" / f"{name}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        body = "".join(f"    - {task}\n" for task in tasks)
+        path.write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n{body}")
+        return PlaybookRun(path, phase, trusted=False)
+
+    def phases(self, pre: tuple[PlaybookRun, ...] = (), run: tuple[PlaybookRun, ...] = (),
+               post: tuple[PlaybookRun, ...] = (), cleanup: tuple[PlaybookRun, ...] = (),
+               timeout: float | None = 60, cancel: threading.Event | None = None,
+               ) -> tuple[str, str]:
+        def as_phase(books: tuple[PlaybookRun, ...], phase: str) -> list[PlaybookRun]:
+            return [PlaybookRun(b.playbook, phase, b.trusted) for b in books]
+
+        return run_phases(self.tmp / "ansible", as_phase(pre, "pre-run"), as_phase(run, "run"),
+                          as_phase(post, "post-run"), as_phase(cleanup, "cleanup-run"),
+                          self.inventory, {"greeting": "hello"}, self.log, timeout, cancel,
+                          self.work)
+
+    def text(self) -> str:
+        self.log.close()
+        return (self.logs / "job-output.txt").read_text()
+
+    def records(self) -> list[dict[str, Any]]:
+        self.log.close()
+        return json.loads((self.logs / "job-output.json").read_text())
+
+
+def shell(cmd: str) -> str:
+    return f"shell: {json.dumps(cmd)}"
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Job:
+    return Job(tmp_path)
+
+
+def _processes_running(needle: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if needle in cmdline and str(os.getpid()) != proc.name:
+            found.append(cmdline)
+    return found
+
+
+def test_successful_playbook_logs_each_line_and_a_task_record(job: Job) -> None:
+    started = time.time()
+    book = job.book("hello", 'name: say hello\n      command: echo "{{ greeting }} world"')
+    outcome = run_playbook(job.tmp / "ansible", book, job.inventory, {"greeting": "hello"},
+                           job.log, None, None, job.work)
+    assert (outcome.status, outcome.rc, outcome.message) == ("successful", 0, "")
+    text = job.text()
+    assert "TASK [say hello]" in text and "node | hello world" in text
+    assert all(STAMP.match(line) for line in text.splitlines())
+    [record] = job.records()
+    assert record["host"] == "node" and record["task"] == "say hello"
+    assert record["result"] == "ok" and record["stdout"] == "hello world"
+    assert isinstance(record["duration"], float)
+    assert job.log.first_task_started is not None
+    assert started < job.log.first_task_started < time.time()
+
+
+def test_failing_task_is_failure_and_post_run_still_runs(job: Job) -> None:
+    result, message = job.phases(run=(job.book("bad", shell("exit 3")),),
+                                 post=(job.book("post", "command: touch post-ran"),))
+    assert result == "FAILURE" and "bad.yaml" in message
+    assert (job.work / "post-ran").exists()
+    assert any(r["result"] == "failed" and r["rc"] == 3 for r in job.records())
+
+
+def test_missing_playbook_is_an_error_named_in_the_log(job: Job) -> None:
+    missing = PlaybookRun(job.tmp / "nope.yaml", "run", trusted=True)
+    outcome = run_playbook(job.tmp / "ansible", missing, job.inventory, {}, job.log, None,
+                           None, job.work)
+    assert outcome.status == "error"
+    assert outcome.message == f"playbook {job.tmp / 'nope.yaml'} not found"
+    assert not (job.tmp / "ansible").exists()  # ansible never started
+    result, message = job.phases(pre=(job.book("pre", "command: touch pre-ran"),),
+                                 run=(missing,))
+    assert result == "ERROR" and "nope.yaml not found" in message
+    assert not (job.work / "pre-ran").exists()  # found before anything runs
+    assert f"playbook {job.tmp / 'nope.yaml'} not found" in job.text()
+
+
+def test_playbook_with_a_syntax_error_is_an_error_with_ansibles_message(job: Job) -> None:
+    path = job.tmp / "broken.yaml"
+    path.write_text("- hosts: all\n  tasks:\n    - shell: [unclosed\n")
+    result, message = job.phases(run=(PlaybookRun(path, "run", False),))
+    assert result == "ERROR"
+    assert "YAML syntax error" in message and f"{path}:4:1" in message
+    assert "did not find expected ',' or ']'" in job.text()
+
+
+def test_pre_run_failure_asks_for_a_retry_and_run_is_skipped(job: Job) -> None:
+    result, _ = job.phases(pre=(job.book("pre", "command: /bin/false"),),
+                           run=(job.book("run", "command: touch run-ran"),),
+                           cleanup=(job.book("clean", "command: touch cleaned"),))
+    assert result == "RETRY"
+    assert not (job.work / "run-ran").exists()
+    assert (job.work / "cleaned").exists()
+
+
+def test_post_run_failure_after_success_is_post_failure(job: Job) -> None:
+    result, _ = job.phases(run=(job.book("ok", "command: 'true'"),),
+                           post=(job.book("post", "command: /bin/false"),))
+    assert result == "POST_FAILURE"
+
+
+def test_cleanup_runs_after_a_failure_and_does_not_change_the_result(job: Job) -> None:
+    result, _ = job.phases(run=(job.book("bad", "command: /bin/false"),),
+                           cleanup=(job.book("clean", "command: touch cleaned",
+                                             "command: /bin/false"),))
+    assert result == "FAILURE"
+    assert (job.work / "cleaned").exists()
+
+
+def test_unreachable_node_is_a_node_failure(job: Job) -> None:
+    job.inventory = {"all": {"hosts": {"node": {
+        "ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
+        "ansible_ssh_timeout": 2}}}}
+    result, message = job.phases(run=(job.book("run", "command: 'true'"),))
+    assert result == "NODE_FAILURE" and "unreachable" in message
+
+
+def test_job_exceeding_its_timeout_is_timed_out_quickly(job: Job) -> None:
+    started = time.monotonic()
+    result, message = job.phases(run=(job.book("slow", shell("sleep 30.25")),),
+                                 post=(job.book("post", "command: touch post-ran"),),
+                                 timeout=2)
+    assert result == "TIMED_OUT" and "timeout of 2s" in message
+    assert time.monotonic() - started < 15
+    assert (job.work / "post-ran").exists()
+    assert not _processes_running("sleep 30.25")
+
+
+def test_cancel_ends_the_build_within_seconds_and_cleanup_still_runs(job: Job) -> None:
+    cancel = threading.Event()
+    timer = threading.Timer(1.5, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    result, _ = job.phases(run=(job.book("slow", shell("sleep 30.5")),),
+                           post=(job.book("post", "command: touch post-ran"),),
+                           cleanup=(job.book("clean", "command: touch cleaned"),),
+                           cancel=cancel)
+    elapsed = time.monotonic() - started
+    timer.cancel()
+    assert result == "CANCELED"
+    assert elapsed < 15
+    assert not (job.work / "post-ran").exists()
+    assert (job.work / "cleaned").exists()
+    assert not _processes_running("sleep 30.5")
+
+
+def test_secrets_never_reach_the_logs(job: Job) -> None:
+    job.inventory["all"]["vars"] = {"token": SECRET, "key": KEY}
+    result, _ = job.phases(run=(job.book(
+        "leak", shell(f"echo the secret is {SECRET}"), "debug: var=key",
+        'fail: msg="token={{ token }}"'),))
+    assert result == "FAILURE"
+    text, records = job.text(), json.dumps(job.records())
+    for secret in (SECRET, *KEY.splitlines()[1:3]):
+        assert secret not in text and secret not in records
+    assert "the secret is ******" in text
+
+
+def test_output_beyond_the_size_bound_is_dropped_with_a_note(job: Job) -> None:
+    result, _ = job.phases(run=(job.book("huge", shell("seq 1 30000")),))
+    assert result == "SUCCESS"
+    text = job.text()
+    assert len(text.encode()) < 100_000 + 200
+    assert text.rstrip().endswith("[log truncated: output exceeded 100000 bytes]")
+    assert text.count("[log truncated") == 1
+
+
+def test_job_log_is_line_stamped_and_bounded_across_writers(tmp_path: Path) -> None:
+    log = JobLog(tmp_path, secrets=[SECRET], max_bytes=20_000)
+
+    def writer(name: str) -> None:
+        for i in range(200):
+            log.write(f"{name} line {i} {SECRET}")
+
+    threads = [threading.Thread(target=writer, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    text = (tmp_path / "job-output.txt").read_text()
+    lines = text.splitlines()
+    assert all(STAMP.match(line) for line in lines)
+    assert SECRET not in text and lines[0].endswith(" ******")
+    assert lines[-1].endswith("[log truncated: output exceeded 20000 bytes]")
+    assert len(text.encode()) <= 20_000 + len(lines[-1]) + 1
+    assert json.loads((tmp_path / "job-output.json").read_text()) == []
+
+
+def test_relative_chdir_resolves_against_the_work_dir(job: Job) -> None:
+    (job.work / "src" / "project").mkdir(parents=True)
+    (job.work / "src" / "project" / "marker").write_text("found-it")
+    book = job.book("cwd", "command: cat marker\n      args: {chdir: src/project}",
+                    "command: pwd")
+    assert job.phases(run=(book,)) == ("SUCCESS", "")
+    outputs = [r["stdout"] for r in job.records()]
+    assert outputs == ["found-it", str(job.work)]

@@ -1,0 +1,68 @@
+"""The server configuration file: good files load, bad ones name the key and file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zuulish.errors import ConfigError
+from zuulish.server_config import load_server_config
+
+
+def write(tmp: Path, text: str) -> Path:
+    path = tmp / "zuulish.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_file_gets_the_embedded_defaults(tmp_path: Path) -> None:
+    config = load_server_config(write(tmp_path, "tenant_file: main.yaml\n"))
+    assert config.database == f"sqlite:///{tmp_path / 'state' / 'zuulish.db'}"
+    assert config.tenant_file == tmp_path / "main.yaml"
+    assert (config.listen_host, config.listen_port) == ("127.0.0.1", 9000)
+    assert config.web_url == "http://127.0.0.1:9000"
+    assert [p.name for p in config.providers] == ["local"]
+
+
+def test_full_file(tmp_path: Path) -> None:
+    config = load_server_config(write(tmp_path, """
+state_dir: /var/lib/zuulish
+database: postgresql+psycopg://zuul@db/zuul
+tenant_file: tenants/main.yaml
+web: {listen: 0.0.0.0:8080, url: https://ci.example.org/}
+connections:
+  forge: {driver: git}
+nodepool:
+  providers:
+    - {name: gpu, driver: static, labels: [gpu], max_nodes: 2, hosts: [a, b]}
+executor: {workers: 4}
+"""))
+    assert config.state_dir == Path("/var/lib/zuulish")
+    assert config.web_url == "https://ci.example.org"
+    assert config.connections["forge"].driver == "git"
+    [gpu] = config.providers
+    assert gpu.labels == ("gpu",) and gpu.options == {"hosts": ["a", "b"]}
+    assert config.executor_workers == 4
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tenant_file: m.yaml\ndatabse: x\n", "unknown key 'databse' (did you mean 'database'?)"),
+    ("state_dir: x\n", "missing required key 'tenant_file'"),
+    ("tenant_file: m.yaml\nweb: {listen: nope}\n", "'web.listen' must be HOST:PORT"),
+    ("tenant_file: m.yaml\nconnections: {f: {}}\n", "'connections.f.driver'"),
+    ("tenant_file: m.yaml\nconnections: {f: {driver: gitt}}\n", "did you mean 'git'"),
+    ("tenant_file: m.yaml\nexecutor: {workers: many}\n", "'executor.workers' must be an integer"),
+    ("tenant_file: [m.yaml\n", "not valid YAML"),
+])
+def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_server_config(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read server configuration"):
+        load_server_config(tmp_path / "missing.yaml")

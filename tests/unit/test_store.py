@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from zuulish.errors import StoreUnavailable
+from zuulish.store import ChangeRow, EventRow, Store
+
+
+def test_upgrade_creates_every_table_and_records_revision(store: Store) -> None:
+    assert store.current_revision() == "0002"
+    with store.session() as s:
+        s.add(EventRow(connection="forge", type="patchset-created", data={"x": 1},
+                       created_at=1.0))
+    with store.session() as s:
+        row = s.scalars(select(EventRow)).one()
+        assert row.data == {"x": 1} and row.processed_at is None
+
+
+def test_upgrade_twice_is_a_no_op(store: Store) -> None:
+    assert store.upgrade() == "0002"
+
+
+def test_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.session() as s:
+        s.add(ChangeRow(connection="c", number=1, project="p", branch="main",
+                        commit_sha="a" * 40, created_at=0, updated_at=0))
+        s.flush()
+        raise RuntimeError("boom")
+    with store.session() as s:
+        assert s.scalars(select(ChangeRow)).all() == []
+
+
+def test_unreachable_database_gives_clear_error() -> None:
+    bad = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(StoreUnavailable, match="cannot reach the database"):
+        bad.check()
+
+
+def test_invalid_database_url_gives_clear_error() -> None:
+    with pytest.raises(StoreUnavailable, match="not valid"):
+        Store("not a url at all")

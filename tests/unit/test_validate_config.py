@@ -1,0 +1,84 @@
+"""`zuulish validate-config`: real public Zuul configurations and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zuulish.cli import main
+from zuulish.config.validate import validate
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "zuul-configs"
+CORPUS_FILES = sorted(CORPUS.glob("*.yaml")) if CORPUS.is_dir() else []
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not beside this checkout")
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+def test_public_zuul_configuration_is_valid_standalone(path: Path) -> None:
+    report = validate([path], standalone=True)
+    assert report.errors == []
+    assert report.files == [str(path)]
+
+
+def write(tmp: Path, text: str, name: str = ".zuul.yaml") -> Path:
+    (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp / name).write_text(text)
+    return tmp
+
+
+def test_a_repository_checkout_is_searched_for_its_config_files(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n", "zuul.d/jobs.yaml")
+    write(tmp_path, "- project:\n    check:\n      jobs: [a]\n", "zuul.d/project.yaml")
+    write(tmp_path, "not: config\n", "other.yaml")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok and len(report.files) == 2
+    assert report.unresolved == [f"pipeline 'check' (used at {tmp_path}/zuul.d/project.yaml:2)"]
+
+
+def test_names_defined_elsewhere_are_errors_unless_standalone(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    parent: lib-base\n    nodeset: big\n")
+    strict = validate([tmp_path])
+    assert sorted(e.message for e in strict.errors) == [
+        "job 'lib-base' is not defined in these files",
+        "nodeset 'big' is not defined in these files"]
+    assert all(e.line == 2 for e in strict.errors)  # the stanza starts on line 2
+    assert validate([tmp_path], standalone=True).ok
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- job:\n    name: a\n    pre_run: x.yaml\n", "unknown attribute 'pre_run' in job; did you "
+                                                    "mean 'pre-run'?"),
+    ("- job:\n    name: a\n    timeout: soon\n", "'timeout' must be an integer"),
+    ("- job:\n    name: a\n    branches: '(['\n", "not a valid regular expression"),
+    ("- job:\n    name: [\n", "YAML syntax error"),
+    ("- semaphore:\n    name: s\n    max: 0\n", "'max' must be at least 1"),
+    ("- queue:\n    name: q\n    per-branch: sometimes\n", "'per-branch' must be true or false"),
+    ("- secret:\n    name: s\n", "needs 'data'"),
+    ("- pipeline:\n    name: p\n    manager: fancy\n", "manager must be one of"),
+    ("- project:\n    check:\n      jobz: [a]\n", "unknown attribute 'jobz'"),
+    ("- nodeset:\n    name: n\n    nodes:\n      - name: x\n", "needs a 'name' and a 'label'"),
+    ("- widget:\n    name: w\n", "unknown configuration object 'widget'"),
+])
+def test_bad_input_names_file_line_and_fix(tmp_path: Path, text: str, message: str) -> None:
+    report = validate([write(tmp_path, text)], standalone=True)
+    assert len(report.errors) == 1, report.errors
+    error = report.errors[0]
+    assert message in str(error)
+    assert str(error).startswith(f"{tmp_path}/.zuul.yaml:")
+
+
+def test_one_broken_object_does_not_hide_the_others(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    rnu: x\n- job:\n    name: b\n    voting: maybe\n")
+    assert len(validate([tmp_path], standalone=True).errors) == 2
+
+
+def test_command_prints_file_line_errors_and_exit_status(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "- job:\n    name: a\n    rnu: x\n")
+    assert main(["validate-config", "--standalone", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.strip() == (
+        f"{tmp_path}/.zuul.yaml:2: unknown attribute 'rnu' in job; did you mean 'run'?")
+    write(tmp_path, "- job:\n    name: a\n    run: x.yaml\n")
+    assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
+    assert main(["validate-config", str(tmp_path / "missing")]) == 1

@@ -1,0 +1,127 @@
+"""Wire the components together: all-in-one mode runs every one in this process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zuulish.clock import Clock, SystemClock
+from zuulish.drivers.git.connection import GitForge
+from zuulish.drivers.git.intake import IntakeServer, serve_forges
+from zuulish.drivers.git.reporter import GitReporter
+from zuulish.drivers.git.source import GitSource
+from zuulish.drivers.git.trigger import parse_trigger
+from zuulish.drivers.interfaces import Reporter, Source
+from zuulish.errors import ConfigError
+from zuulish.executor.server import Executor
+from zuulish.merger.repo_cache import RepoCache
+from zuulish.merger.worker import MergerWorker
+from zuulish.nodepool.launcher import Launcher
+from zuulish.nodepool.local import LocalProvider
+from zuulish.scheduler.layouts import TenantLayouts
+from zuulish.scheduler.scheduler import Scheduler
+from zuulish.server_config import ServerConfig
+from zuulish.service import Worker
+from zuulish.store import Store
+from zuulish.store import notify as channels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Connections:
+    forges: dict[str, GitForge] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+    reporters: dict[str, Reporter] = field(default_factory=dict)
+    drivers: dict[str, str] = field(default_factory=dict)
+
+
+def make_connections(config: ServerConfig, store: Store) -> Connections:
+    conns = Connections()
+    for name, conn in config.connections.items():
+        conns.drivers[name] = conn.driver
+        if conn.driver == "git":
+            forge = GitForge(name, config.state_dir, store, config.web_url, config.path)
+            conns.forges[name] = forge
+            conns.sources[name] = GitSource(forge, store)
+            conns.reporters[name] = GitReporter(forge, store)
+        else:
+            raise ConfigError(f"connection {name!r}: the {conn.driver} driver is not "
+                              "available yet; use driver 'git' (the built-in forge)",
+                              file=str(config.path))
+    return conns
+
+
+class AllInOne:
+    """Scheduler, merger, launcher and executor in one process, over one store."""
+
+    def __init__(self, config: ServerConfig, clock: Clock | None = None):
+        self.config = config
+        self.clock = clock or SystemClock()
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.database)
+        self.store.upgrade()
+        self.connections = make_connections(config, self.store)
+        self.layouts = TenantLayouts(config.tenant_file, self.connections.drivers,
+                                     self.connections.sources, {"git": parse_trigger})
+        self.scheduler = Scheduler(self.store, self.clock, self.layouts,
+                                   self.connections.sources, self.connections.reporters,
+                                   config.web_url)
+        self.merger = MergerWorker(self.store, RepoCache(config.state_dir / "merger-cache"),
+                                   self.clock)
+        providers = [LocalProvider(p.name, p.labels, p.max_nodes)
+                     for p in config.providers if p.driver == "local"]
+        self.launcher = Launcher(self.store, providers, self.clock)
+        self.executor = Executor(self.store, config.state_dir, self.clock,
+                                 workers=config.executor_workers)
+        self.workers: list[Worker] = []
+        self.intake: IntakeServer | None = None
+
+    def recover(self) -> None:
+        """After a restart: re-run what was in flight and pick up unrecorded pushes."""
+        from sqlalchemy import update
+
+        from zuulish.model import BuildState
+        from zuulish.store import BuildRow, MergeRequestRow
+
+        with self.store.session() as s:
+            s.execute(update(MergeRequestRow).where(MergeRequestRow.state == "running")
+                      .values(state="requested", worker=None))
+            s.execute(update(BuildRow).where(BuildRow.state == BuildState.RUNNING)
+                      .values(state=BuildState.QUEUED, worker=None))
+        for forge in self.connections.forges.values():
+            forge.recover_pending_pushes()
+
+    def start(self) -> None:
+        self.store.notifier.listen(self.config.state_dir)
+        if self.connections.forges:
+            self.intake = serve_forges(self.config.path, self.connections.forges)
+            self.intake.start()
+        self.layouts.load_all()
+        self.recover()
+        poll = self.config.poll_interval
+        notifier = self.store.notifier
+        self.workers = [
+            Worker("scheduler", lambda: self.scheduler.run_once().busy, notifier,
+                   channels.SCHEDULER, poll),
+            Worker("merger", self.merger.run_once, notifier, channels.MERGER, poll),
+            Worker("launcher", self.launcher.run_once, notifier, channels.LAUNCHER, poll),
+            Worker("executor", self.executor.run_once, notifier, channels.EXECUTOR, poll),
+        ]
+        for w in self.workers:
+            w.start()
+
+    def stop(self) -> None:
+        if self.intake is not None:
+            self.intake.stop()
+        for w in self.workers:
+            w.stop()
+        self.executor.stop(wait=True)  # cancelled builds end within a second or two
+        for w in self.workers:
+            w.join(timeout=10)
+        self.store.notifier.close()
+        self.store.dispose()
+
+    def project_path(self, connection: str, project: str) -> Path:
+        return self.connections.forges[connection].repo_path(project)

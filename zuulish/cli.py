@@ -1,0 +1,230 @@
+"""The ``zuulish`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from zuulish.errors import UserError
+
+DEFAULT_CONFIG = "zuulish.yaml"
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("ZUULISH_CONFIG") or DEFAULT_CONFIG)
+
+
+def _load(args: argparse.Namespace):
+    from zuulish.server_config import load_server_config
+
+    return load_server_config(_config_path(args))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from zuulish.store import Store
+
+    config = _load(args)
+    revision = Store(config.database).upgrade()
+    print(f"database at {config.database} is at revision {revision}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from zuulish.runner import run_forever
+
+    run_forever(_load(args))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from zuulish.demo import run_demo
+
+    return run_demo(Path(args.dir), once=args.once, port=args.port)
+
+
+def _forge_connection(config, name: str | None) -> str:
+    forges = [n for n, c in config.connections.items() if c.driver == "git"]
+    if name:
+        if name not in forges:
+            raise UserError(f"no git forge connection named {name!r}; "
+                            f"configured: {', '.join(forges) or 'none'}")
+        return name
+    if not forges:
+        raise UserError(f"{config.path} configures no git forge connection")
+    return forges[0]
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from zuulish.drivers.git.review import review
+    from zuulish.store import Store
+
+    config = _load(args)
+    store = Store(config.database)
+    store.check()
+    print(review(store, _forge_connection(config, args.connection), args.number,
+                 approve=args.approve, recheck=args.recheck, abandon=args.abandon,
+                 message=args.message, state_dir=config.state_dir))
+    return 0
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    from zuulish.drivers.git.review import list_changes
+    from zuulish.store import Store
+
+    config = _load(args)
+    store = Store(config.database)
+    store.check()
+    changes = list_changes(store, _forge_connection(config, args.connection), config.web_url)
+    if args.json:
+        print(json.dumps(changes, indent=2))
+        return 0
+    if not changes:
+        print("no changes")
+        return 0
+    for c in changes:
+        print(f"{c['number']:>5} {c['status']:<9} {c['project']:<20} {c['branch']:<10} "
+              f"ps{c['patchset']:<3} {(c.get('last_result') or '-'):<22} {c['subject']}")
+    return 0
+
+
+def cmd_project_create(args: argparse.Namespace) -> int:
+    from zuulish.app import make_connections
+    from zuulish.store import Store
+
+    config = _load(args)
+    store = Store(config.database)
+    store.upgrade()
+    forge = make_connections(config, store).forges[_forge_connection(config, args.connection)]
+    files: dict[str, str] = {}
+    if args.from_dir:
+        root = Path(args.from_dir)
+        if not root.is_dir():
+            raise UserError(f"{root} is not a directory")
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and ".git" not in path.parts:
+                files[str(path.relative_to(root))] = path.read_text()
+    path = forge.create_project(args.name, files or None, branch=args.branch)
+    print(f"created {args.name} at {path}; clone it with: git clone {path}")
+    return 0
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    from zuulish.config.validate import validate
+
+    report = validate([Path(p) for p in args.paths], standalone=args.standalone)
+    for error in report.errors:
+        print(str(error))
+    if report.unresolved:
+        print(f"{len(report.unresolved)} name(s) defined elsewhere (unresolved, not errors "
+              "with --standalone):", file=sys.stderr)
+        for name in report.unresolved:
+            print(f"  unresolved: {name}", file=sys.stderr)
+    if not report.files and not report.errors:
+        print("no Zuul configuration files found", file=sys.stderr)
+        return 1
+    if report.ok:
+        print(f"{len(report.files)} file(s) valid", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_encrypt(args: argparse.Namespace) -> int:
+    from zuulish.secrets import ProjectKeys, encrypt, encrypted_block
+    from zuulish.store import Store
+
+    config = _load(args)
+    store = Store(config.database)
+    store.upgrade()
+    connection = _forge_connection(config, args.connection)
+    plaintext = Path(args.infile).read_text() if args.infile else sys.stdin.read()
+    if args.strip:
+        plaintext = plaintext.strip()
+    if not plaintext:
+        raise UserError("nothing to encrypt: give the value on standard input or --infile")
+    keys = ProjectKeys(store, config.state_dir)
+    chunks = encrypt(keys.public_key(connection, args.project), plaintext)
+    print(encrypted_block(args.secret or "my-secret", args.field, chunks), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zuulish", description="A project gating system.")
+    parser.add_argument("-c", "--config", help="server configuration file "
+                        f"(default: $ZUULISH_CONFIG or ./{DEFAULT_CONFIG})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run every component in one process").set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="upgrade the schema to the newest revision") \
+        .set_defaults(func=cmd_db_upgrade)
+
+    demo = sub.add_parser("demo", help="set up a demo tenant and show the gate working")
+    demo.add_argument("--once", action="store_true", help="exit after the summary")
+    demo.add_argument("--dir", default=".zuulish-demo", help="where to keep the demo's state")
+    demo.add_argument("--port", type=int, default=9000, help="dashboard port (0: any free)")
+    demo.set_defaults(func=cmd_demo)
+
+    review = sub.add_parser("review", help="review a change on the built-in forge")
+    review.add_argument("number", type=int)
+    action = review.add_mutually_exclusive_group(required=True)
+    action.add_argument("--approve", action="store_true", help="Code-Review+2, Workflow+1")
+    action.add_argument("--recheck", action="store_true", help="run the check jobs again")
+    action.add_argument("--abandon", action="store_true", help="abandon the change")
+    review.add_argument("-m", "--message", help="comment to leave")
+    review.add_argument("--connection", help="forge connection (default: the first)")
+    review.set_defaults(func=cmd_review)
+
+    changes = sub.add_parser("changes", help="list changes on the built-in forge")
+    changes.add_argument("--json", action="store_true", help="print JSON")
+    changes.add_argument("--connection", help="forge connection (default: the first)")
+    changes.set_defaults(func=cmd_changes)
+
+    validate = sub.add_parser("validate-config",
+                              help="validate a repository's Zuul configuration files")
+    validate.add_argument("paths", nargs="+", metavar="PATH",
+                          help="a repository checkout or configuration file")
+    validate.add_argument("--standalone", action="store_true",
+                          help="names defined in other repositories are not errors")
+    validate.set_defaults(func=cmd_validate_config)
+
+    enc = sub.add_parser("encrypt", help="encrypt a value for a project's secret "
+                         "(prints an !encrypted/pkcs1-oaep block)")
+    enc.add_argument("--project", required=True, help="the project whose jobs may use it")
+    enc.add_argument("--secret", help="the secret's name in the printed block")
+    enc.add_argument("--field", default="value", help="the field name in the secret's data")
+    enc.add_argument("--infile", help="read the value from this file (default: stdin)")
+    enc.add_argument("--strip", action="store_true", help="strip surrounding whitespace")
+    enc.add_argument("--connection", help="forge connection (default: the first)")
+    enc.set_defaults(func=cmd_encrypt)
+
+    project = sub.add_parser("project", help="projects on the built-in forge") \
+        .add_subparsers(dest="project", required=True)
+    create = project.add_parser("create", help="create a repository")
+    create.add_argument("name")
+    create.add_argument("--from", dest="from_dir", help="initial content from a directory")
+    create.add_argument("--branch", default="main")
+    create.add_argument("--connection", help="forge connection (default: the first)")
+    create.set_defaults(func=cmd_project_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"zuulish: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

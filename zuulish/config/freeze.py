@@ -1,0 +1,226 @@
+"""Freeze jobs: resolve inheritance and variants into what an executor runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from zuulish.config.layout import Layout
+from zuulish.config.yaml_loader import EncryptedValue
+from zuulish.errors import ConfigError
+from zuulish.model import FrozenJob, Job, JobGraph, NodeSet, PlaybookRef
+from zuulish.model.project import JobReference
+
+DEFAULT_PARENT = "base"
+DEFAULT_TIMEOUT = 1800
+
+
+def _merge_vars(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_vars(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _matching_variants(layout: Layout, name: str, branch: str) -> list[Job]:
+    variants = layout.jobs.get(name)
+    if not variants:
+        raise ConfigError(f"job {name!r} is not defined")
+    return [v for v in variants
+            if not v.branches or any(re.fullmatch(b, branch) for b in v.branches)]
+
+
+def _check_may_inherit(layout: Layout, child: Job, parents: list[Job]) -> None:
+    """Zuul's ``final``, ``protected`` and ``intermediate`` rules for inheriting."""
+    name = parents[0].name
+    if any(p.final for p in parents):
+        raise ConfigError(f"job {child.name!r} cannot inherit from {name!r}: it is final",
+                          file=child.source_file, line=child.source_line)
+    if any(p.protected for p in parents) and any(
+            p.source_project != child.source_project for p in parents if p.protected):
+        owner = next(p.source_project for p in parents if p.protected)
+        raise ConfigError(f"job {child.name!r} cannot inherit from {name!r}: it is protected "
+                          f"and may only be inherited by jobs of {owner!r}",
+                          file=child.source_file, line=child.source_line)
+    if any(p.intermediate for p in parents) and not child.abstract:
+        raise ConfigError(f"job {child.name!r} inherits from the intermediate job {name!r}, so "
+                          "it must be abstract itself", file=child.source_file,
+                          line=child.source_line)
+
+
+def _inheritance_chain(layout: Layout, name: str, branch: str) -> list[Job]:
+    """Variants from the root ancestor down to ``name`` (each level's variants in order)."""
+    levels: list[list[Job]] = []
+    seen: list[str] = []
+    current: str | None = name
+    while current is not None:
+        if current in seen:
+            cycle = " -> ".join([*seen, current])
+            raise ConfigError(f"job inheritance cycle: {cycle}")
+        seen.append(current)
+        variants = _matching_variants(layout, current, branch)
+        levels.append(variants)
+        reference = variants[0] if variants else layout.jobs[current][0]
+        if reference.parent is not None:
+            if reference.parent not in layout.jobs:
+                raise ConfigError(f"job {current!r} has unknown parent {reference.parent!r}",
+                                  file=reference.source_file, line=reference.source_line)
+            _check_may_inherit(layout, reference, layout.jobs[reference.parent])
+            current = reference.parent
+        elif reference.inherit_default_parent and current != layout.default_parent \
+                and layout.default_parent in layout.jobs:
+            current = layout.default_parent
+        else:
+            current = None
+    chain: list[Job] = []
+    for variants in reversed(levels):
+        chain.extend(variants)
+    return chain
+
+
+def _secret(layout: Layout, job: Job, name: str) -> dict[str, Any]:
+    """The secret a job variant names, as the executor will need it (still encrypted)."""
+    obj = layout.objects.get("secret", {}).get(name)
+    if obj is None:
+        raise ConfigError(f"job {job.name!r} uses secret {name!r}, which is not defined",
+                          file=job.source_file, line=job.source_line)
+    if obj.source_project != job.source_project:
+        raise ConfigError(f"job {job.name!r} (in {job.source_project!r}) cannot use secret "
+                          f"{name!r}: secrets may only be used by jobs of the project that "
+                          f"defines them ({obj.source_project!r})",
+                          file=job.source_file, line=job.source_line)
+    return {"secret": name, "project": obj.source_project,
+            "data": _serialisable(obj.attributes.get("data"))}
+
+
+def _serialisable(value: Any) -> Any:
+    if isinstance(value, EncryptedValue):
+        return {"pkcs1-oaep": list(value.ciphertext)}
+    if isinstance(value, dict):
+        return {str(k): _serialisable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_serialisable(v) for v in value]
+    return value
+
+
+def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
+    """Apply one variant on top of what its ancestors set (Zuul's combining rules)."""
+    if isinstance(job.nodeset, str):
+        nodeset = layout.nodesets.get(job.nodeset)
+        if nodeset is None:
+            raise ConfigError(f"job {job.name!r} uses unknown nodeset {job.nodeset!r}",
+                              file=job.source_file, line=job.source_line)
+        frozen.nodeset = nodeset
+    elif isinstance(job.nodeset, NodeSet):
+        frozen.nodeset = job.nodeset
+    if job.timeout is not None:
+        frozen.timeout = job.timeout
+    if job.voting is not None:
+        frozen.voting = job.voting
+    names = tuple(var for var, _secret in job.secret_vars)
+    for var, secret_name in job.secret_vars:
+        frozen.secrets[var] = _secret(layout, job, secret_name)
+
+    def with_secrets(books: tuple[PlaybookRef, ...]) -> tuple[PlaybookRef, ...]:
+        return tuple(replace(b, secrets=names) for b in books) if names else books
+
+    frozen.pre_run = frozen.pre_run + with_secrets(job.pre_run)
+    frozen.post_run = with_secrets(job.post_run) + frozen.post_run
+    frozen.cleanup_run = with_secrets(job.cleanup_run) + frozen.cleanup_run
+    if job.run:
+        frozen.run = with_secrets(job.run)
+    frozen.vars = _merge_vars(frozen.vars, job.vars)
+    frozen.extra_vars = _merge_vars(frozen.extra_vars, job.extra_vars)
+    frozen.host_vars = _merge_vars(frozen.host_vars, job.host_vars)
+    frozen.group_vars = _merge_vars(frozen.group_vars, job.group_vars)
+    if job.files is not None:
+        frozen.files = job.files
+    if job.irrelevant_files is not None:
+        frozen.irrelevant_files = job.irrelevant_files
+    if job.attempts is not None:
+        frozen.attempts = job.attempts
+    if job.post_timeout is not None:
+        frozen.post_timeout = job.post_timeout
+    frozen.required_projects = tuple(dict.fromkeys(frozen.required_projects
+                                                   + job.required_projects))
+    if job.dependencies:
+        frozen.dependencies = job.dependencies
+        frozen.soft_dependencies = job.soft_dependencies
+    if job.name not in frozen.inheritance_path:
+        frozen.inheritance_path = (*frozen.inheritance_path, job.name)
+
+
+def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> FrozenJob:
+    chain = _inheritance_chain(layout, ref.name, branch)
+    if not any(v.name == ref.name for v in chain):
+        raise ConfigError(f"job {ref.name!r} has no variant for branch {branch!r}")
+    frozen = FrozenJob(name=ref.name, timeout=DEFAULT_TIMEOUT)
+    for variant in chain:
+        _apply(frozen, variant, layout)
+    if any(v.abstract for v in chain if v.name == ref.name):
+        raise ConfigError(f"job {ref.name!r} is abstract and cannot run directly; "
+                          "define a job that inherits from it")
+    if ref.overrides:
+        finals = [v for v in chain if v.name == ref.name and v.final]
+        if finals:
+            raise ConfigError(f"job {ref.name!r} is final and cannot be changed by "
+                              f"project {project!r}")
+        from zuulish.config.parser import SourceContext, parse_job
+        ctx = SourceContext(project, branch, f"{project} (project stanza)", False)
+        variant = parse_job({"name": ref.name, "parent": None, **ref.overrides}, ctx)
+        _apply(frozen, variant, layout)
+    if not frozen.run:
+        raise ConfigError(f"job {ref.name!r} has no 'run' playbook")
+    if frozen.timeout > layout.max_job_timeout:
+        raise ConfigError(f"job {ref.name!r} has a timeout of {frozen.timeout}s, more than "
+                          f"the tenant's max-job-timeout of {layout.max_job_timeout}s")
+    if len(frozen.nodeset.nodes) > layout.max_nodes_per_job:
+        raise ConfigError(f"job {ref.name!r} asks for {len(frozen.nodeset.nodes)} nodes, more "
+                          f"than the tenant's max-nodes-per-job of {layout.max_nodes_per_job}")
+    return frozen
+
+
+def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
+                     changed_files: list[str] | tuple[str, ...] | None = None) -> JobGraph:
+    """The frozen jobs ``project`` runs in ``pipeline`` on ``branch`` for a change that
+    modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
+    graph = JobGraph()
+    for ref in layout.project_pipeline_jobs(project, pipeline):
+        variants = layout.jobs.get(ref.name)
+        if variants and not _matching_variants(layout, ref.name, branch):
+            continue  # no variant for this branch: the job does not run here
+        job = freeze_job(layout, ref, project, branch)
+        if job.runs_for(changed_files):
+            graph.add(job)
+    for name, job in graph.jobs.items():
+        soft = set(job.soft_dependencies)
+        job.dependencies = tuple(d for d in job.dependencies
+                                 if d in graph.jobs or d not in soft)
+        for dep in job.dependencies:
+            if dep not in graph.jobs:
+                raise ConfigError(f"job {name!r} depends on {dep!r}, which does not run for "
+                                  f"{project} in {pipeline} (mark the dependency "
+                                  "'soft: true' if it may be skipped)")
+    _check_cycles(graph)
+    return graph
+
+
+def _check_cycles(graph: JobGraph) -> None:
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise ConfigError("job dependency cycle: " + " -> ".join([*path, name]))
+        state[name] = 1
+        for dep in graph.jobs[name].dependencies:
+            visit(dep, [*path, name])
+        state[name] = 2
+
+    for name in graph.jobs:
+        visit(name, [])

@@ -1,0 +1,57 @@
+"""A tenant's layout: every pipeline, job, nodeset and project stanza it loaded."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from zuulish.errors import ConfigError
+from zuulish.model import Job, NodeSet, Pipeline, ProjectConfig
+
+
+@dataclass
+class Layout:
+    tenant: str
+    default_parent: str = "base"
+    max_job_timeout: int = 10800
+    max_nodes_per_job: int = 5
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    jobs: dict[str, list[Job]] = field(default_factory=dict)
+    nodesets: dict[str, NodeSet] = field(default_factory=dict)
+    projects: dict[str, list[ProjectConfig]] = field(default_factory=dict)
+    project_templates: dict[str, list[ProjectConfig]] = field(default_factory=dict)
+    # secret, semaphore, queue, pragma, provider, section, label, flavor, image
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+
+    def _stanzas(self, project: str) -> list[ProjectConfig]:
+        """The project's stanzas, each preceded by the templates it names. Stanzas
+        whose name is a regular expression (``^...``, config projects only) apply
+        to every project they match, before the project's own."""
+        out: list[ProjectConfig] = []
+        matching = [s for name, stanzas in self.projects.items() if name.startswith("^")
+                    and re.fullmatch(name, project) for s in stanzas]
+        for stanza in matching + self.projects.get(project, []):
+            for template in stanza.templates:
+                out.extend(self.project_templates.get(template, []))
+            out.append(stanza)
+        return out
+
+    def project_pipeline_jobs(self, project: str, pipeline: str) -> list:
+        """Job references for ``project`` in ``pipeline`` across its stanzas and templates."""
+        refs = []
+        for stanza in self._stanzas(project):
+            ppj = stanza.pipelines.get(pipeline)
+            if ppj:
+                refs.extend(ppj.jobs)
+        return refs
+
+    def queue_name(self, project: str) -> str:
+        for stanza in reversed(self._stanzas(project)):
+            if stanza.queue:
+                return stanza.queue
+        return project
+
+    def errors_for(self, files: set[str]) -> list[ConfigError]:
+        return [e for e in self.errors if e.file in files]

@@ -1,0 +1,226 @@
+"""Build a tenant's Layout from the configuration files of its projects.
+
+Files are parsed once per content (cached by a hash of the text), so a
+reconfiguration after one file changed re-parses only that file. Errors are
+collected per object: a broken stanza is reported with file:line and the rest
+of the tenant still loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zuulish.config.layout import Layout
+from zuulish.config.objects import (
+    parse_node_object,
+    parse_pragma,
+    parse_project_template,
+    parse_queue,
+    parse_secret,
+    parse_semaphore,
+)
+from zuulish.config.parser import (
+    SourceContext,
+    TriggerParser,
+    parse_job,
+    parse_nodeset,
+    parse_pipeline,
+    parse_project,
+)
+from zuulish.config.tenant import TenantConfig, TenantProject
+from zuulish.config.yaml_loader import load_yaml, where
+from zuulish.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# The order objects are added in: what others refer to comes first.
+OBJECT_TYPES = ("pipeline", "nodeset", "secret", "semaphore", "queue", "pragma", "flavor",
+                "image", "label", "section", "provider", "job", "project-template", "project")
+IGNORED_TYPES: tuple[str, ...] = ()
+SIMPLE_PARSERS = {"secret": parse_secret, "semaphore": parse_semaphore, "queue": parse_queue,
+                  "pragma": parse_pragma}
+
+
+def config_file_order(paths: list[str]) -> list[str]:
+    """Zuul's order: zuul.yaml, zuul.d/, .zuul.yaml, .zuul.d/, then ours."""
+    def rank(path: str) -> tuple[int, str]:
+        for i, prefix in enumerate(("zuul.yaml", "zuul.d/", ".zuul.yaml", ".zuul.d/",
+                                    ".zuulish.yaml", "zuulish.d/")):
+            if path == prefix or path.startswith(prefix) and prefix.endswith("/"):
+                return i, path
+        return 99, path
+    return sorted(paths, key=rank)
+
+
+@dataclass
+class ParsedFile:
+    """The top-level objects of one file, or the error that stopped it."""
+
+    objects: list[tuple[str, Any]] = field(default_factory=list)
+    error: ConfigError | None = None
+
+
+class ConfigLoader:
+    def __init__(self, tenant: TenantConfig, connections: Mapping[str, str],
+                 trigger_parsers: dict[str, TriggerParser], open_pipelines: bool = False,
+                 keep_paths: bool = False):
+        self.tenant = tenant
+        self.keep_paths = keep_paths
+        self.open_pipelines = open_pipelines
+        self.connections = connections
+        self.trigger_parsers = trigger_parsers
+        self._cache: dict[tuple[str, str], ParsedFile] = {}
+        self._models: dict[tuple, Any] = {}
+
+    def _pipelines(self, layout: Layout) -> set[str] | None:
+        """Pipelines a project stanza may name (None: any, when validating standalone)."""
+        return None if self.open_pipelines else set(layout.pipelines)
+
+    @staticmethod
+    def _key(path: str, text: str) -> tuple[str, str]:
+        return path, hashlib.sha1(text.encode()).hexdigest()
+
+    def parse_file(self, path: str, text: str) -> ParsedFile:
+        key = self._key(path, text)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        parsed = ParsedFile()
+        try:
+            data = load_yaml(text, path)
+            if data is None:
+                data = []
+            if not isinstance(data, list):
+                raise ConfigError("configuration must be a list of objects such as "
+                                  "'- job:'", file=path, line=where(data, path)[1] or 1)
+            for entry in data:
+                if not isinstance(entry, dict) or len(entry) != 1:
+                    f, line = where(entry, path)
+                    raise ConfigError("each item must be one object such as '- job:'",
+                                      file=f, line=line or None)
+                kind, body = next(iter(entry.items()))
+                if kind not in OBJECT_TYPES and kind not in IGNORED_TYPES:
+                    f, line = where(entry, path)
+                    raise ConfigError(f"unknown configuration object {kind!r}; expected one "
+                                      f"of {', '.join(OBJECT_TYPES + IGNORED_TYPES)}",
+                                      file=f, line=line or None)
+                parsed.objects.append((kind, body))
+        except ConfigError as exc:
+            parsed.error = exc
+        self._cache[key] = parsed
+        return parsed
+
+    def build(self, files: dict[str, tuple[str, dict[str, str]]]) -> Layout:
+        """``files`` maps project name to (branch, {path: text}).
+
+        Unchanged files cost next to nothing: their YAML and the objects made
+        from it are reused from the last build (keyed by content and context).
+        """
+        layout = Layout(self.tenant.name, default_parent=self.tenant.default_parent,
+                        max_job_timeout=self.tenant.max_job_timeout,
+                        max_nodes_per_job=self.tenant.max_nodes_per_job)
+        order = sorted(self.tenant.projects, key=lambda p: not p.trusted)
+        items: list[tuple[str, Any, SourceContext]] = []
+        used: set[tuple[str, str]] = set()
+        for tp in order:
+            if tp.name not in files:
+                continue
+            branch, project_files = files[tp.name]
+            for path in config_file_order(list(project_files)):
+                display = path if self.keep_paths else f"{tp.name}/{path}"
+                parsed = self.parse_file(display, project_files[path])
+                used.add(self._key(display, project_files[path]))
+                if parsed.error:
+                    layout.errors.append(parsed.error)
+                ctx = SourceContext(tp.name, branch, display, tp.trusted)
+                items.extend((kind, body, ctx) for kind, body in parsed.objects
+                             if tp.loads(kind))
+        memo: dict[tuple, Any] = {}
+        for kind in OBJECT_TYPES:
+            pipelines = self._pipelines(layout) if kind in ("project", "project-template") \
+                else None
+            pipeline_key = frozenset(pipelines) if pipelines is not None else None
+            for k, body, ctx in items:
+                if k != kind:
+                    continue
+                key = (id(body), kind, ctx, pipeline_key)
+                result = self._models.get(key)
+                if result is None:
+                    result = self._parse(kind, body, ctx, pipelines)
+                memo[key] = result
+                try:
+                    if isinstance(result, ConfigError):
+                        raise result
+                    self._register(layout, kind, result, body, ctx)
+                except ConfigError as exc:
+                    layout.errors.append(exc)
+        # Keep only what this build used, so edits over time do not pile up.
+        self._cache = {k: v for k, v in self._cache.items() if k in used}
+        self._models = memo
+        return layout
+
+    def _parse(self, kind: str, body: Any, ctx: SourceContext,
+               pipelines: set[str] | None) -> Any:
+        """The model object for one stanza, or the ConfigError it raises."""
+        try:
+            if kind == "pipeline":
+                return parse_pipeline(body, ctx, self.connections, self.trigger_parsers)
+            if kind == "nodeset":
+                return parse_nodeset(body, ctx)
+            if kind == "job":
+                return parse_job(body, ctx)
+            if kind in SIMPLE_PARSERS:
+                return SIMPLE_PARSERS[kind](body, ctx)
+            if kind == "project-template":
+                return parse_project_template(body, ctx, pipelines)
+            if kind == "project":
+                return parse_project(body, ctx, pipelines)
+            return parse_node_object(kind, body, ctx)
+        except ConfigError as exc:
+            return exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            # A shape the parser did not foresee: report it on the object and keep
+            # loading the rest (and log the bug).
+            log.exception("unexpected error reading a %s", kind)
+            file, line = where(body, ctx.path)
+            return ConfigError(f"cannot read this {kind}: {exc}", file=file, line=line or None)
+
+    def _register(self, layout: Layout, kind: str, obj: Any, body: Any,
+                  ctx: SourceContext) -> None:
+        if kind == "pipeline":
+            if obj.name in layout.pipelines:
+                raise ConfigError(f"pipeline {obj.name!r} is already defined",
+                                  file=obj.source_file, line=obj.source_line)
+            layout.pipelines[obj.name] = obj
+        elif kind == "nodeset":
+            if obj.name in layout.nodesets:
+                f, line = where(body, ctx.path)
+                raise ConfigError(f"nodeset {obj.name!r} is already defined",
+                                  file=f, line=line)
+            layout.nodesets[obj.name or ""] = obj
+        elif kind == "job":
+            layout.jobs.setdefault(obj.name, []).append(obj)
+        elif kind == "project-template":
+            layout.project_templates.setdefault(obj.name, []).append(obj)
+        elif kind == "project":
+            if not ctx.trusted and obj.name != ctx.project:
+                raise ConfigError(f"untrusted project {ctx.project!r} may only configure "
+                                  f"itself, not {obj.name!r}",
+                                  file=obj.source_file, line=obj.source_line)
+            layout.projects.setdefault(obj.name, []).append(obj)
+        else:
+            known = layout.objects.setdefault(kind, {})
+            if kind != "pragma" and obj.name in known:
+                raise ConfigError(f"{kind} {obj.name!r} is already defined (first at "
+                                  f"{known[obj.name].source_file}:"
+                                  f"{known[obj.name].source_line})",
+                                  file=obj.source_file, line=obj.source_line)
+            known[obj.name] = obj
+
+
+def tenant_project(tenant: TenantConfig, name: str) -> TenantProject | None:
+    return tenant.project(name)

@@ -1,0 +1,401 @@
+"""Parse Zuul configuration objects (pipeline, job, project, nodeset) into the model.
+
+Each parser receives a mapping from :mod:`zuulish.config.yaml_loader` (which
+knows its file and line) and raises :class:`ConfigError` pointing at it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zuulish.config.yaml_loader import where
+from zuulish.errors import ConfigError
+from zuulish.model import (
+    EventFilter,
+    Job,
+    NodeSet,
+    NodeSpec,
+    Pipeline,
+    PipelineManager,
+    PlaybookRef,
+    ProjectConfig,
+    ProjectPipelineJobs,
+    ReporterSpec,
+    Window,
+)
+from zuulish.model.project import JobReference
+from zuulish.server_config import kind_name
+
+TriggerParser = Callable[[str, list], tuple[EventFilter, ...]]
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """Where a configuration object came from."""
+
+    project: str
+    branch: str
+    path: str
+    trusted: bool
+
+
+PIPELINE_KEYS = {
+    "name", "description", "manager", "trigger", "require", "reject", "start", "success",
+    "failure", "merge-conflict", "merge-failure", "config-error", "no-jobs", "enqueue",
+    "dequeue", "precedence", "post-review", "supercedes", "dequeue-on-new-patchset",
+    "ignore-dependencies", "window", "window-floor", "window-ceiling",
+    "window-increase-type", "window-increase-factor", "window-decrease-type",
+    "window-decrease-factor", "success-message", "failure-message",
+    "merge-conflict-message", "start-message", "enqueue-message", "dequeue-message",
+    "no-jobs-message", "footer-message", "allow-other-connections", "debug",
+}
+JOB_KEYS = {
+    "name", "parent", "abstract", "final", "protected", "intermediate", "description",
+    "tags", "branches", "files", "irrelevant-files", "match-on-config-updates", "nodeset",
+    "timeout", "post-timeout", "attempts", "voting", "dependencies", "provides", "requires",
+    "vars", "extra-vars", "host-vars", "group-vars", "secrets", "semaphore", "semaphores",
+    "required-projects", "override-checkout", "override-branch", "roles", "pre-run", "run",
+    "post-run", "cleanup-run", "allowed-projects", "post-review", "deduplicate",
+    "workspace-scheme", "ansible-version", "ansible-split-streams", "include-vars",
+    "image-build-name", "failure-output", "success-message", "failure-message",
+    "hold-following-changes", "zuul",
+}
+PROJECT_KEYS = {"name", "templates", "queue", "merge-mode", "default-branch", "vars",
+                "description", "debug", "fail-fast"}
+PROJECT_PIPELINE_KEYS = {"jobs", "queue", "debug", "fail-fast"}
+NODESET_KEYS = {"name", "nodes", "groups", "alternatives"}
+
+
+def _err(obj: Any, ctx: SourceContext, message: str) -> ConfigError:
+    file, line = where(obj, ctx.path)
+    return ConfigError(message, file=file, line=line or None)
+
+
+def check_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext) -> None:
+    for key in body:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _err(body, ctx, f"unknown attribute {key!r} in {kind}{hint}")
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _expect(body: dict, key: str, kind: type | tuple, ctx: SourceContext, what: str) -> Any:
+    value = body.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise _err(body, ctx, f"{what} attribute {key!r} must be {kind_name(kind)}, "
+                              f"not {value!r}")
+    return value
+
+
+def _name(body: Any, ctx: SourceContext, kind: str, allowed: set[str] | None = None) -> str:
+    if not isinstance(body, dict):
+        raise _err(body, ctx, f"{kind} must be a mapping")
+    if allowed is not None:
+        check_keys(body, allowed, kind, ctx)
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise _err(body, ctx, f"{kind} needs a 'name'")
+    return name
+
+
+def _reporters(value: Any, ctx: SourceContext, connections: dict[str, str]) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise _err(value, ctx, "a reporter must be a mapping of connection name to options")
+    specs = []
+    for conn, opts in value.items():
+        if conn not in connections:
+            raise _err(value, ctx, f"reporter names unknown connection {conn!r}")
+        opts = opts or {}
+        if not isinstance(opts, dict):
+            raise _err(value, ctx, f"options for reporter {conn!r} must be a mapping")
+        votes = tuple((str(k), int(v)) for k, v in opts.items()
+                      if k not in ("submit", "comment") and isinstance(v, int))
+        specs.append(ReporterSpec(conn, votes, bool(opts.get("submit", False)),
+                                  bool(opts.get("comment", True))))
+    return tuple(specs)
+
+
+def _approval_filters(body: dict, key: str, ctx: SourceContext, name: str
+                      ) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """``require``/``reject`` approvals per connection: (label, value or values)."""
+    out: dict[str, tuple[tuple[str, Any], ...]] = {}
+    for conn, req in (_expect(body, key, dict, ctx, "pipeline") or {}).items():
+        approvals = []
+        for approval in _as_list((req or {}).get("approval")):
+            if not isinstance(approval, dict):
+                raise _err(req, ctx, f"{key} approval entries must be mappings")
+            for label, value in approval.items():
+                if label in ("username", "email", "newer-than", "older-than"):
+                    continue
+                values = value if isinstance(value, list) else [value]
+                if not values or not all(isinstance(v, int) for v in values):
+                    raise _err(req, ctx, f"pipeline {name!r}: {key} approval {label!r} "
+                                         f"must be a number or a list of numbers, not "
+                                         f"{value!r}")
+                approvals.append((str(label), values[0] if len(values) == 1
+                                  else tuple(values)))
+        out[conn] = tuple(approvals)
+    return out
+
+
+def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
+                   trigger_parsers: dict[str, TriggerParser]) -> Pipeline:
+    name = _name(body, ctx, "pipeline", PIPELINE_KEYS)
+    if not ctx.trusted:
+        raise _err(body, ctx, f"pipeline {name!r} is defined in untrusted project "
+                              f"{ctx.project!r}; pipelines may only be defined in "
+                              "config projects")
+    manager = body.get("manager")
+    try:
+        manager = PipelineManager(manager)
+    except ValueError:
+        allowed = ", ".join(m.value for m in PipelineManager)
+        raise _err(body, ctx, f"pipeline {name!r}: manager must be one of {allowed}, "
+                              f"not {manager!r}") from None
+    triggers: list[EventFilter] = []
+    for conn, entries in (_expect(body, "trigger", dict, ctx, "pipeline") or {}).items():
+        driver = connections.get(conn)
+        if driver is None:
+            raise _err(body, ctx, f"pipeline {name!r}: trigger names unknown connection "
+                                  f"{conn!r}")
+        parse = trigger_parsers.get(driver)
+        if parse is None:
+            raise _err(body, ctx, f"connection {conn!r} (driver {driver}) cannot trigger "
+                                  "pipelines yet")
+        try:
+            triggers.extend(parse(conn, _as_list(entries)))
+        except ValueError as exc:
+            raise _err(entries, ctx, f"pipeline {name!r} trigger: {exc}") from None
+    require = _approval_filters(body, "require", ctx, name)
+    reject = _approval_filters(body, "reject", ctx, name)
+    messages = {action: str(body[f"{action}-message"])
+                for action in ("success", "failure", "merge-conflict", "start", "enqueue",
+                               "dequeue", "no-jobs")
+                if body.get(f"{action}-message") is not None}
+    window_kwargs: dict[str, Any] = {}
+    for key, attr in (("window", "size"), ("window-floor", "floor"),
+                      ("window-ceiling", "ceiling"), ("window-increase-type", "increase_type"),
+                      ("window-increase-factor", "increase_factor"),
+                      ("window-decrease-type", "decrease_type"),
+                      ("window-decrease-factor", "decrease_factor")):
+        if key in body:
+            window_kwargs[attr] = body[key]
+    merge_conflict = body.get("merge-conflict", body.get("merge-failure"))
+    file, line = where(body, ctx.path)
+    return Pipeline(
+        name=name,
+        manager=manager,
+        description=str(body.get("description", "")),
+        triggers=tuple(triggers),
+        require_approvals=require,
+        reject_approvals=reject,
+        messages=messages,
+        dequeue_on_new_patchset=bool(body.get("dequeue-on-new-patchset", True)),
+        start=_reporters(body.get("start"), ctx, connections),
+        enqueue=_reporters(body.get("enqueue"), ctx, connections),
+        dequeue=_reporters(body.get("dequeue"), ctx, connections),
+        no_jobs=_reporters(body.get("no-jobs"), ctx, connections),
+        success=_reporters(body.get("success"), ctx, connections),
+        failure=_reporters(body.get("failure"), ctx, connections),
+        merge_conflict=(_reporters(merge_conflict, ctx, connections)
+                        if merge_conflict is not None else None),
+        config_error=(_reporters(body["config-error"], ctx, connections)
+                      if "config-error" in body else None),
+        window=Window(**window_kwargs),
+        precedence=str(body.get("precedence", "normal")),
+        source_file=file,
+        source_line=line,
+    )
+
+
+def _playbooks(value: Any, ctx: SourceContext, key: str) -> tuple[PlaybookRef, ...]:
+    books = []
+    for entry in _as_list(value):
+        path = entry.get("name") if isinstance(entry, dict) else entry
+        if not isinstance(path, str):
+            raise _err(value, ctx, f"job attribute {key!r} must list playbook paths")
+        books.append(PlaybookRef(ctx.project, path, ctx.trusted, ctx.branch))
+    return tuple(books)
+
+
+def _nodeset_body(body: Any, ctx: SourceContext, name: str | None) -> NodeSet:
+    if not isinstance(body, dict):
+        raise _err(body, ctx, "a nodeset must be a mapping with 'nodes'")
+    check_keys(body, NODESET_KEYS, "nodeset", ctx)
+    nodes = []
+    for node in _as_list(body.get("nodes")):
+        if not isinstance(node, dict) or "name" not in node or "label" not in node:
+            raise _err(body, ctx, "each node needs a 'name' and a 'label'")
+        for node_name in _as_list(node["name"]):
+            nodes.append(NodeSpec(str(node_name), str(node["label"])))
+    groups = {}
+    for group in _as_list(body.get("groups")):
+        if not isinstance(group, dict) or "name" not in group:
+            raise _err(body, ctx, "each group needs a 'name' and 'nodes'")
+        groups[str(group["name"])] = tuple(str(n) for n in _as_list(group.get("nodes")))
+    return NodeSet(name, tuple(nodes), groups)
+
+
+def parse_nodeset(body: Any, ctx: SourceContext) -> NodeSet:
+    return _nodeset_body(body, ctx, _name(body, ctx, "nodeset", NODESET_KEYS))
+
+
+def _string_list(body: dict, key: str, ctx: SourceContext) -> tuple[str, ...]:
+    items = []
+    for entry in _as_list(body.get(key)):
+        if isinstance(entry, dict) and "name" in entry:
+            items.append(str(entry["name"]))
+        elif isinstance(entry, str):
+            items.append(entry)
+        else:
+            raise _err(body, ctx, f"job attribute {key!r} must be a list of names")
+    return tuple(items)
+
+
+def _regexes(body: dict, key: str, ctx: SourceContext, job: str) -> tuple[str, ...]:
+    """A job matcher (``branches``, ``files``, ``irrelevant-files``): regexes that compile."""
+    patterns = tuple(str(p) for p in _as_list(body.get(key)))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            what = "branch matcher" if key == "branches" else f"{key} matcher"
+            raise _err(body, ctx, f"job {job!r}: {what} {pattern!r} is not a valid regular "
+                                  f"expression: {exc}") from None
+    return patterns
+
+
+def _secret_vars(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
+    """(variable name, secret object) for each of a job's ``secrets`` entries:
+    ``name`` or ``{name, secret, pass-to-parent}``."""
+    pairs = []
+    for entry in _as_list(body.get("secrets")):
+        if isinstance(entry, str):
+            pairs.append((entry, entry))
+        elif isinstance(entry, dict) and "name" in entry:
+            check_keys(entry, {"name", "secret", "pass-to-parent"}, "job secret", ctx)
+            pairs.append((str(entry["name"]), str(entry.get("secret", entry["name"]))))
+        else:
+            raise _err(body, ctx, f"job secrets must be names or mappings with 'name', "
+                                  f"not {entry!r}")
+    return tuple(pairs)
+
+
+def parse_job(body: Any, ctx: SourceContext) -> Job:
+    name = _name(body, ctx, "job", JOB_KEYS)
+    for key, kind in (("vars", dict), ("timeout", int), ("voting", bool),
+                      ("abstract", bool), ("final", bool), ("description", str),
+                      ("extra-vars", dict), ("host-vars", dict), ("group-vars", dict),
+                      ("attempts", int), ("post-timeout", int), ("protected", bool),
+                      ("intermediate", bool)):
+        _expect(body, key, kind, ctx, f"job {name!r}")
+    branches = _regexes(body, "branches", ctx, name)
+    if body.get("attempts") is not None and body["attempts"] < 1:
+        raise _err(body, ctx, f"job {name!r}: 'attempts' must be at least 1")
+    nodeset: NodeSet | str | None = None
+    if "nodeset" in body:
+        raw = body["nodeset"]
+        nodeset = raw if isinstance(raw, str) else _nodeset_body(raw, ctx, None)
+    file, line = where(body, ctx.path)
+    return Job(
+        name=name,
+        parent=body.get("parent"),
+        inherit_default_parent="parent" not in body,
+        abstract=bool(body.get("abstract", False)),
+        final=bool(body.get("final", False)),
+        protected=bool(body.get("protected", False)),
+        intermediate=bool(body.get("intermediate", False)),
+        description=str(body.get("description", "")),
+        branches=branches,
+        nodeset=nodeset,
+        timeout=body.get("timeout"),
+        voting=body.get("voting"),
+        pre_run=_playbooks(body.get("pre-run"), ctx, "pre-run"),
+        run=_playbooks(body.get("run"), ctx, "run"),
+        post_run=_playbooks(body.get("post-run"), ctx, "post-run"),
+        cleanup_run=_playbooks(body.get("cleanup-run"), ctx, "cleanup-run"),
+        vars=dict(body.get("vars") or {}),
+        required_projects=_string_list(body, "required-projects", ctx),
+        dependencies=_string_list(body, "dependencies", ctx),
+        soft_dependencies=tuple(str(d["name"]) for d in _as_list(body.get("dependencies"))
+                                if isinstance(d, dict) and d.get("soft")),
+        files=_regexes(body, "files", ctx, name) if "files" in body else None,
+        irrelevant_files=(_regexes(body, "irrelevant-files", ctx, name)
+                          if "irrelevant-files" in body else None),
+        attempts=body.get("attempts"),
+        post_timeout=body.get("post-timeout"),
+        extra_vars=dict(body.get("extra-vars") or {}),
+        host_vars=dict(body.get("host-vars") or {}),
+        group_vars=dict(body.get("group-vars") or {}),
+        secrets=tuple(secret for _var, secret in _secret_vars(body, ctx)),
+        secret_vars=_secret_vars(body, ctx),
+        semaphores=tuple(str(x) for x in _as_list(body.get("semaphores"))
+                         + _as_list(body.get("semaphore"))),
+        source_project=ctx.project,
+        source_file=file,
+        source_line=line,
+    )
+
+
+def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
+                  kind: str = "project", attributes: set[str] = PROJECT_KEYS) -> ProjectConfig:
+    """A ``project`` (or ``project-template``) stanza; ``pipelines`` None accepts any."""
+    if not isinstance(body, dict):
+        raise _err(body, ctx, f"{kind} must be a mapping")
+    name = body.get("name") or ctx.project
+    if kind == "project" and str(name).startswith("^"):
+        if not ctx.trusted:
+            raise _err(body, ctx, f"project {name!r}: a regular expression may name projects "
+                                  "only in config projects")
+        try:
+            re.compile(str(name))
+        except re.error as exc:
+            raise _err(body, ctx, f"project name {name!r} is not a valid regular "
+                                  f"expression: {exc}") from None
+    project = ProjectConfig(name=str(name), queue=body.get("queue"),
+                            vars=dict(body.get("vars") or {}))
+    project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
+    project.source_file, project.source_line = where(body, ctx.path)
+    for key, value in body.items():
+        if key in attributes:
+            continue
+        if pipelines is not None and key not in pipelines:
+            close = difflib.get_close_matches(str(key), sorted(pipelines | attributes), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _err(body, ctx, f"{kind} {name!r}: {key!r} is neither a {kind} attribute "
+                                  f"nor a pipeline{hint}")
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise _err(body, ctx, f"{kind} {name!r}: pipeline {key!r} must be a mapping "
+                                  "with 'jobs'")
+        check_keys(value, PROJECT_PIPELINE_KEYS, f"{kind} {name!r} pipeline {key!r}", ctx)
+        if "queue" in value and not project.queue:
+            project.queue = value["queue"]
+        refs = []
+        jobs_line = where(value.get("jobs"), ctx.path)[1] or where(value, ctx.path)[1]
+        for job in _as_list(value.get("jobs")):
+            if isinstance(job, str):
+                refs.append(JobReference(job, line=jobs_line))
+            elif isinstance(job, dict) and len(job) == 1:
+                job_name, overrides = next(iter(job.items()))
+                overrides = dict(overrides or {})
+                check_keys(overrides, JOB_KEYS, f"job {job_name!r} variant", ctx)
+                refs.append(JobReference(str(job_name), overrides,
+                                         line=where(job, ctx.path)[1] or jobs_line))
+            else:
+                raise _err(value, ctx, f"project {name!r}: cannot read job entry {job!r}")
+        project.pipelines[key] = ProjectPipelineJobs(key, tuple(refs))
+    return project

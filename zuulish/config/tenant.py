@@ -1,0 +1,184 @@
+"""The tenant file (Zuul's format): which projects a tenant loads, and how."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zuulish.config.yaml_loader import load_yaml, where
+from zuulish.errors import ConfigError
+
+CONFIG_OBJECTS = ("pipeline", "job", "semaphore", "project", "project-template", "nodeset",
+                  "secret", "queue", "pragma", "provider", "section", "label", "flavor",
+                  "image")
+TENANT_KEYS = {"name", "source", "max-nodes-per-job", "max-job-timeout", "default-parent",
+               "allowed-reporters", "allowed-labels", "disallowed-labels",
+               "exclude-unprotected-branches", "exclude-locked-branches", "report-build-page",
+               "web-root", "allowed-triggers", "default-ansible-version", "authorization-rules",
+               "admin-rules", "access-rules", "semaphores", "include-branches",
+               "exclude-branches", "always-dynamic-branches", "image-build-pipeline"}
+PROJECT_KEYS = {"include", "exclude", "shadow", "load-branch", "include-branches",
+                "exclude-branches", "always-dynamic-branches", "exclude-unprotected-branches",
+                "exclude-locked-branches", "extra-config-paths", "implied-branch-matchers",
+                "configure-projects", "projects"}
+SOURCE_KEYS = {"config-projects", "untrusted-projects"}
+
+
+@dataclass(frozen=True)
+class TenantProject:
+    connection: str
+    name: str
+    trusted: bool
+    include: frozenset[str] | None = None  # object types loaded (None: Zuul's default)
+    exclude: frozenset[str] = frozenset()
+    load_branch: str | None = None
+
+    def loads(self, kind: str) -> bool:
+        """Whether objects of ``kind`` from this project's config are loaded."""
+        if kind in self.exclude:
+            return False
+        return self.include is None or kind in self.include
+
+
+@dataclass
+class TenantConfig:
+    name: str
+    projects: list[TenantProject] = field(default_factory=list)
+    max_nodes_per_job: int = 5
+    max_job_timeout: int = 10800
+    default_parent: str = "base"
+    allowed_reporters: tuple[str, ...] | None = None
+    allowed_labels: tuple[str, ...] | None = None
+    exclude_unprotected_branches: bool = False
+
+    def project(self, name: str) -> TenantProject | None:
+        for p in self.projects:
+            if p.name == name:
+                return p
+        return None
+
+
+def _check_keys(body: dict, allowed: set[str], what: str, file: str) -> None:
+    for key in body:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            f, line = where(body, file)
+            raise ConfigError(f"unknown attribute {key!r} in {what}{hint}", file=f,
+                              line=line or None)
+
+
+def _types(value: Any, file: str, line: int, what: str) -> frozenset[str]:
+    kinds = value if isinstance(value, list) else [value]
+    for kind in kinds:
+        if kind not in CONFIG_OBJECTS:
+            close = difflib.get_close_matches(str(kind), CONFIG_OBJECTS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{what}: {kind!r} is not a configuration object type{hint}",
+                              file=file, line=line)
+    return frozenset(str(k) for k in kinds)
+
+
+def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int,
+              inherited: dict[str, Any] | None = None) -> list[TenantProject]:
+    if not isinstance(entries, list):
+        raise ConfigError("a project list must be a list", file=file, line=line)
+    out = []
+    for entry in entries:
+        f, ln = where(entry, file, line)
+        options: dict[str, Any] = dict(inherited or {})
+        if isinstance(entry, str):
+            names = [entry]
+        elif isinstance(entry, dict) and "projects" in entry:  # a project group
+            _check_keys(entry, PROJECT_KEYS, "project group", file)
+            group = {k: v for k, v in entry.items() if k != "projects"}
+            out.extend(_projects(connection, entry["projects"], trusted, f, ln,
+                                 {**options, **group}))
+            continue
+        elif isinstance(entry, dict) and len(entry) == 1:
+            name, opts = next(iter(entry.items()))
+            opts = opts or {}
+            if not isinstance(opts, dict):
+                raise ConfigError(f"options of project {name!r} must be a mapping",
+                                  file=f, line=ln)
+            _check_keys(opts, PROJECT_KEYS - {"projects"}, f"project {name!r}", file)
+            options.update(opts)
+            names = [str(name)]
+        else:
+            raise ConfigError(f"cannot read project entry {entry!r}", file=f, line=ln)
+        include = options.get("include")
+        if include is not None and not include:
+            include = []  # `include: []` loads nothing from the project
+        for name in names:
+            out.append(TenantProject(
+                connection, name, trusted,
+                include=(_types(include, f, ln, f"project {name!r} include")
+                         if include is not None else None),
+                exclude=(_types(options["exclude"], f, ln, f"project {name!r} exclude")
+                         if options.get("exclude") else frozenset()),
+                load_branch=options.get("load-branch")))
+    return out
+
+
+def _int(body: dict, key: str, default: int, file: str, line: int) -> int:
+    value = body.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"tenant attribute {key!r} must be a positive integer, not "
+                          f"{value!r}", file=file, line=line)
+    return value
+
+
+def _names(body: dict, key: str) -> tuple[str, ...] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    return tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+
+
+def load_tenants(path: Path, connections: set[str]) -> list[TenantConfig]:
+    """Read the tenant file; connections must name configured connections."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read tenant file: {exc.strerror}", file=str(path)) from exc
+    data = load_yaml(text, str(path))
+    if not isinstance(data, list):
+        raise ConfigError("tenant file must be a list of '- tenant:' entries", file=str(path))
+    tenants: list[TenantConfig] = []
+    for entry in data:
+        f, line = where(entry, str(path))
+        if isinstance(entry, dict) and ("admin-rule" in entry or "authorization-rule" in entry
+                                        or "global-semaphore" in entry or "api-root" in entry):
+            continue  # accepted; authorization and global semaphores come later
+        if not isinstance(entry, dict) or "tenant" not in entry:
+            raise ConfigError("expected '- tenant:'", file=f, line=line)
+        body = entry["tenant"]
+        if not isinstance(body, dict) or "name" not in body:
+            raise ConfigError("tenant needs a 'name'", file=f, line=line)
+        _check_keys(body, TENANT_KEYS, f"tenant {body['name']!r}", str(path))
+        if any(t.name == body["name"] for t in tenants):
+            raise ConfigError(f"tenant {body['name']!r} is defined twice", file=f, line=line)
+        tenant = TenantConfig(
+            str(body["name"]),
+            max_nodes_per_job=_int(body, "max-nodes-per-job", 5, f, line),
+            max_job_timeout=_int(body, "max-job-timeout", 10800, f, line),
+            default_parent=str(body.get("default-parent", "base")),
+            allowed_reporters=_names(body, "allowed-reporters"),
+            allowed_labels=_names(body, "allowed-labels"),
+            exclude_unprotected_branches=bool(body.get("exclude-unprotected-branches", False)))
+        for conn, src in (body.get("source") or {}).items():
+            sf, sl = where(src, f, line)
+            if conn not in connections:
+                raise ConfigError(
+                    f"tenant {tenant.name!r} uses unknown connection {conn!r}; "
+                    f"configured: {', '.join(sorted(connections)) or 'none'}", file=sf, line=sl)
+            if not isinstance(src, dict):
+                raise ConfigError(f"source {conn!r} must be a mapping with config-projects "
+                                  "and untrusted-projects", file=sf, line=sl)
+            _check_keys(src, SOURCE_KEYS, f"source {conn!r}", str(path))
+            for key, trusted in (("config-projects", True), ("untrusted-projects", False)):
+                tenant.projects.extend(_projects(conn, src.get(key) or [], trusted, sf, sl))
+        tenants.append(tenant)
+    return tenants

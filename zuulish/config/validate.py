@@ -1,0 +1,136 @@
+"""``zuulish validate-config``: check one repository's configuration files.
+
+Every file is parsed and every object validated as the scheduler would. Names
+that point at objects defined elsewhere (a parent job from a job library, a
+nodeset or template of another repository, a pipeline of the config project)
+are errors, unless ``standalone`` is set: then they are listed as unresolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zuulish.config.layout import Layout
+from zuulish.config.loader import ConfigLoader
+from zuulish.config.tenant import TenantConfig, TenantProject
+from zuulish.errors import ConfigError
+from zuulish.merger.speculative import is_config_path
+from zuulish.model import EventFilter
+
+ANY_DRIVER = "(any)"
+STANDALONE_PROJECT = "(repository)"
+
+
+class AnyConnection(dict):
+    """Connections when no server configuration is at hand: every name is accepted."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        return super().get(key, ANY_DRIVER)
+
+
+def generic_trigger(connection: str, entries: list) -> tuple[EventFilter, ...]:
+    """Trigger entries of a driver this check does not know: shape only (a timer's
+    entries have ``time``, a forge's ``event``)."""
+    filters = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry:
+            raise ValueError(f"each trigger entry must be a mapping such as "
+                             f"{{event: ...}} or {{time: ...}}, not {entry!r}")
+        events = entry.get("event", [])
+        events = events if isinstance(events, list) else [events]
+        filters.append(EventFilter(connection, tuple(str(e) for e in events)))
+    return tuple(filters)
+
+
+@dataclass
+class ValidationReport:
+    errors: list[ConfigError] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def config_files(path: Path) -> dict[str, str]:
+    """The configuration files in a repository checkout (or the file itself)."""
+    if path.is_file():
+        return {str(path): path.read_text()}
+    if not path.is_dir():
+        raise ConfigError("no such file or directory", file=str(path))
+    found = {}
+    for candidate in sorted(path.rglob("*")):
+        rel = candidate.relative_to(path).as_posix()
+        if candidate.is_file() and ".git" not in candidate.parts and is_config_path(rel):
+            found[str(candidate)] = candidate.read_text()
+    return found
+
+
+def validate(paths: Iterable[Path], standalone: bool = False) -> ValidationReport:
+    report = ValidationReport()
+    files: dict[str, str] = {}
+    for path in paths:
+        try:
+            files.update(config_files(path))
+        except (ConfigError, OSError, UnicodeDecodeError) as exc:
+            report.errors.append(exc if isinstance(exc, ConfigError)
+                                 else ConfigError(str(exc), file=str(path)))
+    report.files = sorted(files)
+    tenant = TenantConfig("validate", [TenantProject("", STANDALONE_PROJECT, True)])
+    loader = ConfigLoader(tenant, AnyConnection(), {ANY_DRIVER: generic_trigger},
+                          open_pipelines=True, keep_paths=True)
+    layout = loader.build({STANDALONE_PROJECT: ("main", files)})
+    report.errors.extend(layout.errors)
+    for where, kind, name in references(layout):
+        if standalone:
+            report.unresolved.append(f"{kind} {name!r} (used at {where})")
+        else:
+            file, _, line = where.rpartition(":")
+            report.errors.append(ConfigError(f"{kind} {name!r} is not defined in these files",
+                                             file=file, line=int(line) if line.isdigit()
+                                             else None))
+    return report
+
+
+def references(layout: Layout) -> list[tuple[str, str, str]]:
+    """(where, kind, name) of every name that no object in the layout defines."""
+    missing: list[tuple[str, str, str]] = []
+    secrets = layout.objects.get("secret", {})
+    semaphores = layout.objects.get("semaphore", {})
+
+    def check(known: object, kind: str, name: str, file: str | None, line: int | None) -> None:
+        if name not in known:  # type: ignore[operator]
+            missing.append((f"{file}:{line}", kind, name))
+
+    for variants in layout.jobs.values():
+        for job in variants:
+            if job.parent:
+                check(layout.jobs, "job", job.parent, job.source_file, job.source_line)
+            if isinstance(job.nodeset, str):
+                check(layout.nodesets, "nodeset", job.nodeset, job.source_file,
+                      job.source_line)
+            for dep in job.dependencies:
+                check(layout.jobs, "job", dep, job.source_file, job.source_line)
+            for secret in job.secrets:
+                check(secrets, "secret", secret, job.source_file, job.source_line)
+            for semaphore in job.semaphores:
+                check(semaphores, "semaphore", semaphore, job.source_file, job.source_line)
+    stanzas = [s for group in (layout.projects, layout.project_templates)
+               for ss in group.values() for s in ss]
+    for stanza in stanzas:
+        for template in stanza.templates:
+            check(layout.project_templates, "project-template", template,
+                  stanza.source_file, stanza.source_line)
+        for pipeline, ppj in stanza.pipelines.items():
+            check(layout.pipelines, "pipeline", pipeline, stanza.source_file,
+                  stanza.source_line)
+            for ref in ppj.jobs:
+                check(layout.jobs, "job", ref.name, stanza.source_file,
+                      ref.line or stanza.source_line)
+    return sorted(set(missing))

@@ -1,0 +1,1 @@
+"""The built-in git forge: Gerrit-like changes on bare repositories."""

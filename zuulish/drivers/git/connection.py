@@ -1,0 +1,231 @@
+"""The built-in forge's connection: bare repositories under the state directory.
+
+Developers push to ``refs/for/<branch>``; the repository's hooks turn each new
+commit into a change or a new patch set (see :mod:`zuulish.drivers.git.hook`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from zuulish.errors import ForgeError
+from zuulish.store import Store
+
+log = logging.getLogger(__name__)
+
+ADMIN_ENV = "ZUULISH_FORGE_ADMIN"
+HOOKS = ("pre-receive", "proc-receive", "post-receive")
+
+PRE_RECEIVE = """#!/bin/sh
+# Installed by zuulish: changes reach branches only through the gate.
+[ "$ZUULISH_FORGE_ADMIN" = 1 ] && exit 0
+status=0
+while read -r old new ref; do
+  case "$ref" in
+    refs/for/*) ;;
+    refs/heads/*)
+      echo "zuulish: $ref: push to refs/for/${ref#refs/heads/} for review;" \\
+        "changes reach branches only through the gate" >&2
+      status=1 ;;
+    *)
+      echo "zuulish: $ref: only pushes for review are accepted; push to refs/for/<branch>" >&2
+      status=1 ;;
+  esac
+done
+exit $status
+"""
+
+POST_RECEIVE = """#!/bin/sh
+# Installed by zuulish: record direct (administrator) pushes to branches.
+input=$(cat)
+case "$input" in
+  *refs/heads/*) printf '%s\\n' "$input" | exec @PYTHON@ ;;
+esac
+exit 0
+"""
+ZERO = "0" * 40
+# No system or user git configuration (templates, signing, hooks paths) leaks in.
+PLAIN_GIT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+             "GIT_TEMPLATE_DIR": "", "LC_ALL": "C"}
+IDENTITY = {"GIT_AUTHOR_NAME": "zuulish", "GIT_AUTHOR_EMAIL": "zuulish@localhost",
+            "GIT_COMMITTER_NAME": "zuulish", "GIT_COMMITTER_EMAIL": "zuulish@localhost"}
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None,
+        input: str | None = None) -> str:
+    """Run git in ``cwd``; its stdout, or ForgeError with git's message."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          input=input, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        raise ForgeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def change_ref(number: int, patchset: int) -> str:
+    """Gerrit's ref for a patch set: ``refs/changes/<last two digits>/<N>/<P>``."""
+    return f"refs/changes/{number % 100:02d}/{number}/{patchset}"
+
+
+class GitForge:
+    """Bare repositories at ``state_dir/git/<project>.git`` with Gerrit-like review."""
+
+    def __init__(self, name: str, state_dir: Path, store: Store, web_url: str,
+                 config_path: Path | None):
+        self.name = name
+        self.state_dir = Path(state_dir)
+        self.root = self.state_dir / "git"
+        self.store = store
+        self.web_url = web_url.rstrip("/")
+        self.config_path = Path(config_path).resolve() if config_path else None
+
+    # ---------------------------------------------------------------- repos
+    def repo_path(self, project: str) -> Path:
+        parts = [p for p in project.split("/") if p not in ("", ".", "..")]
+        if not parts or "/".join(parts) != project:
+            raise ForgeError(f"invalid project name {project!r}")
+        return self.root.joinpath(*parts[:-1], parts[-1] + ".git")
+
+    def clone_url(self, project: str) -> str:
+        return str(self.repo_path(project))
+
+    def exists(self, project: str) -> bool:
+        return (self.repo_path(project) / "HEAD").exists()
+
+    def projects(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(str(p.relative_to(self.root))[:-4] for p in self.root.rglob("*.git")
+                      if (p / "HEAD").exists())
+
+    def create_project(self, name: str, files: dict[str, str] | None = None,
+                       branch: str = "main") -> Path:
+        """Create a bare repository with one commit holding ``files`` on ``branch``.
+
+        The commit is written with plumbing (no checkout, no push, no user git
+        configuration) and a fixed identity, then the hooks are installed.
+        """
+        path = self.repo_path(name)
+        if self.exists(name):
+            raise ForgeError(f"project {name!r} already exists")
+        path.mkdir(parents=True)
+        git(path, "init", "-q", "--bare", f"--initial-branch={branch}", env=PLAIN_GIT)
+        git(path, "config", "receive.advertisePushOptions", "true", env=PLAIN_GIT)
+        contents = files if files else {"README": f"{name}\n"}
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**PLAIN_GIT, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            for rel, text in sorted(contents.items()):
+                blob = git(path, "hash-object", "-w", "--stdin", input=text, env=env).strip()
+                git(path, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}",
+                    env=env)
+            tree = git(path, "write-tree", env=env).strip()
+        sha = git(path, "commit-tree", tree, input=f"Initial commit of {name}\n",
+                  env={**PLAIN_GIT, **IDENTITY}).strip()
+        git(path, "update-ref", f"refs/heads/{branch}", sha, ZERO, env=PLAIN_GIT)
+        self.install_hooks(name)
+        return path
+
+    def install_hooks(self, project: str) -> None:
+        """Install the receive hooks and route ``refs/for/*`` to ``proc-receive``.
+
+        ``pre-receive`` (plain sh, instant) refuses direct pushes to branches;
+        ``proc-receive`` records pushes for review without ever creating a
+        ``refs/for/<branch>`` ref, so pushes to the same branch never collide;
+        ``post-receive`` records administrators' direct pushes as ``ref-updated``.
+        """
+        path = self.repo_path(project)
+        git(path, "config", "receive.procReceiveRefs", "refs/for")
+        hooks = path / "hooks"
+        hooks.mkdir(exist_ok=True)
+        config = shlex.quote(str(self.config_path)) if self.config_path else "''"
+        args = (f"--config {config} --connection {shlex.quote(self.name)} "
+                f"--project {shlex.quote(project)}")
+        python = shlex.quote(sys.executable)
+        scripts = {
+            "pre-receive": PRE_RECEIVE,
+            "proc-receive": f"#!/bin/sh\nexec {python} -m zuulish.drivers.git.intake {args}\n",
+            "post-receive": POST_RECEIVE.replace(
+                "@PYTHON@", f"{python} -m zuulish.drivers.git.hook post-receive {args}"),
+        }
+        for hook, text in scripts.items():
+            script = hooks / hook
+            script.write_text(text)
+            script.chmod(0o755)
+
+    def branches(self, project: str) -> dict[str, str]:
+        """Every branch of ``project`` and the commit it points at."""
+        out = git(self.repo_path(project), "for-each-ref",
+                  "--format=%(objectname) %(refname)", "refs/heads/")
+        pairs = (line.split(" ", 1) for line in out.splitlines() if line)
+        return {ref.removeprefix("refs/heads/"): sha for sha, ref in pairs}
+
+    def branch_tip(self, project: str, branch: str) -> str | None:
+        return self.branches(project).get(branch)
+
+    def default_branch(self, project: str) -> str:
+        head = git(self.repo_path(project), "symbolic-ref", "--short", "HEAD").strip()
+        return head or "main"
+
+    # -------------------------------------------------------------- changes
+    def change_url(self, project: str, number: int) -> str:
+        return f"{self.web_url}/c/{project}/+/{number}"
+
+    def resolve_change_url(self, url: str) -> int | None:
+        """The change number a Depends-On URL of this forge points at, if any."""
+        url = url.strip()
+        if not url.startswith(self.web_url + "/"):
+            return None
+        rest = url[len(self.web_url) + 1:].rstrip("/")
+        match = re.fullmatch(r"c/.+/\+/(\d+)(?:/\d+)?", rest) or re.fullmatch(r"(\d+)", rest)
+        return int(match.group(1)) if match else None
+
+    def merge(self, project: str, branch: str, new_sha: str, expected_old: str) -> None:
+        """Move ``branch`` to ``new_sha`` only if it is still at ``expected_old``."""
+        path = self.repo_path(project)
+        current = self.branch_tip(project, branch)
+        if current == new_sha:
+            return  # already there (a submit retried after a crash)
+        if current != expected_old:
+            raise ForgeError(f"branch {branch} of {project} moved since the change was "
+                             f"tested: expected {expected_old[:12]}, found "
+                             f"{(current or 'nothing')[:12]}")
+        proc = subprocess.run(["git", "update-ref", f"refs/heads/{branch}", new_sha,
+                               expected_old], cwd=path, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ForgeError(f"branch {branch} of {project} moved while merging: "
+                             f"{proc.stderr.strip()}")
+
+    def recover_pending_pushes(self) -> int:
+        """Record pushes whose post-receive could not reach the store.
+
+        Such a push leaves its ``refs/for/<branch>`` ref behind; each is recorded
+        exactly as the hook would have, and removed. Returns how many were recorded.
+        A ref that cannot be recorded (its branch was deleted) is logged and kept;
+        a store that cannot be reached raises, as it would for the hook.
+        """
+        from zuulish.drivers.git.hook import record_push
+
+        recovered = 0
+        for project in self.projects():
+            path = self.repo_path(project)
+            out = git(path, "for-each-ref", "--format=%(objectname) %(refname)", "refs/for/")
+            for line in out.splitlines():
+                sha, ref = line.split(" ", 1)
+                branch = ref.removeprefix("refs/for/").split("%", 1)[0]
+                try:
+                    record_push(self, project, branch, sha, ref)
+                except ForgeError as exc:
+                    log.warning("cannot record the pending push %s of %s: %s", ref, project, exc)
+                    continue
+                recovered += 1
+        return recovered
+
+    def remove(self, project: str) -> None:
+        shutil.rmtree(self.repo_path(project), ignore_errors=True)

@@ -1,0 +1,101 @@
+"""Reporting on the built-in forge: votes and comments, and merging on green."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from zuulish.drivers.git.connection import GitForge
+from zuulish.errors import ForgeError
+from zuulish.merger.speculative import MergeError, apply_commits
+from zuulish.store import ChangeRow, EventRow, ReportRow, Store
+from zuulish.store import notify as channels
+
+
+class GitReporter:
+    """Votes, comments and merges on the built-in forge."""
+
+    def __init__(self, forge: GitForge, store: Store):
+        self.forge = forge
+        self.store = store
+
+    def _row(self, s: Any, number: int) -> ChangeRow:
+        row = s.scalars(select(ChangeRow).where(ChangeRow.connection == self.forge.name,
+                                                ChangeRow.number == number)).first()
+        if row is None:
+            raise ForgeError(f"no change {number} on connection {self.forge.name!r}")
+        return row
+
+    def report(self, number: int, *, tenant: str, pipeline: str, action: str,
+               result: str | None, votes: dict[str, int], message: str,
+               patchset: int | None = None) -> None:
+        """Leave a report on the patch set that was tested (default: the current one).
+
+        Votes count only on the current patch set: a result for an older patch
+        set is kept as a comment on it, and its votes are not applied.
+        """
+        now = time.time()
+        with self.store.session() as s:
+            row = self._row(s, number)
+            tested = patchset if patchset is not None else row.patchset
+            stale = tested != row.patchset
+            s.add(ReportRow(change_id=row.id, patchset=tested, tenant=tenant,
+                            pipeline=pipeline, action=action, result=result,
+                            votes={} if stale else votes, message=message, created_at=now))
+            if votes and not stale:
+                row.approvals = {**(row.approvals or {}), **votes}
+                row.updated_at = now
+
+    def submit(self, number: int, repo_state: dict[str, Any]) -> str:
+        """Merge exactly the tested state; returns the merged commit.
+
+        The state is reproduced in the forge's repository from the commit the
+        item was tested on (``pre``) and the item's own ``changes``; if that does
+        not give the tested ``commit`` byte for byte, nothing is merged. The
+        branch then moves from ``pre`` to ``commit`` with a compare-and-swap.
+        """
+        with self.store.read() as s:
+            row = self._row(s, number)
+            project, branch, status = row.project, row.branch, row.status
+            current, patchset, merged_sha = row.commit_sha, row.patchset, row.merged_sha
+        if status == "MERGED":
+            return merged_sha or ""
+        if status != "NEW":
+            raise ForgeError(f"change {number} is {status.lower()}; it cannot be merged")
+        state = repo_state.get(project)
+        if state is None:
+            raise ForgeError(f"no tested state for {project} in this item")
+        if state.get("branch", branch) != branch:
+            raise ForgeError(f"the tested state is for branch {state['branch']!r} but change "
+                             f"{number} is for {branch!r}")
+        if current not in state["changes"]:
+            raise ForgeError(f"change {number} has a new patch set ({patchset}) that was not "
+                             "tested; it will be tested again")
+        path = self.forge.repo_path(project)
+        mode = state.get("merge_mode", "merge-resolve")  # the merger's mode, when it says
+        try:
+            reproduced = apply_commits(path, state["pre"], state["changes"], mode=mode)
+        except (MergeError, ValueError) as exc:
+            raise ForgeError(f"cannot reproduce the tested state: {exc}") from exc
+        if not reproduced.ok:
+            raise ForgeError(f"cannot reproduce the tested state: {reproduced.message}")
+        if reproduced.commit != state["commit"]:
+            raise ForgeError(f"reproduced state {reproduced.commit} differs from the tested "
+                             f"state {state['commit']}; refusing to merge what was not tested")
+        self.forge.merge(project, branch, state["commit"], expected_old=state["pre"])
+        now = time.time()
+        with self.store.session() as s:
+            row = self._row(s, number)
+            row.status, row.merged_sha, row.updated_at = "MERGED", state["commit"], now
+            s.add(EventRow(connection=self.forge.name, type="change-merged", project=project,
+                           branch=branch, change_number=number, patchset=row.patchset,
+                           data={"commit": state["commit"]}, created_at=now))
+            s.add(EventRow(connection=self.forge.name, type="ref-updated", project=project,
+                           branch=branch, data={"ref": f"refs/heads/{branch}",
+                                                "oldrev": state["pre"],
+                                                "newrev": state["commit"]},
+                           created_at=now))
+        self.store.notifier.notify(channels.SCHEDULER)
+        return state["commit"]

@@ -1,0 +1,33 @@
+"""What the scheduler expects of a driver. Each driver provides a connection,
+a source, a trigger parser and a reporter; the scheduler sees only these."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from zuulish.model import Change
+
+
+class Source(Protocol):
+    def get_change(self, number: int) -> Change | None:
+        """The change's current patch set, with ``needs`` resolved."""
+
+    def config_files(self, project: str, branch: str) -> dict[str, str]:
+        """Zuul configuration files on the tip of ``branch``."""
+
+    def default_branch(self, project: str) -> str: ...
+
+    def project_url(self, project: str) -> str:
+        """Where a merger or executor can fetch the project from."""
+
+    def change_url(self, project: str, number: int) -> str: ...
+
+
+class Reporter(Protocol):
+    def report(self, number: int, *, tenant: str, pipeline: str, action: str,
+               result: str | None, votes: dict[str, int], message: str,
+               patchset: int | None = None) -> None:
+        """Comment (and vote, on the current patch set) on a change."""
+
+    def submit(self, number: int, repo_state: dict) -> str:
+        """Merge the change exactly as tested; raise UserError if it cannot."""

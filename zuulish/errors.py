@@ -1,0 +1,37 @@
+"""The one base exception for problems a user caused.
+
+Anything raised that is not a :class:`UserError` is a bug: it is logged with
+its traceback. A ``UserError`` carries the message to show and, for
+configuration, the file and line it points at.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix; ``str()`` gives the message to show."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}: {self.message}"
+        if self.file:
+            return f"{self.file}: {self.message}"
+        return self.message
+
+
+class ConfigError(UserError):
+    """An error in configuration (server, tenant or in-repo YAML)."""
+
+
+class ForgeError(UserError):
+    """A request to the built-in git forge that cannot be carried out."""
+
+
+class StoreUnavailable(UserError):
+    """The database cannot be reached or used."""

@@ -1,0 +1,357 @@
+"""Run one playbook with ansible-runner and write Zuul-style logs.
+
+``job-output.txt`` gets every line of Ansible's output as it arrives
+(timestamped, secrets masked, size-bounded), so a live stream can tail it;
+``job-output.json`` gets one record per task result when the build ends.
+
+Working directory (what ansible-runner and Ansible do, as read and measured).
+ansible-runner starts ``ansible-playbook`` in its ``project_dir`` when that
+directory exists (``config/runner.py``: ``self.cwd = self.project_dir``), else in
+the private data dir; it uses ``project_dir`` only to resolve a *relative*
+playbook path, which we never pass. We hand ``cwd`` over as ``project_dir``, so
+ansible-playbook and its workers run there. That is not enough for modules on an
+``ansible_connection: local`` host: for the ``local`` transport Ansible sets the
+connection's cwd to the task's basedir -- the playbook's (or role's) directory --
+before every command (``plugins/action/__init__.py``,
+``_low_level_execute_command``). Hence the ``zuulish_local`` connection
+(``ansible_plugins/connection``): the local connection under another transport
+name, starting commands in the host var ``zuulish_work_dir``. Local-provider
+nodes use it; a ``zuulish_local`` host without ``zuulish_work_dir`` gets ``cwd``.
+Then ``chdir: src/...`` resolves against the node's work dir, the way it resolves
+against the home directory on a remote node. Hosts on plain ``local`` keep
+Ansible's rule (the playbook's directory). ``directory_isolation_base_path`` is
+not used: it copies the project dir.
+
+Because ansible-playbook runs inside a job's work directory, an ``ansible.cfg``
+written there by a job would be read by the next playbook; ``ANSIBLE_CONFIG``
+points at an empty file in the private data dir to prevent that.
+
+Speed. On the executor host interpreter discovery runs a probe per host and
+playbook, and it may pick a python that does not work (here a pyenv shim for a
+python that is not installed: every module fails with "MODULE FAILURE"). Hosts
+on a local connection therefore get ``ansible_python_interpreter`` set to
+``sys.executable`` unless their inventory names one; remote nodes keep
+``auto_silent``. Modules are pipelined (no temp files per task), facts are
+gathered only when a play asks, and cancellation is polled every 0.25 s
+instead of ansible-runner's default 5 s.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+MASK = "******"
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+LOCAL_CONNECTIONS = frozenset({"local", "zuulish_local"})
+POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel
+# ansible-runner drops a task's result from its event past this size; the job
+# log has its own bound, so let results through up to a generous size.
+MAX_EVENT_RES = 16 * 1024 * 1024
+
+ANSIBLE_ENV = {
+    "ANSIBLE_HOST_KEY_CHECKING": "False",
+    "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_FORCE_COLOR": "0",
+    "ANSIBLE_LOCALHOST_WARNING": "False",
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+    "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    "ANSIBLE_SYSTEM_WARNINGS": "False",
+    "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+    "ANSIBLE_GATHERING": "explicit",
+    "ANSIBLE_PIPELINING": "True",
+    "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+    "ANSIBLE_CONNECTION_PLUGINS": str(Path(__file__).parent / "ansible_plugins" / "connection"),
+    "PYTHONUNBUFFERED": "1",
+    "MAX_EVENT_RES": str(MAX_EVENT_RES),
+}
+
+RESULT_EVENTS = {"runner_on_ok": "ok", "runner_on_failed": "failed",
+                 "runner_on_unreachable": "unreachable", "runner_on_skipped": "skipped"}
+ERROR_WHERE = re.compile(r"The error appears to be in '(.+)': line (\d+), column (\d+)")
+TASK_START_EVENTS = frozenset({"playbook_on_task_start", "runner_on_start"})
+
+
+@dataclass
+class PlaybookRun:
+    """One playbook of a job, in the phase it belongs to."""
+
+    playbook: Path
+    phase: str  # pre-run | run | post-run | cleanup-run
+    trusted: bool
+    level: int = 0  # inheritance depth of the job that named it (0: the base job)
+    extra_vars: dict[str, Any] = field(default_factory=dict)  # e.g. its job's secrets
+
+
+@dataclass
+class PhaseOutcome:
+    """How one playbook ended.
+
+    ``status`` is one of successful, failed, unreachable, timeout, error, canceled.
+    """
+
+    phase: str
+    playbook: str
+    status: str
+    rc: int
+    message: str
+
+
+def _mask_variants(secrets: Iterable[str]) -> list[str]:
+    """Every form in which a secret may show up in Ansible's output, longest first.
+
+    Besides the value itself: its JSON-escaped form, and each line of a
+    multi-line secret (the YAML callback indents them, so the whole never matches).
+    """
+    variants: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        variants.add(secret)
+        variants.add(json.dumps(secret)[1:-1])
+        if "\n" in secret:
+            variants.update(line.strip() for line in secret.splitlines()
+                            if len(line.strip()) >= 4)
+    return sorted(variants, key=len, reverse=True)
+
+
+class JobLog:
+    """``job-output.txt`` and ``job-output.json`` of one build (thread-safe)."""
+
+    def __init__(self, log_dir: Path, secrets: Iterable[str] = (),
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.log_dir / "job-output.txt"
+        self.json_path = self.log_dir / "job-output.json"
+        self._file = self.path.open("ab")
+        self._secrets = _mask_variants(secrets)
+        self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+        self._written = self.path.stat().st_size  # a retried build appends
+        self.truncated = self._written >= max_bytes
+        self.tasks: list[dict[str, Any]] = []
+        self.first_task_started: float | None = None  # time.time() of the first task
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced by ``******``."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def _mask_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self._mask_value(k): self._mask_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._mask_value(v) for v in value]
+        return value
+
+    def write(self, text: str) -> None:
+        """Append ``text``, one timestamped line per line; flushed at once."""
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+        lines = self.mask(text).splitlines() or [""]
+        with self._lock:
+            if self.truncated or self._file.closed:
+                return
+            for line in lines:
+                entry = f"{stamp} | {line}\n".encode("utf-8", "replace")
+                if self._written + len(entry) > self.max_bytes:
+                    note = f"[log truncated: output exceeded {self.max_bytes} bytes]"
+                    self._file.write(f"{stamp} | {note}\n".encode())
+                    self.truncated = True
+                    break
+                self._file.write(entry)
+                self._written += len(entry)
+            self._file.flush()
+
+    def task_started(self) -> None:
+        """Note the time the first task of the build started (once)."""
+        with self._lock:
+            if self.first_task_started is None:
+                self.first_task_started = time.time()
+
+    def record_task(self, record: dict[str, Any]) -> None:
+        """Add one task result to ``job-output.json`` (masked)."""
+        masked = self._mask_value(record)
+        with self._lock:
+            self.tasks.append(masked)
+
+    def close(self) -> None:
+        """Close ``job-output.txt`` and write ``job-output.json``."""
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+            tasks = list(self.tasks)
+        self.json_path.write_text(json.dumps(tasks, indent=2, default=str))
+
+
+def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any]) -> dict[str, Any]:
+    res = data.get("res") or {}
+    status = RESULT_EVENTS[kind]
+    if kind == "runner_on_failed" and data.get("ignore_errors"):
+        status = "failed (ignored)"
+    return {
+        "phase": phase, "playbook": playbook, "host": data.get("host"),
+        "task": data.get("task"), "action": data.get("task_action"), "result": status,
+        "changed": bool(res.get("changed", False)), "duration": data.get("duration"),
+        "rc": res.get("rc"), "stdout": res.get("stdout", ""), "stderr": res.get("stderr", ""),
+        "msg": res.get("msg", ""),
+    }
+
+
+def _note_error(stdout: str, seen: dict[str, Any]) -> None:
+    """Keep Ansible's first error line, and where it says the error is."""
+    for line in stdout.splitlines():
+        if "error" not in seen and line.startswith(("ERROR!", "[ERROR]")):
+            seen["error"] = ("ERROR! YAML syntax error" if "either as JSON nor YAML" in line
+                             else line)
+        where = ERROR_WHERE.match(line)
+        if where and "where" not in seen:
+            seen["where"] = f"{where[1]}:{where[2]}:{where[3]}"
+
+
+def _event_handler(log: JobLog, run: PlaybookRun,
+                   seen: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    def handle(event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        if kind in TASK_START_EVENTS:
+            seen["task"] = True
+            log.task_started()
+        stdout = event.get("stdout")
+        if stdout:
+            log.write(stdout)
+            _note_error(stdout, seen)
+        if kind in RESULT_EVENTS:
+            if kind == "runner_on_unreachable":
+                seen["unreachable"] = True
+            data = event.get("event_data") or {}
+            res = data.get("res") or {}
+            for stream in ("stdout", "stderr"):  # the default callback shows neither
+                text = res.get(stream)
+                if isinstance(text, str) and text:
+                    host = data.get("host")
+                    log.write("\n".join(f"{host} | {line}" for line in text.splitlines()))
+            log.record_task(_task_record(kind, run.phase, str(run.playbook), data))
+        return False  # no job_events/ files: unmasked copies and disk I/O we don't need
+
+    return handle
+
+
+def _for_local_hosts(inventory: dict[str, Any], cwd: Path | None) -> dict[str, Any]:
+    """A copy of ``inventory`` where local-connection hosts use this python, and
+    ``zuulish_local`` hosts without a work dir get ``cwd``."""
+    inv = copy.deepcopy(inventory)
+
+    def visit(group: dict[str, Any]) -> None:
+        for host_vars in (group.get("hosts") or {}).values():
+            if not isinstance(host_vars, dict):
+                continue
+            connection = host_vars.get("ansible_connection")
+            if connection in LOCAL_CONNECTIONS:
+                host_vars.setdefault("ansible_python_interpreter", sys.executable)
+            if connection == "zuulish_local" and cwd is not None:
+                host_vars.setdefault("zuulish_work_dir", str(cwd.absolute()))
+        for child in (group.get("children") or {}).values():
+            if isinstance(child, dict):
+                visit(child)
+
+    for group in inv.values():
+        if isinstance(group, dict):
+            visit(group)
+    return inv
+
+
+def _ansible_env(roles_path: list[Path] | None, config: Path) -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent
+    env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(config),
+           "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
+    if roles_path:
+        env["ANSIBLE_ROLES_PATH"] = os.pathsep.join(str(p) for p in roles_path)
+    return env
+
+
+def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
+                 extra_vars: dict[str, Any], log: JobLog, timeout: float | None,
+                 cancel: threading.Event | None, cwd: Path | None,
+                 roles_path: list[Path] | None = None) -> PhaseOutcome:
+    """Run one playbook; never raises for a problem with the playbook itself.
+
+    ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
+    either stops ansible-playbook (its whole process group) within about a second.
+    """
+    name = str(run.playbook)
+    log.write(f"{run.phase.upper()} {'(trusted) ' if run.trusted else ''}{name}")
+    if not run.playbook.is_file():
+        message = f"playbook {name} not found"
+        log.write(f"ERROR: {message}")
+        return PhaseOutcome(run.phase, name, "error", -1, message)
+    if cwd is not None and not cwd.is_dir():
+        message = f"work directory {cwd} does not exist"
+        log.write(f"ERROR: {message}")
+        return PhaseOutcome(run.phase, name, "error", -1, message)
+    private_dir = private_dir.absolute()
+    (private_dir / "inventory").mkdir(parents=True, exist_ok=True)
+    inv_file = private_dir / "inventory" / "hosts.yaml"
+    inv_file.write_text(yaml.safe_dump(_for_local_hosts(inventory, cwd),
+                                       default_flow_style=False))
+    config = private_dir / "ansible.cfg"
+    if not config.exists():
+        config.write_text("[defaults]\n")
+    seen: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    timed_out = threading.Event()
+
+    def should_cancel() -> bool:
+        if cancel is not None and cancel.is_set():
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out.set()
+            return True
+        return False
+
+    runner = ansible_runner.run(
+        private_data_dir=str(private_dir), playbook=str(run.playbook.absolute()),
+        inventory=str(inv_file), extravars={**extra_vars, **run.extra_vars} or None,
+        envvars=_ansible_env(roles_path, config), quiet=True,
+        project_dir=str(cwd.absolute()) if cwd else None, rotate_artifacts=1,
+        event_handler=_event_handler(log, run, seen), cancel_callback=should_cancel,
+        settings={"suppress_ansible_output": True, "job_timeout": 0,
+                  "pexpect_timeout": POLL_SECONDS},
+    )
+    rc = runner.rc if runner.rc is not None else -1
+    status = runner.status
+    if timed_out.is_set():
+        status, message = "timeout", f"{run.phase} {name} timed out after {timeout:g}s"
+    elif status == "canceled":
+        message = f"{run.phase} {name} canceled"
+    elif status == "successful":
+        message = ""
+    elif seen.get("unreachable"):
+        status, message = "unreachable", f"a node was unreachable in {run.phase} {name}"
+    elif not seen.get("task"):
+        detail = seen.get("error") or f"ansible-playbook exited with {rc}; see the log"
+        if "where" in seen:
+            detail += f" (at {seen['where']})"
+        status, message = "error", f"{run.phase} {name} could not run: {detail}"
+    else:
+        status, message = "failed", f"{run.phase} playbook {name} failed"
+    if message:
+        log.write(message)
+    return PhaseOutcome(run.phase, name, status, rc, log.mask(message))

@@ -1,0 +1,84 @@
+"""The Ansible inventory and the ``zuul`` variable, as Zuul defines them,
+so roles written for Zuul run unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zuulish.executor.workspace import PreparedRepo
+from zuulish.model import FrozenJob
+
+
+def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[PreparedRepo],
+             work_root: Path, log_root: Path, hostname: str, attempt: int) -> dict[str, Any]:
+    project = params["project"]
+
+    def project_entry(name: str, repo: PreparedRepo | None) -> dict[str, Any]:
+        return {
+            "name": name,
+            "short_name": name.rsplit("/", 1)[-1],
+            "canonical_hostname": hostname,
+            "canonical_name": f"{hostname}/{name}",
+            "src_dir": repo.src_dir if repo else f"src/{hostname}/{name}",
+            "checkout": repo.branch if repo else params.get("branch"),
+            "commit": repo.commit if repo else None,
+            "required": name in job.required_projects,
+        }
+
+    by_name = {r.project: r for r in repos}
+    return {
+        "build": build_id,
+        "buildset": params.get("buildset"),
+        "tenant": params.get("tenant"),
+        "pipeline": params.get("pipeline"),
+        "job": job.name,
+        "voting": job.voting,
+        "timeout": job.timeout,
+        "attempts": attempt,
+        "project": project_entry(project, by_name.get(project)),
+        "projects": {f"{hostname}/{r.project}": project_entry(r.project, r) for r in repos},
+        "branch": params.get("branch"),
+        "override_checkout": None,
+        "change": str(params.get("change")),
+        "patchset": str(params.get("patchset")),
+        "change_url": params.get("change_url"),
+        "message": params.get("message", ""),
+        "ref": f"refs/changes/{int(params.get('change', 0)) % 100:02d}/"
+               f"{params.get('change')}/{params.get('patchset')}",
+        "items": [{"project": project_entry(project, by_name.get(project)),
+                   "change": str(params.get("change")),
+                   "patchset": str(params.get("patchset")),
+                   "branch": params.get("branch"),
+                   "change_url": params.get("change_url")}],
+        "executor": {"hostname": hostname, "work_root": str(work_root),
+                     "src_root": str(work_root / "src"), "log_root": str(log_root),
+                     "inventory_file": str(work_root.parent / "ansible" / "inventory" /
+                                           "hosts.yaml")},
+        "jobtags": [],
+        "child_jobs": [],
+    }
+
+
+def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, Any],
+              work_root: Path) -> dict[str, Any]:
+    """Zuul's inventory: one host per node, groups from the nodeset, vars in all.vars."""
+    hosts: dict[str, Any] = {}
+    for node in nodes:
+        host_vars = dict(node.get("host_vars") or {})
+        host_vars.setdefault("ansible_host", node.get("hostname"))
+        host_vars["nodepool"] = {"label": node.get("label"), "node_id": node.get("id"),
+                                 "provider": node.get("provider")}
+        if host_vars.get("ansible_connection") == "zuulish_local":
+            host_vars["zuulish_work_dir"] = str(work_root)
+        host_vars.update(job.host_vars.get(node["name"]) or {})  # the job's host-vars
+        hosts[node["name"]] = host_vars
+    children = {group: {"hosts": {name: None for name in members}}
+                for group, members in job.nodeset.groups.items()}
+    for group, group_vars in job.group_vars.items():
+        if group in children:
+            children[group]["vars"] = group_vars
+    data: dict[str, Any] = {"all": {"hosts": hosts, "vars": variables}}
+    if children:
+        data["all"]["children"] = children
+    return data

@@ -1,0 +1,128 @@
+"""A build's phases and Zuul's rules for turning them into a result.
+
+- A playbook file that is missing, or a job without a run playbook: ERROR,
+  before anything runs (Zuul finds this while preparing the build).
+- pre-run failure: RETRY (the caller retries up to ``attempts``, then
+  RETRY_LIMIT); the run phase is skipped.
+- run failure: FAILURE. pre-run and run share the job's ``timeout``;
+  exceeding it: TIMED_OUT.
+- A playbook that does not parse: ERROR, with Ansible's message.
+- An unreachable node: NODE_FAILURE. Cancel: CANCELED.
+- post-run runs after run whatever its result, and after a pre-run failure
+  (only the playbooks of the failing job's level and its parents', as in
+  Zuul); not after a cancel. Its failure turns SUCCESS into POST_FAILURE
+  and changes no other result. Each post-run playbook has its own bound.
+- cleanup-run always runs (even after a cancel), with the same bound, and
+  never changes the result.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
+
+DEFAULT_POST_TIMEOUT = 1800.0
+
+
+def _roles_path(run: PlaybookRun) -> list[Path]:
+    """Zuul adds the playbook's repository ``roles/`` directory to the roles path."""
+    for parent in run.playbook.parents:
+        if (parent / "roles").is_dir():
+            return [parent / "roles"]
+        if (parent / ".git").exists():
+            break
+    return []
+
+
+def _result_for(outcome: PhaseOutcome, phase: str) -> tuple[str, str] | None:
+    """The build result a playbook's outcome implies in ``phase`` (None: carry on)."""
+    if outcome.status == "successful":
+        return None
+    if outcome.status == "canceled":
+        return "CANCELED", outcome.message
+    if outcome.status == "timeout":
+        return "TIMED_OUT", outcome.message
+    if outcome.status == "error":
+        return "ERROR", outcome.message
+    if outcome.status == "unreachable":
+        return "NODE_FAILURE", outcome.message
+    if phase == "pre-run":
+        return "RETRY", outcome.message
+    if phase == "run":
+        return "FAILURE", outcome.message
+    return "POST_FAILURE", outcome.message
+
+
+def _check_playbooks(books: list[PlaybookRun], run: list[PlaybookRun],
+                     log: JobLog) -> tuple[str, str] | None:
+    for book in books:
+        if not book.playbook.is_file():
+            message = f"{book.phase} playbook {book.playbook} not found"
+            log.write(f"ERROR: {message}")
+            return "ERROR", message
+    if not run:
+        log.write("ERROR: the job has no run playbook")
+        return "ERROR", "the job has no run playbook"
+    return None
+
+
+def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun],
+               post: list[PlaybookRun], cleanup: list[PlaybookRun], inventory: dict[str, Any],
+               extra_vars: dict[str, Any], log: JobLog, timeout: float | None,
+               cancel: threading.Event | None, cwd: Path | None,
+               post_timeout: float = DEFAULT_POST_TIMEOUT) -> tuple[str, str]:
+    """Run every phase; return (result, message), result one of Zuul's."""
+    checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
+    if checked is not None:
+        return checked
+    deadline = time.monotonic() + timeout if timeout is not None else None
+
+    def play(book: PlaybookRun, limit: float | None,
+             stop: threading.Event | None) -> PhaseOutcome:
+        return run_playbook(private_dir, book, inventory, extra_vars, log, limit, stop,
+                            cwd, _roles_path(book))
+
+    result: tuple[str, str] | None = None
+    failed_pre_level: int | None = None
+    for phase, books in (("pre-run", pre), ("run", run)):
+        for book in books:
+            if cancel is not None and cancel.is_set():
+                result = ("CANCELED", "the build was canceled")
+                break
+            left = deadline - time.monotonic() if deadline is not None else None
+            if left is not None and left <= 0:
+                result = ("TIMED_OUT", "")
+                break
+            result = _result_for(play(book, left, cancel), phase)
+            if result is not None:
+                if phase == "pre-run":
+                    failed_pre_level = book.level
+                break
+        if result is not None:
+            break
+    if result is not None and result[0] == "TIMED_OUT":
+        result = ("TIMED_OUT", f"the job exceeded its timeout of {timeout:g}s")
+        log.write(result[1])
+
+    if result is None or result[0] != "CANCELED":
+        for book in post:
+            if failed_pre_level is not None and book.level > failed_pre_level:
+                continue  # its job's pre-run never ran
+            if cancel is not None and cancel.is_set():
+                result = result or ("CANCELED", "the build was canceled")
+                break
+            post_result = _result_for(play(book, post_timeout, cancel), "post-run")
+            if post_result is None or result is not None:
+                continue
+            if post_result[0] in ("CANCELED", "ERROR"):
+                result = post_result
+            else:
+                result = ("POST_FAILURE", post_result[1])
+
+    for book in cleanup:
+        play(book, post_timeout, None)  # runs even after a cancel; its result does not count
+    return result if result is not None else ("SUCCESS", "")

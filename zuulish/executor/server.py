@@ -1,0 +1,271 @@
+"""The executor: claims queued builds and runs them with ansible-runner.
+
+Each build gets ``<state>/builds/<id>/`` with ``work/`` (the local node's work
+dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
+``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
+data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from zuulish.clock import Clock
+from zuulish.config.yaml_loader import EncryptedValue
+from zuulish.errors import UserError
+from zuulish.executor.ansible_run import JobLog, PlaybookRun
+from zuulish.executor.job_vars import inventory, zuul_var
+from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
+from zuulish.executor.workspace import (
+    PreparedRepo,
+    WorkspaceError,
+    prepare_branch_tip,
+    prepare_repo,
+)
+from zuulish.merger.repo_cache import RepoCache
+from zuulish.model import BuildResult, BuildState, FrozenJob, PlaybookRef
+from zuulish.secrets import ProjectKeys, plain_values
+from zuulish.store import BuildRow, NodeRow, Store
+from zuulish.store import notify as channels
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 1.0
+
+
+class _BuildError(Exception):
+    """The build cannot run (reported as ERROR with this message)."""
+
+
+def _encrypted(data: Any) -> Any:
+    """Turn the frozen job's JSON form of encrypted values back into EncryptedValue."""
+    if isinstance(data, dict) and set(data) == {"pkcs1-oaep"}:
+        return EncryptedValue(list(data["pkcs1-oaep"]))
+    if isinstance(data, dict):
+        return {k: _encrypted(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_encrypted(v) for v in data]
+    return data
+MAX_ATTEMPTS = 3  # Zuul's default ``attempts``
+
+
+class Executor:
+    def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
+                 name: str | None = None, canonical_hostname: str = "localhost",
+                 keep_workspaces: bool = False):
+        self.store = store
+        self.state_dir = state_dir
+        self.clock = clock
+        self.name = name or f"executor@{socket.gethostname()}"
+        self.hostname = canonical_hostname
+        self.cache = RepoCache(state_dir / "executor-cache")
+        self.keys = ProjectKeys(store, state_dir)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build")
+        self.workers = workers
+        self.keep_workspaces = keep_workspaces
+        self._running: dict[str, threading.Event] = {}
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------- the loop
+    def run_once(self) -> bool:
+        busy = self._check_cancels()
+        with self._lock:
+            free = self.workers - len(self._running)
+        while free > 0:
+            build = self._claim()
+            if build is None:
+                break
+            cancel = threading.Event()
+            with self._lock:
+                self._running[build.id] = cancel
+            self.pool.submit(self._run_build, build, cancel)
+            free -= 1
+            busy = True
+        return busy
+
+    def _claim(self) -> BuildRow | None:
+        with self.store.session() as s:
+            row = s.scalars(select(BuildRow).where(BuildRow.state == BuildState.QUEUED)
+                            .order_by(BuildRow.priority, BuildRow.created_at).limit(1)
+                            .with_for_update(skip_locked=True)).first()
+            if row is None:
+                return None
+            now = self.clock.now()
+            row.state, row.worker, row.started_at, row.heartbeat_at = \
+                BuildState.RUNNING, self.name, now, now
+            return row
+
+    def _check_cancels(self) -> bool:
+        with self._lock:
+            running = dict(self._running)
+        if not running:
+            return False
+        with self.store.session() as s:
+            rows = s.execute(select(BuildRow.id, BuildRow.cancel_requested)
+                             .where(BuildRow.id.in_(list(running)))).all()
+            s.execute(update(BuildRow).where(BuildRow.id.in_(list(running)))
+                      .values(heartbeat_at=self.clock.now()))
+        for build_id, cancel in rows:
+            if cancel:
+                running[build_id].set()
+        return False
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop; builds cut short are queued again, to be re-run after a restart."""
+        self._stopping = True
+        with self._lock:
+            for cancel in self._running.values():
+                cancel.set()
+        self.pool.shutdown(wait=wait)
+
+    # ---------------------------------------------------------- one build
+    def _run_build(self, build: BuildRow, cancel: threading.Event) -> None:
+        log_dir = self.state_dir / "logs" / build.id
+        build_dir = self.state_dir / "builds" / build.id
+        job_log: JobLog | None = None
+        result, message, first_task = BuildResult.ERROR, "", None
+        shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
+        try:
+            job = FrozenJob.from_dict(build.frozen_job)
+            try:
+                secrets = self._decrypt_secrets(job, build.params)
+            except UserError as exc:
+                job_log = JobLog(log_dir)
+                raise _BuildError(str(exc)) from None
+            job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
+                                               for v in plain_values(data)])
+            result, message = self._execute(build, build_dir, job_log, cancel, secrets)
+            first_task = job_log.first_task_started
+        except _BuildError as exc:
+            result, message = BuildResult.ERROR, str(exc)
+        except Exception as exc:  # a bug: the build errors, the executor carries on
+            log.exception("build %s failed unexpectedly", build.id)
+            result, message = BuildResult.ERROR, f"internal executor error: {exc!r}"
+        finally:
+            if job_log is not None:
+                if message and result != BuildResult.SUCCESS:
+                    job_log.write(f"RESULT {result}: {message}")
+                job_log.close()
+            self._finish(build, result, message, log_dir, first_task)
+            if not self.keep_workspaces:
+                shutil.rmtree(build_dir, ignore_errors=True)
+            with self._lock:
+                self._running.pop(build.id, None)
+            self.store.notifier.notify(channels.SCHEDULER, channels.EXECUTOR,
+                                       channels.LAUNCHER)
+
+    def _decrypt_secrets(self, job: FrozenJob, params: dict[str, Any]) -> dict[str, Any]:
+        """Variable name -> decrypted secret data, for the secrets this job may use."""
+        out = {}
+        for var, secret in job.secrets.items():
+            connection = params.get("project_connections", {}).get(secret["project"], "")
+            out[var] = self.keys.decrypt_data(connection, secret["project"],
+                                              _encrypted(secret["data"]))
+        return out
+
+    def _execute(self, build: BuildRow, build_dir: Path, job_log: JobLog,
+                 cancel: threading.Event, secrets: dict[str, Any]) -> tuple[str, str]:
+        params: dict[str, Any] = build.params
+        job = FrozenJob.from_dict(build.frozen_job)
+        work_root = build_dir / "work"
+        work_root.mkdir(parents=True, exist_ok=True)
+        job_log.write(f"Job {job.name} (build {build.id}) for {params.get('project')} "
+                      f"change {params.get('change')},{params.get('patchset')} in "
+                      f"{params.get('tenant')}/{params.get('pipeline')}")
+        try:
+            started = time.monotonic()
+            repos = self._prepare_repos(params, work_root, job_log)
+            books = self._playbooks(job, params, build_dir, repos, secrets)
+            job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
+        except WorkspaceError as exc:
+            return BuildResult.ERROR, str(exc)
+        variables = dict(job.vars)
+        variables["zuul"] = zuul_var(params, job, build.id, repos, work_root,
+                                     self.state_dir / "logs" / build.id, self.hostname,
+                                     build.attempt)
+        inv = inventory(job, params.get("nodes", []), variables, work_root)
+        phases = {phase: [b for b in books if b.phase == phase]
+                  for phase in ("pre-run", "run", "post-run", "cleanup-run")}
+        post_timeout = float(job.post_timeout or DEFAULT_POST_TIMEOUT)
+        result, message = run_phases(
+            build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
+            phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), cancel,
+            work_root, post_timeout=post_timeout)
+        return result, message
+
+    def _prepare_repos(self, params: dict[str, Any], work_root: Path,
+                       job_log: JobLog) -> list[PreparedRepo]:
+        repos = []
+        for project, state in sorted(params.get("repo_state", {}).items()):
+            repo = prepare_repo(self.cache, project, state, work_root, self.hostname)
+            job_log.write(f"Prepared {repo.src_dir} at {repo.commit[:12]} ({repo.branch})")
+            repos.append(repo)
+        return repos
+
+    def _playbooks(self, job: FrozenJob, params: dict[str, Any], build_dir: Path,
+                   repos: list[PreparedRepo], secrets: dict[str, Any]) -> list[PlaybookRun]:
+        speculative = {r.project: r.path for r in repos}
+        checkouts: dict[str, Path] = {}
+
+        def root_for(ref: PlaybookRef) -> Path:
+            if not ref.trusted and ref.project in speculative:
+                return speculative[ref.project]
+            if ref.project not in checkouts:
+                url = params.get("project_urls", {}).get(ref.project)
+                if url is None:
+                    raise WorkspaceError(f"playbook project {ref.project!r} is not known to "
+                                         "this tenant")
+                kind = "trusted" if ref.trusted else "untrusted"
+                checkouts[ref.project] = prepare_branch_tip(
+                    self.cache, ref.project, url, build_dir / kind / ref.project, ref.branch)
+            return checkouts[ref.project]
+
+        runs = []
+        for phase, refs in (("pre-run", job.pre_run), ("run", job.run),
+                            ("post-run", job.post_run), ("cleanup-run", job.cleanup_run)):
+            for ref in refs:
+                given = {name: secrets[name] for name in ref.secrets if name in secrets}
+                runs.append(PlaybookRun(root_for(ref) / ref.path, phase, ref.trusted,
+                                        extra_vars=given))
+        return runs
+
+    def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,
+                first_task: float | None) -> None:
+        with self.store.session() as s:
+            row = s.get(BuildRow, build.id)
+            if row is None:
+                return
+            canceled = row.cancel_requested
+            if self._stopping and not canceled:
+                row.state, row.worker, row.started_at = BuildState.QUEUED, None, None
+                row.message = "interrupted by an executor shutdown; will run again"
+                return
+            if result == "RETRY" and not canceled:
+                attempts = int((row.frozen_job or {}).get("attempts", MAX_ATTEMPTS))
+                if row.attempt < attempts:
+                    row.attempt += 1  # a pre-run failure: run again on the same nodes
+                    row.state, row.worker = BuildState.QUEUED, None
+                    row.message = f"attempt {row.attempt - 1} failed in pre-run: {message}"
+                    return
+                result = BuildResult.RETRY_LIMIT
+            row.state = BuildState.COMPLETED if not canceled else BuildState.CANCELED
+            row.result = result if not canceled else BuildResult.CANCELED
+            row.message = message or None
+            row.finished_at = self.clock.now()
+            row.first_task_at = first_task
+            row.log_path = str(log_dir)
+            if row.node_request_id is not None:
+                for node in s.scalars(select(NodeRow).where(
+                        NodeRow.request_id == row.node_request_id,
+                        NodeRow.state == "in-use")):
+                    node.state, node.released_at = "used", self.clock.now()

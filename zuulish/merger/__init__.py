@@ -1,0 +1,1 @@
+"""The merger: repo cache, speculative states with git plumbing, merge requests."""

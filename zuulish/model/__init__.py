@@ -1,0 +1,22 @@
+"""Pure domain objects. Nothing here does I/O or imports other zuulish packages."""
+
+from zuulish.model.build import Build, BuildResult, BuildState
+from zuulish.model.buildset import BuildSet, MergeState
+from zuulish.model.change import Change, ChangeKey, ChangeStatus
+from zuulish.model.event import TriggerEvent
+from zuulish.model.job import FrozenJob, Job, PlaybookRef
+from zuulish.model.job_graph import JobGraph
+from zuulish.model.node import Node, NodeState
+from zuulish.model.node_request import NodeRequest, NodeRequestState
+from zuulish.model.nodeset import NodeSet, NodeSpec
+from zuulish.model.pipeline import EventFilter, Pipeline, PipelineManager, ReporterSpec, Window
+from zuulish.model.project import Project, ProjectConfig, ProjectPipelineJobs
+from zuulish.model.queue import ChangeQueue, QueueItem
+
+__all__ = [
+    "Build", "BuildResult", "BuildSet", "BuildState", "Change", "ChangeKey", "ChangeQueue",
+    "ChangeStatus", "EventFilter", "FrozenJob", "Job", "JobGraph", "MergeState", "Node",
+    "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
+    "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
+    "QueueItem", "ReporterSpec", "TriggerEvent", "Window",
+]

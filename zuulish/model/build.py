@@ -1,0 +1,47 @@
+"""One run of one job for one build set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BuildState(StrEnum):
+    WAITING = "waiting"        # nodes requested, not yet assigned
+    QUEUED = "queued"          # nodes assigned, waiting for an executor
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+class BuildResult(StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    ERROR = "ERROR"
+    NODE_FAILURE = "NODE_FAILURE"
+    TIMED_OUT = "TIMED_OUT"
+    SKIPPED = "SKIPPED"
+    CANCELED = "CANCELED"
+    POST_FAILURE = "POST_FAILURE"
+    RETRY_LIMIT = "RETRY_LIMIT"
+
+
+@dataclass
+class Build:
+    id: str
+    buildset_id: int
+    job: str
+    state: BuildState
+    voting: bool = True
+    result: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    message: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in (BuildState.COMPLETED, BuildState.CANCELED)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result == BuildResult.SUCCESS

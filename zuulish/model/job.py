@@ -1,0 +1,163 @@
+"""Jobs as configured (``Job``) and as run for one item (``FrozenJob``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from zuulish.model.nodeset import NodeSet
+
+
+@dataclass(frozen=True)
+class PlaybookRef:
+    """A playbook path inside the project (and branch) that defined it."""
+
+    project: str
+    path: str
+    trusted: bool = False
+    branch: str | None = None
+    secrets: tuple[str, ...] = ()  # the job's secrets this playbook receives
+
+    def to_dict(self) -> dict:
+        return {"project": self.project, "path": self.path, "trusted": self.trusted,
+                "branch": self.branch, "secrets": list(self.secrets)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PlaybookRef:
+        return cls(data["project"], data["path"], data.get("trusted", False), data.get("branch"),
+                   tuple(data.get("secrets", ())))
+
+
+@dataclass
+class Job:
+    """One ``job`` stanza (a variant); inheritance is resolved when freezing."""
+
+    name: str
+    parent: str | None = None
+    inherit_default_parent: bool = True
+    abstract: bool = False
+    final: bool = False
+    protected: bool = False
+    intermediate: bool = False
+    description: str = ""
+    branches: tuple[str, ...] = ()
+    nodeset: NodeSet | str | None = None
+    timeout: int | None = None
+    voting: bool | None = None
+    pre_run: tuple[PlaybookRef, ...] = ()
+    run: tuple[PlaybookRef, ...] = ()
+    post_run: tuple[PlaybookRef, ...] = ()
+    cleanup_run: tuple[PlaybookRef, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    host_vars: dict[str, Any] = field(default_factory=dict)
+    group_vars: dict[str, Any] = field(default_factory=dict)
+    required_projects: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    soft_dependencies: tuple[str, ...] = ()  # the subset of dependencies marked soft
+    files: tuple[str, ...] | None = None
+    irrelevant_files: tuple[str, ...] | None = None
+    attempts: int | None = None
+    post_timeout: int | None = None
+    secrets: tuple[str, ...] = ()      # names of secret objects the job uses
+    secret_vars: tuple[tuple[str, str], ...] = ()  # (variable name, secret object name)
+    semaphores: tuple[str, ...] = ()
+    source_project: str = ""
+    source_file: str | None = None
+    source_line: int | None = None
+
+
+@dataclass
+class FrozenJob:
+    """Everything an executor needs to run a job for one queue item."""
+
+    name: str
+    nodeset: NodeSet = field(default_factory=NodeSet)
+    timeout: int = 1800
+    voting: bool = True
+    pre_run: tuple[PlaybookRef, ...] = ()
+    run: tuple[PlaybookRef, ...] = ()
+    post_run: tuple[PlaybookRef, ...] = ()
+    cleanup_run: tuple[PlaybookRef, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    host_vars: dict[str, Any] = field(default_factory=dict)
+    group_vars: dict[str, Any] = field(default_factory=dict)
+    required_projects: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    soft_dependencies: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    irrelevant_files: tuple[str, ...] = ()
+    attempts: int = 3
+    post_timeout: int | None = None
+    # variable name -> {"secret", "project", "data"} (encrypted values as
+    # {"pkcs1-oaep": [chunks]}); decrypted only by the executor, for the playbooks
+    # of the job that declared them.
+    secrets: dict[str, Any] = field(default_factory=dict)
+    inheritance_path: tuple[str, ...] = ()
+
+    def runs_for(self, changed_files: list[str] | tuple[str, ...] | None) -> bool:
+        """Zuul's file matchers: ``files`` (some changed file matches one) and
+        ``irrelevant-files`` (not every changed file matches one). Unknown
+        changed files (a branch push, a periodic run) run the job."""
+        if not changed_files:
+            return True
+        if self.files and not any(re.search(p, f) for p in self.files for f in changed_files):
+            return False
+        return not (self.irrelevant_files and all(
+            any(re.search(p, f) for p in self.irrelevant_files) for f in changed_files))
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "nodeset": self.nodeset.to_dict(),
+            "timeout": self.timeout,
+            "voting": self.voting,
+            "pre_run": [p.to_dict() for p in self.pre_run],
+            "run": [p.to_dict() for p in self.run],
+            "post_run": [p.to_dict() for p in self.post_run],
+            "cleanup_run": [p.to_dict() for p in self.cleanup_run],
+            "vars": self.vars,
+            "extra_vars": self.extra_vars,
+            "host_vars": self.host_vars,
+            "group_vars": self.group_vars,
+            "required_projects": list(self.required_projects),
+            "dependencies": list(self.dependencies),
+            "soft_dependencies": list(self.soft_dependencies),
+            "files": list(self.files),
+            "irrelevant_files": list(self.irrelevant_files),
+            "attempts": self.attempts,
+            "post_timeout": self.post_timeout,
+            "secrets": self.secrets,
+            "inheritance_path": list(self.inheritance_path),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FrozenJob:
+        def books(key: str) -> tuple[PlaybookRef, ...]:
+            return tuple(PlaybookRef.from_dict(p) for p in data.get(key, []))
+
+        return cls(
+            name=data["name"],
+            nodeset=NodeSet.from_dict(data.get("nodeset") or {}),
+            timeout=data.get("timeout", 1800),
+            voting=data.get("voting", True),
+            pre_run=books("pre_run"),
+            run=books("run"),
+            post_run=books("post_run"),
+            cleanup_run=books("cleanup_run"),
+            vars=data.get("vars", {}),
+            extra_vars=data.get("extra_vars", {}),
+            host_vars=data.get("host_vars", {}),
+            group_vars=data.get("group_vars", {}),
+            required_projects=tuple(data.get("required_projects", [])),
+            dependencies=tuple(data.get("dependencies", [])),
+            soft_dependencies=tuple(data.get("soft_dependencies", [])),
+            files=tuple(data.get("files", [])),
+            irrelevant_files=tuple(data.get("irrelevant_files", [])),
+            attempts=data.get("attempts", 3),
+            post_timeout=data.get("post_timeout"),
+            secrets=data.get("secrets", {}),
+            inheritance_path=tuple(data.get("inheritance_path", [])),
+        )

@@ -1,0 +1,25 @@
+"""A request for the nodes one build needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class NodeRequestState(StrEnum):
+    REQUESTED = "requested"
+    FULFILLED = "fulfilled"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+@dataclass
+class NodeRequest:
+    id: int
+    build_id: str
+    labels: tuple[str, ...]
+    state: NodeRequestState
+    priority: int = 100
+    node_ids: tuple[int, ...] = ()
+    error: str | None = None
+    relative_priority: int = field(default=0)

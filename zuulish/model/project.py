@@ -1,0 +1,50 @@
+"""Projects (repositories) and their configuration in a layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Project:
+    """A repository known to a connection."""
+
+    connection: str
+    name: str
+    canonical_hostname: str = "localhost"
+    trusted: bool = False
+
+    @property
+    def canonical_name(self) -> str:
+        return f"{self.canonical_hostname}/{self.name}"
+
+
+@dataclass(frozen=True)
+class JobReference:
+    """A job named in a project's pipeline, with optional inline overrides."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ProjectPipelineJobs:
+    """The jobs a project runs in one pipeline."""
+
+    pipeline: str
+    jobs: tuple[JobReference, ...] = ()
+
+
+@dataclass
+class ProjectConfig:
+    """A ``project`` stanza: which jobs run for a project in which pipelines."""
+
+    name: str
+    queue: str | None = None
+    templates: tuple[str, ...] = ()
+    pipelines: dict[str, ProjectPipelineJobs] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    source_file: str | None = None
+    source_line: int | None = None

@@ -1,0 +1,1 @@
+"""Node pools: the launcher and its providers (local, static, openstack)."""

@@ -1,0 +1,1 @@
+"""The scheduler: event loop, pipeline managers and their pure decisions."""

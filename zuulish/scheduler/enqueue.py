@@ -1,0 +1,109 @@
+"""Decide whether (and with which dependencies) a change may enter a pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zuulish.config.layout import Layout
+from zuulish.drivers.interfaces import Source
+from zuulish.model import Change, ChangeKey, Pipeline, PipelineManager
+
+
+@dataclass
+class EnqueuePlan:
+    """Changes to enqueue in order (dependencies first), or why not."""
+
+    changes: list[Change] = field(default_factory=list)
+    rejection: str | None = None
+    silent: bool = False  # a rejection not worth telling the user about
+
+
+def _has_jobs(layout: Layout, pipeline: str, project: str) -> bool:
+    return bool(layout.project_pipeline_jobs(project, pipeline))
+
+
+def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
+                 sources: dict[str, Source], already_queued: set[ChangeKey],
+                 queue_of: dict[ChangeKey, str]) -> EnqueuePlan:
+    """Work out what enqueuing ``change`` means, reading (never writing) sources.
+
+    ``already_queued`` are changes (current patch sets) already in this pipeline;
+    ``queue_of`` gives the shared queue of each queued change (dependent only).
+    """
+    if not change.is_open:
+        return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
+                           silent=True)
+    if not _has_jobs(layout, pipeline.name, change.project):
+        return EnqueuePlan(rejection=f"project {change.project!r} has no jobs in pipeline "
+                                     f"{pipeline.name!r}", silent=True)
+    if change.key in already_queued:
+        return EnqueuePlan(rejection=f"change {change.key.number} is already in "
+                                     f"{pipeline.name}", silent=True)
+    missing = pipeline.requirements_met(change.key.connection, change.approvals)
+    if missing:
+        return EnqueuePlan(rejection=f"change {change.key.number} does not meet the "
+                                     f"requirements of {pipeline.name}: needs "
+                                     f"{', '.join(missing)}", silent=True)
+    rejected = pipeline.rejected_by(change.key.connection, change.approvals)
+    if rejected:
+        return EnqueuePlan(rejection=f"change {change.key.number} is kept out of "
+                                     f"{pipeline.name} by {', '.join(rejected)}", silent=True)
+    if change.unresolved_depends_on:
+        return EnqueuePlan(rejection="dependencies that cannot be resolved: "
+                                     + "; ".join(change.unresolved_depends_on))
+    if pipeline.manager == PipelineManager.INDEPENDENT:
+        return EnqueuePlan(changes=[change])
+    return _plan_dependent(change, pipeline, layout, sources, already_queued, queue_of)
+
+
+def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
+                    sources: dict[str, Source], already_queued: set[ChangeKey],
+                    queue_of: dict[ChangeKey, str]) -> EnqueuePlan:
+    ordered: list[Change] = []
+    visiting: set[ChangeKey] = set()
+    my_queue = layout.queue_name(change.project)
+
+    def visit(current: Change) -> str | None:
+        if current.key in visiting:
+            return (f"changes {current.key.number} and its dependencies form a cycle, which "
+                    f"this queue does not allow")
+        visiting.add(current.key)
+        for key in current.needs:
+            if key in already_queued:
+                if queue_of.get(key) != my_queue:
+                    return (f"needed change {key.number} is in a different queue "
+                            f"({queue_of.get(key)!r}) of {pipeline.name}")
+                continue
+            if any(c.key == key for c in ordered):
+                continue
+            needed = sources[key.connection].get_change(key.number) \
+                if key.connection in sources else None
+            if needed is None:
+                return f"needed change {key} does not exist"
+            if needed.is_merged:
+                continue
+            if not needed.is_open:
+                return f"needed change {key.number} is {needed.status.lower()}"
+            if layout.queue_name(needed.project) != my_queue:
+                return (f"needed change {key.number} ({needed.project}) does not share a "
+                        f"queue with {current.project} in {pipeline.name}; projects with "
+                        "cross-project dependencies must share a queue")
+            if needed.branch != current.branch:
+                return f"needed change {key.number} is for branch {needed.branch!r}"
+            missing = pipeline.requirements_met(key.connection, needed.approvals)
+            if missing:
+                return (f"needed change {key.number} does not meet the requirements of "
+                        f"{pipeline.name} ({', '.join(missing)})")
+            if needed.unresolved_depends_on:
+                return f"needed change {key.number} has an unresolvable Depends-On"
+            reason = visit(needed)
+            if reason:
+                return reason
+        visiting.discard(current.key)
+        ordered.append(current)
+        return None
+
+    reason = visit(change)
+    if reason:
+        return EnqueuePlan(rejection=reason)
+    return EnqueuePlan(changes=ordered)

@@ -1,0 +1,37 @@
+"""Which jobs of a build set to start or skip next (pure)."""
+
+from __future__ import annotations
+
+from zuulish.model import BuildSet, MergeState
+from zuulish.scheduler.actions import Action, Report, SkipJobs, StartJobs
+
+
+def plan_jobs(item_id: int, buildset: BuildSet) -> list[Action]:
+    if buildset.merge_state != MergeState.MERGED or buildset.job_graph is None:
+        return []
+    results = buildset.results()
+    actions: list[Action] = []
+    skip = buildset.job_graph.to_skip(results)
+    if skip:
+        actions.append(SkipJobs(item_id, buildset.id, tuple(skip)))
+    ready = [j for j in buildset.job_graph.ready_to_start(results) if j not in skip]
+    if ready:
+        actions.append(StartJobs(item_id, buildset.id, tuple(ready)))
+    return actions
+
+
+def failure_action(buildset: BuildSet) -> str:
+    if buildset.merge_state == MergeState.CONFLICT:
+        return "merge-conflict"
+    if buildset.merge_state == MergeState.CONFIG_ERROR:
+        return "config-error"
+    return "failure"
+
+
+def report_unbuildable(item_id: int, buildset: BuildSet) -> Report | None:
+    """The report for a state that cannot run jobs (conflict, config error, no jobs)."""
+    if buildset.merge_failed:
+        return Report(item_id, failure_action(buildset), message=buildset.message or "")
+    if buildset.merge_state == MergeState.NO_JOBS:
+        return Report(item_id, "no-jobs", message=buildset.message or "")
+    return None

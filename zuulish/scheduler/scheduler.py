@@ -1,0 +1,630 @@
+"""The scheduler's imperative shell: events in, decisions applied through the store.
+
+Each pass: handle new events (enqueue, dequeue, reconfigure), take in finished
+merges and node requests, then ask each pipeline manager what to do and apply
+it. Decisions come from the pure planners in ``independent`` and ``dependent``;
+everything here is bookkeeping in the store and calls to driver interfaces.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from zuulish.clock import Clock
+from zuulish.config.freeze import freeze_job_graph
+from zuulish.config.layout import Layout
+from zuulish.drivers.interfaces import Reporter, Source
+from zuulish.errors import ConfigError, UserError
+from zuulish.model import (
+    BuildResult,
+    BuildSet,
+    BuildState,
+    Change,
+    ChangeKey,
+    MergeState,
+    Pipeline,
+    PipelineManager,
+    QueueItem,
+    TriggerEvent,
+)
+from zuulish.scheduler.actions import Action, Report, SkipJobs, StartBuildSet, StartJobs
+from zuulish.scheduler.dependent import plan_dependent
+from zuulish.scheduler.enqueue import plan_enqueue
+from zuulish.scheduler.independent import plan_independent
+from zuulish.scheduler.layouts import TenantLayouts
+from zuulish.scheduler.reporting import RESULTS, report_message
+from zuulish.scheduler.snapshot import load_queues
+from zuulish.store import (
+    BuildRow,
+    BuildSetRow,
+    ChangeQueueRow,
+    EventRow,
+    MergeRequestRow,
+    NodeRequestRow,
+    NodeRow,
+    QueueItemRow,
+    Store,
+)
+from zuulish.store import notify as channels
+
+log = logging.getLogger(__name__)
+
+PRECEDENCE = {"high": 0, "normal": 100, "low": 200}
+
+
+@dataclass
+class PassResult:
+    """What one scheduler pass did (for tests, metrics and the loop)."""
+
+    events: int = 0
+    actions: list[Action] = field(default_factory=list)
+    merges: int = 0
+    node_requests: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.events or self.actions or self.merges or self.node_requests)
+
+
+class Scheduler:
+    def __init__(self, store: Store, clock: Clock, layouts: TenantLayouts,
+                 sources: dict[str, Source], reporters: dict[str, Reporter], web_url: str):
+        self.store = store
+        self.clock = clock
+        self.layouts = layouts
+        self.sources = sources
+        self.reporters = reporters
+        self.web_url = web_url
+
+    # ------------------------------------------------------------------ loop
+    def run_once(self) -> PassResult:
+        result = PassResult()
+        result.events = self.process_events()
+        result.merges = self.process_merge_results()
+        result.node_requests = self.process_node_requests()
+        for tenant, layout in list(self.layouts.layouts.items()):
+            for pipeline in layout.pipelines.values():
+                result.actions.extend(self.process_pipeline(tenant, layout, pipeline))
+        return result
+
+    # ---------------------------------------------------------------- events
+    def process_events(self, limit: int = 100) -> int:
+        with self.store.read() as s:
+            rows = s.scalars(select(EventRow).where(EventRow.processed_at.is_(None))
+                             .order_by(EventRow.id).limit(limit)).all()
+        for row in rows:
+            try:
+                outcome = self.handle_event(row)
+            except UserError as exc:
+                outcome = f"error: {exc}"
+            except Exception as exc:  # a bug: log it, but never lose the queue
+                log.exception("error handling event %s", row.id)
+                outcome = f"internal error: {exc!r}"
+            with self.store.session() as s:
+                s.execute(update(EventRow).where(EventRow.id == row.id)
+                          .values(processed_at=self.clock.now(), outcome=outcome))
+        return len(rows)
+
+    def handle_event(self, row: EventRow) -> str:
+        data = row.data or {}
+        event = TriggerEvent(
+            id=row.id, connection=row.connection, type=row.type, project=row.project,
+            branch=row.branch, change_number=row.change_number, patchset=row.patchset,
+            comment=data.get("comment"), approvals=dict(data.get("approvals") or {}),
+            ref=data.get("ref"), oldrev=data.get("oldrev"), newrev=data.get("newrev"),
+            account=data.get("account"))
+        tenants = self.layouts.tenants_for(event.connection, event.project)
+        if not tenants:
+            return f"ignored: no tenant includes project {event.project!r} on " \
+                   f"connection {event.connection!r}"
+        outcomes = []
+        for tenant in tenants:
+            if event.type == "ref-updated":
+                self.layouts.reload(tenant, event.project)
+                outcomes.append(f"{tenant}: reconfigured")
+            if event.change_number is not None and event.type in (
+                    "patchset-created", "change-abandoned", "change-merged"):
+                n = self._dequeue_change(tenant, event)
+                if n:
+                    outcomes.append(f"{tenant}: dequeued {n} item(s) of change "
+                                    f"{event.change_number}")
+            layout = self.layouts.layouts[tenant]
+            for pipeline in layout.pipelines.values():
+                if any(f.matches(event) for f in pipeline.triggers):
+                    outcomes.append(f"{tenant}/{pipeline.name}: "
+                                    + self.enqueue(tenant, layout, pipeline, event))
+        return "; ".join(outcomes) or "no pipeline matched"
+
+    def _dequeue_change(self, tenant: str, event: TriggerEvent) -> int:
+        """A new patch set, an abandon or a merge elsewhere ends older items."""
+        with self.store.session() as s:
+            query = select(QueueItemRow).where(
+                QueueItemRow.tenant == tenant, QueueItemRow.state == "queued",
+                QueueItemRow.connection == event.connection,
+                QueueItemRow.change_number == event.change_number)
+            if event.type == "patchset-created" and event.patchset is not None:
+                layout = self.layouts.layouts.get(tenant)
+                keep = [p.name for p in layout.pipelines.values()
+                        if not p.dequeue_on_new_patchset] if layout else []
+                query = query.where(QueueItemRow.patchset < event.patchset,
+                                    QueueItemRow.pipeline.not_in(keep))
+            rows = s.scalars(query).all()
+            for item in rows:
+                self._end_item(s, item, "dequeued", None,
+                               f"dequeued by {event.type} of change {event.change_number}")
+        layout = self.layouts.layouts.get(tenant)
+        source = self.sources.get(event.connection)
+        change = source.get_change(event.change_number) if source else None
+        for item in rows:
+            pipeline = layout.pipelines.get(item.pipeline) if layout else None
+            if pipeline is not None and pipeline.dequeue and change is not None:
+                change.patchset = item.patchset
+                self._report_change(tenant, pipeline, change, "dequeue",
+                                    f"Removed because of {event.type}.")
+        return len(rows)
+
+    # --------------------------------------------------------------- enqueue
+    def enqueue(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                event: TriggerEvent) -> str:
+        if event.change_number is None:
+            return "ignored: the event is not about a change"
+        source = self.sources.get(event.connection)
+        change = source.get_change(event.change_number) if source else None
+        if change is None:
+            return f"rejected: change {event.change_number} does not exist"
+        with self.store.read() as s:
+            queued = s.execute(
+                select(QueueItemRow.connection, QueueItemRow.change_number,
+                       QueueItemRow.patchset, QueueItemRow.queue_name)
+                .where(QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+                       QueueItemRow.state == "queued")).all()
+        already = {ChangeKey(c, n) for c, n, p, _ in queued
+                   if c != change.key.connection or n != change.key.number
+                   or p == change.patchset}
+        queue_of = {ChangeKey(c, n): q for c, n, _, q in queued}
+        plan = plan_enqueue(change, pipeline, layout, self.sources, already, queue_of)
+        if plan.rejection:
+            if not plan.silent:
+                self._report_change(tenant, pipeline, change, "rejected", plan.rejection)
+            return f"not enqueued: {plan.rejection}"
+        with self.store.session() as s:
+            for c in plan.changes:
+                self._add_item(s, tenant, layout, pipeline, c, event.id)
+        for c in plan.changes:
+            if pipeline.enqueue:
+                self._report_change(tenant, pipeline, c, "enqueue", "")
+        self.store.notifier.notify(channels.SCHEDULER)
+        return "enqueued " + ", ".join(str(c.key.number) for c in plan.changes)
+
+    def _add_item(self, s: Session, tenant: str, layout: Layout, pipeline: Pipeline,
+                  change: Change, event_id: int) -> QueueItemRow:
+        if pipeline.manager == PipelineManager.DEPENDENT:
+            queue_name = layout.queue_name(change.project)
+            if layout.projects.get(change.project) and \
+                    s.scalar(select(ChangeQueueRow.id).where(
+                        ChangeQueueRow.tenant == tenant,
+                        ChangeQueueRow.pipeline == pipeline.name,
+                        ChangeQueueRow.name == queue_name)) is None:
+                s.add(ChangeQueueRow(tenant=tenant, pipeline=pipeline.name, name=queue_name,
+                                     window=pipeline.window.size))
+        else:
+            queue_name = f"{change.project}:{change.key.number}"
+        sequence = (s.scalar(select(func.max(QueueItemRow.sequence)).where(
+            QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name)) or 0) + 1
+        row = QueueItemRow(
+            tenant=tenant, pipeline=pipeline.name, queue_name=queue_name,
+            connection=change.key.connection, change_number=change.key.number,
+            patchset=change.patchset, commit_sha=change.commit, project=change.project,
+            branch=change.branch, live=True, state="queued", sequence=sequence,
+            enqueued_at=self.clock.now(), event_id=event_id)
+        s.add(row)
+        s.flush()
+        return row
+
+    # ------------------------------------------------------------- pipelines
+    def process_pipeline(self, tenant: str, layout: Layout, pipeline: Pipeline) -> list[Action]:
+        with self.store.read() as s:
+            queues = load_queues(s, tenant, pipeline.name, self.sources, pipeline.window.size)
+            merged_items: set[int] = set()
+            merged_changes: set[ChangeKey] = set()
+            if pipeline.manager == PipelineManager.DEPENDENT and queues:
+                ahead_ids = {a for q in queues for i in q.items if i.buildset
+                             for a in i.buildset.ahead}
+                if ahead_ids:
+                    merged_items = set(s.scalars(select(QueueItemRow.id).where(
+                        QueueItemRow.id.in_(ahead_ids), QueueItemRow.state == "merged")))
+        actions: list[Action] = []
+        items: dict[int, QueueItem] = {}
+        for queue in queues:
+            items.update({i.id: i for i in queue.items})
+            if pipeline.manager == PipelineManager.DEPENDENT:
+                for item in queue.items:
+                    merged_changes.update(k for k in item.change.needs
+                                          if self._is_merged(k))
+                actions.extend(plan_dependent(queue, merged_items, merged_changes))
+            else:
+                actions.extend(plan_independent(queue.items))
+        for action in actions:
+            self.apply(tenant, layout, pipeline, items[action.item_id], action)
+        return actions
+
+    def _is_merged(self, key: ChangeKey) -> bool:
+        source = self.sources.get(key.connection)
+        change = source.get_change(key.number) if source else None
+        return change is not None and change.is_merged
+
+    def apply(self, tenant: str, layout: Layout, pipeline: Pipeline, item: QueueItem,
+              action: Action) -> None:
+        if isinstance(action, StartBuildSet):
+            self._start_buildset(tenant, layout, pipeline, item, action.ahead)
+        elif isinstance(action, StartJobs):
+            self._start_jobs(tenant, pipeline, item, action)
+        elif isinstance(action, SkipJobs):
+            self._skip_jobs(action)
+        elif isinstance(action, Report):
+            self._report_item(tenant, pipeline, item, action)
+
+    # -------------------------------------------------------------- buildsets
+    def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                        item: QueueItem, ahead: tuple[int, ...]) -> None:
+        changes = self._state_changes(pipeline, item, ahead)
+        projects = {c["project"]: {"connection": c["connection"], "url": c["url"]}
+                    for c in changes}
+        try:
+            graph = freeze_job_graph(layout, item.change.project, item.change.branch,
+                                     pipeline.name)
+            for job in graph.jobs.values():
+                for name in job.required_projects:
+                    self._add_project(tenant, projects, name)
+        except ConfigError:
+            pass  # reported once the speculative state (and its layout) is known
+        if item.buildset is None and pipeline.start and item.live:
+            self._report_change(tenant, pipeline, item.change, "start", "")
+        with self.store.session() as s:
+            self._retire_buildset(s, item.id)
+            bs = BuildSetRow(uuid=uuid.uuid4().hex, item_id=item.id, current=True,
+                             ahead=list(ahead), merge_state=MergeState.PENDING,
+                             created_at=self.clock.now())
+            s.add(bs)
+            s.flush()
+            s.add(MergeRequestRow(buildset_id=bs.id, state="requested",
+                                  spec={"changes": changes, "projects": projects,
+                                        "branch": item.change.branch},
+                                  created_at=self.clock.now()))
+        self.store.notifier.notify(channels.MERGER)
+
+    def _add_project(self, tenant: str, projects: dict, name: str) -> None:
+        if name in projects:
+            return
+        tp = self.layouts.tenants[tenant].project(name)
+        if tp is None:
+            return
+        projects[name] = {"connection": tp.connection,
+                          "url": self.sources[tp.connection].project_url(name)}
+
+    def _change_entry(self, change: Change, own: bool) -> dict[str, Any]:
+        source = self.sources[change.key.connection]
+        return {"connection": change.key.connection, "project": change.project,
+                "branch": change.branch, "number": change.key.number,
+                "patchset": change.patchset, "commit": change.commit,
+                "url": source.project_url(change.project), "own": own}
+
+    def _state_changes(self, pipeline: Pipeline, item: QueueItem,
+                       ahead: tuple[int, ...]) -> list[dict[str, Any]]:
+        """The changes whose commits make up the item's speculative state, in order."""
+        entries: list[dict[str, Any]] = []
+        if pipeline.manager == PipelineManager.DEPENDENT:
+            with self.store.read() as s:
+                rows = {r.id: r for r in s.scalars(
+                    select(QueueItemRow).where(QueueItemRow.id.in_(ahead)))} if ahead else {}
+            for item_id in ahead:
+                row = rows[item_id]
+                if row.state == "merged":
+                    continue
+                change = self.sources[row.connection].get_change(row.change_number)
+                if change is not None:
+                    change.patchset, change.commit = row.patchset, row.commit_sha
+                    entries.append(self._change_entry(change, own=False))
+        else:
+            for needed in self._open_needs(item.change, set()):
+                entries.append(self._change_entry(needed, own=False))
+        own = item.change
+        with self.store.read() as s:
+            row = s.get(QueueItemRow, item.id)
+            if row is not None:
+                own.patchset, own.commit = row.patchset, row.commit_sha
+        entries.append(self._change_entry(own, own=True))
+        return entries
+
+    def _open_needs(self, change: Change, seen: set[ChangeKey]) -> list[Change]:
+        out: list[Change] = []
+        for key in change.needs:
+            if key in seen or key not in [k for k in change.needs]:
+                continue
+            seen.add(key)
+            source = self.sources.get(key.connection)
+            needed = source.get_change(key.number) if source else None
+            if needed is None or not needed.is_open:
+                continue
+            out.extend(self._open_needs(needed, seen))
+            out.append(needed)
+        return out
+
+    def _retire_buildset(self, s: Session, item_id: int) -> None:
+        old = s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == item_id,
+                                                  BuildSetRow.current.is_(True))).all()
+        for bs in old:
+            bs.current = False
+            self._cancel_builds(s, bs.id)
+
+    def _cancel_builds(self, s: Session, buildset_id: int) -> None:
+        now = self.clock.now()
+        for b in s.scalars(select(BuildRow).where(BuildRow.buildset_id == buildset_id)):
+            if b.state in (BuildState.WAITING, BuildState.QUEUED):
+                b.state, b.result, b.finished_at = BuildState.CANCELED, "CANCELED", now
+                if b.node_request_id is not None:
+                    self._release_request(s, b.node_request_id)
+            elif b.state == BuildState.RUNNING:
+                b.cancel_requested = True
+        s.execute(update(MergeRequestRow).where(MergeRequestRow.buildset_id == buildset_id,
+                                                MergeRequestRow.state == "requested")
+                  .values(state="canceled"))
+        self.store.notifier.notify(channels.EXECUTOR, channels.LAUNCHER)
+
+    def _release_request(self, s: Session, request_id: int) -> None:
+        req = s.get(NodeRequestRow, request_id)
+        if req is None:
+            return
+        if req.state == "requested":
+            req.state = "canceled"
+        for node in s.scalars(select(NodeRow).where(NodeRow.request_id == request_id,
+                                                    NodeRow.state == "in-use")):
+            node.state, node.released_at = "used", self.clock.now()
+
+    # ---------------------------------------------------------------- merges
+    def process_merge_results(self) -> int:
+        with self.store.read() as s:
+            rows = s.execute(
+                select(MergeRequestRow, BuildSetRow, QueueItemRow)
+                .join(BuildSetRow, BuildSetRow.id == MergeRequestRow.buildset_id)
+                .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(MergeRequestRow.state.in_(("done", "failed")),
+                       BuildSetRow.merge_state == MergeState.PENDING,
+                       BuildSetRow.current.is_(True))).all()
+        for mr, bs, item in rows:
+            state, message, repo_state, graph = self._evaluate_merge(item, mr.result or {})
+            with self.store.session() as s:
+                row = s.get(BuildSetRow, bs.id)
+                if row is None or not row.current or row.merge_state != MergeState.PENDING:
+                    continue
+                row.merge_state, row.message = state, message
+                row.repo_state = repo_state
+                row.job_graph = graph.to_dict() if graph is not None else None
+        return len(rows)
+
+    def _evaluate_merge(self, item: QueueItemRow, result: dict[str, Any]):
+        status = result.get("status")
+        if status == "conflict":
+            return MergeState.CONFLICT, result.get("message"), {}, None
+        if status != "merged":
+            return MergeState.ERROR, result.get("message") or "the merger failed", {}, None
+        repo_state = result.get("repo_state", {})
+        layout = self.layouts.layouts.get(item.tenant)
+        if layout is None:
+            return MergeState.ERROR, f"tenant {item.tenant} is no longer configured", {}, None
+        overrides = result.get("config_files") or {}
+        if overrides:
+            layout = self.layouts.speculative(item.tenant, overrides)
+            errors = [e for e in layout.errors
+                      if any((e.file or "").startswith(f"{p}/") for p in overrides)]
+            if errors:
+                return MergeState.CONFIG_ERROR, "\n".join(str(e) for e in errors), \
+                    repo_state, None
+        try:
+            graph = freeze_job_graph(layout, item.project, item.branch, item.pipeline,
+                                     result.get("changed_files"))
+        except ConfigError as exc:
+            return MergeState.CONFIG_ERROR, str(exc), repo_state, None
+        if not graph.jobs:
+            return MergeState.NO_JOBS, "no jobs run for the files this change modifies", \
+                repo_state, None
+        for job in graph.jobs.values():
+            # Secrets defined by config this very item proposes are never decrypted
+            # for it: a change could otherwise point a secret at a job of its own.
+            job.secrets = {var: secret for var, secret in job.secrets.items()
+                           if secret["project"] not in overrides}
+        return MergeState.MERGED, None, repo_state, graph
+
+    # ---------------------------------------------------------- node requests
+    def process_node_requests(self) -> int:
+        done = 0
+        with self.store.session() as s:
+            rows = s.execute(
+                select(BuildRow, NodeRequestRow)
+                .join(NodeRequestRow, NodeRequestRow.id == BuildRow.node_request_id)
+                .where(BuildRow.state == BuildState.WAITING,
+                       NodeRequestRow.state.in_(("fulfilled", "failed")))).all()
+            for build, req in rows:
+                done += 1
+                if req.state == "fulfilled":
+                    nodes = s.scalars(select(NodeRow).where(NodeRow.id.in_(req.node_ids))).all()
+                    build.params = {**build.params, "nodes": [
+                        {"id": n.id, "name": name, "label": n.label, "hostname": n.hostname,
+                         "host_vars": n.host_vars}
+                        for n, name in zip(nodes, build.params.get("node_names", []),
+                                           strict=False)]}
+                    build.state = BuildState.QUEUED
+                else:
+                    build.state, build.result = BuildState.COMPLETED, BuildResult.NODE_FAILURE
+                    build.message = req.error
+                    build.finished_at = self.clock.now()
+        if done:
+            self.store.notifier.notify(channels.EXECUTOR)
+        return done
+
+    # ------------------------------------------------------------------ jobs
+    def _start_jobs(self, tenant: str, pipeline: Pipeline, item: QueueItem,
+                    action: StartJobs) -> None:
+        bs = item.buildset
+        assert bs is not None and bs.job_graph is not None
+        now = self.clock.now()
+        with self.store.session() as s:
+            bs_row = s.get(BuildSetRow, action.buildset_id)
+            if bs_row is None or not bs_row.current:
+                return
+            for name in action.jobs:
+                job = bs.job_graph.jobs[name]
+                build_id = uuid.uuid4().hex
+                params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
+                params["node_names"] = [n.name for n in job.nodeset.nodes]
+                build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
+                                 voting=job.voting, frozen_job=job.to_dict(), params=params,
+                                 priority=PRECEDENCE.get(pipeline.precedence, 100),
+                                 created_at=now, state=BuildState.WAITING)
+                if job.nodeset.nodes:
+                    req = NodeRequestRow(build_id=build_id,
+                                         labels=[n.label for n in job.nodeset.nodes],
+                                         priority=build.priority, created_at=now)
+                    s.add(req)
+                    s.flush()
+                    build.node_request_id = req.id
+                else:
+                    build.state = BuildState.QUEUED
+                    build.params["nodes"] = []
+                s.add(build)
+        self.store.notifier.notify(channels.LAUNCHER, channels.EXECUTOR)
+
+    def _build_params(self, tenant: str, pipeline: Pipeline, item: QueueItem, bs: BuildSet,
+                      buildset_uuid: str, job: str) -> dict[str, Any]:
+        change = item.change
+        source = self.sources[change.key.connection]
+        project_urls = {}
+        for name in bs.repo_state:
+            tp = self.layouts.tenants[tenant].project(name)
+            if tp is not None:
+                project_urls[name] = self.sources[tp.connection].project_url(name)
+        for tp in self.layouts.tenants[tenant].projects:
+            if tp.trusted:
+                project_urls.setdefault(tp.name, self.sources[tp.connection].project_url(
+                    tp.name))
+        return {
+            "tenant": tenant, "pipeline": pipeline.name, "job": job,
+            "buildset": buildset_uuid, "project": change.project, "branch": change.branch,
+            "change": change.key.number, "patchset": item.change.patchset,
+            "change_url": source.change_url(change.project, change.key.number),
+            "connection": change.key.connection, "message": change.message,
+            "repo_state": bs.repo_state, "project_urls": project_urls,
+            "trusted_projects": [tp.name for tp in self.layouts.tenants[tenant].projects
+                                 if tp.trusted],
+            "project_connections": {tp.name: tp.connection
+                                    for tp in self.layouts.tenants[tenant].projects},
+            "items_ahead": list(bs.ahead),
+        }
+
+    def _skip_jobs(self, action: SkipJobs) -> None:
+        now = self.clock.now()
+        with self.store.session() as s:
+            for name in action.jobs:
+                s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=action.buildset_id, job=name,
+                               state=BuildState.COMPLETED, result=BuildResult.SKIPPED,
+                               created_at=now, finished_at=now,
+                               message="skipped because a job it depends on did not "
+                                       "succeed"))
+
+    # -------------------------------------------------------------- reports
+    def _report_item(self, tenant: str, pipeline: Pipeline, item: QueueItem,
+                     action: Report) -> None:
+        report_action, detail, merged = action.action, action.message, False
+        if action.merge:
+            merged, failure = self._submit(pipeline, item)
+            if failure:
+                report_action, detail = "failure", failure
+        result = RESULTS.get(report_action)
+        if item.live:
+            message = report_message(report_action, pipeline.name, item.buildset,
+                                     self.web_url, detail, pipeline.messages)
+            self._send_reports(tenant, pipeline, item.change, report_action, result, message)
+        state = "merged" if merged else ("reported" if report_action == "success"
+                                         else "failed")
+        with self.store.session() as s:
+            row = s.get(QueueItemRow, item.id)
+            if row is None or row.state != "queued":
+                return
+            self._end_item(s, row, state, result, detail or None)
+            if pipeline.manager == PipelineManager.DEPENDENT:
+                queue = s.scalar(select(ChangeQueueRow).where(
+                    ChangeQueueRow.tenant == tenant, ChangeQueueRow.pipeline == pipeline.name,
+                    ChangeQueueRow.name == row.queue_name))
+                if queue is not None:
+                    queue.window = (pipeline.window.after_success(queue.window)
+                                    if report_action == "success"
+                                    else pipeline.window.after_failure(queue.window))
+        self.store.notifier.notify(channels.SCHEDULER)
+
+    def _submit(self, pipeline: Pipeline, item: QueueItem) -> tuple[bool, str | None]:
+        """Merge the item through every submitting reporter; (merged, failure reason)."""
+        bs = item.buildset
+        assert bs is not None
+        submitters = [spec for spec in pipeline.success if spec.submit]
+        if not submitters:
+            return False, None
+        current = self.sources[item.change.key.connection].get_change(item.change.key.number)
+        if current is not None and current.is_merged:
+            return True, None  # merged before a restart interrupted the report
+        for spec in submitters:
+            if spec.connection != item.change.key.connection:
+                continue
+            try:
+                self.reporters[spec.connection].submit(item.change.key.number, bs.repo_state)
+            except UserError as exc:
+                return False, f"The change could not be merged: {exc}"
+        return True, None
+
+    def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change, action: str,
+                      result: str | None, message: str) -> None:
+        for spec in pipeline.reporters_for(action):
+            if spec.connection != change.key.connection:
+                continue
+            votes = dict(spec.votes) if action != "rejected" else {}
+            try:
+                self.reporters[spec.connection].report(
+                    change.key.number, tenant=tenant, pipeline=pipeline.name, action=action,
+                    result=result, votes=votes, message=message, patchset=change.patchset)
+            except UserError as exc:
+                log.warning("could not report on %s: %s", change.describe(), exc)
+
+    def _report_change(self, tenant: str, pipeline: Pipeline, change: Change, action: str,
+                       detail: str) -> None:
+        """A report that is not an item's result: rejected, enqueue, start, dequeue."""
+        message = report_message(action, pipeline.name, None, self.web_url, detail,
+                                 pipeline.messages)
+        if action == "rejected":
+            reporter = self.reporters.get(change.key.connection)
+            if reporter is not None:
+                reporter.report(change.key.number, tenant=tenant, pipeline=pipeline.name,
+                                action=action, result=None, votes={}, message=message,
+                                patchset=change.patchset)
+            return
+        self._send_reports(tenant, pipeline, change, action, RESULTS.get(action), message)
+
+    def _end_item(self, s: Session, row: QueueItemRow, state: str, result: str | None,
+                  message: str | None) -> None:
+        row.state, row.result, row.message = state, result, message
+        row.dequeued_at = self.clock.now()
+        self._retire_buildset_keep(s, row.id)
+
+    def _retire_buildset_keep(self, s: Session, item_id: int) -> None:
+        """Stop whatever still runs for an item leaving the queue (history stays)."""
+        for bs in s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == item_id,
+                                                      BuildSetRow.current.is_(True))):
+            self._cancel_builds(s, bs.id)
+
+
+RunHook = Callable[[PassResult], None]

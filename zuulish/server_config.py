@@ -1,0 +1,190 @@
+"""The server configuration file, ``zuulish.yaml``.
+
+Example::
+
+    state_dir: ./state                 # everything zuulish keeps on disk
+    database: sqlite:///state/zuulish.db   # default: SQLite in state_dir
+    tenant_file: main.yaml             # Zuul's tenant file format
+    web: {listen: 127.0.0.1:9000, url: http://127.0.0.1:9000}
+    connections:
+      forge: {driver: git}             # the built-in git forge
+    nodepool:
+      providers:
+        - {name: local, driver: local, labels: [local], max_nodes: 4}
+    executor: {workers: 2}
+
+Relative paths are relative to the file's directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zuulish.errors import ConfigError
+
+DRIVERS = ("git", "gerrit", "github", "timer")
+PROVIDER_DRIVERS = ("local", "static", "openstack")
+
+
+@dataclass
+class ConnectionConfig:
+    name: str
+    driver: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProviderConfig:
+    name: str
+    driver: str
+    labels: tuple[str, ...]
+    max_nodes: int = 4
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServerConfig:
+    path: Path
+    state_dir: Path
+    database: str
+    tenant_file: Path
+    listen_host: str
+    listen_port: int
+    web_url: str
+    connections: dict[str, ConnectionConfig]
+    providers: list[ProviderConfig]
+    executor_workers: int = 2
+    poll_interval: float = 0.2
+    merger_workers: int = 1
+
+    def connection(self, name: str) -> ConnectionConfig:
+        try:
+            return self.connections[name]
+        except KeyError:
+            raise ConfigError(f"no connection named {name!r}", file=str(self.path)) from None
+
+
+_TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
+             "executor", "scheduler", "merger"}
+
+
+def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path) -> ConfigError:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(
+        f"unknown key {where}{key!r}{hint}; allowed: {', '.join(sorted(allowed))}", file=str(path)
+    )
+
+
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string", dict: "a mapping",
+              list: "a list", bool: "true or false"}
+
+
+def kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = (kind,) if isinstance(kind, type) else kind
+    return " or ".join(KIND_NAMES.get(k, k.__name__) for k in kinds)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], key: str, path: Path) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in
+                                       ((kind,) if isinstance(kind, type) else kind)):
+        raise ConfigError(f"key {key!r} must be {kind_name(kind)}, not {value!r}",
+                          file=str(path))
+    return value
+
+
+def _check_keys(data: dict, allowed: set[str], where: str, path: Path) -> None:
+    for key in data:
+        if key not in allowed:
+            raise _unknown(str(key), allowed, where, path)
+
+
+def load_server_config(path: str | Path) -> ServerConfig:
+    """Read and validate ``zuulish.yaml``; errors name the key and the file."""
+    path = Path(path).resolve()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read server configuration: {exc.strerror}", file=str(path)) \
+            from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise ConfigError(f"not valid YAML: {exc}", file=str(path),
+                          line=line + 1 if line is not None else None) from exc
+    if data is None:
+        data = {}
+    _expect(data, dict, "(top level)", path)
+    _check_keys(data, _TOP_KEYS, "", path)
+    base = path.parent
+
+    state_dir = (base / str(data.get("state_dir", "state"))).resolve()
+    database = data.get("database") or f"sqlite:///{state_dir / 'zuulish.db'}"
+    _expect(database, str, "database", path)
+    if "tenant_file" not in data:
+        raise ConfigError("missing required key 'tenant_file' (the tenant configuration)",
+                          file=str(path))
+    tenant_file = (base / _expect(data["tenant_file"], str, "tenant_file", path)).resolve()
+
+    web = _expect(data.get("web") or {}, dict, "web", path)
+    _check_keys(web, {"listen", "url"}, "web.", path)
+    listen = str(web.get("listen", "127.0.0.1:9000"))
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise ConfigError(f"key 'web.listen' must be HOST:PORT, not {listen!r}", file=str(path))
+    port = int(port_text)
+    web_url = str(web.get("url") or f"http://{host}:{port}").rstrip("/")
+
+    connections: dict[str, ConnectionConfig] = {}
+    for name, conn in (_expect(data.get("connections") or {}, dict, "connections", path)).items():
+        _expect(conn, dict, f"connections.{name}", path)
+        driver = conn.get("driver")
+        if driver is None:
+            raise ConfigError(f"missing required key 'connections.{name}.driver'", file=str(path))
+        if driver not in DRIVERS:
+            raise _unknown(str(driver), DRIVERS, f"driver in connections.{name}: ", path)
+        options = {k: v for k, v in conn.items() if k != "driver"}
+        connections[str(name)] = ConnectionConfig(str(name), driver, options)
+
+    nodepool = _expect(data.get("nodepool") or {}, dict, "nodepool", path)
+    _check_keys(nodepool, {"providers"}, "nodepool.", path)
+    providers = []
+    raw_providers = nodepool.get("providers", [{"name": "local", "driver": "local"}])
+    for i, prov in enumerate(_expect(raw_providers, list, "nodepool.providers", path)):
+        where = f"nodepool.providers[{i}]"
+        _expect(prov, dict, where, path)
+        for required in ("name", "driver"):
+            if required not in prov:
+                raise ConfigError(f"missing required key '{where}.{required}'", file=str(path))
+        if prov["driver"] not in PROVIDER_DRIVERS:
+            raise _unknown(str(prov["driver"]), PROVIDER_DRIVERS, f"driver in {where}: ", path)
+        labels = prov.get("labels", ["local"] if prov["driver"] == "local" else [])
+        _expect(labels, list, f"{where}.labels", path)
+        max_nodes = _expect(prov.get("max_nodes", 4), int, f"{where}.max_nodes", path)
+        options = {k: v for k, v in prov.items()
+                   if k not in ("name", "driver", "labels", "max_nodes")}
+        providers.append(ProviderConfig(str(prov["name"]), prov["driver"],
+                                        tuple(str(x) for x in labels), max_nodes, options))
+
+    executor = _expect(data.get("executor") or {}, dict, "executor", path)
+    _check_keys(executor, {"workers"}, "executor.", path)
+    workers = _expect(executor.get("workers", 2), int, "executor.workers", path)
+    scheduler = _expect(data.get("scheduler") or {}, dict, "scheduler", path)
+    _check_keys(scheduler, {"poll_interval"}, "scheduler.", path)
+    poll = _expect(scheduler.get("poll_interval", 0.2), (int, float), "scheduler.poll_interval",
+                   path)
+    merger = _expect(data.get("merger") or {}, dict, "merger", path)
+    _check_keys(merger, {"workers"}, "merger.", path)
+
+    return ServerConfig(
+        path=path, state_dir=state_dir, database=database, tenant_file=tenant_file,
+        listen_host=host, listen_port=port, web_url=web_url, connections=connections,
+        providers=providers, executor_workers=workers, poll_interval=float(poll),
+        merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
+    )

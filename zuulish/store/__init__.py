@@ -1,0 +1,17 @@
+"""The store: SQLAlchemy tables, sessions, work queues and notifications."""
+
+from zuulish.store.base import Base
+from zuulish.store.builds import BuildRow
+from zuulish.store.changes import ChangeRow, PatchsetRow, ReportRow
+from zuulish.store.database import Store
+from zuulish.store.events import EventRow
+from zuulish.store.keys import ProjectKeyRow
+from zuulish.store.nodes import NodeRequestRow, NodeRow
+from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, QueueItemRow
+
+__all__ = [
+    "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
+    "MergeRequestRow", "NodeRequestRow", "NodeRow", "PatchsetRow", "ProjectKeyRow",
+    "QueueItemRow",
+    "ReportRow", "Store",
+]

@@ -1,0 +1,36 @@
+"""Builds: one job run for one build set, doubling as the executor's work queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zuulish.store.base import Base
+
+
+class BuildRow(Base):
+    __tablename__ = "builds"
+    __table_args__ = (Index("ix_builds_state", "state", "priority"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    buildset_id: Mapped[int] = mapped_column(ForeignKey("buildsets.id"), index=True)
+    job: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    result: Mapped[str | None] = mapped_column(String(32))
+    voting: Mapped[bool] = mapped_column(Boolean, default=True)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    frozen_job: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    node_request_id: Mapped[int | None] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    first_task_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    log_path: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,78 @@
+"""Pipeline queue state: change queues, items, build sets and merge requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zuulish.store.base import Base
+
+
+class ChangeQueueRow(Base):
+    __tablename__ = "change_queues"
+    __table_args__ = (UniqueConstraint("tenant", "pipeline", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    pipeline: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    window: Mapped[int] = mapped_column(Integer)
+
+
+class QueueItemRow(Base):
+    __tablename__ = "queue_items"
+    __table_args__ = (Index("ix_queue_items_active", "tenant", "pipeline", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    pipeline: Mapped[str] = mapped_column(String(255))
+    queue_name: Mapped[str] = mapped_column(String(255))
+    connection: Mapped[str] = mapped_column(String(255))
+    change_number: Mapped[int] = mapped_column(Integer)
+    patchset: Mapped[int] = mapped_column(Integer)
+    commit_sha: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(255))
+    branch: Mapped[str] = mapped_column(String(255))
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    # queued -> (reported) merged | failed | dequeued
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    sequence: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    enqueued_at: Mapped[float] = mapped_column(Float)
+    dequeued_at: Mapped[float | None] = mapped_column(Float)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class BuildSetRow(Base):
+    __tablename__ = "buildsets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("queue_items.id"), index=True)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    ahead: Mapped[list[Any]] = mapped_column(default=list)
+    merge_state: Mapped[str] = mapped_column(String(16), default="pending")
+    message: Mapped[str | None] = mapped_column(Text)
+    repo_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    job_graph: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class MergeRequestRow(Base):
+    """Work for a merger: build the speculative state of one build set."""
+
+    __tablename__ = "merge_requests"
+    __table_args__ = (Index("ix_merge_requests_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    buildset_id: Mapped[int] = mapped_column(ForeignKey("buildsets.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)

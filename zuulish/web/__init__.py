@@ -1,0 +1,1 @@
+"""The web layer: REST API, dashboard pages and build logs (aiohttp)."""

@@ -1,0 +1,294 @@
+"""The aiohttp application: one route table, handlers that only translate HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+from aiohttp import web
+
+import zuulish
+from zuulish.config.layout import Layout
+from zuulish.scheduler.layouts import TenantLayouts
+from zuulish.store import Store
+from zuulish.web.openapi import openapi_document
+from zuulish.web.status import (
+    build_info,
+    change_info,
+    list_changes,
+    recent_builds,
+    tenant_status,
+)
+
+WEB_DIR = Path(zuulish.__file__).resolve().parent.parent / "web"
+MAX_INLINE_LOG_LINES = 200
+MAX_BUILDS = 500
+#: Log files are whatever a job wrote: never let them run script on the dashboard's origin.
+LOG_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+TEXT_SUFFIXES = {".txt", ".log", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".py", ".sh"}
+
+STORE = web.AppKey("store", Store)
+LAYOUTS = web.AppKey("layouts", TenantLayouts)
+STATE_DIR = web.AppKey("state_dir", Path)
+WEB_URL = web.AppKey("web_url", str)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+T = TypeVar("T")
+
+
+async def _call(func: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call (store reads, file reads) in the default executor."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(func, *args))
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _layouts(request: web.Request) -> dict[str, Layout]:
+    """A snapshot of the tenants' layouts (reconfiguration swaps them from other threads)."""
+    return dict(request.app[LAYOUTS].layouts)
+
+
+def _tenant(request: web.Request, api: bool = True) -> tuple[str, Layout]:
+    """The tenant named in the URL and its layout, or a 404 naming the known tenants."""
+    name = request.match_info["tenant"]
+    layouts = _layouts(request)
+    if name not in layouts:
+        message = f"no tenant named {name!r}; tenants: {', '.join(sorted(layouts)) or 'none'}"
+        if api:
+            raise web.HTTPNotFound(text=json.dumps({"error": message}),
+                                   content_type="application/json")
+        raise web.HTTPNotFound(text=message)
+    return name, layouts[name]
+
+
+def _render(request: web.Request, template: str, **context: Any) -> web.Response:
+    env = request.app[TEMPLATES]
+    context.setdefault("tenant", None)
+    html = env.get_template(template).render(web_url=request.app[WEB_URL],
+                                             tenants=sorted(_layouts(request)), **context)
+    return web.Response(text=html, content_type="text/html")
+
+
+def _log_path(state_dir: Path, uuid: str, name: str) -> Path | None:
+    """``state_dir/logs/uuid/name`` when it is a file inside that build's log folder."""
+    root = (state_dir / "logs").resolve()
+    base = (root / uuid).resolve()
+    if base.parent != root:
+        return None
+    path = (base / name).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path
+
+
+def _log_head(path: Path | None, lines: int) -> tuple[list[str], bool]:
+    """The first ``lines`` lines of a log, and whether there is more."""
+    if path is None:
+        return [], False
+    with path.open(encoding="utf-8", errors="replace") as f:
+        head = [line.rstrip("\n") for line in itertools.islice(f, lines + 1)]
+    return head[:lines], len(head) > lines
+
+
+def _when(epoch: float | None) -> str:
+    """A timestamp as UTC wall-clock time for the pages."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(build: dict[str, Any]) -> str:
+    """How long a build ran, e.g. ``1m 05s``; empty until it has finished."""
+    if build.get("started_at") is None or build.get("finished_at") is None:
+        return ""
+    seconds = max(0, round(build["finished_at"] - build["started_at"]))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+# ------------------------------------------------------------------ API
+
+
+async def api_tenants(request: web.Request) -> web.Response:
+    return web.json_response([{"name": name, "pipelines": len(layout.pipelines)}
+                              for name, layout in sorted(_layouts(request).items())])
+
+
+async def api_status(request: web.Request) -> web.Response:
+    tenant, layout = _tenant(request)
+    data = await _call(tenant_status, request.app[STORE], layout, tenant,
+                       request.app[WEB_URL])
+    return web.json_response(data)
+
+
+async def api_builds(request: web.Request) -> web.Response:
+    tenant, _ = _tenant(request)
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        return _json_error(400, "limit must be a whole number")
+    if not 1 <= limit <= MAX_BUILDS:
+        return _json_error(400, f"limit must be between 1 and {MAX_BUILDS}")
+    data = await _call(recent_builds, request.app[STORE], tenant, limit,
+                       request.app[WEB_URL])
+    return web.json_response(data)
+
+
+async def api_build(request: web.Request) -> web.Response:
+    uuid = request.match_info["uuid"]
+    data = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL])
+    if data is None:
+        return _json_error(404, f"no build with id {uuid!r}")
+    return web.json_response(data)
+
+
+async def api_changes(request: web.Request) -> web.Response:
+    data = await _call(list_changes, request.app[STORE], request.app[WEB_URL])
+    return web.json_response(data)
+
+
+async def api_openapi(_request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(zuulish.__version__))
+
+
+async def health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+# ---------------------------------------------------------------- pages
+
+
+async def index(request: web.Request) -> web.Response:
+    tenants = sorted(_layouts(request))
+    if not tenants:
+        return web.Response(text="zuulish: no tenants configured\n")
+    raise web.HTTPFound(f"/t/{tenants[0]}/status")
+
+
+async def status_page(request: web.Request) -> web.Response:
+    tenant, layout = _tenant(request, api=False)
+    data = await _call(tenant_status, request.app[STORE], layout, tenant,
+                       request.app[WEB_URL])
+    return _render(request, "status.html", tenant=tenant, status=data)
+
+
+async def builds_page(request: web.Request) -> web.Response:
+    tenant, _ = _tenant(request, api=False)
+    builds = await _call(recent_builds, request.app[STORE], tenant, 50,
+                         request.app[WEB_URL])
+    return _render(request, "builds.html", tenant=tenant, builds=builds)
+
+
+async def build_page(request: web.Request) -> web.Response:
+    uuid = request.match_info["uuid"]
+    build = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL])
+    if build is None:
+        raise web.HTTPNotFound(text=f"no build with id {uuid!r}")
+    path = _log_path(request.app[STATE_DIR], uuid, "job-output.txt")
+    log, more = await _call(_log_head, path, MAX_INLINE_LOG_LINES)
+    return _render(request, "build.html", tenant=build["tenant"], build=build, log=log,
+                   log_truncated=more, has_log=path is not None)
+
+
+async def changes_page(request: web.Request) -> web.Response:
+    changes = await _call(list_changes, request.app[STORE], request.app[WEB_URL])
+    return _render(request, "changes.html", changes=changes)
+
+
+async def change_page(request: web.Request) -> web.Response:
+    project, number = request.match_info["project"], request.match_info["number"]
+    change = None
+    if number.isdigit():
+        change = await _call(change_info, request.app[STORE], project, int(number))
+    if change is None:
+        raise web.HTTPNotFound(text=f"no change {number} in {project}")
+    return _render(request, "change.html", change=change)
+
+
+async def log_file(request: web.Request) -> web.StreamResponse:
+    uuid, name = request.match_info["uuid"], request.match_info["path"]
+    path = await _call(_log_path, request.app[STATE_DIR], uuid, name)
+    if path is None:
+        raise web.HTTPNotFound(text="no such log file")
+    headers = dict(LOG_HEADERS)
+    if path.suffix in TEXT_SUFFIXES:
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+    elif path.suffix == ".json":
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    return web.FileResponse(path, headers=headers)
+
+
+@web.middleware
+async def api_errors_as_json(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+    """Unknown API routes and wrong methods answer JSON, like the rest of the API."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if (request.path.startswith("/api/") and exc.status >= 400
+                and exc.content_type != "application/json"):
+            return _json_error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+        raise
+
+
+def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: str,
+               templates_dir: Path | None = None) -> web.Application:
+    """The web application over ``store`` and the tenants' ``layouts``.
+
+    ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build logs.
+    """
+    app = web.Application(middlewares=[api_errors_as_json])
+    app[STORE] = store
+    app[LAYOUTS] = layouts
+    app[STATE_DIR] = Path(state_dir)
+    app[WEB_URL] = web_url.rstrip("/")
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
+        autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    app[TEMPLATES].filters.update(when=_when, duration=_duration)
+    routes = [
+        web.get("/", index),
+        web.get("/health", health),
+        web.get("/api/openapi.json", api_openapi),
+        web.get("/api/tenants", api_tenants),
+        web.get("/api/tenant/{tenant}/status", api_status),
+        web.get("/api/tenant/{tenant}/builds", api_builds),
+        web.get("/api/build/{uuid}", api_build),
+        web.get("/api/changes", api_changes),
+        web.get("/t/{tenant}/status", status_page),
+        web.get("/t/{tenant}/builds", builds_page),
+        web.get("/build/{uuid}", build_page),
+        web.get("/changes", changes_page),
+        web.get(r"/c/{project:.+}/+/{number}", change_page),
+        web.get(r"/logs/{uuid}/{path:.+}", log_file),
+    ]
+    if (WEB_DIR / "static").is_dir():
+        routes.append(web.static("/static", WEB_DIR / "static"))
+    app.router.add_routes(routes)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start serving ``app`` on ``host:port``; the caller cleans the runner up."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner

@@ -1,0 +1,125 @@
+"""The OpenAPI 3.1 document for zuulish's REST API, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+TIME = {"type": ["number", "null"], "description": "seconds since the epoch"}
+OPT_STR = {"type": ["string", "null"]}
+
+
+def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+JOB = _obj(
+    ["name", "state", "result", "voting"],
+    name=STR,
+    uuid={**OPT_STR, "description": "the build's id; null until the job starts"},
+    state={"type": "string", "description": (
+        "waiting (not started: merge or dependencies pending), queued-for-nodes, "
+        "queued (nodes assigned), running, completed, canceled")},
+    result={**OPT_STR, "description": "SUCCESS, FAILURE, ERROR, NODE_FAILURE, TIMED_OUT, "
+                                      "SKIPPED, CANCELED, POST_FAILURE, RETRY_LIMIT"},
+    voting=BOOL, started_at=TIME, finished_at=TIME,
+    url={**OPT_STR, "description": "the build page"},
+    log_url={**OPT_STR, "description": "the build's job-output.txt"},
+)
+CHANGE = _obj(["number", "patchset", "project", "branch", "subject", "url"],
+              number=INT, patchset=INT, project=STR, branch=STR, subject=STR, url=STR)
+ITEM = _obj(
+    ["id", "change", "live", "active", "failing", "jobs"],
+    id=INT, change=_ref("Change"), live=BOOL, enqueued_at=TIME,
+    active={**BOOL, "description": "the item has a current build set"},
+    failing={**BOOL, "description": "the item can no longer succeed"},
+    merge_state={**OPT_STR, "description": "pending, merged, conflict, error, config-error, "
+                                           "no-jobs; null when inactive"},
+    message={**OPT_STR, "description": "why the item failed to merge or was rejected"},
+    jobs=_array(_ref("Job")),
+)
+QUEUE = _obj(["name", "window", "items"], name=STR,
+             window={"type": ["integer", "null"],
+                     "description": "active window; null in independent pipelines"},
+             items=_array(_ref("Item")))
+PIPELINE = _obj(["name", "manager", "queues"], name=STR,
+                manager={"type": "string", "enum": ["independent", "dependent", "serial",
+                                                    "supercedent"]},
+                description=STR, queues=_array(_ref("Queue")))
+STATUS = _obj(["tenant", "pipelines"], tenant=STR, pipelines=_array(_ref("Pipeline")))
+BUILD = {"allOf": [_ref("Job"), _obj(
+    ["tenant", "pipeline", "project", "change", "patchset"],
+    tenant=STR, pipeline=STR, project=STR, branch=STR, change=INT, patchset=INT,
+    subject=STR, message=OPT_STR, attempt=INT, buildset=STR, current=BOOL, item_id=INT,
+    created_at=TIME, change_url=STR)]}
+HISTORY_BUILD = {"allOf": [_ref("Job"), _obj(
+    ["pipeline", "project", "change", "patchset"], pipeline=STR, project=STR, branch=STR,
+    change=INT, patchset=INT, attempt=INT, change_url=STR)]}
+LISTED_CHANGE = _obj(
+    ["number", "project", "status", "subject", "url"],
+    connection=STR, number=INT, project=STR, branch=STR, patchset=INT, status=STR,
+    subject=STR, owner=OPT_STR, approvals={"type": "object", "additionalProperties": INT},
+    updated_at=TIME,
+    last_result={"oneOf": [{"type": "null"}, _obj(["pipeline", "result"], pipeline=STR,
+                                                  result=OPT_STR)]},
+    url=STR)
+TENANT = _obj(["name", "pipelines"], name=STR, pipelines={**INT, "description": "how many"})
+ERROR = _obj(["error"], error=STR)
+
+
+def _get(summary: str, schema: dict[str, Any], params: Sequence[str] = (),
+         not_found: bool = False, query: Sequence[tuple[str, dict[str, Any]]] = ()
+         ) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": STR}
+                       for p in params] + [{"name": name, "in": "query", "required": False,
+                                            "schema": schema_}
+                                           for name, schema_ in query],
+        "responses": {"200": {"description": "OK",
+                              "content": {"application/json": {"schema": schema}}}},
+    }
+    if not_found:
+        op["responses"]["404"] = {"description": "Not found", "content": {
+            "application/json": {"schema": _ref("Error")}}}
+    return {"get": op}
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    """The whole document; ``version`` is zuulish's."""
+    limit = ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "zuulish", "version": version,
+                 "description": "The REST API of the zuulish project gating system."},
+        "paths": {
+            "/api/tenants": _get("Tenants and how many pipelines each has",
+                                 _array(_ref("Tenant"))),
+            "/api/tenant/{tenant}/status": _get(
+                "Pipelines, queues, items and jobs of a tenant", _ref("Status"),
+                ["tenant"], True),
+            "/api/tenant/{tenant}/builds": _get(
+                "Finished builds of a tenant, newest first", _array(_ref("HistoryBuild")),
+                ["tenant"], True, [limit]),
+            "/api/build/{uuid}": _get("One build", _ref("Build"), ["uuid"], True),
+            "/api/changes": _get("Changes of the built-in forge, newest first",
+                                 _array(_ref("ListedChange"))),
+            "/health": _get("Liveness probe", _obj(["status"], status={"const": "ok"})),
+        },
+        "components": {"schemas": {
+            "Tenant": TENANT, "Status": STATUS, "Pipeline": PIPELINE, "Queue": QUEUE,
+            "Item": ITEM, "Change": CHANGE, "Job": JOB, "Build": BUILD,
+            "HistoryBuild": HISTORY_BUILD, "ListedChange": LISTED_CHANGE, "Error": ERROR,
+        }},
+    }

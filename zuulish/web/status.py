@@ -1,0 +1,205 @@
+"""Answers for the API and pages, read from the store (read sessions only)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+
+from zuulish.config.layout import Layout
+from zuulish.model import PipelineManager
+from zuulish.store import (
+    BuildRow,
+    BuildSetRow,
+    ChangeQueueRow,
+    ChangeRow,
+    PatchsetRow,
+    QueueItemRow,
+    ReportRow,
+    Store,
+)
+from zuulish.store.changes import newest_results
+
+#: Merge states after which an item can no longer succeed (mirrors ``BuildSet.merge_failed``).
+MERGE_FAILED = frozenset({"conflict", "error", "config-error"})
+#: How a build row's state reads on the dashboard; ``waiting`` rows have asked for nodes.
+SHOWN_STATE = {"waiting": "queued-for-nodes"}
+
+
+def change_url(web_url: str, project: str, number: int) -> str:
+    """The built-in forge's page for a change (what Depends-On footers point at)."""
+    return f"{web_url}/c/{project}/+/{number}"
+
+
+def _job(build: BuildRow, web_url: str) -> dict[str, Any]:
+    return {"name": build.job, "uuid": build.id,
+            "state": SHOWN_STATE.get(build.state, build.state), "result": build.result,
+            "voting": build.voting, "started_at": build.started_at,
+            "finished_at": build.finished_at, "url": f"{web_url}/build/{build.id}",
+            "log_url": f"{web_url}/logs/{build.id}/job-output.txt"}
+
+
+def _not_started(name: str, frozen: dict[str, Any]) -> dict[str, Any]:
+    voting = frozen.get("voting")
+    return {"name": name, "uuid": None, "state": "waiting", "result": None,
+            "voting": True if voting is None else bool(voting), "started_at": None,
+            "finished_at": None, "url": None, "log_url": None}
+
+
+def _jobs(buildset: BuildSetRow | None, builds: list[BuildRow], web_url: str
+          ) -> list[dict[str, Any]]:
+    """One entry per job: its newest attempt, or the graph's entry when not started yet.
+
+    Jobs keep the job graph's order; builds of jobs outside the graph follow.
+    """
+    if buildset is None:
+        return []
+    newest: dict[str, BuildRow] = {}
+    for b in builds:  # ordered by creation: later attempts replace earlier ones
+        newest[b.job] = b
+    graph = buildset.job_graph or {}
+    jobs = [_job(newest[name], web_url) if name in newest else _not_started(name, frozen)
+            for name, frozen in graph.items()]
+    jobs.extend(_job(b, web_url) for name, b in newest.items() if name not in graph)
+    return jobs
+
+
+def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> dict[str, Any]:
+    """Pipelines, their queues, items and jobs, as the dashboard shows them.
+
+    Four queries in one read session, whatever the number of items.
+    """
+    web_url = web_url.rstrip("/")
+    with store.read() as s:
+        items = s.scalars(select(QueueItemRow).where(QueueItemRow.tenant == tenant,
+                                                     QueueItemRow.state == "queued")
+                          .order_by(QueueItemRow.queue_name, QueueItemRow.sequence)).all()
+        buildsets: dict[int, BuildSetRow] = {}
+        builds: dict[int, list[BuildRow]] = defaultdict(list)
+        changes: dict[tuple[str, int], ChangeRow] = {}
+        if items:
+            ids = [i.id for i in items]
+            buildsets = {b.item_id: b for b in s.scalars(select(BuildSetRow).where(
+                BuildSetRow.item_id.in_(ids), BuildSetRow.current.is_(True)))}
+            if buildsets:
+                bs_ids = [bs.id for bs in buildsets.values()]
+                for b in s.scalars(select(BuildRow).where(BuildRow.buildset_id.in_(bs_ids))
+                                   .order_by(BuildRow.created_at, BuildRow.attempt)):
+                    builds[b.buildset_id].append(b)
+            numbers = {i.change_number for i in items}
+            changes = {(c.connection, c.number): c for c in s.scalars(
+                select(ChangeRow).where(ChangeRow.number.in_(numbers)))}
+        windows = {(q.pipeline, q.name): q.window for q in s.scalars(
+            select(ChangeQueueRow).where(ChangeQueueRow.tenant == tenant))}
+    by_pipeline: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
+    for item in items:
+        change = changes.get((item.connection, item.change_number))
+        bs = buildsets.get(item.id)
+        jobs = _jobs(bs, builds[bs.id] if bs else [], web_url)
+        failing = bool(bs and (bs.merge_state in MERGE_FAILED or any(
+            j["voting"] and j["result"] not in (None, "SUCCESS") for j in jobs)))
+        by_pipeline[item.pipeline].setdefault(item.queue_name, []).append({
+            "id": item.id,
+            "change": {"number": item.change_number, "patchset": item.patchset,
+                       "project": item.project, "branch": item.branch,
+                       "subject": change.subject if change else "",
+                       "url": change_url(web_url, item.project, item.change_number)},
+            "live": item.live, "enqueued_at": item.enqueued_at, "active": bs is not None,
+            "failing": failing, "merge_state": bs.merge_state if bs else None,
+            "message": (bs.message if bs else None) or item.message, "jobs": jobs,
+        })
+
+    def window(pipeline: str, manager: PipelineManager, queue: str) -> int | None:
+        return None if manager == PipelineManager.INDEPENDENT else windows.get((pipeline, queue))
+
+    return {"tenant": tenant, "pipelines": [
+        {"name": p.name, "manager": str(p.manager), "description": p.description,
+         "queues": [{"name": q, "window": window(p.name, p.manager, q), "items": its}
+                    for q, its in by_pipeline.get(p.name, {}).items()]}
+        for p in list(layout.pipelines.values())]}
+
+
+def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
+    """One build with its item, change, pipeline and tenant; None when unknown."""
+    web_url = web_url.rstrip("/")
+    with store.read() as s:
+        row = s.execute(
+            select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow)
+            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .outerjoin(ChangeRow, (ChangeRow.connection == QueueItemRow.connection)
+                       & (ChangeRow.number == QueueItemRow.change_number))
+            .where(BuildRow.id == uuid)).first()
+    if row is None:
+        return None
+    build, buildset, item, change = row
+    return {**_job(build, web_url), "tenant": item.tenant, "pipeline": item.pipeline,
+            "project": item.project, "branch": item.branch, "change": item.change_number,
+            "patchset": item.patchset, "subject": change.subject if change else "",
+            "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
+            "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
+            "change_url": change_url(web_url, item.project, item.change_number)}
+
+
+def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
+                  ) -> list[dict[str, Any]]:
+    """Finished builds of ``tenant``, newest first, for the build history."""
+    web_url = web_url.rstrip("/")
+    with store.read() as s:
+        rows = s.execute(
+            select(BuildRow, QueueItemRow)
+            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .where(QueueItemRow.tenant == tenant, BuildRow.finished_at.is_not(None))
+            .order_by(BuildRow.finished_at.desc(), BuildRow.id).limit(limit)).all()
+    return [{**_job(b, web_url), "pipeline": i.pipeline, "project": i.project,
+             "branch": i.branch, "change": i.change_number, "patchset": i.patchset,
+             "attempt": b.attempt, "change_url": change_url(web_url, i.project, i.change_number)}
+            for b, i in rows]
+
+
+def list_changes(store: Store, web_url: str) -> list[dict[str, Any]]:
+    """Every change the store knows, newest first, with its last reported result."""
+    web_url = web_url.rstrip("/")
+    with store.read() as s:
+        rows = s.scalars(select(ChangeRow).order_by(ChangeRow.updated_at.desc(),
+                                                    ChangeRow.id.desc())).all()
+        last = newest_results(s)
+    out = []
+    for row in rows:
+        report = last.get(row.id)
+        out.append({
+            "connection": row.connection, "number": row.number, "project": row.project,
+            "branch": row.branch, "patchset": row.patchset, "status": row.status,
+            "subject": row.subject, "owner": row.owner, "approvals": row.approvals or {},
+            "updated_at": row.updated_at,
+            "last_result": ({"pipeline": report.pipeline, "result": report.result}
+                            if report else None),
+            "url": change_url(web_url, row.project, row.number),
+        })
+    return out
+
+
+def change_info(store: Store, project: str, number: int) -> dict[str, Any] | None:
+    """A change with its patch sets and reports (newest first); None when unknown."""
+    with store.read() as s:
+        row = s.scalars(select(ChangeRow).where(ChangeRow.project == project,
+                                                ChangeRow.number == number)
+                        .order_by(ChangeRow.id)).first()
+        if row is None:
+            return None
+        patchsets = s.scalars(select(PatchsetRow).where(PatchsetRow.change_id == row.id)
+                              .order_by(PatchsetRow.number)).all()
+        reports = s.scalars(select(ReportRow).where(ReportRow.change_id == row.id)
+                            .order_by(ReportRow.id.desc())).all()
+    return {"connection": row.connection, "number": row.number, "project": row.project,
+            "branch": row.branch, "status": row.status, "subject": row.subject,
+            "message": row.message, "owner": row.owner, "patchset": row.patchset,
+            "approvals": row.approvals or {}, "merged_sha": row.merged_sha,
+            "patchsets": [{"number": p.number, "commit": p.commit_sha, "ref": p.ref,
+                           "created_at": p.created_at} for p in patchsets],
+            "reports": [{"pipeline": r.pipeline, "tenant": r.tenant, "action": r.action,
+                         "result": r.result, "votes": r.votes or {}, "message": r.message,
+                         "patchset": r.patchset, "created_at": r.created_at}
+                        for r in reports]}
