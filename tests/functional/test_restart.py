@@ -50,7 +50,7 @@ def test_kill_9_during_the_gate_resumes_and_merges_each_change_once(
         os.killpg(server.pid, signal.SIGKILL)  # no chance to clean up
         server.wait(10)
         server = start_server(config, log)
-        tenant.wait_for(lambda: all(tenant.change(n).status == "MERGED" for n in numbers),
+        tenant.wait_for(lambda: all(_merged_and_reported(tenant, n) for n in numbers),
                         timeout=180, what="every change to merge after the restart")
     finally:
         os.killpg(server.pid, signal.SIGKILL)
@@ -68,6 +68,12 @@ def _running_builds(tenant: GateTenant) -> bool:
 
     with tenant.aio.store.read() as s:
         return s.scalar(select(BuildRow.id).where(BuildRow.state == "running")) is not None
+
+
+def _merged_and_reported(tenant: GateTenant, number: int) -> bool:
+    """The reporter merges first, then leaves its report: wait for both."""
+    return tenant.change(number).status == "MERGED" and any(
+        r.result is not None for r in tenant.reports(number, "gate"))
 
 
 def _free_port() -> int:
@@ -91,8 +97,8 @@ def test_graceful_stop_requeues_builds_instead_of_failing_them(
     again.aio = AllInOne(tenant.config)
     again.start()
     try:
-        again.wait_for(lambda: again.change(n).status == "MERGED", timeout=120,
-                       what="the change to merge")
+        again.wait_for(lambda: _merged_and_reported(again, n), timeout=120,
+                       what="the change to merge and its result to be reported")
         assert [r.result for r in again.reports(n, "gate")] == ["SUCCESS"]
     finally:
         again.stop()

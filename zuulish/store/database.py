@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,17 @@ class Store:
         opened while another thread (or this one) holds a write transaction."""
         with self.read_sessions() as session:
             yield session  # closing ends the transaction; loaded objects stay usable
+
+    def lock(self, session: Session, name: str) -> None:
+        """Serialise transactions that take the lock ``name`` until this one ends.
+
+        PostgreSQL takes a transaction-scoped advisory lock; SQLite needs nothing,
+        since every write transaction already holds the database's write lock.
+        """
+        if self.is_sqlite:
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def check(self) -> None:
         """Fail with a clear message if the database cannot be reached."""

@@ -69,6 +69,9 @@ def _record_commit(forge: GitForge, project: str, branch: str, sha: str) -> str 
                     row.approvals = {}  # a new patch set needs new votes
                     verb = "Updated change"
                 else:
+                    # Pushes to one forge take numbers one at a time, so concurrent
+                    # pushes never collide on max(number) + 1.
+                    forge.store.lock(s, f"change-numbers:{forge.name}")
                     number = (s.scalar(select(func.max(ChangeRow.number)).where(
                         ChangeRow.connection == forge.name)) or 0) + 1
                     row = ChangeRow(connection=forge.name, number=number, project=project,
