@@ -74,7 +74,8 @@ class AllInOne:
                      for p in config.providers if p.driver == "local"]
         self.launcher = Launcher(self.store, providers, self.clock)
         self.executor = Executor(self.store, config.state_dir, self.clock,
-                                 workers=config.executor_workers)
+                                 workers=config.executor_workers,
+                                 preload_ansible=config.executor_preload_ansible)
         self.workers: list[Worker] = []
         self.intake: IntakeServer | None = None
 

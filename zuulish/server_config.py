@@ -11,7 +11,7 @@ Example::
     nodepool:
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
-    executor: {workers: 2}
+    executor: {workers: 2, preload_ansible: true}   # fork playbooks from a warm Ansible
 
 Relative paths are relative to the file's directory.
 """
@@ -59,6 +59,7 @@ class ServerConfig:
     connections: dict[str, ConnectionConfig]
     providers: list[ProviderConfig]
     executor_workers: int = 2
+    executor_preload_ansible: bool = True
     poll_interval: float = 0.2
     merger_workers: int = 1
 
@@ -173,8 +174,10 @@ def load_server_config(path: str | Path) -> ServerConfig:
                                         tuple(str(x) for x in labels), max_nodes, options))
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
-    _check_keys(executor, {"workers"}, "executor.", path)
+    _check_keys(executor, {"workers", "preload_ansible"}, "executor.", path)
     workers = _expect(executor.get("workers", 2), int, "executor.workers", path)
+    preload = _expect(executor.get("preload_ansible", True), bool, "executor.preload_ansible",
+                      path)
     scheduler = _expect(data.get("scheduler") or {}, dict, "scheduler", path)
     _check_keys(scheduler, {"poll_interval"}, "scheduler.", path)
     poll = _expect(scheduler.get("poll_interval", 0.2), (int, float), "scheduler.poll_interval",
@@ -185,6 +188,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
     return ServerConfig(
         path=path, state_dir=state_dir, database=database, tenant_file=tenant_file,
         listen_host=host, listen_port=port, web_url=web_url, connections=connections,
-        providers=providers, executor_workers=workers, poll_interval=float(poll),
+        providers=providers, executor_workers=workers, executor_preload_ansible=preload,
+        poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
     )

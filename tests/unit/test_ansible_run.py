@@ -7,12 +7,20 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zuulish.executor.ansible_run import JobLog, PlaybookRun, run_playbook
+from zuulish.executor.ansible_run import (
+    JobLog,
+    PhaseOutcome,
+    PlaybookRun,
+    ansible_env,
+    run_playbook,
+)
+from zuulish.executor.ansible_zygote import SERVED_ENV, AnsibleZygote
 from zuulish.executor.phases import run_phases
 
 SECRET = "hunter2-s3cr3t-Value"
@@ -21,10 +29,15 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \| ")
 
 
 class Job:
-    """A work dir, a job log and playbooks written on demand."""
+    """A work dir, a job log and playbooks written on demand.
 
-    def __init__(self, tmp: Path) -> None:
+    ``preload`` is a warm zygote's environment, or None to start Ansible cold;
+    every behaviour here is tested both ways.
+    """
+
+    def __init__(self, tmp: Path, preload: dict[str, str] | None = None) -> None:
         self.tmp = tmp
+        self.preload = preload
         self.work = tmp / "work"
         self.work.mkdir()
         self.logs = tmp / "logs"
@@ -49,7 +62,11 @@ class Job:
         return run_phases(self.tmp / "ansible", as_phase(pre, "pre-run"), as_phase(run, "run"),
                           as_phase(post, "post-run"), as_phase(cleanup, "cleanup-run"),
                           self.inventory, {"greeting": "hello"}, self.log, timeout, cancel,
-                          self.work)
+                          self.work, preload=self.preload)
+
+    def play(self, book: PlaybookRun, extra_vars: dict[str, Any] | None = None) -> PhaseOutcome:
+        return run_playbook(self.tmp / "ansible", book, self.inventory, extra_vars or {},
+                            self.log, None, None, self.work, preload=self.preload)
 
     def text(self) -> str:
         self.log.close()
@@ -64,9 +81,23 @@ def shell(cmd: str) -> str:
     return f"shell: {json.dumps(cmd)}"
 
 
-@pytest.fixture
-def job(tmp_path: Path) -> Job:
-    return Job(tmp_path)
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnsibleZygote]:
+    z = AnsibleZygote(tmp_path_factory.mktemp("zygote"), ansible_env())
+    z.start()
+    assert z.wait_ready(), (z.directory / "zygote.log").read_text()
+    yield z
+    z.stop()
+
+
+@pytest.fixture(params=["cold", "preloaded"])
+def job(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Job]:
+    if request.param == "cold":
+        yield Job(tmp_path)
+        return
+    zygote: AnsibleZygote = request.getfixturevalue("zygote")
+    yield Job(tmp_path, zygote.playbook_env())
+    assert zygote.playbook_env(), "the zygote died during the test"
 
 
 def _processes_running(needle: str) -> list[str]:
@@ -84,8 +115,7 @@ def _processes_running(needle: str) -> list[str]:
 def test_successful_playbook_logs_each_line_and_a_task_record(job: Job) -> None:
     started = time.time()
     book = job.book("hello", 'name: say hello\n      command: echo "{{ greeting }} world"')
-    outcome = run_playbook(job.tmp / "ansible", book, job.inventory, {"greeting": "hello"},
-                           job.log, None, None, job.work)
+    outcome = job.play(book, {"greeting": "hello"})
     assert (outcome.status, outcome.rc, outcome.message) == ("successful", 0, "")
     text = job.text()
     assert "TASK [say hello]" in text and "node | hello world" in text
@@ -108,8 +138,7 @@ def test_failing_task_is_failure_and_post_run_still_runs(job: Job) -> None:
 
 def test_missing_playbook_is_an_error_named_in_the_log(job: Job) -> None:
     missing = PlaybookRun(job.tmp / "nope.yaml", "run", trusted=True)
-    outcome = run_playbook(job.tmp / "ansible", missing, job.inventory, {}, job.log, None,
-                           None, job.work)
+    outcome = job.play(missing)
     assert outcome.status == "error"
     assert outcome.message == f"playbook {job.tmp / 'nope.yaml'} not found"
     assert not (job.tmp / "ansible").exists()  # ansible never started
@@ -240,3 +269,36 @@ def test_relative_chdir_resolves_against_the_work_dir(job: Job) -> None:
     assert job.phases(run=(book,)) == ("SUCCESS", "")
     outputs = [r["stdout"] for r in job.records()]
     assert outputs == ["found-it", str(job.work)]
+
+
+def test_playbook_runs_warm_exactly_when_preloaded(job: Job) -> None:
+    book = job.book("which", f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
+    assert job.play(book).status == "successful"
+    expected = "served=1" if job.preload else "served="
+    assert [r["msg"] for r in job.records()] == [expected]
+
+
+def test_settings_the_zygote_cannot_honour_run_cold(tmp_path: Path,
+                                                    zygote: AnsibleZygote) -> None:
+    """A different module path is read when Ansible is imported: such a run starts cold."""
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "hello_module.py").write_text(
+        "#!/usr/bin/python\nimport json\n"
+        "print(json.dumps({'changed': False, 'msg': 'from my library'}))\n")
+    job = Job(tmp_path, {**zygote.playbook_env(), "ANSIBLE_LIBRARY": str(library)})
+    book = job.book("lib", "hello_module: {}",
+                    f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
+    assert job.play(book).status == "successful"
+    assert [r["msg"] for r in job.records()] == ["from my library", "served="]
+
+
+def test_playbooks_start_cold_when_the_zygote_is_gone(tmp_path: Path) -> None:
+    z = AnsibleZygote(tmp_path / "zygote", ansible_env())
+    z.start()
+    assert z.wait_ready()
+    preload = z.playbook_env()
+    z.stop()
+    assert z.playbook_env() == {}  # the executor stops asking a stopped zygote
+    job = Job(tmp_path, preload)  # a client that still tries it falls back to a cold start
+    assert job.play(job.book("ok", "command: 'true'")).status == "successful"

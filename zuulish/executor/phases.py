@@ -74,8 +74,12 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                post: list[PlaybookRun], cleanup: list[PlaybookRun], inventory: dict[str, Any],
                extra_vars: dict[str, Any], log: JobLog, timeout: float | None,
                cancel: threading.Event | None, cwd: Path | None,
-               post_timeout: float = DEFAULT_POST_TIMEOUT) -> tuple[str, str]:
-    """Run every phase; return (result, message), result one of Zuul's."""
+               post_timeout: float = DEFAULT_POST_TIMEOUT,
+               preload: dict[str, str] | None = None) -> tuple[str, str]:
+    """Run every phase; return (result, message), result one of Zuul's.
+
+    ``preload`` is the environment that starts playbooks from a warm Ansible.
+    """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
         return checked
@@ -84,7 +88,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     def play(book: PlaybookRun, limit: float | None,
              stop: threading.Event | None) -> PhaseOutcome:
         return run_playbook(private_dir, book, inventory, extra_vars, log, limit, stop,
-                            cwd, _roles_path(book))
+                            cwd, _roles_path(book), preload)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

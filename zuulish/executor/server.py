@@ -22,7 +22,8 @@ from sqlalchemy import select, update
 from zuulish.clock import Clock
 from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import UserError
-from zuulish.executor.ansible_run import JobLog, PlaybookRun
+from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
+from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.workspace import (
@@ -61,7 +62,7 @@ MAX_ATTEMPTS = 3  # Zuul's default ``attempts``
 class Executor:
     def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
                  name: str | None = None, canonical_hostname: str = "localhost",
-                 keep_workspaces: bool = False):
+                 keep_workspaces: bool = False, preload_ansible: bool = True):
         self.store = store
         self.state_dir = state_dir
         self.clock = clock
@@ -75,9 +76,14 @@ class Executor:
         self._running: dict[str, threading.Event] = {}
         self._stopping = False
         self._lock = threading.Lock()
+        # A warm Ansible to fork playbooks from; started with the first loop.
+        self.zygote = (AnsibleZygote(state_dir / "ansible-zygote", ansible_env())
+                       if preload_ansible else None)
 
     # ----------------------------------------------------------- the loop
     def run_once(self) -> bool:
+        if self.zygote is not None and not self._stopping:
+            self.zygote.start()  # once; builds start cold until it is warm
         busy = self._check_cancels()
         with self._lock:
             free = self.workers - len(self._running)
@@ -127,6 +133,8 @@ class Executor:
             for cancel in self._running.values():
                 cancel.set()
         self.pool.shutdown(wait=wait)
+        if self.zygote is not None:
+            self.zygote.stop()
 
     # ---------------------------------------------------------- one build
     def _run_build(self, build: BuildRow, cancel: threading.Event) -> None:
@@ -200,7 +208,8 @@ class Executor:
         result, message = run_phases(
             build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
             phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), cancel,
-            work_root, post_timeout=post_timeout)
+            work_root, post_timeout=post_timeout,
+            preload=self.zygote.playbook_env() if self.zygote is not None else None)
         return result, message
 
     def _prepare_repos(self, params: dict[str, Any], work_root: Path,
