@@ -302,3 +302,28 @@ def test_playbooks_start_cold_when_the_zygote_is_gone(tmp_path: Path) -> None:
     assert z.playbook_env() == {}  # the executor stops asking a stopped zygote
     job = Job(tmp_path, preload)  # a client that still tries it falls back to a cold start
     assert job.play(job.book("ok", "command: 'true'")).status == "successful"
+
+
+def test_a_crashed_zygote_is_started_again(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from zuulish.executor import ansible_zygote
+
+    monkeypatch.setattr(ansible_zygote, "RESTART_SECONDS", 0.0)
+    z = AnsibleZygote(tmp_path / "zygote", ansible_env())
+    z.start()
+    try:
+        assert z.wait_ready()
+        assert z._proc is not None
+        os.killpg(z._proc.pid, signal.SIGKILL)
+        z._proc.wait(5)
+        assert z.playbook_env() == {}  # builds start cold meanwhile
+        z.start()
+        assert z.wait_ready()
+        job = Job(tmp_path, z.playbook_env())
+        book = job.book("which", f'debug: msg="{{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
+        assert job.play(book).status == "successful"
+        assert [r["msg"] for r in job.records()] == ["1"]
+    finally:
+        z.stop()

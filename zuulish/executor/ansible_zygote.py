@@ -53,6 +53,7 @@ SOCKET_ENV = "ZUULISH_ANSIBLE_ZYGOTE"
 REAL_ENV = "ZUULISH_REAL_ANSIBLE_PLAYBOOK"
 SERVED_ENV = "ZUULISH_PRELOADED_ANSIBLE"
 START_TIMEOUT = 60.0
+RESTART_SECONDS = 60.0  # at most one restart a minute after a crash
 # Settings Ansible reads while a playbook runs, which may differ per build;
 # every other ANSIBLE_* variable must equal the zygote's own.
 RUNTIME_SETTINGS = frozenset({
@@ -360,6 +361,17 @@ class AnsibleZygote:
         self._control: int | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
+        self._next_start = 0.0
+
+    def _discard(self) -> None:
+        """Forget a zygote that has exited (with the lock held)."""
+        self._ready.clear()
+        if self._control is not None:
+            os.close(self._control)
+            self._control = None
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        self._proc = None
 
     def _write_client(self) -> None:
         self.bin_dir.mkdir(parents=True, exist_ok=True)
@@ -371,10 +383,19 @@ class AnsibleZygote:
         tmp.replace(target)
 
     def start(self) -> None:
-        """Start the zygote in the background; builds use it once it is warm."""
+        """Start the zygote in the background; builds use it once it is warm.
+
+        Called often: it starts the zygote once, and again (at most once a minute)
+        if it has died, so a crash costs speed for a while, never builds.
+        """
         with self._lock:
             if self._proc is not None:
-                return
+                if self._proc.poll() is None or time.monotonic() < self._next_start:
+                    return
+                log.warning("the preloaded Ansible exited with %s (see %s); starting it "
+                            "again", self._proc.returncode, self.directory / "zygote.log")
+                self._discard()
+            self._next_start = time.monotonic() + RESTART_SECONDS
             self.directory.mkdir(parents=True, exist_ok=True)
             self._write_client()
             read_end, write_end = os.pipe()
@@ -391,8 +412,11 @@ class AnsibleZygote:
 
     def _await_ready(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line.strip() == b"ready":
+        try:
+            line = proc.stdout.readline()
+        except ValueError:  # closed: this zygote was discarded meanwhile
+            return
+        if line.strip() == b"ready" and self._proc is proc:
             self._ready.set()
         else:
             log.warning("the preloaded Ansible did not start (see %s); playbooks start "
