@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,10 @@ def cold_load(fixture: Path) -> tuple[float, object, dict, ConfigLoader]:
     return time.perf_counter() - start, layout, files, loader
 
 
+def cold_load_seconds(fixture: Path) -> float:
+    return cold_load(fixture)[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fixture", type=Path)
@@ -64,20 +69,27 @@ def main() -> None:
                             str(args.projects), "--jobs", str(args.jobs)], check=True,
                            capture_output=True)
         colds, reconfigs = [], []
+        # Each cold load in a fresh interpreter: nothing cached by an earlier one.
+        spawn = multiprocessing.get_context("spawn")
         for _ in range(args.repeat):
-            seconds, layout, files, loader = cold_load(fixture)
-            colds.append(seconds)
+            with spawn.Pool(1) as pool:
+                colds.append(pool.apply(cold_load_seconds, (fixture,)))
+        _seconds, layout, files, loader = cold_load(fixture)
         # One file changes in one repository: a job gains a variable.
         project = sorted(p for p in files if p.startswith("org/"))[0]
         branch, project_files = files[project]
         path = sorted(project_files)[0]
         for i in range(args.repeat):
             changed = dict(files)
-            changed[project] = (branch, {**project_files,
-                                         path: project_files[path] + f"\n# edit {i}\n"})
+            edited = project_files[path].replace("    vars:\n",
+                                                 f"    vars:\n      bench_edit: {i}\n", 1)
+            changed[project] = (branch, {**project_files, path: edited})
             start = time.perf_counter()
             new_layout = loader.build(changed)
             reconfigs.append((time.perf_counter() - start) * 1000)
+            if not any(j.vars.get("bench_edit") == i for variants in new_layout.jobs.values()
+                       for j in variants):
+                raise SystemExit("the edit did not reach the new layout")
     print(json.dumps({
         "cold_load_s": round(statistics.median(colds), 3),
         "reconfigure_ms": round(statistics.median(reconfigs), 1),

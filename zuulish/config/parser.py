@@ -264,12 +264,21 @@ def _string_list(body: dict, key: str, ctx: SourceContext) -> tuple[str, ...]:
     return tuple(items)
 
 
+# Patterns known to compile: tenants repeat the same matchers across thousands
+# of jobs, more than ``re``'s own cache holds.
+_VALID_PATTERNS: set[str] = set()
+
+
 def _regexes(body: dict, key: str, ctx: SourceContext, job: str) -> tuple[str, ...]:
     """A job matcher (``branches``, ``files``, ``irrelevant-files``): regexes that compile."""
     patterns = tuple(str(p) for p in _as_list(body.get(key)))
     for pattern in patterns:
+        if pattern in _VALID_PATTERNS:
+            continue
         try:
             re.compile(pattern)
+            if len(_VALID_PATTERNS) < 100_000:
+                _VALID_PATTERNS.add(pattern)
         except re.error as exc:
             what = "branch matcher" if key == "branches" else f"{key} matcher"
             raise _err(body, ctx, f"job {job!r}: {what} {pattern!r} is not a valid regular "
