@@ -186,3 +186,36 @@ def test_start_enqueue_and_dequeue_reporters(tmp_path: Path, database_url: str) 
         assert report.message.startswith("All good here.") and report.patchset == 2
     finally:
         t.stop()
+
+
+def test_each_branch_is_tested_with_its_own_configuration(tmp_path: Path,
+                                                          database_url: str) -> None:
+    import os
+
+    from tests.fakes.tenant import git
+    from zuulish.drivers.git.connection import ADMIN_ENV
+
+    t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP_CONFIG,
+                                                        "value.txt": "good\n"}})
+    work = tmp_path / "branching"
+    git(tmp_path, "clone", "-q", str(t.forge.repo_path("org/app")), str(work))
+    (work / ".zuul.yaml").write_text(APP_CONFIG.replace("app-test", "stable-test"))
+    git(work, "commit", "-q", "-am", "Stable branch jobs")
+    os.environ[ADMIN_ENV] = "1"  # an administrator creates the branch
+    try:
+        git(work, "push", "-q", "origin", "HEAD:refs/heads/stable/1")
+    finally:
+        del os.environ[ADMIN_ENV]
+    t.start()
+    try:
+        on_stable = t.push("org/app", {"x.txt": "x\n"}, "Stable fix", branch="stable/1")
+        on_main = t.push("org/app", {"y.txt": "y\n"}, "Main change")
+        stable_report = t.wait_reported(on_stable, "check")
+        main_report = t.wait_reported(on_main, "check")
+    finally:
+        t.stop()
+    assert stable_report.result == main_report.result == "SUCCESS"
+    assert "- stable-test " in stable_report.message
+    assert "app-test" not in stable_report.message
+    assert "- app-test " in main_report.message
+    assert "stable-test" not in main_report.message

@@ -189,7 +189,7 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
     """The frozen jobs ``project`` runs in ``pipeline`` on ``branch`` for a change that
     modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
     graph = JobGraph()
-    for ref in layout.project_pipeline_jobs(project, pipeline):
+    for ref in layout.project_pipeline_jobs(project, pipeline, branch):
         variants = layout.jobs.get(ref.name)
         if variants and not _matching_variants(layout, ref.name, branch):
             continue  # no variant for this branch: the job does not run here

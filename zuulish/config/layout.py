@@ -25,30 +25,37 @@ class Layout:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[ConfigError] = field(default_factory=list)
 
-    def _stanzas(self, project: str) -> list[ProjectConfig]:
-        """The project's stanzas, each preceded by the templates it names. Stanzas
-        whose name is a regular expression (``^...``, config projects only) apply
-        to every project they match, before the project's own."""
+    def _stanzas(self, project: str, branch: str | None = None) -> list[ProjectConfig]:
+        """The project's stanzas for a change on ``branch`` (None: any), each preceded
+        by the templates it names. Stanzas whose name is a regular expression
+        (``^...``, config projects only) apply to every project they match, before
+        the project's own. A stanza, or a template, with branch matchers applies
+        only to the branches they match."""
         out: list[ProjectConfig] = []
         matching = [s for name, stanzas in self.projects.items() if name.startswith("^")
                     and re.fullmatch(name, project) for s in stanzas]
         for stanza in matching + self.projects.get(project, []):
+            if not stanza.applies_to(branch):
+                continue
             for template in stanza.templates:
-                out.extend(self.project_templates.get(template, []))
+                out.extend(t for t in self.project_templates.get(template, [])
+                           if t.applies_to(branch))
             out.append(stanza)
         return out
 
-    def project_pipeline_jobs(self, project: str, pipeline: str) -> list:
-        """Job references for ``project`` in ``pipeline`` across its stanzas and templates."""
+    def project_pipeline_jobs(self, project: str, pipeline: str,
+                              branch: str | None = None) -> list:
+        """Job references for ``project`` in ``pipeline`` on ``branch`` (None: any
+        branch) across its stanzas and templates."""
         refs = []
-        for stanza in self._stanzas(project):
+        for stanza in self._stanzas(project, branch):
             ppj = stanza.pipelines.get(pipeline)
             if ppj:
                 refs.extend(ppj.jobs)
         return refs
 
-    def queue_name(self, project: str) -> str:
-        for stanza in reversed(self._stanzas(project)):
+    def queue_name(self, project: str, branch: str | None = None) -> str:
+        for stanza in reversed(self._stanzas(project, branch)):
             if stanza.queue:
                 return stanza.queue
         return project

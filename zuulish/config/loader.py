@@ -12,6 +12,7 @@ import contextlib
 import gc
 import hashlib
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,8 @@ def paused_gc() -> Iterator[None]:
 OBJECT_TYPES = ("pipeline", "nodeset", "secret", "semaphore", "queue", "pragma", "flavor",
                 "image", "label", "section", "provider", "job", "project-template", "project")
 IGNORED_TYPES: tuple[str, ...] = ()
+# Kinds of which a tenant holds many definitions under one name (variants).
+MULTI_DEFINED = frozenset({"job", "project", "project-template", "pragma"})
 SIMPLE_PARSERS = {"secret": parse_secret, "semaphore": parse_semaphore, "queue": parse_queue,
                   "pragma": parse_pragma}
 
@@ -133,8 +136,13 @@ class ConfigLoader:
         self._cache[key] = parsed
         return parsed
 
-    def build(self, files: dict[str, tuple[str, dict[str, str]]]) -> Layout:
-        """``files`` maps project name to (branch, {path: text}).
+    def build(self, files: Mapping[str, tuple[str, dict[str, str]]]) -> Layout:
+        """``files`` maps project name to (branch, {path: text}): one branch each."""
+        return self.build_branches({project: {branch: project_files}
+                                    for project, (branch, project_files) in files.items()})
+
+    def build_branches(self, files: Mapping[str, Mapping[str, dict[str, str]]]) -> Layout:
+        """``files`` maps project name to {branch: {path: text}}, default branch first.
 
         Unchanged files cost next to nothing: their YAML and the objects made
         from it are reused from the last build (keyed by content and context).
@@ -142,7 +150,35 @@ class ConfigLoader:
         with paused_gc():
             return self._build(files)
 
-    def _build(self, files: dict[str, tuple[str, dict[str, str]]]) -> Layout:
+    def _implied(self, tp: TenantProject, branch: str, multi_branch: bool,
+                 parsed: ParsedFile) -> tuple[str, ...]:
+        """Zuul's implied branch matchers for what one file defines.
+
+        Untrusted projects with more than one branch get a matcher for the branch
+        the file was read from; config projects and single-branch projects get
+        none. The tenant's ``implied-branch-matchers`` for the project, then a
+        ``pragma`` in the file, override that; a pragma's ``implied-branches``
+        gives the matchers to use instead.
+        """
+        enabled = not tp.trusted and multi_branch
+        if tp.implied_branch_matchers is not None:
+            enabled = tp.implied_branch_matchers
+        explicit: tuple[str, ...] = ()
+        for kind, body in parsed.objects:
+            if kind != "pragma" or not isinstance(body, dict):
+                continue
+            if isinstance(body.get("implied-branch-matchers"), bool):
+                enabled = body["implied-branch-matchers"]
+            given = body.get("implied-branches")
+            if given is not None:
+                explicit = tuple(str(b) for b in (given if isinstance(given, list)
+                                                  else [given]))
+                enabled = True if "implied-branch-matchers" not in body else enabled
+        if not enabled:
+            return ()
+        return explicit or (re.escape(branch),)
+
+    def _build(self, files: Mapping[str, Mapping[str, dict[str, str]]]) -> Layout:
         layout = Layout(self.tenant.name, default_parent=self.tenant.default_parent,
                         max_job_timeout=self.tenant.max_job_timeout,
                         max_nodes_per_job=self.tenant.max_nodes_per_job)
@@ -152,18 +188,27 @@ class ConfigLoader:
         for tp in order:
             if tp.name not in files:
                 continue
-            branch, project_files = files[tp.name]
-            for path in config_file_order(list(project_files)):
-                display = path if self.keep_paths else f"{tp.name}/{path}"
-                parsed = self.parse_file(display, project_files[path])
-                used.add(self._key(display, project_files[path]))
-                if parsed.error:
-                    layout.errors.append(parsed.error)
-                ctx = SourceContext(tp.name, branch, display, tp.trusted)
-                for kind, body in parsed.objects:
-                    if kind in items and tp.loads(kind):
-                        items[kind].append((body, ctx))
+            branches = files[tp.name]
+            first = True
+            for branch, project_files in branches.items():
+                for path in config_file_order(list(project_files)):
+                    display = path if self.keep_paths else f"{tp.name}/{path}"
+                    if not first:  # errors on other branches say which branch
+                        display = f"{tp.name}@{branch}/{path}"
+                    parsed = self.parse_file(display, project_files[path])
+                    used.add(self._key(display, project_files[path]))
+                    if parsed.error:
+                        layout.errors.append(parsed.error)
+                    ctx = SourceContext(tp.name, branch, display, tp.trusted,
+                                        self._implied(tp, branch, len(branches) > 1, parsed))
+                    for kind, body in parsed.objects:
+                        if kind in items and tp.loads(kind):
+                            items[kind].append((body, ctx))
+                first = False
         memo: dict[tuple, Any] = {}
+        # Named objects defined once per tenant, and the (project, branch) that did:
+        # the same object on another branch of that project is its copy, not a clash.
+        owners: dict[tuple[str, str], tuple[str, str]] = {}
         for kind in OBJECT_TYPES:
             pipelines = self._pipelines(layout) if kind in ("project", "project-template") \
                 else None
@@ -177,6 +222,11 @@ class ConfigLoader:
                 try:
                     if isinstance(result, ConfigError):
                         raise result
+                    if kind not in MULTI_DEFINED:
+                        owner = owners.setdefault((kind, str(result.name)),
+                                                  (ctx.project, ctx.branch))
+                        if owner[0] == ctx.project and owner[1] != ctx.branch:
+                            continue  # the first branch read (the default) wins
                     self._register(layout, kind, result, body, ctx)
                 except ConfigError as exc:
                     layout.errors.append(exc)

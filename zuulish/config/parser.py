@@ -41,6 +41,9 @@ class SourceContext:
     branch: str
     path: str
     trusted: bool
+    # Branch matchers given to jobs, templates and project stanzas written here
+    # without ``branches`` of their own (Zuul's implied branch matchers).
+    implied_branches: tuple[str, ...] = ()
 
 
 PIPELINE_KEYS = {
@@ -65,7 +68,7 @@ JOB_KEYS = {
     "hold-following-changes", "zuul",
 }
 PROJECT_KEYS = {"name", "templates", "queue", "merge-mode", "default-branch", "vars",
-                "description", "debug", "fail-fast"}
+                "description", "debug", "fail-fast", "branches"}
 PROJECT_PIPELINE_KEYS = {"jobs", "queue", "debug", "fail-fast"}
 NODESET_KEYS = {"name", "nodes", "groups", "alternatives"}
 
@@ -310,7 +313,7 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
                       ("attempts", int), ("post-timeout", int), ("protected", bool),
                       ("intermediate", bool)):
         _expect(body, key, kind, ctx, f"job {name!r}")
-    branches = _regexes(body, "branches", ctx, name)
+    branches = _regexes(body, "branches", ctx, name) or ctx.implied_branches
     if body.get("attempts") is not None and body["attempts"] < 1:
         raise _err(body, ctx, f"job {name!r}: 'attempts' must be at least 1")
     nodeset: NodeSet | str | None = None
@@ -374,7 +377,9 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
             raise _err(body, ctx, f"project name {name!r} is not a valid regular "
                                   f"expression: {exc}") from None
     project = ProjectConfig(name=str(name), queue=body.get("queue"),
-                            vars=dict(body.get("vars") or {}))
+                            vars=dict(body.get("vars") or {}),
+                            branches=_regexes(body, "branches", ctx, str(name))
+                            or ctx.implied_branches)
     project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
     project.source_file, project.source_line = where(body, ctx.path)
     for key, value in body.items():

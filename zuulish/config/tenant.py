@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,33 @@ class TenantProject:
     include: frozenset[str] | None = None  # object types loaded (None: Zuul's default)
     exclude: frozenset[str] = frozenset()
     load_branch: str | None = None
+    implied_branch_matchers: bool | None = None  # None: Zuul's heuristic
+    include_branches: tuple[str, ...] = ()  # regexes; empty: every branch
+    exclude_branches: tuple[str, ...] = ()
 
     def loads(self, kind: str) -> bool:
         """Whether objects of ``kind`` from this project's config are loaded."""
         if kind in self.exclude:
             return False
         return self.include is None or kind in self.include
+
+    def config_branches(self, branches: list[str], default: str) -> list[str]:
+        """The branches configuration is read from, the default branch first.
+
+        A config project's configuration comes from its default branch (it
+        applies to every branch); an untrusted project's from each of its
+        branches that ``include-branches``/``exclude-branches`` admit.
+        ``load-branch`` names the single branch to read instead.
+        """
+        if self.load_branch:
+            return [self.load_branch] if self.load_branch in branches else []
+        if self.trusted:
+            return [default] if default in branches else []
+        chosen = [b for b in branches
+                  if (not self.include_branches
+                      or any(re.fullmatch(p, b) for p in self.include_branches))
+                  and not any(re.fullmatch(p, b) for p in self.exclude_branches)]
+        return sorted(chosen, key=lambda b: (b != default, b))
 
 
 @dataclass
@@ -118,8 +140,31 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
                          if include is not None else None),
                 exclude=(_types(options["exclude"], f, ln, f"project {name!r} exclude")
                          if options.get("exclude") else frozenset()),
-                load_branch=options.get("load-branch")))
+                load_branch=options.get("load-branch"),
+                implied_branch_matchers=_bool_option(options, "implied-branch-matchers", f, ln),
+                include_branches=_patterns(options, "include-branches", f, ln),
+                exclude_branches=_patterns(options, "exclude-branches", f, ln)))
     return out
+
+
+def _bool_option(options: dict, key: str, file: str, line: int) -> bool | None:
+    value = options.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"project option {key!r} must be true or false, not {value!r}",
+                          file=file, line=line)
+    return value
+
+
+def _patterns(options: dict, key: str, file: str, line: int) -> tuple[str, ...]:
+    value = options.get(key) or []
+    patterns = tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"project option {key!r}: {pattern!r} is not a valid regular "
+                              f"expression: {exc}", file=file, line=line) from None
+    return patterns
 
 
 def _int(body: dict, key: str, default: int, file: str, line: int) -> int:

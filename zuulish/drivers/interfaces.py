@@ -17,6 +17,9 @@ class Source(Protocol):
 
     def default_branch(self, project: str) -> str: ...
 
+    def branches(self, project: str) -> list[str]:
+        """Every branch of ``project``."""
+
     def project_url(self, project: str) -> str:
         """Where a merger or executor can fetch the project from."""
 

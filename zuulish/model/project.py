@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,5 +47,14 @@ class ProjectConfig:
     templates: tuple[str, ...] = ()
     pipelines: dict[str, ProjectPipelineJobs] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    # Branch matchers (regexes, full match): explicit, or implied by the branch
+    # an untrusted project's stanza was read from. Empty: every branch.
+    branches: tuple[str, ...] = ()
     source_file: str | None = None
     source_line: int | None = None
+
+    def applies_to(self, branch: str | None) -> bool:
+        """Whether this stanza applies to a change on ``branch`` (None: any branch)."""
+        if branch is None or not self.branches:
+            return True
+        return any(re.fullmatch(b, branch) for b in self.branches)

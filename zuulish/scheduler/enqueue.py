@@ -18,8 +18,8 @@ class EnqueuePlan:
     silent: bool = False  # a rejection not worth telling the user about
 
 
-def _has_jobs(layout: Layout, pipeline: str, project: str) -> bool:
-    return bool(layout.project_pipeline_jobs(project, pipeline))
+def _has_jobs(layout: Layout, pipeline: str, project: str, branch: str | None = None) -> bool:
+    return bool(layout.project_pipeline_jobs(project, pipeline, branch))
 
 
 def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
@@ -33,7 +33,7 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
     if not change.is_open:
         return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
                            silent=True)
-    if not _has_jobs(layout, pipeline.name, change.project):
+    if not _has_jobs(layout, pipeline.name, change.project, change.branch):
         return EnqueuePlan(rejection=f"project {change.project!r} has no jobs in pipeline "
                                      f"{pipeline.name!r}", silent=True)
     if change.key in already_queued:
@@ -61,7 +61,7 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                     queue_of: dict[ChangeKey, str]) -> EnqueuePlan:
     ordered: list[Change] = []
     visiting: set[ChangeKey] = set()
-    my_queue = layout.queue_name(change.project)
+    my_queue = layout.queue_name(change.project, change.branch)
 
     def visit(current: Change) -> str | None:
         if current.key in visiting:
@@ -84,7 +84,7 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                 continue
             if not needed.is_open:
                 return f"needed change {key.number} is {needed.status.lower()}"
-            if layout.queue_name(needed.project) != my_queue:
+            if layout.queue_name(needed.project, needed.branch) != my_queue:
                 return (f"needed change {key.number} ({needed.project}) does not share a "
                         f"queue with {current.project} in {pipeline.name}; projects with "
                         "cross-project dependencies must share a queue")

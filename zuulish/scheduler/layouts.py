@@ -25,7 +25,8 @@ class TenantLayouts:
         self.tenants: dict[str, TenantConfig] = {}
         self.loaders: dict[str, ConfigLoader] = {}
         self.layouts: dict[str, Layout] = {}
-        self.files: dict[str, dict[str, tuple[str, dict[str, str]]]] = {}
+        # tenant -> project -> branch -> path -> text (default branch first)
+        self.files: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
         self._lock = threading.Lock()
 
     def load_all(self) -> None:
@@ -41,14 +42,16 @@ class TenantLayouts:
         """Re-read the config of ``project`` (every project when None) and rebuild the
         layout; files that did not change come from the loader's caches."""
         config = self.tenants[tenant]
-        files: dict[str, tuple[str, dict[str, str]]] = dict(self.files.get(tenant, {}))
+        files = dict(self.files.get(tenant, {}))
         for tp in config.projects:
             if project is not None and tp.name != project and tp.name in files:
                 continue
             source = self.sources[tp.connection]
-            branch = source.default_branch(tp.name)
-            files[tp.name] = (branch, source.config_files(tp.name, branch))
-        layout = self.loaders[tenant].build(files)
+            default = source.default_branch(tp.name)
+            files[tp.name] = {branch: source.config_files(tp.name, branch)
+                              for branch in tp.config_branches(source.branches(tp.name),
+                                                               default)}
+        layout = self.loaders[tenant].build_branches(files)
         for err in layout.errors:
             log.warning("tenant %s: %s", tenant, err)
         with self._lock:
@@ -56,17 +59,23 @@ class TenantLayouts:
             self.layouts[tenant] = layout
         return layout
 
-    def speculative(self, tenant: str, overrides: dict[str, dict[str, str]]) -> Layout:
-        """The layout with some untrusted projects' config replaced by proposed files."""
+    def speculative(self, tenant: str, overrides: dict[str, dict[str, str]],
+                    branches: dict[str, str] | None = None) -> Layout:
+        """The layout with some untrusted projects' config replaced by proposed files.
+
+        ``branches`` names the branch each project's proposed files are for (by
+        default the project's first, i.e. default, branch).
+        """
         files = dict(self.files[tenant])
         config = self.tenants[tenant]
         for project, project_files in overrides.items():
             tp = config.project(project)
             if tp is None or tp.trusted:
                 continue  # trusted config takes effect only once merged
-            branch = files.get(project, ("main", {}))[0]
-            files[project] = (branch, project_files)
-        return self.loaders[tenant].build(files)
+            loaded = files.get(project) or {}
+            branch = (branches or {}).get(project) or next(iter(loaded), "main")
+            files[project] = {**loaded, branch: project_files}
+        return self.loaders[tenant].build_branches(files)
 
     def tenants_for(self, connection: str, project: str | None) -> list[str]:
         return [name for name, t in self.tenants.items()

@@ -206,7 +206,7 @@ class Scheduler:
     def _add_item(self, s: Session, tenant: str, layout: Layout, pipeline: Pipeline,
                   change: Change, event_id: int) -> QueueItemRow:
         if pipeline.manager == PipelineManager.DEPENDENT:
-            queue_name = layout.queue_name(change.project)
+            queue_name = layout.queue_name(change.project, change.branch)
             if layout.projects.get(change.project) and \
                     s.scalar(select(ChangeQueueRow.id).where(
                         ChangeQueueRow.tenant == tenant,
@@ -421,7 +421,9 @@ class Scheduler:
             return MergeState.ERROR, f"tenant {item.tenant} is no longer configured", {}, None
         overrides = result.get("config_files") or {}
         if overrides:
-            layout = self.layouts.speculative(item.tenant, overrides)
+            layout = self.layouts.speculative(
+                item.tenant, overrides,
+                {p: s.get("branch") for p, s in repo_state.items() if isinstance(s, dict)})
             errors = [e for e in layout.errors
                       if any((e.file or "").startswith(f"{p}/") for p in overrides)]
             if errors:

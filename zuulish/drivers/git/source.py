@@ -88,6 +88,9 @@ class GitSource:
     def default_branch(self, project: str) -> str:
         return self.forge.default_branch(project)
 
+    def branches(self, project: str) -> list[str]:
+        return sorted(self.forge.branches(project))
+
     def project_url(self, project: str) -> str:
         return self.forge.clone_url(project)
 
