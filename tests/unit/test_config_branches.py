@@ -156,3 +156,4 @@ def test_tenant_file_branch_options_are_read_and_checked(tmp_path) -> None:
     path.write_text(path.read_text().replace("'stable/.*'", "'(['"))
     with pytest.raises(ConfigError, match="include-branches.*not a valid regular expression"):
         load_tenants(path, {"forge"})
+

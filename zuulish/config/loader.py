@@ -62,6 +62,8 @@ OBJECT_TYPES = ("pipeline", "nodeset", "secret", "semaphore", "queue", "pragma",
                 "image", "label", "section", "provider", "job", "project-template", "project")
 IGNORED_TYPES: tuple[str, ...] = ()
 # Kinds of which a tenant holds many definitions under one name (variants).
+REPORTER_ACTIONS = ("start", "enqueue", "dequeue", "no_jobs", "success", "failure",
+                    "merge_conflict", "config_error")
 MULTI_DEFINED = frozenset({"job", "project", "project-template", "pragma"})
 SIMPLE_PARSERS = {"secret": parse_secret, "semaphore": parse_semaphore, "queue": parse_queue,
                   "pragma": parse_pragma}
@@ -261,8 +263,24 @@ class ConfigLoader:
             file, line = where(body, ctx.path)
             return ConfigError(f"cannot read this {kind}: {exc}", file=file, line=line or None)
 
+    def _check_tenant_limits(self, kind: str, obj: Any, body: Any, ctx: SourceContext) -> None:
+        """The tenant's allowed-reporters, allowed-labels and disallowed-labels."""
+        problem = None
+        if kind == "pipeline":
+            for action in REPORTER_ACTIONS:
+                for spec in getattr(obj, action) or ():
+                    problem = problem or self.tenant.forbidden_reporter(spec.connection)
+        elif kind in ("nodeset", "job"):
+            nodeset = obj if kind == "nodeset" else obj.nodeset
+            for node in getattr(nodeset, "nodes", ()):
+                problem = problem or self.tenant.forbidden_label(node.label)
+        if problem:
+            f, line = where(body, ctx.path)
+            raise ConfigError(f"{kind} {obj.name!r}: {problem}", file=f, line=line or None)
+
     def _register(self, layout: Layout, kind: str, obj: Any, body: Any,
                   ctx: SourceContext) -> None:
+        self._check_tenant_limits(kind, obj, body, ctx)
         if kind == "pipeline":
             if obj.name in layout.pipelines:
                 raise ConfigError(f"pipeline {obj.name!r} is already defined",

@@ -72,8 +72,26 @@ class TenantConfig:
     max_job_timeout: int = 10800
     default_parent: str = "base"
     allowed_reporters: tuple[str, ...] | None = None
-    allowed_labels: tuple[str, ...] | None = None
+    allowed_labels: tuple[str, ...] | None = None  # regexes
+    disallowed_labels: tuple[str, ...] = ()  # regexes
     exclude_unprotected_branches: bool = False
+
+    def forbidden_label(self, label: str) -> str | None:
+        """Why a nodeset of this tenant may not use ``label`` (None: it may)."""
+        if self.allowed_labels is not None and not any(
+                re.fullmatch(p, label) for p in self.allowed_labels):
+            return f"label {label!r} is not allowed in tenant {self.name!r} " \
+                   f"(allowed-labels: {', '.join(self.allowed_labels)})"
+        if any(re.fullmatch(p, label) for p in self.disallowed_labels):
+            return f"label {label!r} is disallowed in tenant {self.name!r}"
+        return None
+
+    def forbidden_reporter(self, connection: str) -> str | None:
+        """Why this tenant's pipelines may not report to ``connection``."""
+        if self.allowed_reporters is not None and connection not in self.allowed_reporters:
+            return f"tenant {self.name!r} may not report to connection {connection!r} " \
+                   f"(allowed-reporters: {', '.join(self.allowed_reporters) or 'none'})"
+        return None
 
     def project(self, name: str) -> TenantProject | None:
         for p in self.projects:
@@ -212,6 +230,7 @@ def load_tenants(path: Path, connections: set[str]) -> list[TenantConfig]:
             default_parent=str(body.get("default-parent", "base")),
             allowed_reporters=_names(body, "allowed-reporters"),
             allowed_labels=_names(body, "allowed-labels"),
+            disallowed_labels=_names(body, "disallowed-labels") or (),
             exclude_unprotected_branches=bool(body.get("exclude-unprotected-branches", False)))
         for conn, src in (body.get("source") or {}).items():
             sf, sl = where(src, f, line)
