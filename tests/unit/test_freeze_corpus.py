@@ -1,6 +1,7 @@
-"""Freezing real public jobs: OpenStack's devstack chain from ../shared/corpus, with
-the two zuul-jobs ancestors it names (base, multinode) stubbed in. Expected values
-are read off the YAML by hand, attribute by attribute."""
+"""Freezing real public jobs from ../shared/corpus: OpenStack's devstack chain, with
+the two zuul-jobs ancestors it names (base, multinode) stubbed in, and OpenDev
+bindep's whole check pipeline over stubs of the zuul-jobs it uses. Expected
+values are read off the YAML by hand, attribute by attribute."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from zuulish.config.freeze import freeze_job
+from zuulish.config.freeze import freeze_job, freeze_job_graph
 from zuulish.config.loader import ConfigLoader
 from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.config.validate import ANY_DRIVER, AnyConnection, generic_trigger
@@ -89,3 +90,72 @@ def test_file_matchers_are_inherited(devstack) -> None:
     assert devstack.irrelevant_files[:2] == ("^.*\\.rst$", "^api-ref/.*$")
     assert not devstack.runs_for(["doc/source/index.rst"])
     assert devstack.runs_for(["stack.sh"])
+
+
+# The zuul-jobs (and opendev) jobs, nodesets and template bindep's project uses.
+BINDEP_BASES = """
+- nodeset: {name: ubuntu-noble, nodes: [{name: noble, label: ubuntu-noble}]}
+- nodeset: {name: ubuntu-focal, nodes: [{name: focal, label: ubuntu-focal}]}
+- nodeset: {name: centos-9-stream, nodes: [{name: c9s, label: centos-9-stream}]}
+- job:
+    name: base
+    parent: null
+    timeout: 1800
+    nodeset: ubuntu-noble
+    pre-run: playbooks/base/pre.yaml
+    post-run: playbooks/base/post.yaml
+- job: {name: nox, run: playbooks/nox/run.yaml, vars: {nox_session: tests}}
+- job: {name: nox-py38, parent: nox, nodeset: ubuntu-focal, vars: {nox_session: tests-3.8}}
+- job: {name: nox-py312, parent: nox, vars: {nox_session: tests-3.12}}
+- job: {name: nox-linters, parent: nox, vars: {nox_session: linters}}
+- job: {name: nox-cover, parent: nox, vars: {nox_session: cover}, voting: false}
+- job: {name: build-python-release, run: playbooks/release/build.yaml}
+- job: {name: opendev-nox-docs, parent: nox, vars: {nox_session: docs}}
+- project-template:
+    name: publish-opendev-nox-docs
+    check: {jobs: [opendev-nox-docs]}
+    gate: {jobs: [opendev-nox-docs]}
+"""
+BINDEP = CORPUS / "opendev__bindep__.zuul.yaml"
+
+
+@pytest.fixture(scope="module")
+def bindep_check():
+    tenant = TenantConfig("opendev", [TenantProject("", "opendev/base-jobs", True),
+                                      TenantProject("", "opendev/bindep", False)])
+    loader = ConfigLoader(tenant, AnyConnection(), {ANY_DRIVER: generic_trigger},
+                          open_pipelines=True)
+    layout = loader.build({"opendev/base-jobs": ("master", {"zuul.yaml": BINDEP_BASES}),
+                           "opendev/bindep": ("master", {".zuul.yaml": BINDEP.read_text()})})
+    assert layout.errors == []
+    return freeze_job_graph(layout, "opendev/bindep", "master", "check").jobs
+
+
+def test_a_projects_check_pipeline_freezes_every_listed_and_template_job(bindep_check) -> None:
+    assert sorted(bindep_check) == [
+        "bindep-centos-9-stream", "bindep-ubuntu-noble", "build-python-release", "nox-cover",
+        "nox-linters", "nox-py312", "nox-py38", "opendev-nox-docs"]
+
+
+def test_an_abstract_parent_gives_its_children_run_and_vars(bindep_check) -> None:
+    noble = bindep_check["bindep-ubuntu-noble"]
+    assert noble.inheritance_path == ("base", "bindep-base", "bindep-ubuntu-noble")
+    assert [(p.project, p.path) for p in noble.run] == [
+        ("opendev/bindep", "playbooks/bindep/run.yaml")]
+    assert noble.nodeset.name == "ubuntu-noble"
+    assert noble.vars["zuul_work_dir"] == "{{ zuul.project.src_dir }}"
+    assert noble.timeout == 1800
+    assert bindep_check["bindep-centos-9-stream"].nodeset.name == "centos-9-stream"
+
+
+def test_project_vars_reach_every_job_below_the_jobs_own(bindep_check) -> None:
+    assert {job.vars.get("release_python") for job in bindep_check.values()} == {"python3"}
+    assert bindep_check["nox-linters"].vars["nox_session"] == "linters"
+
+
+def test_project_pipeline_variants_override_the_job(bindep_check) -> None:
+    # nox-py312: {nodeset: ubuntu-noble} in the project stanza; nox-py38 sets focal itself.
+    assert bindep_check["nox-py312"].nodeset.name == "ubuntu-noble"
+    assert bindep_check["nox-py38"].nodeset.name == "ubuntu-focal"
+    assert bindep_check["nox-cover"].voting is False
+    assert bindep_check["opendev-nox-docs"].vars["nox_session"] == "docs"

@@ -189,11 +189,16 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
     """The frozen jobs ``project`` runs in ``pipeline`` on ``branch`` for a change that
     modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
     graph = JobGraph()
+    project_vars: dict[str, Any] = {}
+    for stanza in layout.stanzas(project, branch):  # templates, then the project's own
+        project_vars = _merge_vars(project_vars, stanza.vars)
     for ref in layout.project_pipeline_jobs(project, pipeline, branch):
         variants = layout.jobs.get(ref.name)
         if variants and not _matching_variants(layout, ref.name, branch):
             continue  # no variant for this branch: the job does not run here
         job = freeze_job(layout, ref, project, branch)
+        # Project variables are for every job of the project; a job's own win.
+        job.vars = _merge_vars(project_vars, job.vars)
         if job.runs_for(changed_files):
             graph.add(job)
     for name, job in graph.jobs.items():

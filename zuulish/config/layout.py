@@ -25,7 +25,7 @@ class Layout:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[ConfigError] = field(default_factory=list)
 
-    def _stanzas(self, project: str, branch: str | None = None) -> list[ProjectConfig]:
+    def stanzas(self, project: str, branch: str | None = None) -> list[ProjectConfig]:
         """The project's stanzas for a change on ``branch`` (None: any), each preceded
         by the templates it names. Stanzas whose name is a regular expression
         (``^...``, config projects only) apply to every project they match, before
@@ -48,14 +48,14 @@ class Layout:
         """Job references for ``project`` in ``pipeline`` on ``branch`` (None: any
         branch) across its stanzas and templates."""
         refs = []
-        for stanza in self._stanzas(project, branch):
+        for stanza in self.stanzas(project, branch):
             ppj = stanza.pipelines.get(pipeline)
             if ppj:
                 refs.extend(ppj.jobs)
         return refs
 
     def queue_name(self, project: str, branch: str | None = None) -> str:
-        for stanza in reversed(self._stanzas(project, branch)):
+        for stanza in reversed(self.stanzas(project, branch)):
             if stanza.queue:
                 return stanza.queue
         return project
