@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.tenant import GateTenant, git
+from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.secrets import ProjectKeys, encrypt, encrypted_block
 
 pytestmark = pytest.mark.slow
@@ -29,8 +29,24 @@ JOB = """
     parent: uses-secret
     run: playbooks/child.yaml
 - project:
-    check:
+    reviewed:
       jobs: [uses-secret, inherits-secret-job]
+"""
+# A job with a secret of an untrusted project is post-review (as in Zuul): it runs
+# only in pipelines for reviewed code. This one takes new patch sets, as a team
+# whose pushes are all from trusted reviewers might configure it.
+REVIEWED = """
+- pipeline:
+    name: reviewed
+    manager: independent
+    post-review: true
+    trigger:
+      forge:
+        - event: patchset-created
+    success:
+      forge: {}
+    failure:
+      forge: {}
 """
 
 # Playbooks of the job that declares the secret get it; a child job's own playbook
@@ -50,7 +66,8 @@ CHILD = """- hosts: all
 
 @pytest.fixture
 def tenant(tmp_path: Path, database_url: str) -> Iterator[GateTenant]:
-    t = GateTenant(tmp_path, database_url, {"org/app": {"README": "app\n"}})
+    t = GateTenant(tmp_path, database_url, {"org/app": {"README": "app\n"}},
+                   pipelines=PIPELINES + REVIEWED)
     keys = ProjectKeys(t.aio.store, t.config.state_dir, bits=2048)
     block = encrypted_block("deploy-creds", "token",
                             encrypt(keys.public_key("forge", "org/app"), SECRET))
@@ -72,7 +89,7 @@ def tenant(tmp_path: Path, database_url: str) -> Iterator[GateTenant]:
 
 def test_job_gets_its_secret_and_the_log_masks_it(tenant: GateTenant) -> None:
     number = tenant.push("org/app", {"x.txt": "x\n"}, "Unrelated change")
-    report = tenant.wait_reported(number, "check")
+    report = tenant.wait_reported(number, "reviewed")
     assert report.result == "SUCCESS", report.message
     logs = list((tenant.config.state_dir / "logs").rglob("job-output.*"))
     assert logs
@@ -84,5 +101,6 @@ def test_job_gets_its_secret_and_the_log_masks_it(tenant: GateTenant) -> None:
 def test_change_proposing_config_does_not_get_the_secret(tenant: GateTenant) -> None:
     readme = tenant.branch_file("org/app", ".zuul.yaml") + "\n# a proposed tweak\n"
     number = tenant.push("org/app", {".zuul.yaml": readme}, "Touch the config")
-    report = tenant.wait_reported(number, "check")
+    report = tenant.wait_reported(number, "reviewed")
     assert report.result == "FAILURE"  # the secret was withheld, so the test fails
+

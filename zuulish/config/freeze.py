@@ -107,6 +107,11 @@ def _serialisable(value: Any) -> Any:
     return value
 
 
+def _union(first: tuple, second: tuple) -> tuple:
+    """``first`` then what ``second`` adds, without repeats."""
+    return tuple(dict.fromkeys(first + second))
+
+
 def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     """Apply one variant on top of what its ancestors set (Zuul's combining rules)."""
     if isinstance(job.nodeset, str):
@@ -150,6 +155,20 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     if job.dependencies:
         frozen.dependencies = job.dependencies
         frozen.soft_dependencies = job.soft_dependencies
+    frozen.semaphores = _union(frozen.semaphores, job.semaphores)
+    frozen.tags = _union(frozen.tags, job.tags)
+    frozen.provides = _union(frozen.provides, job.provides)
+    frozen.requires = _union(frozen.requires, job.requires)
+    if job.allowed_projects is not None:  # the most restrictive along the chain
+        frozen.allowed_projects = job.allowed_projects if frozen.allowed_projects is None \
+            else tuple(p for p in frozen.allowed_projects if p in job.allowed_projects)
+    frozen.post_review = frozen.post_review or bool(job.post_review)  # never unset
+    frozen.roles = _union(frozen.roles, job.roles)
+    frozen.project_checkouts = {**frozen.project_checkouts, **dict(job.project_checkouts)}
+    for attr in ("override_checkout", "match_on_config_updates", "deduplicate",
+                 "workspace_scheme"):
+        if getattr(job, attr) is not None:
+            setattr(frozen, attr, getattr(job, attr))
     if job.name not in frozen.inheritance_path:
         frozen.inheritance_path = (*frozen.inheritance_path, job.name)
 
@@ -197,6 +216,7 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
         if variants and not _matching_variants(layout, ref.name, branch):
             continue  # no variant for this branch: the job does not run here
         job = freeze_job(layout, ref, project, branch)
+        _check_use(layout, job, ref, project, pipeline)
         # Project variables are for every job of the project; a job's own win.
         job.vars = _merge_vars(project_vars, job.vars)
         if job.runs_for(changed_files):
@@ -212,6 +232,21 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
                                   "'soft: true' if it may be skipped)")
     _check_cycles(graph)
     return graph
+
+
+def _check_use(layout: Layout, job: FrozenJob, ref: JobReference, project: str,
+               pipeline: str) -> None:
+    """Zuul's ``allowed-projects`` and ``post-review`` rules for running a job here."""
+    allowed = job.allowed_projects
+    if allowed is not None and project not in allowed and not ref.trusted:
+        raise ConfigError(f"job {job.name!r} may not be used by project {project!r} "
+                          f"(allowed-projects: {', '.join(allowed) or 'none'})", line=ref.line)
+    spec = layout.pipelines.get(pipeline)
+    if job.post_review and spec is not None and not spec.post_review:
+        raise ConfigError(f"job {job.name!r} is post-review (it uses a secret of an untrusted "
+                          f"project, or says so) and may not run in the pre-review pipeline "
+                          f"{pipeline!r}; run it in a pipeline with post-review: true",
+                          line=ref.line)
 
 
 def _check_cycles(graph: JobGraph) -> None:

@@ -206,6 +206,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         reject_approvals=reject,
         messages=messages,
         dequeue_on_new_patchset=bool(body.get("dequeue-on-new-patchset", True)),
+        post_review=bool(body.get("post-review", False)),
         start=_reporters(body.get("start"), ctx, connections),
         enqueue=_reporters(body.get("enqueue"), ctx, connections),
         dequeue=_reporters(body.get("dequeue"), ctx, connections),
@@ -305,14 +306,56 @@ def _secret_vars(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+WORKSPACE_SCHEMES = ("golang", "flat", "unicode-escaped")
+
+
+def _project_checkouts(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
+    """(project, branch or tag) for each required project with ``override-checkout``."""
+    out = []
+    for entry in _as_list(body.get("required-projects")):
+        if not isinstance(entry, dict):
+            continue
+        check_keys(entry, {"name", "override-checkout", "override-branch"},
+                   "required project", ctx)
+        checkout = entry.get("override-checkout") or entry.get("override-branch")
+        if checkout is not None:
+            if not isinstance(checkout, str):
+                raise _err(entry, ctx, f"required project {entry.get('name')!r}: "
+                                       "override-checkout must be a branch or tag name")
+            out.append((str(entry["name"]), checkout))
+    return tuple(out)
+
+
+def _roles(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
+    """(project, role name) for each ``roles`` entry: ``{zuul: project, name: ...}``."""
+    out = []
+    for entry in _as_list(body.get("roles")):
+        if not isinstance(entry, dict) or not isinstance(entry.get("zuul"), str):
+            raise _err(body, ctx, f"job {body.get('name')!r}: each role must be a mapping "
+                                  f"such as {{zuul: org/project}}, not {entry!r}")
+        check_keys(entry, {"zuul", "name"}, "job role", ctx)
+        project = entry["zuul"]
+        out.append((project, str(entry.get("name") or project.rsplit("/", 1)[-1])))
+    return tuple(out)
+
+
 def parse_job(body: Any, ctx: SourceContext) -> Job:
     name = _name(body, ctx, "job", JOB_KEYS)
     for key, kind in (("vars", dict), ("timeout", int), ("voting", bool),
                       ("abstract", bool), ("final", bool), ("description", str),
                       ("extra-vars", dict), ("host-vars", dict), ("group-vars", dict),
                       ("attempts", int), ("post-timeout", int), ("protected", bool),
-                      ("intermediate", bool)):
+                      ("intermediate", bool), ("post-review", bool),
+                      ("match-on-config-updates", bool), ("override-checkout", str),
+                      ("override-branch", str), ("workspace-scheme", str),
+                      ("deduplicate", (bool, str))):
         _expect(body, key, kind, ctx, f"job {name!r}")
+    if body.get("workspace-scheme") not in (None, *WORKSPACE_SCHEMES):
+        raise _err(body, ctx, f"job {name!r}: workspace-scheme must be one of "
+                              f"{', '.join(WORKSPACE_SCHEMES)}, not {body['workspace-scheme']!r}")
+    if isinstance(body.get("deduplicate"), str) and body["deduplicate"] != "auto":
+        raise _err(body, ctx, f"job {name!r}: deduplicate must be true, false or 'auto', not "
+                              f"{body['deduplicate']!r}")
     branches = _regexes(body, "branches", ctx, name) or ctx.implied_branches
     if body.get("attempts") is not None and body["attempts"] < 1:
         raise _err(body, ctx, f"job {name!r}: 'attempts' must be at least 1")
@@ -320,6 +363,14 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
     if "nodeset" in body:
         raw = body["nodeset"]
         nodeset = raw if isinstance(raw, str) else _nodeset_body(raw, ctx, None)
+    secret_vars = _secret_vars(body, ctx)
+    allowed = (_string_list(body, "allowed-projects", ctx)
+               if body.get("allowed-projects") is not None else None)
+    post_review = body.get("post-review")
+    if secret_vars and not ctx.trusted:
+        # Zuul: a job with secrets from an untrusted project runs only for that
+        # project, and only on reviewed code.
+        allowed, post_review = (ctx.project,), True
     file, line = where(body, ctx.path)
     return Job(
         name=name,
@@ -351,10 +402,21 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
         extra_vars=dict(body.get("extra-vars") or {}),
         host_vars=dict(body.get("host-vars") or {}),
         group_vars=dict(body.get("group-vars") or {}),
-        secrets=tuple(secret for _var, secret in _secret_vars(body, ctx)),
-        secret_vars=_secret_vars(body, ctx),
+        secrets=tuple(secret for _var, secret in secret_vars),
+        secret_vars=secret_vars,
         semaphores=tuple(str(x) for x in _as_list(body.get("semaphores"))
                          + _as_list(body.get("semaphore"))),
+        tags=_string_list(body, "tags", ctx),
+        provides=_string_list(body, "provides", ctx),
+        requires=_string_list(body, "requires", ctx),
+        allowed_projects=allowed,
+        post_review=post_review,
+        override_checkout=body.get("override-checkout") or body.get("override-branch"),
+        project_checkouts=_project_checkouts(body, ctx),
+        roles=_roles(body, ctx),
+        match_on_config_updates=body.get("match-on-config-updates"),
+        deduplicate=body.get("deduplicate"),
+        workspace_scheme=body.get("workspace-scheme"),
         source_project=ctx.project,
         source_file=file,
         source_line=line,
@@ -402,13 +464,14 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
         jobs_line = where(value.get("jobs"), ctx.path)[1] or where(value, ctx.path)[1]
         for job in _as_list(value.get("jobs")):
             if isinstance(job, str):
-                refs.append(JobReference(job, line=jobs_line))
+                refs.append(JobReference(job, line=jobs_line, trusted=ctx.trusted))
             elif isinstance(job, dict) and len(job) == 1:
                 job_name, overrides = next(iter(job.items()))
                 overrides = dict(overrides or {})
                 check_keys(overrides, JOB_KEYS, f"job {job_name!r} variant", ctx)
                 refs.append(JobReference(str(job_name), overrides,
-                                         line=where(job, ctx.path)[1] or jobs_line))
+                                         line=where(job, ctx.path)[1] or jobs_line,
+                                         trusted=ctx.trusted))
             else:
                 raise _err(value, ctx, f"project {name!r}: cannot read job entry {job!r}")
         project.pipelines[key] = ProjectPipelineJobs(key, tuple(refs))

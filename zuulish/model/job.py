@@ -63,6 +63,17 @@ class Job:
     secrets: tuple[str, ...] = ()      # names of secret objects the job uses
     secret_vars: tuple[tuple[str, str], ...] = ()  # (variable name, secret object name)
     semaphores: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    allowed_projects: tuple[str, ...] | None = None
+    post_review: bool | None = None
+    override_checkout: str | None = None
+    project_checkouts: tuple[tuple[str, str], ...] = ()  # required-projects overrides
+    roles: tuple[tuple[str, str], ...] = ()  # (project, name the role is found as)
+    match_on_config_updates: bool | None = None
+    deduplicate: bool | str | None = None  # "auto", true or false
+    workspace_scheme: str | None = None
     source_project: str = ""
     source_file: str | None = None
     source_line: int | None = None
@@ -96,6 +107,18 @@ class FrozenJob:
     # of the job that declared them.
     secrets: dict[str, Any] = field(default_factory=dict)
     inheritance_path: tuple[str, ...] = ()
+    semaphores: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    allowed_projects: tuple[str, ...] | None = None  # None: any project
+    post_review: bool = False
+    override_checkout: str | None = None
+    project_checkouts: dict[str, str] = field(default_factory=dict)
+    roles: tuple[tuple[str, str], ...] = ()
+    match_on_config_updates: bool = True
+    deduplicate: bool | str = "auto"
+    workspace_scheme: str = "golang"
 
     def runs_for(self, changed_files: list[str] | tuple[str, ...] | None) -> bool:
         """Zuul's file matchers: ``files`` (some changed file matches one) and
@@ -131,6 +154,19 @@ class FrozenJob:
             "post_timeout": self.post_timeout,
             "secrets": self.secrets,
             "inheritance_path": list(self.inheritance_path),
+            "semaphores": list(self.semaphores),
+            "tags": list(self.tags),
+            "provides": list(self.provides),
+            "requires": list(self.requires),
+            "allowed_projects": (list(self.allowed_projects)
+                                 if self.allowed_projects is not None else None),
+            "post_review": self.post_review,
+            "override_checkout": self.override_checkout,
+            "project_checkouts": self.project_checkouts,
+            "roles": [list(r) for r in self.roles],
+            "match_on_config_updates": self.match_on_config_updates,
+            "deduplicate": self.deduplicate,
+            "workspace_scheme": self.workspace_scheme,
         }
 
     @classmethod
@@ -160,4 +196,17 @@ class FrozenJob:
             post_timeout=data.get("post_timeout"),
             secrets=data.get("secrets", {}),
             inheritance_path=tuple(data.get("inheritance_path", [])),
+            semaphores=tuple(data.get("semaphores", [])),
+            tags=tuple(data.get("tags", [])),
+            provides=tuple(data.get("provides", [])),
+            requires=tuple(data.get("requires", [])),
+            allowed_projects=(tuple(data["allowed_projects"])
+                              if data.get("allowed_projects") is not None else None),
+            post_review=data.get("post_review", False),
+            override_checkout=data.get("override_checkout"),
+            project_checkouts=dict(data.get("project_checkouts", {})),
+            roles=tuple(tuple(r) for r in data.get("roles", [])),  # type: ignore[misc]
+            match_on_config_updates=data.get("match_on_config_updates", True),
+            deduplicate=data.get("deduplicate", "auto"),
+            workspace_scheme=data.get("workspace_scheme", "golang"),
         )

@@ -103,6 +103,7 @@ class Pipeline:
     config_error: tuple[ReporterSpec, ...] | None = None
     window: Window = field(default_factory=Window)
     precedence: str = "normal"
+    post_review: bool = False  # changes here are reviewed: post-review jobs may run
     source_file: str | None = None
     source_line: int | None = None
 

@@ -28,6 +28,8 @@ class JobReference:
     name: str
     overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     line: int | None = field(default=None, compare=False)
+    # Named by a config project's stanza: allowed-projects does not apply.
+    trusted: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
