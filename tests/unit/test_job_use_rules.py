@@ -143,3 +143,52 @@ def test_bad_job_attributes_are_reported(attribute: str, message: str) -> None:
     layout = loader.build({"org/app": ("main", {".zuul.yaml": (
         f"- job:\n    name: j\n    run: r.yaml\n    {attribute}\n")})})
     assert len(layout.errors) == 1 and message in str(layout.errors[0]), layout.errors
+
+
+ALTERNATIVES = """
+- nodeset:
+    name: small
+    nodes: [{name: node, label: small-vm}]
+- nodeset:
+    name: fallback
+    alternatives:
+      - small
+      - nodes: [{name: node, label: big-vm}]
+- job:
+    name: flexible
+    run: r.yaml
+    nodeset: fallback
+"""
+
+
+def test_nodeset_alternatives_are_requested_in_order() -> None:
+    layout = build(stanza("check", "flexible"), central=ALTERNATIVES)
+    job = freeze_job_graph(layout, "org/app", "main", "check").jobs["flexible"]
+    assert [n.label for n in job.nodeset.nodes] == ["small-vm"]  # the first, to begin with
+    assert [[n.label for n in alt.nodes] for alt in job.nodeset.alternatives] == [
+        ["small-vm"], ["big-vm"]]
+    assert type(job).from_dict(job.to_dict()) == job
+
+
+@pytest.mark.parametrize("nodeset, message", [
+    ("{name: x, nodes: [{name: n, label: l}], alternatives: [small]}",
+     "either 'alternatives' or 'nodes'"),
+    ("{name: x, alternatives: []}", "at least one nodeset"),
+    ("{name: x, alternatives: [{alternatives: [small]}]}", "alternatives do not nest"),
+])
+def test_bad_alternatives_are_reported(nodeset: str, message: str) -> None:
+    tenant = TenantConfig("t", [TenantProject("forge", "org/app", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    layout = loader.build({"org/app": ("main", {".zuul.yaml": f"- nodeset: {nodeset}\n"})})
+    assert len(layout.errors) == 1 and message in str(layout.errors[0]), layout.errors
+
+
+def test_an_unknown_or_nested_alternative_fails_the_job() -> None:
+    central = ALTERNATIVES + ("- nodeset:\n    name: nested\n    alternatives: [fallback]\n"
+                              "- nodeset:\n    name: typo\n    alternatives: [smal]\n"
+                              "- job:\n    name: j1\n    run: r.yaml\n    nodeset: nested\n"
+                              "- job:\n    name: j2\n    run: r.yaml\n    nodeset: typo\n")
+    for job, message in (("j1", "do not nest"), ("j2", "unknown nodeset 'smal'")):
+        layout = build(stanza("check", job), central=central)
+        with pytest.raises(ConfigError, match=message):
+            freeze_job_graph(layout, "org/app", "main", "check")

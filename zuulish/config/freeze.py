@@ -107,6 +107,32 @@ def _serialisable(value: Any) -> Any:
     return value
 
 
+def _named_nodeset(layout: Layout, name: str, job: Job) -> NodeSet:
+    nodeset = layout.nodesets.get(name)
+    if nodeset is None:
+        raise ConfigError(f"job {job.name!r} uses unknown nodeset {name!r}",
+                          file=job.source_file, line=job.source_line)
+    return nodeset
+
+
+def _resolve_nodeset(layout: Layout, nodeset: NodeSet | str, job: Job) -> NodeSet:
+    """The node set to request; with alternatives, the first (the others kept, in order)."""
+    if isinstance(nodeset, str):
+        nodeset = _named_nodeset(layout, nodeset, job)
+    if not nodeset.alternatives:
+        return nodeset
+    resolved = []
+    for alt in nodeset.alternatives:
+        option = _named_nodeset(layout, alt, job) if isinstance(alt, str) else alt
+        if option.alternatives:
+            raise ConfigError(f"job {job.name!r}: nodeset {option.name!r} is itself a list of "
+                              "alternatives, which do not nest",
+                              file=job.source_file, line=job.source_line)
+        resolved.append(option)
+    first = resolved[0]
+    return NodeSet(nodeset.name, first.nodes, first.groups, tuple(resolved))
+
+
 def _union(first: tuple, second: tuple) -> tuple:
     """``first`` then what ``second`` adds, without repeats."""
     return tuple(dict.fromkeys(first + second))
@@ -114,14 +140,8 @@ def _union(first: tuple, second: tuple) -> tuple:
 
 def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     """Apply one variant on top of what its ancestors set (Zuul's combining rules)."""
-    if isinstance(job.nodeset, str):
-        nodeset = layout.nodesets.get(job.nodeset)
-        if nodeset is None:
-            raise ConfigError(f"job {job.name!r} uses unknown nodeset {job.nodeset!r}",
-                              file=job.source_file, line=job.source_line)
-        frozen.nodeset = nodeset
-    elif isinstance(job.nodeset, NodeSet):
-        frozen.nodeset = job.nodeset
+    if job.nodeset is not None:
+        frozen.nodeset = _resolve_nodeset(layout, job.nodeset, job)
     if job.timeout is not None:
         frozen.timeout = job.timeout
     if job.voting is not None:

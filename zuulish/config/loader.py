@@ -272,8 +272,10 @@ class ConfigLoader:
                     problem = problem or self.tenant.forbidden_reporter(spec.connection)
         elif kind in ("nodeset", "job"):
             nodeset = obj if kind == "nodeset" else obj.nodeset
-            for node in getattr(nodeset, "nodes", ()):
-                problem = problem or self.tenant.forbidden_label(node.label)
+            options = [nodeset, *getattr(nodeset, "alternatives", ())]
+            for option in options:
+                for node in getattr(option, "nodes", ()):
+                    problem = problem or self.tenant.forbidden_label(node.label)
         if problem:
             f, line = where(body, ctx.path)
             raise ConfigError(f"{kind} {obj.name!r}: {problem}", file=f, line=line or None)

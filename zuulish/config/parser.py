@@ -238,6 +238,22 @@ def _nodeset_body(body: Any, ctx: SourceContext, name: str | None) -> NodeSet:
     if not isinstance(body, dict):
         raise _err(body, ctx, "a nodeset must be a mapping with 'nodes'")
     check_keys(body, NODESET_KEYS, "nodeset", ctx)
+    if "alternatives" in body:
+        if body.get("nodes") or body.get("groups"):
+            raise _err(body, ctx, "a nodeset has either 'alternatives' or 'nodes' and "
+                                  "'groups', not both")
+        alternatives: list[NodeSet | str] = []
+        for alt in _as_list(body["alternatives"]):
+            if isinstance(alt, str):
+                alternatives.append(alt)
+            elif isinstance(alt, dict) and "alternatives" not in alt:
+                alternatives.append(_nodeset_body(alt, ctx, None))
+            else:
+                raise _err(body, ctx, "each alternative must be a nodeset name or a nodeset "
+                                      "with 'nodes' (alternatives do not nest)")
+        if not alternatives:
+            raise _err(body, ctx, "'alternatives' must list at least one nodeset")
+        return NodeSet(name, (), {}, tuple(alternatives))
     nodes = []
     for node in _as_list(body.get("nodes")):
         if not isinstance(node, dict) or "name" not in node or "label" not in node:

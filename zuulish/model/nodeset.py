@@ -16,13 +16,20 @@ class NodeSet:
     name: str | None = None
     nodes: tuple[NodeSpec, ...] = ()
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    # Zuul's ``alternatives``: node sets to request in this order, each a name (as
+    # configured) or a NodeSet (once frozen, resolved; nodes/groups are the first's).
+    alternatives: tuple[NodeSet | str, ...] = field(default=(), hash=False)
 
     def to_dict(self) -> dict:
-        return {
+        out: dict = {
             "name": self.name,
             "nodes": [{"name": n.name, "label": n.label} for n in self.nodes],
             "groups": {k: list(v) for k, v in self.groups.items()},
         }
+        if self.alternatives:
+            out["alternatives"] = [a.to_dict() if isinstance(a, NodeSet) else a
+                                   for a in self.alternatives]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> NodeSet:
@@ -30,4 +37,6 @@ class NodeSet:
             name=data.get("name"),
             nodes=tuple(NodeSpec(n["name"], n["label"]) for n in data.get("nodes", [])),
             groups={k: tuple(v) for k, v in data.get("groups", {}).items()},
+            alternatives=tuple(cls.from_dict(a) if isinstance(a, dict) else a
+                               for a in data.get("alternatives", [])),
         )
