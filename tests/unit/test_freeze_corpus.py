@@ -34,16 +34,22 @@ ZUUL_JOBS = """
 """
 
 
+def load(tenant: str, trusted: tuple[str, str], untrusted: tuple[str, str]):
+    """A layout of one trusted and one untrusted project: (name, one file's text) each."""
+    config = TenantConfig(tenant, [TenantProject("", trusted[0], True),
+                                   TenantProject("", untrusted[0], False)])
+    loader = ConfigLoader(config, AnyConnection(), {ANY_DRIVER: generic_trigger},
+                          open_pipelines=True)
+    layout = loader.build({trusted[0]: ("master", {"zuul.yaml": trusted[1]}),
+                           untrusted[0]: ("master", {".zuul.yaml": untrusted[1]})})
+    assert layout.errors == []
+    return layout
+
+
 @pytest.fixture(scope="module")
 def devstack():
-    tenant = TenantConfig("openstack", [TenantProject("", "zuul-jobs", True),
-                                        TenantProject("", "openstack/devstack", False)])
-    loader = ConfigLoader(tenant, AnyConnection(), {ANY_DRIVER: generic_trigger},
-                          open_pipelines=True)
-    layout = loader.build({"zuul-jobs": ("master", {"zuul.yaml": ZUUL_JOBS}),
-                           "openstack/devstack": ("master",
-                                                  {".zuul.yaml": DEVSTACK.read_text()})})
-    assert layout.errors == []
+    layout = load("openstack", ("zuul-jobs", ZUUL_JOBS),
+                  ("openstack/devstack", DEVSTACK.read_text()))
     return freeze_job(layout, JobReference("devstack"), "openstack/nova", "master")
 
 
@@ -121,13 +127,8 @@ BINDEP = CORPUS / "opendev__bindep__.zuul.yaml"
 
 @pytest.fixture(scope="module")
 def bindep_check():
-    tenant = TenantConfig("opendev", [TenantProject("", "opendev/base-jobs", True),
-                                      TenantProject("", "opendev/bindep", False)])
-    loader = ConfigLoader(tenant, AnyConnection(), {ANY_DRIVER: generic_trigger},
-                          open_pipelines=True)
-    layout = loader.build({"opendev/base-jobs": ("master", {"zuul.yaml": BINDEP_BASES}),
-                           "opendev/bindep": ("master", {".zuul.yaml": BINDEP.read_text()})})
-    assert layout.errors == []
+    layout = load("opendev", ("opendev/base-jobs", BINDEP_BASES),
+                  ("opendev/bindep", BINDEP.read_text()))
     return freeze_job_graph(layout, "opendev/bindep", "master", "check").jobs
 
 
