@@ -41,6 +41,18 @@ from zuulish.errors import ConfigError
 log = logging.getLogger(__name__)
 
 # The order objects are added in: what others refer to comes first.
+OBJECT_TYPES = ("pipeline", "nodeset", "secret", "semaphore", "queue", "pragma", "flavor",
+                "image", "label", "section", "provider", "job", "project-template", "project")
+IGNORED_TYPES: tuple[str, ...] = ()
+# A pipeline's reporter lists (Pipeline attributes), for allowed-reporters.
+REPORTER_ACTIONS = ("start", "enqueue", "dequeue", "no_jobs", "success", "failure",
+                    "merge_conflict", "config_error")
+# Kinds of which a tenant holds many definitions under one name (variants).
+MULTI_DEFINED = frozenset({"job", "project", "project-template", "pragma"})
+SIMPLE_PARSERS = {"secret": parse_secret, "semaphore": parse_semaphore, "queue": parse_queue,
+                  "pragma": parse_pragma}
+
+
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """No cyclic garbage collection while a layout is built.
@@ -56,17 +68,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-OBJECT_TYPES = ("pipeline", "nodeset", "secret", "semaphore", "queue", "pragma", "flavor",
-                "image", "label", "section", "provider", "job", "project-template", "project")
-IGNORED_TYPES: tuple[str, ...] = ()
-# Kinds of which a tenant holds many definitions under one name (variants).
-REPORTER_ACTIONS = ("start", "enqueue", "dequeue", "no_jobs", "success", "failure",
-                    "merge_conflict", "config_error")
-MULTI_DEFINED = frozenset({"job", "project", "project-template", "pragma"})
-SIMPLE_PARSERS = {"secret": parse_secret, "semaphore": parse_semaphore, "queue": parse_queue,
-                  "pragma": parse_pragma}
 
 
 def config_file_order(paths: list[str]) -> list[str]:
@@ -175,7 +176,8 @@ class ConfigLoader:
             if given is not None:
                 explicit = tuple(str(b) for b in (given if isinstance(given, list)
                                                   else [given]))
-                enabled = True if "implied-branch-matchers" not in body else enabled
+                if "implied-branch-matchers" not in body:
+                    enabled = True  # naming the branches turns the matchers on
         if not enabled:
             return ()
         return explicit or (re.escape(branch),)
