@@ -74,12 +74,14 @@ _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "node
              "executor", "scheduler", "merger"}
 
 
-def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path) -> ConfigError:
+def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
+             prefix: str = "") -> ConfigError:
+    """``prefix`` is the dotted path of the mapping the key is in (e.g. ``executor.``)."""
     close = difflib.get_close_matches(key, list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = f" (did you mean {prefix + close[0]!r}?)" if close else ""
     return ConfigError(
-        f"unknown key {where}{key!r}{hint}; allowed: {', '.join(sorted(allowed))}", file=str(path)
-    )
+        f"unknown key {where}{prefix + key!r}{hint}; allowed: {', '.join(sorted(allowed))}",
+        file=str(path))
 
 
 KIND_NAMES = {int: "an integer", float: "a number", str: "a string", dict: "a mapping",
@@ -102,7 +104,7 @@ def _expect(value: Any, kind: type | tuple[type, ...], key: str, path: Path) -> 
 def _check_keys(data: dict, allowed: set[str], where: str, path: Path) -> None:
     for key in data:
         if key not in allowed:
-            raise _unknown(str(key), allowed, where, path)
+            raise _unknown(str(key), allowed, "", path, prefix=where)
 
 
 def load_server_config(path: str | Path) -> ServerConfig:

@@ -53,6 +53,10 @@ executor: {workers: 4}
     ("tenant_file: m.yaml\nconnections: {f: {}}\n", "'connections.f.driver'"),
     ("tenant_file: m.yaml\nconnections: {f: {driver: gitt}}\n", "did you mean 'git'"),
     ("tenant_file: m.yaml\nexecutor: {workers: many}\n", "'executor.workers' must be an integer"),
+    ("tenant_file: m.yaml\nexecutor: {preload_ansible: maybe}\n",
+     "'executor.preload_ansible' must be"),
+    ("tenant_file: m.yaml\nexecutor: {preload: true}\n",
+     "unknown key 'executor.preload' (did you mean 'executor.preload_ansible'?)"),
     ("tenant_file: [m.yaml\n", "not valid YAML"),
 ])
 def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
