@@ -400,11 +400,12 @@ class AnsibleZygote:
             self._write_client()
             read_end, write_end = os.pipe()
             env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "zuulish.executor.ansible_zygote",
-                 str(self.socket_path), str(read_end)],
-                pass_fds=(read_end,), env=env, stdout=subprocess.PIPE,
-                stderr=(self.directory / "zygote.log").open("ab"), start_new_session=True)
+            with (self.directory / "zygote.log").open("ab") as log_file:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "zuulish.executor.ansible_zygote",
+                     str(self.socket_path), str(read_end)],
+                    pass_fds=(read_end,), env=env, stdout=subprocess.PIPE,
+                    stderr=log_file, start_new_session=True)
             os.close(read_end)
             self._control = write_end
             threading.Thread(target=self._await_ready, args=(self._proc,), daemon=True,
