@@ -68,8 +68,10 @@ class AllInOne:
         self.scheduler = Scheduler(self.store, self.clock, self.layouts,
                                    self.connections.sources, self.connections.reporters,
                                    config.web_url)
-        self.merger = MergerWorker(self.store, RepoCache(config.state_dir / "merger-cache"),
-                                   self.clock)
+        self.merger = MergerWorker(
+            self.store, RepoCache(config.state_dir / "merger-cache",
+                                  max_bytes=config.merger_cache_max_bytes),
+            self.clock, timeout=config.merger_timeout)
         providers = [LocalProvider(p.name, p.labels, p.max_nodes)
                      for p in config.providers if p.driver == "local"]
         self.launcher = Launcher(self.store, providers, self.clock)

@@ -62,6 +62,8 @@ class ServerConfig:
     executor_preload_ansible: bool = True
     poll_interval: float = 0.2
     merger_workers: int = 1
+    merger_timeout: float = 300.0  # seconds to build one item's state
+    merger_cache_max_bytes: int | None = None  # bound on the merger's repo cache
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -185,7 +187,14 @@ def load_server_config(path: str | Path) -> ServerConfig:
     poll = _expect(scheduler.get("poll_interval", 0.2), (int, float), "scheduler.poll_interval",
                    path)
     merger = _expect(data.get("merger") or {}, dict, "merger", path)
-    _check_keys(merger, {"workers"}, "merger.", path)
+    _check_keys(merger, {"workers", "timeout", "cache_max_bytes"}, "merger.", path)
+    merger_timeout = _expect(merger.get("timeout", 300), (int, float), "merger.timeout", path)
+    cache_max = merger.get("cache_max_bytes")
+    if cache_max is not None:
+        cache_max = _expect(cache_max, int, "merger.cache_max_bytes", path)
+    if merger_timeout <= 0 or (cache_max is not None and cache_max <= 0):
+        raise ConfigError("merger.timeout and merger.cache_max_bytes must be positive",
+                          file=str(path))
 
     return ServerConfig(
         path=path, state_dir=state_dir, database=database, tenant_file=tenant_file,
@@ -193,4 +202,5 @@ def load_server_config(path: str | Path) -> ServerConfig:
         providers=providers, executor_workers=workers, executor_preload_ansible=preload,
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
+        merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
     )

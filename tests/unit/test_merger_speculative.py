@@ -58,7 +58,7 @@ def test_merge_commit_tree_matches_plain_git_merge(repo: Repo) -> None:
                       "Move lib", branch="one", start=base)
     two = repo.commit({"lib.py": "".join(f"line {i}\n" for i in range(19)) + "changed\n",
                        "b": "b\n"}, "Edit lib", branch="two", start=base)
-    result = apply_commits(repo.path, base, [one, two])
+    result = apply_commits(repo.path, base, [one, two], mode="merge-recursive")
     assert result.ok
     git(repo.path, "checkout", "-q", "-B", "expected", one)
     git(repo.path, "merge", "-q", "--no-edit", two)

@@ -60,5 +60,12 @@ class Layout:
                 return stanza.queue
         return project
 
+    def merge_mode(self, project: str, branch: str | None = None) -> str:
+        """How the project's changes merge: the last stanza that says, else ``default``."""
+        for stanza in reversed(self.stanzas(project, branch)):
+            if stanza.merge_mode:
+                return stanza.merge_mode
+        return "default"
+
     def errors_for(self, files: set[str]) -> list[ConfigError]:
         return [e for e in self.errors if e.file in files]

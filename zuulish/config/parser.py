@@ -439,6 +439,20 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
     )
 
 
+MERGE_MODES = ("merge", "merge-resolve", "merge-recursive", "squash-merge", "cherry-pick",
+               "rebase", "default")
+
+
+def _merge_mode(body: dict, ctx: SourceContext, name: str) -> str:
+    mode = body["merge-mode"]
+    if mode not in MERGE_MODES:
+        close = difflib.get_close_matches(str(mode), MERGE_MODES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise _err(body, ctx, f"project {name!r}: unknown merge-mode {mode!r} (one of "
+                              f"{', '.join(MERGE_MODES)}){hint}")
+    return str(mode)
+
+
 def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                   kind: str = "project", attributes: set[str] = PROJECT_KEYS) -> ProjectConfig:
     """A ``project`` (or ``project-template``) stanza; ``pipelines`` None accepts any."""
@@ -459,6 +473,8 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                             branches=_regexes(body, "branches", ctx, str(name))
                             or ctx.implied_branches)
     project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
+    if "merge-mode" in body and "merge-mode" in attributes:
+        project.merge_mode = _merge_mode(body, ctx, str(name))
     project.source_file, project.source_line = where(body, ctx.path)
     for key, value in body.items():
         if key in attributes:

@@ -25,6 +25,9 @@ class Source(Protocol):
 
     def change_url(self, project: str, number: int) -> str: ...
 
+    def default_merge_mode(self, project: str) -> str:
+        """What ``merge-mode: default`` means here: how the forge itself merges."""
+
 
 class Reporter(Protocol):
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,

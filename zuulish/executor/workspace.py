@@ -52,8 +52,9 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
     dest = clone_at(cache, project, state["url"], work_dir / src_dir)
     commits = list(state.get("ahead_changes", [])) + list(state.get("changes", []))
     try:
-        result = apply_commits(dest, state["base"], commits)
-    except MergeError as exc:
+        result = apply_commits(dest, state["base"], commits,
+                               state.get("merge_mode", "merge-resolve"))
+    except (MergeError, ValueError) as exc:
         raise WorkspaceError(f"cannot reproduce the state of {project}: {exc}") from exc
     if not result.ok:
         raise WorkspaceError(f"cannot reproduce the state of {project}: {result.message}")

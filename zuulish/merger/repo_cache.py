@@ -1,33 +1,46 @@
 """One bare clone per repository, updated by incremental fetch.
 
-Each repository has its own lock (``locked(name)``), so mergers and executors
-working on different repositories never wait for each other. A new clone is
-built aside and moved into place, so a failed clone leaves nothing behind. A
-cache that git cannot use any more while the remote answers is removed and
-cloned again, once; an unreachable remote leaves the cache as it was.
+Each repository has its own lock (``locked(name)``): a thread lock, and an
+``flock`` on a file beside the clone so that merger and executor processes
+sharing a cache directory take turns too. Work on different repositories never
+waits. A new clone is built aside and moved into place, so a failed clone
+leaves nothing behind. A cache that git cannot use any more while the remote
+answers is removed and cloned again, once; an unreachable remote leaves the
+cache as it was.
+
+Fetches prune the branches and change refs the remote no longer has. Every
+``maintain_every`` updates of a repository, ``git gc --auto`` packs loose
+objects (speculative merge commits among them: nothing references those, and
+they are pruned after ``prune_expire``). With ``max_bytes`` set, the least
+recently used clones beyond that size are removed (and cloned again when next
+needed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from zuulish.merger.speculative import MergeError, _git, _run
+from zuulish.merger.gitcli import MergeError, git, run
+from zuulish.merger.speculative import forget_repo
 
 log = logging.getLogger(__name__)
 
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/changes/*:refs/changes/*")
+LOCK_DIR = ".locks"
 
 
 def _fetch(path: Path, url: str) -> None:
-    _git(path, "fetch", "-q", "--prune", "--no-tags", "--no-write-fetch-head", "--", url,
-         *REFSPECS)
+    git(path, "fetch", "-q", "--prune", "--no-tags", "--no-write-fetch-head", "--", url,
+        *REFSPECS)
 
 
 def _clone(path: Path, url: str) -> None:
@@ -35,12 +48,12 @@ def _clone(path: Path, url: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        _git(tmp, "init", "-q", "--bare")
+        git(tmp, "init", "-q", "--bare")
         _fetch(tmp, url)
-        head = _run(tmp, ["ls-remote", "--symref", "--", url, "HEAD"]).stdout
+        head = run(tmp, ["ls-remote", "--symref", "--", url, "HEAD"]).stdout
         first = head.split("\n", 1)[0]
         if first.startswith("ref: refs/heads/"):  # follow the remote's default branch
-            _git(tmp, "symbolic-ref", "HEAD", first.split()[1])
+            git(tmp, "symbolic-ref", "HEAD", first.split()[1])
         try:
             os.rename(tmp, path)
         except OSError as exc:
@@ -50,15 +63,63 @@ def _clone(path: Path, url: str) -> None:
 
 
 def _remote_answers(path: Path, url: str) -> bool:
-    return _run(path.parent, ["ls-remote", "--heads", "--", url]).returncode == 0
+    return run(path.parent, ["ls-remote", "--heads", "--", url]).returncode == 0
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+class _RepoLock:
+    """Re-entrant within a process, exclusive across processes (``flock``)."""
+
+    def __init__(self, lock_file: Path):
+        self.lock_file = lock_file
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self.thread_lock.acquire(blocking):
+            return False
+        if self.depth == 0:
+            self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except OSError:
+                os.close(fd)
+                self.thread_lock.release()
+                return False
+            self.fd = fd
+        self.depth += 1
+        return True
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        self.thread_lock.release()
 
 
 class RepoCache:
     """Bare clones under ``root``: ``org/proj`` lives in ``root/org/proj.git``."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, max_bytes: int | None = None, maintain_every: int = 50,
+                 prune_expire: str = "1.day.ago"):
         self.root = Path(root)
-        self._locks: dict[Path, threading.RLock] = {}
+        self.max_bytes = max_bytes
+        self.maintain_every = maintain_every
+        self.prune_expire = prune_expire
+        self._locks: dict[Path, _RepoLock] = {}
+        self._updates: dict[Path, int] = {}
         self._guard = threading.Lock()
 
     def path(self, name: str) -> Path:
@@ -66,18 +127,27 @@ class RepoCache:
         parts = name.split("/")
         bad = [p for p in parts if p in ("", ".", "..") or "\\" in p or "\0" in p]
         nested = [p for p in parts[:-1] if p.endswith(".git")]  # would land inside a clone
-        if bad or nested:
+        if bad or nested or parts[0] == LOCK_DIR:
             raise MergeError(f"invalid repository name {name!r}")
         return self.root.joinpath(*parts[:-1], parts[-1] + ".git")
+
+    def _lock(self, path: Path) -> _RepoLock:
+        with self._guard:
+            lock = self._locks.get(path)
+            if lock is None:
+                relative = path.relative_to(self.root)
+                lock = self._locks[path] = _RepoLock(self.root / LOCK_DIR / f"{relative}.lock")
+            return lock
 
     @contextlib.contextmanager
     def locked(self, name: str) -> Iterator[None]:
         """Hold the lock of repository ``name`` (re-entrant; other repos are not blocked)."""
-        key = self.path(name)
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.RLock())
-        with lock:
+        lock = self._lock(self.path(name))
+        lock.acquire()
+        try:
             yield
+        finally:
+            lock.release()
 
     def ensure(self, name: str, url: str) -> Path:
         """The bare clone of ``name``, cloned on first use, else brought up to date."""
@@ -89,19 +159,83 @@ class RepoCache:
                 if not path.exists() or not _remote_answers(path, url):
                     raise MergeError(f"cannot fetch {name} from {url}: {exc}") from exc
                 log.warning("repo cache for %s is unusable (%s); cloning it again", name, exc)
-                shutil.rmtree(path)
-                try:
-                    _clone(path, url)
-                except MergeError as again:
-                    raise MergeError(f"cannot fetch {name} from {url}: {again}") from again
+                self.reclone(name, url)
+            self._touch(path)
+            self._maintain(path)
+        self._bound(keep=path)
         return path
 
     def fetch(self, name: str, url: str) -> Path:
         """Bring the clone of ``name`` up to date (cloning it if needed)."""
         return self.ensure(name, url)
 
+    def reclone(self, name: str, url: str) -> Path:
+        """Throw the clone of ``name`` away and clone it again (it is corrupt)."""
+        path = self.path(name)
+        with self.locked(name):
+            shutil.rmtree(path, ignore_errors=True)
+            forget_repo(path)
+            try:
+                _clone(path, url)
+            except MergeError as again:
+                raise MergeError(f"cannot fetch {name} from {url}: {again}") from again
+        return path
+
     def _update(self, path: Path, url: str) -> None:
         if not path.exists():
             _clone(path, url)
             return
         _fetch(path, url)  # fails too when path is no repository any more (e.g. bad HEAD)
+
+    @staticmethod
+    def _touch(path: Path) -> None:
+        with contextlib.suppress(OSError):
+            (path / "zuulish-last-used").touch()
+
+    def _maintain(self, path: Path) -> None:
+        count = self._updates.get(path, 0) + 1
+        self._updates[path] = count
+        if count % self.maintain_every:
+            return
+        proc = run(path, ["-c", f"gc.pruneExpire={self.prune_expire}", "gc", "--auto", "--quiet"])
+        if proc.returncode != 0:
+            log.warning("git gc in %s failed: %s", path, proc.stderr.strip())
+
+    def clones(self) -> list[Path]:
+        """Every clone in the cache."""
+        if not self.root.exists():
+            return []
+        return sorted(p for p in self.root.rglob("*.git")
+                      if p.is_dir() and (p / "HEAD").exists() and LOCK_DIR not in p.parts)
+
+    def _bound(self, keep: Path) -> None:
+        """Remove least recently used clones while the cache is over ``max_bytes``."""
+        if self.max_bytes is None:
+            return
+        sizes = {p: _size(p) for p in self.clones()}
+        total = sum(sizes.values())
+        if total <= self.max_bytes:
+            return
+
+        def last_used(p: Path) -> float:
+            try:
+                return (p / "zuulish-last-used").stat().st_mtime
+            except OSError:
+                return 0.0
+
+        for victim in sorted(sizes, key=last_used):
+            if total <= self.max_bytes:
+                break
+            if victim == keep:
+                continue
+            lock = self._lock(victim)
+            if not lock.acquire(blocking=False):
+                continue  # in use: never pull a clone from under a merge
+            try:
+                log.info("repo cache over %d bytes: removing %s (last used %s)",
+                         self.max_bytes, victim, time.ctime(last_used(victim)))
+                shutil.rmtree(victim, ignore_errors=True)
+                forget_repo(victim)
+                total -= sizes[victim]
+            finally:
+                lock.release()

@@ -1,42 +1,58 @@
-"""Speculative states with git plumbing only: no worktree, reproducible SHAs.
+"""Speculative states without a worktree, with the same SHAs on every machine.
 
-``apply_commits`` merges change commits onto a base one by one with ``git
-merge-tree --write-tree`` and ``git commit-tree``. Identity and dates are fixed
-by the inputs (the merged commit's committer date), and no user or system git
-configuration or attributes are read, so the same inputs give the same SHAs on
-every machine.
+``apply_commits`` puts change commits onto a base one by one, in the project's
+merge mode (Zuul's names):
+
+- ``merge``: a merge commit (git's default strategy) even where a fast-forward
+  would do;
+- ``merge-recursive``: git's default strategy, fast-forwarding where it can;
+- ``merge-resolve``: ``git merge -s resolve`` (no rename detection; Gerrit's
+  "merge if necessary"), fast-forwarding where it can;
+- ``squash-merge``: one new commit with the change's author and message whose
+  tree is the merge of the change;
+- ``cherry-pick``: the change's commit picked onto the state (fast-forward
+  when it is already based on it; merge commits against their first parent);
+- ``rebase``: every commit of the change not yet in the state, picked in order
+  (fast-forward when the change is based on the state).
+
+Trees are merged in process where only trivial tree resolution is needed
+(``treemerge``), else by ``git merge-tree --write-tree``: both give what ``git
+merge`` or ``git cherry-pick`` in a worktree gives. Commit objects are written
+byte for byte by this module: committer ``zuulish <zuulish@localhost>``, dated
+with the applied commit's committer date, so identical inputs give identical
+SHAs whoever runs it, whatever their git configuration.
 """
 
 from __future__ import annotations
 
 import codecs
 import os
-import subprocess
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pygit2
+
+from zuulish.merger.gitcli import MergeError, MergeTimeout, check_rev, run
+from zuulish.merger.treemerge import NeedsGit, TreeConflict, TreeMerger
+
+__all__ = ["MergeError", "MergeTimeout", "ApplyResult", "MergeMemo", "apply_commits",
+           "changed_files", "commit_paths", "read_files", "rev_parse", "is_ancestor",
+           "is_config_path"]
+
 MERGER_NAME = "zuulish"
 MERGER_EMAIL = "zuulish@localhost"
-MODES = ("merge", "merge-resolve", "merge-if-necessary", "default")
+MODES = ("merge", "merge-recursive", "merge-resolve", "squash-merge", "cherry-pick", "rebase")
+#: What ``default`` means where the connection does not say (Gerrit's "merge if necessary").
+DEFAULT_MODE = "merge-resolve"
 #: Zuul's configuration: exact file paths, and directories (trailing ``/``) whose
 #: ``*.yaml`` files, at any depth, are configuration too.
 CONFIG_PATHS = ("zuul.yaml", ".zuul.yaml", ".zuulish.yaml", "zuul.d/", ".zuul.d/", "zuulish.d/")
-
-# Settings that could change a merge's tree or commit are pinned to git's defaults,
-# whatever the repository's own config says.
-_PINNED_CONFIG = (
-    "commit.gpgSign=false", "i18n.commitEncoding=UTF-8", "core.attributesFile=" + os.devnull,
-    "core.ignoreCase=false", "merge.renames=true", "merge.directoryRenames=conflict",
-    "merge.renormalize=false", "merge.renameLimit=7000",
-)
-# GIT_* variables that only affect how git reaches a remote, never what it computes.
-_PASSED_GIT_VARS = ("GIT_SSH", "GIT_SSL_", "GIT_HTTP_", "GIT_TRACE", "GIT_CURL_", "GIT_ASKPASS",
-                    "GIT_PROXY_COMMAND", "GIT_ALLOW_PROTOCOL", "GIT_EXEC_PATH")
-
-
-class MergeError(Exception):
-    """A git operation the merger needs failed (unknown commit, broken repo, ...)."""
+_COMMIT = int(pygit2.enums.ObjectType.COMMIT)
+_LINK_MODES = (0o120000, 0o160000)
 
 
 @dataclass
@@ -47,6 +63,7 @@ class ApplyResult:
     conflict_paths: list[str] = field(default_factory=list)
     conflict_commit: str | None = None
     message: str = ""
+    merges: int = 0  #: commits merged, picked or fast-forwarded to (not reused ones)
 
     @property
     def ok(self) -> bool:
@@ -55,70 +72,105 @@ class ApplyResult:
 
 @dataclass(frozen=True)
 class _Commit:
-    sha: str
-    date: str  # committer date, git's raw format: "@<seconds> <tz>"
-    subject: str
+    obj: pygit2.Commit
+    author: bytes  # the author header's value, as stored
+    date: bytes  # committer date as stored: b"<seconds> <tz>"
+    message: bytes  # UTF-8
+
+    @property
+    def sha(self) -> str:
+        return str(self.obj.id)
+
+    @property
+    def subject(self) -> str:
+        return _subject(self.message.decode("utf-8", errors="replace"))
 
 
-def _env(git_dir: str | Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GIT_") or k.startswith(_PASSED_GIT_VARS)}
-    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-                "GIT_ATTR_NOSYSTEM": "1", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0",
-                # never walk up into an enclosing repository when git_dir is not one
-                "GIT_CEILING_DIRECTORIES": str(Path(git_dir).absolute().parent)})
-    if extra:
-        env.update(extra)
-    return env
+# ------------------------------------------------------------------ repositories
+_local = threading.local()
+_OPEN_LIMIT = 64
 
 
-def _run_bytes(git_dir: str | Path, args: Sequence[str], input: bytes | None = None,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    pinned = [arg for setting in _PINNED_CONFIG for arg in ("-c", setting)]
+def open_repo(git_dir: str | Path) -> pygit2.Repository:
+    """The repository at ``git_dir`` (never one above it), kept open per thread."""
+    path = os.path.abspath(git_dir)
     try:
-        return subprocess.run(["git", *pinned, *args], cwd=git_dir, input=input,
-                              capture_output=True, env=_env(git_dir, env))
-    except OSError as exc:  # git_dir missing, or no git binary
-        raise MergeError(f"cannot run git in {git_dir}: {exc}") from exc
+        ident = os.stat(path).st_ino  # a re-cloned cache is another repository
+    except OSError as exc:
+        raise MergeError(f"cannot open the repository at {git_dir}: {exc}") from exc
+    repos: OrderedDict[str, tuple[int, pygit2.Repository]] = \
+        _local.__dict__.setdefault("repos", OrderedDict())
+    held = repos.get(path)
+    if held is not None and held[0] == ident:
+        repos.move_to_end(path)
+        return held[1]
+    try:
+        repo = pygit2.Repository(path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+    except (pygit2.GitError, KeyError, ValueError) as exc:
+        raise MergeError(f"{git_dir} is not a git repository: {exc}") from exc
+    repos[path] = (ident, repo)
+    while len(repos) > _OPEN_LIMIT:
+        repos.popitem(last=False)
+    return repo
 
 
-def _run(git_dir: str | Path, args: Sequence[str], input: str | None = None,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = _run_bytes(git_dir, args, None if input is None else input.encode(), env)
-    return subprocess.CompletedProcess(proc.args, proc.returncode,
-                                       proc.stdout.decode(errors="surrogateescape"),
-                                       proc.stderr.decode(errors="replace"))
+def forget_repo(git_dir: str | Path) -> None:
+    """Drop this thread's open handle on ``git_dir`` (it was removed or replaced)."""
+    _local.__dict__.setdefault("repos", OrderedDict()).pop(os.path.abspath(git_dir), None)
 
 
-def _git(git_dir: str | Path, *args: str, input: str | None = None,
-         env: dict[str, str] | None = None) -> str:
-    """Run git in ``git_dir``; its stdout, or MergeError carrying git's stderr."""
-    proc = _run(git_dir, args, input, env)
-    if proc.returncode != 0:
-        raise MergeError(f"git {' '.join(args)} failed in {git_dir}: {proc.stderr.strip()}")
-    return proc.stdout
+def _lookup(repo: pygit2.Repository, rev: str) -> pygit2.Commit | None:
+    check_rev(rev)
+    try:
+        obj = repo.revparse_single(rev)
+        commit = obj.peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        return None
+    return commit
 
 
-def _check_rev(rev: str) -> None:
-    if not rev or rev.startswith("-") or any(c.isspace() or c == "\0" for c in rev):
-        raise MergeError(f"invalid commit name {rev!r}")
+def _read_commit(repo: pygit2.Repository, git_dir: str | Path, rev: str) -> _Commit:
+    commit = _lookup(repo, rev)
+    if commit is None:
+        raise MergeError(f"commit {rev} does not exist in the repository at {git_dir} "
+                         "(was the ref deleted or the branch force-pushed?)")
+    return _parse_commit(commit)
+
+
+def _parse_commit(commit: pygit2.Commit) -> _Commit:
+    header, _, body = commit.read_raw().partition(b"\n\n")
+    author, date, encoding = b"", b"", "utf-8"
+    for line in header.split(b"\n"):
+        if line.startswith(b"author "):
+            author = line[len(b"author "):]
+        elif line.startswith(b"committer "):
+            date = b" ".join(line.rsplit(b" ", 2)[1:])
+        elif line.startswith(b"encoding "):
+            encoding = line[len(b"encoding "):].decode(errors="replace")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    if codecs.lookup(encoding).name != "utf-8":  # stored re-encoded, as git does on a pick
+        author = author.decode(encoding, errors="replace").encode()
+        body = body.decode(encoding, errors="replace").encode()
+    return _Commit(commit, author, date, body)
 
 
 def rev_parse(git_dir: str | Path, rev: str) -> str | None:
     """The commit ``rev`` names, or None when it does not exist."""
-    _check_rev(rev)
-    proc = _run(git_dir, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    commit = _lookup(open_repo(git_dir), rev)
+    return None if commit is None else str(commit.id)
 
 
 def is_ancestor(git_dir: str | Path, a: str, b: str) -> bool:
     """Whether commit ``a`` is ``b`` or one of its ancestors."""
-    _check_rev(a)
-    _check_rev(b)
-    proc = _run(git_dir, ["merge-base", "--is-ancestor", a, b])
-    if proc.returncode in (0, 1):
-        return proc.returncode == 0
-    raise MergeError(f"cannot compare commits {a} and {b}: {proc.stderr.strip()}")
+    repo = open_repo(git_dir)
+    first, second = _lookup(repo, a), _lookup(repo, b)
+    if first is None or second is None:
+        raise MergeError(f"cannot compare commits {a} and {b}: "
+                         f"{a if first is None else b} does not exist")
+    return first.id == second.id or repo.descendant_of(second.id, first.id)
 
 
 def _subject(message: str) -> str:
@@ -132,117 +184,255 @@ def _subject(message: str) -> str:
     return " ".join(lines)
 
 
-def _parse_commit(sha: str, raw: bytes) -> _Commit:
-    header, _, body = raw.partition(b"\n\n")
-    date, encoding = "", "utf-8"
-    for line in header.split(b"\n"):
-        if line.startswith(b"committer "):
-            seconds, tz = line.rsplit(b" ", 2)[1:]
-            date = f"@{seconds.decode()} {tz.decode()}"
-        elif line.startswith(b"encoding "):
-            encoding = line[len(b"encoding "):].decode(errors="replace")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        encoding = "utf-8"
-    return _Commit(sha, date, _subject(body.decode(encoding, errors="replace")))
+# ---------------------------------------------------------------------- commits
+def _ident(date: bytes) -> bytes:
+    return f"{MERGER_NAME} <{MERGER_EMAIL}> ".encode() + date
 
 
-def _read_commits(git_dir: str | Path, revs: Sequence[str]) -> list[_Commit]:
-    """Resolve ``revs`` to commits and read them, all in one git process."""
-    for rev in revs:
-        _check_rev(rev)
-    query = "".join(f"{rev}^{{commit}}\n" for rev in revs).encode()
-    proc = _run_bytes(git_dir, ["cat-file", "--batch"], input=query)
-    if proc.returncode != 0 and not proc.stdout:
-        raise MergeError(f"cannot read commits in {git_dir}: "
-                         f"{proc.stderr.decode(errors='replace').strip()}")
-    data, offset, commits = proc.stdout, 0, []
-    for rev in revs:
-        end = data.find(b"\n", offset)
-        fields = data[offset:end].split() if end >= 0 else []
-        if len(fields) != 3 or fields[1] != b"commit":
-            raise MergeError(f"commit {rev} does not exist in the repository at {git_dir} "
-                             "(was the ref deleted or the branch force-pushed?)")
-        start = end + 1
-        size = int(fields[2])
-        commits.append(_parse_commit(fields[0].decode(), data[start:start + size]))
-        offset = start + size + 1
-    return commits
+def _write_commit(repo: pygit2.Repository, tree: pygit2.Oid, parents: Sequence[pygit2.Oid],
+                  author: bytes, committer: bytes, message: bytes) -> pygit2.Oid:
+    lines = [b"tree %s" % str(tree).encode()]
+    lines += [b"parent %s" % str(p).encode() for p in parents]
+    lines += [b"author " + author, b"committer " + committer]
+    return repo.odb.write(_COMMIT, b"\n".join(lines) + b"\n\n" + message)
 
 
-def _merge_base(git_dir: str | Path, a: str, b: str) -> str | None:
-    proc = _run(git_dir, ["merge-base", a, b])
-    if proc.returncode == 0:
-        return proc.stdout.strip()
-    if proc.returncode == 1 and not proc.stderr.strip():
-        return None  # no common history
-    raise MergeError(f"cannot find the merge base of {a} and {b}: {proc.stderr.strip()}")
+class _Conflict(Exception):
+    def __init__(self, paths: list[str]):
+        super().__init__(", ".join(paths))
+        self.paths = paths
 
 
-def _merge_commit(git_dir: str | Path, current: str, commit: _Commit) -> ApplyResult:
-    proc = _run(git_dir, ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages",
-                          current, commit.sha])
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise MergeTimeout("the merge did not finish within its time limit")
+    return left
+
+
+def _git_merge_tree(git_dir: str | Path, ours: pygit2.Oid, theirs: pygit2.Oid,
+                    deadline: float | None) -> pygit2.Oid:
+    proc = run(git_dir, ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages",
+                         str(ours), str(theirs)], timeout=_remaining(deadline))
     if proc.returncode == 1:
-        paths = sorted({p for p in proc.stdout.split("\0")[1:] if p})
-        return ApplyResult(None, paths, commit.sha,
-                           f"commit {commit.sha[:12]} ({commit.subject}) does not merge: "
-                           f"conflicts in {', '.join(paths) or '(unknown paths)'}")
+        raise _Conflict(sorted({p for p in proc.stdout.split("\0")[1:] if p}))
     if proc.returncode != 0:
-        raise MergeError(f"git merge-tree {current} {commit.sha} failed: {proc.stderr.strip()}")
-    tree = proc.stdout.split("\0", 1)[0].strip()
-    message = f"Merge commit '{commit.sha}' into speculative state\n\n{commit.subject}\n"
-    env = {"GIT_AUTHOR_NAME": MERGER_NAME, "GIT_AUTHOR_EMAIL": MERGER_EMAIL,
-           "GIT_COMMITTER_NAME": MERGER_NAME, "GIT_COMMITTER_EMAIL": MERGER_EMAIL,
-           "GIT_AUTHOR_DATE": commit.date, "GIT_COMMITTER_DATE": commit.date}
-    sha = _git(git_dir, "commit-tree", "--no-gpg-sign", tree, "-p", current, "-p", commit.sha,
-               input=message, env=env).strip()
-    return ApplyResult(sha)
+        raise MergeError(f"git merge-tree {ours} {theirs} failed: {proc.stderr.strip()}")
+    return pygit2.Oid(hex=proc.stdout.split("\0", 1)[0].strip())
+
+
+class _Applier:
+    """Applies commits in one mode; each step returns the new state's commit id."""
+
+    def __init__(self, repo: pygit2.Repository, git_dir: str | Path, mode: str,
+                 deadline: float | None):
+        self.repo, self.git_dir, self.mode, self.deadline = repo, git_dir, mode, deadline
+
+    def tree(self, base: pygit2.Oid | None, ours: pygit2.Commit, theirs: pygit2.Commit,
+             git_ours: Callable[[], pygit2.Oid] | None = None,
+             use_git: bool = False) -> pygit2.Oid:
+        """Merge ``theirs`` into ``ours`` over ``base`` (trees of those commits).
+
+        When the merge is not trivial (or ``use_git``), ``git merge-tree`` merges
+        ``theirs`` with ``git_ours()`` (default: ``ours``), a commit whose merge
+        base with ``theirs`` is ``base``.
+        """
+        strategy = "resolve" if self.mode == "merge-resolve" else "ort"
+        if not (use_git and strategy == "ort"):
+            base_tree = self.repo[base].tree_id if base is not None else None
+            try:
+                return TreeMerger(self.repo, strategy, self.deadline).merge(
+                    base_tree, ours.tree_id, theirs.tree_id)
+            except TreeConflict as exc:
+                raise _Conflict(exc.paths) from None
+            except NeedsGit:
+                pass
+        return _git_merge_tree(self.git_dir, git_ours() if git_ours else ours.id, theirs.id,
+                               self.deadline)
+
+    def merge(self, current: pygit2.Commit, change: _Commit, base: pygit2.Oid,
+              criss_cross: bool) -> pygit2.Oid:
+        # several merge bases: git merges them into a virtual one, so git decides
+        tree = self.tree(base, current, change.obj, use_git=criss_cross)
+        if self.mode == "squash-merge":
+            return _write_commit(self.repo, tree, [current.id], change.author,
+                                 _ident(change.date), change.message)
+        message = f"Merge commit '{change.sha}' into speculative state\n\n{change.subject}\n"
+        return _write_commit(self.repo, tree, [current.id, change.obj.id], _ident(change.date),
+                             _ident(change.date), message.encode())
+
+    def pick(self, current: pygit2.Commit, change: _Commit) -> pygit2.Oid | None:
+        """``change`` cherry-picked onto ``current``; None if nothing is left of it."""
+        parents = change.obj.parent_ids
+        if parents and parents[0] == current.id:
+            return change.obj.id
+        if not parents:
+            raise _Conflict([])  # a root commit has no changes to pick relative to anything
+
+        def stand_in() -> pygit2.Oid:
+            # git merges with the pick's parent as the merge base: a stand-in for the
+            # state whose only parent is that parent makes ``git merge-tree`` choose it.
+            return _write_commit(self.repo, current.tree_id, [parents[0]], _ident(change.date),
+                                 _ident(change.date), b"zuulish: cherry-pick stand-in\n")
+
+        tree = self.tree(parents[0], current, change.obj, stand_in)
+        if tree == current.tree_id:
+            return None
+        return _write_commit(self.repo, tree, [current.id], change.author,
+                             _ident(change.date), change.message)
+
+
+def _change_side(repo: pygit2.Repository, current: pygit2.Oid, change: pygit2.Oid
+                 ) -> list[pygit2.Commit]:
+    """The commits of ``change`` that ``current`` lacks, oldest first.
+
+    When none of them is a merge, the merge base of the two is unique: the
+    parent of the oldest.
+    """
+    walker = repo.walk(change, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+    walker.hide(current)
+    return list(walker)
+
+
+class MergeMemo:
+    """States already built, so a queue's item k starts from item k-1's state.
+
+    Keyed by repository, mode, base and the exact commits applied; since the
+    same inputs always give the same commit, a hit is exactly what applying the
+    commits again would give. Bounded; the least recently used go first.
+    """
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._states: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(git_dir: str | Path, mode: str, base: str, commits: Sequence[str]) -> tuple:
+        return (os.path.abspath(git_dir), mode, base, tuple(commits))
+
+    def get(self, key: tuple) -> str | None:
+        with self._lock:
+            value = self._states.get(key)
+            if value is not None:
+                self._states.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, commit: str) -> None:
+        with self._lock:
+            self._states[key] = commit
+            self._states.move_to_end(key)
+            while len(self._states) > self.size:
+                self._states.popitem(last=False)
 
 
 def apply_commits(git_dir: str | Path, base: str, commits: Sequence[str],
-                  mode: str = "merge-resolve") -> ApplyResult:
-    """Merge ``commits`` in order onto ``base``; the resulting state or the first conflict.
+                  mode: str = DEFAULT_MODE, *, memo: MergeMemo | None = None,
+                  timeout: float | None = None) -> ApplyResult:
+    """Apply ``commits`` in order onto ``base``; the resulting state or the first conflict.
 
-    A commit already in the state is skipped. In every mode but ``merge``, a commit
-    that contains the state is fast-forwarded to; otherwise a merge commit is made.
+    A commit already in the state is skipped. ``memo`` reuses states built before
+    for a prefix of ``commits``; ``timeout`` (seconds) bounds the whole call.
     """
+    if mode == "default":
+        mode = DEFAULT_MODE
     if mode not in MODES:
         raise ValueError(f"unknown merge mode {mode!r}; supported: {', '.join(MODES)}")
-    base_commit, *to_apply = _read_commits(git_dir, [base, *commits])
-    current = base_commit.sha
-    for commit in to_apply:
-        merge_base = commit.sha if commit.sha == current else \
-            _merge_base(git_dir, current, commit.sha)
-        if merge_base == commit.sha:
-            continue  # already contained (e.g. merged by an item ahead)
-        if merge_base is None:
-            return ApplyResult(None, [], commit.sha,
-                               f"commit {commit.sha[:12]} ({commit.subject}) shares no "
-                               f"history with {current[:12]}; it cannot be merged")
-        if merge_base == current and mode != "merge":
-            current = commit.sha
-            continue
-        result = _merge_commit(git_dir, current, commit)
-        if result.commit is None:
-            return result
-        current = result.commit
-    return ApplyResult(current)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    repo = open_repo(git_dir)
+    base_commit = _read_commit(repo, git_dir, base)
+    to_apply = [_read_commit(repo, git_dir, c) for c in commits]
+    current = base_commit.obj
+    start = 0
+    if memo is not None:
+        for i in range(len(commits), 0, -1):
+            hit = memo.get(memo.key(git_dir, mode, base_commit.sha, commits[:i]))
+            cached = _lookup(repo, hit) if hit else None
+            if cached is not None:
+                current, start = cached, i
+                break
+    applier = _Applier(repo, git_dir, mode, deadline)
+    steps = 0
+    for i in range(start, len(to_apply)):
+        change = to_apply[i]
+        _remaining(deadline)
+        try:
+            new = _step(repo, applier, current, change)
+        except _Conflict as exc:
+            what = ", ".join(exc.paths) if exc.paths else "(no common history)"
+            return ApplyResult(None, exc.paths, change.sha,
+                               f"commit {change.sha[:12]} ({change.subject}) does not merge: "
+                               f"conflicts in {what}", merges=steps)
+        except _Unrelated:
+            return ApplyResult(None, [], change.sha,
+                               f"commit {change.sha[:12]} ({change.subject}) shares no "
+                               f"history with {str(current.id)[:12]}; it cannot be merged",
+                               merges=steps)
+        if new is not None:
+            steps += 1
+            current = repo[new]
+        if memo is not None:
+            memo.put(memo.key(git_dir, mode, base_commit.sha, commits[:i + 1]), str(current.id))
+    return ApplyResult(str(current.id), merges=steps)
 
 
+class _Unrelated(Exception):
+    pass
+
+
+def _step(repo: pygit2.Repository, applier: _Applier, current: pygit2.Commit,
+          change: _Commit) -> pygit2.Oid | None:
+    """The state after applying ``change`` to ``current``; None when it is already in."""
+    if change.obj.id == current.id:
+        return None
+    merge_base = repo.merge_base(current.id, change.obj.id)
+    if merge_base is None:
+        raise _Unrelated()
+    if merge_base == change.obj.id:
+        return None  # already contained (e.g. merged by an item ahead)
+    mode = applier.mode
+    if mode == "cherry-pick":
+        return applier.pick(current, change)
+    if merge_base == current.id and mode != "merge" and mode != "squash-merge":
+        return change.obj.id  # fast-forward
+    side = _change_side(repo, current.id, change.obj.id)
+    if mode != "rebase":
+        criss_cross = any(len(c.parent_ids) > 1 for c in side)
+        return applier.merge(current, change, merge_base, criss_cross)
+    state = current
+    for commit in side:
+        if len(commit.parent_ids) > 1:
+            continue  # as git rebase does, merges are dropped and their changes picked
+        picked = applier.pick(state, _parse_commit(commit))
+        if picked is not None:
+            state = repo[picked]
+    return None if state.id == current.id else state.id
+
+
+# ------------------------------------------------------------------------ files
 def changed_files(git_dir: str | Path, old: str, new: str) -> list[str]:
     """Paths that differ between two commits, sorted; a rename lists both paths."""
-    old_commit, new_commit = _read_commits(git_dir, [old, new])
-    out = _git(git_dir, "diff", "--name-status", "-z", "-M", "--no-ext-diff",
-               old_commit.sha, new_commit.sha)
-    fields = out.split("\0")
+    repo = open_repo(git_dir)
+    old_commit = _read_commit(repo, git_dir, old).obj
+    new_commit = _read_commit(repo, git_dir, new).obj
+    if old_commit.tree_id == new_commit.tree_id:
+        return []
     paths: set[str] = set()
-    i = 0
-    while i < len(fields) and fields[i]:
-        width = 2 if fields[i][:1] in ("R", "C") else 1
-        paths.update(fields[i + 1:i + 1 + width])
-        i += 1 + width
+    for delta in repo.diff(old_commit.tree, new_commit.tree).deltas:
+        paths.add(delta.old_file.path)
+        paths.add(delta.new_file.path)
     return sorted(paths)
+
+
+def commit_paths(git_dir: str | Path, commit: str) -> list[str]:
+    """Paths ``commit`` changes relative to its first parent (all of them for a root)."""
+    repo = open_repo(git_dir)
+    obj = _read_commit(repo, git_dir, commit).obj
+    if not obj.parent_ids:
+        return sorted(path for path, _ in _walk(repo, obj.tree, ""))
+    return changed_files(git_dir, str(obj.parent_ids[0]), commit)
 
 
 def _matches(path: str, wanted: Sequence[str], dir_suffix: str) -> bool:
@@ -253,6 +443,16 @@ def _matches(path: str, wanted: Sequence[str], dir_suffix: str) -> bool:
 def is_config_path(path: str) -> bool:
     """Whether ``path`` is one of Zuul's configuration files."""
     return _matches(path, CONFIG_PATHS, ".yaml")
+
+
+def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
+          ) -> Iterable[tuple[str, pygit2.Object]]:
+    for entry in tree:
+        path = prefix + entry.name
+        if entry.filemode == 0o040000:
+            yield from _walk(repo, repo[entry.id], path + "/")
+        else:
+            yield path, entry
 
 
 def read_files(git_dir: str | Path, commit: str, paths: Iterable[str] = CONFIG_PATHS, *,
@@ -266,36 +466,24 @@ def read_files(git_dir: str | Path, commit: str, paths: Iterable[str] = CONFIG_P
     wanted = list(paths)
     if not wanted:
         return {}
-    (resolved,) = _read_commits(git_dir, [commit])
-    listing = _git(git_dir, "ls-tree", "-r", "-z", "--full-tree", resolved.sha, "--",
-                   *(w.rstrip("/") for w in wanted))
-    blobs: list[tuple[str, str]] = []
-    for entry in listing.split("\0"):
-        if not entry:
+    repo = open_repo(git_dir)
+    tree = _read_commit(repo, git_dir, commit).obj.tree
+    found: dict[str, pygit2.Object] = {}
+    for want in wanted:
+        try:
+            entry = tree[want.rstrip("/")]
+        except KeyError:
             continue
-        meta, path = entry.split("\t", 1)
-        mode, kind, sha = meta.split()
-        if kind == "blob" and mode != "120000" and _matches(path, wanted, dir_suffix):
-            blobs.append((path, sha))
-    return _read_blobs(git_dir, resolved.sha, blobs) if blobs else {}
-
-
-def _read_blobs(git_dir: str | Path, commit: str,
-                blobs: list[tuple[str, str]]) -> dict[str, str]:
-    proc = _run_bytes(git_dir, ["cat-file", "--batch"],
-                      input="".join(f"{sha}\n" for _, sha in blobs).encode())
-    if proc.returncode != 0:
-        raise MergeError(f"cannot read files of {commit}: "
-                         f"{proc.stderr.decode(errors='replace').strip()}")
-    data, offset, files = proc.stdout, 0, {}
-    for path, _sha in blobs:
-        header_end = data.index(b"\n", offset)
-        fields = data[offset:header_end].split()
-        if len(fields) != 3:
-            raise MergeError(f"cannot read {path} of commit {commit}: object missing")
-        start = header_end + 1
-        size = int(fields[2])
+        if entry.filemode == 0o040000:
+            if want.endswith("/"):
+                found.update(_walk(repo, repo[entry.id], want))
+        else:
+            found[want.rstrip("/")] = entry
+    files = {}
+    for path in sorted(found):
+        entry = found[path]
+        if entry.filemode in _LINK_MODES or not _matches(path, wanted, dir_suffix):
+            continue
         # undecodable bytes show as U+FFFD, for the config loader to report in place
-        files[path] = data[start:start + size].decode("utf-8", errors="replace")
-        offset = start + size + 1
+        files[path] = repo[entry.id].data.decode("utf-8", errors="replace")
     return files

@@ -1,26 +1,39 @@
 """The merger: claims merge requests from the store and builds speculative states.
 
 A request lists the changes that make up an item's state (those of the items
-ahead, then the item's own) and the other projects its jobs need. The result
-is a repo state per project — branch tip used (``base``), the state with the
-changes ahead (``pre``) and with the item's own changes (``commit``) — that
-any executor or the forge can reproduce byte for byte.
+ahead, then the item's own), the other projects its jobs need, each project's
+merge mode, and (``after``) the request of the item ahead. The result is a repo
+state per project — branch tip used (``base``), the state with the changes
+ahead (``pre``) and with the item's own changes (``commit``), and the mode —
+that any executor or the forge can reproduce byte for byte.
+
+Chains: a request waits until the one it comes ``after`` is done, and states
+already built are remembered (``MergeMemo``), so item k starts from item k-1's
+state and a queue of n items costs n merges, not n²/2. A memo hit is exact:
+the same inputs always give the same commit.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import time
 from typing import Any
 
+import pygit2
 from sqlalchemy import select, update
 
 from zuulish.clock import Clock
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.speculative import (
+    CONFIG_PATHS,
+    DEFAULT_MODE,
     MergeError,
+    MergeMemo,
+    MergeTimeout,
     apply_commits,
     changed_files,
+    commit_paths,
     read_files,
     rev_parse,
 )
@@ -29,8 +42,9 @@ from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
 
-CONFIG_PREFIXES = ("zuul.yaml", ".zuul.yaml", ".zuulish.yaml", "zuul.d/", ".zuul.d/",
-                   "zuulish.d/")
+CONFIG_PREFIXES = CONFIG_PATHS
+#: Requests looked at per claim when some wait for the item ahead.
+CLAIM_WINDOW = 50
 
 
 def touches_config(paths: list[str]) -> bool:
@@ -39,18 +53,25 @@ def touches_config(paths: list[str]) -> bool:
 
 
 class MergerWorker:
-    def __init__(self, store: Store, cache: RepoCache, clock: Clock, name: str | None = None):
+    def __init__(self, store: Store, cache: RepoCache, clock: Clock, name: str | None = None,
+                 timeout: float = 300.0, memo: MergeMemo | None = None):
         self.store = store
         self.cache = cache
         self.clock = clock
         self.name = name or f"merger@{socket.gethostname()}"
+        self.timeout = timeout
+        self.memo = memo or MergeMemo()
 
     def run_once(self) -> bool:
         request = self._claim()
         if request is None:
             return False
         try:
-            result = build_state(self.cache, request.spec)
+            result = build_state(self.cache, request.spec, memo=self.memo,
+                                 timeout=self.timeout)
+        except MergeTimeout as exc:
+            result = {"status": "error", "message": f"merging took too long: {exc} "
+                                                    f"(limit {self.timeout:.0f}s)"}
         except MergeError as exc:
             result = {"status": "error", "message": str(exc)}
         except Exception as exc:  # a bug: record it on the item, keep serving
@@ -59,18 +80,25 @@ class MergerWorker:
         with self.store.session() as s:
             s.execute(update(MergeRequestRow).where(MergeRequestRow.id == request.id)
                       .values(state="done", result=result, finished_at=self.clock.now()))
-        self.store.notifier.notify(channels.SCHEDULER)
+        self.store.notifier.notify(channels.SCHEDULER, channels.MERGER)
         return True
 
     def _claim(self) -> MergeRequestRow | None:
+        """The oldest request whose item ahead (if any) has its state built."""
         with self.store.session() as s:
-            row = s.scalars(select(MergeRequestRow).where(MergeRequestRow.state == "requested")
-                            .order_by(MergeRequestRow.id).limit(1)
-                            .with_for_update(skip_locked=True)).first()
-            if row is None:
-                return None
-            row.state, row.worker, row.heartbeat_at = "running", self.name, self.clock.now()
-            return row
+            rows = s.scalars(select(MergeRequestRow).where(MergeRequestRow.state == "requested")
+                             .order_by(MergeRequestRow.id).limit(CLAIM_WINDOW)
+                             .with_for_update(skip_locked=True)).all()
+            afters = {r.spec.get("after") for r in rows if r.spec.get("after")}
+            waiting = set(s.scalars(select(MergeRequestRow.id).where(
+                MergeRequestRow.id.in_(afters),
+                MergeRequestRow.state.in_(("requested", "running"))))) if afters else set()
+            for row in rows:
+                if row.spec.get("after") in waiting:
+                    continue
+                row.state, row.worker, row.heartbeat_at = "running", self.name, self.clock.now()
+                return row
+            return None
 
 
 def _branch_for(path: Any, wanted: str) -> str:
@@ -82,49 +110,97 @@ def _branch_for(path: Any, wanted: str) -> str:
     raise MergeError(f"repository has no branch {wanted!r}")
 
 
-def build_state(cache: RepoCache, spec: dict[str, Any]) -> dict[str, Any]:
+def _who(change: dict[str, Any] | None) -> str:
+    return f"change {change['number']},{change.get('patchset', '?')}" if change else \
+        "a change ahead"
+
+
+def build_state(cache: RepoCache, spec: dict[str, Any], *, memo: MergeMemo | None = None,
+                timeout: float | None = None) -> dict[str, Any]:
     """Build the speculative state described by ``spec`` (see the module docstring)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     changes: list[dict[str, Any]] = spec.get("changes", [])
     projects: dict[str, dict[str, Any]] = dict(spec.get("projects", {}))
     for c in changes:
         projects.setdefault(c["project"], {"connection": c["connection"], "url": c["url"]})
-    repo_state: dict[str, Any] = {}
-    config_files: dict[str, dict[str, str]] = {}
+    result: dict[str, Any] = {"status": "merged", "repo_state": {}, "config_files": {},
+                              "changed_files": [], "merges": 0}
     changed: set[str] = set()  # what the item's own changes modify (file matchers)
     for project, info in projects.items():
         mine = [c for c in changes if c["project"] == project]
         with cache.locked(project):
-            path = cache.ensure(project, info["url"])
-            branch = mine[0]["branch"] if mine else _branch_for(path, spec.get("branch", "main"))
-            base = rev_parse(path, f"refs/heads/{branch}")
-            if base is None:
-                raise MergeError(f"project {project} has no branch {branch!r}")
-            ahead = [c for c in mine if not c["own"]]
-            own = [c for c in mine if c["own"]]
-            pre = apply_commits(path, base, [c["commit"] for c in ahead])
-            if not pre.ok:
-                culprit = next((c for c in ahead if c["commit"] == pre.conflict_commit), None)
-                who = f"change {culprit['number']}" if culprit else "a change ahead"
-                return {"status": "conflict",
-                        "message": f"{who} ahead of this one does not merge into {project} "
-                                   f"{branch}: conflicting paths: "
-                                   f"{', '.join(pre.conflict_paths) or '(unknown)'}"}
-            final = apply_commits(path, pre.commit or base, [c["commit"] for c in own])
-            if not final.ok:
-                return {"status": "conflict",
-                        "message": f"this change does not merge into {project} {branch} "
-                                   "on top of the changes ahead of it: conflicting paths: "
-                                   f"{', '.join(final.conflict_paths) or '(unknown)'}"}
-            commit = final.commit or base
-            repo_state[project] = {
-                "connection": info["connection"], "url": info["url"], "branch": branch,
-                "base": base, "pre": pre.commit or base, "commit": commit,
-                "ahead_changes": [c["commit"] for c in ahead],
-                "changes": [c["commit"] for c in own],
-            }
-            if own:
-                changed.update(changed_files(path, pre.commit or base, commit))
-            if mine and touches_config(changed_files(path, base, commit)):
-                config_files[project] = read_files(path, commit)
-    return {"status": "merged", "repo_state": repo_state, "config_files": config_files,
-            "changed_files": sorted(changed)}
+            for attempt in (1, 2):
+                try:
+                    conflict = _build_project(cache, project, info, mine, spec, result,
+                                              changed, memo, deadline)
+                    break
+                except pygit2.GitError as exc:  # objects git cannot read: a corrupt clone
+                    if attempt == 2:
+                        raise MergeError(f"the cache of {project} is unreadable even after "
+                                         f"cloning it again: {exc}") from exc
+                    log.warning("repo cache of %s is corrupt (%s); cloning it again",
+                                project, exc)
+                    cache.reclone(project, info["url"])
+        if conflict is not None:
+            return {**conflict, "merges": result["merges"]}
+    result["changed_files"] = sorted(changed)
+    return result
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
+                   mine: list[dict[str, Any]], spec: dict[str, Any], result: dict[str, Any],
+                   changed: set[str], memo: MergeMemo | None,
+                   deadline: float | None) -> dict[str, Any] | None:
+    """Add ``project``'s state to ``result``; a conflict result instead if it does not merge."""
+    mode = info.get("merge_mode") or DEFAULT_MODE
+    path = cache.ensure(project, info["url"])
+    branch = mine[0]["branch"] if mine else _branch_for(path, spec.get("branch", "main"))
+    base = rev_parse(path, f"refs/heads/{branch}")
+    if base is None:
+        raise MergeError(f"project {project} has no branch {branch!r}")
+    ahead = [c for c in mine if not c["own"]]
+    own = [c for c in mine if c["own"]]
+    pre = apply_commits(path, base, [c["commit"] for c in ahead], mode, memo=memo,
+                        timeout=_left(deadline))
+    result["merges"] += pre.merges
+    if not pre.ok:
+        culprit = next((c for c in ahead if c["commit"] == pre.conflict_commit), None)
+        return {"status": "conflict", "project": project, "conflict_paths": pre.conflict_paths,
+                "conflict_changes": [culprit["number"]] if culprit else [],
+                "message": f"{_who(culprit)} ahead of this one does not merge into "
+                           f"{project} {branch}: conflicting paths: "
+                           f"{', '.join(pre.conflict_paths) or '(unknown)'}"}
+    final = apply_commits(path, base, [c["commit"] for c in ahead + own], mode, memo=memo,
+                          timeout=_left(deadline))
+    result["merges"] += final.merges
+    if not final.ok:
+        culprits = [c for c in ahead
+                    if set(commit_paths(path, c["commit"])) & set(final.conflict_paths)]
+        return {"status": "conflict", "project": project,
+                "conflict_paths": final.conflict_paths,
+                "conflict_changes": [c["number"] for c in culprits],
+                "message": _own_conflict(project, branch, culprits, final.conflict_paths)}
+    commit = final.commit or base
+    result["repo_state"][project] = {
+        "connection": info["connection"], "url": info["url"], "branch": branch,
+        "base": base, "pre": pre.commit or base, "commit": commit, "merge_mode": mode,
+        "ahead_changes": [c["commit"] for c in ahead],
+        "changes": [c["commit"] for c in own],
+    }
+    if own:
+        changed.update(changed_files(path, pre.commit or base, commit))
+    if mine and touches_config(changed_files(path, base, commit)):
+        result["config_files"][project] = read_files(path, commit)
+    return None
+
+
+def _own_conflict(project: str, branch: str, culprits: list[dict[str, Any]],
+                  paths: list[str]) -> str:
+    where = "with " + ", ".join(_who(c) for c in culprits) + " ahead of it" if culprits \
+        else f"with the tip of {branch}"
+    return (f"this change does not merge into {project} {branch} {where}: conflicting "
+            f"paths: {', '.join(paths) or '(unknown)'}")

@@ -49,6 +49,7 @@ class ProjectConfig:
     templates: tuple[str, ...] = ()
     pipelines: dict[str, ProjectPipelineJobs] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    merge_mode: str | None = None  # Zuul's names; None: not set by this stanza
     # Branch matchers (regexes, full match): explicit, or implied by the branch
     # an untrusted project's stanza was read from. Empty: every branch.
     branches: tuple[str, ...] = ()

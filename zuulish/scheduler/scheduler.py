@@ -22,6 +22,7 @@ from zuulish.config.freeze import freeze_job_graph
 from zuulish.config.layout import Layout
 from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError, UserError
+from zuulish.merger.speculative import DEFAULT_MODE
 from zuulish.model import (
     BuildResult,
     BuildSet,
@@ -275,7 +276,8 @@ class Scheduler:
     def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
                         item: QueueItem, ahead: tuple[int, ...]) -> None:
         changes = self._state_changes(pipeline, item, ahead)
-        projects = {c["project"]: {"connection": c["connection"], "url": c["url"]}
+        projects = {c["project"]: {"connection": c["connection"], "url": c["url"],
+                                   "merge_mode": self._merge_mode(layout, c)}
                     for c in changes}
         try:
             graph = freeze_job_graph(layout, item.change.project, item.change.branch,
@@ -294,11 +296,31 @@ class Scheduler:
                              created_at=self.clock.now())
             s.add(bs)
             s.flush()
-            s.add(MergeRequestRow(buildset_id=bs.id, state="requested",
-                                  spec={"changes": changes, "projects": projects,
-                                        "branch": item.change.branch},
+            spec = {"changes": changes, "projects": projects, "branch": item.change.branch}
+            after = self._merge_ahead(s, ahead)
+            if after is not None:
+                spec["after"] = after  # built on that state, once it is there
+            s.add(MergeRequestRow(buildset_id=bs.id, state="requested", spec=spec,
                                   created_at=self.clock.now()))
         self.store.notifier.notify(channels.MERGER)
+
+    def _merge_mode(self, layout: Layout, change: dict[str, Any]) -> str:
+        mode = layout.merge_mode(change["project"], change["branch"])
+        if mode == "default":
+            source = self.sources.get(change["connection"])
+            default = getattr(source, "default_merge_mode", None)
+            mode = default(change["project"]) if default else DEFAULT_MODE
+        return mode
+
+    @staticmethod
+    def _merge_ahead(s: Session, ahead: tuple[int, ...]) -> int | None:
+        """The merge request of the nearest item ahead, whose state this one extends."""
+        if not ahead:
+            return None
+        return s.scalars(select(MergeRequestRow.id)
+                         .join(BuildSetRow, BuildSetRow.id == MergeRequestRow.buildset_id)
+                         .where(BuildSetRow.item_id == ahead[-1], BuildSetRow.current.is_(True))
+                         .order_by(MergeRequestRow.id.desc()).limit(1)).first()
 
     def _add_project(self, tenant: str, projects: dict, name: str) -> None:
         if name in projects:

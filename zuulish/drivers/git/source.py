@@ -91,6 +91,10 @@ class GitSource:
     def branches(self, project: str) -> list[str]:
         return sorted(self.forge.branches(project))
 
+    def default_merge_mode(self, project: str) -> str:
+        """The built-in forge merges like Gerrit's "merge if necessary"."""
+        return "merge-resolve"
+
     def project_url(self, project: str) -> str:
         return self.forge.clone_url(project)
 
