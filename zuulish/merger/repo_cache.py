@@ -54,12 +54,25 @@ def _clone(path: Path, url: str) -> None:
         first = head.split("\n", 1)[0]
         if first.startswith("ref: refs/heads/"):  # follow the remote's default branch
             git(tmp, "symbolic-ref", "HEAD", first.split()[1])
+        _fanout(tmp)
         try:
             os.rename(tmp, path)
         except OSError as exc:
             raise MergeError(f"cannot move the new clone into {path}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fanout(path: Path) -> None:
+    """Make the 256 loose-object directories up front.
+
+    A clone holds its objects in packs, so without this nearly every speculative
+    object the merger writes pays for creating its directory first, which is most
+    of what a merge costs on some filesystems.
+    """
+    objects = path / "objects"
+    for n in range(256):
+        (objects / f"{n:02x}").mkdir(exist_ok=True)
 
 
 def _remote_answers(path: Path, url: str) -> bool:
@@ -200,6 +213,7 @@ class RepoCache:
         proc = run(path, ["-c", f"gc.pruneExpire={self.prune_expire}", "gc", "--auto", "--quiet"])
         if proc.returncode != 0:
             log.warning("git gc in %s failed: %s", path, proc.stderr.strip())
+        _fanout(path)  # gc removes the ones it emptied
 
     def clones(self) -> list[Path]:
         """Every clone in the cache."""
