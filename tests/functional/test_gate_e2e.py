@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from tests.fakes.tenant import GateTenant
+from tests.fakes.tenant import GateTenant, git
+from zuulish.store import MergeRequestRow
 
 pytestmark = pytest.mark.slow
 
@@ -219,3 +221,32 @@ def test_each_branch_is_tested_with_its_own_configuration(tmp_path: Path,
     assert "app-test" not in stable_report.message
     assert "- app-test " in main_report.message
     assert "stable-test" not in main_report.message
+
+
+def test_gate_merges_in_the_projects_merge_mode_what_it_tested(
+        tmp_path: Path, database_url: str) -> None:
+    config = APP_CONFIG.replace("- project:\n", "- project:\n    merge-mode: cherry-pick\n")
+    t = GateTenant(tmp_path, database_url,
+                   {"org/app": {".zuul.yaml": config, "value.txt": "good\n"}})
+    t.start()
+    try:
+        first = t.push("org/app", {"a.txt": "a\n"}, "First")
+        second = t.push("org/app", {"b.txt": "b\n"}, "Second")
+        t.approve(first)
+        t.approve(second)
+        t.wait_for(lambda: t.change(second).status == "MERGED", what="second merged")
+        tip = t.forge.branch_tip("org/app", "main")
+        assert tip == t.change(second).merged_sha
+        repo = t.forge.repo_path("org/app")
+        history = git(repo, "log", "--format=%P|%s", "-2", tip).splitlines()
+        # picked onto the branch one by one: no merge commits, the changes' own subjects
+        assert [line.split("|")[1] for line in history] == ["Second", "First"]
+        assert all(len(line.split("|")[0].split()) == 1 for line in history)
+        with t.aio.store.read() as s:
+            rows = s.scalars(select(MergeRequestRow).order_by(MergeRequestRow.id)).all()
+            gate = [r for r in rows if r.spec["changes"][-1]["number"] == second
+                    and len(r.spec["changes"]) == 2]
+            assert gate and all(r.spec.get("after") for r in gate)  # built on first's state
+            assert gate[-1].result["repo_state"]["org/app"]["merge_mode"] == "cherry-pick"
+    finally:
+        t.stop()

@@ -137,6 +137,16 @@ def test_unknown_attribute_names_the_nearest_valid_one() -> None:
     assert str(err).startswith("org/app/.zuul.yaml:2:")
 
 
+def test_merge_mode_is_read_and_checked() -> None:
+    layout = make_loader().build(files(app="- project:\n    merge-mode: squash-merge\n"))
+    assert not layout.errors and layout.merge_mode("org/app", "main") == "squash-merge"
+    assert layout.merge_mode("org/other") == "default"
+    layout = make_loader().build(files(app="- project:\n    merge-mode: squash\n"))
+    [err] = layout.errors
+    assert "unknown merge-mode 'squash'" in str(err) and "did you mean 'squash-merge'" in str(err)
+    assert str(err).startswith("org/app/.zuul.yaml:")
+
+
 def test_untrusted_project_cannot_define_a_pipeline() -> None:
     app = "- pipeline:\n    name: sneaky\n    manager: independent\n"
     layout = make_loader().build(files(app=app))

@@ -58,6 +58,10 @@ executor: {workers: 4}
     ("tenant_file: m.yaml\nexecutor: {preload: true}\n",
      "unknown key 'executor.preload' (did you mean 'executor.preload_ansible'?)"),
     ("tenant_file: [m.yaml\n", "not valid YAML"),
+    ("tenant_file: m.yaml\nmerger: {timeout: soon}\n", "'merger.timeout' must be"),
+    ("tenant_file: m.yaml\nmerger: {timeout: 0}\n", "merger.timeout and merger.cache_max"),
+    ("tenant_file: m.yaml\nmerger: {cache_max: 5}\n",
+     "unknown key 'merger.cache_max' (did you mean 'merger.cache_max_bytes'?)"),
 ])
 def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)

@@ -119,6 +119,7 @@ def build_state(cache: RepoCache, spec: dict[str, Any], *, memo: MergeMemo | Non
                 timeout: float | None = None) -> dict[str, Any]:
     """Build the speculative state described by ``spec`` (see the module docstring)."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    memo = memo if memo is not None else MergeMemo()  # at least: own changes on ``pre``
     changes: list[dict[str, Any]] = spec.get("changes", [])
     projects: dict[str, dict[str, Any]] = dict(spec.get("projects", {}))
     for c in changes:
