@@ -177,7 +177,7 @@ def test_cache_size_bound_removes_the_least_recently_used(tmp_path: Path) -> Non
     probe = RepoCache(tmp_path / "probe")
     one = sum(f.stat().st_size for f in probe.ensure("p0", str(repos[0].path)).rglob("*")
               if f.is_file())
-    cache = RepoCache(tmp_path / "cache", max_bytes=int(one * 2.5))
+    cache = RepoCache(tmp_path / "cache", max_bytes=int(one * 2.5), bound_every=1)
     paths = [cache.ensure(f"p{n}", str(r.path)) for n, r in enumerate(repos[:2])]
     cache.ensure("p0", str(repos[0].path))  # p0 used last: p1 is the oldest now
     cache.ensure("p2", str(repos[2].path))

@@ -126,9 +126,11 @@ class RepoCache:
     """Bare clones under ``root``: ``org/proj`` lives in ``root/org/proj.git``."""
 
     def __init__(self, root: Path, *, max_bytes: int | None = None, maintain_every: int = 50,
-                 prune_expire: str = "1.day.ago"):
+                 prune_expire: str = "1.day.ago", bound_every: int = 10):
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.bound_every = bound_every
+        self._since_bound = bound_every - 1  # measure on the first update
         self.maintain_every = maintain_every
         self.prune_expire = prune_expire
         self._locks: dict[Path, _RepoLock] = {}
@@ -223,9 +225,17 @@ class RepoCache:
                       if p.is_dir() and (p / "HEAD").exists() and LOCK_DIR not in p.parts)
 
     def _bound(self, keep: Path) -> None:
-        """Remove least recently used clones while the cache is over ``max_bytes``."""
+        """Remove least recently used clones while the cache is over ``max_bytes``.
+
+        Measuring walks every clone, so it happens on one update in ``bound_every``.
+        """
         if self.max_bytes is None:
             return
+        with self._guard:
+            self._since_bound += 1
+            if self._since_bound < self.bound_every:
+                return
+            self._since_bound = 0
         sizes = {p: _size(p) for p in self.clones()}
         total = sum(sizes.values())
         if total <= self.max_bytes:

@@ -1,0 +1,42 @@
+"""The executor rebuilds the merger's state and refuses to run on anything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.gitrepo import Repo, git
+from zuulish.executor.workspace import WorkspaceError, prepare_repo
+from zuulish.merger.repo_cache import RepoCache
+from zuulish.merger.worker import build_state
+
+
+def _state(upstream: Repo, tmp_path: Path, mode: str) -> dict:
+    base = git(upstream.path, "rev-parse", "main")
+    ahead = upstream.commit({"a": "a\n"}, "Ahead", branch="a", start=base)
+    own = upstream.commit({"b": "b\n"}, "Own", branch="b", start=base)
+    changes = [{"connection": "git", "project": "org/p", "branch": "main", "number": n,
+                "patchset": 1, "commit": sha, "url": str(upstream.path), "own": own_}
+               for n, sha, own_ in ((1, ahead, False), (2, own, True))]
+    spec = {"changes": changes, "projects": {"org/p": {
+        "connection": "git", "url": str(upstream.path), "merge_mode": mode}}}
+    return build_state(RepoCache(tmp_path / "merger"), spec)["repo_state"]["org/p"]
+
+
+@pytest.mark.parametrize("mode", ["merge-resolve", "squash-merge", "rebase"])
+def test_executor_reproduces_the_merger_state(tmp_path: Path, mode: str) -> None:
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, mode)
+    repo = prepare_repo(RepoCache(tmp_path / "executor"), "org/p", state, tmp_path / "w", "h")
+    assert repo.commit == state["commit"]
+    assert git(repo.path, "rev-parse", "HEAD") == state["commit"]
+    assert (repo.path / "a").read_text() == "a\n" and (repo.path / "b").read_text() == "b\n"
+
+
+def test_executor_fails_loudly_on_a_different_sha(tmp_path: Path) -> None:
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    wrong = {**state, "merge_mode": "merge"}  # e.g. a merger and executor that disagree
+    with pytest.raises(WorkspaceError, match=f"merger tested {state['commit']}.*refusing"):
+        prepare_repo(RepoCache(tmp_path / "executor"), "org/p", wrong, tmp_path / "w", "h")
