@@ -62,6 +62,9 @@ SCENARIOS: dict[str, tuple[dict, dict, list[dict]]] = {
                          {"c": "three\n"}]),
     "several commits, later ones undo": ({"a": LINES}, {"m": "m\n"},
                                          [{"x": "x\n"}, {"x": None}, {"y": "y\n"}]),
+    "both rename a file, to different names": (
+        {"d/x": LINES, "d/keep": "k\n"}, {"d/x": None, "e/one": LINES},
+        [{"d/x": None, "e/two": LINES}]),
     "both empty a directory": ({"d/a": "a\n", "d/b": "b\n", "e": "e\n"}, {"d/a": None},
                                [{"d/b": None}]),
 }

@@ -9,9 +9,10 @@ Two strategies, named as in ``git merge -s``:
 
 - ``ort`` (git's default merge): the in-process walk only ever decides what
   rename detection could not change. Anything else (a path both sides changed,
-  a path both sides deleted, which rename detection may pair with an addition,
-  a file against a directory) raises ``NeedsGit`` and the caller lets
-  ``git merge-tree`` merge the whole tree, so results always equal git's.
+  a path or directory both sides deleted or changed alike, where rename detection
+  may pair a deletion with different additions, a file against a directory)
+  raises ``NeedsGit`` and the caller lets ``git merge-tree`` merge the whole
+  tree, so results always equal git's.
 - ``resolve`` (``git merge -s resolve``): no rename detection, so the walk
   decides everything itself; a path both sides modified is content-merged with
   ``git merge-file``, as ``git merge-one-file`` does, and what that script
@@ -93,8 +94,10 @@ class TreeMerger:
         for name in sorted(b_entries.keys() | o_entries.keys() | t_entries.keys()):
             b, o, t = b_entries.get(name), o_entries.get(name), t_entries.get(name)
             if o == t:
-                if o is None and self.strategy == "ort":
-                    raise NeedsGit(prefix + name)  # deleted on both sides: renamed, perhaps
+                if self.strategy == "ort" and b is not None and (o is None or _is_tree(o)):
+                    # deleted on both sides (perhaps in a directory both changed the
+                    # same way): rename detection may pair it with different additions
+                    raise NeedsGit(prefix + name)
                 continue
             if b == t:
                 continue
