@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from tests.fakes.tenant import GateTenant, git
-from zuulish.store import MergeRequestRow
+from tests.fakes.tenant import PIPELINES, GateTenant, git
+from zuulish.store import BuildRow, BuildSetRow, MergeRequestRow, QueueItemRow
 
 pytestmark = pytest.mark.slow
 
@@ -248,5 +248,33 @@ def test_gate_merges_in_the_projects_merge_mode_what_it_tested(
                     and len(r.spec["changes"]) == 2]
             assert gate and all(r.spec.get("after") for r in gate)  # built on first's state
             assert gate[-1].result["repo_state"]["org/app"]["merge_mode"] == "cherry-pick"
+    finally:
+        t.stop()
+
+
+def test_serial_pipeline_runs_one_item_of_a_queue_at_a_time(
+        tmp_path: Path, database_url: str) -> None:
+    pipelines = PIPELINES + (
+        "\n- pipeline:\n    name: deploy\n    manager: serial\n"
+        "    trigger:\n      forge:\n        - event: patchset-created\n"
+        "    success:\n      forge: {}\n    failure:\n      forge: {}\n")
+    config = APP_CONFIG + "    deploy:\n      jobs: [app-test]\n"
+    t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": config,
+                                                        "value.txt": "good\n"}},
+                   pipelines=pipelines)
+    t.start()
+    try:
+        first = t.push("org/app", {"a.txt": "a\n"}, "First")
+        second = t.push("org/app", {"b.txt": "b\n"}, "Second")
+        reports = [t.wait_reported(n, "deploy") for n in (first, second)]
+        assert [r.result for r in reports] == ["SUCCESS", "SUCCESS"]
+        with t.aio.store.read() as s:
+            started = dict(s.execute(
+                select(QueueItemRow.change_number, func.min(BuildRow.started_at))
+                .join(BuildSetRow, BuildSetRow.item_id == QueueItemRow.id)
+                .join(BuildRow, BuildRow.buildset_id == BuildSetRow.id)
+                .where(QueueItemRow.pipeline == "deploy")
+                .group_by(QueueItemRow.change_number)).all())
+        assert started[second] >= reports[0].created_at  # waited for the first's report
     finally:
         t.stop()

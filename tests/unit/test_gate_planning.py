@@ -18,6 +18,7 @@ from zuulish.model import (
 from zuulish.scheduler.actions import Report, SkipJobs, StartBuildSet, StartJobs
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.independent import plan_independent
+from zuulish.scheduler.serial import plan_serial
 
 
 def change(n: int, needs: tuple[int, ...] = ()) -> Change:
@@ -149,3 +150,16 @@ def test_window_grows_linearly_and_halves_to_the_floor() -> None:
     assert w.after_success(20) == 21
     assert w.after_failure(20) == 10
     assert w.after_failure(4) == 3
+
+
+def test_serial_tests_only_the_head_of_each_queue_on_its_own() -> None:
+    assert plan_serial(queue(item(1), item(2), item(3))) == [StartBuildSet(1, ())]
+    running = queue(item(1, buildset(1, (), {"unit": None})), item(2))
+    assert plan_serial(running) == []  # the next waits while the head's build runs
+    done = queue(item(1, buildset(1, (), {"unit": "FAILURE"})), item(2))
+    assert plan_serial(done) == [Report(1, "failure")]  # reported; nothing behind restarts
+    assert plan_serial(queue(item(2, buildset(2, (), {"unit": "SUCCESS"})), item(3))) == \
+        [Report(2, "success")]
+    conflict = queue(item(4, buildset(4, (), merge_state=MergeState.CONFLICT)), item(5))
+    assert plan_serial(conflict) == [Report(4, "merge-conflict", message="")]
+    assert plan_serial(queue()) == []

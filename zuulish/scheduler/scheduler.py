@@ -41,6 +41,7 @@ from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.reporting import RESULTS, report_message
+from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import load_queues
 from zuulish.store import (
     BuildRow,
@@ -206,7 +207,7 @@ class Scheduler:
 
     def _add_item(self, s: Session, tenant: str, layout: Layout, pipeline: Pipeline,
                   change: Change, event_id: int) -> QueueItemRow:
-        if pipeline.manager == PipelineManager.DEPENDENT:
+        if pipeline.manager in (PipelineManager.DEPENDENT, PipelineManager.SERIAL):
             queue_name = layout.queue_name(change.project, change.branch)
             if layout.projects.get(change.project) and \
                     s.scalar(select(ChangeQueueRow.id).where(
@@ -250,6 +251,8 @@ class Scheduler:
                     merged_changes.update(k for k in item.change.needs
                                           if self._is_merged(k))
                 actions.extend(plan_dependent(queue, merged_items, merged_changes))
+            elif pipeline.manager == PipelineManager.SERIAL:
+                actions.extend(plan_serial(queue))
             else:
                 actions.extend(plan_independent(queue.items))
         for action in actions:
