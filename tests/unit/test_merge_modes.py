@@ -100,7 +100,8 @@ def git_result(repo: Repo, mode: str, current: str, change: str) -> str | None:
         args = {"merge": ["--no-ff"], "merge-recursive": [], "merge-resolve": ["-s", "resolve"],
                 "squash-merge": ["--squash"]}[mode]
         if not ok("merge", "-q", "--no-edit", *args, change):
-            git(work, "merge", "--abort") if mode != "squash-merge" else None
+            if mode != "squash-merge":  # a squash leaves no merge to abort
+                git(work, "merge", "--abort")
             return None
         if mode == "squash-merge":
             return git(work, "write-tree")

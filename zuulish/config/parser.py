@@ -14,6 +14,7 @@ from typing import Any
 
 from zuulish.config.yaml_loader import where
 from zuulish.errors import ConfigError
+from zuulish.merger.speculative import MODES
 from zuulish.model import (
     EventFilter,
     Job,
@@ -439,8 +440,7 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
     )
 
 
-MERGE_MODES = ("merge", "merge-resolve", "merge-recursive", "squash-merge", "cherry-pick",
-               "rebase", "default")
+MERGE_MODES = (*MODES, "default")  # "default": the connection's own way
 
 
 def _merge_mode(body: dict, ctx: SourceContext, name: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.merger.repo_cache import RepoCache
-from zuulish.merger.speculative import MergeError, apply_commits, rev_parse
+from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits, rev_parse
 
 
 class WorkspaceError(Exception):
@@ -53,7 +53,7 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
     commits = list(state.get("ahead_changes", [])) + list(state.get("changes", []))
     try:
         result = apply_commits(dest, state["base"], commits,
-                               state.get("merge_mode", "merge-resolve"))
+                               state.get("merge_mode", DEFAULT_MODE))
     except (MergeError, ValueError) as exc:
         raise WorkspaceError(f"cannot reproduce the state of {project}: {exc}") from exc
     if not result.ok:

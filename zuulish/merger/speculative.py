@@ -148,12 +148,12 @@ def _parse_commit(commit: pygit2.Commit) -> _Commit:
         elif line.startswith(b"encoding "):
             encoding = line[len(b"encoding "):].decode(errors="replace")
     try:
-        codecs.lookup(encoding)
+        codec = codecs.lookup(encoding).name
     except LookupError:
-        encoding = "utf-8"
-    if codecs.lookup(encoding).name != "utf-8":  # stored re-encoded, as git does on a pick
-        author = author.decode(encoding, errors="replace").encode()
-        body = body.decode(encoding, errors="replace").encode()
+        codec = "utf-8"
+    if codec != "utf-8":  # stored re-encoded, as git does on a pick
+        author = author.decode(codec, errors="replace").encode()
+        body = body.decode(codec, errors="replace").encode()
     return _Commit(commit, author, date, body)
 
 
@@ -201,6 +201,10 @@ class _Conflict(Exception):
     def __init__(self, paths: list[str]):
         super().__init__(", ".join(paths))
         self.paths = paths
+
+
+class _Unrelated(Exception):
+    """The change shares no history with the state."""
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -376,10 +380,6 @@ def apply_commits(git_dir: str | Path, base: str, commits: Sequence[str],
         if memo is not None:
             memo.put(memo.key(git_dir, mode, base_commit.sha, commits[:i + 1]), str(current.id))
     return ApplyResult(str(current.id), merges=steps)
-
-
-class _Unrelated(Exception):
-    pass
 
 
 def _step(repo: pygit2.Repository, applier: _Applier, current: pygit2.Commit,

@@ -42,14 +42,13 @@ from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
 
-CONFIG_PREFIXES = CONFIG_PATHS
 #: Requests looked at per claim when some wait for the item ahead.
 CLAIM_WINDOW = 50
 
 
 def touches_config(paths: list[str]) -> bool:
     return any(p == c or (c.endswith("/") and p.startswith(c))
-               for p in paths for c in CONFIG_PREFIXES)
+               for p in paths for c in CONFIG_PATHS)
 
 
 class MergerWorker:
@@ -192,10 +191,13 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         "ahead_changes": [c["commit"] for c in ahead],
         "changes": [c["commit"] for c in own],
     }
-    if own:
-        changed.update(changed_files(path, pre.commit or base, commit))
-    if mine and touches_config(changed_files(path, base, commit)):
-        result["config_files"][project] = read_files(path, commit)
+    own_files = changed_files(path, pre.commit or base, commit) if own else []
+    changed.update(own_files)
+    if mine:
+        # with nothing ahead, the item's own diff is the whole diff from the branch
+        whole = own_files if not ahead else changed_files(path, base, commit)
+        if touches_config(whole):
+            result["config_files"][project] = read_files(path, commit)
     return None
 
 

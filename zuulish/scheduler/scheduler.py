@@ -311,8 +311,7 @@ class Scheduler:
         mode = layout.merge_mode(change["project"], change["branch"])
         if mode == "default":
             source = self.sources.get(change["connection"])
-            default = getattr(source, "default_merge_mode", None)
-            mode = default(change["project"]) if default else DEFAULT_MODE
+            mode = source.default_merge_mode(change["project"]) if source else DEFAULT_MODE
         return mode
 
     @staticmethod

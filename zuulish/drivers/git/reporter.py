@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from zuulish.drivers.git.connection import GitForge
 from zuulish.errors import ForgeError
-from zuulish.merger.speculative import MergeError, apply_commits
+from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits
 from zuulish.store import ChangeRow, EventRow, ReportRow, Store
 from zuulish.store import notify as channels
 
@@ -74,7 +74,7 @@ class GitReporter:
             raise ForgeError(f"change {number} has a new patch set ({patchset}) that was not "
                              "tested; it will be tested again")
         path = self.forge.repo_path(project)
-        mode = state.get("merge_mode", "merge-resolve")  # the merger's mode, when it says
+        mode = state.get("merge_mode", DEFAULT_MODE)  # the merger's mode, when it says
         try:
             reproduced = apply_commits(path, state["pre"], state["changes"], mode=mode)
         except (MergeError, ValueError) as exc:
