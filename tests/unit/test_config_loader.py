@@ -345,3 +345,25 @@ def test_project_named_by_regex_applies_to_every_matching_project() -> None:
     assert layout.project_pipeline_jobs("elsewhere/x", "check") == []
     untrusted = make_loader().build(files(app="- project:\n    name: ^org/.*$\n"))
     assert any("only in config projects" in str(e) for e in untrusted.errors)
+
+
+def test_queue_options_are_read_and_per_branch_queues_split_by_branch() -> None:
+    app = ("- queue:\n    name: integrated\n    per-branch: true\n"
+           "    independent-subqueues: true\n"
+           "- project:\n    queue: integrated\n    gate:\n      jobs: [unit]\n"
+           "- job:\n    name: unit\n    run: unit.yaml\n")
+    layout = make_loader().build(files(app=app))
+    assert layout.errors == []
+    assert layout.queue_name("org/app", "stable") == "integrated@stable"
+    options = layout.queue_options(layout.queue_name("org/app", "main"))
+    assert options.per_branch and options.independent_subqueues
+    assert not layout.queue_options("org/app").independent_subqueues  # no such object
+
+
+def test_a_queue_option_of_the_wrong_type_is_an_error_with_its_line() -> None:
+    app = "- queue:\n    name: integrated\n    independent-subqueues: sometimes\n"
+    layout = make_loader().build(files(app=app))
+    assert len(layout.errors) == 1
+    err = layout.errors[0]
+    assert "independent-subqueues" in str(err) and "true or false" in str(err)
+    assert err.file == "org/app/.zuul.yaml" and err.line == 2

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zuulish.errors import ConfigError
-from zuulish.model import Job, NodeSet, Pipeline, ProjectConfig
+from zuulish.model import Job, NodeSet, Pipeline, ProjectConfig, QueueOptions
 
 
 @dataclass
@@ -55,10 +55,28 @@ class Layout:
         return refs
 
     def queue_name(self, project: str, branch: str | None = None) -> str:
+        """The shared queue a project's changes enter: the ``queue`` its stanzas name
+        (else one of its own), split by branch when that queue is ``per-branch``."""
+        name = project
         for stanza in reversed(self.stanzas(project, branch)):
             if stanza.queue:
-                return stanza.queue
-        return project
+                name = stanza.queue
+                break
+        if branch is not None and self.queue_options(name).per_branch:
+            return f"{name}@{branch}"
+        return name
+
+    def queue_options(self, name: str) -> QueueOptions:
+        """The options of the ``queue`` object called ``name`` (a per-branch queue's
+        name carries ``@branch``); defaults when none is defined."""
+        obj = self.objects.get("queue", {}).get(name.split("@", 1)[0])
+        if obj is None:
+            return QueueOptions(name=name)
+        attrs = obj.attributes
+        return QueueOptions(
+            name=name, per_branch=bool(attrs.get("per-branch", False)),
+            allow_circular_dependencies=bool(attrs.get("allow-circular-dependencies", False)),
+            independent_subqueues=bool(attrs.get("independent-subqueues", False)))
 
     def merge_mode(self, project: str, branch: str | None = None) -> str:
         """How the project's changes merge: the last stanza that says, else ``default``."""

@@ -25,7 +25,10 @@ from zuulish.model import ProjectConfig
 
 SECRET_KEYS = {"name", "data"}
 SEMAPHORE_KEYS = {"name", "max"}
-QUEUE_KEYS = {"name", "per-branch", "allow-circular-dependencies", "dependencies-by-topic"}
+# Zuul's queue attributes, then zuulish's own queue options (off by default).
+QUEUE_OPTION_KEYS = ("independent-subqueues",)
+QUEUE_KEYS = {"name", "per-branch", "allow-circular-dependencies", "dependencies-by-topic",
+              *QUEUE_OPTION_KEYS}
 PRAGMA_KEYS = {"implied-branch-matchers", "implied-branches"}
 FLAVOR_KEYS = {"name", "description"}
 IMAGE_KEYS = {"name", "description", "type"}
@@ -85,7 +88,8 @@ def parse_semaphore(body: Any, ctx: SourceContext) -> ConfigObject:
 
 def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
     name = _name(body, ctx, "queue", QUEUE_KEYS)
-    for key in ("per-branch", "allow-circular-dependencies", "dependencies-by-topic"):
+    for key in ("per-branch", "allow-circular-dependencies", "dependencies-by-topic",
+                "independent-subqueues"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
     return _object("queue", body, ctx, name)
 

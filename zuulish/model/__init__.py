@@ -11,12 +11,12 @@ from zuulish.model.node_request import NodeRequest, NodeRequestState
 from zuulish.model.nodeset import NodeSet, NodeSpec
 from zuulish.model.pipeline import EventFilter, Pipeline, PipelineManager, ReporterSpec, Window
 from zuulish.model.project import Project, ProjectConfig, ProjectPipelineJobs
-from zuulish.model.queue import ChangeQueue, QueueItem
+from zuulish.model.queue import ChangeQueue, QueueItem, QueueOptions
 
 __all__ = [
     "Build", "BuildResult", "BuildSet", "BuildState", "Change", "ChangeKey", "ChangeQueue",
     "ChangeStatus", "EventFilter", "FrozenJob", "Job", "JobGraph", "MergeState", "Node",
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
-    "QueueItem", "ReporterSpec", "TriggerEvent", "Window",
+    "QueueItem", "QueueOptions", "ReporterSpec", "TriggerEvent", "Window",
 ]

@@ -26,6 +26,21 @@ class QueueItem:
         return self.buildset is not None and self.buildset.failing
 
 
+@dataclass(frozen=True)
+class QueueOptions:
+    """A shared queue's settings: Zuul's, and zuulish's own (off by default).
+
+    ``independent_subqueues``: two items whose repositories do not meet (the
+    repos one changes against the repos the other's jobs check out, both ways)
+    are not serialised, so a failure of one does not restart the other.
+    """
+
+    name: str = ""
+    per_branch: bool = False
+    allow_circular_dependencies: bool = False
+    independent_subqueues: bool = False
+
+
 @dataclass
 class ChangeQueue:
     """An ordered queue of items that are tested and merged in sequence."""
@@ -34,3 +49,4 @@ class ChangeQueue:
     name: str
     window: int
     items: list[QueueItem] = field(default_factory=list)
+    options: QueueOptions = field(default_factory=QueueOptions)

@@ -9,25 +9,35 @@ is reported, and merged when every voting job passed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from zuulish.model import ChangeKey, ChangeQueue
 from zuulish.scheduler.actions import Action, Report, StartBuildSet
 from zuulish.scheduler.job_planning import plan_jobs, report_unbuildable
+from zuulish.scheduler.subqueues import Footprint, items_ahead
 
 
 def plan_dependent(queue: ChangeQueue, merged_items: set[int],
-                   merged_changes: set[ChangeKey]) -> list[Action]:
+                   merged_changes: set[ChangeKey],
+                   footprints: Mapping[int, Footprint] | None = None) -> list[Action]:
     """Decide what to do for one shared change queue.
 
     ``merged_items`` are ids of items that already merged (still valid as part
     of a state built before they left the queue); ``merged_changes`` are
-    changes already on their branch, which satisfy dependencies.
+    changes already on their branch, which satisfy dependencies. With
+    ``footprints`` (the ``independent-subqueues`` option) an item is tested with,
+    and waits for, only the items ahead whose repositories meet its own (see
+    ``subqueues``); its place in the window is counted among those it waits for,
+    and it waits outside the window while anything it includes does.
     """
     actions: list[Action] = []
-    chain: list[int] = []
-    chain_changes: set[ChangeKey] = set()
-    for index, item in enumerate(queue.items):
+    dependencies = items_ahead(queue.items, footprints)
+    active: set[int] = set()  # items in the window and not failing, so far
+    inactive: set[int] = set()  # items outside the window
+    active_changes: set[ChangeKey] = set()
+    for item in queue.items:
         missing = [k for k in item.change.needs
-                   if k not in chain_changes and k not in merged_changes]
+                   if k not in active_changes and k not in merged_changes]
         if missing:
             needed = ", ".join(str(k.number) for k in missing)
             actions.append(Report(item.id, "failure",
@@ -35,14 +45,16 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
                                           "is no longer ahead of it in the queue (it failed "
                                           "or was dequeued)."))
             continue
-        if index >= queue.window:
+        ahead = dependencies[item.id]
+        if len(ahead.waits_for) >= queue.window or inactive.intersection(ahead.includes):
+            inactive.add(item.id)
             continue  # outside the active window: waits without a build set
         bs = item.buildset
-        expected = tuple(chain)
+        expected = tuple(a for a in ahead.includes if a in active)
         if bs is None or tuple(a for a in bs.ahead if a not in merged_items) != expected:
             actions.append(StartBuildSet(item.id, expected))
-            chain.append(item.id)
-            chain_changes.add(item.change.key)
+            active.add(item.id)
+            active_changes.add(item.change.key)
             continue
         unbuildable = report_unbuildable(item.id, bs)
         if unbuildable is not None:
@@ -50,9 +62,9 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             continue
         actions.extend(plan_jobs(item.id, bs))
         if not bs.failing:
-            chain.append(item.id)
-            chain_changes.add(item.change.key)
-        if index == 0 and bs.complete:
+            active.add(item.id)
+            active_changes.add(item.change.key)
+        if not ahead.waits_for and bs.complete:  # the head (of its sub-queue)
             if bs.succeeded:
                 actions.append(Report(item.id, "success", merge=True))
             else:

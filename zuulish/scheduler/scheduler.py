@@ -43,6 +43,7 @@ from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.reporting import RESULTS, report_message
 from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import load_queues
+from zuulish.scheduler.subqueues import Footprint
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -84,6 +85,7 @@ class Scheduler:
         self.sources = sources
         self.reporters = reporters
         self.web_url = web_url
+        self._seen: dict[int, frozenset[str]] = {}  # item id -> projects its jobs see
 
     # ------------------------------------------------------------------ loop
     def run_once(self) -> PassResult:
@@ -250,7 +252,11 @@ class Scheduler:
                 for item in queue.items:
                     merged_changes.update(k for k in item.change.needs
                                           if self._is_merged(k))
-                actions.extend(plan_dependent(queue, merged_items, merged_changes))
+                queue.options = layout.queue_options(queue.name)
+                footprints = self._footprints(layout, pipeline, queue.items) \
+                    if queue.options.independent_subqueues else None
+                actions.extend(plan_dependent(queue, merged_items, merged_changes,
+                                              footprints))
             elif pipeline.manager == PipelineManager.SERIAL:
                 actions.extend(plan_serial(queue))
             else:
@@ -258,6 +264,34 @@ class Scheduler:
         for action in actions:
             self.apply(tenant, layout, pipeline, items[action.item_id], action)
         return actions
+
+    def _footprints(self, layout: Layout, pipeline: Pipeline,
+                    items: list[QueueItem]) -> dict[int, Footprint]:
+        """What each item changes and sees, for independent sub-queues.
+
+        What a job sees is first estimated from the change's own files and then
+        widened by the job graph of each state built for it; it only ever grows
+        (remembered here, and rebuilt from the current state after a restart), so
+        an item is never re-based back and forth.
+        """
+        out: dict[int, Footprint] = {}
+        for item in items:
+            sees = set(self._seen.get(item.id, ()))
+            if not sees:
+                sees.add(item.change.project)
+                try:
+                    graph = freeze_job_graph(layout, item.change.project, item.change.branch,
+                                             pipeline.name, item.change.files or None)
+                    sees.update(p for job in graph.jobs.values()
+                                for p in job.required_projects)
+                except ConfigError:
+                    pass  # the merge result will say; until then it sees its own repo
+            if item.buildset is not None and item.buildset.job_graph is not None:
+                sees.update(p for job in item.buildset.job_graph.jobs.values()
+                            for p in job.required_projects)
+            self._seen[item.id] = frozenset(sees)
+            out[item.id] = Footprint(frozenset({item.change.project}), frozenset(sees))
+        return out
 
     def _is_merged(self, key: ChangeKey) -> bool:
         source = self.sources.get(key.connection)
@@ -644,6 +678,7 @@ class Scheduler:
                   message: str | None) -> None:
         row.state, row.result, row.message = state, result, message
         row.dequeued_at = self.clock.now()
+        self._seen.pop(row.id, None)
         self._retire_buildset_keep(s, row.id)
 
     def _retire_buildset_keep(self, s: Session, item_id: int) -> None:

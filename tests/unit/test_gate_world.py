@@ -1,0 +1,77 @@
+"""The real scheduler in the simulated world: the gate's behaviour over time."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.gate_world import GateWorld, SimChange
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest):
+    options = getattr(request, "param", {})
+    w = GateWorld(repos=["a", "b"], nodes=10, queue_options=options)
+    yield w
+    w.close()
+
+
+def push(world: GateWorld, number: int, repo: str, bad: bool = False, at: float = 0.0,
+         files: tuple[str, ...] = ()) -> None:
+    world.add_change(SimChange(number, repo, files or (f"src/{number}.py",), bad, at))
+
+
+def builds_of(world: GateWorld, number: int) -> int:
+    from sqlalchemy import func, select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return s.scalar(select(func.count()).select_from(BuildRow)
+                        .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                        .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                        .where(QueueItemRow.change_number == number)) or 0
+
+
+def test_a_bad_change_restarts_every_item_behind_it_in_a_plain_shared_queue(world) -> None:
+    push(world, 1, "a", bad=True)
+    push(world, 2, "b", at=1)
+    push(world, 3, "a", at=2)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [2, 3]
+    assert builds_of(world, 2) == 2 and builds_of(world, 3) == 2  # both re-based
+    assert world.forge.violations == []
+
+
+@pytest.mark.parametrize("world", [{"independent-subqueues": True}], indirect=True)
+def test_with_independent_subqueues_only_the_bad_changes_repo_restarts(world) -> None:
+    push(world, 1, "a", bad=True)
+    push(world, 2, "b", at=1)
+    push(world, 3, "a", at=2)
+    world.run()
+    assert sorted(m.number for m in world.forge.merges) == [2, 3]
+    assert builds_of(world, 2) == 1  # never included 1
+    assert builds_of(world, 3) == 2  # tested on top of 1, then without it
+    assert world.forge.merges[0].number == 2  # did not wait for the other repo
+    assert world.forge.violations == []
+
+
+@pytest.mark.parametrize("world", [{"independent-subqueues": True}], indirect=True)
+def test_a_change_whose_job_sees_another_repo_is_tested_on_that_repos_queue(world) -> None:
+    push(world, 1, "a", bad=True)
+    push(world, 2, "b", at=1, files=("couple/a/x.py",))  # its job checks out a
+    world.run()
+    assert [m.number for m in world.forge.merges] == [2]
+    assert builds_of(world, 2) == 2  # failed with 1 in its state, passed without
+    assert world.forge.merges[0].history == (2,)
+    assert world.forge.violations == []
+
+
+@pytest.mark.parametrize("world", [{"independent-subqueues": True}], indirect=True)
+def test_a_change_waits_for_an_item_ahead_whose_job_saw_its_repo(world) -> None:
+    push(world, 1, "a", files=("couple/b/x.py",))  # 1's job checks out b
+    push(world, 2, "b", at=1)
+    durations = iter([1800.0, 60.0])  # 2's build ends long before 1's
+    world.executor.duration = lambda: next(durations)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [1, 2]
+    assert world.forge.merges[1].at == world.forge.merges[0].at  # merged right after 1
+    assert world.forge.violations == []
