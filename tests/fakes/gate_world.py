@@ -18,9 +18,12 @@ Used by ``benchmarks/gate_sim.py`` and by the property test of the gate.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import heapq
 import random
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +51,18 @@ from zuulish.store import (
 
 CONNECTION = "sim"
 TENANT = "sim"
+
+
+@functools.cache
+def _migrated_template() -> Path:
+    """An empty, migrated SQLite database, copied for each world (migrating is slow)."""
+    folder = tempfile.mkdtemp(prefix="zuulish-sim-schema-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "schema.db"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    store.dispose()
+    return path
 
 
 class SimError(UserError):
@@ -109,6 +124,7 @@ class Merge:
     project: str
     at: float
     history: tuple[int, ...]
+    commit: str = ""
 
 
 class SimForge:
@@ -124,6 +140,23 @@ class SimForge:
         self.reports: list[tuple[int, str, str | None]] = []
         self.violations: list[str] = []
         self.states: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
+        self.bad_commits: set[str] = set()
+        # (number, project, tested commit) -> why that state did not pass, or None
+        self.verify: Callable[[int, str, str], str | None] = lambda n, p, c: None
+        # number -> the projects the jobs of its current build set check out
+        self.seen_by: Callable[[int], set[str]] = lambda n: set(self.repos)
+
+    def add(self, change: SimChange) -> None:
+        self.changes[change.number] = change
+        if change.bad:
+            self.bad_commits.add(change.commit)
+
+    def new_patchset(self, number: int, bad: bool) -> None:
+        change = self.changes[number]
+        change.patchset += 1
+        change.bad, change.approved = bad, False
+        if bad:
+            self.bad_commits.add(change.commit)
 
     # ------------------------------------------------------------ source
     def get_change(self, number: int) -> Change | None:
@@ -164,6 +197,12 @@ class SimForge:
         return {"branch": "main", "pre": pre_sha, "commit": commit,
                 "changes": [self.changes[n].commit for n in on_top], "numbers": list(on_top)}
 
+    def _tested(self, project: str, state: dict[str, Any]) -> tuple[int, ...]:
+        known = self.states.get(state.get("commit", ""))
+        if known is None or known[0] != project:
+            raise SimError(f"{project}: {state.get('commit')} is not a state the merger made")
+        return known[1] + known[2]
+
     # ---------------------------------------------------------- reporter
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
@@ -179,24 +218,38 @@ class SimForge:
         state = repo_state.get(change.project)
         if state is None or state["commit"] not in self.states:
             raise SimError(f"no tested state for {change.project}")
-        project, pre, on_top = self.states[state["commit"]]
-        tested = pre + on_top
-        now = tuple(self.branch[project])
         if change.commit not in state["changes"]:
             raise SimError(f"change {number} has a patch set that was not tested")
+        project = change.project
+        tested = self._tested(project, state)
+        now = tuple(self.branch[project])
         # The branch may have moved since, but only by the changes ahead in this very
         # state (they merged first); anything else means merging what was not tested.
-        if not (tested[:len(now)] == now and set(tested[len(now):]) >= {number}):
+        if tested[:len(now)] != now or number not in tested[len(now):]:
             self.violations.append(
                 f"change {number}: branch {project} is {now}, tested state was {tested}")
             raise SimError("the branch moved away from the tested state")
-        unmerged_ahead = [n for n in tested[len(now):] if n != number]
-        if unmerged_ahead:
-            self.violations.append(f"change {number} merged before {unmerged_ahead}, "
-                                   "which its tested state holds")
+        for other, other_state in repo_state.items():
+            if other != project and other not in self.seen_by(number):
+                continue  # prepared by the merger, but no job of this item checks it out
+            seen = self._tested(other, other_state)
+            ahead = [n for n in seen if n != number]
+            now_other = tuple(n for n in self.branch.get(other, []))
+            if tuple(ahead) != now_other:
+                # Every repo the jobs saw must hold just what they saw once this merges.
+                self.violations.append(
+                    f"change {number} merges while {other} is {now_other}, but its jobs "
+                    f"saw {tuple(ahead)}")
+        why = self.verify(number, project, state["commit"])
+        if why:
+            self.violations.append(f"change {number} merged a state that did not pass: {why}")
+        if change.commit in self.bad_commits:
+            self.violations.append(f"change {number} merged a bad patch set")
+        if any(m.number == number for m in self.merges):
+            self.violations.append(f"change {number} merged twice")
         self.branch[project] = list(tested)
         change.status = ChangeStatus.MERGED
-        self.merges.append(Merge(number, project, self.clock.now(), tested))
+        self.merges.append(Merge(number, project, self.clock.now(), tested, change.commit))
         return state["commit"]
 
 
@@ -275,8 +328,8 @@ class SimExecutor:
         self.started = 0
 
     def outcome(self, repo_state: dict[str, Any]) -> str:
-        numbers = {n for st in repo_state.values() for n in st.get("numbers", ())}
-        if any(self.forge.changes[n].bad for n in numbers):
+        commits = {c for st in repo_state.values() for c in st.get("changes", ())}
+        if commits & self.forge.bad_commits:
             return BuildResult.FAILURE
         if self.rng.random() < self.flaky_rate:
             return BuildResult.FAILURE
@@ -337,11 +390,16 @@ class GateWorld:
         self.clock = SimulatedClock(start=0.0)
         self._tmp = tempfile.TemporaryDirectory(prefix="zuulish-sim-")
         tmp = Path(self._tmp.name)
-        url = self.database_url or f"sqlite:///{tmp / 'sim.db'}"
-        self.store = Store(url)
-        self.store.upgrade()
         config = gate_config(self.repos, self.queue_options, self.window)
         self.forge = SimForge(self.clock, self.repos, config)
+        if self.database_url:
+            self.store = Store(self.database_url)
+            self.store.upgrade()
+        else:
+            shutil.copyfile(_migrated_template(), tmp / "sim.db")
+            self.store = Store(f"sqlite:///{tmp / 'sim.db'}")
+        self.forge.verify = self._verify
+        self.forge.seen_by = self._seen_by
         self.tenant_file = tmp / "main.yaml"
         untrusted = "".join(f"          - {r}\n" for r in self.repos)
         self.tenant_file.write_text(
@@ -368,6 +426,35 @@ class GateWorld:
         self.scheduler = Scheduler(self.store, self.clock, layouts, {CONNECTION: self.forge},
                                    {CONNECTION: self.forge}, "http://sim")
 
+    def _seen_by(self, number: int) -> set[str]:
+        with self.store.read() as s:
+            graph = s.scalars(select(BuildSetRow.job_graph)
+                              .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                              .where(QueueItemRow.change_number == number,
+                                     QueueItemRow.state == "queued",
+                                     BuildSetRow.current.is_(True))).first()
+        return {p for job in (graph or {}).values() for p in job.get("required_projects", ())}
+
+    def _verify(self, number: int, project: str, commit: str) -> str | None:
+        """Why the state the scheduler submits did not pass (None when it did)."""
+        with self.store.read() as s:
+            bs = s.scalars(select(BuildSetRow)
+                           .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                           .where(QueueItemRow.change_number == number,
+                                  QueueItemRow.state == "queued",
+                                  BuildSetRow.current.is_(True))).first()
+            if bs is None:
+                return "no current build set"
+            if (bs.repo_state.get(project) or {}).get("commit") != commit:
+                return "it is not the state the build set was built on"
+            builds = s.scalars(select(BuildRow).where(BuildRow.buildset_id == bs.id,
+                                                      BuildRow.voting.is_(True))).all()
+            jobs = {n for n, j in (bs.job_graph or {}).items() if j.get("voting", True)}
+            passed = {b.job for b in builds if b.result == BuildResult.SUCCESS}
+            if not jobs or jobs - passed:
+                return f"jobs {sorted(jobs - passed)} did not pass"
+        return None
+
     def close(self) -> None:
         self.store.dispose()
         self._tmp.cleanup()
@@ -375,7 +462,7 @@ class GateWorld:
     # ------------------------------------------------------------ events
     def add_change(self, change: SimChange) -> None:
         """Schedule ``change`` to be pushed and approved at ``change.arrival``."""
-        self.forge.changes[change.number] = change
+        self.forge.add(change)
         heapq.heappush(self._arrivals, (change.arrival, change.number, change))
 
     def event(self, type_: str, number: int, **data: Any) -> None:
@@ -423,6 +510,16 @@ class GateWorld:
                 return
             self.advance_to(when)
             self.settle()
+
+    def run_for(self, seconds: float) -> None:
+        """Advance ``seconds`` of simulated time, event by event."""
+        target = self.clock.now() + seconds
+        self.settle()
+        while (when := self.next_time()) is not None and when <= target:
+            self.advance_to(when)
+            self.settle()
+        self.advance_to(target)
+        self.settle()
 
     # ----------------------------------------------------------- figures
     def queued(self) -> int:

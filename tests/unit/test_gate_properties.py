@@ -1,0 +1,179 @@
+"""The gate's promises, checked by Hypothesis over random histories.
+
+Random sequences of pushes (some bad, some with a job that checks out another
+repo, some depending on an earlier change), approvals, new patch sets,
+abandons, flaky builds, time passing and scheduler restarts drive the real
+scheduler in the simulated world. After every step: every merge put on its
+branch exactly a state whose voting jobs passed, no bad patch set merged, and
+nothing merged twice (the simulated forge checks each submit). At the end,
+when nothing flaked, every approved good change without dependencies has
+merged; then, with flakes off and rechecks for what flaked or lost a
+dependency, nothing is left in the queue and every approved good change whose
+dependencies can merge has merged.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from tests.fakes.gate_world import GateWorld, SimChange
+from zuulish.model import ChangeStatus
+
+REPOS = ["a", "b"]  # few repos, so that changes meet often
+EXAMPLES = int(os.environ.get("ZUULISH_PROPERTY_EXAMPLES", "300"))
+
+
+class GateMachine(RuleBasedStateMachine):
+    changes = Bundle("changes")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world: GateWorld | None = None
+        self.next_number = 1
+
+    @initialize(subqueues=st.booleans(), flaky=st.sampled_from([0.0, 0.0, 0.25]),
+                nodes=st.integers(1, 4), window=st.sampled_from([{}, {"window": 1,
+                                                                     "window-floor": 1}]),
+                seed=st.integers(0, 2**16))
+    def start(self, subqueues: bool, flaky: float, nodes: int, window: dict,
+              seed: int) -> None:
+        options = {"independent-subqueues": True} if subqueues else {}
+        self.world = GateWorld(repos=REPOS, nodes=nodes, flaky_rate=flaky,
+                               queue_options=options, window=window, seed=seed,
+                               build_seconds=lambda rng: rng.choice([600.0, 1200.0, 1800.0]))
+
+    def teardown(self) -> None:
+        if self.world is not None:
+            self.world.close()
+
+    @property
+    def forge(self):
+        assert self.world is not None
+        return self.world.forge
+
+    def open(self, number: int) -> bool:
+        return self.forge.changes[number].status == ChangeStatus.NEW
+
+    @rule(target=changes, repo=st.sampled_from(REPOS), bad=st.booleans(),
+          sees=st.sampled_from([None, *REPOS]),
+          needs=st.lists(st.integers(1, 40), max_size=2).filter(lambda x: len(x) < 2 or
+                                                                 x[0] != x[1]),
+          approved=st.sampled_from([True, True, True, False]))
+    def push(self, repo: str, bad: bool, sees: str | None, needs: list[int],
+             approved: bool) -> int:
+        assert self.world is not None
+        number = self.next_number
+        self.next_number += 1
+        files = (f"couple/{sees}/x.py",) if sees and sees != repo else (f"src/{number}.py",)
+        deps = tuple(sorted({n for n in needs if n < number}))
+        self.forge.add(SimChange(number, repo, files, bad, self.world.clock.now(), needs=deps))
+        self.world.event("patchset-created", number)
+        if approved:
+            self.world.approve(number)
+        return number
+
+    @rule(number=changes)
+    def approve(self, number: int) -> None:
+        assert self.world is not None
+        if self.open(number):
+            self.world.approve(number)
+
+    @rule(number=changes, bad=st.booleans())
+    def new_patchset(self, number: int, bad: bool) -> None:
+        assert self.world is not None
+        if self.open(number):
+            self.forge.new_patchset(number, bad)
+            self.world.event("patchset-created", number)
+
+    @rule(number=changes)
+    def abandon(self, number: int) -> None:
+        assert self.world is not None
+        if self.open(number):
+            self.forge.changes[number].status = ChangeStatus.ABANDONED
+            self.world.event("change-abandoned", number)
+
+    @rule(minutes=st.sampled_from([1, 5, 15, 30, 60]))
+    def time_passes(self, minutes: int) -> None:
+        assert self.world is not None
+        self.world.run_for(minutes * 60)
+
+    @precondition(lambda self: self.world is not None)
+    @rule()
+    def restart_scheduler(self) -> None:
+        assert self.world is not None
+        self.world.restart()
+
+    @invariant()
+    def every_merge_is_a_tested_passing_state(self) -> None:
+        if self.world is not None:
+            assert self.forge.violations == []
+
+    def should_merge(self) -> set[int]:
+        """Approved, good, open changes whose needed changes merged or will."""
+        out: set[int] = set()
+        grew = True
+        while grew:
+            grew = False
+            for number, c in self.forge.changes.items():
+                if number in out or c.status != ChangeStatus.NEW or not c.approved or c.bad:
+                    continue
+                if all(self.forge.changes[n].status == ChangeStatus.MERGED or n in out
+                       for n in c.needs):
+                    out.add(number)
+                    grew = True
+        return out
+
+    def check_eventually(self) -> None:
+        """Flakes stop; whatever failed is rechecked; everything that can merge does."""
+        world = self.world
+        assert world is not None
+        flaky = world.executor.flaky_rate > 0
+        world.executor.flaky_rate = 0.0
+        world.run()
+        expected = self.should_merge()
+        if not flaky:
+            # Nothing flaked: an approved good change with no dependencies merges
+            # without anyone rechecking it, whatever failed around it.
+            alone = {n for n in expected if not self.forge.changes[n].needs}
+            merged = {m.number for m in self.forge.merges}
+            assert alone <= merged, f"good changes rejected without cause: {alone - merged}"
+        for _ in range(len(self.forge.changes) + 1):
+            # A flaky failure (or a needed change that flaked) rejects a good change; a
+            # user would recheck it, as here, in dependency order.
+            waiting = sorted(n for n in self.should_merge()
+                             if self.forge.changes[n].status == ChangeStatus.NEW)
+            if not waiting:
+                break
+            for number in waiting:
+                world.approve(number)
+            world.run()
+        assert world.queued() == 0, "items left in the queue with nothing to wait for"
+        merged = {m.number for m in self.forge.merges}
+        assert expected <= merged, f"approved good changes never merged: {expected - merged}"
+        assert self.forge.violations == []
+
+
+class GateWithEnd(GateMachine):
+    def teardown(self) -> None:
+        try:
+            if self.world is not None:
+                self.check_eventually()
+        finally:
+            super().teardown()
+
+
+GateWithEnd.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+test_gate_promises_hold_for_random_histories = GateWithEnd.TestCase
