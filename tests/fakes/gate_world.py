@@ -70,10 +70,10 @@ class SimError(UserError):
 
 
 def gate_config(repos: list[str], queue_options: dict[str, Any],
-                window: dict[str, Any]) -> str:
+                window: dict[str, Any], manager: str = "dependent") -> str:
     """The tenant's config: one gate over a shared queue; per repo a job of its own
     and, for changes under ``couple/<other>/``, a job that also checks out <other>."""
-    lines = ["- pipeline:", "    name: gate", "    manager: dependent",
+    lines = ["- pipeline:", "    name: gate", f"    manager: {manager}",
              "    precedence: high", "    trigger:", f"      {CONNECTION}:",
              "        - event: comment-added", "          approval:",
              "            - Workflow: 1", "    success:", f"      {CONNECTION}:",
@@ -385,12 +385,13 @@ class GateWorld:
     window: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     database_url: str | None = None
+    manager: str = "dependent"
 
     def __post_init__(self) -> None:
         self.clock = SimulatedClock(start=0.0)
         self._tmp = tempfile.TemporaryDirectory(prefix="zuulish-sim-")
         tmp = Path(self._tmp.name)
-        config = gate_config(self.repos, self.queue_options, self.window)
+        config = gate_config(self.repos, self.queue_options, self.window, self.manager)
         self.forge = SimForge(self.clock, self.repos, config)
         if self.database_url:
             self.store = Store(self.database_url)

@@ -163,3 +163,14 @@ def test_serial_tests_only_the_head_of_each_queue_on_its_own() -> None:
     conflict = queue(item(4, buildset(4, (), merge_state=MergeState.CONFLICT)), item(5))
     assert plan_serial(conflict) == [Report(4, "merge-conflict", message="")]
     assert plan_serial(queue()) == []
+
+
+def test_supercedent_runs_the_head_and_only_the_newest_waiting_item_survives() -> None:
+    from zuulish.scheduler.actions import Supersede
+    from zuulish.scheduler.supercedent import plan_supercedent
+
+    running = queue(item(1, buildset(1, (), {"unit": None})), item(2), item(3), item(4))
+    assert plan_supercedent(running) == [Supersede(2, 4), Supersede(3, 4)]
+    done = queue(item(1, buildset(1, (), {"unit": "SUCCESS"})), item(4))
+    assert plan_supercedent(done) == [Report(1, "success")]
+    assert plan_supercedent(queue(item(4))) == [StartBuildSet(4, ())]

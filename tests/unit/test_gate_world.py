@@ -75,3 +75,22 @@ def test_a_change_waits_for_an_item_ahead_whose_job_saw_its_repo(world) -> None:
     assert [m.number for m in world.forge.merges] == [1, 2]
     assert world.forge.merges[1].at == world.forge.merges[0].at  # merged right after 1
     assert world.forge.violations == []
+
+
+def test_supercedent_pipeline_skips_to_the_newest_waiting_change() -> None:
+    world = GateWorld(repos=["a"], nodes=5, manager="supercedent")
+    try:
+        for number, at in ((1, 0), (2, 60), (3, 120)):
+            push(world, number, "a", at=at)
+        world.run()
+        assert [(n, a) for n, a, _ in world.forge.reports] == [(1, "success"), (3, "success")]
+        assert builds_of(world, 2) == 0  # superseded while 1 ran
+        assert builds_of(world, 3) == 1
+        from sqlalchemy import select
+
+        from zuulish.store import QueueItemRow
+        with world.store.read() as s:
+            row = s.scalars(select(QueueItemRow).where(QueueItemRow.change_number == 2)).one()
+        assert (row.state, row.message) == ("dequeued", "superseded by change 3")
+    finally:
+        world.close()

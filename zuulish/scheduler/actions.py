@@ -38,4 +38,12 @@ class Report:
     message: str = ""
 
 
-Action = StartBuildSet | StartJobs | SkipJobs | Report
+@dataclass(frozen=True)
+class Supersede:
+    """Dequeue a waiting item without a result: a newer one (``by``) replaces it."""
+
+    item_id: int
+    by: int
+
+
+Action = StartBuildSet | StartJobs | SkipJobs | Report | Supersede

@@ -51,7 +51,7 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
     if change.unresolved_depends_on:
         return EnqueuePlan(rejection="dependencies that cannot be resolved: "
                                      + "; ".join(change.unresolved_depends_on))
-    if pipeline.manager == PipelineManager.INDEPENDENT:
+    if pipeline.manager in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
         return EnqueuePlan(changes=[change])
     return _plan_dependent(change, pipeline, layout, sources, already_queued, queue_of)
 

@@ -2,8 +2,9 @@
 
 Each pass: handle new events (enqueue, dequeue, reconfigure), take in finished
 merges and node requests, then ask each pipeline manager what to do and apply
-it. Decisions come from the pure planners in ``independent`` and ``dependent``;
-everything here is bookkeeping in the store and calls to driver interfaces.
+it. Decisions come from the pure planners (``independent``, ``dependent``,
+``serial``, ``supercedent``); everything here is bookkeeping in the store and
+calls to driver interfaces.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from zuulish.model import (
     QueueItem,
     TriggerEvent,
 )
-from zuulish.scheduler.actions import Action, Report, SkipJobs, StartBuildSet, StartJobs
+from zuulish.scheduler.actions import (
+    Action,
+    Report,
+    SkipJobs,
+    StartBuildSet,
+    StartJobs,
+    Supersede,
+)
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.independent import plan_independent
@@ -44,6 +52,7 @@ from zuulish.scheduler.reporting import RESULTS, report_message
 from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import load_queues
 from zuulish.scheduler.subqueues import Footprint
+from zuulish.scheduler.supercedent import plan_supercedent
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -218,6 +227,8 @@ class Scheduler:
                         ChangeQueueRow.name == queue_name)) is None:
                 s.add(ChangeQueueRow(tenant=tenant, pipeline=pipeline.name, name=queue_name,
                                      window=pipeline.window.size))
+        elif pipeline.manager == PipelineManager.SUPERCEDENT:
+            queue_name = f"{change.project}@{change.branch}"
         else:
             queue_name = f"{change.project}:{change.key.number}"
         sequence = (s.scalar(select(func.max(QueueItemRow.sequence)).where(
@@ -259,6 +270,8 @@ class Scheduler:
                                               footprints))
             elif pipeline.manager == PipelineManager.SERIAL:
                 actions.extend(plan_serial(queue))
+            elif pipeline.manager == PipelineManager.SUPERCEDENT:
+                actions.extend(plan_supercedent(queue))
             else:
                 actions.extend(plan_independent(queue.items))
         for action in actions:
@@ -308,6 +321,12 @@ class Scheduler:
             self._skip_jobs(action)
         elif isinstance(action, Report):
             self._report_item(tenant, pipeline, item, action)
+        elif isinstance(action, Supersede):
+            with self.store.session() as s:
+                row = s.get(QueueItemRow, item.id)
+                if row is not None and row.state == "queued":
+                    self._end_item(s, row, "dequeued", None,
+                                   f"superseded by change {action.by}")
 
     # -------------------------------------------------------------- buildsets
     def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
