@@ -39,6 +39,7 @@ STRATEGIES: dict[str, dict[str, dict[str, Any]]] = {
     "serial": {"window": {"window": 1, "window-floor": 1, "window-ceiling": 1}},
     "zuul": {},
     "independent": {"queue": {"independent-subqueues": True}},
+    "batch": {"queue": {"batch-size": 4}},
 }
 
 

@@ -349,3 +349,21 @@ def test_concurrent_pushes_to_one_branch_all_become_changes(
             lambda c: git(c, "push", "origin", "HEAD:refs/for/main", check=False), clones))
     assert [r.returncode for r in results] == [0] * 6, [r.stderr for r in results]
     assert sorted(r.number for r in change_rows(store)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_batch_merges_every_change_to_the_one_state_they_were_tested_in(
+        store: Store, forge: GitForge, work: Path) -> None:
+    base = forge.branch_tip("org/app", "main")
+    first = commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    git(work, "reset", "-q", "--hard", base)
+    second = commit(work, "b", "Add b")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    tested = apply_commits(forge.repo_path("org/app"), base, [first, second]).commit
+    state = {"org/app": {"branch": "main", "pre": base, "commit": tested,
+                         "changes": [first, second]}}
+    reporter = GitReporter(forge, store)
+    assert reporter.submit(1, state) == tested  # moves the branch straight there
+    assert reporter.submit(2, state) == tested  # finds it there: merged as tested
+    assert forge.branch_tip("org/app", "main") == tested
+    assert [(r.status, r.merged_sha) for r in change_rows(store)] == [("MERGED", tested)] * 2

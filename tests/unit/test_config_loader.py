@@ -367,3 +367,14 @@ def test_a_queue_option_of_the_wrong_type_is_an_error_with_its_line() -> None:
     err = layout.errors[0]
     assert "independent-subqueues" in str(err) and "true or false" in str(err)
     assert err.file == "org/app/.zuul.yaml" and err.line == 2
+
+
+def test_batch_size_must_be_a_positive_number_and_not_combined_with_subqueues() -> None:
+    for body, expected in (("batch-size: 0", "at least 1"), ("batch-size: true", "at least 1"),
+                           ("batch-size: many", "must be"),
+                           ("batch-size: 4\n    independent-subqueues: true",
+                            "cannot be combined")):
+        layout = make_loader().build(files(app=f"- queue:\n    name: q\n    {body}\n"))
+        assert len(layout.errors) == 1 and expected in str(layout.errors[0]), body
+    good = make_loader().build(files(app="- queue:\n    name: q\n    batch-size: 4\n"))
+    assert good.errors == [] and good.queue_options("q").batch_size == 4

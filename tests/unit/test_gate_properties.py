@@ -42,13 +42,14 @@ class GateMachine(RuleBasedStateMachine):
         self.world: GateWorld | None = None
         self.next_number = 1
 
-    @initialize(subqueues=st.booleans(), flaky=st.sampled_from([0.0, 0.0, 0.25]),
+    @initialize(options=st.sampled_from([{}, {"independent-subqueues": True},
+                                         {"batch-size": 3}]),
+                flaky=st.sampled_from([0.0, 0.0, 0.25]),
                 nodes=st.integers(1, 4), window=st.sampled_from([{}, {"window": 1,
                                                                      "window-floor": 1}]),
                 seed=st.integers(0, 2**16))
-    def start(self, subqueues: bool, flaky: float, nodes: int, window: dict,
+    def start(self, options: dict, flaky: float, nodes: int, window: dict,
               seed: int) -> None:
-        options = {"independent-subqueues": True} if subqueues else {}
         self.world = GateWorld(repos=REPOS, nodes=nodes, flaky_rate=flaky,
                                queue_options=options, window=window, seed=seed,
                                build_seconds=lambda rng: rng.choice([600.0, 1200.0, 1800.0]))

@@ -26,7 +26,7 @@ from zuulish.model import ProjectConfig
 SECRET_KEYS = {"name", "data"}
 SEMAPHORE_KEYS = {"name", "max"}
 # Zuul's queue attributes, then zuulish's own queue options (off by default).
-QUEUE_OPTION_KEYS = ("independent-subqueues",)
+QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size")
 QUEUE_KEYS = {"name", "per-branch", "allow-circular-dependencies", "dependencies-by-topic",
               *QUEUE_OPTION_KEYS}
 PRAGMA_KEYS = {"implied-branch-matchers", "implied-branches"}
@@ -91,6 +91,12 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
     for key in ("per-branch", "allow-circular-dependencies", "dependencies-by-topic",
                 "independent-subqueues"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
+    _expect(body, "batch-size", int, ctx, f"queue {name!r}")
+    if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
+        raise _err(body, ctx, f"queue {name!r}: 'batch-size' must be at least 1")
+    if body.get("batch-size", 1) > 1 and body.get("independent-subqueues"):
+        raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'independent-subqueues' "
+                              "cannot be combined yet")
     return _object("queue", body, ctx, name)
 
 

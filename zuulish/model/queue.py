@@ -33,12 +33,15 @@ class QueueOptions:
     ``independent_subqueues``: two items whose repositories do not meet (the
     repos one changes against the repos the other's jobs check out, both ways)
     are not serialised, so a failure of one does not restart the other.
+    ``batch_size``: runs of up to this many items are tested with one build set
+    and bisected on failure (1: every item runs its own jobs, as in Zuul).
     """
 
     name: str = ""
     per_branch: bool = False
     allow_circular_dependencies: bool = False
     independent_subqueues: bool = False
+    batch_size: int = 1
 
 
 @dataclass

@@ -30,12 +30,14 @@ class SkipJobs:
 @dataclass(frozen=True)
 class Report:
     """Report the item (``success``, ``failure``, ``merge-conflict``, ``config-error``),
-    merge it when ``merge`` is set, and dequeue it."""
+    merge it when ``merge`` is set, and dequeue it. ``via`` names another item whose
+    tested state holds this one (a batch): that state is what is merged and shown."""
 
     item_id: int
     action: str
     merge: bool = False
     message: str = ""
+    via: int | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from zuulish.scheduler.actions import (
     StartJobs,
     Supersede,
 )
+from zuulish.scheduler.batching import plan_batched
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.independent import plan_independent
@@ -264,6 +265,10 @@ class Scheduler:
                     merged_changes.update(k for k in item.change.needs
                                           if self._is_merged(k))
                 queue.options = layout.queue_options(queue.name)
+                if queue.options.batch_size > 1:
+                    actions.extend(plan_batched(queue, merged_items, merged_changes,
+                                                queue.options.batch_size))
+                    continue
                 footprints = self._footprints(layout, pipeline, queue.items) \
                     if queue.options.independent_subqueues else None
                 actions.extend(plan_dependent(queue, merged_items, merged_changes,
@@ -275,7 +280,7 @@ class Scheduler:
             else:
                 actions.extend(plan_independent(queue.items))
         for action in actions:
-            self.apply(tenant, layout, pipeline, items[action.item_id], action)
+            self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
         return actions
 
     def _footprints(self, layout: Layout, pipeline: Pipeline,
@@ -312,7 +317,7 @@ class Scheduler:
         return change is not None and change.is_merged
 
     def apply(self, tenant: str, layout: Layout, pipeline: Pipeline, item: QueueItem,
-              action: Action) -> None:
+              action: Action, items: dict[int, QueueItem] | None = None) -> None:
         if isinstance(action, StartBuildSet):
             self._start_buildset(tenant, layout, pipeline, item, action.ahead)
         elif isinstance(action, StartJobs):
@@ -320,7 +325,8 @@ class Scheduler:
         elif isinstance(action, SkipJobs):
             self._skip_jobs(action)
         elif isinstance(action, Report):
-            self._report_item(tenant, pipeline, item, action)
+            via = (items or {}).get(action.via) if action.via is not None else None
+            self._report_item(tenant, pipeline, item, action, via)
         elif isinstance(action, Supersede):
             with self.store.session() as s:
                 row = s.get(QueueItemRow, item.id)
@@ -619,15 +625,22 @@ class Scheduler:
 
     # -------------------------------------------------------------- reports
     def _report_item(self, tenant: str, pipeline: Pipeline, item: QueueItem,
-                     action: Report) -> None:
+                     action: Report, via: QueueItem | None = None) -> None:
+        """Report (and merge) the item; ``via`` is the item whose tested state holds it
+        and is merged for it (a batch), else the item itself."""
         report_action, detail, merged = action.action, action.message, False
+        tested = via or item
         if action.merge:
-            merged, failure = self._submit(pipeline, item)
+            merged, failure = self._submit(pipeline, item, tested.buildset)
             if failure:
                 report_action, detail = "failure", failure
         result = RESULTS.get(report_action)
         if item.live:
-            message = report_message(report_action, pipeline.name, item.buildset,
+            if via is not None and via is not item and report_action == "success":
+                detail = (f"Tested together with the changes ahead of it in the state of "
+                          f"change {via.change.key.number},{via.change.patchset}.\n"
+                          + detail).strip()
+            message = report_message(report_action, pipeline.name, tested.buildset,
                                      self.web_url, detail, pipeline.messages)
             self._send_reports(tenant, pipeline, item.change, report_action, result, message)
         state = "merged" if merged else ("reported" if report_action == "success"
@@ -647,9 +660,10 @@ class Scheduler:
                                     else pipeline.window.after_failure(queue.window))
         self.store.notifier.notify(channels.SCHEDULER)
 
-    def _submit(self, pipeline: Pipeline, item: QueueItem) -> tuple[bool, str | None]:
-        """Merge the item through every submitting reporter; (merged, failure reason)."""
-        bs = item.buildset
+    def _submit(self, pipeline: Pipeline, item: QueueItem,
+                bs: BuildSet | None) -> tuple[bool, str | None]:
+        """Merge the item, as tested in ``bs``, through every submitting reporter;
+        (merged, failure reason)."""
         assert bs is not None
         submitters = [spec for spec in pipeline.success if spec.submit]
         if not submitters:
