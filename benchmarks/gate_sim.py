@@ -40,6 +40,7 @@ STRATEGIES: dict[str, dict[str, dict[str, Any]]] = {
     "zuul": {},
     "independent": {"queue": {"independent-subqueues": True}},
     "batch": {"queue": {"batch-size": 4}},
+    "best": {"queue": {"verify-first": True, "batch-size": 8}},
 }
 
 

@@ -529,11 +529,20 @@ class GateWorld:
                             .where(QueueItemRow.state == "queued")) or 0
 
     def useful_builds(self) -> int:
-        """Builds of the build sets items were finally reported with."""
+        """Builds whose results decided something: those of the build sets items were
+        finally reported with, and (verify-first) the passing builds of earlier build
+        sets of verified items (what verified them)."""
         with self.store.read() as s:
-            return s.scalar(
+            final = s.scalar(
                 select(func.count()).select_from(BuildRow)
                 .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
                 .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
                 .where(BuildSetRow.current.is_(True), QueueItemRow.state != "queued",
                        BuildRow.started_at.is_not(None))) or 0
+            verifying = s.scalar(
+                select(func.count()).select_from(BuildSetRow)
+                .join(BuildRow, BuildRow.buildset_id == BuildSetRow.id)
+                .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(BuildSetRow.current.is_(False), QueueItemRow.verified_at.is_not(None),
+                       BuildRow.result == BuildResult.SUCCESS)) or 0
+        return final + verifying

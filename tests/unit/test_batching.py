@@ -73,3 +73,65 @@ def test_long_runs_of_suspects_are_bisected() -> None:
     q = queue(*(item(n, merged(n, tuple(range(1, n)))) for n in range(1, 8)),
               item(8, merged(8, tuple(range(1, 8)), "FAILURE")))
     assert started(plan_batched(q, set(), set(), 8)) == [4]  # the middle of 1..7
+
+
+def verified(it, at: float = 1.0):
+    it.verified_at = at
+    return it
+
+
+def test_verify_first_tests_each_new_item_alone_on_spare_nodes() -> None:
+    q = queue(item(1), item(2, merged(2, ())))
+    actions = plan_batched(q, set(), set(), 4, verify_first=True)
+    assert StartBuildSet(1, ()) in actions
+    assert StartJobs(2, 20, ("unit",), spare=True) in actions
+
+
+def test_verify_first_a_new_item_is_tested_on_top_of_the_verified_chain() -> None:
+    q = queue(verified(item(1, merged(1, (), None))), item(2))
+    assert StartBuildSet(2, (1,)) in plan_batched(q, set(), set(), 4, verify_first=True)
+    # A state holding an item that has left the chain is rebuilt without it.
+    q = queue(verified(item(3, merged(3, (), None))), item(2, merged(2, (1,), None)))
+    assert StartBuildSet(2, (3,)) in plan_batched(q, set(), set(), 4, verify_first=True)
+
+
+def test_verify_first_rejects_an_item_that_fails_alone_at_once() -> None:
+    q = queue(verified(item(1, merged(1, (), None))), item(2, merged(2, (), "FAILURE")))
+    actions = plan_batched(q, set(), set(), 4, verify_first=True)
+    [report] = [a for a in actions if isinstance(a, Report)]
+    assert (report.item_id, report.action, report.window) == (2, "failure", False)
+    assert "fails on its own" in report.message
+
+
+def test_verify_first_an_item_that_passes_alone_joins_the_chain() -> None:
+    from zuulish.scheduler.actions import MarkVerified
+    q = queue(item(1, merged(1, (), "SUCCESS")))
+    assert plan_batched(q, set(), set(), 4, verify_first=True) == [MarkVerified(1, keep=True)]
+    # Once verified, it gets a state on the chain (here: nothing ahead).
+    q = queue(verified(item(1)))
+    assert plan_batched(q, set(), set(), 4, verify_first=True) == [StartBuildSet(1, ())]
+
+
+def test_verify_first_unverified_items_neither_join_nor_block_the_chain() -> None:
+    q = queue(item(1, merged(1, (), None)), verified(item(2, merged(2, (), "SUCCESS"))))
+    actions = plan_batched(q, set(), set(), 4, verify_first=True)
+    assert Report(2, "success", merge=True, via=2) in actions
+
+
+def test_verify_first_a_dependent_change_joins_after_what_it_needs() -> None:
+    from zuulish.scheduler.actions import MarkVerified
+    q = queue(item(1, merged(1, (), None)), item(2, needs=(1,)))
+    assert not any(isinstance(a, MarkVerified) or getattr(a, "item_id", 0) == 2
+                   for a in plan_batched(q, set(), set(), 4, verify_first=True))
+    q = queue(verified(item(1)), item(2, needs=(1,)))
+    assert MarkVerified(2) in plan_batched(q, set(), set(), 4, verify_first=True)
+    q = queue(item(2, needs=(1,)))  # what it needs left the queue without merging
+    [report] = plan_batched(q, set(), set(), 4, verify_first=True)
+    assert isinstance(report, Report) and "no longer in the queue" in report.message
+
+
+def test_a_last_item_waits_to_join_a_run_while_a_probe_ahead_runs() -> None:
+    q = queue(item(1, merged(1, (), None)), item(2, merged(2, (1,))))
+    assert started(plan_batched(q, set(), set(), 4)) == []  # 2 waits for 1's result
+    q = queue(item(1, merged(1, (), "SUCCESS")), item(2, merged(2, (1,))))
+    assert started(plan_batched(q, set(), set(), 4)) == [2]

@@ -77,7 +77,8 @@ class Layout:
             name=name, per_branch=bool(attrs.get("per-branch", False)),
             allow_circular_dependencies=bool(attrs.get("allow-circular-dependencies", False)),
             independent_subqueues=bool(attrs.get("independent-subqueues", False)),
-            batch_size=int(attrs.get("batch-size", 1)))
+            batch_size=int(attrs.get("batch-size", 1)),
+            verify_first=bool(attrs.get("verify-first", False)))
 
     def merge_mode(self, project: str, branch: str | None = None) -> str:
         """How the project's changes merge: the last stanza that says, else ``default``."""

@@ -26,7 +26,7 @@ from zuulish.model import ProjectConfig
 SECRET_KEYS = {"name", "data"}
 SEMAPHORE_KEYS = {"name", "max"}
 # Zuul's queue attributes, then zuulish's own queue options (off by default).
-QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size")
+QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size", "verify-first")
 QUEUE_KEYS = {"name", "per-branch", "allow-circular-dependencies", "dependencies-by-topic",
               *QUEUE_OPTION_KEYS}
 PRAGMA_KEYS = {"implied-branch-matchers", "implied-branches"}
@@ -89,14 +89,15 @@ def parse_semaphore(body: Any, ctx: SourceContext) -> ConfigObject:
 def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
     name = _name(body, ctx, "queue", QUEUE_KEYS)
     for key in ("per-branch", "allow-circular-dependencies", "dependencies-by-topic",
-                "independent-subqueues"):
+                "independent-subqueues", "verify-first"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
     _expect(body, "batch-size", int, ctx, f"queue {name!r}")
     if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' must be at least 1")
-    if body.get("batch-size", 1) > 1 and body.get("independent-subqueues"):
-        raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'independent-subqueues' "
-                              "cannot be combined yet")
+    if (body.get("batch-size", 1) > 1 or body.get("verify-first")) \
+            and body.get("independent-subqueues"):
+        raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'verify-first' cannot be "
+                              "combined with 'independent-subqueues' yet")
     return _object("queue", body, ctx, name)
 
 

@@ -20,6 +20,7 @@ class QueueItem:
     live: bool = True
     buildset: BuildSet | None = None
     position: int = 0
+    verified_at: float | None = None  # verify-first queues: its own state passed
 
     @property
     def failing(self) -> bool:
@@ -35,6 +36,10 @@ class QueueOptions:
     are not serialised, so a failure of one does not restart the other.
     ``batch_size``: runs of up to this many items are tested with one build set
     and bisected on failure (1: every item runs its own jobs, as in Zuul).
+    ``verify_first``: each item is first tested on its own (the branch tip and
+    the change), on spare nodes first; a change that fails alone is rejected at
+    once, and only changes that passed alone join the speculative chain, in the
+    order they passed.
     """
 
     name: str = ""
@@ -42,6 +47,7 @@ class QueueOptions:
     allow_circular_dependencies: bool = False
     independent_subqueues: bool = False
     batch_size: int = 1
+    verify_first: bool = False
 
 
 @dataclass

@@ -15,9 +15,12 @@ class StartBuildSet:
 
 @dataclass(frozen=True)
 class StartJobs:
+    """Start jobs of a build set; ``spare`` ones get nodes only after the others."""
+
     item_id: int
     buildset_id: int
     jobs: tuple[str, ...]
+    spare: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Report:
     merge: bool = False
     message: str = ""
     via: int | None = None
+    window: bool = True  # whether the result moves the queue's window
 
 
 @dataclass(frozen=True)
@@ -48,4 +52,13 @@ class Supersede:
     by: int
 
 
-Action = StartBuildSet | StartJobs | SkipJobs | Report | Supersede
+@dataclass(frozen=True)
+class MarkVerified:
+    """The item's own state passed: it joins the end of the tested chain, keeping
+    that state when ``keep`` (the chain has not moved since it was built)."""
+
+    item_id: int
+    keep: bool = False
+
+
+Action = StartBuildSet | StartJobs | SkipJobs | Report | Supersede | MarkVerified

@@ -2,7 +2,9 @@
 
 With the ``batch-size: N`` queue option every active item still gets its
 speculative state (merges are cheap), but jobs run only on *probes*: the last
-item of each run of up to N items, counted from the head. A probe's state holds
+item of each run of up to N items, counted from the head, and the last item of
+the queue once no probe ahead of it is running (so that, under load, items
+gather into runs while a probe runs instead of each taking a node). A probe's state holds
 every item ahead of it, so when it passes, the branch can move straight to that
 state: every item from the head up to the probe merges at once, exactly as
 tested, without builds of their own.
@@ -14,12 +16,19 @@ ahead of it passed. Only that item is treated as failing (as Zuul treats a
 failing item): the items behind it are re-based without it, and it is reported
 once it reaches the head. A probe that fails while a later state holding it
 passed failed for some other reason (a flake), and is not blamed.
+
+With the ``verify-first`` queue option, items are first tested on their own
+(``_verify``) and only those that pass form the chain described above, in the
+order they passed: a bad change is then found in one round, in parallel with
+every other one, instead of costing the whole queue a round each.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from zuulish.model import ChangeKey, ChangeQueue, QueueItem
-from zuulish.scheduler.actions import Action, Report, StartBuildSet
+from zuulish.scheduler.actions import Action, MarkVerified, Report, StartBuildSet, StartJobs
 from zuulish.scheduler.job_planning import plan_jobs, report_unbuildable
 
 # Up to this many untested suspects are all tested at once rather than bisected.
@@ -27,13 +36,19 @@ PARALLEL_SEARCH = 3
 
 
 def plan_batched(queue: ChangeQueue, merged_items: set[int], merged_changes: set[ChangeKey],
-                 batch_size: int) -> list[Action]:
+                 batch_size: int, verify_first: bool = False) -> list[Action]:
+    """Decide what to do for one shared queue tested in batches (see the module).
+
+    With ``verify_first`` the chain holds only verified items (see ``_verify``).
+    """
     actions: list[Action] = []
+    items = queue.items
+    if verify_first:
+        items = [i for i in queue.items if i.verified_at is not None]
     chain: list[QueueItem] = []  # active items not known to be culprits, in order
     chain_changes: set[ChangeKey] = set()
     culprits: list[QueueItem] = []
     fresh: set[int] = set()  # items whose build set is for their current place
-    items = queue.items
     passed_states = [i for i in items if i.buildset is not None and i.buildset.succeeded]
     vouched: set[int] = set()  # items a passing state holds (or whose own state passed)
     for good in passed_states:
@@ -74,6 +89,57 @@ def plan_batched(queue: ChangeQueue, merged_items: set[int], merged_changes: set
 
     actions.extend(_probe_jobs(chain, fresh, vouched, batch_size))
     actions.extend(_reports(items, chain, fresh, culprits, vouched))
+    if verify_first:
+        actions.extend(_verify(queue.items, chain, merged_items, merged_changes))
+    return actions
+
+
+def _verify(items: list[QueueItem], chain: list[QueueItem], merged_items: set[int],
+            merged_changes: set[ChangeKey]) -> list[Action]:
+    """Verify-first: test each new item on top of the verified chain, on spare nodes.
+
+    Its state holds the items of the chain (each verified the same way) and the
+    item, so a failure is its own: it is rejected at once, without waiting to
+    reach the head and without moving the window. One that passes joins the end
+    of the chain, keeping that state when the chain has not moved since (then
+    it is a passing probe of the chain, and merges with no further build). An
+    item that needs other changes joins the chain once every change it needs has.
+    """
+    base = tuple(i.id for i in chain)
+    actions: list[Action] = []
+    queued = {i.change.key for i in items}
+    verified = {i.change.key for i in items if i.verified_at is not None}
+    for item in items:
+        if item.verified_at is not None:
+            continue
+        needs = [k for k in item.change.needs if k not in merged_changes]
+        if needs:
+            gone = [k for k in needs if k not in queued]
+            if gone:
+                actions.append(Report(item.id, "failure", window=False, message=(
+                    f"This change depends on change {', '.join(str(k.number) for k in gone)},"
+                    " which is no longer in the queue (it failed or was dequeued).")))
+            elif all(k in verified for k in needs):
+                actions.append(MarkVerified(item.id))
+            continue
+        bs = item.buildset
+        ahead = tuple(a for a in (bs.ahead if bs else ()) if a not in merged_items)
+        if bs is None or not set(ahead) <= set(base):
+            actions.append(StartBuildSet(item.id, base))  # new, or something it held left
+            continue
+        unbuildable = report_unbuildable(item.id, bs)
+        if unbuildable is not None:
+            actions.append(replace(unbuildable, window=False))
+            continue
+        if bs.complete and not bs.succeeded:
+            actions.append(Report(item.id, "failure", window=False, message=(
+                "This change fails on its own: it was tested on the tip of its branch with "
+                "only the changes ahead of it that had passed this way.")))
+        elif bs.succeeded:
+            actions.append(MarkVerified(item.id, keep=ahead == base))
+        else:
+            actions.extend(replace(a, spare=True) if isinstance(a, StartJobs) else a
+                           for a in plan_jobs(item.id, bs))
     return actions
 
 
@@ -82,6 +148,7 @@ def _probe_jobs(chain: list[QueueItem], fresh: set[int], vouched: set[int],
     """Jobs for probes: ones already started, each N-th item, the last, and bisection."""
     actions: list[Action] = []
     since = 0
+    probing = False  # a probe ahead is still running: the last items wait to join a run
     for position, item in enumerate(chain):
         bs = item.buildset
         if item.id not in fresh or bs is None or bs.job_graph is None:
@@ -91,12 +158,14 @@ def _probe_jobs(chain: list[QueueItem], fresh: set[int], vouched: set[int],
         if started:
             actions.extend(plan_jobs(item.id, bs))
             since = 0
+            probing = probing or not bs.complete
             if bs.failing and item.id not in vouched:
                 actions.extend(_bisect(chain[:position + 1], vouched))
                 break  # states behind an unresolved failure would fail too
             continue
         since += 1
-        if since >= batch_size or position == len(chain) - 1:
+        last = position == len(chain) - 1
+        if since >= batch_size or (last and not probing):
             actions.extend(plan_jobs(item.id, bs))
             since = 0
     return actions

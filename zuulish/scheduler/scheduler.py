@@ -38,6 +38,7 @@ from zuulish.model import (
 )
 from zuulish.scheduler.actions import (
     Action,
+    MarkVerified,
     Report,
     SkipJobs,
     StartBuildSet,
@@ -51,7 +52,7 @@ from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.reporting import RESULTS, report_message
 from zuulish.scheduler.serial import plan_serial
-from zuulish.scheduler.snapshot import load_queues
+from zuulish.scheduler.snapshot import StateCache, load_queues
 from zuulish.scheduler.subqueues import Footprint
 from zuulish.scheduler.supercedent import plan_supercedent
 from zuulish.store import (
@@ -96,6 +97,7 @@ class Scheduler:
         self.reporters = reporters
         self.web_url = web_url
         self._seen: dict[int, frozenset[str]] = {}  # item id -> projects its jobs see
+        self._states = StateCache()  # build set id -> repo state and job graph
 
     # ------------------------------------------------------------------ loop
     def run_once(self) -> PassResult:
@@ -247,7 +249,8 @@ class Scheduler:
     # ------------------------------------------------------------- pipelines
     def process_pipeline(self, tenant: str, layout: Layout, pipeline: Pipeline) -> list[Action]:
         with self.store.read() as s:
-            queues = load_queues(s, tenant, pipeline.name, self.sources, pipeline.window.size)
+            queues = load_queues(s, tenant, pipeline.name, self.sources, pipeline.window.size,
+                                 self._states)
             merged_items: set[int] = set()
             merged_changes: set[ChangeKey] = set()
             if pipeline.manager == PipelineManager.DEPENDENT and queues:
@@ -265,9 +268,10 @@ class Scheduler:
                     merged_changes.update(k for k in item.change.needs
                                           if self._is_merged(k))
                 queue.options = layout.queue_options(queue.name)
-                if queue.options.batch_size > 1:
+                if queue.options.batch_size > 1 or queue.options.verify_first:
                     actions.extend(plan_batched(queue, merged_items, merged_changes,
-                                                queue.options.batch_size))
+                                                queue.options.batch_size,
+                                                queue.options.verify_first))
                     continue
                 footprints = self._footprints(layout, pipeline, queue.items) \
                     if queue.options.independent_subqueues else None
@@ -282,6 +286,32 @@ class Scheduler:
         for action in actions:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
         return actions
+
+    def _mark_verified(self, tenant: str, pipeline: Pipeline, item_id: int,
+                       keep: bool) -> None:
+        """The item passed on its own: it moves to the end of its queue, as the newest
+        member of the tested chain. Its state stays when ``keep`` and nothing merged
+        since that state was made except what it holds; else it gets a new one."""
+        with self.store.session() as s:
+            row = s.get(QueueItemRow, item_id)
+            if row is None or row.state != "queued" or row.verified_at is not None:
+                return
+            row.verified_at = self.clock.now()
+            row.sequence = (s.scalar(select(func.max(QueueItemRow.sequence)).where(
+                QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name))
+                or 0) + 1
+            bs = s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == item_id,
+                                                     BuildSetRow.current.is_(True))).first()
+            if keep and bs is not None:
+                moved = s.scalars(select(QueueItemRow.id).where(
+                    QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+                    QueueItemRow.queue_name == row.queue_name,
+                    QueueItemRow.state == "merged",
+                    QueueItemRow.dequeued_at >= bs.created_at)).all()
+                keep = set(moved) <= set(bs.ahead)
+            if not keep:
+                self._retire_buildset(s, item_id)
+        self.store.notifier.notify(channels.SCHEDULER)
 
     def _footprints(self, layout: Layout, pipeline: Pipeline,
                     items: list[QueueItem]) -> dict[int, Footprint]:
@@ -327,6 +357,8 @@ class Scheduler:
         elif isinstance(action, Report):
             via = (items or {}).get(action.via) if action.via is not None else None
             self._report_item(tenant, pipeline, item, action, via)
+        elif isinstance(action, MarkVerified):
+            self._mark_verified(tenant, pipeline, item.id, action.keep)
         elif isinstance(action, Supersede):
             with self.store.session() as s:
                 row = s.get(QueueItemRow, item.id)
@@ -569,9 +601,10 @@ class Scheduler:
                 build_id = uuid.uuid4().hex
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
+                priority = PRECEDENCE.get(pipeline.precedence, 100) + (1 if action.spare else 0)
                 build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
                                  voting=job.voting, frozen_job=job.to_dict(), params=params,
-                                 priority=PRECEDENCE.get(pipeline.precedence, 100),
+                                 priority=priority,
                                  created_at=now, state=BuildState.WAITING)
                 if job.nodeset.nodes:
                     req = NodeRequestRow(build_id=build_id,
@@ -650,7 +683,7 @@ class Scheduler:
             if row is None or row.state != "queued":
                 return
             self._end_item(s, row, state, result, detail or None)
-            if pipeline.manager == PipelineManager.DEPENDENT:
+            if pipeline.manager == PipelineManager.DEPENDENT and action.window:
                 queue = s.scalar(select(ChangeQueueRow).where(
                     ChangeQueueRow.tenant == tenant, ChangeQueueRow.pipeline == pipeline.name,
                     ChangeQueueRow.name == row.queue_name))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from zuulish.drivers.interfaces import Source
 from zuulish.model import (
@@ -21,16 +22,50 @@ from zuulish.model import (
 )
 from zuulish.store import BuildRow, BuildSetRow, ChangeQueueRow, QueueItemRow
 
+# What a pass reads of each build: never the frozen job or the parameters (large JSON).
+BUILD_COLUMNS = (BuildRow.id, BuildRow.buildset_id, BuildRow.job, BuildRow.state,
+                 BuildRow.voting, BuildRow.result, BuildRow.started_at, BuildRow.finished_at,
+                 BuildRow.message)
 
-def buildset_from_row(row: BuildSetRow, builds: list[BuildRow]) -> BuildSet:
+
+class StateCache:
+    """Repo states and job graphs of build sets, kept across passes.
+
+    Both are written once, when the merge result is taken in, and never change,
+    so a pass decodes only those of build sets it has not seen yet.
+    """
+
+    def __init__(self, limit: int = 100_000):
+        self.limit = limit
+        self.states: dict[int, tuple[dict[str, Any], JobGraph | None]] = {}
+
+    def fill(self, session: Session, rows: list[BuildSetRow]) -> None:
+        wanted = [r.id for r in rows
+                  if r.merge_state != MergeState.PENDING and r.id not in self.states]
+        if not wanted:
+            return
+        if len(self.states) + len(wanted) > self.limit:
+            self.states.clear()
+        for bs_id, repo_state, graph in session.execute(
+                select(BuildSetRow.id, BuildSetRow.repo_state, BuildSetRow.job_graph)
+                .where(BuildSetRow.id.in_(wanted))):
+            self.states[bs_id] = (repo_state or {},
+                                  JobGraph.from_dict(graph) if graph is not None else None)
+
+    def get(self, bs_id: int) -> tuple[dict[str, Any], JobGraph | None]:
+        return self.states.get(bs_id, ({}, None))
+
+
+def buildset_from_row(row: BuildSetRow, builds: list[Any], cache: StateCache) -> BuildSet:
+    repo_state, graph = cache.get(row.id)
     bs = BuildSet(
         id=row.id,
         item_id=row.item_id,
         ahead=tuple(row.ahead),
         merge_state=MergeState(row.merge_state),
         message=row.message,
-        repo_state=row.repo_state or {},
-        job_graph=JobGraph.from_dict(row.job_graph) if row.job_graph is not None else None,
+        repo_state=repo_state,
+        job_graph=graph,
     )
     for b in builds:
         if b.state == BuildState.CANCELED and b.result is None:
@@ -43,8 +78,10 @@ def buildset_from_row(row: BuildSetRow, builds: list[BuildRow]) -> BuildSet:
 
 
 def load_queues(session: Session, tenant: str, pipeline: str,
-                sources: dict[str, Source], default_window: int) -> list[ChangeQueue]:
+                sources: dict[str, Source], default_window: int,
+                cache: StateCache | None = None) -> list[ChangeQueue]:
     """Every queue of the pipeline with its items in order, current build sets attached."""
+    cache = cache if cache is not None else StateCache()
     items = session.scalars(
         select(QueueItemRow)
         .where(QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline,
@@ -55,11 +92,13 @@ def load_queues(session: Session, tenant: str, pipeline: str,
         return []
     ids = [i.id for i in items]
     buildsets = {bs.item_id: bs for bs in session.scalars(
-        select(BuildSetRow).where(BuildSetRow.item_id.in_(ids), BuildSetRow.current.is_(True)))}
-    builds: dict[int, list[BuildRow]] = defaultdict(list)
+        select(BuildSetRow).options(defer(BuildSetRow.repo_state), defer(BuildSetRow.job_graph))
+        .where(BuildSetRow.item_id.in_(ids), BuildSetRow.current.is_(True)))}
+    cache.fill(session, list(buildsets.values()))
+    builds: dict[int, list[Any]] = defaultdict(list)
     if buildsets:
         bs_ids = [bs.id for bs in buildsets.values()]
-        for b in session.scalars(select(BuildRow).where(BuildRow.buildset_id.in_(bs_ids))
+        for b in session.execute(select(*BUILD_COLUMNS).where(BuildRow.buildset_id.in_(bs_ids))
                                  .order_by(BuildRow.created_at)):
             builds[b.buildset_id].append(b)
     windows = {q.name: q.window for q in session.scalars(
@@ -80,6 +119,6 @@ def load_queues(session: Session, tenant: str, pipeline: str,
         queue.items.append(QueueItem(
             id=row.id, pipeline=pipeline, queue=row.queue_name, change=change,
             enqueued_at=row.enqueued_at, live=row.live,
-            buildset=buildset_from_row(bs_row, builds[bs_row.id]) if bs_row else None,
-            position=len(queue.items)))
+            buildset=buildset_from_row(bs_row, builds[bs_row.id], cache) if bs_row else None,
+            position=len(queue.items), verified_at=row.verified_at))
     return list(queues.values())

@@ -44,6 +44,9 @@ class QueueItemRow(Base):
     enqueued_at: Mapped[float] = mapped_column(Float)
     dequeued_at: Mapped[float | None] = mapped_column(Float)
     event_id: Mapped[int | None] = mapped_column(Integer)
+    # verify-first queues: when the item's own state (the branch tip and the
+    # change alone) passed, and it joined the tested chain
+    verified_at: Mapped[float | None] = mapped_column(Float)
 
 
 class BuildSetRow(Base):

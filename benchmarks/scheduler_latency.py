@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""The scheduler's own cost with many items enqueued.
+
+Fills an independent (``check``-style) pipeline with ``--items`` items whose
+builds keep running, then stores ``--events`` approval events one at a time
+and measures, for each, the scheduler's time from the stored event to the
+stored build request (the enqueue pass, the pass that asks for the merge and
+the pass that requests the build; the simulated merger's time in between is
+left out: ``benchmarks/merger_bench.py`` measures the real one). It also
+times single scheduler passes over a dependent gate holding as many items.
+Prints one JSON line (milliseconds) of p50 and p99 figures.
+
+The real scheduler, store (SQLite in a temporary file) and config loader run;
+the merger, launcher and executor are the gate simulator's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.gate_world import GateWorld, SimChange  # noqa: E402
+from zuulish.store import BuildRow, BuildSetRow, QueueItemRow  # noqa: E402
+
+REPOS = ["r1", "r2", "r3", "r4"]
+FOREVER = 10.0 ** 9
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
+
+
+def fill(world: GateWorld, items: int) -> None:
+    for number in range(1, items + 1):
+        world.forge.add(SimChange(number, REPOS[number % len(REPOS)],
+                                  (f"src/{number}.py",), False, 0.0))
+        world.approve(number)
+    world.settle(limit=100_000)
+
+
+def has_build(world: GateWorld, number: int) -> bool:
+    with world.store.read() as s:
+        return (s.scalar(select(func.count()).select_from(BuildRow)
+                         .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                         .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                         .where(QueueItemRow.change_number == number)) or 0) > 0
+
+
+def event_to_build_ms(items: int, events: int) -> list[float]:
+    world = GateWorld(repos=REPOS, nodes=items + events + 1, manager="independent",
+                      build_seconds=lambda rng: FOREVER)
+    try:
+        fill(world, items)
+        latencies = []
+        for number in range(items + 1, items + events + 1):
+            world.forge.add(SimChange(number, REPOS[0], (f"src/{number}.py",), False, 0.0))
+            world.approve(number)
+            spent = 0.0
+            for _ in range(20):
+                started = time.perf_counter()
+                world.scheduler.run_once()
+                spent += time.perf_counter() - started
+                if has_build(world, number):
+                    break
+                world.merger.step()
+            else:
+                raise RuntimeError(f"change {number} never got a build request")
+            latencies.append(spent * 1000)
+            world.launcher.step()
+            world.executor.step()
+        return latencies
+    finally:
+        world.close()
+
+
+def gate_pass_ms(items: int, passes: int) -> list[float]:
+    world = GateWorld(repos=REPOS, nodes=40, build_seconds=lambda rng: FOREVER)
+    try:
+        fill(world, items)
+        out = []
+        for _ in range(passes):
+            started = time.perf_counter()
+            world.scheduler.run_once()
+            out.append((time.perf_counter() - started) * 1000)
+        return out
+    finally:
+        world.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=100)
+    args = parser.parse_args()
+    if args.items < 0 or args.events < 1:
+        parser.error("--items must be at least 0 and --events at least 1")
+    latencies = event_to_build_ms(args.items, args.events)
+    passes = gate_pass_ms(args.items, args.events)
+    print(json.dumps({
+        "items": args.items, "events": args.events,
+        "event_to_build_request_p50_ms": percentile(latencies, 0.50),
+        "event_to_build_request_p99_ms": percentile(latencies, 0.99),
+        "event_to_build_request_mean_ms": round(statistics.fmean(latencies), 2),
+        "gate_pass_p50_ms": percentile(passes, 0.50),
+        "gate_pass_p99_ms": percentile(passes, 0.99),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
