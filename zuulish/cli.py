@@ -150,6 +150,28 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manage(args: argparse.Namespace) -> int:
+    """enqueue, dequeue, promote: recorded as an event, then the scheduler's answer."""
+    from zuulish.scheduler import management
+    from zuulish.store import Store
+
+    config = _load(args)
+    data = management.request_data(args.command, args.tenant, args.pipeline,
+                                   project=getattr(args, "project", None),
+                                   change=getattr(args, "change", None),
+                                   changes=getattr(args, "changes", None))
+    store = Store(config.database)
+    store.check()
+    event_id = management.record(store, args.command, data, account="cli")
+    outcome = management.wait_outcome(store, event_id, args.timeout) if args.timeout else None
+    if outcome is None:
+        print(f"recorded as event {event_id}; the scheduler has not acted on it yet "
+              "(is `zuulish run` running?)")
+        return 0
+    print(outcome)
+    return 1 if outcome.startswith(("error", "internal error")) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zuulish", description="A project gating system.")
     parser.add_argument("-c", "--config", help="server configuration file "
@@ -201,6 +223,22 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--strip", action="store_true", help="strip surrounding whitespace")
     enc.add_argument("--connection", help="forge connection (default: the first)")
     enc.set_defaults(func=cmd_encrypt)
+
+    for kind, text in (("enqueue", "put a change into a pipeline (its requirements apply)"),
+                       ("dequeue", "take a change out of a pipeline"),
+                       ("promote", "move changes to the head of their queues, in order")):
+        manage = sub.add_parser(kind, help=text)
+        manage.add_argument("--tenant", required=True)
+        manage.add_argument("--pipeline", required=True)
+        if kind == "promote":
+            manage.add_argument("--changes", nargs="+", required=True,
+                                metavar="NUMBER[,PATCHSET]")
+        else:
+            manage.add_argument("--project", required=True)
+            manage.add_argument("--change", required=True, metavar="NUMBER[,PATCHSET]")
+        manage.add_argument("--timeout", type=float, default=30.0,
+                            help="seconds to wait for the scheduler's answer (0: do not wait)")
+        manage.set_defaults(func=cmd_manage)
 
     project = sub.add_parser("project", help="projects on the built-in forge") \
         .add_subparsers(dest="project", required=True)

@@ -64,6 +64,7 @@ class ServerConfig:
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
     merger_cache_max_bytes: int | None = None  # bound on the merger's repo cache
+    admin_token: str | None = None  # bearer token of the management API (off when None)
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -138,7 +139,11 @@ def load_server_config(path: str | Path) -> ServerConfig:
     tenant_file = (base / _expect(data["tenant_file"], str, "tenant_file", path)).resolve()
 
     web = _expect(data.get("web") or {}, dict, "web", path)
-    _check_keys(web, {"listen", "url"}, "web.", path)
+    _check_keys(web, {"listen", "url", "admin_token"}, "web.", path)
+    admin_token = web.get("admin_token")
+    if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
+        raise ConfigError("key 'web.admin_token' must be a string of at least 16 characters",
+                          file=str(path))
     listen = str(web.get("listen", "127.0.0.1:9000"))
     host, _, port_text = listen.rpartition(":")
     if not host or not port_text.isdigit():
@@ -203,4 +208,5 @@ def load_server_config(path: str | Path) -> ServerConfig:
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
+        admin_token=admin_token,
     )

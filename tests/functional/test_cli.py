@@ -24,7 +24,7 @@ def test_db_upgrade_project_create_push_review_and_list(
         tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = str(config(tmp_path, database_url))
     assert main(["-c", cfg, "db", "upgrade"]) == 0
-    assert "is at revision 0002" in capsys.readouterr().out
+    assert "is at revision 0003" in capsys.readouterr().out
     src = tmp_path / "src"
     src.mkdir()
     (src / "README").write_text("hi\n")
@@ -95,3 +95,54 @@ def test_encrypt_prints_a_secret_block_the_loader_reads(
     assert keys.decrypt("forge", "org/app", value) == "p4ssw0rd"
     assert main(["-c", str(cfg), "encrypt", "--project", "org/app",
                  "--infile", str(tmp_path / "value.txt")]) == 0
+
+
+def test_enqueue_is_recorded_for_the_scheduler_and_its_answer_printed(
+        tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+    import time
+
+    from sqlalchemy import select, update
+
+    from zuulish.store import EventRow, Store
+    cfg = str(config(tmp_path, database_url))
+    main(["-c", cfg, "db", "upgrade"])
+    capsys.readouterr()
+    args = ["-c", cfg, "enqueue", "--tenant", "t", "--pipeline", "gate",
+            "--project", "org/app", "--change", "1,1"]
+    assert main([*args, "--timeout", "0"]) == 0
+    assert "the scheduler has not acted on it yet" in capsys.readouterr().out
+    store = Store(database_url)
+    with store.read() as s:
+        first_id = s.scalar(select(EventRow.id))
+
+    def scheduler_answers() -> None:  # what the scheduler writes once it has acted
+        for _ in range(100):
+            with store.session() as s:
+                done = s.execute(update(EventRow).where(EventRow.id > first_id).values(
+                    processed_at=1.0, outcome="error: no tenant named 't'")).rowcount
+            if done:
+                return
+            time.sleep(0.05)
+
+    answer = threading.Thread(target=scheduler_answers)
+    answer.start()
+    assert main([*args, "--timeout", "20"]) == 1
+    answer.join()
+    assert "error: no tenant named 't'" in capsys.readouterr().out
+    with store.read() as s:
+        [first, second] = s.scalars(select(EventRow).order_by(EventRow.id)).all()
+    assert (first.connection, first.type, first.data["change"]) == ("zuulish", "enqueue", "1,1")
+    store.dispose()
+
+
+def test_malformed_management_requests_are_refused_and_nothing_recorded(
+        tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = str(config(tmp_path, database_url))
+    main(["-c", cfg, "db", "upgrade"])
+    assert main(["-c", cfg, "promote", "--tenant", "t", "--pipeline", "gate",
+                 "--changes", "3", "3"]) == 1
+    assert "names a change more than once" in capsys.readouterr().err
+    assert main(["-c", cfg, "dequeue", "--tenant", "t", "--pipeline", "gate",
+                 "--project", "org/app", "--change", "x,1"]) == 1
+    assert "NUMBER or NUMBER,PATCHSET" in capsys.readouterr().err

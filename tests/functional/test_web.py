@@ -84,6 +84,7 @@ def seed(store: Store) -> None:
 class Server:
     url: str
     state_dir: Path
+    store: Store
 
     def get(self, path: str) -> tuple[int, dict[str, str], str]:
         """GET ``path`` as sent (no normalising, no redirects followed)."""
@@ -96,14 +97,31 @@ class Server:
         finally:
             conn.close()
 
+    def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+        parts = urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request("POST", path, body if isinstance(body, str) else json.dumps(body),
+                         headers)
+            response = conn.getresponse()
+            return response.status, json.loads(response.read().decode())
+        finally:
+            conn.close()
+
     def json(self, path: str) -> tuple[int, Any]:
         status, headers, body = self.get(path)
         assert headers["Content-Type"].startswith("application/json"), body
         return status, json.loads(body)
 
 
+TOKEN = "a-management-token-for-tests"
+
+
 @pytest.fixture
-def server(store: Store, tmp_path: Path) -> Iterator[Server]:
+def server(store: Store, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
     seed(store)
     logs = tmp_path / "logs" / "build-1"
     logs.mkdir(parents=True)
@@ -119,11 +137,12 @@ def server(store: Store, tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     loop = asyncio.new_event_loop()
-    runner = loop.run_until_complete(serve(create_app(store, layouts, tmp_path, url),
-                                           "127.0.0.1", port))
+    app = create_app(store, layouts, tmp_path, url,
+                     admin_token=getattr(request, "param", TOKEN))
+    runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    yield Server(url, tmp_path)
+    yield Server(url, tmp_path, store)
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
@@ -254,3 +273,57 @@ def test_unknown_api_routes_answer_json(server: Server) -> None:
     status, data = server.json("/api/nothing")
     assert status == 404 and "/api/nothing" in data["error"]
     assert server.json("/health") == (200, {"status": "ok"})
+
+
+def test_management_calls_are_stored_as_events_for_the_scheduler(server: Server) -> None:
+    status, data = server.post("/api/tenant/t/project/org/app/enqueue",
+                               {"pipeline": "gate", "change": "3,1"}, TOKEN)
+    assert status == 202 and data["url"] == f"{server.url}/api/event/{data['event']}"
+    status, event = server.json(f"/api/event/{data['event']}")
+    assert status == 200
+    assert (event["type"], event["connection"], event["processed"]) == \
+        ("enqueue", "zuulish", False)
+    with server.store.read() as s:
+        from zuulish.store import EventRow
+        row = s.get(EventRow, data["event"])
+        assert row.data == {"tenant": "t", "pipeline": "gate", "project": "org/app",
+                            "change": "3,1", "account": "api"}
+    status, data = server.post("/api/tenant/t/promote",
+                               {"pipeline": "gate", "changes": ["3", "4,2"]}, TOKEN)
+    assert status == 202
+
+
+def test_management_calls_need_the_token(server: Server) -> None:
+    body = {"pipeline": "gate", "change": "3"}
+    assert server.post("/api/tenant/t/project/org/app/dequeue", body)[0] == 401
+    status, data = server.post("/api/tenant/t/project/org/app/dequeue", body, "wrong")
+    assert status == 401 and "Bearer" in data["error"]
+
+
+@pytest.mark.parametrize("server", [None], indirect=True)
+def test_management_api_is_off_without_a_configured_token(server: Server) -> None:
+    status, data = server.post("/api/tenant/t/promote", {"pipeline": "gate",
+                                                          "changes": ["3"]}, TOKEN)
+    assert status == 403 and "web.admin_token" in data["error"]
+
+
+def test_bad_management_requests_get_a_clear_400_or_404(server: Server) -> None:
+    enqueue = "/api/tenant/t/project/org/app/enqueue"
+    cases = [
+        (enqueue, "not json", 400, "JSON object"),
+        (enqueue, ["a list"], 400, "JSON object"),
+        (enqueue, {"pipeline": "nope", "change": "3"}, 400, "no pipeline 'nope'"),
+        (enqueue, {"pipeline": "gate", "change": "three"}, 400, "NUMBER,PATCHSET"),
+        (enqueue, {"pipeline": "gate"}, 400, "needs a change"),
+        ("/api/tenant/t/promote", {"pipeline": "gate", "changes": "3"}, 400, "list"),
+        ("/api/tenant/x/promote", {"pipeline": "gate", "changes": ["3"]}, 404, "no tenant"),
+    ]
+    for path, body, code, words in cases:
+        status, data = server.post(path, body, TOKEN)
+        assert (status, words in data["error"]) == (code, True), (body, data)
+    assert server.json("/api/event/99999")[0] == 404
+    with server.store.read() as s:
+        from sqlalchemy import func, select
+
+        from zuulish.store import EventRow
+        assert s.scalar(select(func.count()).select_from(EventRow)) == 0  # none recorded

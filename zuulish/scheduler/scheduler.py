@@ -36,6 +36,7 @@ from zuulish.model import (
     QueueItem,
     TriggerEvent,
 )
+from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
     MarkVerified,
@@ -50,6 +51,7 @@ from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
+from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
 from zuulish.scheduler.reporting import RESULTS, report_message
 from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import StateCache, load_queues
@@ -129,6 +131,8 @@ class Scheduler:
         return len(rows)
 
     def handle_event(self, row: EventRow) -> str:
+        if row.connection == management.CONNECTION:
+            return self.handle_management(row)
         data = row.data or {}
         event = TriggerEvent(
             id=row.id, connection=row.connection, type=row.type, project=row.project,
@@ -157,6 +161,94 @@ class Scheduler:
                     outcomes.append(f"{tenant}/{pipeline.name}: "
                                     + self.enqueue(tenant, layout, pipeline, event))
         return "; ".join(outcomes) or "no pipeline matched"
+
+    # ------------------------------------------------------------ management
+    def handle_management(self, row: EventRow) -> str:
+        """Carry out an enqueue, dequeue or promote request (see ``management``)."""
+        data = row.data or {}
+        tenant = str(data.get("tenant"))
+        layout = self.layouts.layouts.get(tenant)
+        if layout is None:
+            raise ManagementError(f"no tenant named {tenant!r}")
+        name = str(data.get("pipeline"))
+        pipeline = layout.pipelines.get(name)
+        if pipeline is None:
+            raise ManagementError(f"tenant {tenant} has no pipeline {name!r} (it has: "
+                                  f"{', '.join(sorted(layout.pipelines)) or 'none'})")
+        who = data.get("account") or "an administrator"
+        if row.type == "promote":
+            return self._promote(tenant, pipeline,
+                                 [parse_change(c) for c in data.get("changes") or []])
+        project = str(data.get("project"))
+        tp = self.layouts.tenants[tenant].project(project)
+        if tp is None:
+            raise ManagementError(f"tenant {tenant} has no project {project!r}")
+        ref = parse_change(data.get("change"))
+        if row.type == "dequeue":
+            return self._dequeue_by_request(tenant, pipeline, tp.connection, ref, who)
+        if row.type != "enqueue":
+            raise ManagementError(f"unknown management command {row.type!r}")
+        source = self.sources[tp.connection]
+        change = source.get_change(ref.number)
+        if change is None or change.project != project:
+            raise ManagementError(f"project {project} has no change {ref.number}")
+        if ref.patchset is not None and ref.patchset != change.patchset:
+            raise ManagementError(f"change {ref.number} is at patch set {change.patchset}, "
+                                  f"not {ref.patchset}; only the current one can be enqueued")
+        event = TriggerEvent(id=row.id, connection=tp.connection, type="enqueue",
+                             project=project, branch=change.branch,
+                             change_number=change.key.number, patchset=change.patchset,
+                             account=data.get("account"))
+        outcome = self.enqueue(tenant, layout, pipeline, event)
+        if not outcome.startswith("enqueued"):
+            raise ManagementError(f"{tenant}/{pipeline.name}: {outcome}")
+        return f"{tenant}/{pipeline.name}: {outcome} (by {who})"
+
+    def _dequeue_by_request(self, tenant: str, pipeline: Pipeline, connection: str,
+                            ref: ChangeRef, who: str) -> str:
+        with self.store.session() as s:
+            query = select(QueueItemRow).where(
+                QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+                QueueItemRow.state == "queued", QueueItemRow.connection == connection,
+                QueueItemRow.change_number == ref.number)
+            if ref.patchset is not None:
+                query = query.where(QueueItemRow.patchset == ref.patchset)
+            rows = s.scalars(query).all()
+            if not rows:
+                raise ManagementError(f"change {ref} is not in {tenant}/{pipeline.name}")
+            for item in rows:
+                self._end_item(s, item, "dequeued", None, f"dequeued by {who}")
+        change = self.sources[connection].get_change(ref.number)
+        if change is not None and pipeline.dequeue:
+            self._report_change(tenant, pipeline, change, "dequeue", f"Dequeued by {who}.")
+        self.store.notifier.notify(channels.SCHEDULER)
+        return f"{tenant}/{pipeline.name}: dequeued change {ref} (by {who})"
+
+    def _promote(self, tenant: str, pipeline: Pipeline, refs: list[ChangeRef]) -> str:
+        """Move the changes to the head of their queues, in the order given; every
+        item's state is then rebuilt in the new order."""
+        if pipeline.manager != PipelineManager.DEPENDENT:
+            raise ManagementError(f"pipeline {pipeline.name} uses the {pipeline.manager} "
+                                  "manager; only dependent pipelines can be promoted")
+        if not refs:
+            raise ManagementError("promote needs at least one change")
+        with self.store.session() as s:
+            rows = s.scalars(select(QueueItemRow).where(
+                QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+                QueueItemRow.state == "queued")).all()
+            by_number = {r.change_number: r for r in rows}
+            missing = [str(r) for r in refs if r.number not in by_number
+                       or (r.patchset is not None
+                           and by_number[r.number].patchset != r.patchset)]
+            if missing:
+                raise ManagementError(f"not in {tenant}/{pipeline.name}: "
+                                      f"{', '.join(missing)}; nothing was moved")
+            low = min(r.sequence for r in rows)
+            for offset, ref in enumerate(refs):
+                by_number[ref.number].sequence = low - len(refs) + offset
+        self.store.notifier.notify(channels.SCHEDULER)
+        return (f"{tenant}/{pipeline.name}: promoted "
+                f"{', '.join(str(r) for r in refs)} to the head")
 
     def _dequeue_change(self, tenant: str, event: TriggerEvent) -> int:
         """A new patch set, an abandon or a merge elsewhere ends older items."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import itertools
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +18,9 @@ from aiohttp import web
 
 import zuulish
 from zuulish.config.layout import Layout
+from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
-from zuulish.store import Store
+from zuulish.store import EventRow, Store
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
     build_info,
@@ -39,6 +42,7 @@ LAYOUTS = web.AppKey("layouts", TenantLayouts)
 STATE_DIR = web.AppKey("state_dir", Path)
 WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
 
 T = TypeVar("T")
 
@@ -160,6 +164,82 @@ async def api_changes(request: web.Request) -> web.Response:
     return web.json_response(data)
 
 
+def _admin(request: web.Request) -> web.Response | None:
+    """None when the request carries the management API's token, else the refusal."""
+    token = request.app.get(ADMIN_TOKEN)
+    if not token:
+        return _json_error(403, "the management API is off: set web.admin_token in the "
+                                "server configuration")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return _json_error(401, "a valid 'Authorization: Bearer TOKEN' header is required")
+    return None
+
+
+async def _manage(request: web.Request, kind: str, **fields: Any) -> web.Response:
+    refused = _admin(request)
+    if refused is not None:
+        return refused
+    tenant, layout = _tenant(request)
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _json_error(400, "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return _json_error(400, "the body must be a JSON object")
+    pipeline = body.get("pipeline")
+    if not isinstance(pipeline, str) or pipeline not in layout.pipelines:
+        return _json_error(400, f"tenant {tenant} has no pipeline {pipeline!r}")
+    try:
+        if kind == "promote":
+            changes = body.get("changes")
+            if not isinstance(changes, list):
+                return _json_error(400, "'changes' must be a list such as [\"12,1\", \"15\"]")
+            data = management.request_data(kind, tenant, pipeline, changes=changes)
+        else:
+            data = management.request_data(kind, tenant, pipeline, change=body.get("change"),
+                                           **fields)
+    except management.ManagementError as exc:
+        return _json_error(400, str(exc))
+    event_id = await _call(management.record, request.app[STORE], kind, data, time.time,
+                           "api")
+    return web.json_response({"event": event_id,
+                              "url": f"{request.app[WEB_URL]}/api/event/{event_id}"},
+                             status=202)
+
+
+async def api_enqueue(request: web.Request) -> web.Response:
+    return await _manage(request, "enqueue", project=request.match_info["project"])
+
+
+async def api_dequeue(request: web.Request) -> web.Response:
+    return await _manage(request, "dequeue", project=request.match_info["project"])
+
+
+async def api_promote(request: web.Request) -> web.Response:
+    return await _manage(request, "promote")
+
+
+async def api_event(request: web.Request) -> web.Response:
+    try:
+        event_id = int(request.match_info["id"])
+    except ValueError:
+        return _json_error(400, "an event id is a whole number")
+    data = await _call(event_info, request.app[STORE], event_id)
+    if data is None:
+        return _json_error(404, f"no event {event_id}")
+    return web.json_response(data)
+
+
+def event_info(store: Store, event_id: int) -> dict[str, Any] | None:
+    with store.read() as s:
+        row = s.get(EventRow, event_id)
+        if row is None:
+            return None
+        return {"id": row.id, "type": row.type, "connection": row.connection,
+                "processed": row.processed_at is not None, "outcome": row.outcome}
+
+
 async def api_openapi(_request: web.Request) -> web.Response:
     return web.json_response(openapi_document(zuulish.__version__))
 
@@ -246,16 +326,20 @@ async def api_errors_as_json(request: web.Request,
 
 
 def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: str,
-               templates_dir: Path | None = None) -> web.Application:
+               templates_dir: Path | None = None,
+               admin_token: str | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
-    ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build logs.
+    ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
+    logs; ``admin_token`` turns on the management API (enqueue, dequeue, promote).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
     app[LAYOUTS] = layouts
     app[STATE_DIR] = Path(state_dir)
     app[WEB_URL] = web_url.rstrip("/")
+    if admin_token:
+        app[ADMIN_TOKEN] = admin_token
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -268,6 +352,10 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.get("/api/tenant/{tenant}/status", api_status),
         web.get("/api/tenant/{tenant}/builds", api_builds),
         web.get("/api/build/{uuid}", api_build),
+        web.post(r"/api/tenant/{tenant}/project/{project:.+}/enqueue", api_enqueue),
+        web.post(r"/api/tenant/{tenant}/project/{project:.+}/dequeue", api_dequeue),
+        web.post("/api/tenant/{tenant}/promote", api_promote),
+        web.get("/api/event/{id}", api_event),
         web.get("/api/changes", api_changes),
         web.get("/t/{tenant}/status", status_page),
         web.get("/t/{tenant}/builds", builds_page),

@@ -96,6 +96,33 @@ def _get(summary: str, schema: dict[str, Any], params: Sequence[str] = (),
     return {"get": op}
 
 
+ACCEPTED = _obj(["event", "url"], event=INT, url=STR)
+EVENT = _obj(["id", "type", "processed", "outcome"], id=INT, type=STR, connection=STR,
+             processed=BOOL, outcome=OPT_STR)
+CHANGE_REF = {"type": "string", "pattern": r"^\d+(,\d+)?$",
+              "description": "NUMBER or NUMBER,PATCHSET"}
+
+
+def _post(summary: str, body: dict[str, Any], params: Sequence[str]) -> dict[str, Any]:
+    """A management call: the request is stored as an event and answered with 202."""
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    return {"post": {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": STR}
+                       for p in params],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "202": {"description": "Recorded; the scheduler's outcome is at the event's URL",
+                    "content": {"application/json": {"schema": _ref("Accepted")}}},
+            "400": {"description": "Malformed request", **error},
+            "401": {"description": "Missing or wrong token", **error},
+            "403": {"description": "The management API is off", **error},
+            "404": {"description": "No such tenant", **error},
+        }}}
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole document; ``version`` is zuulish's."""
     limit = ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
@@ -113,6 +140,20 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "Finished builds of a tenant, newest first", _array(_ref("HistoryBuild")),
                 ["tenant"], True, [limit]),
             "/api/build/{uuid}": _get("One build", _ref("Build"), ["uuid"], True),
+            "/api/tenant/{tenant}/project/{project}/enqueue": _post(
+                "Enqueue a change into a pipeline",
+                _obj(["pipeline", "change"], pipeline=STR, change=CHANGE_REF),
+                ["tenant", "project"]),
+            "/api/tenant/{tenant}/project/{project}/dequeue": _post(
+                "Remove a change from a pipeline",
+                _obj(["pipeline", "change"], pipeline=STR, change=CHANGE_REF),
+                ["tenant", "project"]),
+            "/api/tenant/{tenant}/promote": _post(
+                "Move changes to the head of their queues, in order",
+                _obj(["pipeline", "changes"], pipeline=STR, changes=_array(CHANGE_REF)),
+                ["tenant"]),
+            "/api/event/{id}": _get("A stored event and the scheduler's outcome",
+                                    _ref("Event"), ["id"], True),
             "/api/changes": _get("Changes of the built-in forge, newest first",
                                  _array(_ref("ListedChange"))),
             "/health": _get("Liveness probe", _obj(["status"], status={"const": "ok"})),
@@ -121,5 +162,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "Tenant": TENANT, "Status": STATUS, "Pipeline": PIPELINE, "Queue": QUEUE,
             "Item": ITEM, "Change": CHANGE, "Job": JOB, "Build": BUILD,
             "HistoryBuild": HISTORY_BUILD, "ListedChange": LISTED_CHANGE, "Error": ERROR,
-        }},
+            "Accepted": ACCEPTED, "Event": EVENT,
+        }, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                          "description": "web.admin_token"}}},
     }
