@@ -46,8 +46,9 @@ class GateMachine(RuleBasedStateMachine):
                                          {"batch-size": 3},
                                          {"verify-first": True, "batch-size": 3}]),
                 flaky=st.sampled_from([0.0, 0.0, 0.25]),
-                nodes=st.integers(1, 4), window=st.sampled_from([{}, {"window": 1,
-                                                                     "window-floor": 1}]),
+                nodes=st.integers(1, 4),
+                window=st.sampled_from([{}, {"window": 1, "window-floor": 1},
+                                        {"window": 3, "window-floor": 1}]),
                 seed=st.integers(0, 2**16))
     def start(self, options: dict, flaky: float, nodes: int, window: dict,
               seed: int) -> None:

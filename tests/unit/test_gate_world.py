@@ -94,3 +94,4 @@ def test_supercedent_pipeline_skips_to_the_newest_waiting_change() -> None:
         assert (row.state, row.message) == ("dequeued", "superseded by change 3")
     finally:
         world.close()
+

@@ -775,6 +775,8 @@ class Scheduler:
             if row is None or row.state != "queued":
                 return
             self._end_item(s, row, state, result, detail or None)
+            if merged:
+                self._retire_states_without(s, row)
             if pipeline.manager == PipelineManager.DEPENDENT and action.window:
                 queue = s.scalar(select(ChangeQueueRow).where(
                     ChangeQueueRow.tenant == tenant, ChangeQueueRow.pipeline == pipeline.name,
@@ -784,6 +786,33 @@ class Scheduler:
                                     if report_action == "success"
                                     else pipeline.window.after_failure(queue.window))
         self.store.notifier.notify(channels.SCHEDULER)
+
+    def _retire_states_without(self, s: Session, merged: QueueItemRow) -> None:
+        """``merged`` just moved its branch: a state of its queue that holds that
+        project but not this change (built while it was failing, or outside the
+        window) no longer matches the branch. It is retired, so it is rebuilt
+        instead of being merged as a state that was never the branch's future."""
+        others = s.execute(
+            select(BuildSetRow.item_id, BuildSetRow.id, BuildSetRow.ahead, QueueItemRow.project)
+            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .where(QueueItemRow.tenant == merged.tenant,
+                   QueueItemRow.pipeline == merged.pipeline,
+                   QueueItemRow.queue_name == merged.queue_name,
+                   QueueItemRow.state == "queued", BuildSetRow.current.is_(True))).all()
+        stale = [(item_id, bs_id, project) for item_id, bs_id, ahead, project in others
+                 if merged.id not in (ahead or [])]
+        if not stale:
+            return
+        self._states.fill(s, list(s.scalars(select(BuildSetRow).where(
+            BuildSetRow.id.in_([bs_id for _, bs_id, _ in stale])))))
+        for item_id, bs_id, project in stale:
+            _repo_state, graph = self._states.get(bs_id)
+            if graph is None:
+                self._retire_buildset(s, item_id)  # not known yet what its jobs see
+                continue
+            sees = {project} | {p for job in graph.jobs.values() for p in job.required_projects}
+            if merged.project in sees:
+                self._retire_buildset(s, item_id)
 
     def _submit(self, pipeline: Pipeline, item: QueueItem,
                 bs: BuildSet | None) -> tuple[bool, str | None]:
