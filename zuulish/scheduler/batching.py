@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from zuulish.model import ChangeKey, ChangeQueue, QueueItem
 from zuulish.scheduler.actions import Action, MarkVerified, Report, StartBuildSet, StartJobs
-from zuulish.scheduler.job_planning import plan_jobs, report_unbuildable
+from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
 
 # Up to this many untested suspects are all tested at once rather than bisected.
 PARALLEL_SEARCH = 3
@@ -56,14 +56,9 @@ def plan_batched(queue: ChangeQueue, merged_items: set[int], merged_changes: set
         vouched.update(good.buildset.ahead)  # type: ignore[union-attr]
 
     for index, item in enumerate(items):
-        missing = [k for k in item.change.needs
-                   if k not in chain_changes and k not in merged_changes]
-        if missing:
-            needed = ", ".join(str(k.number) for k in missing)
-            actions.append(Report(item.id, "failure",
-                                  message=f"This change depends on change {needed}, which "
-                                          "is no longer ahead of it in the queue (it failed "
-                                          "or was dequeued)."))
+        lost = lost_dependency(item, chain_changes, merged_changes)
+        if lost is not None:
+            actions.append(lost)
             continue
         if index >= queue.window:
             break  # outside the active window

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from zuulish.model import ChangeKey, ChangeQueue
 from zuulish.scheduler.actions import Action, Report, StartBuildSet
-from zuulish.scheduler.job_planning import plan_jobs, report_unbuildable
+from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
 from zuulish.scheduler.subqueues import Footprint, items_ahead
 
 
@@ -36,14 +36,9 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
     for item in queue.items:
-        missing = [k for k in item.change.needs
-                   if k not in active_changes and k not in merged_changes]
-        if missing:
-            needed = ", ".join(str(k.number) for k in missing)
-            actions.append(Report(item.id, "failure",
-                                  message=f"This change depends on change {needed}, which "
-                                          "is no longer ahead of it in the queue (it failed "
-                                          "or was dequeued)."))
+        lost = lost_dependency(item, active_changes, merged_changes)
+        if lost is not None:
+            actions.append(lost)
             continue
         ahead = dependencies[item.id]
         if len(ahead.waits_for) >= queue.window or inactive.intersection(ahead.includes):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zuulish.model import BuildSet, MergeState
+from zuulish.model import BuildSet, ChangeKey, MergeState, QueueItem
 from zuulish.scheduler.actions import Action, Report, SkipJobs, StartJobs
 
 
@@ -35,3 +35,15 @@ def report_unbuildable(item_id: int, buildset: BuildSet) -> Report | None:
     if buildset.merge_state == MergeState.NO_JOBS:
         return Report(item_id, "no-jobs", message=buildset.message or "")
     return None
+
+
+def lost_dependency(item: QueueItem, ahead: set[ChangeKey],
+                    merged: set[ChangeKey]) -> Report | None:
+    """The failure report of an item whose needed change is neither ahead nor merged."""
+    missing = [k for k in item.change.needs if k not in ahead and k not in merged]
+    if not missing:
+        return None
+    needed = ", ".join(str(k.number) for k in missing)
+    return Report(item.id, "failure",
+                  message=f"This change depends on change {needed}, which is no longer "
+                          "ahead of it in the queue (it failed or was dequeued).")
