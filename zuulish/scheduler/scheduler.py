@@ -776,7 +776,10 @@ class Scheduler:
                 return
             self._end_item(s, row, state, result, detail or None)
             if merged:
-                self._retire_states_without(s, row)
+                layout = self.layouts.layouts.get(tenant)
+                verify_first = layout is not None and \
+                    layout.queue_options(row.queue_name).verify_first
+                self._retire_states_without(s, row, verify_first)
             if pipeline.manager == PipelineManager.DEPENDENT and action.window:
                 queue = s.scalar(select(ChangeQueueRow).where(
                     ChangeQueueRow.tenant == tenant, ChangeQueueRow.pipeline == pipeline.name,
@@ -787,20 +790,25 @@ class Scheduler:
                                     else pipeline.window.after_failure(queue.window))
         self.store.notifier.notify(channels.SCHEDULER)
 
-    def _retire_states_without(self, s: Session, merged: QueueItemRow) -> None:
+    def _retire_states_without(self, s: Session, merged: QueueItemRow,
+                               verify_first: bool) -> None:
         """``merged`` just moved its branch: a state of its queue that holds that
         project but not this change (built while it was failing, or outside the
         window) no longer matches the branch. It is retired, so it is rebuilt
-        instead of being merged as a state that was never the branch's future."""
+        instead of being merged as a state that was never the branch's future.
+        (In a verify-first queue, an item not verified yet keeps its state: only its
+        verdict is used, and it joins the chain on a new state if the branch moved.)"""
         others = s.execute(
-            select(BuildSetRow.item_id, BuildSetRow.id, BuildSetRow.ahead, QueueItemRow.project)
+            select(BuildSetRow.item_id, BuildSetRow.id, BuildSetRow.ahead, QueueItemRow.project,
+                   QueueItemRow.verified_at)
             .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
             .where(QueueItemRow.tenant == merged.tenant,
                    QueueItemRow.pipeline == merged.pipeline,
                    QueueItemRow.queue_name == merged.queue_name,
                    QueueItemRow.state == "queued", BuildSetRow.current.is_(True))).all()
-        stale = [(item_id, bs_id, project) for item_id, bs_id, ahead, project in others
-                 if merged.id not in (ahead or [])]
+        stale = [(item_id, bs_id, project) for item_id, bs_id, ahead, project, verified
+                 in others if merged.id not in (ahead or [])
+                 and not (verify_first and verified is None)]
         if not stale:
             return
         self._states.fill(s, list(s.scalars(select(BuildSetRow).where(
