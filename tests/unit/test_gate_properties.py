@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -179,4 +180,7 @@ class GateWithEnd(GateMachine):
 GateWithEnd.TestCase.settings = settings(
     max_examples=EXAMPLES, stateful_step_count=25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-test_gate_promises_hold_for_random_histories = GateWithEnd.TestCase
+# A history takes about half a second: allow for that many, well past the suite's
+# per-test timeout.
+test_gate_promises_hold_for_random_histories = pytest.mark.timeout(
+    max(300, 3 * EXAMPLES))(GateWithEnd.TestCase)
