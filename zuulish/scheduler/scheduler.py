@@ -326,8 +326,7 @@ class Scheduler:
             queue_name = f"{change.project}@{change.branch}"
         else:
             queue_name = f"{change.project}:{change.key.number}"
-        sequence = (s.scalar(select(func.max(QueueItemRow.sequence)).where(
-            QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name)) or 0) + 1
+        sequence = self._next_sequence(s, tenant, pipeline)
         row = QueueItemRow(
             tenant=tenant, pipeline=pipeline.name, queue_name=queue_name,
             connection=change.key.connection, change_number=change.key.number,
@@ -379,6 +378,12 @@ class Scheduler:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
         return actions
 
+    @staticmethod
+    def _next_sequence(s: Session, tenant: str, pipeline: Pipeline) -> int:
+        """The place after every item of the pipeline: the end of each of its queues."""
+        return (s.scalar(select(func.max(QueueItemRow.sequence)).where(
+            QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name)) or 0) + 1
+
     def _mark_verified(self, tenant: str, pipeline: Pipeline, item_id: int,
                        keep: bool) -> None:
         """The item passed on its own: it moves to the end of its queue, as the newest
@@ -389,9 +394,7 @@ class Scheduler:
             if row is None or row.state != "queued" or row.verified_at is not None:
                 return
             row.verified_at = self.clock.now()
-            row.sequence = (s.scalar(select(func.max(QueueItemRow.sequence)).where(
-                QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name))
-                or 0) + 1
+            row.sequence = self._next_sequence(s, tenant, pipeline)
             bs = s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == item_id,
                                                      BuildSetRow.current.is_(True))).first()
             if keep and bs is not None:
