@@ -378,3 +378,15 @@ def test_batch_size_must_be_a_positive_number_and_not_combined_with_subqueues() 
         assert len(layout.errors) == 1 and expected in str(layout.errors[0]), body
     good = make_loader().build(files(app="- queue:\n    name: q\n    batch-size: 4\n"))
     assert good.errors == [] and good.queue_options("q").batch_size == 4
+
+
+def test_circular_dependencies_cannot_be_combined_with_batching_yet() -> None:
+    for option in ("batch-size: 3", "verify-first: true"):
+        app = f"- queue:\n    name: q\n    allow-circular-dependencies: true\n    {option}\n"
+        layout = make_loader().build(files(app=app))
+        assert len(layout.errors) == 1, option
+        err = layout.errors[0]
+        assert "allow-circular-dependencies" in str(err) and err.line == 2, option
+    good = make_loader().build(files(
+        app="- queue:\n    name: q\n    allow-circular-dependencies: true\n"))
+    assert good.errors == [] and good.queue_options("q").allow_circular_dependencies

@@ -98,6 +98,10 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
             and body.get("independent-subqueues"):
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'verify-first' cannot be "
                               "combined with 'independent-subqueues' yet")
+    if (body.get("batch-size", 1) > 1 or body.get("verify-first")) \
+            and body.get("allow-circular-dependencies"):
+        raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'verify-first' cannot be "
+                              "combined with 'allow-circular-dependencies' yet")
     return _object("queue", body, ctx, name)
 
 

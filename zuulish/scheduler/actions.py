@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StartBuildSet:
-    """(Re)build the item's speculative state on top of ``ahead`` (item ids, in order)."""
+    """(Re)build the item's speculative state on top of ``ahead`` (item ids, in order).
+
+    ``bundle``: the members of the item's dependency cycle, in order (itself
+    included); the state holds them all, after ``ahead``."""
 
     item_id: int
     ahead: tuple[int, ...]
+    bundle: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from zuulish.model import ChangeKey, ChangeQueue
+from zuulish.model import ChangeKey, ChangeQueue, QueueItem
 from zuulish.scheduler.actions import Action, Report, StartBuildSet
+from zuulish.scheduler.bundles import find_bundles
 from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
-from zuulish.scheduler.subqueues import Footprint, items_ahead
+from zuulish.scheduler.subqueues import Ahead, Footprint, items_ahead
 
 
 def plan_dependent(queue: ChangeQueue, merged_items: set[int],
@@ -28,28 +29,46 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     ``footprints`` (the ``independent-subqueues`` option) an item is tested with,
     and waits for, only the items ahead whose repositories meet its own (see
     ``subqueues``); its place in the window is counted among those it waits for,
-    and it waits outside the window while anything it includes does.
+    and it waits outside the window while anything it includes does. Items in a
+    dependency cycle (where the queue allows them) are planned as one bundle
+    (see ``bundles``).
     """
     actions: list[Action] = []
     dependencies = items_ahead(queue.items, footprints)
+    bundles = find_bundles(queue.items) if queue.options.allow_circular_dependencies else {}
+    by_id = {item.id: item for item in queue.items}
     active: set[int] = set()  # items in the window and not failing, so far
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
     for item in queue.items:
-        lost = lost_dependency(item, active_changes, merged_changes)
+        bundle = bundles.get(item.id, ())
+        own_bundle = {by_id[m].change.key for m in bundle}
+        lost = lost_dependency(item, active_changes | own_bundle, merged_changes)
         if lost is not None:
             actions.append(lost)
             continue
         ahead = dependencies[item.id]
-        if len(ahead.waits_for) >= queue.window or inactive.intersection(ahead.includes):
+        enters_with_bundle = bool(bundle) and bundle[0] != item.id \
+            and bundle[0] not in inactive  # a bundle enters the window whole
+        if not enters_with_bundle and (len(ahead.waits_for) >= queue.window
+                                       or inactive.intersection(ahead.includes)):
             inactive.add(item.id)
             continue  # outside the active window: waits without a build set
         bs = item.buildset
-        expected = tuple(a for a in ahead.includes if a in active)
-        if bs is None or tuple(a for a in bs.ahead if a not in merged_items) != expected:
-            actions.append(StartBuildSet(item.id, expected))
+        expected = tuple(a for a in ahead.includes if a in active and a not in bundle)
+        others = tuple(m for m in bundle if m != item.id)
+        if bs is None or tuple(a for a in bs.ahead if a not in merged_items) \
+                != expected + others:
+            actions.append(StartBuildSet(item.id, expected, bundle))
             active.add(item.id)
             active_changes.add(item.change.key)
+            continue
+        if bundle:
+            active.add(item.id)  # until the bundle is known to fail
+            active_changes.add(item.change.key)
+            if item.id == bundle[-1]:
+                actions.extend(_plan_bundle(bundle, by_id, dependencies, active,
+                                            active_changes))
             continue
         unbuildable = report_unbuildable(item.id, bs)
         if unbuildable is not None:
@@ -65,3 +84,51 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             else:
                 actions.append(Report(item.id, "failure"))
     return actions
+
+
+def _plan_bundle(bundle: tuple[int, ...], by_id: Mapping[int, QueueItem],
+                 dependencies: Mapping[int, Ahead], active: set[int],
+                 active_changes: set[ChangeKey]) -> list[Action]:
+    """Jobs and reports of a bundle whose members all have a current state."""
+    members = [by_id[m] for m in bundle]
+    if any(m.buildset is None for m in members):
+        return []  # a member's state is being rebuilt: wait for it
+    numbers = ", ".join(str(m.change.key.number) for m in members)
+    for member in members:
+        assert member.buildset is not None
+        unbuildable = report_unbuildable(member.id, member.buildset)
+        if unbuildable is not None:  # one member cannot be built: none can merge
+            _leave(members, active, active_changes)
+            return [Report(m.id, unbuildable.action if m is member else "failure",
+                           message=(unbuildable.message if m is member else
+                                    f"Change {member.change.key.number} of its dependency "
+                                    f"cycle ({numbers}) could not be tested: "
+                                    f"{unbuildable.message}").strip())
+                    for m in members]
+    actions: list[Action] = []
+    for member in members:
+        assert member.buildset is not None
+        actions.extend(plan_jobs(member.id, member.buildset))
+    failing = [m for m in members if m.buildset is not None and m.buildset.failing]
+    if failing:
+        _leave(members, active, active_changes)
+    at_head = all(set(dependencies[m.id].waits_for) <= set(bundle) for m in members)
+    if not at_head:
+        return actions
+    if not failing and all(m.buildset is not None and m.buildset.succeeded for m in members):
+        actions.extend(Report(m.id, "success", merge=True) for m in members)
+    elif failing and all(m.buildset is not None and m.buildset.complete for m in failing):
+        culprits = ", ".join(str(m.change.key.number) for m in failing)
+        actions.extend(Report(m.id, "failure",
+                              message="" if m in failing else
+                              f"Its dependency cycle ({numbers}) failed in change "
+                              f"{culprits}; the cycle merges together or not at all.")
+                       for m in members)
+    return actions
+
+
+def _leave(members: list[QueueItem], active: set[int], active_changes: set[ChangeKey]) -> None:
+    """A failing bundle: the items behind are tested without any of it."""
+    for m in members:
+        active.discard(m.id)
+        active_changes.discard(m.change.key)

@@ -62,11 +62,15 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
     ordered: list[Change] = []
     visiting: set[ChangeKey] = set()
     my_queue = layout.queue_name(change.project, change.branch)
+    cycles_allowed = layout.queue_options(my_queue).allow_circular_dependencies
 
     def visit(current: Change) -> str | None:
         if current.key in visiting:
+            if cycles_allowed:
+                return None  # a bundle: enqueued together, next to each other
             return (f"changes {current.key.number} and its dependencies form a cycle, which "
-                    f"this queue does not allow")
+                    f"queue {my_queue!r} does not allow (set allow-circular-dependencies "
+                    "on the queue to test and merge such changes together)")
         visiting.add(current.key)
         for key in current.needs:
             if key in already_queued:

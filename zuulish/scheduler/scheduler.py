@@ -48,6 +48,7 @@ from zuulish.scheduler.actions import (
 )
 from zuulish.scheduler.batching import plan_batched
 from zuulish.scheduler.dependent import plan_dependent
+from zuulish.scheduler.dirty import DirtyQueues
 from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
@@ -100,6 +101,8 @@ class Scheduler:
         self.web_url = web_url
         self._seen: dict[int, frozenset[str]] = {}  # item id -> projects its jobs see
         self._states = StateCache()  # build set id -> repo state and job graph
+        self._dirty = DirtyQueues()  # what the next pass plans (everything, at first)
+        self._layout_seen: dict[str, int] = {}  # tenant -> id of the layout last planned
 
     # ------------------------------------------------------------------ loop
     def run_once(self) -> PassResult:
@@ -107,10 +110,41 @@ class Scheduler:
         result.events = self.process_events()
         result.merges = self.process_merge_results()
         result.node_requests = self.process_node_requests()
+        self._notice_finished_builds()
+        for tenant, layout in list(self.layouts.layouts.items()):
+            if self._layout_seen.get(tenant) != id(layout):
+                self._layout_seen[tenant] = id(layout)
+                self._dirty.mark_tenant(tenant)
+        dirty = self._dirty.take()
         for tenant, layout in list(self.layouts.layouts.items()):
             for pipeline in layout.pipelines.values():
-                result.actions.extend(self.process_pipeline(tenant, layout, pipeline))
+                result.actions.extend(self.process_pipeline(
+                    tenant, layout, pipeline, dirty.of(tenant, pipeline.name)))
         return result
+
+    def replan(self, tenant: str | None = None) -> None:
+        """Plan every queue (of ``tenant``, or everywhere) in the next pass."""
+        if tenant is None:
+            self._dirty.everything = True
+        else:
+            self._dirty.mark_tenant(tenant)
+
+    def _notice_finished_builds(self) -> None:
+        """Mark the queues of builds that finished since the last pass (executors
+        and launchers write results straight to the store) and note them seen."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(BuildRow.id, QueueItemRow.tenant, QueueItemRow.pipeline,
+                       QueueItemRow.queue_name)
+                .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(BuildRow.noticed.is_(False),
+                       BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))).all()
+            for _build, tenant, pipeline, queue in rows:
+                self._dirty.mark(tenant, pipeline, queue)
+            if rows:
+                s.execute(update(BuildRow).where(BuildRow.id.in_([r[0] for r in rows]))
+                          .values(noticed=True))
 
     # ---------------------------------------------------------------- events
     def process_events(self, limit: int = 100) -> int:
@@ -149,6 +183,8 @@ class Scheduler:
             if event.type == "ref-updated":
                 self.layouts.reload(tenant, event.project)
                 outcomes.append(f"{tenant}: reconfigured")
+            if event.type in ("ref-updated", "change-merged", "change-abandoned"):
+                self._dirty.mark_tenant(tenant)  # needs met or lost anywhere
             if event.change_number is not None and event.type in (
                     "patchset-created", "change-abandoned", "change-merged"):
                 n = self._dequeue_change(tenant, event)
@@ -244,6 +280,7 @@ class Scheduler:
                 raise ManagementError(f"not in {tenant}/{pipeline.name}: "
                                       f"{', '.join(missing)}; nothing was moved")
             low = min(r.sequence for r in rows)
+            self._dirty.mark_pipeline(tenant, pipeline.name)
             for offset, ref in enumerate(refs):
                 by_number[ref.number].sequence = low - len(refs) + offset
         self.store.notifier.notify(channels.SCHEDULER)
@@ -287,12 +324,16 @@ class Scheduler:
         change = source.get_change(event.change_number) if source else None
         if change is None:
             return f"rejected: change {event.change_number} does not exist"
+        query = select(QueueItemRow.connection, QueueItemRow.change_number,
+                       QueueItemRow.patchset, QueueItemRow.queue_name).where(
+            QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+            QueueItemRow.state == "queued")
+        if pipeline.manager in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
+            # only the change itself matters: its needs are not items of their own
+            query = query.where(QueueItemRow.connection == change.key.connection,
+                                QueueItemRow.change_number == change.key.number)
         with self.store.read() as s:
-            queued = s.execute(
-                select(QueueItemRow.connection, QueueItemRow.change_number,
-                       QueueItemRow.patchset, QueueItemRow.queue_name)
-                .where(QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
-                       QueueItemRow.state == "queued")).all()
+            queued = s.execute(query).all()
         already = {ChangeKey(c, n) for c, n, p, _ in queued
                    if c != change.key.connection or n != change.key.number
                    or p == change.patchset}
@@ -335,13 +376,19 @@ class Scheduler:
             enqueued_at=self.clock.now(), event_id=event_id)
         s.add(row)
         s.flush()
+        self._dirty.mark(tenant, pipeline.name, queue_name)
         return row
 
     # ------------------------------------------------------------- pipelines
-    def process_pipeline(self, tenant: str, layout: Layout, pipeline: Pipeline) -> list[Action]:
+    def process_pipeline(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                         dirty: frozenset[str] | None = None) -> list[Action]:
+        """Plan the pipeline's ``dirty`` queues (``None``: all) and apply the
+        actions; a queue that had actions is planned again next pass."""
+        if dirty is not None and not dirty:
+            return []
         with self.store.read() as s:
             queues = load_queues(s, tenant, pipeline.name, self.sources, pipeline.window.size,
-                                 self._states)
+                                 self._states, dirty)
             merged_items: set[int] = set()
             merged_changes: set[ChangeKey] = set()
             if pipeline.manager == PipelineManager.DEPENDENT and queues:
@@ -376,6 +423,7 @@ class Scheduler:
                 actions.extend(plan_independent(queue.items))
         for action in actions:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
+            self._dirty.mark(tenant, pipeline.name, items[action.item_id].queue)
         return actions
 
     @staticmethod
@@ -444,7 +492,7 @@ class Scheduler:
     def apply(self, tenant: str, layout: Layout, pipeline: Pipeline, item: QueueItem,
               action: Action, items: dict[int, QueueItem] | None = None) -> None:
         if isinstance(action, StartBuildSet):
-            self._start_buildset(tenant, layout, pipeline, item, action.ahead)
+            self._start_buildset(tenant, layout, pipeline, item, action.ahead, action.bundle)
         elif isinstance(action, StartJobs):
             self._start_jobs(tenant, pipeline, item, action)
         elif isinstance(action, SkipJobs):
@@ -463,8 +511,9 @@ class Scheduler:
 
     # -------------------------------------------------------------- buildsets
     def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
-                        item: QueueItem, ahead: tuple[int, ...]) -> None:
-        changes = self._state_changes(pipeline, item, ahead)
+                        item: QueueItem, ahead: tuple[int, ...],
+                        bundle: tuple[int, ...] = ()) -> None:
+        changes = self._state_changes(pipeline, item, ahead, bundle)
         projects = {c["project"]: {"connection": c["connection"], "url": c["url"],
                                    "merge_mode": self._merge_mode(layout, c)}
                     for c in changes}
@@ -481,7 +530,8 @@ class Scheduler:
         with self.store.session() as s:
             self._retire_buildset(s, item.id)
             bs = BuildSetRow(uuid=uuid.uuid4().hex, item_id=item.id, current=True,
-                             ahead=list(ahead), merge_state=MergeState.PENDING,
+                             ahead=[*ahead, *(m for m in bundle if m != item.id)],
+                             merge_state=MergeState.PENDING,
                              created_at=self.clock.now())
             s.add(bs)
             s.flush()
@@ -526,31 +576,33 @@ class Scheduler:
                 "patchset": change.patchset, "commit": change.commit,
                 "url": source.project_url(change.project), "own": own}
 
-    def _state_changes(self, pipeline: Pipeline, item: QueueItem,
-                       ahead: tuple[int, ...]) -> list[dict[str, Any]]:
-        """The changes whose commits make up the item's speculative state, in order."""
+    def _state_changes(self, pipeline: Pipeline, item: QueueItem, ahead: tuple[int, ...],
+                       bundle: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+        """The changes whose commits make up the item's speculative state, in order:
+        the items ahead, then the item itself, or every member of its bundle."""
         entries: list[dict[str, Any]] = []
-        if pipeline.manager == PipelineManager.DEPENDENT:
-            with self.store.read() as s:
-                rows = {r.id: r for r in s.scalars(
-                    select(QueueItemRow).where(QueueItemRow.id.in_(ahead)))} if ahead else {}
-            for item_id in ahead:
-                row = rows[item_id]
-                if row.state == "merged":
-                    continue
-                change = self.sources[row.connection].get_change(row.change_number)
-                if change is not None:
-                    change.patchset, change.commit = row.patchset, row.commit_sha
-                    entries.append(self._change_entry(change, own=False))
-        else:
-            for needed in self._open_needs(item.change, set()):
-                entries.append(self._change_entry(needed, own=False))
-        own = item.change
+        order = (*ahead, *(bundle or (item.id,)))
+        if pipeline.manager != PipelineManager.DEPENDENT:
+            entries.extend(self._change_entry(needed, own=False)
+                           for needed in self._open_needs(item.change, set()))
+            order = (item.id,)
         with self.store.read() as s:
-            row = s.get(QueueItemRow, item.id)
-            if row is not None:
-                own.patchset, own.commit = row.patchset, row.commit_sha
-        entries.append(self._change_entry(own, own=True))
+            rows = {r.id: r for r in s.scalars(
+                select(QueueItemRow).where(QueueItemRow.id.in_(order)))}
+        for item_id in order:
+            row = rows.get(item_id)
+            if item_id == item.id:
+                own = item.change
+                if row is not None:
+                    own.patchset, own.commit = row.patchset, row.commit_sha
+                entries.append(self._change_entry(own, own=True))
+                continue
+            if row is None or row.state == "merged":
+                continue
+            change = self.sources[row.connection].get_change(row.change_number)
+            if change is not None:
+                change.patchset, change.commit = row.patchset, row.commit_sha
+                entries.append(self._change_entry(change, own=False))
         return entries
 
     def _open_needs(self, change: Change, seen: set[ChangeKey]) -> list[Change]:
@@ -616,6 +668,7 @@ class Scheduler:
                     continue
                 row.merge_state, row.message = state, message
                 row.repo_state = repo_state
+                self._dirty.mark(item.tenant, item.pipeline, item.queue_name)
                 row.job_graph = graph.to_dict() if graph is not None else None
         return len(rows)
 
@@ -747,7 +800,7 @@ class Scheduler:
             for name in action.jobs:
                 s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=action.buildset_id, job=name,
                                state=BuildState.COMPLETED, result=BuildResult.SKIPPED,
-                               created_at=now, finished_at=now,
+                               created_at=now, finished_at=now, noticed=True,
                                message="skipped because a job it depends on did not "
                                        "succeed"))
 
@@ -877,6 +930,7 @@ class Scheduler:
         row.state, row.result, row.message = state, result, message
         row.dequeued_at = self.clock.now()
         self._seen.pop(row.id, None)
+        self._dirty.mark(row.tenant, row.pipeline, row.queue_name)
         self._retire_buildset_keep(s, row.id)
 
     def _retire_buildset_keep(self, s: Session, item_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -79,15 +80,17 @@ def buildset_from_row(row: BuildSetRow, builds: list[Any], cache: StateCache) ->
 
 def load_queues(session: Session, tenant: str, pipeline: str,
                 sources: dict[str, Source], default_window: int,
-                cache: StateCache | None = None) -> list[ChangeQueue]:
-    """Every queue of the pipeline with its items in order, current build sets attached."""
+                cache: StateCache | None = None,
+                names: Collection[str] | None = None) -> list[ChangeQueue]:
+    """The pipeline's queues (those in ``names``, or all) with their items in order,
+    current build sets attached."""
     cache = cache if cache is not None else StateCache()
-    items = session.scalars(
-        select(QueueItemRow)
-        .where(QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline,
-               QueueItemRow.state == "queued")
-        .order_by(QueueItemRow.queue_name, QueueItemRow.sequence)
-    ).all()
+    query = select(QueueItemRow).where(QueueItemRow.tenant == tenant,
+                                       QueueItemRow.pipeline == pipeline,
+                                       QueueItemRow.state == "queued")
+    if names is not None:
+        query = query.where(QueueItemRow.queue_name.in_(sorted(names)))
+    items = session.scalars(query.order_by(QueueItemRow.queue_name, QueueItemRow.sequence)).all()
     if not items:
         return []
     ids = [i.id for i in items]
@@ -101,9 +104,11 @@ def load_queues(session: Session, tenant: str, pipeline: str,
         for b in session.execute(select(*BUILD_COLUMNS).where(BuildRow.buildset_id.in_(bs_ids))
                                  .order_by(BuildRow.created_at)):
             builds[b.buildset_id].append(b)
-    windows = {q.name: q.window for q in session.scalars(
-        select(ChangeQueueRow).where(ChangeQueueRow.tenant == tenant,
-                                     ChangeQueueRow.pipeline == pipeline))}
+    window_query = select(ChangeQueueRow).where(ChangeQueueRow.tenant == tenant,
+                                                ChangeQueueRow.pipeline == pipeline)
+    if names is not None:
+        window_query = window_query.where(ChangeQueueRow.name.in_(sorted(names)))
+    windows = {q.name: q.window for q in session.scalars(window_query)}
     queues: dict[str, ChangeQueue] = {}
     for row in items:
         queue = queues.get(row.queue_name)

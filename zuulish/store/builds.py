@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zuulish.store.base import Base
@@ -12,7 +12,8 @@ from zuulish.store.base import Base
 
 class BuildRow(Base):
     __tablename__ = "builds"
-    __table_args__ = (Index("ix_builds_state", "state", "priority"),)
+    __table_args__ = (Index("ix_builds_state", "state", "priority"),
+                      Index("ix_builds_unnoticed", "noticed", "state"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     buildset_id: Mapped[int] = mapped_column(ForeignKey("buildsets.id"), index=True)
@@ -34,3 +35,6 @@ class BuildRow(Base):
     finished_at: Mapped[float | None] = mapped_column(Float)
     log_path: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
+    # Set by the scheduler once it has seen the build finish, so that each pass
+    # re-plans only the queues whose builds finished since the last one.
+    noticed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())

@@ -23,7 +23,9 @@ class ChangeQueueRow(Base):
 
 class QueueItemRow(Base):
     __tablename__ = "queue_items"
-    __table_args__ = (Index("ix_queue_items_active", "tenant", "pipeline", "state"),)
+    __table_args__ = (Index("ix_queue_items_active", "tenant", "pipeline", "state"),
+                      Index("ix_queue_items_queue", "tenant", "pipeline", "queue_name"),
+                      Index("ix_queue_items_change", "connection", "change_number"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(255))
@@ -51,6 +53,8 @@ class QueueItemRow(Base):
 
 class BuildSetRow(Base):
     __tablename__ = "buildsets"
+    # the scheduler looks up the current build sets still waiting for their merge
+    __table_args__ = (Index("ix_buildsets_pending", "merge_state", "current"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
