@@ -45,7 +45,8 @@ class GateMachine(RuleBasedStateMachine):
 
     @initialize(options=st.sampled_from([{}, {"independent-subqueues": True},
                                          {"batch-size": 3},
-                                         {"verify-first": True, "batch-size": 3}]),
+                                         {"verify-first": True, "batch-size": 3},
+                                         {"allow-circular-dependencies": True}]),
                 flaky=st.sampled_from([0.0, 0.0, 0.25]),
                 nodes=st.integers(1, 4),
                 window=st.sampled_from([{}, {"window": 1, "window-floor": 1},
@@ -100,6 +101,17 @@ class GateMachine(RuleBasedStateMachine):
             self.forge.new_patchset(number, bad)
             self.world.event("patchset-created", number)
 
+    @rule(number=changes, on=changes)
+    def depend_on(self, number: int, on: int) -> None:
+        """A new patch set of ``number`` that also needs ``on``: a change may come
+        to need a newer one, and so close a dependency cycle."""
+        assert self.world is not None
+        if self.open(number) and number != on:
+            change = self.forge.changes[number]
+            change.needs = tuple(sorted({*change.needs, on}))
+            self.forge.new_patchset(number, change.bad)
+            self.world.event("patchset-created", number)
+
     @rule(number=changes)
     def abandon(self, number: int) -> None:
         assert self.world is not None
@@ -124,8 +136,23 @@ class GateMachine(RuleBasedStateMachine):
             assert self.forge.violations == []
 
     def should_merge(self) -> set[int]:
-        """Approved, good, open changes whose needed changes merged or will."""
-        out: set[int] = set()
+        """Approved, good, open changes whose needed changes merged or will. Where
+        the queue allows cycles, changes that need each other merge together (the
+        largest such set); elsewhere a cycle never merges (the smallest)."""
+        if self.world is not None and \
+                self.world.queue_options.get("allow-circular-dependencies"):
+            out = {n for n, c in self.forge.changes.items()
+                   if c.status == ChangeStatus.NEW and c.approved and not c.bad}
+            shrunk = True
+            while shrunk:
+                shrunk = False
+                for number in sorted(out):
+                    if any(self.forge.changes[n].status != ChangeStatus.MERGED
+                           and n not in out for n in self.forge.changes[number].needs):
+                        out.discard(number)
+                        shrunk = True
+            return out
+        out = set()
         grew = True
         while grew:
             grew = False
