@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from zuulish.clock import SimulatedClock
 from zuulish.drivers.git.trigger import parse_trigger
 from zuulish.errors import UserError
-from zuulish.model import BuildResult, BuildState, Change, ChangeKey, ChangeStatus
+from zuulish.model import BuildResult, BuildState, Change, ChangeKey, ChangeStatus, JobGraph
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.scheduler import Scheduler
 from zuulish.store import (
@@ -445,9 +445,9 @@ class GateWorld:
             for bs in sets:
                 if (bs.repo_state.get(project) or {}).get("commit") != commit:
                     continue
-                graph = bs.job_graph or {}
-                seen = {p for job in graph.values() for p in job.get("required_projects", ())}
-                jobs = {n for n, j in graph.items() if j.get("voting", True)}
+                graph = JobGraph.from_dict(bs.job_graph or {})
+                seen = {p for job in graph.jobs.values() for p in job.required_projects}
+                jobs = {n for n, j in graph.jobs.items() if j.voting}
                 passed = {b.job for b in s.scalars(select(BuildRow).where(
                     BuildRow.buildset_id == bs.id, BuildRow.voting.is_(True),
                     BuildRow.result == BuildResult.SUCCESS))}
