@@ -9,7 +9,8 @@ clock:
   history plus the changes on top. Submitting checks that the branch holds
   exactly what the item was tested on (promise 1) and records any violation.
 - ``SimMerger`` answers merge requests at once with such states.
-- ``SimLauncher`` hands out ``nodes`` node slots by priority.
+- ``SimLauncher`` hands out ``nodes`` node slots by priority (and fails the next
+  ``fail_next`` requests).
 - ``SimExecutor`` runs each build for a drawn duration; it fails when the
   state holds a bad change, or at random with ``flaky_rate``.
 
@@ -289,6 +290,7 @@ class SimLauncher:
 
     def __init__(self, store: Store, clock: SimulatedClock, nodes: int):
         self.store, self.clock, self.nodes = store, clock, nodes
+        self.fail_next = 0  # how many of the next requests fail (a cloud error)
 
     def step(self) -> bool:
         with self.store.session() as s:
@@ -301,6 +303,10 @@ class SimLauncher:
                              .order_by(NodeRequestRow.priority, NodeRequestRow.id)
                              .limit(free)).all()
             for req in rows:
+                if self.fail_next > 0:
+                    self.fail_next -= 1
+                    req.state, req.error = "failed", "simulated cloud error"
+                    continue
                 ids = []
                 for label in req.labels:
                     node = NodeRow(provider="sim", label=label, state="in-use",

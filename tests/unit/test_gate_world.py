@@ -95,3 +95,34 @@ def test_supercedent_pipeline_skips_to_the_newest_waiting_change() -> None:
     finally:
         world.close()
 
+
+
+def builds(world: GateWorld, number: int) -> list[tuple[str, str | None, int]]:
+    """(job, result, attempt) of every build run for change ``number``, oldest first."""
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return [tuple(r) for r in s.execute(
+            select(BuildRow.job, BuildRow.result, BuildRow.attempt)
+            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .where(QueueItemRow.change_number == number)
+            .order_by(BuildRow.created_at))]
+
+
+def test_a_failed_node_request_is_asked_again_while_attempts_remain(world) -> None:
+    world.launcher.fail_next = 2  # Zuul's default attempts: 3
+    push(world, 1, "a")
+    world.run()
+    assert [m.number for m in world.forge.merges] == [1]
+    assert builds(world, 1) == [("test-a", "SUCCESS", 3)]  # one build, on its third try
+
+
+def test_a_node_request_failing_every_attempt_ends_in_node_failure(world) -> None:
+    world.launcher.fail_next = 3
+    push(world, 1, "a")
+    world.run()
+    assert world.forge.merges == []
+    assert builds(world, 1) == [("test-a", "NODE_FAILURE", 3)]
+    assert (1, "failure", "FAILURE") in world.forge.reports

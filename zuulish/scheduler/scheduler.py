@@ -36,6 +36,7 @@ from zuulish.model import (
     QueueItem,
     TriggerEvent,
 )
+from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
@@ -673,9 +674,13 @@ class Scheduler:
                         for n, name in zip(nodes, build.params.get("node_names", []),
                                            strict=False)]}
                     build.state = BuildState.QUEUED
-                else:
+                elif not retry_on_new_nodes(s, build, self.clock.now(),
+                                            req.error or "the node request failed"):
                     build.state, build.result = BuildState.COMPLETED, BuildResult.NODE_FAILURE
                     build.message = req.error
+                    if build.attempt > 1:
+                        build.message = f"{req.error} (attempt {build.attempt} of " \
+                                        f"{attempts_of(build)}; no attempts left)"
                     build.finished_at = self.clock.now()
         if done:
             self.store.notifier.notify(channels.EXECUTOR)
