@@ -11,8 +11,9 @@ clock:
 - ``SimMerger`` answers merge requests at once with such states.
 - ``SimLauncher`` hands out ``nodes`` node slots by priority (and fails the next
   ``fail_next`` requests).
-- ``SimExecutor`` runs each build for a drawn duration; it fails when the
-  state holds a bad change, or at random with ``flaky_rate``.
+- ``SimExecutor`` runs each build for a drawn duration (or its job's
+  ``job_seconds``); it fails when the state holds a bad change, at random with
+  ``flaky_rate``, or while its job has ``fail_next`` failures left.
 
 Used by ``benchmarks/gate_sim.py`` and by the property test of the gate.
 """
@@ -338,10 +339,15 @@ class SimExecutor:
         self.running: dict[str, SimBuild] = {}
         self.node_seconds = 0.0
         self.started = 0
+        self.fail_next: dict[str, int] = {}  # job -> how many of its next builds fail
+        self.job_seconds: dict[str, float] = {}  # job -> how long each of its builds runs
 
-    def outcome(self, repo_state: dict[str, Any]) -> str:
+    def outcome(self, repo_state: dict[str, Any], job: str = "") -> str:
         commits = {c for st in repo_state.values() for c in st.get("changes", ())}
         if commits & self.forge.bad_commits:
+            return BuildResult.FAILURE
+        if self.fail_next.get(job, 0) > 0:
+            self.fail_next[job] -= 1
             return BuildResult.FAILURE
         if self.rng.random() < self.flaky_rate:
             return BuildResult.FAILURE
@@ -354,8 +360,9 @@ class SimExecutor:
             for row in s.scalars(select(BuildRow).where(BuildRow.state == BuildState.QUEUED)
                                  .order_by(BuildRow.priority, BuildRow.created_at)):
                 row.state, row.started_at, row.worker = BuildState.RUNNING, now, "sim"
-                self.running[row.id] = SimBuild(row.id, now, now + self.duration(),
-                                                self.outcome(row.params["repo_state"]))
+                seconds = self.job_seconds.get(row.job) or self.duration()
+                self.running[row.id] = SimBuild(row.id, now, now + seconds,
+                                                self.outcome(row.params["repo_state"], row.job))
                 self.started += 1
                 busy = True
             ids = list(self.running)
@@ -398,12 +405,14 @@ class GateWorld:
     seed: int = 0
     database_url: str | None = None
     manager: str = "dependent"
+    config: str | None = None  # the tenant's whole config, instead of ``gate_config``'s
 
     def __post_init__(self) -> None:
         self.clock = SimulatedClock(start=0.0)
         self._tmp = tempfile.TemporaryDirectory(prefix="zuulish-sim-")
         tmp = Path(self._tmp.name)
-        config = gate_config(self.repos, self.queue_options, self.window, self.manager)
+        config = self.config or gate_config(self.repos, self.queue_options, self.window,
+                                            self.manager)
         self.forge = SimForge(self.clock, self.repos, config)
         if self.database_url:
             self.store = Store(self.database_url)

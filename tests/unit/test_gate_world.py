@@ -108,7 +108,7 @@ def builds(world: GateWorld, number: int) -> list[tuple[str, str | None, int]]:
             .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
             .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
             .where(QueueItemRow.change_number == number)
-            .order_by(BuildRow.created_at))]
+            .order_by(BuildRow.created_at, BuildRow.job))]
 
 
 def test_a_failed_node_request_is_asked_again_while_attempts_remain(world) -> None:
@@ -126,3 +126,80 @@ def test_a_node_request_failing_every_attempt_ends_in_node_failure(world) -> Non
     assert world.forge.merges == []
     assert builds(world, 1) == [("test-a", "NODE_FAILURE", 3)]
     assert (1, "failure", "FAILURE") in world.forge.reports
+
+
+GATE = """\
+- pipeline:
+    name: gate
+    manager: dependent
+    precedence: high
+    trigger:
+      sim:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    success:
+      sim:
+        Verified: 2
+        submit: true
+    failure:
+      sim:
+        Verified: -2
+
+- job:
+    name: base
+    parent: null
+    run: sim.yaml
+    nodeset:
+      nodes:
+        - name: node
+          label: sim
+"""
+
+
+def world_with(config: str, repos: tuple[str, ...] = ("a",), **options) -> GateWorld:
+    return GateWorld(repos=list(repos), nodes=10, config=GATE + config, **options)
+
+
+def dequeued_at(world: GateWorld, number: int) -> float | None:
+    from sqlalchemy import select
+
+    from zuulish.store import QueueItemRow
+    with world.store.read() as s:
+        return s.scalars(select(QueueItemRow.dequeued_at)
+                         .where(QueueItemRow.change_number == number)).one()
+
+
+FAIL_FAST = """
+- job:
+    name: quick
+- job:
+    name: slow
+
+- project:
+    name: a
+    gate:
+      fail-fast: {fail_fast}
+      jobs:
+        - quick
+        - slow
+"""
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_fail_fast_cancels_the_rest_and_reports_at_the_first_failure(fail_fast: bool) -> None:
+    world = world_with(FAIL_FAST.format(fail_fast=str(fail_fast).lower()))
+    try:
+        world.executor.job_seconds = {"quick": 60.0, "slow": 3600.0}
+        world.executor.fail_next = {"quick": 1}
+        push(world, 1, "a")
+        world.run()
+        assert world.forge.merges == [] and (1, "failure", "FAILURE") in world.forge.reports
+        if fail_fast:
+            assert dequeued_at(world, 1) == 60.0
+            assert builds(world, 1) == [("quick", "FAILURE", 1), ("slow", "CANCELED", 1)]
+        else:
+            assert dequeued_at(world, 1) == 3600.0
+            assert builds(world, 1) == [("quick", "FAILURE", 1), ("slow", "SUCCESS", 1)]
+    finally:
+        world.close()

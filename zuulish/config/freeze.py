@@ -227,7 +227,7 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
                      changed_files: list[str] | tuple[str, ...] | None = None) -> JobGraph:
     """The frozen jobs ``project`` runs in ``pipeline`` on ``branch`` for a change that
     modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
-    graph = JobGraph()
+    graph = JobGraph(fail_fast=layout.fail_fast(project, pipeline, branch))
     project_vars: dict[str, Any] = {}
     for stanza in layout.stanzas(project, branch):  # templates, then the project's own
         project_vars = _merge_vars(project_vars, stanza.vars)

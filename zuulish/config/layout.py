@@ -54,6 +54,19 @@ class Layout:
                 refs.extend(ppj.jobs)
         return refs
 
+    def fail_fast(self, project: str, pipeline: str, branch: str | None = None) -> bool:
+        """Zuul's ``fail-fast`` for ``project`` in ``pipeline``: the last of its stanzas
+        (templates first) that sets it, for that pipeline or (zuulish) for the whole
+        stanza; off by default."""
+        value = False
+        for stanza in self.stanzas(project, branch):
+            ppj = stanza.pipelines.get(pipeline)
+            if ppj is not None and ppj.fail_fast is not None:
+                value = ppj.fail_fast
+            elif stanza.fail_fast is not None:
+                value = stanza.fail_fast
+        return value
+
     def queue_name(self, project: str, branch: str | None = None) -> str:
         """The shared queue a project's changes enter: the ``queue`` its stanzas name
         (else one of its own), split by branch when that queue is ``per-branch``."""

@@ -25,9 +25,23 @@ class StartJobs:
 
 @dataclass(frozen=True)
 class SkipJobs:
+    """Record jobs as SKIPPED (``message`` says why; empty: a dependency failed)."""
+
     item_id: int
     buildset_id: int
     jobs: tuple[str, ...]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CancelJobs:
+    """Cancel the builds of these jobs now, with result CANCELED (fail-fast); one that
+    is running is stopped by its executor."""
+
+    item_id: int
+    buildset_id: int
+    jobs: tuple[str, ...]
+    message: str
 
 
 @dataclass(frozen=True)
@@ -61,4 +75,4 @@ class MarkVerified:
     keep: bool = False
 
 
-Action = StartBuildSet | StartJobs | SkipJobs | Report | Supersede | MarkVerified
+Action = StartBuildSet | StartJobs | SkipJobs | CancelJobs | Report | Supersede | MarkVerified

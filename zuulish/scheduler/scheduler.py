@@ -40,6 +40,7 @@ from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
+    CancelJobs,
     MarkVerified,
     Report,
     SkipJobs,
@@ -449,7 +450,9 @@ class Scheduler:
         elif isinstance(action, StartJobs):
             self._start_jobs(tenant, pipeline, item, action)
         elif isinstance(action, SkipJobs):
-            self._skip_jobs(action)
+            self._skip_jobs(item, action)
+        elif isinstance(action, CancelJobs):
+            self._cancel_jobs(action)
         elif isinstance(action, Report):
             via = (items or {}).get(action.via) if action.via is not None else None
             self._report_item(tenant, pipeline, item, action, via)
@@ -746,15 +749,36 @@ class Scheduler:
             "items_ahead": list(bs.ahead),
         }
 
-    def _skip_jobs(self, action: SkipJobs) -> None:
+    def _skip_jobs(self, item: QueueItem, action: SkipJobs) -> None:
         now = self.clock.now()
+        graph = item.buildset.job_graph if item.buildset is not None else None
         with self.store.session() as s:
             for name in action.jobs:
+                job = graph.jobs.get(name) if graph is not None else None
                 s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=action.buildset_id, job=name,
                                state=BuildState.COMPLETED, result=BuildResult.SKIPPED,
+                               voting=job.voting if job is not None else True,
                                created_at=now, finished_at=now,
-                               message="skipped because a job it depends on did not "
-                                       "succeed"))
+                               message=action.message or "skipped because a job it depends "
+                                                         "on did not succeed"))
+
+    def _cancel_jobs(self, action: CancelJobs) -> None:
+        """The build set's verdict is known (fail-fast): its unfinished builds end as
+        CANCELED now; running ones are stopped by their executors, and keep their nodes
+        (and semaphores) until then."""
+        now = self.clock.now()
+        with self.store.session() as s:
+            for b in s.scalars(select(BuildRow).where(BuildRow.buildset_id == action.buildset_id,
+                                                      BuildRow.job.in_(action.jobs),
+                                                      BuildRow.result.is_(None))):
+                b.result, b.message = BuildResult.CANCELED, action.message
+                if b.state in (BuildState.WAITING, BuildState.QUEUED):
+                    b.state, b.finished_at = BuildState.CANCELED, now
+                    if b.node_request_id is not None:
+                        self._release_request(s, b.node_request_id)
+                elif b.state == BuildState.RUNNING:
+                    b.cancel_requested = True
+        self.store.notifier.notify(channels.EXECUTOR, channels.LAUNCHER)
 
     # -------------------------------------------------------------- reports
     def _report_item(self, tenant: str, pipeline: Pipeline, item: QueueItem,

@@ -1,0 +1,80 @@
+"""Configuration of job graphs: fail-fast, attempts, semaphores (file:line errors)."""
+
+from __future__ import annotations
+
+from tests.unit.test_config_loader import files, make_loader
+from zuulish.config.freeze import freeze_job_graph
+from zuulish.model import Build, BuildSet, BuildState, FrozenJob, JobGraph, MergeState
+from zuulish.scheduler.actions import CancelJobs, SkipJobs
+from zuulish.scheduler.job_planning import plan_jobs
+
+PROJECT = """
+- job:
+    name: unit
+    run: unit.yaml
+- project:
+    check:
+      jobs: [unit]
+    gate:
+      fail-fast: true
+      jobs: [unit]
+"""
+
+
+def test_fail_fast_of_the_project_pipeline_reaches_the_frozen_graph() -> None:
+    layout = make_loader().build(files(app=PROJECT))
+    assert layout.errors == []
+    assert freeze_job_graph(layout, "org/app", "main", "gate").fail_fast is True
+    assert freeze_job_graph(layout, "org/app", "main", "check").fail_fast is False
+
+
+def test_fail_fast_must_be_a_boolean_and_says_where() -> None:
+    layout = make_loader().build(files(app=PROJECT.replace("fail-fast: true",
+                                                           "fail-fast: sometimes")))
+    [err] = layout.errors
+    assert "'fail-fast' must be" in str(err) and "sometimes" in str(err)
+    assert err.file == "org/app/.zuul.yaml" and err.line is not None
+    assert "unit" in layout.jobs  # the rest of the file still loads
+
+
+def test_attempts_below_one_is_an_error_that_says_where() -> None:
+    layout = make_loader().build(files(app=PROJECT.replace("run: unit.yaml",
+                                                           "run: unit.yaml\n    attempts: 0")))
+    [err] = layout.errors
+    assert "'attempts' must be at least 1" in str(err)
+    assert err.file == "org/app/.zuul.yaml" and err.line == 3  # the job's stanza
+    assert "gate" in layout.pipelines
+
+
+def buildset(graph: JobGraph, results: dict[str, str | None]) -> BuildSet:
+    bs = BuildSet(id=10, item_id=1, ahead=(), merge_state=MergeState.MERGED, job_graph=graph)
+    for name, result in results.items():
+        bs.builds[name] = Build(f"b-{name}", 10, name,
+                                BuildState.COMPLETED if result else BuildState.RUNNING,
+                                result=result)
+    return bs
+
+
+def three_jobs(fail_fast: bool) -> JobGraph:
+    graph = JobGraph(fail_fast=fail_fast)
+    for name in ("quick", "slow", "later"):
+        graph.add(FrozenJob(name=name, dependencies=("slow",) if name == "later" else ()))
+    return graph
+
+
+def test_with_fail_fast_a_failed_voting_job_cancels_what_runs_and_skips_the_rest() -> None:
+    actions = plan_jobs(1, buildset(three_jobs(True), {"quick": "FAILURE", "slow": None}))
+    assert actions == [CancelJobs(1, 10, ("slow",), "canceled by fail-fast: quick failed"),
+                       SkipJobs(1, 10, ("later",), "skipped by fail-fast: quick failed")]
+
+
+def test_without_fail_fast_the_other_jobs_carry_on() -> None:
+    assert plan_jobs(1, buildset(three_jobs(False), {"quick": "FAILURE", "slow": None})) == []
+
+
+def test_fail_fast_ignores_a_failed_non_voting_job() -> None:
+    graph = three_jobs(True)
+    graph.jobs["quick"].voting = False
+    bs = buildset(graph, {"quick": "FAILURE", "slow": None})
+    bs.builds["quick"].voting = False
+    assert plan_jobs(1, bs) == []
