@@ -203,3 +203,83 @@ def test_fail_fast_cancels_the_rest_and_reports_at_the_first_failure(fail_fast: 
             assert builds(world, 1) == [("quick", "FAILURE", 1), ("slow", "SUCCESS", 1)]
     finally:
         world.close()
+
+
+SEMAPHORE = """
+- pipeline:
+    name: check
+    manager: independent
+    trigger:
+      sim:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    success:
+      sim:
+        Verified: 1
+
+- semaphore:
+    name: database
+    max: {max}
+
+- job:
+    name: migrate
+    semaphores: [database]
+- job:
+    name: unit
+
+- project:
+    name: a
+    check:
+      jobs: [migrate, unit]
+    gate:
+      jobs: [migrate, unit]
+"""
+
+
+def runs_of(world: GateWorld, job: str) -> list[tuple[float, float]]:
+    """(started, finished) of each build of ``job``, in start order."""
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow
+    with world.store.read() as s:
+        return [(r.started_at, r.finished_at) for r in s.scalars(
+            select(BuildRow).where(BuildRow.job == job).order_by(BuildRow.started_at))]
+
+
+def test_a_semaphore_lets_one_build_at_a_time_across_pipelines() -> None:
+    world = world_with(SEMAPHORE.format(max=1))
+    try:
+        world.executor.job_seconds = {"migrate": 100.0, "unit": 100.0}
+        push(world, 1, "a")
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1]
+        assert runs_of(world, "unit") == [(0.0, 100.0), (0.0, 100.0)]  # no semaphore
+        assert runs_of(world, "migrate") == [(0.0, 100.0), (100.0, 200.0)]
+    finally:
+        world.close()
+
+
+def test_a_semaphore_with_room_for_two_does_not_serialise() -> None:
+    world = world_with(SEMAPHORE.format(max=2))
+    try:
+        world.executor.job_seconds = {"migrate": 100.0, "unit": 100.0}
+        push(world, 1, "a")
+        world.run()
+        assert runs_of(world, "migrate") == [(0.0, 100.0), (0.0, 100.0)]
+    finally:
+        world.close()
+
+
+def test_semaphore_holders_are_known_again_after_a_scheduler_restart() -> None:
+    world = world_with(SEMAPHORE.format(max=1))
+    try:
+        world.executor.job_seconds = {"migrate": 100.0, "unit": 100.0}
+        push(world, 1, "a")
+        world.run_for(10)
+        world.restart()  # a new scheduler, with nothing in memory
+        world.run()
+        assert runs_of(world, "migrate") == [(0.0, 100.0), (100.0, 200.0)]
+    finally:
+        world.close()
+

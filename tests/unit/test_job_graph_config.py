@@ -1,12 +1,18 @@
-"""Configuration of job graphs: fail-fast, attempts, semaphores (file:line errors)."""
+"""Job graphs from configuration to decisions: fail-fast, attempts, semaphores."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+import pytest
+
 from tests.unit.test_config_loader import files, make_loader
 from zuulish.config.freeze import freeze_job_graph
+from zuulish.errors import ConfigError
 from zuulish.model import Build, BuildSet, BuildState, FrozenJob, JobGraph, MergeState
-from zuulish.scheduler.actions import CancelJobs, SkipJobs
+from zuulish.scheduler.actions import CancelJobs, SkipJobs, StartJobs
 from zuulish.scheduler.job_planning import plan_jobs
+from zuulish.scheduler.semaphores import admit, count_holders
 
 PROJECT = """
 - job:
@@ -78,3 +84,44 @@ def test_fail_fast_ignores_a_failed_non_voting_job() -> None:
     bs = buildset(graph, {"quick": "FAILURE", "slow": None})
     bs.builds["quick"].voting = False
     assert plan_jobs(1, bs) == []
+
+
+def test_a_job_using_an_undefined_semaphore_fails_to_freeze_with_its_location() -> None:
+    app = PROJECT.replace("run: unit.yaml", "run: unit.yaml\n    semaphores: [nope]")
+    layout = make_loader().build(files(app=app))
+    assert layout.errors == []  # defined elsewhere, perhaps: known when the job freezes
+    with pytest.raises(ConfigError, match="semaphore 'nope', which is not defined") as exc:
+        freeze_job_graph(layout, "org/app", "main", "gate")
+    assert exc.value.file == "org/app/.zuul.yaml" and exc.value.line == 3
+
+
+def test_a_semaphore_max_must_be_at_least_one() -> None:
+    layout = make_loader().build(files(app=PROJECT + "- semaphore:\n    name: s\n    max: 0\n"))
+    [err] = layout.errors
+    assert "'max' must be at least 1" in str(err) and err.line is not None
+    assert layout.semaphore_limits() == {}
+
+
+def sem_graph(**jobs: tuple[str, ...]) -> JobGraph:
+    graph = JobGraph()
+    for name, semaphores in jobs.items():
+        graph.add(FrozenJob(name=name, semaphores=semaphores))
+    return graph
+
+
+def test_admit_starts_only_as_many_holders_as_the_semaphore_allows() -> None:
+    graphs = {10: sem_graph(a=("db",), b=("db",), c=()), 20: sem_graph(a=("db",))}
+    held: Counter[str] = Counter()
+    actions = [StartJobs(1, 10, ("a", "b", "c")), StartJobs(2, 20, ("a",))]
+    assert admit(actions, graphs, held, {"db": 1}) == [StartJobs(1, 10, ("a", "c"))]
+    assert held == Counter({"db": 1})
+
+
+def test_admit_counts_holders_already_active_and_every_semaphore_of_a_job() -> None:
+    graphs = {10: sem_graph(a=("db", "lab"), b=("lab",))}
+    held = count_holders([(10, "b")], graphs)  # b already runs and holds lab
+    assert held == Counter({"lab": 1})
+    actions = [StartJobs(1, 10, ("a",))]
+    assert admit(actions, graphs, held, {"db": 5, "lab": 1}) == []
+    assert admit(actions, graphs, held, {"db": 5, "lab": 2}) == actions
+

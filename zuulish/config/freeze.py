@@ -175,6 +175,11 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     if job.dependencies:
         frozen.dependencies = job.dependencies
         frozen.soft_dependencies = job.soft_dependencies
+    for name in job.semaphores:
+        if name not in layout.objects.get("semaphore", {}):
+            raise ConfigError(f"job {job.name!r} uses semaphore {name!r}, which is not "
+                              "defined (add a 'semaphore' with that name and a 'max')",
+                              file=job.source_file, line=job.source_line)
     frozen.semaphores = _union(frozen.semaphores, job.semaphores)
     frozen.tags = _union(frozen.tags, job.tags)
     frozen.provides = _union(frozen.provides, job.provides)

@@ -54,6 +54,11 @@ class Layout:
                 refs.extend(ppj.jobs)
         return refs
 
+    def semaphore_limits(self) -> dict[str, int]:
+        """Each ``semaphore``'s ``max`` (Zuul's default: 1)."""
+        return {name: int(obj.attributes.get("max", 1))
+                for name, obj in self.objects.get("semaphore", {}).items()}
+
     def fail_fast(self, project: str, pipeline: str, branch: str | None = None) -> bool:
         """Zuul's ``fail-fast`` for ``project`` in ``pipeline``: the last of its stanzas
         (templates first) that sets it, for that pipeline or (zuulish) for the whole

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from zuulish.clock import Clock
 from zuulish.config.freeze import freeze_job_graph
@@ -55,6 +56,7 @@ from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
 from zuulish.scheduler.reporting import RESULTS, report_message
+from zuulish.scheduler.semaphores import admit, count_holders, semaphores_wanted
 from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import StateCache, load_queues
 from zuulish.scheduler.subqueues import Footprint
@@ -376,9 +378,35 @@ class Scheduler:
                 actions.extend(plan_supercedent(queue))
             else:
                 actions.extend(plan_independent(queue.items))
+        graphs = {i.buildset.id: i.buildset.job_graph for i in items.values()
+                  if i.buildset is not None and i.buildset.job_graph is not None}
+        if semaphores_wanted(actions, graphs):
+            actions = admit(actions, graphs, self._semaphore_holders(tenant),
+                            layout.semaphore_limits())
         for action in actions:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
         return actions
+
+    def _semaphore_holders(self, tenant: str) -> Counter[str]:
+        """How many active builds of the tenant hold each semaphore, in any pipeline
+        (read from the store: what earlier pipelines of this pass started counts)."""
+        with self.store.read() as s:
+            active = s.execute(
+                select(BuildRow.buildset_id, BuildRow.job)
+                .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(QueueItemRow.tenant == tenant,
+                       BuildRow.state.in_((BuildState.WAITING, BuildState.QUEUED,
+                                           BuildState.RUNNING)))).all()
+            ids = {bs_id for bs_id, _job in active}
+            if ids:
+                self._states.fill(s, list(s.scalars(
+                    select(BuildSetRow).options(defer(BuildSetRow.repo_state),
+                                                defer(BuildSetRow.job_graph))
+                    .where(BuildSetRow.id.in_(ids)))))
+        graphs = {bs_id: graph for bs_id in ids
+                  if (graph := self._states.get(bs_id)[1]) is not None}
+        return count_holders(active, graphs)
 
     @staticmethod
     def _next_sequence(s: Session, tenant: str, pipeline: Pipeline) -> int:
