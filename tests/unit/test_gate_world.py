@@ -283,3 +283,39 @@ def test_semaphore_holders_are_known_again_after_a_scheduler_restart() -> None:
     finally:
         world.close()
 
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_retry_failed_jobs_reruns_a_flaky_failure_before_resetting_the_queue(retries) -> None:
+    options = {"retry-failed-jobs": retries} if retries else {}
+    world = GateWorld(repos=["a", "b"], nodes=10, queue_options=options)
+    try:
+        world.executor.fail_next = {"test-a": 1}  # the first build of test-a flakes
+        push(world, 1, "a")
+        push(world, 2, "b", at=1)
+        world.run()
+        if retries:
+            assert [m.number for m in world.forge.merges] == [1, 2]
+            assert builds(world, 1) == [("test-a", "FAILURE", 1), ("test-a", "SUCCESS", 1)]
+            assert builds(world, 2) == [("test-b", "SUCCESS", 1)]  # never restarted
+        else:
+            assert [m.number for m in world.forge.merges] == [2]
+            assert builds(world, 1) == [("test-a", "FAILURE", 1)]
+            assert len(builds(world, 2)) == 2  # re-based once 1 failed
+        assert world.forge.violations == []
+    finally:
+        world.close()
+
+
+def test_a_job_failing_more_often_than_retry_failed_jobs_allows_fails_its_item() -> None:
+    world = GateWorld(repos=["a", "b"], nodes=10, queue_options={"retry-failed-jobs": 2})
+    try:
+        world.executor.fail_next = {"test-a": 3}
+        push(world, 1, "a")
+        push(world, 2, "b", at=1)
+        world.run()
+        assert [m.number for m in world.forge.merges] == [2]
+        assert [r for _, r, _ in builds(world, 1)] == ["FAILURE"] * 3
+        assert (1, "failure", "FAILURE") in world.forge.reports
+        assert world.forge.violations == []
+    finally:
+        world.close()

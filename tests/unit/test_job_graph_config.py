@@ -125,3 +125,20 @@ def test_admit_counts_holders_already_active_and_every_semaphore_of_a_job() -> N
     assert admit(actions, graphs, held, {"db": 5, "lab": 1}) == []
     assert admit(actions, graphs, held, {"db": 5, "lab": 2}) == actions
 
+
+@pytest.mark.parametrize("value", ["-1", "two", "true", "1.5"])
+def test_retry_failed_jobs_must_be_a_whole_number_and_says_where(value: str) -> None:
+    app = PROJECT + f"- queue:\n    name: shared\n    retry-failed-jobs: {value}\n"
+    layout = make_loader().build(files(app=app))
+    [err] = layout.errors
+    assert "'retry-failed-jobs' must be a whole number" in str(err)
+    assert err.file == "org/app/.zuul.yaml" and err.line == PROJECT.count("\n") + 2
+    assert "unit" in layout.jobs and layout.queue_options("shared").retry_failed_jobs == 0
+
+
+def test_retry_failed_jobs_reaches_the_queue_options() -> None:
+    app = PROJECT + "- queue:\n    name: shared\n    retry-failed-jobs: 2\n"
+    layout = make_loader().build(files(app=app))
+    assert layout.errors == []
+    assert layout.queue_options("shared").retry_failed_jobs == 2
+    assert layout.queue_options("other").retry_failed_jobs == 0  # off by default

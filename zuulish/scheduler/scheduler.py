@@ -52,6 +52,7 @@ from zuulish.scheduler.actions import (
 from zuulish.scheduler.batching import plan_batched
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.enqueue import plan_enqueue
+from zuulish.scheduler.flakes import with_flaky_retries
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
@@ -357,12 +358,14 @@ class Scheduler:
         actions: list[Action] = []
         items: dict[int, QueueItem] = {}
         for queue in queues:
+            if pipeline.manager == PipelineManager.DEPENDENT:
+                queue.options = layout.queue_options(queue.name)
+                queue = with_flaky_retries(queue)
             items.update({i.id: i for i in queue.items})
             if pipeline.manager == PipelineManager.DEPENDENT:
                 for item in queue.items:
                     merged_changes.update(k for k in item.change.needs
                                           if self._is_merged(k))
-                queue.options = layout.queue_options(queue.name)
                 if queue.options.batch_size > 1 or queue.options.verify_first:
                     actions.extend(plan_batched(queue, merged_items, merged_changes,
                                                 queue.options.batch_size,
