@@ -190,3 +190,14 @@ def test_with_retry_failed_jobs_a_failed_job_runs_again_and_followers_keep_their
     assert bs is not None and bs.builds["unit"].result == "FAILURE"  # q itself is unchanged
     bs.retried = {"unit": 1}  # the retry was spent and failed too
     assert StartBuildSet(2, ()) in plan_dependent(with_flaky_retries(q), set(), set())
+
+
+def test_a_requiring_job_waits_while_an_item_ahead_has_no_state_yet() -> None:
+    from zuulish.scheduler.requirements import check_requirements
+    needs = JobGraph()
+    needs.add(FrozenJob(name="use", requires=("image",)))
+    ahead = item(1, buildset(1, (), merge_state=MergeState.PENDING))
+    behind = item(2, buildset(2, (1,), jobs=needs))
+    start = [StartJobs(2, 20, ("use",))]
+    assert check_requirements(start, {1: ahead, 2: behind}) == []  # it may yet provide
+    assert check_requirements(start, {2: behind}) == start  # ahead merged and left

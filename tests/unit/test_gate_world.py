@@ -319,3 +319,97 @@ def test_a_job_failing_more_often_than_retry_failed_jobs_allows_fails_its_item()
         assert world.forge.violations == []
     finally:
         world.close()
+
+
+PROVIDES = """
+- job:
+    name: build-image
+    provides: [image]
+    voting: {voting}
+- job:
+    name: use-image
+    requires: [image]
+- job:
+    name: unit
+
+- project:
+    name: a
+    queue: integrated
+    gate:
+      jobs: [build-image]
+- project:
+    name: b
+    queue: integrated
+    gate:
+      jobs: [use-image, unit]
+"""
+
+
+def params_of(world: GateWorld, number: int, job: str) -> dict:
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return s.scalars(select(BuildRow.params)
+                         .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                         .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                         .where(QueueItemRow.change_number == number, BuildRow.job == job)
+                         ).one()
+
+
+def build_id(world: GateWorld, number: int, job: str) -> str:
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return s.scalars(select(BuildRow.id)
+                         .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                         .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                         .where(QueueItemRow.change_number == number, BuildRow.job == job)
+                         ).one()
+
+
+def test_a_job_that_requires_waits_for_the_provider_of_an_item_ahead() -> None:
+    world = world_with(PROVIDES.format(voting="true"), repos=("a", "b"))
+    try:
+        world.executor.job_seconds = {"build-image": 100.0, "use-image": 50.0, "unit": 50.0}
+        push(world, 1, "a")
+        push(world, 2, "b")
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1, 2]
+        assert runs_of(world, "unit") == [(0.0, 50.0)]
+        assert runs_of(world, "use-image") == [(100.0, 150.0)]  # after build-image
+        [provider] = params_of(world, 2, "use-image")["requirements"]
+        assert provider == {"item": provider["item"], "change": 1, "patchset": 1,
+                            "job": "build-image", "build": build_id(world, 1, "build-image"),
+                            "provides": ["image"]}
+    finally:
+        world.close()
+
+
+def test_a_job_that_requires_runs_at_once_with_no_provider_ahead() -> None:
+    world = world_with(PROVIDES.format(voting="true"), repos=("a", "b"))
+    try:
+        world.executor.job_seconds = {"use-image": 50.0, "unit": 50.0}
+        push(world, 2, "b")
+        world.run()
+        assert runs_of(world, "use-image") == [(0.0, 50.0)]
+        assert params_of(world, 2, "use-image")["requirements"] == []
+    finally:
+        world.close()
+
+
+def test_a_failed_provider_ahead_fails_the_job_that_requires_it() -> None:
+    world = world_with(PROVIDES.format(voting="false"), repos=("a", "b"))
+    try:  # non-voting: change 1 still merges, but it made no image
+        world.executor.job_seconds = {"build-image": 100.0, "use-image": 50.0, "unit": 50.0}
+        world.executor.fail_next = {"build-image": 1}
+        push(world, 1, "a")
+        push(world, 2, "b")
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1]
+        assert builds(world, 2) == [("unit", "SUCCESS", 1), ("use-image", "FAILURE", 1)]
+        assert runs_of(world, "use-image") == [(None, 100.0)]  # never ran
+        assert (2, "failure", "FAILURE") in world.forge.reports
+    finally:
+        world.close()

@@ -42,6 +42,7 @@ from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
     CancelJobs,
+    FailJobs,
     MarkVerified,
     Report,
     SkipJobs,
@@ -57,6 +58,7 @@ from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
 from zuulish.scheduler.reporting import RESULTS, report_message
+from zuulish.scheduler.requirements import check_requirements, requirements_wanted
 from zuulish.scheduler.semaphores import admit, count_holders, semaphores_wanted
 from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import StateCache, load_queues
@@ -381,6 +383,8 @@ class Scheduler:
                 actions.extend(plan_supercedent(queue))
             else:
                 actions.extend(plan_independent(queue.items))
+        if requirements_wanted(actions, items):
+            actions = check_requirements(actions, items)
         graphs = {i.buildset.id: i.buildset.job_graph for i in items.values()
                   if i.buildset is not None and i.buildset.job_graph is not None}
         if semaphores_wanted(actions, graphs):
@@ -484,6 +488,9 @@ class Scheduler:
             self._skip_jobs(item, action)
         elif isinstance(action, CancelJobs):
             self._cancel_jobs(action)
+        elif isinstance(action, FailJobs):
+            self._record_unrun(item, action.buildset_id, action.jobs, BuildResult.FAILURE,
+                               action.message)
         elif isinstance(action, Report):
             via = (items or {}).get(action.via) if action.via is not None else None
             self._report_item(tenant, pipeline, item, action, via)
@@ -730,11 +737,13 @@ class Scheduler:
             bs_row = s.get(BuildSetRow, action.buildset_id)
             if bs_row is None or not bs_row.current:
                 return
+            providers = dict(action.providers)
             for name in action.jobs:
                 job = bs.job_graph.jobs[name]
                 build_id = uuid.uuid4().hex
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
+                params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
                 priority = PRECEDENCE.get(pipeline.precedence, 100) + (1 if action.spare else 0)
                 build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
                                  voting=job.voting, frozen_job=job.to_dict(), params=params,
@@ -781,17 +790,22 @@ class Scheduler:
         }
 
     def _skip_jobs(self, item: QueueItem, action: SkipJobs) -> None:
+        self._record_unrun(item, action.buildset_id, action.jobs, BuildResult.SKIPPED,
+                           action.message or "skipped because a job it depends on did not "
+                                             "succeed")
+
+    def _record_unrun(self, item: QueueItem, buildset_id: int, jobs: tuple[str, ...],
+                      result: str, message: str) -> None:
+        """Builds that end with ``result`` without running (skipped, requirements)."""
         now = self.clock.now()
         graph = item.buildset.job_graph if item.buildset is not None else None
         with self.store.session() as s:
-            for name in action.jobs:
+            for name in jobs:
                 job = graph.jobs.get(name) if graph is not None else None
-                s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=action.buildset_id, job=name,
-                               state=BuildState.COMPLETED, result=BuildResult.SKIPPED,
+                s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=buildset_id, job=name,
+                               state=BuildState.COMPLETED, result=result,
                                voting=job.voting if job is not None else True,
-                               created_at=now, finished_at=now,
-                               message=action.message or "skipped because a job it depends "
-                                                         "on did not succeed"))
+                               created_at=now, finished_at=now, message=message))
 
     def _cancel_jobs(self, action: CancelJobs) -> None:
         """The build set's verdict is known (fail-fast): its unfinished builds end as
