@@ -45,7 +45,8 @@ class GateMachine(RuleBasedStateMachine):
 
     @initialize(options=st.sampled_from([{}, {"independent-subqueues": True},
                                          {"batch-size": 3},
-                                         {"verify-first": True, "batch-size": 3}]),
+                                         {"verify-first": True, "batch-size": 3},
+                                         {"retry-failed-jobs": 1}]),
                 flaky=st.sampled_from([0.0, 0.0, 0.25]),
                 nodes=st.integers(1, 4),
                 window=st.sampled_from([{}, {"window": 1, "window-floor": 1},

@@ -723,8 +723,8 @@ class Scheduler:
                         build.message = f"{req.error} (attempt {build.attempt} of " \
                                         f"{attempts_of(build)}; no attempts left)"
                     build.finished_at = self.clock.now()
-        if done:
-            self.store.notifier.notify(channels.EXECUTOR)
+        if done:  # builds to run, and perhaps requests asked again
+            self.store.notifier.notify(channels.EXECUTOR, channels.LAUNCHER)
         return done
 
     # ------------------------------------------------------------------ jobs
