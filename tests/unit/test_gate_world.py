@@ -413,3 +413,37 @@ def test_a_failed_provider_ahead_fails_the_job_that_requires_it() -> None:
         assert (2, "failure", "FAILURE") in world.forge.reports
     finally:
         world.close()
+
+
+NON_VOTING = """
+- job:
+    name: unit
+- job:
+    name: experimental
+    voting: false
+- job:
+    name: after-experimental
+    voting: false
+    dependencies: [experimental]
+
+- project:
+    name: a
+    gate:
+      jobs: [unit, experimental, after-experimental]
+"""
+
+
+def test_a_failing_non_voting_job_neither_blocks_the_merge_nor_restarts_followers() -> None:
+    world = world_with(NON_VOTING)
+    try:
+        world.executor.fail_next = {"experimental": 2}
+        push(world, 1, "a")
+        push(world, 2, "a", at=1)
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1, 2]
+        assert builds(world, 1) == [("experimental", "FAILURE", 1), ("unit", "SUCCESS", 1),
+                                    ("after-experimental", "SKIPPED", 1)]
+        assert len(builds(world, 2)) == 3  # its state was never rebuilt
+        assert world.forge.violations == []
+    finally:
+        world.close()
