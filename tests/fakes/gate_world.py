@@ -9,9 +9,11 @@ clock:
   history plus the changes on top. Submitting checks that the branch holds
   exactly what the item was tested on (promise 1) and records any violation.
 - ``SimMerger`` answers merge requests at once with such states.
-- ``SimLauncher`` hands out ``nodes`` node slots by priority.
-- ``SimExecutor`` runs each build for a drawn duration; it fails when the
-  state holds a bad change, or at random with ``flaky_rate``.
+- ``SimLauncher`` hands out ``nodes`` node slots by priority (and fails the next
+  ``fail_next`` requests).
+- ``SimExecutor`` runs each build for a drawn duration (or its job's
+  ``job_seconds``); it fails when the state holds a bad change, at random with
+  ``flaky_rate``, or while its job has ``fail_next`` failures left.
 
 Used by ``benchmarks/gate_sim.py`` and by the property test of the gate.
 """
@@ -35,7 +37,7 @@ from sqlalchemy import func, select
 from zuulish.clock import SimulatedClock
 from zuulish.drivers.git.trigger import parse_trigger
 from zuulish.errors import UserError
-from zuulish.model import BuildResult, BuildState, Change, ChangeKey, ChangeStatus
+from zuulish.model import BuildResult, BuildState, Change, ChangeKey, ChangeStatus, JobGraph
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.scheduler import Scheduler
 from zuulish.store import (
@@ -289,6 +291,7 @@ class SimLauncher:
 
     def __init__(self, store: Store, clock: SimulatedClock, nodes: int):
         self.store, self.clock, self.nodes = store, clock, nodes
+        self.fail_next = 0  # how many of the next requests fail (a cloud error)
 
     def step(self) -> bool:
         with self.store.session() as s:
@@ -301,6 +304,10 @@ class SimLauncher:
                              .order_by(NodeRequestRow.priority, NodeRequestRow.id)
                              .limit(free)).all()
             for req in rows:
+                if self.fail_next > 0:
+                    self.fail_next -= 1
+                    req.state, req.error = "failed", "simulated cloud error"
+                    continue
                 ids = []
                 for label in req.labels:
                     node = NodeRow(provider="sim", label=label, state="in-use",
@@ -332,10 +339,15 @@ class SimExecutor:
         self.running: dict[str, SimBuild] = {}
         self.node_seconds = 0.0
         self.started = 0
+        self.fail_next: dict[str, int] = {}  # job -> how many of its next builds fail
+        self.job_seconds: dict[str, float] = {}  # job -> how long each of its builds runs
 
-    def outcome(self, repo_state: dict[str, Any]) -> str:
+    def outcome(self, repo_state: dict[str, Any], job: str = "") -> str:
         commits = {c for st in repo_state.values() for c in st.get("changes", ())}
         if commits & self.forge.bad_commits:
+            return BuildResult.FAILURE
+        if self.fail_next.get(job, 0) > 0:
+            self.fail_next[job] -= 1
             return BuildResult.FAILURE
         if self.rng.random() < self.flaky_rate:
             return BuildResult.FAILURE
@@ -348,8 +360,9 @@ class SimExecutor:
             for row in s.scalars(select(BuildRow).where(BuildRow.state == BuildState.QUEUED)
                                  .order_by(BuildRow.priority, BuildRow.created_at)):
                 row.state, row.started_at, row.worker = BuildState.RUNNING, now, "sim"
-                self.running[row.id] = SimBuild(row.id, now, now + self.duration(),
-                                                self.outcome(row.params["repo_state"]))
+                seconds = self.job_seconds.get(row.job) or self.duration()
+                self.running[row.id] = SimBuild(row.id, now, now + seconds,
+                                                self.outcome(row.params["repo_state"], row.job))
                 self.started += 1
                 busy = True
             ids = list(self.running)
@@ -392,12 +405,14 @@ class GateWorld:
     seed: int = 0
     database_url: str | None = None
     manager: str = "dependent"
+    config: str | None = None  # the tenant's whole config, instead of ``gate_config``'s
 
     def __post_init__(self) -> None:
         self.clock = SimulatedClock(start=0.0)
         self._tmp = tempfile.TemporaryDirectory(prefix="zuulish-sim-")
         tmp = Path(self._tmp.name)
-        config = gate_config(self.repos, self.queue_options, self.window, self.manager)
+        config = self.config or gate_config(self.repos, self.queue_options, self.window,
+                                            self.manager)
         self.forge = SimForge(self.clock, self.repos, config)
         if self.database_url:
             self.store = Store(self.database_url)
@@ -448,9 +463,9 @@ class GateWorld:
             for bs in sets:
                 if (bs.repo_state.get(project) or {}).get("commit") != commit:
                     continue
-                graph = bs.job_graph or {}
-                seen = {p for job in graph.values() for p in job.get("required_projects", ())}
-                jobs = {n for n, j in graph.items() if j.get("voting", True)}
+                graph = JobGraph.from_dict(bs.job_graph or {})
+                seen = {p for job in graph.jobs.values() for p in job.required_projects}
+                jobs = {n for n, j in graph.jobs.items() if j.voting}
                 passed = {b.job for b in s.scalars(select(BuildRow).where(
                     BuildRow.buildset_id == bs.id, BuildRow.voting.is_(True),
                     BuildRow.result == BuildResult.SUCCESS))}

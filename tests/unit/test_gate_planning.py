@@ -174,3 +174,30 @@ def test_supercedent_runs_the_head_and_only_the_newest_waiting_item_survives() -
     done = queue(item(1, buildset(1, (), {"unit": "SUCCESS"})), item(4))
     assert plan_supercedent(done) == [Report(1, "success")]
     assert plan_supercedent(queue(item(4))) == [StartBuildSet(4, ())]
+
+
+def test_with_retry_failed_jobs_a_failed_job_runs_again_and_followers_keep_their_state() -> None:
+    from dataclasses import replace
+
+    from zuulish.model import QueueOptions
+    from zuulish.scheduler.flakes import with_flaky_retries
+    q = queue(item(1, buildset(1, (), {"unit": "FAILURE"})),
+              item(2, buildset(2, (1,), {"unit": None})))
+    q.options = replace(QueueOptions(), retry_failed_jobs=1)
+    actions = plan_dependent(with_flaky_retries(q), set(), set())
+    assert actions == [StartJobs(1, 10, ("unit",))]  # no restart of 2
+    bs = q.items[0].buildset
+    assert bs is not None and bs.builds["unit"].result == "FAILURE"  # q itself is unchanged
+    bs.retried = {"unit": 1}  # the retry was spent and failed too
+    assert StartBuildSet(2, ()) in plan_dependent(with_flaky_retries(q), set(), set())
+
+
+def test_a_requiring_job_waits_while_an_item_ahead_has_no_state_yet() -> None:
+    from zuulish.scheduler.requirements import check_requirements
+    needs = JobGraph()
+    needs.add(FrozenJob(name="use", requires=("image",)))
+    ahead = item(1, buildset(1, (), merge_state=MergeState.PENDING))
+    behind = item(2, buildset(2, (1,), jobs=needs))
+    start = [StartJobs(2, 20, ("use",))]
+    assert check_requirements(start, {1: ahead, 2: behind}) == []  # it may yet provide
+    assert check_requirements(start, {2: behind}) == start  # ahead merged and left

@@ -95,3 +95,355 @@ def test_supercedent_pipeline_skips_to_the_newest_waiting_change() -> None:
     finally:
         world.close()
 
+
+
+def builds(world: GateWorld, number: int) -> list[tuple[str, str | None, int]]:
+    """(job, result, attempt) of every build run for change ``number``, oldest first."""
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return [tuple(r) for r in s.execute(
+            select(BuildRow.job, BuildRow.result, BuildRow.attempt)
+            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .where(QueueItemRow.change_number == number)
+            .order_by(BuildRow.created_at, BuildRow.job))]
+
+
+def test_a_failed_node_request_is_asked_again_while_attempts_remain(world) -> None:
+    world.launcher.fail_next = 2  # Zuul's default attempts: 3
+    push(world, 1, "a")
+    world.run()
+    assert [m.number for m in world.forge.merges] == [1]
+    assert builds(world, 1) == [("test-a", "SUCCESS", 3)]  # one build, on its third try
+
+
+def test_a_node_request_failing_every_attempt_ends_in_node_failure(world) -> None:
+    world.launcher.fail_next = 3
+    push(world, 1, "a")
+    world.run()
+    assert world.forge.merges == []
+    assert builds(world, 1) == [("test-a", "NODE_FAILURE", 3)]
+    assert (1, "failure", "FAILURE") in world.forge.reports
+
+
+GATE = """\
+- pipeline:
+    name: gate
+    manager: dependent
+    precedence: high
+    trigger:
+      sim:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    success:
+      sim:
+        Verified: 2
+        submit: true
+    failure:
+      sim:
+        Verified: -2
+
+- job:
+    name: base
+    parent: null
+    run: sim.yaml
+    nodeset:
+      nodes:
+        - name: node
+          label: sim
+"""
+
+
+def world_with(config: str, repos: tuple[str, ...] = ("a",), **options) -> GateWorld:
+    return GateWorld(repos=list(repos), nodes=10, config=GATE + config, **options)
+
+
+def dequeued_at(world: GateWorld, number: int) -> float | None:
+    from sqlalchemy import select
+
+    from zuulish.store import QueueItemRow
+    with world.store.read() as s:
+        return s.scalars(select(QueueItemRow.dequeued_at)
+                         .where(QueueItemRow.change_number == number)).one()
+
+
+FAIL_FAST = """
+- job:
+    name: quick
+- job:
+    name: slow
+
+- project:
+    name: a
+    gate:
+      fail-fast: {fail_fast}
+      jobs:
+        - quick
+        - slow
+"""
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_fail_fast_cancels_the_rest_and_reports_at_the_first_failure(fail_fast: bool) -> None:
+    world = world_with(FAIL_FAST.format(fail_fast=str(fail_fast).lower()))
+    try:
+        world.executor.job_seconds = {"quick": 60.0, "slow": 3600.0}
+        world.executor.fail_next = {"quick": 1}
+        push(world, 1, "a")
+        world.run()
+        assert world.forge.merges == [] and (1, "failure", "FAILURE") in world.forge.reports
+        if fail_fast:
+            assert dequeued_at(world, 1) == 60.0
+            assert builds(world, 1) == [("quick", "FAILURE", 1), ("slow", "CANCELED", 1)]
+        else:
+            assert dequeued_at(world, 1) == 3600.0
+            assert builds(world, 1) == [("quick", "FAILURE", 1), ("slow", "SUCCESS", 1)]
+    finally:
+        world.close()
+
+
+SEMAPHORE = """
+- pipeline:
+    name: check
+    manager: independent
+    trigger:
+      sim:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    success:
+      sim:
+        Verified: 1
+
+- semaphore:
+    name: database
+    max: {max}
+
+- job:
+    name: migrate
+    semaphores: [database]
+- job:
+    name: unit
+
+- project:
+    name: a
+    check:
+      jobs: [migrate, unit]
+    gate:
+      jobs: [migrate, unit]
+"""
+
+
+def runs_of(world: GateWorld, job: str) -> list[tuple[float, float]]:
+    """(started, finished) of each build of ``job``, in start order."""
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow
+    with world.store.read() as s:
+        return [(r.started_at, r.finished_at) for r in s.scalars(
+            select(BuildRow).where(BuildRow.job == job).order_by(BuildRow.started_at))]
+
+
+def test_a_semaphore_lets_one_build_at_a_time_across_pipelines() -> None:
+    world = world_with(SEMAPHORE.format(max=1))
+    try:
+        world.executor.job_seconds = {"migrate": 100.0, "unit": 100.0}
+        push(world, 1, "a")
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1]
+        assert runs_of(world, "unit") == [(0.0, 100.0), (0.0, 100.0)]  # no semaphore
+        assert runs_of(world, "migrate") == [(0.0, 100.0), (100.0, 200.0)]
+    finally:
+        world.close()
+
+
+def test_a_semaphore_with_room_for_two_does_not_serialise() -> None:
+    world = world_with(SEMAPHORE.format(max=2))
+    try:
+        world.executor.job_seconds = {"migrate": 100.0, "unit": 100.0}
+        push(world, 1, "a")
+        world.run()
+        assert runs_of(world, "migrate") == [(0.0, 100.0), (0.0, 100.0)]
+    finally:
+        world.close()
+
+
+def test_semaphore_holders_are_known_again_after_a_scheduler_restart() -> None:
+    world = world_with(SEMAPHORE.format(max=1))
+    try:
+        world.executor.job_seconds = {"migrate": 100.0, "unit": 100.0}
+        push(world, 1, "a")
+        world.run_for(10)
+        world.restart()  # a new scheduler, with nothing in memory
+        world.run()
+        assert runs_of(world, "migrate") == [(0.0, 100.0), (100.0, 200.0)]
+    finally:
+        world.close()
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_retry_failed_jobs_reruns_a_flaky_failure_before_resetting_the_queue(retries) -> None:
+    options = {"retry-failed-jobs": retries} if retries else {}
+    world = GateWorld(repos=["a", "b"], nodes=10, queue_options=options)
+    try:
+        world.executor.fail_next = {"test-a": 1}  # the first build of test-a flakes
+        push(world, 1, "a")
+        push(world, 2, "b", at=1)
+        world.run()
+        if retries:
+            assert [m.number for m in world.forge.merges] == [1, 2]
+            assert builds(world, 1) == [("test-a", "FAILURE", 1), ("test-a", "SUCCESS", 1)]
+            assert builds(world, 2) == [("test-b", "SUCCESS", 1)]  # never restarted
+        else:
+            assert [m.number for m in world.forge.merges] == [2]
+            assert builds(world, 1) == [("test-a", "FAILURE", 1)]
+            assert len(builds(world, 2)) == 2  # re-based once 1 failed
+        assert world.forge.violations == []
+    finally:
+        world.close()
+
+
+def test_a_job_failing_more_often_than_retry_failed_jobs_allows_fails_its_item() -> None:
+    world = GateWorld(repos=["a", "b"], nodes=10, queue_options={"retry-failed-jobs": 2})
+    try:
+        world.executor.fail_next = {"test-a": 3}
+        push(world, 1, "a")
+        push(world, 2, "b", at=1)
+        world.run()
+        assert [m.number for m in world.forge.merges] == [2]
+        assert [r for _, r, _ in builds(world, 1)] == ["FAILURE"] * 3
+        assert (1, "failure", "FAILURE") in world.forge.reports
+        assert world.forge.violations == []
+    finally:
+        world.close()
+
+
+PROVIDES = """
+- job:
+    name: build-image
+    provides: [image]
+    voting: {voting}
+- job:
+    name: use-image
+    requires: [image]
+- job:
+    name: unit
+
+- project:
+    name: a
+    queue: integrated
+    gate:
+      jobs: [build-image]
+- project:
+    name: b
+    queue: integrated
+    gate:
+      jobs: [use-image, unit]
+"""
+
+
+def params_of(world: GateWorld, number: int, job: str) -> dict:
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return s.scalars(select(BuildRow.params)
+                         .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                         .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                         .where(QueueItemRow.change_number == number, BuildRow.job == job)
+                         ).one()
+
+
+def build_id(world: GateWorld, number: int, job: str) -> str:
+    from sqlalchemy import select
+
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+    with world.store.read() as s:
+        return s.scalars(select(BuildRow.id)
+                         .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                         .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                         .where(QueueItemRow.change_number == number, BuildRow.job == job)
+                         ).one()
+
+
+def test_a_job_that_requires_waits_for_the_provider_of_an_item_ahead() -> None:
+    world = world_with(PROVIDES.format(voting="true"), repos=("a", "b"))
+    try:
+        world.executor.job_seconds = {"build-image": 100.0, "use-image": 50.0, "unit": 50.0}
+        push(world, 1, "a")
+        push(world, 2, "b")
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1, 2]
+        assert runs_of(world, "unit") == [(0.0, 50.0)]
+        assert runs_of(world, "use-image") == [(100.0, 150.0)]  # after build-image
+        [provider] = params_of(world, 2, "use-image")["requirements"]
+        assert provider == {"item": provider["item"], "change": 1, "patchset": 1,
+                            "job": "build-image", "build": build_id(world, 1, "build-image"),
+                            "provides": ["image"]}
+    finally:
+        world.close()
+
+
+def test_a_job_that_requires_runs_at_once_with_no_provider_ahead() -> None:
+    world = world_with(PROVIDES.format(voting="true"), repos=("a", "b"))
+    try:
+        world.executor.job_seconds = {"use-image": 50.0, "unit": 50.0}
+        push(world, 2, "b")
+        world.run()
+        assert runs_of(world, "use-image") == [(0.0, 50.0)]
+        assert params_of(world, 2, "use-image")["requirements"] == []
+    finally:
+        world.close()
+
+
+def test_a_failed_provider_ahead_fails_the_job_that_requires_it() -> None:
+    world = world_with(PROVIDES.format(voting="false"), repos=("a", "b"))
+    try:  # non-voting: change 1 still merges, but it made no image
+        world.executor.job_seconds = {"build-image": 100.0, "use-image": 50.0, "unit": 50.0}
+        world.executor.fail_next = {"build-image": 1}
+        push(world, 1, "a")
+        push(world, 2, "b")
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1]
+        assert builds(world, 2) == [("unit", "SUCCESS", 1), ("use-image", "FAILURE", 1)]
+        assert runs_of(world, "use-image") == [(None, 100.0)]  # never ran
+        assert (2, "failure", "FAILURE") in world.forge.reports
+    finally:
+        world.close()
+
+
+NON_VOTING = """
+- job:
+    name: unit
+- job:
+    name: experimental
+    voting: false
+- job:
+    name: after-experimental
+    voting: false
+    dependencies: [experimental]
+
+- project:
+    name: a
+    gate:
+      jobs: [unit, experimental, after-experimental]
+"""
+
+
+def test_a_failing_non_voting_job_neither_blocks_the_merge_nor_restarts_followers() -> None:
+    world = world_with(NON_VOTING)
+    try:
+        world.executor.fail_next = {"experimental": 2}
+        push(world, 1, "a")
+        push(world, 2, "a", at=1)
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1, 2]
+        assert builds(world, 1) == [("experimental", "FAILURE", 1), ("unit", "SUCCESS", 1),
+                                    ("after-experimental", "SKIPPED", 1)]
+        assert len(builds(world, 2)) == 3  # its state was never rebuilt
+        assert world.forge.violations == []
+    finally:
+        world.close()

@@ -93,6 +93,8 @@ def test_post_review_once_set_stays_set_in_children() -> None:
 
 def test_list_attributes_accumulate_and_scalars_come_from_the_nearest() -> None:
     central = """
+- semaphore:
+    name: db
 - job:
     name: parent-job
     run: r.yaml

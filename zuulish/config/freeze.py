@@ -175,6 +175,11 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     if job.dependencies:
         frozen.dependencies = job.dependencies
         frozen.soft_dependencies = job.soft_dependencies
+    for name in job.semaphores:
+        if name not in layout.objects.get("semaphore", {}):
+            raise ConfigError(f"job {job.name!r} uses semaphore {name!r}, which is not "
+                              "defined (add a 'semaphore' with that name and a 'max')",
+                              file=job.source_file, line=job.source_line)
     frozen.semaphores = _union(frozen.semaphores, job.semaphores)
     frozen.tags = _union(frozen.tags, job.tags)
     frozen.provides = _union(frozen.provides, job.provides)
@@ -227,7 +232,7 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
                      changed_files: list[str] | tuple[str, ...] | None = None) -> JobGraph:
     """The frozen jobs ``project`` runs in ``pipeline`` on ``branch`` for a change that
     modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
-    graph = JobGraph()
+    graph = JobGraph(fail_fast=layout.fail_fast(project, pipeline, branch))
     project_vars: dict[str, Any] = {}
     for stanza in layout.stanzas(project, branch):  # templates, then the project's own
         project_vars = _merge_vars(project_vars, stanza.vars)

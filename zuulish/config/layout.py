@@ -54,6 +54,24 @@ class Layout:
                 refs.extend(ppj.jobs)
         return refs
 
+    def semaphore_limits(self) -> dict[str, int]:
+        """Each ``semaphore``'s ``max`` (Zuul's default: 1)."""
+        return {name: int(obj.attributes.get("max", 1))
+                for name, obj in self.objects.get("semaphore", {}).items()}
+
+    def fail_fast(self, project: str, pipeline: str, branch: str | None = None) -> bool:
+        """Zuul's ``fail-fast`` for ``project`` in ``pipeline``: the last of its stanzas
+        (templates first) that sets it, for that pipeline or (zuulish) for the whole
+        stanza; off by default."""
+        value = False
+        for stanza in self.stanzas(project, branch):
+            ppj = stanza.pipelines.get(pipeline)
+            if ppj is not None and ppj.fail_fast is not None:
+                value = ppj.fail_fast
+            elif stanza.fail_fast is not None:
+                value = stanza.fail_fast
+        return value
+
     def queue_name(self, project: str, branch: str | None = None) -> str:
         """The shared queue a project's changes enter: the ``queue`` its stanzas name
         (else one of its own), split by branch when that queue is ``per-branch``."""
@@ -78,7 +96,8 @@ class Layout:
             allow_circular_dependencies=bool(attrs.get("allow-circular-dependencies", False)),
             independent_subqueues=bool(attrs.get("independent-subqueues", False)),
             batch_size=int(attrs.get("batch-size", 1)),
-            verify_first=bool(attrs.get("verify-first", False)))
+            verify_first=bool(attrs.get("verify-first", False)),
+            retry_failed_jobs=int(attrs.get("retry-failed-jobs", 0)))
 
     def merge_mode(self, project: str, branch: str | None = None) -> str:
         """How the project's changes merge: the last stanza that says, else ``default``."""

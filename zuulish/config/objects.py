@@ -26,7 +26,7 @@ from zuulish.model import ProjectConfig
 SECRET_KEYS = {"name", "data"}
 SEMAPHORE_KEYS = {"name", "max"}
 # Zuul's queue attributes, then zuulish's own queue options (off by default).
-QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size", "verify-first")
+QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size", "verify-first", "retry-failed-jobs")
 QUEUE_KEYS = {"name", "per-branch", "allow-circular-dependencies", "dependencies-by-topic",
               *QUEUE_OPTION_KEYS}
 PRAGMA_KEYS = {"implied-branch-matchers", "implied-branches"}
@@ -94,6 +94,10 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
     _expect(body, "batch-size", int, ctx, f"queue {name!r}")
     if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' must be at least 1")
+    retries = body.get("retry-failed-jobs", 0)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise _err(body, ctx, f"queue {name!r}: 'retry-failed-jobs' must be a whole number of "
+                              f"retries, 0 or more, not {retries!r}")
     if (body.get("batch-size", 1) > 1 or body.get("verify-first")) \
             and body.get("independent-subqueues"):
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'verify-first' cannot be "

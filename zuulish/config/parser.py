@@ -473,6 +473,7 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                             branches=_regexes(body, "branches", ctx, str(name))
                             or ctx.implied_branches)
     project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
+    project.fail_fast = _expect(body, "fail-fast", bool, ctx, f"{kind} {name!r}")
     if "merge-mode" in body and "merge-mode" in attributes:
         project.merge_mode = _merge_mode(body, ctx, str(name))
     project.source_file, project.source_line = where(body, ctx.path)
@@ -490,6 +491,7 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
             raise _err(body, ctx, f"{kind} {name!r}: pipeline {key!r} must be a mapping "
                                   "with 'jobs'")
         check_keys(value, PROJECT_PIPELINE_KEYS, f"{kind} {name!r} pipeline {key!r}", ctx)
+        fail_fast = _expect(value, "fail-fast", bool, ctx, f"{kind} {name!r} pipeline {key!r}")
         if "queue" in value and not project.queue:
             project.queue = value["queue"]
         refs = []
@@ -506,5 +508,5 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                                          trusted=ctx.trusted))
             else:
                 raise _err(value, ctx, f"project {name!r}: cannot read job entry {job!r}")
-        project.pipelines[key] = ProjectPipelineJobs(key, tuple(refs))
+        project.pipelines[key] = ProjectPipelineJobs(key, tuple(refs), fail_fast)
     return project

@@ -34,6 +34,7 @@ from zuulish.executor.workspace import (
 )
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob, PlaybookRef
+from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
 from zuulish.store import notify as channels
@@ -56,7 +57,6 @@ def _encrypted(data: Any) -> Any:
     if isinstance(data, list):
         return [_encrypted(v) for v in data]
     return data
-MAX_ATTEMPTS = 3  # Zuul's default ``attempts``
 
 
 class Executor:
@@ -259,9 +259,11 @@ class Executor:
                 row.state, row.worker, row.started_at = BuildState.QUEUED, None, None
                 row.message = "interrupted by an executor shutdown; will run again"
                 return
+            if result == BuildResult.NODE_FAILURE and not canceled and \
+                    retry_on_new_nodes(s, row, self.clock.now(), message or "node lost"):
+                return  # the node vanished: asked for new ones, to run again there
             if result == "RETRY" and not canceled:
-                attempts = int((row.frozen_job or {}).get("attempts", MAX_ATTEMPTS))
-                if row.attempt < attempts:
+                if row.attempt < attempts_of(row):
                     row.attempt += 1  # a pre-run failure: run again on the same nodes
                     row.state, row.worker = BuildState.QUEUED, None
                     row.message = f"attempt {row.attempt - 1} failed in pre-run: {message}"

@@ -28,10 +28,19 @@ class BuildSet:
     message: str | None = None
     repo_state: dict[str, Any] = field(default_factory=dict)
     job_graph: JobGraph | None = None
-    builds: dict[str, Build] = field(default_factory=dict)
+    builds: dict[str, Build] = field(default_factory=dict)  # each job's latest build
+    # job -> how many earlier builds of it this build set ran (and retried)
+    retried: dict[str, int] = field(default_factory=dict)
 
     def results(self) -> dict[str, str | None]:
         return {name: b.result for name, b in self.builds.items()}
+
+    def retryable_failures(self, retries: int) -> list[str]:
+        """Voting jobs whose latest build ended in FAILURE and that have been run
+        fewer than ``retries`` extra times (a queue's ``retry-failed-jobs``)."""
+        return [name for name, b in self.builds.items()
+                if b.voting and b.result == BuildResult.FAILURE
+                and self.retried.get(name, 0) < retries]
 
     @property
     def merge_failed(self) -> bool:

@@ -1,4 +1,10 @@
-"""The jobs of one build set and the dependencies between them."""
+"""The jobs of one build set and the dependencies between them.
+
+Zuul's rules: a job starts once each of its dependencies succeeded; when one
+did not, the job is skipped. A *soft* dependency binds only if its job runs: a
+soft dependency that is not in the graph, or that was itself skipped, neither
+holds the job back nor skips it (one that ran and failed still skips it).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,29 @@ from dataclasses import dataclass, field
 
 from zuulish.model.job import FrozenJob
 
+SUCCESS = "SUCCESS"
+SKIPPED = "SKIPPED"
+
 
 @dataclass
 class JobGraph:
     jobs: dict[str, FrozenJob] = field(default_factory=dict)
+    # The project-pipeline's ``fail-fast``: the first failing voting job ends the
+    # build set (what still runs is canceled, what has not started is skipped).
+    fail_fast: bool = False
 
     def add(self, job: FrozenJob) -> None:
         self.jobs[job.name] = job
 
     def names(self) -> list[str]:
         return list(self.jobs)
+
+    def _binding(self, job: FrozenJob, results: dict[str, str | None]) -> list[str]:
+        """The dependencies of ``job`` that count: a soft one only if it is in the
+        graph and was not skipped."""
+        soft = set(job.soft_dependencies)
+        return [dep for dep in job.dependencies
+                if dep not in soft or (dep in self.jobs and results.get(dep) != SKIPPED)]
 
     def ready_to_start(self, results: dict[str, str | None]) -> list[str]:
         """Jobs not yet started whose dependencies all succeeded.
@@ -26,7 +45,7 @@ class JobGraph:
         for name, job in self.jobs.items():
             if name in results:
                 continue
-            if all(results.get(dep) == "SUCCESS" for dep in job.dependencies):
+            if all(results.get(dep) == SUCCESS for dep in self._binding(job, results)):
                 ready.append(name)
         return ready
 
@@ -40,18 +59,23 @@ class JobGraph:
             for name, job in self.jobs.items():
                 if name in known:
                     continue
-                for dep in job.dependencies:
+                for dep in self._binding(job, known):
                     res = known.get(dep)
-                    if res is not None and res != "SUCCESS":
-                        known[name] = "SKIPPED"
+                    if res is not None and res != SUCCESS:
+                        known[name] = SKIPPED
                         skip.append(name)
                         changed = True
                         break
         return skip
 
     def to_dict(self) -> dict:
-        return {name: job.to_dict() for name, job in self.jobs.items()}
+        return {"jobs": {name: job.to_dict() for name, job in self.jobs.items()},
+                "fail_fast": self.fail_fast}
 
     @classmethod
     def from_dict(cls, data: dict) -> JobGraph:
-        return cls({name: FrozenJob.from_dict(job) for name, job in data.items()})
+        if isinstance(data.get("fail_fast"), bool):
+            jobs, fail_fast = data.get("jobs") or {}, data["fail_fast"]
+        else:  # stored before fail-fast was kept: the jobs by name
+            jobs, fail_fast = data, False
+        return cls({name: FrozenJob.from_dict(job) for name, job in jobs.items()}, fail_fast)

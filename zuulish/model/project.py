@@ -38,6 +38,7 @@ class ProjectPipelineJobs:
 
     pipeline: str
     jobs: tuple[JobReference, ...] = ()
+    fail_fast: bool | None = None  # None: not set here
 
 
 @dataclass
@@ -50,6 +51,7 @@ class ProjectConfig:
     pipelines: dict[str, ProjectPipelineJobs] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     merge_mode: str | None = None  # Zuul's names; None: not set by this stanza
+    fail_fast: bool | None = None  # the default for this stanza's pipelines
     # Branch matchers (regexes, full match): explicit, or implied by the branch
     # an untrusted project's stanza was read from. Empty: every branch.
     branches: tuple[str, ...] = ()

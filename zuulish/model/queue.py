@@ -40,6 +40,12 @@ class QueueOptions:
     the change), on spare nodes first; a change that fails alone is rejected at
     once, and only changes that passed alone join the speculative chain, in the
     order they passed.
+    ``retry_failed_jobs``: flake tolerance. A voting job whose build ends in
+    FAILURE is run again, on the same speculative state, up to this many more
+    times before its failure counts; until then the item is not failing, so the
+    items behind it are not restarted and the window does not shrink for a
+    flake. Only FAILURE is retried (not TIMED_OUT, POST_FAILURE, ...), and each
+    retry is a new build, so the failed one stays in the history.
     """
 
     name: str = ""
@@ -48,6 +54,7 @@ class QueueOptions:
     independent_subqueues: bool = False
     batch_size: int = 1
     verify_first: bool = False
+    retry_failed_jobs: int = 0
 
 
 @dataclass

@@ -18,20 +18,63 @@ class StartBuildSet:
 
 
 @dataclass(frozen=True)
+class Provider:
+    """A build of an item ahead whose job ``provides`` what a job here ``requires``."""
+
+    item_id: int
+    change: int
+    patchset: int
+    job: str
+    build: str
+    provides: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"item": self.item_id, "change": self.change, "patchset": self.patchset,
+                "job": self.job, "build": self.build, "provides": list(self.provides)}
+
+
+@dataclass(frozen=True)
 class StartJobs:
-    """Start jobs of a build set; ``spare`` ones get nodes only after the others."""
+    """Start jobs of a build set; ``spare`` ones get nodes only after the others.
+    ``providers``: for a job that ``requires`` something, the builds ahead that
+    provided it (job name, providers)."""
 
     item_id: int
     buildset_id: int
     jobs: tuple[str, ...]
     spare: bool = False
+    providers: tuple[tuple[str, tuple[Provider, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
 class SkipJobs:
+    """Record jobs as SKIPPED (``message`` says why; empty: a dependency failed)."""
+
     item_id: int
     buildset_id: int
     jobs: tuple[str, ...]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CancelJobs:
+    """Cancel the builds of these jobs now, with result CANCELED (fail-fast); one that
+    is running is stopped by its executor."""
+
+    item_id: int
+    buildset_id: int
+    jobs: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class FailJobs:
+    """Record jobs as FAILURE without running them (``message`` says why)."""
+
+    item_id: int
+    buildset_id: int
+    jobs: tuple[str, ...]
+    message: str
 
 
 @dataclass(frozen=True)
@@ -65,4 +108,5 @@ class MarkVerified:
     keep: bool = False
 
 
-Action = StartBuildSet | StartJobs | SkipJobs | Report | Supersede | MarkVerified
+Action = (StartBuildSet | StartJobs | SkipJobs | CancelJobs | FailJobs | Report | Supersede
+          | MarkVerified)

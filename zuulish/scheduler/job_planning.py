@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from zuulish.model import BuildSet, ChangeKey, MergeState, QueueItem
-from zuulish.scheduler.actions import Action, Report, SkipJobs, StartJobs
+from zuulish.scheduler.actions import Action, CancelJobs, Report, SkipJobs, StartJobs
 
 
 def plan_jobs(item_id: int, buildset: BuildSet) -> list[Action]:
     if buildset.merge_state != MergeState.MERGED or buildset.job_graph is None:
         return []
     results = buildset.results()
+    if buildset.job_graph.fail_fast and buildset.failed_voting_jobs():
+        return fail_fast(item_id, buildset)
     actions: list[Action] = []
     skip = buildset.job_graph.to_skip(results)
     if skip:
@@ -17,6 +19,24 @@ def plan_jobs(item_id: int, buildset: BuildSet) -> list[Action]:
     ready = [j for j in buildset.job_graph.ready_to_start(results) if j not in skip]
     if ready:
         actions.append(StartJobs(item_id, buildset.id, tuple(ready)))
+    return actions
+
+
+def fail_fast(item_id: int, buildset: BuildSet) -> list[Action]:
+    """Zuul's ``fail-fast``: a voting job failed, so the build set cannot pass; what
+    still runs is canceled and what has not started is skipped, so that the item
+    reports (and frees its nodes) at once."""
+    assert buildset.job_graph is not None
+    failed = ", ".join(buildset.failed_voting_jobs())
+    actions: list[Action] = []
+    running = tuple(name for name, b in buildset.builds.items() if b.result is None)
+    if running:
+        actions.append(CancelJobs(item_id, buildset.id, running,
+                                  f"canceled by fail-fast: {failed} failed"))
+    waiting = tuple(name for name in buildset.job_graph.jobs if name not in buildset.builds)
+    if waiting:
+        actions.append(SkipJobs(item_id, buildset.id, waiting,
+                                f"skipped by fail-fast: {failed} failed"))
     return actions
 
 

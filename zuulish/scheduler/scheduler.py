@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from zuulish.clock import Clock
 from zuulish.config.freeze import freeze_job_graph
@@ -36,9 +37,12 @@ from zuulish.model import (
     QueueItem,
     TriggerEvent,
 )
+from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
+    CancelJobs,
+    FailJobs,
     MarkVerified,
     Report,
     SkipJobs,
@@ -50,10 +54,13 @@ from zuulish.scheduler.batching import plan_batched
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.dirty import DirtyQueues
 from zuulish.scheduler.enqueue import plan_enqueue
+from zuulish.scheduler.flakes import with_flaky_retries
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
 from zuulish.scheduler.reporting import RESULTS, report_message
+from zuulish.scheduler.requirements import check_requirements, requirements_wanted
+from zuulish.scheduler.semaphores import admit, count_holders, semaphores_wanted
 from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import StateCache, load_queues
 from zuulish.scheduler.subqueues import Footprint
@@ -135,13 +142,16 @@ class Scheduler:
         with self.store.session() as s:
             rows = s.execute(
                 select(BuildRow.id, QueueItemRow.tenant, QueueItemRow.pipeline,
-                       QueueItemRow.queue_name)
+                       QueueItemRow.queue_name, BuildRow.frozen_job)
                 .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
                 .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
                 .where(BuildRow.noticed.is_(False),
                        BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))).all()
-            for _build, tenant, pipeline, queue in rows:
+            for _build, tenant, pipeline, queue, frozen in rows:
                 self._dirty.mark(tenant, pipeline, queue)
+                if (frozen or {}).get("semaphores"):
+                    # a semaphore came free: a job of any pipeline may be waiting for it
+                    self._dirty.mark_tenant(tenant)
             if rows:
                 s.execute(update(BuildRow).where(BuildRow.id.in_([r[0] for r in rows]))
                           .values(noticed=True))
@@ -400,12 +410,14 @@ class Scheduler:
         actions: list[Action] = []
         items: dict[int, QueueItem] = {}
         for queue in queues:
+            if pipeline.manager == PipelineManager.DEPENDENT:
+                queue.options = layout.queue_options(queue.name)
+                queue = with_flaky_retries(queue)
             items.update({i.id: i for i in queue.items})
             if pipeline.manager == PipelineManager.DEPENDENT:
                 for item in queue.items:
                     merged_changes.update(k for k in item.change.needs
                                           if self._is_merged(k))
-                queue.options = layout.queue_options(queue.name)
                 if queue.options.batch_size > 1 or queue.options.verify_first:
                     actions.extend(plan_batched(queue, merged_items, merged_changes,
                                                 queue.options.batch_size,
@@ -421,10 +433,38 @@ class Scheduler:
                 actions.extend(plan_supercedent(queue))
             else:
                 actions.extend(plan_independent(queue.items))
+        if requirements_wanted(actions, items):
+            actions = check_requirements(actions, items)
+        graphs = {i.buildset.id: i.buildset.job_graph for i in items.values()
+                  if i.buildset is not None and i.buildset.job_graph is not None}
+        if semaphores_wanted(actions, graphs):
+            actions = admit(actions, graphs, self._semaphore_holders(tenant),
+                            layout.semaphore_limits())
         for action in actions:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
             self._dirty.mark(tenant, pipeline.name, items[action.item_id].queue)
         return actions
+
+    def _semaphore_holders(self, tenant: str) -> Counter[str]:
+        """How many active builds of the tenant hold each semaphore, in any pipeline
+        (read from the store: what earlier pipelines of this pass started counts)."""
+        with self.store.read() as s:
+            active = s.execute(
+                select(BuildRow.buildset_id, BuildRow.job)
+                .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(QueueItemRow.tenant == tenant,
+                       BuildRow.state.in_((BuildState.WAITING, BuildState.QUEUED,
+                                           BuildState.RUNNING)))).all()
+            ids = {bs_id for bs_id, _job in active}
+            if ids:
+                self._states.fill(s, list(s.scalars(
+                    select(BuildSetRow).options(defer(BuildSetRow.repo_state),
+                                                defer(BuildSetRow.job_graph))
+                    .where(BuildSetRow.id.in_(ids)))))
+        graphs = {bs_id: graph for bs_id in ids
+                  if (graph := self._states.get(bs_id)[1]) is not None}
+        return count_holders(active, graphs)
 
     @staticmethod
     def _next_sequence(s: Session, tenant: str, pipeline: Pipeline) -> int:
@@ -496,7 +536,12 @@ class Scheduler:
         elif isinstance(action, StartJobs):
             self._start_jobs(tenant, pipeline, item, action)
         elif isinstance(action, SkipJobs):
-            self._skip_jobs(action)
+            self._skip_jobs(item, action)
+        elif isinstance(action, CancelJobs):
+            self._cancel_jobs(action)
+        elif isinstance(action, FailJobs):
+            self._record_unrun(item, action.buildset_id, action.jobs, BuildResult.FAILURE,
+                               action.message)
         elif isinstance(action, Report):
             via = (items or {}).get(action.via) if action.via is not None else None
             self._report_item(tenant, pipeline, item, action, via)
@@ -726,12 +771,16 @@ class Scheduler:
                         for n, name in zip(nodes, build.params.get("node_names", []),
                                            strict=False)]}
                     build.state = BuildState.QUEUED
-                else:
+                elif not retry_on_new_nodes(s, build, self.clock.now(),
+                                            req.error or "the node request failed"):
                     build.state, build.result = BuildState.COMPLETED, BuildResult.NODE_FAILURE
                     build.message = req.error
+                    if build.attempt > 1:
+                        build.message = f"{req.error} (attempt {build.attempt} of " \
+                                        f"{attempts_of(build)}; no attempts left)"
                     build.finished_at = self.clock.now()
-        if done:
-            self.store.notifier.notify(channels.EXECUTOR)
+        if done:  # builds to run, and perhaps requests asked again
+            self.store.notifier.notify(channels.EXECUTOR, channels.LAUNCHER)
         return done
 
     # ------------------------------------------------------------------ jobs
@@ -744,11 +793,13 @@ class Scheduler:
             bs_row = s.get(BuildSetRow, action.buildset_id)
             if bs_row is None or not bs_row.current:
                 return
+            providers = dict(action.providers)
             for name in action.jobs:
                 job = bs.job_graph.jobs[name]
                 build_id = uuid.uuid4().hex
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
+                params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
                 priority = PRECEDENCE.get(pipeline.precedence, 100) + (1 if action.spare else 0)
                 build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
                                  voting=job.voting, frozen_job=job.to_dict(), params=params,
@@ -794,15 +845,42 @@ class Scheduler:
             "items_ahead": list(bs.ahead),
         }
 
-    def _skip_jobs(self, action: SkipJobs) -> None:
+    def _skip_jobs(self, item: QueueItem, action: SkipJobs) -> None:
+        self._record_unrun(item, action.buildset_id, action.jobs, BuildResult.SKIPPED,
+                           action.message or "skipped because a job it depends on did not "
+                                             "succeed")
+
+    def _record_unrun(self, item: QueueItem, buildset_id: int, jobs: tuple[str, ...],
+                      result: str, message: str) -> None:
+        """Builds that end with ``result`` without running (skipped, requirements)."""
+        now = self.clock.now()
+        graph = item.buildset.job_graph if item.buildset is not None else None
+        with self.store.session() as s:
+            for name in jobs:
+                job = graph.jobs.get(name) if graph is not None else None
+                s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=buildset_id, job=name,
+                               state=BuildState.COMPLETED, result=result,
+                               voting=job.voting if job is not None else True,
+                               created_at=now, finished_at=now, noticed=True,
+                               message=message))
+
+    def _cancel_jobs(self, action: CancelJobs) -> None:
+        """The build set's verdict is known (fail-fast): its unfinished builds end as
+        CANCELED now; running ones are stopped by their executors, and keep their nodes
+        (and semaphores) until then."""
         now = self.clock.now()
         with self.store.session() as s:
-            for name in action.jobs:
-                s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=action.buildset_id, job=name,
-                               state=BuildState.COMPLETED, result=BuildResult.SKIPPED,
-                               created_at=now, finished_at=now, noticed=True,
-                               message="skipped because a job it depends on did not "
-                                       "succeed"))
+            for b in s.scalars(select(BuildRow).where(BuildRow.buildset_id == action.buildset_id,
+                                                      BuildRow.job.in_(action.jobs),
+                                                      BuildRow.result.is_(None))):
+                b.result, b.message = BuildResult.CANCELED, action.message
+                if b.state in (BuildState.WAITING, BuildState.QUEUED):
+                    b.state, b.finished_at = BuildState.CANCELED, now
+                    if b.node_request_id is not None:
+                        self._release_request(s, b.node_request_id)
+                elif b.state == BuildState.RUNNING:
+                    b.cancel_requested = True
+        self.store.notifier.notify(channels.EXECUTOR, channels.LAUNCHER)
 
     # -------------------------------------------------------------- reports
     def _report_item(self, tenant: str, pipeline: Pipeline, item: QueueItem,

@@ -71,6 +71,8 @@ def buildset_from_row(row: BuildSetRow, builds: list[Any], cache: StateCache) ->
     for b in builds:
         if b.state == BuildState.CANCELED and b.result is None:
             continue
+        if b.job in bs.builds:  # run again (a retried failure): the newest counts
+            bs.retried[b.job] = bs.retried.get(b.job, 0) + 1
         bs.builds[b.job] = Build(id=b.id, buildset_id=b.buildset_id, job=b.job,
                                  state=BuildState(b.state), voting=b.voting, result=b.result,
                                  started_at=b.started_at, finished_at=b.finished_at,

@@ -1,0 +1,79 @@
+"""A build that loses its nodes is tried again on new ones while attempts remain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from zuulish.clock import SimulatedClock
+from zuulish.executor.server import Executor
+from zuulish.model import FrozenJob
+from zuulish.store import BuildRow, BuildSetRow, NodeRequestRow, NodeRow, QueueItemRow, Store
+
+
+@pytest.fixture
+def executor(store: Store, tmp_path: Path) -> Executor:
+    return Executor(store, tmp_path / "executor", SimulatedClock(start=100.0),
+                    preload_ansible=False)
+
+
+def running_build(store: Store, attempt: int = 1, attempts: int = 3) -> BuildRow:
+    """A build running on one node of a fulfilled request."""
+    with store.session() as s:
+        item = QueueItemRow(tenant="t", pipeline="gate", queue_name="q", connection="c",
+                            change_number=1, patchset=1, commit_sha="0" * 40,
+                            project="org/app", branch="main", live=True, state="queued",
+                            sequence=1, enqueued_at=0.0, event_id=0)
+        s.add(item)
+        s.flush()
+        bs = BuildSetRow(uuid="bs", item_id=item.id, current=True, ahead=[],
+                         merge_state="merged", created_at=0.0)
+        s.add(bs)
+        s.flush()
+        req = NodeRequestRow(build_id="b1", labels=["ubuntu"], state="fulfilled",
+                             priority=100, created_at=0.0)
+        s.add(req)
+        s.flush()
+        node = NodeRow(provider="p", label="ubuntu", state="in-use", hostname="h",
+                       host_vars={}, request_id=req.id, created_at=0.0)
+        s.add(node)
+        s.flush()
+        req.node_ids = [node.id]
+        s.add(BuildRow(id="b1", buildset_id=bs.id, job="unit", state="running",
+                       frozen_job=FrozenJob(name="unit", attempts=attempts).to_dict(),
+                       params={"nodes": [{"id": node.id, "name": "n"}]},
+                       node_request_id=req.id, attempt=attempt, created_at=0.0,
+                       started_at=1.0))
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        assert row is not None
+        return row
+
+
+def test_a_vanished_node_makes_the_build_wait_for_a_new_node_request(
+        store: Store, executor: Executor, tmp_path: Path) -> None:
+    build = running_build(store)
+    executor._finish(build, "NODE_FAILURE", "host h unreachable", tmp_path / "log", None)
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        assert row is not None
+        assert (row.state, row.result, row.attempt) == ("waiting", None, 2)
+        assert "unreachable" in (row.message or "") and "nodes" not in row.params
+        requests = s.scalars(select(NodeRequestRow).order_by(NodeRequestRow.id)).all()
+        assert [(r.state, r.labels) for r in requests] == [("fulfilled", ["ubuntu"]),
+                                                            ("requested", ["ubuntu"])]
+        assert row.node_request_id == requests[1].id
+        assert [n.state for n in s.scalars(select(NodeRow))] == ["used"]  # torn down
+
+
+def test_the_last_attempt_losing_its_node_ends_in_node_failure(
+        store: Store, executor: Executor, tmp_path: Path) -> None:
+    build = running_build(store, attempt=2, attempts=2)
+    executor._finish(build, "NODE_FAILURE", "host h unreachable", tmp_path / "log", None)
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        assert row is not None
+        assert (row.state, row.result, row.attempt) == ("completed", "NODE_FAILURE", 2)
+        assert len(s.scalars(select(NodeRequestRow)).all()) == 1
