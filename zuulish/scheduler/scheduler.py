@@ -58,6 +58,7 @@ from zuulish.scheduler.flakes import with_flaky_retries
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
+from zuulish.scheduler.priority import node_priority
 from zuulish.scheduler.reporting import RESULTS, report_message
 from zuulish.scheduler.requirements import check_requirements, requirements_wanted
 from zuulish.scheduler.semaphores import admit, count_holders, semaphores_wanted
@@ -79,8 +80,6 @@ from zuulish.store import (
 from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
-
-PRECEDENCE = {"high": 0, "normal": 100, "low": 200}
 
 
 @dataclass
@@ -794,13 +793,14 @@ class Scheduler:
             if bs_row is None or not bs_row.current:
                 return
             providers = dict(action.providers)
+            priority = node_priority(pipeline.precedence,
+                                     self._relative_priority(s, pipeline, item), action.spare)
             for name in action.jobs:
                 job = bs.job_graph.jobs[name]
                 build_id = uuid.uuid4().hex
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
                 params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
-                priority = PRECEDENCE.get(pipeline.precedence, 100) + (1 if action.spare else 0)
                 build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
                                  voting=job.voting, frozen_job=job.to_dict(), params=params,
                                  priority=priority,
@@ -817,6 +817,20 @@ class Scheduler:
                     build.params["nodes"] = []
                 s.add(build)
         self.store.notifier.notify(channels.LAUNCHER, channels.EXECUTOR)
+
+    @staticmethod
+    def _relative_priority(s: Session, pipeline: Pipeline, item: QueueItem) -> int:
+        """The item's place: items ahead in its shared queue, or (pipelines without
+        shared queues) earlier items of the same project."""
+        if pipeline.manager in (PipelineManager.DEPENDENT, PipelineManager.SERIAL):
+            return item.position
+        row = s.get(QueueItemRow, item.id)
+        if row is None:
+            return 0
+        return s.scalar(select(func.count()).select_from(QueueItemRow).where(
+            QueueItemRow.tenant == row.tenant, QueueItemRow.pipeline == row.pipeline,
+            QueueItemRow.state == "queued", QueueItemRow.project == row.project,
+            QueueItemRow.sequence < row.sequence)) or 0
 
     def _build_params(self, tenant: str, pipeline: Pipeline, item: QueueItem, bs: BuildSet,
                       buildset_uuid: str, job: str) -> dict[str, Any]:
