@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zuulish.config.layout import Layout
@@ -22,13 +23,19 @@ def _has_jobs(layout: Layout, pipeline: str, project: str, branch: str | None = 
     return bool(layout.project_pipeline_jobs(project, pipeline, branch))
 
 
+InTenant = Callable[[str, str], bool]  # (connection, project) -> part of this tenant?
+
+
 def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
                  sources: dict[str, Source], already_queued: set[ChangeKey],
-                 queue_of: dict[ChangeKey, str]) -> EnqueuePlan:
+                 queue_of: dict[ChangeKey, str],
+                 in_tenant: InTenant | None = None) -> EnqueuePlan:
     """Work out what enqueuing ``change`` means, reading (never writing) sources.
 
     ``already_queued`` are changes (current patch sets) already in this pipeline;
-    ``queue_of`` gives the shared queue of each queued change (dependent only).
+    ``queue_of`` gives the shared queue of each queued change (dependent only);
+    ``in_tenant`` tells whether a needed change's project belongs to this tenant
+    (a change may not depend on another tenant's).
     """
     if not change.is_open:
         return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
@@ -52,13 +59,31 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
         return EnqueuePlan(rejection="dependencies that cannot be resolved: "
                                      + "; ".join(change.unresolved_depends_on))
     if pipeline.manager in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
+        for key in change.needs:
+            needed = sources[key.connection].get_change(key.number) \
+                if key.connection in sources else None
+            reason = _outside(key, needed, in_tenant)
+            if reason:
+                return EnqueuePlan(rejection=reason)
         return EnqueuePlan(changes=[change])
-    return _plan_dependent(change, pipeline, layout, sources, already_queued, queue_of)
+    return _plan_dependent(change, pipeline, layout, sources, already_queued, queue_of,
+                           in_tenant)
+
+
+def _outside(key: ChangeKey, needed: Change | None, in_tenant: InTenant | None) -> str | None:
+    """Why a needed change cannot be used by this tenant at all, if it cannot."""
+    if needed is None:
+        return f"needed change {key} does not exist"
+    if in_tenant is not None and not in_tenant(key.connection, needed.project):
+        return (f"needed change {key.number} is in project {needed.project!r}, which "
+                "this tenant does not include")
+    return None
 
 
 def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                     sources: dict[str, Source], already_queued: set[ChangeKey],
-                    queue_of: dict[ChangeKey, str]) -> EnqueuePlan:
+                    queue_of: dict[ChangeKey, str],
+                    in_tenant: InTenant | None) -> EnqueuePlan:
     ordered: list[Change] = []
     visiting: set[ChangeKey] = set()
     my_queue = layout.queue_name(change.project, change.branch)
@@ -82,8 +107,9 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                 continue
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
-            if needed is None:
-                return f"needed change {key} does not exist"
+            outside = _outside(key, needed, in_tenant)
+            if outside or needed is None:
+                return outside
             if needed.is_merged:
                 continue
             if not needed.is_open:

@@ -347,7 +347,14 @@ class Scheduler:
                    if c != change.key.connection or n != change.key.number
                    or p == change.patchset}
         queue_of = {ChangeKey(c, n): q for c, n, _, q in queued}
-        plan = plan_enqueue(change, pipeline, layout, self.sources, already, queue_of)
+        tenant_config = self.layouts.tenants[tenant]
+
+        def in_tenant(connection: str, project: str) -> bool:
+            tp = tenant_config.project(project)
+            return tp is not None and tp.connection == connection
+
+        plan = plan_enqueue(change, pipeline, layout, self.sources, already, queue_of,
+                            in_tenant)
         if plan.rejection:
             if not plan.silent:
                 self._report_change(tenant, pipeline, change, "rejected", plan.rejection)
