@@ -34,7 +34,11 @@ from zuulish.model import (
     Pipeline,
     PipelineManager,
     QueueItem,
+    Ref,
+    RefKey,
     TriggerEvent,
+    branch_of,
+    is_null_rev,
 )
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
@@ -282,6 +286,8 @@ class Scheduler:
     def enqueue(self, tenant: str, layout: Layout, pipeline: Pipeline,
                 event: TriggerEvent) -> str:
         if event.change_number is None:
+            if event.ref and event.newrev is not None:
+                return self._enqueue_ref(tenant, layout, pipeline, event)
             return "ignored: the event is not about a change"
         source = self.sources.get(event.connection)
         change = source.get_change(event.change_number) if source else None
@@ -311,8 +317,37 @@ class Scheduler:
         self.store.notifier.notify(channels.SCHEDULER)
         return "enqueued " + ", ".join(str(c.key.number) for c in plan.changes)
 
+    def _enqueue_ref(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                     event: TriggerEvent) -> str:
+        """A ref update (post, tag) or a branch tip (periodic): tested as it is."""
+        if not event.ref or event.newrev is None or not event.project:
+            return "ignored: the event names no project, ref and commit"
+        if is_null_rev(event.newrev):
+            return f"ignored: the event deletes {event.ref}; there is nothing to test"
+        if pipeline.manager not in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
+            return (f"not enqueued: {event.ref} is a ref, not a change; refs run in "
+                    f"independent or supercedent pipelines, not {pipeline.manager} ones")
+        branch = event.branch or branch_of(event.ref) or event.ref
+        ref = Ref(RefKey(event.connection, event.project, event.ref, event.newrev),
+                  project=event.project, branch=branch, ref=event.ref, newrev=event.newrev,
+                  oldrev=None if is_null_rev(event.oldrev) else event.oldrev)
+        if not layout.project_pipeline_jobs(ref.project, pipeline.name, ref.branch):
+            return f"not enqueued: project {ref.project!r} has no jobs in pipeline " \
+                   f"{pipeline.name!r} on {ref.branch}"
+        with self.store.session() as s:
+            if s.scalar(select(QueueItemRow.id).where(
+                    QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+                    QueueItemRow.state == "queued", QueueItemRow.change_number.is_(None),
+                    QueueItemRow.connection == event.connection,
+                    QueueItemRow.project == ref.project, QueueItemRow.ref == ref.ref,
+                    QueueItemRow.commit_sha == ref.newrev)) is not None:
+                return f"not enqueued: {ref.describe()} is already in {pipeline.name}"
+            self._add_item(s, tenant, layout, pipeline, ref, event.id)
+        self.store.notifier.notify(channels.SCHEDULER)
+        return f"enqueued {ref.describe()}"
+
     def _add_item(self, s: Session, tenant: str, layout: Layout, pipeline: Pipeline,
-                  change: Change, event_id: int) -> QueueItemRow:
+                  change: Change | Ref, event_id: int) -> QueueItemRow:
         if pipeline.manager in (PipelineManager.DEPENDENT, PipelineManager.SERIAL):
             queue_name = layout.queue_name(change.project, change.branch)
             if layout.projects.get(change.project) and \
@@ -324,15 +359,20 @@ class Scheduler:
                                      window=pipeline.window.size))
         elif pipeline.manager == PipelineManager.SUPERCEDENT:
             queue_name = f"{change.project}@{change.branch}"
+        elif isinstance(change, Ref):
+            queue_name = f"{change.project}:{change.ref}@{change.newrev}"
         else:
             queue_name = f"{change.project}:{change.key.number}"
         sequence = self._next_sequence(s, tenant, pipeline)
         row = QueueItemRow(
             tenant=tenant, pipeline=pipeline.name, queue_name=queue_name,
-            connection=change.key.connection, change_number=change.key.number,
-            patchset=change.patchset, commit_sha=change.commit, project=change.project,
+            connection=change.key.connection, commit_sha=change.commit, project=change.project,
             branch=change.branch, live=True, state="queued", sequence=sequence,
             enqueued_at=self.clock.now(), event_id=event_id)
+        if isinstance(change, Ref):
+            row.ref, row.oldrev = change.ref, change.oldrev
+        else:
+            row.change_number, row.patchset = change.key.number, change.patchset
         s.add(row)
         s.flush()
         return row
@@ -459,7 +499,9 @@ class Scheduler:
                 row = s.get(QueueItemRow, item.id)
                 if row is not None and row.state == "queued":
                     self._end_item(s, row, "dequeued", None,
-                                   f"superseded by change {action.by}")
+                                   f"superseded by change {action.by}"
+                                   if isinstance(action.by, int)
+                                   else f"superseded by {action.by}")
 
     # -------------------------------------------------------------- buildsets
     def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
@@ -529,6 +571,13 @@ class Scheduler:
     def _state_changes(self, pipeline: Pipeline, item: QueueItem,
                        ahead: tuple[int, ...]) -> list[dict[str, Any]]:
         """The changes whose commits make up the item's speculative state, in order."""
+        if isinstance(item.change, Ref):
+            ref = item.change
+            return [{"connection": ref.key.connection, "project": ref.project,
+                     "branch": ref.branch, "number": None, "patchset": None,
+                     "commit": ref.newrev, "ref": ref.ref, "oldrev": ref.oldrev,
+                     "url": self.sources[ref.key.connection].project_url(ref.project),
+                     "own": True}]
         entries: list[dict[str, Any]] = []
         if pipeline.manager == PipelineManager.DEPENDENT:
             with self.store.read() as s:
@@ -717,7 +766,6 @@ class Scheduler:
     def _build_params(self, tenant: str, pipeline: Pipeline, item: QueueItem, bs: BuildSet,
                       buildset_uuid: str, job: str) -> dict[str, Any]:
         change = item.change
-        source = self.sources[change.key.connection]
         project_urls = {}
         for name in bs.repo_state:
             tp = self.layouts.tenants[tenant].project(name)
@@ -727,11 +775,17 @@ class Scheduler:
             if tp.trusted:
                 project_urls.setdefault(tp.name, self.sources[tp.connection].project_url(
                     tp.name))
+        if isinstance(change, Ref):
+            about: dict[str, Any] = {"ref": change.ref, "oldrev": change.oldrev,
+                                     "newrev": change.newrev}
+        else:
+            about = {"change": change.key.number, "patchset": change.patchset,
+                     "change_url": self.sources[change.key.connection].change_url(
+                         change.project, change.key.number)}
         return {
             "tenant": tenant, "pipeline": pipeline.name, "job": job,
             "buildset": buildset_uuid, "project": change.project, "branch": change.branch,
-            "change": change.key.number, "patchset": item.change.patchset,
-            "change_url": source.change_url(change.project, change.key.number),
+            **about,
             "connection": change.key.connection, "message": change.message,
             "repo_state": bs.repo_state, "project_urls": project_urls,
             "trusted_projects": [tp.name for tp in self.layouts.tenants[tenant].projects
@@ -764,7 +818,8 @@ class Scheduler:
                 report_action, detail = "failure", failure
         result = RESULTS.get(report_action)
         if item.live:
-            if via is not None and via is not item and report_action == "success":
+            if via is not None and via is not item and report_action == "success" \
+                    and isinstance(via.change, Change):
                 detail = (f"Tested together with the changes ahead of it in the state of "
                           f"change {via.change.key.number},{via.change.patchset}.\n"
                           + detail).strip()
@@ -831,8 +886,8 @@ class Scheduler:
         (merged, failure reason)."""
         assert bs is not None
         submitters = [spec for spec in pipeline.success if spec.submit]
-        if not submitters:
-            return False, None
+        if not submitters or isinstance(item.change, Ref):
+            return False, None  # a ref is already where it is; there is nothing to merge
         current = self.sources[item.change.key.connection].get_change(item.change.key.number)
         if current is not None and current.is_merged:
             return True, None  # merged before a restart interrupted the report
@@ -845,8 +900,11 @@ class Scheduler:
                 return False, f"The change could not be merged: {exc}"
         return True, None
 
-    def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change, action: str,
-                      result: str | None, message: str) -> None:
+    def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
+                      action: str, result: str | None, message: str) -> None:
+        if isinstance(change, Ref):
+            self._report_ref(tenant, pipeline, change, action, result, message)
+            return
         for spec in pipeline.reporters_for(action):
             if spec.connection != change.key.connection:
                 continue
@@ -858,12 +916,32 @@ class Scheduler:
             except UserError as exc:
                 log.warning("could not report on %s: %s", change.describe(), exc)
 
-    def _report_change(self, tenant: str, pipeline: Pipeline, change: Change, action: str,
-                       detail: str) -> None:
+    def _report_ref(self, tenant: str, pipeline: Pipeline, ref: Ref, action: str,
+                    result: str | None, message: str) -> None:
+        """A ref has no change to comment on: each reporter of the pipeline's action
+        that can report on refs (``report_ref``) does; the result is on the dashboard
+        and in the build history either way."""
+        for spec in pipeline.reporters_for(action):
+            if spec.connection != ref.key.connection:
+                continue
+            reporter = self.reporters.get(spec.connection)
+            report_ref = getattr(reporter, "report_ref", None)
+            if report_ref is None:
+                log.info("%s/%s: %s of %s has no change to report on",
+                         tenant, pipeline.name, action, ref.describe())
+                continue
+            try:
+                report_ref(ref, tenant=tenant, pipeline=pipeline.name, action=action,
+                           result=result, message=message)
+            except UserError as exc:
+                log.warning("could not report on %s: %s", ref.describe(), exc)
+
+    def _report_change(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
+                       action: str, detail: str) -> None:
         """A report that is not an item's result: rejected, enqueue, start, dequeue."""
         message = report_message(action, pipeline.name, None, self.web_url, detail,
                                  pipeline.messages)
-        if action == "rejected":
+        if action == "rejected" and isinstance(change, Change):
             reporter = self.reporters.get(change.key.connection)
             if reporter is not None:
                 reporter.report(change.key.number, tenant=tenant, pipeline=pipeline.name,
