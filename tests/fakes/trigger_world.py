@@ -1,4 +1,4 @@
-"""The real forge, scheduler and merger on a simulated clock, without Ansible.
+"""The real forge, timer, scheduler and merger on a simulated clock, without Ansible.
 
 Projects are real git repositories on the built-in forge, pushes are real
 ``git push`` runs (their hooks record events in the store), and the real merger
@@ -21,7 +21,7 @@ from zuulish.app import AllInOne
 from zuulish.clock import SimulatedClock
 from zuulish.model import BuildResult, BuildState
 from zuulish.server_config import load_server_config
-from zuulish.store import BuildRow, EventRow, QueueItemRow
+from zuulish.store import BuildRow, BuildSetRow, EventRow, QueueItemRow
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.org",
            "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.org",
@@ -102,10 +102,16 @@ class TriggerWorld:
             admin=True)
 
     # ------------------------------------------------------------- time
+    def advance_to(self, when: float) -> None:
+        """Move the clock to ``when`` and let everything run."""
+        self.clock.advance(max(0.0, when - self.clock.now()))
+        self.settle()
+
     def settle(self, limit: int = 200) -> None:
-        """Run scheduler, merger and the instant executor until nothing moves."""
+        """Run timer, scheduler, merger and the instant executor until nothing moves."""
         for _ in range(limit):
-            busy = self.aio.scheduler.run_once().busy
+            busy = self.aio.timer.run_once()
+            busy = self.aio.scheduler.run_once().busy or busy
             busy = self.aio.merger.run_once() or busy
             busy = self._finish_builds() or busy
             if not busy:
@@ -123,10 +129,12 @@ class TriggerWorld:
 
     # ----------------------------------------------------------- figures
     def builds(self, pipeline: str | None = None) -> list[dict[str, Any]]:
-        """Every build: job, pipeline, project, branch and the parameters it ran with."""
+        """Every build, in the order its item was enqueued (on a simulated clock many
+        start at the same time): job, result and the parameters it ran with."""
         with self.store.read() as s:
             rows = s.execute(select(BuildRow.job, BuildRow.params, BuildRow.result)
-                             .order_by(BuildRow.created_at, BuildRow.id)).all()
+                             .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                             .order_by(BuildSetRow.item_id, BuildSetRow.id, BuildRow.job)).all()
         out = [{"job": job, "result": result, **params} for job, params, result in rows]
         return [b for b in out if pipeline is None or b["pipeline"] == pipeline]
 

@@ -3,7 +3,7 @@
 from zuulish.model.build import Build, BuildResult, BuildState
 from zuulish.model.buildset import BuildSet, MergeState
 from zuulish.model.change import Change, ChangeKey, ChangeStatus
-from zuulish.model.event import TriggerEvent
+from zuulish.model.event import TIMER, TriggerEvent
 from zuulish.model.job import FrozenJob, Job, PlaybookRef
 from zuulish.model.job_graph import JobGraph
 from zuulish.model.node import Node, NodeState
@@ -19,6 +19,6 @@ __all__ = [
     "ChangeStatus", "EventFilter", "FrozenJob", "Job", "JobGraph", "MergeState", "Node",
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
-    "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec",
+    "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "TIMER",
     "TriggerEvent", "Window", "branch_of", "is_null_rev",
 ]

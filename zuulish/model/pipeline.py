@@ -59,6 +59,7 @@ class EventFilter:
     branches: tuple[str, ...] = ()
     refs: tuple[str, ...] = ()  # ref-updated: patterns matched at the start (Zuul's ``ref``)
     ignore_deletes: bool = True  # a ref-updated that deletes the ref (newrev all zeros)
+    timer: str | None = None  # the timer's time spec (the timer fires the pipeline itself)
 
     def matches(self, event: TriggerEvent) -> bool:
         if event.connection != self.connection or event.type not in self.types:

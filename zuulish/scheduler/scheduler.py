@@ -25,6 +25,7 @@ from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError, UserError
 from zuulish.merger.speculative import DEFAULT_MODE
 from zuulish.model import (
+    TIMER,
     BuildResult,
     BuildSet,
     BuildState,
@@ -137,6 +138,8 @@ class Scheduler:
     def handle_event(self, row: EventRow) -> str:
         if row.connection == management.CONNECTION:
             return self.handle_management(row)
+        if row.connection == TIMER:
+            return self.handle_timer(row)
         data = row.data or {}
         event = TriggerEvent(
             id=row.id, connection=row.connection, type=row.type, project=row.project,
@@ -165,6 +168,27 @@ class Scheduler:
                     outcomes.append(f"{tenant}/{pipeline.name}: "
                                     + self.enqueue(tenant, layout, pipeline, event))
         return "; ".join(outcomes) or "no pipeline matched"
+
+    def handle_timer(self, row: EventRow) -> str:
+        """A periodic pipeline's tick for one project branch: enqueue the branch tip."""
+        data = row.data or {}
+        tenant, name = str(data.get("tenant")), str(data.get("pipeline"))
+        layout = self.layouts.layouts.get(tenant)
+        pipeline = layout.pipelines.get(name) if layout is not None else None
+        if layout is None or pipeline is None:
+            return f"ignored: tenant {tenant} has no pipeline {name!r} any more"
+        if not any(f.connection == TIMER for f in pipeline.triggers):
+            return f"ignored: pipeline {name} no longer has a timer trigger"
+        tp = self.layouts.tenants[tenant].project(row.project or "")
+        if tp is None:
+            return f"ignored: tenant {tenant} has no project {row.project!r} any more"
+        source = self.sources.get(tp.connection)
+        tip = source.branch_tip(tp.name, row.branch or "") if source is not None else None
+        if tip is None:
+            return f"ignored: {tp.name} has no branch {row.branch!r} any more"
+        event = TriggerEvent(id=row.id, connection=tp.connection, type=TIMER, project=tp.name,
+                             branch=row.branch, ref=f"refs/heads/{row.branch}", newrev=tip)
+        return f"{tenant}/{name}: " + self.enqueue(tenant, layout, pipeline, event)
 
     # ------------------------------------------------------------ management
     def handle_management(self, row: EventRow) -> str:
