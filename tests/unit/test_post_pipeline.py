@@ -150,3 +150,59 @@ def test_a_post_jobs_zuul_variable_names_the_ref_and_both_revisions(world, tmp_p
     assert "change" not in zuul and "patchset" not in zuul  # as Zuul: a ref has no change
     assert zuul["items"] == [{"project": zuul["project"], "branch": "main",
                               "ref": "refs/heads/main", "oldrev": before, "newrev": sha}]
+
+
+def enqueue_ref(world: TriggerWorld, ref: str, newrev: str | None = None,
+                pipeline: str = "post", project: str = "org/app") -> str:
+    from zuulish.scheduler import management
+    data = management.request_data("enqueue", "t", pipeline, project=project, ref=ref,
+                                   newrev=newrev)
+    event_id = management.record(world.store, "enqueue", data, world.clock.now, "admin")
+    world.settle()
+    [event] = [e for e in world.events() if e.id == event_id]
+    return event.outcome
+
+
+def test_enqueue_of_a_ref_runs_it_at_the_branch_tip_or_the_commit_named(world) -> None:
+    older = world.push_branch("org/app", {"e.txt": "1\n"})
+    newer = world.push_branch("org/app", {"e.txt": "2\n"})
+    world.settle()
+    assert enqueue_ref(world, "refs/heads/main") == \
+        f"t/post: enqueued ref refs/heads/main of org/app at {newer[:12]} (by admin)"
+    assert enqueue_ref(world, "refs/heads/main", older).startswith("t/post: enqueued")
+    runs = [(b["newrev"], b["repo_state"]["org/app"]["commit"]) for b in world.builds("post")]
+    assert runs == [(older, older), (newer, newer), (newer, newer), (older, older)]
+
+
+@pytest.mark.parametrize(("ref", "newrev", "outcome"), [
+    ("refs/heads/nope", None, "error: project org/app has no branch 'nope'"),
+    ("refs/tags/1.0", None, "error: refs/tags/1.0 is not a branch; name the commit"),
+])
+def test_enqueue_of_a_ref_that_cannot_be_run_says_why(world, ref, newrev, outcome) -> None:
+    assert enqueue_ref(world, ref, newrev).startswith(outcome)
+    assert world.items("post") == []
+
+
+def test_malformed_ref_requests_are_refused_before_they_are_recorded() -> None:
+    from zuulish.scheduler.management import ManagementError, request_data
+    with pytest.raises(ManagementError, match="a full ref name such as refs/heads/main"):
+        request_data("enqueue", "t", "post", project="p", ref="main")
+    with pytest.raises(ManagementError, match="40 hex digits"):
+        request_data("enqueue", "t", "post", project="p", ref="refs/heads/main", newrev="abc")
+    with pytest.raises(ManagementError, match="only an enqueue names a ref"):
+        request_data("dequeue", "t", "post", project="p", ref="refs/heads/main")
+    assert request_data("enqueue", "t", "post", project="p", ref="refs/heads/main") == {
+        "tenant": "t", "pipeline": "post", "project": "p", "ref": "refs/heads/main",
+        "newrev": None}
+
+
+def test_the_cli_enqueues_a_change_or_a_ref_not_both(capsys) -> None:
+    from zuulish.cli import build_parser
+    parser = build_parser()
+    args = parser.parse_args(["enqueue", "--tenant", "t", "--pipeline", "post", "--project",
+                              "p", "--ref", "refs/heads/main", "--newrev", "a" * 40])
+    assert (args.ref, args.newrev, args.change) == ("refs/heads/main", "a" * 40, None)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["enqueue", "--tenant", "t", "--pipeline", "post", "--project", "p",
+                           "--ref", "refs/heads/main", "--change", "3"])
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -211,6 +211,9 @@ class Scheduler:
         tp = self.layouts.tenants[tenant].project(project)
         if tp is None:
             raise ManagementError(f"tenant {tenant} has no project {project!r}")
+        if row.type == "enqueue" and data.get("ref"):
+            return self._enqueue_ref_by_request(tenant, layout, pipeline, row, tp.connection,
+                                                project, who)
         ref = parse_change(data.get("change"))
         if row.type == "dequeue":
             return self._dequeue_by_request(tenant, pipeline, tp.connection, ref, who)
@@ -226,6 +229,28 @@ class Scheduler:
         event = TriggerEvent(id=row.id, connection=tp.connection, type="enqueue",
                              project=project, branch=change.branch,
                              change_number=change.key.number, patchset=change.patchset,
+                             account=data.get("account"))
+        outcome = self.enqueue(tenant, layout, pipeline, event)
+        if not outcome.startswith("enqueued"):
+            raise ManagementError(f"{tenant}/{pipeline.name}: {outcome}")
+        return f"{tenant}/{pipeline.name}: {outcome} (by {who})"
+
+    def _enqueue_ref_by_request(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                                row: EventRow, connection: str, project: str,
+                                who: str) -> str:
+        """``zuulish enqueue --ref``: a ref at ``newrev``, by default its branch's tip."""
+        data = row.data or {}
+        ref, newrev = str(data["ref"]), data.get("newrev")
+        branch = branch_of(ref)
+        if newrev is None:
+            if branch is None:
+                raise ManagementError(f"{ref} is not a branch; name the commit to test "
+                                      "(newrev)")
+            newrev = self.sources[connection].branch_tip(project, branch)
+            if newrev is None:
+                raise ManagementError(f"project {project} has no branch {branch!r}")
+        event = TriggerEvent(id=row.id, connection=connection, type="enqueue",
+                             project=project, branch=branch or ref, ref=ref, newrev=newrev,
                              account=data.get("account"))
         outcome = self.enqueue(tenant, layout, pipeline, event)
         if not outcome.startswith("enqueued"):

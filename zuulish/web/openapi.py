@@ -148,8 +148,12 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ["tenant"], True, [limit]),
             "/api/build/{uuid}": _get("One build", _ref("Build"), ["uuid"], True),
             "/api/tenant/{tenant}/project/{project}/enqueue": _post(
-                "Enqueue a change into a pipeline",
-                _obj(["pipeline", "change"], pipeline=STR, change=CHANGE_REF),
+                "Enqueue a change, or a ref (post, periodic pipelines), into a pipeline",
+                _obj(["pipeline"], pipeline=STR, change=CHANGE_REF,
+                     ref={**STR, "description": "instead of a change: a ref such as "
+                                                "refs/heads/main"},
+                     newrev={**STR, "description": "the ref's commit to test (default: the "
+                                                   "branch tip)"}),
                 ["tenant", "project"]),
             "/api/tenant/{tenant}/project/{project}/dequeue": _post(
                 "Remove a change from a pipeline",
