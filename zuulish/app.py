@@ -13,10 +13,13 @@ from zuulish.drivers.git.reporter import GitReporter
 from zuulish.drivers.git.source import GitSource
 from zuulish.drivers.git.trigger import parse_trigger
 from zuulish.drivers.interfaces import Reporter, Source
+from zuulish.drivers.timer.timer import Timer
+from zuulish.drivers.timer.trigger import parse_trigger as parse_timer_trigger
 from zuulish.errors import ConfigError
 from zuulish.executor.server import Executor
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
+from zuulish.model import TIMER
 from zuulish.nodepool.launcher import Launcher
 from zuulish.nodepool.local import LocalProvider
 from zuulish.scheduler.layouts import TenantLayouts
@@ -46,10 +49,17 @@ def make_connections(config: ServerConfig, store: Store) -> Connections:
             conns.forges[name] = forge
             conns.sources[name] = GitSource(forge, store)
             conns.reporters[name] = GitReporter(forge, store)
+        elif conn.driver == TIMER:
+            if name != TIMER:
+                raise ConfigError(f"connection {name!r}: the timer needs no connection; "
+                                  f"pipelines name it 'timer' in their trigger",
+                                  file=str(config.path))
         else:
             raise ConfigError(f"connection {name!r}: the {conn.driver} driver is not "
                               "available yet; use driver 'git' (the built-in forge)",
                               file=str(config.path))
+    # Zuul's timer needs no connection configuration: ``timer`` is always there.
+    conns.drivers.setdefault(TIMER, TIMER)
     return conns
 
 
@@ -64,10 +74,12 @@ class AllInOne:
         self.store.upgrade()
         self.connections = make_connections(config, self.store)
         self.layouts = TenantLayouts(config.tenant_file, self.connections.drivers,
-                                     self.connections.sources, {"git": parse_trigger})
+                                     self.connections.sources,
+                                     {"git": parse_trigger, TIMER: parse_timer_trigger})
         self.scheduler = Scheduler(self.store, self.clock, self.layouts,
                                    self.connections.sources, self.connections.reporters,
                                    config.web_url)
+        self.timer = Timer(self.store, self.clock, self.layouts, self.connections.sources)
         self.merger = MergerWorker(
             self.store, RepoCache(config.state_dir / "merger-cache",
                                   max_bytes=config.merger_cache_max_bytes),
@@ -106,14 +118,18 @@ class AllInOne:
         poll = self.config.poll_interval
         notifier = self.store.notifier
         self.workers = [
-            Worker("scheduler", lambda: self.scheduler.run_once().busy, notifier,
-                   channels.SCHEDULER, poll),
+            Worker("scheduler", self._schedule, notifier, channels.SCHEDULER, poll),
             Worker("merger", self.merger.run_once, notifier, channels.MERGER, poll),
             Worker("launcher", self.launcher.run_once, notifier, channels.LAUNCHER, poll),
             Worker("executor", self.executor.run_once, notifier, channels.EXECUTOR, poll),
         ]
         for w in self.workers:
             w.start()
+
+    def _schedule(self) -> bool:
+        """One scheduler pass, after recording any timer tick that has come."""
+        fired = self.timer.run_once()
+        return self.scheduler.run_once().busy or fired
 
     def stop(self) -> None:
         if self.intake is not None:

@@ -159,7 +159,9 @@ def cmd_manage(args: argparse.Namespace) -> int:
     data = management.request_data(args.command, args.tenant, args.pipeline,
                                    project=getattr(args, "project", None),
                                    change=getattr(args, "change", None),
-                                   changes=getattr(args, "changes", None))
+                                   changes=getattr(args, "changes", None),
+                                   ref=getattr(args, "ref", None),
+                                   newrev=getattr(args, "newrev", None))
     store = Store(config.database)
     store.check()
     event_id = management.record(store, args.command, data, account="cli")
@@ -233,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
         if kind == "promote":
             manage.add_argument("--changes", nargs="+", required=True,
                                 metavar="NUMBER[,PATCHSET]")
+        elif kind == "enqueue":
+            manage.add_argument("--project", required=True)
+            what = manage.add_mutually_exclusive_group(required=True)
+            what.add_argument("--change", metavar="NUMBER[,PATCHSET]")
+            what.add_argument("--ref", metavar="REF",
+                              help="a ref such as refs/heads/main, for post and periodic "
+                                   "pipelines (tested at --newrev, else the branch tip)")
+            manage.add_argument("--newrev", metavar="SHA", help="the commit to test the ref at")
         else:
             manage.add_argument("--project", required=True)
             manage.add_argument("--change", required=True, metavar="NUMBER[,PATCHSET]")

@@ -82,3 +82,14 @@ def test_command_prints_file_line_errors_and_exit_status(
     write(tmp_path, "- job:\n    name: a\n    run: x.yaml\n")
     assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
     assert main(["validate-config", str(tmp_path / "missing")]) == 1
+
+
+def test_a_timer_trigger_is_checked_as_the_scheduler_checks_it(tmp_path: Path) -> None:
+    write(tmp_path, "- pipeline:\n    name: periodic\n    manager: independent\n"
+                    "    trigger:\n      timer:\n        - time: '0 0 * * * * *'\n"
+                    "- pipeline:\n    name: nightly\n    manager: independent\n"
+                    "    trigger:\n      timer:\n        - time: '0 0 * * *'\n")
+    report = validate([tmp_path], standalone=True)
+    [error] = report.errors
+    assert (error.file, error.line) == (f"{tmp_path}/.zuul.yaml", 6)
+    assert "the jitter (7th field) must be a number of seconds, not '*'" in str(error)

@@ -15,27 +15,29 @@ from pathlib import Path
 from zuulish.config.layout import Layout
 from zuulish.config.loader import ConfigLoader
 from zuulish.config.tenant import TenantConfig, TenantProject
+from zuulish.drivers.timer.trigger import parse_trigger as parse_timer_trigger
 from zuulish.errors import ConfigError
 from zuulish.merger.speculative import is_config_path
-from zuulish.model import EventFilter
+from zuulish.model import TIMER, EventFilter
 
 ANY_DRIVER = "(any)"
 STANDALONE_PROJECT = "(repository)"
 
 
 class AnyConnection(dict):
-    """Connections when no server configuration is at hand: every name is accepted."""
+    """Connections when no server configuration is at hand: every name is accepted
+    (``timer`` is the timer, which needs no connection)."""
 
     def __contains__(self, key: object) -> bool:
         return True
 
     def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
-        return super().get(key, ANY_DRIVER)
+        return super().get(key, TIMER if key == TIMER else ANY_DRIVER)
 
 
 def generic_trigger(connection: str, entries: list) -> tuple[EventFilter, ...]:
-    """Trigger entries of a driver this check does not know: shape only (a timer's
-    entries have ``time``, a forge's ``event``)."""
+    """Trigger entries of a driver this check does not know: shape only (a forge's
+    entries have ``event``)."""
     filters = []
     for entry in entries:
         if not isinstance(entry, dict) or not entry:
@@ -83,7 +85,8 @@ def validate(paths: Iterable[Path], standalone: bool = False) -> ValidationRepor
                                  else ConfigError(str(exc), file=str(path)))
     report.files = sorted(files)
     tenant = TenantConfig("validate", [TenantProject("", STANDALONE_PROJECT, True)])
-    loader = ConfigLoader(tenant, AnyConnection(), {ANY_DRIVER: generic_trigger},
+    loader = ConfigLoader(tenant, AnyConnection(),
+                          {ANY_DRIVER: generic_trigger, TIMER: parse_timer_trigger},
                           open_pipelines=True, keep_paths=True)
     layout = loader.build({STANDALONE_PROJECT: ("main", files)})
     report.errors.extend(layout.errors)

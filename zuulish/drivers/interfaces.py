@@ -20,6 +20,9 @@ class Source(Protocol):
     def branches(self, project: str) -> list[str]:
         """Every branch of ``project``."""
 
+    def branch_tip(self, project: str, branch: str) -> str | None:
+        """The commit ``branch`` points at now; None when there is no such branch."""
+
     def project_url(self, project: str) -> str:
         """Where a merger or executor can fetch the project from."""
 

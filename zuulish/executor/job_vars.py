@@ -40,17 +40,8 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "projects": {f"{hostname}/{r.project}": project_entry(r.project, r) for r in repos},
         "branch": params.get("branch"),
         "override_checkout": None,
-        "change": str(params.get("change")),
-        "patchset": str(params.get("patchset")),
-        "change_url": params.get("change_url"),
         "message": params.get("message", ""),
-        "ref": f"refs/changes/{int(params.get('change', 0)) % 100:02d}/"
-               f"{params.get('change')}/{params.get('patchset')}",
-        "items": [{"project": project_entry(project, by_name.get(project)),
-                   "change": str(params.get("change")),
-                   "patchset": str(params.get("patchset")),
-                   "branch": params.get("branch"),
-                   "change_url": params.get("change_url")}],
+        **_item_vars(params, project_entry(project, by_name.get(project))),
         "executor": {"hostname": hostname, "work_root": str(work_root),
                      "src_root": str(work_root / "src"), "log_root": str(log_root),
                      "inventory_file": str(work_root.parent / "ansible" / "inventory" /
@@ -58,6 +49,23 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "jobtags": [],
         "child_jobs": [],
     }
+
+
+def _item_vars(params: dict[str, Any], project: dict[str, Any]) -> dict[str, Any]:
+    """What the item is: a change (change, patchset, change_url and its refs/changes
+    ref) or, as Zuul gives a ref update or a periodic branch tip, a ref with
+    ``oldrev`` and ``newrev`` and no change."""
+    if params.get("change") is None and params.get("ref"):
+        about = {"ref": params["ref"], "oldrev": params.get("oldrev"),
+                 "newrev": params.get("newrev")}
+        return {**about, "items": [{"project": project, "branch": params.get("branch"),
+                                    **about}]}
+    change, patchset = params.get("change"), params.get("patchset")
+    about = {"change": str(change), "patchset": str(patchset),
+             "change_url": params.get("change_url")}
+    return {**about,
+            "ref": f"refs/changes/{int(change or 0) % 100:02d}/{change}/{patchset}",
+            "items": [{"project": project, "branch": params.get("branch"), **about}]}
 
 
 def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, Any],

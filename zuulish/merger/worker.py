@@ -110,6 +110,8 @@ def _branch_for(path: Any, wanted: str) -> str:
 
 
 def _who(change: dict[str, Any] | None) -> str:
+    if change and change.get("ref"):
+        return f"{change['ref']} at {change['commit'][:12]}"
     return f"change {change['number']},{change.get('patchset', '?')}" if change else \
         "a change ahead"
 
@@ -143,7 +145,7 @@ def build_state(cache: RepoCache, spec: dict[str, Any], *, memo: MergeMemo | Non
                     cache.reclone(project, info["url"])
         if conflict is not None:
             return {**conflict, "merges": result["merges"]}
-    result["changed_files"] = sorted(changed)
+    result["changed_files"] = None if result.pop("files_unknown", False) else sorted(changed)
     return result
 
 
@@ -158,6 +160,9 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
     """Add ``project``'s state to ``result``; a conflict result instead if it does not merge."""
     mode = info.get("merge_mode") or DEFAULT_MODE
     path = cache.ensure(project, info["url"])
+    if mine and mine[0].get("ref"):
+        _pin_project(path, project, info, mine[0], mode, result, changed)
+        return None
     branch = mine[0]["branch"] if mine else _branch_for(path, spec.get("branch", "main"))
     base = rev_parse(path, f"refs/heads/{branch}")
     if base is None:
@@ -199,6 +204,27 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         if touches_config(whole):
             result["config_files"][project] = read_files(path, commit)
     return None
+
+
+def _pin_project(path: Any, project: str, info: dict[str, Any], entry: dict[str, Any],
+                 mode: str, result: dict[str, Any], changed: set[str]) -> None:
+    """A ref item's state: its commit exactly, nothing merged onto it. Its changed
+    files are those between ``oldrev`` and the commit (unknown without one: a
+    periodic run or a new branch, so every job runs)."""
+    commit = rev_parse(path, entry["commit"])
+    if commit is None:
+        raise MergeError(f"{project} has no commit {entry['commit'][:12]} (of {entry['ref']}); "
+                         "was it pushed over before it could be tested?")
+    oldrev = entry.get("oldrev")
+    if oldrev and rev_parse(path, oldrev):
+        changed.update(changed_files(path, oldrev, commit))
+    else:
+        result["files_unknown"] = True
+    result["repo_state"][project] = {
+        "connection": info["connection"], "url": info["url"], "branch": entry["branch"],
+        "base": commit, "pre": commit, "commit": commit, "merge_mode": mode,
+        "ahead_changes": [], "changes": [], "ref": entry["ref"],
+    }
 
 
 def _own_conflict(project: str, branch: str, culprits: list[dict[str, Any]],

@@ -3,7 +3,7 @@
 from zuulish.model.build import Build, BuildResult, BuildState
 from zuulish.model.buildset import BuildSet, MergeState
 from zuulish.model.change import Change, ChangeKey, ChangeStatus
-from zuulish.model.event import TriggerEvent
+from zuulish.model.event import TIMER, TriggerEvent
 from zuulish.model.job import FrozenJob, Job, PlaybookRef
 from zuulish.model.job_graph import JobGraph
 from zuulish.model.node import Node, NodeState
@@ -12,11 +12,13 @@ from zuulish.model.nodeset import NodeSet, NodeSpec
 from zuulish.model.pipeline import EventFilter, Pipeline, PipelineManager, ReporterSpec, Window
 from zuulish.model.project import Project, ProjectConfig, ProjectPipelineJobs
 from zuulish.model.queue import ChangeQueue, QueueItem, QueueOptions
+from zuulish.model.ref import NULL_REV, Ref, RefKey, branch_of, is_null_rev
 
 __all__ = [
     "Build", "BuildResult", "BuildSet", "BuildState", "Change", "ChangeKey", "ChangeQueue",
     "ChangeStatus", "EventFilter", "FrozenJob", "Job", "JobGraph", "MergeState", "Node",
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
-    "QueueItem", "QueueOptions", "ReporterSpec", "TriggerEvent", "Window",
+    "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "TIMER",
+    "TriggerEvent", "Window", "branch_of", "is_null_rev",
 ]

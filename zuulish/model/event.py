@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: The timer's connection and event type: it needs no connection configuration.
+TIMER = "timer"
+
 
 @dataclass(frozen=True)
 class TriggerEvent:

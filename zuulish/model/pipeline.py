@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from zuulish.model.event import TriggerEvent
+from zuulish.model.ref import is_null_rev
 
 
 class PipelineManager(StrEnum):
@@ -56,9 +57,16 @@ class EventFilter:
     comments: tuple[str, ...] = ()
     approvals: tuple[tuple[str, int], ...] = ()
     branches: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()  # ref-updated: patterns matched at the start (Zuul's ``ref``)
+    ignore_deletes: bool = True  # a ref-updated that deletes the ref (newrev all zeros)
+    timer: str | None = None  # the timer's time spec (the timer fires the pipeline itself)
 
     def matches(self, event: TriggerEvent) -> bool:
         if event.connection != self.connection or event.type not in self.types:
+            return False
+        if self.ignore_deletes and event.type == "ref-updated" and is_null_rev(event.newrev):
+            return False
+        if self.refs and not any(re.match(r, event.ref or "") for r in self.refs):
             return False
         if self.branches and not any(re.fullmatch(b, event.branch or "") for b in self.branches):
             return False

@@ -6,21 +6,26 @@ from dataclasses import dataclass, field
 
 from zuulish.model.buildset import BuildSet
 from zuulish.model.change import Change
+from zuulish.model.ref import Ref
 
 
 @dataclass
 class QueueItem:
-    """A change in a pipeline's queue. ``live`` items are reported on."""
+    """A change (or a ref) in a pipeline's queue. ``live`` items are reported on."""
 
     id: int
     pipeline: str
     queue: str
-    change: Change
+    change: Change | Ref
     enqueued_at: float
     live: bool = True
     buildset: BuildSet | None = None
     position: int = 0
     verified_at: float | None = None  # verify-first queues: its own state passed
+
+    @property
+    def is_ref(self) -> bool:
+        return isinstance(self.change, Ref)
 
     @property
     def failing(self) -> bool:

@@ -93,10 +93,11 @@ class Report:
 
 @dataclass(frozen=True)
 class Supersede:
-    """Dequeue a waiting item without a result: a newer one (``by``) replaces it."""
+    """Dequeue a waiting item without a result: a newer one (``by``: its change
+    number, or for a ref item the ref and commit) replaces it."""
 
     item_id: int
-    by: int
+    by: int | str
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from zuulish.store import notify as channels
 CONNECTION = "zuulish"  # the events' connection: zuulish itself
 KINDS = ("enqueue", "dequeue", "promote")
 CHANGE_RE = re.compile(r"^(\d+)(?:,(\d+))?$")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class ManagementError(UserError):
@@ -48,9 +49,13 @@ def parse_change(text: Any) -> ChangeRef:
 
 
 def request_data(kind: str, tenant: str, pipeline: str, project: str | None = None,
-                 change: str | None = None, changes: list[str] | None = None
-                 ) -> dict[str, Any]:
-    """The event data of a request, checked for shape (not yet against the layout)."""
+                 change: str | None = None, changes: list[str] | None = None,
+                 ref: str | None = None, newrev: str | None = None) -> dict[str, Any]:
+    """The event data of a request, checked for shape (not yet against the layout).
+
+    An enqueue names a change, or a ref (``refs/heads/main``) at ``newrev`` (by
+    default the branch's tip when the scheduler takes it), as Zuul's enqueue-ref:
+    how a post or periodic pipeline is run by hand."""
     if kind not in KINDS:
         raise ManagementError(f"unknown command {kind!r}; one of {', '.join(KINDS)}")
     for name, value in (("tenant", tenant), ("pipeline", pipeline)):
@@ -67,11 +72,24 @@ def request_data(kind: str, tenant: str, pipeline: str, project: str | None = No
         return data
     if not project:
         raise ManagementError(f"{kind} needs a project")
+    if ref is not None or newrev is not None:
+        if kind != "enqueue" or change is not None:
+            raise ManagementError("only an enqueue names a ref, and then no change")
+        return {**data, "project": project, **_ref_data(ref, newrev)}
     if change is None:
         raise ManagementError(f"{kind} needs a change (NUMBER or NUMBER,PATCHSET)")
     data["project"] = project
     data["change"] = str(parse_change(change))
     return data
+
+
+def _ref_data(ref: str | None, newrev: str | None) -> dict[str, Any]:
+    if not isinstance(ref, str) or not ref.startswith("refs/") or len(ref.split()) != 1:
+        raise ManagementError(f"a ref is a full ref name such as refs/heads/main, not {ref!r}")
+    if newrev is not None and not SHA_RE.match(str(newrev)):
+        raise ManagementError(f"newrev must be a full commit SHA (40 hex digits), "
+                              f"not {newrev!r}")
+    return {"ref": ref, "newrev": newrev}
 
 
 def record(store: Store, kind: str, data: dict[str, Any],

@@ -26,6 +26,7 @@ from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError, UserError
 from zuulish.merger.speculative import DEFAULT_MODE
 from zuulish.model import (
+    TIMER,
     BuildResult,
     BuildSet,
     BuildState,
@@ -35,7 +36,11 @@ from zuulish.model import (
     Pipeline,
     PipelineManager,
     QueueItem,
+    Ref,
+    RefKey,
     TriggerEvent,
+    branch_of,
+    is_null_rev,
 )
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
@@ -176,6 +181,8 @@ class Scheduler:
     def handle_event(self, row: EventRow) -> str:
         if row.connection == management.CONNECTION:
             return self.handle_management(row)
+        if row.connection == TIMER:
+            return self.handle_timer(row)
         data = row.data or {}
         event = TriggerEvent(
             id=row.id, connection=row.connection, type=row.type, project=row.project,
@@ -207,6 +214,27 @@ class Scheduler:
                                     + self.enqueue(tenant, layout, pipeline, event))
         return "; ".join(outcomes) or "no pipeline matched"
 
+    def handle_timer(self, row: EventRow) -> str:
+        """A periodic pipeline's tick for one project branch: enqueue the branch tip."""
+        data = row.data or {}
+        tenant, name = str(data.get("tenant")), str(data.get("pipeline"))
+        layout = self.layouts.layouts.get(tenant)
+        pipeline = layout.pipelines.get(name) if layout is not None else None
+        if layout is None or pipeline is None:
+            return f"ignored: tenant {tenant} has no pipeline {name!r} any more"
+        if not any(f.connection == TIMER for f in pipeline.triggers):
+            return f"ignored: pipeline {name} no longer has a timer trigger"
+        tp = self.layouts.tenants[tenant].project(row.project or "")
+        if tp is None:
+            return f"ignored: tenant {tenant} has no project {row.project!r} any more"
+        source = self.sources.get(tp.connection)
+        tip = source.branch_tip(tp.name, row.branch or "") if source is not None else None
+        if tip is None:
+            return f"ignored: {tp.name} has no branch {row.branch!r} any more"
+        event = TriggerEvent(id=row.id, connection=tp.connection, type=TIMER, project=tp.name,
+                             branch=row.branch, ref=f"refs/heads/{row.branch}", newrev=tip)
+        return f"{tenant}/{name}: " + self.enqueue(tenant, layout, pipeline, event)
+
     # ------------------------------------------------------------ management
     def handle_management(self, row: EventRow) -> str:
         """Carry out an enqueue, dequeue or promote request (see ``management``)."""
@@ -228,6 +256,9 @@ class Scheduler:
         tp = self.layouts.tenants[tenant].project(project)
         if tp is None:
             raise ManagementError(f"tenant {tenant} has no project {project!r}")
+        if row.type == "enqueue" and data.get("ref"):
+            return self._enqueue_ref_by_request(tenant, layout, pipeline, row, tp.connection,
+                                                project, who)
         ref = parse_change(data.get("change"))
         if row.type == "dequeue":
             return self._dequeue_by_request(tenant, pipeline, tp.connection, ref, who)
@@ -243,6 +274,28 @@ class Scheduler:
         event = TriggerEvent(id=row.id, connection=tp.connection, type="enqueue",
                              project=project, branch=change.branch,
                              change_number=change.key.number, patchset=change.patchset,
+                             account=data.get("account"))
+        outcome = self.enqueue(tenant, layout, pipeline, event)
+        if not outcome.startswith("enqueued"):
+            raise ManagementError(f"{tenant}/{pipeline.name}: {outcome}")
+        return f"{tenant}/{pipeline.name}: {outcome} (by {who})"
+
+    def _enqueue_ref_by_request(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                                row: EventRow, connection: str, project: str,
+                                who: str) -> str:
+        """``zuulish enqueue --ref``: a ref at ``newrev``, by default its branch's tip."""
+        data = row.data or {}
+        ref, newrev = str(data["ref"]), data.get("newrev")
+        branch = branch_of(ref)
+        if newrev is None:
+            if branch is None:
+                raise ManagementError(f"{ref} is not a branch; name the commit to test "
+                                      "(newrev)")
+            newrev = self.sources[connection].branch_tip(project, branch)
+            if newrev is None:
+                raise ManagementError(f"project {project} has no branch {branch!r}")
+        event = TriggerEvent(id=row.id, connection=connection, type="enqueue",
+                             project=project, branch=branch or ref, ref=ref, newrev=newrev,
                              account=data.get("account"))
         outcome = self.enqueue(tenant, layout, pipeline, event)
         if not outcome.startswith("enqueued"):
@@ -328,6 +381,8 @@ class Scheduler:
     def enqueue(self, tenant: str, layout: Layout, pipeline: Pipeline,
                 event: TriggerEvent) -> str:
         if event.change_number is None:
+            if event.ref and event.newrev is not None:
+                return self._enqueue_ref(tenant, layout, pipeline, event)
             return "ignored: the event is not about a change"
         source = self.sources.get(event.connection)
         change = source.get_change(event.change_number) if source else None
@@ -368,8 +423,37 @@ class Scheduler:
         self.store.notifier.notify(channels.SCHEDULER)
         return "enqueued " + ", ".join(str(c.key.number) for c in plan.changes)
 
+    def _enqueue_ref(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                     event: TriggerEvent) -> str:
+        """A ref update (post, tag) or a branch tip (periodic): tested as it is."""
+        if not event.ref or event.newrev is None or not event.project:
+            return "ignored: the event names no project, ref and commit"
+        if is_null_rev(event.newrev):
+            return f"ignored: the event deletes {event.ref}; there is nothing to test"
+        if pipeline.manager not in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
+            return (f"not enqueued: {event.ref} is a ref, not a change; refs run in "
+                    f"independent or supercedent pipelines, not {pipeline.manager} ones")
+        branch = event.branch or branch_of(event.ref) or event.ref
+        ref = Ref(RefKey(event.connection, event.project, event.ref, event.newrev),
+                  project=event.project, branch=branch, ref=event.ref, newrev=event.newrev,
+                  oldrev=None if is_null_rev(event.oldrev) else event.oldrev)
+        if not layout.project_pipeline_jobs(ref.project, pipeline.name, ref.branch):
+            return f"not enqueued: project {ref.project!r} has no jobs in pipeline " \
+                   f"{pipeline.name!r} on {ref.branch}"
+        with self.store.session() as s:
+            if s.scalar(select(QueueItemRow.id).where(
+                    QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
+                    QueueItemRow.state == "queued", QueueItemRow.change_number.is_(None),
+                    QueueItemRow.connection == event.connection,
+                    QueueItemRow.project == ref.project, QueueItemRow.ref == ref.ref,
+                    QueueItemRow.commit_sha == ref.newrev)) is not None:
+                return f"not enqueued: {ref.describe()} is already in {pipeline.name}"
+            self._add_item(s, tenant, layout, pipeline, ref, event.id)
+        self.store.notifier.notify(channels.SCHEDULER)
+        return f"enqueued {ref.describe()}"
+
     def _add_item(self, s: Session, tenant: str, layout: Layout, pipeline: Pipeline,
-                  change: Change, event_id: int) -> QueueItemRow:
+                  change: Change | Ref, event_id: int) -> QueueItemRow:
         if pipeline.manager in (PipelineManager.DEPENDENT, PipelineManager.SERIAL):
             queue_name = layout.queue_name(change.project, change.branch)
             if layout.projects.get(change.project) and \
@@ -381,15 +465,20 @@ class Scheduler:
                                      window=pipeline.window.size))
         elif pipeline.manager == PipelineManager.SUPERCEDENT:
             queue_name = f"{change.project}@{change.branch}"
+        elif isinstance(change, Ref):
+            queue_name = f"{change.project}:{change.ref}@{change.newrev}"
         else:
             queue_name = f"{change.project}:{change.key.number}"
         sequence = self._next_sequence(s, tenant, pipeline)
         row = QueueItemRow(
             tenant=tenant, pipeline=pipeline.name, queue_name=queue_name,
-            connection=change.key.connection, change_number=change.key.number,
-            patchset=change.patchset, commit_sha=change.commit, project=change.project,
+            connection=change.key.connection, commit_sha=change.commit, project=change.project,
             branch=change.branch, live=True, state="queued", sequence=sequence,
             enqueued_at=self.clock.now(), event_id=event_id)
+        if isinstance(change, Ref):
+            row.ref, row.oldrev = change.ref, change.oldrev
+        else:
+            row.change_number, row.patchset = change.key.number, change.patchset
         s.add(row)
         s.flush()
         self._dirty.mark(tenant, pipeline.name, queue_name)
@@ -558,7 +647,9 @@ class Scheduler:
                 row = s.get(QueueItemRow, item.id)
                 if row is not None and row.state == "queued":
                     self._end_item(s, row, "dequeued", None,
-                                   f"superseded by change {action.by}")
+                                   f"superseded by change {action.by}"
+                                   if isinstance(action.by, int)
+                                   else f"superseded by {action.by}")
 
     # -------------------------------------------------------------- buildsets
     def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
@@ -631,6 +722,13 @@ class Scheduler:
                        bundle: tuple[int, ...] = ()) -> list[dict[str, Any]]:
         """The changes whose commits make up the item's speculative state, in order:
         the items ahead, then the item itself, or every member of its bundle."""
+        if isinstance(item.change, Ref):
+            ref = item.change
+            return [{"connection": ref.key.connection, "project": ref.project,
+                     "branch": ref.branch, "number": None, "patchset": None,
+                     "commit": ref.newrev, "ref": ref.ref, "oldrev": ref.oldrev,
+                     "url": self.sources[ref.key.connection].project_url(ref.project),
+                     "own": True}]
         entries: list[dict[str, Any]] = []
         order = (*ahead, *(bundle or (item.id,)))
         if pipeline.manager != PipelineManager.DEPENDENT:
@@ -842,7 +940,6 @@ class Scheduler:
     def _build_params(self, tenant: str, pipeline: Pipeline, item: QueueItem, bs: BuildSet,
                       buildset_uuid: str, job: str) -> dict[str, Any]:
         change = item.change
-        source = self.sources[change.key.connection]
         project_urls = {}
         for name in bs.repo_state:
             tp = self.layouts.tenants[tenant].project(name)
@@ -852,11 +949,17 @@ class Scheduler:
             if tp.trusted:
                 project_urls.setdefault(tp.name, self.sources[tp.connection].project_url(
                     tp.name))
+        if isinstance(change, Ref):
+            about: dict[str, Any] = {"ref": change.ref, "oldrev": change.oldrev,
+                                     "newrev": change.newrev}
+        else:
+            about = {"change": change.key.number, "patchset": change.patchset,
+                     "change_url": self.sources[change.key.connection].change_url(
+                         change.project, change.key.number)}
         return {
             "tenant": tenant, "pipeline": pipeline.name, "job": job,
             "buildset": buildset_uuid, "project": change.project, "branch": change.branch,
-            "change": change.key.number, "patchset": item.change.patchset,
-            "change_url": source.change_url(change.project, change.key.number),
+            **about,
             "connection": change.key.connection, "message": change.message,
             "repo_state": bs.repo_state, "project_urls": project_urls,
             "trusted_projects": [tp.name for tp in self.layouts.tenants[tenant].projects
@@ -916,7 +1019,8 @@ class Scheduler:
                 report_action, detail = "failure", failure
         result = RESULTS.get(report_action)
         if item.live:
-            if via is not None and via is not item and report_action == "success":
+            if via is not None and via is not item and report_action == "success" \
+                    and isinstance(via.change, Change):
                 detail = (f"Tested together with the changes ahead of it in the state of "
                           f"change {via.change.key.number},{via.change.patchset}.\n"
                           + detail).strip()
@@ -983,8 +1087,8 @@ class Scheduler:
         (merged, failure reason)."""
         assert bs is not None
         submitters = [spec for spec in pipeline.success if spec.submit]
-        if not submitters:
-            return False, None
+        if not submitters or isinstance(item.change, Ref):
+            return False, None  # a ref is already where it is; there is nothing to merge
         current = self.sources[item.change.key.connection].get_change(item.change.key.number)
         if current is not None and current.is_merged:
             return True, None  # merged before a restart interrupted the report
@@ -997,8 +1101,11 @@ class Scheduler:
                 return False, f"The change could not be merged: {exc}"
         return True, None
 
-    def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change, action: str,
-                      result: str | None, message: str) -> None:
+    def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
+                      action: str, result: str | None, message: str) -> None:
+        if isinstance(change, Ref):
+            self._report_ref(tenant, pipeline, change, action, result, message)
+            return
         for spec in pipeline.reporters_for(action):
             if spec.connection != change.key.connection:
                 continue
@@ -1010,12 +1117,32 @@ class Scheduler:
             except UserError as exc:
                 log.warning("could not report on %s: %s", change.describe(), exc)
 
-    def _report_change(self, tenant: str, pipeline: Pipeline, change: Change, action: str,
-                       detail: str) -> None:
+    def _report_ref(self, tenant: str, pipeline: Pipeline, ref: Ref, action: str,
+                    result: str | None, message: str) -> None:
+        """A ref has no change to comment on: each reporter of the pipeline's action
+        that can report on refs (``report_ref``) does; the result is on the dashboard
+        and in the build history either way."""
+        for spec in pipeline.reporters_for(action):
+            if spec.connection != ref.key.connection:
+                continue
+            reporter = self.reporters.get(spec.connection)
+            report_ref = getattr(reporter, "report_ref", None)
+            if report_ref is None:
+                log.info("%s/%s: %s of %s has no change to report on",
+                         tenant, pipeline.name, action, ref.describe())
+                continue
+            try:
+                report_ref(ref, tenant=tenant, pipeline=pipeline.name, action=action,
+                           result=result, message=message)
+            except UserError as exc:
+                log.warning("could not report on %s: %s", ref.describe(), exc)
+
+    def _report_change(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
+                       action: str, detail: str) -> None:
         """A report that is not an item's result: rejected, enqueue, start, dequeue."""
         message = report_message(action, pipeline.name, None, self.web_url, detail,
                                  pipeline.messages)
-        if action == "rejected":
+        if action == "rejected" and isinstance(change, Change):
             reporter = self.reporters.get(change.key.connection)
             if reporter is not None:
                 reporter.report(change.key.number, tenant=tenant, pipeline=pipeline.name,

@@ -20,6 +20,8 @@ from zuulish.model import (
     JobGraph,
     MergeState,
     QueueItem,
+    Ref,
+    RefKey,
 )
 from zuulish.store import BuildRow, BuildSetRow, ChangeQueueRow, QueueItemRow
 
@@ -118,10 +120,17 @@ def load_queues(session: Session, tenant: str, pipeline: str,
             queue = ChangeQueue(pipeline, row.queue_name,
                                 windows.get(row.queue_name, default_window))
             queues[row.queue_name] = queue
-        change = sources[row.connection].get_change(row.change_number)
+        change: Change | Ref | None
+        if row.change_number is None:  # a ref update or a branch tip
+            ref = row.ref or f"refs/heads/{row.branch}"
+            change = Ref(RefKey(row.connection, row.project, ref, row.commit_sha),
+                         project=row.project, branch=row.branch, ref=ref,
+                         newrev=row.commit_sha, oldrev=row.oldrev)
+        else:
+            change = sources[row.connection].get_change(row.change_number)
         if change is None:  # vanished from the source; keep a minimal record
             change = Change(ChangeKey(row.connection, row.change_number), row.project,
-                            row.branch, row.patchset, "")
+                            row.branch, row.patchset or 0, "")
         bs_row = buildsets.get(row.id)
         queue.items.append(QueueItem(
             id=row.id, pipeline=pipeline, queue=row.queue_name, change=change,

@@ -17,7 +17,7 @@ def plan_supercedent(queue: ChangeQueue) -> list[Action]:
     if not queue.items:
         return []
     newest = queue.items[-1]
-    actions: list[Action] = [Supersede(item.id, newest.change.key.number)
-                             for item in queue.items[1:-1]]
+    by = str(newest.change.key) if newest.is_ref else newest.change.key.number
+    actions: list[Action] = [Supersede(item.id, by) for item in queue.items[1:-1]]
     return plan_serial(ChangeQueue(queue.pipeline, queue.name, queue.window,
                                    queue.items[:1])) + actions

@@ -8,10 +8,11 @@ from zuulish.store.events import EventRow
 from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow
 from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, QueueItemRow
+from zuulish.store.timers import TimerTickRow
 
 __all__ = [
     "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
-    "ReportRow", "Store",
+    "ReportRow", "Store", "TimerTickRow",
 ]

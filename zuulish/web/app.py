@@ -198,6 +198,7 @@ async def _manage(request: web.Request, kind: str, **fields: Any) -> web.Respons
             data = management.request_data(kind, tenant, pipeline, changes=changes)
         else:
             data = management.request_data(kind, tenant, pipeline, change=body.get("change"),
+                                           ref=body.get("ref"), newrev=body.get("newrev"),
                                            **fields)
     except management.ManagementError as exc:
         return _json_error(400, str(exc))

@@ -10,6 +10,12 @@ INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
 TIME = {"type": ["number", "null"], "description": "seconds since the epoch"}
 OPT_STR = {"type": ["string", "null"]}
+OPT_INT = {"type": ["integer", "null"], "description": "null for a ref item (post, periodic)"}
+#: What an item is about, when it is a ref (a ref update, a periodic branch tip).
+ABOUT = {"label": {**STR, "description": "'3,1' for a change, 'refs/heads/main@<sha>' "
+                                         "for a ref"},
+         "ref": {**OPT_STR, "description": "a ref item's ref"},
+         "oldrev": OPT_STR, "newrev": {**OPT_STR, "description": "a ref item's commit"}}
 
 
 def _obj(required: Sequence[str] = (), **props: Any) -> dict[str, Any]:
@@ -37,8 +43,9 @@ JOB = _obj(
     url={**OPT_STR, "description": "the build page"},
     log_url={**OPT_STR, "description": "the build's job-output.txt"},
 )
-CHANGE = _obj(["number", "patchset", "project", "branch", "subject", "url"],
-              number=INT, patchset=INT, project=STR, branch=STR, subject=STR, url=STR)
+CHANGE = _obj(["number", "patchset", "project", "branch", "subject", "url", "label"],
+              number=OPT_INT, patchset=OPT_INT, project=STR, branch=STR, subject=STR,
+              url=OPT_STR, **ABOUT)
 ITEM = _obj(
     ["id", "change", "live", "active", "failing", "jobs"],
     id=INT, change=_ref("Change"), live=BOOL, enqueued_at=TIME,
@@ -60,12 +67,12 @@ PIPELINE = _obj(["name", "manager", "queues"], name=STR,
 STATUS = _obj(["tenant", "pipelines"], tenant=STR, pipelines=_array(_ref("Pipeline")))
 BUILD = {"allOf": [_ref("Job"), _obj(
     ["tenant", "pipeline", "project", "change", "patchset"],
-    tenant=STR, pipeline=STR, project=STR, branch=STR, change=INT, patchset=INT,
+    tenant=STR, pipeline=STR, project=STR, branch=STR, change=OPT_INT, patchset=OPT_INT,
     subject=STR, message=OPT_STR, attempt=INT, buildset=STR, current=BOOL, item_id=INT,
-    created_at=TIME, change_url=STR)]}
+    created_at=TIME, change_url=OPT_STR, **ABOUT)]}
 HISTORY_BUILD = {"allOf": [_ref("Job"), _obj(
     ["pipeline", "project", "change", "patchset"], pipeline=STR, project=STR, branch=STR,
-    change=INT, patchset=INT, attempt=INT, change_url=STR)]}
+    change=OPT_INT, patchset=OPT_INT, attempt=INT, change_url=OPT_STR, **ABOUT)]}
 LISTED_CHANGE = _obj(
     ["number", "project", "status", "subject", "url"],
     connection=STR, number=INT, project=STR, branch=STR, patchset=INT, status=STR,
@@ -141,8 +148,12 @@ def openapi_document(version: str) -> dict[str, Any]:
                 ["tenant"], True, [limit]),
             "/api/build/{uuid}": _get("One build", _ref("Build"), ["uuid"], True),
             "/api/tenant/{tenant}/project/{project}/enqueue": _post(
-                "Enqueue a change into a pipeline",
-                _obj(["pipeline", "change"], pipeline=STR, change=CHANGE_REF),
+                "Enqueue a change, or a ref (post, periodic pipelines), into a pipeline",
+                _obj(["pipeline"], pipeline=STR, change=CHANGE_REF,
+                     ref={**STR, "description": "instead of a change: a ref such as "
+                                                "refs/heads/main"},
+                     newrev={**STR, "description": "the ref's commit to test (default: the "
+                                                   "branch tip)"}),
                 ["tenant", "project"]),
             "/api/tenant/{tenant}/project/{project}/dequeue": _post(
                 "Remove a change from a pipeline",

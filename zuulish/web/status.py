@@ -32,6 +32,29 @@ def change_url(web_url: str, project: str, number: int) -> str:
     return f"{web_url}/c/{project}/+/{number}"
 
 
+def item_url(web_url: str, item: QueueItemRow) -> str | None:
+    """Where a user reads about the item: its change's page (a ref has none)."""
+    if item.change_number is None:
+        return None
+    return change_url(web_url, item.project, item.change_number)
+
+
+def item_label(item: QueueItemRow) -> str:
+    """How an item reads: ``3,1`` for a change, ``refs/heads/main@1a2b3c4d5e6f`` for a ref."""
+    if item.change_number is None:
+        return f"{item.ref or item.branch}@{item.commit_sha[:12]}"
+    return f"{item.change_number},{item.patchset}"
+
+
+def _about(item: QueueItemRow, web_url: str) -> dict[str, Any]:
+    """What an item is about, for the API: a change, or a ref (``ref``, ``newrev``)."""
+    about: dict[str, Any] = {"change": item.change_number, "patchset": item.patchset,
+                             "label": item_label(item), "change_url": item_url(web_url, item)}
+    if item.change_number is None:
+        about.update(ref=item.ref, oldrev=item.oldrev, newrev=item.commit_sha)
+    return about
+
+
 def _job(build: BuildRow, web_url: str) -> dict[str, Any]:
     return {"name": build.job, "uuid": build.id,
             "state": SHOWN_STATE.get(build.state, build.state), "result": build.result,
@@ -87,14 +110,15 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
                 for b in s.scalars(select(BuildRow).where(BuildRow.buildset_id.in_(bs_ids))
                                    .order_by(BuildRow.created_at, BuildRow.attempt)):
                     builds[b.buildset_id].append(b)
-            numbers = {i.change_number for i in items}
+            numbers = {i.change_number for i in items if i.change_number is not None}
             changes = {(c.connection, c.number): c for c in s.scalars(
                 select(ChangeRow).where(ChangeRow.number.in_(numbers)))}
         windows = {(q.pipeline, q.name): q.window for q in s.scalars(
             select(ChangeQueueRow).where(ChangeQueueRow.tenant == tenant))}
     by_pipeline: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
     for item in items:
-        change = changes.get((item.connection, item.change_number))
+        change = changes.get((item.connection, item.change_number)) \
+            if item.change_number is not None else None
         bs = buildsets.get(item.id)
         jobs = _jobs(bs, builds[bs.id] if bs else [], web_url)
         failing = bool(bs and (bs.merge_state in MERGE_FAILED or any(
@@ -104,7 +128,9 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
             "change": {"number": item.change_number, "patchset": item.patchset,
                        "project": item.project, "branch": item.branch,
                        "subject": change.subject if change else "",
-                       "url": change_url(web_url, item.project, item.change_number)},
+                       "url": item_url(web_url, item), "label": item_label(item),
+                       **({"ref": item.ref, "newrev": item.commit_sha}
+                          if item.change_number is None else {})},
             "live": item.live, "enqueued_at": item.enqueued_at, "active": bs is not None,
             "failing": failing, "merge_state": bs.merge_state if bs else None,
             "message": (bs.message if bs else None) or item.message, "jobs": jobs,
@@ -135,11 +161,10 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
         return None
     build, buildset, item, change = row
     return {**_job(build, web_url), "tenant": item.tenant, "pipeline": item.pipeline,
-            "project": item.project, "branch": item.branch, "change": item.change_number,
-            "patchset": item.patchset, "subject": change.subject if change else "",
+            "project": item.project, "branch": item.branch, **_about(item, web_url),
+            "subject": change.subject if change else "",
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
-            "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
-            "change_url": change_url(web_url, item.project, item.change_number)}
+            "current": buildset.current, "item_id": item.id, "created_at": build.created_at}
 
 
 def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
@@ -154,8 +179,7 @@ def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
             .where(QueueItemRow.tenant == tenant, BuildRow.finished_at.is_not(None))
             .order_by(BuildRow.finished_at.desc(), BuildRow.id).limit(limit)).all()
     return [{**_job(b, web_url), "pipeline": i.pipeline, "project": i.project,
-             "branch": i.branch, "change": i.change_number, "patchset": i.patchset,
-             "attempt": b.attempt, "change_url": change_url(web_url, i.project, i.change_number)}
+             "branch": i.branch, **_about(i, web_url), "attempt": b.attempt}
             for b, i in rows]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -10,8 +11,11 @@ from sqlalchemy import select
 from zuulish.drivers.git.connection import GitForge
 from zuulish.errors import ForgeError
 from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits
+from zuulish.model import Ref
 from zuulish.store import ChangeRow, EventRow, ReportRow, Store
 from zuulish.store import notify as channels
+
+log = logging.getLogger(__name__)
 
 
 class GitReporter:
@@ -47,6 +51,14 @@ class GitReporter:
             if votes and not stale:
                 row.approvals = {**(row.approvals or {}), **votes}
                 row.updated_at = now
+
+    def report_ref(self, ref: Ref, *, tenant: str, pipeline: str, action: str,
+                   result: str | None, message: str) -> None:
+        """A ref update or a periodic run has no change to comment on; the forge keeps
+        no page for refs, so the report goes to the log (the dashboard and the build
+        history show the result too)."""
+        log.info("%s/%s %s of %s: %s\n%s", tenant, pipeline, action, ref.describe(),
+                 result or "-", message.strip())
 
     def submit(self, number: int, repo_state: dict[str, Any]) -> str:
         """Merge exactly the tested state; returns the merged commit.

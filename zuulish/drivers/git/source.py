@@ -91,6 +91,9 @@ class GitSource:
     def branches(self, project: str) -> list[str]:
         return sorted(self.forge.branches(project))
 
+    def branch_tip(self, project: str, branch: str) -> str | None:
+        return self.forge.branch_tip(project, branch)
+
     def default_merge_mode(self, project: str) -> str:
         """The built-in forge merges like Gerrit's "merge if necessary"."""
         return "merge-resolve"

@@ -10,7 +10,7 @@ from zuulish.model import EventFilter
 
 EVENTS = ("patchset-created", "comment-added", "change-abandoned", "change-merged",
           "ref-updated")
-KEYS = ("event", "comment", "approval", "branch")
+KEYS = ("event", "comment", "approval", "branch", "ref", "ignore-deletes")
 
 
 def _as_list(value: Any) -> list:
@@ -67,9 +67,17 @@ def parse_trigger(connection: str, entries: list) -> tuple[EventFilter, ...]:
                 except (TypeError, ValueError):
                     raise ValueError(f"approval {label!r} must be a number such as 1 or -2, "
                                      f"not {value!r}") from None
+        ignore_deletes = entry.get("ignore-deletes", True)
+        if not isinstance(ignore_deletes, bool):
+            raise ValueError(f"ignore-deletes must be true or false, not {ignore_deletes!r}")
+        refs = _regexes(_as_list(entry.get("ref")), "ref")
+        if refs and set(events) - {"ref-updated"}:
+            raise ValueError("'ref' only applies to ref-updated events, not "
+                             f"{', '.join(sorted(set(events) - {'ref-updated'}))}")
         filters.append(EventFilter(
             connection=connection, types=events,
             comments=_regexes(_as_list(entry.get("comment")), "comment"),
             approvals=tuple(approvals),
-            branches=_regexes(_as_list(entry.get("branch")), "branch")))
+            branches=_regexes(_as_list(entry.get("branch")), "branch"),
+            refs=refs, ignore_deletes=ignore_deletes))
     return tuple(filters)

@@ -1,0 +1,1 @@
+"""The timer driver: pipelines triggered on a schedule (Zuul's ``timer`` trigger)."""
