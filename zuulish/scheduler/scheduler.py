@@ -143,6 +143,12 @@ class Scheduler:
     def _notice_finished_builds(self) -> None:
         """Mark the queues of builds that finished since the last pass (executors
         and launchers write results straight to the store) and note them seen."""
+        with self.store.read() as s:
+            if s.scalar(select(BuildRow.id).where(
+                    BuildRow.noticed.is_(False),
+                    BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))
+                    .limit(1)) is None:
+                return  # nothing finished: no write transaction
         with self.store.session() as s:
             rows = s.execute(
                 select(BuildRow.id, QueueItemRow.tenant, QueueItemRow.pipeline,
@@ -802,13 +808,18 @@ class Scheduler:
     # ---------------------------------------------------------------- merges
     def process_merge_results(self) -> int:
         with self.store.read() as s:
+            # the few build sets still waiting first: finished merge requests pile up
+            pending = s.scalars(select(BuildSetRow.id).where(
+                BuildSetRow.merge_state == MergeState.PENDING,
+                BuildSetRow.current.is_(True))).all()
+            if not pending:
+                return 0
             rows = s.execute(
                 select(MergeRequestRow, BuildSetRow, QueueItemRow)
                 .join(BuildSetRow, BuildSetRow.id == MergeRequestRow.buildset_id)
                 .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
-                .where(MergeRequestRow.state.in_(("done", "failed")),
-                       BuildSetRow.merge_state == MergeState.PENDING,
-                       BuildSetRow.current.is_(True))).all()
+                .where(MergeRequestRow.buildset_id.in_(pending),
+                       MergeRequestRow.state.in_(("done", "failed")))).all()
         for mr, bs, item in rows:
             state, message, repo_state, graph = self._evaluate_merge(item, mr.result or {})
             with self.store.session() as s:
@@ -859,11 +870,23 @@ class Scheduler:
     # ---------------------------------------------------------- node requests
     def process_node_requests(self) -> int:
         done = 0
+        with self.store.read() as s:
+            # the builds waiting for nodes first: answered requests pile up
+            waiting = s.scalars(select(BuildRow.node_request_id).where(
+                BuildRow.state == BuildState.WAITING,
+                BuildRow.node_request_id.is_not(None))).all()
+            answered = s.scalars(select(NodeRequestRow.id).where(
+                NodeRequestRow.id.in_(waiting),
+                NodeRequestRow.state.in_(("fulfilled", "failed"))).limit(1)).first() \
+                if waiting else None
+        if answered is None:
+            return 0
         with self.store.session() as s:
             rows = s.execute(
                 select(BuildRow, NodeRequestRow)
                 .join(NodeRequestRow, NodeRequestRow.id == BuildRow.node_request_id)
                 .where(BuildRow.state == BuildState.WAITING,
+                       NodeRequestRow.id.in_(waiting),
                        NodeRequestRow.state.in_(("fulfilled", "failed")))).all()
             for build, req in rows:
                 done += 1
