@@ -78,7 +78,9 @@ class Layout:
             allow_circular_dependencies=bool(attrs.get("allow-circular-dependencies", False)),
             independent_subqueues=bool(attrs.get("independent-subqueues", False)),
             batch_size=int(attrs.get("batch-size", 1)),
-            verify_first=bool(attrs.get("verify-first", False)))
+            verify_first=bool(attrs.get("verify-first", False)),
+            speculate_failures=bool(attrs.get("speculate-failures", False)),
+            trust_later_passes=bool(attrs.get("trust-later-passes", False)))
 
     def merge_mode(self, project: str, branch: str | None = None) -> str:
         """How the project's changes merge: the last stanza that says, else ``default``."""

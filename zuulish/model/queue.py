@@ -21,6 +21,8 @@ class QueueItem:
     buildset: BuildSet | None = None
     position: int = 0
     verified_at: float | None = None  # verify-first queues: its own state passed
+    alternate: BuildSet | None = None  # speculate-failures: the state without the
+    # nearest uncertain item ahead, kept in case that item fails
 
     @property
     def failing(self) -> bool:
@@ -40,6 +42,13 @@ class QueueOptions:
     the change), on spare nodes first; a change that fails alone is rejected at
     once, and only changes that passed alone join the speculative chain, in the
     order they passed.
+    ``speculate_failures``: each item also gets, on spare nodes, a second state
+    without the nearest item ahead whose result is not known yet (its
+    *alternate*); when that item fails, the alternate becomes the item's state
+    instead of a restart.
+    ``trust_later_passes``: an item whose state fails is not blamed while the
+    state of the item behind it, which holds it, may still pass; when that state
+    passes, both merge as that state (a flake of the first is forgiven).
     """
 
     name: str = ""
@@ -48,6 +57,8 @@ class QueueOptions:
     independent_subqueues: bool = False
     batch_size: int = 1
     verify_first: bool = False
+    speculate_failures: bool = False
+    trust_later_passes: bool = False
 
 
 @dataclass

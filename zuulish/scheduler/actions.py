@@ -7,10 +7,32 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StartBuildSet:
-    """(Re)build the item's speculative state on top of ``ahead`` (item ids, in order)."""
+    """(Re)build the item's speculative state on top of ``ahead`` (item ids, in order).
+
+    With ``alternate`` it is a second state beside the current one, kept for when
+    an item ahead that it leaves out fails (the ``speculate-failures`` option)."""
 
     item_id: int
     ahead: tuple[int, ...]
+    alternate: bool = False
+
+
+@dataclass(frozen=True)
+class UseAlternate:
+    """The item's alternate state is now its state (what it left out failed); the
+    builds it has run or is running count as the item's own."""
+
+    item_id: int
+    buildset_id: int
+
+
+@dataclass(frozen=True)
+class DropAlternate:
+    """The item's alternate state is of no use any more (what it left out passed,
+    or the queue ahead changed): its builds are canceled."""
+
+    item_id: int
+    buildset_id: int
 
 
 @dataclass(frozen=True)
@@ -61,4 +83,5 @@ class MarkVerified:
     keep: bool = False
 
 
-Action = StartBuildSet | StartJobs | SkipJobs | Report | Supersede | MarkVerified
+Action = (StartBuildSet | UseAlternate | DropAlternate | StartJobs | SkipJobs | Report
+          | Supersede | MarkVerified)

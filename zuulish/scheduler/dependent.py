@@ -5,21 +5,36 @@ plus itself. When an item fails, the items behind it no longer include it and
 are restarted; the failing item stays until it reaches the head, and is
 restarted itself if something ahead of it fails in the meantime. Only the head
 is reported, and merged when every voting job passed.
+
+With the ``trust-later-passes`` queue option an item whose state fails is not
+blamed yet while the current state of the item just behind it (inside the
+window) holds it and has not failed: the items behind keep it. If that later
+state passes, the failure was not the item's change (a bad change fails every
+state holding it, so this forgives only flakes): at the head both merge as that
+later state, which is exactly what was tested. If it fails too, the item is
+blamed as usual.
+
+With ``speculate-failures`` each item also keeps an alternate state on spare
+nodes (see ``speculation``), used instead of a restart when the item it leaves
+out fails.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from zuulish.model import ChangeKey, ChangeQueue
-from zuulish.scheduler.actions import Action, Report, StartBuildSet
+from zuulish.model import ChangeKey, ChangeQueue, QueueItem
+from zuulish.scheduler.actions import Action, Report, StartBuildSet, UseAlternate
 from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
+from zuulish.scheduler.speculation import held, plan_alternate
 from zuulish.scheduler.subqueues import Footprint, items_ahead
 
 
 def plan_dependent(queue: ChangeQueue, merged_items: set[int],
                    merged_changes: set[ChangeKey],
-                   footprints: Mapping[int, Footprint] | None = None) -> list[Action]:
+                   footprints: Mapping[int, Footprint] | None = None, *,
+                   speculate_failures: bool = False,
+                   trust_later_passes: bool = False) -> list[Action]:
     """Decide what to do for one shared change queue.
 
     ``merged_items`` are ids of items that already merged (still valid as part
@@ -29,13 +44,19 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     and waits for, only the items ahead whose repositories meet its own (see
     ``subqueues``); its place in the window is counted among those it waits for,
     and it waits outside the window while anything it includes does.
+    ``speculate_failures`` and ``trust_later_passes`` are the queue options of
+    the same names (see the module); neither is used with ``footprints``.
     """
     actions: list[Action] = []
-    dependencies = items_ahead(queue.items, footprints)
+    items = queue.items
+    dependencies = items_ahead(items, footprints)
     active: set[int] = set()  # items in the window and not failing, so far
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
-    for item in queue.items:
+    uncertain: set[int] = set()  # active items whose state has not passed (yet)
+    passed: set[int] = set()  # items whose state for their place passed
+    suspect: QueueItem | None = None  # a failing head that a later state may clear
+    for index, item in enumerate(items):
         lost = lost_dependency(item, active_changes, merged_changes)
         if lost is not None:
             actions.append(lost)
@@ -46,22 +67,49 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             continue  # outside the active window: waits without a build set
         bs = item.buildset
         expected = tuple(a for a in ahead.includes if a in active)
-        if bs is None or tuple(a for a in bs.ahead if a not in merged_items) != expected:
-            actions.append(StartBuildSet(item.id, expected))
+        if bs is None or held(bs, merged_items) != expected:
+            alternate = item.alternate if speculate_failures else None
+            if alternate is not None and held(alternate, merged_items) == expected:
+                actions.append(UseAlternate(item.id, alternate.id))  # no restart
+            else:
+                actions.append(StartBuildSet(item.id, expected))
             active.add(item.id)
             active_changes.add(item.change.key)
+            uncertain.add(item.id)
             continue
         unbuildable = report_unbuildable(item.id, bs)
         if unbuildable is not None:
             actions.append(unbuildable)  # reported at once, wherever it is in the queue
             continue
         actions.extend(plan_jobs(item.id, bs))
-        if not bs.failing:
+        if speculate_failures:
+            actions.extend(plan_alternate(item, expected, uncertain, merged_items))
+        # The item just behind, if it is inside the window (its state runs).
+        follower = items[index + 1] if index + 1 < min(len(items), queue.window) else None
+        trusted = bs.failing and trust_later_passes and _may_clear(follower, item)
+        if not bs.failing or trusted:
             active.add(item.id)
             active_changes.add(item.change.key)
+        if bs.succeeded:
+            passed.add(item.id)
+        elif item.id in active:
+            uncertain.add(item.id)
         if not ahead.waits_for and bs.complete:  # the head (of its sub-queue)
             if bs.succeeded:
                 actions.append(Report(item.id, "success", merge=True))
+            elif trusted:
+                suspect = item
             else:
                 actions.append(Report(item.id, "failure"))
+    if suspect is not None:
+        follower = items[1]
+        if follower.id in passed:  # its state holds the head, as tested (``_may_clear``)
+            actions += [Report(i.id, "success", merge=True, via=follower.id)
+                        for i in (suspect, follower)]
     return actions
+
+
+def _may_clear(follower: QueueItem | None, item: QueueItem) -> bool:
+    """Whether the follower's current state holds ``item`` and has not failed."""
+    bs = follower.buildset if follower is not None else None
+    return bs is not None and item.id in bs.ahead and not bs.failing
