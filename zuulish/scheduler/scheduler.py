@@ -736,7 +736,8 @@ class Scheduler:
         bs = item.buildset
         if item.alternate is not None and item.alternate.id == action.buildset_id:
             bs = item.alternate
-        assert bs is not None and bs.id == action.buildset_id and bs.job_graph is not None
+        if bs is None or bs.id != action.buildset_id or bs.job_graph is None:
+            return  # planned for a state that is no longer the item's
         now = self.clock.now()
         with self.store.session() as s:
             bs_row = s.get(BuildSetRow, action.buildset_id)
