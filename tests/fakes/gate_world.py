@@ -421,10 +421,11 @@ class GateWorld:
             shutil.copyfile(_migrated_template(), tmp / "sim.db")
             self.store = Store(f"sqlite:///{tmp / 'sim.db'}")
         self.forge.verify = self._verify
-        # a batch or a bundle (dependency cycle) merges one tested state for several
-        # changes, so a submit may find its branch already moved there
+        # a batch, a bundle (dependency cycle) or a trusted later pass merges one tested
+        # state for several changes, so a submit may find its branch already moved there
         self.forge.allow_batches = int(self.queue_options.get("batch-size", 1)) > 1 \
-            or bool(self.queue_options.get("allow-circular-dependencies"))
+            or bool(self.queue_options.get("allow-circular-dependencies")) \
+            or bool(self.queue_options.get("trust-later-passes"))
         self.tenant_file = tmp / "main.yaml"
         untrusted = "".join(f"          - {r}\n" for r in self.repos)
         self.tenant_file.write_text(

@@ -390,3 +390,28 @@ def test_circular_dependencies_cannot_be_combined_with_batching_yet() -> None:
     good = make_loader().build(files(
         app="- queue:\n    name: q\n    allow-circular-dependencies: true\n"))
     assert good.errors == [] and good.queue_options("q").allow_circular_dependencies
+
+
+def test_spare_speculation_and_trusting_later_passes_are_plain_queue_options() -> None:
+    body = "speculate-failures: true\n    trust-later-passes: true"
+    good = make_loader().build(files(app=f"- queue:\n    name: q\n    {body}\n"))
+    assert good.errors == []
+    options = good.queue_options("q")
+    assert options.speculate_failures and options.trust_later_passes
+    assert not make_loader().build(files(app="- queue:\n    name: q\n")) \
+        .queue_options("q").speculate_failures
+
+
+def test_spare_speculation_and_trusting_later_passes_refuse_bad_values_and_partners() -> None:
+    for key in ("speculate-failures", "trust-later-passes"):
+        for body, expected in ((f"{key}: sometimes", "true or false"),
+                               (f"{key}: 1", "true or false"),
+                               (f"{key}: true\n    batch-size: 4", "'batch-size'"),
+                               (f"{key}: true\n    verify-first: true", "'verify-first'"),
+                               (f"{key}: true\n    independent-subqueues: true",
+                                "'independent-subqueues'")):
+            layout = make_loader().build(files(app=f"- queue:\n    name: q\n    {body}\n"))
+            assert len(layout.errors) == 1, body
+            err = layout.errors[0]
+            assert expected in str(err) and key in str(err), (body, str(err))
+            assert err.file == "org/app/.zuul.yaml" and err.line == 2, body

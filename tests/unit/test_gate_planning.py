@@ -15,7 +15,14 @@ from zuulish.model import (
     QueueItem,
     Window,
 )
-from zuulish.scheduler.actions import Report, SkipJobs, StartBuildSet, StartJobs
+from zuulish.scheduler.actions import (
+    DropAlternate,
+    Report,
+    SkipJobs,
+    StartBuildSet,
+    StartJobs,
+    UseAlternate,
+)
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.serial import plan_serial
@@ -201,3 +208,70 @@ def test_a_requiring_job_waits_while_an_item_ahead_has_no_state_yet() -> None:
     start = [StartJobs(2, 20, ("use",))]
     assert check_requirements(start, {1: ahead, 2: behind}) == []  # it may yet provide
     assert check_requirements(start, {2: behind}) == start  # ahead merged and left
+
+
+def alternate(item_id: int, ahead: tuple[int, ...],
+              results: dict[str, str | None] | None = None) -> BuildSet:
+    bs = buildset(item_id, ahead, results)
+    bs.id += 1
+    return bs
+
+
+def test_trusted_failing_head_waits_for_the_state_behind_that_holds_it() -> None:
+    q = queue(item(1, buildset(1, (), {"unit": "FAILURE"})),
+              item(2, buildset(2, (1,), {"unit": None})))
+    assert plan_dependent(q, set(), set(), trust_later_passes=True) == []
+    # Without the option, 1 is blamed: 2 is re-based and 1 reported.
+    assert plan_dependent(q, set(), set()) == [Report(1, "failure"), StartBuildSet(2, ())]
+
+
+def test_trusted_failing_head_merges_as_the_passing_state_behind_that_holds_it() -> None:
+    q = queue(item(1, buildset(1, (), {"unit": "FAILURE"})),
+              item(2, buildset(2, (1,), {"unit": "SUCCESS"})))
+    assert plan_dependent(q, set(), set(), trust_later_passes=True) == [
+        Report(1, "success", merge=True, via=2), Report(2, "success", merge=True, via=2)]
+
+
+def test_trusted_failing_head_is_blamed_when_the_state_behind_fails_too() -> None:
+    q = queue(item(1, buildset(1, (), {"unit": "FAILURE"})),
+              item(2, buildset(2, (1,), {"unit": "FAILURE"})))
+    assert plan_dependent(q, set(), set(), trust_later_passes=True) == [
+        Report(1, "failure"), StartBuildSet(2, ())]
+
+
+def test_speculation_starts_an_alternate_without_the_nearest_uncertain_item() -> None:
+    q = queue(item(1, buildset(1, (), {"unit": "SUCCESS"})),
+              item(2, buildset(2, (1,), {"unit": None})),
+              item(3, buildset(3, (1, 2), {"unit": None})))
+    actions = plan_dependent(q, set(), set(), speculate_failures=True)
+    assert StartBuildSet(3, (1,), alternate=True) in actions
+    assert not any(isinstance(a, StartBuildSet) and a.item_id == 2 for a in actions)
+
+
+def test_speculation_runs_the_alternates_jobs_on_spare_nodes() -> None:
+    it = item(2, buildset(2, (1,), {"unit": None}))
+    it.alternate = alternate(2, ())
+    q = queue(item(1, buildset(1, (), {"unit": None})), it)
+    assert StartJobs(2, 21, ("unit",), spare=True) in \
+        plan_dependent(q, set(), set(), speculate_failures=True)
+
+
+def test_speculation_uses_the_alternate_when_what_it_left_out_fails() -> None:
+    it = item(2, buildset(2, (1,), {"unit": "FAILURE"}))
+    it.alternate = alternate(2, (), {"unit": "SUCCESS"})
+    q = queue(item(1, buildset(1, (), {"unit": "FAILURE"})), it)
+    assert plan_dependent(q, set(), set(), speculate_failures=True) == [
+        Report(1, "failure"), UseAlternate(2, 21)]
+
+
+def test_speculation_drops_the_alternate_when_what_it_left_out_passes() -> None:
+    it = item(2, buildset(2, (1,), {"unit": None}))
+    it.alternate = alternate(2, (), {"unit": None})
+    q = queue(item(1, buildset(1, (), {"unit": "SUCCESS"})), it)
+    assert DropAlternate(2, 21) in plan_dependent(q, set(), set(), speculate_failures=True)
+
+
+def test_trusted_failing_head_is_blamed_when_the_state_behind_is_outside_the_window() -> None:
+    q = queue(item(1, buildset(1, (), {"unit": "FAILURE"})),
+              item(2, buildset(2, (1,), {})), window=1)
+    assert plan_dependent(q, set(), set(), trust_later_passes=True) == [Report(1, "failure")]

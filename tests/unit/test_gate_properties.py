@@ -33,6 +33,20 @@ from zuulish.model import ChangeStatus
 
 REPOS = ["a", "b"]  # few repos, so that changes meet often
 EXAMPLES = int(os.environ.get("ZUULISH_PROPERTY_EXAMPLES", "300"))
+# The queue modes histories are tried in; ZUULISH_PROPERTY_MODE=<name> tries one only.
+ALL_MODES: dict[str, dict] = {
+    "zuul": {},
+    "subqueues": {"independent-subqueues": True},
+    "batch": {"batch-size": 3},
+    "verify-first": {"verify-first": True, "batch-size": 3},
+    "spare": {"speculate-failures": True},
+    "trust": {"trust-later-passes": True},
+    "spare-trust": {"speculate-failures": True, "trust-later-passes": True},
+    "cycles": {"allow-circular-dependencies": True},
+    "retry-failed-jobs": {"retry-failed-jobs": 1},
+}
+_ONLY = os.environ.get("ZUULISH_PROPERTY_MODE")
+MODES = [ALL_MODES[_ONLY]] if _ONLY else list(ALL_MODES.values())
 
 
 class GateMachine(RuleBasedStateMachine):
@@ -43,11 +57,7 @@ class GateMachine(RuleBasedStateMachine):
         self.world: GateWorld | None = None
         self.next_number = 1
 
-    @initialize(options=st.sampled_from([{}, {"independent-subqueues": True},
-                                         {"batch-size": 3},
-                                         {"verify-first": True, "batch-size": 3},
-                                         {"allow-circular-dependencies": True},
-                                         {"retry-failed-jobs": 1}]),
+    @initialize(options=st.sampled_from(MODES),
                 flaky=st.sampled_from([0.0, 0.0, 0.25]),
                 nodes=st.integers(1, 4),
                 window=st.sampled_from([{}, {"window": 1, "window-floor": 1},

@@ -447,3 +447,122 @@ def test_a_failing_non_voting_job_neither_blocks_the_merge_nor_restarts_follower
         assert world.forge.violations == []
     finally:
         world.close()
+
+
+def flake_once(world: GateWorld, number: int) -> None:
+    """The first build of a state that holds only change ``number`` fails (a flake)."""
+    commit = world.forge.changes[number].commit
+    real = world.executor.outcome
+    flaked: list[bool] = []
+
+    def outcome(repo_state: dict, job: str = "") -> str:
+        commits = {c for st in repo_state.values() for c in st.get("changes", ())}
+        if commits == {commit} and not flaked:
+            flaked.append(True)
+            return "FAILURE"
+        return real(repo_state, job)
+
+    world.executor.outcome = outcome  # type: ignore[method-assign]
+
+
+def test_a_flaky_head_is_rejected_and_its_follower_restarted_by_default(world) -> None:
+    push(world, 1, "a")
+    push(world, 2, "b", at=1)
+    flake_once(world, 1)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [2]
+    assert builds_of(world, 2) == 2
+    assert world.forge.violations == []
+
+
+@pytest.mark.parametrize("world", [{"trust-later-passes": True}], indirect=True)
+def test_a_flaky_head_merges_with_its_follower_whose_state_held_it_and_passed(world) -> None:
+    push(world, 1, "a")
+    push(world, 2, "b", at=1)
+    flake_once(world, 1)
+    world.run()
+    merges = world.forge.merges
+    assert [m.number for m in merges] == [1, 2]
+    assert merges[0].at == merges[1].at  # together, as 2's tested state
+    assert builds_of(world, 2) == 1  # no restart
+    assert (1, "success", "SUCCESS") in world.forge.reports
+    assert world.forge.violations == []
+
+
+@pytest.mark.parametrize("world", [{"trust-later-passes": True}], indirect=True)
+def test_trusting_later_passes_still_rejects_a_bad_change(world) -> None:
+    push(world, 1, "a", bad=True)
+    push(world, 2, "b", at=1)
+    push(world, 3, "a", at=2)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [2, 3]
+    assert (1, "failure", "FAILURE") in world.forge.reports
+    assert world.forge.violations == []
+
+
+def merged_at(world: GateWorld, number: int) -> float:
+    return next(m.at for m in world.forge.merges if m.number == number)
+
+
+def test_a_bad_head_costs_its_follower_a_second_round_by_default(world) -> None:
+    push(world, 1, "a", bad=True)
+    push(world, 2, "b", at=1)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [2]
+    assert merged_at(world, 2) == pytest.approx(2 * 1800 + 1, abs=2)
+
+
+@pytest.mark.parametrize("world", [{"speculate-failures": True}], indirect=True)
+def test_with_spare_speculation_a_bad_head_costs_its_follower_no_extra_round(world) -> None:
+    push(world, 1, "a", bad=True)
+    push(world, 2, "b", at=1)
+    push(world, 3, "a", at=2)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [2, 3]
+    # 2's alternate (without 1) ran on the idle nodes beside its state with 1: when
+    # 1 failed it became 2's state, already passed.
+    assert merged_at(world, 2) == pytest.approx(1800 + 1, abs=2)
+    assert builds_of(world, 2) == 2
+    assert world.forge.merges[0].history == (2,)
+    assert world.forge.violations == []
+
+
+@pytest.mark.parametrize("world", [{"speculate-failures": True}], indirect=True)
+def test_with_spare_speculation_an_alternate_is_dropped_when_what_it_left_out_passes(
+        world) -> None:
+    push(world, 1, "a")
+    push(world, 2, "a", at=1)
+    world.run()
+    assert [m.number for m in world.forge.merges] == [1, 2]
+    assert world.forge.merges[1].history == (1, 2)
+    assert merged_at(world, 2) == pytest.approx(1800 + 1, abs=2)
+    from sqlalchemy import select
+
+    from zuulish.store import BuildSetRow
+    with world.store.read() as s:
+        rows = s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == 2)).all()
+    assert sorted(r.ahead for r in rows) == [[], [1]]  # the alternate left 1 out
+    assert not any(r.alternate for r in rows)
+    assert [r.ahead for r in rows if r.current] == [[1]]
+    assert world.forge.violations == []
+
+
+def test_spare_speculation_waits_for_idle_nodes() -> None:
+    world = GateWorld(repos=["a", "b"], nodes=2, queue_options={"speculate-failures": True})
+    try:
+        for number in (1, 2, 3):
+            push(world, number, "a", at=number)
+        world.run_for(60)
+        from sqlalchemy import select
+
+        from zuulish.store import BuildRow, BuildSetRow
+        with world.store.read() as s:
+            running = s.execute(select(BuildSetRow.alternate, BuildSetRow.ahead)
+                                .join(BuildRow, BuildRow.buildset_id == BuildSetRow.id)
+                                .where(BuildRow.state == "running")).all()
+        assert sorted(tuple(a) for _, a in running) == [(), (1,)]  # the primaries of 1, 2
+        world.run()
+        assert [m.number for m in world.forge.merges] == [1, 2, 3]
+        assert world.forge.violations == []
+    finally:
+        world.close()

@@ -97,7 +97,9 @@ class Layout:
             independent_subqueues=bool(attrs.get("independent-subqueues", False)),
             batch_size=int(attrs.get("batch-size", 1)),
             verify_first=bool(attrs.get("verify-first", False)),
-            retry_failed_jobs=int(attrs.get("retry-failed-jobs", 0)))
+            retry_failed_jobs=int(attrs.get("retry-failed-jobs", 0)),
+            speculate_failures=bool(attrs.get("speculate-failures", False)),
+            trust_later_passes=bool(attrs.get("trust-later-passes", False)))
 
     def merge_mode(self, project: str, branch: str | None = None) -> str:
         """How the project's changes merge: the last stanza that says, else ``default``."""

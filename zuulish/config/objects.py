@@ -26,7 +26,8 @@ from zuulish.model import ProjectConfig
 SECRET_KEYS = {"name", "data"}
 SEMAPHORE_KEYS = {"name", "max"}
 # Zuul's queue attributes, then zuulish's own queue options (off by default).
-QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size", "verify-first", "retry-failed-jobs")
+QUEUE_OPTION_KEYS = ("independent-subqueues", "batch-size", "verify-first", "retry-failed-jobs",
+                     "speculate-failures", "trust-later-passes")
 QUEUE_KEYS = {"name", "per-branch", "allow-circular-dependencies", "dependencies-by-topic",
               *QUEUE_OPTION_KEYS}
 PRAGMA_KEYS = {"implied-branch-matchers", "implied-branches"}
@@ -89,7 +90,8 @@ def parse_semaphore(body: Any, ctx: SourceContext) -> ConfigObject:
 def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
     name = _name(body, ctx, "queue", QUEUE_KEYS)
     for key in ("per-branch", "allow-circular-dependencies", "dependencies-by-topic",
-                "independent-subqueues", "verify-first"):
+                "independent-subqueues", "verify-first", "speculate-failures",
+                "trust-later-passes"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
     _expect(body, "batch-size", int, ctx, f"queue {name!r}")
     if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
@@ -106,6 +108,19 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
             and body.get("allow-circular-dependencies"):
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' and 'verify-first' cannot be "
                               "combined with 'allow-circular-dependencies' yet")
+    for key in ("speculate-failures", "trust-later-passes"):
+        if not body.get(key):
+            continue
+        others = [k for k in ("independent-subqueues", "verify-first",
+                              "allow-circular-dependencies") if body.get(k)]
+        if body.get("batch-size", 1) > 1:
+            others.append("batch-size")
+        if others:
+            # Batching already trusts a later passing state and tests suspects on
+            # spare nodes; sub-queues re-base items on states of their own.
+            raise _err(body, ctx, f"queue {name!r}: {key!r} works only in a plain shared "
+                                  f"queue and cannot be combined with "
+                                  f"{' or '.join(repr(k) for k in others)}")
     return _object("queue", body, ctx, name)
 
 

@@ -22,6 +22,8 @@ class QueueItem:
     buildset: BuildSet | None = None
     position: int = 0
     verified_at: float | None = None  # verify-first queues: its own state passed
+    alternate: BuildSet | None = None  # speculate-failures: the state without the
+    # nearest uncertain item ahead, kept in case that item fails
 
     @property
     def is_ref(self) -> bool:
@@ -51,6 +53,13 @@ class QueueOptions:
     items behind it are not restarted and the window does not shrink for a
     flake. Only FAILURE is retried (not TIMED_OUT, POST_FAILURE, ...), and each
     retry is a new build, so the failed one stays in the history.
+    ``speculate_failures``: each item also gets, on spare nodes, a second state
+    without the nearest item ahead whose result is not known yet (its
+    *alternate*); when that item fails, the alternate becomes the item's state
+    instead of a restart.
+    ``trust_later_passes``: an item whose state fails is not blamed while the
+    state of the item behind it, which holds it, may still pass; when that state
+    passes, both merge as that state (a flake of the first is forgiven).
     """
 
     name: str = ""
@@ -60,6 +69,8 @@ class QueueOptions:
     batch_size: int = 1
     verify_first: bool = False
     retry_failed_jobs: int = 0
+    speculate_failures: bool = False
+    trust_later_passes: bool = False
 
 
 @dataclass

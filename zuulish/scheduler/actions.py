@@ -10,11 +10,14 @@ class StartBuildSet:
     """(Re)build the item's speculative state on top of ``ahead`` (item ids, in order).
 
     ``bundle``: the members of the item's dependency cycle, in order (itself
-    included); the state holds them all, after ``ahead``."""
+    included); the state holds them all, after ``ahead``. With ``alternate`` it is
+    a second state beside the current one, kept for when an item ahead that it
+    leaves out fails (the ``speculate-failures`` option)."""
 
     item_id: int
     ahead: tuple[int, ...]
     bundle: tuple[int, ...] = ()
+    alternate: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,24 @@ class Provider:
     def to_dict(self) -> dict:
         return {"item": self.item_id, "change": self.change, "patchset": self.patchset,
                 "job": self.job, "build": self.build, "provides": list(self.provides)}
+
+
+@dataclass(frozen=True)
+class UseAlternate:
+    """The item's alternate state is now its state (what it left out failed); the
+    builds it has run or is running count as the item's own."""
+
+    item_id: int
+    buildset_id: int
+
+
+@dataclass(frozen=True)
+class DropAlternate:
+    """The item's alternate state is of no use any more (what it left out passed,
+    or the queue ahead changed): its builds are canceled."""
+
+    item_id: int
+    buildset_id: int
 
 
 @dataclass(frozen=True)
@@ -109,5 +130,5 @@ class MarkVerified:
     keep: bool = False
 
 
-Action = (StartBuildSet | StartJobs | SkipJobs | CancelJobs | FailJobs | Report | Supersede
-          | MarkVerified)
+Action = (StartBuildSet | UseAlternate | DropAlternate | StartJobs | SkipJobs | CancelJobs
+          | FailJobs | Report | Supersede | MarkVerified)

@@ -5,22 +5,41 @@ plus itself. When an item fails, the items behind it no longer include it and
 are restarted; the failing item stays until it reaches the head, and is
 restarted itself if something ahead of it fails in the meantime. Only the head
 is reported, and merged when every voting job passed.
+
+With the ``trust-later-passes`` queue option an item whose state fails is not
+blamed yet while the current state of the item just behind it (inside the
+window) holds it and has not failed: the items behind keep it. If that later
+state passes, the failure was not the item's change (a bad change fails every
+state holding it, so this forgives only flakes): at the head both merge as that
+later state, which is exactly what was tested. If it fails too, the item is
+blamed as usual.
+
+With ``speculate-failures`` each item also keeps an alternate state on spare
+nodes (see ``speculation``), used instead of a restart when the item it leaves
+out fails.
+
+Items in a dependency cycle, where the queue allows them, are planned as one
+bundle (see ``bundles``).
 """
+
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from zuulish.model import ChangeKey, ChangeQueue, QueueItem
-from zuulish.scheduler.actions import Action, Report, StartBuildSet
+from zuulish.scheduler.actions import Action, Report, StartBuildSet, UseAlternate
 from zuulish.scheduler.bundles import find_bundles
 from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
+from zuulish.scheduler.speculation import held, plan_alternate
 from zuulish.scheduler.subqueues import Ahead, Footprint, items_ahead
 
 
 def plan_dependent(queue: ChangeQueue, merged_items: set[int],
                    merged_changes: set[ChangeKey],
-                   footprints: Mapping[int, Footprint] | None = None) -> list[Action]:
+                   footprints: Mapping[int, Footprint] | None = None, *,
+                   speculate_failures: bool = False,
+                   trust_later_passes: bool = False) -> list[Action]:
     """Decide what to do for one shared change queue.
 
     ``merged_items`` are ids of items that already merged (still valid as part
@@ -29,18 +48,23 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     ``footprints`` (the ``independent-subqueues`` option) an item is tested with,
     and waits for, only the items ahead whose repositories meet its own (see
     ``subqueues``); its place in the window is counted among those it waits for,
-    and it waits outside the window while anything it includes does. Items in a
-    dependency cycle (where the queue allows them) are planned as one bundle
-    (see ``bundles``).
+    and it waits outside the window while anything it includes does.
+    ``speculate_failures`` and ``trust_later_passes`` are the queue options of
+    the same names (see the module); neither is used with ``footprints`` or with
+    bundles (the queue's ``allow_circular_dependencies``).
     """
     actions: list[Action] = []
-    dependencies = items_ahead(queue.items, footprints)
-    bundles = find_bundles(queue.items) if queue.options.allow_circular_dependencies else {}
-    by_id = {item.id: item for item in queue.items}
+    items = queue.items
+    dependencies = items_ahead(items, footprints)
+    bundles = find_bundles(items) if queue.options.allow_circular_dependencies else {}
+    by_id = {item.id: item for item in items}
     active: set[int] = set()  # items in the window and not failing, so far
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
-    for item in queue.items:
+    uncertain: set[int] = set()  # active items whose state has not passed (yet)
+    passed: set[int] = set()  # items whose state for their place passed
+    suspect: QueueItem | None = None  # a failing head that a later state may clear
+    for index, item in enumerate(items):
         bundle = bundles.get(item.id, ())
         own_bundle = {by_id[m].change.key for m in bundle}
         lost = lost_dependency(item, active_changes | own_bundle, merged_changes)
@@ -57,11 +81,15 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
         bs = item.buildset
         expected = tuple(a for a in ahead.includes if a in active and a not in bundle)
         others = tuple(m for m in bundle if m != item.id)
-        if bs is None or tuple(a for a in bs.ahead if a not in merged_items) \
-                != expected + others:
-            actions.append(StartBuildSet(item.id, expected, bundle))
+        if bs is None or held(bs, merged_items) != expected + others:
+            alternate = item.alternate if speculate_failures else None
+            if alternate is not None and held(alternate, merged_items) == expected:
+                actions.append(UseAlternate(item.id, alternate.id))  # no restart
+            else:
+                actions.append(StartBuildSet(item.id, expected, bundle))
             active.add(item.id)
             active_changes.add(item.change.key)
+            uncertain.add(item.id)
             continue
         if bundle:
             active.add(item.id)  # until the bundle is known to fail
@@ -75,15 +103,37 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             actions.append(unbuildable)  # reported at once, wherever it is in the queue
             continue
         actions.extend(plan_jobs(item.id, bs))
-        if not bs.failing:
+        if speculate_failures:
+            actions.extend(plan_alternate(item, expected, uncertain, merged_items))
+        # The item just behind, if it is inside the window (its state runs).
+        follower = items[index + 1] if index + 1 < min(len(items), queue.window) else None
+        trusted = bs.failing and trust_later_passes and _may_clear(follower, item)
+        if not bs.failing or trusted:
             active.add(item.id)
             active_changes.add(item.change.key)
+        if bs.succeeded:
+            passed.add(item.id)
+        elif item.id in active:
+            uncertain.add(item.id)
         if not ahead.waits_for and bs.complete:  # the head (of its sub-queue)
             if bs.succeeded:
                 actions.append(Report(item.id, "success", merge=True))
+            elif trusted:
+                suspect = item
             else:
                 actions.append(Report(item.id, "failure"))
+    if suspect is not None:
+        follower = items[1]
+        if follower.id in passed:  # its state holds the head, as tested (``_may_clear``)
+            actions += [Report(i.id, "success", merge=True, via=follower.id)
+                        for i in (suspect, follower)]
     return actions
+
+
+def _may_clear(follower: QueueItem | None, item: QueueItem) -> bool:
+    """Whether the follower's current state holds ``item`` and has not failed."""
+    bs = follower.buildset if follower is not None else None
+    return bs is not None and item.id in bs.ahead and not bs.failing
 
 
 def _plan_bundle(bundle: tuple[int, ...], by_id: Mapping[int, QueueItem],

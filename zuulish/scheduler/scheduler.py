@@ -47,6 +47,7 @@ from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
     CancelJobs,
+    DropAlternate,
     FailJobs,
     MarkVerified,
     Report,
@@ -54,6 +55,7 @@ from zuulish.scheduler.actions import (
     StartBuildSet,
     StartJobs,
     Supersede,
+    UseAlternate,
 )
 from zuulish.scheduler.batching import plan_batched
 from zuulish.scheduler.dependent import plan_dependent
@@ -526,8 +528,10 @@ class Scheduler:
                     continue
                 footprints = self._footprints(layout, pipeline, queue.items) \
                     if queue.options.independent_subqueues else None
-                actions.extend(plan_dependent(queue, merged_items, merged_changes,
-                                              footprints))
+                actions.extend(plan_dependent(
+                    queue, merged_items, merged_changes, footprints,
+                    speculate_failures=queue.options.speculate_failures,
+                    trust_later_passes=queue.options.trust_later_passes))
             elif pipeline.manager == PipelineManager.SERIAL:
                 actions.extend(plan_serial(queue))
             elif pipeline.manager == PipelineManager.SUPERCEDENT:
@@ -633,7 +637,13 @@ class Scheduler:
     def apply(self, tenant: str, layout: Layout, pipeline: Pipeline, item: QueueItem,
               action: Action, items: dict[int, QueueItem] | None = None) -> None:
         if isinstance(action, StartBuildSet):
-            self._start_buildset(tenant, layout, pipeline, item, action.ahead, action.bundle)
+            self._start_buildset(tenant, layout, pipeline, item, action.ahead, action.bundle,
+                                 action.alternate)
+        elif isinstance(action, UseAlternate):
+            self._use_alternate(action)
+        elif isinstance(action, DropAlternate):
+            with self.store.session() as s:
+                self._drop_alternates(s, action.item_id, only=action.buildset_id)
         elif isinstance(action, StartJobs):
             self._start_jobs(tenant, pipeline, item, action)
         elif isinstance(action, SkipJobs):
@@ -660,7 +670,10 @@ class Scheduler:
     # -------------------------------------------------------------- buildsets
     def _start_buildset(self, tenant: str, layout: Layout, pipeline: Pipeline,
                         item: QueueItem, ahead: tuple[int, ...],
-                        bundle: tuple[int, ...] = ()) -> None:
+                        bundle: tuple[int, ...] = (), alternate: bool = False) -> None:
+        """Request the item's state on ``ahead`` (and, for a bundle, every member):
+        its new current state, or (with ``alternate``) a second one beside it,
+        replacing any earlier alternate."""
         changes = self._state_changes(pipeline, item, ahead, bundle)
         projects = {c["project"]: {"connection": c["connection"], "url": c["url"],
                                    "merge_mode": self._merge_mode(layout, c)}
@@ -673,14 +686,17 @@ class Scheduler:
                     self._add_project(tenant, projects, name)
         except ConfigError:
             pass  # reported once the speculative state (and its layout) is known
-        if item.buildset is None and pipeline.start and item.live:
+        if item.buildset is None and pipeline.start and item.live and not alternate:
             self._report_change(tenant, pipeline, item.change, "start", "")
         with self.store.session() as s:
-            self._retire_buildset(s, item.id)
-            bs = BuildSetRow(uuid=uuid.uuid4().hex, item_id=item.id, current=True,
+            if alternate:
+                self._drop_alternates(s, item.id)
+            else:
+                self._retire_buildset(s, item.id)
+            bs = BuildSetRow(uuid=uuid.uuid4().hex, item_id=item.id, current=not alternate,
+                             alternate=alternate,
                              ahead=[*ahead, *(m for m in bundle if m != item.id)],
-                             merge_state=MergeState.PENDING,
-                             created_at=self.clock.now())
+                             merge_state=MergeState.PENDING, created_at=self.clock.now())
             s.add(bs)
             s.flush()
             spec = {"changes": changes, "projects": projects, "branch": item.change.branch}
@@ -775,11 +791,42 @@ class Scheduler:
         return out
 
     def _retire_buildset(self, s: Session, item_id: int) -> None:
+        """The item's state (and any alternate of it) no longer counts."""
         old = s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == item_id,
                                                   BuildSetRow.current.is_(True))).all()
         for bs in old:
             bs.current = False
             self._cancel_builds(s, bs.id)
+        self._drop_alternates(s, item_id)
+
+    def _drop_alternates(self, s: Session, item_id: int, only: int | None = None) -> None:
+        """The item's alternate state (``only`` that one) is of no use: stop it."""
+        query = select(BuildSetRow).where(BuildSetRow.item_id == item_id,
+                                          BuildSetRow.alternate.is_(True))
+        if only is not None:
+            query = query.where(BuildSetRow.id == only)
+        for bs in s.scalars(query).all():
+            bs.alternate = False
+            self._cancel_builds(s, bs.id)
+
+    def _use_alternate(self, action: UseAlternate) -> None:
+        """Make the item's alternate its current state, keeping its builds."""
+        with self.store.session() as s:
+            alt = s.get(BuildSetRow, action.buildset_id)
+            if alt is None or not alt.alternate:
+                return  # dropped since the plan was made (a merge it does not hold)
+            for bs in s.scalars(select(BuildSetRow).where(
+                    BuildSetRow.item_id == action.item_id, BuildSetRow.current.is_(True))):
+                bs.current = False
+                self._cancel_builds(s, bs.id)
+            alt.alternate, alt.current = False, True
+            s.execute(update(BuildRow).where(BuildRow.buildset_id == alt.id)
+                      .values(priority=BuildRow.priority - 1))  # no longer spare
+            s.execute(update(NodeRequestRow).where(
+                NodeRequestRow.build_id.in_(select(BuildRow.id).where(
+                    BuildRow.buildset_id == alt.id)), NodeRequestRow.state == "requested")
+                      .values(priority=NodeRequestRow.priority - 1))
+        self.store.notifier.notify(channels.SCHEDULER, channels.LAUNCHER)
 
     def _cancel_builds(self, s: Session, buildset_id: int) -> None:
         now = self.clock.now()
@@ -811,7 +858,7 @@ class Scheduler:
             # the few build sets still waiting first: finished merge requests pile up
             pending = s.scalars(select(BuildSetRow.id).where(
                 BuildSetRow.merge_state == MergeState.PENDING,
-                BuildSetRow.current.is_(True))).all()
+                BuildSetRow.current.is_(True) | BuildSetRow.alternate.is_(True))).all()
             if not pending:
                 return 0
             rows = s.execute(
@@ -824,7 +871,8 @@ class Scheduler:
             state, message, repo_state, graph = self._evaluate_merge(item, mr.result or {})
             with self.store.session() as s:
                 row = s.get(BuildSetRow, bs.id)
-                if row is None or not row.current or row.merge_state != MergeState.PENDING:
+                if row is None or not (row.current or row.alternate) \
+                        or row.merge_state != MergeState.PENDING:
                     continue
                 row.merge_state, row.message = state, message
                 row.repo_state = repo_state
@@ -914,11 +962,14 @@ class Scheduler:
     def _start_jobs(self, tenant: str, pipeline: Pipeline, item: QueueItem,
                     action: StartJobs) -> None:
         bs = item.buildset
-        assert bs is not None and bs.job_graph is not None
+        if item.alternate is not None and item.alternate.id == action.buildset_id:
+            bs = item.alternate
+        if bs is None or bs.id != action.buildset_id or bs.job_graph is None:
+            return  # planned for a state that is no longer the item's
         now = self.clock.now()
         with self.store.session() as s:
             bs_row = s.get(BuildSetRow, action.buildset_id)
-            if bs_row is None or not bs_row.current:
+            if bs_row is None or not (bs_row.current or bs_row.alternate):
                 return
             providers = dict(action.providers)
             priority = node_priority(pipeline.precedence,
@@ -1080,6 +1131,15 @@ class Scheduler:
         instead of being merged as a state that was never the branch's future.
         (In a verify-first queue, an item not verified yet keeps its state: only its
         verdict is used, and it joins the chain on a new state if the branch moved.)"""
+        for item_id, ahead in s.execute(
+                select(BuildSetRow.item_id, BuildSetRow.ahead)
+                .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(QueueItemRow.tenant == merged.tenant,
+                       QueueItemRow.pipeline == merged.pipeline,
+                       QueueItemRow.queue_name == merged.queue_name,
+                       BuildSetRow.alternate.is_(True))).all():
+            if merged.id not in (ahead or []):
+                self._drop_alternates(s, item_id)  # built for a branch that is gone
         others = s.execute(
             select(BuildSetRow.item_id, BuildSetRow.id, BuildSetRow.ahead, QueueItemRow.project,
                    QueueItemRow.verified_at)
@@ -1187,6 +1247,7 @@ class Scheduler:
         for bs in s.scalars(select(BuildSetRow).where(BuildSetRow.item_id == item_id,
                                                       BuildSetRow.current.is_(True))):
             self._cancel_builds(s, bs.id)
+        self._drop_alternates(s, item_id)
 
 
 RunHook = Callable[[PassResult], None]

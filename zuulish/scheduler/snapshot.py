@@ -98,13 +98,18 @@ def load_queues(session: Session, tenant: str, pipeline: str,
     if not items:
         return []
     ids = [i.id for i in items]
-    buildsets = {bs.item_id: bs for bs in session.scalars(
-        select(BuildSetRow).options(defer(BuildSetRow.repo_state), defer(BuildSetRow.job_graph))
-        .where(BuildSetRow.item_id.in_(ids), BuildSetRow.current.is_(True)))}
-    cache.fill(session, list(buildsets.values()))
+    buildsets: dict[int, BuildSetRow] = {}
+    alternates: dict[int, BuildSetRow] = {}
+    for bs in session.scalars(
+            select(BuildSetRow).options(defer(BuildSetRow.repo_state),
+                                        defer(BuildSetRow.job_graph))
+            .where(BuildSetRow.item_id.in_(ids),
+                   BuildSetRow.current.is_(True) | BuildSetRow.alternate.is_(True))):
+        (buildsets if bs.current else alternates)[bs.item_id] = bs
+    cache.fill(session, [*buildsets.values(), *alternates.values()])
     builds: dict[int, list[Any]] = defaultdict(list)
-    if buildsets:
-        bs_ids = [bs.id for bs in buildsets.values()]
+    if buildsets or alternates:
+        bs_ids = [bs.id for bs in (*buildsets.values(), *alternates.values())]
         for b in session.execute(select(*BUILD_COLUMNS).where(BuildRow.buildset_id.in_(bs_ids))
                                  .order_by(BuildRow.created_at)):
             builds[b.buildset_id].append(b)
@@ -132,9 +137,12 @@ def load_queues(session: Session, tenant: str, pipeline: str,
             change = Change(ChangeKey(row.connection, row.change_number), row.project,
                             row.branch, row.patchset or 0, "")
         bs_row = buildsets.get(row.id)
+        alt_row = alternates.get(row.id)
         queue.items.append(QueueItem(
             id=row.id, pipeline=pipeline, queue=row.queue_name, change=change,
             enqueued_at=row.enqueued_at, live=row.live,
             buildset=buildset_from_row(bs_row, builds[bs_row.id], cache) if bs_row else None,
-            position=len(queue.items), verified_at=row.verified_at))
+            position=len(queue.items), verified_at=row.verified_at,
+            alternate=buildset_from_row(alt_row, builds[alt_row.id], cache) if alt_row
+            else None))
     return list(queues.values())

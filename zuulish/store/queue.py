@@ -63,6 +63,9 @@ class BuildSetRow(Base):
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("queue_items.id"), index=True)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
+    # speculate-failures: a second state of the item, beside the current one,
+    # without an item ahead that may fail (current is then false)
+    alternate: Mapped[bool] = mapped_column(Boolean, default=False)
     ahead: Mapped[list[Any]] = mapped_column(default=list)
     merge_state: Mapped[str] = mapped_column(String(16), default="pending")
     message: Mapped[str | None] = mapped_column(Text)
