@@ -112,6 +112,27 @@ class GateMachine(RuleBasedStateMachine):
             self.forge.new_patchset(number, bad)
             self.world.event("patchset-created", number)
 
+    @rule(target=changes, repos=st.tuples(st.sampled_from(REPOS), st.sampled_from(REPOS)),
+          bad=st.tuples(st.booleans(), st.booleans()),
+          approved=st.sampled_from([True, True, False]))
+    def push_cycle(self, repos: tuple[str, str], bad: tuple[bool, bool],
+                   approved: bool) -> int:
+        """Two changes that need each other (Depends-On both ways), pushed at once."""
+        assert self.world is not None
+        first, second = self.next_number, self.next_number + 1
+        self.next_number += 2
+        now = self.world.clock.now()
+        for number, other, repo, is_bad in ((first, second, repos[0], bad[0]),
+                                            (second, first, repos[1], bad[1])):
+            self.forge.add(SimChange(number, repo, (f"src/{number}.py",), is_bad, now,
+                                     needs=(other,), approved=approved))
+        for number in (first, second):
+            self.world.event("patchset-created", number)
+            if approved:
+                self.world.event("comment-added", number, approvals={"Workflow": 1},
+                                 comment="Workflow+1")
+        return first
+
     @rule(number=changes, on=changes)
     def depend_on(self, number: int, on: int) -> None:
         """A new patch set of ``number`` that also needs ``on``: a change may come
