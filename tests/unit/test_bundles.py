@@ -120,3 +120,25 @@ def test_without_the_queue_option_a_cycle_is_rejected_with_the_way_out() -> None
                    for o in outcomes), outcomes
     finally:
         world.close()
+
+
+def test_a_cycle_split_in_the_queue_is_reported_so_the_changes_between_go_on() -> None:
+    world = cycle_world()
+    try:
+        world.add_change(SimChange(1, "a", ("src/1.py",), False, 0.0, needs=(2,)))
+        world.add_change(SimChange(2, "a", ("src/2.py",), False, 0.0, needs=(1,)))
+        world.add_change(SimChange(3, "a", ("src/3.py",), False, 0.0))
+        world.run_for(60)
+        # a new patch set of 1 and its approval are taken in together: 1 comes back
+        # at the end of the queue, behind 3, while 2 still waits near the head
+        world.forge.new_patchset(1, bad=False)
+        world.forge.changes[1].approved = True
+        world.event("comment-added", 1, approvals={"Workflow": 1})
+        world.event("patchset-created", 1)
+        world.run()
+        assert 3 in [m.number for m in world.forge.merges]
+        assert world.queued() == 0 and world.forge.violations == []
+        failed = {n for n, action, _ in world.forge.reports if action == "failure"}
+        assert {1, 2} <= failed
+    finally:
+        world.close()

@@ -58,6 +58,9 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     dependencies = items_ahead(items, footprints)
     bundles = find_bundles(items) if queue.options.allow_circular_dependencies else {}
     by_id = {item.id: item for item in items}
+    split = _split_bundles(items, bundles)
+    actions.extend(split)
+    broken = {r.item_id for r in split}
     active: set[int] = set()  # items in the window and not failing, so far
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
@@ -65,6 +68,8 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     passed: set[int] = set()  # items whose state for their place passed
     suspect: QueueItem | None = None  # a failing head that a later state may clear
     for index, item in enumerate(items):
+        if item.id in broken:
+            continue
         bundle = bundles.get(item.id, ())
         own_bundle = {by_id[m].change.key for m in bundle}
         lost = lost_dependency(item, active_changes | own_bundle, merged_changes)
@@ -182,3 +187,22 @@ def _leave(members: list[QueueItem], active: set[int], active_changes: set[Chang
     for m in members:
         active.discard(m.id)
         active_changes.discard(m.change.key)
+
+
+def _split_bundles(items: list[QueueItem], bundles: Mapping[int, tuple[int, ...]]
+                   ) -> list[Report]:
+    """Bundles whose members are not next to each other any more (a member left
+    and came back, say with a new patch set) cannot be tested as one: every
+    member is reported, to be enqueued again together."""
+    place = {item.id: n for n, item in enumerate(items)}
+    reports: list[Report] = []
+    for bundle in {b for b in bundles.values()}:
+        spots = sorted(place[m] for m in bundle)
+        if spots[-1] - spots[0] + 1 == len(bundle):
+            continue
+        numbers = ", ".join(str(items[place[m]].change.key.number) for m in bundle)
+        reports.extend(Report(m, "failure", message=(
+            f"Its dependency cycle ({numbers}) is no longer together in the queue (a "
+            "change of it was enqueued again); approve the cycle again to test and merge "
+            "it as one.")) for m in bundle)
+    return sorted(reports, key=lambda r: place[r.item_id])
