@@ -28,13 +28,17 @@ QUEUE = """
 """
 
 
+def cycle_tenant(tmp_path: Path, database_url: str) -> GateTenant:
+    """Two repos sharing a queue that allows circular dependencies, started."""
+    return GateTenant(tmp_path, database_url,
+                      {p: {".zuul.yaml": CONFIG, "value.txt": "good\n"}
+                       for p in ("org/app", "org/lib")},
+                      pipelines=PIPELINES + QUEUE).start()
+
+
 def test_two_changes_that_need_each_other_are_tested_together_and_both_merge(
         tmp_path: Path, database_url: str) -> None:
-    tenant = GateTenant(tmp_path, database_url,
-                        {p: {".zuul.yaml": CONFIG, "value.txt": "good\n"}
-                         for p in ("org/app", "org/lib")},
-                        pipelines=PIPELINES + QUEUE)
-    tenant.start()
+    tenant = cycle_tenant(tmp_path, database_url)
     try:
         app = tenant.push("org/app", {"app.txt": "uses lib\n"}, "App side",
                           change_id="I" + "a" * 40)
@@ -58,11 +62,7 @@ def test_two_changes_that_need_each_other_are_tested_together_and_both_merge(
 
 
 def test_a_cycle_with_a_bad_side_merges_neither(tmp_path: Path, database_url: str) -> None:
-    tenant = GateTenant(tmp_path, database_url,
-                        {p: {".zuul.yaml": CONFIG, "value.txt": "good\n"}
-                         for p in ("org/app", "org/lib")},
-                        pipelines=PIPELINES + QUEUE)
-    tenant.start()
+    tenant = cycle_tenant(tmp_path, database_url)
     try:
         tips = {p: git(tenant.forge.repo_path(p), "rev-parse", "refs/heads/main").strip()
                 for p in ("org/app", "org/lib")}
