@@ -80,42 +80,15 @@ def verified(it, at: float = 1.0):
     return it
 
 
-def test_verify_first_tests_each_new_item_alone_on_spare_nodes() -> None:
-    q = queue(item(1), item(2, merged(2, ())))
-    actions = plan_batched(q, set(), set(), 4, verify_first=True)
-    assert StartBuildSet(1, ()) in actions
-    assert StartJobs(2, 20, ("unit",), spare=True) in actions
-
-
-def test_verify_first_a_new_item_is_tested_on_top_of_the_verified_chain() -> None:
-    q = queue(verified(item(1, merged(1, (), None))), item(2))
-    assert StartBuildSet(2, (1,)) in plan_batched(q, set(), set(), 4, verify_first=True)
-    # A state holding an item that has left the chain is rebuilt without it.
-    q = queue(verified(item(3, merged(3, (), None))), item(2, merged(2, (1,), None)))
-    assert StartBuildSet(2, (3,)) in plan_batched(q, set(), set(), 4, verify_first=True)
-
-
-def test_verify_first_rejects_an_item_that_fails_alone_at_once() -> None:
-    q = queue(verified(item(1, merged(1, (), None))), item(2, merged(2, (), "FAILURE")))
-    actions = plan_batched(q, set(), set(), 4, verify_first=True)
-    [report] = [a for a in actions if isinstance(a, Report)]
-    assert (report.item_id, report.action, report.window) == (2, "failure", False)
-    assert "fails on its own" in report.message
-
-
-def test_verify_first_an_item_that_passes_alone_joins_the_chain() -> None:
-    from zuulish.scheduler.actions import MarkVerified
-    q = queue(item(1, merged(1, (), "SUCCESS")))
-    assert plan_batched(q, set(), set(), 4, verify_first=True) == [MarkVerified(1, keep=True)]
-    # Once verified, it gets a state on the chain (here: nothing ahead).
-    q = queue(verified(item(1)))
-    assert plan_batched(q, set(), set(), 4, verify_first=True) == [StartBuildSet(1, ())]
-
-
 def test_verify_first_unverified_items_neither_join_nor_block_the_chain() -> None:
     q = queue(item(1, merged(1, (), None)), verified(item(2, merged(2, (), "SUCCESS"))))
     actions = plan_batched(q, set(), set(), 4, verify_first=True)
     assert Report(2, "success", merge=True, via=2) in actions
+
+
+def test_verify_first_a_verified_item_gets_a_state_on_the_chain() -> None:
+    q = queue(verified(item(1)))
+    assert plan_batched(q, set(), set(), 4, verify_first=True) == [StartBuildSet(1, ())]
 
 
 def test_verify_first_a_dependent_change_joins_after_what_it_needs() -> None:

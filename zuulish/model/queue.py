@@ -82,3 +82,6 @@ class ChangeQueue:
     window: int
     items: list[QueueItem] = field(default_factory=list)
     options: QueueOptions = field(default_factory=QueueOptions)
+    # verify-first queues: how often its changes fail verification (an estimate;
+    # None: nothing measured yet)
+    failure_rate: float | None = None

@@ -130,5 +130,14 @@ class MarkVerified:
     keep: bool = False
 
 
+@dataclass(frozen=True)
+class SetFailureRate:
+    """Verify-first queues: the estimate of how often a change of the item's queue
+    fails verification is now ``rate`` (results of ``item_id``'s group moved it)."""
+
+    item_id: int
+    rate: float
+
+
 Action = (StartBuildSet | UseAlternate | DropAlternate | StartJobs | SkipJobs | CancelJobs
-          | FailJobs | Report | Supersede | MarkVerified)
+          | FailJobs | Report | Supersede | MarkVerified | SetFailureRate)

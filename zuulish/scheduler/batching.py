@@ -17,19 +17,19 @@ failing item): the items behind it are re-based without it, and it is reported
 once it reaches the head. A probe that fails while a later state holding it
 passed failed for some other reason (a flake), and is not blamed.
 
-With the ``verify-first`` queue option, items are first tested on their own
-(``_verify``) and only those that pass form the chain described above, in the
-order they passed: a bad change is then found in one round, in parallel with
-every other one, instead of costing the whole queue a round each.
+With the ``verify-first`` queue option, items are first tested without the
+unverified items around them (see ``verification``) and only those that pass
+form the chain described above, in the order they passed: a bad change is then
+found in one round, in parallel with every other one, instead of costing the
+whole queue a round each.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from zuulish.model import ChangeKey, ChangeQueue, QueueItem
-from zuulish.scheduler.actions import Action, MarkVerified, Report, StartBuildSet, StartJobs
+from zuulish.scheduler.actions import Action, Report, StartBuildSet
 from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
+from zuulish.scheduler.verification import plan_verification
 
 # Up to this many untested suspects are all tested at once rather than bisected.
 PARALLEL_SEARCH = 3
@@ -85,56 +85,8 @@ def plan_batched(queue: ChangeQueue, merged_items: set[int], merged_changes: set
     actions.extend(_probe_jobs(chain, fresh, vouched, batch_size))
     actions.extend(_reports(items, chain, fresh, culprits, vouched))
     if verify_first:
-        actions.extend(_verify(queue.items, chain, merged_items, merged_changes))
-    return actions
-
-
-def _verify(items: list[QueueItem], chain: list[QueueItem], merged_items: set[int],
-            merged_changes: set[ChangeKey]) -> list[Action]:
-    """Verify-first: test each new item on top of the verified chain, on spare nodes.
-
-    Its state holds the items of the chain (each verified the same way) and the
-    item, so a failure is its own: it is rejected at once, without waiting to
-    reach the head and without moving the window. One that passes joins the end
-    of the chain, keeping that state when the chain has not moved since (then
-    it is a passing probe of the chain, and merges with no further build). An
-    item that needs other changes joins the chain once every change it needs has.
-    """
-    base = tuple(i.id for i in chain)
-    actions: list[Action] = []
-    queued = {i.change.key for i in items}
-    verified = {i.change.key for i in items if i.verified_at is not None}
-    for item in items:
-        if item.verified_at is not None:
-            continue
-        needs = [k for k in item.change.needs if k not in merged_changes]
-        if needs:
-            gone = [k for k in needs if k not in queued]
-            if gone:
-                actions.append(Report(item.id, "failure", window=False, message=(
-                    f"This change depends on change {', '.join(str(k.number) for k in gone)},"
-                    " which is no longer in the queue (it failed or was dequeued).")))
-            elif all(k in verified for k in needs):
-                actions.append(MarkVerified(item.id))
-            continue
-        bs = item.buildset
-        ahead = tuple(a for a in (bs.ahead if bs else ()) if a not in merged_items)
-        if bs is None or not set(ahead) <= set(base):
-            actions.append(StartBuildSet(item.id, base))  # new, or something it held left
-            continue
-        unbuildable = report_unbuildable(item.id, bs)
-        if unbuildable is not None:
-            actions.append(replace(unbuildable, window=False))
-            continue
-        if bs.complete and not bs.succeeded:
-            actions.append(Report(item.id, "failure", window=False, message=(
-                "This change fails on its own: it was tested on the tip of its branch with "
-                "only the changes ahead of it that had passed this way.")))
-        elif bs.succeeded:
-            actions.append(MarkVerified(item.id, keep=ahead == base))
-        else:
-            actions.extend(replace(a, spare=True) if isinstance(a, StartJobs) else a
-                           for a in plan_jobs(item.id, bs))
+        actions.extend(plan_verification(queue, chain, merged_items, merged_changes,
+                                         batch_size))
     return actions
 
 

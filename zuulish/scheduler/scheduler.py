@@ -51,6 +51,7 @@ from zuulish.scheduler.actions import (
     FailJobs,
     MarkVerified,
     Report,
+    SetFailureRate,
     SkipJobs,
     StartBuildSet,
     StartJobs,
@@ -658,6 +659,13 @@ class Scheduler:
             self._report_item(tenant, pipeline, item, action, via)
         elif isinstance(action, MarkVerified):
             self._mark_verified(tenant, pipeline, item.id, action.keep)
+        elif isinstance(action, SetFailureRate):
+            with self.store.session() as s:
+                queue = s.scalar(select(ChangeQueueRow).where(
+                    ChangeQueueRow.tenant == tenant, ChangeQueueRow.pipeline == pipeline.name,
+                    ChangeQueueRow.name == item.queue))
+                if queue is not None:
+                    queue.failure_rate = action.rate
         elif isinstance(action, Supersede):
             with self.store.session() as s:
                 row = s.get(QueueItemRow, item.id)

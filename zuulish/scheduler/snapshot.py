@@ -117,13 +117,16 @@ def load_queues(session: Session, tenant: str, pipeline: str,
                                                 ChangeQueueRow.pipeline == pipeline)
     if names is not None:
         window_query = window_query.where(ChangeQueueRow.name.in_(sorted(names)))
-    windows = {q.name: q.window for q in session.scalars(window_query)}
+    rows = {q.name: q for q in session.scalars(window_query)}
+    windows = {name: q.window for name, q in rows.items()}
     queues: dict[str, ChangeQueue] = {}
     for row in items:
         queue = queues.get(row.queue_name)
         if queue is None:
             queue = ChangeQueue(pipeline, row.queue_name,
                                 windows.get(row.queue_name, default_window))
+            if row.queue_name in rows:
+                queue.failure_rate = rows[row.queue_name].failure_rate
             queues[row.queue_name] = queue
         change: Change | Ref | None
         if row.change_number is None:  # a ref update or a branch tip

@@ -19,6 +19,8 @@ class ChangeQueueRow(Base):
     pipeline: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     window: Mapped[int] = mapped_column(Integer)
+    # verify-first queues: how often a change fails verification (a moving average)
+    failure_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class QueueItemRow(Base):
