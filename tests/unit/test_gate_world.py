@@ -566,3 +566,56 @@ def test_spare_speculation_waits_for_idle_nodes() -> None:
         assert world.forge.violations == []
     finally:
         world.close()
+
+
+def _failure_rate(world: GateWorld) -> float | None:
+    from sqlalchemy import select
+
+    from zuulish.store import ChangeQueueRow
+    with world.store.read() as s:
+        return s.scalar(select(ChangeQueueRow.failure_rate))
+
+
+def _verify_first_world(batch_size: int) -> GateWorld:
+    world = GateWorld(repos=["a", "b"], nodes=1, queue_options={
+        "verify-first": True, "batch-size": batch_size})
+    push(world, 1, "a")  # takes the only node; the others gather while it runs
+    for n in range(2, 6):
+        push(world, n, "ab"[n % 2], at=60 + n)
+    push(world, 6, "a", bad=True, at=70)
+    world.run()
+    return world
+
+
+def test_verify_first_tests_changes_that_arrive_together_as_one_group() -> None:
+    grouped, alone = _verify_first_world(4), _verify_first_world(1)
+    try:
+        for world in (grouped, alone):
+            assert [m.number for m in world.forge.merges] == [1, 2, 3, 4, 5]
+            assert world.forge.violations == []
+        # 3 and 4 were verified by one build of 4's state (which holds 3), and 5 and 6
+        # by one of 6's, then 5's alone to tell which of them failed.
+        assert builds_of(grouped, 3) == 0 and builds_of(grouped, 6) == 1
+        assert builds_of(alone, 3) >= 1
+        assert grouped.executor.started < alone.executor.started
+        rate = _failure_rate(grouped)
+        assert rate is not None and 0 < rate < 0.2  # one change in six failed
+    finally:
+        grouped.close()
+        alone.close()
+
+
+def test_verify_first_finds_a_bad_change_inside_a_group() -> None:
+    world = GateWorld(repos=["a", "b"], nodes=1, queue_options={
+        "verify-first": True, "batch-size": 4})
+    try:
+        push(world, 1, "a")
+        push(world, 2, "a", at=60)
+        push(world, 3, "b", bad=True, at=61)
+        push(world, 4, "a", at=62)
+        world.run()
+        assert sorted(m.number for m in world.forge.merges) == [1, 2, 4]
+        assert [r for r in world.forge.reports if r[0] == 3 and r[1] == "success"] == []
+        assert world.forge.violations == []
+    finally:
+        world.close()
