@@ -21,26 +21,23 @@ uncertain item ahead), ``trust`` (``trust-later-passes``: a failing item whose
 follower's state, which holds it, passes merges with it; this forgives flakes
 only), ``spare-trust`` (both), and ``best``.
 
-``best`` is ``verify-first`` with ``batch-size: 8``. Measured (seed 1, 200
-changes, 60/h, 30-minute builds, 20 nodes, 4 repos, coupling 0.25) it keeps the
-highest throughput at every bad rate and never merges a bad change: a bad change
-costs one build of its own instead of a round for everything behind it, and
-with the chain of verified changes clean, one probe build merges a run of up to
-8. Its mean time to merge (about 121 minutes at bad rate 0.15) is still about
-1.8 times the oracle's: every change waits for two builds (its verification,
-then a probe of the chain), since under load the chain moves while it verifies
-and the verification state can rarely be merged as it is. Measured and not
-better: ``batch-size`` 16 or 32 with ``verify-first`` (time to merge 122 and 124
-minutes, throughput within 5%) or 4 (129 minutes, more probe builds). ``spare``
-gains little over ``zuul`` (merged/h 14.18, 7.17, 4.21 against 14.41, 6.62,
-3.09 at bad rates 0.05, 0.15, 0.30): at 60 changes an hour on 20 nodes the
+``best`` is ``verify-first`` with ``batch-size: 8``: each change is first
+verified on the chain of changes that passed this way, in groups whose size
+follows the queue's failure rate (one build for a group of up to 8 while nearly
+everything passes, single changes once one in four or five fails), and the
+verified chain is probed in runs of up to 8. A bad change costs one build of its
+own (or of its group) instead of a round for everything behind it, and a group
+verified on a chain that did not move merges with no further build. What it
+still pays over the oracle is the chain probe: a change verified while the chain
+moved waits for the probe ahead to finish and then for its own. Measured and
+not better: probes started whenever no other probe waits for nodes (more
+builds, so more queueing on saturated nodes), and fixed group sizes (8 is best
+at bad rate 0.05 and worst at 0.30; 1, as before groups, the reverse).
+``spare`` gains little over ``zuul``: at 60 changes an hour on 20 nodes the
 nodes are seldom idle, and a spare build holds its node for a whole build once
-it has it. ``trust`` helps where flakes outnumber bad changes (bad 0.05, flaky
-0.05: 10.9 merged/h and 4 good changes rejected against Zuul's 9.85 and 9;
-``spare-trust`` 12.97 and none) but costs where bad changes are common (bad
-0.15, flaky 0: 5.66 against 6.62), as a failure is blamed only once the state
-behind it has run. Neither is combined with ``verify-first`` (a flaky
-verification still rejects a good change: 12 at bad 0.15, flaky 0.05).
+it has it. ``trust`` helps where flakes outnumber bad changes but costs where
+bad changes are common, as a failure is blamed only once the state behind it
+has run. Neither is combined with ``verify-first``.
 """
 
 from __future__ import annotations

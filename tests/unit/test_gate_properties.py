@@ -30,8 +30,10 @@ from hypothesis.stateful import (
 
 from tests.fakes.gate_world import GateWorld, SimChange
 from zuulish.model import ChangeStatus
+from zuulish.scheduler import verification
 
 REPOS = ["a", "b"]  # few repos, so that changes meet often
+DEFAULT_PRIOR = verification.PRIOR_FAILURE_RATE
 EXAMPLES = int(os.environ.get("ZUULISH_PROPERTY_EXAMPLES", "300"))
 # The queue modes histories are tried in; ZUULISH_PROPERTY_MODE=<name> tries one only.
 ALL_MODES: dict[str, dict] = {
@@ -62,14 +64,20 @@ class GateMachine(RuleBasedStateMachine):
                 nodes=st.integers(1, 4),
                 window=st.sampled_from([{}, {"window": 1, "window-floor": 1},
                                         {"window": 3, "window-floor": 1}]),
-                seed=st.integers(0, 2**16))
+                seed=st.integers(0, 2**16),
+                prior=st.sampled_from([None, 0.0]))
     def start(self, options: dict, flaky: float, nodes: int, window: dict,
-              seed: int) -> None:
+              seed: int, prior: float | None) -> None:
+        if prior is not None:
+            # Verify-first queues: start from groups as large as batch-size allows
+            # (the default prior makes them small until results come in).
+            verification.PRIOR_FAILURE_RATE = prior
         self.world = GateWorld(repos=REPOS, nodes=nodes, flaky_rate=flaky,
                                queue_options=options, window=window, seed=seed,
                                build_seconds=lambda rng: rng.choice([600.0, 1200.0, 1800.0]))
 
     def teardown(self) -> None:
+        verification.PRIOR_FAILURE_RATE = DEFAULT_PRIOR
         if self.world is not None:
             self.world.close()
 

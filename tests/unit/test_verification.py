@@ -140,3 +140,12 @@ def test_the_failure_rate_is_a_moving_average_of_results() -> None:
     for _ in range(500):
         rate = observed(rate, 3, 1)  # one in four fails
     assert rate == pytest.approx(0.25, abs=0.03)
+
+
+def test_a_group_verified_behind_another_in_the_same_pass_gets_new_states() -> None:
+    q = queue(item(1, merged(1, ())), item(2, merged(2, (1,), "SUCCESS")),
+              item(3, merged(3, ())), item(4, merged(4, (3,), "SUCCESS")))
+    actions = [a for a in plan(q) if isinstance(a, MarkVerified)]
+    # 3 and 4 were tested without 1 and 2, which join the chain ahead of them.
+    assert actions == [MarkVerified(1, keep=True), MarkVerified(2, keep=True),
+                       MarkVerified(3, keep=False), MarkVerified(4, keep=False)]

@@ -1156,20 +1156,28 @@ class Scheduler:
                    QueueItemRow.pipeline == merged.pipeline,
                    QueueItemRow.queue_name == merged.queue_name,
                    QueueItemRow.state == "queued", BuildSetRow.current.is_(True))).all()
-        stale = [(item_id, bs_id, project) for item_id, bs_id, ahead, project, verified
-                 in others if merged.id not in (ahead or [])
+        stale = [(item_id, bs_id, project, ahead or []) for item_id, bs_id, ahead, project,
+                 verified in others if merged.id not in (ahead or [])
                  and not (verify_first and verified is None)]
         if not stale:
             return
+        projects = {item_id: project for item_id, _bs, project, _ahead in stale}
+        wanted = {a for *_rest, ahead in stale for a in ahead} - set(projects)
+        if wanted:
+            projects.update(s.execute(select(QueueItemRow.id, QueueItemRow.project)
+                                      .where(QueueItemRow.id.in_(sorted(wanted)))).all())
         self._states.fill(s, list(s.scalars(select(BuildSetRow).where(
-            BuildSetRow.id.in_([bs_id for _, bs_id, _ in stale])))))
-        for item_id, bs_id, project in stale:
+            BuildSetRow.id.in_([bs_id for _, bs_id, _, _ in stale])))))
+        for item_id, bs_id, project, ahead in stale:
             _repo_state, graph = self._states.get(bs_id)
             if graph is None:
                 self._retire_buildset(s, item_id)  # not known yet what its jobs see
                 continue
-            sees = {project} | {p for job in graph.jobs.values() for p in job.required_projects}
-            if merged.project in sees:
+            # What its jobs see, and the repos of the items it holds (a batch or a
+            # verification group merges those to this state too).
+            holds = {project, *(projects[a] for a in ahead if a in projects)}
+            holds.update(p for job in graph.jobs.values() for p in job.required_projects)
+            if merged.project in holds:
                 self._retire_buildset(s, item_id)
 
     def _submit(self, pipeline: Pipeline, item: QueueItem,

@@ -16,6 +16,10 @@ nodes: when nodes are idle, each item starts at once, and under load the items
 that arrive while a group waits for a node gather into one group instead of
 each taking a node of its own.
 
+A change that needs others (Depends-On, or a parent commit) waits until all of
+them are in the chain, and is then verified on it like any other: it is never
+tested without what it needs, and never joins the chain untested.
+
 A group whose chain has not moved by the time it passes keeps its states: the
 members join the end of the chain in order, so the probe's state is exactly the
 chain up to its last member, and they merge with no further build.
@@ -78,24 +82,21 @@ def plan_verification(queue: ChangeQueue, chain: list[QueueItem], merged_items: 
     base = tuple(i.id for i in chain)
     actions: list[Action] = []
     queued = {i.change.key for i in items}
-    verified = {i.change.key for i in items if i.verified_at is not None}
+    in_chain = {i.change.key for i in chain}
     groups: list[Group] = []
     candidates: list[QueueItem] = []  # unverified items tested on their own
     for item in items:
         if item.verified_at is not None:
             continue
         needs = [k for k in item.change.needs if k not in merged_changes]
-        if needs:
-            # It joins the chain once every change it needs has (tested there with them).
-            gone = [k for k in needs if k not in queued]
-            if gone:
-                actions.append(Report(item.id, "failure", window=False, message=(
-                    f"This change depends on change {', '.join(str(k.number) for k in gone)},"
-                    " which is no longer in the queue (it failed or was dequeued).")))
-            elif all(k in verified for k in needs):
-                actions.append(MarkVerified(item.id))
-            continue
-        candidates.append(item)
+        gone = [k for k in needs if k not in queued]
+        if gone:
+            actions.append(Report(item.id, "failure", window=False, message=(
+                f"This change depends on change {', '.join(str(k.number) for k in gone)},"
+                " which is no longer in the queue (it failed or was dequeued).")))
+        elif all(k in in_chain for k in needs):
+            candidates.append(item)
+        # else it waits: it is tested on the chain once every change it needs is there
     homeless = _regroup(candidates, groups, base, merged_items)
     for group in [g for g in groups if not g.started and g.base != base]:
         groups.remove(group)  # not started yet: rebuilt on the chain as it is now
@@ -112,9 +113,11 @@ def plan_verification(queue: ChangeQueue, chain: list[QueueItem], merged_items: 
         group.rebuilding = True
     waiting = any(g.waiting_for_nodes for g in groups)
     new_rate = rate
+    joined = base  # the chain, with the members this pass verifies joined in order
     for group in groups:
-        planned, verified, rejected = _plan_group(group, base, group_size, waiting)
+        planned, verified, rejected = _plan_group(group, joined, group_size, waiting)
         actions.extend(planned)
+        joined += tuple(a.item_id for a in planned if isinstance(a, MarkVerified))
         new_rate = observed(new_rate, verified, rejected)
     if new_rate != rate:
         actions.append(SetFailureRate(groups[0].members[0].id, round(new_rate, 6)))
@@ -183,10 +186,12 @@ def _regroup(items: list[QueueItem], groups: list[Group], base: tuple[int, ...],
     return homeless + left
 
 
-def _plan_group(group: Group, base: tuple[int, ...], group_size: int,
+def _plan_group(group: Group, chain: tuple[int, ...], group_size: int,
                 others_waiting: bool) -> tuple[list[Action], int, int]:
     """Start, continue, bisect or conclude one group's tests; with how many members
-    this pass verifies and rejects."""
+    this pass verifies and rejects. ``chain`` is the chain the members would join
+    (with what this pass verified before them): they keep their states only if
+    that is the chain their states were built on."""
     members = group.members
     actions: list[Action] = []
     for member in members:
@@ -204,7 +209,7 @@ def _plan_group(group: Group, base: tuple[int, ...], group_size: int,
                                for m in members):
         return actions, 0, 0  # some state is still being built
     passed = max((n for n, m in enumerate(members) if _state(m).succeeded), default=-1)
-    keep = group.base == base
+    keep = group.base == chain
     verified: list[Action] = [MarkVerified(m.id, keep=keep) for m in members[:passed + 1]]
     if passed == len(members) - 1:
         return verified, len(verified), 0
