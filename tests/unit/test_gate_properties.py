@@ -41,6 +41,7 @@ ALL_MODES: dict[str, dict] = {
     "subqueues": {"independent-subqueues": True},
     "batch": {"batch-size": 3},
     "verify-first": {"verify-first": True, "batch-size": 3},
+    "verify-retry": {"verify-first": True, "batch-size": 3, "retry-failed-jobs": 1},
     "spare": {"speculate-failures": True},
     "trust": {"trust-later-passes": True},
     "spare-trust": {"speculate-failures": True, "trust-later-passes": True},

@@ -149,3 +149,18 @@ def test_a_group_verified_behind_another_in_the_same_pass_gets_new_states() -> N
     # 3 and 4 were tested without 1 and 2, which join the chain ahead of them.
     assert actions == [MarkVerified(1, keep=True), MarkVerified(2, keep=True),
                        MarkVerified(3, keep=False), MarkVerified(4, keep=False)]
+
+
+def test_a_failure_to_be_run_again_keeps_the_group_started() -> None:
+    from dataclasses import replace
+
+    from zuulish.model import QueueOptions
+    from zuulish.scheduler.flakes import with_flaky_retries
+    q = queue(verified(item(9, merged(9, (), None))), item(1, merged(1, ())),
+              item(2, merged(2, (1,), "FAILURE")))
+    q = with_flaky_retries(replace(q, options=QueueOptions(retry_failed_jobs=1)))
+    actions = plan(q)
+    # Built before 9 joined the chain, but started: not rebuilt, and the failed job
+    # of its probe runs again instead of anyone being blamed.
+    assert not any(isinstance(a, (StartBuildSet, Report, MarkVerified)) for a in actions)
+    assert StartJobs(2, 20, ("unit",), spare=True) in actions

@@ -31,6 +31,13 @@ class BuildSet:
     builds: dict[str, Build] = field(default_factory=dict)  # each job's latest build
     # job -> how many earlier builds of it this build set ran (and retried)
     retried: dict[str, int] = field(default_factory=dict)
+    # jobs whose failed build is left out, to be run again (retry-failed-jobs)
+    reruns: tuple[str, ...] = ()
+
+    @property
+    def started(self) -> bool:
+        """Whether any of its jobs has run or runs (a failure to be re-run counts)."""
+        return bool(self.builds) or bool(self.reruns)
 
     def results(self) -> dict[str, str | None]:
         return {name: b.result for name, b in self.builds.items()}

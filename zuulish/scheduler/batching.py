@@ -101,7 +101,7 @@ def _probe_jobs(chain: list[QueueItem], fresh: set[int], vouched: set[int],
         if item.id not in fresh or bs is None or bs.job_graph is None:
             since += 1
             continue  # its state is being (re)built
-        started = bool(bs.builds)
+        started = bs.started
         if started:
             actions.extend(plan_jobs(item.id, bs))
             since = 0
@@ -124,10 +124,10 @@ def _bisect(chain: list[QueueItem], vouched: set[int]) -> list[Action]:
     suspects = chain[last_good + 1:]
     if len(suspects) <= 1:
         return []
-    if any(s.buildset is not None and s.buildset.builds and not s.buildset.complete
+    if any(s.buildset is not None and s.buildset.started and not s.buildset.complete
            for s in suspects[:-1]):
         return []  # a bisection step is already running
-    untested = [s for s in suspects[:-1] if s.buildset is not None and not s.buildset.builds]
+    untested = [s for s in suspects[:-1] if s.buildset is not None and not s.buildset.started]
     if not untested:
         return []
     if len(untested) <= PARALLEL_SEARCH:

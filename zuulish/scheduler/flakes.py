@@ -21,7 +21,7 @@ def forgiving(buildset: BuildSet, retries: int) -> BuildSet:
     if not again:
         return buildset
     return replace(buildset, builds={name: b for name, b in buildset.builds.items()
-                                     if name not in again})
+                                     if name not in again}, reruns=tuple(again))
 
 
 def with_flaky_retries(queue: ChangeQueue) -> ChangeQueue:

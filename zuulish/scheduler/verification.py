@@ -65,7 +65,7 @@ class Group:
 
     @property
     def started(self) -> bool:
-        return any(m.buildset is not None and m.buildset.builds for m in self.members)
+        return any(m.buildset is not None and m.buildset.started for m in self.members)
 
     @property
     def waiting_for_nodes(self) -> bool:
@@ -203,7 +203,7 @@ def _plan_group(group: Group, chain: tuple[int, ...], group_size: int,
             # A conflict with the chain or with a member ahead: reported at once, as Zuul
             # reports a change that does not merge on the changes ahead of it.
             return [*actions, replace(unbuildable, window=False)], 0, 0
-        if bs.builds:
+        if bs.started:
             actions.extend(_spare(plan_jobs(member.id, bs)))
     if group.rebuilding or any(m.buildset is None or m.buildset.job_graph is None
                                for m in members):
@@ -224,9 +224,9 @@ def _plan_group(group: Group, chain: tuple[int, ...], group_size: int,
         return [*verified, Report(culprit.id, "failure", window=False,
                                   message=_rejection(members[:first]))], len(verified), 1
     suspects = members[passed + 1:first]
-    if any(_state(s).builds and not _state(s).complete for s in suspects):
+    if any(_state(s).started and not _state(s).complete for s in suspects):
         return [*verified, *actions], len(verified), 0  # a bisection step is already running
-    untested = [s for s in suspects if not _state(s).builds]
+    untested = [s for s in suspects if not _state(s).started]
     if len(untested) > PARALLEL_SEARCH:
         untested = [untested[(len(untested) - 1) // 2]]
     for suspect in untested:
