@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from zuulish.clock import SimulatedClock
 from zuulish.executor.server import Executor
@@ -77,3 +77,52 @@ def test_the_last_attempt_losing_its_node_ends_in_node_failure(
         assert row is not None
         assert (row.state, row.result, row.attempt) == ("completed", "NODE_FAILURE", 2)
         assert len(s.scalars(select(NodeRequestRow)).all()) == 1
+
+
+def test_a_label_no_provider_offers_ends_in_node_failure_without_retries(
+        store: Store, tmp_path: Path) -> None:
+    from zuulish.nodepool.launcher import Launcher
+    from zuulish.nodepool.local import LocalProvider
+    from zuulish.scheduler.layouts import TenantLayouts
+    from zuulish.scheduler.scheduler import Scheduler
+
+    waiting_build(store, labels=["gpu-a100"])
+    clock = SimulatedClock(start=100.0)
+    launcher = Launcher(store, [LocalProvider("local", ("local", "ubuntu"))], clock)
+    launcher.run_once()
+    with store.read() as s:
+        req = s.scalars(select(NodeRequestRow)).one()
+        assert req.state == "declined"
+        assert req.error == ("no node provider offers label(s) gpu-a100; "
+                             "labels offered: local, ubuntu")
+    layouts = TenantLayouts(tmp_path / "tenants.yaml", {}, {}, {})
+    scheduler = Scheduler(store, clock, layouts, {}, {}, "http://127.0.0.1")
+    assert scheduler.process_node_requests() == 1
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        assert row is not None
+        # Final at once: new nodes of a label nobody offers cannot come.
+        assert (row.state, row.result, row.attempt) == ("completed", "NODE_FAILURE", 1)
+        assert "gpu-a100" in (row.message or "")
+        assert s.scalar(select(func.count()).select_from(NodeRequestRow)) == 1
+
+
+def waiting_build(store: Store, labels: list[str]) -> None:
+    """A build waiting on a new node request for ``labels``."""
+    with store.session() as s:
+        item = QueueItemRow(tenant="t", pipeline="gate", queue_name="q", connection="c",
+                            change_number=1, patchset=1, commit_sha="0" * 40,
+                            project="org/app", branch="main", live=True, state="queued",
+                            sequence=1, enqueued_at=0.0, event_id=0)
+        s.add(item)
+        s.flush()
+        bs = BuildSetRow(uuid="bs", item_id=item.id, current=True, ahead=[],
+                         merge_state="merged", created_at=0.0)
+        s.add(bs)
+        s.flush()
+        req = NodeRequestRow(build_id="b1", labels=labels, priority=100, created_at=0.0)
+        s.add(req)
+        s.flush()
+        s.add(BuildRow(id="b1", buildset_id=bs.id, job="unit", state="waiting",
+                       frozen_job=FrozenJob(name="unit", attempts=3).to_dict(), params={},
+                       node_request_id=req.id, attempt=1, created_at=0.0))

@@ -39,7 +39,7 @@ class Launcher:
                 provider = self._provider_for(list(req.labels))
                 if provider is None:
                     offered = sorted({label for p in self.providers for label in p.labels})
-                    req.state = "failed"
+                    req.state = "declined"  # as nodepool says: no provider can serve it
                     req.error = (f"no node provider offers label(s) {', '.join(req.labels)}; "
                                  f"labels offered: {', '.join(offered) or 'none'}")
                     handled += 1

@@ -89,6 +89,11 @@ from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
 
+# Node request states that answer a build: nodes given, failed (the launcher could
+# not launch them: asked again while attempts remain), or declined (no provider
+# offers the labels: final at once).
+ANSWERED = ("fulfilled", "failed", "declined")
+
 
 @dataclass
 class PassResult:
@@ -933,7 +938,7 @@ class Scheduler:
                 BuildRow.node_request_id.is_not(None))).all()
             answered = s.scalars(select(NodeRequestRow.id).where(
                 NodeRequestRow.id.in_(waiting),
-                NodeRequestRow.state.in_(("fulfilled", "failed"))).limit(1)).first() \
+                NodeRequestRow.state.in_(ANSWERED)).limit(1)).first() \
                 if waiting else None
         if answered is None:
             return 0
@@ -943,7 +948,7 @@ class Scheduler:
                 .join(NodeRequestRow, NodeRequestRow.id == BuildRow.node_request_id)
                 .where(BuildRow.state == BuildState.WAITING,
                        NodeRequestRow.id.in_(waiting),
-                       NodeRequestRow.state.in_(("fulfilled", "failed")))).all()
+                       NodeRequestRow.state.in_(ANSWERED))).all()
             for build, req in rows:
                 done += 1
                 if req.state == "fulfilled":
@@ -954,8 +959,9 @@ class Scheduler:
                         for n, name in zip(nodes, build.params.get("node_names", []),
                                            strict=False)]}
                     build.state = BuildState.QUEUED
-                elif not retry_on_new_nodes(s, build, self.clock.now(),
-                                            req.error or "the node request failed"):
+                elif req.state == "declined" or not retry_on_new_nodes(
+                        s, build, self.clock.now(), req.error or "the node request failed"):
+                    # Declined: no provider offers the labels, so new nodes cannot help.
                     build.state, build.result = BuildState.COMPLETED, BuildResult.NODE_FAILURE
                     build.message = req.error
                     if build.attempt > 1:
