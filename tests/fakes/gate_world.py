@@ -140,6 +140,7 @@ class SimForge:
         self.branch: dict[str, list[int]] = {r: [] for r in repos}
         self.merges: list[Merge] = []
         self.reports: list[tuple[int, str, str | None]] = []
+        self.messages: list[tuple[int, str]] = []  # (change, report text)
         self.violations: list[str] = []
         self.states: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
         self.bad_commits: set[str] = set()
@@ -212,6 +213,7 @@ class SimForge:
                result: str | None, votes: dict[str, int], message: str,
                patchset: int | None = None) -> None:
         self.reports.append((number, action, result))
+        self.messages.append((number, message))
 
     def submit(self, number: int, repo_state: dict) -> str:
         change = self.changes[number]

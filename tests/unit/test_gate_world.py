@@ -487,6 +487,9 @@ def test_a_flaky_head_merges_with_its_follower_whose_state_held_it_and_passed(wo
     assert builds_of(world, 2) == 1  # no restart
     assert (1, "success", "SUCCESS") in world.forge.reports
     assert world.forge.violations == []
+    [text] = [m for n, m in world.forge.messages if n == 1]
+    assert "Tested in the state of change 2,1, which holds this change" in text
+    assert "taken for a flaky one" in text
 
 
 @pytest.mark.parametrize("world", [{"trust-later-passes": True}], indirect=True)

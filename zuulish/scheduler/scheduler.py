@@ -109,6 +109,19 @@ class PassResult:
         return bool(self.events or self.actions or self.merges or self.node_requests)
 
 
+def _merged_via(item: QueueItem, via: QueueItem) -> str:
+    """Why an item merged as another item's tested state (a batch, or a failing
+    item forgiven by the passing state behind it)."""
+    assert isinstance(via.change, Change)
+    text = (f"Tested in the state of change {via.change.key.number},{via.change.patchset}, "
+            "which holds this change and the changes ahead of it; that state passed and "
+            "is what merged.")
+    if item.buildset is not None and item.buildset.failing:
+        text += (" This change's own state failed, but a bad change fails every state "
+                 "that holds it, so that failure was taken for a flaky one.")
+    return text
+
+
 class Scheduler:
     def __init__(self, store: Store, clock: Clock, layouts: TenantLayouts,
                  sources: dict[str, Source], reporters: dict[str, Reporter], web_url: str):
@@ -1109,9 +1122,7 @@ class Scheduler:
         if item.live:
             if via is not None and via is not item and report_action == "success" \
                     and isinstance(via.change, Change):
-                detail = (f"Tested together with the changes ahead of it in the state of "
-                          f"change {via.change.key.number},{via.change.patchset}.\n"
-                          + detail).strip()
+                detail = (_merged_via(item, via) + "\n" + detail).strip()
             message = report_message(report_action, pipeline.name, tested.buildset,
                                      self.web_url, detail, pipeline.messages)
             self._send_reports(tenant, pipeline, item.change, report_action, result, message)
