@@ -2,7 +2,8 @@
 
 ``job-output.txt`` gets every line of Ansible's output as it arrives
 (timestamped, secrets masked, size-bounded), so a live stream can tail it;
-``job-output.json`` gets one record per task result when the build ends.
+``job-output.json`` gets one record per task result when the build ends (with
+the task's ``start`` and ``end`` on the host, as ansible-runner's callback times them).
 
 Working directory (what ansible-runner and Ansible do, as read and measured).
 ansible-runner starts ``ansible-playbook`` in its ``project_dir`` when that
@@ -219,6 +220,7 @@ def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any]) -> 
         "phase": phase, "playbook": playbook, "host": data.get("host"),
         "task": data.get("task"), "action": data.get("task_action"), "result": status,
         "changed": bool(res.get("changed", False)), "duration": data.get("duration"),
+        "start": data.get("start"), "end": data.get("end"),  # ISO 8601, UTC, Ansible's clock
         "rc": res.get("rc"), "stdout": res.get("stdout", ""), "stderr": res.get("stderr", ""),
         "msg": res.get("msg", ""),
     }
