@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -124,6 +125,9 @@ def test_successful_playbook_logs_each_line_and_a_task_record(job: Job) -> None:
     assert record["host"] == "node" and record["task"] == "say hello"
     assert record["result"] == "ok" and record["stdout"] == "hello world"
     assert isinstance(record["duration"], float)
+    task_start = datetime.datetime.fromisoformat(record["start"]).timestamp()
+    task_end = datetime.datetime.fromisoformat(record["end"]).timestamp()
+    assert started < task_start <= task_end < time.time()
     assert job.log.first_task_started is not None
     assert started < job.log.first_task_started < time.time()
 

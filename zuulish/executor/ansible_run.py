@@ -2,7 +2,8 @@
 
 ``job-output.txt`` gets every line of Ansible's output as it arrives
 (timestamped, secrets masked, size-bounded), so a live stream can tail it;
-``job-output.json`` gets one record per task result when the build ends.
+``job-output.json`` gets one record per task result when the build ends (with
+the task's ``start`` and ``end`` on the host, as ansible-runner's callback times them).
 
 Working directory (what ansible-runner and Ansible do, as read and measured).
 ansible-runner starts ``ansible-playbook`` in its ``project_dir`` when that
@@ -37,7 +38,8 @@ on a local connection therefore get ``ansible_python_interpreter`` set to
 ``sys.executable`` unless their inventory names one; remote nodes keep
 ``auto_silent``. Modules are pipelined (no temp files per task), facts are
 gathered only when a play asks, and cancellation is polled every 0.25 s
-instead of ansible-runner's default 5 s.
+instead of ansible-runner's default 5 s. Closing ansible-runner's terminal after
+the playbook has exited skips ptyprocess's idle 0.1 s (``pty_close``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ from typing import Any
 
 import ansible_runner
 import yaml
+
+from zuulish.executor import pty_close
+
+# ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
+pty_close.install()
 
 MASK = "******"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -219,6 +226,7 @@ def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any]) -> 
         "phase": phase, "playbook": playbook, "host": data.get("host"),
         "task": data.get("task"), "action": data.get("task_action"), "result": status,
         "changed": bool(res.get("changed", False)), "duration": data.get("duration"),
+        "start": data.get("start"), "end": data.get("end"),  # ISO 8601, UTC, Ansible's clock
         "rc": res.get("rc"), "stdout": res.get("stdout", ""), "stderr": res.get("stderr", ""),
         "msg": res.get("msg", ""),
     }
