@@ -21,6 +21,7 @@ from zuulish.config.layout import Layout
 from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
+from zuulish.web.console import console_stream
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
     build_info,
@@ -159,6 +160,10 @@ async def api_build(request: web.Request) -> web.Response:
     return web.json_response(data)
 
 
+async def api_console_stream(request: web.Request) -> web.StreamResponse:
+    return await console_stream(request, request.app[STORE], request.app[STATE_DIR])
+
+
 async def api_changes(request: web.Request) -> web.Response:
     data = await _call(list_changes, request.app[STORE], request.app[WEB_URL])
     return web.json_response(data)
@@ -281,7 +286,8 @@ async def build_page(request: web.Request) -> web.Response:
     path = _log_path(request.app[STATE_DIR], uuid, "job-output.txt")
     log, more = await _call(_log_head, path, MAX_INLINE_LOG_LINES)
     return _render(request, "build.html", tenant=build["tenant"], build=build, log=log,
-                   log_truncated=more, has_log=path is not None)
+                   log_truncated=more, has_log=path is not None,
+                   stream_path=f"/api/build/{uuid}/console-stream")
 
 
 async def changes_page(request: web.Request) -> web.Response:
@@ -353,6 +359,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.get("/api/tenant/{tenant}/status", api_status),
         web.get("/api/tenant/{tenant}/builds", api_builds),
         web.get("/api/build/{uuid}", api_build),
+        web.get("/api/build/{uuid}/console-stream", api_console_stream),
         web.post(r"/api/tenant/{tenant}/project/{project:.+}/enqueue", api_enqueue),
         web.post(r"/api/tenant/{tenant}/project/{project:.+}/dequeue", api_dequeue),
         web.post("/api/tenant/{tenant}/promote", api_promote),

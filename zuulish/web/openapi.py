@@ -103,6 +103,20 @@ def _get(summary: str, schema: dict[str, Any], params: Sequence[str] = (),
     return {"get": op}
 
 
+def _console_stream() -> dict[str, Any]:
+    """The live console: a websocket, which OpenAPI can only describe as an upgrade."""
+    op = _get("The build's job-output.txt as it grows, over a websocket (text messages of "
+              "whole lines; closed with code 1000 and the result once the build is over)",
+              STR, ["uuid"], True,
+              [("offset", {**INT, "description": "start at this byte of the log"})])["get"]
+    op["responses"] = {
+        "101": {"description": "Switching Protocols: the websocket"},
+        "400": {"description": "Bad offset",
+                "content": {"application/json": {"schema": _ref("Error")}}},
+        "404": op["responses"]["404"]}
+    return {"get": op}
+
+
 ACCEPTED = _obj(["event", "url"], event=INT, url=STR)
 EVENT = _obj(["id", "type", "processed", "outcome"], id=INT, type=STR, connection=STR,
              processed=BOOL, outcome=OPT_STR)
@@ -147,6 +161,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "Finished builds of a tenant, newest first", _array(_ref("HistoryBuild")),
                 ["tenant"], True, [limit]),
             "/api/build/{uuid}": _get("One build", _ref("Build"), ["uuid"], True),
+            "/api/build/{uuid}/console-stream": _console_stream(),
             "/api/tenant/{tenant}/project/{project}/enqueue": _post(
                 "Enqueue a change, or a ref (post, periodic pipelines), into a pipeline",
                 _obj(["pipeline"], pipeline=STR, change=CHANGE_REF,

@@ -1,0 +1,114 @@
+"""The live console: a build's ``job-output.txt`` sent over a websocket as it grows.
+
+``GET /api/build/{uuid}/console-stream`` upgrades to a websocket and sends the
+build's console log from the start (or from byte ``?offset=N``): what is there
+at once, then each new complete line within ``POLL_SECONDS``, as the executor
+writes it. When the build has finished and everything is sent, the server
+closes the socket with code 1000 and the build's result as the reason. The log
+is the executor's own file, so secrets are already masked in it.
+
+Before the upgrade, an unknown build is a JSON 404 and a bad offset a JSON 400,
+as elsewhere in the API. A build that has not started yet has no log: the
+socket stays open and sends nothing until the log appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+
+from zuulish.store import BuildRow, Store
+
+POLL_SECONDS = 0.1  # how often the log is looked at: the stream's delay
+STATE_EVERY = 5  # polls between looks at the build's state in the store
+CHUNK_BYTES = 64 * 1024
+FINISHED = ("completed", "canceled")
+
+
+def build_state(store: Store, uuid: str) -> tuple[str, str | None] | None:
+    """The build's (state, result), or None when there is no such build."""
+    with store.read() as s:
+        row = s.execute(select(BuildRow.state, BuildRow.result)
+                        .where(BuildRow.id == uuid)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def console_path(state_dir: Path, uuid: str) -> Path | None:
+    """Where the build's console log is (or will be); None for an id that would
+    leave the log folder."""
+    root = (state_dir / "logs").resolve()
+    folder = (root / uuid).resolve()
+    if folder.parent != root:
+        return None
+    return folder / "job-output.txt"
+
+
+def read_from(path: Path, offset: int) -> bytes:
+    """Up to ``CHUNK_BYTES`` of ``path`` from ``offset``; empty when there is none yet."""
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            return f.read(CHUNK_BYTES)
+    except FileNotFoundError:
+        return b""
+
+
+async def stream(ws: web.WebSocketResponse, store: Store, path: Path, uuid: str,
+                 offset: int) -> None:
+    """Send the log's complete lines as they come until the build is over."""
+    pending = b""
+    polls = 0
+    finished: tuple[str, str | None] | None = None
+    while True:
+        chunk = await asyncio.to_thread(read_from, path, offset)
+        if chunk:
+            offset += len(chunk)
+            pending += chunk
+            lines, _, pending = pending.rpartition(b"\n")
+            if lines:
+                await ws.send_str((lines + b"\n").decode("utf-8", "replace"))
+            if len(chunk) == CHUNK_BYTES:
+                continue  # more is there already
+        elif finished is not None:
+            if pending:
+                await ws.send_str(pending.decode("utf-8", "replace"))
+            result = finished[1] or finished[0].upper()
+            await ws.close(code=1000, message=f"build finished: {result}".encode())
+            return
+        polls += 1
+        if polls % STATE_EVERY == 0 or finished is None and polls == 1:
+            state = await asyncio.to_thread(build_state, store, uuid)
+            if state is None or state[0] in FINISHED:
+                # Read once more: lines written just before the end must not be lost.
+                finished = state or ("gone", None)
+                continue
+        try:
+            message = await ws.receive(timeout=POLL_SECONDS)
+        except TimeoutError:
+            continue
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                            WSMsgType.ERROR):
+            return  # the client went away
+
+
+async def console_stream(request: web.Request, store: Store, state_dir: Path
+                         ) -> web.StreamResponse:
+    """The websocket handler (see the module); the app passes its store and folder."""
+    uuid = request.match_info["uuid"]
+    try:
+        offset = int(request.query.get("offset", "0"))
+    except ValueError:
+        offset = -1
+    if offset < 0:
+        return web.json_response({"error": "offset must be a whole number of bytes, 0 or "
+                                           "more"}, status=400)
+    path = console_path(state_dir, uuid)
+    if path is None or await asyncio.to_thread(build_state, store, uuid) is None:
+        return web.json_response({"error": f"no build with id {uuid!r}"}, status=404)
+    ws = web.WebSocketResponse(heartbeat=30.0)
+    await ws.prepare(request)
+    await stream(ws, store, path, uuid, offset)
+    return ws
