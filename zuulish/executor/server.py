@@ -26,6 +26,7 @@ from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
+from zuulish.executor.returned import read_returned
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
@@ -142,6 +143,7 @@ class Executor:
         build_dir = self.state_dir / "builds" / build.id
         job_log: JobLog | None = None
         result, message, first_task = BuildResult.ERROR, "", None
+        returned: dict[str, Any] | None = None
         shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
         try:
             job = FrozenJob.from_dict(build.frozen_job)
@@ -153,6 +155,8 @@ class Executor:
             job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
                                                for v in plain_values(data)])
             result, message = self._execute(build, build_dir, job_log, cancel, secrets)
+            returned = read_returned(build_dir / "work", job_log,
+                                     list(build.params.get("child_jobs") or []))
             first_task = job_log.first_task_started
         except _BuildError as exc:
             result, message = BuildResult.ERROR, str(exc)
@@ -164,7 +168,7 @@ class Executor:
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
                 job_log.close()
-            self._finish(build, result, message, log_dir, first_task)
+            self._finish(build, result, message, log_dir, first_task, returned)
             if not self.keep_workspaces:
                 shutil.rmtree(build_dir, ignore_errors=True)
             with self._lock:
@@ -249,7 +253,7 @@ class Executor:
         return runs
 
     def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,
-                first_task: float | None) -> None:
+                first_task: float | None, returned: dict[str, Any] | None = None) -> None:
         with self.store.session() as s:
             row = s.get(BuildRow, build.id)
             if row is None:
@@ -274,6 +278,7 @@ class Executor:
             row.message = message or None
             row.finished_at = self.clock.now()
             row.first_task_at = first_task
+            row.result_data = returned
             row.log_path = str(log_dir)
             if row.node_request_id is not None:
                 for node in s.scalars(select(NodeRow).where(
