@@ -50,6 +50,8 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
                      "result_data_file": str(result_file(work_root))},
         "jobtags": [],
         "child_jobs": list(params.get("child_jobs") or []),
+        # artifacts of the builds this one depends on, each with its ``job``
+        "artifacts": list(params.get("artifacts") or []),
     }
 
 

@@ -35,6 +35,7 @@ from zuulish.executor.workspace import (
 )
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob, PlaybookRef
+from zuulish.model.returned_data import child_jobs, merge_data
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
@@ -201,7 +202,9 @@ class Executor:
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
         except WorkspaceError as exc:
             return BuildResult.ERROR, str(exc)
-        variables = dict(job.vars)
+        # Zuul's precedence: data returned by the jobs this one depends on is below
+        # the job's own vars (and so below host-vars, group-vars and extra-vars).
+        variables = merge_data(dict(params.get("parent_data") or {}), dict(job.vars))
         variables["zuul"] = zuul_var(params, job, build.id, repos, work_root,
                                      self.state_dir / "logs" / build.id, self.hostname,
                                      build.attempt)
@@ -279,6 +282,7 @@ class Executor:
             row.finished_at = self.clock.now()
             row.first_task_at = first_task
             row.result_data = returned
+            row.child_jobs = child_jobs(returned)
             row.log_path = str(log_dir)
             if row.node_request_id is not None:
                 for node in s.scalars(select(NodeRow).where(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 
 def merge_data(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -69,9 +69,13 @@ def artifacts(data: dict[str, Any] | None, log_url: str = "") -> tuple[list[Arti
         if missing:
             problems.append(f"artifact #{n} has no {' and no '.join(missing)}; ignored")
             continue
+        resolved = urljoin(base, url) if base else url
+        if urlsplit(resolved).scheme not in ("http", "https", ""):
+            problems.append(f"artifact #{n} ({name}) has a url that is neither http(s) nor "
+                            "relative; ignored")
+            continue
         metadata = entry.get("metadata")
-        found.append(Artifact(str(name), urljoin(base, str(url)) if base else str(url),
-                              metadata if isinstance(metadata, dict) else {}))
+        found.append(Artifact(name, resolved, metadata if isinstance(metadata, dict) else {}))
     return found, problems
 
 
@@ -95,3 +99,33 @@ def child_vars(parents: list[dict[str, Any] | None]) -> dict[str, Any]:
         if data:
             out = merge_data(out, {k: v for k, v in data.items() if k != "zuul"})
     return out
+
+
+def log_dir_url(web_url: str, build_id: str) -> str:
+    """The URL of a build's log directory (relative artifact URLs resolve against it)."""
+    return f"{web_url.rstrip('/')}/logs/{build_id}/"
+
+
+@dataclass(frozen=True)
+class ParentBuild:
+    """A finished build of a job another job depends on, with what it returned."""
+
+    job: str
+    build_id: str
+    data: dict[str, Any] | None
+
+
+def inherited(ancestors: list[ParentBuild], web_url: str
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What a job gets from the builds it depends on (directly or not; farthest
+    first): their returned data merged, a nearer build's value winning, and their
+    artifacts (each with its ``job`` and absolute ``url``), for ``zuul.artifacts``.
+
+    As in Zuul, this data is *below* the job's own ``vars``: the executor merges
+    the job's vars over it (and host-vars, group-vars, extra-vars stay above)."""
+    variables = child_vars([parent.data for parent in ancestors])
+    found: list[dict[str, Any]] = []
+    for parent in ancestors:
+        listed, _ = artifacts(parent.data, log_dir_url(web_url, parent.build_id))
+        found.extend({**a.to_dict(), "job": parent.job} for a in listed)
+    return variables, found

@@ -42,6 +42,7 @@ from zuulish.model import (
     branch_of,
     is_null_rev,
 )
+from zuulish.model.returned_data import ParentBuild, inherited
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
@@ -1007,6 +1008,7 @@ class Scheduler:
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
                 params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
+                params.update(self._from_parents(s, bs, name))
                 build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
                                  voting=job.voting, frozen_job=job.to_dict(), params=params,
                                  priority=priority,
@@ -1023,6 +1025,20 @@ class Scheduler:
                     build.params["nodes"] = []
                 s.add(build)
         self.store.notifier.notify(channels.LAUNCHER, channels.EXECUTOR)
+
+    def _from_parents(self, s: Session, bs: BuildSet, name: str) -> dict[str, Any]:
+        """Build params from the jobs ``name`` depends on: the data their builds
+        returned (``parent_data``, below the job's own vars), their artifacts, and
+        the job's own children (``zuul.child_jobs``). See ``model.returned_data``."""
+        assert bs.job_graph is not None
+        ancestors = [bs.builds[job] for job in bs.job_graph.ancestors(name)
+                     if job in bs.builds and bs.builds[job].result == BuildResult.SUCCESS]
+        data = dict(s.execute(select(BuildRow.id, BuildRow.result_data).where(
+            BuildRow.id.in_([b.id for b in ancestors]))).all()) if ancestors else {}
+        parent_data, artifacts = inherited(
+            [ParentBuild(b.job, b.id, data.get(b.id)) for b in ancestors], self.web_url)
+        return {"parent_data": parent_data, "artifacts": artifacts,
+                "child_jobs": bs.job_graph.children(name)}
 
     @staticmethod
     def _relative_priority(s: Session, pipeline: Pipeline, item: QueueItem) -> int:

@@ -1,4 +1,4 @@
-"""builds keep the data their jobs returned with zuul_return
+"""builds keep the data their jobs returned with zuul_return (and its child_jobs)
 
 Revision ID: 0008
 Revises: 0007
@@ -19,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('builds') as batch:
         batch.add_column(sa.Column('result_data', sa.JSON(), nullable=True))
+        batch.add_column(sa.Column('child_jobs', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('builds') as batch:
+        batch.drop_column('child_jobs')
         batch.drop_column('result_data')
