@@ -69,7 +69,11 @@ BUILD = {"allOf": [_ref("Job"), _obj(
     ["tenant", "pipeline", "project", "change", "patchset"],
     tenant=STR, pipeline=STR, project=STR, branch=STR, change=OPT_INT, patchset=OPT_INT,
     subject=STR, message=OPT_STR, attempt=INT, buildset=STR, current=BOOL, item_id=INT,
-    created_at=TIME, change_url=OPT_STR, **ABOUT)]}
+    created_at=TIME, change_url=OPT_STR, **ABOUT,
+    artifacts={**_array(_obj(["name", "url", "metadata"], name=STR, url=STR,
+                             metadata={"type": "object"})),
+               "description": "what the build returned in zuul.artifacts (zuul_return); "
+                              "relative URLs resolved against its log directory"})]}
 HISTORY_BUILD = {"allOf": [_ref("Job"), _obj(
     ["pipeline", "project", "change", "patchset"], pipeline=STR, project=STR, branch=STR,
     change=OPT_INT, patchset=OPT_INT, attempt=INT, change_url=OPT_STR, **ABOUT)]}
