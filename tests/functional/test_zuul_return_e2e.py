@@ -91,3 +91,64 @@ def test_returned_data_reaches_the_listed_child_and_skips_the_other(
             f"{producer.id}/report.html") in seen
     assert done["left-out"].message == ("skipped by producer's zuul_return: not in its "
                                         "zuul.child_jobs")
+
+
+PAUSE_YAML = """
+- job:
+    name: registry
+    run: playbooks/registry.yaml
+    post-run: playbooks/registry-post.yaml
+- job:
+    name: user
+    dependencies: [registry]
+    run: playbooks/user.yaml
+- project:
+    check:
+      jobs: [registry, user]
+"""
+REGISTRY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - zuul_return:
+        data:
+          registry_url: http://registry.example:5000
+          zuul: {pause: true}
+"""
+REGISTRY_POST = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: registry-post-run}
+"""
+USER = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: "user sees {{ registry_url }}"}
+"""
+
+
+def test_a_paused_job_waits_for_its_children_then_runs_post_run(
+        tmp_path: Path, database_url: str) -> None:
+    tenant = GateTenant(tmp_path, database_url, {"org/app": {
+        ".zuul.yaml": PAUSE_YAML, "playbooks/registry.yaml": REGISTRY,
+        "playbooks/registry-post.yaml": REGISTRY_POST, "playbooks/user.yaml": USER}})
+    tenant.start()
+    try:
+        number = tenant.push("org/app", {"README": "more\n"}, "A change")
+        report = tenant.wait_reported(number, "check", timeout=180)
+        with tenant.aio.store.read() as s:
+            done = {b.job: b for b in s.scalars(select(BuildRow))}
+    finally:
+        tenant.stop()
+    assert report.result == "SUCCESS", [(b.job, b.result, b.message) for b in done.values()]
+    registry, user = done["registry"], done["user"]
+    assert not registry.paused and registry.result_data is not None
+    assert "user sees http://registry.example:5000" in (
+        Path(user.log_path or "") / "job-output.txt").read_text()
+    text = (Path(registry.log_path or "") / "job-output.txt").read_text()
+    assert "Paused (zuul_return zuul.pause): waiting for user to finish" in text
+    assert text.index("Resumed") < text.index("registry-post-run")
+    assert (user.started_at or 0) < (registry.finished_at or 0)
+    assert (user.finished_at or 0) <= (registry.finished_at or 0)

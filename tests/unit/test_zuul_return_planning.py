@@ -121,3 +121,22 @@ def test_a_soft_child_left_out_is_skipped_and_its_soft_dependants_still_run() ->
     assert actions == [SkipJobs(1, 10, ("docs",), "skipped by build's zuul_return: not in "
                                                   "its zuul.child_jobs"),
                        StartJobs(1, 10, ("publish",))]
+
+
+def test_a_paused_build_lets_its_children_start_and_keeps_the_item_open() -> None:
+    g = graph({"registry": (), "image": ("registry",), "deploy": ("image",), "other": ()})
+    assert g.descendants("registry") == ["image", "deploy"]
+    bs = buildset(g, {"registry": None, "other": "SUCCESS"})
+    bs.builds["registry"].paused = True
+    assert plan_jobs(1, bs) == [StartJobs(1, 10, ("image",))]
+    assert not bs.complete and not bs.failing
+
+
+def test_a_paused_builds_child_jobs_apply_while_it_waits() -> None:
+    g = graph({"registry": (), "image": ("registry",), "docs": ("registry",)})
+    bs = buildset(g, {"registry": None}, {"registry": ("image",)})
+    bs.builds["registry"].paused = True
+    assert plan_jobs(1, bs) == [
+        SkipJobs(1, 10, ("docs",), "skipped by registry's zuul_return: not in its "
+                                   "zuul.child_jobs"),
+        StartJobs(1, 10, ("image",))]

@@ -44,6 +44,7 @@ from zuulish.store import notify as channels
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
+PAUSE_POLL_SECONDS = 0.5  # how often a paused build looks whether its dependants are done
 
 
 class _BuildError(Exception):
@@ -216,8 +217,46 @@ class Executor:
             build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
             phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), cancel,
             work_root, post_timeout=post_timeout,
-            preload=self.zygote.playbook_env() if self.zygote is not None else None)
+            preload=self.zygote.playbook_env() if self.zygote is not None else None,
+            after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel))
         return result, message
+
+    def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
+                        cancel: threading.Event) -> None:
+        """Zuul's ``zuul.pause``: after a successful run phase, publish what the build
+        returned and wait, still running, until every job that depends on it is done
+        (or the build is canceled); then post-run goes on."""
+        returned = read_returned(work_root, job_log,
+                                 list(build.params.get("child_jobs") or []))
+        if not (returned and isinstance(returned.get("zuul"), dict)
+                and returned["zuul"].get("pause") is True):
+            return
+        waiting = list(build.params.get("descendants") or [])
+        with self.store.session() as s:
+            row = s.get(BuildRow, build.id)
+            if row is None:
+                return
+            row.result_data, row.child_jobs = returned, child_jobs(returned)
+            row.paused, row.noticed = True, False
+        self.store.notifier.notify(channels.SCHEDULER)
+        job_log.write("Paused (zuul_return zuul.pause): waiting for "
+                      f"{', '.join(waiting) or 'no dependent jobs'} to finish")
+        while waiting and not cancel.wait(PAUSE_POLL_SECONDS):
+            if self._all_done(build.buildset_id, waiting):
+                break
+        with self.store.session() as s:
+            row = s.get(BuildRow, build.id)
+            if row is not None:
+                row.paused = False
+        job_log.write("Resumed" if not cancel.is_set() else "Canceled while paused")
+
+    def _all_done(self, buildset_id: int, jobs: list[str]) -> bool:
+        """Whether each of ``jobs`` has a build in the build set and all are finished."""
+        with self.store.read() as s:
+            rows = s.execute(select(BuildRow.job, BuildRow.state).where(
+                BuildRow.buildset_id == buildset_id, BuildRow.job.in_(jobs))).all()
+        done = (BuildState.COMPLETED, BuildState.CANCELED)
+        return {job for job, _ in rows} >= set(jobs) and all(st in done for _, st in rows)
 
     def _prepare_repos(self, params: dict[str, Any], work_root: Path,
                        job_log: JobLog) -> list[PreparedRepo]:
@@ -283,6 +322,7 @@ class Executor:
             row.first_task_at = first_task
             row.result_data = returned
             row.child_jobs = child_jobs(returned)
+            row.paused, row.noticed = False, False
             row.log_path = str(log_dir)
             if row.node_request_id is not None:
                 for node in s.scalars(select(NodeRow).where(

@@ -50,6 +50,18 @@ class JobGraph:
         visit(name, (name,))
         return order
 
+    def descendants(self, name: str) -> list[str]:
+        """Every job that depends on ``name``, directly or not, in graph order."""
+        found = {name}
+        changed = True
+        while changed:
+            changed = False
+            for job, frozen in self.jobs.items():
+                if job not in found and found & set(frozen.dependencies):
+                    found.add(job)
+                    changed = True
+        return [job for job in self.jobs if job in found and job != name]
+
     def children(self, name: str) -> list[str]:
         """The jobs that depend directly on ``name`` (hard or soft), in graph order."""
         return [job for job, frozen in self.jobs.items() if name in frozen.dependencies]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zuulish.model import BuildSet, ChangeKey, MergeState, QueueItem
-from zuulish.model.job_graph import SKIPPED
+from zuulish.model.job_graph import SKIPPED, SUCCESS
 from zuulish.scheduler.actions import Action, CancelJobs, Report, SkipJobs, StartJobs
 
 
@@ -14,6 +14,10 @@ def plan_jobs(item_id: int, buildset: BuildSet) -> list[Action]:
     if buildset.job_graph.fail_fast and buildset.failed_voting_jobs():
         return fail_fast(item_id, buildset)
     actions: list[Action] = []
+    # Zuul's zuul.pause: a paused build's run phase succeeded, so what depends on it
+    # may start (it resumes once they are done).
+    results = {**results, **{name: SUCCESS for name, b in buildset.builds.items()
+                             if b.paused and b.result is None}}
     # Zuul's zuul.child_jobs: dependent jobs a parent's zuul_return left out are
     # skipped, saying so; what depends on them then follows the usual rules.
     unwanted = buildset.job_graph.unwanted(

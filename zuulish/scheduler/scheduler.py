@@ -168,7 +168,8 @@ class Scheduler:
         with self.store.read() as s:
             if s.scalar(select(BuildRow.id).where(
                     BuildRow.noticed.is_(False),
-                    BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))
+                    BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED))
+                    | BuildRow.paused.is_(True))
                     .limit(1)) is None:
                 return  # nothing finished: no write transaction
         with self.store.session() as s:
@@ -178,7 +179,8 @@ class Scheduler:
                 .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
                 .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
                 .where(BuildRow.noticed.is_(False),
-                       BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))).all()
+                       BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED))
+                       | BuildRow.paused.is_(True))).all()
             for _build, tenant, pipeline, queue, frozen in rows:
                 self._dirty.mark(tenant, pipeline, queue)
                 if (frozen or {}).get("semaphores"):
@@ -1032,13 +1034,15 @@ class Scheduler:
         the job's own children (``zuul.child_jobs``). See ``model.returned_data``."""
         assert bs.job_graph is not None
         ancestors = [bs.builds[job] for job in bs.job_graph.ancestors(name)
-                     if job in bs.builds and bs.builds[job].result == BuildResult.SUCCESS]
+                     if job in bs.builds and (bs.builds[job].result == BuildResult.SUCCESS
+                                              or bs.builds[job].paused)]
         data = dict(s.execute(select(BuildRow.id, BuildRow.result_data).where(
             BuildRow.id.in_([b.id for b in ancestors]))).all()) if ancestors else {}
         parent_data, artifacts = inherited(
             [ParentBuild(b.job, b.id, data.get(b.id)) for b in ancestors], self.web_url)
         return {"parent_data": parent_data, "artifacts": artifacts,
-                "child_jobs": bs.job_graph.children(name)}
+                "child_jobs": bs.job_graph.children(name),
+                "descendants": bs.job_graph.descendants(name)}
 
     @staticmethod
     def _relative_priority(s: Session, pipeline: Pipeline, item: QueueItem) -> int:

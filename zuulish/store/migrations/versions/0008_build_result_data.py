@@ -1,4 +1,4 @@
-"""builds keep the data their jobs returned with zuul_return (and its child_jobs)
+"""builds keep the data their jobs returned with zuul_return (its child_jobs, and whether it is paused)
 
 Revision ID: 0008
 Revises: 0007
@@ -20,9 +20,12 @@ def upgrade() -> None:
     with op.batch_alter_table('builds') as batch:
         batch.add_column(sa.Column('result_data', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('child_jobs', sa.JSON(), nullable=True))
+        batch.add_column(sa.Column('paused', sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('builds') as batch:
+        batch.drop_column('paused')
         batch.drop_column('child_jobs')
         batch.drop_column('result_data')
