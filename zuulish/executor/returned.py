@@ -23,30 +23,35 @@ def result_file(work_root: Path) -> Path:
     return work_root / RESULT_FILE
 
 
-def read_returned(work_root: Path, log: JobLog, children: list[str]) -> dict[str, Any] | None:
-    """The build's returned data, masked (None: it returned nothing usable)."""
+def read_returned(work_root: Path, log: JobLog, children: list[str],
+                  report: bool = True) -> dict[str, Any] | None:
+    """The build's returned data, masked (None: it returned nothing usable); what
+    is wrong with it is written to the job log unless ``report`` is false."""
+    def note(text: str) -> None:
+        if report:
+            log.write(f"zuul_return: {text}")
+
     path = result_file(work_root)
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        log.write(f"zuul_return: cannot read the returned data ({exc}); ignored")
+        note(f"cannot read the returned data ({exc}); ignored")
         return None
     if not isinstance(data, dict):
-        log.write(f"zuul_return: the returned data is a {type(data).__name__}, not a "
-                  "mapping; ignored")
+        note(f"the returned data is a {type(data).__name__}, not a mapping; ignored")
         return None
     _, problems = artifacts(data)
     for problem in problems:
-        log.write(f"zuul_return: {problem}")
+        note(problem)
     wanted = child_jobs(data)
     if wanted is None and isinstance(data.get("zuul"), dict) \
             and data["zuul"].get("child_jobs") is not None:
-        log.write("zuul_return: zuul.child_jobs must be a list of job names; ignored")
+        note("zuul.child_jobs must be a list of job names; ignored")
     for name in wanted or ():
         if name not in children:
             known = ", ".join(children) or "none"
-            log.write(f"zuul_return: zuul.child_jobs names {name!r}, which is not a job "
-                      f"that depends on this one (those are: {known}); ignored")
+            note(f"zuul.child_jobs names {name!r}, which is not a job that depends on "
+                 f"this one (those are: {known}); ignored")
     return log.mask_data(data)

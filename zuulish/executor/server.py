@@ -77,6 +77,7 @@ class Executor:
         self.workers = workers
         self.keep_workspaces = keep_workspaces
         self._running: dict[str, threading.Event] = {}
+        self._paused: set[str] = set()  # builds that paused (zuul.pause) this run
         self._stopping = False
         self._lock = threading.Lock()
         # A warm Ansible to fork playbooks from; started with the first loop.
@@ -157,8 +158,12 @@ class Executor:
             job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
                                                for v in plain_values(data)])
             result, message = self._execute(build, build_dir, job_log, cancel, secrets)
+            # (read again after a pause: post-run may have returned more; its
+            # problems were reported when it paused)
             returned = read_returned(build_dir / "work", job_log,
-                                     list(build.params.get("child_jobs") or []))
+                                     list(build.params.get("child_jobs") or []),
+                                     report=build.id not in self._paused)
+            self._paused.discard(build.id)
             first_task = job_log.first_task_started
         except _BuildError as exc:
             result, message = BuildResult.ERROR, str(exc)
@@ -232,6 +237,7 @@ class Executor:
                 and returned["zuul"].get("pause") is True):
             return
         waiting = list(build.params.get("descendants") or [])
+        self._paused.add(build.id)
         with self.store.session() as s:
             row = s.get(BuildRow, build.id)
             if row is None:
