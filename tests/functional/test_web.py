@@ -234,6 +234,16 @@ def test_build_page_shows_the_result_and_the_head_of_the_log(server: Server) -> 
     assert server.json("/api/build/nope")[0] == 404
 
 
+def test_a_paused_build_reads_paused_and_keeps_its_live_console(server: Server) -> None:
+    with server.store.session() as s:
+        build = s.get(BuildRow, "build-2")
+        assert build is not None
+        build.paused = True
+    assert server.json("/api/build/build-2")[1]["state"] == "paused"
+    status, _, body = server.get("/build/build-2")
+    assert status == 200 and "paused" in body and 'id="console"' in body
+
+
 def test_log_files_are_served_as_utf8_text(server: Server) -> None:
     status, headers, body = server.get("/logs/build-1/job-output.txt")
     assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"

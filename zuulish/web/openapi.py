@@ -36,7 +36,8 @@ JOB = _obj(
     uuid={**OPT_STR, "description": "the build's id; null until the job starts"},
     state={"type": "string", "description": (
         "waiting (not started: merge or dependencies pending), queued-for-nodes, "
-        "queued (nodes assigned), running, completed, canceled")},
+        "queued (nodes assigned), running, paused (zuul.pause: run phase done, waiting "
+        "for the jobs that depend on it), completed, canceled")},
     result={**OPT_STR, "description": "SUCCESS, FAILURE, ERROR, NODE_FAILURE, TIMED_OUT, "
                                       "SKIPPED, CANCELED, POST_FAILURE, RETRY_LIMIT"},
     voting=BOOL, started_at=TIME, finished_at=TIME,

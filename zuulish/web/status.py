@@ -56,9 +56,17 @@ def _about(item: QueueItemRow, web_url: str) -> dict[str, Any]:
     return about
 
 
+def _shown_state(build: BuildRow) -> str:
+    """The build's state for the dashboard; a running build that paused with
+    ``zuul.pause`` (waiting for the jobs that depend on it) reads ``paused``."""
+    if build.paused and build.state == "running":
+        return "paused"
+    return SHOWN_STATE.get(build.state, build.state)
+
+
 def _job(build: BuildRow, web_url: str) -> dict[str, Any]:
     return {"name": build.job, "uuid": build.id,
-            "state": SHOWN_STATE.get(build.state, build.state), "result": build.result,
+            "state": _shown_state(build), "result": build.result,
             "voting": build.voting, "started_at": build.started_at,
             "finished_at": build.finished_at, "url": f"{web_url}/build/{build.id}",
             "log_url": f"{web_url}/logs/{build.id}/job-output.txt"}
