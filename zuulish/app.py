@@ -16,6 +16,7 @@ from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.drivers.timer.timer import Timer
 from zuulish.drivers.timer.trigger import parse_trigger as parse_timer_trigger
 from zuulish.errors import ConfigError
+from zuulish.executor.retention import DAY, LogRetention
 from zuulish.executor.server import Executor
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
@@ -90,6 +91,9 @@ class AllInOne:
         self.executor = Executor(self.store, config.state_dir, self.clock,
                                  workers=config.executor_workers,
                                  preload_ansible=config.executor_preload_ansible)
+        days = config.log_retention_days
+        self.retention = LogRetention(self.store, config.state_dir, self.clock,
+                                      None if days is None else days * DAY)
         self.workers: list[Worker] = []
         self.intake: IntakeServer | None = None
 
@@ -121,7 +125,7 @@ class AllInOne:
             Worker("scheduler", self._schedule, notifier, channels.SCHEDULER, poll),
             Worker("merger", self.merger.run_once, notifier, channels.MERGER, poll),
             Worker("launcher", self.launcher.run_once, notifier, channels.LAUNCHER, poll),
-            Worker("executor", self.executor.run_once, notifier, channels.EXECUTOR, poll),
+            Worker("executor", self._execute, notifier, channels.EXECUTOR, poll),
         ]
         for w in self.workers:
             w.start()
@@ -130,6 +134,12 @@ class AllInOne:
         """One scheduler pass, after recording any timer tick that has come."""
         fired = self.timer.run_once()
         return self.scheduler.run_once().busy or fired
+
+    def _execute(self) -> bool:
+        """One executor step; and, once an hour, log retention."""
+        busy = self.executor.run_once()
+        self.retention.run_once()
+        return busy
 
     def stop(self) -> None:
         if self.intake is not None:

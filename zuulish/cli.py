@@ -91,6 +91,28 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs_prune(args: argparse.Namespace) -> int:
+    import time
+
+    from zuulish.executor.retention import DAY, prune_logs
+    from zuulish.store import Store
+
+    config = _load(args)
+    days = args.older_than if args.older_than is not None else config.log_retention_days
+    if days is None:
+        print("log retention is off (executor.log_retention_days: null); "
+              "give --older-than DAYS to prune anyway")
+        return 0
+    if days < 0:
+        raise UserError(f"--older-than must be 0 days or more, not {days}")
+    store = Store(config.database)
+    store.check()
+    removed = prune_logs(store, config.state_dir, time.time() - days * DAY)
+    print(f"removed the logs of {len(removed)} builds that finished more than {days:g} "
+          "days ago")
+    return 0
+
+
 def cmd_project_create(args: argparse.Namespace) -> int:
     from zuulish.app import make_connections
     from zuulish.store import Store
@@ -202,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("-m", "--message", help="comment to leave")
     review.add_argument("--connection", help="forge connection (default: the first)")
     review.set_defaults(func=cmd_review)
+
+    logs = sub.add_parser("logs", help="build logs").add_subparsers(dest="logs", required=True)
+    prune = logs.add_parser("prune", help="remove build logs older than the retention time")
+    prune.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="default: the server's executor.log_retention_days")
+    prune.set_defaults(func=cmd_logs_prune)
 
     changes = sub.add_parser("changes", help="list changes on the built-in forge")
     changes.add_argument("--json", action="store_true", help="print JSON")

@@ -12,6 +12,7 @@ Example::
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
     executor: {workers: 2, preload_ansible: true}   # fork playbooks from a warm Ansible
+    # executor.log_retention_days: 30   # build logs kept this long (null: forever)
 
 Relative paths are relative to the file's directory.
 """
@@ -28,6 +29,7 @@ import yaml
 from zuulish.errors import ConfigError
 
 DRIVERS = ("git", "gerrit", "github", "timer")
+DEFAULT_RETENTION_DAYS = 30.0  # executor.log_retention_days
 PROVIDER_DRIVERS = ("local", "static", "openstack")
 
 
@@ -65,6 +67,8 @@ class ServerConfig:
     merger_timeout: float = 300.0  # seconds to build one item's state
     merger_cache_max_bytes: int | None = None  # bound on the merger's repo cache
     admin_token: str | None = None  # bearer token of the management API (off when None)
+    # build logs are removed this many days after the build finished (None: kept)
+    log_retention_days: float | None = DEFAULT_RETENTION_DAYS
 
     def connection(self, name: str) -> ConnectionConfig:
         try:
@@ -108,6 +112,17 @@ def _check_keys(data: dict, allowed: set[str], where: str, path: Path) -> None:
     for key in data:
         if key not in allowed:
             raise _unknown(str(key), allowed, "", path, prefix=where)
+
+
+def _retention_days(value: Any, path: Path) -> float | None:
+    """``executor.log_retention_days``: a positive number of days, or None (keep logs)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError("key 'executor.log_retention_days' must be a positive number of "
+                          f"days (or null to keep logs forever), not {value!r}",
+                          file=str(path))
+    return float(value)
 
 
 def load_server_config(path: str | Path) -> ServerConfig:
@@ -183,7 +198,10 @@ def load_server_config(path: str | Path) -> ServerConfig:
                                         tuple(str(x) for x in labels), max_nodes, options))
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
-    _check_keys(executor, {"workers", "preload_ansible"}, "executor.", path)
+    _check_keys(executor, {"workers", "preload_ansible", "log_retention_days"}, "executor.",
+                path)
+    retention = _retention_days(executor.get("log_retention_days", DEFAULT_RETENTION_DAYS),
+                                path)
     workers = _expect(executor.get("workers", 2), int, "executor.workers", path)
     preload = _expect(executor.get("preload_ansible", True), bool, "executor.preload_ansible",
                       path)
@@ -209,4 +227,5 @@ def load_server_config(path: str | Path) -> ServerConfig:
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
         admin_token=admin_token,
+        log_retention_days=retention,
     )

@@ -146,3 +146,24 @@ def test_malformed_management_requests_are_refused_and_nothing_recorded(
     assert main(["-c", cfg, "dequeue", "--tenant", "t", "--pipeline", "gate",
                  "--project", "org/app", "--change", "x,1"]) == 1
     assert "NUMBER or NUMBER,PATCHSET" in capsys.readouterr().err
+
+
+def test_logs_prune_removes_old_logs_and_refuses_a_negative_age(
+        tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.unit.test_log_retention import seed
+    from zuulish.store import Store
+
+    cfg = str(config(tmp_path, database_url))
+    assert main(["-c", cfg, "db", "upgrade"]) == 0
+    store = Store(database_url)
+    try:
+        seed(store, tmp_path / "state", {"ancient": 1000.0})
+    finally:
+        store.dispose()
+    capsys.readouterr()
+    assert main(["-c", cfg, "logs", "prune"]) == 0  # the default: 30 days
+    assert "removed the logs of 1 builds that finished more than 30 days ago" in \
+        capsys.readouterr().out
+    assert not (tmp_path / "state" / "logs" / "ancient").exists()
+    assert main(["-c", cfg, "logs", "prune", "--older-than", "-1"]) != 0
+    assert "--older-than must be 0 days or more" in capsys.readouterr().err

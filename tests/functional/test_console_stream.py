@@ -181,3 +181,55 @@ def test_the_build_page_of_a_running_build_streams_its_console(console: Console)
     assert 'data-stream="/api/build/b1/console-stream"' in html and "new WebSocket" in html
     console.finish()
     assert "new WebSocket" not in asyncio.run(page())  # a finished build shows its log
+
+
+SLOW_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: first step
+      ansible.builtin.debug:
+        msg: "the first step is done"
+    - name: a long step
+      ansible.builtin.command: sleep 3
+      changed_when: false
+    - name: last step
+      ansible.builtin.debug:
+        msg: "the last step is done"
+"""
+
+
+@pytest.mark.slow
+def test_a_real_build_streams_its_console_while_it_runs(tmp_path: Path) -> None:
+    """A real executor runs a real playbook; a websocket client reads the first task's
+    output seconds before the build ends."""
+    from tests.functional.test_executor_overhead import load_benchmark
+
+    bench_module = load_benchmark()
+    bench_module.PLAYBOOK = SLOW_PLAYBOOK
+    bench = bench_module.Bench(tmp_path, cold=False)
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    app = create_app(bench.store, SimpleNamespace(layouts={}, tenants={}), tmp_path / "state",
+                     f"http://127.0.0.1:{port}")
+    runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        bench.start()
+        [build_id], _ = bench.request(1)
+        got, code = asyncio.run(read_stream(
+            f"http://127.0.0.1:{port}/api/build/{build_id}/console-stream"))
+        bench.wait([build_id])
+    finally:
+        bench.stop()
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert code == 1000
+    text = "".join(m for _, m in got)
+    assert "the first step is done" in text and "the last step is done" in text
+    first = next(at for at, m in got if "the first step is done" in m)
+    last = next(at for at, m in got if "the last step is done" in m)
+    assert last - first > 2.0  # the first step's lines came while the long step ran

@@ -23,6 +23,7 @@ def test_minimal_file_gets_the_embedded_defaults(tmp_path: Path) -> None:
     assert (config.listen_host, config.listen_port) == ("127.0.0.1", 9000)
     assert config.web_url == "http://127.0.0.1:9000"
     assert [p.name for p in config.providers] == ["local"]
+    assert config.log_retention_days == 30.0
 
 
 def test_full_file(tmp_path: Path) -> None:
@@ -36,7 +37,7 @@ connections:
 nodepool:
   providers:
     - {name: gpu, driver: static, labels: [gpu], max_nodes: 2, hosts: [a, b]}
-executor: {workers: 4}
+executor: {workers: 4, log_retention_days: 7.5}
 """))
     assert config.state_dir == Path("/var/lib/zuulish")
     assert config.web_url == "https://ci.example.org"
@@ -44,6 +45,10 @@ executor: {workers: 4}
     [gpu] = config.providers
     assert gpu.labels == ("gpu",) and gpu.options == {"hosts": ["a", "b"]}
     assert config.executor_workers == 4
+    assert config.log_retention_days == 7.5
+    kept = load_server_config(write(tmp_path, "tenant_file: m.yaml\n"
+                                              "executor: {log_retention_days: null}\n"))
+    assert kept.log_retention_days is None
 
 
 @pytest.mark.parametrize("text, message", [
@@ -58,6 +63,12 @@ executor: {workers: 4}
     ("tenant_file: m.yaml\nexecutor: {preload: true}\n",
      "unknown key 'executor.preload' (did you mean 'executor.preload_ansible'?)"),
     ("tenant_file: [m.yaml\n", "not valid YAML"),
+    ("tenant_file: m.yaml\nexecutor: {log_retention_days: 0}\n",
+     "'executor.log_retention_days' must be a positive number of days"),
+    ("tenant_file: m.yaml\nexecutor: {log_retention_days: a week}\n",
+     "not 'a week'"),
+    ("tenant_file: m.yaml\nexecutor: {log_retention_days: true}\n",
+     "'executor.log_retention_days' must be a positive number of days"),
     ("tenant_file: m.yaml\nmerger: {timeout: soon}\n", "'merger.timeout' must be"),
     ("tenant_file: m.yaml\nmerger: {timeout: 0}\n", "merger.timeout and merger.cache_max"),
     ("tenant_file: m.yaml\nmerger: {cache_max: 5}\n",
