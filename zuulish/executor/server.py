@@ -163,7 +163,6 @@ class Executor:
             returned = read_returned(build_dir / "work", job_log,
                                      list(build.params.get("child_jobs") or []),
                                      report=build.id not in self._paused)
-            self._paused.discard(build.id)
             first_task = job_log.first_task_started
         except _BuildError as exc:
             result, message = BuildResult.ERROR, str(exc)
@@ -180,6 +179,7 @@ class Executor:
                 shutil.rmtree(build_dir, ignore_errors=True)
             with self._lock:
                 self._running.pop(build.id, None)
+            self._paused.discard(build.id)
             self.store.notifier.notify(channels.SCHEDULER, channels.EXECUTOR,
                                        channels.LAUNCHER)
 
