@@ -29,6 +29,7 @@ from zuulish.config.validate import ANY_DRIVER, AnyConnection, generic_trigger
 from zuulish.executor.ansible_run import JobLog, PlaybookRun
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
+from zuulish.executor.returned import result_file
 from zuulish.executor.workspace import PreparedRepo
 from zuulish.model import FrozenJob
 from zuulish.model.project import JobReference
@@ -53,6 +54,7 @@ class JobRun:
     output: str  # job-output.txt
     log_dir: Path
     project_dir: Path  # the checkout on the node
+    returned: dict[str, Any] | None = None  # what it returned with zuul_return
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -116,5 +118,7 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
         books["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), None,
         work_root, post_timeout=float(job.post_timeout or DEFAULT_POST_TIMEOUT))
     job_log.close()
+    returned_file = result_file(work_root)
+    returned = json.loads(returned_file.read_text()) if returned_file.is_file() else None
     return JobRun(result, message, (log_root / "job-output.txt").read_text(), log_root,
-                  project_dir)
+                  project_dir, returned)

@@ -33,6 +33,12 @@ def test_sdist_and_wheel_are_artifacts_in_the_log_dir(tmp_path: Path) -> None:
     with tarfile.open(artifacts / "tiny-0.1.tar.gz") as sdist:
         assert "tiny-0.1/tiny/__init__.py" in sdist.getnames()
     assert "artifacts/tiny-0.1-py3-none-any.whl" in run.output
+    assert run.returned is not None and list(run.returned) == ["zuul"]
+    assert sorted(run.returned["zuul"]["artifacts"], key=lambda a: a["name"]) == [
+        {"name": "tiny-0.1-py3-none-any.whl", "url": "artifacts/tiny-0.1-py3-none-any.whl",
+         "metadata": {"type": "python_wheel"}},
+        {"name": "tiny-0.1.tar.gz", "url": "artifacts/tiny-0.1.tar.gz",
+         "metadata": {"type": "python_sdist"}}]
 
 
 def test_a_project_that_does_not_build_fails_without_artifacts(tmp_path: Path) -> None:
@@ -40,4 +46,4 @@ def test_a_project_that_does_not_build_fails_without_artifacts(tmp_path: Path) -
     run = run_library_job(tmp_path, "python-build", broken, VARS)
     assert run.result == "FAILURE"
     assert "Failed to parse ./pyproject.toml" in run.output
-    assert not (run.log_dir / "artifacts").exists()
+    assert not (run.log_dir / "artifacts").exists() and run.returned is None

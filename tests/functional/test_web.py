@@ -74,7 +74,12 @@ def seed(store: Store) -> None:
             BuildRow(id="build-0", buildset_id=bs.id, job="unit", state="completed",
                      result="NODE_FAILURE", created_at=0, started_at=0, finished_at=1),
             BuildRow(id="build-1", buildset_id=bs.id, job="unit", state="completed",
-                     result="SUCCESS", attempt=2, created_at=1, started_at=1, finished_at=4),
+                     result="SUCCESS", attempt=2, created_at=1, started_at=1, finished_at=4,
+                     result_data={"zuul": {"artifacts": [
+                         {"name": "wheel", "url": "artifacts/a.whl",
+                          "metadata": {"type": "python_wheel"}},
+                         {"name": "docs", "url": "https://docs.example/a/"},
+                         {"name": "no url"}]}}),
             BuildRow(id="build-2", buildset_id=bs.id, job="lint", state="running",
                      voting=False, created_at=2, started_at=3),
         ])
@@ -219,7 +224,24 @@ def test_build_page_shows_the_result_and_the_head_of_the_log(server: Server) -> 
     assert f"{server.url}/logs/build-1/job-output.txt" in body
     status, data = server.json("/api/build/build-1")
     assert status == 200 and data["pipeline"] == "gate" and data["attempt"] == 2
+    assert data["artifacts"] == [
+        {"name": "wheel", "url": f"{server.url}/logs/build-1/artifacts/a.whl",
+         "metadata": {"type": "python_wheel"}},
+        {"name": "docs", "url": "https://docs.example/a/", "metadata": {}}]
+    assert f'<a href="{server.url}/logs/build-1/artifacts/a.whl">wheel</a>' in body
+    assert '<a href="https://docs.example/a/">docs</a>' in body
+    assert server.json("/api/build/build-0")[1]["artifacts"] == []
     assert server.json("/api/build/nope")[0] == 404
+
+
+def test_a_paused_build_reads_paused_and_keeps_its_live_console(server: Server) -> None:
+    with server.store.session() as s:
+        build = s.get(BuildRow, "build-2")
+        assert build is not None
+        build.paused = True
+    assert server.json("/api/build/build-2")[1]["state"] == "paused"
+    status, _, body = server.get("/build/build-2")
+    assert status == 200 and "paused" in body and 'id="console"' in body
 
 
 def test_log_files_are_served_as_utf8_text(server: Server) -> None:

@@ -87,6 +87,9 @@ ANSIBLE_ENV = {
     "ANSIBLE_PIPELINING": "True",
     "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
     "ANSIBLE_CONNECTION_PLUGINS": str(Path(__file__).parent / "ansible_plugins" / "connection"),
+    # zuul_return: an action on the executor, with a documentation stub as its module
+    "ANSIBLE_ACTION_PLUGINS": str(Path(__file__).parent / "ansible_plugins" / "action"),
+    "ANSIBLE_LIBRARY": str(Path(__file__).parent / "ansible_plugins" / "library"),
     "PYTHONUNBUFFERED": "1",
     "MAX_EVENT_RES": str(MAX_EVENT_RES),
 }
@@ -168,6 +171,10 @@ class JobLog:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
+
+    def mask_data(self, value: Any) -> Any:
+        """``value`` (JSON-like data) with every secret in its strings masked."""
+        return self._mask_value(value)
 
     def _mask_value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from zuulish.executor.returned import result_file
 from zuulish.executor.workspace import PreparedRepo
 from zuulish.model import FrozenJob
 
@@ -45,9 +46,12 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "executor": {"hostname": hostname, "work_root": str(work_root),
                      "src_root": str(work_root / "src"), "log_root": str(log_root),
                      "inventory_file": str(work_root.parent / "ansible" / "inventory" /
-                                           "hosts.yaml")},
+                                           "hosts.yaml"),
+                     "result_data_file": str(result_file(work_root))},
         "jobtags": [],
-        "child_jobs": [],
+        "child_jobs": list(params.get("child_jobs") or []),
+        # artifacts of the builds this one depends on, each with its ``job``
+        "artifacts": list(params.get("artifacts") or []),
     }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,13 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                extra_vars: dict[str, Any], log: JobLog, timeout: float | None,
                cancel: threading.Event | None, cwd: Path | None,
                post_timeout: float = DEFAULT_POST_TIMEOUT,
-               preload: dict[str, str] | None = None) -> tuple[str, str]:
+               preload: dict[str, str] | None = None,
+               after_run: Callable[[], None] | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
-    ``preload`` is the environment that starts playbooks from a warm Ansible.
+    ``preload`` is the environment that starts playbooks from a warm Ansible;
+    ``after_run`` is called once the run phase succeeded, before post-run (where a
+    build that asked for ``zuul.pause`` waits for its dependants).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
@@ -112,6 +116,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
         result = ("TIMED_OUT", f"the job exceeded its timeout of {timeout:g}s")
         log.write(result[1])
 
+    if result is None and after_run is not None:
+        after_run()
     if result is None or result[0] != "CANCELED":
         for book in post:
             if failed_pre_level is not None and book.level > failed_pre_level:

@@ -26,6 +26,7 @@ from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
+from zuulish.executor.returned import read_returned
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
@@ -34,6 +35,7 @@ from zuulish.executor.workspace import (
 )
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob, PlaybookRef
+from zuulish.model.returned_data import child_jobs, merge_data
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
@@ -42,6 +44,7 @@ from zuulish.store import notify as channels
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
+PAUSE_POLL_SECONDS = 0.5  # how often a paused build looks whether its dependants are done
 
 
 class _BuildError(Exception):
@@ -74,6 +77,7 @@ class Executor:
         self.workers = workers
         self.keep_workspaces = keep_workspaces
         self._running: dict[str, threading.Event] = {}
+        self._paused: set[str] = set()  # builds that paused (zuul.pause) this run
         self._stopping = False
         self._lock = threading.Lock()
         # A warm Ansible to fork playbooks from; started with the first loop.
@@ -142,6 +146,7 @@ class Executor:
         build_dir = self.state_dir / "builds" / build.id
         job_log: JobLog | None = None
         result, message, first_task = BuildResult.ERROR, "", None
+        returned: dict[str, Any] | None = None
         shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
         try:
             job = FrozenJob.from_dict(build.frozen_job)
@@ -153,6 +158,11 @@ class Executor:
             job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
                                                for v in plain_values(data)])
             result, message = self._execute(build, build_dir, job_log, cancel, secrets)
+            # (read again after a pause: post-run may have returned more; its
+            # problems were reported when it paused)
+            returned = read_returned(build_dir / "work", job_log,
+                                     list(build.params.get("child_jobs") or []),
+                                     report=build.id not in self._paused)
             first_task = job_log.first_task_started
         except _BuildError as exc:
             result, message = BuildResult.ERROR, str(exc)
@@ -164,11 +174,12 @@ class Executor:
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
                 job_log.close()
-            self._finish(build, result, message, log_dir, first_task)
+            self._finish(build, result, message, log_dir, first_task, returned)
             if not self.keep_workspaces:
                 shutil.rmtree(build_dir, ignore_errors=True)
             with self._lock:
                 self._running.pop(build.id, None)
+            self._paused.discard(build.id)
             self.store.notifier.notify(channels.SCHEDULER, channels.EXECUTOR,
                                        channels.LAUNCHER)
 
@@ -197,7 +208,9 @@ class Executor:
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
         except WorkspaceError as exc:
             return BuildResult.ERROR, str(exc)
-        variables = dict(job.vars)
+        # Zuul's precedence: data returned by the jobs this one depends on is below
+        # the job's own vars (and so below host-vars, group-vars and extra-vars).
+        variables = merge_data(dict(params.get("parent_data") or {}), dict(job.vars))
         variables["zuul"] = zuul_var(params, job, build.id, repos, work_root,
                                      self.state_dir / "logs" / build.id, self.hostname,
                                      build.attempt)
@@ -209,8 +222,47 @@ class Executor:
             build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
             phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), cancel,
             work_root, post_timeout=post_timeout,
-            preload=self.zygote.playbook_env() if self.zygote is not None else None)
+            preload=self.zygote.playbook_env() if self.zygote is not None else None,
+            after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel))
         return result, message
+
+    def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
+                        cancel: threading.Event) -> None:
+        """Zuul's ``zuul.pause``: after a successful run phase, publish what the build
+        returned and wait, still running, until every job that depends on it is done
+        (or the build is canceled); then post-run goes on."""
+        returned = read_returned(work_root, job_log,
+                                 list(build.params.get("child_jobs") or []))
+        if not (returned and isinstance(returned.get("zuul"), dict)
+                and returned["zuul"].get("pause") is True):
+            return
+        waiting = list(build.params.get("descendants") or [])
+        self._paused.add(build.id)
+        with self.store.session() as s:
+            row = s.get(BuildRow, build.id)
+            if row is None:
+                return
+            row.result_data, row.child_jobs = returned, child_jobs(returned)
+            row.paused, row.noticed = True, False
+        self.store.notifier.notify(channels.SCHEDULER)
+        job_log.write("Paused (zuul_return zuul.pause): waiting for "
+                      f"{', '.join(waiting) or 'no dependent jobs'} to finish")
+        while waiting and not cancel.wait(PAUSE_POLL_SECONDS):
+            if self._all_done(build.buildset_id, waiting):
+                break
+        with self.store.session() as s:
+            row = s.get(BuildRow, build.id)
+            if row is not None:
+                row.paused = False
+        job_log.write("Resumed" if not cancel.is_set() else "Canceled while paused")
+
+    def _all_done(self, buildset_id: int, jobs: list[str]) -> bool:
+        """Whether each of ``jobs`` has a build in the build set and all are finished."""
+        with self.store.read() as s:
+            rows = s.execute(select(BuildRow.job, BuildRow.state).where(
+                BuildRow.buildset_id == buildset_id, BuildRow.job.in_(jobs))).all()
+        done = (BuildState.COMPLETED, BuildState.CANCELED)
+        return {job for job, _ in rows} >= set(jobs) and all(st in done for _, st in rows)
 
     def _prepare_repos(self, params: dict[str, Any], work_root: Path,
                        job_log: JobLog) -> list[PreparedRepo]:
@@ -249,7 +301,7 @@ class Executor:
         return runs
 
     def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,
-                first_task: float | None) -> None:
+                first_task: float | None, returned: dict[str, Any] | None = None) -> None:
         with self.store.session() as s:
             row = s.get(BuildRow, build.id)
             if row is None:
@@ -274,6 +326,9 @@ class Executor:
             row.message = message or None
             row.finished_at = self.clock.now()
             row.first_task_at = first_task
+            row.result_data = returned
+            row.child_jobs = child_jobs(returned)
+            row.paused, row.noticed = False, False
             row.log_path = str(log_dir)
             if row.node_request_id is not None:
                 for node in s.scalars(select(NodeRow).where(

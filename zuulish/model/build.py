@@ -37,6 +37,10 @@ class Build:
     started_at: float | None = None
     finished_at: float | None = None
     message: str | None = None
+    # zuul.child_jobs it returned: the dependent jobs to run (None: all of them)
+    child_jobs: tuple[str, ...] | None = None
+    # zuul.pause: past its run phase (which succeeded), waiting for its dependants
+    paused: bool = False
 
     @property
     def done(self) -> bool:

@@ -54,10 +54,15 @@ class BuildSet:
         return self.merge_state in (MergeState.CONFLICT, MergeState.ERROR, MergeState.CONFIG_ERROR)
 
     def failed_voting_jobs(self) -> list[str]:
+        """Voting jobs that ended in anything but SUCCESS or SKIPPED. As in Zuul, a
+        skipped job does not fail the item: a job is skipped either because one it
+        depends on failed (which fails the item itself) or because that job's
+        ``zuul.child_jobs`` left it out (which is a success)."""
         return [
             name
             for name, b in self.builds.items()
-            if b.voting and b.result is not None and b.result not in (BuildResult.SUCCESS,)
+            if b.voting and b.result is not None
+            and b.result not in (BuildResult.SUCCESS, BuildResult.SKIPPED)
         ]
 
     @property

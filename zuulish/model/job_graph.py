@@ -36,6 +36,52 @@ class JobGraph:
         return [dep for dep in job.dependencies
                 if dep not in soft or (dep in self.jobs and results.get(dep) != SKIPPED)]
 
+    def ancestors(self, name: str) -> list[str]:
+        """Every job ``name`` depends on, directly or not, that is in the graph;
+        farthest first (a job comes after everything it depends on)."""
+        order: list[str] = []
+
+        def visit(job: str, path: tuple[str, ...]) -> None:
+            for dep in self.jobs[job].dependencies:
+                if dep in self.jobs and dep not in order and dep not in path:
+                    visit(dep, (*path, dep))
+                    order.append(dep)
+
+        visit(name, (name,))
+        return order
+
+    def descendants(self, name: str) -> list[str]:
+        """Every job that depends on ``name``, directly or not, in graph order."""
+        found = {name}
+        changed = True
+        while changed:
+            changed = False
+            for job, frozen in self.jobs.items():
+                if job not in found and found & set(frozen.dependencies):
+                    found.add(job)
+                    changed = True
+        return [job for job in self.jobs if job in found and job != name]
+
+    def children(self, name: str) -> list[str]:
+        """The jobs that depend directly on ``name`` (hard or soft), in graph order."""
+        return [job for job, frozen in self.jobs.items() if name in frozen.dependencies]
+
+    def unwanted(self, results: dict[str, str | None],
+                 child_jobs: dict[str, tuple[str, ...] | None]) -> dict[str, str]:
+        """Jobs not yet started that a succeeded dependency's ``zuul.child_jobs``
+        (``child_jobs``: job -> what its build returned) leaves out, each with the
+        first such dependency: Zuul skips them."""
+        out: dict[str, str] = {}
+        for name, job in self.jobs.items():
+            if name in results:
+                continue
+            for dep in self._binding(job, results):
+                wanted = child_jobs.get(dep)
+                if results.get(dep) == SUCCESS and wanted is not None and name not in wanted:
+                    out[name] = dep
+                    break
+        return out
+
     def ready_to_start(self, results: dict[str, str | None]) -> list[str]:
         """Jobs not yet started whose dependencies all succeeded.
 

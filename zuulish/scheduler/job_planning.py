@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zuulish.model import BuildSet, ChangeKey, MergeState, QueueItem
+from zuulish.model.job_graph import SKIPPED, SUCCESS
 from zuulish.scheduler.actions import Action, CancelJobs, Report, SkipJobs, StartJobs
 
 
@@ -13,10 +14,25 @@ def plan_jobs(item_id: int, buildset: BuildSet) -> list[Action]:
     if buildset.job_graph.fail_fast and buildset.failed_voting_jobs():
         return fail_fast(item_id, buildset)
     actions: list[Action] = []
-    skip = buildset.job_graph.to_skip(results)
+    # Zuul's zuul.pause: a paused build's run phase succeeded, so what depends on it
+    # may start (it resumes once they are done).
+    results = {**results, **{name: SUCCESS for name, b in buildset.builds.items()
+                             if b.paused and b.result is None}}
+    # Zuul's zuul.child_jobs: dependent jobs a parent's zuul_return left out are
+    # skipped, saying so; what depends on them then follows the usual rules.
+    unwanted = buildset.job_graph.unwanted(
+        results, {name: b.child_jobs for name, b in buildset.builds.items()})
+    by_parent: dict[str, list[str]] = {}
+    for job, parent in unwanted.items():
+        by_parent.setdefault(parent, []).append(job)
+    actions.extend(SkipJobs(item_id, buildset.id, tuple(jobs),
+                            f"skipped by {parent}'s zuul_return: not in its zuul.child_jobs")
+                   for parent, jobs in by_parent.items())
+    known = {**results, **{job: SKIPPED for job in unwanted}}
+    skip = buildset.job_graph.to_skip(known)
     if skip:
         actions.append(SkipJobs(item_id, buildset.id, tuple(skip)))
-    ready = [j for j in buildset.job_graph.ready_to_start(results) if j not in skip]
+    ready = [j for j in buildset.job_graph.ready_to_start(known) if j not in skip]
     if ready:
         actions.append(StartJobs(item_id, buildset.id, tuple(ready)))
     return actions

@@ -42,6 +42,7 @@ from zuulish.model import (
     branch_of,
     is_null_rev,
 )
+from zuulish.model.returned_data import ParentBuild, inherited
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
@@ -167,7 +168,8 @@ class Scheduler:
         with self.store.read() as s:
             if s.scalar(select(BuildRow.id).where(
                     BuildRow.noticed.is_(False),
-                    BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))
+                    BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED))
+                    | BuildRow.paused.is_(True))
                     .limit(1)) is None:
                 return  # nothing finished: no write transaction
         with self.store.session() as s:
@@ -177,7 +179,8 @@ class Scheduler:
                 .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
                 .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
                 .where(BuildRow.noticed.is_(False),
-                       BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED)))).all()
+                       BuildRow.state.in_((BuildState.COMPLETED, BuildState.CANCELED))
+                       | BuildRow.paused.is_(True))).all()
             for _build, tenant, pipeline, queue, frozen in rows:
                 self._dirty.mark(tenant, pipeline, queue)
                 if (frozen or {}).get("semaphores"):
@@ -1007,6 +1010,7 @@ class Scheduler:
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
                 params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
+                params.update(self._from_parents(s, bs, name))
                 build = BuildRow(id=build_id, buildset_id=bs.id, job=name,
                                  voting=job.voting, frozen_job=job.to_dict(), params=params,
                                  priority=priority,
@@ -1023,6 +1027,22 @@ class Scheduler:
                     build.params["nodes"] = []
                 s.add(build)
         self.store.notifier.notify(channels.LAUNCHER, channels.EXECUTOR)
+
+    def _from_parents(self, s: Session, bs: BuildSet, name: str) -> dict[str, Any]:
+        """Build params from the jobs ``name`` depends on: the data their builds
+        returned (``parent_data``, below the job's own vars), their artifacts, and
+        the job's own children (``zuul.child_jobs``). See ``model.returned_data``."""
+        assert bs.job_graph is not None
+        ancestors = [bs.builds[job] for job in bs.job_graph.ancestors(name)
+                     if job in bs.builds and (bs.builds[job].result == BuildResult.SUCCESS
+                                              or bs.builds[job].paused)]
+        data = dict(s.execute(select(BuildRow.id, BuildRow.result_data).where(
+            BuildRow.id.in_([b.id for b in ancestors]))).all()) if ancestors else {}
+        parent_data, artifacts = inherited(
+            [ParentBuild(b.job, b.id, data.get(b.id)) for b in ancestors], self.web_url)
+        return {"parent_data": parent_data, "artifacts": artifacts,
+                "child_jobs": bs.job_graph.children(name),
+                "descendants": bs.job_graph.descendants(name)}
 
     @staticmethod
     def _relative_priority(s: Session, pipeline: Pipeline, item: QueueItem) -> int:

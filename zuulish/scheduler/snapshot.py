@@ -28,7 +28,7 @@ from zuulish.store import BuildRow, BuildSetRow, ChangeQueueRow, QueueItemRow
 # What a pass reads of each build: never the frozen job or the parameters (large JSON).
 BUILD_COLUMNS = (BuildRow.id, BuildRow.buildset_id, BuildRow.job, BuildRow.state,
                  BuildRow.voting, BuildRow.result, BuildRow.started_at, BuildRow.finished_at,
-                 BuildRow.message)
+                 BuildRow.message, BuildRow.child_jobs, BuildRow.paused)
 
 
 class StateCache:
@@ -78,7 +78,9 @@ def buildset_from_row(row: BuildSetRow, builds: list[Any], cache: StateCache) ->
         bs.builds[b.job] = Build(id=b.id, buildset_id=b.buildset_id, job=b.job,
                                  state=BuildState(b.state), voting=b.voting, result=b.result,
                                  started_at=b.started_at, finished_at=b.finished_at,
-                                 message=b.message)
+                                 message=b.message,
+                                 child_jobs=None if b.child_jobs is None
+                                 else tuple(b.child_jobs), paused=b.paused)
     return bs
 
 

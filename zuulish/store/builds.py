@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zuulish.store.base import Base
@@ -38,3 +49,11 @@ class BuildRow(Base):
     # Set by the scheduler once it has seen the build finish, so that each pass
     # re-plans only the queues whose builds finished since the last one.
     noticed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
+    # What the build returned with zuul_return (merged, secrets masked); None: nothing.
+    result_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Its zuul.child_jobs (the dependent jobs to run; None: all), kept apart from
+    # result_data so that a scheduler pass reads only this small list.
+    child_jobs: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # zuul.pause: the build finished its run phase and waits (still running) for the
+    # jobs that depend on it, which may start meanwhile.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

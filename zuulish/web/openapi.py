@@ -36,7 +36,8 @@ JOB = _obj(
     uuid={**OPT_STR, "description": "the build's id; null until the job starts"},
     state={"type": "string", "description": (
         "waiting (not started: merge or dependencies pending), queued-for-nodes, "
-        "queued (nodes assigned), running, completed, canceled")},
+        "queued (nodes assigned), running, paused (zuul.pause: run phase done, waiting "
+        "for the jobs that depend on it), completed, canceled")},
     result={**OPT_STR, "description": "SUCCESS, FAILURE, ERROR, NODE_FAILURE, TIMED_OUT, "
                                       "SKIPPED, CANCELED, POST_FAILURE, RETRY_LIMIT"},
     voting=BOOL, started_at=TIME, finished_at=TIME,
@@ -69,7 +70,11 @@ BUILD = {"allOf": [_ref("Job"), _obj(
     ["tenant", "pipeline", "project", "change", "patchset"],
     tenant=STR, pipeline=STR, project=STR, branch=STR, change=OPT_INT, patchset=OPT_INT,
     subject=STR, message=OPT_STR, attempt=INT, buildset=STR, current=BOOL, item_id=INT,
-    created_at=TIME, change_url=OPT_STR, **ABOUT)]}
+    created_at=TIME, change_url=OPT_STR, **ABOUT,
+    artifacts={**_array(_obj(["name", "url", "metadata"], name=STR, url=STR,
+                             metadata={"type": "object"})),
+               "description": "what the build returned in zuul.artifacts (zuul_return); "
+                              "relative URLs resolved against its log directory"})]}
 HISTORY_BUILD = {"allOf": [_ref("Job"), _obj(
     ["pipeline", "project", "change", "patchset"], pipeline=STR, project=STR, branch=STR,
     change=OPT_INT, patchset=OPT_INT, attempt=INT, change_url=OPT_STR, **ABOUT)]}

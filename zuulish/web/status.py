@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from zuulish.config.layout import Layout
 from zuulish.model import PipelineManager
+from zuulish.model.returned_data import artifacts, log_dir_url
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -55,9 +56,17 @@ def _about(item: QueueItemRow, web_url: str) -> dict[str, Any]:
     return about
 
 
+def _shown_state(build: BuildRow) -> str:
+    """The build's state for the dashboard; a running build that paused with
+    ``zuul.pause`` (waiting for the jobs that depend on it) reads ``paused``."""
+    if build.paused and build.state == "running":
+        return "paused"
+    return SHOWN_STATE.get(build.state, build.state)
+
+
 def _job(build: BuildRow, web_url: str) -> dict[str, Any]:
     return {"name": build.job, "uuid": build.id,
-            "state": SHOWN_STATE.get(build.state, build.state), "result": build.result,
+            "state": _shown_state(build), "result": build.result,
             "voting": build.voting, "started_at": build.started_at,
             "finished_at": build.finished_at, "url": f"{web_url}/build/{build.id}",
             "log_url": f"{web_url}/logs/{build.id}/job-output.txt"}
@@ -164,7 +173,15 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
             "project": item.project, "branch": item.branch, **_about(item, web_url),
             "subject": change.subject if change else "",
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
-            "current": buildset.current, "item_id": item.id, "created_at": build.created_at}
+            "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
+            "artifacts": build_artifacts(build, web_url)}
+
+
+def build_artifacts(build: BuildRow, web_url: str) -> list[dict[str, Any]]:
+    """The well-formed ``zuul.artifacts`` the build returned, relative URLs resolved
+    against its log directory (malformed ones were named in the build's log)."""
+    found, _ = artifacts(build.result_data, log_dir_url(web_url, build.id))
+    return [a.to_dict() for a in found]
 
 
 def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""

@@ -1,0 +1,118 @@
+"""The executor's side of ``zuul.pause``: a build that asked for it is marked
+paused with its data published, and waits until its dependants are done or it is
+canceled."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from zuulish.clock import SimulatedClock
+from zuulish.executor.ansible_run import JobLog
+from zuulish.executor.returned import result_file
+from zuulish.executor.server import Executor
+from zuulish.model import FrozenJob
+from zuulish.store import BuildRow, BuildSetRow, QueueItemRow, Store
+
+
+@pytest.fixture
+def executor(store: Store, tmp_path: Path) -> Executor:
+    return Executor(store, tmp_path / "executor", SimulatedClock(start=100.0),
+                    preload_ansible=False)
+
+
+def running_build(store: Store) -> BuildRow:
+    with store.session() as s:
+        item = QueueItemRow(tenant="t", pipeline="check", queue_name="q", connection="c",
+                            change_number=1, patchset=1, commit_sha="0" * 40,
+                            project="org/app", branch="main", live=True, state="queued",
+                            sequence=1, enqueued_at=0.0, event_id=0)
+        s.add(item)
+        s.flush()
+        bs = BuildSetRow(uuid="bs", item_id=item.id, current=True, ahead=[],
+                         merge_state="merged", created_at=0.0)
+        s.add(bs)
+        s.flush()
+        s.add(BuildRow(id="b1", buildset_id=bs.id, job="registry", state="running",
+                       frozen_job=FrozenJob(name="registry").to_dict(),
+                       params={"child_jobs": ["user"], "descendants": ["user"]},
+                       created_at=0.0, started_at=1.0))
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        assert row is not None
+        return row
+
+
+def paused(store: Store) -> bool:
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        return bool(row and row.paused)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_paused_build_publishes_its_data_and_resumes_when_its_dependants_finish(
+        store: Store, executor: Executor, tmp_path: Path) -> None:
+    build = running_build(store)
+    work = tmp_path / "work"
+    work.mkdir()
+    result_file(work).write_text(json.dumps({"url": "x", "zuul": {"pause": True,
+                                                                  "child_jobs": ["user"]}}))
+    log = JobLog(tmp_path / "logs")
+    waiter = threading.Thread(target=executor._pause_if_asked,
+                              args=(build, work, log, threading.Event()))
+    waiter.start()
+    wait_until(lambda: paused(store))
+    with store.read() as s:
+        row = s.get(BuildRow, "b1")
+        assert row is not None and row.result_data == {"url": "x", "zuul": {
+            "pause": True, "child_jobs": ["user"]}}
+        assert row.child_jobs == ["user"] and not row.noticed
+    assert waiter.is_alive()
+    with store.session() as s:
+        s.add(BuildRow(id="b2", buildset_id=build.buildset_id, job="user", state="completed",
+                       result="SUCCESS", created_at=2.0))
+    waiter.join(10)
+    assert not waiter.is_alive() and not paused(store)
+    log.close()
+    text = (tmp_path / "logs" / "job-output.txt").read_text()
+    assert "Paused (zuul_return zuul.pause): waiting for user to finish" in text
+    assert "Resumed" in text
+
+
+def test_a_canceled_paused_build_stops_waiting(store: Store, executor: Executor,
+                                               tmp_path: Path) -> None:
+    build = running_build(store)
+    work = tmp_path / "work"
+    work.mkdir()
+    result_file(work).write_text(json.dumps({"zuul": {"pause": True}}))
+    log = JobLog(tmp_path / "logs")
+    cancel = threading.Event()
+    waiter = threading.Thread(target=executor._pause_if_asked, args=(build, work, log, cancel))
+    waiter.start()
+    wait_until(lambda: paused(store))
+    cancel.set()
+    waiter.join(10)
+    assert not waiter.is_alive() and not paused(store)
+    log.close()
+    assert "Canceled while paused" in (tmp_path / "logs" / "job-output.txt").read_text()
+
+
+def test_a_build_that_did_not_ask_for_a_pause_goes_straight_on(
+        store: Store, executor: Executor, tmp_path: Path) -> None:
+    build = running_build(store)
+    work = tmp_path / "work"
+    work.mkdir()
+    result_file(work).write_text(json.dumps({"zuul": {"pause": "yes"}}))
+    executor._pause_if_asked(build, work, JobLog(tmp_path / "logs"), threading.Event())
+    assert not paused(store)

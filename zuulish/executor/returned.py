@@ -1,0 +1,57 @@
+"""Reading what a build returned with ``zuul_return`` when it ends.
+
+The ``zuul_return`` action writes ``results.json`` in the build's work dir; this
+reads it back, says in the job log what is wrong with it (data that is not a
+mapping, malformed artifacts, ``child_jobs`` naming jobs that are not children),
+and masks secrets in what is kept, since it is stored and shown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from zuulish.executor.ansible_run import JobLog
+from zuulish.model.returned_data import artifacts, child_jobs
+
+RESULT_FILE = "results.json"
+
+
+def result_file(work_root: Path) -> Path:
+    """Where the build's ``zuul_return`` data is written."""
+    return work_root / RESULT_FILE
+
+
+def read_returned(work_root: Path, log: JobLog, children: list[str],
+                  report: bool = True) -> dict[str, Any] | None:
+    """The build's returned data, masked (None: it returned nothing usable); what
+    is wrong with it is written to the job log unless ``report`` is false."""
+    def note(text: str) -> None:
+        if report:
+            log.write(f"zuul_return: {text}")
+
+    path = result_file(work_root)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        note(f"cannot read the returned data ({exc}); ignored")
+        return None
+    if not isinstance(data, dict):
+        note(f"the returned data is a {type(data).__name__}, not a mapping; ignored")
+        return None
+    _, problems = artifacts(data)
+    for problem in problems:
+        note(problem)
+    wanted = child_jobs(data)
+    if wanted is None and isinstance(data.get("zuul"), dict) \
+            and data["zuul"].get("child_jobs") is not None:
+        note("zuul.child_jobs must be a list of job names; ignored")
+    for name in wanted or ():
+        if name not in children:
+            known = ", ".join(children) or "none"
+            note(f"zuul.child_jobs names {name!r}, which is not a job that depends on "
+                 f"this one (those are: {known}); ignored")
+    return log.mask_data(data)

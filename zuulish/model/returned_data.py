@@ -1,0 +1,131 @@
+"""Data a build returns with ``zuul_return`` and what Zuul makes of it (pure).
+
+A job calls ``zuul_return: {data: {...}}`` any number of times; each call is
+merged into what earlier calls returned (mappings merge key by key, at every
+depth; any other value replaces the earlier one). Under the ``zuul`` key Zuul
+reads:
+
+- ``zuul.artifacts``: a list of ``{name, url, metadata}`` recorded on the build;
+  a relative ``url`` is relative to the build's log URL.
+- ``zuul.child_jobs``: the dependent jobs that should run; the others are skipped
+  (an empty list skips them all).
+- ``zuul.pause``: not supported here yet (the job is not paused).
+
+Everything else is passed to the jobs that depend on the build, as variables.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+
+def merge_data(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` merged into a copy of ``old``: mappings merge, other values replace."""
+    out = copy.deepcopy(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_data(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    url: str
+    metadata: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "metadata": self.metadata}
+
+
+def _zuul_part(data: dict[str, Any] | None) -> dict[str, Any]:
+    part = (data or {}).get("zuul")
+    return part if isinstance(part, dict) else {}
+
+
+def artifacts(data: dict[str, Any] | None, log_url: str = "") -> tuple[list[Artifact], list[str]]:
+    """The well-formed artifacts of ``data`` (URLs resolved against ``log_url``, the
+    URL of the build's log directory) and a message for each one left out."""
+    given = _zuul_part(data).get("artifacts")
+    if given is None:
+        return [], []
+    if not isinstance(given, list):
+        return [], [f"zuul.artifacts must be a list, not {type(given).__name__}; ignored"]
+    found: list[Artifact] = []
+    problems: list[str] = []
+    base = log_url if not log_url or log_url.endswith("/") else log_url + "/"
+    for n, entry in enumerate(given, 1):
+        if not isinstance(entry, dict):
+            problems.append(f"artifact #{n} is not a mapping; ignored")
+            continue
+        name, url = entry.get("name"), entry.get("url")
+        missing = [key for key, value in (("name", name), ("url", url))
+                   if not isinstance(value, str) or not value]
+        if missing:
+            problems.append(f"artifact #{n} has no {' and no '.join(missing)}; ignored")
+            continue
+        resolved = urljoin(base, url) if base else url
+        if urlsplit(resolved).scheme not in ("http", "https", ""):
+            problems.append(f"artifact #{n} ({name}) has a url that is neither http(s) nor "
+                            "relative; ignored")
+            continue
+        metadata = entry.get("metadata")
+        found.append(Artifact(name, resolved, metadata if isinstance(metadata, dict) else {}))
+    return found, problems
+
+
+def child_jobs(data: dict[str, Any] | None) -> list[str] | None:
+    """The job names of ``zuul.child_jobs`` (None: not given, every child runs)."""
+    given = _zuul_part(data).get("child_jobs")
+    if given is None:
+        return None
+    if isinstance(given, str):
+        return [given]
+    if not isinstance(given, list):
+        return None
+    return [str(name) for name in given]
+
+
+def child_vars(parents: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """The variables a child gets from its parents' returned data, merged in order
+    (a later parent's value wins), without the ``zuul`` key Zuul keeps for itself."""
+    out: dict[str, Any] = {}
+    for data in parents:
+        if data:
+            out = merge_data(out, {k: v for k, v in data.items() if k != "zuul"})
+    return out
+
+
+def log_dir_url(web_url: str, build_id: str) -> str:
+    """The URL of a build's log directory (relative artifact URLs resolve against it)."""
+    return f"{web_url.rstrip('/')}/logs/{build_id}/"
+
+
+@dataclass(frozen=True)
+class ParentBuild:
+    """A finished build of a job another job depends on, with what it returned."""
+
+    job: str
+    build_id: str
+    data: dict[str, Any] | None
+
+
+def inherited(ancestors: list[ParentBuild], web_url: str
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What a job gets from the builds it depends on (directly or not; farthest
+    first): their returned data merged, a nearer build's value winning, and their
+    artifacts (each with its ``job`` and absolute ``url``), for ``zuul.artifacts``.
+
+    As in Zuul, this data is *below* the job's own ``vars``: the executor merges
+    the job's vars over it (and host-vars, group-vars, extra-vars stay above)."""
+    variables = child_vars([parent.data for parent in ancestors])
+    found: list[dict[str, Any]] = []
+    for parent in ancestors:
+        listed, _ = artifacts(parent.data, log_dir_url(web_url, parent.build_id))
+        found.extend({**a.to_dict(), "job": parent.job} for a in listed)
+    return variables, found
