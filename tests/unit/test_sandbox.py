@@ -231,3 +231,30 @@ def test_untrusted_playbook_without_bubblewrap_is_an_error(
     assert result == "ERROR"
     assert "bubblewrap (bwrap) is not installed" in message
     assert "bubblewrap (bwrap) is not installed" in build.text()
+
+
+@pytest.mark.parametrize("where", ["connection_plugins", "roles/evil/lookup_plugins"])
+def test_untrusted_playbook_shipping_ansible_plugins_is_an_error(build: Build,
+                                                                 where: str) -> None:
+    """Its own ``local`` connection would replace the refusing one."""
+    book = build.book("local", task("command: echo ran-on-localhost"), trusted=False,
+                      hosts="localhost")
+    plugins = book.playbook.parent / where
+    plugins.mkdir(parents=True)
+    (plugins / "local.py").write_text("raise SystemExit('loaded')\n")
+    result, message = build.run(book)
+    assert result == "ERROR"
+    assert "untrusted playbooks may not ship Ansible plugins" in message
+    assert str(plugins) in build.text()
+
+
+def test_trusted_playbook_may_ship_ansible_plugins(build: Build) -> None:
+    book = build.book("filtered", task("debug:\n  msg: \"{{ 'x' | shout }}\""), trusted=True)
+    plugins = book.playbook.parent / "filter_plugins"
+    plugins.mkdir()
+    (plugins / "shout.py").write_text(
+        "class FilterModule:\n    def filters(self):\n"
+        "        return {'shout': lambda s: s.upper() + '!'}\n")
+    result, message = build.run(book)
+    assert result == "SUCCESS", message
+    assert "X!" in build.text()

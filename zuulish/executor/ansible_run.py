@@ -32,9 +32,12 @@ one runs in the bubblewrap sandbox (``sandbox.py``: only the work dir and a
 fresh data dir of its own are writable, the executor's state is not visible)
 with the refusing ``local`` connection first in its plugin path
 (``ansible_plugins/untrusted``: tasks on localhost fail with "untrusted
-playbooks may not run tasks on localhost"). It always starts cold: the zygote
-runs outside the sandbox, so a child forked from it would be too. Without
-``bwrap`` an untrusted playbook does not run at all (ERROR).
+playbooks may not run tasks on localhost"); one with Ansible plugin
+directories of its own (``connection_plugins/`` beside it or in a role, which
+could replace that connection) does not run (ERROR). It always starts
+cold: the zygote runs outside the sandbox, so a child forked from it would be
+too (``benchmarks/sandbox_overhead.py`` measures the cost). Without ``bwrap``
+an untrusted playbook does not run at all (ERROR).
 
 ``preload`` (from ``ansible_zygote.AnsibleZygote.playbook_env``) makes the
 ``ansible-playbook`` that ansible-runner starts a client of the executor's
@@ -365,6 +368,12 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     private_dir = private_dir.absolute()
     env = ansible_env(roles_path, preload if run.trusted else None)
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
+        shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
+        if shipped:
+            message = (f"untrusted playbooks may not ship Ansible plugins: {shipped[0]} "
+                       f"(used by {name})")
+            log.write(f"ERROR: {message}")
+            return PhaseOutcome(run.phase, name, "error", -1, message)
         try:
             private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env)
         except SandboxUnavailable as exc:

@@ -87,6 +87,29 @@ def playbook_root(playbook: Path) -> Path:
     return playbook.parent
 
 
+# The directories beside a playbook or in a role that Ansible loads plugins from.
+PLUGIN_DIRS = frozenset({
+    "action_plugins", "become_plugins", "cache_plugins", "callback_plugins",
+    "cliconf_plugins", "connection_plugins", "filter_plugins", "httpapi_plugins",
+    "inventory_plugins", "lookup_plugins", "netconf_plugins", "shell_plugins",
+    "strategy_plugins", "terminal_plugins", "test_plugins", "vars_plugins"})
+
+
+def shipped_plugins(playbook: Path, roles_path: list[Path]) -> list[Path]:
+    """Ansible plugin directories (``PLUGIN_DIRS``) beside ``playbook`` or in a role.
+
+    Ansible loads them into ``ansible-playbook`` itself; from an untrusted
+    project they could replace the refusing ``local`` connection. Modules
+    (``library/``, ``module_utils/``) run on the nodes and are allowed.
+    """
+    places = [playbook.parent]
+    for roles in {playbook.parent / "roles", *roles_path}:
+        if roles.is_dir():
+            places += [role for role in sorted(roles.iterdir()) if role.is_dir()]
+    return [entry for place in places for entry in sorted(place.iterdir())
+            if entry.name in PLUGIN_DIRS and entry.is_dir()]
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
     """What one sandboxed playbook run may see."""
