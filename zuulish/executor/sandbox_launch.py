@@ -22,7 +22,7 @@ KEEP = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ", "JOB_ID", "MAX_EVENT
                   "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK"})
 
 
-def sandbox_environment(environ: dict) -> dict:
+def sandbox_environment(environ: dict[str, str]) -> dict[str, str]:
     """What of ``environ`` reaches the sandboxed ``ansible-playbook``."""
     return {k: v for k, v in environ.items() if k in KEEP or k.startswith(KEEP_PREFIXES)}
 

@@ -23,7 +23,8 @@ def _builtin_local() -> type:
     """
     path = Path(ansible.plugins.connection.__file__).with_name("local.py")
     spec = importlib.util.spec_from_file_location("zuulish_builtin_local_connection", path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load Ansible's local connection from {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.Connection
