@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
+	@command -v bwrap >/dev/null || { echo "bubblewrap is required: untrusted playbooks run in its sandbox (apt-get install bubblewrap)"; exit 1; }
 	$(BIN)/zuulish demo $(DEMO_ARGS)
 
 test: $(STAMP)

@@ -23,6 +23,7 @@ from zuulish.executor.ansible_run import (
 )
 from zuulish.executor.ansible_zygote import SERVED_ENV, AnsibleZygote
 from zuulish.executor.phases import run_phases
+from zuulish.executor.sandbox import find_bwrap
 
 SECRET = "hunter2-s3cr3t-Value"
 KEY = "-----BEGIN KEY-----\nAAAAB3NzaC1yc2EAAAADAQAB\nQQQQQQQQQQQQQQQQQQQQ\n-----END KEY-----"
@@ -33,12 +34,16 @@ class Job:
     """A work dir, a job log and playbooks written on demand.
 
     ``preload`` is a warm zygote's environment, or None to start Ansible cold;
-    every behaviour here is tested both ways.
+    ``trusted`` says whose playbooks they are (untrusted ones run in the
+    bubblewrap sandbox, always cold). Every behaviour here is tested sandboxed,
+    trusted and cold, and trusted and preloaded.
     """
 
-    def __init__(self, tmp: Path, preload: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, preload: dict[str, str] | None = None,
+                 trusted: bool = False) -> None:
         self.tmp = tmp
         self.preload = preload
+        self.trusted = trusted
         self.work = tmp / "work"
         self.work.mkdir()
         self.logs = tmp / "logs"
@@ -51,7 +56,7 @@ class Job:
         path.parent.mkdir(exist_ok=True)
         body = "".join(f"    - {task}\n" for task in tasks)
         path.write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n{body}")
-        return PlaybookRun(path, phase, trusted=False)
+        return PlaybookRun(path, phase, trusted=self.trusted)
 
     def phases(self, pre: tuple[PlaybookRun, ...] = (), run: tuple[PlaybookRun, ...] = (),
                post: tuple[PlaybookRun, ...] = (), cleanup: tuple[PlaybookRun, ...] = (),
@@ -91,13 +96,18 @@ def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnsibleZygote]:
     z.stop()
 
 
-@pytest.fixture(params=["cold", "preloaded"])
+@pytest.fixture(params=["sandboxed", "cold", "preloaded"])
 def job(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Job]:
-    if request.param == "cold":
+    if request.param == "sandboxed":
+        if find_bwrap() is None:
+            pytest.skip("bubblewrap (bwrap) is not installed: untrusted playbooks cannot run")
         yield Job(tmp_path)
         return
+    if request.param == "cold":
+        yield Job(tmp_path, trusted=True)
+        return
     zygote: AnsibleZygote = request.getfixturevalue("zygote")
-    yield Job(tmp_path, zygote.playbook_env())
+    yield Job(tmp_path, zygote.playbook_env(), trusted=True)
     assert zygote.playbook_env(), "the zygote died during the test"
 
 
@@ -290,7 +300,8 @@ def test_settings_the_zygote_cannot_honour_run_cold(tmp_path: Path,
     (library / "hello_module.py").write_text(
         "#!/usr/bin/python\nimport json\n"
         "print(json.dumps({'changed': False, 'msg': 'from my library'}))\n")
-    job = Job(tmp_path, {**zygote.playbook_env(), "ANSIBLE_LIBRARY": str(library)})
+    job = Job(tmp_path, {**zygote.playbook_env(), "ANSIBLE_LIBRARY": str(library)},
+              trusted=True)
     book = job.book("lib", "hello_module: {}",
                     f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
     assert job.play(book).status == "successful"
@@ -304,7 +315,8 @@ def test_playbooks_start_cold_when_the_zygote_is_gone(tmp_path: Path) -> None:
     preload = z.playbook_env()
     z.stop()
     assert z.playbook_env() == {}  # the executor stops asking a stopped zygote
-    job = Job(tmp_path, preload)  # a client that still tries it falls back to a cold start
+    # A client that still tries it falls back to a cold start.
+    job = Job(tmp_path, preload, trusted=True)
     assert job.play(job.book("ok", "command: 'true'")).status == "successful"
 
 
@@ -325,7 +337,7 @@ def test_a_crashed_zygote_is_started_again(tmp_path: Path,
         assert z.playbook_env() == {}  # builds start cold meanwhile
         z.start()
         assert z.wait_ready()
-        job = Job(tmp_path, z.playbook_env())
+        job = Job(tmp_path, z.playbook_env(), trusted=True)
         book = job.book("which", f'debug: msg="{{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
         assert job.play(book).status == "successful"
         assert [r["msg"] for r in job.records()] == ["1"]

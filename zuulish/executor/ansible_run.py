@@ -27,6 +27,18 @@ Because ansible-playbook runs inside a job's work directory, an ``ansible.cfg``
 written there by a job would be read by the next playbook; ``ANSIBLE_CONFIG``
 points at an empty file shipped with zuulish to prevent that.
 
+Trust. A trusted playbook (of a config project) runs as it is. An untrusted
+one runs in the bubblewrap sandbox (``sandbox.py``: only the work dir and a
+fresh data dir of its own are writable, the executor's state is not visible)
+with the refusing ``local`` connection first in its plugin path
+(``ansible_plugins/untrusted``: tasks on localhost fail with "untrusted
+playbooks may not run tasks on localhost"); one with Ansible plugin
+directories of its own (``connection_plugins/`` beside it or in a role, which
+could replace that connection) does not run (ERROR). It always starts
+cold: the zygote runs outside the sandbox, so a child forked from it would be
+too (``benchmarks/sandbox_overhead.py`` measures the cost). Without ``bwrap``
+an untrusted playbook does not run at all (ERROR).
+
 ``preload`` (from ``ansible_zygote.AnsibleZygote.playbook_env``) makes the
 ``ansible-playbook`` that ansible-runner starts a client of the executor's
 preloaded Ansible, which forks a warm one instead of starting a cold one.
@@ -49,6 +61,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -60,7 +73,8 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import pty_close
+from zuulish.executor import pty_close, sandbox
+from zuulish.executor.sandbox import SandboxUnavailable
 
 # ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
 pty_close.install()
@@ -314,6 +328,30 @@ def ansible_env(roles_path: list[Path] | None = None,
     return env
 
 
+def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
+               roles_path: list[Path], env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """The data dir and environment that run ``run`` in the bubblewrap sandbox.
+
+    Each untrusted run gets a fresh data dir (under ``private_dir/untrusted``), so
+    it never sees the inventory, extra vars or events of another playbook (a
+    trusted one's secrets, say); only that dir and the work dir are writable.
+    """
+    base = private_dir / "untrusted"
+    base.mkdir(parents=True, exist_ok=True)
+    number = sum(1 for p in base.iterdir() if p.name.startswith("run-")) + 1
+    run_dir = base / f"run-{number}"
+    run_dir.mkdir()
+    spec = sandbox.SandboxSpec(work_dir=cwd or run_dir, run_dir=run_dir,
+                               read_only=(sandbox.playbook_root(run.playbook), *roles_path),
+                               cwd=cwd or run_dir)
+    program = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
+        or shutil.which("ansible-playbook") or "ansible-playbook"
+    env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
+        [str(sandbox.UNTRUSTED_CONNECTIONS), env["ANSIBLE_CONNECTION_PLUGINS"]])}
+    env.update(sandbox.prepare(spec, base / f"launch-{number}", program, env["PATH"]))
+    return run_dir, env
+
+
 def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  extra_vars: dict[str, Any], log: JobLog, timeout: float | None,
                  cancel: threading.Event | None, cwd: Path | None,
@@ -335,6 +373,19 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         log.write(f"ERROR: {message}")
         return PhaseOutcome(run.phase, name, "error", -1, message)
     private_dir = private_dir.absolute()
+    env = ansible_env(roles_path, preload if run.trusted else None)
+    if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
+        shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
+        if shipped:
+            message = (f"untrusted playbooks may not ship Ansible plugins: {shipped[0]} "
+                       f"(used by {name})")
+            log.write(f"ERROR: {message}")
+            return PhaseOutcome(run.phase, name, "error", -1, message)
+        try:
+            private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env)
+        except SandboxUnavailable as exc:
+            log.write(f"ERROR: {exc}")
+            return PhaseOutcome(run.phase, name, "error", -1, str(exc))
     (private_dir / "inventory").mkdir(parents=True, exist_ok=True)
     inv_file = private_dir / "inventory" / "hosts.yaml"
     inv_file.write_text(yaml.safe_dump(_for_local_hosts(inventory, cwd),
@@ -354,7 +405,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     runner = ansible_runner.run(
         private_data_dir=str(private_dir), playbook=str(run.playbook.absolute()),
         inventory=str(inv_file), extravars={**extra_vars, **run.extra_vars} or None,
-        envvars=ansible_env(roles_path, preload), quiet=True,
+        envvars=env, quiet=True,
         project_dir=str(cwd.absolute()) if cwd else None, rotate_artifacts=1,
         event_handler=_event_handler(log, run, seen), cancel_callback=should_cancel,
         settings={"suppress_ansible_output": True, "job_timeout": 0,

@@ -1,0 +1,180 @@
+"""The bubblewrap sandbox that untrusted playbooks run in.
+
+Playbooks of untrusted projects run ``ansible-playbook`` (and all it starts:
+workers, lookups such as ``pipe``, and the modules of tasks on nodes of the
+local provider, which run on the executor host) inside ``bwrap``. What the
+sandbox sees, at the same paths as outside:
+
+- read-write: the build's work directory, and a fresh ansible-runner data
+  directory of this one playbook run (inventory, extra vars, event files);
+  ``/tmp`` and the user's home directory (``HOME``; Ansible's ``~``) are
+  private, empty tmpfs mounts;
+- read-only: ``/usr`` (and the ``/bin``, ``/lib``... links or directories),
+  the Python installation ansible-playbook runs from (the virtualenv and its
+  base interpreter), zuulish's Ansible plugins and empty ``ansible.cfg``, the
+  playbook's repository (or its directory) and its roles path, and a short
+  list of ``/etc`` files that name resolution, TLS and ssh need;
+- the sandbox's root (where bwrap makes mount points) is read-only;
+- nothing else: not the executor's state directory (the store database,
+  project keys, other builds' directories and logs), not the user's real
+  home directory or ``/home``, not ``/etc/shadow`` or ssh host keys, not
+  ``/var`` or ``/run``;
+- its own PID and IPC namespaces (``/proc`` shows only the sandbox), every
+  capability dropped (root inside cannot override file permissions or mount),
+  a new session (no writing into the executor's terminal), killed with its
+  parent;
+- the host's network, which ssh to static nodes needs (the executor host's own
+  services are therefore reachable by address; they must authenticate).
+
+Ansible's settings, the environment ansible-runner gives it and a few locale
+variables are passed in; the executor's other environment variables are not
+(``sandbox_launch``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from zuulish.executor import sandbox_launch
+
+LAUNCHER_SOURCE = Path(sandbox_launch.__file__)
+PLUGINS_DIR = Path(__file__).parent / "ansible_plugins"
+UNTRUSTED_CONNECTIONS = PLUGINS_DIR / "untrusted" / "connection"
+# The system's programs and libraries: bound read-only (or linked, where merged-usr
+# makes them links into /usr).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Of /etc, only what name resolution, TLS, locales and ssh clients read.
+ETC_FILES = ("passwd", "group", "hosts", "host.conf", "resolv.conf", "nsswitch.conf",
+             "gai.conf", "services", "protocols", "ld.so.cache", "ld.so.conf",
+             "ld.so.conf.d", "localtime", "timezone", "alternatives", "ssl",
+             "ca-certificates", "ca-certificates.conf", "ssh/ssh_config",
+             "ssh/ssh_config.d", "mime.types", "os-release")
+
+
+class SandboxUnavailable(Exception):
+    """bubblewrap is not installed, so untrusted playbooks cannot run."""
+
+
+def find_bwrap() -> str | None:
+    """The ``bwrap`` program's path, or None when bubblewrap is not installed."""
+    return shutil.which("bwrap")
+
+
+def python_roots() -> list[Path]:
+    """Directories of the Python installation that ansible-playbook runs from."""
+    roots = {Path(sys.prefix), Path(sys.exec_prefix), Path(sys.base_prefix),
+             Path(sys.base_exec_prefix), Path(sys.executable).resolve().parent.parent}
+    return sorted({r.resolve() for r in roots} | roots)
+
+
+def home_dir() -> str:
+    """The home directory of the executor's user (what ``~`` means to Ansible)."""
+    return pwd.getpwuid(os.getuid()).pw_dir or "/"
+
+
+def playbook_root(playbook: Path) -> Path:
+    """The playbook's repository (the nearest parent with ``.git``), else its directory."""
+    playbook = playbook.absolute()
+    for parent in playbook.parents:
+        if (parent / ".git").exists():
+            return parent
+    return playbook.parent
+
+
+# The directories beside a playbook or in a role that Ansible loads plugins from.
+PLUGIN_DIRS = frozenset({
+    "action_plugins", "become_plugins", "cache_plugins", "callback_plugins",
+    "cliconf_plugins", "connection_plugins", "filter_plugins", "httpapi_plugins",
+    "inventory_plugins", "lookup_plugins", "netconf_plugins", "shell_plugins",
+    "strategy_plugins", "terminal_plugins", "test_plugins", "vars_plugins"})
+
+
+def shipped_plugins(playbook: Path, roles_path: list[Path]) -> list[Path]:
+    """Ansible plugin directories (``PLUGIN_DIRS``) beside ``playbook`` or in a role.
+
+    Ansible loads them into ``ansible-playbook`` itself; from an untrusted
+    project they could replace the refusing ``local`` connection. Modules
+    (``library/``, ``module_utils/``) run on the nodes and are allowed.
+    """
+    places = [playbook.parent]
+    for roles in {playbook.parent / "roles", *roles_path}:
+        if roles.is_dir():
+            places += [role for role in sorted(roles.iterdir()) if role.is_dir()]
+    return [entry for place in places for entry in sorted(place.iterdir())
+            if entry.name in PLUGIN_DIRS and entry.is_dir()]
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What one sandboxed playbook run may see."""
+
+    work_dir: Path  # read-write: the build's work directory
+    run_dir: Path  # read-write: this run's ansible-runner data directory
+    read_only: tuple[Path, ...]  # playbook repository, roles path
+    cwd: Path  # where ansible-playbook starts
+
+
+def _bind_system(args: list[str]) -> None:
+    for name in SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", str(path.readlink()), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    for name in ETC_FILES:
+        path = Path("/etc") / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+
+
+def bwrap_args(spec: SandboxSpec) -> list[str]:
+    """bubblewrap's arguments (before ``--`` and the program) for ``spec``."""
+    args = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc",
+            "--tmpfs", "/tmp"]
+    home = home_dir()
+    if home != "/":
+        args += ["--tmpfs", home]  # mounted before the binds that may lie under it
+    args += ["--setenv", "HOME", home, "--setenv", "TMPDIR", "/tmp"]
+    _bind_system(args)
+    read_only = [*python_roots(), PLUGINS_DIR, *spec.read_only]
+    from zuulish.executor.ansible_run import EMPTY_CONFIG  # a cycle at import time
+
+    read_only.append(EMPTY_CONFIG)
+    seen: set[str] = set()
+    for path in read_only:
+        text = str(path.absolute())
+        if text not in seen and path.exists():
+            seen.add(text)
+            args += ["--ro-bind", text, text]
+    for path in (spec.work_dir, spec.run_dir):
+        text = str(path.absolute())
+        args += ["--bind", text, text]
+    args += ["--remount-ro", "/", "--chdir", str(spec.cwd.absolute())]
+    return args
+
+
+def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str) -> dict[str, str]:
+    """Write the launcher for one run into ``launch_dir`` (which the sandbox does
+    not see); returns the environment (``PATH`` first the launcher's, then
+    ``path``) that makes ansible-runner start it."""
+    bwrap = find_bwrap()
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed on this executor: "
+                                 "untrusted playbooks cannot run")
+    bin_dir = launch_dir / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    args_file = launch_dir / "sandbox.json"
+    args_file.write_text(json.dumps({"bwrap": bwrap, "args": bwrap_args(spec),
+                                     "program": program}))
+    launcher = bin_dir / "ansible-playbook"
+    launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
+    launcher.chmod(0o755)
+    return {sandbox_launch.ARGS_ENV: str(args_file),
+            "PATH": os.pathsep.join([str(bin_dir), path])}
