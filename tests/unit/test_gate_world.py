@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.fakes.gate_world import GateWorld, SimChange
@@ -622,3 +624,26 @@ def test_verify_first_finds_a_bad_change_inside_a_group() -> None:
         assert world.forge.violations == []
     finally:
         world.close()
+
+
+def test_zuul_items_lists_the_changes_ahead_in_the_tested_state(world) -> None:
+    from sqlalchemy import select
+
+    from zuulish.executor.job_vars import zuul_var
+    from zuulish.model import FrozenJob
+    from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
+
+    push(world, 1, "a")
+    push(world, 2, "b", at=1)
+    world.run_for(60)  # both enqueued, builds running
+    with world.store.read() as s:
+        row = s.scalars(select(BuildRow).join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+                        .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                        .where(QueueItemRow.change_number == 2)).one()
+    zuul = zuul_var(row.params, FrozenJob.from_dict(row.frozen_job), row.id, [],
+                    Path("/work"), Path("/logs"), "zuulish.test", 1)
+    first, own = zuul["items"]
+    assert (first["project"]["name"], first["branch"], first["change"], first["patchset"]) \
+        == ("a", "main", "1", "1")
+    assert first["project"]["src_dir"] == "src/zuulish.test/a"
+    assert (own["project"]["name"], own["change"]) == ("b", "2")

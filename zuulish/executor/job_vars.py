@@ -42,7 +42,9 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "branch": params.get("branch"),
         "override_checkout": None,
         "message": params.get("message", ""),
-        **_item_vars(params, project_entry(project, by_name.get(project))),
+        **_item_vars(params, project_entry(project, by_name.get(project)),
+                     [_ahead_entry(a, project_entry(a["project"], by_name.get(a["project"])))
+                      for a in params.get("changes_ahead") or []]),
         "executor": {"hostname": hostname, "work_root": str(work_root),
                      "src_root": str(work_root / "src"), "log_root": str(log_root),
                      "inventory_file": str(work_root.parent / "ansible" / "inventory" /
@@ -55,21 +57,34 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
     }
 
 
-def _item_vars(params: dict[str, Any], project: dict[str, Any]) -> dict[str, Any]:
+def _ahead_entry(ahead: dict[str, Any], project: dict[str, Any]) -> dict[str, Any]:
+    """One ``zuul.items`` entry for an item the state holds ahead of this one."""
+    if ahead.get("change") is None:
+        about = {"ref": ahead.get("ref"), "oldrev": ahead.get("oldrev"),
+                 "newrev": ahead.get("newrev")}
+    else:
+        about = {"change": str(ahead["change"]), "patchset": str(ahead.get("patchset")),
+                 "change_url": ahead.get("change_url")}
+    return {"project": project, "branch": ahead.get("branch"), **about}
+
+
+def _item_vars(params: dict[str, Any], project: dict[str, Any],
+               ahead: list[dict[str, Any]]) -> dict[str, Any]:
     """What the item is: a change (change, patchset, change_url and its refs/changes
     ref) or, as Zuul gives a ref update or a periodic branch tip, a ref with
-    ``oldrev`` and ``newrev`` and no change."""
+    ``oldrev`` and ``newrev`` and no change. ``zuul.items`` lists, as in Zuul, the
+    items the tested state holds ahead of this one (``ahead``), then this one."""
     if params.get("change") is None and params.get("ref"):
         about = {"ref": params["ref"], "oldrev": params.get("oldrev"),
                  "newrev": params.get("newrev")}
-        return {**about, "items": [{"project": project, "branch": params.get("branch"),
-                                    **about}]}
+        return {**about, "items": [*ahead, {"project": project,
+                                            "branch": params.get("branch"), **about}]}
     change, patchset = params.get("change"), params.get("patchset")
     about = {"change": str(change), "patchset": str(patchset),
              "change_url": params.get("change_url")}
     return {**about,
             "ref": f"refs/changes/{int(change or 0) % 100:02d}/{change}/{patchset}",
-            "items": [{"project": project, "branch": params.get("branch"), **about}]}
+            "items": [*ahead, {"project": project, "branch": params.get("branch"), **about}]}
 
 
 def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, Any],

@@ -1004,10 +1004,12 @@ class Scheduler:
             providers = dict(action.providers)
             priority = node_priority(pipeline.precedence,
                                      self._relative_priority(s, pipeline, item), action.spare)
+            ahead = self._changes_ahead(s, bs)
             for name in action.jobs:
                 job = bs.job_graph.jobs[name]
                 build_id = uuid.uuid4().hex
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
+                params["changes_ahead"] = ahead
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
                 params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
                 params.update(self._from_parents(s, bs, name))
@@ -1057,6 +1059,29 @@ class Scheduler:
             QueueItemRow.tenant == row.tenant, QueueItemRow.pipeline == row.pipeline,
             QueueItemRow.state == "queued", QueueItemRow.project == row.project,
             QueueItemRow.sequence < row.sequence)) or 0
+
+    def _changes_ahead(self, s: Session, bs: BuildSet) -> list[dict[str, Any]]:
+        """The items the state holds ahead of its own, in order, as ``zuul.items`` lists
+        them (project, branch, change, patchset, change URL; a ref's ref and revs)."""
+        if not bs.ahead:
+            return []
+        rows = {r.id: r for r in s.scalars(select(QueueItemRow).where(
+            QueueItemRow.id.in_(list(bs.ahead))))}
+        out: list[dict[str, Any]] = []
+        for item_id in bs.ahead:
+            row = rows.get(item_id)
+            if row is None:
+                continue
+            entry: dict[str, Any] = {"project": row.project, "branch": row.branch}
+            if row.change_number is None:
+                entry.update(ref=row.ref, oldrev=row.oldrev, newrev=row.commit_sha)
+            else:
+                source = self.sources.get(row.connection)
+                entry.update(change=row.change_number, patchset=row.patchset,
+                             change_url=source.change_url(row.project, row.change_number)
+                             if source is not None else None)
+            out.append(entry)
+        return out
 
     def _build_params(self, tenant: str, pipeline: Pipeline, item: QueueItem, bs: BuildSet,
                       buildset_uuid: str, job: str) -> dict[str, Any]:
