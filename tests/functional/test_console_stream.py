@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
+from tests.fakes.rows import item_with_buildset
 from zuulish.runner import free_port
-from zuulish.store import BuildRow, BuildSetRow, QueueItemRow, Store
+from zuulish.store import BuildRow, Store
 from zuulish.web.app import create_app, serve
 
 
@@ -33,17 +34,8 @@ class Console:
 
 def running_build(store: Store) -> None:
     with store.session() as s:
-        item = QueueItemRow(tenant="t", pipeline="check", queue_name="q", connection="forge",
-                            change_number=1, patchset=1, commit_sha="a" * 40,
-                            project="org/app", branch="main", sequence=1, enqueued_at=0,
-                            state="queued")
-        s.add(item)
-        s.flush()
-        bs = BuildSetRow(uuid="bs", item_id=item.id, ahead=[], merge_state="merged",
-                         created_at=0)
-        s.add(bs)
-        s.flush()
-        s.add(BuildRow(id="b1", buildset_id=bs.id, job="unit", state="running",
+        buildset_id = item_with_buildset(s, pipeline="check")
+        s.add(BuildRow(id="b1", buildset_id=buildset_id, job="unit", state="running",
                        created_at=0, started_at=0))
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.fakes.rows import item_with_buildset
 from zuulish.clock import SimulatedClock
 from zuulish.executor.retention import DAY, LogRetention, prune_logs
-from zuulish.store import BuildRow, BuildSetRow, QueueItemRow, Store
+from zuulish.store import BuildRow, Store
 
 NOW = 100 * DAY
 
@@ -16,22 +17,13 @@ NOW = 100 * DAY
 def seed(store: Store, state_dir: Path, builds: dict[str, float | None]) -> None:
     """Builds finished at the given times (None: still running), each with a log."""
     with store.session() as s:
-        item = QueueItemRow(tenant="t", pipeline="check", queue_name="q", connection="forge",
-                            change_number=1, patchset=1, commit_sha="a" * 40,
-                            project="org/app", branch="main", sequence=1, enqueued_at=0,
-                            state="reported")
-        s.add(item)
-        s.flush()
-        bs = BuildSetRow(uuid="bs", item_id=item.id, ahead=[], merge_state="merged",
-                         created_at=0)
-        s.add(bs)
-        s.flush()
+        buildset_id = item_with_buildset(s, pipeline="check", state="reported")
         for build_id, finished in builds.items():
             folder = state_dir / "logs" / build_id
             (folder / "artifacts").mkdir(parents=True)
             (folder / "job-output.txt").write_text("hello\n")
             (folder / "artifacts" / "dist.whl").write_bytes(b"x")
-            s.add(BuildRow(id=build_id, buildset_id=bs.id, job="unit",
+            s.add(BuildRow(id=build_id, buildset_id=buildset_id, job="unit",
                            state="running" if finished is None else "completed",
                            result=None if finished is None else "SUCCESS", created_at=0,
                            started_at=0, finished_at=finished, log_path=str(folder)))

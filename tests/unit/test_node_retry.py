@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.fakes.rows import item_with_buildset
 from zuulish.clock import SimulatedClock
 from zuulish.executor.server import Executor
 from zuulish.model import FrozenJob
-from zuulish.store import BuildRow, BuildSetRow, NodeRequestRow, NodeRow, QueueItemRow, Store
+from zuulish.store import BuildRow, NodeRequestRow, NodeRow, Store
 
 
 @pytest.fixture
@@ -22,16 +23,7 @@ def executor(store: Store, tmp_path: Path) -> Executor:
 def running_build(store: Store, attempt: int = 1, attempts: int = 3) -> BuildRow:
     """A build running on one node of a fulfilled request."""
     with store.session() as s:
-        item = QueueItemRow(tenant="t", pipeline="gate", queue_name="q", connection="c",
-                            change_number=1, patchset=1, commit_sha="0" * 40,
-                            project="org/app", branch="main", live=True, state="queued",
-                            sequence=1, enqueued_at=0.0, event_id=0)
-        s.add(item)
-        s.flush()
-        bs = BuildSetRow(uuid="bs", item_id=item.id, current=True, ahead=[],
-                         merge_state="merged", created_at=0.0)
-        s.add(bs)
-        s.flush()
+        buildset_id = item_with_buildset(s)
         req = NodeRequestRow(build_id="b1", labels=["ubuntu"], state="fulfilled",
                              priority=100, created_at=0.0)
         s.add(req)
@@ -41,7 +33,7 @@ def running_build(store: Store, attempt: int = 1, attempts: int = 3) -> BuildRow
         s.add(node)
         s.flush()
         req.node_ids = [node.id]
-        s.add(BuildRow(id="b1", buildset_id=bs.id, job="unit", state="running",
+        s.add(BuildRow(id="b1", buildset_id=buildset_id, job="unit", state="running",
                        frozen_job=FrozenJob(name="unit", attempts=attempts).to_dict(),
                        params={"nodes": [{"id": node.id, "name": "n"}]},
                        node_request_id=req.id, attempt=attempt, created_at=0.0,
@@ -110,19 +102,10 @@ def test_a_label_no_provider_offers_ends_in_node_failure_without_retries(
 def waiting_build(store: Store, labels: list[str]) -> None:
     """A build waiting on a new node request for ``labels``."""
     with store.session() as s:
-        item = QueueItemRow(tenant="t", pipeline="gate", queue_name="q", connection="c",
-                            change_number=1, patchset=1, commit_sha="0" * 40,
-                            project="org/app", branch="main", live=True, state="queued",
-                            sequence=1, enqueued_at=0.0, event_id=0)
-        s.add(item)
-        s.flush()
-        bs = BuildSetRow(uuid="bs", item_id=item.id, current=True, ahead=[],
-                         merge_state="merged", created_at=0.0)
-        s.add(bs)
-        s.flush()
+        buildset_id = item_with_buildset(s)
         req = NodeRequestRow(build_id="b1", labels=labels, priority=100, created_at=0.0)
         s.add(req)
         s.flush()
-        s.add(BuildRow(id="b1", buildset_id=bs.id, job="unit", state="waiting",
+        s.add(BuildRow(id="b1", buildset_id=buildset_id, job="unit", state="waiting",
                        frozen_job=FrozenJob(name="unit", attempts=3).to_dict(), params={},
                        node_request_id=req.id, attempt=1, created_at=0.0))

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.rows import item_with_buildset
 from zuulish.clock import SimulatedClock
 from zuulish.executor.ansible_run import JobLog
 from zuulish.executor.returned import result_file
 from zuulish.executor.server import Executor
 from zuulish.model import FrozenJob
-from zuulish.store import BuildRow, BuildSetRow, QueueItemRow, Store
+from zuulish.store import BuildRow, Store
 
 
 @pytest.fixture
@@ -28,17 +29,8 @@ def executor(store: Store, tmp_path: Path) -> Executor:
 
 def running_build(store: Store) -> BuildRow:
     with store.session() as s:
-        item = QueueItemRow(tenant="t", pipeline="check", queue_name="q", connection="c",
-                            change_number=1, patchset=1, commit_sha="0" * 40,
-                            project="org/app", branch="main", live=True, state="queued",
-                            sequence=1, enqueued_at=0.0, event_id=0)
-        s.add(item)
-        s.flush()
-        bs = BuildSetRow(uuid="bs", item_id=item.id, current=True, ahead=[],
-                         merge_state="merged", created_at=0.0)
-        s.add(bs)
-        s.flush()
-        s.add(BuildRow(id="b1", buildset_id=bs.id, job="registry", state="running",
+        buildset_id = item_with_buildset(s, pipeline="check")
+        s.add(BuildRow(id="b1", buildset_id=buildset_id, job="registry", state="running",
                        frozen_job=FrozenJob(name="registry").to_dict(),
                        params={"child_jobs": ["user"], "descendants": ["user"]},
                        created_at=0.0, started_at=1.0))

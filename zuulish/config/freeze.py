@@ -10,20 +10,11 @@ from zuulish.config.layout import Layout
 from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import ConfigError
 from zuulish.model import FrozenJob, Job, JobGraph, NodeSet, PlaybookRef
+from zuulish.model.mappings import deep_merge
 from zuulish.model.project import JobReference
 
 DEFAULT_PARENT = "base"
 DEFAULT_TIMEOUT = 1800
-
-
-def _merge_vars(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge_vars(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _matching_variants(layout: Layout, name: str, branch: str) -> list[Job]:
@@ -158,10 +149,10 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     frozen.cleanup_run = with_secrets(job.cleanup_run) + frozen.cleanup_run
     if job.run:
         frozen.run = with_secrets(job.run)
-    frozen.vars = _merge_vars(frozen.vars, job.vars)
-    frozen.extra_vars = _merge_vars(frozen.extra_vars, job.extra_vars)
-    frozen.host_vars = _merge_vars(frozen.host_vars, job.host_vars)
-    frozen.group_vars = _merge_vars(frozen.group_vars, job.group_vars)
+    frozen.vars = deep_merge(frozen.vars, job.vars)
+    frozen.extra_vars = deep_merge(frozen.extra_vars, job.extra_vars)
+    frozen.host_vars = deep_merge(frozen.host_vars, job.host_vars)
+    frozen.group_vars = deep_merge(frozen.group_vars, job.group_vars)
     if job.files is not None:
         frozen.files = job.files
     if job.irrelevant_files is not None:
@@ -235,7 +226,7 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
     graph = JobGraph(fail_fast=layout.fail_fast(project, pipeline, branch))
     project_vars: dict[str, Any] = {}
     for stanza in layout.stanzas(project, branch):  # templates, then the project's own
-        project_vars = _merge_vars(project_vars, stanza.vars)
+        project_vars = deep_merge(project_vars, stanza.vars)
     for ref in layout.project_pipeline_jobs(project, pipeline, branch):
         variants = layout.jobs.get(ref.name)
         if variants and not _matching_variants(layout, ref.name, branch):
@@ -243,7 +234,7 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
         job = freeze_job(layout, ref, project, branch)
         _check_use(layout, job, ref, project, pipeline)
         # Project variables are for every job of the project; a job's own win.
-        job.vars = _merge_vars(project_vars, job.vars)
+        job.vars = deep_merge(project_vars, job.vars)
         if job.runs_for(changed_files):
             graph.add(job)
     for name, job in graph.jobs.items():

@@ -9,7 +9,8 @@ reads:
   a relative ``url`` is relative to the build's log URL.
 - ``zuul.child_jobs``: the dependent jobs that should run; the others are skipped
   (an empty list skips them all).
-- ``zuul.pause``: not supported here yet (the job is not paused).
+- ``zuul.pause``: the build waits after its run phase until the jobs that depend
+  on it have finished, then runs its post-run playbooks.
 
 Everything else is passed to the jobs that depend on the build, as variables.
 """
@@ -21,16 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from zuulish.model.mappings import deep_merge
+
 
 def merge_data(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``new`` merged into a copy of ``old``: mappings merge, other values replace."""
-    out = copy.deepcopy(old)
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_data(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    """``new`` merged into a copy of ``old``: mappings merge, other values replace
+    (nothing of either is shared with the result)."""
+    return copy.deepcopy(deep_merge(old, new))
 
 
 @dataclass(frozen=True)

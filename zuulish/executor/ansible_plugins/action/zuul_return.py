@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """``new`` merged into ``old``: mappings merge key by key, other values replace.
 
-    (The same rule as ``zuulish.model.returned_data.merge_data``; Ansible loads this
+    (The same rule as ``zuulish.model.mappings.deep_merge``; Ansible loads this
     file on its own, so it cannot import zuulish.)"""
     out = dict(old)
     for key, value in new.items():
