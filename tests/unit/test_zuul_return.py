@@ -6,17 +6,31 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.unit.test_ansible_run import SECRET, Job, job, zygote  # noqa: F401 (fixtures)
 from zuulish.executor.returned import read_returned, result_file
 
 
-def _returning(job: Job, *calls: str) -> tuple[str, str]:  # noqa: F811
-    """Run one playbook calling zuul_return with each of ``calls``; its result."""
+def _calling(job: Job, *args: str) -> tuple[str, str]:  # noqa: F811
+    """Run one playbook calling zuul_return with each of ``args`` (its arguments, as
+    YAML lines); its result."""
     job.inventory["all"]["vars"] = {
         "zuul": {"executor": {"result_data_file": str(result_file(job.work))}},
         "token": SECRET}
-    tasks = [f"zuul_return:\n        data: {call}" for call in calls]
+    tasks = ["zuul_return:\n" + "\n".join(f"        {line}" for line in arg.splitlines())
+             for arg in args]
     return job.phases(run=(job.book("returns", *tasks),))
+
+
+def _failures(job: Job) -> list[str]:  # noqa: F811
+    """The messages of the tasks that failed."""
+    return [r["msg"] for r in job.records() if r["result"] == "failed"]
+
+
+def _returning(job: Job, *calls: str) -> tuple[str, str]:  # noqa: F811
+    """Run one playbook calling zuul_return with each of ``calls`` as its data."""
+    return _calling(job, *(f"data: {call}" for call in calls))
 
 
 def test_returned_data_is_merged_across_calls(job: Job) -> None:  # noqa: F811
@@ -54,6 +68,73 @@ def test_bad_artifacts_and_unknown_child_jobs_are_named_in_the_log(job: Job) -> 
     assert "zuul_return: artifact #2 has no name; ignored" in text
     assert ("zuul.child_jobs names 'nope', which is not a job that depends on this one "
             "(those are: deploy, docs); ignored") in text
+
+
+def test_warnings_artifacts_and_file_comments_are_appended_across_calls(
+        job: Job) -> None:  # noqa: F811
+    outcome = _returning(
+        job, '{"zuul": {"warnings": ["one"], "artifacts": [{"name": "a", "url": "a"}], '
+             '"file_comments": {"x.py": [{"line": 1, "message": "m1"}]}}}',
+        '{"zuul": {"warnings": ["two"], "artifacts": [{"name": "b", "url": "b"}], '
+        '"file_comments": {"x.py": [{"line": 2, "message": "m2"}], '
+        '"y.py": [{"line": 3, "message": "m3"}]}}}')
+    assert outcome == ("SUCCESS", "")
+    data = read_returned(job.work, job.log, [])
+    assert data is not None
+    assert data["zuul"]["warnings"] == ["one", "two"]
+    assert [a["name"] for a in data["zuul"]["artifacts"]] == ["a", "b"]
+    assert data["zuul"]["file_comments"] == {
+        "x.py": [{"line": 1, "message": "m1"}, {"line": 2, "message": "m2"}],
+        "y.py": [{"line": 3, "message": "m3"}]}
+
+
+def test_data_is_returned_from_a_json_file_in_the_work_dir(job: Job) -> None:  # noqa: F811
+    (job.work / "out").mkdir()
+    (job.work / "out" / "data.json").write_text('{"version": "2.0", "zuul": {"warnings": ["w"]}}')
+    outcome = _calling(job, "file: out/data.json",
+                       f"file: {job.work / 'out' / 'data.json'}", 'data: {"more": 1}')
+    assert outcome == ("SUCCESS", "")
+    assert read_returned(job.work, job.log, []) == {
+        "version": "2.0", "more": 1, "zuul": {"warnings": ["w", "w"]}}
+
+
+@pytest.mark.parametrize(("setup", "arg", "message"), [
+    (None, "file: missing.json", "zuul_return: file missing.json does not exist"),
+    ("not json", "file: bad.json", "zuul_return: file bad.json is not JSON"),
+    ("[1, 2]", "file: bad.json",
+     "zuul_return: file bad.json must hold a JSON object (a mapping), not a list"),
+    ('{"a": 1}', 'file: bad.json\ndata: {"b": 2}', "zuul_return: give either data or file, "
+                                                   "not both"),
+])
+def test_a_bad_file_fails_the_task_with_a_clear_message(
+        job: Job, setup: str | None, arg: str, message: str) -> None:  # noqa: F811
+    if setup is not None:
+        (job.work / "bad.json").write_text(setup)
+    outcome = _calling(job, arg)
+    assert outcome[0] == "FAILURE"
+    assert [m[:len(message)] for m in _failures(job)] == [message]
+    assert read_returned(job.work, job.log, []) is None
+
+
+def test_only_a_trusted_playbook_may_return_a_file_outside_the_work_dir(
+        job: Job) -> None:  # noqa: F811
+    outside = job.tmp / "outside.json"
+    outside.write_text('{"from": "outside"}')
+    escape = job.work / "escape.json"
+    escape.symlink_to(outside)
+    for arg in (f"file: {outside}", "file: escape.json", "file: ../outside.json"):
+        outcome = _calling(job, arg)
+        if job.trusted:
+            assert outcome == ("SUCCESS", ""), arg
+            assert read_returned(job.work, job.log, []) == {"from": "outside"}
+        else:
+            assert outcome[0] == "FAILURE", arg
+            assert read_returned(job.work, job.log, []) is None
+    if not job.trusted:
+        assert _failures(job) == [
+            f"zuul_return: file {name} is outside the build's work directory ({job.work}); "
+            "an untrusted playbook may only return a file from there"
+            for name in (outside, "escape.json", "../outside.json")]
 
 
 def test_a_result_file_that_is_not_a_mapping_is_ignored_with_a_note(tmp_path: Path) -> None:

@@ -86,6 +86,8 @@ POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel
 # ansible-runner drops a task's result from its event past this size; the job
 # log has its own bound, so let results through up to a generous size.
 MAX_EVENT_RES = 16 * 1024 * 1024
+# Tells zuul_return whose playbook runs it ("trusted" or "untrusted").
+TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
 
 ANSIBLE_ENV = {
     "ANSIBLE_HOST_KEY_CHECKING": "False",
@@ -374,6 +376,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         return PhaseOutcome(run.phase, name, "error", -1, message)
     private_dir = private_dir.absolute()
     env = ansible_env(roles_path, preload if run.trusted else None)
+    # zuul_return reads it: an untrusted playbook may return only files of the work dir
+    env[TRUST_ENV] = "trusted" if run.trusted else "untrusted"
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:

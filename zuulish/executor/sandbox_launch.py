@@ -19,7 +19,8 @@ import sys
 ARGS_ENV = "ZUULISH_SANDBOX_ARGS"
 KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
 KEEP = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ", "JOB_ID", "MAX_EVENT_RES",
-                  "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK"})
+                  "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK",
+                  "ZUULISH_PLAYBOOK_TRUST"})
 
 
 def sandbox_environment(environ: dict[str, str]) -> dict[str, str]:

@@ -2,7 +2,14 @@
 
 ``zuul_return: {data: {...}}`` merges ``data`` into the build's result file
 (``zuul.executor.result_data_file``, in the build's work directory); the
-executor reads it when the build ends. Runs on the executor, never on a node.
+executor reads it when the build ends. ``zuul_return: {file: PATH}`` returns
+the JSON mapping in the file at ``PATH`` on the executor instead (a relative
+path is relative to the build's work directory; an untrusted playbook may only
+name a file in there). Runs on the executor, never on a node.
+
+As in Zuul, ``zuul.artifacts``, ``zuul.warnings`` and the comments of each file
+in ``zuul.file_comments`` are appended to what earlier calls returned; every
+other value is merged as job variables are.
 """
 
 from __future__ import annotations
@@ -13,6 +20,14 @@ import tempfile
 from typing import Any
 
 from ansible.plugins.action import ActionBase
+
+# Set by the executor for each playbook run: "trusted" or "untrusted".
+TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
+APPENDED = ("artifacts", "warnings")
+
+
+class ReturnError(Exception):
+    """The task fails with this message."""
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -29,48 +44,118 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _result_file(task_vars: dict[str, Any]) -> str | None:
+def _merge_returned(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` merged into ``old``, appending the lists Zuul appends."""
+    merged = _merge(old, new)
+    old_zuul, new_zuul = old.get("zuul"), new.get("zuul")
+    if not (isinstance(old_zuul, dict) and isinstance(new_zuul, dict)):
+        return merged
+    zuul = merged["zuul"]
+    for key in APPENDED:
+        if isinstance(old_zuul.get(key), list) and isinstance(new_zuul.get(key), list):
+            zuul[key] = old_zuul[key] + new_zuul[key]
+    old_comments, new_comments = old_zuul.get("file_comments"), new_zuul.get("file_comments")
+    if isinstance(old_comments, dict) and isinstance(new_comments, dict):
+        comments = dict(old_comments)
+        for path, entries in new_comments.items():
+            earlier = comments.get(path)
+            both = isinstance(earlier, list) and isinstance(entries, list)
+            comments[path] = earlier + entries if both else entries
+        zuul["file_comments"] = comments
+    return merged
+
+
+def _result_file(task_vars: dict[str, Any]) -> str:
     zuul = task_vars.get("zuul")
-    if not isinstance(zuul, dict) or not isinstance(zuul.get("executor"), dict):
-        return None
-    path = zuul["executor"].get("result_data_file")
-    return str(path) if path else None
+    path = None
+    if isinstance(zuul, dict) and isinstance(zuul.get("executor"), dict):
+        path = zuul["executor"].get("result_data_file")
+    if not path:
+        raise ReturnError("zuul.executor.result_data_file is not set (not run by zuulish?)")
+    return str(path)
+
+
+def _inside(path: str, directory: str) -> bool:
+    real, root = os.path.realpath(path), os.path.realpath(directory)
+    return os.path.commonpath([real, root]) == root
+
+
+def _read_file(name: Any, work_dir: str) -> dict[str, Any]:
+    """The mapping in the JSON file ``name`` (relative to ``work_dir``)."""
+    if not isinstance(name, str) or not name:
+        raise ReturnError("file must be a path (a string)")
+    path = os.path.join(work_dir, name)
+    if os.environ.get(TRUST_ENV) != "trusted" and not _inside(path, work_dir):
+        raise ReturnError(f"file {name} is outside the build's work directory ({work_dir}); "
+                          "an untrusted playbook may only return a file from there")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ReturnError(f"file {name} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReturnError(f"cannot read file {name}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReturnError(f"file {name} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ReturnError(f"file {name} must hold a JSON object (a mapping), not "
+                          f"{_kind(data)}")
+    return data
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _returned(args: dict[str, Any], work_dir: str) -> dict[str, Any]:
+    """What this call returns: its ``data``, or the mapping in its ``file``."""
+    if "data" in args and "file" in args:
+        raise ReturnError("give either data or file, not both")
+    if "file" in args:
+        return _read_file(args["file"], work_dir)
+    data = args.get("data")
+    if not isinstance(data, dict):
+        raise ReturnError(f"data must be a mapping, got {_kind(data)}")
+    return data
+
+
+def _store(path: str, data: dict[str, Any]) -> None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+    except FileNotFoundError:
+        old = {}
+    except (OSError, ValueError) as exc:
+        raise ReturnError(f"cannot read {path}: {exc}") from None
+    merged = _merge_returned(old if isinstance(old, dict) else {}, data)
+    try:
+        text = json.dumps(merged, sort_keys=True, default=str)
+    except (TypeError, ValueError) as exc:
+        raise ReturnError(f"data is not JSON: {exc}") from None
+    fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".results-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp_path, path)
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset({"data"})
+    _VALID_ARGS = frozenset({"data", "file"})
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         result["changed"] = False
-        data = self._task.args.get("data")
-        if not isinstance(data, dict):
-            kind = "nothing" if data is None else f"a {type(data).__name__}"
-            result.update(failed=True, msg=f"zuul_return: data must be a mapping, got {kind}")
-            return result
-        path = _result_file(task_vars or {})
-        if path is None:
-            result.update(failed=True, msg="zuul_return: zuul.executor.result_data_file is "
-                                           "not set (not run by zuulish?)")
-            return result
         try:
-            with open(path, encoding="utf-8") as f:
-                old = json.load(f)
-        except FileNotFoundError:
-            old = {}
-        except (OSError, ValueError) as exc:
-            result.update(failed=True, msg=f"zuul_return: cannot read {path}: {exc}")
+            path = _result_file(task_vars or {})
+            data = _returned(dict(self._task.args), os.path.dirname(path))
+            _store(path, data)
+        except ReturnError as exc:
+            result.update(failed=True, msg=f"zuul_return: {exc}")
             return result
-        merged = _merge(old if isinstance(old, dict) else {}, data)
-        try:
-            text = json.dumps(merged, sort_keys=True, default=str)
-        except (TypeError, ValueError) as exc:
-            result.update(failed=True, msg=f"zuul_return: data is not JSON: {exc}")
-            return result
-        fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".results-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp_path, path)
         result["msg"] = "returned " + (", ".join(sorted(data)) or "nothing")
         return result

@@ -6,13 +6,20 @@ DOCUMENTATION = """
 module: zuul_return
 short_description: return data from a job to zuulish
 description:
-  - Merges C(data) into what the build returns; zuulish passes it to the jobs
-    that depend on this one, and reads zuul.artifacts and zuul.child_jobs from it.
+  - Merges C(data), or the JSON mapping in C(file), into what the build returns;
+    zuulish passes it to the jobs that depend on this one, and reads
+    zuul.artifacts, zuul.child_jobs, zuul.pause, zuul.warnings and
+    zuul.file_comments from it. zuul.artifacts, zuul.warnings and each file's
+    zuul.file_comments are appended to what earlier calls returned.
 options:
   data:
-    description: The data to return (a mapping).
-    required: true
+    description: The data to return (a mapping). Give this or C(file).
     type: dict
+  file:
+    description: A JSON file on the executor holding the data to return (a
+      mapping); relative to the build's work directory. An untrusted playbook
+      may only name a file in its work directory.
+    type: path
 """
 
 
