@@ -234,6 +234,38 @@ def test_build_page_shows_the_result_and_the_head_of_the_log(server: Server) -> 
     assert server.json("/api/build/nope")[0] == 404
 
 
+def test_build_shows_its_warnings_and_file_comments_on_its_change_files(
+        server: Server) -> None:
+    with server.store.session() as s:
+        build = s.get(BuildRow, "build-1")
+        assert build is not None
+        build.params = {"files": ["src/app.py", "README"]}
+        build.result_data = {"zuul": {
+            "warnings": ["Deprecated <option> used", 7],
+            "file_comments": {
+                "src/app.py": [{"line": 3, "message": "Line too long", "level": "warning",
+                                "range": {"start_line": 2, "start_character": 0,
+                                          "end_line": 3, "end_character": 9}},
+                               {"line": "x", "message": "no line"}],
+                "elsewhere.py": [{"line": 1, "message": "not in the change"}]}}}
+    status, data = server.json("/api/build/build-1")
+    assert status == 200
+    assert data["warnings"] == ["Deprecated <option> used"]
+    assert data["file_comments"] == {"src/app.py": [
+        {"line": 3, "message": "Line too long", "level": "warning",
+         "range": {"start_line": 2, "start_character": 0, "end_line": 3, "end_character": 9}}]}
+    _, _, body = server.get("/build/build-1")
+    assert "<li>Deprecated &lt;option&gt; used</li>" in body
+    assert "<code>src/app.py:3</code> <small>warning</small> Line too long" in body
+    assert "elsewhere.py" not in body
+    other = server.json("/api/build/build-0")[1]
+    assert other["warnings"] == [] and other["file_comments"] == {}
+    _, doc = server.json("/api/openapi.json")
+    build_schema = doc["components"]["schemas"]["Build"]["allOf"][1]["properties"]
+    assert {"warnings", "file_comments"} <= set(build_schema)
+    assert doc["components"]["schemas"]["FileComment"]["required"] == ["line", "message"]
+
+
 def test_a_paused_build_reads_paused_and_keeps_its_live_console(server: Server) -> None:
     with server.store.session() as s:
         build = s.get(BuildRow, "build-2")

@@ -88,6 +88,22 @@ def test_warnings_artifacts_and_file_comments_are_appended_across_calls(
         "y.py": [{"line": 3, "message": "m3"}]}
 
 
+def test_malformed_warnings_and_file_comments_are_named_in_the_log(
+        job: Job) -> None:  # noqa: F811
+    outcome = _returning(job, '{"zuul": {"warnings": ["fine", 42], "file_comments": {'
+                              '"a.py": [{"line": 1, "message": "ok"}, {"message": "no line"}], '
+                              '"b.py": [{"line": 1, "message": "not in the change"}]}}}')
+    assert outcome == ("SUCCESS", "")
+    data = read_returned(job.work, job.log, [], files=["a.py"])
+    assert data is not None and data["zuul"]["warnings"] == ["fine", 42]  # kept as returned
+    text = job.text()
+    assert "zuul_return: zuul.warnings #2 is an int, not a message; ignored" in text
+    assert ("zuul_return: zuul.file_comments: comment #2 on a.py has no line (a whole "
+            "number, 1 or more); ignored") in text
+    assert ("zuul_return: zuul.file_comments: b.py is not a file of this change; its 1 "
+            "comment(s) ignored") in text
+
+
 def test_data_is_returned_from_a_json_file_in_the_work_dir(job: Job) -> None:  # noqa: F811
     (job.work / "out").mkdir()
     (job.work / "out" / "data.json").write_text('{"version": "2.0", "zuul": {"warnings": ["w"]}}')

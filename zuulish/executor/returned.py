@@ -2,8 +2,11 @@
 
 The ``zuul_return`` action writes ``results.json`` in the build's work dir; this
 reads it back, says in the job log what is wrong with it (data that is not a
-mapping, malformed artifacts, ``child_jobs`` naming jobs that are not children),
-and masks secrets in what is kept, since it is stored and shown.
+mapping, malformed artifacts, ``child_jobs`` naming jobs that are not children,
+warnings that are not strings, malformed file comments and comments on files the
+change does not touch), and masks secrets in what is kept, since it is stored
+and shown. What is malformed stays in the stored data; whoever reads it (the
+API, the report) leaves it out with the same functions.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog
-from zuulish.model.returned_data import artifacts, child_jobs
+from zuulish.model.file_comments import file_comments
+from zuulish.model.returned_data import artifacts, child_jobs, warnings
 
 RESULT_FILE = "results.json"
 
@@ -24,9 +28,11 @@ def result_file(work_root: Path) -> Path:
 
 
 def read_returned(work_root: Path, log: JobLog, children: list[str],
-                  report: bool = True) -> dict[str, Any] | None:
+                  report: bool = True, files: list[str] | None = None
+                  ) -> dict[str, Any] | None:
     """The build's returned data, masked (None: it returned nothing usable); what
-    is wrong with it is written to the job log unless ``report`` is false."""
+    is wrong with it is written to the job log unless ``report`` is false.
+    ``files`` are the change's files (None: not a change)."""
     def note(text: str) -> None:
         if report:
             log.write(f"zuul_return: {text}")
@@ -42,7 +48,7 @@ def read_returned(work_root: Path, log: JobLog, children: list[str],
     if not isinstance(data, dict):
         note(f"the returned data is a {type(data).__name__}, not a mapping; ignored")
         return None
-    _, problems = artifacts(data)
+    problems = [*artifacts(data)[1], *warnings(data)[1], *file_comments(data, files)[1]]
     for problem in problems:
         note(problem)
     wanted = child_jobs(data)

@@ -162,7 +162,8 @@ class Executor:
             # problems were reported when it paused)
             returned = read_returned(build_dir / "work", job_log,
                                      list(build.params.get("child_jobs") or []),
-                                     report=build.id not in self._paused)
+                                     report=build.id not in self._paused,
+                                     files=build.params.get("files"))
             first_task = job_log.first_task_started
         except _BuildError as exc:
             result, message = BuildResult.ERROR, str(exc)
@@ -232,7 +233,8 @@ class Executor:
         returned and wait, still running, until every job that depends on it is done
         (or the build is canceled); then post-run goes on."""
         returned = read_returned(work_root, job_log,
-                                 list(build.params.get("child_jobs") or []))
+                                 list(build.params.get("child_jobs") or []),
+                                 files=build.params.get("files"))
         if not (returned and isinstance(returned.get("zuul"), dict)
                 and returned["zuul"].get("pause") is True):
             return

@@ -11,6 +11,12 @@ reads:
   (an empty list skips them all).
 - ``zuul.pause``: the build waits after its run phase until the jobs that depend
   on it have finished, then runs its post-run playbooks.
+- ``zuul.warnings``: a list of messages added to the report on the change.
+- ``zuul.file_comments``: comments on lines of the change's files
+  (``model/file_comments.py``).
+
+``zuul.artifacts``, ``zuul.warnings`` and each file's ``zuul.file_comments`` are
+appended across calls instead (the ``zuul_return`` action does this).
 
 Everything else is passed to the jobs that depend on the build, as variables.
 """
@@ -39,6 +45,12 @@ class Artifact:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "metadata": self.metadata}
+
+
+def kind_of(value: Any) -> str:
+    """``value``'s type for a message: "a list", "an int", "a boolean"."""
+    name = "boolean" if isinstance(value, bool) else type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _zuul_part(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -74,6 +86,26 @@ def artifacts(data: dict[str, Any] | None, log_url: str = "") -> tuple[list[Arti
             continue
         metadata = entry.get("metadata")
         found.append(Artifact(name, resolved, metadata if isinstance(metadata, dict) else {}))
+    return found, problems
+
+
+def warnings(data: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """The messages of ``zuul.warnings`` and a message for each entry left out
+    (it must be a list of strings)."""
+    given = _zuul_part(data).get("warnings")
+    if given is None:
+        return [], []
+    if not isinstance(given, list):
+        return [], [f"zuul.warnings must be a list of strings, not {kind_of(given)}; "
+                    "ignored"]
+    found: list[str] = []
+    problems: list[str] = []
+    for n, entry in enumerate(given, 1):
+        if isinstance(entry, str) and entry.strip():
+            found.append(entry)
+        else:
+            what = "an empty string" if isinstance(entry, str) else kind_of(entry)
+            problems.append(f"zuul.warnings #{n} is {what}, not a message; ignored")
     return found, problems
 
 

@@ -1101,7 +1101,9 @@ class Scheduler:
         else:
             about = {"change": change.key.number, "patchset": change.patchset,
                      "change_url": self.sources[change.key.connection].change_url(
-                         change.project, change.key.number)}
+                         change.project, change.key.number),
+                     # what zuul.file_comments may comment on
+                     "files": list(change.files)}
         return {
             "tenant": tenant, "pipeline": pipeline.name, "job": job,
             "buildset": buildset_uuid, "project": change.project, "branch": change.branch,

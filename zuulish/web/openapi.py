@@ -74,7 +74,18 @@ BUILD = {"allOf": [_ref("Job"), _obj(
     artifacts={**_array(_obj(["name", "url", "metadata"], name=STR, url=STR,
                              metadata={"type": "object"})),
                "description": "what the build returned in zuul.artifacts (zuul_return); "
-                              "relative URLs resolved against its log directory"})]}
+                              "relative URLs resolved against its log directory"},
+    warnings={**_array(STR), "description": "what the build returned in zuul.warnings "
+                                            "(zuul_return); reported on the change"},
+    file_comments={"type": "object", "additionalProperties": _array(_ref("FileComment")),
+                   "description": "what the build returned in zuul.file_comments "
+                                  "(zuul_return), by file path, on files of its change; "
+                                  "reported on the change"})]}
+FILE_COMMENT = _obj(
+    ["line", "message"], line=INT, message=STR,
+    level={"type": "string", "enum": ["info", "warning", "error"]},
+    range=_obj(["start_line", "start_character", "end_line", "end_character"],
+               start_line=INT, start_character=INT, end_line=INT, end_character=INT))
 HISTORY_BUILD = {"allOf": [_ref("Job"), _obj(
     ["pipeline", "project", "change", "patchset"], pipeline=STR, project=STR, branch=STR,
     change=OPT_INT, patchset=OPT_INT, attempt=INT, change_url=OPT_STR, **ABOUT)]}
@@ -192,6 +203,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "components": {"schemas": {
             "Tenant": TENANT, "Status": STATUS, "Pipeline": PIPELINE, "Queue": QUEUE,
             "Item": ITEM, "Change": CHANGE, "Job": JOB, "Build": BUILD,
+            "FileComment": FILE_COMMENT,
             "HistoryBuild": HISTORY_BUILD, "ListedChange": LISTED_CHANGE, "Error": ERROR,
             "Accepted": ACCEPTED, "Event": EVENT,
         }, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from zuulish.config.layout import Layout
 from zuulish.model import PipelineManager
-from zuulish.model.returned_data import artifacts, log_dir_url
+from zuulish.model.file_comments import as_dicts, file_comments
+from zuulish.model.returned_data import artifacts, log_dir_url, warnings
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -174,7 +175,9 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
             "subject": change.subject if change else "",
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
             "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
-            "artifacts": build_artifacts(build, web_url)}
+            "artifacts": build_artifacts(build, web_url),
+            "warnings": warnings(build.result_data)[0],
+            "file_comments": build_file_comments(build)}
 
 
 def build_artifacts(build: BuildRow, web_url: str) -> list[dict[str, Any]]:
@@ -182,6 +185,13 @@ def build_artifacts(build: BuildRow, web_url: str) -> list[dict[str, Any]]:
     against its log directory (malformed ones were named in the build's log)."""
     found, _ = artifacts(build.result_data, log_dir_url(web_url, build.id))
     return [a.to_dict() for a in found]
+
+
+def build_file_comments(build: BuildRow) -> dict[str, list[dict[str, Any]]]:
+    """The well-formed ``zuul.file_comments`` the build returned on files of its change
+    (what was left out was named in the build's log)."""
+    found, _ = file_comments(build.result_data, (build.params or {}).get("files"))
+    return as_dicts(found)
 
 
 def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
