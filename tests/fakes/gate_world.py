@@ -141,6 +141,7 @@ class SimForge:
         self.merges: list[Merge] = []
         self.reports: list[tuple[int, str, str | None]] = []
         self.messages: list[tuple[int, str]] = []  # (change, report text)
+        self.file_comments: list[tuple[int, dict[str, Any]]] = []  # (change, comments)
         self.violations: list[str] = []
         self.states: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
         self.bad_commits: set[str] = set()
@@ -211,9 +212,12 @@ class SimForge:
     # ---------------------------------------------------------- reporter
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
-               patchset: int | None = None) -> None:
+               patchset: int | None = None,
+               file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.reports.append((number, action, result))
         self.messages.append((number, message))
+        if file_comments:
+            self.file_comments.append((number, file_comments))
 
     def submit(self, number: int, repo_state: dict) -> str:
         change = self.changes[number]
@@ -343,6 +347,7 @@ class SimExecutor:
         self.started = 0
         self.fail_next: dict[str, int] = {}  # job -> how many of its next builds fail
         self.job_seconds: dict[str, float] = {}  # job -> how long each of its builds runs
+        self.returns: dict[str, dict[str, Any]] = {}  # job -> what its builds return
 
     def outcome(self, repo_state: dict[str, Any], job: str = "") -> str:
         commits = {c for st in repo_state.values() for c in st.get("changes", ())}
@@ -385,6 +390,8 @@ class SimExecutor:
         build = self.running.pop(row.id)
         self.node_seconds += now - build.started
         row.state, row.result, row.finished_at = state, result, now
+        if state == BuildState.COMPLETED and row.job in self.returns:
+            row.result_data = self.returns[row.job]  # as if it called zuul_return
         if row.node_request_id is not None:
             for node in s.scalars(select(NodeRow).where(NodeRow.request_id == row.node_request_id,
                                                         NodeRow.state == "in-use")):

@@ -16,7 +16,7 @@ from zuulish.drivers.git.source import GitSource
 from zuulish.errors import ForgeError
 from zuulish.merger.speculative import apply_commits
 from zuulish.model import ChangeKey
-from zuulish.store import ChangeRow, EventRow, Store
+from zuulish.store import ChangeRow, EventRow, ReportRow, Store
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.org",
        "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.org"}
@@ -224,6 +224,22 @@ def test_list_changes_shows_the_last_result(store: Store, forge: GitForge, work:
     assert listed["approvals"] == {"Verified": 1}
     assert (listed["number"], listed["status"], listed["subject"]) == (1, "NEW", "Add a")
     assert listed["url"] == f"{WEB}/c/org/app/+/1"
+
+
+def test_file_comments_are_listed_as_path_line_message_lines_in_the_report(
+        store: Store, forge: GitForge, work: Path) -> None:
+    commit(work, "a", "Add a")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    GitReporter(forge, store).report(
+        1, tenant="t", pipeline="check", action="success", result="SUCCESS", votes={},
+        message="Build succeeded (check pipeline).\n\n- unit ... : SUCCESS\n",
+        file_comments={"src/b.py": [{"line": 7, "message": "unused import", "level": "info"}],
+                       "a": [{"line": 12, "message": "too long"}, {"line": 2, "message": "typo"}]})
+    with store.read() as s:
+        [report] = s.scalars(select(ReportRow)).all()
+    assert report.message == ("Build succeeded (check pipeline).\n\n- unit ... : SUCCESS\n\n"
+                              "File comments:\na:2: typo\na:12: too long\n"
+                              "src/b.py:7: unused import\n")
 
 
 def test_submit_moves_branch_to_exactly_the_tested_commit(store: Store, forge: GitForge,

@@ -3,7 +3,7 @@ a source, a trigger parser and a reporter; the scheduler sees only these."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from zuulish.model import Change
 
@@ -35,8 +35,11 @@ class Source(Protocol):
 class Reporter(Protocol):
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
-               patchset: int | None = None) -> None:
-        """Comment (and vote, on the current patch set) on a change."""
+               patchset: int | None = None,
+               file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        """Comment (and vote, on the current patch set) on a change. ``file_comments``
+        (path -> ``{line, message, level?, range?}``, as ``zuul.file_comments``) are
+        left on lines of the change's files where the forge can, else in the comment."""
 
     def submit(self, number: int, repo_state: dict) -> str:
         """Merge the change exactly as tested; raise UserError if it cannot."""

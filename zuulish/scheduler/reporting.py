@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 from zuulish.model import BuildSet
+from zuulish.model.file_comments import as_dicts, file_comments
+from zuulish.model.returned_data import warnings as returned_warnings
 
 HEADLINES = {
     "success": "Build succeeded ({pipeline} pipeline).",
@@ -47,9 +53,41 @@ def build_lines(buildset: BuildSet | None, web_url: str) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class Returned:
+    """What an item's builds returned for its report: warnings (``job: message``) and
+    file comments (path -> comments, in ``model/file_comments``' shape)."""
+
+    warnings: list[str] = field(default_factory=list)
+    file_comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def returned_for_report(builds: Sequence[tuple[str, dict[str, Any] | None]],
+                        files: Collection[str] | None, own: bool = True) -> Returned:
+    """The warnings and file comments of ``builds`` (job, returned data) for the report
+    on a change touching ``files``. Malformed entries were named in the job logs and
+    are left out; so are comments on other files, with a warning as Zuul gives one,
+    unless the builds tested other changes too (``own`` false: a batch's probe)."""
+    notes: list[str] = []
+    comments: dict[str, list[dict[str, Any]]] = {}
+    for job, data in builds:
+        notes.extend(f"{job}: {text}" for text in returned_warnings(data)[0])
+        found, _ = file_comments(data)
+        for path, entries in as_dicts(found).items():
+            if files and path not in files:
+                if own:
+                    notes.append(f"{job}: comments left on {path}, which this change does "
+                                 "not touch, were dropped")
+                continue
+            comments.setdefault(path, []).extend(entries)
+    return Returned(notes, comments)
+
+
 def report_message(action: str, pipeline: str, buildset: BuildSet | None, web_url: str,
-                   detail: str = "", messages: dict[str, str] | None = None) -> str:
-    """The comment left on a change; ``messages`` are the pipeline's own headlines."""
+                   detail: str = "", messages: dict[str, str] | None = None,
+                   warnings: Sequence[str] = ()) -> str:
+    """The comment left on a change; ``messages`` are the pipeline's own headlines,
+    ``warnings`` are listed after the builds (``Warning: ...``), as in Zuul."""
     headline = (messages or {}).get(action) or HEADLINES.get(action, action)
     parts = [headline.strip().format(pipeline=pipeline)]
     if detail:
@@ -57,4 +95,6 @@ def report_message(action: str, pipeline: str, buildset: BuildSet | None, web_ur
     lines = build_lines(buildset, web_url)
     if lines:
         parts.append("\n".join(lines))
+    if warnings:
+        parts.append("\n".join(f"Warning: {text}" for text in warnings))
     return "\n\n".join(parts) + "\n"

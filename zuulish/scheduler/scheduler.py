@@ -68,7 +68,7 @@ from zuulish.scheduler.independent import plan_independent
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.management import ChangeRef, ManagementError, parse_change
 from zuulish.scheduler.priority import node_priority
-from zuulish.scheduler.reporting import RESULTS, report_message
+from zuulish.scheduler.reporting import RESULTS, Returned, report_message, returned_for_report
 from zuulish.scheduler.requirements import check_requirements, requirements_wanted
 from zuulish.scheduler.semaphores import admit, count_holders, semaphores_wanted
 from zuulish.scheduler.serial import plan_serial
@@ -1170,9 +1170,12 @@ class Scheduler:
             if via is not None and via is not item and report_action == "success" \
                     and isinstance(via.change, Change):
                 detail = (_merged_via(item, via) + "\n" + detail).strip()
+            returned = self._returned(tested.buildset, item.change, own=tested is item)
             message = report_message(report_action, pipeline.name, tested.buildset,
-                                     self.web_url, detail, pipeline.messages)
-            self._send_reports(tenant, pipeline, item.change, report_action, result, message)
+                                     self.web_url, detail, pipeline.messages,
+                                     returned.warnings)
+            self._send_reports(tenant, pipeline, item.change, report_action, result, message,
+                               returned.file_comments)
         state = "merged" if merged else ("reported" if report_action == "success"
                                          else "failed")
         with self.store.session() as s:
@@ -1194,6 +1197,19 @@ class Scheduler:
                                     if report_action == "success"
                                     else pipeline.window.after_failure(queue.window))
         self.store.notifier.notify(channels.SCHEDULER)
+
+    def _returned(self, bs: BuildSet | None, change: Change | Ref, own: bool) -> Returned:
+        """The warnings and file comments the build set's builds returned, for the
+        report on ``change`` (read only now: a pass never loads returned data)."""
+        if bs is None or not bs.builds:
+            return Returned()
+        ids = [b.id for b in bs.builds.values()]
+        with self.store.read() as s:
+            data = dict(s.execute(select(BuildRow.id, BuildRow.result_data)
+                                  .where(BuildRow.id.in_(ids))).all())
+        files = change.files if isinstance(change, Change) else None
+        return returned_for_report([(name, data.get(b.id)) for name, b in bs.builds.items()],
+                                   files, own)
 
     def _retire_states_without(self, s: Session, merged: QueueItemRow,
                                verify_first: bool) -> None:
@@ -1265,7 +1281,8 @@ class Scheduler:
         return True, None
 
     def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
-                      action: str, result: str | None, message: str) -> None:
+                      action: str, result: str | None, message: str,
+                      file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
         if isinstance(change, Ref):
             self._report_ref(tenant, pipeline, change, action, result, message)
             return
@@ -1276,7 +1293,8 @@ class Scheduler:
             try:
                 self.reporters[spec.connection].report(
                     change.key.number, tenant=tenant, pipeline=pipeline.name, action=action,
-                    result=result, votes=votes, message=message, patchset=change.patchset)
+                    result=result, votes=votes, message=message, patchset=change.patchset,
+                    file_comments=file_comments or {})
             except UserError as exc:
                 log.warning("could not report on %s: %s", change.describe(), exc)
 

@@ -12,6 +12,7 @@ from zuulish.drivers.git.connection import GitForge
 from zuulish.errors import ForgeError
 from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits
 from zuulish.model import Ref
+from zuulish.model.file_comments import comment_lines
 from zuulish.store import ChangeRow, EventRow, ReportRow, Store
 from zuulish.store import notify as channels
 
@@ -34,12 +35,18 @@ class GitReporter:
 
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
-               patchset: int | None = None) -> None:
+               patchset: int | None = None,
+               file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
         """Leave a report on the patch set that was tested (default: the current one).
 
         Votes count only on the current patch set: a result for an older patch
-        set is kept as a comment on it, and its votes are not applied.
+        set is kept as a comment on it, and its votes are not applied. The forge
+        has no inline comments: ``file_comments`` are listed at the end of the
+        comment as ``path:line: message`` lines.
         """
+        lines = comment_lines(file_comments or {})
+        if lines:
+            message = message.rstrip("\n") + "\n\nFile comments:\n" + "\n".join(lines) + "\n"
         now = time.time()
         with self.store.session() as s:
             row = self._row(s, number)

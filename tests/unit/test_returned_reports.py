@@ -1,0 +1,60 @@
+"""What builds return with zuul_return in the report on the change: ``zuul.warnings``
+as ``Warning: ...`` lines, ``zuul.file_comments`` on the change's files handed to the
+reporter (the real scheduler, in the simulated world)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.gate_world import GateWorld, SimChange
+from zuulish.scheduler.reporting import returned_for_report
+
+
+@pytest.fixture
+def world() -> Iterator[GateWorld]:
+    w = GateWorld(repos=["a", "b"], nodes=10)
+    yield w
+    w.close()
+
+
+def test_warnings_a_build_returned_are_listed_in_the_report(world: GateWorld) -> None:
+    world.executor.returns["test-a"] = {"zuul": {"warnings": [
+        "This job is deprecated, use test-a2", 42]}}
+    world.add_change(SimChange(1, "a", ("src/1.py",), False, 0.0))
+    world.run()
+    assert [m.number for m in world.forge.merges] == [1]
+    [text] = [m for n, m in world.forge.messages if n == 1]
+    assert text.endswith("\n\nWarning: test-a: This job is deprecated, use test-a2\n")
+    assert text.index("- test-a ") < text.index("Warning:")
+    assert text.count("Warning:") == 1  # the malformed one was named in the job log only
+
+
+def test_file_comments_on_the_change_files_go_to_the_reporter(world: GateWorld) -> None:
+    world.executor.returns["test-a"] = {"zuul": {"file_comments": {
+        "src/1.py": [{"line": 3, "message": "Line too long", "level": "warning"},
+                     {"message": "no line"}],
+        "src/other.py": [{"line": 1, "message": "not this change's file"}]}}}
+    world.add_change(SimChange(1, "a", ("src/1.py",), True, 0.0))
+    world.run()
+    assert world.forge.reports[-1] == (1, "failure", "FAILURE")
+    assert world.forge.file_comments == [
+        (1, {"src/1.py": [{"line": 3, "message": "Line too long", "level": "warning"}]})]
+    [text] = [m for n, m in world.forge.messages if n == 1]
+    assert ("Warning: test-a: comments left on src/other.py, which this change does not "
+            "touch, were dropped") in text
+
+
+def test_a_batch_drops_comments_on_other_changes_files_without_a_warning() -> None:
+    returned = {"zuul": {"warnings": ["w"], "file_comments": {
+        "mine.py": [{"line": 1, "message": "m"}], "theirs.py": [{"line": 2, "message": "t"}]}}}
+    own = returned_for_report([("unit", returned), ("lint", None)], ["mine.py"])
+    assert own.warnings == ["unit: w", "unit: comments left on theirs.py, which this change "
+                                       "does not touch, were dropped"]
+    assert own.file_comments == {"mine.py": [{"line": 1, "message": "m"}]}
+    batched = returned_for_report([("unit", returned)], ["mine.py"], own=False)
+    assert batched.warnings == ["unit: w"]
+    assert batched.file_comments == own.file_comments
+    unknown = returned_for_report([("unit", returned)], None)
+    assert set(unknown.file_comments) == {"mine.py", "theirs.py"}
