@@ -47,7 +47,8 @@ class GateTenant:
     """A tenant named ``t`` with config projects and untrusted projects."""
 
     def __init__(self, tmp: Path, database_url: str, projects: dict[str, dict[str, str]],
-                 poll_interval: float = 0.05, pipelines: str = PIPELINES):
+                 poll_interval: float = 0.05, pipelines: str = PIPELINES,
+                 executor_workers: int | None = None):
         self.tmp = tmp
         untrusted = "\n".join(f"          - {name}" for name in projects)
         (tmp / "main.yaml").write_text(
@@ -58,7 +59,8 @@ class GateTenant:
             f"state_dir: state\ndatabase: {database_url}\ntenant_file: main.yaml\n"
             "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
             "connections: {forge: {driver: git}}\n"
-            f"scheduler: {{poll_interval: {poll_interval}}}\n")
+            f"scheduler: {{poll_interval: {poll_interval}}}\n"
+            + (f"executor: {{workers: {executor_workers}}}\n" if executor_workers else ""))
         self.config = load_server_config(tmp / "zuulish.yaml")
         self.aio = AllInOne(self.config)
         self.forge = self.aio.connections.forges["forge"]

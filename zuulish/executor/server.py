@@ -4,6 +4,12 @@ Each build gets ``<state>/builds/<id>/`` with ``work/`` (the local node's work
 dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
 data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
+
+Each build runs in a thread of its own; ``workers`` bounds how many run at once.
+A build paused by ``zuul.pause`` does not count while it waits, so the jobs that
+depend on it can run even with one worker; when it resumes for its post-run, it
+counts again (the executor may then run one more build than ``workers`` for a
+while, rather than make a resumed build wait).
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import shutil
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +78,12 @@ class Executor:
         self.hostname = canonical_hostname
         self.cache = RepoCache(state_dir / "executor-cache")
         self.keys = ProjectKeys(store, state_dir)
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build")
         self.workers = workers
         self.keep_workspaces = keep_workspaces
         self._running: dict[str, threading.Event] = {}
+        self._threads: dict[str, threading.Thread] = {}
         self._paused: set[str] = set()  # builds that paused (zuul.pause) this run
+        self._waiting: set[str] = set()  # builds paused now: they hold no worker slot
         self._stopping = False
         self._lock = threading.Lock()
         # A warm Ansible to fork playbooks from; started with the first loop.
@@ -90,15 +96,21 @@ class Executor:
             self.zygote.start()  # once; builds start cold until it is warm
         busy = self._check_cancels()
         with self._lock:
-            free = self.workers - len(self._running)
-        while free > 0:
+            free = self.workers - (len(self._running) - len(self._waiting))
+        while free > 0 and not self._stopping:
             build = self._claim()
             if build is None:
                 break
             cancel = threading.Event()
+            thread = threading.Thread(target=self._run_build, args=(build, cancel),
+                                      name=f"build-{build.id[:12]}")
             with self._lock:
+                if self._stopping:  # stop() has begun: leave the build to the next run
+                    self._unclaim(build.id)
+                    break
                 self._running[build.id] = cancel
-            self.pool.submit(self._run_build, build, cancel)
+                self._threads[build.id] = thread
+                thread.start()
             free -= 1
             busy = True
         return busy
@@ -114,6 +126,12 @@ class Executor:
             row.state, row.worker, row.started_at, row.heartbeat_at = \
                 BuildState.RUNNING, self.name, now, now
             return row
+
+    def _unclaim(self, build_id: str) -> None:
+        with self.store.session() as s:
+            row = s.get(BuildRow, build_id)
+            if row is not None and row.state == BuildState.RUNNING and row.worker == self.name:
+                row.state, row.worker, row.started_at = BuildState.QUEUED, None, None
 
     def _check_cancels(self) -> bool:
         with self._lock:
@@ -132,11 +150,14 @@ class Executor:
 
     def stop(self, wait: bool = True) -> None:
         """Stop; builds cut short are queued again, to be re-run after a restart."""
-        self._stopping = True
         with self._lock:
+            self._stopping = True
             for cancel in self._running.values():
                 cancel.set()
-        self.pool.shutdown(wait=wait)
+            threads = list(self._threads.values())
+        if wait:
+            for thread in threads:
+                thread.join()
         if self.zygote is not None:
             self.zygote.stop()
 
@@ -180,6 +201,8 @@ class Executor:
                 shutil.rmtree(build_dir, ignore_errors=True)
             with self._lock:
                 self._running.pop(build.id, None)
+                self._threads.pop(build.id, None)
+                self._waiting.discard(build.id)
             self._paused.discard(build.id)
             self.store.notifier.notify(channels.SCHEDULER, channels.EXECUTOR,
                                        channels.LAUNCHER)
@@ -230,8 +253,8 @@ class Executor:
     def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
                         cancel: threading.Event) -> None:
         """Zuul's ``zuul.pause``: after a successful run phase, publish what the build
-        returned and wait, still running, until every job that depends on it is done
-        (or the build is canceled); then post-run goes on."""
+        returned and wait, still running but holding no worker slot, until every job
+        that depends on it is done (or the build is canceled); then post-run goes on."""
         returned = read_returned(work_root, job_log,
                                  list(build.params.get("child_jobs") or []),
                                  files=build.params.get("files"))
@@ -246,12 +269,18 @@ class Executor:
                 return
             row.result_data, row.child_jobs = returned, child_jobs(returned)
             row.paused, row.noticed = True, False
-        self.store.notifier.notify(channels.SCHEDULER)
+        with self._lock:
+            self._waiting.add(build.id)
+        self.store.notifier.notify(channels.SCHEDULER, channels.EXECUTOR)
         job_log.write("Paused (zuul_return zuul.pause): waiting for "
                       f"{', '.join(waiting) or 'no dependent jobs'} to finish")
-        while waiting and not cancel.wait(PAUSE_POLL_SECONDS):
-            if self._all_done(build.buildset_id, waiting):
-                break
+        try:
+            while waiting and not cancel.wait(PAUSE_POLL_SECONDS):
+                if self._all_done(build.buildset_id, waiting):
+                    break
+        finally:
+            with self._lock:
+                self._waiting.discard(build.id)
         with self.store.session() as s:
             row = s.get(BuildRow, build.id)
             if row is not None:
