@@ -131,9 +131,11 @@ USER = """
 
 def test_a_paused_job_waits_for_its_children_then_runs_post_run(
         tmp_path: Path, database_url: str) -> None:
+    # one executor worker: the paused build must not hold it, or its child never runs
     tenant = GateTenant(tmp_path, database_url, {"org/app": {
         ".zuul.yaml": PAUSE_YAML, "playbooks/registry.yaml": REGISTRY,
-        "playbooks/registry-post.yaml": REGISTRY_POST, "playbooks/user.yaml": USER}})
+        "playbooks/registry-post.yaml": REGISTRY_POST, "playbooks/user.yaml": USER}},
+        executor_workers=1)
     tenant.start()
     try:
         number = tenant.push("org/app", {"README": "more\n"}, "A change")
@@ -152,3 +154,59 @@ def test_a_paused_job_waits_for_its_children_then_runs_post_run(
     assert text.index("Resumed") < text.index("registry-post-run")
     assert (user.started_at or 0) < (registry.finished_at or 0)
     assert (user.finished_at or 0) <= (registry.finished_at or 0)
+
+
+NOTES_YAML = """
+- job:
+    name: lint
+    run: playbooks/lint.yaml
+- project:
+    check:
+      jobs: [lint]
+"""
+LINT = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy:
+        dest: "{{ zuul.executor.work_root }}/lint.json"
+        content: |
+          {"zuul": {
+            "warnings": ["tox.ini uses a deprecated setting", 5],
+            "file_comments": {
+              "README": [{"line": 1, "message": "Say more", "level": "info"},
+                         {"message": "no line"}],
+              "elsewhere.py": [{"line": 2, "message": "not in this change"}]}}}
+    - zuul_return:
+        file: lint.json
+"""
+
+
+def test_returned_warnings_and_file_comments_reach_the_report_and_the_api(
+        tmp_path: Path, database_url: str) -> None:
+    from zuulish.web.status import build_info
+
+    tenant = GateTenant(tmp_path, database_url, {"org/app": {
+        ".zuul.yaml": NOTES_YAML, "playbooks/lint.yaml": LINT}})
+    tenant.start()
+    try:
+        number = tenant.push("org/app", {"README": "more\n"}, "A change")
+        report = tenant.wait_reported(number, "check", timeout=180)
+        with tenant.aio.store.read() as s:
+            [lint] = s.scalars(select(BuildRow)).all()
+        info = build_info(tenant.aio.store, lint.id, "http://zuulish.test")
+    finally:
+        tenant.stop()
+    assert report.result == "SUCCESS", (lint.result, lint.message)
+    message = report.message
+    assert "Warning: lint: tox.ini uses a deprecated setting\n" in message
+    assert ("Warning: lint: comments left on elsewhere.py, which this change does not "
+            "touch, were dropped\n") in message
+    assert message.endswith("\n\nFile comments:\nREADME:1: Say more\n")
+    assert info is not None and info["warnings"] == ["tox.ini uses a deprecated setting"]
+    assert info["file_comments"] == {"README": [{"line": 1, "message": "Say more",
+                                                 "level": "info"}]}
+    log = (Path(lint.log_path or "") / "job-output.txt").read_text()
+    assert "zuul_return: zuul.warnings #2 is an int, not a message; ignored" in log
+    assert "comment #2 on README has no line (a whole number, 1 or more); ignored" in log
+    assert "elsewhere.py is not a file of this change; its 1 comment(s) ignored" in log
