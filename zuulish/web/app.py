@@ -254,6 +254,12 @@ async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def favicon(_request: web.Request) -> web.StreamResponse:
+    """The icon, also where browsers look for it on pages that name none (plain-text logs)."""
+    return web.FileResponse(WEB_DIR / "static" / "favicon.svg",
+                            headers={"Content-Type": "image/svg+xml"})
+
+
 # ---------------------------------------------------------------- pages
 
 
@@ -374,6 +380,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ]
     if (WEB_DIR / "static").is_dir():
         routes.append(web.static("/static", WEB_DIR / "static"))
+        routes.append(web.get("/favicon.ico", favicon))
     app.router.add_routes(routes)
     return app
 
