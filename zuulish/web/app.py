@@ -293,7 +293,8 @@ async def build_page(request: web.Request) -> web.Response:
     log, more = await _call(_log_head, path, MAX_INLINE_LOG_LINES)
     return _render(request, "build.html", tenant=build["tenant"], build=build, log=log,
                    log_truncated=more, has_log=path is not None,
-                   stream_path=f"/api/build/{uuid}/console-stream")
+                   stream_path=f"/api/build/{uuid}/console-stream",
+                   build_path=f"/api/build/{uuid}")
 
 
 async def changes_page(request: web.Request) -> web.Response:
