@@ -254,6 +254,12 @@ async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def favicon(_request: web.Request) -> web.StreamResponse:
+    """The icon, also where browsers look for it on pages that name none (plain-text logs)."""
+    return web.FileResponse(WEB_DIR / "static" / "favicon.svg",
+                            headers={"Content-Type": "image/svg+xml"})
+
+
 # ---------------------------------------------------------------- pages
 
 
@@ -287,7 +293,8 @@ async def build_page(request: web.Request) -> web.Response:
     log, more = await _call(_log_head, path, MAX_INLINE_LOG_LINES)
     return _render(request, "build.html", tenant=build["tenant"], build=build, log=log,
                    log_truncated=more, has_log=path is not None,
-                   stream_path=f"/api/build/{uuid}/console-stream")
+                   stream_path=f"/api/build/{uuid}/console-stream",
+                   build_path=f"/api/build/{uuid}")
 
 
 async def changes_page(request: web.Request) -> web.Response:
@@ -374,6 +381,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ]
     if (WEB_DIR / "static").is_dir():
         routes.append(web.static("/static", WEB_DIR / "static"))
+        routes.append(web.get("/favicon.ico", favicon))
     app.router.add_routes(routes)
     return app
 
