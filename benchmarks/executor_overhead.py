@@ -205,7 +205,8 @@ class Bench:
         with self.store.session() as s:
             for _ in range(count):
                 build_id = uuid.uuid4().hex
-                hostname, host_vars = self.provider.launch("local")
+                launched = self.provider.launch("local")
+                hostname, host_vars = launched.hostname, launched.host_vars
                 req = NodeRequestRow(build_id=build_id, labels=["local"], state="fulfilled",
                                      priority=100, created_at=time.time(),
                                      fulfilled_at=time.time())

@@ -23,6 +23,8 @@ from zuulish.merger.worker import MergerWorker
 from zuulish.model import TIMER
 from zuulish.nodepool.launcher import Launcher
 from zuulish.nodepool.local import LocalProvider
+from zuulish.nodepool.provider import Provider
+from zuulish.nodepool.static import StaticProvider
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.scheduler import Scheduler
 from zuulish.server_config import ServerConfig
@@ -64,6 +66,17 @@ def make_connections(config: ServerConfig, store: Store) -> Connections:
     return conns
 
 
+def make_providers(config: ServerConfig) -> list[Provider]:
+    """The node providers the server configuration names, in its order."""
+    providers: list[Provider] = []
+    for p in config.providers:
+        if p.driver == "static":
+            providers.append(StaticProvider(p.name, list(p.options["hosts"])))
+        else:
+            providers.append(LocalProvider(p.name, p.labels, p.max_nodes))
+    return providers
+
+
 class AllInOne:
     """Scheduler, merger, launcher and executor in one process, over one store."""
 
@@ -85,12 +98,11 @@ class AllInOne:
             self.store, RepoCache(config.state_dir / "merger-cache",
                                   max_bytes=config.merger_cache_max_bytes),
             self.clock, timeout=config.merger_timeout)
-        providers = [LocalProvider(p.name, p.labels, p.max_nodes)
-                     for p in config.providers if p.driver == "local"]
-        self.launcher = Launcher(self.store, providers, self.clock)
+        self.launcher = Launcher(self.store, make_providers(config), self.clock)
         self.executor = Executor(self.store, config.state_dir, self.clock,
                                  workers=config.executor_workers,
-                                 preload_ansible=config.executor_preload_ansible)
+                                 preload_ansible=config.executor_preload_ansible,
+                                 private_key=config.executor_private_key)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

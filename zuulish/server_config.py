@@ -11,7 +11,11 @@ Example::
     nodepool:
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
+        - name: rack                   # machines reached over SSH (nodepool's static driver)
+          driver: static
+          nodes: [{name: 192.0.2.10, labels: [ubuntu], username: zuul}]
     executor: {workers: 2, preload_ansible: true}   # fork playbooks from a warm Ansible
+    # executor.private_key_file: ~/.ssh/id_ed25519   # SSH key for static nodes
     # executor.log_retention_days: 30   # build logs kept this long (null: forever)
 
 Relative paths are relative to the file's directory.
@@ -27,6 +31,7 @@ from typing import Any
 import yaml
 
 from zuulish.errors import ConfigError
+from zuulish.nodepool.static import parse_hosts
 
 DRIVERS = ("git", "gerrit", "github", "timer")
 DEFAULT_RETENTION_DAYS = 30.0  # executor.log_retention_days
@@ -62,6 +67,8 @@ class ServerConfig:
     providers: list[ProviderConfig]
     executor_workers: int = 2
     executor_preload_ansible: bool = True
+    # the private key SSH uses for remote (static) nodes; None: the user's default keys
+    executor_private_key: Path | None = None
     poll_interval: float = 0.2
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
@@ -189,17 +196,38 @@ def load_server_config(path: str | Path) -> ServerConfig:
                 raise ConfigError(f"missing required key '{where}.{required}'", file=str(path))
         if prov["driver"] not in PROVIDER_DRIVERS:
             raise _unknown(str(prov["driver"]), PROVIDER_DRIVERS, f"driver in {where}: ", path)
-        labels = prov.get("labels", ["local"] if prov["driver"] == "local" else [])
-        _expect(labels, list, f"{where}.labels", path)
-        max_nodes = _expect(prov.get("max_nodes", 4), int, f"{where}.max_nodes", path)
+        if prov["driver"] == "openstack":
+            raise ConfigError(f"{where}: the 'openstack' node provider is not available "
+                              "yet; use 'local' or 'static'", file=str(path))
         options = {k: v for k, v in prov.items()
                    if k not in ("name", "driver", "labels", "max_nodes")}
+        if prov["driver"] == "static":
+            if "labels" in prov or "max_nodes" in prov:
+                raise ConfigError(f"{where}: a static provider takes its labels and size "
+                                  "from its nodes (each node's labels and "
+                                  "max-parallel-jobs)", file=str(path))
+            hosts = parse_hosts(options, where, path)
+            providers.append(ProviderConfig(
+                str(prov["name"]), "static",
+                tuple(sorted({label for h in hosts for label in h.labels})),
+                sum(h.max_parallel_jobs for h in hosts), {"hosts": hosts}))
+            continue
+        labels = prov.get("labels", ["local"])
+        _expect(labels, list, f"{where}.labels", path)
+        max_nodes = _expect(prov.get("max_nodes", 4), int, f"{where}.max_nodes", path)
+        if options:
+            raise _unknown(str(next(iter(options))), {"name", "driver", "labels", "max_nodes"},
+                           "", path, prefix=f"{where}.")
         providers.append(ProviderConfig(str(prov["name"]), prov["driver"],
                                         tuple(str(x) for x in labels), max_nodes, options))
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
-    _check_keys(executor, {"workers", "preload_ansible", "log_retention_days"}, "executor.",
-                path)
+    _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
+                           "private_key_file"}, "executor.", path)
+    private_key = executor.get("private_key_file")
+    if private_key is not None:
+        private_key = (base / Path(_expect(private_key, str, "executor.private_key_file",
+                                           path)).expanduser()).resolve()
     retention = _retention_days(executor.get("log_retention_days", DEFAULT_RETENTION_DAYS),
                                 path)
     workers = _expect(executor.get("workers", 2), int, "executor.workers", path)
@@ -223,6 +251,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         path=path, state_dir=state_dir, database=database, tenant_file=tenant_file,
         listen_host=host, listen_port=port, web_url=web_url, connections=connections,
         providers=providers, executor_workers=workers, executor_preload_ansible=preload,
+        executor_private_key=private_key,
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,

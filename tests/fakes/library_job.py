@@ -100,9 +100,9 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
     job_variables = dict(job.vars)
     job_variables["zuul"] = zuul_var(params, job, "build-1", repos, work_root, log_root,
                                      HOSTNAME, 1)
-    hostname, host_vars = LocalProvider("local").launch("local")
-    nodes = [{"name": spec.name, "label": spec.label, "hostname": hostname,
-              "host_vars": host_vars, "id": f"node-{i}", "provider": "local"}
+    node = LocalProvider("local").launch("local")
+    nodes = [{"name": spec.name, "label": spec.label, "hostname": node.hostname,
+              "host_vars": node.host_vars, "id": f"node-{i}", "provider": "local"}
              for i, spec in enumerate(job.nodeset.nodes)]
     inv = inventory(job, nodes, job_variables, work_root)
 

@@ -36,14 +36,27 @@ connections:
   forge: {driver: git}
 nodepool:
   providers:
-    - {name: gpu, driver: static, labels: [gpu], max_nodes: 2, hosts: [a, b]}
-executor: {workers: 4, log_retention_days: 7.5}
+    - name: gpu
+      driver: static
+      nodes:
+        - {name: 192.0.2.5, labels: [gpu, a100], username: ci, connection-port: 2222,
+           host-key: "ssh-ed25519 AAAAC3Nza x@y", max-parallel-jobs: 2}
+      pools:
+        - name: main
+          nodes: [{name: gpu2.example.org, labels: gpu, host-key-checking: false}]
+executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed25519}
 """))
     assert config.state_dir == Path("/var/lib/zuulish")
     assert config.web_url == "https://ci.example.org"
     assert config.connections["forge"].driver == "git"
     [gpu] = config.providers
-    assert gpu.labels == ("gpu",) and gpu.options == {"hosts": ["a", "b"]}
+    assert gpu.labels == ("a100", "gpu") and gpu.max_nodes == 3
+    first, second = gpu.options["hosts"]
+    assert (first.name, first.username, first.port, first.host_keys, first.max_parallel_jobs) \
+        == ("192.0.2.5", "ci", 2222, ("ssh-ed25519 AAAAC3Nza",), 2)
+    assert (second.name, second.labels, second.username, second.host_key_checking) == \
+        ("gpu2.example.org", ("gpu",), "zuul", False)
+    assert config.executor_private_key == tmp_path / "keys" / "id_ed25519"
     assert config.executor_workers == 4
     assert config.log_retention_days == 7.5
     kept = load_server_config(write(tmp_path, "tenant_file: m.yaml\n"
@@ -71,6 +84,32 @@ executor: {workers: 4, log_retention_days: 7.5}
      "'executor.log_retention_days' must be a positive number of days"),
     ("tenant_file: m.yaml\nmerger: {timeout: soon}\n", "'merger.timeout' must be"),
     ("tenant_file: m.yaml\nmerger: {timeout: 0}\n", "merger.timeout and merger.cache_max"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static}]}\n",
+     "nodepool.providers[0]: a static provider needs at least one node"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{labels: [x]}]}]}\n", "missing required key 'nodepool.providers[0].nodes[0].name'"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h}]}]}\n", "'nodepool.providers[0].nodes[0].labels' must be a label"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h, labels: x, connection-type: winrm}]}]}\n", "only 'ssh' is supported"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h, labels: x, host-key: nope}]}]}\n", "must be an SSH public host key"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h, labels: x, connection-port: '22'}]}]}\n", "has the wrong type"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h, labels: x, max-parallel-jobs: 0}]}]}\n", "must be positive"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h, labels: x}, {name: h, labels: y}]}]}\n", "h:22 is listed twice"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
+     "nodes: [{name: h, labels: x, user: root}]}]}\n", "unknown key nodepool.providers[0]"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, labels: [x], "
+     "nodes: [{name: h, labels: x}]}]}\n", "takes its labels and size from its nodes"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: o, driver: openstack}]}\n",
+     "the 'openstack' node provider is not available yet"),
+    ("tenant_file: m.yaml\nnodepool: {providers: [{name: l, driver: local, hosts: [a]}]}\n",
+     "unknown key 'nodepool.providers[0].hosts'"),
+    ("tenant_file: m.yaml\nexecutor: {private_key_file: 5}\n",
+     "'executor.private_key_file' must be a string"),
     ("tenant_file: m.yaml\nmerger: {cache_max: 5}\n",
      "unknown key 'merger.cache_max' (did you mean 'merger.cache_max_bytes'?)"),
 ])
@@ -85,3 +124,11 @@ def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, message:
 def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read server configuration"):
         load_server_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("example", sorted(
+    (Path(__file__).resolve().parents[2] / "config-examples").glob("*/zuulish.yaml")),
+    ids=lambda p: p.parent.name)
+def test_every_example_configuration_loads(example: Path) -> None:
+    config = load_server_config(example)
+    assert config.providers and config.tenant_file.is_file()

@@ -971,7 +971,8 @@ class Scheduler:
                     nodes = s.scalars(select(NodeRow).where(NodeRow.id.in_(req.node_ids))).all()
                     build.params = {**build.params, "nodes": [
                         {"id": n.id, "name": name, "label": n.label, "hostname": n.hostname,
-                         "host_vars": n.host_vars}
+                         "host_vars": n.host_vars, "host_keys": list(n.host_keys or []),
+                         "provider": n.provider}
                         for n, name in zip(nodes, build.params.get("node_names", []),
                                            strict=False)]}
                     build.state = BuildState.QUEUED

@@ -34,6 +34,8 @@ class NodeRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="ready")
     hostname: Mapped[str] = mapped_column(String(255))
     host_vars: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the node's SSH host keys ("TYPE BASE64"), for the build's known_hosts
+    host_keys: Mapped[list[Any]] = mapped_column(default=list)
     request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[float] = mapped_column(Float)
     released_at: Mapped[float | None] = mapped_column(Float)
