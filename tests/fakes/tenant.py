@@ -13,7 +13,9 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
+import yaml
 from sqlalchemy import select
 
 from zuulish.app import AllInOne
@@ -48,8 +50,15 @@ class GateTenant:
 
     def __init__(self, tmp: Path, database_url: str, projects: dict[str, dict[str, str]],
                  poll_interval: float = 0.05, pipelines: str = PIPELINES,
-                 executor_workers: int | None = None):
+                 executor_workers: int | None = None,
+                 providers: list[dict[str, Any]] | None = None,
+                 private_key: Path | None = None):
         self.tmp = tmp
+        executor: dict[str, Any] = {}
+        if executor_workers:
+            executor["workers"] = executor_workers
+        if private_key is not None:
+            executor["private_key_file"] = str(private_key)
         untrusted = "\n".join(f"          - {name}" for name in projects)
         (tmp / "main.yaml").write_text(
             "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
@@ -60,7 +69,8 @@ class GateTenant:
             "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
             "connections: {forge: {driver: git}}\n"
             f"scheduler: {{poll_interval: {poll_interval}}}\n"
-            + (f"executor: {{workers: {executor_workers}}}\n" if executor_workers else ""))
+            + (yaml.safe_dump({"executor": executor}) if executor else "")
+            + (yaml.safe_dump({"nodepool": {"providers": providers}}) if providers else ""))
         self.config = load_server_config(tmp / "zuulish.yaml")
         self.aio = AllInOne(self.config)
         self.forge = self.aio.connections.forges["forge"]

@@ -75,13 +75,13 @@ import yaml
 
 from zuulish.executor import pty_close, sandbox
 from zuulish.executor.sandbox import SandboxUnavailable
+from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
 
 # ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
 pty_close.install()
 
 MASK = "******"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-LOCAL_CONNECTIONS = frozenset({"local", "zuulish_local"})
 POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel
 # ansible-runner drops a task's result from its event past this size; the job
 # log has its own bound, so let results through up to a generous size.
@@ -331,7 +331,8 @@ def ansible_env(roles_path: list[Path] | None = None,
 
 
 def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
-               roles_path: list[Path], env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+               roles_path: list[Path], env: dict[str, str],
+               ssh_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
     """The data dir and environment that run ``run`` in the bubblewrap sandbox.
 
     Each untrusted run gets a fresh data dir (under ``private_dir/untrusted``), so
@@ -344,7 +345,8 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     run_dir = base / f"run-{number}"
     run_dir.mkdir()
     spec = sandbox.SandboxSpec(work_dir=cwd or run_dir, run_dir=run_dir,
-                               read_only=(sandbox.playbook_root(run.playbook), *roles_path),
+                               read_only=(sandbox.playbook_root(run.playbook), *roles_path,
+                                          *([ssh_dir] if ssh_dir is not None else [])),
                                cwd=cwd or run_dir)
     program = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
         or shutil.which("ansible-playbook") or "ansible-playbook"
@@ -358,8 +360,11 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  extra_vars: dict[str, Any], log: JobLog, timeout: float | None,
                  cancel: threading.Event | None, cwd: Path | None,
                  roles_path: list[Path] | None = None,
-                 preload: dict[str, str] | None = None) -> PhaseOutcome:
+                 preload: dict[str, str] | None = None,
+                 ssh: SshAccess | None = None) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
+
+    ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes.
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -376,6 +381,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         return PhaseOutcome(run.phase, name, "error", -1, message)
     private_dir = private_dir.absolute()
     env = ansible_env(roles_path, preload if run.trusted else None)
+    if ssh is not None:
+        env.update(ssh.env(run.trusted))
     # zuul_return reads it: an untrusted playbook may return only files of the work dir
     env[TRUST_ENV] = "trusted" if run.trusted else "untrusted"
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
@@ -386,7 +393,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             log.write(f"ERROR: {message}")
             return PhaseOutcome(run.phase, name, "error", -1, message)
         try:
-            private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env)
+            private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
+                                          ssh.directory if ssh is not None else None)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))

@@ -13,7 +13,9 @@ sandbox sees, at the same paths as outside:
   the Python installation ansible-playbook runs from (the virtualenv and its
   base interpreter), zuulish's Ansible plugins and empty ``ansible.cfg``, the
   playbook's repository (or its directory) and its roles path, and a short
-  list of ``/etc`` files that name resolution, TLS and ssh need;
+  list of ``/etc`` files that name resolution, TLS and ssh need, and the
+  build's SSH directory (its ssh-agent's socket and ``known_hosts``; the
+  executor's key itself stays outside, in the agent);
 - the sandbox's root (where bwrap makes mount points) is read-only;
 - nothing else: not the executor's state directory (the store database,
   project keys, other builds' directories and logs), not the user's real

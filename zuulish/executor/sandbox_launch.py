@@ -20,7 +20,8 @@ ARGS_ENV = "ZUULISH_SANDBOX_ARGS"
 KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
 KEEP = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ", "JOB_ID", "MAX_EVENT_RES",
                   "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK",
-                  "ZUULISH_PLAYBOOK_TRUST"})
+                  "ZUULISH_PLAYBOOK_TRUST",
+                  "SSH_AUTH_SOCK"})  # the build's ssh-agent (its socket, not the key)
 
 
 def sandbox_environment(environ: dict[str, str]) -> dict[str, str]:

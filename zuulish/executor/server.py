@@ -32,6 +32,7 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import read_returned
+from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
@@ -70,8 +71,11 @@ def _encrypted(data: Any) -> Any:
 class Executor:
     def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
                  name: str | None = None, canonical_hostname: str = "localhost",
-                 keep_workspaces: bool = False, preload_ansible: bool = True):
+                 keep_workspaces: bool = False, preload_ansible: bool = True,
+                 private_key: Path | None = None):
         self.store = store
+        # the key SSH uses for remote nodes (None: the executor user's default keys)
+        self.private_key = private_key
         self.state_dir = state_dir
         self.clock = clock
         self.name = name or f"executor@{socket.gethostname()}"
@@ -222,7 +226,8 @@ class Executor:
         job = FrozenJob.from_dict(build.frozen_job)
         work_root = build_dir / "work"
         work_root.mkdir(parents=True, exist_ok=True)
-        job_log.write(f"Job {job.name} (build {build.id}) for {params.get('project')} "
+        job_log.write(f"Job {job.name} (build {build.id}, attempt {build.attempt}) for "
+                      f"{params.get('project')} "
                       f"change {params.get('change')},{params.get('patchset')} in "
                       f"{params.get('tenant')}/{params.get('pipeline')}")
         try:
@@ -242,13 +247,25 @@ class Executor:
         phases = {phase: [b for b in books if b.phase == phase]
                   for phase in ("pre-run", "run", "post-run", "cleanup-run")}
         post_timeout = float(job.post_timeout or DEFAULT_POST_TIMEOUT)
-        result, message = run_phases(
-            build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
-            phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), cancel,
-            work_root, post_timeout=post_timeout,
-            preload=self.zygote.playbook_env() if self.zygote is not None else None,
-            after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel))
-        return result, message
+        remote = [n for n in params.get("nodes", []) if is_remote(n)]
+        agent = BuildAgent(remote, self.private_key) if remote else None
+        try:
+            access = agent.start() if agent is not None else None
+            if agent is not None:
+                job_log.write(f"SSH to {', '.join(n['name'] for n in remote)} through the "
+                              "build's ssh-agent")
+            return run_phases(
+                build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
+                phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout),
+                cancel, work_root, post_timeout=post_timeout,
+                preload=self.zygote.playbook_env() if self.zygote is not None else None,
+                after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
+                ssh=access)
+        except SshError as exc:
+            return BuildResult.ERROR, str(exc)
+        finally:
+            if agent is not None:
+                agent.stop()
 
     def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
                         cancel: threading.Event) -> None:

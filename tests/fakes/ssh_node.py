@@ -1,0 +1,150 @@
+"""Static nodes for tests: sshd in a network namespace of its own.
+
+Each node is a real machine as far as the executor can tell: an address on a
+veth link (10.213.N.2, the executor's end 10.213.N.1), an sshd there that only
+takes the test's key, its own host key, and a home directory of its own (the
+sshd runs in a mount namespace where the test's directory is bound over the
+user's home), so what a job pushes to ``~`` lands in the test's directory.
+Needs root, ``ip`` (iproute2), ``unshare`` and ``sshd`` (openssh-server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"
+_SUBNETS = itertools.count((os.getpid() * 7) % 200)  # one /30 per node, 10.213.X.0
+
+
+def missing_requirements() -> str | None:
+    """Why static nodes cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "static nodes need root (network namespaces)"
+    for tool in ("ip", "unshare", "ssh-keygen", "ssh-agent", "ssh-keyscan"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    if not Path(SSHD).exists():
+        return "sshd is not installed (apt-get install openssh-server)"
+    probe = f"zlprobe{os.getpid()}"
+    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
+        return "network namespaces cannot be made here"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
+def _run(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+@dataclass
+class SshNode:
+    """One static host: sshd at ``address``:22 in namespace ``netns``."""
+
+    index: int
+    directory: Path
+    netns: str
+    address: str
+    home: Path
+    host_key: str  # "TYPE BASE64"
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, client_key: Path) -> None:
+        d = self.directory
+        (d / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+        (d / "sshd_config").write_text(
+            f"ListenAddress {self.address}\nPort 22\nHostKey {d / 'host_key'}\n"
+            f"AuthorizedKeysFile {d / 'authorized_keys'}\nPidFile {d / 'sshd.pid'}\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            "AcceptEnv LANG LC_*\nSubsystem sftp internal-sftp\nLogLevel ERROR\n")
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        script = (f"mount --make-rprivate / && mount --bind {self.home} {Path.home()} && "
+                  f"exec {SSHD} -D -e -f {d / 'sshd_config'}")
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "sh", "-c", script],
+            stdout=subprocess.DEVNULL, stderr=(d / "sshd.log").open("ab"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex((self.address, 22)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"sshd on {self.address} did not start: "
+                           f"{(d / 'sshd.log').read_text()}")
+
+    def vanish(self) -> None:
+        """Kill every process on the node (sshd and what it runs): the machine is gone
+        for the connections it had, and takes no new ones."""
+        pids = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        self.vanish()
+
+
+class SshNodes:
+    """Several static hosts, and the executor's key that logs in to all of them."""
+
+    def __init__(self, directory: Path, count: int = 1):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.key = directory / "executor_key"
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key))
+        tag = f"{os.getpid() % 10000}{int(time.time() * 1000) % 1000}"
+        self.nodes: list[SshNode] = []
+        try:
+            for i in range(count):
+                self._make(i, tag)
+        except Exception:
+            self.close()
+            raise
+
+    def _make(self, i: int, tag: str) -> None:
+        d = self.directory / f"node{i}"
+        (d / "home").mkdir(parents=True)
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key"))
+        netns, host_if, node_if = f"zl{tag}n{i}", f"zlh{tag}{i}", f"zln{tag}{i}"
+        subnet = next(_SUBNETS) % 230 + 20
+        host_ip, node_ip = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
+        _run("ip", "netns", "add", netns)
+        node = SshNode(i, d, netns, node_ip, d / "home",
+                       " ".join((d / "host_key.pub").read_text().split()[:2]))
+        self.nodes.append(node)  # torn down by close() from here on
+        _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if)
+        _run("ip", "link", "set", node_if, "netns", netns)
+        _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
+        _run("ip", "link", "set", host_if, "up")
+        _run("ip", "netns", "exec", netns, "ip", "addr", "add", f"{node_ip}/30", "dev", node_if)
+        _run("ip", "netns", "exec", netns, "ip", "link", "set", node_if, "up")
+        _run("ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up")
+        node.start(self.key)
+
+    def provider_config(self, labels: list[str] | None = None, **extra: object) -> dict:
+        """A ``static`` provider entry for ``zuulish.yaml`` with every node."""
+        return {"name": "static", "driver": "static", "nodes": [
+            {"name": n.address, "labels": labels or [f"static-{n.index}", "static"],
+             "username": "root", "host-key": n.host_key, **extra} for n in self.nodes]}
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.stop()
+            subprocess.run(["ip", "netns", "del", node.netns], capture_output=True)
+        self.nodes = []
