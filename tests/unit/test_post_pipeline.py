@@ -148,8 +148,10 @@ def test_a_post_jobs_zuul_variable_names_the_ref_and_both_revisions(world, tmp_p
     assert (zuul["project"]["name"], zuul["branch"], zuul["pipeline"]) == (
         "org/app", "main", "post")
     assert "change" not in zuul and "patchset" not in zuul  # as Zuul: a ref has no change
-    assert zuul["items"] == [{"project": zuul["project"], "branch": "main",
-                              "ref": "refs/heads/main", "oldrev": before, "newrev": sha}]
+    this = {"project": zuul["project"], "branch": "main", "ref": "refs/heads/main",
+            "oldrev": before, "newrev": sha, "commit_id": sha}
+    assert zuul["items"] == zuul["buildset_refs"] == zuul["build_refs"] == [this]
+    assert zuul["commit_id"] == sha
 
 
 def enqueue_ref(world: TriggerWorld, ref: str, newrev: str | None = None,

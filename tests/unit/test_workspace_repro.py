@@ -40,3 +40,15 @@ def test_executor_fails_loudly_on_a_different_sha(tmp_path: Path) -> None:
     wrong = {**state, "merge_mode": "merge"}  # e.g. a merger and executor that disagree
     with pytest.raises(WorkspaceError, match=f"merger tested {state['commit']}.*refusing"):
         prepare_repo(RepoCache(tmp_path / "executor"), "org/p", wrong, tmp_path / "w", "h")
+
+
+@pytest.mark.parametrize("mode", ["merge-resolve", "cherry-pick"])
+def test_origin_branch_is_the_state_before_the_items_own_change(tmp_path: Path,
+                                                                 mode: str) -> None:
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, mode)
+    repo = prepare_repo(RepoCache(tmp_path / "executor"), "org/p", state, tmp_path / "w", "h")
+    # as in Zuul: the diff from origin/main is exactly what this item changes
+    assert git(repo.path, "diff", "--name-only", "origin/main..main") == "b"
+    assert (tmp_path / "w" / "src" / "h" / "org" / "p" / "a").is_file()  # ahead: in the state
+    assert git(repo.path, "remote", "get-url", "origin") == "file:///dev/null"

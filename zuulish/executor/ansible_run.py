@@ -76,6 +76,7 @@ import yaml
 from zuulish.executor import pty_close, sandbox
 from zuulish.executor.sandbox import SandboxUnavailable
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
+from zuulish.executor.unsafe import InventoryDumper
 
 # ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
 pty_close.install()
@@ -400,8 +401,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))
     (private_dir / "inventory").mkdir(parents=True, exist_ok=True)
     inv_file = private_dir / "inventory" / "hosts.yaml"
-    inv_file.write_text(yaml.safe_dump(_for_local_hosts(inventory, cwd),
-                                       default_flow_style=False))
+    inv_file.write_text(yaml.dump(_for_local_hosts(inventory, cwd), Dumper=InventoryDumper,
+                                  default_flow_style=False))
     seen: dict[str, Any] = {}
     deadline = time.monotonic() + timeout if timeout is not None else None
     timed_out = threading.Event()

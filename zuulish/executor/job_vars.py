@@ -3,12 +3,23 @@ so roles written for Zuul run unchanged."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
+import ansible
+
 from zuulish.executor.returned import result_file
+from zuulish.executor.unsafe import Unsafe
 from zuulish.executor.workspace import PreparedRepo
 from zuulish.model import FrozenJob
+
+
+def _message_vars(message: str | None) -> dict[str, Any]:
+    """Zuul's ``change_message`` (unsafe) and the deprecated base64 ``message``."""
+    text = message or ""
+    return {"message": base64.b64encode(text.encode()).decode(),
+            "change_message": Unsafe(text)}
 
 
 def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[PreparedRepo],
@@ -36,12 +47,16 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "job": job.name,
         "voting": job.voting,
         "timeout": job.timeout,
+        "post_timeout": job.post_timeout,
         "attempts": attempt,
+        "max_attempts": job.attempts,
+        "post_review": job.post_review,
+        "event_id": params.get("event_id"),
+        "ansible_version": ansible.__version__,
         "project": project_entry(project, by_name.get(project)),
         "projects": {f"{hostname}/{r.project}": project_entry(r.project, r) for r in repos},
         "branch": params.get("branch"),
-        "override_checkout": None,
-        "message": params.get("message", ""),
+        "override_checkout": job.override_checkout,
         **_item_vars(params, project_entry(project, by_name.get(project)),
                      [_ahead_entry(a, project_entry(a["project"], by_name.get(a["project"])))
                       for a in params.get("changes_ahead") or []]),
@@ -50,7 +65,7 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
                      "inventory_file": str(work_root.parent / "ansible" / "inventory" /
                                            "hosts.yaml"),
                      "result_data_file": str(result_file(work_root))},
-        "jobtags": [],
+        "jobtags": list(job.tags),
         "child_jobs": list(params.get("child_jobs") or []),
         # artifacts of the builds this one depends on, each with its ``job``
         "artifacts": list(params.get("artifacts") or []),
@@ -65,26 +80,33 @@ def _ahead_entry(ahead: dict[str, Any], project: dict[str, Any]) -> dict[str, An
     else:
         about = {"change": str(ahead["change"]), "patchset": str(ahead.get("patchset")),
                  "change_url": ahead.get("change_url")}
+        if ahead.get("message") is not None:
+            about["change_message"] = Unsafe(ahead["message"])
     return {"project": project, "branch": ahead.get("branch"), **about}
 
 
 def _item_vars(params: dict[str, Any], project: dict[str, Any],
                ahead: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the item is: a change (change, patchset, change_url and its refs/changes
-    ref) or, as Zuul gives a ref update or a periodic branch tip, a ref with
+    """What the item is: a change (change, patchset, change_url, its message and its
+    refs/changes ref) or, as Zuul gives a ref update or a periodic branch tip, a ref with
     ``oldrev`` and ``newrev`` and no change. ``zuul.items`` lists, as in Zuul, the
     items the tested state holds ahead of this one (``ahead``), then this one."""
     if params.get("change") is None and params.get("ref"):
         about = {"ref": params["ref"], "oldrev": params.get("oldrev"),
-                 "newrev": params.get("newrev")}
-        return {**about, "items": [*ahead, {"project": project,
-                                            "branch": params.get("branch"), **about}]}
+                 "newrev": params.get("newrev"),
+                 "commit_id": params.get("newrev") or params.get("oldrev")}
+        this = {"project": project, "branch": params.get("branch"), **about}
+        return {**about, "items": [*ahead, this], "buildset_refs": [this],
+                "build_refs": [this]}
     change, patchset = params.get("change"), params.get("patchset")
+    messages = _message_vars(params.get("message"))
     about = {"change": str(change), "patchset": str(patchset),
              "change_url": params.get("change_url")}
-    return {**about,
+    this = {"project": project, "branch": params.get("branch"), **about,
+            "change_message": messages["change_message"]}
+    return {**about, **messages,
             "ref": f"refs/changes/{int(change or 0) % 100:02d}/{change}/{patchset}",
-            "items": [*ahead, {"project": project, "branch": params.get("branch"), **about}]}
+            "items": [*ahead, this], "buildset_refs": [this], "build_refs": [this]}
 
 
 def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, Any],

@@ -14,6 +14,9 @@
   and changes no other result. Each post-run playbook has its own bound.
 - cleanup-run always runs (even after a cancel), with the same bound, and
   never changes the result.
+- post-run and cleanup-run playbooks get Zuul's ``zuul_success`` (the pre-run
+  and run phases succeeded) and ``zuul_will_retry`` (the build will run again:
+  a pre-run failure or a lost node, with attempts left) as extra variables.
 """
 
 from __future__ import annotations
@@ -79,22 +82,26 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                post_timeout: float = DEFAULT_POST_TIMEOUT,
                preload: dict[str, str] | None = None,
                after_run: Callable[[], None] | None = None,
-               ssh: SshAccess | None = None) -> tuple[str, str]:
+               ssh: SshAccess | None = None,
+               attempts_left: bool = False) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
     ``after_run`` is called once the run phase succeeded, before post-run (where a
     build that asked for ``zuul.pause`` waits for its dependants); ``ssh`` is how
-    playbooks reach the build's remote nodes (its agent and known hosts).
+    playbooks reach the build's remote nodes (its agent and known hosts);
+    ``attempts_left`` says whether a pre-run failure or a lost node would make the
+    build run again (post-run and cleanup playbooks get ``zuul_will_retry``).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
         return checked
     deadline = time.monotonic() + timeout if timeout is not None else None
 
-    def play(book: PlaybookRun, limit: float | None,
-             stop: threading.Event | None) -> PhaseOutcome:
-        return run_playbook(private_dir, book, inventory, extra_vars, log, limit, stop,
+    def play(book: PlaybookRun, limit: float | None, stop: threading.Event | None,
+             outcome: dict[str, bool] | None = None) -> PhaseOutcome:
+        given = {**extra_vars, **outcome} if outcome else extra_vars
+        return run_playbook(private_dir, book, inventory, given, log, limit, stop,
                             cwd, _roles_path(book), preload, ssh)
 
     result: tuple[str, str] | None = None
@@ -121,6 +128,11 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
 
     if result is None and after_run is not None:
         after_run()
+    # Zuul's variables for post-run and cleanup playbooks: whether the run phase
+    # succeeded, and whether the build will be tried again.
+    outcome = {"zuul_success": result is None,
+               "zuul_will_retry": attempts_left and result is not None
+               and result[0] in ("RETRY", "NODE_FAILURE")}
     if result is None or result[0] != "CANCELED":
         for book in post:
             if failed_pre_level is not None and book.level > failed_pre_level:
@@ -128,7 +140,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
             if cancel is not None and cancel.is_set():
                 result = result or ("CANCELED", "the build was canceled")
                 break
-            post_result = _result_for(play(book, post_timeout, cancel), "post-run")
+            post_result = _result_for(play(book, post_timeout, cancel, outcome), "post-run")
             if post_result is None or result is not None:
                 continue
             if post_result[0] in ("CANCELED", "ERROR"):
@@ -137,5 +149,6 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                 result = ("POST_FAILURE", post_result[1])
 
     for book in cleanup:
-        play(book, post_timeout, None)  # runs even after a cancel; its result does not count
+        # runs even after a cancel; its result does not count
+        play(book, post_timeout, None, outcome)
     return result if result is not None else ("SUCCESS", "")

@@ -260,7 +260,7 @@ class Executor:
                 cancel, work_root, post_timeout=post_timeout,
                 preload=self.zygote.playbook_env() if self.zygote is not None else None,
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
-                ssh=access)
+                ssh=access, attempts_left=build.attempt < attempts_of(build))
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
         finally:

@@ -16,6 +16,8 @@ from typing import Any
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits, rev_parse
 
+NO_ORIGIN = "file:///dev/null"  # the URL of ``origin`` in a build's repositories
+
 
 class WorkspaceError(Exception):
     """The workspace cannot be prepared (reported as the build's ERROR)."""
@@ -50,22 +52,33 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
                  hostname: str) -> PreparedRepo:
     src_dir = f"src/{hostname}/{project}"
     dest = clone_at(cache, project, state["url"], work_dir / src_dir)
-    commits = list(state.get("ahead_changes", [])) + list(state.get("changes", []))
-    try:
-        result = apply_commits(dest, state["base"], commits,
-                               state.get("merge_mode", DEFAULT_MODE))
-    except (MergeError, ValueError) as exc:
-        raise WorkspaceError(f"cannot reproduce the state of {project}: {exc}") from exc
-    if not result.ok:
-        raise WorkspaceError(f"cannot reproduce the state of {project}: {result.message}")
-    produced = result.commit or state["base"]
+    mode = state.get("merge_mode", DEFAULT_MODE)
+    ahead = list(state.get("ahead_changes", []))
+    before = _apply(dest, project, state["base"], ahead, mode) if ahead else state["base"]
+    produced = _apply(dest, project, before, list(state.get("changes", [])), mode)
     if produced != state["commit"]:
         raise WorkspaceError(
             f"reproduced state of {project} is {produced} but the merger tested "
             f"{state['commit']}: refusing to run on a state that differs from the one "
             "that would merge")
     _git(dest, "checkout", "-q", "-B", state["branch"], produced)
+    # As in Zuul: origin/<branch> is the state before this item's own changes, so
+    # ``git diff origin/<branch>..<branch>`` shows what is being tested, and the
+    # origin URL leads nowhere (the local repository is the state to test).
+    _git(dest, "update-ref", f"refs/remotes/origin/{state['branch']}", before)
+    _git(dest, "remote", "set-url", "origin", NO_ORIGIN)
     return PreparedRepo(project, dest, src_dir, state["branch"], produced)
+
+
+def _apply(dest: Path, project: str, base: str, commits: list[str], mode: str) -> str:
+    """The commit ``commits`` make on ``base`` (``base`` itself when there are none)."""
+    try:
+        result = apply_commits(dest, base, commits, mode)
+    except (MergeError, ValueError) as exc:
+        raise WorkspaceError(f"cannot reproduce the state of {project}: {exc}") from exc
+    if not result.ok:
+        raise WorkspaceError(f"cannot reproduce the state of {project}: {result.message}")
+    return result.commit or base
 
 
 def prepare_branch_tip(cache: RepoCache, project: str, url: str, dest: Path,
