@@ -33,6 +33,7 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from zuulish.nodepool.provider import LaunchedNode
 
 log = logging.getLogger(__name__)
 
+MAX_PARALLEL_SCANS = 16
 SCAN_SECONDS = 10.0  # a host's scan (its keys, or that it did not answer) is kept this long
 NODE_KEYS = frozenset({"name", "labels", "username", "connection-port", "connection-type",
                        "host-key", "host-key-checking", "python-path", "max-parallel-jobs",
@@ -178,15 +180,16 @@ class StaticProvider:
     def refresh(self, labels: set[str]) -> None:
         """Scan the hosts with one of ``labels`` whose last scan is older than
         ``SCAN_SECONDS`` (the launcher calls this outside its transaction, so a
-        host that does not answer holds up no other component)."""
+        host that does not answer holds up no other component). Hosts are scanned
+        at once, so one that does not answer costs one ``timeout``, not one each."""
         now = self._now()
-        for host in self.hosts:
-            if not labels & set(host.labels):
-                continue
-            scanned = self._scans.get(host.name)
-            if scanned is not None and now - scanned[0] < SCAN_SECONDS:
-                continue
-            self._scans[host.name] = (now, self._host_keys(host))
+        due = [host for host in self.hosts if labels & set(host.labels) and not (
+            host.name in self._scans and now - self._scans[host.name][0] < SCAN_SECONDS)]
+        if not due:
+            return
+        with ThreadPoolExecutor(max_workers=min(len(due), MAX_PARALLEL_SCANS)) as pool:
+            for host, keys in zip(due, pool.map(self._host_keys, due), strict=True):
+                self._scans[host.name] = (now, keys)
 
     def launch(self, label: str, busy: Mapping[str, int]) -> LaunchedNode | None:
         """A free host with ``label`` that answered its last scan (least busy first);
