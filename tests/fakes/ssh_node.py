@@ -2,9 +2,15 @@
 
 Each node is a real machine as far as the executor can tell: an address on a
 veth link (10.213.N.2, the executor's end 10.213.N.1), an sshd there that only
-takes the test's key, its own host key, and a home directory of its own (the
-sshd runs in a mount namespace where the test's directory is bound over the
-user's home), so what a job pushes to ``~`` lands in the test's directory.
+takes the test's key, its own host key, its own host name (``static-nodeN``) and a
+home directory of its own (the sshd runs in a mount namespace where the test's
+directory is bound over the user's home), so what a job pushes to ``~`` lands in
+the test's directory. Otherwise it shares the executor's filesystem, as a machine
+prepared with the same tools would: the same ``/usr``, the test's virtualenv, and
+the python that virtualenv is made from even where that lives under the home
+directory. The executor's own directories that the test names (its state
+directory: the builds' work dirs and logs) are empty there, so a job that reads or
+writes the executor's files on the node fails as it would on another machine.
 Needs root, ``ip`` (iproute2), ``unshare`` and ``sshd`` (openssh-server).
 """
 
@@ -13,15 +19,20 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
+# The python the test's virtualenv is made from; a node sees it at the same path.
+PYTHON_HOME = Path(sys.base_prefix).resolve()
 _SUBNETS = itertools.count((os.getpid() * 7) % 200)  # one /30 per node, 10.213.X.0
 
 
@@ -55,7 +66,28 @@ class SshNode:
     address: str
     home: Path
     host_key: str  # "TYPE BASE64"
+    hidden: tuple[Path, ...] = ()  # the executor's directories, empty on the node
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The node's host name (``hostname`` there)."""
+        return f"static-node{self.index}"
+
+    def _mounts(self) -> str:
+        """Shell commands that make the node's view of the filesystem."""
+        home = Path.home()
+        steps = ["mount --make-rprivate /"]
+        if PYTHON_HOME.is_relative_to(home):  # keep the executor's python in the node's home
+            kept = self.home / PYTHON_HOME.relative_to(home)
+            kept.mkdir(parents=True, exist_ok=True)
+            steps.append(f"mount --bind {shlex.quote(str(PYTHON_HOME))} "
+                         f"{shlex.quote(str(kept))}")
+        steps.append(f"mount --rbind {shlex.quote(str(self.home))} {shlex.quote(str(home))}")
+        for path in self.hidden:
+            path.mkdir(parents=True, exist_ok=True)
+            steps.append(f"mount -t tmpfs -o size=1m,mode=0755 hidden {shlex.quote(str(path))}")
+        return " && ".join(steps)
 
     def start(self, client_key: Path) -> None:
         d = self.directory
@@ -67,10 +99,10 @@ class SshNode:
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "AcceptEnv LANG LC_*\nSubsystem sftp internal-sftp\nLogLevel ERROR\n")
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
-        script = (f"mount --make-rprivate / && mount --bind {self.home} {Path.home()} && "
-                  f"exec {SSHD} -D -e -f {d / 'sshd_config'}")
+        script = f"{self._mounts()} && exec {SSHD} -D -e -f {d / 'sshd_config'}"
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "sh", "-c", script],
+            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--uts", "sh", "-c",
+             f"hostname {self.name} && {script}"],
             stdout=subprocess.DEVNULL, stderr=(d / "sshd.log").open("ab"))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -101,10 +133,14 @@ class SshNode:
 
 
 class SshNodes:
-    """Several static hosts, and the executor's key that logs in to all of them."""
+    """Several static hosts, and the executor's key that logs in to all of them.
 
-    def __init__(self, directory: Path, count: int = 1):
+    ``hidden``: the executor's directories (its state directory), which every node
+    sees empty."""
+
+    def __init__(self, directory: Path, count: int = 1, hidden: Sequence[Path] = ()):
         self.directory = directory
+        self.hidden = tuple(hidden)
         directory.mkdir(parents=True, exist_ok=True)
         self.key = directory / "executor_key"
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key))
@@ -126,7 +162,7 @@ class SshNodes:
         host_ip, node_ip = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
         _run("ip", "netns", "add", netns)
         node = SshNode(i, d, netns, node_ip, d / "home",
-                       " ".join((d / "host_key.pub").read_text().split()[:2]))
+                       " ".join((d / "host_key.pub").read_text().split()[:2]), self.hidden)
         self.nodes.append(node)  # torn down by close() from here on
         _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if)
         _run("ip", "link", "set", node_if, "netns", netns)

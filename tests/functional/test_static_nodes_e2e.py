@@ -63,7 +63,7 @@ RUN = """
 def static_nodes(tmp_path: Path) -> Iterator[SshNodes]:
     if WHY_NOT is not None:
         pytest.fail(f"static nodes are required here but cannot be made: {WHY_NOT}")
-    nodes = SshNodes(tmp_path / "nodes", count=2)
+    nodes = SshNodes(tmp_path / "nodes", count=2, hidden=[tmp_path / "state"])
     yield nodes
     nodes.close()
 

@@ -4,6 +4,9 @@ so roles written for Zuul run unchanged."""
 from __future__ import annotations
 
 import base64
+import ipaddress
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +112,58 @@ def _item_vars(params: dict[str, Any], project: dict[str, Any],
             "items": [*ahead, this], "buildset_refs": [this], "build_refs": [this]}
 
 
+def resolve_addresses(host: str) -> list[str]:
+    """The IP addresses the host name ``host`` resolves to, in the resolver's order;
+    [] when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def nodepool_var(node: dict[str, Any], address: str | None,
+                 resolve: Callable[[str], list[str]] = resolve_addresses) -> dict[str, Any]:
+    """Zuul's ``nodepool`` host var for ``node``, reached at ``address``.
+
+    ``label``, ``provider`` and ``node_id`` come from the node. Its addresses, as
+    nodepool's static driver gives them: ``interface_ip`` is the address Ansible
+    connects to (a name stays a name), ``public_ipv4``/``public_ipv6`` what that
+    resolves to. A static host has one address, so it is also ``private_ipv4``/
+    ``private_ipv6``, which nodepool leaves empty for static hosts but Zuul's
+    multi-node roles read. What the provider put in the node's ``nodepool`` host var
+    is kept; the other keys Zuul documents (``az``, ``cloud``, ``region``, ...) are
+    null, as Zuul gives those that do not apply.
+    """
+    ips: list[str] = []
+    if address:
+        try:  # an address is itself; only a name is looked up
+            ips = [str(ipaddress.ip_address(address))]
+        except ValueError:
+            ips = resolve(address)
+    v4 = next((ip for ip in ips if ipaddress.ip_address(ip).version == 4), None)
+    v6 = next((ip for ip in ips if ipaddress.ip_address(ip).version == 6), None)
+    given = (node.get("host_vars") or {}).get("nodepool")
+    return {"az": None, "cloud": None, "region": None, "host_id": None,
+            "external_id": None, "slot": None, "node_properties": {},
+            "interface_ip": address, "public_ipv4": v4, "private_ipv4": v4,
+            "public_ipv6": v6, "private_ipv6": v6,
+            **(given if isinstance(given, dict) else {}),
+            "label": node.get("label"), "provider": node.get("provider"),
+            "node_id": node.get("id")}
+
+
 def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, Any],
-              work_root: Path) -> dict[str, Any]:
-    """Zuul's inventory: one host per node, groups from the nodeset, vars in all.vars."""
+              work_root: Path,
+              resolve: Callable[[str], list[str]] = resolve_addresses) -> dict[str, Any]:
+    """Zuul's inventory: one host per node (with its ``nodepool`` host var), groups
+    from the nodeset, the job's host-vars on their hosts and group-vars on their
+    groups, the job's variables in all.vars."""
     hosts: dict[str, Any] = {}
     for node in nodes:
         host_vars = dict(node.get("host_vars") or {})
         host_vars.setdefault("ansible_host", node.get("hostname"))
-        host_vars["nodepool"] = {"label": node.get("label"), "node_id": node.get("id"),
-                                 "provider": node.get("provider")}
+        host_vars["nodepool"] = nodepool_var(node, host_vars["ansible_host"], resolve)
         if host_vars.get("ansible_connection") == "zuulish_local":
             host_vars["zuulish_work_dir"] = str(work_root)
         host_vars.update(job.host_vars.get(node["name"]) or {})  # the job's host-vars
