@@ -343,3 +343,87 @@ def test_a_crashed_zygote_is_started_again(tmp_path: Path,
         assert [r["msg"] for r in job.records()] == ["1"]
     finally:
         z.stop()
+
+
+def _when_logged(job: Job, needle: str, done: threading.Event, limit: float = 30) -> bool:
+    """Whether ``needle`` reached job-output.txt before ``done`` was set."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and not done.is_set():
+        if needle in (job.logs / "job-output.txt").read_text():
+            return not done.is_set()
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("action", ["ansible.builtin.shell", "command"])
+def test_command_output_is_in_the_log_while_the_task_runs(job: Job, action: str) -> None:
+    script = f"echo first {SECRET}; sleep 3; echo second >&2"
+    task = (f"{action}: {json.dumps(script)}" if "shell" in action else
+            f"{action}:\n        argv: [sh, -c, {json.dumps(script)}]")
+    book = job.book("slow", "name: take a while\n      " + task)
+    done = threading.Event()
+    outcome: list[PhaseOutcome] = []
+
+    def play() -> None:
+        outcome.append(job.play(book))
+        done.set()
+
+    thread = threading.Thread(target=play)
+    thread.start()
+    try:
+        assert _when_logged(job, "node | first ******", done), \
+            "the first line was not in the log while the task ran"
+        assert "node | second" not in (job.logs / "job-output.txt").read_text()
+    finally:
+        thread.join(60)
+    assert outcome[0].status == "successful"
+    text = job.text()
+    assert SECRET not in text
+    assert text.count("node | first ******") == 1 and text.count("node | second") == 1
+    [record] = job.records()  # the result is whole, as the task wrote it
+    assert record["action"] == action
+    assert (record["stdout"], record["stderr"]) == ("first ******", "second")
+    assert not (job.work / ".zuulish-console").exists()
+
+
+COMMAND_CASES = (
+    'command: echo "hello  world"',
+    'ansible.builtin.shell: echo out; echo err >&2; exit 3\n      ignore_errors: true',
+    "ansible.builtin.command:\n        argv: [printf, '%s|', a b, c]",
+    "shell: echo no\n      args: {creates: /etc/pass*}",
+    "ansible.builtin.command: echo no\n      args: {removes: /no/such/file}",
+    "command: cat marker\n      args: {chdir: sub, stdin: given, stdin_add_newline: false}",
+    "shell: printf 'x\\n\\n'\n      args: {strip_empty_ends: false}",
+    "ansible.builtin.command: ls\n      args: {chdir: /no/such/dir}\n      ignore_errors: true",
+    "command: echo checked\n      check_mode: true",
+    "ansible.builtin.command: echo $HOME\n      args: {expand_argument_vars: false}",
+    "command: pwd\n      args: {executable: /bin/bash}",
+    "ansible.builtin.shell: echo $0\n      args: {executable: /bin/bash}",
+    "command: /no/such/program\n      ignore_errors: true",
+)
+
+
+def test_command_and_shell_results_are_ansibles_own(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """zuulish's command module and actions give every result Ansible's builtins give."""
+    from zuulish.executor import ansible_run
+
+    def results(name: str) -> list[dict[str, Any]]:
+        job = Job(tmp_path / name, trusted=True)
+        (job.work / "sub").mkdir()
+        (job.work / "sub" / "marker").write_text("in sub")
+        job.play(job.book("cases", *COMMAND_CASES))
+        records = json.loads(json.dumps(job.records()).replace(str(tmp_path / name), "ROOT"))
+        return [{k: v for k, v in r.items() if k not in ("duration", "start", "end")}
+                for r in records]
+
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "builtin").mkdir()
+    ours = results("ours")
+    for name in ("ANSIBLE_LIBRARY", "ANSIBLE_ACTION_PLUGINS", "ANSIBLE_CALLBACK_PLUGINS"):
+        monkeypatch.delitem(ansible_run.ANSIBLE_ENV, name)
+    builtin = results("builtin")
+    assert len(ours) == len(COMMAND_CASES), ours
+    for mine, theirs in zip(ours, builtin, strict=True):
+        assert mine == theirs

@@ -65,6 +65,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ import ansible_runner
 import yaml
 
 from zuulish.executor import pty_close, sandbox
+from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.sandbox import SandboxUnavailable
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
 from zuulish.executor.unsafe import InventoryDumper
@@ -107,6 +109,9 @@ ANSIBLE_ENV = {
     # zuul_return: an action on the executor, with a documentation stub as its module
     "ANSIBLE_ACTION_PLUGINS": str(Path(__file__).parent / "ansible_plugins" / "action"),
     "ANSIBLE_LIBRARY": str(Path(__file__).parent / "ansible_plugins" / "library"),
+    # the live console: zuulish's command module and command/shell actions (above),
+    # and a callback that routes ansible.builtin.command/shell tasks to them
+    "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "ansible_plugins" / "callback"),
     "PYTHONUNBUFFERED": "1",
     "MAX_EVENT_RES": str(MAX_EVENT_RES),
 }
@@ -241,14 +246,15 @@ class JobLog:
         self.json_path.write_text(json.dumps(tasks, indent=2, default=str))
 
 
-def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any]) -> dict[str, Any]:
+def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any],
+                 action: str | None = None) -> dict[str, Any]:
     res = data.get("res") or {}
     status = RESULT_EVENTS[kind]
     if kind == "runner_on_failed" and data.get("ignore_errors"):
         status = "failed (ignored)"
     return {
         "phase": phase, "playbook": playbook, "host": data.get("host"),
-        "task": data.get("task"), "action": data.get("task_action"), "result": status,
+        "task": data.get("task"), "action": action or data.get("task_action"), "result": status,
         "changed": bool(res.get("changed", False)), "duration": data.get("duration"),
         "start": data.get("start"), "end": data.get("end"),  # ISO 8601, UTC, Ansible's clock
         "rc": res.get("rc"), "stdout": res.get("stdout", ""), "stderr": res.get("stderr", ""),
@@ -267,28 +273,38 @@ def _note_error(stdout: str, seen: dict[str, Any]) -> None:
             seen["where"] = f"{where[1]}:{where[2]}:{where[3]}"
 
 
-def _event_handler(log: JobLog, run: PlaybookRun,
-                   seen: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
+                   consoles: ConsoleStreams) -> Callable[[dict[str, Any]], bool]:
+    actions: dict[str, str] = {}  # task uuid -> its action as written
+
     def handle(event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
+        data = event.get("event_data") or {}
         if kind in TASK_START_EVENTS:
             seen["task"] = True
             log.task_started()
+        if kind == "playbook_on_task_start" and data.get("task_uuid"):
+            # sent before zuulish_console renames ansible.builtin.command/shell
+            actions.setdefault(str(data["task_uuid"]), str(data.get("task_action")))
         stdout = event.get("stdout")
         if stdout:
             log.write(stdout)
             _note_error(stdout, seen)
+        if kind == "runner_on_start":
+            consoles.task_started(str(data.get("host")), str(data.get("task_uuid")),
+                                  str(data.get("task_action")))
         if kind in RESULT_EVENTS:
             if kind == "runner_on_unreachable":
                 seen["unreachable"] = True
-            data = event.get("event_data") or {}
             res = data.get("res") or {}
+            streamed = consoles.task_ended(str(data.get("host")), str(data.get("task_uuid")))
             for stream in ("stdout", "stderr"):  # the default callback shows neither
                 text = res.get(stream)
-                if isinstance(text, str) and text:
+                if isinstance(text, str) and text and not streamed:
                     host = data.get("host")
                     log.write("\n".join(f"{host} | {line}" for line in text.splitlines()))
-            log.record_task(_task_record(kind, run.phase, str(run.playbook), data))
+            log.record_task(_task_record(kind, run.phase, str(run.playbook), data,
+                                         actions.get(str(data.get("task_uuid")))))
         return False  # no job_events/ files: unmasked copies and disk I/O we don't need
 
     return handle
@@ -401,8 +417,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))
     (private_dir / "inventory").mkdir(parents=True, exist_ok=True)
     inv_file = private_dir / "inventory" / "hosts.yaml"
-    inv_file.write_text(yaml.dump(_for_local_hosts(inventory, cwd), Dumper=InventoryDumper,
-                                  default_flow_style=False))
+    prepared = _for_local_hosts(inventory, cwd)
+    consoles = ConsoleStreams(log.write, console_places(prepared, uuid.uuid4().hex[:12], ssh),
+                              ssh)
+    inv_file.write_text(yaml.dump(prepared, Dumper=InventoryDumper, default_flow_style=False))
     seen: dict[str, Any] = {}
     deadline = time.monotonic() + timeout if timeout is not None else None
     timed_out = threading.Event()
@@ -415,15 +433,19 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             return True
         return False
 
-    runner = ansible_runner.run(
-        private_data_dir=str(private_dir), playbook=str(run.playbook.absolute()),
-        inventory=str(inv_file), extravars={**extra_vars, **run.extra_vars} or None,
-        envvars=env, quiet=True,
-        project_dir=str(cwd.absolute()) if cwd else None, rotate_artifacts=1,
-        event_handler=_event_handler(log, run, seen), cancel_callback=should_cancel,
-        settings={"suppress_ansible_output": True, "job_timeout": 0,
-                  "pexpect_timeout": POLL_SECONDS},
-    )
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private_dir), playbook=str(run.playbook.absolute()),
+            inventory=str(inv_file), extravars={**extra_vars, **run.extra_vars} or None,
+            envvars=env, quiet=True,
+            project_dir=str(cwd.absolute()) if cwd else None, rotate_artifacts=1,
+            event_handler=_event_handler(log, run, seen, consoles),
+            cancel_callback=should_cancel,
+            settings={"suppress_ansible_output": True, "job_timeout": 0,
+                      "pexpect_timeout": POLL_SECONDS},
+        )
+    finally:
+        consoles.close()
     rc = runner.rc if runner.rc is not None else -1
     status = runner.status
     if timed_out.is_set():

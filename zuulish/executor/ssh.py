@@ -74,6 +74,22 @@ class SshAccess:
             env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(self.directory / "cp")
         return env
 
+    def command(self, host_vars: dict[str, Any], connect_timeout: int = 15) -> list[str]:
+        """An ``ssh`` command line (up to the remote command) to the node with
+        ``host_vars``, as the build's playbooks reach it; run it with ``SSH_AUTH_SOCK``
+        (``self.agent_socket``) in its environment."""
+        checking = host_vars.get("ansible_host_key_checking", True) is not False
+        options = [*(o for o in SSH_OPTIONS if not o.startswith(("Control", "Connect"))),
+                   f"ConnectTimeout={connect_timeout}", "BatchMode=yes",
+                   f"UserKnownHostsFile={self.known_hosts if checking else '/dev/null'}",
+                   f"StrictHostKeyChecking={'yes' if checking else 'no'}"]
+        argv = ["ssh", "-T", *(arg for o in options for arg in ("-o", o))]
+        if host_vars.get("ansible_port"):
+            argv += ["-p", str(host_vars["ansible_port"])]
+        if host_vars.get("ansible_user"):
+            argv += ["-l", str(host_vars["ansible_user"])]
+        return [*argv, "--", str(host_vars.get("ansible_host"))]
+
 
 class BuildAgent:
     """A build's ``ssh-agent`` with the executor's key, and its ``known_hosts``.
