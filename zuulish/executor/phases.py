@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
+from zuulish.executor.sandbox import DEFAULT_NETWORK
 from zuulish.executor.ssh import SshAccess
 
 DEFAULT_POST_TIMEOUT = 1800.0
@@ -79,13 +80,15 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                post_timeout: float = DEFAULT_POST_TIMEOUT,
                preload: dict[str, str] | None = None,
                after_run: Callable[[], None] | None = None,
-               ssh: SshAccess | None = None) -> tuple[str, str]:
+               ssh: SshAccess | None = None,
+               sandbox_network: str = DEFAULT_NETWORK) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
     ``after_run`` is called once the run phase succeeded, before post-run (where a
     build that asked for ``zuul.pause`` waits for its dependants); ``ssh`` is how
-    playbooks reach the build's remote nodes (its agent and known hosts).
+    playbooks reach the build's remote nodes (its agent and known hosts);
+    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
@@ -95,7 +98,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     def play(book: PlaybookRun, limit: float | None,
              stop: threading.Event | None) -> PhaseOutcome:
         return run_playbook(private_dir, book, inventory, extra_vars, log, limit, stop,
-                            cwd, _roles_path(book), preload, ssh)
+                            cwd, _roles_path(book), preload, ssh, sandbox_network)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None
