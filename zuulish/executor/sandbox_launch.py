@@ -30,20 +30,26 @@ through that user namespace (``--userns``); one owned by the launcher's own
 (``--runas 0``: as nobody, its default for root, it could not enter it).
 
 It runs as ``python -IS`` from a copy written next to the arguments file, so
-it imports only the standard library.
+it imports only the standard library; what only a private network needs
+(``subprocess``, ``ctypes``) is imported when one is set up, which spares the
+other modes about 15 ms of start-up.
 """
 
+from __future__ import annotations
+
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
 
 ARGS_ENV = "ZUULISH_SANDBOX_ARGS"
 KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
@@ -120,6 +126,8 @@ def _pasta_command(pasta: dict, netns: int, ready: int) -> tuple[list[str], list
 
 def _die_with(parent: int) -> Callable[[], None]:
     """A ``preexec_fn`` that has the child killed when ``parent`` dies."""
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
 
     def preexec() -> None:
@@ -163,20 +171,20 @@ def _pasta_error(log: str) -> str:
     return "; ".join(said) or "it exited without saying why"
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def _stop(pasta: subprocess.Popen) -> None:
+    """End pasta: it keeps nothing worth a graceful exit, and SIGKILL spares the
+    polling wait a timeout would need (tens of milliseconds per playbook)."""
+    if pasta.poll() is None:
+        pasta.kill()
+        pasta.wait()
 
 
 def start_pasta(pasta: dict, pid: int, env: dict[str, str]
                 ) -> tuple[subprocess.Popen | None, str | None]:
     """Attach pasta to the network namespace of process ``pid`` and wait until it has
     set it up: (pasta, None), or (pasta or None, why it did not)."""
+    import subprocess
+
     ready_r, ready_w = os.pipe()
     fds = [ready_w]
     try:
@@ -202,6 +210,8 @@ def start_pasta(pasta: dict, pid: int, env: dict[str, str]
 def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
     """Run bwrap in a network namespace of its own that pasta connects; bwrap's
     exit status (negative: the signal that ended it)."""
+    import subprocess
+
     info_r, info_w = os.pipe()
     block_r, block_w = os.pipe()
     received: list[int] = []
