@@ -12,7 +12,9 @@ never reach the playbook; ``HOME`` and ``TMPDIR`` are bubblewrap's
 - with a private network (``pasta`` in the arguments file), it stays bwrap's
   parent. bwrap makes the sandbox's network namespace and says the sandbox's
   pid on ``--info-fd``, holding the command back until ``--block-fd`` is
-  written; the launcher attaches ``pasta`` to that namespace, waits until
+  written; once bwrap has given the namespace's loopback its address (pasta
+  brings the loopback up, which would make that fail), the launcher attaches
+  ``pasta`` to the namespace, waits until
   pasta has configured it (pasta writes its pid file, here a pipe, once its
   set-up is done), then lets the command go. It passes SIGTERM and SIGINT on
   to bwrap, stops pasta once bwrap has exited, and exits as bwrap did. pasta
