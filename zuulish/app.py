@@ -102,7 +102,8 @@ class AllInOne:
         self.executor = Executor(self.store, config.state_dir, self.clock,
                                  workers=config.executor_workers,
                                  preload_ansible=config.executor_preload_ansible,
-                                 private_key=config.executor_private_key)
+                                 private_key=config.executor_private_key,
+                                 sandbox_network=config.executor_sandbox_network)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

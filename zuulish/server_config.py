@@ -17,6 +17,7 @@ Example::
     executor: {workers: 2, preload_ansible: true}   # fork playbooks from a warm Ansible
     # executor.private_key_file: ~/.ssh/id_ed25519   # SSH key for static nodes
     # executor.log_retention_days: 30   # build logs kept this long (null: forever)
+    # executor.sandbox_network: private  # untrusted playbooks' network: private | none | host
 
 Relative paths are relative to the file's directory.
 """
@@ -31,6 +32,7 @@ from typing import Any
 import yaml
 
 from zuulish.errors import ConfigError
+from zuulish.executor.sandbox import DEFAULT_NETWORK, NETWORK_MODES
 from zuulish.nodepool.static import parse_hosts
 
 DRIVERS = ("git", "gerrit", "github", "timer")
@@ -69,6 +71,8 @@ class ServerConfig:
     executor_preload_ansible: bool = True
     # the private key SSH uses for remote (static) nodes; None: the user's default keys
     executor_private_key: Path | None = None
+    # the network of untrusted playbooks' sandboxes: private (pasta), host or none
+    executor_sandbox_network: str = DEFAULT_NETWORK
     poll_interval: float = 0.2
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
@@ -223,7 +227,12 @@ def load_server_config(path: str | Path) -> ServerConfig:
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
     _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
-                           "private_key_file"}, "executor.", path)
+                           "private_key_file", "sandbox_network"}, "executor.", path)
+    sandbox_network = executor.get("sandbox_network", DEFAULT_NETWORK)
+    if sandbox_network not in NETWORK_MODES:
+        raise ConfigError(f"key 'executor.sandbox_network' must be one of "
+                          f"{', '.join(NETWORK_MODES)}, not {sandbox_network!r}",
+                          file=str(path))
     private_key = executor.get("private_key_file")
     if private_key is not None:
         private_key = (base / Path(_expect(private_key, str, "executor.private_key_file",
@@ -251,7 +260,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         path=path, state_dir=state_dir, database=database, tenant_file=tenant_file,
         listen_host=host, listen_port=port, web_url=web_url, connections=connections,
         providers=providers, executor_workers=workers, executor_preload_ansible=preload,
-        executor_private_key=private_key,
+        executor_private_key=private_key, executor_sandbox_network=sandbox_network,
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,

@@ -10,11 +10,11 @@ import pytest
 
 from tests.fakes.tenant import GateTenant
 from zuulish.executor.ansible_plugins.untrusted.connection.local import REFUSAL
-from zuulish.executor.sandbox import find_bwrap
+from zuulish.executor.sandbox import unavailable
 
+MISSING = unavailable()  # the default sandbox: bwrap, and pasta for its private network
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    find_bwrap() is None,
-    reason="bubblewrap (bwrap) is not installed here; .ci/run installs it for CI")]
+    MISSING is not None, reason=f"{MISSING} (.ci/run installs it for CI)")]
 
 PLANTED = "executor-only-4d2e"
 

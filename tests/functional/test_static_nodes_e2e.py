@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from tests.fakes.ssh_node import SshNodes, missing_requirements
 from tests.fakes.tenant import GateTenant
-from zuulish.executor.sandbox import find_bwrap
+from zuulish.executor.sandbox import unavailable
 from zuulish.store import BuildRow, NodeRow
 
-WHY_NOT = missing_requirements() or (None if find_bwrap() else "bubblewrap is not installed")
+# the job runs in the default sandbox: bwrap, and pasta for its private network
+WHY_NOT = missing_requirements() or unavailable()
 REQUIRED = os.environ.get("ZUULISH_STATIC_NODE_TESTS") == "required"  # set in CI
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     WHY_NOT is not None and not REQUIRED, reason=f"{WHY_NOT} (.ci/run installs what they need)")]

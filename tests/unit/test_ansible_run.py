@@ -23,7 +23,7 @@ from zuulish.executor.ansible_run import (
 )
 from zuulish.executor.ansible_zygote import SERVED_ENV, AnsibleZygote
 from zuulish.executor.phases import run_phases
-from zuulish.executor.sandbox import find_bwrap
+from zuulish.executor.sandbox import unavailable
 
 SECRET = "hunter2-s3cr3t-Value"
 KEY = "-----BEGIN KEY-----\nAAAAB3NzaC1yc2EAAAADAQAB\nQQQQQQQQQQQQQQQQQQQQ\n-----END KEY-----"
@@ -99,8 +99,9 @@ def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnsibleZygote]:
 @pytest.fixture(params=["sandboxed", "cold", "preloaded"])
 def job(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Job]:
     if request.param == "sandboxed":
-        if find_bwrap() is None:
-            pytest.skip("bubblewrap (bwrap) is not installed: untrusted playbooks cannot run")
+        missing = unavailable()
+        if missing is not None:
+            pytest.skip(missing)
         yield Job(tmp_path)
         return
     if request.param == "cold":

@@ -60,7 +60,7 @@ def test_a_missing_or_unusable_key_is_a_clear_error(tmp_path: Path) -> None:
     assert agent.directory is None  # cleaned up
 
 
-@pytest.mark.skipif(sandbox.find_bwrap() is None, reason="bubblewrap is not installed")
+@pytest.mark.skipif(sandbox.unavailable() is not None, reason=str(sandbox.unavailable()))
 def test_a_sandboxed_playbook_uses_the_agent_but_cannot_read_the_key(tmp_path: Path) -> None:
     key = make_key(tmp_path / "keys" / "id")
     work = tmp_path / "build" / "work"

@@ -24,6 +24,7 @@ def test_minimal_file_gets_the_embedded_defaults(tmp_path: Path) -> None:
     assert config.web_url == "http://127.0.0.1:9000"
     assert [p.name for p in config.providers] == ["local"]
     assert config.log_retention_days == 30.0
+    assert config.executor_sandbox_network == "private"
 
 
 def test_full_file(tmp_path: Path) -> None:
@@ -44,7 +45,8 @@ nodepool:
       pools:
         - name: main
           nodes: [{name: gpu2.example.org, labels: gpu, host-key-checking: false}]
-executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed25519}
+executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed25519,
+           sandbox_network: none}
 """))
     assert config.state_dir == Path("/var/lib/zuulish")
     assert config.web_url == "https://ci.example.org"
@@ -58,6 +60,7 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
         ("gpu2.example.org", ("gpu",), "zuul", False)
     assert config.executor_private_key == tmp_path / "keys" / "id_ed25519"
     assert config.executor_workers == 4
+    assert config.executor_sandbox_network == "none"
     assert config.log_retention_days == 7.5
     kept = load_server_config(write(tmp_path, "tenant_file: m.yaml\n"
                                               "executor: {log_retention_days: null}\n"))
@@ -110,6 +113,10 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
      "unknown key 'nodepool.providers[0].hosts'"),
     ("tenant_file: m.yaml\nexecutor: {private_key_file: 5}\n",
      "'executor.private_key_file' must be a string"),
+    ("tenant_file: m.yaml\nexecutor: {sandbox_network: isolated}\n",
+     "key 'executor.sandbox_network' must be one of private, host, none, not 'isolated'"),
+    ("tenant_file: m.yaml\nexecutor: {sandbox_network: [host]}\n",
+     "key 'executor.sandbox_network' must be one of private, host, none"),
     ("tenant_file: m.yaml\nmerger: {cache_max: 5}\n",
      "unknown key 'merger.cache_max' (did you mean 'merger.cache_max_bytes'?)"),
 ])

@@ -36,8 +36,11 @@ playbooks may not run tasks on localhost"); one with Ansible plugin
 directories of its own (``connection_plugins/`` beside it or in a role, which
 could replace that connection) does not run (ERROR). It always starts
 cold: the zygote runs outside the sandbox, so a child forked from it would be
-too (``benchmarks/sandbox_overhead.py`` measures the cost). Without ``bwrap``
-an untrusted playbook does not run at all (ERROR).
+too (``benchmarks/sandbox_overhead.py`` measures the cost). Its network is
+``sandbox_network`` (``executor.sandbox_network``: ``private``, the default, a
+namespace of its own connected by pasta; ``none``; ``host``). Without ``bwrap``,
+or without ``pasta`` for a private network, an untrusted playbook does not run
+at all (ERROR).
 
 ``preload`` (from ``ansible_zygote.AnsibleZygote.playbook_env``) makes the
 ``ansible-playbook`` that ansible-runner starts a client of the executor's
@@ -349,7 +352,8 @@ def ansible_env(roles_path: list[Path] | None = None,
 
 def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                roles_path: list[Path], env: dict[str, str],
-               ssh_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
+               ssh_dir: Path | None = None,
+               network: str = sandbox.DEFAULT_NETWORK) -> tuple[Path, dict[str, str]]:
     """The data dir and environment that run ``run`` in the bubblewrap sandbox.
 
     Each untrusted run gets a fresh data dir (under ``private_dir/untrusted``), so
@@ -364,7 +368,7 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     spec = sandbox.SandboxSpec(work_dir=cwd or run_dir, run_dir=run_dir,
                                read_only=(sandbox.playbook_root(run.playbook), *roles_path,
                                           *([ssh_dir] if ssh_dir is not None else [])),
-                               cwd=cwd or run_dir)
+                               cwd=cwd or run_dir, network=network)
     program = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
         or shutil.which("ansible-playbook") or "ansible-playbook"
     env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
@@ -378,10 +382,12 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  cancel: threading.Event | None, cwd: Path | None,
                  roles_path: list[Path] | None = None,
                  preload: dict[str, str] | None = None,
-                 ssh: SshAccess | None = None) -> PhaseOutcome:
+                 ssh: SshAccess | None = None,
+                 sandbox_network: str = sandbox.DEFAULT_NETWORK) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
 
-    ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes.
+    ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes;
+    ``sandbox_network`` the network of an untrusted one's sandbox.
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -411,7 +417,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             return PhaseOutcome(run.phase, name, "error", -1, message)
         try:
             private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
-                                          ssh.directory if ssh is not None else None)
+                                          ssh.directory if ssh is not None else None,
+                                          sandbox_network)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
+from zuulish.executor.sandbox import DEFAULT_NETWORK
 from zuulish.executor.ssh import SshAccess
 
 DEFAULT_POST_TIMEOUT = 1800.0
@@ -83,7 +84,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                preload: dict[str, str] | None = None,
                after_run: Callable[[], None] | None = None,
                ssh: SshAccess | None = None,
-               attempts_left: bool = False) -> tuple[str, str]:
+               attempts_left: bool = False,
+               sandbox_network: str = DEFAULT_NETWORK) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
@@ -91,7 +93,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     build that asked for ``zuul.pause`` waits for its dependants); ``ssh`` is how
     playbooks reach the build's remote nodes (its agent and known hosts);
     ``attempts_left`` says whether a pre-run failure or a lost node would make the
-    build run again (post-run and cleanup playbooks get ``zuul_will_retry``).
+    build run again (post-run and cleanup playbooks get ``zuul_will_retry``);
+    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
@@ -102,7 +105,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
              outcome: dict[str, bool] | None = None) -> PhaseOutcome:
         given = {**extra_vars, **outcome} if outcome else extra_vars
         return run_playbook(private_dir, book, inventory, given, log, limit, stop,
-                            cwd, _roles_path(book), preload, ssh)
+                            cwd, _roles_path(book), preload, ssh, sandbox_network)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

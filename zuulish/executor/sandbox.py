@@ -25,12 +25,31 @@ sandbox sees, at the same paths as outside:
   capability dropped (root inside cannot override file permissions or mount),
   a new session (no writing into the executor's terminal), killed with its
   parent;
-- the host's network, which ssh to static nodes needs (the executor host's own
-  services are therefore reachable by address; they must authenticate).
+- a network of its own (``executor.sandbox_network`` in ``zuulish.yaml``):
+
+  ``private`` (the default): a network namespace per playbook run, reaching
+  out through ``pasta`` (Debian's ``passt`` package), which carries the
+  sandbox's TCP, UDP and ICMP echo traffic over ordinary sockets of the
+  executor host. Remote nodes (ssh, through the build's agent socket) and
+  package registries are reached as from the host. What pasta maps by
+  default is turned off: nothing is forwarded from the namespace's loopback
+  to the host's (``-T none -U none``: the host's 127.0.0.1 services, such as
+  a database with trust authentication, stay out of reach), the gateway's
+  address is not mapped to the host (``--no-map-gw``), and no port of the
+  sandbox is published on the host (``-t none -u none``). The namespace has
+  the host's address and routes (``--config-net``), so that address is the
+  sandbox's own; services the host binds on its other addresses are reached
+  as any machine on the network reaches them. Abstract Unix sockets, which
+  belong to the network namespace, are out of reach too.
+
+  ``none``: a network namespace with only its own loopback (remote nodes are
+  out of reach). ``host``: the executor host's network, as it is, loopback
+  included (the host's own services must then authenticate).
 
 Ansible's settings, the environment ansible-runner gives it and a few locale
 variables are passed in; the executor's other environment variables are not
-(``sandbox_launch``).
+(``sandbox_launch``, which also starts pasta for a private network: bwrap
+makes the namespace and holds the command until pasta has configured it).
 """
 
 from __future__ import annotations
@@ -59,13 +78,57 @@ ETC_FILES = ("passwd", "group", "hosts", "host.conf", "resolv.conf", "nsswitch.c
              "ssh/ssh_config.d", "mime.types", "os-release")
 
 
+# executor.sandbox_network: the network an untrusted playbook's sandbox has.
+NETWORK_MODES = ("private", "host", "none")
+DEFAULT_NETWORK = "private"
+# pasta's options for a private network: configure the namespace like the host's
+# external interface, and map nothing of the host into it (nor of it onto the host).
+PASTA_OPTIONS = ("--config-net", "--no-map-gw", "-t", "none", "-u", "none",
+                 "-T", "none", "-U", "none")
+
+
 class SandboxUnavailable(Exception):
-    """bubblewrap is not installed, so untrusted playbooks cannot run."""
+    """bubblewrap (or pasta, for a private network) is not installed, so untrusted
+    playbooks cannot run."""
 
 
 def find_bwrap() -> str | None:
     """The ``bwrap`` program's path, or None when bubblewrap is not installed."""
     return shutil.which("bwrap")
+
+
+def find_pasta() -> str | None:
+    """The ``pasta`` program's path, or None when passt is not installed."""
+    return shutil.which("pasta")
+
+
+def tools(network: str = DEFAULT_NETWORK) -> tuple[str, str | None]:
+    """The paths of ``bwrap`` and, for a private network, ``pasta`` (else None).
+
+    Raises SandboxUnavailable, naming the package to install, when one is missing.
+    """
+    bwrap = find_bwrap()
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed on this executor: "
+                                 "untrusted playbooks cannot run")
+    if network != "private":
+        return bwrap, None
+    pasta = find_pasta()
+    if pasta is None:
+        raise SandboxUnavailable(
+            "pasta is not installed on this executor (apt-get install passt): untrusted "
+            "playbooks cannot run with executor.sandbox_network: private (set it to "
+            "'none' or 'host' in zuulish.yaml to run them without pasta)")
+    return bwrap, pasta
+
+
+def unavailable(network: str = DEFAULT_NETWORK) -> str | None:
+    """Why untrusted playbooks cannot run here with ``network``, or None."""
+    try:
+        tools(network)
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def python_roots() -> list[Path]:
@@ -120,6 +183,7 @@ class SandboxSpec:
     run_dir: Path  # read-write: this run's ansible-runner data directory
     read_only: tuple[Path, ...]  # playbook repository, roles path
     cwd: Path  # where ansible-playbook starts
+    network: str = DEFAULT_NETWORK  # one of NETWORK_MODES
 
 
 def _bind_system(args: list[str]) -> None:
@@ -137,9 +201,13 @@ def _bind_system(args: list[str]) -> None:
 
 def bwrap_args(spec: SandboxSpec) -> list[str]:
     """bubblewrap's arguments (before ``--`` and the program) for ``spec``."""
+    if spec.network not in NETWORK_MODES:
+        raise ValueError(f"unknown sandbox network {spec.network!r}")
     args = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp"]
+    if spec.network != "host":
+        args.append("--unshare-net")  # bwrap brings its loopback up
     home = home_dir()
     if home != "/":
         args += ["--tmpfs", home]  # mounted before the binds that may lie under it
@@ -166,15 +234,16 @@ def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str) -> dic
     """Write the launcher for one run into ``launch_dir`` (which the sandbox does
     not see); returns the environment (``PATH`` first the launcher's, then
     ``path``) that makes ansible-runner start it."""
-    bwrap = find_bwrap()
-    if bwrap is None:
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed on this executor: "
-                                 "untrusted playbooks cannot run")
+    bwrap, found = tools(spec.network)
+    pasta = None
+    if found is not None:
+        pasta = {"program": found, "options": list(PASTA_OPTIONS),
+                 "log": str((launch_dir / "pasta.log").absolute())}
     bin_dir = launch_dir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     args_file = launch_dir / "sandbox.json"
     args_file.write_text(json.dumps({"bwrap": bwrap, "args": bwrap_args(spec),
-                                     "program": program}))
+                                     "program": program, "pasta": pasta}))
     launcher = bin_dir / "ansible-playbook"
     launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
     launcher.chmod(0o755)

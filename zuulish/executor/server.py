@@ -32,6 +32,7 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import read_returned
+from zuulish.executor.sandbox import DEFAULT_NETWORK
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.workspace import (
     PreparedRepo,
@@ -72,10 +73,12 @@ class Executor:
     def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
                  name: str | None = None, canonical_hostname: str = "localhost",
                  keep_workspaces: bool = False, preload_ansible: bool = True,
-                 private_key: Path | None = None):
+                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK):
         self.store = store
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
+        # the network of untrusted playbooks' sandboxes (private, host or none)
+        self.sandbox_network = sandbox_network
         self.state_dir = state_dir
         self.clock = clock
         self.name = name or f"executor@{socket.gethostname()}"
@@ -260,7 +263,8 @@ class Executor:
                 cancel, work_root, post_timeout=post_timeout,
                 preload=self.zygote.playbook_env() if self.zygote is not None else None,
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
-                ssh=access, attempts_left=build.attempt < attempts_of(build))
+                ssh=access, attempts_left=build.attempt < attempts_of(build),
+                sandbox_network=self.sandbox_network)
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
         finally:
