@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SSHD = "/usr/sbin/sshd"
 # The python the test's virtualenv is made from; a node sees it at the same path.
@@ -184,3 +185,24 @@ class SshNodes:
             node.stop()
             subprocess.run(["ip", "netns", "del", node.netns], capture_output=True)
         self.nodes = []
+
+
+def static_node_marks(why_not: str | None) -> list[Any]:
+    """A test module's marks: slow, and skipped when static nodes cannot be made here
+    (``why_not``) unless ``ZUULISH_STATIC_NODE_TESTS=required`` (CI), where they fail."""
+    import pytest
+
+    required = os.environ.get("ZUULISH_STATIC_NODE_TESTS") == "required"
+    return [pytest.mark.slow, pytest.mark.skipif(
+        why_not is not None and not required,
+        reason=f"{why_not} (.ci/run installs what they need)")]
+
+
+def make_nodes(why_not: str | None, directory: Path, count: int,
+               hidden: list[Path] | None = None) -> SshNodes:
+    """Static nodes for a test, or the test fails saying why they cannot be made."""
+    import pytest
+
+    if why_not is not None:
+        pytest.fail(f"static nodes are required here but cannot be made: {why_not}")
+    return SshNodes(directory, count=count, **({"hidden": hidden} if hidden else {}))

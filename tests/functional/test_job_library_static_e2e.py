@@ -12,7 +12,6 @@ directory. A two-node nodeset shows each node getting the workspace, its
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +19,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.ssh_node import SshNodes, missing_requirements
+from tests.fakes.ssh_node import (
+    SshNodes,
+    make_nodes,
+    missing_requirements,
+    static_node_marks,
+)
 from tests.fakes.tenant import GateTenant
 from zuulish.executor.sandbox import find_bwrap
 from zuulish.store import BuildRow, NodeRow
 
 WHY_NOT = missing_requirements() or (None if find_bwrap() else "bubblewrap is not installed")
-REQUIRED = os.environ.get("ZUULISH_STATIC_NODE_TESTS") == "required"  # set in CI
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    WHY_NOT is not None and not REQUIRED, reason=f"{WHY_NOT} (.ci/run installs what they need)")]
+pytestmark = static_node_marks(WHY_NOT)
 
 # The nodes share the executor's /usr and the test's virtualenv (not its home):
 # this python has pytest, build, setuptools and tox, as a prepared node would.
@@ -123,9 +125,7 @@ esac
 
 @pytest.fixture
 def static_nodes(tmp_path: Path) -> Iterator[SshNodes]:
-    if WHY_NOT is not None:
-        pytest.fail(f"static nodes are required here but cannot be made: {WHY_NOT}")
-    nodes = SshNodes(tmp_path / "nodes", count=2, hidden=[tmp_path / "state"])
+    nodes = make_nodes(WHY_NOT, tmp_path / "nodes", 2, [tmp_path / "state"])
     yield nodes
     nodes.close()
 

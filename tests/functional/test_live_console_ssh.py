@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.ssh_node import SshNodes, missing_requirements
+from tests.fakes.ssh_node import (
+    SshNodes,
+    make_nodes,
+    missing_requirements,
+    static_node_marks,
+)
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
 from zuulish.executor.sandbox import find_bwrap
 from zuulish.executor.ssh import BuildAgent
 
 WHY_NOT = missing_requirements() or (None if find_bwrap() else "bubblewrap is not installed")
-REQUIRED = os.environ.get("ZUULISH_STATIC_NODE_TESTS") == "required"  # set in CI
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    WHY_NOT is not None and not REQUIRED, reason=f"{WHY_NOT} (.ci/run installs what they need)")]
+pytestmark = static_node_marks(WHY_NOT)
 SECRET = "s3cret-On-the-Node"
 PLAYBOOK = f"""\
 - hosts: all
@@ -31,9 +34,7 @@ PLAYBOOK = f"""\
 
 @pytest.fixture
 def static_node(tmp_path: Path) -> Iterator[SshNodes]:
-    if WHY_NOT is not None:
-        pytest.fail(f"static nodes are required here but cannot be made: {WHY_NOT}")
-    nodes = SshNodes(tmp_path / "nodes", count=1)
+    nodes = make_nodes(WHY_NOT, tmp_path / "nodes", 1)
     yield nodes
     nodes.close()
 

@@ -9,7 +9,6 @@ runs again on another host.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +16,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.ssh_node import SshNodes, missing_requirements
+from tests.fakes.ssh_node import (
+    SshNodes,
+    make_nodes,
+    missing_requirements,
+    static_node_marks,
+)
 from tests.fakes.tenant import GateTenant
 from zuulish.executor.sandbox import unavailable
 from zuulish.store import BuildRow, NodeRow
 
 # the job runs in the default sandbox: bwrap, and pasta for its private network
 WHY_NOT = missing_requirements() or unavailable()
-REQUIRED = os.environ.get("ZUULISH_STATIC_NODE_TESTS") == "required"  # set in CI
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    WHY_NOT is not None and not REQUIRED, reason=f"{WHY_NOT} (.ci/run installs what they need)")]
+pytestmark = static_node_marks(WHY_NOT)
 
 ZUUL_YAML = """
 - nodeset:
@@ -62,9 +64,7 @@ RUN = """
 
 @pytest.fixture
 def static_nodes(tmp_path: Path) -> Iterator[SshNodes]:
-    if WHY_NOT is not None:
-        pytest.fail(f"static nodes are required here but cannot be made: {WHY_NOT}")
-    nodes = SshNodes(tmp_path / "nodes", count=2, hidden=[tmp_path / "state"])
+    nodes = make_nodes(WHY_NOT, tmp_path / "nodes", 2, [tmp_path / "state"])
     yield nodes
     nodes.close()
 
