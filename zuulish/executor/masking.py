@@ -22,8 +22,9 @@ it masks, besides the value itself:
   console), for values of at least ``MIN_FRAGMENT`` characters. A split
   across two separate writes (two polls of a live console) is not seen.
 
-Only forms of at least ``MIN_LENGTH`` characters are masked (shorter ones would
-mask ordinary text), except the whole value itself, which is always masked.
+Only forms of at least ``MIN_LENGTH`` characters, of values at least that
+long, are masked (shorter ones would mask ordinary text); the value itself is
+always masked.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def variants(secrets: Iterable[str]) -> list[str]:
         if not secret:
             continue
         found.add(secret)
+        if len(secret) < MIN_LENGTH:
+            continue
         forms = {json.dumps(secret)[1:-1], secret.lower(), secret.upper()}
         data = secret.encode("utf-8")
         forms |= _base64_forms(data)

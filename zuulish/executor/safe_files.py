@@ -61,12 +61,16 @@ def parts(rel: str | os.PathLike[str]) -> list[str]:
     return found
 
 
-def _refusal(name: str, exc: OSError, what: str) -> UnsafePath:
-    if exc.errno == errno.ELOOP:
-        return UnsafePath(f"{name} is a symbolic link: refused")
-    if exc.errno == errno.ENOTDIR:
-        return UnsafePath(f"{name} is not a directory (or is reached through a symbolic "
-                          "link): refused")
+def _refusal(name: str, exc: OSError, what: str, dir_fd: int, last: str) -> UnsafePath:
+    """Why ``last`` (in ``dir_fd``; ``name`` below the root) could not be opened."""
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        try:
+            mode = os.stat(last, dir_fd=dir_fd, follow_symlinks=False).st_mode
+        except OSError:
+            mode = 0
+        if stat.S_ISLNK(mode):
+            return UnsafePath(f"{name} is a symbolic link: refused")
+        return UnsafePath(f"{name} is not a {what}: refused")
     if exc.errno == errno.ENOENT:
         return Missing(f"{name} does not exist")
     return UnsafePath(f"cannot open {what} {name}: {exc.strerror}")
@@ -82,7 +86,7 @@ def _open_dirs(root: Path | str, names: list[str]) -> int:
             try:
                 child = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError as exc:
-                raise _refusal("/".join(walked), exc, "directory") from None
+                raise _refusal("/".join(walked), exc, "directory", fd, name) from None
             os.close(fd)
             fd = child
     except BaseException:
@@ -108,7 +112,7 @@ def open_file(root: Path | str, rel: str | os.PathLike[str]) -> int:
         try:
             fd = os.open(names[-1], _FILE_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
-            raise _refusal(name, exc, "file") from None
+            raise _refusal(name, exc, "file", dir_fd, names[-1]) from None
     finally:
         os.close(dir_fd)
     try:
