@@ -19,8 +19,8 @@ it masks, besides the value itself:
 - the value with line breaks inside it (each followed by indentation or a
   ``<host> | `` prefix, as the job log shows lines): a secret split over
   lines within one piece of output (one task's result, one write of the
-  console), for values of at least ``MIN_FRAGMENT`` characters. A split
-  across two separate writes (two polls of a live console) is not seen.
+  console), for values of ``MIN_FRAGMENT`` to ``MAX_SPLIT`` characters. A
+  split across two separate writes (two polls of a live console) is not seen.
 
 Only forms of at least ``MIN_LENGTH`` characters, of values at least that
 long, are masked (shorter ones would mask ordinary text); the value itself is
@@ -39,6 +39,7 @@ from collections.abc import Iterable
 MASK = "******"
 MIN_LENGTH = 4
 MIN_FRAGMENT = 8  # partial forms (inside base64 streams, split over lines)
+MAX_SPLIT = 512  # longer values are not looked for split over lines (a pattern per char)
 BASE64_LINE = 76  # where the base64 tool wraps
 # What may stand between two characters of a secret split over lines.
 _BREAK = r"(?:\r?\n(?:[ \t]*[^\s|]{1,255} \| )?[ \t]*)?"
@@ -92,7 +93,8 @@ class Masker:
         self.variants = variants(secrets)
         self._plain = (re.compile("|".join(re.escape(v) for v in self.variants))
                        if self.variants else None)
-        split = sorted({s.strip() for s in secrets if len(s.strip()) >= MIN_FRAGMENT
+        split = sorted({s.strip() for s in secrets
+                        if MIN_FRAGMENT <= len(s.strip()) <= MAX_SPLIT
                         and "\n" not in s.strip()}, key=len, reverse=True)
         self._split = (re.compile("|".join(_BREAK.join(re.escape(c) for c in s)
                                            for s in split)) if split else None)
