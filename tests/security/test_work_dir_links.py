@@ -226,13 +226,17 @@ def test_a_normal_roles_dir_and_results_still_work(tenant: GateTenant) -> None:
 # ------------------------------------------------------------------ web server
 
 
-def _get(url: str, path: str) -> tuple[int, bytes]:
+def _get(url: str, path: str, method: str = "GET") -> tuple[int, bytes]:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request(method, path)
         response = conn.getresponse()
-        return response.status, response.read()
+        body = response.read()
+        if method == "HEAD":  # the connection is still usable: no body was sent
+            conn.request("GET", path)
+            conn.getresponse().read()
+        return response.status, body
     finally:
         conn.close()
 
@@ -280,3 +284,4 @@ def test_the_web_server_never_serves_through_a_link(web: str, path: str) -> None
 def test_the_web_server_serves_regular_log_files(web: str) -> None:
     assert _get(web, "/logs/b1/artifacts/report.html") == (200, b"<p>report</p>")
     assert _get(web, "/logs/b1/job-output.txt") == (200, b"hello\n")
+    assert _get(web, "/logs/b1/job-output.txt", "HEAD") == (200, b"")

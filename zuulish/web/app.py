@@ -334,7 +334,8 @@ async def log_file(request: web.Request) -> web.StreamResponse:
         size = os.fstat(f.fileno()).st_size
         response.content_length = size
         await response.prepare(request)
-        left = size  # what the file held when opened: a file still growing is cut there
+        # what the file held when opened (a file still growing is cut there); HEAD: none
+        left = size if request.method != "HEAD" else 0
         while left > 0:
             chunk = await _call(f.read, min(LOG_CHUNK, left))
             if not chunk:
