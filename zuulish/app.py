@@ -103,7 +103,8 @@ class AllInOne:
                                  workers=config.executor_workers,
                                  preload_ansible=config.executor_preload_ansible,
                                  private_key=config.executor_private_key,
-                                 sandbox_network=config.executor_sandbox_network)
+                                 sandbox_network=config.executor_sandbox_network,
+                                 max_returned_bytes=config.executor_max_returned_bytes)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

@@ -18,6 +18,7 @@ Example::
     # executor.private_key_file: ~/.ssh/id_ed25519   # SSH key for static nodes
     # executor.log_retention_days: 30   # build logs kept this long (null: forever)
     # executor.sandbox_network: private  # untrusted playbooks' network: private | none | host
+    # executor.max_returned_bytes: 1048576  # the most a build's zuul_return data may hold
 
 Relative paths are relative to the file's directory.
 """
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from zuulish.errors import ConfigError
+from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import DEFAULT_NETWORK, NETWORK_MODES
 from zuulish.nodepool.static import parse_hosts
 
@@ -73,6 +75,8 @@ class ServerConfig:
     executor_private_key: Path | None = None
     # the network of untrusted playbooks' sandboxes: private (pasta), host or none
     executor_sandbox_network: str = DEFAULT_NETWORK
+    # the most bytes a build's returned data (results.json) may hold; more is ignored
+    executor_max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES
     poll_interval: float = 0.2
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
@@ -227,7 +231,13 @@ def load_server_config(path: str | Path) -> ServerConfig:
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
     _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
-                           "private_key_file", "sandbox_network"}, "executor.", path)
+                           "private_key_file", "sandbox_network", "max_returned_bytes"},
+                 "executor.", path)
+    max_returned = executor.get("max_returned_bytes", DEFAULT_MAX_RETURNED_BYTES)
+    if isinstance(max_returned, bool) or not isinstance(max_returned, int) \
+            or max_returned <= 0:
+        raise ConfigError("key 'executor.max_returned_bytes' must be a positive whole number "
+                          f"of bytes, not {max_returned!r}", file=str(path))
     sandbox_network = executor.get("sandbox_network", DEFAULT_NETWORK)
     if sandbox_network not in NETWORK_MODES:
         raise ConfigError(f"key 'executor.sandbox_network' must be one of "
@@ -261,6 +271,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         listen_host=host, listen_port=port, web_url=web_url, connections=connections,
         providers=providers, executor_workers=workers, executor_preload_ansible=preload,
         executor_private_key=private_key, executor_sandbox_network=sandbox_network,
+        executor_max_returned_bytes=max_returned,
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,

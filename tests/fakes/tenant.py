@@ -52,9 +52,10 @@ class GateTenant:
                  poll_interval: float = 0.05, pipelines: str = PIPELINES,
                  executor_workers: int | None = None,
                  providers: list[dict[str, Any]] | None = None,
-                 private_key: Path | None = None):
+                 private_key: Path | None = None,
+                 executor_options: dict[str, Any] | None = None):
         self.tmp = tmp
-        executor: dict[str, Any] = {}
+        executor: dict[str, Any] = dict(executor_options or {})
         if executor_workers:
             executor["workers"] = executor_workers
         if private_key is not None:
@@ -89,8 +90,10 @@ class GateTenant:
 
     def push(self, project: str, files: dict[str, str], subject: str = "A change",
              change_id: str | None = None, depends_on: list[int] | None = None,
-             branch: str = "main", parent: str | None = None) -> int:
-        """Commit ``files`` on top of ``branch`` (or ``parent``) and push for review."""
+             branch: str = "main", parent: str | None = None,
+             links: dict[str, str] | None = None) -> int:
+        """Commit ``files`` (and ``links``: path -> symbolic link target) on top of
+        ``branch`` (or ``parent``) and push for review."""
         self._n += 1
         work = self.tmp / "work" / f"{self._n}"
         git(self.tmp, "clone", "-q", str(self.forge.repo_path(project)), str(work))
@@ -100,6 +103,9 @@ class GateTenant:
         for path, text in files.items():
             (work / path).parent.mkdir(parents=True, exist_ok=True)
             (work / path).write_text(text)
+        for path, target in (links or {}).items():
+            (work / path).parent.mkdir(parents=True, exist_ok=True)
+            (work / path).symlink_to(target)
         change_id = change_id or "I" + hashlib.sha1(f"{subject}{self._n}".encode()).hexdigest()
         footer = "".join(f"Depends-On: {self.forge.change_url(project, n)}\n"
                          for n in depends_on or [])

@@ -50,6 +50,7 @@ class Job:
         self.log = JobLog(self.logs, secrets=[SECRET, KEY], max_bytes=100_000)
         self.inventory: dict[str, Any] = {
             "all": {"hosts": {"node": {"ansible_connection": "zuulish_local"}}}}
+        self.returned_limit: int | None = None  # zuul_return's (None: its default)
 
     def book(self, name: str, *tasks: str, phase: str = "run") -> PlaybookRun:
         path = self.tmp / "playbooks" / f"{name}.yaml"
@@ -68,7 +69,7 @@ class Job:
         return run_phases(self.tmp / "ansible", as_phase(pre, "pre-run"), as_phase(run, "run"),
                           as_phase(post, "post-run"), as_phase(cleanup, "cleanup-run"),
                           self.inventory, {"greeting": "hello"}, self.log, timeout, cancel,
-                          self.work, preload=self.preload)
+                          self.work, preload=self.preload, returned_limit=self.returned_limit)
 
     def play(self, book: PlaybookRun, extra_vars: dict[str, Any] | None = None) -> PhaseOutcome:
         return run_playbook(self.tmp / "ansible", book, self.inventory, extra_vars or {},

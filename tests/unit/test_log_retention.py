@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -55,6 +56,25 @@ def test_nothing_outside_the_log_folder_is_ever_removed(store: Store, tmp_path: 
     assert prune_logs(store, tmp_path, NOW) == ["old"]
     assert (tmp_path / "precious" / "job-output.txt").read_text() == "hello\n"
     assert log_paths(store)["../precious"] is not None
+
+
+def test_links_in_or_as_a_log_folder_are_never_followed(store: Store, tmp_path: Path) -> None:
+    """A post-run playbook may copy links into a log folder; a link may even stand
+    in a folder's place. Retention removes the links, never what they point at."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "secrets.key").write_text("key\n")
+    seed(store, tmp_path, {"old": NOW - 40 * DAY, "other": NOW - 40 * DAY})
+    (tmp_path / "logs" / "old" / "to-file").symlink_to(precious / "secrets.key")
+    (tmp_path / "logs" / "old" / "to-dir").symlink_to(precious)
+    other = tmp_path / "logs" / "other"
+    for child in sorted(other.rglob("*"), reverse=True):
+        child.rmdir() if child.is_dir() else child.unlink()
+    other.rmdir()
+    other.symlink_to(precious)
+    assert sorted(prune_logs(store, tmp_path, NOW)) == ["old", "other"]
+    assert (precious / "secrets.key").read_text() == "key\n"
+    assert not os.path.lexists(other) and not (tmp_path / "logs" / "old").exists()
 
 
 def test_retention_prunes_at_start_then_at_most_hourly(store: Store, tmp_path: Path) -> None:

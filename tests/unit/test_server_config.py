@@ -25,6 +25,7 @@ def test_minimal_file_gets_the_embedded_defaults(tmp_path: Path) -> None:
     assert [p.name for p in config.providers] == ["local"]
     assert config.log_retention_days == 30.0
     assert config.executor_sandbox_network == "private"
+    assert config.executor_max_returned_bytes == 1024 * 1024
 
 
 def test_full_file(tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ nodepool:
         - name: main
           nodes: [{name: gpu2.example.org, labels: gpu, host-key-checking: false}]
 executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed25519,
-           sandbox_network: none}
+           sandbox_network: none, max_returned_bytes: 4096}
 """))
     assert config.state_dir == Path("/var/lib/zuulish")
     assert config.web_url == "https://ci.example.org"
@@ -61,6 +62,7 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
     assert config.executor_private_key == tmp_path / "keys" / "id_ed25519"
     assert config.executor_workers == 4
     assert config.executor_sandbox_network == "none"
+    assert config.executor_max_returned_bytes == 4096
     assert config.log_retention_days == 7.5
     kept = load_server_config(write(tmp_path, "tenant_file: m.yaml\n"
                                               "executor: {log_retention_days: null}\n"))
@@ -117,6 +119,12 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
      "key 'executor.sandbox_network' must be one of private, host, none, not 'isolated'"),
     ("tenant_file: m.yaml\nexecutor: {sandbox_network: [host]}\n",
      "key 'executor.sandbox_network' must be one of private, host, none"),
+    ("tenant_file: m.yaml\nexecutor: {max_returned_bytes: 0}\n",
+     "key 'executor.max_returned_bytes' must be a positive whole number of bytes, not 0"),
+    ("tenant_file: m.yaml\nexecutor: {max_returned_bytes: 1MB}\n",
+     "key 'executor.max_returned_bytes' must be a positive whole number of bytes, not '1MB'"),
+    ("tenant_file: m.yaml\nexecutor: {max_returned_bytes: true}\n",
+     "key 'executor.max_returned_bytes' must be a positive whole number of bytes"),
     ("tenant_file: m.yaml\nmerger: {cache_max: 5}\n",
      "unknown key 'merger.cache_max' (did you mean 'merger.cache_max_bytes'?)"),
 ])

@@ -4,6 +4,7 @@ file, read back (masked) by the executor, and bad input named in the job log."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -136,9 +137,7 @@ def test_only_a_trusted_playbook_may_return_a_file_outside_the_work_dir(
         job: Job) -> None:  # noqa: F811
     outside = job.tmp / "outside.json"
     outside.write_text('{"from": "outside"}')
-    escape = job.work / "escape.json"
-    escape.symlink_to(outside)
-    for arg in (f"file: {outside}", "file: escape.json", "file: ../outside.json"):
+    for arg in (f"file: {outside}", "file: ../outside.json"):
         outcome = _calling(job, arg)
         if job.trusted:
             assert outcome == ("SUCCESS", ""), arg
@@ -150,7 +149,71 @@ def test_only_a_trusted_playbook_may_return_a_file_outside_the_work_dir(
         assert _failures(job) == [
             f"zuul_return: file {name} is outside the build's work directory ({job.work}); "
             "an untrusted playbook may only return a file from there"
-            for name in (outside, "escape.json", "../outside.json")]
+            for name in (outside, "../outside.json")]
+
+
+def test_no_playbook_returns_a_file_through_a_link_in_the_work_dir(
+        job: Job) -> None:  # noqa: F811
+    """A link planted in the work dir is never followed, not even by a trusted
+    playbook (the work dir holds what untrusted code wrote)."""
+    outside = job.tmp / "outside.json"
+    outside.write_text('{"from": "outside"}')
+    (job.work / "escape.json").symlink_to(outside)
+    (job.work / "sub").symlink_to(job.tmp)
+    for arg in ("file: escape.json", "file: sub/outside.json"):
+        outcome = _calling(job, arg)
+        assert outcome[0] == "FAILURE", arg
+        assert read_returned(job.work, job.log, []) is None
+    assert _failures(job) == [
+        f"zuul_return: file {name} is reached through a symbolic link (or a non-directory): "
+        "refused" for name in ("escape.json", "sub/outside.json")]
+
+
+def test_a_planted_result_file_link_is_not_read_into_the_returned_data(
+        job: Job) -> None:  # noqa: F811
+    """zuul_return merges into the result file: a link in its place is refused,
+    not read (its target would end up in the returned data)."""
+    planted = job.tmp / "planted.json"
+    planted.write_text('{"stolen": "planted-secret-5e1f"}')
+    result_file(job.work).symlink_to(planted)
+    outcome = _calling(job, "data: {a: 1}")
+    assert outcome[0] == "FAILURE"
+    assert "is reached through a symbolic link" in _failures(job)[0]
+    refused: list[str] = []
+    assert read_returned(job.work, job.log, [], refused=refused) is None
+    assert refused == ["the returned data was ignored: results.json is a symbolic link: "
+                       "refused"]
+    assert "planted-secret-5e1f" not in job.text()
+
+
+def test_returned_data_may_not_grow_past_the_limit(job: Job) -> None:  # noqa: F811
+    job.returned_limit = 200
+    outcome = _returning(job, '{"small": 1}', '{"big": "%s"}' % ("x" * 300))
+    assert outcome[0] == "FAILURE"
+    assert _failures(job) == ["zuul_return: the returned data would be 323 bytes, more than "
+                              "the limit of 200 bytes (executor.max_returned_bytes)"]
+    assert read_returned(job.work, job.log, [], limit=200) == {"small": 1}
+
+
+def test_a_result_file_over_the_limit_is_ignored_with_the_limit_named(
+        tmp_path: Path) -> None:
+    plain = Job(tmp_path)
+    result_file(plain.work).write_text(json.dumps({"big": "x" * 2000}))
+    refused: list[str] = []
+    assert read_returned(plain.work, plain.log, [], limit=1000, refused=refused) is None
+    message = ("results.json is larger than the limit of 1000 bytes "
+               "(executor.max_returned_bytes)")
+    assert refused == [f"the returned data was ignored: {message}"]
+    assert f"zuul_return: {message}; the returned data is ignored" in plain.text()
+
+
+def test_a_result_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    plain = Job(tmp_path)
+    os.mkfifo(result_file(plain.work))  # opened without blocking, then refused
+    refused: list[str] = []
+    assert read_returned(plain.work, plain.log, [], refused=refused) is None
+    assert refused == ["the returned data was ignored: results.json is not a regular file: "
+                       "refused"]
 
 
 def test_a_result_file_that_is_not_a_mapping_is_ignored_with_a_note(tmp_path: Path) -> None:

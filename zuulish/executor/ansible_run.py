@@ -65,6 +65,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -77,7 +78,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import pty_close, sandbox
+from zuulish.executor import masking, pty_close, sandbox
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.sandbox import SandboxUnavailable
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
@@ -86,7 +87,7 @@ from zuulish.executor.unsafe import InventoryDumper
 # ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
 pty_close.install()
 
-MASK = "******"
+MASK = masking.MASK
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel
 # ansible-runner drops a task's result from its event past this size; the job
@@ -94,6 +95,8 @@ POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel
 MAX_EVENT_RES = 16 * 1024 * 1024
 # Tells zuul_return whose playbook runs it ("trusted" or "untrusted").
 TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
+# Tells zuul_return the most bytes the build's result file may hold.
+RETURNED_LIMIT_ENV = "ZUULISH_MAX_RETURNED_BYTES"
 
 ANSIBLE_ENV = {
     "ANSIBLE_HOST_KEY_CHECKING": "False",
@@ -155,21 +158,9 @@ class PhaseOutcome:
 
 
 def _mask_variants(secrets: Iterable[str]) -> list[str]:
-    """Every form in which a secret may show up in Ansible's output, longest first.
-
-    Besides the value itself: its JSON-escaped form, and each line of a
-    multi-line secret (the YAML callback indents them, so the whole never matches).
-    """
-    variants: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        variants.add(secret)
-        variants.add(json.dumps(secret)[1:-1])
-        if "\n" in secret:
-            variants.update(line.strip() for line in secret.splitlines()
-                            if len(line.strip()) >= 4)
-    return sorted(variants, key=len, reverse=True)
+    """Every form in which a secret may show up in the output, longest first
+    (``masking.variants``: encodings, cases, lines of a multi-line secret)."""
+    return masking.variants(secrets)
 
 
 class JobLog:
@@ -181,21 +172,19 @@ class JobLog:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.log_dir / "job-output.txt"
         self.json_path = self.log_dir / "job-output.json"
-        self._file = self.path.open("ab")
-        self._secrets = _mask_variants(secrets)
+        self._file = _open_log(self.path)
+        self._masker = masking.Masker(secrets)
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
-        self._written = self.path.stat().st_size  # a retried build appends
+        self._written = os.fstat(self._file.fileno()).st_size  # a retried build appends
         self.truncated = self._written >= max_bytes
         self.tasks: list[dict[str, Any]] = []
         self.first_task_started: float | None = None  # time.time() of the first task
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret replaced by ``******``."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        """``text`` with every secret (in each form ``masking`` knows) replaced by
+        ``******``."""
+        return self._masker.mask(text)
 
     def mask_data(self, value: Any) -> Any:
         """``value`` (JSON-like data) with every secret in its strings masked."""
@@ -246,7 +235,33 @@ class JobLog:
             if not self._file.closed:
                 self._file.close()
             tasks = list(self.tasks)
-        self.json_path.write_text(json.dumps(tasks, indent=2, default=str))
+        # written beside and renamed over: a link planted in its place is replaced
+        tmp = self.json_path.with_name(f".{self.json_path.name}.{uuid.uuid4().hex}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(tasks, indent=2, default=str))
+        os.replace(tmp, self.json_path)
+
+
+def _open_log(path: Path) -> Any:
+    """``path`` opened to append, never through a link or into a non-regular file
+    (the log dir holds what post-run playbooks copied there: such a thing in the
+    log's place is removed and the log started again)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IsADirectoryError(path)
+    except OSError:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        fd = os.open(path, flags | os.O_EXCL, 0o644)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
 
 
 def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any],
@@ -383,11 +398,13 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  roles_path: list[Path] | None = None,
                  preload: dict[str, str] | None = None,
                  ssh: SshAccess | None = None,
-                 sandbox_network: str = sandbox.DEFAULT_NETWORK) -> PhaseOutcome:
+                 sandbox_network: str = sandbox.DEFAULT_NETWORK,
+                 returned_limit: int | None = None) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
 
     ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes;
-    ``sandbox_network`` the network of an untrusted one's sandbox.
+    ``sandbox_network`` the network of an untrusted one's sandbox;
+    ``returned_limit`` the most bytes its ``zuul_return`` data may grow to.
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -408,6 +425,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         env.update(ssh.env(run.trusted))
     # zuul_return reads it: an untrusted playbook may return only files of the work dir
     env[TRUST_ENV] = "trusted" if run.trusted else "untrusted"
+    if returned_limit is not None:
+        env[RETURNED_LIMIT_ENV] = str(returned_limit)
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:

@@ -7,7 +7,9 @@ actions) writes each line the command prints to a console file on the node as it
 is printed: ``<console dir>/<task uuid>-<host key>-<n>.log``. While such a task
 runs on a host, the executor follows that host's files of the task and writes
 each line to ``job-output.txt`` as ``<host> | <line>`` (masked and size-bounded
-by the job log, as every line is), within about ``POLL_SECONDS``:
+by the job log, as every line is), within about ``POLL_SECONDS``. The follower
+opens console files without following links, reads regular files only, and
+stops following one past ``console_follow.MAX_FILE_BYTES`` (a line says so):
 
 - local-provider nodes (``zuulish_local``): the console dir is
   ``<work dir>/.zuulish-console``, which both the executor and a sandboxed
@@ -114,11 +116,8 @@ class _Tail:
                 self._emit(follower.poll())
             self._emit(follower.poll(final=True))
         finally:
-            follower.close()
             self.streamed = bool(follower.opened)
-            for name in follower.opened:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(self.place.directory, name))
+            follower.close(remove=True)
 
     def _follow_ssh(self) -> None:
         if self._stop.wait(SSH_START_DELAY):

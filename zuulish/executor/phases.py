@@ -28,20 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
+from zuulish.executor.playbook_paths import check_playbook
+from zuulish.executor.safe_files import UnsafePath
 from zuulish.executor.sandbox import DEFAULT_NETWORK
 from zuulish.executor.ssh import SshAccess
 
 DEFAULT_POST_TIMEOUT = 1800.0
-
-
-def _roles_path(run: PlaybookRun) -> list[Path]:
-    """Zuul adds the playbook's repository ``roles/`` directory to the roles path."""
-    for parent in run.playbook.parents:
-        if (parent / "roles").is_dir():
-            return [parent / "roles"]
-        if (parent / ".git").exists():
-            break
-    return []
 
 
 def _result_for(outcome: PhaseOutcome, phase: str) -> tuple[str, str] | None:
@@ -64,8 +56,14 @@ def _result_for(outcome: PhaseOutcome, phase: str) -> tuple[str, str] | None:
 
 
 def _check_playbooks(books: list[PlaybookRun], run: list[PlaybookRun],
-                     log: JobLog) -> tuple[str, str] | None:
+                     log: JobLog, cwd: Path | None) -> tuple[str, str] | None:
     for book in books:
+        try:
+            check_playbook(book.playbook, cwd)
+        except UnsafePath as exc:
+            message = f"{book.phase} playbook {book.playbook}: {exc}"
+            log.write(f"ERROR: {message}")
+            return "ERROR", message
         if not book.playbook.is_file():
             message = f"{book.phase} playbook {book.playbook} not found"
             log.write(f"ERROR: {message}")
@@ -85,7 +83,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                after_run: Callable[[], None] | None = None,
                ssh: SshAccess | None = None,
                attempts_left: bool = False,
-               sandbox_network: str = DEFAULT_NETWORK) -> tuple[str, str]:
+               sandbox_network: str = DEFAULT_NETWORK,
+               returned_limit: int | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
@@ -94,9 +93,10 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     playbooks reach the build's remote nodes (its agent and known hosts);
     ``attempts_left`` says whether a pre-run failure or a lost node would make the
     build run again (post-run and cleanup playbooks get ``zuul_will_retry``);
-    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``).
+    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``);
+    ``returned_limit`` the most bytes ``zuul_return`` data may grow to.
     """
-    checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
+    checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log, cwd)
     if checked is not None:
         return checked
     deadline = time.monotonic() + timeout if timeout is not None else None
@@ -104,8 +104,14 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     def play(book: PlaybookRun, limit: float | None, stop: threading.Event | None,
              outcome: dict[str, bool] | None = None) -> PhaseOutcome:
         given = {**extra_vars, **outcome} if outcome else extra_vars
+        try:  # again: an earlier playbook may have changed the work dir
+            roles = check_playbook(book.playbook, cwd)
+        except UnsafePath as exc:
+            message = f"{book.phase} playbook {book.playbook}: {exc}"
+            log.write(f"ERROR: {message}")
+            return PhaseOutcome(book.phase, str(book.playbook), "error", -1, message)
         return run_playbook(private_dir, book, inventory, given, log, limit, stop,
-                            cwd, _roles_path(book), preload, ssh, sandbox_network)
+                            cwd, roles, preload, ssh, sandbox_network, returned_limit)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

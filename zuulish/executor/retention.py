@@ -6,14 +6,17 @@ than ``executor.log_retention_days`` (server configuration; default 30, null
 keeps logs forever). The build's row stays, so history and results remain;
 its ``log_path`` is cleared and the pages say the log is gone. Only folders
 directly under ``<state>/logs`` are ever removed, never a path a row points
-elsewhere. The all-in-one process prunes at start and then hourly;
+elsewhere, and no link is followed (a post-run playbook may have copied links
+into a log folder). The all-in-one process prunes at start and then hourly;
 ``zuulish logs prune`` does it at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 from pathlib import Path
 
 from sqlalchemy import select
@@ -46,18 +49,29 @@ def prune_logs(store: Store, state_dir: Path, older_than: float) -> list[str]:
         gone = [build_id for build_id in ids if _remove(root, build_id)]
         with store.session() as s:
             for row in s.scalars(select(BuildRow).where(BuildRow.id.in_(ids))):
-                if row.id in gone or not (root / row.id).exists():
+                if row.id in gone or not os.path.lexists(root / row.id):
                     row.log_path = None
         removed.extend(gone)
 
 
 def _remove(root: Path, build_id: str) -> bool:
-    """Delete ``root/build_id`` when it is a folder right under ``root``."""
-    folder = (root / build_id).resolve()
-    if folder.parent != root or not folder.is_dir():
+    """Delete ``root/build_id`` when it is right under ``root``, never following a
+    link: a folder goes with what it holds (``shutil.rmtree`` removes links in
+    it, not what they point at); a link in its place is removed itself."""
+    if build_id in ("", ".", "..") or "/" in build_id:
         return False
-    shutil.rmtree(folder, ignore_errors=True)
-    return not folder.exists()
+    folder = root / build_id
+    try:
+        mode = os.lstat(folder).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(mode):
+        folder.unlink()
+    elif stat.S_ISDIR(mode):
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        return False
+    return not os.path.lexists(folder)
 
 
 class LogRetention:

@@ -7,19 +7,29 @@ warnings that are not strings, malformed file comments and comments on files the
 change does not touch), and masks secrets in what is kept, since it is stored
 and shown. What is malformed stays in the stored data; whoever reads it (the
 API, the report) leaves it out with the same functions.
+
+``results.json`` lies in the work dir, which untrusted code writes: it is read
+without following links (``safe_files``), only as a regular file, and only up
+to ``executor.max_returned_bytes`` (``DEFAULT_MAX_RETURNED_BYTES``). A file that
+breaks one of these rules is ignored, with the rule in the job log and in the
+``refused`` list the caller puts into the build's message.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zuulish.executor.ansible_run import JobLog
+from zuulish.executor import safe_files
 from zuulish.model.file_comments import file_comments
 from zuulish.model.returned_data import artifacts, child_jobs, warnings
 
+if TYPE_CHECKING:
+    from zuulish.executor.ansible_run import JobLog
+
 RESULT_FILE = "results.json"
+DEFAULT_MAX_RETURNED_BYTES = 1024 * 1024  # executor.max_returned_bytes
 
 
 def result_file(work_root: Path) -> Path:
@@ -28,21 +38,35 @@ def result_file(work_root: Path) -> Path:
 
 
 def read_returned(work_root: Path, log: JobLog, children: list[str],
-                  report: bool = True, files: list[str] | None = None
-                  ) -> dict[str, Any] | None:
+                  report: bool = True, files: list[str] | None = None,
+                  limit: int = DEFAULT_MAX_RETURNED_BYTES,
+                  refused: list[str] | None = None) -> dict[str, Any] | None:
     """The build's returned data, masked (None: it returned nothing usable); what
     is wrong with it is written to the job log unless ``report`` is false.
-    ``files`` are the change's files (None: not a change)."""
+    ``files`` are the change's files (None: not a change); ``limit`` is the most
+    bytes ``results.json`` may hold; why a ``results.json`` was refused (a link,
+    not a regular file, too large) is also appended to ``refused``."""
     def note(text: str) -> None:
         if report:
             log.write(f"zuul_return: {text}")
 
-    path = result_file(work_root)
-    if not path.is_file():
+    try:
+        raw = safe_files.read_bytes(work_root, RESULT_FILE, limit)
+    except safe_files.Missing:
+        return None
+    except safe_files.UnsafePath as exc:
+        why = f"{exc}" + (" (executor.max_returned_bytes)"
+                          if isinstance(exc, safe_files.TooLarge) else "")
+        note(f"{why}; the returned data is ignored")
+        if refused is not None:
+            refused.append(f"the returned data was ignored: {why}")
+        return None
+    except OSError as exc:
+        note(f"cannot read the returned data ({exc}); ignored")
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
         note(f"cannot read the returned data ({exc}); ignored")
         return None
     if not isinstance(data, dict):

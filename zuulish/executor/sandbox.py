@@ -165,14 +165,15 @@ def shipped_plugins(playbook: Path, roles_path: list[Path]) -> list[Path]:
 
     Ansible loads them into ``ansible-playbook`` itself; from an untrusted
     project they could replace the refusing ``local`` connection. Modules
-    (``library/``, ``module_utils/``) run on the nodes and are allowed.
+    (``library/``, ``module_utils/``) run on the nodes and are allowed. A link
+    with such a name counts, wherever it leads.
     """
     places = [playbook.parent]
     for roles in {playbook.parent / "roles", *roles_path}:
         if roles.is_dir():
             places += [role for role in sorted(roles.iterdir()) if role.is_dir()]
     return [entry for place in places for entry in sorted(place.iterdir())
-            if entry.name in PLUGIN_DIRS and entry.is_dir()]
+            if entry.name in PLUGIN_DIRS and (entry.is_symlink() or entry.is_dir())]
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ ARGS_ENV = "ZUULISH_SANDBOX_ARGS"
 KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
 KEEP = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ", "JOB_ID", "MAX_EVENT_RES",
                   "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK",
-                  "ZUULISH_PLAYBOOK_TRUST",
+                  "ZUULISH_PLAYBOOK_TRUST", "ZUULISH_MAX_RETURNED_BYTES",
                   "SSH_AUTH_SOCK"})  # the build's ssh-agent (its socket, not the key)
 NS_GET_USERNS = 0xB701  # ioctl(2) on a namespace: the user namespace that owns it
 PR_SET_PDEATHSIG = 1

@@ -31,7 +31,7 @@ from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
-from zuulish.executor.returned import read_returned
+from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES, read_returned
 from zuulish.executor.sandbox import DEFAULT_NETWORK
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.workspace import (
@@ -73,8 +73,11 @@ class Executor:
     def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
                  name: str | None = None, canonical_hostname: str = "localhost",
                  keep_workspaces: bool = False, preload_ansible: bool = True,
-                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK):
+                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK,
+                 max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES):
         self.store = store
+        # the most bytes a build's results.json may hold (executor.max_returned_bytes)
+        self.max_returned_bytes = max_returned_bytes
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -188,10 +191,14 @@ class Executor:
             result, message = self._execute(build, build_dir, job_log, cancel, secrets)
             # (read again after a pause: post-run may have returned more; its
             # problems were reported when it paused)
+            refused: list[str] = []
             returned = read_returned(build_dir / "work", job_log,
                                      list(build.params.get("child_jobs") or []),
                                      report=build.id not in self._paused,
-                                     files=build.params.get("files"))
+                                     files=build.params.get("files"),
+                                     limit=self.max_returned_bytes, refused=refused)
+            if refused:
+                message = "; ".join(filter(None, [message, *refused]))
             first_task = job_log.first_task_started
         except _BuildError as exc:
             result, message = BuildResult.ERROR, str(exc)
@@ -264,7 +271,8 @@ class Executor:
                 preload=self.zygote.playbook_env() if self.zygote is not None else None,
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
-                sandbox_network=self.sandbox_network)
+                sandbox_network=self.sandbox_network,
+                returned_limit=self.max_returned_bytes)
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
         finally:
@@ -278,7 +286,8 @@ class Executor:
         that depends on it is done (or the build is canceled); then post-run goes on."""
         returned = read_returned(work_root, job_log,
                                  list(build.params.get("child_jobs") or []),
-                                 files=build.params.get("files"))
+                                 files=build.params.get("files"),
+                                 limit=self.max_returned_bytes)
         if not (returned and isinstance(returned.get("zuul"), dict)
                 and returned["zuul"].get("pause") is True):
             return

@@ -7,6 +7,8 @@ import functools
 import hmac
 import itertools
 import json
+import mimetypes
+import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from aiohttp import web
 
 import zuulish
 from zuulish.config.layout import Layout
+from zuulish.executor import safe_files
 from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
@@ -36,6 +39,7 @@ MAX_INLINE_LOG_LINES = 200
 MAX_BUILDS = 500
 #: Log files are whatever a job wrote: never let them run script on the dashboard's origin.
 LOG_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+LOG_CHUNK = 256 * 1024
 TEXT_SUFFIXES = {".txt", ".log", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".py", ".sh"}
 
 STORE = web.AppKey("store", Store)
@@ -84,23 +88,23 @@ def _render(request: web.Request, template: str, **context: Any) -> web.Response
     return web.Response(text=html, content_type="text/html")
 
 
-def _log_path(state_dir: Path, uuid: str, name: str) -> Path | None:
-    """``state_dir/logs/uuid/name`` when it is a file inside that build's log folder."""
-    root = (state_dir / "logs").resolve()
-    base = (root / uuid).resolve()
-    if base.parent != root:
+def _open_log(state_dir: Path, uuid: str, name: str) -> int | None:
+    """An fd of the regular file ``state_dir/logs/uuid/name``, reached without
+    following any link (post-run playbooks copy into log folders what jobs made,
+    links included); None when there is no such file or it breaks that rule."""
+    if uuid in ("", ".", "..") or "/" in uuid:
         return None
-    path = (base / name).resolve()
-    if not path.is_relative_to(base) or not path.is_file():
+    try:
+        return safe_files.open_file(state_dir / "logs", f"{uuid}/{name}")
+    except (safe_files.UnsafePath, OSError):
         return None
-    return path
 
 
-def _log_head(path: Path | None, lines: int) -> tuple[list[str], bool]:
-    """The first ``lines`` lines of a log, and whether there is more."""
-    if path is None:
+def _log_head(fd: int | None, lines: int) -> tuple[list[str], bool]:
+    """The first ``lines`` lines of an open log (closed here), and whether there is more."""
+    if fd is None:
         return [], False
-    with path.open(encoding="utf-8", errors="replace") as f:
+    with open(fd, encoding="utf-8", errors="replace") as f:
         head = [line.rstrip("\n") for line in itertools.islice(f, lines + 1)]
     return head[:lines], len(head) > lines
 
@@ -289,10 +293,10 @@ async def build_page(request: web.Request) -> web.Response:
     build = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL])
     if build is None:
         raise web.HTTPNotFound(text=f"no build with id {uuid!r}")
-    path = _log_path(request.app[STATE_DIR], uuid, "job-output.txt")
-    log, more = await _call(_log_head, path, MAX_INLINE_LOG_LINES)
+    fd = await _call(_open_log, request.app[STATE_DIR], uuid, "job-output.txt")
+    log, more = await _call(_log_head, fd, MAX_INLINE_LOG_LINES)
     return _render(request, "build.html", tenant=build["tenant"], build=build, log=log,
-                   log_truncated=more, has_log=path is not None,
+                   log_truncated=more, has_log=fd is not None,
                    stream_path=f"/api/build/{uuid}/console-stream",
                    build_path=f"/api/build/{uuid}")
 
@@ -314,15 +318,32 @@ async def change_page(request: web.Request) -> web.Response:
 
 async def log_file(request: web.Request) -> web.StreamResponse:
     uuid, name = request.match_info["uuid"], request.match_info["path"]
-    path = await _call(_log_path, request.app[STATE_DIR], uuid, name)
-    if path is None:
+    fd = await _call(_open_log, request.app[STATE_DIR], uuid, name)
+    if fd is None:
         raise web.HTTPNotFound(text="no such log file")
-    headers = dict(LOG_HEADERS)
-    if path.suffix in TEXT_SUFFIXES:
-        headers["Content-Type"] = "text/plain; charset=utf-8"
-    elif path.suffix == ".json":
-        headers["Content-Type"] = "application/json; charset=utf-8"
-    return web.FileResponse(path, headers=headers)
+    with open(fd, "rb") as f:
+        suffix = Path(name).suffix
+        response = web.StreamResponse(headers=LOG_HEADERS)
+        if suffix in TEXT_SUFFIXES:
+            response.content_type, response.charset = "text/plain", "utf-8"
+        elif suffix == ".json":
+            response.content_type, response.charset = "application/json", "utf-8"
+        else:
+            response.content_type = (mimetypes.guess_type(name)[0]
+                                     or "application/octet-stream")
+        size = os.fstat(f.fileno()).st_size
+        response.content_length = size
+        await response.prepare(request)
+        # what the file held when opened (a file still growing is cut there); HEAD: none
+        left = size if request.method != "HEAD" else 0
+        while left > 0:
+            chunk = await _call(f.read, min(LOG_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            await response.write(chunk)
+        await response.write_eof()
+    return response
 
 
 @web.middleware

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
+from zuulish.executor import safe_files
 from zuulish.store import BuildRow, Store
 
 POLL_SECONDS = 0.1  # how often the log is looked at: the stream's delay
@@ -47,13 +48,16 @@ def console_path(state_dir: Path, uuid: str) -> Path | None:
 
 
 def read_from(path: Path, offset: int) -> bytes:
-    """Up to ``CHUNK_BYTES`` of ``path`` from ``offset``; empty when there is none yet."""
+    """Up to ``CHUNK_BYTES`` of ``path`` (``<logs>/<uuid>/job-output.txt``) from
+    ``offset``; empty when there is none yet, or when it is not a regular file
+    reached without links (``safe_files``)."""
     try:
-        with path.open("rb") as f:
-            f.seek(offset)
-            return f.read(CHUNK_BYTES)
-    except FileNotFoundError:
+        fd = safe_files.open_file(path.parent.parent, f"{path.parent.name}/{path.name}")
+    except (safe_files.UnsafePath, OSError):
         return b""
+    with open(fd, "rb") as f:
+        f.seek(offset)
+        return f.read(CHUNK_BYTES)
 
 
 async def stream(ws: web.WebSocketResponse, store: Store, path: Path, uuid: str,

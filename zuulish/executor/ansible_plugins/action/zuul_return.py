@@ -7,6 +7,12 @@ the JSON mapping in the file at ``PATH`` on the executor instead (a relative
 path is relative to the build's work directory; an untrusted playbook may only
 name a file in there). Runs on the executor, never on a node.
 
+The work directory holds what untrusted code wrote, links included: a file in
+it (``file:``, and the result file itself, read to merge into) is opened
+without following a link in any component, and only a regular file is read.
+The result file may not grow past ``ZUULISH_MAX_RETURNED_BYTES`` (the
+executor's ``executor.max_returned_bytes``), nor a ``file:`` be larger.
+
 As in Zuul, ``zuul.artifacts``, ``zuul.warnings`` and the comments of each file
 in ``zuul.file_comments`` are appended to what earlier calls returned; every
 other value is merged as job variables are.
@@ -14,8 +20,10 @@ other value is merged as job variables are.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from typing import Any
 
@@ -24,6 +32,9 @@ from ansible.plugins.action import ActionBase
 # Set by the executor for each playbook run: "trusted" or "untrusted".
 TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
 APPENDED = ("artifacts", "warnings")
+# Set by the executor: the most bytes the result file may hold.
+LIMIT_ENV = "ZUULISH_MAX_RETURNED_BYTES"
+DEFAULT_LIMIT = 1024 * 1024
 
 
 class ReturnError(Exception):
@@ -75,9 +86,66 @@ def _result_file(task_vars: dict[str, Any]) -> str:
     return str(path)
 
 
-def _inside(path: str, directory: str) -> bool:
-    real, root = os.path.realpath(path), os.path.realpath(directory)
-    return os.path.commonpath([real, root]) == root
+def _limit() -> int:
+    try:
+        return max(1, int(os.environ.get(LIMIT_ENV, DEFAULT_LIMIT)))
+    except ValueError:
+        return DEFAULT_LIMIT
+
+
+def _below(path: str, directory: str) -> str | None:
+    """``path`` relative to ``directory`` (lexically, no link resolved), or None
+    when it is not below it or goes up with ``..``."""
+    path, directory = os.path.abspath(path), os.path.abspath(directory)
+    if os.path.commonpath([path, directory]) != directory or path == directory:
+        return None
+    rel = os.path.relpath(path, directory)
+    return None if ".." in rel.split(os.sep) else rel
+
+
+def _open_nofollow(directory: str, rel: str) -> int:
+    """An fd of the regular file ``directory/rel``, no component a link (the
+    executor's ``safe_files`` rule; this file cannot import zuulish)."""
+    names = [p for p in rel.split("/") if p not in ("", ".")]
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in names[:-1]:
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                            | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        file_fd = os.open(names[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                          | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(os.fstat(file_fd).st_mode):
+        os.close(file_fd)
+        raise ReturnError(f"{rel} is not a regular file: refused")
+    os.set_blocking(file_fd, True)
+    return file_fd
+
+
+def _read_text(directory: str, rel: str, what: str) -> str:
+    """The text of ``directory/rel`` read with ``_open_nofollow``, bounded."""
+    limit = _limit()
+    try:
+        fd = _open_nofollow(directory, rel)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ReturnError(f"{what} is reached through a symbolic link (or a "
+                              "non-directory): refused") from None
+        raise ReturnError(f"cannot read {what}: {exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ReturnError(f"{what} is larger than the limit of {limit} bytes "
+                          "(executor.max_returned_bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReturnError(f"cannot read {what}: {exc}") from None
 
 
 def _read_file(name: Any, work_dir: str) -> dict[str, Any]:
@@ -85,16 +153,18 @@ def _read_file(name: Any, work_dir: str) -> dict[str, Any]:
     if not isinstance(name, str) or not name:
         raise ReturnError("file must be a path (a string)")
     path = os.path.join(work_dir, name)
-    if os.environ.get(TRUST_ENV) != "trusted" and not _inside(path, work_dir):
+    rel = _below(path, work_dir)
+    if rel is not None:
+        directory = work_dir
+    elif os.environ.get(TRUST_ENV) == "trusted":
+        directory, rel = os.path.split(os.path.abspath(path))
+    else:
         raise ReturnError(f"file {name} is outside the build's work directory ({work_dir}); "
                           "an untrusted playbook may only return a file from there")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = _read_text(directory, rel, f"file {name}")
     except FileNotFoundError:
         raise ReturnError(f"file {name} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReturnError(f"cannot read file {name}: {exc}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -125,18 +195,22 @@ def _returned(args: dict[str, Any], work_dir: str) -> dict[str, Any]:
 
 
 def _store(path: str, data: dict[str, Any]) -> None:
+    directory, name = os.path.split(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            old = json.load(f)
+        old = json.loads(_read_text(directory, name, f"the result file {path}"))
     except FileNotFoundError:
         old = {}
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         raise ReturnError(f"cannot read {path}: {exc}") from None
     merged = _merge_returned(old if isinstance(old, dict) else {}, data)
     try:
         text = json.dumps(merged, sort_keys=True, default=str)
     except (TypeError, ValueError) as exc:
         raise ReturnError(f"data is not JSON: {exc}") from None
+    limit = _limit()
+    if len(text.encode("utf-8")) > limit:
+        raise ReturnError(f"the returned data would be {len(text.encode('utf-8'))} bytes, "
+                          f"more than the limit of {limit} bytes (executor.max_returned_bytes)")
     fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".results-")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)

@@ -20,6 +20,7 @@ import datetime
 import glob
 import os
 import shlex
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.collections import is_iterable
@@ -53,10 +54,20 @@ class _Console:
     """The console file: whole lines of both streams, appended as they come."""
 
     def __init__(self, path: str) -> None:
-        directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, mode=0o755, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        # The directory and file are opened without following links: the job may
+        # have planted links there (OSError: no console, the result has the output).
+        directory, name = os.path.split(path)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            self._fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                               | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            os.close(self._fd)
+            raise OSError(f"{path} is not a regular file")
+        os.set_blocking(self._fd, True)
         self._partial = {}
 
     def add(self, stream: str, chunk: bytes) -> None:
