@@ -12,6 +12,7 @@ from zuulish.errors import ConfigError
 from zuulish.model import FrozenJob, Job, JobGraph, NodeSet, PlaybookRef
 from zuulish.model.mappings import deep_merge
 from zuulish.model.project import JobReference
+from zuulish.model.vars_provenance import below, merged_sources
 
 DEFAULT_PARENT = "base"
 DEFAULT_TIMEOUT = 1800
@@ -129,6 +130,29 @@ def _union(first: tuple, second: tuple) -> tuple:
     return tuple(dict.fromkeys(first + second))
 
 
+def _note_sources(frozen: FrozenJob, job: Job) -> None:
+    """Record which project set each variable ``job`` merges into ``frozen``
+    (``model/vars_provenance.py``); call before merging."""
+    if not (job.vars or job.extra_vars or job.host_vars or job.group_vars):
+        return
+    sources = frozen.var_sources
+    project, trusted = job.source_project, job.source_trusted
+    for kind, given, before in (("vars", job.vars, frozen.vars),
+                                ("extra_vars", job.extra_vars, frozen.extra_vars)):
+        if given:
+            sources[kind] = merged_sources(before, given, sources.get(kind, {}), project,
+                                           trusted)
+    for kind, per, before_per in (("host_vars", job.host_vars, frozen.host_vars),
+                                  ("group_vars", job.group_vars, frozen.group_vars)):
+        for target, given in per.items():
+            if isinstance(given, dict) and given:
+                known = sources.setdefault(kind, {})
+                before = before_per.get(target)
+                known[target] = merged_sources(before if isinstance(before, dict) else {},
+                                               given, known.get(target, {}), project,
+                                               trusted)
+
+
 def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     """Apply one variant on top of what its ancestors set (Zuul's combining rules)."""
     if job.nodeset is not None:
@@ -149,6 +173,7 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     frozen.cleanup_run = with_secrets(job.cleanup_run) + frozen.cleanup_run
     if job.run:
         frozen.run = with_secrets(job.run)
+    _note_sources(frozen, job)
     frozen.vars = deep_merge(frozen.vars, job.vars)
     frozen.extra_vars = deep_merge(frozen.extra_vars, job.extra_vars)
     frozen.host_vars = deep_merge(frozen.host_vars, job.host_vars)
@@ -207,6 +232,11 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
         from zuulish.config.parser import SourceContext, parse_job
         ctx = SourceContext(project, branch, f"{project} (project stanza)", False)
         variant = parse_job({"name": ref.name, "parent": None, **ref.overrides}, ctx)
+        # a config project's stanza may name jobs for any project: its overrides
+        # are trusted; an untrusted project's stanza names its own
+        variant = replace(variant, source_trusted=ref.trusted,
+                          source_project=project if not ref.trusted
+                          else f"a config project's stanza for {project}")
         _apply(frozen, variant, layout)
     if not frozen.run:
         raise ConfigError(f"job {ref.name!r} has no 'run' playbook")
@@ -225,7 +255,12 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
     modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
     graph = JobGraph(fail_fast=layout.fail_fast(project, pipeline, branch))
     project_vars: dict[str, Any] = {}
+    project_sources: dict[str, dict[str, bool]] = {}
     for stanza in layout.stanzas(project, branch):  # templates, then the project's own
+        if stanza.vars:
+            project_sources = merged_sources(project_vars, stanza.vars, project_sources,
+                                             stanza.source_project or project,
+                                             stanza.trusted)
         project_vars = deep_merge(project_vars, stanza.vars)
     for ref in layout.project_pipeline_jobs(project, pipeline, branch):
         variants = layout.jobs.get(ref.name)
@@ -234,6 +269,9 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
         job = freeze_job(layout, ref, project, branch)
         _check_use(layout, job, ref, project, pipeline)
         # Project variables are for every job of the project; a job's own win.
+        if project_vars:
+            job.var_sources = {**job.var_sources, "vars": below(
+                project_vars, project_sources, job.vars, job.var_sources.get("vars", {}))}
         job.vars = deep_merge(project_vars, job.vars)
         if job.runs_for(changed_files):
             graph.add(job)

@@ -85,7 +85,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                after_run: Callable[[], None] | None = None,
                ssh: SshAccess | None = None,
                attempts_left: bool = False,
-               sandbox_network: str = DEFAULT_NETWORK) -> tuple[str, str]:
+               sandbox_network: str = DEFAULT_NETWORK,
+               trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None
+               ) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
@@ -94,7 +96,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     playbooks reach the build's remote nodes (its agent and known hosts);
     ``attempts_left`` says whether a pre-run failure or a lost node would make the
     build run again (post-run and cleanup playbooks get ``zuul_will_retry``);
-    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``).
+    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``);
+    ``trusted_vars`` the inventory and extra vars trusted playbooks get instead
+    (``untrusted_vars.trusted_view``: untrusted values frozen and unsafe).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
@@ -103,8 +107,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
 
     def play(book: PlaybookRun, limit: float | None, stop: threading.Event | None,
              outcome: dict[str, bool] | None = None) -> PhaseOutcome:
-        given = {**extra_vars, **outcome} if outcome else extra_vars
-        return run_playbook(private_dir, book, inventory, given, log, limit, stop,
+        inv, extra = trusted_vars if book.trusted and trusted_vars else (inventory, extra_vars)
+        given = {**extra, **outcome} if outcome else extra
+        return run_playbook(private_dir, book, inv, given, log, limit, stop,
                             cwd, _roles_path(book), preload, ssh, sandbox_network)
 
     result: tuple[str, str] | None = None

@@ -1,0 +1,307 @@
+"""Untrusted values reach trusted playbooks frozen and marked unsafe (as Zuul).
+
+Ansible templates every string variable it reads. A value an untrusted project
+wrote (a job's ``vars`` in its ``.zuul.yaml``, the data its build returned, a
+branch name or a commit message in ``zuul``) would otherwise be evaluated by a
+trusted playbook on the executor: ``zuul_work_dir: "{{ lookup('pipe', 'id') }}"``
+on a job inheriting the library's ``tox`` ran ``id`` there.
+
+So for trusted playbooks such a value is *frozen*: a template in it is rendered
+once, here, in a sandbox (Jinja2's ``SandboxedEnvironment`` with the job's own
+variables as context: no Ansible lookups, no methods, a few pure filters, bounded
+sizes), and the result is marked ``!unsafe`` so Ansible takes it literally.
+``zuul_work_dir: "{{ zuul.projects['host/org/app'].src_dir }}"`` still works. A
+template that cannot be rendered so (a lookup, an undefined variable, a
+statement, an error) stays its raw text, marked unsafe, with a line in the job
+log. Change metadata (the whole ``zuul`` variable) is data, not templates: each
+of its strings is marked unsafe as it is.
+
+The original values of the job's variables (all of them, marked unsafe) are
+under ``unsafe_vars``, as in Zuul, for a trusted playbook that needs the text as
+written. Untrusted playbooks see the values as before: they run in the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from zuulish.executor.unsafe import Unsafe
+from zuulish.model import FrozenJob
+from zuulish.model.vars_provenance import untrusted, untrusted_projects
+
+MAX_TEMPLATE = 4 * 1024  # characters of one template that is rendered
+MAX_VALUE = 64 * 1024  # characters of a rendered value (and of one used as context)
+MAX_REPEAT = 100_000  # items of a string or list made by '*'
+MARKERS = ("{{", "{%", "{#")
+
+
+def _bool(value: Any) -> bool:
+    """Ansible's ``bool`` filter."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("yes", "on", "1", "true", "y", "t")
+
+
+def _basename(value: Any) -> str:
+    return os.path.basename(str(value))
+
+
+def _dirname(value: Any) -> str:
+    return os.path.dirname(str(value))
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, further bounded: no globals, no methods of any object, an
+    allow-list of pure filters, and no operator that can make a huge value."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "//"})
+
+    def __init__(self) -> None:
+        super().__init__(undefined=jinja2.StrictUndefined, autoescape=False)
+        builtin = self.filters
+        self.filters = {name: builtin[name] for name in (
+            "default", "d", "lower", "upper", "trim", "string", "int", "length", "join",
+            "first", "last")}
+        self.filters.update(basename=_basename, dirname=_dirname, to_json=_to_json,
+                            bool=_bool, quote=_quote)
+        self.globals = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return not callable(value) and super().is_safe_attribute(obj, attr, value)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        sized = (str, list, tuple)
+        if operator == "*":
+            count = right if isinstance(left, sized) else left
+            item = left if isinstance(left, sized) else right
+            if isinstance(item, sized) and isinstance(count, int) \
+                    and len(item) * count > MAX_REPEAT:
+                raise jinja2.exceptions.SecurityError("'*' would make too large a value")
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise jinja2.exceptions.SecurityError("'**' with too large an exponent")
+        if operator == "%" and isinstance(left, str):
+            raise jinja2.exceptions.SecurityError("string formatting with '%'")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox()
+
+
+def mark_unsafe(value: Any) -> Any:
+    """``value`` with every string in it (mapping keys too) an ``Unsafe`` string."""
+    if isinstance(value, str):
+        return value if isinstance(value, Unsafe) else Unsafe(value)
+    if isinstance(value, dict):
+        return {mark_unsafe(k): mark_unsafe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mark_unsafe(v) for v in value]
+    return value
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(m in value for m in MARKERS)
+    if isinstance(value, dict):
+        return any(_has_template(k) or _has_template(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+class _RenderError(Exception):
+    """A template that cannot be rendered safely (the message says why)."""
+
+
+def _size(value: Any) -> int:
+    try:
+        return len(json.dumps(value, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return MAX_VALUE + 1
+
+
+class Freezer:
+    """Renders the templates of values in one scope of variables, once each.
+
+    ``scope`` is the variables a value may refer to (the job's, as the host that
+    reads it sees them); a variable that is itself a template is rendered first
+    (a cycle, or one that cannot be rendered, makes the referring value fail too).
+    """
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+        self._done: dict[str, tuple[bool, Any]] = {}
+        self._busy: set[str] = set()
+
+    def _variable(self, name: str) -> Any:
+        """The value of ``name`` to render with (raises _RenderError)."""
+        if name not in self.scope:
+            raise _RenderError(f"{name!r} is undefined")
+        if name not in self._done:
+            if name in self._busy:
+                raise _RenderError(f"{name!r} refers to itself")
+            self._busy.add(name)
+            try:
+                self._done[name] = (True, self._render_value(self.scope[name]))
+            except _RenderError as exc:
+                self._done[name] = (False, str(exc))
+            finally:
+                self._busy.discard(name)
+        ok, value = self._done[name]
+        if not ok:
+            raise _RenderError(f"{name!r} cannot be rendered: {value}")
+        if _size(value) > MAX_VALUE:
+            raise _RenderError(f"{name!r} is too large to use in a template")
+        return value
+
+    def _render_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._render(value)
+        if isinstance(value, dict):
+            return {self._render_value(k) if isinstance(k, str) else k:
+                    self._render_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._render_value(v) for v in value]
+        return value
+
+    def _render(self, text: str) -> Any:
+        if isinstance(text, Unsafe) or not any(m in text for m in MARKERS):
+            return text
+        if len(text) > MAX_TEMPLATE:
+            raise _RenderError(f"the template is longer than {MAX_TEMPLATE} characters")
+        if "{%" in text or "{#" in text:
+            raise _RenderError("statements and comments ({% %}, {# #}) are not rendered")
+        try:
+            parsed = _ENV.parse(text)
+            context = {name: self._variable(name)
+                       for name in meta.find_undeclared_variables(parsed)}
+            inner = text.strip()
+            if inner.startswith("{{") and inner.endswith("}}") and inner.count("{{") == 1:
+                # one expression: its value, not its text (as Ansible gives it)
+                result = _ENV.compile_expression(inner[2:-2],
+                                                 undefined_to_none=False)(**context)
+                if isinstance(result, jinja2.Undefined):
+                    str(result)  # raises the undefined error
+            else:
+                result = _ENV.from_string(parsed).render(context)
+        except _RenderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of untrusted text: kept raw
+            raise _RenderError(f"{type(exc).__name__}: {exc}") from None
+        if _size(result) > MAX_VALUE:
+            raise _RenderError(f"the rendered value is larger than {MAX_VALUE} characters")
+        return result
+
+    def freeze(self, value: Any) -> tuple[Any, str | None]:
+        """``value`` rendered and marked unsafe, and why it could not be rendered
+        (None: it was, or it holds no template). Unrenderable: the raw value."""
+        if not _has_template(value):
+            return mark_unsafe(value), None
+        try:
+            return mark_unsafe(self._render_value(value)), None
+        except _RenderError as exc:
+            return mark_unsafe(value), str(exc)
+
+
+def _freeze_scope(values: dict[str, Any], scope: dict[str, Any],
+                  sources: dict[str, dict[str, bool]] | None, where: str,
+                  note: Callable[[str], None], names: Any = None,
+                  returned: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """``values`` with each untrusted one frozen (``scope``: what they may refer to).
+
+    Untrusted: named in ``returned``, or one of ``names`` (None: any) whose
+    ``sources`` have an untrusted project (no sources known: untrusted)."""
+    freezer = Freezer(scope)
+    out = dict(values)
+    for name, value in values.items():
+        if name not in returned and (
+                (names is not None and name not in names)
+                or not untrusted(sources.get(name) if sources is not None else None)):
+            continue
+        out[name], problem = freezer.freeze(value)
+        if problem is not None:
+            note(f"{where} {name!r} (untrusted) is not a template trusted playbooks "
+                 f"evaluate: {problem}; they get its text as written")
+    return out
+
+
+def _sources(job: FrozenJob, kind: str, target: str | None = None
+             ) -> dict[str, dict[str, bool]] | None:
+    """The recorded sources of one kind of variable (None: none recorded)."""
+    if not job.var_sources:
+        return None
+    known = job.var_sources.get(kind) or {}
+    return known.get(target) if target is not None else known
+
+
+def trusted_view(job: FrozenJob, inventory: dict[str, Any], extra_vars: dict[str, Any],
+                 returned: set[str], note: Callable[[str], None]
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The inventory and extra vars trusted playbooks get: every untrusted value
+    frozen and unsafe, ``zuul`` all unsafe, the originals under ``unsafe_vars``.
+
+    ``inventory`` and ``extra_vars`` are what untrusted playbooks get (built by
+    ``job_vars.inventory``); ``returned`` names the variables that came from the
+    data of the builds this one depends on (always untrusted).
+    """
+    all_group = inventory.get("all", {})
+    variables = dict(all_group.get("vars") or {})
+    zuul = variables.pop("zuul", None)
+    scope = {**variables, "zuul": zuul, **extra_vars}
+    frozen_vars = _freeze_scope(variables, scope, _sources(job, "vars"), "variable", note,
+                                names=job.vars, returned=returned)
+    frozen_extra = _freeze_scope(extra_vars, scope, _sources(job, "extra_vars"),
+                                 "extra variable", note)
+    frozen_vars["zuul"] = mark_unsafe(zuul)
+    frozen_vars["unsafe_vars"] = mark_unsafe({**variables, **extra_vars})
+    hosts: dict[str, Any] = {}
+    for host, host_vars in (all_group.get("hosts") or {}).items():
+        given = job.host_vars.get(host) or {}
+        if not isinstance(host_vars, dict) or not given:
+            hosts[host] = host_vars
+            continue
+        hosts[host] = _freeze_scope(host_vars, {**scope, **host_vars},
+                                    _sources(job, "host_vars", host) or
+                                    ({} if job.var_sources else None),
+                                    f"host var of {host}", note, names=given)
+        hosts[host]["unsafe_vars"] = mark_unsafe({**variables, **given, **extra_vars})
+    frozen_all = {**all_group, "vars": frozen_vars, "hosts": hosts}
+    children = all_group.get("children")
+    if children:
+        frozen_children = {}
+        for group, body in children.items():
+            group_vars = body.get("vars") if isinstance(body, dict) else None
+            frozen_children[group] = body if not group_vars else {**body, "vars": (
+                _freeze_scope(group_vars, {**scope, **group_vars},
+                              _sources(job, "group_vars", group), f"group var of {group}",
+                              note))}
+        frozen_all["children"] = frozen_children
+    return {**inventory, "all": frozen_all}, frozen_extra
+
+
+def untrusted_summary(job: FrozenJob, returned: set[str]) -> str | None:
+    """One job-log line naming the untrusted variables and their projects (None:
+    there are none)."""
+    parts = []
+    for name, sources in sorted((job.var_sources or {}).get("vars", {}).items()):
+        if untrusted(sources):
+            parts.append(f"{name} ({', '.join(untrusted_projects(sources))})")
+    parts.extend(f"{name} (returned data)" for name in sorted(returned))
+    if not parts:
+        return None
+    return ("Variables trusted playbooks get frozen and unsafe: " + ", ".join(parts))
