@@ -141,17 +141,18 @@ class Freezer:
     ``scope`` is the variables a value may refer to (the job's, as the host that
     reads it sees them); a variable that is itself a template is rendered first
     (a cycle, or one that cannot be rendered, makes the referring value fail too).
+    The variables named in ``data`` are text: referring to them gives their text.
     """
 
-    def __init__(self, scope: dict[str, Any]) -> None:
-        self.scope = scope
+    def __init__(self, scope: dict[str, Any], data: tuple[str, ...] = ("zuul",)) -> None:
+        # ``data`` (the change metadata in ``zuul``) is never rendered itself
+        self.scope = {**scope, **{name: mark_unsafe(scope[name])
+                                  for name in data if name in scope}}
         self._done: dict[str, tuple[bool, Any]] = {}
         self._busy: set[str] = set()
 
     def _variable(self, name: str) -> Any:
         """The value of ``name`` to render with (raises _RenderError)."""
-        if name not in self.scope:
-            raise _RenderError(f"{name!r} is undefined")
         if name not in self._done:
             if name in self._busy:
                 raise _RenderError(f"{name!r} refers to itself")
@@ -188,8 +189,11 @@ class Freezer:
             raise _RenderError("statements and comments ({% %}, {# #}) are not rendered")
         try:
             parsed = _ENV.parse(text)
+            # an unknown name is left to Jinja (StrictUndefined: an error, unless a
+            # ``default`` filter catches it)
             context = {name: self._variable(name)
-                       for name in meta.find_undeclared_variables(parsed)}
+                       for name in meta.find_undeclared_variables(parsed)
+                       if name in self.scope}
             inner = text.strip()
             if inner.startswith("{{") and inner.endswith("}}") and inner.count("{{") == 1:
                 # one expression: its value, not its text (as Ansible gives it)
