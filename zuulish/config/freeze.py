@@ -44,6 +44,22 @@ def _check_may_inherit(layout: Layout, child: Job, parents: list[Job]) -> None:
                           line=child.source_line)
 
 
+def _check_variant(guard: Job | None, variant: Job) -> None:
+    """Zuul's rules for a variant of a job already marked ``final`` (no variant may
+    change it) or ``protected`` (only variants of its own project may)."""
+    if guard is None:
+        return
+    if guard.final:
+        raise ConfigError(f"job {variant.name!r} is final (at {guard.source_file}:"
+                          f"{guard.source_line}) and cannot be changed by a variant",
+                          file=variant.source_file, line=variant.source_line)
+    if guard.protected and variant.source_project != guard.source_project:
+        raise ConfigError(f"job {variant.name!r} is protected and may only be changed by "
+                          f"variants of {guard.source_project!r}, not of "
+                          f"{variant.source_project!r}",
+                          file=variant.source_file, line=variant.source_line)
+
+
 def _inheritance_chain(layout: Layout, name: str, branch: str) -> list[Job]:
     """Variants from the root ancestor down to ``name`` (each level's variants in order)."""
     levels: list[list[Job]] = []
@@ -219,8 +235,12 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
     if not any(v.name == ref.name for v in chain):
         raise ConfigError(f"job {ref.name!r} has no variant for branch {branch!r}")
     frozen = FrozenJob(name=ref.name, timeout=DEFAULT_TIMEOUT)
+    guarded: dict[str, Job] = {}  # job name -> its first final or protected variant
     for variant in chain:
+        _check_variant(guarded.get(variant.name), variant)
         _apply(frozen, variant, layout)
+        if variant.final or variant.protected:
+            guarded.setdefault(variant.name, variant)
     if any(v.abstract for v in chain if v.name == ref.name):
         raise ConfigError(f"job {ref.name!r} is abstract and cannot run directly; "
                           "define a job that inherits from it")
@@ -229,6 +249,11 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
         if finals:
             raise ConfigError(f"job {ref.name!r} is final and cannot be changed by "
                               f"project {project!r}")
+        owners = {v.source_project for v in chain if v.name == ref.name and v.protected}
+        if not ref.trusted and owners and owners != {project}:
+            raise ConfigError(f"job {ref.name!r} is protected (defined in "
+                              f"{', '.join(sorted(owners))}) and cannot be changed by project "
+                              f"{project!r}", line=ref.line)
         from zuulish.config.parser import SourceContext, parse_job
         ctx = SourceContext(project, branch, f"{project} (project stanza)", False)
         variant = parse_job({"name": ref.name, "parent": None, **ref.overrides}, ctx)
