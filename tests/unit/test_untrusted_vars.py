@@ -107,7 +107,7 @@ def test_the_trusted_view_freezes_only_untrusted_values() -> None:
     assert not isinstance(host["ansible_connection"], Unsafe)
     assert not isinstance(inv["all"]["children"]["g"]["vars"]["gv"], Unsafe)
     assert any("variable 'mine' (untrusted) is not a template" in n for n in notes), notes
-    assert any("host var of node 'hv'" in n for n in notes), notes
+    assert any("variable 'hv' (untrusted)" in n for n in notes), notes
 
 
 def test_a_job_without_recorded_sources_is_all_untrusted() -> None:
@@ -124,3 +124,26 @@ def test_extra_vars_are_written_with_their_unsafe_tags(tmp_path: Path) -> None:
     assert yaml.load(text.replace("!unsafe", ""), Loader=yaml.SafeLoader)["a"] == "{{ x }}"
     write_extra_vars(tmp_path, {})
     assert not (tmp_path / "env" / "extravars").exists()
+
+
+def test_a_job_variable_is_rendered_per_host_as_ansible_would() -> None:
+    command = ("{{ inventory_hostname }} {{ duty }} {{ group_names | join(',') }} "
+               "{{ groups['peers'] | map('extract', hostvars, ['nodepool', 'ip']) "
+               "| join(',') }}")
+    job = FrozenJob(name="j", vars={"command": command, "duty": "none"},
+                    group_vars={"followers": {"duty": "follow"}},
+                    var_sources={"vars": {"command": {"org/app": False},
+                                          "duty": {"org/app": False}}})
+    inventory = {"all": {
+        "vars": {**job.vars, "zuul": ZUUL},
+        "hosts": {"a": {"nodepool": {"ip": "10.0.0.1"}}, "b": {"nodepool": {"ip": "10.0.0.2"}}},
+        "children": {"followers": {"hosts": {"b": None}, "vars": {"duty": "follow"}},
+                     "peers": {"hosts": {"a": None, "b": None}}}}}
+    notes: list[str] = []
+    inv, _ = trusted_view(job, inventory, {}, set(), notes.append)
+    hosts = inv["all"]["hosts"]
+    assert hosts["a"]["command"] == "a none peers 10.0.0.1,10.0.0.2"
+    assert hosts["b"]["command"] == "b follow followers,peers 10.0.0.1,10.0.0.2"
+    assert "duty" not in hosts["b"]  # its group sets it: the group's value stands
+    assert isinstance(hosts["a"]["command"], Unsafe)
+    assert notes == []

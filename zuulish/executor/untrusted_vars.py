@@ -41,6 +41,10 @@ MAX_TEMPLATE = 4 * 1024  # characters of one template that is rendered
 MAX_VALUE = 64 * 1024  # characters of a rendered value (and of one used as context)
 MAX_REPEAT = 100_000  # items of a string or list made by '*'
 MARKERS = ("{{", "{%", "{#")
+# Variables that are data, never templates: the change metadata and, per host,
+# Ansible's magic variables (as this module builds them).
+DATA = ("zuul", "hostvars", "groups", "group_names", "inventory_hostname",
+        "inventory_hostname_short")
 
 
 def _bool(value: Any) -> bool:
@@ -66,6 +70,15 @@ def _quote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+def _extract(item: Any, container: Any, morekeys: Any = None) -> Any:
+    """Ansible's ``extract`` filter: ``container[item]``, then each of ``morekeys``."""
+    value = container[item]
+    keys = [] if morekeys is None else morekeys if isinstance(morekeys, list) else [morekeys]
+    for key in keys:
+        value = value[key]
+    return value
+
+
 class _Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, further bounded: no globals, no methods of any object, an
     allow-list of pure filters, and no operator that can make a huge value."""
@@ -77,9 +90,9 @@ class _Sandbox(SandboxedEnvironment):
         builtin = self.filters
         self.filters = {name: builtin[name] for name in (
             "default", "d", "lower", "upper", "trim", "string", "int", "length", "join",
-            "first", "last")}
+            "first", "last", "map", "select", "reject", "list", "unique", "sort")}
         self.filters.update(basename=_basename, dirname=_dirname, to_json=_to_json,
-                            bool=_bool, quote=_quote)
+                            bool=_bool, quote=_quote, extract=_extract)
         self.globals = {}
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -144,10 +157,11 @@ class Freezer:
     The variables named in ``data`` are text: referring to them gives their text.
     """
 
-    def __init__(self, scope: dict[str, Any], data: tuple[str, ...] = ("zuul",)) -> None:
-        # ``data`` (the change metadata in ``zuul``) is never rendered itself
-        self.scope = {**scope, **{name: mark_unsafe(scope[name])
-                                  for name in data if name in scope}}
+    def __init__(self, scope: dict[str, Any], data: tuple[str, ...] = DATA) -> None:
+        # ``data`` (the change metadata in ``zuul``, Ansible's magic variables) is
+        # never rendered itself, and not bounded by MAX_VALUE (nothing can grow it)
+        self.data = {name for name in data if name in scope}
+        self.scope = {**scope, **{name: mark_unsafe(scope[name]) for name in self.data}}
         self._done: dict[str, tuple[bool, Any]] = {}
         self._busy: set[str] = set()
 
@@ -166,7 +180,8 @@ class Freezer:
         ok, value = self._done[name]
         if not ok:
             raise _RenderError(f"{name!r} cannot be rendered: {value}")
-        if _size(value) > MAX_VALUE:
+        if name not in self.data and _size(value) > MAX_VALUE:
+            self._done[name] = (False, "too large to use in a template")
             raise _RenderError(f"{name!r} is too large to use in a template")
         return value
 
@@ -222,26 +237,25 @@ class Freezer:
             return mark_unsafe(value), str(exc)
 
 
-def _freeze_scope(values: dict[str, Any], scope: dict[str, Any],
-                  sources: dict[str, dict[str, bool]] | None, where: str,
-                  note: Callable[[str], None], names: Any = None,
-                  returned: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
-    """``values`` with each untrusted one frozen (``scope``: what they may refer to).
-
-    Untrusted: named in ``returned``, or one of ``names`` (None: any) whose
-    ``sources`` have an untrusted project (no sources known: untrusted)."""
-    freezer = Freezer(scope)
+def _freeze(values: dict[str, Any], names: set[str], freezer: Freezer,
+            problems: dict[str, str]) -> dict[str, Any]:
+    """``values`` with each of ``names`` frozen; why one could not be rendered goes
+    into ``problems`` (by name, the first kept)."""
     out = dict(values)
-    for name, value in values.items():
-        if name not in returned and (
-                (names is not None and name not in names)
-                or not untrusted(sources.get(name) if sources is not None else None)):
-            continue
-        out[name], problem = freezer.freeze(value)
-        if problem is not None:
-            note(f"{where} {name!r} (untrusted) is not a template trusted playbooks "
-                 f"evaluate: {problem}; they get its text as written")
+    for name in values:
+        if name in names:
+            out[name], problem = freezer.freeze(values[name])
+            if problem is not None:
+                problems.setdefault(name, problem)
     return out
+
+
+def _untrusted_names(values: dict[str, Any], sources: dict[str, dict[str, bool]] | None,
+                     only: Any = None) -> set[str]:
+    """The names of ``values`` (those in ``only``, if given) whose sources include an
+    untrusted project (no sources recorded: all)."""
+    return {name for name in values if (only is None or name in only)
+            and untrusted(sources.get(name) if sources is not None else None)}
 
 
 def _sources(job: FrozenJob, kind: str, target: str | None = None
@@ -253,6 +267,15 @@ def _sources(job: FrozenJob, kind: str, target: str | None = None
     return known.get(target) if target is not None else known
 
 
+def _groups(all_group: dict[str, Any]) -> dict[str, list[str]]:
+    """Ansible's ``groups``: each group's hosts (``all`` and ``ungrouped`` too)."""
+    hosts = list(all_group.get("hosts") or {})
+    children = all_group.get("children") or {}
+    groups = {name: list((body or {}).get("hosts") or {}) for name, body in children.items()}
+    grouped = {h for members in groups.values() for h in members}
+    return {"all": hosts, "ungrouped": [h for h in hosts if h not in grouped], **groups}
+
+
 def trusted_view(job: FrozenJob, inventory: dict[str, Any], extra_vars: dict[str, Any],
                  returned: set[str], note: Callable[[str], None]
                  ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -262,38 +285,75 @@ def trusted_view(job: FrozenJob, inventory: dict[str, Any], extra_vars: dict[str
     ``inventory`` and ``extra_vars`` are what untrusted playbooks get (built by
     ``job_vars.inventory``); ``returned`` names the variables that came from the
     data of the builds this one depends on (always untrusted).
+
+    Ansible templates a variable per host, so an untrusted job variable is
+    rendered for each host too (with that host's vars, groups, ``inventory_hostname``
+    and ``hostvars`` as context) and the result put in the host's vars, unless the
+    host or one of its groups sets that name itself; all.vars keeps the value
+    rendered without a host (what ``localhost`` sees).
     """
     all_group = inventory.get("all", {})
     variables = dict(all_group.get("vars") or {})
     zuul = variables.pop("zuul", None)
-    scope = {**variables, "zuul": zuul, **extra_vars}
-    frozen_vars = _freeze_scope(variables, scope, _sources(job, "vars"), "variable", note,
-                                names=job.vars, returned=returned)
-    frozen_extra = _freeze_scope(extra_vars, scope, _sources(job, "extra_vars"),
-                                 "extra variable", note)
+    children: dict[str, Any] = dict(all_group.get("children") or {})
+    hosts_in = dict(all_group.get("hosts") or {})
+    groups = _groups(all_group)
+    group_vars = {g: dict(b.get("vars") or {}) for g, b in children.items()
+                  if isinstance(b, dict)}
+    hostvars = {}
+    for host, host_vars in hosts_in.items():
+        mine: dict[str, Any] = dict(variables)
+        for group in sorted(g for g, members in groups.items() if host in members):
+            mine.update(group_vars.get(group, {}))
+        hostvars[host] = {**mine, **(host_vars or {})}
+    problems: dict[str, str] = {}
+    scope = {**variables, "zuul": zuul, "groups": groups, "hostvars": hostvars,
+             **extra_vars}
+    untrusted_vars = _untrusted_names(variables, _sources(job, "vars"), job.vars) \
+        | (returned & set(variables))
+    generic: dict[str, str] = {}
+    frozen_vars = _freeze(variables, untrusted_vars, Freezer(scope), generic)
+    frozen_extra = _freeze(extra_vars, _untrusted_names(
+        extra_vars, _sources(job, "extra_vars")), Freezer(scope), problems)
     frozen_vars["zuul"] = mark_unsafe(zuul)
     frozen_vars["unsafe_vars"] = mark_unsafe({**variables, **extra_vars})
+
     hosts: dict[str, Any] = {}
-    for host, host_vars in (all_group.get("hosts") or {}).items():
+    for host, host_vars in hosts_in.items():
+        host_vars = dict(host_vars or {})
+        member_of = sorted(g for g, members in groups.items()
+                           if host in members and g not in ("all", "ungrouped"))
+        shadowed = set(host_vars).union(*(group_vars.get(g, {}) for g in member_of))
+        host_scope = {**scope, **hostvars[host], "inventory_hostname": host,
+                      "inventory_hostname_short": host.split(".")[0],
+                      "group_names": member_of, **extra_vars}
+        freezer = Freezer(host_scope)
         given = job.host_vars.get(host) or {}
-        if not isinstance(host_vars, dict) or not given:
-            hosts[host] = host_vars
+        frozen = _freeze(host_vars, _untrusted_names(
+            host_vars, _sources(job, "host_vars", host), given), freezer, problems)
+        for name in untrusted_vars - shadowed:
+            frozen[name], problem = freezer.freeze(variables[name])
+            if problem is not None:
+                problems.setdefault(name, problem)
+        if given:
+            frozen["unsafe_vars"] = mark_unsafe({**variables, **given, **extra_vars})
+        hosts[host] = frozen
+    if not hosts_in:
+        problems = {**generic, **problems}
+    frozen_children = {}
+    for group, body in children.items():
+        own = group_vars.get(group)
+        if not own:
+            frozen_children[group] = body
             continue
-        hosts[host] = _freeze_scope(host_vars, {**scope, **host_vars},
-                                    _sources(job, "host_vars", host) or
-                                    ({} if job.var_sources else None),
-                                    f"host var of {host}", note, names=given)
-        hosts[host]["unsafe_vars"] = mark_unsafe({**variables, **given, **extra_vars})
+        group_scope = {**scope, **own, "group_names": [group]}
+        frozen_children[group] = {**body, "vars": _freeze(own, _untrusted_names(
+            own, _sources(job, "group_vars", group)), Freezer(group_scope), problems)}
+    for name, problem in problems.items():
+        note(f"variable {name!r} (untrusted) is not a template trusted playbooks "
+             f"evaluate: {problem}; they get its text as written")
     frozen_all = {**all_group, "vars": frozen_vars, "hosts": hosts}
-    children = all_group.get("children")
     if children:
-        frozen_children = {}
-        for group, body in children.items():
-            group_vars = body.get("vars") if isinstance(body, dict) else None
-            frozen_children[group] = body if not group_vars else {**body, "vars": (
-                _freeze_scope(group_vars, {**scope, **group_vars},
-                              _sources(job, "group_vars", group), f"group var of {group}",
-                              note))}
         frozen_all["children"] = frozen_children
     return {**inventory, "all": frozen_all}, frozen_extra
 
