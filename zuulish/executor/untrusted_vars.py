@@ -19,6 +19,12 @@ of its strings is marked unsafe as it is.
 The original values of the job's variables (all of them, marked unsafe) are
 under ``unsafe_vars``, as in Zuul, for a trusted playbook that needs the text as
 written. Untrusted playbooks see the values as before: they run in the sandbox.
+
+The sandbox runs in the executor's process, so it is bounded: templates of at
+most MAX_TEMPLATE characters, values of at most MAX_VALUE, no statements
+(``{% for %}`` loops), no ``*``/``**``/``%`` that could build a huge value, no
+filter that pads (``center``, ``indent``, ``format``) and no ``regex_replace``
+(a pattern of the attacker's choosing can take exponential time in ``re``).
 """
 
 from __future__ import annotations
