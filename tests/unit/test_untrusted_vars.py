@@ -147,3 +147,7 @@ def test_a_job_variable_is_rendered_per_host_as_ansible_would() -> None:
     assert "duty" not in hosts["b"]  # its group sets it: the group's value stands
     assert isinstance(hosts["a"]["command"], Unsafe)
     assert notes == []
+
+
+def test_a_generator_becomes_a_list() -> None:
+    assert freeze("{{ names | map('upper') }}", names=["a", "b"])[0] == ["A", "B"]

@@ -29,6 +29,7 @@ filter that pads (``center``, ``indent``, ``format``) and no ``regex_replace``
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shlex
@@ -143,6 +144,16 @@ def _has_template(value: Any) -> bool:
     return False
 
 
+def _plain(value: Any) -> Any:
+    """An expression's value as YAML can hold it: a generator (``map``, ``select``)
+    becomes a list, anything else that is not plain data its text."""
+    if value is None or isinstance(value, str | int | float | bool | dict | list):
+        return value
+    if isinstance(value, tuple) or inspect.isgenerator(value):
+        return list(value)
+    return str(value)
+
+
 class _RenderError(Exception):
     """A template that cannot be rendered safely (the message says why)."""
 
@@ -222,6 +233,7 @@ class Freezer:
                                                  undefined_to_none=False)(**context)
                 if isinstance(result, jinja2.Undefined):
                     str(result)  # raises the undefined error
+                result = _plain(result)
             else:
                 result = _ENV.from_string(parsed).render(context)
         except _RenderError:
