@@ -43,6 +43,8 @@ ECHO = """- hosts: all
     - shell: echo "trusted=[{{ trusted_template }}]"
     - shell: echo "original=[{{ unsafe_vars.some_var }}]"
     - shell: echo "returned=[{{ returned_var | default('none') }}]"
+    - setup: {gather_subset: [min]}
+    - shell: echo "home=[{{ home_dir | default('none') }}]"
 """
 
 ATTACK = "{{ lookup('pipe', 'cat %s; echo evaluated | tr a-z A-Z') }}"
@@ -54,6 +56,7 @@ CHILD_JOBS = """
     vars:
       some_var: ATTACK
       zuul_work_dir: "{{ zuul.projects[zuul.project.canonical_name].src_dir }}/sub"
+      home_dir: "{{ ansible_user_dir }}/x"
 - job:
     name: producer
     run: playbooks/produce.yaml
@@ -132,6 +135,8 @@ def test_untrusted_templates_reach_trusted_playbooks_as_text(
     assert "returned_var (returned data)" in consumer_text
     # a legitimate template in an untrusted variable is rendered in the sandbox
     assert "workdir=[src/" in child_text and "/org/app/sub]" in child_text, child_text[-3000:]
+    # one that refers to the node's facts, and only reads variables, is Ansible's
+    assert "home=[/" in child_text and "/x]" in child_text, child_text[-3000:]
     assert "Variables trusted playbooks get frozen and unsafe: " in child_text
     assert "some_var (org/app)" in child_text
     assert "is not a template trusted playbooks evaluate" in child_text

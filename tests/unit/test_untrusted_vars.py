@@ -151,3 +151,25 @@ def test_a_job_variable_is_rendered_per_host_as_ansible_would() -> None:
 
 def test_a_generator_becomes_a_list() -> None:
     assert freeze("{{ names | map('upper') }}", names=["a", "b"])[0] == ["A", "B"]
+
+
+def test_a_pure_template_of_the_nodes_facts_is_left_to_ansible() -> None:
+    # Zuul jobs often write zuul_work_dir: "{{ ansible_user_dir }}/{{ ... }}"; facts
+    # exist only on the node, and such a template can only read variables
+    text = "{{ ansible_user_dir }}/{{ zuul.projects['h/org/app'].src_dir | default('x') }}"
+    value, problem = freeze(text)
+    assert (value, problem) == (text, None)
+    assert type(value) is str  # not unsafe: Ansible renders it
+
+
+@pytest.mark.parametrize("text", [
+    "{{ lookup('pipe', 'id') }}{{ ansible_user_dir }}",
+    "{{ ansible_user_dir.__class__ }}",
+    "{{ ansible_user_dir | map('lookup') | list }}",
+    "{{ ansible_user_dir | regex_replace('x', 'y') }}",
+    "{{ ansible_user_dir * 1000 }}",
+    "{{ ansible_user_dir.split('/') }}",
+])
+def test_a_template_of_facts_that_does_more_than_read_stays_unsafe(text: str) -> None:
+    value, problem = freeze(text)
+    assert value == text and isinstance(value, Unsafe) and problem is not None

@@ -11,7 +11,9 @@ once, here, in a sandbox (Jinja2's ``SandboxedEnvironment`` with the job's own
 variables as context: no Ansible lookups, no methods, a few pure filters, bounded
 sizes), and the result is marked ``!unsafe`` so Ansible takes it literally.
 ``zuul_work_dir: "{{ zuul.projects['host/org/app'].src_dir }}"`` still works. A
-template that cannot be rendered so (a lookup, an undefined variable, a
+template that refers to the node's facts (``{{ ansible_user_dir }}``) and only
+reads variables is left for Ansible (``Deferred``). A template that cannot be
+rendered so (a lookup, an undefined variable, a
 statement, an error) stays its raw text, marked unsafe, with a line in the job
 log. Change metadata (the whole ``zuul`` variable) is data, not templates: each
 of its strings is marked unsafe as it is.
@@ -37,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from zuulish.executor.unsafe import Unsafe
@@ -125,6 +127,8 @@ _ENV = _Sandbox()
 
 def mark_unsafe(value: Any) -> Any:
     """``value`` with every string in it (mapping keys too) an ``Unsafe`` string."""
+    if isinstance(value, Deferred):
+        return str(value)  # Ansible's to render (see Deferred)
     if isinstance(value, str):
         return value if isinstance(value, Unsafe) else Unsafe(value)
     if isinstance(value, dict):
@@ -132,6 +136,16 @@ def mark_unsafe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mark_unsafe(v) for v in value]
     return value
+
+
+def _holds_deferred(value: Any) -> bool:
+    if isinstance(value, Deferred):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_deferred(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_deferred(v) for v in value)
+    return False
 
 
 def _has_template(value: Any) -> bool:
@@ -142,6 +156,43 @@ def _has_template(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_template(v) for v in value)
     return False
+
+
+class Deferred(str):
+    """A template left for Ansible to render: it refers to facts of the node
+    (``ansible_user_dir``, ...), which exist only once the playbook gathered
+    them, and it is *pure* (``_pure``): names, constants, ``[]`` and ``.``
+    (no ``_`` names), the sandbox's filters, Jinja's tests and plain operators;
+    no call, so no lookup, and no ``*``. Rendered by Ansible it can only read
+    variables, and the untrusted ones it reads are unsafe, so never templated."""
+
+
+_PURE_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const,
+               nodes.Getattr, nodes.Getitem, nodes.Slice, nodes.Filter, nodes.Test,
+               nodes.Concat, nodes.CondExpr, nodes.Compare, nodes.Operand, nodes.And,
+               nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Add, nodes.Sub, nodes.List,
+               nodes.Tuple, nodes.Dict, nodes.Pair, nodes.Keyword)
+_BY_NAME = ("map", "select", "reject")  # filters whose first argument names a filter or test
+
+
+def _pure(node: nodes.Node) -> bool:
+    """Whether a parsed template only reads variables (see ``Deferred``)."""
+    if not isinstance(node, _PURE_NODES):
+        return False
+    if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+        return False
+    if isinstance(node, nodes.Filter):
+        if node.name not in _ENV.filters or node.dyn_args or node.dyn_kwargs:
+            return False
+        if node.name in _BY_NAME and node.args:
+            named = node.args[0]
+            if not (isinstance(named, nodes.Const) and isinstance(named.value, str)
+                    and (named.value in _ENV.filters or named.value in _ENV.tests)):
+                return False
+    if isinstance(node, nodes.Test) and (node.name not in _ENV.tests
+                                         or node.dyn_args or node.dyn_kwargs):
+        return False
+    return all(_pure(child) for child in node.iter_child_nodes())
 
 
 def _plain(value: Any) -> Any:
@@ -197,6 +248,8 @@ class Freezer:
         ok, value = self._done[name]
         if not ok:
             raise _RenderError(f"{name!r} cannot be rendered: {value}")
+        if _holds_deferred(value):
+            raise _RenderError(f"{name!r} refers to the node's facts")
         if name not in self.data and _size(value) > MAX_VALUE:
             self._done[name] = (False, "too large to use in a template")
             raise _RenderError(f"{name!r} is too large to use in a template")
@@ -221,11 +274,13 @@ class Freezer:
             raise _RenderError("statements and comments ({% %}, {# #}) are not rendered")
         try:
             parsed = _ENV.parse(text)
+            names = meta.find_undeclared_variables(parsed)
+            facts = {n for n in names if n not in self.scope and n.startswith("ansible_")}
+            if facts and _pure(parsed):
+                return Deferred(text)
             # an unknown name is left to Jinja (StrictUndefined: an error, unless a
             # ``default`` filter catches it)
-            context = {name: self._variable(name)
-                       for name in meta.find_undeclared_variables(parsed)
-                       if name in self.scope}
+            context = {name: self._variable(name) for name in names if name in self.scope}
             inner = text.strip()
             if inner.startswith("{{") and inner.endswith("}}") and inner.count("{{") == 1:
                 # one expression: its value, not its text (as Ansible gives it)
