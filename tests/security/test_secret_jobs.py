@@ -116,13 +116,18 @@ CHILDREN = """
     vars:
       target: "{{ creds.token | join('-') }}"
 - job:
+    name: steal-with-a-fact
+    parent: deploy
+    vars:
+      target: "{{ ansible_user_dir }}{{ creds.token | join('-') }}"
+- job:
     name: steal-by-shell
     parent: deploy
     vars:
       target: "x; echo $(echo stolen-$((6*7)))"
 - project:
     check:
-      jobs: [steal-by-template, steal-by-shell]
+      jobs: [steal-by-template, steal-with-a-fact, steal-by-shell]
 """
 
 
@@ -155,6 +160,8 @@ def test_a_child_cannot_get_the_secret_out_through_its_parents_playbook(
     # the parent's playbook ran with the secret, and took the child's value as text
     assert (f"uploading {len(TOKEN)} characters to {{{{ creds.token | join('-') }}}}"
             in texts["steal-by-template"]), texts["steal-by-template"][-3000:]
+    assert ("characters to {{ ansible_user_dir }}{{ creds.token | join('-') }}"
+            in texts["steal-with-a-fact"]), texts["steal-with-a-fact"][-3000:]
     assert ("uploading 15 characters to x; echo $(echo stolen-$((6*7)))"
             in texts["steal-by-shell"]), texts["steal-by-shell"][-3000:]
     assert "stolen-42" not in texts["steal-by-shell"]

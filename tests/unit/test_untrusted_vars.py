@@ -173,3 +173,16 @@ def test_a_pure_template_of_the_nodes_facts_is_left_to_ansible() -> None:
 def test_a_template_of_facts_that_does_more_than_read_stays_unsafe(text: str) -> None:
     value, problem = freeze(text)
     assert value == text and isinstance(value, Unsafe) and problem is not None
+
+
+@pytest.mark.parametrize("text", [
+    # a secret, a play var or hostvars of the trusted playbook: Ansible would give them
+    "{{ ansible_user_dir }}{{ creds.token | join('-') }}",
+    "{{ ansible_user_dir }}{{ hostvars['node'].creds }}",
+    "{{ ansible_user_dir }}{{ vars }}",
+    "{{ ansible_env }}",
+    "{{ ansible_user_dir }}{{ base }}",
+])
+def test_a_template_of_facts_and_other_names_is_not_left_to_ansible(text: str) -> None:
+    value, problem = freeze(text, base="b")
+    assert value == text and isinstance(value, Unsafe) and problem is not None

@@ -158,13 +158,28 @@ def _has_template(value: Any) -> bool:
     return False
 
 
+# Facts a frozen value may refer to: what the node is and where its user works.
+# Not ``ansible_env`` (a local node's is the executor's environment).
+FACTS = frozenset({
+    "ansible_user_dir", "ansible_user_id", "ansible_user_uid", "ansible_user_gid",
+    "ansible_hostname", "ansible_fqdn", "ansible_nodename", "ansible_domain",
+    "ansible_architecture", "ansible_machine", "ansible_system", "ansible_kernel",
+    "ansible_os_family", "ansible_distribution", "ansible_distribution_version",
+    "ansible_distribution_major_version", "ansible_distribution_release",
+    "ansible_processor_vcpus", "ansible_processor_nproc", "ansible_memtotal_mb",
+    "ansible_default_ipv4", "ansible_default_ipv6", "ansible_all_ipv4_addresses",
+    "ansible_all_ipv6_addresses",
+})
+
+
 class Deferred(str):
     """A template left for Ansible to render: it refers to facts of the node
-    (``ansible_user_dir``, ...), which exist only once the playbook gathered
-    them, and it is *pure* (``_pure``): names, constants, ``[]`` and ``.``
-    (no ``_`` names), the sandbox's filters, Jinja's tests and plain operators;
-    no call, so no lookup, and no ``*``. Rendered by Ansible it can only read
-    variables, and the untrusted ones it reads are unsafe, so never templated."""
+    (``FACTS``: ``ansible_user_dir``, ...), which exist only once the playbook
+    gathered them, to nothing else but ``zuul`` (any other name could be a play
+    var or a secret of the trusted playbook, which Ansible would give it), and
+    it is *pure* (``_pure``): names, constants, ``[]`` and ``.`` (no ``_``
+    names), the sandbox's filters, Jinja's tests and plain operators; no call,
+    so no lookup, and no ``*``. ``zuul`` is unsafe, so never templated again."""
 
 
 _PURE_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const,
@@ -275,8 +290,7 @@ class Freezer:
         try:
             parsed = _ENV.parse(text)
             names = meta.find_undeclared_variables(parsed)
-            facts = {n for n in names if n not in self.scope and n.startswith("ansible_")}
-            if facts and _pure(parsed):
+            if names & FACTS and names <= FACTS | {"zuul"} and _pure(parsed):
                 return Deferred(text)
             # an unknown name is left to Jinja (StrictUndefined: an error, unless a
             # ``default`` filter catches it)
