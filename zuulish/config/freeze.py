@@ -12,6 +12,7 @@ from zuulish.errors import ConfigError
 from zuulish.model import FrozenJob, Job, JobGraph, NodeSet, PlaybookRef
 from zuulish.model.mappings import deep_merge
 from zuulish.model.project import JobReference
+from zuulish.model.vars_provenance import below, merged_sources
 
 DEFAULT_PARENT = "base"
 DEFAULT_TIMEOUT = 1800
@@ -41,6 +42,22 @@ def _check_may_inherit(layout: Layout, child: Job, parents: list[Job]) -> None:
         raise ConfigError(f"job {child.name!r} inherits from the intermediate job {name!r}, so "
                           "it must be abstract itself", file=child.source_file,
                           line=child.source_line)
+
+
+def _check_variant(guard: Job | None, variant: Job) -> None:
+    """Zuul's rules for a variant of a job already marked ``final`` (no variant may
+    change it) or ``protected`` (only variants of its own project may)."""
+    if guard is None:
+        return
+    if guard.final:
+        raise ConfigError(f"job {variant.name!r} is final (at {guard.source_file}:"
+                          f"{guard.source_line}) and cannot be changed by a variant",
+                          file=variant.source_file, line=variant.source_line)
+    if guard.protected and variant.source_project != guard.source_project:
+        raise ConfigError(f"job {variant.name!r} is protected and may only be changed by "
+                          f"variants of {guard.source_project!r}, not of "
+                          f"{variant.source_project!r}",
+                          file=variant.source_file, line=variant.source_line)
 
 
 def _inheritance_chain(layout: Layout, name: str, branch: str) -> list[Job]:
@@ -129,6 +146,29 @@ def _union(first: tuple, second: tuple) -> tuple:
     return tuple(dict.fromkeys(first + second))
 
 
+def _note_sources(frozen: FrozenJob, job: Job) -> None:
+    """Record which project set each variable ``job`` merges into ``frozen``
+    (``model/vars_provenance.py``); call before merging."""
+    if not (job.vars or job.extra_vars or job.host_vars or job.group_vars):
+        return
+    sources = frozen.var_sources
+    project, trusted = job.source_project, job.source_trusted
+    for kind, given, before in (("vars", job.vars, frozen.vars),
+                                ("extra_vars", job.extra_vars, frozen.extra_vars)):
+        if given:
+            sources[kind] = merged_sources(before, given, sources.get(kind, {}), project,
+                                           trusted)
+    for kind, per, before_per in (("host_vars", job.host_vars, frozen.host_vars),
+                                  ("group_vars", job.group_vars, frozen.group_vars)):
+        for target, given in per.items():
+            if isinstance(given, dict) and given:
+                known = sources.setdefault(kind, {})
+                before = before_per.get(target)
+                known[target] = merged_sources(before if isinstance(before, dict) else {},
+                                               given, known.get(target, {}), project,
+                                               trusted)
+
+
 def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     """Apply one variant on top of what its ancestors set (Zuul's combining rules)."""
     if job.nodeset is not None:
@@ -149,6 +189,7 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     frozen.cleanup_run = with_secrets(job.cleanup_run) + frozen.cleanup_run
     if job.run:
         frozen.run = with_secrets(job.run)
+    _note_sources(frozen, job)
     frozen.vars = deep_merge(frozen.vars, job.vars)
     frozen.extra_vars = deep_merge(frozen.extra_vars, job.extra_vars)
     frozen.host_vars = deep_merge(frozen.host_vars, job.host_vars)
@@ -194,8 +235,12 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
     if not any(v.name == ref.name for v in chain):
         raise ConfigError(f"job {ref.name!r} has no variant for branch {branch!r}")
     frozen = FrozenJob(name=ref.name, timeout=DEFAULT_TIMEOUT)
+    guarded: dict[str, Job] = {}  # job name -> its first final or protected variant
     for variant in chain:
+        _check_variant(guarded.get(variant.name), variant)
         _apply(frozen, variant, layout)
+        if variant.final or variant.protected:
+            guarded.setdefault(variant.name, variant)
     if any(v.abstract for v in chain if v.name == ref.name):
         raise ConfigError(f"job {ref.name!r} is abstract and cannot run directly; "
                           "define a job that inherits from it")
@@ -204,9 +249,19 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
         if finals:
             raise ConfigError(f"job {ref.name!r} is final and cannot be changed by "
                               f"project {project!r}")
+        owners = {v.source_project for v in chain if v.name == ref.name and v.protected}
+        if not ref.trusted and owners and owners != {project}:
+            raise ConfigError(f"job {ref.name!r} is protected (defined in "
+                              f"{', '.join(sorted(owners))}) and cannot be changed by project "
+                              f"{project!r}", line=ref.line)
         from zuulish.config.parser import SourceContext, parse_job
         ctx = SourceContext(project, branch, f"{project} (project stanza)", False)
         variant = parse_job({"name": ref.name, "parent": None, **ref.overrides}, ctx)
+        # a config project's stanza may name jobs for any project: its overrides
+        # are trusted; an untrusted project's stanza names its own
+        variant = replace(variant, source_trusted=ref.trusted,
+                          source_project=project if not ref.trusted
+                          else f"a config project's stanza for {project}")
         _apply(frozen, variant, layout)
     if not frozen.run:
         raise ConfigError(f"job {ref.name!r} has no 'run' playbook")
@@ -225,7 +280,12 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
     modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
     graph = JobGraph(fail_fast=layout.fail_fast(project, pipeline, branch))
     project_vars: dict[str, Any] = {}
+    project_sources: dict[str, dict[str, bool]] = {}
     for stanza in layout.stanzas(project, branch):  # templates, then the project's own
+        if stanza.vars:
+            project_sources = merged_sources(project_vars, stanza.vars, project_sources,
+                                             stanza.source_project or project,
+                                             stanza.trusted)
         project_vars = deep_merge(project_vars, stanza.vars)
     for ref in layout.project_pipeline_jobs(project, pipeline, branch):
         variants = layout.jobs.get(ref.name)
@@ -234,6 +294,9 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
         job = freeze_job(layout, ref, project, branch)
         _check_use(layout, job, ref, project, pipeline)
         # Project variables are for every job of the project; a job's own win.
+        if project_vars:
+            job.var_sources = {**job.var_sources, "vars": below(
+                project_vars, project_sources, job.vars, job.var_sources.get("vars", {}))}
         job.vars = deep_merge(project_vars, job.vars)
         if job.runs_for(changed_files):
             graph.add(job)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zuulish.config.yaml_loader import where
+from zuulish.config.yaml_loader import key_line, where
 from zuulish.errors import ConfigError
 from zuulish.merger.speculative import MODES
 from zuulish.model import (
@@ -29,6 +29,7 @@ from zuulish.model import (
     Window,
 )
 from zuulish.model.project import JobReference
+from zuulish.model.varnames import forbidden_names
 from zuulish.server_config import kind_name
 
 TriggerParser = Callable[[str, list], tuple[EventFilter, ...]]
@@ -356,6 +357,31 @@ def _roles(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _check_names(variables: Any, ctx: SourceContext, what: str) -> None:
+    """Refuse a variable a job may not set (``model/varnames.py``), at its line."""
+    if not isinstance(variables, dict):
+        return
+    for name, why in forbidden_names(variables):
+        file, _ = where(variables, ctx.path)
+        raise ConfigError(f"{what}: {why}", file=file, line=key_line(variables, name) or None)
+
+
+def check_variables(body: dict, ctx: SourceContext, what: str) -> None:
+    """Zuul's variable name rules for a job's (or a project's) ``vars``,
+    ``extra-vars``, and each host's ``host-vars`` and group's ``group-vars``."""
+    for key in ("vars", "extra-vars"):
+        _check_names(body.get(key), ctx, f"{what} {key}")
+    for key in ("host-vars", "group-vars"):
+        per = body.get(key)
+        if not isinstance(per, dict):
+            continue
+        for target, variables in per.items():
+            if variables is not None and not isinstance(variables, dict):
+                raise _err(per, ctx, f"{what} {key} of {target!r} must be a mapping of "
+                                     "variables")
+            _check_names(variables, ctx, f"{what} {key} of {target!r}")
+
+
 def parse_job(body: Any, ctx: SourceContext) -> Job:
     name = _name(body, ctx, "job", JOB_KEYS)
     for key, kind in (("vars", dict), ("timeout", int), ("voting", bool),
@@ -367,6 +393,7 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
                       ("override-branch", str), ("workspace-scheme", str),
                       ("deduplicate", (bool, str))):
         _expect(body, key, kind, ctx, f"job {name!r}")
+    check_variables(body, ctx, f"job {name!r}")
     if body.get("workspace-scheme") not in (None, *WORKSPACE_SCHEMES):
         raise _err(body, ctx, f"job {name!r}: workspace-scheme must be one of "
                               f"{', '.join(WORKSPACE_SCHEMES)}, not {body['workspace-scheme']!r}")
@@ -435,6 +462,7 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
         deduplicate=body.get("deduplicate"),
         workspace_scheme=body.get("workspace-scheme"),
         source_project=ctx.project,
+        source_trusted=ctx.trusted,
         source_file=file,
         source_line=line,
     )
@@ -468,8 +496,11 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
         except re.error as exc:
             raise _err(body, ctx, f"project name {name!r} is not a valid regular "
                                   f"expression: {exc}") from None
+    _expect(body, "vars", dict, ctx, f"{kind} {name!r}")
+    _check_names(body.get("vars"), ctx, f"{kind} {name!r} vars")
     project = ProjectConfig(name=str(name), queue=body.get("queue"),
                             vars=dict(body.get("vars") or {}),
+                            source_project=ctx.project, trusted=ctx.trusted,
                             branches=_regexes(body, "branches", ctx, str(name))
                             or ctx.implied_branches)
     project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
@@ -503,6 +534,7 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                 job_name, overrides = next(iter(job.items()))
                 overrides = dict(overrides or {})
                 check_keys(overrides, JOB_KEYS, f"job {job_name!r} variant", ctx)
+                check_variables(overrides, ctx, f"job {job_name!r} variant")
                 refs.append(JobReference(str(job_name), overrides,
                                          line=where(job, ctx.path)[1] or jobs_line,
                                          trusted=ctx.trusted))

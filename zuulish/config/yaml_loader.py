@@ -10,10 +10,12 @@ from zuulish.errors import ConfigError
 
 
 class LineDict(dict):
-    """A mapping that knows the file and line it was written on."""
+    """A mapping that knows the file and line it was written on, and the line of
+    each of its keys (``key_lines``)."""
 
     file: str = ""
     line: int = 0
+    key_lines: dict[Any, int] | None = None
 
 
 class LineList(list):
@@ -68,8 +70,11 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     result = LineDict()
     result.file = loader.filename
     result.line = node.start_mark.line + 1
+    result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, str):
+            result.key_lines[key] = key_node.start_mark.line + 1
         # A repeated key keeps its last value, as Zuul (PyYAML) reads it: real
         # configurations rely on that, so it is not an error.
         result[key] = loader.construct_object(value_node, deep=True)
@@ -143,9 +148,13 @@ class _Builder:
             self.loader.flatten_mapping(node)
         result = LineDict()
         result.file, result.line = self.filename, node.start_mark.line + 1
+        lines: dict[Any, int] = {}
+        result.key_lines = lines
         self.built[id(node)] = result
         for key_node, value_node in node.value:
             key = self.build(key_node)
+            if type(key) is str:
+                lines[key] = key_node.start_mark.line + 1
             try:
                 # A repeated key keeps its last value, as Zuul (PyYAML) reads it.
                 result[key] = self.build(value_node)
@@ -178,3 +187,12 @@ def load_yaml(text: str, filename: str) -> Any:
 def where(obj: Any, fallback_file: str = "", fallback_line: int = 0) -> tuple[str, int]:
     """The (file, line) an object was written at, if known."""
     return getattr(obj, "file", fallback_file), getattr(obj, "line", fallback_line)
+
+
+def key_line(mapping: Any, key: Any) -> int:
+    """The line ``key`` of ``mapping`` was written on (the mapping's own line, or 0,
+    when unknown)."""
+    lines = getattr(mapping, "key_lines", None)
+    if lines and key in lines:
+        return int(lines[key])
+    return int(getattr(mapping, "line", 0))

@@ -82,7 +82,7 @@ from zuulish.executor import masking, pty_close, sandbox
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.sandbox import SandboxUnavailable
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
-from zuulish.executor.unsafe import InventoryDumper
+from zuulish.executor.unsafe import InventoryDumper, write_extra_vars
 
 # ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
 pty_close.install()
@@ -447,6 +447,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     consoles = ConsoleStreams(log.write, console_places(prepared, uuid.uuid4().hex[:12], ssh),
                               ssh)
     inv_file.write_text(yaml.dump(prepared, Dumper=InventoryDumper, default_flow_style=False))
+    write_extra_vars(private_dir, {**extra_vars, **run.extra_vars})  # keeps !unsafe
     seen: dict[str, Any] = {}
     deadline = time.monotonic() + timeout if timeout is not None else None
     timed_out = threading.Event()
@@ -462,7 +463,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     try:
         runner = ansible_runner.run(
             private_data_dir=str(private_dir), playbook=str(run.playbook.absolute()),
-            inventory=str(inv_file), extravars={**extra_vars, **run.extra_vars} or None,
+            inventory=str(inv_file),
             envvars=env, quiet=True,
             project_dir=str(cwd.absolute()) if cwd else None, rotate_artifacts=1,
             event_handler=_event_handler(log, run, seen, consoles),

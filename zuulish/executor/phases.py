@@ -84,7 +84,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                ssh: SshAccess | None = None,
                attempts_left: bool = False,
                sandbox_network: str = DEFAULT_NETWORK,
-               returned_limit: int | None = None) -> tuple[str, str]:
+               returned_limit: int | None = None,
+               trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None
+               ) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
@@ -94,7 +96,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     ``attempts_left`` says whether a pre-run failure or a lost node would make the
     build run again (post-run and cleanup playbooks get ``zuul_will_retry``);
     ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``);
-    ``returned_limit`` the most bytes ``zuul_return`` data may grow to.
+    ``returned_limit`` the most bytes ``zuul_return`` data may grow to;
+    ``trusted_vars`` the inventory and extra vars trusted playbooks get instead
+    (``untrusted_vars.trusted_view``: untrusted values frozen and unsafe).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log, cwd)
     if checked is not None:
@@ -103,14 +107,15 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
 
     def play(book: PlaybookRun, limit: float | None, stop: threading.Event | None,
              outcome: dict[str, bool] | None = None) -> PhaseOutcome:
-        given = {**extra_vars, **outcome} if outcome else extra_vars
+        inv, extra = trusted_vars if book.trusted and trusted_vars else (inventory, extra_vars)
+        given = {**extra, **outcome} if outcome else extra
         try:  # again: an earlier playbook may have changed the work dir
             roles = check_playbook(book.playbook, cwd)
         except UnsafePath as exc:
             message = f"{book.phase} playbook {book.playbook}: {exc}"
             log.write(f"ERROR: {message}")
             return PhaseOutcome(book.phase, str(book.playbook), "error", -1, message)
-        return run_playbook(private_dir, book, inventory, given, log, limit, stop,
+        return run_playbook(private_dir, book, inv, given, log, limit, stop,
                             cwd, roles, preload, ssh, sandbox_network, returned_limit)
 
     result: tuple[str, str] | None = None

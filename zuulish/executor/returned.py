@@ -4,7 +4,8 @@ The ``zuul_return`` action writes ``results.json`` in the build's work dir; this
 reads it back, says in the job log what is wrong with it (data that is not a
 mapping, malformed artifacts, ``child_jobs`` naming jobs that are not children,
 warnings that are not strings, malformed file comments and comments on files the
-change does not touch), and masks secrets in what is kept, since it is stored
+change does not touch), drops the variables a job may not set (``model/varnames.py``:
+connection variables, reserved names), and masks secrets in what is kept, since it is stored
 and shown. What is malformed stays in the stored data; whoever reads it (the
 API, the report) leaves it out with the same functions.
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zuulish.executor import safe_files
 from zuulish.model.file_comments import file_comments
 from zuulish.model.returned_data import artifacts, child_jobs, warnings
+from zuulish.model.varnames import without_forbidden
 
 if TYPE_CHECKING:
     from zuulish.executor.ansible_run import JobLog
@@ -72,6 +74,9 @@ def read_returned(work_root: Path, log: JobLog, children: list[str],
     if not isinstance(data, dict):
         note(f"the returned data is a {type(data).__name__}, not a mapping; ignored")
         return None
+    data, dropped = without_forbidden(data, returned=True)  # never reach a child job
+    for why in dropped:
+        note(f"{why}; dropped")
     problems = [*artifacts(data)[1], *warnings(data)[1], *file_comments(data, files)[1]]
     for problem in problems:
         note(problem)

@@ -34,6 +34,7 @@ from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES, read_returned
 from zuulish.executor.sandbox import DEFAULT_NETWORK
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
+from zuulish.executor.untrusted_vars import trusted_view, untrusted_summary
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
@@ -249,11 +250,19 @@ class Executor:
             return BuildResult.ERROR, str(exc)
         # Zuul's precedence: data returned by the jobs this one depends on is below
         # the job's own vars (and so below host-vars, group-vars and extra-vars).
-        variables = merge_data(dict(params.get("parent_data") or {}), dict(job.vars))
+        parent_data = dict(params.get("parent_data") or {})
+        variables = merge_data(parent_data, dict(job.vars))
         variables["zuul"] = zuul_var(params, job, build.id, repos, work_root,
                                      self.state_dir / "logs" / build.id, self.hostname,
                                      build.attempt)
         inv = inventory(job, params.get("nodes", []), variables, work_root)
+        # what trusted playbooks get: untrusted values frozen and unsafe
+        returned = {name for name, value in parent_data.items() if name not in job.vars
+                    or (isinstance(value, dict) and isinstance(job.vars[name], dict))}
+        summary = untrusted_summary(job, returned)
+        if summary:
+            job_log.write(summary)
+        trusted_vars = trusted_view(job, inv, job.extra_vars, returned, job_log.write)
         phases = {phase: [b for b in books if b.phase == phase]
                   for phase in ("pre-run", "run", "post-run", "cleanup-run")}
         post_timeout = float(job.post_timeout or DEFAULT_POST_TIMEOUT)
@@ -272,7 +281,7 @@ class Executor:
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
                 sandbox_network=self.sandbox_network,
-                returned_limit=self.max_returned_bytes)
+                returned_limit=self.max_returned_bytes, trusted_vars=trusted_vars)
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
         finally:

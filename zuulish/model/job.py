@@ -75,6 +75,7 @@ class Job:
     deduplicate: bool | str | None = None  # "auto", true or false
     workspace_scheme: str | None = None
     source_project: str = ""
+    source_trusted: bool = False  # defined in a config project
     source_file: str | None = None
     source_line: int | None = None
 
@@ -119,6 +120,10 @@ class FrozenJob:
     match_on_config_updates: bool = True
     deduplicate: bool | str = "auto"
     workspace_scheme: str = "golang"
+    # Who set each variable (``vars_provenance.py``): for "vars" and "extra_vars",
+    # name -> {project: trusted}; for "host_vars" and "group_vars", host or group ->
+    # name -> {project: trusted}. A value with an untrusted project in it is untrusted.
+    var_sources: dict[str, Any] = field(default_factory=dict)
 
     def runs_for(self, changed_files: list[str] | tuple[str, ...] | None) -> bool:
         """Zuul's file matchers: ``files`` (some changed file matches one) and
@@ -167,6 +172,7 @@ class FrozenJob:
             "match_on_config_updates": self.match_on_config_updates,
             "deduplicate": self.deduplicate,
             "workspace_scheme": self.workspace_scheme,
+            "var_sources": self.var_sources,
         }
 
     @classmethod
@@ -209,4 +215,5 @@ class FrozenJob:
             match_on_config_updates=data.get("match_on_config_updates", True),
             deduplicate=data.get("deduplicate", "auto"),
             workspace_scheme=data.get("workspace_scheme", "golang"),
+            var_sources=dict(data.get("var_sources") or {}),
         )

@@ -55,6 +55,8 @@ class ProjectConfig:
     # Branch matchers (regexes, full match): explicit, or implied by the branch
     # an untrusted project's stanza was read from. Empty: every branch.
     branches: tuple[str, ...] = ()
+    source_project: str = ""  # the project whose file holds the stanza
+    trusted: bool = False  # that project is a config project
     source_file: str | None = None
     source_line: int | None = None
 

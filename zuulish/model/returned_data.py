@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from zuulish.model.mappings import deep_merge
+from zuulish.model.varnames import without_forbidden
 
 
 def merge_data(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -123,11 +124,14 @@ def child_jobs(data: dict[str, Any] | None) -> list[str] | None:
 
 def child_vars(parents: list[dict[str, Any] | None]) -> dict[str, Any]:
     """The variables a child gets from its parents' returned data, merged in order
-    (a later parent's value wins), without the ``zuul`` key Zuul keeps for itself."""
+    (a later parent's value wins), without the ``zuul`` key Zuul keeps for itself
+    and without any name a job may not set (``varnames.py``; the executor drops
+    those when it reads the data, this holds for data stored before that)."""
     out: dict[str, Any] = {}
     for data in parents:
         if data:
-            out = merge_data(out, {k: v for k, v in data.items() if k != "zuul"})
+            kept, _ = without_forbidden({k: v for k, v in data.items() if k != "zuul"})
+            out = merge_data(out, kept)
     return out
 
 
