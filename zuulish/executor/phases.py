@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
-from zuulish.executor.sandbox import DEFAULT_NETWORK
+from zuulish.executor.sandbox import DEFAULT_NETWORK, TrustedSpec
 from zuulish.executor.ssh import SshAccess
 
 DEFAULT_POST_TIMEOUT = 1800.0
@@ -85,10 +85,12 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                after_run: Callable[[], None] | None = None,
                ssh: SshAccess | None = None,
                attempts_left: bool = False,
-               sandbox_network: str = DEFAULT_NETWORK) -> tuple[str, str]:
+               sandbox_network: str = DEFAULT_NETWORK,
+               trusted: TrustedSpec | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
-    ``preload`` is the environment that starts playbooks from a warm Ansible;
+    ``preload`` is the environment that forks trusted playbooks from a warm Ansible
+    into the build's sandbox, ``trusted`` what they see (``ansible_run.run_playbook``);
     ``after_run`` is called once the run phase succeeded, before post-run (where a
     build that asked for ``zuul.pause`` waits for its dependants); ``ssh`` is how
     playbooks reach the build's remote nodes (its agent and known hosts);
@@ -105,7 +107,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
              outcome: dict[str, bool] | None = None) -> PhaseOutcome:
         given = {**extra_vars, **outcome} if outcome else extra_vars
         return run_playbook(private_dir, book, inventory, given, log, limit, stop,
-                            cwd, _roles_path(book), preload, ssh, sandbox_network)
+                            cwd, _roles_path(book), preload, ssh, sandbox_network, trusted)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

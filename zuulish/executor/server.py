@@ -5,6 +5,12 @@ dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
 data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
 
+Every playbook runs in bubblewrap. Trusted ones see the build's trusted view
+(``trusted_view.py``: those two directories, the build's SSH directory, the
+operator's ``trusted_ro_paths`` / ``trusted_rw_paths``); with the preloaded
+Ansible, the build gets a long-lived sandbox of that view, registered with the
+zygote, which forks each trusted playbook into it; it ends with the build.
+
 Each build runs in a thread of its own; ``workers`` bounds how many run at once.
 A build paused by ``zuul.pause`` does not count while it waits, so the jobs that
 depend on it can run even with one worker; when it resumes for its post-run, it
@@ -14,11 +20,14 @@ while, rather than make a resumed build wait).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +41,9 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import read_returned
-from zuulish.executor.sandbox import DEFAULT_NETWORK
-from zuulish.executor.ssh import BuildAgent, SshError, is_remote
+from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable, playbook_root
+from zuulish.executor.ssh import BuildAgent, SshAccess, SshError, is_remote
+from zuulish.executor.trusted_view import BuildSandbox, BuildView, git_alternates
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
@@ -73,8 +83,13 @@ class Executor:
     def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
                  name: str | None = None, canonical_hostname: str = "localhost",
                  keep_workspaces: bool = False, preload_ansible: bool = True,
-                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK):
+                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK,
+                 trusted_ro_paths: tuple[Path, ...] = (),
+                 trusted_rw_paths: tuple[Path, ...] = ()):
         self.store = store
+        # what trusted playbooks see besides their build (executor.trusted_*_paths)
+        self.trusted_ro_paths = tuple(trusted_ro_paths)
+        self.trusted_rw_paths = tuple(trusted_rw_paths)
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -93,9 +108,10 @@ class Executor:
         self._waiting: set[str] = set()  # builds paused now: they hold no worker slot
         self._stopping = False
         self._lock = threading.Lock()
-        # A warm Ansible to fork playbooks from; started with the first loop.
+        # A warm Ansible to fork trusted playbooks from, into each build's sandbox;
+        # started with the first loop (it joins namespaces: as root only).
         self.zygote = (AnsibleZygote(state_dir / "ansible-zygote", ansible_env())
-                       if preload_ansible else None)
+                       if preload_ansible and AnsibleZygote.usable() else None)
 
     # ----------------------------------------------------------- the loop
     def run_once(self) -> bool:
@@ -252,24 +268,68 @@ class Executor:
         post_timeout = float(job.post_timeout or DEFAULT_POST_TIMEOUT)
         remote = [n for n in params.get("nodes", []) if is_remote(n)]
         agent = BuildAgent(remote, self.private_key) if remote else None
+        warm: tuple[BuildSandbox, str] | None = None
         try:
             access = agent.start() if agent is not None else None
             if agent is not None:
                 job_log.write(f"SSH to {', '.join(n['name'] for n in remote)} through the "
                               "build's ssh-agent")
+            view = self._trusted_view(build_dir, build.id, access, repos, books)
+            warm = self._warm_sandbox(view)
             return run_phases(
                 build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
                 phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout),
                 cancel, work_root, post_timeout=post_timeout,
-                preload=self.zygote.playbook_env() if self.zygote is not None else None,
+                preload=(self.zygote.playbook_env(warm[1], "")
+                         if self.zygote is not None and warm is not None else None),
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
-                sandbox_network=self.sandbox_network)
+                sandbox_network=self.sandbox_network, trusted=view.spec())
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
         finally:
+            if warm is not None:
+                if self.zygote is not None:
+                    self.zygote.unregister(warm[1])
+                warm[0].stop()  # every process left in the sandbox ends with it
             if agent is not None:
                 agent.stop()
+
+    def _trusted_view(self, build_dir: Path, build_id: str, access: SshAccess | None,
+                      repos: list[PreparedRepo], books: list[PlaybookRun]) -> BuildView:
+        """What the build's trusted playbooks see (``trusted_view``)."""
+        (build_dir / "ansible" / "artifacts").mkdir(parents=True, exist_ok=True)
+        checkouts = [r.path for r in repos] + [playbook_root(b.playbook) for b in books]
+        stores = git_alternates(checkouts, self.cache.root)
+        return BuildView(build_dir, self.state_dir / "logs" / build_id, build_dir / "ansible",
+                         access.directory if access is not None else None,
+                         read_only=(*self.trusted_ro_paths, *stores),
+                         read_write=self.trusted_rw_paths)
+
+    def _warm_sandbox(self, view: BuildView) -> tuple[BuildSandbox, str] | None:
+        """The build's long-lived trusted sandbox, registered with the zygote under a
+        name of its own; None (trusted playbooks start cold) without a warm zygote."""
+        if self.zygote is None or not self.zygote.wait_ready(0):
+            return None
+        box = BuildSandbox(view.spec())
+        name = uuid.uuid4().hex
+        try:
+            box.start()
+            handles = box.handles()
+        except (SandboxUnavailable, OSError) as exc:
+            log.warning("no warm trusted sandbox for %s: %s", view.build_dir.name, exc)
+            box.stop()
+            return None
+        try:
+            registered = self.zygote.register(name, handles)
+        finally:
+            for fd in handles.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if not registered:
+            box.stop()
+            return None
+        return box, name
 
     def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
                         cancel: threading.Event) -> None:
