@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -41,8 +42,8 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import read_returned
-from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable, playbook_root
-from zuulish.executor.ssh import BuildAgent, SshAccess, SshError, is_remote
+from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable
+from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.trusted_view import BuildSandbox, BuildView, git_alternates
 from zuulish.executor.workspace import (
     PreparedRepo,
@@ -249,9 +250,35 @@ class Executor:
                       f"{params.get('project')} "
                       f"change {params.get('change')},{params.get('patchset')} in "
                       f"{params.get('tenant')}/{params.get('pipeline')}")
+        remote = [n for n in params.get("nodes", []) if is_remote(n)]
+        ssh_dir = Path(tempfile.mkdtemp(prefix="zuulish-ssh-")) if remote else None
+        agent = BuildAgent(remote, self.private_key, ssh_dir) if remote else None
+        warm: list[BuildSandbox] = []  # the build's warm trusted sandbox, once launched
+        name = uuid.uuid4().hex  # its name with the zygote
+        try:
+            return self._run(build, job, build_dir, job_log, cancel, secrets, agent, warm,
+                             name)
+        finally:
+            for box in warm:
+                if self.zygote is not None:
+                    self.zygote.unregister(name)
+                box.stop()  # every process left in the sandbox ends with it
+            if agent is not None:
+                agent.stop()
+
+    def _run(self, build: BuildRow, job: FrozenJob, build_dir: Path, job_log: JobLog,
+             cancel: threading.Event, secrets: dict[str, Any], agent: BuildAgent | None,
+             warm: list[BuildSandbox], name: str) -> tuple[str, str]:
+        params: dict[str, Any] = build.params
+        work_root = build_dir / "work"
         try:
             started = time.monotonic()
             repos = self._prepare_repos(params, work_root, job_log)
+            # the build's trusted sandbox starts while the playbooks are checked out
+            view = self._trusted_view(build_dir, build.id,
+                                      agent.directory if agent is not None else None,
+                                      repos, job)
+            warm += self._launch_sandbox(view)
             books = self._playbooks(job, params, build_dir, repos, secrets)
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
         except WorkspaceError as exc:
@@ -266,70 +293,67 @@ class Executor:
         phases = {phase: [b for b in books if b.phase == phase]
                   for phase in ("pre-run", "run", "post-run", "cleanup-run")}
         post_timeout = float(job.post_timeout or DEFAULT_POST_TIMEOUT)
-        remote = [n for n in params.get("nodes", []) if is_remote(n)]
-        agent = BuildAgent(remote, self.private_key) if remote else None
-        warm: tuple[BuildSandbox, str] | None = None
         try:
             access = agent.start() if agent is not None else None
             if agent is not None:
-                job_log.write(f"SSH to {', '.join(n['name'] for n in remote)} through the "
-                              "build's ssh-agent")
-            view = self._trusted_view(build_dir, build.id, access, repos, books)
-            warm = self._warm_sandbox(view)
+                job_log.write(f"SSH to {', '.join(n['name'] for n in agent.nodes)} through "
+                              "the build's ssh-agent")
+            served = bool(warm) and self._register(warm[0], name)
             return run_phases(
                 build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
                 phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout),
                 cancel, work_root, post_timeout=post_timeout,
-                preload=(self.zygote.playbook_env(warm[1], "")
-                         if self.zygote is not None and warm is not None else None),
+                preload=(self.zygote.playbook_env(name, "")
+                         if self.zygote is not None and served else None),
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
                 sandbox_network=self.sandbox_network, trusted=view.spec())
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
-        finally:
-            if warm is not None:
-                if self.zygote is not None:
-                    self.zygote.unregister(warm[1])
-                warm[0].stop()  # every process left in the sandbox ends with it
-            if agent is not None:
-                agent.stop()
 
-    def _trusted_view(self, build_dir: Path, build_id: str, access: SshAccess | None,
-                      repos: list[PreparedRepo], books: list[PlaybookRun]) -> BuildView:
-        """What the build's trusted playbooks see (``trusted_view``)."""
+    def _trusted_view(self, build_dir: Path, build_id: str, ssh_dir: Path | None,
+                      repos: list[PreparedRepo], job: FrozenJob) -> BuildView:
+        """What the build's trusted playbooks see (``trusted_view``): with the git
+        object stores of its repositories and of its playbooks' projects."""
         (build_dir / "ansible" / "artifacts").mkdir(parents=True, exist_ok=True)
-        checkouts = [r.path for r in repos] + [playbook_root(b.playbook) for b in books]
-        stores = git_alternates(checkouts, self.cache.root)
+        stores = git_alternates([r.path for r in repos], self.cache.root)
+        for ref in (*job.pre_run, *job.run, *job.post_run, *job.cleanup_run):
+            with contextlib.suppress(ValueError):  # a name the cache would refuse
+                objects = self.cache.path(ref.project) / "objects"
+                if objects.is_dir() and objects not in stores:
+                    stores.append(objects)
         return BuildView(build_dir, self.state_dir / "logs" / build_id, build_dir / "ansible",
-                         access.directory if access is not None else None,
-                         read_only=(*self.trusted_ro_paths, *stores),
+                         ssh_dir, read_only=(*self.trusted_ro_paths, *stores),
                          read_write=self.trusted_rw_paths)
 
-    def _warm_sandbox(self, view: BuildView) -> tuple[BuildSandbox, str] | None:
-        """The build's long-lived trusted sandbox, registered with the zygote under a
-        name of its own; None (trusted playbooks start cold) without a warm zygote."""
+    def _launch_sandbox(self, view: BuildView) -> list[BuildSandbox]:
+        """The build's long-lived trusted sandbox, launched (``_register`` waits for
+        it); none without a warm zygote (trusted playbooks then start cold)."""
         if self.zygote is None or not self.zygote.wait_ready(0):
-            return None
+            return []
         box = BuildSandbox(view.spec())
-        name = uuid.uuid4().hex
         try:
-            box.start()
-            handles = box.handles()
+            box.launch()
         except (SandboxUnavailable, OSError) as exc:
             log.warning("no warm trusted sandbox for %s: %s", view.build_dir.name, exc)
-            box.stop()
-            return None
+            return []
+        return [box]
+
+    def _register(self, box: BuildSandbox, name: str) -> bool:
+        """Wait for ``box`` and register it with the zygote as ``name``."""
+        assert self.zygote is not None
         try:
-            registered = self.zygote.register(name, handles)
+            box.wait_started()
+            handles = box.handles()
+        except (SandboxUnavailable, OSError) as exc:
+            log.warning("no warm trusted sandbox: %s", exc)
+            return False
+        try:
+            return self.zygote.register(name, handles)
         finally:
             for fd in handles.values():
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        if not registered:
-            box.stop()
-            return None
-        return box, name
 
     def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
                         cancel: threading.Event) -> None:

@@ -103,9 +103,16 @@ class BuildSandbox:
     def __init__(self, spec: TrustedSpec):
         self.spec = spec
         self._proc: subprocess.Popen[bytes] | None = None
+        self._info_r: int | None = None
         self.pid: int | None = None  # bwrap's first process in the sandbox (host pid)
 
     def start(self) -> None:
+        self.launch()
+        self.wait_started()
+
+    def launch(self) -> None:
+        """Start bwrap, without waiting for it (``wait_started``). bwrap dies with the
+        thread that called this (``--die-with-parent``): a thread that lasts the build."""
         bwrap, _ = sandbox.tools("host", whose="trusted")
         shell = shutil.which("sh") or "/bin/sh"
         info_r, info_w = os.pipe()
@@ -115,12 +122,21 @@ class BuildSandbox:
                  "--", shell, "-c", "echo ready; exec cat >/dev/null"],
                 pass_fds=(info_w,), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"}, start_new_session=True)
+        except OSError:
+            os.close(info_r)
+            raise
         finally:
             os.close(info_w)
+        self._info_r = info_r
+
+    def wait_started(self) -> None:
+        """Wait until the sandbox is set up; SandboxUnavailable when it failed."""
+        assert self._proc is not None and self._info_r is not None
         try:
-            info = _read_json(info_r)
+            info = _read_json(self._info_r)
         finally:
-            os.close(info_r)
+            os.close(self._info_r)
+            self._info_r = None
         assert self._proc.stdout is not None
         # bwrap says its pid before setting the sandbox up; the shell runs after.
         if info is None or self._proc.stdout.readline().strip() != b"ready":
@@ -157,6 +173,9 @@ class BuildSandbox:
         return fds
 
     def stop(self) -> None:
+        if self._info_r is not None:
+            os.close(self._info_r)
+            self._info_r = None
         proc, self._proc = self._proc, None
         if proc is None:
             return
