@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -476,3 +477,33 @@ def test_command_and_shell_results_are_ansibles_own(tmp_path: Path,
     assert len(ours) == len(COMMAND_CASES), ours
     for mine, theirs in zip(ours, builtin, strict=True):
         assert mine == theirs
+
+
+def test_trusted_playbooks_have_no_privilege_and_nothing_of_the_host_open(job: Job) -> None:
+    """Cold or forked warm: no capability (none to gain), and no descriptor onto the
+    host's files or another sandbox's namespaces (``/proc/*/fd`` of the sandbox)."""
+    if not job.trusted:
+        pytest.skip("trusted playbooks only")
+    book = job.book(
+        "privileges", shell("grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status"),
+        shell("grep NoNewPrivs /proc/self/status"),
+        shell("for fd in /proc/[0-9]*/fd/*; do readlink $fd; done 2>/dev/null | sort -u"),
+        shell("test -e /root/.zuulish-host-marker || echo no-host-home"))
+    marker = Path(os.path.expanduser("~")) / ".zuulish-host-marker"
+    marker.write_text("x")
+    try:
+        assert job.play(book).status == "successful"
+    finally:
+        marker.unlink()
+    caps, nnp, fds, home = [r["stdout"] for r in job.records()]
+    found = dict(zip(caps.split()[::2], caps.split()[1::2], strict=True))
+    # (bwrap keeps a bounding set but makes root gain nothing from it; the zygote empties it)
+    assert [found[k] for k in ("CapPrm:", "CapEff:", "CapAmb:")] == ["0" * 16] * 3, caps
+    if job.preload:
+        assert found["CapBnd:"] == "0" * 16
+    assert nnp.split() == ["NoNewPrivs:", "1"]
+    opened = fds.splitlines()
+    assert not [f for f in opened if f.startswith(("mnt:", "pid:", "ipc:", "uts:", "net:"))]
+    assert all(f.startswith(("/dev/", "pipe:", "socket:", "anon_inode:", str(job.tmp), "/tmp/"))
+               or f.startswith(str(Path(sys.executable).parents[1])) for f in opened), opened
+    assert home == "no-host-home"
