@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	@command -v bwrap >/dev/null || { echo "bubblewrap is required: untrusted playbooks run in its sandbox (apt-get install bubblewrap)"; exit 1; }
+	@command -v bwrap >/dev/null || { echo "bubblewrap is required: every playbook runs in its sandbox (apt-get install bubblewrap)"; exit 1; }
 	@command -v pasta >/dev/null || { echo "pasta is required: it connects the sandbox's private network (apt-get install passt)"; exit 1; }
 	$(BIN)/zuulish demo $(DEMO_ARGS)
 

@@ -3,10 +3,11 @@
 
 Runs a trivial one-task playbook (``command: "true"`` on a local-provider node)
 through ``run_playbook`` (real ansible-runner) ``--runs`` times in each of these
-ways: trusted and forked from the warm zygote (what trusted playbooks get),
-trusted and cold (a fresh ``ansible-playbook``), and untrusted (a fresh
-``ansible-playbook`` in the sandbox: the zygote cannot serve it, since its
-children would run outside the sandbox) with each sandbox network
+ways: trusted and forked from the warm zygote into a build's trusted sandbox
+(what trusted playbooks get), trusted and cold (a fresh ``ansible-playbook`` in
+a trusted sandbox of its own), and untrusted (a fresh ``ansible-playbook`` in
+the untrusted sandbox, which must not see the trusted data dir, so the zygote
+does not serve it) with each sandbox network
 (``executor.sandbox_network``): ``untrusted_sandboxed`` is the default,
 ``private`` (a network namespace connected by pasta), ``untrusted_host`` the
 host's network and ``untrusted_none`` no network. Per way, the median and p90
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env, run_playbook  # noqa: E402
 from zuulish.executor.ansible_zygote import AnsibleZygote  # noqa: E402
-from zuulish.executor.sandbox import DEFAULT_NETWORK  # noqa: E402
+from zuulish.executor.sandbox import DEFAULT_NETWORK, TrustedSpec  # noqa: E402
+from zuulish.executor.trusted_view import BuildSandbox  # noqa: E402
 
 PLAYBOOK = '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: "true"\n'
 INVENTORY = {"all": {"hosts": {"node": {"ansible_connection": "zuulish_local"}}}}
@@ -53,7 +56,7 @@ def _once(tmp: Path, n: int, trusted: bool, preload: dict[str, str] | None,
     started = time.time()
     outcome = run_playbook(tmp / f"ansible-{n}", PlaybookRun(book, "run", trusted),
                            INVENTORY, {}, log, 60, None, work, preload=preload,
-                           sandbox_network=network)
+                           sandbox_network=network, trusted=TrustedSpec(((tmp, True),)))
     ended = time.time()
     log.close()
     if outcome.status != "successful":
@@ -81,8 +84,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         zygote.start()
         if not zygote.wait_ready():
             raise SystemExit("the preloaded Ansible did not start")
+        (tmp / "trusted_warm").mkdir()
+        box = BuildSandbox(TrustedSpec(((tmp / "trusted_warm", True),)))
+        box.start()
+        handles = box.handles()
+        registered = zygote.register("bench", handles)
+        for fd in handles.values():
+            os.close(fd)
+        if not registered:
+            raise SystemExit("the preloaded Ansible did not take the sandbox")
         ways = {  # name: (trusted, preload, sandbox network)
-            "trusted_warm": (True, zygote.playbook_env(), DEFAULT_NETWORK),
+            "trusted_warm": (True, zygote.playbook_env("bench", ""), DEFAULT_NETWORK),
             "trusted_cold": (True, None, DEFAULT_NETWORK),
             "untrusted_sandboxed": (False, None, DEFAULT_NETWORK),
             "untrusted_host": (False, None, "host"),
@@ -97,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         times[way].append(measured)
         finally:
             zygote.stop()
+            box.stop()
     figures: dict[str, Any] = {way: _figures(t) for way, t in times.items()}
     sandboxed = figures["untrusted_sandboxed"]["first_task_ms"]
     host = figures["untrusted_host"]["first_task_ms"]

@@ -104,7 +104,9 @@ class AllInOne:
                                  preload_ansible=config.executor_preload_ansible,
                                  private_key=config.executor_private_key,
                                  sandbox_network=config.executor_sandbox_network,
-                                 max_returned_bytes=config.executor_max_returned_bytes)
+                                 max_returned_bytes=config.executor_max_returned_bytes,
+                                 trusted_ro_paths=config.executor_trusted_ro_paths,
+                                 trusted_rw_paths=config.executor_trusted_rw_paths)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

@@ -19,6 +19,8 @@ Example::
     # executor.log_retention_days: 30   # build logs kept this long (null: forever)
     # executor.sandbox_network: private  # untrusted playbooks' network: private | none | host
     # executor.max_returned_bytes: 1048576  # the most a build's zuul_return data may hold
+    # executor.trusted_ro_paths: [/opt/tools]      # trusted playbooks also see these (read-only)
+    # executor.trusted_rw_paths: [/srv/artifacts]  # ... and these (read-write)
 
 Relative paths are relative to the file's directory.
 """
@@ -77,6 +79,9 @@ class ServerConfig:
     executor_sandbox_network: str = DEFAULT_NETWORK
     # the most bytes a build's returned data (results.json) may hold; more is ignored
     executor_max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES
+    # what trusted playbooks' sandboxes see besides their build (never the state dir)
+    executor_trusted_ro_paths: tuple[Path, ...] = ()
+    executor_trusted_rw_paths: tuple[Path, ...] = ()
     poll_interval: float = 0.2
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
@@ -231,13 +236,15 @@ def load_server_config(path: str | Path) -> ServerConfig:
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
     _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
-                           "private_key_file", "sandbox_network", "max_returned_bytes"},
-                 "executor.", path)
+                           "private_key_file", "sandbox_network", "max_returned_bytes",
+                           "trusted_ro_paths", "trusted_rw_paths"}, "executor.", path)
     max_returned = executor.get("max_returned_bytes", DEFAULT_MAX_RETURNED_BYTES)
     if isinstance(max_returned, bool) or not isinstance(max_returned, int) \
             or max_returned <= 0:
         raise ConfigError("key 'executor.max_returned_bytes' must be a positive whole number "
                           f"of bytes, not {max_returned!r}", file=str(path))
+    trusted_ro = _trusted_paths(executor, "trusted_ro_paths", state_dir, path)
+    trusted_rw = _trusted_paths(executor, "trusted_rw_paths", state_dir, path)
     sandbox_network = executor.get("sandbox_network", DEFAULT_NETWORK)
     if sandbox_network not in NETWORK_MODES:
         raise ConfigError(f"key 'executor.sandbox_network' must be one of "
@@ -272,9 +279,34 @@ def load_server_config(path: str | Path) -> ServerConfig:
         providers=providers, executor_workers=workers, executor_preload_ansible=preload,
         executor_private_key=private_key, executor_sandbox_network=sandbox_network,
         executor_max_returned_bytes=max_returned,
+        executor_trusted_ro_paths=trusted_ro, executor_trusted_rw_paths=trusted_rw,
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
         admin_token=admin_token,
         log_retention_days=retention,
     )
+
+
+def _trusted_paths(executor: dict[str, Any], key: str, state_dir: Path,
+                   path: Path) -> tuple[Path, ...]:
+    """``executor.<key>``: absolute paths that exist, none of them the state
+    directory, inside it or holding it (trusted playbooks never see the state)."""
+    where = f"executor.{key}"
+    entries = _expect(executor.get(key) or [], list, where, path)
+    state = state_dir.resolve()
+    found: list[Path] = []
+    for entry in entries:
+        text = _expect(entry, str, f"each entry of {where}", path)
+        given = Path(text)
+        if not given.is_absolute():
+            raise ConfigError(f"{where}: {text!r} must be an absolute path", file=str(path))
+        if not given.exists():
+            raise ConfigError(f"{where}: {text} does not exist", file=str(path))
+        real = given.resolve()
+        if real == state or state.is_relative_to(real) or real.is_relative_to(state):
+            raise ConfigError(f"{where}: {text} is, holds or lies in the state directory "
+                              f"{state_dir}, which trusted playbooks may never see",
+                              file=str(path))
+        found.append(real)
+    return tuple(found)

@@ -53,7 +53,10 @@ class GateTenant:
                  executor_workers: int | None = None,
                  providers: list[dict[str, Any]] | None = None,
                  private_key: Path | None = None,
+                 config_files: dict[str, str] | None = None,
                  executor_options: dict[str, Any] | None = None):
+        """``config_files`` are added to the config project ``zuul-config`` (its
+        trusted playbooks, say); ``executor_options`` to ``zuulish.yaml``'s ``executor``."""
         self.tmp = tmp
         executor: dict[str, Any] = dict(executor_options or {})
         if executor_workers:
@@ -75,7 +78,8 @@ class GateTenant:
         self.config = load_server_config(tmp / "zuulish.yaml")
         self.aio = AllInOne(self.config)
         self.forge = self.aio.connections.forges["forge"]
-        self.forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": pipelines})
+        self.forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": pipelines,
+                                                  **(config_files or {})})
         self.forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
         for name, files in projects.items():
             self.forge.create_project(name, files)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import re
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,8 @@ from zuulish.executor.ansible_run import (
 )
 from zuulish.executor.ansible_zygote import SERVED_ENV, AnsibleZygote
 from zuulish.executor.phases import run_phases
-from zuulish.executor.sandbox import unavailable
+from zuulish.executor.sandbox import TrustedSpec, unavailable
+from zuulish.executor.trusted_view import BuildSandbox
 
 SECRET = "hunter2-s3cr3t-Value"
 KEY = "-----BEGIN KEY-----\nAAAAB3NzaC1yc2EAAAADAQAB\nQQQQQQQQQQQQQQQQQQQQ\n-----END KEY-----"
@@ -33,17 +37,19 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \| ")
 class Job:
     """A work dir, a job log and playbooks written on demand.
 
-    ``preload`` is a warm zygote's environment, or None to start Ansible cold;
-    ``trusted`` says whose playbooks they are (untrusted ones run in the
-    bubblewrap sandbox, always cold). Every behaviour here is tested sandboxed,
-    trusted and cold, and trusted and preloaded.
+    ``preload`` is a warm zygote's environment (forking into a sandbox of
+    ``view``), or None to start Ansible cold; ``trusted`` says whose playbooks
+    they are (untrusted ones run in the untrusted sandbox, always cold; trusted
+    ones in a sandbox of ``view``, by default the job's whole directory). Every
+    behaviour here is tested untrusted, trusted and cold, and trusted and preloaded.
     """
 
     def __init__(self, tmp: Path, preload: dict[str, str] | None = None,
-                 trusted: bool = False) -> None:
+                 trusted: bool = False, view: TrustedSpec | None = None) -> None:
         self.tmp = tmp
         self.preload = preload
         self.trusted = trusted
+        self.view = view or TrustedSpec(((tmp, True),))
         self.work = tmp / "work"
         self.work.mkdir()
         self.logs = tmp / "logs"
@@ -69,11 +75,13 @@ class Job:
         return run_phases(self.tmp / "ansible", as_phase(pre, "pre-run"), as_phase(run, "run"),
                           as_phase(post, "post-run"), as_phase(cleanup, "cleanup-run"),
                           self.inventory, {"greeting": "hello"}, self.log, timeout, cancel,
-                          self.work, preload=self.preload, returned_limit=self.returned_limit)
+                          self.work, preload=self.preload, returned_limit=self.returned_limit,
+                          trusted=self.view)
 
     def play(self, book: PlaybookRun, extra_vars: dict[str, Any] | None = None) -> PhaseOutcome:
         return run_playbook(self.tmp / "ansible", book, self.inventory, extra_vars or {},
-                            self.log, None, None, self.work, preload=self.preload)
+                            self.log, None, None, self.work, preload=self.preload,
+                            returned_limit=self.returned_limit, trusted=self.view)
 
     def text(self) -> str:
         self.log.close()
@@ -90,11 +98,32 @@ def shell(cmd: str) -> str:
 
 @pytest.fixture(scope="module")
 def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnsibleZygote]:
+    if not AnsibleZygote.usable() or unavailable("host") is not None:
+        pytest.skip("the preloaded Ansible forks into sandboxes: root and bwrap needed")
     z = AnsibleZygote(tmp_path_factory.mktemp("zygote"), ansible_env())
     z.start()
     assert z.wait_ready(), (z.directory / "zygote.log").read_text()
     yield z
     z.stop()
+
+
+@contextlib.contextmanager
+def warm_sandbox(zygote: AnsibleZygote, spec: TrustedSpec) -> Iterator[dict[str, str]]:
+    """A build's sandbox of ``spec``, registered with ``zygote``: the client's env."""
+    box = BuildSandbox(spec)
+    box.start()
+    name = uuid.uuid4().hex
+    handles = box.handles()
+    try:
+        assert zygote.register(name, handles)
+    finally:
+        for fd in handles.values():
+            os.close(fd)
+    try:
+        yield zygote.playbook_env(name, "")
+    finally:
+        zygote.unregister(name)
+        box.stop()
 
 
 @pytest.fixture(params=["sandboxed", "cold", "preloaded"])
@@ -109,8 +138,10 @@ def job(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Job]:
         yield Job(tmp_path, trusted=True)
         return
     zygote: AnsibleZygote = request.getfixturevalue("zygote")
-    yield Job(tmp_path, zygote.playbook_env(), trusted=True)
-    assert zygote.playbook_env(), "the zygote died during the test"
+    view = TrustedSpec(((tmp_path, True),))
+    with warm_sandbox(zygote, view) as env:
+        yield Job(tmp_path, env, trusted=True, view=view)
+        assert zygote.playbook_env("x", ""), "the zygote died during the test"
 
 
 def _processes_running(needle: str) -> list[str]:
@@ -302,28 +333,44 @@ def test_settings_the_zygote_cannot_honour_run_cold(tmp_path: Path,
     (library / "hello_module.py").write_text(
         "#!/usr/bin/python\nimport json\n"
         "print(json.dumps({'changed': False, 'msg': 'from my library'}))\n")
-    job = Job(tmp_path, {**zygote.playbook_env(), "ANSIBLE_LIBRARY": str(library)},
-              trusted=True)
-    book = job.book("lib", "hello_module: {}",
-                    f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
-    assert job.play(book).status == "successful"
+    view = TrustedSpec(((tmp_path, True),))
+    with warm_sandbox(zygote, view) as env:
+        job = Job(tmp_path, {**env, "ANSIBLE_LIBRARY": str(library)}, trusted=True, view=view)
+        book = job.book("lib", "hello_module: {}",
+                        f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
+        assert job.play(book).status == "successful"
     assert [r["msg"] for r in job.records()] == ["from my library", "served="]
 
 
-def test_playbooks_start_cold_when_the_zygote_is_gone(tmp_path: Path) -> None:
+def test_playbooks_start_cold_when_the_zygote_is_gone(tmp_path: Path,
+                                                      zygote: AnsibleZygote) -> None:
     z = AnsibleZygote(tmp_path / "zygote", ansible_env())
     z.start()
     assert z.wait_ready()
-    preload = z.playbook_env()
-    z.stop()
-    assert z.playbook_env() == {}  # the executor stops asking a stopped zygote
-    # A client that still tries it falls back to a cold start.
-    job = Job(tmp_path, preload, trusted=True)
-    assert job.play(job.book("ok", "command: 'true'")).status == "successful"
+    view = TrustedSpec(((tmp_path, True),))
+    with warm_sandbox(z, view) as preload:
+        z.stop()
+    assert z.playbook_env("x", "") == {}  # the executor stops asking a stopped zygote
+    # A client that still tries it falls back to a cold start, in the sandbox.
+    job = Job(tmp_path, preload, trusted=True, view=view)
+    book = job.book("ok", f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"',
+                    "command: ls /root")
+    assert job.play(book).status == "successful"
+    assert [r["msg"] for r in job.records()][0] == "served="
+    assert job.records()[1]["stdout"] == ""  # the sandbox's empty home, not the host's
 
 
-def test_a_crashed_zygote_is_started_again(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sandbox_the_zygote_does_not_hold_starts_cold(tmp_path: Path,
+                                                        zygote: AnsibleZygote) -> None:
+    view = TrustedSpec(((tmp_path, True),))
+    job = Job(tmp_path, zygote.playbook_env("not-registered", ""), trusted=True, view=view)
+    book = job.book("which", f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
+    assert job.play(book).status == "successful"
+    assert [r["msg"] for r in job.records()] == ["served="]
+
+
+def test_a_crashed_zygote_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           zygote: AnsibleZygote) -> None:
     import signal
 
     from zuulish.executor import ansible_zygote
@@ -336,12 +383,15 @@ def test_a_crashed_zygote_is_started_again(tmp_path: Path,
         assert z._proc is not None
         os.killpg(z._proc.pid, signal.SIGKILL)
         z._proc.wait(5)
-        assert z.playbook_env() == {}  # builds start cold meanwhile
+        assert z.playbook_env("x", "") == {}  # builds start cold meanwhile
         z.start()
         assert z.wait_ready()
-        job = Job(tmp_path, z.playbook_env(), trusted=True)
-        book = job.book("which", f'debug: msg="{{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
-        assert job.play(book).status == "successful"
+        view = TrustedSpec(((tmp_path, True),))
+        with warm_sandbox(z, view) as env:
+            job = Job(tmp_path, env, trusted=True, view=view)
+            book = job.book("which",
+                            f'debug: msg="{{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
+            assert job.play(book).status == "successful"
         assert [r["msg"] for r in job.records()] == ["1"]
     finally:
         z.stop()
@@ -431,3 +481,33 @@ def test_command_and_shell_results_are_ansibles_own(tmp_path: Path,
     assert len(ours) == len(COMMAND_CASES), ours
     for mine, theirs in zip(ours, builtin, strict=True):
         assert mine == theirs
+
+
+def test_trusted_playbooks_have_no_privilege_and_nothing_of_the_host_open(job: Job) -> None:
+    """Cold or forked warm: no capability (none to gain), and no descriptor onto the
+    host's files or another sandbox's namespaces (``/proc/*/fd`` of the sandbox)."""
+    if not job.trusted:
+        pytest.skip("trusted playbooks only")
+    book = job.book(
+        "privileges", shell("grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status"),
+        shell("grep NoNewPrivs /proc/self/status"),
+        shell("for fd in /proc/[0-9]*/fd/*; do readlink $fd; done 2>/dev/null | sort -u"),
+        shell("test -e /root/.zuulish-host-marker || echo no-host-home"))
+    marker = Path(os.path.expanduser("~")) / ".zuulish-host-marker"
+    marker.write_text("x")
+    try:
+        assert job.play(book).status == "successful"
+    finally:
+        marker.unlink()
+    caps, nnp, fds, home = [r["stdout"] for r in job.records()]
+    found = dict(zip(caps.split()[::2], caps.split()[1::2], strict=True))
+    # (bwrap keeps a bounding set but makes root gain nothing from it; the zygote empties it)
+    assert [found[k] for k in ("CapPrm:", "CapEff:", "CapAmb:")] == ["0" * 16] * 3, caps
+    if job.preload:
+        assert found["CapBnd:"] == "0" * 16
+    assert nnp.split() == ["NoNewPrivs:", "1"]
+    opened = fds.splitlines()
+    assert not [f for f in opened if f.startswith(("mnt:", "pid:", "ipc:", "uts:", "net:"))]
+    assert all(f.startswith(("/dev/", "pipe:", "socket:", "anon_inode:", str(job.tmp), "/tmp/"))
+               or f.startswith(str(Path(sys.executable).parents[1])) for f in opened), opened
+    assert home == "no-host-home"

@@ -1,7 +1,8 @@
-"""Untrusted playbooks in the bubblewrap sandbox, through real ansible-runner.
+"""Playbooks in the bubblewrap sandbox, through real ansible-runner.
 
-Each escape is tried by an untrusted playbook (refused) and by a trusted one
-(allowed: trusted playbooks run as they are).
+Each escape is tried by an untrusted playbook (refused) and, where it differs,
+by a trusted one (trusted playbooks run in a sandbox of their own view: the
+build's directories and what the operator lists, never the state directory).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zuulish.executor import sandbox
 from zuulish.executor.ansible_plugins.untrusted.connection.local import REFUSAL
 from zuulish.executor.ansible_run import JobLog, PlaybookRun
 from zuulish.executor.phases import run_phases
+from zuulish.executor.sandbox import TrustedSpec
 
 # untrusted playbooks run in the default sandbox (a private network: pasta too)
 MISSING = sandbox.unavailable()
@@ -144,11 +146,28 @@ def test_untrusted_playbook_cannot_read_outside_its_work_dir(build: Build) -> No
     assert PLANTED not in text and "root:" not in text
 
 
-def test_trusted_playbook_can_read_outside_its_work_dir(build: Build) -> None:
+@needs_bwrap
+def test_trusted_playbook_cannot_read_the_state_dir_either(build: Build) -> None:
     result, message = build.run(build.book("read", _reads(build), trusted=True))
     assert result == "SUCCESS", message
     text = build.text()
-    assert PLANTED in text and verdicts(text) == ["ALLOWED"] * 3
+    assert verdicts(text) == ["DENIED"] * 3
+    assert PLANTED not in text and "root:" not in text
+
+
+@needs_bwrap
+def test_trusted_playbook_reads_what_its_view_lists(build: Build, tmp_path: Path) -> None:
+    listed = tmp_path / "tools" / "version.txt"
+    listed.parent.mkdir()
+    listed.write_text("tools-1.2\n")
+    view = TrustedSpec(((build.work, True), (build.logs, True), (listed.parent, False)))
+    result, message = run_phases(
+        build.private, [], [build.book("read", probe(f"grep -q tools-1.2 {listed}")
+                                       + probe(f"echo x > {listed}"), trusted=True)],
+        [], [], build.inventory, {}, build.log, 60, None, build.work, trusted=view)
+    assert result == "SUCCESS", message
+    assert verdicts(build.text()) == ["ALLOWED", "DENIED"]
+    assert listed.read_text() == "tools-1.2\n"
 
 
 def _writes(build: Build, marker: str) -> str:
@@ -178,12 +197,28 @@ def test_untrusted_playbook_cannot_write_outside_its_work_dir(build: Build) -> N
             (where / marker).unlink(missing_ok=True)
 
 
-def test_trusted_playbook_can_write_outside_its_work_dir(build: Build) -> None:
+@needs_bwrap
+def test_trusted_playbook_writes_its_work_and_log_dirs_only(build: Build) -> None:
     marker = f"escape-{uuid.uuid4().hex}"
-    result, message = build.run(build.book("write", probe(f"echo x > {build.state / marker}"),
-                                           trusted=True))
+    tasks = (probe(f"echo x > {build.state / marker}")
+             + probe(f"echo x > {build.logs / 'fetched.txt'}")
+             + probe(f"echo x > {build.work / 'mine.txt'}"))
+    result, message = build.run(build.book("write", tasks, trusted=True))
     assert result == "SUCCESS", message
-    assert (build.state / marker).exists()
+    # (the state dir lies under /tmp here: the sandbox's private /tmp takes the write)
+    assert verdicts(build.text())[1:] == ["ALLOWED", "ALLOWED"]
+    assert not (build.state / marker).exists()
+    assert (build.logs / "fetched.txt").read_text() == "x\n"
+
+
+def test_trusted_playbook_without_bubblewrap_is_an_error(
+        build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
+    result, message = build.run(build.book("any", task("command: 'true'"), trusted=True))
+    assert result == "ERROR"
+    assert message == ("bubblewrap (bwrap) is not installed on this executor: trusted "
+                       "playbooks cannot run")
+    assert message in build.text()
 
 
 @needs_bwrap

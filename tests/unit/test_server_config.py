@@ -147,3 +147,38 @@ def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_every_example_configuration_loads(example: Path) -> None:
     config = load_server_config(example)
     assert config.providers and config.tenant_file.is_file()
+
+
+def test_trusted_paths_are_absolute_existing_and_apart_from_the_state_dir(
+        tmp_path: Path) -> None:
+    tools, drop = tmp_path / "tools", tmp_path / "drop"
+    tools.mkdir()
+    drop.mkdir()
+    config = load_server_config(write(
+        tmp_path, f"tenant_file: m.yaml\nstate_dir: {tmp_path / 'state'}\nexecutor:\n"
+        f"  trusted_ro_paths: [{tools}]\n  trusted_rw_paths: [{drop}]\n"))
+    assert config.executor_trusted_ro_paths == (tools,)
+    assert config.executor_trusted_rw_paths == (drop,)
+    assert load_server_config(write(tmp_path, "tenant_file: m.yaml\n")) \
+        .executor_trusted_ro_paths == ()
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("tools", "executor.trusted_ro_paths: 'tools' must be an absolute path"),
+    ("{tmp}/missing", "executor.trusted_ro_paths: {tmp}/missing does not exist"),
+    ("{tmp}/state", "executor.trusted_ro_paths: {tmp}/state is, holds or lies in the state "
+                    "directory"),
+    ("{tmp}", "executor.trusted_ro_paths: {tmp} is, holds or lies in the state directory"),
+    ("/", "executor.trusted_ro_paths: / is, holds or lies in the state directory"),
+    ("{tmp}/state/secrets.key", "secrets.key is, holds or lies in the state directory"),
+])
+def test_trusted_paths_that_would_show_the_state_dir_are_refused(
+        tmp_path: Path, entry: str, message: str) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "secrets.key").write_text("k")
+    path = write(tmp_path, f"tenant_file: m.yaml\nstate_dir: state\nexecutor:\n"
+                           f"  trusted_ro_paths: ['{entry.format(tmp=tmp_path)}']\n")
+    with pytest.raises(ConfigError) as info:
+        load_server_config(path)
+    assert message.format(tmp=tmp_path) in str(info.value)
+    assert str(path) in str(info.value) or info.value.file == str(path)

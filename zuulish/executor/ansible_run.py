@@ -27,7 +27,14 @@ Because ansible-playbook runs inside a job's work directory, an ``ansible.cfg``
 written there by a job would be read by the next playbook; ``ANSIBLE_CONFIG``
 points at an empty file shipped with zuulish to prevent that.
 
-Trust. A trusted playbook (of a config project) runs as it is. An untrusted
+Trust. A trusted playbook (of a config project) runs in a bubblewrap sandbox
+of the build's trusted view (``trusted_view.py``: the build's directories and
+log directory, the operator's ``trusted_ro_paths`` / ``trusted_rw_paths``, the
+host's network; never the rest of the state directory), forked warm by the
+preloaded Ansible into the build's long-lived sandbox when there is one
+(``preload``), else started cold in a sandbox of its own; its launcher lies in
+the data dir, which the view holds read-only. Without ``bwrap`` it does not
+run (ERROR), as an untrusted one does not. An untrusted
 one runs in the bubblewrap sandbox (``sandbox.py``: only the work dir and a
 fresh data dir of its own are writable, the executor's state is not visible)
 with the refusing ``local`` connection first in its plugin path
@@ -35,16 +42,20 @@ with the refusing ``local`` connection first in its plugin path
 playbooks may not run tasks on localhost"); one with Ansible plugin
 directories of its own (``connection_plugins/`` beside it or in a role, which
 could replace that connection) does not run (ERROR). It always starts
-cold: the zygote runs outside the sandbox, so a child forked from it would be
-too (``benchmarks/sandbox_overhead.py`` measures the cost). Its network is
+cold, in a sandbox of its own that does not see the trusted data dir
+(``benchmarks/sandbox_overhead.py`` measures the cost). Its network is
 ``sandbox_network`` (``executor.sandbox_network``: ``private``, the default, a
 namespace of its own connected by pasta; ``none``; ``host``). Without ``bwrap``,
 or without ``pasta`` for a private network, an untrusted playbook does not run
 at all (ERROR).
 
 ``preload`` (from ``ansible_zygote.AnsibleZygote.playbook_env``) makes the
-``ansible-playbook`` that ansible-runner starts a client of the executor's
-preloaded Ansible, which forks a warm one instead of starting a cold one.
+``ansible-playbook`` that ansible-runner starts for a trusted playbook a client
+of the executor's preloaded Ansible, which forks a warm one into the build's
+trusted sandbox instead of starting a cold one; it is used only when that
+sandbox's view (``trusted``) holds the playbook and its roles. Facts are
+cached in memory (ansible-runner's file cache would be written in the
+read-only data dir; each run had a cache of its own anyway).
 
 Speed. On the executor host interpreter discovery runs a probe per host and
 playbook, and it may pick a python that does not work (here a pyenv shim for a
@@ -79,8 +90,9 @@ import ansible_runner
 import yaml
 
 from zuulish.executor import masking, pty_close, sandbox
+from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
-from zuulish.executor.sandbox import SandboxUnavailable
+from zuulish.executor.sandbox import SandboxUnavailable, TrustedSpec
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
 from zuulish.executor.unsafe import InventoryDumper, write_extra_vars
 
@@ -352,16 +364,13 @@ def _for_local_hosts(inventory: dict[str, Any], cwd: Path | None) -> dict[str, A
     return inv
 
 
-def ansible_env(roles_path: list[Path] | None = None,
-                preload: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment ansible-playbook runs with (``preload``: a warm zygote's)."""
+def ansible_env(roles_path: list[Path] | None = None) -> dict[str, str]:
+    """The environment ansible-playbook runs with."""
     bin_dir = Path(sys.executable).parent
     env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(EMPTY_CONFIG),
            "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
     if roles_path:
         env["ANSIBLE_ROLES_PATH"] = os.pathsep.join(str(p) for p in roles_path)
-    if preload:
-        env.update(preload)
     return env
 
 
@@ -384,12 +393,51 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                read_only=(sandbox.playbook_root(run.playbook), *roles_path,
                                           *([ssh_dir] if ssh_dir is not None else [])),
                                cwd=cwd or run_dir, network=network)
-    program = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
-        or shutil.which("ansible-playbook") or "ansible-playbook"
+    program = _ansible_playbook()
     env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
         [str(sandbox.UNTRUSTED_CONNECTIONS), env["ANSIBLE_CONNECTION_PLUGINS"]])}
     env.update(sandbox.prepare(spec, base / f"launch-{number}", program, env["PATH"]))
     return run_dir, env
+
+
+def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
+                 ssh: SshAccess | None) -> TrustedSpec:
+    """The view of a trusted playbook when the caller names none: the work dir,
+    the log dir and the SSH directory read-write, the data dir read-only."""
+    binds: list[tuple[Path, bool]] = [(log_dir, True)]
+    if cwd is not None:
+        binds.append((cwd, True))
+    if ssh is not None:
+        binds.append((ssh.directory, True))
+    return TrustedSpec((*binds, (private_dir, False), (private_dir / "artifacts", True)))
+
+
+def _trusted_sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
+                       roles_path: list[Path], env: dict[str, str], view: TrustedSpec,
+                       preload: dict[str, str] | None) -> dict[str, str]:
+    """The environment that runs trusted ``run`` in its sandbox: forked warm into
+    the build's sandbox (``preload``) when its view holds the playbook and roles,
+    else started cold in a sandbox of the view (plus those, read-only)."""
+    (private_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+    needed = [sandbox.playbook_root(run.playbook), *roles_path, private_dir]
+    missing = tuple((p, False) for p in needed if not view.covers(p))
+    if not view.covers(private_dir):  # ansible-runner's callback writes events there
+        missing += ((private_dir / "artifacts", True),)
+    spec = TrustedSpec((*view.binds, *missing), cwd=cwd or private_dir)
+    base = private_dir / "trusted"
+    base.mkdir(parents=True, exist_ok=True)
+    launch_dir = base / f"launch-{uuid.uuid4().hex[:12]}"
+    env = {**env, **sandbox.prepare_trusted(spec, launch_dir, _ansible_playbook(), env["PATH"])}
+    if preload and not missing:
+        env.update({k: v for k, v in preload.items() if k != "PATH"})
+        env[REAL_ENV] = str(launch_dir / "bin" / "ansible-playbook")
+        env["PATH"] = os.pathsep.join([preload["PATH"], env["PATH"]])
+    return env
+
+
+def _ansible_playbook() -> str:
+    return shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
+        or shutil.which("ansible-playbook") or "ansible-playbook"
 
 
 def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
@@ -399,12 +447,15 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  preload: dict[str, str] | None = None,
                  ssh: SshAccess | None = None,
                  sandbox_network: str = sandbox.DEFAULT_NETWORK,
-                 returned_limit: int | None = None) -> PhaseOutcome:
+                 returned_limit: int | None = None,
+                 trusted: TrustedSpec | None = None) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
 
     ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes;
     ``sandbox_network`` the network of an untrusted one's sandbox;
-    ``returned_limit`` the most bytes its ``zuul_return`` data may grow to.
+    ``returned_limit`` the most bytes its ``zuul_return`` data may grow to; ``trusted``
+    what a trusted one sees (``trusted_spec``'s view when None), and ``preload``
+    how it is forked warm into the build's sandbox of that view.
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -420,7 +471,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         log.write(f"ERROR: {message}")
         return PhaseOutcome(run.phase, name, "error", -1, message)
     private_dir = private_dir.absolute()
-    env = ansible_env(roles_path, preload if run.trusted else None)
+    env = ansible_env(roles_path)
     if ssh is not None:
         env.update(ssh.env(run.trusted))
     # zuul_return reads it: an untrusted playbook may return only files of the work dir
@@ -438,6 +489,14 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
                                           ssh.directory if ssh is not None else None,
                                           sandbox_network)
+        except SandboxUnavailable as exc:
+            log.write(f"ERROR: {exc}")
+            return PhaseOutcome(run.phase, name, "error", -1, str(exc))
+    else:  # in bubblewrap too, in the build's trusted view
+        try:
+            env = _trusted_sandboxed(
+                private_dir, run, cwd, roles_path or [], env,
+                trusted or trusted_spec(private_dir, cwd, log.log_dir, ssh), preload)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))
@@ -470,6 +529,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             cancel_callback=should_cancel,
             settings={"suppress_ansible_output": True, "job_timeout": 0,
                       "pexpect_timeout": POLL_SECONDS},
+            fact_cache_type="memory",
         )
     finally:
         consoles.close()

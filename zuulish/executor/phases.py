@@ -30,7 +30,7 @@ from typing import Any
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
 from zuulish.executor.playbook_paths import check_playbook
 from zuulish.executor.safe_files import UnsafePath
-from zuulish.executor.sandbox import DEFAULT_NETWORK
+from zuulish.executor.sandbox import DEFAULT_NETWORK, TrustedSpec
 from zuulish.executor.ssh import SshAccess
 
 DEFAULT_POST_TIMEOUT = 1800.0
@@ -85,11 +85,12 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                attempts_left: bool = False,
                sandbox_network: str = DEFAULT_NETWORK,
                returned_limit: int | None = None,
-               trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None
-               ) -> tuple[str, str]:
+               trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None,
+               trusted: TrustedSpec | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
-    ``preload`` is the environment that starts playbooks from a warm Ansible;
+    ``preload`` is the environment that forks trusted playbooks from a warm Ansible
+    into the build's sandbox, ``trusted`` what they see (``ansible_run.run_playbook``);
     ``after_run`` is called once the run phase succeeded, before post-run (where a
     build that asked for ``zuul.pause`` waits for its dependants); ``ssh`` is how
     playbooks reach the build's remote nodes (its agent and known hosts);
@@ -116,7 +117,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
             log.write(f"ERROR: {message}")
             return PhaseOutcome(book.phase, str(book.playbook), "error", -1, message)
         return run_playbook(private_dir, book, inv, given, log, limit, stop,
-                            cwd, roles, preload, ssh, sandbox_network, returned_limit)
+                            cwd, roles, preload, ssh, sandbox_network, returned_limit,
+                            trusted)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

@@ -50,6 +50,15 @@ Ansible's settings, the environment ansible-runner gives it and a few locale
 variables are passed in; the executor's other environment variables are not
 (``sandbox_launch``, which also starts pasta for a private network: bwrap
 makes the namespace and holds the command until pasta has configured it).
+
+Trusted playbooks (of config projects) run in bubblewrap too, in a view of
+their own (``TrustedSpec``, ``trusted_bwrap_args``; ``trusted_view.py`` says
+what it holds): the same system directories, Python installation, plugins,
+private ``/tmp`` and home, PID, IPC and UTS namespaces and dropped
+capabilities, but the executor host's network, and the binds the executor
+lists for the build (its build directory and log directory read-write, the
+operator's ``executor.trusted_ro_paths`` / ``trusted_rw_paths``). Never the
+rest of the state directory.
 """
 
 from __future__ import annotations
@@ -88,8 +97,8 @@ PASTA_OPTIONS = ("--config-net", "--no-map-gw", "-t", "none", "-u", "none",
 
 
 class SandboxUnavailable(Exception):
-    """bubblewrap (or pasta, for a private network) is not installed, so untrusted
-    playbooks cannot run."""
+    """bubblewrap (or pasta, for a private network) is not installed, so the
+    playbooks that need it cannot run."""
 
 
 def find_bwrap() -> str | None:
@@ -102,15 +111,16 @@ def find_pasta() -> str | None:
     return shutil.which("pasta")
 
 
-def tools(network: str = DEFAULT_NETWORK) -> tuple[str, str | None]:
+def tools(network: str = DEFAULT_NETWORK, whose: str = "untrusted") -> tuple[str, str | None]:
     """The paths of ``bwrap`` and, for a private network, ``pasta`` (else None).
 
-    Raises SandboxUnavailable, naming the package to install, when one is missing.
+    Raises SandboxUnavailable, naming the package to install, when one is missing
+    (``whose``: the playbooks that then cannot run).
     """
     bwrap = find_bwrap()
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed on this executor: "
-                                 "untrusted playbooks cannot run")
+                                 f"{whose} playbooks cannot run")
     if network != "private":
         return bwrap, None
     pasta = find_pasta()
@@ -200,35 +210,88 @@ def _bind_system(args: list[str]) -> None:
             args += ["--ro-bind", str(path), str(path)]
 
 
-def bwrap_args(spec: SandboxSpec) -> list[str]:
-    """bubblewrap's arguments (before ``--`` and the program) for ``spec``."""
-    if spec.network not in NETWORK_MODES:
-        raise ValueError(f"unknown sandbox network {spec.network!r}")
+def _base_args(network: str) -> list[str]:
+    """What every sandbox has: namespaces, no capabilities, a private ``/tmp`` and
+    home, the system's programs and the Python installation with zuulish's plugins."""
     args = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp"]
-    if spec.network != "host":
+    if network != "host":
         args.append("--unshare-net")  # bwrap brings its loopback up
     home = home_dir()
     if home != "/":
         args += ["--tmpfs", home]  # mounted before the binds that may lie under it
     args += ["--setenv", "HOME", home, "--setenv", "TMPDIR", "/tmp"]
     _bind_system(args)
-    read_only = [*python_roots(), PLUGINS_DIR, *spec.read_only]
+    return args
+
+
+def _bind(args: list[str], binds: list[tuple[Path, bool]]) -> None:
+    """Bind each existing path at its own place, read-write or read-only, in order."""
+    seen: set[tuple[str, bool]] = set()
+    for path, writable in binds:
+        text = str(path.absolute())
+        if (text, writable) not in seen and path.exists():
+            seen.add((text, writable))
+            args += ["--bind" if writable else "--ro-bind", text, text]
+
+
+def _shipped() -> list[tuple[Path, bool]]:
     from zuulish.executor.ansible_run import EMPTY_CONFIG  # a cycle at import time
 
-    read_only.append(EMPTY_CONFIG)
-    seen: set[str] = set()
-    for path in read_only:
-        text = str(path.absolute())
-        if text not in seen and path.exists():
-            seen.add(text)
-            args += ["--ro-bind", text, text]
-    for path in (spec.work_dir, spec.run_dir):
-        text = str(path.absolute())
-        args += ["--bind", text, text]
+    return [(p, False) for p in (*python_roots(), PLUGINS_DIR, EMPTY_CONFIG)]
+
+
+def bwrap_args(spec: SandboxSpec) -> list[str]:
+    """bubblewrap's arguments (before ``--`` and the program) for ``spec``."""
+    if spec.network not in NETWORK_MODES:
+        raise ValueError(f"unknown sandbox network {spec.network!r}")
+    args = _base_args(spec.network)
+    _bind(args, [*_shipped(), *((p, False) for p in spec.read_only),
+                 (spec.work_dir, True), (spec.run_dir, True)])
     args += ["--remount-ro", "/", "--chdir", str(spec.cwd.absolute())]
     return args
+
+
+@dataclass(frozen=True)
+class TrustedSpec:
+    """What a trusted playbook's sandbox sees besides the system and Python: each
+    path at its own place, read-write or read-only, bound in this order (a later
+    bind covers an earlier one: a read-only ``ansible/`` inside a read-write build
+    directory)."""
+
+    binds: tuple[tuple[Path, bool], ...]
+    cwd: Path | None = None  # where the program starts (bwrap's --chdir)
+
+    def covers(self, path: Path) -> bool:
+        """Whether ``path`` lies in (or is) one of the binds."""
+        path = path.absolute()
+        return any(path == p.absolute() or path.is_relative_to(p.absolute())
+                   for p, _ in self.binds)
+
+
+def trusted_bwrap_args(spec: TrustedSpec) -> list[str]:
+    """bubblewrap's arguments for a trusted playbook's sandbox: the host's network."""
+    args = _base_args("host")
+    _bind(args, [*_shipped(), *spec.binds])
+    args += ["--remount-ro", "/"]
+    if spec.cwd is not None:
+        args += ["--chdir", str(spec.cwd.absolute())]
+    return args
+
+
+def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
+                    pasta: dict | None) -> dict[str, str]:
+    bin_dir = launch_dir / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    args_file = launch_dir / "sandbox.json"
+    args_file.write_text(json.dumps({"bwrap": args[0], "args": args[1:],
+                                     "program": program, "pasta": pasta}))
+    launcher = bin_dir / "ansible-playbook"
+    launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
+    launcher.chmod(0o755)
+    return {sandbox_launch.ARGS_ENV: str(args_file),
+            "PATH": os.pathsep.join([str(bin_dir), path])}
 
 
 def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str) -> dict[str, str]:
@@ -240,13 +303,13 @@ def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str) -> dic
     if found is not None:
         pasta = {"program": found, "options": list(PASTA_OPTIONS),
                  "log": str((launch_dir / "pasta.log").absolute())}
-    bin_dir = launch_dir / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    args_file = launch_dir / "sandbox.json"
-    args_file.write_text(json.dumps({"bwrap": bwrap, "args": bwrap_args(spec),
-                                     "program": program, "pasta": pasta}))
-    launcher = bin_dir / "ansible-playbook"
-    launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
-    launcher.chmod(0o755)
-    return {sandbox_launch.ARGS_ENV: str(args_file),
-            "PATH": os.pathsep.join([str(bin_dir), path])}
+    return _write_launcher(launch_dir, [bwrap, *bwrap_args(spec)], program, path, pasta)
+
+
+def prepare_trusted(spec: TrustedSpec, launch_dir: Path, program: str,
+                    path: str) -> dict[str, str]:
+    """As ``prepare``, for a trusted playbook (``launch_dir`` must lie outside
+    ``spec``'s read-write binds: the sandbox may not rewrite its own arguments)."""
+    bwrap, _ = tools("host", whose="trusted")
+    return _write_launcher(launch_dir, [bwrap, *trusted_bwrap_args(spec)], program, path,
+                           None)

@@ -5,6 +5,12 @@ dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
 data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
 
+Every playbook runs in bubblewrap. Trusted ones see the build's trusted view
+(``trusted_view.py``: those two directories, the build's SSH directory, the
+operator's ``trusted_ro_paths`` / ``trusted_rw_paths``); with the preloaded
+Ansible, the build gets a long-lived sandbox of that view, registered with the
+zygote, which forks each trusted playbook into it; it ends with the build.
+
 Each build runs in a thread of its own; ``workers`` bounds how many run at once.
 A build paused by ``zuul.pause`` does not count while it waits, so the jobs that
 depend on it can run even with one worker; when it resumes for its post-run, it
@@ -14,11 +20,15 @@ while, rather than make a resumed build wait).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +42,9 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES, read_returned
-from zuulish.executor.sandbox import DEFAULT_NETWORK
+from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
+from zuulish.executor.trusted_view import BuildSandbox, BuildView, git_alternates
 from zuulish.executor.untrusted_vars import trusted_view, untrusted_summary
 from zuulish.executor.workspace import (
     PreparedRepo,
@@ -75,10 +86,15 @@ class Executor:
                  name: str | None = None, canonical_hostname: str = "localhost",
                  keep_workspaces: bool = False, preload_ansible: bool = True,
                  private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK,
-                 max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES):
+                 max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES,
+                 trusted_ro_paths: tuple[Path, ...] = (),
+                 trusted_rw_paths: tuple[Path, ...] = ()):
         self.store = store
         # the most bytes a build's results.json may hold (executor.max_returned_bytes)
         self.max_returned_bytes = max_returned_bytes
+        # what trusted playbooks see besides their build (executor.trusted_*_paths)
+        self.trusted_ro_paths = tuple(trusted_ro_paths)
+        self.trusted_rw_paths = tuple(trusted_rw_paths)
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -97,9 +113,10 @@ class Executor:
         self._waiting: set[str] = set()  # builds paused now: they hold no worker slot
         self._stopping = False
         self._lock = threading.Lock()
-        # A warm Ansible to fork playbooks from; started with the first loop.
+        # A warm Ansible to fork trusted playbooks from, into each build's sandbox;
+        # started with the first loop (it joins namespaces: as root only).
         self.zygote = (AnsibleZygote(state_dir / "ansible-zygote", ansible_env())
-                       if preload_ansible else None)
+                       if preload_ansible and AnsibleZygote.usable() else None)
 
     # ----------------------------------------------------------- the loop
     def run_once(self) -> bool:
@@ -241,9 +258,35 @@ class Executor:
                       f"{params.get('project')} "
                       f"change {params.get('change')},{params.get('patchset')} in "
                       f"{params.get('tenant')}/{params.get('pipeline')}")
+        remote = [n for n in params.get("nodes", []) if is_remote(n)]
+        ssh_dir = Path(tempfile.mkdtemp(prefix="zuulish-ssh-")) if remote else None
+        agent = BuildAgent(remote, self.private_key, ssh_dir) if remote else None
+        warm: list[BuildSandbox] = []  # the build's warm trusted sandbox, once launched
+        name = uuid.uuid4().hex  # its name with the zygote
+        try:
+            return self._run(build, job, build_dir, job_log, cancel, secrets, agent, warm,
+                             name)
+        finally:
+            for box in warm:
+                if self.zygote is not None:
+                    self.zygote.unregister(name)
+                box.stop()  # every process left in the sandbox ends with it
+            if agent is not None:
+                agent.stop()
+
+    def _run(self, build: BuildRow, job: FrozenJob, build_dir: Path, job_log: JobLog,
+             cancel: threading.Event, secrets: dict[str, Any], agent: BuildAgent | None,
+             warm: list[BuildSandbox], name: str) -> tuple[str, str]:
+        params: dict[str, Any] = build.params
+        work_root = build_dir / "work"
         try:
             started = time.monotonic()
             repos = self._prepare_repos(params, work_root, job_log)
+            # the build's trusted sandbox starts while the playbooks are checked out
+            view = self._trusted_view(build_dir, build.id,
+                                      agent.directory if agent is not None else None,
+                                      repos, job)
+            warm += self._launch_sandbox(view)
             books = self._playbooks(job, params, build_dir, repos, secrets)
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
         except WorkspaceError as exc:
@@ -266,27 +309,69 @@ class Executor:
         phases = {phase: [b for b in books if b.phase == phase]
                   for phase in ("pre-run", "run", "post-run", "cleanup-run")}
         post_timeout = float(job.post_timeout or DEFAULT_POST_TIMEOUT)
-        remote = [n for n in params.get("nodes", []) if is_remote(n)]
-        agent = BuildAgent(remote, self.private_key) if remote else None
         try:
             access = agent.start() if agent is not None else None
             if agent is not None:
-                job_log.write(f"SSH to {', '.join(n['name'] for n in remote)} through the "
-                              "build's ssh-agent")
+                job_log.write(f"SSH to {', '.join(n['name'] for n in agent.nodes)} through "
+                              "the build's ssh-agent")
+            served = bool(warm) and self._register(warm[0], name)
             return run_phases(
                 build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
                 phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout),
                 cancel, work_root, post_timeout=post_timeout,
-                preload=self.zygote.playbook_env() if self.zygote is not None else None,
+                preload=(self.zygote.playbook_env(name, "")
+                         if self.zygote is not None and served else None),
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
                 sandbox_network=self.sandbox_network,
-                returned_limit=self.max_returned_bytes, trusted_vars=trusted_vars)
+                returned_limit=self.max_returned_bytes, trusted_vars=trusted_vars,
+                trusted=view.spec())
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
+
+    def _trusted_view(self, build_dir: Path, build_id: str, ssh_dir: Path | None,
+                      repos: list[PreparedRepo], job: FrozenJob) -> BuildView:
+        """What the build's trusted playbooks see (``trusted_view``): with the git
+        object stores of its repositories and of its playbooks' projects."""
+        (build_dir / "ansible" / "artifacts").mkdir(parents=True, exist_ok=True)
+        stores = git_alternates([r.path for r in repos], self.cache.root)
+        for ref in (*job.pre_run, *job.run, *job.post_run, *job.cleanup_run):
+            with contextlib.suppress(ValueError):  # a name the cache would refuse
+                objects = self.cache.path(ref.project) / "objects"
+                if objects.is_dir() and objects not in stores:
+                    stores.append(objects)
+        return BuildView(build_dir, self.state_dir / "logs" / build_id, build_dir / "ansible",
+                         ssh_dir, read_only=(*self.trusted_ro_paths, *stores),
+                         read_write=self.trusted_rw_paths)
+
+    def _launch_sandbox(self, view: BuildView) -> list[BuildSandbox]:
+        """The build's long-lived trusted sandbox, launched (``_register`` waits for
+        it); none without a warm zygote (trusted playbooks then start cold)."""
+        if self.zygote is None or not self.zygote.wait_ready(0):
+            return []
+        box = BuildSandbox(view.spec())
+        try:
+            box.launch()
+        except (SandboxUnavailable, OSError) as exc:
+            log.warning("no warm trusted sandbox for %s: %s", view.build_dir.name, exc)
+            return []
+        return [box]
+
+    def _register(self, box: BuildSandbox, name: str) -> bool:
+        """Wait for ``box`` and register it with the zygote as ``name``."""
+        assert self.zygote is not None
+        try:
+            box.wait_started()
+            handles = box.handles()
+        except (SandboxUnavailable, OSError) as exc:
+            log.warning("no warm trusted sandbox: %s", exc)
+            return False
+        try:
+            return self.zygote.register(name, handles)
         finally:
-            if agent is not None:
-                agent.stop()
+            for fd in handles.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _pause_if_asked(self, build: BuildRow, work_root: Path, job_log: JobLog,
                         cancel: threading.Event) -> None:

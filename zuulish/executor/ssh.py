@@ -97,18 +97,21 @@ class BuildAgent:
     They live in a short directory of their own under the system's temporary
     directory: a Unix socket's path (the agent's, and the SSH connections'
     control sockets below ``cp/``) may not exceed 108 bytes, which a path under
-    a deep state directory would.
+    a deep state directory would. ``directory`` is one made ahead (the build's
+    trusted sandbox binds it before the agent starts); it is removed by ``stop``.
     """
 
-    def __init__(self, nodes: list[dict[str, Any]], private_key: Path | None):
+    def __init__(self, nodes: list[dict[str, Any]], private_key: Path | None,
+                 directory: Path | None = None):
         self.nodes = nodes
         self.private_key = private_key
-        self.directory: Path | None = None
+        self.directory: Path | None = directory
         self._agent: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SshAccess:
-        self.directory = Path(tempfile.mkdtemp(prefix="zuulish-ssh-"))
-        (self.directory / "cp").mkdir()
+        if self.directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="zuulish-ssh-"))
+        (self.directory / "cp").mkdir(exist_ok=True)
         known_hosts = self.directory / "known_hosts"
         known_hosts.write_text("".join(f"{line}\n" for line in known_hosts_lines(self.nodes)))
         socket = self.directory / "agent.sock"

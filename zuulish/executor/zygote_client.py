@@ -7,7 +7,11 @@ stands in for that process: signals sent to it are passed on to the forked
 playbook's process group, and it exits with the playbook's exit status. If
 it is killed outright, the zygote sees its connection close and kills the
 playbook. When no zygote answers, or the zygote declines (an Ansible setting
-it cannot honour), it becomes the real ``ansible-playbook`` with ``exec``.
+it cannot honour, a sandbox it does not hold) or refuses (the caller is not
+the executor), it ``exec``s ``ZUULISH_REAL_ANSIBLE_PLAYBOOK``: the sandbox
+launcher, which starts ``ansible-playbook`` cold in the build's trusted
+sandbox view (never on the host). It names the sandbox to fork into
+(``ZUULISH_TRUSTED_SANDBOX``, registered by the executor) in its request.
 
 It runs as ``python -IS`` from a copy written next to the zygote's socket,
 so it imports only the standard library and starts in a few milliseconds.
@@ -22,6 +26,7 @@ import sys
 
 SOCKET_ENV = "ZUULISH_ANSIBLE_ZYGOTE"
 REAL_ENV = "ZUULISH_REAL_ANSIBLE_PLAYBOOK"
+SANDBOX_ENV = "ZUULISH_TRUSTED_SANDBOX"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -38,7 +43,10 @@ def _exec_real(reason: str) -> None:
 def _lines(sock: socket.socket):
     buffer = b""
     while True:
-        chunk = sock.recv(4096)
+        try:
+            chunk = sock.recv(4096)
+        except OSError:
+            return
         if not chunk:
             return
         buffer += chunk
@@ -55,16 +63,24 @@ def main() -> int:
     except OSError as exc:
         sock.close()
         _exec_real(f"no zygote at {path!r}: {exc}")
-    request = {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}
+    request = {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ),
+               "sandbox": os.environ.get(SANDBOX_ENV, "")}
     payload = json.dumps(request).encode() + b"\n"
-    socket.send_fds(sock, [payload[:1]], [0, 1, 2])
-    sock.sendall(payload[1:])
+    try:
+        socket.send_fds(sock, [payload[:1]], [0, 1, 2])
+        sock.sendall(payload[1:])
+    except OSError:
+        pass  # refused before the request was read: the reply says why
     replies = _lines(sock)
     first = next(replies, None)
     if first is None or "pid" not in first:
         sock.close()
-        reason = (first or {}).get("fallback", "the zygote closed the connection")
-        _exec_real(reason)
+        reply = first or {}
+        if "refused" in reply:
+            print(f"zuulish: the preloaded Ansible refused: {reply['refused']}",
+                  file=sys.stderr)
+        _exec_real(reply.get("fallback") or reply.get("refused")
+                   or "the zygote closed the connection")
     pid = int(first["pid"])
 
     def forward(signum: int, _frame: object) -> None:
