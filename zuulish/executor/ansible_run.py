@@ -89,7 +89,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import masking, pty_close, sandbox
+from zuulish.executor import masking, pty_close, runner_guard, sandbox
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.sandbox import SandboxUnavailable, TrustedSpec
@@ -98,6 +98,8 @@ from zuulish.executor.unsafe import InventoryDumper, write_extra_vars
 
 # ansible-runner's terminal closes without ptyprocess's idle 0.1 s per playbook.
 pty_close.install()
+# ansible-runner's artifact files are read and written without following links.
+runner_guard.install()
 
 MASK = masking.MASK
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
