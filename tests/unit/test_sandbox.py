@@ -294,3 +294,19 @@ def test_trusted_playbook_may_ship_ansible_plugins(build: Build) -> None:
     result, message = build.run(book)
     assert result == "SUCCESS", message
     assert "X!" in build.text()
+
+
+def test_a_read_only_repository_inside_the_work_dir_stays_read_only(tmp_path: Path) -> None:
+    """The work dir is bound read-write; the playbook's repository in it must be
+    bound after it, read-only, or the sandbox could rewrite its own roles."""
+    work = tmp_path / "work"
+    repo = work / "src" / "localhost" / "org" / "app"
+    (repo / "roles").mkdir(parents=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    spec = sandbox.SandboxSpec(work_dir=work, run_dir=run, read_only=(repo, repo / "roles"),
+                               cwd=work)
+    args = sandbox.bwrap_args(spec)
+    at = {(args[i], args[i + 1]): i for i in range(len(args) - 1)}
+    assert at[("--bind", str(work))] < at[("--ro-bind", str(repo))]
+    assert at[("--bind", str(work))] < at[("--ro-bind", str(repo / "roles"))]

@@ -247,8 +247,10 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
     if spec.network not in NETWORK_MODES:
         raise ValueError(f"unknown sandbox network {spec.network!r}")
     args = _base_args(spec.network)
-    _bind(args, [*_shipped(), *((p, False) for p in spec.read_only),
-                 (spec.work_dir, True), (spec.run_dir, True)])
+    # Outer directories first: the playbook's repository (read-only) usually lies
+    # in the work dir (read-write), and a later bind covers an earlier one.
+    binds = [*((p, False) for p in spec.read_only), (spec.work_dir, True), (spec.run_dir, True)]
+    _bind(args, [*_shipped(), *sorted(binds, key=lambda b: len(b[0].absolute().parts))])
     args += ["--remount-ro", "/", "--chdir", str(spec.cwd.absolute())]
     return args
 
