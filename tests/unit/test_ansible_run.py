@@ -511,3 +511,26 @@ def test_trusted_playbooks_have_no_privilege_and_nothing_of_the_host_open(job: J
     assert all(f.startswith(("/dev/", "pipe:", "socket:", "anon_inode:", str(job.tmp), "/tmp/"))
                or f.startswith(str(Path(sys.executable).parents[1])) for f in opened), opened
     assert home == "no-host-home"
+
+
+def test_each_trusted_playbook_of_a_build_gets_its_own_roles_path(tmp_path: Path) -> None:
+    """Playbooks of one build share ansible-runner's data dir: the second must not
+    run with the first one's environment (its ANSIBLE_ROLES_PATH, say)."""
+    job = Job(tmp_path, trusted=True)
+    books = []
+    for name in ("one", "two"):
+        repo = tmp_path / f"repo-{name}"
+        # (not roles/ beside the playbook, which Ansible searches anyway)
+        (repo / "shared-roles" / f"role-{name}" / "tasks").mkdir(parents=True)
+        (repo / "shared-roles" / f"role-{name}" / "tasks" / "main.yaml").write_text(
+            f"- debug: {{msg: from-role-{name}}}\n")
+        book = repo / "play.yaml"
+        book.write_text(f"- hosts: all\n  gather_facts: false\n  roles: [role-{name}]\n")
+        books.append((PlaybookRun(book, "run", trusted=True), [repo / "shared-roles"]))
+    view = TrustedSpec(((tmp_path, True),))
+    for book, roles in books:
+        outcome = run_playbook(tmp_path / "ansible", book, job.inventory, {}, job.log, None,
+                               None, job.work, roles, trusted=view)
+        assert outcome.status == "successful", (outcome.message, job.text())
+    text = job.text()
+    assert "from-role-one" in text and "from-role-two" in text

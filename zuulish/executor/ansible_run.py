@@ -532,6 +532,9 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             settings={"suppress_ansible_output": True, "job_timeout": 0,
                       "pexpect_timeout": POLL_SECONDS},
             fact_cache_type="memory",
+            # nothing kept in env/ (envvars, settings): ansible-runner would give the
+            # next playbook of the same data dir this one's environment and roles path
+            suppress_env_files=True,
         )
     finally:
         consoles.close()
