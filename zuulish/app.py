@@ -73,7 +73,8 @@ def make_providers(config: ServerConfig) -> list[Provider]:
         if p.driver == "static":
             providers.append(StaticProvider(p.name, list(p.options["hosts"])))
         else:
-            providers.append(LocalProvider(p.name, p.labels, p.max_nodes))
+            providers.append(LocalProvider(p.name, p.labels, p.max_nodes,
+                                               tuple(p.options.get("host_paths", ()))))
     return providers
 
 
@@ -103,7 +104,8 @@ class AllInOne:
                                  workers=config.executor_workers,
                                  preload_ansible=config.executor_preload_ansible,
                                  private_key=config.executor_private_key,
-                                 sandbox_network=config.executor_sandbox_network)
+                                 sandbox_network=config.executor_sandbox_network,
+                                 node_limits=config.executor_node_limits)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

@@ -52,9 +52,10 @@ class GateTenant:
                  poll_interval: float = 0.05, pipelines: str = PIPELINES,
                  executor_workers: int | None = None,
                  providers: list[dict[str, Any]] | None = None,
-                 private_key: Path | None = None):
+                 private_key: Path | None = None,
+                 executor_options: dict[str, Any] | None = None):
         self.tmp = tmp
-        executor: dict[str, Any] = {}
+        executor: dict[str, Any] = dict(executor_options or {})
         if executor_workers:
             executor["workers"] = executor_workers
         if private_key is not None:

@@ -79,6 +79,8 @@ import yaml
 
 from zuulish.executor import pty_close, sandbox
 from zuulish.executor.console import ConsoleStreams, console_places
+from zuulish.executor.local_node import AGENT_SOURCE
+from zuulish.executor.local_node import SOCKET_ENV as NODE_SOCKET_ENV
 from zuulish.executor.sandbox import SandboxUnavailable
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
 from zuulish.executor.unsafe import InventoryDumper
@@ -353,7 +355,8 @@ def ansible_env(roles_path: list[Path] | None = None,
 def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                roles_path: list[Path], env: dict[str, str],
                ssh_dir: Path | None = None,
-               network: str = sandbox.DEFAULT_NETWORK) -> tuple[Path, dict[str, str]]:
+               network: str = sandbox.DEFAULT_NETWORK,
+               node_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
     """The data dir and environment that run ``run`` in the bubblewrap sandbox.
 
     Each untrusted run gets a fresh data dir (under ``private_dir/untrusted``), so
@@ -367,7 +370,11 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     run_dir.mkdir()
     spec = sandbox.SandboxSpec(work_dir=cwd or run_dir, run_dir=run_dir,
                                read_only=(sandbox.playbook_root(run.playbook), *roles_path,
-                                          *([ssh_dir] if ssh_dir is not None else [])),
+                                          *([ssh_dir] if ssh_dir is not None else []),
+                                          # the local node's agent socket, to connect to,
+                                          # and the client the connection loads
+                                          *([node_dir, AGENT_SOURCE] if node_dir is not None
+                                            else [])),
                                cwd=cwd or run_dir, network=network)
     program = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
         or shutil.which("ansible-playbook") or "ansible-playbook"
@@ -383,11 +390,14 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  roles_path: list[Path] | None = None,
                  preload: dict[str, str] | None = None,
                  ssh: SshAccess | None = None,
-                 sandbox_network: str = sandbox.DEFAULT_NETWORK) -> PhaseOutcome:
+                 sandbox_network: str = sandbox.DEFAULT_NETWORK,
+                 node_socket: Path | None = None) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
 
     ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes;
-    ``sandbox_network`` the network of an untrusted one's sandbox.
+    ``sandbox_network`` the network of an untrusted one's sandbox; ``node_socket``
+    the agent of the build's local node (``local_node.py``), which the
+    ``zuulish_local`` connection then uses.
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -408,6 +418,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         env.update(ssh.env(run.trusted))
     # zuul_return reads it: an untrusted playbook may return only files of the work dir
     env[TRUST_ENV] = "trusted" if run.trusted else "untrusted"
+    if node_socket is not None:
+        env[NODE_SOCKET_ENV] = str(node_socket.absolute())
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:
@@ -418,7 +430,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         try:
             private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
                                           ssh.directory if ssh is not None else None,
-                                          sandbox_network)
+                                          sandbox_network,
+                                          node_socket.parent if node_socket else None)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))

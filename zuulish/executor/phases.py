@@ -85,7 +85,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                after_run: Callable[[], None] | None = None,
                ssh: SshAccess | None = None,
                attempts_left: bool = False,
-               sandbox_network: str = DEFAULT_NETWORK) -> tuple[str, str]:
+               sandbox_network: str = DEFAULT_NETWORK,
+               node_socket: Path | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that starts playbooks from a warm Ansible;
@@ -94,7 +95,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     playbooks reach the build's remote nodes (its agent and known hosts);
     ``attempts_left`` says whether a pre-run failure or a lost node would make the
     build run again (post-run and cleanup playbooks get ``zuul_will_retry``);
-    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``).
+    ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``);
+    ``node_socket`` the agent of the build's local node (``local_node.LocalNode``).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log)
     if checked is not None:
@@ -105,7 +107,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
              outcome: dict[str, bool] | None = None) -> PhaseOutcome:
         given = {**extra_vars, **outcome} if outcome else extra_vars
         return run_playbook(private_dir, book, inventory, given, log, limit, stop,
-                            cwd, _roles_path(book), preload, ssh, sandbox_network)
+                            cwd, _roles_path(book), preload, ssh, sandbox_network,
+                            node_socket)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

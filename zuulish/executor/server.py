@@ -29,10 +29,20 @@ from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import UserError
 from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
+from zuulish.executor.disk_limit import RESULT as DISK_FULL
+from zuulish.executor.disk_limit import DiskWatch
+from zuulish.executor.disk_limit import message as disk_message
 from zuulish.executor.job_vars import inventory, zuul_var
+from zuulish.executor.local_node import (
+    HOST_PATHS_VAR,
+    LocalNode,
+    NodeError,
+    NodeLimits,
+    refused_host_path,
+)
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import read_returned
-from zuulish.executor.sandbox import DEFAULT_NETWORK
+from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.workspace import (
     PreparedRepo,
@@ -73,8 +83,12 @@ class Executor:
     def __init__(self, store: Store, state_dir: Path, clock: Clock, workers: int = 2,
                  name: str | None = None, canonical_hostname: str = "localhost",
                  keep_workspaces: bool = False, preload_ansible: bool = True,
-                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK):
+                 private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK,
+                 node_limits: NodeLimits | None = None):
         self.store = store
+        # processes, memory and disk of a build's local node; the disk limit also
+        # bounds every build's work directory (disk_limit_per_job; <= 0: none)
+        self.node_limits = node_limits or NodeLimits()
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -233,12 +247,53 @@ class Executor:
                       f"{params.get('project')} "
                       f"change {params.get('change')},{params.get('patchset')} in "
                       f"{params.get('tenant')}/{params.get('pipeline')}")
+        local = [n for n in params.get("nodes", [])
+                 if (n.get("host_vars") or {}).get("ansible_connection") == "zuulish_local"]
+        node = None
+        if local:  # started now, ready while the workspace is prepared
+            paths = {p for n in local for p in (n.get("host_vars") or {}).get(HOST_PATHS_VAR)
+                     or ()}
+            refused = [why for p in sorted(paths)
+                       if (why := refused_host_path(Path(p), self.state_dir)) is not None]
+            if refused:
+                return BuildResult.ERROR, f"the local node's host_paths: {refused[0]}"
+            node = LocalNode(build_dir, build.id, self.node_limits, self.sandbox_network,
+                             tuple(Path(p) for p in sorted(paths)))
+        disk = None
+        if self.node_limits.disk_limit_mb > 0:
+            def exceeded() -> None:
+                job_log.write(f"ERROR: {disk_message(self.node_limits.disk_limit_mb)}")
+                cancel.set()
+                if node is not None:
+                    node.stop()  # a runaway writer ends at once
+            disk = DiskWatch(work_root, self.node_limits.disk_limit_mb, exceeded).start()
+        try:
+            return self._run_on_nodes(build, build_dir, job_log, cancel, secrets, job, node,
+                                      disk)
+        finally:
+            if disk is not None:
+                disk.stop()
+            if node is not None:
+                node.stop()
+
+    def _run_on_nodes(self, build: BuildRow, build_dir: Path, job_log: JobLog,
+                      cancel: threading.Event, secrets: dict[str, Any], job: FrozenJob,
+                      node: LocalNode | None, disk: DiskWatch | None) -> tuple[str, str]:
+        params: dict[str, Any] = build.params
+        work_root = build_dir / "work"
         try:
             started = time.monotonic()
+            if node is not None:
+                node.start()
             repos = self._prepare_repos(params, work_root, job_log)
             books = self._playbooks(job, params, build_dir, repos, secrets)
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
+            if node is not None:
+                node.wait_ready()
+                job_log.write(f"Local node ready (isolated; {node.limits_note})")
         except WorkspaceError as exc:
+            return BuildResult.ERROR, str(exc)
+        except (NodeError, SandboxUnavailable) as exc:
             return BuildResult.ERROR, str(exc)
         # Zuul's precedence: data returned by the jobs this one depends on is below
         # the job's own vars (and so below host-vars, group-vars and extra-vars).
@@ -257,14 +312,18 @@ class Executor:
             if agent is not None:
                 job_log.write(f"SSH to {', '.join(n['name'] for n in remote)} through the "
                               "build's ssh-agent")
-            return run_phases(
+            result = run_phases(
                 build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
                 phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout),
                 cancel, work_root, post_timeout=post_timeout,
                 preload=self.zygote.playbook_env() if self.zygote is not None else None,
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
-                sandbox_network=self.sandbox_network)
+                sandbox_network=self.sandbox_network,
+                node_socket=node.socket_path if node is not None else None)
+            if disk is not None and disk.exceeded:
+                return DISK_FULL, disk_message(self.node_limits.disk_limit_mb)
+            return result
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
         finally:
