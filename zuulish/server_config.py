@@ -254,6 +254,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         labels = prov.get("labels", ["local"])
         _expect(labels, list, f"{where}.labels", path)
         max_nodes = _expect(prov.get("max_nodes", 4), int, f"{where}.max_nodes", path)
+        options.pop("host_paths", None)
         if options:
             raise _unknown(str(next(iter(options))),
                            {"name", "driver", "labels", "max_nodes", "host_paths"},

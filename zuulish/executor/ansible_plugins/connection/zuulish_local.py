@@ -16,6 +16,7 @@ commands run where ``ansible-playbook`` runs.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -43,9 +44,11 @@ def _builtin_local() -> type:
     return module.Connection
 
 
+@functools.cache
 def _node_agent():  # type: ignore[no-untyped-def]
-    """zuulish's ``node_agent`` module (its client), loaded from its file: in an
-    untrusted playbook's sandbox that file is bound, the zuulish package is not."""
+    """zuulish's ``node_agent`` module (its client), loaded from its file when first
+    used: in an untrusted playbook's sandbox that file is bound (for a build with
+    a local node), the zuulish package is not."""
     path = Path(__file__).resolve().parents[2] / "node_agent.py"
     spec = importlib.util.spec_from_file_location("zuulish_node_agent", path)
     if spec is None or spec.loader is None:
@@ -56,7 +59,6 @@ def _node_agent():  # type: ignore[no-untyped-def]
 
 
 LocalConnection = _builtin_local()
-node_agent = _node_agent()
 
 DOCUMENTATION = """
 name: zuulish_local
@@ -102,8 +104,8 @@ class Connection(LocalConnection):
             raise AnsibleError("the local node runs shell command lines only")
         text = cmd.decode("utf-8", "surrogateescape") if isinstance(cmd, bytes) else cmd
         try:
-            return node_agent.run(self.node_socket, text, in_data or b"", self.cwd)
-        except node_agent.AgentError as exc:
+            return _node_agent().run(self.node_socket, text, in_data or b"", self.cwd)
+        except _node_agent().AgentError as exc:
             raise AnsibleConnectionFailure(str(exc)) from None
 
     def put_file(self, in_path, out_path):  # type: ignore[no-untyped-def]
@@ -116,8 +118,8 @@ class Connection(LocalConnection):
         except FileNotFoundError:
             raise AnsibleFileNotFound(f"file or module does not exist: {in_path}") from None
         try:
-            node_agent.request(self.node_socket, {"op": "put", "path": out_path}, data)
-        except node_agent.AgentError as exc:
+            _node_agent().request(self.node_socket, {"op": "put", "path": out_path}, data)
+        except _node_agent().AgentError as exc:
             raise AnsibleError(f"failed to transfer file to {out_path}: {exc}") from None
 
     def fetch_file(self, in_path, out_path):  # type: ignore[no-untyped-def]
@@ -126,7 +128,7 @@ class Connection(LocalConnection):
         self._connect()
         in_path = self._node_path(in_path)
         try:
-            _, data = node_agent.request(self.node_socket, {"op": "fetch", "path": in_path})
-        except node_agent.AgentError as exc:
+            _, data = _node_agent().request(self.node_socket, {"op": "fetch", "path": in_path})
+        except _node_agent().AgentError as exc:
             raise AnsibleError(f"failed to fetch {in_path} from the node: {exc}") from None
         Path(out_path).write_bytes(data)
