@@ -12,9 +12,10 @@ the same paths as outside:
   most ``disk_limit_mb``;
 - read-only: ``/usr`` (and the ``/bin``, ``/lib``... links or directories), a
   short list of ``/etc`` files (``sandbox.ETC_FILES``: name resolution, TLS,
-  locales), the Python installation the executor runs from (so Ansible's
+  locales; its ``/etc/passwd`` gives the executor's user the work dir as
+  home), the Python installation the executor runs from (so Ansible's
   modules run with ``sys.executable``), the agent's own source, and the
-  operator's ``host-paths`` of the local provider;
+  operator's ``host_paths`` of the local provider;
 - nothing else: not the executor's state directory (the database, project
   keys, other builds), ``/root``, ``/home``, ``/etc/shadow``, ``/var`` or
   ``/run``; not ``<build dir>/node`` (the agent's socket) or the playbooks'
@@ -86,8 +87,22 @@ def refused_host_path(path: Path, state_dir: Path) -> str | None:
     return None
 
 
+def passwd(work_dir: Path, source: Path = Path("/etc/passwd")) -> str:
+    """The node's ``/etc/passwd``: the host's, with the executor user's home
+    directory the node's work dir (so ``~`` and ``~root`` are the node's home,
+    as Ansible expands them for its temporary files)."""
+    uid = str(os.getuid())
+    lines = []
+    for line in source.read_text().splitlines():
+        fields = line.split(":")
+        if len(fields) == 7 and fields[2] == uid:
+            fields[5] = str(work_dir.absolute())
+        lines.append(":".join(fields))
+    return "\n".join(lines) + "\n"
+
+
 def bwrap_args(work_dir: Path, host_paths: tuple[Path, ...], network: str,
-               disk_limit_mb: int) -> list[str]:
+               disk_limit_mb: int, passwd_file: Path | None = None) -> list[str]:
     """bubblewrap's arguments (before ``--`` and the agent) for a node."""
     if network not in sandbox.NETWORK_MODES:
         raise ValueError(f"unknown sandbox network {network!r}")
@@ -107,6 +122,8 @@ def bwrap_args(work_dir: Path, host_paths: tuple[Path, ...], network: str,
         if text not in seen and path.exists():
             seen.add(text)
             args += ["--ro-bind", text, text]
+    if passwd_file is not None:
+        args += ["--ro-bind", str(passwd_file), "/etc/passwd"]
     args += ["--bind", work, work, "--remount-ro", "/", "--chdir", work]
     return args
 
@@ -162,9 +179,11 @@ class LocalNode:
             with node_agent.short_path(str(self.socket_path)) as address:
                 listener.bind(address)
             listener.listen(64)
+            passwd_file = self.dir / "passwd"
+            passwd_file.write_text(passwd(self.work_dir))
             spec = {"bwrap": bwrap, "program": sys.executable,
                     "args": bwrap_args(self.work_dir, self.host_paths, self.network,
-                                       self.limits.disk_limit_mb),
+                                       self.limits.disk_limit_mb, passwd_file),
                     "pasta": None if pasta is None else {
                         "program": pasta, "options": list(sandbox.PASTA_OPTIONS),
                         "log": str(self.dir / "pasta.log")},

@@ -1,0 +1,118 @@
+"""Ansible on an isolated local node (``local_node.LocalNode``), real Ansible.
+
+Trusted and untrusted playbooks alike reach the node through its agent: the
+usual modules (copy, template, fetch, script, command with and without
+pipelining, zuulish's live console) work there, ``become`` fails clearly, and
+what one playbook leaves running is there for the next, until the node stops.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zuulish.executor.ansible_run import JobLog, PlaybookRun, run_playbook
+from zuulish.executor.local_node import LocalNode, NodeLimits
+from zuulish.executor.sandbox import unavailable
+
+MISSING = unavailable()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    MISSING is not None, reason=f"{MISSING} (.ci/run installs it for CI)")]
+
+
+class Node:
+    """A build directory with a started local node, and playbooks to run on it."""
+
+    def __init__(self, tmp: Path, trusted: bool) -> None:
+        self.tmp = tmp
+        self.trusted = trusted
+        self.node = LocalNode(tmp / "build", f"test-{tmp.name[-20:]}", NodeLimits())
+        self.node.start()
+        self.node.wait_ready()
+        self.work = self.node.work_dir
+        self.log = JobLog(tmp / "logs")
+        self.inventory = {"all": {"hosts": {"node": {
+            "ansible_connection": "zuulish_local", "zuulish_work_dir": str(self.work),
+            "ansible_python_interpreter": sys.executable}}}}
+        self.books = tmp / "books"
+        self.books.mkdir()
+
+    def play(self, name: str, tasks: str) -> tuple[str, str]:
+        path = self.books / f"{name}.yaml"
+        path.write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}")
+        outcome = run_playbook(self.tmp / "ansible", PlaybookRun(path, "run", self.trusted),
+                               self.inventory, {}, self.log, 120, None, self.work,
+                               node_socket=self.node.socket_path)
+        return outcome.status, outcome.message
+
+    def text(self) -> str:
+        self.log.close()
+        return (self.tmp / "logs" / "job-output.txt").read_text()
+
+
+@pytest.fixture(params=["trusted", "untrusted"])
+def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Node]:
+    made = Node(tmp_path, request.param == "trusted")
+    yield made
+    made.node.stop()
+
+
+def test_modules_work_on_the_node(node: Node) -> None:
+    (node.books / "greeting.j2").write_text("hello {{ who }} from {{ inventory_hostname }}\n")
+    (node.books / "where.sh").write_text("#!/bin/sh\necho \"SCRIPT-ON-$(uname -n)\"\n")
+    status, message = node.play("modules", f"""
+    - copy: {{content: "copied\\n", dest: "{node.work}/copied.txt"}}
+    - template: {{src: greeting.j2, dest: "{node.work}/greeting.txt"}}
+      vars: {{who: world}}
+    - script: where.sh
+    - fetch: {{src: "{node.work}/greeting.txt", dest: "{node.work}/fetched/", flat: true}}
+    - command: cat copied.txt
+      vars: {{ansible_pipelining: false}}
+    - shell: "for i in 1 2 3; do echo console-line-$i; done"
+    - command: uname -n
+      register: where
+    - assert: {{that: ["where.stdout == 'node'"]}}
+""")
+    assert status == "successful", (message, node.text())
+    assert (node.work / "copied.txt").read_text() == "copied\n"
+    assert (node.work / "greeting.txt").read_text() == "hello world from node\n"
+    assert (node.work / "fetched" / "greeting.txt").read_text() == "hello world from node\n"
+    text = node.text()
+    assert "SCRIPT-ON-node" in text
+    for i in (1, 2, 3):
+        assert f"node | console-line-{i}" in text
+
+
+def test_become_gives_no_privilege(node: Node) -> None:
+    """The node runs as the executor's user (root) with every capability dropped:
+    ``become`` to root changes nothing (no capability comes back), ``become`` to
+    another user fails, saying so."""
+    status, _ = node.play("become", "    - command: id\n      become: true\n"
+                          "    - shell: grep CapEff /proc/self/status\n      become: true\n"
+                          "    - command: id\n      become: true\n      become_user: nobody\n")
+    assert status == "failed"
+    text = node.text()
+    assert "CapEff:\t0000000000000000" in text, text
+    assert "sudo" in text.lower(), text
+    assert "uid=65534" not in text
+
+
+def test_processes_live_from_one_playbook_to_the_next_until_the_node_stops(
+        node: Node) -> None:
+    status, _ = node.play("start", "    - shell: setsid sleep 654321 >/dev/null 2>&1 &\n")
+    assert status == "successful"
+    status, _ = node.play("see", "    - shell: ps -eo args | grep -q '^sleep 654321'\n")
+    assert status == "successful", node.text()
+    node.node.stop()
+    status, _ = node.play("gone", "    - command: 'true'\n")
+    assert status == "unreachable" or status == "failed"
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert b"sleep\x00654321" not in args
