@@ -74,7 +74,8 @@ def send(sock: socket.socket, header: dict[str, Any], *data: bytes) -> None:
     header = {**header, "size": sum(len(d) for d in data)}
     sock.sendall(json.dumps(header).encode() + b"\n")
     for part in data:
-        sock.sendall(part)
+        if part:  # (nothing to send: the peer may have answered and closed already)
+            sock.sendall(part)
 
 
 def receive(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
