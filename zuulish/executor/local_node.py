@@ -168,8 +168,10 @@ class LocalNode:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)
-        self.cgroup = node_cgroup.create(self.name, self.limits.max_processes,
-                                         self.limits.memory_mb)
+        # unique: a retried build has the same name, and may start while the cgroups
+        # of its last attempt are being removed
+        self.cgroup = node_cgroup.create(f"{self.name}-{os.urandom(4).hex()}",
+                                         self.limits.max_processes, self.limits.memory_mb)
         rlimits = {"CORE": 0, "FSIZE": self.limits.disk_limit_mb * 1024 * 1024}
         if "memory" in self.cgroup.missing:
             rlimits["AS"] = self.limits.memory_mb * 1024 * 1024
@@ -207,6 +209,11 @@ class LocalNode:
         finally:
             listener.close()  # the node holds it now: once it is gone, connecting fails
 
+    @property
+    def running(self) -> bool:
+        """Whether the node was started and has not ended."""
+        return self._process is not None and self._process.poll() is None
+
     def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         """Wait until the node's agent answers; NodeError (with what the node's
         launcher said) when it does not."""
@@ -233,18 +240,25 @@ class LocalNode:
 
     def _stop(self) -> None:
         process, self._process = self._process, None
+        cgroup, self.cgroup = self.cgroup, None
+        if cgroup is not None and cgroup.directories:
+            # everything of the node at once: launcher, bwrap, pasta, tasks (what forks
+            # meanwhile dies with the node's PID namespace, or in remove() below)
+            cgroup.kill(passes=1)
         if process is not None and process.poll() is None:
             # bwrap dies of it; the node's PID 1 then gets SIGKILL (--die-with-parent)
             # and everything else in its PID namespace with it
             process.send_signal(signal.SIGTERM)
+        if process is not None:
             try:
                 process.wait(STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if self.cgroup is not None:
-            self.cgroup.kill()  # what escaped (none should): the cgroup still counts it
-            self.cgroup = None
+        if cgroup is not None:
+            # (in the background: the build's result need not wait for pasta's exit)
+            threading.Thread(target=cgroup.remove, name=f"node-{self.name[:12]}",
+                             daemon=True).start()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> LocalNode:
@@ -253,3 +267,72 @@ class LocalNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SpareNodes:
+    """A local node started ahead of the build that will use it.
+
+    Starting a node (bubblewrap, pasta, the agent) takes tens of milliseconds
+    of CPU; ``take`` hands out the spare (fresh: nothing ran in it) and starts
+    the next one in the background, so a build rarely waits for its node. A
+    node's work directory is fixed when it starts: a build that takes a spare
+    has the spare's directory (``<root>/node-<random>``) as its build directory.
+    Nodes with other ``host_paths`` than the spare's are started for the build.
+    """
+
+    def __init__(self, root: Path, limits: NodeLimits, network: str) -> None:
+        self.root = root
+        self.limits = limits
+        self.network = network
+        self._lock = threading.Lock()
+        self._spare: LocalNode | None = None
+        self._stopped = False
+        self._cleaned = False
+
+    def _new(self, host_paths: tuple[Path, ...]) -> LocalNode:
+        name = f"node-{os.urandom(8).hex()}"
+        node = LocalNode(self.root / name, name, self.limits, self.network, host_paths)
+        node.start()
+        return node
+
+    def _refill(self, host_paths: tuple[Path, ...]) -> None:
+        try:
+            node = self._new(host_paths)
+        except (NodeError, sandbox.SandboxUnavailable):
+            return  # the next build starts its own, and reports why it cannot
+        with self._lock:
+            if self._spare is None and not self._stopped:
+                self._spare, node = node, None
+        if node is not None:
+            _discard(node)
+
+    def take(self, host_paths: tuple[Path, ...] = ()) -> LocalNode:
+        """A started node with ``host_paths`` for one build (its to stop); NodeError
+        or SandboxUnavailable when none can start."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            if not self._cleaned:  # what spares of an earlier run of the executor left
+                self._cleaned = True
+                for stale in self.root.glob("node-*") if self.root.is_dir() else ():
+                    shutil.rmtree(stale, ignore_errors=True)
+        if spare is not None and not (spare.running and spare.host_paths == host_paths):
+            _discard(spare)
+            spare = None
+        node = spare if spare is not None else self._new(host_paths)
+        threading.Thread(target=self._refill, args=(host_paths,), name="spare-node",
+                         daemon=True).start()
+        return node
+
+    def stop(self) -> None:
+        """Stop the spare; none is started after this."""
+        with self._lock:
+            self._stopped = True
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            _discard(spare)
+
+
+def _discard(node: LocalNode) -> None:
+    """Stop a node no build used, and remove its directory."""
+    node.stop()
+    shutil.rmtree(node.build_dir, ignore_errors=True)

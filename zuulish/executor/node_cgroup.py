@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "zuulish-node-"
+KILL_PASSES = 200
+RMDIR_TRIES = 500  # 5 seconds
 
 
 def _mounts() -> dict[str, Path]:
@@ -86,6 +88,15 @@ def _place(mounts: dict[str, Path], own: dict[str, str], controller: str) -> Pat
     return mounts[controller] / path.lstrip("/")
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _write(path: Path, value: str) -> bool:
     try:
         path.write_text(value)
@@ -106,28 +117,35 @@ class NodeCgroup:
         """The ``cgroup.procs`` files the node's launcher writes its pid to."""
         return [str(d / "cgroup.procs") for d in self.directories]
 
-    def kill(self) -> None:
-        """SIGKILL every process left in the cgroups, then remove them."""
+    def kill(self, passes: int = KILL_PASSES) -> None:
+        """SIGKILL every process in the cgroups, until none is left (a process
+        forking meanwhile is caught by the next pass) or after ``passes``."""
         for directory in self.directories:
-            for _ in range(50):
+            for _ in range(passes):
                 try:
                     pids = [int(p) for p in (directory / "cgroup.procs").read_text().split()]
                 except OSError:
                     break
-                if not pids:
-                    break
-                for pid in pids:
+                live = [pid for pid in pids if _alive(pid)]
+                if not live:
+                    break  # (zombies wait for their parents, which are dying too)
+                for pid in live:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(pid, signal.SIGKILL)
-                time.sleep(0.02)
-            for _ in range(50):
+                time.sleep(0.001)
+
+    def remove(self) -> None:
+        """Kill what is left and remove the cgroups (once it has exited)."""
+        self.kill()
+        for directory in self.directories:
+            for _ in range(RMDIR_TRIES):
                 try:
                     directory.rmdir()
                     break
                 except FileNotFoundError:
                     break
                 except OSError:  # processes still exiting
-                    time.sleep(0.02)
+                    time.sleep(0.01)
 
 
 def create(name: str, max_processes: int, memory_mb: int) -> NodeCgroup:

@@ -38,6 +38,7 @@ from zuulish.executor.local_node import (
     LocalNode,
     NodeError,
     NodeLimits,
+    SpareNodes,
     refused_host_path,
 )
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
@@ -89,6 +90,8 @@ class Executor:
         # processes, memory and disk of a build's local node; the disk limit also
         # bounds every build's work directory (disk_limit_per_job; <= 0: none)
         self.node_limits = node_limits or NodeLimits()
+        # a local node started ahead of the build that takes it
+        self.spare_nodes = SpareNodes(state_dir / "builds", self.node_limits, sandbox_network)
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -181,6 +184,7 @@ class Executor:
                 thread.join()
         if self.zygote is not None:
             self.zygote.stop()
+        self.spare_nodes.stop()
 
     # ---------------------------------------------------------- one build
     def _run_build(self, build: BuildRow, cancel: threading.Event) -> None:
@@ -190,7 +194,12 @@ class Executor:
         result, message, first_task = BuildResult.ERROR, "", None
         returned: dict[str, Any] | None = None
         shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
+        node: LocalNode | None = None
         try:
+            # a build with a local node has the node's directory as its build directory
+            node = self._local_node(build.params)
+            if node is not None:
+                build_dir = node.build_dir
             job = FrozenJob.from_dict(build.frozen_job)
             try:
                 secrets = self._decrypt_secrets(job, build.params)
@@ -199,7 +208,7 @@ class Executor:
                 raise _BuildError(str(exc)) from None
             job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
                                                for v in plain_values(data)])
-            result, message = self._execute(build, build_dir, job_log, cancel, secrets)
+            result, message = self._execute(build, build_dir, job_log, cancel, secrets, node)
             # (read again after a pause: post-run may have returned more; its
             # problems were reported when it paused)
             returned = read_returned(build_dir / "work", job_log,
@@ -207,12 +216,14 @@ class Executor:
                                      report=build.id not in self._paused,
                                      files=build.params.get("files"))
             first_task = job_log.first_task_started
-        except _BuildError as exc:
+        except (_BuildError, NodeError, SandboxUnavailable) as exc:
             result, message = BuildResult.ERROR, str(exc)
         except Exception as exc:  # a bug: the build errors, the executor carries on
             log.exception("build %s failed unexpectedly", build.id)
             result, message = BuildResult.ERROR, f"internal executor error: {exc!r}"
         finally:
+            if node is not None:
+                node.stop()  # (if _execute has not): every process of the build ends
             if job_log is not None:
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
@@ -237,8 +248,24 @@ class Executor:
                                               _encrypted(secret["data"]))
         return out
 
+    def _local_node(self, params: dict[str, Any]) -> LocalNode | None:
+        """The started local node of a build with one (None without): the spare, or
+        one with the host paths of the build's local provider."""
+        local = [n for n in params.get("nodes", [])
+                 if (n.get("host_vars") or {}).get("ansible_connection") == "zuulish_local"]
+        if not local:
+            return None
+        paths = sorted({str(p) for n in local
+                        for p in (n.get("host_vars") or {}).get(HOST_PATHS_VAR) or ()})
+        for path in paths:
+            why = refused_host_path(Path(path), self.state_dir)
+            if why is not None:
+                raise _BuildError(f"the local node's host_paths: {why}")
+        return self.spare_nodes.take(tuple(Path(p) for p in paths))
+
     def _execute(self, build: BuildRow, build_dir: Path, job_log: JobLog,
-                 cancel: threading.Event, secrets: dict[str, Any]) -> tuple[str, str]:
+                 cancel: threading.Event, secrets: dict[str, Any],
+                 node: LocalNode | None = None) -> tuple[str, str]:
         params: dict[str, Any] = build.params
         job = FrozenJob.from_dict(build.frozen_job)
         work_root = build_dir / "work"
@@ -247,18 +274,6 @@ class Executor:
                       f"{params.get('project')} "
                       f"change {params.get('change')},{params.get('patchset')} in "
                       f"{params.get('tenant')}/{params.get('pipeline')}")
-        local = [n for n in params.get("nodes", [])
-                 if (n.get("host_vars") or {}).get("ansible_connection") == "zuulish_local"]
-        node = None
-        if local:  # started now, ready while the workspace is prepared
-            paths = {p for n in local for p in (n.get("host_vars") or {}).get(HOST_PATHS_VAR)
-                     or ()}
-            refused = [why for p in sorted(paths)
-                       if (why := refused_host_path(Path(p), self.state_dir)) is not None]
-            if refused:
-                return BuildResult.ERROR, f"the local node's host_paths: {refused[0]}"
-            node = LocalNode(build_dir, build.id, self.node_limits, self.sandbox_network,
-                             tuple(Path(p) for p in sorted(paths)))
         disk = None
         if self.node_limits.disk_limit_mb > 0:
             def exceeded() -> None:
@@ -283,8 +298,6 @@ class Executor:
         work_root = build_dir / "work"
         try:
             started = time.monotonic()
-            if node is not None:
-                node.start()
             repos = self._prepare_repos(params, work_root, job_log)
             books = self._playbooks(job, params, build_dir, repos, secrets)
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
