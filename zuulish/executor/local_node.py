@@ -273,8 +273,10 @@ class SpareNodes:
     """A local node started ahead of the build that will use it.
 
     Starting a node (bubblewrap, pasta, the agent) takes tens of milliseconds
-    of CPU; ``take`` hands out the spare (fresh: nothing ran in it) and starts
-    the next one in the background, so a build rarely waits for its node. A
+    of CPU; ``take`` hands out the spare (fresh: nothing ran in it), and the
+    next one is started in the background by ``refill`` once a build has ended
+    (when there was no spare to take, at once), so a build rarely waits for its
+    node and the next spare's start does not compete with a starting build. A
     node's work directory is fixed when it starts: a build that takes a spare
     has the spare's directory (``<root>/node-<random>``) as its build directory.
     Nodes with other ``host_paths`` than the spare's are started for the build.
@@ -287,6 +289,7 @@ class SpareNodes:
         self._lock = threading.Lock()
         self._spare: LocalNode | None = None
         self._stopped = False
+        self._starting = False
         self._cleaned = False
 
     def _new(self, host_paths: tuple[Path, ...]) -> LocalNode:
@@ -295,16 +298,26 @@ class SpareNodes:
         node.start()
         return node
 
-    def _refill(self, host_paths: tuple[Path, ...]) -> None:
-        try:
+    def _start_spare(self, host_paths: tuple[Path, ...]) -> None:
+        node = None
+        # failing, the next build starts its own, and reports why it cannot
+        with contextlib.suppress(NodeError, sandbox.SandboxUnavailable):
             node = self._new(host_paths)
-        except (NodeError, sandbox.SandboxUnavailable):
-            return  # the next build starts its own, and reports why it cannot
         with self._lock:
-            if self._spare is None and not self._stopped:
+            self._starting = False
+            if node is not None and self._spare is None and not self._stopped:
                 self._spare, node = node, None
         if node is not None:
             _discard(node)
+
+    def refill(self, host_paths: tuple[Path, ...] = ()) -> None:
+        """Start a spare with ``host_paths`` in the background, unless there is one."""
+        with self._lock:
+            if self._spare is not None or self._starting or self._stopped:
+                return
+            self._starting = True
+        threading.Thread(target=self._start_spare, args=(host_paths,), name="spare-node",
+                         daemon=True).start()
 
     def take(self, host_paths: tuple[Path, ...] = ()) -> LocalNode:
         """A started node with ``host_paths`` for one build (its to stop); NodeError
@@ -318,9 +331,10 @@ class SpareNodes:
         if spare is not None and not (spare.running and spare.host_paths == host_paths):
             _discard(spare)
             spare = None
-        node = spare if spare is not None else self._new(host_paths)
-        threading.Thread(target=self._refill, args=(host_paths,), name="spare-node",
-                         daemon=True).start()
+        if spare is not None:
+            return spare
+        node = self._new(host_paths)
+        self.refill(host_paths)  # for the next build (this one is not its only one)
         return node
 
     def stop(self) -> None:

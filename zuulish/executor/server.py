@@ -62,7 +62,8 @@ from zuulish.store import notify as channels
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
-PAUSE_POLL_SECONDS = 0.5  # how often a paused build looks whether its dependants are done
+PAUSE_POLL_SECONDS = 0.5
+REFILL_POLL_SECONDS = 0.01  # how often a paused build looks whether its dependants are done
 
 
 class _BuildError(Exception):
@@ -282,14 +283,28 @@ class Executor:
                 if node is not None:
                     node.stop()  # a runaway writer ends at once
             disk = DiskWatch(work_root, self.node_limits.disk_limit_mb, exceeded).start()
+        done = threading.Event()
+        if node is not None:  # the next build's node, started once this one's first task is
+            threading.Thread(target=self._refill_when_started, args=(job_log, node, done),
+                             name=f"refill-{build.id[:12]}", daemon=True).start()
         try:
             return self._run_on_nodes(build, build_dir, job_log, cancel, secrets, job, node,
                                       disk)
         finally:
+            done.set()
             if disk is not None:
                 disk.stop()
             if node is not None:
                 node.stop()
+
+    def _refill_when_started(self, job_log: JobLog, node: LocalNode,
+                             done: threading.Event) -> None:
+        """Start a spare node like ``node`` once the build's first task has started (or
+        the build ended): off the path of the build's start, and of the next one's."""
+        while job_log.first_task_started is None and not done.wait(REFILL_POLL_SECONDS):
+            pass
+        if not self._stopping:
+            self.spare_nodes.refill(node.host_paths)
 
     def _run_on_nodes(self, build: BuildRow, build_dir: Path, job_log: JobLog,
                       cancel: threading.Event, secrets: dict[str, Any], job: FrozenJob,
