@@ -146,6 +146,7 @@ class LocalNode:
         self._process: subprocess.Popen | None = None
         self._stderr = self.dir / "launcher.log"
         self._lock = threading.Lock()  # stop() comes from the disk watch too
+        self._ready = False
 
     @property
     def limits_note(self) -> str:
@@ -217,11 +218,14 @@ class LocalNode:
     def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         """Wait until the node's agent answers; NodeError (with what the node's
         launcher said) when it does not."""
+        if self._ready and self.running:
+            return  # (a spare, seen ready when it was started)
         deadline = time.monotonic() + timeout
         while True:
             try:
                 node_agent.request(str(self.socket_path), {"op": "ping"},
                                    timeout=max(0.1, deadline - time.monotonic()))
+                self._ready = True
                 return
             except node_agent.AgentError as exc:
                 failed = self._process is None or self._process.poll() is not None
@@ -300,9 +304,13 @@ class SpareNodes:
 
     def _start_spare(self, host_paths: tuple[Path, ...]) -> None:
         node = None
-        # failing, the next build starts its own, and reports why it cannot
-        with contextlib.suppress(NodeError, sandbox.SandboxUnavailable):
+        try:
             node = self._new(host_paths)
+            node.wait_ready()
+        except (NodeError, sandbox.SandboxUnavailable):
+            if node is not None:  # the next build starts its own, and says why it cannot
+                _discard(node)
+            node = None
         with self._lock:
             self._starting = False
             if node is not None and self._spare is None and not self._stopped:
