@@ -100,7 +100,7 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
      "nodes: [{name: h, labels: x, connection-port: '22'}]}]}\n", "has the wrong type"),
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
-     "nodes: [{name: h, labels: x, max-parallel-jobs: 0}]}]}\n", "must be a positive"),
+     "nodes: [{name: h, labels: x, max-parallel-jobs: 0}]}]}\n", "must be positive"),
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
      "nodes: [{name: h, labels: x}, {name: h, labels: y}]}]}\n", "h:22 is listed twice"),
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, "
