@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 PLANTED = "state-secret-" + secrets.token_hex(4)
 DISK_LIMIT_MB = 20
 MAX_PROCESSES = 100
+MEMORY_MB = 200
 
 PROBE = """
 cat {planted} && echo STATE-READ || echo STATE-DENIED
@@ -107,7 +108,8 @@ def listener() -> Iterator[Listener]:
 
 def _tenant(tmp_path: Path, database_url: str, files: dict[str, str]) -> GateTenant:
     tenant = GateTenant(tmp_path, database_url, {"org/app": files}, executor_options={
-        "disk_limit_per_job": DISK_LIMIT_MB, "node_max_processes": MAX_PROCESSES})
+        "disk_limit_per_job": DISK_LIMIT_MB, "node_max_processes": MAX_PROCESSES,
+        "node_memory_mb": MEMORY_MB})
     state = tenant.config.state_dir
     state.mkdir(parents=True, exist_ok=True)
     (state / "planted.txt").write_text(PLANTED + "\n")
@@ -201,6 +203,30 @@ def test_a_fork_bomb_hits_the_process_limit(tmp_path: Path, database_url: str) -
         assert "fork" in text.lower()  # the shell says it cannot fork
         assert f"at most {MAX_PROCESSES} processes" in text
         assert _host_processes(f"sleep {marker}") == []
+    finally:
+        tenant.stop()
+
+
+def test_memory_past_the_limit_ends_the_task_not_the_host(tmp_path: Path,
+                                                        database_url: str) -> None:
+    """Attack 11: 600 MB of memory against a 200 MB node: the task is killed."""
+    import sys
+
+    playbook = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                f"    - shell: {sys.executable} -c 'b = b\"x\" * (600 * 1024 * 1024)'"
+                " && echo ALLOCATED\n")
+    tenant = _tenant(tmp_path, database_url, {
+        ".zuul.yaml": "- job: {name: hog, run: playbooks/hog.yaml}\n"
+                      "- project: {check: {jobs: [hog]}}\n",
+        "playbooks/hog.yaml": playbook})
+    try:
+        number = tenant.push("org/app", {"x.txt": "x\n"})
+        report = tenant.wait_reported(number, "check")
+        build = _builds(tenant)["hog"]
+        text = _output(tenant, build)
+        assert report.result == "FAILURE", (build.result, build.message)
+        assert "| ALLOCATED" not in text
+        assert f"{MEMORY_MB} MB of memory" in text
     finally:
         tenant.stop()
 
