@@ -42,6 +42,13 @@ namespace of its own connected by pasta; ``none``; ``host``). Without ``bwrap``,
 or without ``pasta`` for a private network, an untrusted playbook does not run
 at all (ERROR).
 
+Local nodes. With ``node_socket`` (a build with a local node,
+``local_node.LocalNode``), the ``zuulish_local`` connection of trusted and
+untrusted playbooks alike sends every command and file to that node's agent
+(``ZUULISH_NODE_SOCKET`` in the playbook's environment, which no job
+variable can change); without it (tests that run a playbook directly), it is
+Ansible's ``local`` connection, run where ansible-playbook runs.
+
 ``preload`` (from ``ansible_zygote.AnsibleZygote.playbook_env``) makes the
 ``ansible-playbook`` that ansible-runner starts a client of the executor's
 preloaded Ansible, which forks a warm one instead of starting a cold one.

@@ -1,9 +1,10 @@
 """The bubblewrap sandbox that untrusted playbooks run in.
 
 Playbooks of untrusted projects run ``ansible-playbook`` (and all it starts:
-workers, lookups such as ``pipe``, and the modules of tasks on nodes of the
-local provider, which run on the executor host) inside ``bwrap``. What the
-sandbox sees, at the same paths as outside:
+workers, lookups such as ``pipe``) inside ``bwrap``; tasks on nodes of the
+local provider run in the build's local node (``local_node.py``), a sandbox
+of its own that the playbook's reaches through the node agent's socket. What
+the sandbox sees, at the same paths as outside:
 
 - read-write: the build's work directory, and a fresh ansible-runner data
   directory of this one playbook run (inventory, extra vars, event files);
@@ -15,7 +16,9 @@ sandbox sees, at the same paths as outside:
   playbook's repository (or its directory) and its roles path, and a short
   list of ``/etc`` files that name resolution, TLS and ssh need, and the
   build's SSH directory (its ssh-agent's socket and ``known_hosts``; the
-  executor's key itself stays outside, in the agent);
+  executor's key itself stays outside, in the agent), and, for a build with a
+  local node, ``<build dir>/node`` (its agent's socket) and the agent's client
+  (``node_agent.py``, which the ``zuulish_local`` connection loads);
 - the sandbox's root (where bwrap makes mount points) is read-only;
 - nothing else: not the executor's state directory (the store database,
   project keys, other builds' directories and logs), not the user's real
