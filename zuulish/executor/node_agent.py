@@ -26,6 +26,7 @@ A request that cannot be served is answered with ``error``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -33,6 +34,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 MAX_HEADER = 1 << 20
 CHUNK = 1 << 16
@@ -198,7 +200,13 @@ def _serve(conn: socket.socket) -> None:
 def serve(listener: socket.socket) -> None:
     """Answer requests on ``listener`` until the node stops."""
     while True:
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except OSError as exc:
+            if exc.errno in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
+                return  # the socket was closed
+            time.sleep(0.05)  # out of descriptors, say: try again
+            continue
         threading.Thread(target=_serve, args=(conn,), daemon=True).start()
 
 
