@@ -157,3 +157,16 @@ def test_a_node_cgroup_limits_processes_and_is_removed(tmp_path: Path) -> None:
         group.kill()
         group.remove()
     assert not any(d.exists() for d in group.directories)
+
+
+def test_a_node_without_pasta_does_not_start_and_says_why(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from zuulish.executor import local_node, sandbox
+
+    monkeypatch.setattr(sandbox, "find_pasta", lambda: None)
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: "/usr/bin/bwrap")
+    node = local_node.LocalNode(tmp_path / "build", "no-pasta")
+    with pytest.raises(local_node.NodeError, match="local nodes cannot run with "
+                       "executor.sandbox_network: private"):
+        node.start()
+    assert not node.running

@@ -1,6 +1,7 @@
 """The per-build disk limit (Zuul's ``disk_limit_per_job``).
 
-A thread sums what a build's work directory takes on disk every
+A thread sums what a build's directory (its work directory, playbook
+checkouts and Ansible's data directories) takes on disk every
 ``INTERVAL`` seconds (``os.scandir``, links never followed, each inode counted
 once, allocated blocks rather than apparent sizes) and calls ``on_exceed``
 once it holds more than the limit; the executor then stops the build (its

@@ -163,9 +163,13 @@ class LocalNode:
     def start(self) -> None:
         """Start the node (returns at once; ``wait_ready`` waits for its agent).
 
-        Raises NodeError (or sandbox.SandboxUnavailable) when it cannot start.
+        Raises NodeError when it cannot start.
         """
-        bwrap, pasta = sandbox.tools(self.network)
+        try:
+            bwrap, pasta = sandbox.tools(self.network)
+        except sandbox.SandboxUnavailable as exc:
+            raise NodeError(f"the local node cannot start: {exc}".replace(
+                "untrusted playbooks cannot run", "local nodes cannot run")) from None
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)

@@ -197,10 +197,6 @@ class Executor:
         shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
         node: LocalNode | None = None
         try:
-            # a build with a local node has the node's directory as its build directory
-            node = self._local_node(build.params)
-            if node is not None:
-                build_dir = node.build_dir
             job = FrozenJob.from_dict(build.frozen_job)
             try:
                 secrets = self._decrypt_secrets(job, build.params)
@@ -209,6 +205,10 @@ class Executor:
                 raise _BuildError(str(exc)) from None
             job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
                                                for v in plain_values(data)])
+            # a build with a local node has the node's directory as its build directory
+            node = self._local_node(build.params)
+            if node is not None:
+                build_dir = node.build_dir
             result, message = self._execute(build, build_dir, job_log, cancel, secrets, node)
             # (read again after a pause: post-run may have returned more; its
             # problems were reported when it paused)
@@ -282,7 +282,9 @@ class Executor:
                 cancel.set()
                 if node is not None:
                     node.stop()  # a runaway writer ends at once
-            disk = DiskWatch(work_root, self.node_limits.disk_limit_mb, exceeded).start()
+            # the whole build directory: the work dir, the playbook checkouts, and the data
+            # dirs that untrusted playbooks write to
+            disk = DiskWatch(build_dir, self.node_limits.disk_limit_mb, exceeded).start()
         done = threading.Event()
         if node is not None:  # the next build's node, started once this one's first task is
             threading.Thread(target=self._refill_when_started, args=(job_log, node, done),
