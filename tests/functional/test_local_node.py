@@ -116,3 +116,27 @@ def test_processes_live_from_one_playbook_to_the_next_until_the_node_stops(
             except OSError:
                 continue
             assert b"sleep\x00654321" not in args
+
+
+def test_spare_nodes_are_fresh_and_every_build_has_its_own(tmp_path: Path) -> None:
+    from zuulish.executor import node_agent
+    from zuulish.executor.local_node import SpareNodes
+
+    spares = SpareNodes(tmp_path / "builds", NodeLimits(), "none")
+    first = spares.take()  # none was ready: started for this build, and a spare behind it
+    first.wait_ready()
+    rc, _, _ = node_agent.run(str(first.socket_path),
+                              "echo left > /tmp/left; setsid sleep 543210 >/dev/null 2>&1 &")
+    assert rc == 0
+    first.stop()
+    second = spares.take()
+    try:
+        second.wait_ready()
+        assert second.build_dir != first.build_dir
+        rc, out, _ = node_agent.run(str(second.socket_path),
+                                    "ls /tmp/left; ps -eo args | grep -c '^sleep 543210'")
+        assert out.decode().split() == ["0"]
+        assert rc == 1
+    finally:
+        second.stop()
+        spares.stop()
