@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -284,7 +285,9 @@ class SpareNodes:
     of CPU; ``take`` hands out the spare (fresh: nothing ran in it), and the
     next one is started in the background by ``refill`` once a build has ended
     (when there was no spare to take, at once), so a build rarely waits for its
-    node and the next spare's start does not compete with a starting build. A
+    node and the next spare's start does not compete with a starting build (a
+    build that comes while the spare is starting waits for it: it is ready
+    sooner than a node started then). A
     node's work directory is fixed when it starts: a build that takes a spare
     has the spare's directory (``<root>/node-<random>``) as its build directory.
     Nodes with other ``host_paths`` than the spare's are started for the build.
@@ -294,11 +297,15 @@ class SpareNodes:
         self.root = root
         self.limits = limits
         self.network = network
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._spare: LocalNode | None = None
         self._stopped = False
-        self._starting = False
+        self._starting: tuple[Path, ...] | None = None  # the host paths of a spare starting
         self._cleaned = False
+        # Spares are started by one thread that lives as long as the executor: bwrap's
+        # --die-with-parent ends a sandbox when the *thread* that started it ends.
+        self._requests: queue.SimpleQueue[tuple[Path, ...]] = queue.SimpleQueue()
+        self._starter: threading.Thread | None = None
 
     def _new(self, host_paths: tuple[Path, ...]) -> LocalNode:
         name = f"node-{os.urandom(8).hex()}"
@@ -316,25 +323,36 @@ class SpareNodes:
                 _discard(node)
             node = None
         with self._lock:
-            self._starting = False
+            self._starting = None
             if node is not None and self._spare is None and not self._stopped:
                 self._spare, node = node, None
+            self._lock.notify_all()
         if node is not None:
             _discard(node)
 
     def refill(self, host_paths: tuple[Path, ...] = ()) -> None:
         """Start a spare with ``host_paths`` in the background, unless there is one."""
         with self._lock:
-            if self._spare is not None or self._starting or self._stopped:
+            if self._spare is not None or self._starting is not None or self._stopped:
                 return
-            self._starting = True
-        threading.Thread(target=self._start_spare, args=(host_paths,), name="spare-node",
-                         daemon=True).start()
+            self._starting = host_paths
+            if self._starter is None:
+                self._starter = threading.Thread(target=self._start_spares, name="spare-nodes",
+                                                 daemon=True)
+                self._starter.start()
+        self._requests.put(host_paths)
+
+    def _start_spares(self) -> None:
+        while True:
+            self._start_spare(self._requests.get())
 
     def take(self, host_paths: tuple[Path, ...] = ()) -> LocalNode:
-        """A started node with ``host_paths`` for one build (its to stop); NodeError
-        or SandboxUnavailable when none can start."""
+        """A started node with ``host_paths`` for one build (its to stop; from the
+        thread that runs the build, which outlives the node); NodeError when none
+        can start."""
         with self._lock:
+            if self._spare is None and self._starting == host_paths:
+                self._lock.wait_for(lambda: self._starting is None, READY_SECONDS)
             spare, self._spare = self._spare, None
             if not self._cleaned:  # what spares of an earlier run of the executor left
                 self._cleaned = True
