@@ -4,6 +4,11 @@ Each build gets ``<state>/builds/<id>/`` with ``work/`` (the local node's work
 dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
 data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
+A build with a local node runs its tasks in that node (``local_node.py``,
+an isolated sandbox with process and memory limits, started ahead as a
+spare), and has the node's directory ``<state>/builds/node-<random>/`` as
+its build directory. Every build's directory has a disk limit
+(``disk_limit.py``; past it the build ends in ``DISK_FULL``).
 
 Each build runs in a thread of its own; ``workers`` bounds how many run at once.
 A build paused by ``zuul.pause`` does not count while it waits, so the jobs that
