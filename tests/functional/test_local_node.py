@@ -140,3 +140,27 @@ def test_spare_nodes_are_fresh_and_every_build_has_its_own(tmp_path: Path) -> No
     finally:
         second.stop()
         spares.stop()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_without_a_local_node_zuulish_local_hosts_are_refused(tmp_path: Path,
+                                                              trusted: bool) -> None:
+    """A build without a local node (a job whose variables turn a static node into a
+    ``zuulish_local`` one, say): its tasks run nowhere, and say why."""
+    from zuulish.executor.ansible_plugins.connection.zuulish_local import REFUSAL
+    from zuulish.executor.local_node import NO_NODE
+
+    work = tmp_path / "work"
+    work.mkdir()
+    book = tmp_path / "book.yaml"
+    book.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                    f"    - shell: touch {tmp_path}/ran-on-the-executor\n")
+    log = JobLog(tmp_path / "logs")
+    inventory = {"all": {"hosts": {"node": {"ansible_connection": "zuulish_local",
+                                            "ansible_host": "192.0.2.1"}}}}
+    outcome = run_playbook(tmp_path / "ansible", PlaybookRun(book, "run", trusted), inventory,
+                           {}, log, 120, None, work, node_socket=NO_NODE)
+    log.close()
+    assert outcome.status == "failed"
+    assert REFUSAL in (tmp_path / "logs" / "job-output.txt").read_text()
+    assert not (tmp_path / "ran-on-the-executor").exists()

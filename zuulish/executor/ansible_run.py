@@ -86,7 +86,7 @@ import yaml
 
 from zuulish.executor import pty_close, sandbox
 from zuulish.executor.console import ConsoleStreams, console_places
-from zuulish.executor.local_node import AGENT_SOURCE
+from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
 from zuulish.executor.local_node import SOCKET_ENV as NODE_SOCKET_ENV
 from zuulish.executor.sandbox import SandboxUnavailable
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
@@ -425,7 +425,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         env.update(ssh.env(run.trusted))
     # zuul_return reads it: an untrusted playbook may return only files of the work dir
     env[TRUST_ENV] = "trusted" if run.trusted else "untrusted"
-    if node_socket is not None:
+    if node_socket is not None:  # (NO_NODE: zuulish_local refuses its tasks)
         env[NODE_SOCKET_ENV] = str(node_socket.absolute())
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
@@ -438,7 +438,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
                                           ssh.directory if ssh is not None else None,
                                           sandbox_network,
-                                          node_socket.parent if node_socket else None)
+                                          node_socket.parent
+                                          if node_socket not in (None, NO_NODE) else None)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))

@@ -60,6 +60,9 @@ READY_SECONDS = 30.0
 STOP_SECONDS = 5.0
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SOCKET_ENV = "ZUULISH_NODE_SOCKET"  # how the zuulish_local connection finds the agent
+# the socket a build without a local node gives: zuulish_local refuses every task
+# (a job that makes a node ``zuulish_local`` through its variables gets no host)
+NO_NODE = Path("/nonexistent/zuulish-no-local-node")
 # the local provider's host-paths, as the launcher hands them over in the node's host vars
 HOST_PATHS_VAR = "zuulish_host_paths"
 

@@ -40,6 +40,7 @@ from zuulish.executor.disk_limit import message as disk_message
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.local_node import (
     HOST_PATHS_VAR,
+    NO_NODE,
     LocalNode,
     NodeError,
     NodeLimits,
@@ -355,7 +356,7 @@ class Executor:
                 after_run=lambda: self._pause_if_asked(build, work_root, job_log, cancel),
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
                 sandbox_network=self.sandbox_network,
-                node_socket=node.socket_path if node is not None else None)
+                node_socket=node.socket_path if node is not None else NO_NODE)
             if disk is not None and disk.exceeded:
                 return DISK_FULL, disk_message(self.node_limits.disk_limit_mb)
             return result

@@ -11,7 +11,10 @@ the way commands on a remote node start in its home directory; so
 
 Without that variable (the preloaded Ansible's warm-up, tests that run a
 playbook directly) it is Ansible's ``local`` connection in that directory:
-commands run where ``ansible-playbook`` runs.
+commands run where ``ansible-playbook`` runs. The executor always sets it: a
+build without a local node sets it to ``NO_NODE``, and every task on a
+``zuulish_local`` host is refused (a static node that a job's variables turn
+into one does not run on the executor).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import ansible.plugins.connection
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 
 SOCKET_ENV = "ZUULISH_NODE_SOCKET"  # local_node.SOCKET_ENV
+NO_NODE = "/nonexistent/zuulish-no-local-node"  # local_node.NO_NODE
+REFUSAL = "no local node in this build: zuulish_local tasks are refused"
 
 
 def _builtin_local() -> type:
@@ -85,7 +90,10 @@ class Connection(LocalConnection):
     @property
     def node_socket(self) -> str | None:
         """The node agent's socket, or None (no isolated node: run here)."""
-        return os.environ.get(SOCKET_ENV) or None
+        socket = os.environ.get(SOCKET_ENV) or None
+        if socket == NO_NODE:
+            raise AnsibleError(REFUSAL)
+        return socket
 
     def _node_path(self, path: str) -> str:
         """``path`` in the node: ``~`` is its work dir (its HOME), and so is ``.``."""
