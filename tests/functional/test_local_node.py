@@ -8,7 +8,9 @@ what one playbook leaves running is there for the next, until the node stops.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +166,48 @@ def test_without_a_local_node_zuulish_local_hosts_are_refused(tmp_path: Path,
     assert outcome.status == "failed"
     assert REFUSAL in (tmp_path / "logs" / "job-output.txt").read_text()
     assert not (tmp_path / "ran-on-the-executor").exists()
+
+
+@pytest.mark.parametrize("network", ["none", "private"])
+def test_a_node_ends_when_its_executor_is_killed(tmp_path: Path, network: str) -> None:
+    import signal
+    import subprocess
+
+    marker = f"{network}-node-of-a-killed-executor"
+    script = (
+        "import sys, time\nfrom pathlib import Path\n"
+        "from zuulish.executor.local_node import LocalNode\n"
+        "from zuulish.executor import node_agent\n"
+        f"n = LocalNode(Path({str(tmp_path / 'build')!r}), 'killed', network={network!r})\n"
+        "n.start(); n.wait_ready()\n"
+        "node_agent.run(str(n.socket_path), 'setsid sh -c \"sleep 1000\" > /dev/null 2>&1 &')\n"
+        "print('ready', flush=True); time.sleep(100)\n")
+    executor = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                cwd=Path(__file__).resolve().parents[2])
+    assert executor.stdout is not None
+    assert executor.stdout.readline().strip() == b"ready"
+    work = str(tmp_path / "build" / "work").encode()
+
+    def node_processes() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if work in (entry / "cmdline").read_bytes() or \
+                            (entry / "cwd").resolve() == tmp_path / "build" / "work":
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        return found
+
+    assert node_processes()  # the launcher, bwrap, the agent and the sleep
+    executor.send_signal(signal.SIGKILL)
+    executor.wait()
+    deadline = time.monotonic() + 10
+    while node_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert node_processes() == [], marker
+    # (the node's emptied cgroups stay behind a killed executor: remove them here)
+    for group in Path("/sys/fs/cgroup").glob("**/zuulish-node-killed-*"):
+        with contextlib.suppress(OSError):
+            group.rmdir()

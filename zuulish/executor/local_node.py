@@ -167,6 +167,9 @@ class LocalNode:
     def start(self) -> None:
         """Start the node (returns at once; ``wait_ready`` waits for its agent).
 
+        The node ends when the thread that starts it does (or the executor): start
+        it from a thread that outlives it.
+
         Raises NodeError when it cannot start.
         """
         try:
@@ -199,6 +202,7 @@ class LocalNode:
                         "program": pasta, "options": list(sandbox.PASTA_OPTIONS),
                         "log": str(self.dir / "pasta.log")},
                     "cgroups": self.cgroup.procs_files, "rlimits": rlimits,
+                    "die_with": os.getpid(),
                     "pass_fds": [listener.fileno()]}
             args_file = self.dir / "node.json"
             args_file.write_text(json.dumps(spec))

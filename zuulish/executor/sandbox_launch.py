@@ -32,7 +32,9 @@ through that user namespace (``--userns``); one owned by the launcher's own
 (``--runas 0``: as nobody, its default for root, it could not enter it).
 
 For a local node (``local_node.py``) the arguments file may also name
-``cgroups`` (``cgroup.procs`` files the launcher writes its pid to first, so
+``die_with`` (the executor's pid: the launcher has itself killed when the
+executor thread that started it ends, so a node never outlives a killed
+executor), ``cgroups`` (``cgroup.procs`` files the launcher writes its pid to first, so
 the node and everything it starts is counted there), ``rlimits`` (resource
 name -> limit, set in bwrap's process only) and ``pass_fds`` (descriptors,
 such as the node agent's listening socket, that bwrap and the program keep).
@@ -216,6 +218,19 @@ def start_pasta(pasta: dict, pid: int, env: dict[str, str]
     return process, None if ready else f"pasta: {_pasta_error(pasta['log'])}"
 
 
+def die_with_starter(spec: dict) -> None:
+    """Have this process killed when the thread of process ``die_with`` that started
+    it ends (and exit at once if that process is already gone)."""
+    parent = spec.get("die_with")
+    if parent is None:
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def join_cgroups(spec: dict) -> None:
     """Move this process into the cgroups the arguments file names."""
     for procs in spec.get("cgroups") or ():
@@ -299,6 +314,7 @@ def main() -> int:
     with open(os.environ[ARGS_ENV], encoding="utf-8") as f:
         spec = json.load(f)
     env = sandbox_environment(dict(os.environ))
+    die_with_starter(spec)
     join_cgroups(spec)
     if not spec.get("pasta"):
         set_rlimits(spec)
