@@ -170,3 +170,13 @@ def test_a_node_without_pasta_does_not_start_and_says_why(tmp_path: Path,
                        "executor.sandbox_network: private"):
         node.start()
     assert not node.running
+
+
+def test_empty_node_cgroups_left_behind_are_removed() -> None:
+    group = node_cgroup.create(f"stale-{os.getpid()}", 7, 64)
+    if not group.directories:
+        pytest.skip("no writable cgroup here")
+    assert node_cgroup.remove_stale(older_than=3600) == 0 or all(
+        d.exists() for d in group.directories)
+    node_cgroup.remove_stale(older_than=0)
+    assert not any(d.exists() for d in group.directories)

@@ -365,6 +365,7 @@ class SpareNodes:
                 self._cleaned = True
                 for stale in self.root.glob("node-*") if self.root.is_dir() else ():
                     shutil.rmtree(stale, ignore_errors=True)
+                node_cgroup.remove_stale()
         if spare is not None and not (spare.running and spare.host_paths == host_paths):
             _discard(spare)
             spare = None

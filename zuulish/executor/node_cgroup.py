@@ -35,6 +35,7 @@ from pathlib import Path
 PREFIX = "zuulish-node-"
 KILL_PASSES = 200
 RMDIR_TRIES = 500  # 5 seconds
+STALE_SECONDS = 300.0
 
 
 def _mounts() -> dict[str, Path]:
@@ -146,6 +147,26 @@ class NodeCgroup:
                     break
                 except OSError:  # processes still exiting
                     time.sleep(0.01)
+
+
+def remove_stale(older_than: float = STALE_SECONDS) -> int:
+    """Remove the empty node cgroups that nodes of a killed executor left (an
+    rmdir fails on a cgroup with processes; young ones may be a node starting).
+    Returns how many were removed."""
+    mounts, own = _mounts(), _own_paths()
+    removed = 0
+    for controller in ("pids", "memory", "unified"):
+        parent = _place(mounts, own, controller)
+        if parent is None:
+            continue
+        for directory in parent.glob(f"{PREFIX}*"):
+            try:
+                if time.time() - directory.stat().st_mtime > older_than:
+                    directory.rmdir()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def create(name: str, max_processes: int, memory_mb: int) -> NodeCgroup:
