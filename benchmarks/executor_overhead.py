@@ -291,7 +291,7 @@ def run(builds: int, warmup: int, throughput_builds: int, cold: bool) -> dict[st
             ids, requested = bench.request(throughput_builds)
             bench.wait(ids)
             elapsed = max(bench.stored[i] for i in ids) - requested
-            failed = [r.result for r in map(bench.row, ids) if r.result != "SUCCESS"]
+            failed = [(r.result, r.message) for r in map(bench.row, ids) if r.result != "SUCCESS"]
             if failed:
                 raise SystemExit(f"{len(failed)} throughput builds did not succeed: {failed}")
         finally:

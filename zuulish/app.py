@@ -73,7 +73,8 @@ def make_providers(config: ServerConfig) -> list[Provider]:
         if p.driver == "static":
             providers.append(StaticProvider(p.name, list(p.options["hosts"])))
         else:
-            providers.append(LocalProvider(p.name, p.labels, p.max_nodes))
+            providers.append(LocalProvider(p.name, p.labels, p.max_nodes,
+                                               tuple(p.options.get("host_paths", ()))))
     return providers
 
 
@@ -106,7 +107,8 @@ class AllInOne:
                                  sandbox_network=config.executor_sandbox_network,
                                  max_returned_bytes=config.executor_max_returned_bytes,
                                  trusted_ro_paths=config.executor_trusted_ro_paths,
-                                 trusted_rw_paths=config.executor_trusted_rw_paths)
+                                 trusted_rw_paths=config.executor_trusted_rw_paths,
+                                 node_limits=config.executor_node_limits)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

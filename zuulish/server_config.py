@@ -11,6 +11,7 @@ Example::
     nodepool:
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
+          # host_paths: [/opt/tools]      # host paths its nodes see (read-only)
         - name: rack                   # machines reached over SSH (nodepool's static driver)
           driver: static
           nodes: [{name: 192.0.2.10, labels: [ubuntu], username: zuul}]
@@ -21,6 +22,9 @@ Example::
     # executor.max_returned_bytes: 1048576  # the most a build's zuul_return data may hold
     # executor.trusted_ro_paths: [/opt/tools]      # trusted playbooks also see these (read-only)
     # executor.trusted_rw_paths: [/srv/artifacts]  # ... and these (read-write)
+    # executor.disk_limit_per_job: 250   # MB a build's work directory may hold (-1: no limit)
+    # executor.node_max_processes: 1024  # processes of a local node (a pids cgroup)
+    # executor.node_memory_mb: 4096      # memory of a local node (a memory cgroup)
 
 Relative paths are relative to the file's directory.
 """
@@ -35,6 +39,13 @@ from typing import Any
 import yaml
 
 from zuulish.errors import ConfigError
+from zuulish.executor.local_node import (
+    DEFAULT_DISK_LIMIT_MB,
+    DEFAULT_MAX_PROCESSES,
+    DEFAULT_MEMORY_MB,
+    NodeLimits,
+    refused_host_path,
+)
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import DEFAULT_NETWORK, NETWORK_MODES
 from zuulish.nodepool.static import parse_hosts
@@ -82,6 +93,8 @@ class ServerConfig:
     # what trusted playbooks' sandboxes see besides their build (never the state dir)
     executor_trusted_ro_paths: tuple[Path, ...] = ()
     executor_trusted_rw_paths: tuple[Path, ...] = ()
+    # local nodes' process and memory limits, and every build's disk limit
+    executor_node_limits: NodeLimits = field(default_factory=NodeLimits)
     poll_interval: float = 0.2
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
@@ -132,6 +145,28 @@ def _check_keys(data: dict, allowed: set[str], where: str, path: Path) -> None:
     for key in data:
         if key not in allowed:
             raise _unknown(str(key), allowed, "", path, prefix=where)
+
+
+def _positive(section: dict[str, Any], key: str, default: int, path: Path) -> int:
+    value = _expect(section.get(key, default), int, f"executor.{key}", path)
+    if isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"key 'executor.{key}' must be a positive number", file=str(path))
+    return value
+
+
+def _host_paths(prov: dict[str, Any], where: str, state_dir: Path, path: Path) -> tuple[str, ...]:
+    """A local provider's ``host_paths``: absolute host paths its nodes see read-only;
+    never the state directory, what lies in it or what holds it."""
+    given = _expect(prov.get("host_paths", []), list, f"{where}.host_paths", path)
+    paths = []
+    for i, item in enumerate(given):
+        text = _expect(item, str, f"{where}.host_paths[{i}]", path)
+        why = refused_host_path(Path(text), state_dir)
+        if why is not None:
+            raise ConfigError(f"{where}.host_paths[{i}]: {why}; local nodes may not see it",
+                              file=str(path))
+        paths.append(text)
+    return tuple(paths)
 
 
 def _retention_days(value: Any, path: Path) -> float | None:
@@ -228,16 +263,22 @@ def load_server_config(path: str | Path) -> ServerConfig:
         labels = prov.get("labels", ["local"])
         _expect(labels, list, f"{where}.labels", path)
         max_nodes = _expect(prov.get("max_nodes", 4), int, f"{where}.max_nodes", path)
+        options.pop("host_paths", None)
         if options:
-            raise _unknown(str(next(iter(options))), {"name", "driver", "labels", "max_nodes"},
+            raise _unknown(str(next(iter(options))),
+                           {"name", "driver", "labels", "max_nodes", "host_paths"},
                            "", path, prefix=f"{where}.")
+        host_paths = _host_paths(prov, where, state_dir, path)
+        if host_paths:
+            options["host_paths"] = host_paths
         providers.append(ProviderConfig(str(prov["name"]), prov["driver"],
                                         tuple(str(x) for x in labels), max_nodes, options))
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
     _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
                            "private_key_file", "sandbox_network", "max_returned_bytes",
-                           "trusted_ro_paths", "trusted_rw_paths"}, "executor.", path)
+                           "trusted_ro_paths", "trusted_rw_paths", "disk_limit_per_job",
+                           "node_max_processes", "node_memory_mb"}, "executor.", path)
     max_returned = executor.get("max_returned_bytes", DEFAULT_MAX_RETURNED_BYTES)
     if isinstance(max_returned, bool) or not isinstance(max_returned, int) \
             or max_returned <= 0:
@@ -245,6 +286,14 @@ def load_server_config(path: str | Path) -> ServerConfig:
                           f"of bytes, not {max_returned!r}", file=str(path))
     trusted_ro = _trusted_paths(executor, "trusted_ro_paths", state_dir, path)
     trusted_rw = _trusted_paths(executor, "trusted_rw_paths", state_dir, path)
+    limits = NodeLimits(
+        max_processes=_positive(executor, "node_max_processes", DEFAULT_MAX_PROCESSES, path),
+        memory_mb=_positive(executor, "node_memory_mb", DEFAULT_MEMORY_MB, path),
+        disk_limit_mb=_expect(executor.get("disk_limit_per_job", DEFAULT_DISK_LIMIT_MB), int,
+                              "executor.disk_limit_per_job", path))
+    if limits.disk_limit_mb == 0 or limits.disk_limit_mb < -1:
+        raise ConfigError("key 'executor.disk_limit_per_job' must be a number of MB, or -1 "
+                          "for no limit", file=str(path))
     sandbox_network = executor.get("sandbox_network", DEFAULT_NETWORK)
     if sandbox_network not in NETWORK_MODES:
         raise ConfigError(f"key 'executor.sandbox_network' must be one of "
@@ -280,6 +329,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         executor_private_key=private_key, executor_sandbox_network=sandbox_network,
         executor_max_returned_bytes=max_returned,
         executor_trusted_ro_paths=trusted_ro, executor_trusted_rw_paths=trusted_rw,
+        executor_node_limits=limits,
         poll_interval=float(poll),
         merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,

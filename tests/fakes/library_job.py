@@ -4,7 +4,8 @@ The library's ``zuul.yaml`` is loaded as the trusted config project
 ``zuulish-jobs`` next to an untrusted project ``org/demo`` whose ``.zuul.yaml``
 defines one job, ``demo``, inheriting from the library job under test. The job
 is frozen by the real config code; the ``zuul`` variable and the inventory come
-from the executor's own ``job_vars``; the node is a local-provider node; and the
+from the executor's own ``job_vars``; the node is a local-provider node, isolated
+as the executor isolates it (``LocalNode``); and the
 phases run through real ansible-runner with ``run_phases``, as
 ``Executor._execute`` does. Only the store, merger and scheduler are left out:
 the frozen job makes the same JSON round trip as through the store; the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.config.validate import ANY_DRIVER, AnyConnection, generic_trigger
 from zuulish.executor.ansible_run import JobLog, PlaybookRun
 from zuulish.executor.job_vars import inventory, zuul_var
+from zuulish.executor.local_node import LocalNode
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import result_file
 from zuulish.executor.workspace import PreparedRepo
@@ -76,8 +79,10 @@ def make_checkout(work_root: Path, files: dict[str, str]) -> tuple[Path, str]:
 
 
 def run_library_job(tmp: Path, parent: str, files: dict[str, str],
-                    variables: dict[str, Any] | None = None) -> JobRun:
-    """Build job ``demo`` (``parent: <parent>``, ``vars: variables``) on ``files``."""
+                    variables: dict[str, Any] | None = None,
+                    host_paths: tuple[Path, ...] = ()) -> JobRun:
+    """Build job ``demo`` (``parent: <parent>``, ``vars: variables``) on ``files``,
+    on an isolated local node that also sees ``host_paths`` (read-only)."""
     demo = [{"job": {"name": "demo", "parent": parent, "vars": variables or {}}}]
     config = TenantConfig("demo", [TenantProject("", LIBRARY, True),
                                    TenantProject("", PROJECT, False)])
@@ -113,10 +118,14 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
         books[phase] = [PlaybookRun(root[ref.project] / ref.path, phase, ref.trusted)
                         for ref in refs]
     job_log = JobLog(log_root)
-    result, message = run_phases(
-        tmp / "build" / "ansible", books["pre-run"], books["run"], books["post-run"],
-        books["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), None,
-        work_root, post_timeout=float(job.post_timeout or DEFAULT_POST_TIMEOUT))
+    with LocalNode(tmp / "build", f"library-{uuid.uuid4().hex[:12]}",
+                   host_paths=host_paths) as local:
+        local.wait_ready()
+        result, message = run_phases(
+            tmp / "build" / "ansible", books["pre-run"], books["run"], books["post-run"],
+            books["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout), None,
+            work_root, post_timeout=float(job.post_timeout or DEFAULT_POST_TIMEOUT),
+            node_socket=local.socket_path)
     job_log.close()
     returned_file = result_file(work_root)
     returned = json.loads(returned_file.read_text()) if returned_file.is_file() else None

@@ -182,3 +182,40 @@ def test_trusted_paths_that_would_show_the_state_dir_are_refused(
         load_server_config(path)
     assert message.format(tmp=tmp_path) in str(info.value)
     assert str(path) in str(info.value) or info.value.file == str(path)
+def test_node_limits_and_disk_limit_have_defaults_and_can_be_set(tmp_path: Path) -> None:
+    config = load_server_config(write(tmp_path, "tenant_file: main.yaml\n"))
+    limits = config.executor_node_limits
+    assert (limits.max_processes, limits.memory_mb, limits.disk_limit_mb) == (1024, 4096, 250)
+    config = load_server_config(write(tmp_path, (
+        "tenant_file: main.yaml\nexecutor: {disk_limit_per_job: -1, node_max_processes: 50, "
+        "node_memory_mb: 512}\n")))
+    limits = config.executor_node_limits
+    assert (limits.max_processes, limits.memory_mb, limits.disk_limit_mb) == (50, 512, -1)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("executor: {disk_limit_per_job: 0}", "'executor.disk_limit_per_job' must be a number"),
+    ("executor: {disk_limit_per_job: big}", "executor.disk_limit_per_job"),
+    ("executor: {node_max_processes: 0}", "'executor.node_max_processes' must be a positive"),
+    ("executor: {node_memory_mb: -5}", "'executor.node_memory_mb' must be a positive"),
+    ("nodepool: {providers: [{name: l, driver: local, host_paths: [tools]}]}",
+     "host_paths\\[0\\]: tools is not an absolute path"),
+    ("nodepool: {providers: [{name: l, driver: local, host_paths: /opt}]}",
+     "host_paths"),
+])
+def test_bad_limits_and_host_paths_are_refused(tmp_path: Path, text: str,
+                                               message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_server_config(write(tmp_path, f"tenant_file: main.yaml\n{text}\n"))
+
+
+def test_host_paths_may_not_show_the_state_dir(tmp_path: Path) -> None:
+    for path in (tmp_path / "state", tmp_path / "state" / "keys", tmp_path):
+        with pytest.raises(ConfigError, match="state directory"):
+            load_server_config(write(tmp_path, (
+                "tenant_file: main.yaml\nnodepool: {providers: [{name: l, driver: local, "
+                f"host_paths: ['{path}']}}]}}\n")))
+    config = load_server_config(write(tmp_path, (
+        "tenant_file: main.yaml\nnodepool: {providers: [{name: l, driver: local, "
+        "host_paths: [/opt/tools]}]}\n")))
+    assert config.providers[0].options["host_paths"] == ("/opt/tools",)

@@ -49,6 +49,13 @@ namespace of its own connected by pasta; ``none``; ``host``). Without ``bwrap``,
 or without ``pasta`` for a private network, an untrusted playbook does not run
 at all (ERROR).
 
+Local nodes. With ``node_socket`` (a build with a local node,
+``local_node.LocalNode``), the ``zuulish_local`` connection of trusted and
+untrusted playbooks alike sends every command and file to that node's agent
+(``ZUULISH_NODE_SOCKET`` in the playbook's environment, which no job
+variable can change); without it (tests that run a playbook directly), it is
+Ansible's ``local`` connection, run where ansible-playbook runs.
+
 ``preload`` (from ``ansible_zygote.AnsibleZygote.playbook_env``) makes the
 ``ansible-playbook`` that ansible-runner starts for a trusted playbook a client
 of the executor's preloaded Ansible, which forks a warm one into the build's
@@ -92,6 +99,8 @@ import yaml
 from zuulish.executor import masking, pty_close, runner_guard, sandbox
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
+from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
+from zuulish.executor.local_node import SOCKET_ENV as NODE_SOCKET_ENV
 from zuulish.executor.sandbox import SandboxUnavailable, TrustedSpec
 from zuulish.executor.ssh import LOCAL_CONNECTIONS, SshAccess
 from zuulish.executor.unsafe import InventoryDumper, write_extra_vars
@@ -379,7 +388,8 @@ def ansible_env(roles_path: list[Path] | None = None) -> dict[str, str]:
 def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                roles_path: list[Path], env: dict[str, str],
                ssh_dir: Path | None = None,
-               network: str = sandbox.DEFAULT_NETWORK) -> tuple[Path, dict[str, str]]:
+               network: str = sandbox.DEFAULT_NETWORK,
+               node_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
     """The data dir and environment that run ``run`` in the bubblewrap sandbox.
 
     Each untrusted run gets a fresh data dir (under ``private_dir/untrusted``), so
@@ -393,7 +403,11 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     run_dir.mkdir()
     spec = sandbox.SandboxSpec(work_dir=cwd or run_dir, run_dir=run_dir,
                                read_only=(sandbox.playbook_root(run.playbook), *roles_path,
-                                          *([ssh_dir] if ssh_dir is not None else [])),
+                                          *([ssh_dir] if ssh_dir is not None else []),
+                                          # the local node's agent socket, to connect to,
+                                          # and the client the connection loads
+                                          *([node_dir, AGENT_SOURCE] if node_dir is not None
+                                            else [])),
                                cwd=cwd or run_dir, network=network)
     program = _ansible_playbook()
     env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
@@ -450,14 +464,17 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  ssh: SshAccess | None = None,
                  sandbox_network: str = sandbox.DEFAULT_NETWORK,
                  returned_limit: int | None = None,
-                 trusted: TrustedSpec | None = None) -> PhaseOutcome:
+                 trusted: TrustedSpec | None = None,
+                 node_socket: Path | None = None) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
 
     ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes;
     ``sandbox_network`` the network of an untrusted one's sandbox;
     ``returned_limit`` the most bytes its ``zuul_return`` data may grow to; ``trusted``
     what a trusted one sees (``trusted_spec``'s view when None), and ``preload``
-    how it is forked warm into the build's sandbox of that view.
+    how it is forked warm into the build's sandbox of that view; ``node_socket``
+    the agent of the build's local node (``local_node.py``), which the
+    ``zuulish_local`` connection then uses.
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -480,6 +497,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     env[TRUST_ENV] = "trusted" if run.trusted else "untrusted"
     if returned_limit is not None:
         env[RETURNED_LIMIT_ENV] = str(returned_limit)
+    if node_socket is not None:  # (NO_NODE: zuulish_local refuses its tasks)
+        env[NODE_SOCKET_ENV] = str(node_socket.absolute())
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:
@@ -490,7 +509,9 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         try:
             private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
                                           ssh.directory if ssh is not None else None,
-                                          sandbox_network)
+                                          sandbox_network,
+                                          node_socket.parent
+                                          if node_socket not in (None, NO_NODE) else None)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))

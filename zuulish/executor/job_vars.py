@@ -12,6 +12,7 @@ from typing import Any
 
 import ansible
 
+from zuulish.executor.local_node import HOST_PATHS_VAR
 from zuulish.executor.returned import result_file
 from zuulish.executor.unsafe import Unsafe
 from zuulish.executor.workspace import PreparedRepo
@@ -162,6 +163,7 @@ def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, 
     hosts: dict[str, Any] = {}
     for node in nodes:
         host_vars = dict(node.get("host_vars") or {})
+        host_vars.pop(HOST_PATHS_VAR, None)  # the executor's, for the node's sandbox
         host_vars.setdefault("ansible_host", node.get("hostname"))
         host_vars["nodepool"] = nodepool_var(node, host_vars["ansible_host"], resolve)
         if host_vars.get("ansible_connection") == "zuulish_local":

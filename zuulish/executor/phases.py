@@ -86,7 +86,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                sandbox_network: str = DEFAULT_NETWORK,
                returned_limit: int | None = None,
                trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None,
-               trusted: TrustedSpec | None = None) -> tuple[str, str]:
+               trusted: TrustedSpec | None = None,
+               node_socket: Path | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that forks trusted playbooks from a warm Ansible
@@ -99,7 +100,8 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     ``sandbox_network`` is the network untrusted playbooks get (``sandbox.NETWORK_MODES``);
     ``returned_limit`` the most bytes ``zuul_return`` data may grow to;
     ``trusted_vars`` the inventory and extra vars trusted playbooks get instead
-    (``untrusted_vars.trusted_view``: untrusted values frozen and unsafe).
+    (``untrusted_vars.trusted_view``: untrusted values frozen and unsafe);
+    ``node_socket`` the agent of the build's local node (``local_node.LocalNode``).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log, cwd)
     if checked is not None:
@@ -118,7 +120,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
             return PhaseOutcome(book.phase, str(book.playbook), "error", -1, message)
         return run_playbook(private_dir, book, inv, given, log, limit, stop,
                             cwd, roles, preload, ssh, sandbox_network, returned_limit,
-                            trusted)
+                            trusted, node_socket)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

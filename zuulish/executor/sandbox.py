@@ -1,9 +1,10 @@
 """The bubblewrap sandbox that untrusted playbooks run in.
 
 Playbooks of untrusted projects run ``ansible-playbook`` (and all it starts:
-workers, lookups such as ``pipe``, and the modules of tasks on nodes of the
-local provider, which run on the executor host) inside ``bwrap``. What the
-sandbox sees, at the same paths as outside:
+workers, lookups such as ``pipe``) inside ``bwrap``; tasks on nodes of the
+local provider run in the build's local node (``local_node.py``), a sandbox
+of its own that the playbook's reaches through the node agent's socket. What
+the sandbox sees, at the same paths as outside:
 
 - read-write: the build's work directory, and a fresh ansible-runner data
   directory of this one playbook run (inventory, extra vars, event files);
@@ -15,7 +16,9 @@ sandbox sees, at the same paths as outside:
   playbook's repository (or its directory) and its roles path, and a short
   list of ``/etc`` files that name resolution, TLS and ssh need, and the
   build's SSH directory (its ssh-agent's socket and ``known_hosts``; the
-  executor's key itself stays outside, in the agent);
+  executor's key itself stays outside, in the agent), and, for a build with a
+  local node, ``<build dir>/node`` (its agent's socket) and the agent's client
+  (``node_agent.py``, which the ``zuulish_local`` connection loads);
 - the sandbox's root (where bwrap makes mount points) is read-only;
 - nothing else: not the executor's state directory (the store database,
   project keys, other builds' directories and logs), not the user's real
@@ -75,6 +78,7 @@ from zuulish.executor import sandbox_launch
 
 LAUNCHER_SOURCE = Path(sandbox_launch.__file__)
 PLUGINS_DIR = Path(__file__).parent / "ansible_plugins"
+NODE_AGENT = Path(__file__).parent / "node_agent.py"
 UNTRUSTED_CONNECTIONS = PLUGINS_DIR / "untrusted" / "connection"
 # The system's programs and libraries: bound read-only (or linked, where merged-usr
 # makes them links into /usr).
@@ -239,7 +243,8 @@ def _bind(args: list[str], binds: list[tuple[Path, bool]]) -> None:
 def _shipped() -> list[tuple[Path, bool]]:
     from zuulish.executor.ansible_run import EMPTY_CONFIG  # a cycle at import time
 
-    return [(p, False) for p in (*python_roots(), PLUGINS_DIR, EMPTY_CONFIG)]
+    # (and the local node agent's client, which the zuulish_local connection loads)
+    return [(p, False) for p in (*python_roots(), PLUGINS_DIR, EMPTY_CONFIG, NODE_AGENT)]
 
 
 def bwrap_args(spec: SandboxSpec) -> list[str]:

@@ -31,6 +31,14 @@ through that user namespace (``--userns``); one owned by the launcher's own
 (bwrap run by root) with ``--netns-only``, and pasta keeps uid 0
 (``--runas 0``: as nobody, its default for root, it could not enter it).
 
+For a local node (``local_node.py``) the arguments file may also name
+``die_with`` (the executor's pid: the launcher has itself killed when the
+executor thread that started it ends, so a node never outlives a killed
+executor), ``cgroups`` (``cgroup.procs`` files the launcher writes its pid to first, so
+the node and everything it starts is counted there), ``rlimits`` (resource
+name -> limit, set in bwrap's process only) and ``pass_fds`` (descriptors,
+such as the node agent's listening socket, that bwrap and the program keep).
+
 It runs as ``python -IS`` from a copy written next to the arguments file, so
 it imports only the standard library; what only a private network needs
 (``subprocess``, ``ctypes``) is imported when one is set up, which spares the
@@ -58,6 +66,7 @@ KEEP_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "LC_")
 KEEP = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ", "JOB_ID", "MAX_EVENT_RES",
                   "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK",
                   "ZUULISH_PLAYBOOK_TRUST", "ZUULISH_MAX_RETURNED_BYTES",
+                  "ZUULISH_NODE_SOCKET",  # the local node's agent (local_node.py)
                   "SSH_AUTH_SOCK"})  # the build's ssh-agent (its socket, not the key)
 NS_GET_USERNS = 0xB701  # ioctl(2) on a namespace: the user namespace that owns it
 PR_SET_PDEATHSIG = 1
@@ -209,6 +218,34 @@ def start_pasta(pasta: dict, pid: int, env: dict[str, str]
     return process, None if ready else f"pasta: {_pasta_error(pasta['log'])}"
 
 
+def die_with_starter(spec: dict) -> None:
+    """Have this process killed when the thread of process ``die_with`` that started
+    it ends (and exit at once if that process is already gone)."""
+    parent = spec.get("die_with")
+    if parent is None:
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def join_cgroups(spec: dict) -> None:
+    """Move this process into the cgroups the arguments file names."""
+    for procs in spec.get("cgroups") or ():
+        with open(procs, "w", encoding="ascii") as f:
+            f.write(str(os.getpid()))
+
+
+def set_rlimits(spec: dict) -> None:
+    """Set the resource limits the arguments file names (``RLIMIT_<name>``)."""
+    import resource
+
+    for name, value in (spec.get("rlimits") or {}).items():
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (value, value))
+
+
 def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
     """Run bwrap in a network namespace of its own that pasta connects; bwrap's
     exit status (negative: the signal that ended it)."""
@@ -229,7 +266,9 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
         signal.signal(signum, forward)
     bwrap = subprocess.Popen(
         [spec["bwrap"], "--info-fd", str(info_w), "--block-fd", str(block_r), *spec["args"],
-         "--", spec["program"], *argv], env=env, pass_fds=(info_w, block_r))
+         "--", spec["program"], *argv], env=env,
+        pass_fds=(info_w, block_r, *spec.get("pass_fds", ())),
+        preexec_fn=(lambda: set_rlimits(spec)) if spec.get("rlimits") else None)
     os.close(info_w)
     os.close(block_r)
     info = _read_info(info_r)
@@ -275,7 +314,10 @@ def main() -> int:
     with open(os.environ[ARGS_ENV], encoding="utf-8") as f:
         spec = json.load(f)
     env = sandbox_environment(dict(os.environ))
+    die_with_starter(spec)
+    join_cgroups(spec)
     if not spec.get("pasta"):
+        set_rlimits(spec)
         argv = [spec["bwrap"], *spec["args"], "--", spec["program"], *sys.argv[1:]]
         os.execve(spec["bwrap"], argv, env)
     status = run_private(spec, sys.argv[1:], env)

@@ -4,6 +4,11 @@ Each build gets ``<state>/builds/<id>/`` with ``work/`` (the local node's work
 dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
 data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
+A build with a local node runs its tasks in that node (``local_node.py``,
+an isolated sandbox with process and memory limits, started ahead as a
+spare), and has the node's directory ``<state>/builds/node-<random>/`` as
+its build directory. Every build's directory has a disk limit
+(``disk_limit.py``; past it the build ends in ``DISK_FULL``).
 
 Every playbook runs in bubblewrap. Trusted ones see the build's trusted view
 (``trusted_view.py``: those two directories, the build's SSH directory, the
@@ -39,7 +44,19 @@ from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import UserError
 from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
+from zuulish.executor.disk_limit import RESULT as DISK_FULL
+from zuulish.executor.disk_limit import DiskWatch
+from zuulish.executor.disk_limit import message as disk_message
 from zuulish.executor.job_vars import inventory, zuul_var
+from zuulish.executor.local_node import (
+    HOST_PATHS_VAR,
+    NO_NODE,
+    LocalNode,
+    NodeError,
+    NodeLimits,
+    SpareNodes,
+    refused_host_path,
+)
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES, read_returned
 from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable
@@ -63,7 +80,8 @@ from zuulish.store import notify as channels
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
-PAUSE_POLL_SECONDS = 0.5  # how often a paused build looks whether its dependants are done
+PAUSE_POLL_SECONDS = 0.5
+REFILL_POLL_SECONDS = 0.01  # how often a paused build looks whether its dependants are done
 
 
 class _BuildError(Exception):
@@ -88,13 +106,19 @@ class Executor:
                  private_key: Path | None = None, sandbox_network: str = DEFAULT_NETWORK,
                  max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES,
                  trusted_ro_paths: tuple[Path, ...] = (),
-                 trusted_rw_paths: tuple[Path, ...] = ()):
+                 trusted_rw_paths: tuple[Path, ...] = (),
+                 node_limits: NodeLimits | None = None):
         self.store = store
         # the most bytes a build's results.json may hold (executor.max_returned_bytes)
         self.max_returned_bytes = max_returned_bytes
         # what trusted playbooks see besides their build (executor.trusted_*_paths)
         self.trusted_ro_paths = tuple(trusted_ro_paths)
         self.trusted_rw_paths = tuple(trusted_rw_paths)
+        # processes, memory and disk of a build's local node; the disk limit also
+        # bounds every build's work directory (disk_limit_per_job; <= 0: none)
+        self.node_limits = node_limits or NodeLimits()
+        # a local node started ahead of the build that takes it
+        self.spare_nodes = SpareNodes(state_dir / "builds", self.node_limits, sandbox_network)
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -188,6 +212,7 @@ class Executor:
                 thread.join()
         if self.zygote is not None:
             self.zygote.stop()
+        self.spare_nodes.stop()
 
     # ---------------------------------------------------------- one build
     def _run_build(self, build: BuildRow, cancel: threading.Event) -> None:
@@ -197,6 +222,7 @@ class Executor:
         result, message, first_task = BuildResult.ERROR, "", None
         returned: dict[str, Any] | None = None
         shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
+        node: LocalNode | None = None
         try:
             job = FrozenJob.from_dict(build.frozen_job)
             try:
@@ -206,7 +232,11 @@ class Executor:
                 raise _BuildError(str(exc)) from None
             job_log = JobLog(log_dir, secrets=[v for data in secrets.values()
                                                for v in plain_values(data)])
-            result, message = self._execute(build, build_dir, job_log, cancel, secrets)
+            # a build with a local node has the node's directory as its build directory
+            node = self._local_node(build.params)
+            if node is not None:
+                build_dir = node.build_dir
+            result, message = self._execute(build, build_dir, job_log, cancel, secrets, node)
             # (read again after a pause: post-run may have returned more; its
             # problems were reported when it paused)
             refused: list[str] = []
@@ -218,12 +248,14 @@ class Executor:
             if refused:
                 message = "; ".join(filter(None, [message, *refused]))
             first_task = job_log.first_task_started
-        except _BuildError as exc:
+        except (_BuildError, NodeError, SandboxUnavailable) as exc:
             result, message = BuildResult.ERROR, str(exc)
         except Exception as exc:  # a bug: the build errors, the executor carries on
             log.exception("build %s failed unexpectedly", build.id)
             result, message = BuildResult.ERROR, f"internal executor error: {exc!r}"
         finally:
+            if node is not None:
+                node.stop()  # (if _execute has not): every process of the build ends
             if job_log is not None:
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
@@ -248,8 +280,24 @@ class Executor:
                                               _encrypted(secret["data"]))
         return out
 
+    def _local_node(self, params: dict[str, Any]) -> LocalNode | None:
+        """The started local node of a build with one (None without): the spare, or
+        one with the host paths of the build's local provider."""
+        local = [n for n in params.get("nodes", [])
+                 if (n.get("host_vars") or {}).get("ansible_connection") == "zuulish_local"]
+        if not local:
+            return None
+        paths = sorted({str(p) for n in local
+                        for p in (n.get("host_vars") or {}).get(HOST_PATHS_VAR) or ()})
+        for path in paths:
+            why = refused_host_path(Path(path), self.state_dir)
+            if why is not None:
+                raise _BuildError(f"the local node's host_paths: {why}")
+        return self.spare_nodes.take(tuple(Path(p) for p in paths))
+
     def _execute(self, build: BuildRow, build_dir: Path, job_log: JobLog,
-                 cancel: threading.Event, secrets: dict[str, Any]) -> tuple[str, str]:
+                 cancel: threading.Event, secrets: dict[str, Any],
+                 node: LocalNode | None = None) -> tuple[str, str]:
         params: dict[str, Any] = build.params
         job = FrozenJob.from_dict(build.frozen_job)
         work_root = build_dir / "work"
@@ -263,20 +311,49 @@ class Executor:
         agent = BuildAgent(remote, self.private_key, ssh_dir) if remote else None
         warm: list[BuildSandbox] = []  # the build's warm trusted sandbox, once launched
         name = uuid.uuid4().hex  # its name with the zygote
+        disk = None
+        if self.node_limits.disk_limit_mb > 0:
+            def exceeded() -> None:
+                job_log.write(f"ERROR: {disk_message(self.node_limits.disk_limit_mb)}")
+                cancel.set()
+                if node is not None:
+                    node.stop()  # a runaway writer ends at once
+            # the whole build directory: the work dir, the playbook checkouts, and the data
+            # dirs that untrusted playbooks write to
+            disk = DiskWatch(build_dir, self.node_limits.disk_limit_mb, exceeded).start()
+        done = threading.Event()
+        if node is not None:  # the next build's node, started once this one's first task is
+            threading.Thread(target=self._refill_when_started, args=(job_log, node, done),
+                             name=f"refill-{build.id[:12]}", daemon=True).start()
         try:
             return self._run(build, job, build_dir, job_log, cancel, secrets, agent, warm,
-                             name)
+                             name, node, disk)
         finally:
+            done.set()
+            if disk is not None:
+                disk.stop()
             for box in warm:
                 if self.zygote is not None:
                     self.zygote.unregister(name)
                 box.stop()  # every process left in the sandbox ends with it
+            if node is not None:
+                node.stop()
             if agent is not None:
                 agent.stop()
 
+    def _refill_when_started(self, job_log: JobLog, node: LocalNode,
+                             done: threading.Event) -> None:
+        """Start a spare node like ``node`` once the build's first task has started (or
+        the build ended): off the path of the build's start, and of the next one's."""
+        while job_log.first_task_started is None and not done.wait(REFILL_POLL_SECONDS):
+            pass
+        if not self._stopping:
+            self.spare_nodes.refill(node.host_paths)
+
     def _run(self, build: BuildRow, job: FrozenJob, build_dir: Path, job_log: JobLog,
              cancel: threading.Event, secrets: dict[str, Any], agent: BuildAgent | None,
-             warm: list[BuildSandbox], name: str) -> tuple[str, str]:
+             warm: list[BuildSandbox], name: str, node: LocalNode | None,
+             disk: DiskWatch | None) -> tuple[str, str]:
         params: dict[str, Any] = build.params
         work_root = build_dir / "work"
         try:
@@ -289,7 +366,12 @@ class Executor:
             warm += self._launch_sandbox(view)
             books = self._playbooks(job, params, build_dir, repos, secrets)
             job_log.write(f"Workspace ready in {time.monotonic() - started:.2f}s")
+            if node is not None:
+                node.wait_ready()
+                job_log.write(f"Local node ready (isolated; {node.limits_note})")
         except WorkspaceError as exc:
+            return BuildResult.ERROR, str(exc)
+        except (NodeError, SandboxUnavailable) as exc:
             return BuildResult.ERROR, str(exc)
         # Zuul's precedence: data returned by the jobs this one depends on is below
         # the job's own vars (and so below host-vars, group-vars and extra-vars).
@@ -315,7 +397,7 @@ class Executor:
                 job_log.write(f"SSH to {', '.join(n['name'] for n in agent.nodes)} through "
                               "the build's ssh-agent")
             served = bool(warm) and self._register(warm[0], name)
-            return run_phases(
+            result = run_phases(
                 build_dir / "ansible", phases["pre-run"], phases["run"], phases["post-run"],
                 phases["cleanup-run"], inv, job.extra_vars, job_log, float(job.timeout),
                 cancel, work_root, post_timeout=post_timeout,
@@ -325,7 +407,11 @@ class Executor:
                 ssh=access, attempts_left=build.attempt < attempts_of(build),
                 sandbox_network=self.sandbox_network,
                 returned_limit=self.max_returned_bytes, trusted_vars=trusted_vars,
-                trusted=view.spec())
+                trusted=view.spec(),
+                node_socket=node.socket_path if node is not None else NO_NODE)
+            if disk is not None and disk.exceeded:
+                return DISK_FULL, disk_message(self.node_limits.disk_limit_mb)
+            return result
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
 

@@ -24,6 +24,7 @@ class BuildResult(StrEnum):
     CANCELED = "CANCELED"
     POST_FAILURE = "POST_FAILURE"
     RETRY_LIMIT = "RETRY_LIMIT"
+    DISK_FULL = "DISK_FULL"  # the build's work directory went past disk_limit_per_job
 
 
 @dataclass

@@ -39,7 +39,7 @@ JOB = _obj(
         "queued (nodes assigned), running, paused (zuul.pause: run phase done, waiting "
         "for the jobs that depend on it), completed, canceled")},
     result={**OPT_STR, "description": "SUCCESS, FAILURE, ERROR, NODE_FAILURE, TIMED_OUT, "
-                                      "SKIPPED, CANCELED, POST_FAILURE, RETRY_LIMIT"},
+                                      "SKIPPED, CANCELED, POST_FAILURE, RETRY_LIMIT, DISK_FULL"},
     voting=BOOL, started_at=TIME, finished_at=TIME,
     url={**OPT_STR, "description": "the build page"},
     log_url={**OPT_STR, "description": "the build's job-output.txt"},

@@ -8,8 +8,8 @@ of untrusted runs) and fails any task that would run a module or move a file
 there. Actions that run inside Ansible itself and touch no host (``debug``,
 ``set_fact``, ``assert``, ``fail``, ``add_host``, ``group_by``, ``meta``,
 ``include_*``) still work, which is Zuul's allowed set for localhost in
-spirit. Nodes of the local provider use ``zuulish_local``, not this, and are
-contained by the bubblewrap sandbox instead.
+spirit. Nodes of the local provider use ``zuulish_local``, not this: their
+tasks run in the build's isolated local node (``local_node.py``).
 """
 
 from __future__ import annotations
