@@ -96,7 +96,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import masking, pty_close, runner_guard, sandbox
+from zuulish.executor import masking, node_cgroup, pty_close, runner_guard, sandbox
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
@@ -116,6 +116,19 @@ POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel
 # ansible-runner drops a task's result from its event past this size; the job
 # log has its own bound, so let results through up to a generous size.
 MAX_EVENT_RES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ControllerLimits:
+    """What an untrusted playbook's ansible-playbook (and every ``pipe`` lookup it
+    runs) may use in its sandbox, so that it cannot exhaust the executor host."""
+
+    max_processes: int = 512
+    memory_mb: int = 2048
+    tmp_mb: int = 256
+
+
+CONTROLLER_LIMITS = ControllerLimits()
 # Tells zuul_return whose playbook runs it ("trusted" or "untrusted").
 TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
 # Tells zuul_return the most bytes the build's result file may hold.
@@ -389,12 +402,17 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                roles_path: list[Path], env: dict[str, str],
                ssh_dir: Path | None = None,
                network: str = sandbox.DEFAULT_NETWORK,
-               node_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
-    """The data dir and environment that run ``run`` in the bubblewrap sandbox.
+               node_dir: Path | None = None
+               ) -> tuple[Path, dict[str, str], node_cgroup.NodeCgroup]:
+    """The data dir, environment and cgroups that run ``run`` in the bubblewrap
+    sandbox (the caller removes the cgroups once it has run).
 
     Each untrusted run gets a fresh data dir (under ``private_dir/untrusted``), so
     it never sees the inventory, extra vars or events of another playbook (a
     trusted one's secrets, say); only that dir and the work dir are writable.
+    ansible-playbook and all it starts there (a ``pipe`` lookup, say) run with
+    ``CONTROLLER_LIMITS``: processes and memory (a cgroup, else RLIMIT_AS for
+    memory) and the size of its ``/tmp``.
     """
     base = private_dir / "untrusted"
     base.mkdir(parents=True, exist_ok=True)
@@ -408,12 +426,23 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                           # and the client the connection loads
                                           *([node_dir, AGENT_SOURCE] if node_dir is not None
                                             else [])),
-                               cwd=cwd or run_dir, network=network)
+                               cwd=cwd or run_dir, network=network,
+                               tmp_size=CONTROLLER_LIMITS.tmp_mb * 1024 * 1024)
     program = _ansible_playbook()
     env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
         [str(sandbox.UNTRUSTED_CONNECTIONS), env["ANSIBLE_CONNECTION_PLUGINS"]])}
-    env.update(sandbox.prepare(spec, base / f"launch-{number}", program, env["PATH"]))
-    return run_dir, env
+    group = node_cgroup.create(f"play-{uuid.uuid4().hex}", CONTROLLER_LIMITS.max_processes,
+                               CONTROLLER_LIMITS.memory_mb)
+    rlimits = {"CORE": 0}
+    if "memory" in group.missing:
+        rlimits["AS"] = CONTROLLER_LIMITS.memory_mb * 1024 * 1024
+    try:
+        env.update(sandbox.prepare(spec, base / f"launch-{number}", program, env["PATH"],
+                                   {"cgroups": group.procs_files, "rlimits": rlimits}))
+    except BaseException:
+        group.remove()
+        raise
+    return run_dir, env, group
 
 
 def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
@@ -499,6 +528,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         env[RETURNED_LIMIT_ENV] = str(returned_limit)
     if node_socket is not None:  # (NO_NODE: zuulish_local refuses its tasks)
         env[NODE_SOCKET_ENV] = str(node_socket.absolute())
+    limited: node_cgroup.NodeCgroup | None = None  # an untrusted run's cgroups
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:
@@ -507,7 +537,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             log.write(f"ERROR: {message}")
             return PhaseOutcome(run.phase, name, "error", -1, message)
         try:
-            private_dir, env = _sandboxed(private_dir, run, cwd, roles_path or [], env,
+            private_dir, env, limited = _sandboxed(private_dir, run, cwd, roles_path or [], env,
                                           ssh.directory if ssh is not None else None,
                                           sandbox_network,
                                           node_socket.parent
@@ -559,6 +589,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         )
     finally:
         consoles.close()
+        if limited is not None:
+            limited.remove()  # (anything left in the sandbox's cgroups is killed)
     rc = runner.rc if runner.rc is not None else -1
     status = runner.status
     if timed_out.is_set():

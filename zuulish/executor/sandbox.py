@@ -199,6 +199,7 @@ class SandboxSpec:
     read_only: tuple[Path, ...]  # playbook repository, roles path
     cwd: Path  # where ansible-playbook starts
     network: str = DEFAULT_NETWORK  # one of NETWORK_MODES
+    tmp_size: int | None = None  # the most bytes its /tmp may hold (None: no bound)
 
 
 def _bind_system(args: list[str]) -> None:
@@ -214,12 +215,15 @@ def _bind_system(args: list[str]) -> None:
             args += ["--ro-bind", str(path), str(path)]
 
 
-def _base_args(network: str) -> list[str]:
-    """What every sandbox has: namespaces, no capabilities, a private ``/tmp`` and
-    home, the system's programs and the Python installation with zuulish's plugins."""
+def _base_args(network: str, tmp_size: int | None = None) -> list[str]:
+    """What every sandbox has: namespaces, no capabilities, a private ``/tmp`` (of at
+    most ``tmp_size`` bytes when given) and home, the system's programs and the
+    Python installation with zuulish's plugins."""
     args = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
-            "--unshare-uts", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp"]
+            "--unshare-uts", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc"]
+    if tmp_size is not None:
+        args += ["--size", str(tmp_size)]
+    args += ["--tmpfs", "/tmp"]
     if network != "host":
         args.append("--unshare-net")  # bwrap brings its loopback up
     home = home_dir()
@@ -251,7 +255,7 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
     """bubblewrap's arguments (before ``--`` and the program) for ``spec``."""
     if spec.network not in NETWORK_MODES:
         raise ValueError(f"unknown sandbox network {spec.network!r}")
-    args = _base_args(spec.network)
+    args = _base_args(spec.network, spec.tmp_size)
     # Outer directories first: the playbook's repository (read-only) usually lies
     # in the work dir (read-write), and a later bind covers an earlier one.
     binds = [*((p, False) for p in spec.read_only), (spec.work_dir, True), (spec.run_dir, True)]
@@ -288,12 +292,12 @@ def trusted_bwrap_args(spec: TrustedSpec) -> list[str]:
 
 
 def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
-                    pasta: dict | None) -> dict[str, str]:
+                    pasta: dict | None, limits: dict | None = None) -> dict[str, str]:
     bin_dir = launch_dir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     args_file = launch_dir / "sandbox.json"
     args_file.write_text(json.dumps({"bwrap": args[0], "args": args[1:],
-                                     "program": program, "pasta": pasta}))
+                                     "program": program, "pasta": pasta, **(limits or {})}))
     launcher = bin_dir / "ansible-playbook"
     launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
     launcher.chmod(0o755)
@@ -301,16 +305,19 @@ def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
             "PATH": os.pathsep.join([str(bin_dir), path])}
 
 
-def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str) -> dict[str, str]:
+def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str,
+            limits: dict | None = None) -> dict[str, str]:
     """Write the launcher for one run into ``launch_dir`` (which the sandbox does
     not see); returns the environment (``PATH`` first the launcher's, then
-    ``path``) that makes ansible-runner start it."""
+    ``path``) that makes ansible-runner start it. ``limits``: the launcher's
+    ``cgroups`` to join and ``rlimits`` to set (``sandbox_launch``)."""
     bwrap, found = tools(spec.network)
     pasta = None
     if found is not None:
         pasta = {"program": found, "options": list(PASTA_OPTIONS),
                  "log": str((launch_dir / "pasta.log").absolute())}
-    return _write_launcher(launch_dir, [bwrap, *bwrap_args(spec)], program, path, pasta)
+    return _write_launcher(launch_dir, [bwrap, *bwrap_args(spec)], program, path, pasta,
+                           limits)
 
 
 def prepare_trusted(spec: TrustedSpec, launch_dir: Path, program: str,
