@@ -446,10 +446,14 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
 
 
 def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
-                 ssh: SshAccess | None) -> TrustedSpec:
+                 ssh: SshAccess | None, node_dir: Path | None = None) -> TrustedSpec:
     """The view of a trusted playbook when the caller names none: the work dir,
-    the log dir and the SSH directory read-write, the data dir read-only."""
+    the log dir and the SSH directory read-write, the data dir and the local
+    node's agent directory read-only."""
+    (private_dir / "artifacts").mkdir(parents=True, exist_ok=True)  # (bound if it exists)
     binds: list[tuple[Path, bool]] = [(log_dir, True)]
+    if node_dir is not None:
+        binds.append((node_dir, False))
     if cwd is not None:
         binds.append((cwd, True))
     if ssh is not None:
@@ -549,7 +553,9 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         try:
             env = _trusted_sandboxed(
                 private_dir, run, cwd, roles_path or [], env,
-                trusted or trusted_spec(private_dir, cwd, log.log_dir, ssh), preload)
+                trusted or trusted_spec(
+                    private_dir, cwd, log.log_dir, ssh,
+                    node_socket.parent if node_socket not in (None, NO_NODE) else None), preload)
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))

@@ -71,6 +71,7 @@ import os
 import pwd
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +252,12 @@ def _shipped() -> list[tuple[Path, bool]]:
     return [(p, False) for p in (*python_roots(), PLUGINS_DIR, EMPTY_CONFIG, NODE_AGENT)]
 
 
+def _outer_first(binds: Iterable[tuple[Path, bool]]) -> list[tuple[Path, bool]]:
+    """``binds`` with outer directories before those inside them (a later bind covers
+    an earlier one), otherwise in their order."""
+    return sorted(binds, key=lambda bind: len(bind[0].absolute().parts))
+
+
 def bwrap_args(spec: SandboxSpec) -> list[str]:
     """bubblewrap's arguments (before ``--`` and the program) for ``spec``."""
     if spec.network not in NETWORK_MODES:
@@ -259,7 +266,7 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
     # Outer directories first: the playbook's repository (read-only) usually lies
     # in the work dir (read-write), and a later bind covers an earlier one.
     binds = [*((p, False) for p in spec.read_only), (spec.work_dir, True), (spec.run_dir, True)]
-    _bind(args, [*_shipped(), *sorted(binds, key=lambda b: len(b[0].absolute().parts))])
+    _bind(args, [*_shipped(), *_outer_first(binds)])
     args += ["--remount-ro", "/", "--chdir", str(spec.cwd.absolute())]
     return args
 
@@ -267,9 +274,9 @@ def bwrap_args(spec: SandboxSpec) -> list[str]:
 @dataclass(frozen=True)
 class TrustedSpec:
     """What a trusted playbook's sandbox sees besides the system and Python: each
-    path at its own place, read-write or read-only, bound in this order (a later
-    bind covers an earlier one: a read-only ``ansible/`` inside a read-write build
-    directory)."""
+    path at its own place, read-write or read-only, bound outer directories first
+    and otherwise in this order (a later bind covers an earlier one: a read-only
+    ``ansible/`` inside a read-write build directory)."""
 
     binds: tuple[tuple[Path, bool], ...]
     cwd: Path | None = None  # where the program starts (bwrap's --chdir)
@@ -284,7 +291,9 @@ class TrustedSpec:
 def trusted_bwrap_args(spec: TrustedSpec) -> list[str]:
     """bubblewrap's arguments for a trusted playbook's sandbox: the host's network."""
     args = _base_args("host")
-    _bind(args, [*_shipped(), *spec.binds])
+    # outer directories first, as for untrusted playbooks: a playbook's repository
+    # bound read-only must not cover the read-write directories inside it
+    _bind(args, [*_shipped(), *_outer_first(spec.binds)])
     args += ["--remount-ro", "/"]
     if spec.cwd is not None:
         args += ["--chdir", str(spec.cwd.absolute())]
