@@ -81,7 +81,7 @@ def sandbox_environment(environ: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k in KEEP or k.startswith(KEEP_PREFIXES)}
 
 
-def _read_info(fd: int) -> dict | None:
+def read_info(fd: int) -> dict | None:
     """bwrap's ``--info-fd`` document, or None when bwrap ended without one."""
     data = b""
     while True:
@@ -271,7 +271,7 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
         preexec_fn=(lambda: set_rlimits(spec)) if spec.get("rlimits") else None)
     os.close(info_w)
     os.close(block_r)
-    info = _read_info(info_r)
+    info = read_info(info_r)
     os.close(info_r)
     if info is None or "child-pid" not in info:
         os.close(block_w)  # bwrap failed before making the sandbox, and said why

@@ -35,7 +35,6 @@ build's trusted playbooks.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -44,6 +43,7 @@ from pathlib import Path
 
 from zuulish.executor import sandbox
 from zuulish.executor.sandbox import SandboxUnavailable, TrustedSpec
+from zuulish.executor.sandbox_launch import read_info
 
 START_SECONDS = 20.0
 # The namespaces a sandbox may have of its own, joined in this order (the mount
@@ -133,7 +133,7 @@ class BuildSandbox:
         """Wait until the sandbox is set up; SandboxUnavailable when it failed."""
         assert self._proc is not None and self._info_r is not None
         try:
-            info = _read_json(self._info_r)
+            info = read_info(self._info_r)
         finally:
             os.close(self._info_r)
             self._info_r = None
@@ -192,16 +192,3 @@ class BuildSandbox:
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
-def _read_json(fd: int) -> dict | None:
-    data = b""
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return None
-        data += chunk
-        try:
-            return json.loads(data)
-        except ValueError:
-            continue
