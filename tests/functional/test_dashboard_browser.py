@@ -390,7 +390,8 @@ def test_an_item_whose_jobs_have_not_started_shows_them_waiting(dashboard: Dashb
     with dashboard.store.session() as s:
         item = s.scalars(select(QueueItemRow).where(QueueItemRow.change_number == 4)).one()
         s.add(BuildSetRow(uuid="bs4", item_id=item.id, ahead=[], merge_state="pending",
-                          job_graph={"unit": {"name": "unit"}}, created_at=0))
+                          job_graph={"jobs": {"unit": {"name": "unit"}}, "fail_fast": False},
+                          created_at=0))
     page = tab.page
     page.goto(f"{dashboard.url}/t/t/status")
     check = page.locator("section.pipeline", has=page.locator("h2", has_text="check"))

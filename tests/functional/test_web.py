@@ -64,9 +64,11 @@ def seed(store: Store) -> None:
                       message="Build succeeded (check pipeline).", created_at=2),
         ])
         bs = BuildSetRow(uuid="bs1", item_id=item.id, ahead=[], merge_state="merged",
-                         job_graph={"unit": {"name": "unit", "voting": True},
-                                    "lint": {"name": "lint", "voting": False},
-                                    "docs": {"name": "docs", "voting": True}},
+                         # stored as the scheduler stores it (JobGraph.to_dict)
+                         job_graph={"jobs": {"unit": {"name": "unit", "voting": True},
+                                             "lint": {"name": "lint", "voting": False},
+                                             "docs": {"name": "docs", "voting": True}},
+                                    "fail_fast": False},
                          created_at=0)
         s.add(bs)
         s.flush()

@@ -59,3 +59,12 @@ def test_the_graph_keeps_fail_fast_and_reads_the_older_stored_form() -> None:
     assert again.fail_fast is True and list(again.jobs) == ["unit"]
     older = JobGraph.from_dict({"unit": FrozenJob(name="unit").to_dict()})
     assert older.fail_fast is False and list(older.jobs) == ["unit"]
+
+
+def test_stored_jobs_reads_both_stored_forms() -> None:
+    from zuulish.model.job_graph import stored_jobs
+
+    unit = {"name": "unit"}
+    assert stored_jobs({"jobs": {"unit": unit}, "fail_fast": True}) == {"unit": unit}
+    assert stored_jobs({"unit": unit}) == {"unit": unit}  # stored before fail-fast
+    assert stored_jobs(None) == {}

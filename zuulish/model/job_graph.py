@@ -120,8 +120,16 @@ class JobGraph:
 
     @classmethod
     def from_dict(cls, data: dict) -> JobGraph:
-        if isinstance(data.get("fail_fast"), bool):
-            jobs, fail_fast = data.get("jobs") or {}, data["fail_fast"]
-        else:  # stored before fail-fast was kept: the jobs by name
-            jobs, fail_fast = data, False
-        return cls({name: FrozenJob.from_dict(job) for name, job in jobs.items()}, fail_fast)
+        fail_fast = data.get("fail_fast") is True
+        return cls({name: FrozenJob.from_dict(job) for name, job in stored_jobs(data).items()},
+                   fail_fast)
+
+
+def stored_jobs(data: dict | None) -> dict[str, dict]:
+    """The frozen jobs by name of a stored job graph (``JobGraph.to_dict``), also of
+    one stored before fail-fast was kept (then the jobs by name themselves)."""
+    if not data:
+        return {}
+    if isinstance(data.get("fail_fast"), bool):
+        return dict(data.get("jobs") or {})
+    return dict(data)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from zuulish.config.layout import Layout
 from zuulish.model import PipelineManager
 from zuulish.model.file_comments import as_dicts, file_comments
+from zuulish.model.job_graph import stored_jobs
 from zuulish.model.returned_data import artifacts, log_dir_url, warnings
 from zuulish.store import (
     BuildRow,
@@ -91,7 +92,7 @@ def _jobs(buildset: BuildSetRow | None, builds: list[BuildRow], web_url: str
     newest: dict[str, BuildRow] = {}
     for b in builds:  # ordered by creation: later attempts replace earlier ones
         newest[b.job] = b
-    graph = buildset.job_graph or {}
+    graph = stored_jobs(buildset.job_graph)
     jobs = [_job(newest[name], web_url) if name in newest else _not_started(name, frozen)
             for name, frozen in graph.items()]
     jobs.extend(_job(b, web_url) for name, b in newest.items() if name not in graph)
