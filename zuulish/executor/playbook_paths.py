@@ -3,9 +3,10 @@
 The executor hands bubblewrap the playbook's repository and its ``roles``
 directory to bind into the sandbox, and bubblewrap follows links in the paths
 it binds: a committed ``roles`` link to ``/etc`` or to the state directory
-would put those into the sandbox. An untrusted project's checkout lies in the
-build's work directory, which its own playbooks (and nodes) may rewrite
-between two playbooks, so the rules are checked right before each playbook:
+would put those into the sandbox. An untrusted project's playbooks run from a
+checkout of the tested state outside the work directory
+(``workspace.playbook_checkout``: the node may rewrite the work dir at any
+time), but any playbook path is checked, right before each playbook:
 
 - below the work directory (when the playbook is in it), no directory on the
   way to the playbook's repository is a link;
@@ -20,6 +21,7 @@ A broken rule is an ``UnsafePath`` naming the rule.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -39,6 +41,11 @@ def describe(root: Path, work_dir: Path | None) -> str:
                 return "/".join(rel.parts[1:])
         except ValueError:
             pass
+        for kind in ("untrusted", "trusted"):  # the build's playbook checkouts
+            with contextlib.suppress(ValueError):
+                rel = root.absolute().relative_to((work_dir.parent / kind).absolute())
+                if rel.parts:
+                    return "/".join(rel.parts)
     return str(root)
 
 

@@ -66,6 +66,7 @@ from zuulish.executor.untrusted_vars import trusted_view, untrusted_summary
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
+    playbook_checkout,
     prepare_branch_tip,
     prepare_repo,
 )
@@ -516,12 +517,16 @@ class Executor:
 
     def _playbooks(self, job: FrozenJob, params: dict[str, Any], build_dir: Path,
                    repos: list[PreparedRepo], secrets: dict[str, Any]) -> list[PlaybookRun]:
-        speculative = {r.project: r.path for r in repos}
+        speculative = {r.project: r for r in repos}
         checkouts: dict[str, Path] = {}
 
         def root_for(ref: PlaybookRef) -> Path:
             if not ref.trusted and ref.project in speculative:
-                return speculative[ref.project]
+                # the tested state, but not the work dir's checkout (the node's)
+                if ref.project not in checkouts:
+                    checkouts[ref.project] = playbook_checkout(
+                        speculative[ref.project], build_dir / "untrusted" / ref.project)
+                return checkouts[ref.project]
             if ref.project not in checkouts:
                 url = params.get("project_urls", {}).get(ref.project)
                 if url is None:

@@ -70,6 +70,22 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
     return PreparedRepo(project, dest, src_dir, state["branch"], produced)
 
 
+def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
+    """A checkout of ``repo``'s tested commit at ``dest``, outside the work dir, for
+    the project's own playbooks and roles.
+
+    The work dir's checkout is the node's to change (a local node writes it, and
+    keeps running between playbooks): one of its processes could swap the
+    repository, or its ``roles``, for a link between the executor's checks and
+    bubblewrap's binds, and bubblewrap follows links. Made while the workspace is
+    prepared, before anything of the build has run; the node never sees ``dest``.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _git(dest.parent, "clone", "-q", "--shared", "--no-checkout", str(repo.path), str(dest))
+    _git(dest, "checkout", "-q", "--detach", repo.commit)
+    return dest
+
+
 def _apply(dest: Path, project: str, base: str, commits: list[str], mode: str) -> str:
     """The commit ``commits`` make on ``base`` (``base`` itself when there are none)."""
     try:
