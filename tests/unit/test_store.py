@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import select
 
@@ -50,3 +52,26 @@ def test_migrations_create_exactly_the_tables_the_models_describe(store: Store) 
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_postgres_urls_without_a_driver_use_psycopg(scheme: str) -> None:
+    """``postgres://`` (libpq's and Heroku's form) and a driverless ``postgresql://``
+    are what users write: both use the psycopg driver zuulish ships with."""
+    from zuulish.store.database import normalise_url
+
+    url = normalise_url(f"{scheme}://zuul:s3cret@db.example:5433/zuul")
+    assert url == "postgresql+psycopg://zuul:s3cret@db.example:5433/zuul"
+
+
+def test_a_postgres_url_reaches_the_server_as_sqlalchemy_users_expect() -> None:
+    url = os.environ.get("ZUULISH_TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql+psycopg://"):
+        pytest.skip("needs ZUULISH_TEST_DATABASE_URL pointing at PostgreSQL")
+    store = Store(url.replace("postgresql+psycopg://", "postgres://", 1))
+    try:
+        store.upgrade()
+        assert store.url.startswith("postgresql+psycopg://")
+        assert store.current_revision() == "0009"
+    finally:
+        store.engine.dispose()

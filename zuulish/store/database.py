@@ -30,12 +30,28 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL mode and a busy timeout."""
+# PostgreSQL URLs without a driver (``postgres://`` as Heroku and libpq users write
+# them, and SQLAlchemy's ``postgresql://``, whose default driver is psycopg2) use the
+# driver zuulish ships with: psycopg 3.
+POSTGRES_WITHOUT_DRIVER = frozenset({"postgres", "postgresql"})
+POSTGRES_DRIVER = "postgresql+psycopg"
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with a PostgreSQL URL that names no driver given psycopg 3's."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreUnavailable(f"database URL {url!r} is not valid: {exc}") from exc
+    if parsed.drivername in POSTGRES_WITHOUT_DRIVER:
+        return parsed.set(drivername=POSTGRES_DRIVER).render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL mode and a busy timeout."""
+    url = normalise_url(url)
+    parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +82,8 @@ class Store:
     """Access to the database shared by every component."""
 
     def __init__(self, url: str, notifier: Notifier | None = None):
-        self.url = url
-        self.engine = make_engine(url)
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(zuulish_read_only=True), expire_on_commit=False)
