@@ -144,6 +144,11 @@ class GateTenant:
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
+    def job_outputs(self) -> str:
+        """Every build's ``job-output.txt`` of this tenant, one after the other."""
+        return "\n".join(p.read_text() for p in
+                         sorted((self.config.state_dir / "logs").rglob("job-output.txt")))
+
     def wait_reported(self, number: int, pipeline: str, timeout: float = 120) -> ReportRow:
         return self.wait_for(lambda: next((r for r in self.reports(number, pipeline)
                                            if r.result), None),

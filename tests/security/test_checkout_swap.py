@@ -63,8 +63,7 @@ def test_a_checkout_swapped_for_a_link_on_the_node_is_not_what_playbooks_run(
         tenant: GateTenant) -> None:
     number = tenant.push("org/app", {"x.txt": "x\n"}, "Swap the checkout")
     report = tenant.wait_reported(number, "check")
-    text = "\n".join(p.read_text() for p in
-                     (tenant.config.state_dir / "logs").rglob("job-output.txt"))
+    text = tenant.job_outputs()
     assert report.result == "SUCCESS", (report.message, text)
     assert f"msg: {MARKER}" in text, text
     assert PLANTED not in text

@@ -64,8 +64,7 @@ def test_untrusted_controller_has_process_and_tmp_limits(tenant: GateTenant) -> 
         pytest.skip("no pids cgroup can be made here")
     number = tenant.push("org/app", {"x.txt": "x\n"}, "Greedy lookups")
     tenant.wait_reported(number, "check")
-    text = "\n".join(p.read_text() for p in
-                     (tenant.config.state_dir / "logs").rglob("job-output.txt"))
+    text = tenant.job_outputs()
     procs = re.search(r"msg: STARTED=(\d+)", text)
     assert procs is not None, text
     assert int(procs[1]) <= CONTROLLER_LIMITS.max_processes

@@ -48,8 +48,7 @@ def tenant(tmp_path: Path, database_url: str) -> Iterator[GateTenant]:
 def test_untrusted_playbook_cannot_write_its_own_repository(tenant: GateTenant) -> None:
     number = tenant.push("org/app", {"x.txt": "x\n"}, "Write the repo")
     report = tenant.wait_reported(number, "check")
-    text = "\n".join(p.read_text() for p in
-                     (tenant.config.state_dir / "logs").rglob("job-output.txt"))
+    text = tenant.job_outputs()
     assert "msg: REPO-READ-ONLY" in text, text
     assert "msg: REPO-WRITABLE" not in text
     assert report.result == "SUCCESS", report.message
