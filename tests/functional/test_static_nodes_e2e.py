@@ -124,7 +124,7 @@ def test_a_static_node_that_vanishes_mid_run_is_replaced(
         tenant.stop()
     output = (Path(build.log_path or "") / "job-output.txt").read_text()
     assert report.result == "SUCCESS", (build.result, build.message, output[-3000:])
-    assert build.attempt == 2
+    assert build.attempt == 2, output[-6000:]
     assert [n.hostname for n in nodes] == [first.address, second.address]
     assert "a node was unreachable in run" in output
     assert f"node address: {second.address}/30" in output

@@ -101,6 +101,33 @@ def test_a_released_host_is_scanned_again_before_its_next_build(store: Store) ->
     assert state_of(store, second) == ("requested", []) and scans.calls == ["a", "a"]
 
 
+def test_a_host_whose_build_just_ended_is_not_handed_out_on_its_stale_scan(
+        store: Store) -> None:
+    """The executor can mark a lost node ``used`` (and ask for a new one) after the
+    launcher's release pass and before it hands nodes out: the host must count as
+    busy until it is released and scanned again, or the retry lands on the host
+    that just vanished (seen in CI: a third attempt)."""
+    scans = FakeScans({"a": [KEY_A], "b": [KEY_B]})
+    provider = StaticProvider("rack", [StaticHost("a", ("linux",)),
+                                       StaticHost("b", ("linux",))], scan=scans)
+    launcher = Launcher(store, [provider], SimulatedClock(start=0.0))
+    first = request(store, ["linux"], "b1")
+    launcher.run_once()
+    assert state_of(store, first) == ("fulfilled", ["a"])
+    del scans.keys["a"]  # host a vanishes mid-build
+    retry = request(store, ["linux"], "b1")
+    release_pass = launcher._release_used
+
+    def release_pass_then_the_executor_commits() -> int:
+        released = release_pass()
+        release(store, first)
+        return released
+
+    launcher._release_used = release_pass_then_the_executor_commits  # type: ignore[method-assign]
+    launcher.run_once()
+    assert state_of(store, retry) == ("fulfilled", ["b"])
+
+
 def test_a_host_whose_key_differs_from_the_configured_one_is_not_used(store: Store) -> None:
     scans = FakeScans({"a": [KEY_B], "b": [KEY_B, KEY_A]})
     provider = StaticProvider("rack", [StaticHost("a", ("linux",), host_keys=(KEY_A,)),

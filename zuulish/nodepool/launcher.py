@@ -48,9 +48,12 @@ class Launcher:
                     continue
                 if provider.name in full:
                     continue
+                # A used node not yet released still holds its host: the executor
+                # may have marked it used (its host lost) after this run's release
+                # pass, and the host's last scan says nothing about it since.
                 busy = Counter(s.scalars(select(NodeRow.hostname).where(
                     NodeRow.provider == provider.name,
-                    NodeRow.state.in_(("ready", "in-use")))).all())
+                    NodeRow.state.in_(("ready", "in-use", "used")))).all())
                 if sum(busy.values()) + len(req.labels) > provider.max_nodes:
                     full.add(provider.name)  # keep priority order: wait for capacity
                     continue
