@@ -22,8 +22,12 @@ demo: $(STAMP)
 	@command -v pasta >/dev/null || { echo "pasta is required: it connects the sandbox's private network (apt-get install passt)"; exit 1; }
 	$(BIN)/zuulish demo $(DEMO_ARGS)
 
+# Tests run in parallel, one worker per core (pytest-xdist); the 20 slowest are
+# listed at the end of every run. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=20 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

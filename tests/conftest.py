@@ -1,5 +1,16 @@
-"""Shared fixtures: a real store over SQLite, or PostgreSQL when
-``ZUULISH_TEST_DATABASE_URL`` is set (CI sets it to the local server)."""
+"""Shared fixtures: a real store over SQLite, or PostgreSQL for the tests marked
+``store`` when ``ZUULISH_TEST_DATABASE_URL`` is set (CI sets it to the local
+server and runs ``-m store`` a second time there).
+
+Which tests are ``store`` tests: every test that uses the ``store`` fixture (its
+subject is the store), and the modules that mark themselves (the gate, restart
+and kill tests, the forge and the web API: their subject is state the scheduler
+keeps in the database). Tests that only need somewhere to keep builds (the
+executor's, the sandbox's, the security tests) run on SQLite whatever the
+database; PostgreSQL would add nothing but minutes to CI.
+
+Under pytest-xdist each worker gets its own PostgreSQL database (``test_gw0``,
+``test_gw1``...), made on first use next to the configured one."""
 
 from __future__ import annotations
 
@@ -8,11 +19,36 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from zuulish.store import Base, Store
 
 PG_URL = os.environ.get("ZUULISH_TEST_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.store)
+
+
+def _worker_database(url: str) -> str:
+    """``url`` for this xdist worker: a database of its own, created if missing."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": name}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _reset_postgres(url: str) -> None:
@@ -23,12 +59,20 @@ def _reset_postgres(url: str) -> None:
     store.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> str | None:
+    """This worker's PostgreSQL database, or None when the run is on SQLite."""
+    return _worker_database(PG_URL) if PG_URL else None
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """URL of an empty database for this test."""
-    if PG_URL:
-        _reset_postgres(PG_URL)
-        return PG_URL
+def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                 postgres_url: str | None) -> str:
+    """URL of an empty database for this test: PostgreSQL for ``store`` tests when
+    the run is on PostgreSQL, else a fresh SQLite file."""
+    if postgres_url and request.node.get_closest_marker("store"):
+        _reset_postgres(postgres_url)
+        return postgres_url
     return f"sqlite:///{tmp_path / 'zuulish.db'}"
 
 

@@ -17,7 +17,7 @@ Needs root, ``ip`` (iproute2), ``unshare`` and ``sshd`` (openssh-server).
 from __future__ import annotations
 
 import contextlib
-import itertools
+import fcntl
 import os
 import shlex
 import shutil
@@ -25,8 +25,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,23 @@ from typing import Any
 SSHD = "/usr/sbin/sshd"
 # The python the test's virtualenv is made from; a node sees it at the same path.
 PYTHON_HOME = Path(sys.base_prefix).resolve()
-_SUBNETS = itertools.count((os.getpid() * 7) % 200)  # one /30 per node, 10.213.X.0
+# One /30 per node, 10.213.X.0, X free on this host: test processes (pytest-xdist
+# workers) pick theirs under this lock, from the addresses in use.
+_SUBNET_LOCK = Path(tempfile.gettempdir()) / "zuulish-test-subnets.lock"
+
+
+@contextlib.contextmanager
+def _free_subnet() -> Iterator[int]:
+    """A subnet number no interface on this host uses; held (against other test
+    processes) until the caller has put its address on an interface."""
+    with open(_SUBNET_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True,
+                              text=True).stdout
+        free = next((n for n in range(20, 250) if f" 10.213.{n}." not in used), None)
+        if free is None:
+            raise RuntimeError("no free 10.213.X.0/30 subnet for a test node")
+        yield free
 
 
 def missing_requirements() -> str | None:
@@ -159,15 +176,16 @@ class SshNodes:
         (d / "home").mkdir(parents=True)
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key"))
         netns, host_if, node_if = f"zl{tag}n{i}", f"zlh{tag}{i}", f"zln{tag}{i}"
-        subnet = next(_SUBNETS) % 230 + 20
-        host_ip, node_ip = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
-        _run("ip", "netns", "add", netns)
-        node = SshNode(i, d, netns, node_ip, d / "home",
-                       " ".join((d / "host_key.pub").read_text().split()[:2]), self.hidden)
-        self.nodes.append(node)  # torn down by close() from here on
-        _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if)
-        _run("ip", "link", "set", node_if, "netns", netns)
-        _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
+        with _free_subnet() as subnet:
+            host_ip, node_ip = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
+            _run("ip", "netns", "add", netns)
+            node = SshNode(i, d, netns, node_ip, d / "home",
+                           " ".join((d / "host_key.pub").read_text().split()[:2]),
+                           self.hidden)
+            self.nodes.append(node)  # torn down by close() from here on
+            _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if)
+            _run("ip", "link", "set", node_if, "netns", netns)
+            _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
         _run("ip", "link", "set", host_if, "up")
         _run("ip", "netns", "exec", netns, "ip", "addr", "add", f"{node_ip}/30", "dev", node_if)
         _run("ip", "netns", "exec", netns, "ip", "link", "set", node_if, "up")

@@ -12,6 +12,8 @@ import pytest
 from tests.fakes.gitrepo import git
 from zuulish.cli import main
 
+pytestmark = pytest.mark.store
+
 
 def config(tmp: Path, database: str) -> Path:
     path = tmp / "zuulish.yaml"

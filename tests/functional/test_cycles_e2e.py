@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.store]
 
 CONFIG = """
 - job:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.store import BuildRow, BuildSetRow, MergeRequestRow, QueueItemRow
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.store]
 
 APP_CONFIG = """
 - job:

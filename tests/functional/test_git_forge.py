@@ -18,6 +18,8 @@ from zuulish.merger.speculative import apply_commits
 from zuulish.model import ChangeKey
 from zuulish.store import ChangeRow, EventRow, ReportRow, Store
 
+pytestmark = pytest.mark.store
+
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.org",
        "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.org"}
 WEB = "http://forge.test"

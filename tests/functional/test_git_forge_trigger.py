@@ -7,6 +7,8 @@ import pytest
 from zuulish.drivers.git.trigger import parse_trigger
 from zuulish.model import EventFilter, TriggerEvent
 
+pytestmark = pytest.mark.store
+
 
 def test_trigger_entries_become_event_filters() -> None:
     filters = parse_trigger("forge", [

@@ -37,7 +37,7 @@ from zuulish.store import (
     QueueItemRow,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.store]
 
 RUNS = int(os.environ.get("ZUULISH_KILL_RUNS", "3"))
 SEEDS = [int(os.environ["ZUULISH_KILL_SEED"])] if os.environ.get("ZUULISH_KILL_SEED") \

@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.tenant import GateTenant
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.store]
 
 APP = """
 - job:

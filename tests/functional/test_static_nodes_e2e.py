@@ -28,7 +28,7 @@ from zuulish.store import BuildRow, NodeRow
 
 # the job runs in the default sandbox: bwrap, and pasta for its private network
 WHY_NOT = missing_requirements() or unavailable()
-pytestmark = static_node_marks(WHY_NOT)
+pytestmark = [*static_node_marks(WHY_NOT), pytest.mark.store]
 
 ZUUL_YAML = """
 - nodeset:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.store import QueueItemRow
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.store]
 
 # The quick start's pipelines (post and a nightly periodic among them), and one
 # whose timer fires every two seconds.

@@ -30,6 +30,8 @@ from zuulish.store import (
 )
 from zuulish.web.app import create_app, serve
 
+pytestmark = pytest.mark.store
+
 
 def seed(store: Store) -> None:
     """Change 3 in the gate (unit passed, lint running, docs waiting); change 4 in check."""

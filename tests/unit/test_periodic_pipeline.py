@@ -11,6 +11,8 @@ import pytest
 from tests.fakes.trigger_world import MIDNIGHT, TriggerWorld
 from zuulish.drivers.timer.timer import Timer
 
+pytestmark = pytest.mark.store
+
 HOUR, DAY = 3600.0, 86400.0
 SIX = MIDNIGHT + 6 * HOUR  # the nightly tick, 06:00 UTC
 

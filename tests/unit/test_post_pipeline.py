@@ -10,6 +10,8 @@ import pytest
 from tests.fakes.trigger_world import TriggerWorld
 from zuulish.model import NULL_REV
 
+pytestmark = pytest.mark.store
+
 CONFIG = """
 - pipeline:
     name: post

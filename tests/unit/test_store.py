@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import select
 
@@ -64,11 +62,12 @@ def test_postgres_urls_without_a_driver_use_psycopg(scheme: str) -> None:
     assert url == "postgresql+psycopg://zuul:s3cret@db.example:5433/zuul"
 
 
-def test_a_postgres_url_reaches_the_server_as_sqlalchemy_users_expect() -> None:
-    url = os.environ.get("ZUULISH_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql+psycopg://"):
+@pytest.mark.store
+def test_a_postgres_url_reaches_the_server_as_sqlalchemy_users_expect(
+        postgres_url: str | None) -> None:
+    if not postgres_url:
         pytest.skip("needs ZUULISH_TEST_DATABASE_URL pointing at PostgreSQL")
-    store = Store(url.replace("postgresql+psycopg://", "postgres://", 1))
+    store = Store(postgres_url.replace("postgresql+psycopg://", "postgres://", 1))
     try:
         store.upgrade()
         assert store.url.startswith("postgresql+psycopg://")
