@@ -39,9 +39,10 @@ def test_a_repository_checkout_is_searched_for_its_config_files(tmp_path: Path) 
 def test_names_defined_elsewhere_are_errors_unless_standalone(tmp_path: Path) -> None:
     write(tmp_path, "- job:\n    name: a\n    parent: lib-base\n    nodeset: big\n")
     strict = validate([tmp_path])
+    hint = " (if another repository defines it, check with --standalone)"
     assert sorted(e.message for e in strict.errors) == [
-        "job 'lib-base' is not defined in these files",
-        "nodeset 'big' is not defined in these files"]
+        f"job 'lib-base' is not defined in these files{hint}",
+        f"nodeset 'big' is not defined in these files{hint}"]
     assert all(e.line == 2 for e in strict.errors)  # the stanza starts on line 2
     assert validate([tmp_path], standalone=True).ok
 
@@ -78,8 +79,9 @@ def test_command_prints_file_line_errors_and_exit_status(
     write(tmp_path, "- job:\n    name: a\n    rnu: x\n")
     assert main(["validate-config", "--standalone", str(tmp_path)]) == 1
     assert capsys.readouterr().out.strip() == (
-        f"{tmp_path}/.zuul.yaml:2: unknown attribute 'rnu' in job; did you mean 'run'?")
+        f"{tmp_path}/.zuul.yaml:3: unknown attribute 'rnu' in job; did you mean 'run'?")
     write(tmp_path, "- job:\n    name: a\n    run: x.yaml\n")
+    write(tmp_path, "- hosts: all\n  tasks: []\n", "x.yaml")
     assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
     assert main(["validate-config", str(tmp_path / "missing")]) == 1
 
@@ -93,3 +95,50 @@ def test_a_timer_trigger_is_checked_as_the_scheduler_checks_it(tmp_path: Path) -
     [error] = report.errors
     assert (error.file, error.line) == (f"{tmp_path}/.zuul.yaml", 6)
     assert "the jitter (7th field) must be a number of seconds, not '*'" in str(error)
+
+
+def test_a_broken_job_is_reported_once_not_again_where_it_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    rnu: x\n- job:\n    name: b\n    parent: a\n"
+                    "- project:\n    check:\n      jobs: [a, b]\n"
+                    "- pipeline:\n    name: check\n    manager: independent\n")
+    report = validate([tmp_path])
+    assert [(e.line, e.message) for e in report.errors] == [
+        (3, "unknown attribute 'rnu' in job; did you mean 'run'?")]
+
+
+def test_every_error_of_a_job_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    rnu: x\n    timeout: soon\n"
+                    "    branches: '(['\n    voting: maybe\n    attempts: 0\n")
+    report = validate([tmp_path], standalone=True)
+    assert sorted((e.line, e.message) for e in report.errors) == [
+        (3, "unknown attribute 'rnu' in job; did you mean 'run'?"),
+        (4, "job 'a' attribute 'timeout' must be an integer, not 'soon'"),
+        (5, "job 'a': branch matcher '([' is not a valid regular expression: unterminated "
+            "character set at position 1"),
+        (6, "job 'a' attribute 'voting' must be true or false, not 'maybe'"),
+        (7, "job 'a': 'attempts' must be at least 1")]
+
+
+def test_a_playbook_missing_from_the_repository_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    pre-run: playbooks/pre.yaml\n"
+                    "    run: [playbooks/run.yaml, playbooks/other.yaml]\n"
+                    "    post-run: playbooks/post.yaml\n    cleanup-run: playbooks/gone.yaml\n")
+    for name in ("pre", "run", "post"):
+        write(tmp_path, "- hosts: all\n  tasks: []\n", f"playbooks/{name}.yaml")
+    report = validate([tmp_path], standalone=True)
+    assert [(e.line, e.message) for e in report.errors] == [
+        (4, f"job 'a': run playbook 'playbooks/other.yaml' does not exist in {tmp_path}"),
+        (6, f"job 'a': cleanup-run playbook 'playbooks/gone.yaml' does not exist in "
+            f"{tmp_path}")]
+
+
+def test_a_single_file_is_checked_against_the_git_repository_holding_it(
+        tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    config = write(tmp_path, "- job:\n    name: a\n    run: playbooks/run.yaml\n",
+                   "zuul.d/jobs.yaml") / "zuul.d" / "jobs.yaml"
+    [error] = validate([config], standalone=True).errors
+    assert (error.file, error.line) == (str(config), 3)
+    assert "'playbooks/run.yaml' does not exist" in error.message
+    write(tmp_path, "- hosts: all\n  tasks: []\n", "playbooks/run.yaml")
+    assert validate([config], standalone=True).ok

@@ -10,10 +10,12 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import key_line, where
-from zuulish.errors import ConfigError
+from zuulish.errors import ConfigError, ConfigErrors
 from zuulish.merger.speculative import MODES
 from zuulish.model import (
     EventFilter,
@@ -80,12 +82,35 @@ def _err(obj: Any, ctx: SourceContext, message: str) -> ConfigError:
     return ConfigError(message, file=file, line=line or None)
 
 
-def check_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext) -> None:
+def _err_at(body: Any, key: str, ctx: SourceContext, message: str) -> ConfigError:
+    """An error at the line of ``key`` in ``body``."""
+    file, _ = where(body, ctx.path)
+    return ConfigError(message, file=file, line=key_line(body, key) or None)
+
+
+def unknown_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext
+                 ) -> list[ConfigError]:
+    """An error for each attribute of ``body`` that ``allowed`` lacks, at its line."""
+    errors = []
     for key in body:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _err(body, ctx, f"unknown attribute {key!r} in {kind}{hint}")
+            errors.append(_err_at(body, key, ctx, f"unknown attribute {key!r} in {kind}{hint}"))
+    return errors
+
+
+def raise_all(errors: list[ConfigError]) -> None:
+    """Raise the errors found, if any: one as itself, several as ConfigErrors."""
+    flat = [e for error in errors for e in getattr(error, "errors", [error])]
+    if len(flat) == 1:
+        raise flat[0]
+    if flat:
+        raise ConfigErrors(flat)
+
+
+def check_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext) -> None:
+    raise_all(unknown_keys(body, allowed, kind, ctx))
 
 
 def _as_list(value: Any) -> list:
@@ -97,8 +122,8 @@ def _as_list(value: Any) -> list:
 def _expect(body: dict, key: str, kind: type | tuple, ctx: SourceContext, what: str) -> Any:
     value = body.get(key)
     if value is not None and not isinstance(value, kind):
-        raise _err(body, ctx, f"{what} attribute {key!r} must be {kind_name(kind)}, "
-                              f"not {value!r}")
+        raise _err_at(body, key, ctx, f"{what} attribute {key!r} must be {kind_name(kind)}, "
+                                      f"not {value!r}")
     return value
 
 
@@ -226,13 +251,14 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
     )
 
 
-def _playbooks(value: Any, ctx: SourceContext, key: str) -> tuple[PlaybookRef, ...]:
+def _playbooks(body: dict, ctx: SourceContext, key: str) -> tuple[PlaybookRef, ...]:
     books = []
-    for entry in _as_list(value):
+    line = key_line(body, key) or None
+    for entry in _as_list(body.get(key)):
         path = entry.get("name") if isinstance(entry, dict) else entry
         if not isinstance(path, str):
-            raise _err(value, ctx, f"job attribute {key!r} must list playbook paths")
-        books.append(PlaybookRef(ctx.project, path, ctx.trusted, ctx.branch))
+            raise _err_at(body, key, ctx, f"job attribute {key!r} must list playbook paths")
+        books.append(PlaybookRef(ctx.project, path, ctx.trusted, ctx.branch, line=line))
     return tuple(books)
 
 
@@ -255,6 +281,10 @@ def _nodeset_body(body: Any, ctx: SourceContext, name: str | None) -> NodeSet:
                                       "with 'nodes' (alternatives do not nest)")
         if not alternatives:
             raise _err(body, ctx, "'alternatives' must list at least one nodeset")
+        if len(alternatives) > 1:
+            raise _err_at(body, "alternatives", ctx,
+                          "zuulish requests only the first of a nodeset's 'alternatives' "
+                          "and does not fall back to the others; list one nodeset")
         return NodeSet(name, (), {}, tuple(alternatives))
     nodes = []
     for node in _as_list(body.get("nodes")):
@@ -303,25 +333,30 @@ def _regexes(body: dict, key: str, ctx: SourceContext, job: str) -> tuple[str, .
                 _VALID_PATTERNS.add(pattern)
         except re.error as exc:
             what = "branch matcher" if key == "branches" else f"{key} matcher"
-            raise _err(body, ctx, f"job {job!r}: {what} {pattern!r} is not a valid regular "
-                                  f"expression: {exc}") from None
+            raise _err_at(body, key, ctx, f"job {job!r}: {what} {pattern!r} is not a valid "
+                                          f"regular expression: {exc}") from None
     return patterns
 
 
-def _secret_vars(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
+def _secret_vars(body: dict, ctx: SourceContext
+                 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """(variable name, secret object) for each of a job's ``secrets`` entries:
-    ``name`` or ``{name, secret, pass-to-parent}``."""
-    pairs = []
+    ``name`` or ``{name, secret, pass-to-parent}``; and the variables passed to
+    the parent's playbooks (``pass-to-parent``)."""
+    pairs, to_parent = [], []
     for entry in _as_list(body.get("secrets")):
         if isinstance(entry, str):
             pairs.append((entry, entry))
         elif isinstance(entry, dict) and "name" in entry:
             check_keys(entry, {"name", "secret", "pass-to-parent"}, "job secret", ctx)
             pairs.append((str(entry["name"]), str(entry.get("secret", entry["name"]))))
+            passed = _expect(entry, "pass-to-parent", bool, ctx, "job secret")
+            if passed:
+                to_parent.append(str(entry["name"]))
         else:
-            raise _err(body, ctx, f"job secrets must be names or mappings with 'name', "
-                                  f"not {entry!r}")
-    return tuple(pairs)
+            raise _err_at(body, "secrets", ctx, f"job secrets must be names or mappings "
+                                                f"with 'name', not {entry!r}")
+    return tuple(pairs), tuple(to_parent)
 
 
 WORKSPACE_SCHEMES = ("golang", "flat", "unicode-escaped")
@@ -382,34 +417,137 @@ def check_variables(body: dict, ctx: SourceContext, what: str) -> None:
             _check_names(variables, ctx, f"{what} {key} of {target!r}")
 
 
+def _shipped_ansible() -> str:
+    """The Ansible release (Zuul's ``ansible-version``) the installed ansible-core is."""
+    try:
+        core = version("ansible-core")
+    except PackageNotFoundError:
+        return "11"
+    minor = core.split(".")[:2]
+    # ansible-core 2.15 is Ansible 8, 2.16 is 9, ... (one release per core minor)
+    return str(int(minor[1]) - 7) if len(minor) == 2 and minor[1].isdigit() else "11"
+
+
+SHIPPED_ANSIBLE = _shipped_ansible()
+
+
+def ansible_version_error(body: dict, key: str, ctx: SourceContext, what: str
+                          ) -> ConfigError | None:
+    """An error unless ``key`` names the Ansible release zuulish ships (or is absent)."""
+    value = body.get(key)
+    if value is None or (not isinstance(value, bool) and str(value) == SHIPPED_ANSIBLE):
+        return None
+    return _err_at(body, key, ctx, f"{what}: {key} {value!r} is not available; zuulish runs "
+                                   f"Ansible {SHIPPED_ANSIBLE} (ansible-core "
+                                   f"{_core_version()}) only")
+
+
+def _core_version() -> str:
+    try:
+        return version("ansible-core")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def job_setting_errors(body: dict, ctx: SourceContext, what: str) -> list[ConfigError]:
+    """Errors for the job settings zuulish does not honour (``failure-output`` warns:
+    real configurations use it); ``what`` names the job in messages."""
+    errors = []
+    error = ansible_version_error(body, "ansible-version", ctx, what)
+    if error:
+        errors.append(error)
+    refused = {
+        "include-vars": "zuulish does not load variables from files ('include-vars'); "
+                        "set them in 'vars'",
+        "hold-following-changes": "zuulish does not hold the changes behind an item for "
+                                  "a job ('hold-following-changes')",
+    }
+    for key, why in refused.items():
+        if key in body:
+            errors.append(_err_at(body, key, ctx, f"{what}: {why}"))
+    scheme = body.get("workspace-scheme")
+    if scheme not in (None, "golang"):
+        if scheme in WORKSPACE_SCHEMES:
+            message = (f"{what}: workspace-scheme {scheme!r} is not available; zuulish lays "
+                       "out repositories in the 'golang' scheme only")
+        else:
+            message = (f"{what}: workspace-scheme must be one of "
+                       f"{', '.join(WORKSPACE_SCHEMES)}, not {scheme!r}")
+        errors.append(_err_at(body, "workspace-scheme", ctx, message))
+    if body.get("match-on-config-updates") is True:
+        errors.append(_err_at(body, "match-on-config-updates", ctx,
+                              f"{what}: zuulish runs a job only when its file matchers match "
+                              "the change's files, not because the change updates the job's "
+                              "configuration; only 'match-on-config-updates: false' is "
+                              "honoured"))
+    dedup = body.get("deduplicate")
+    if dedup is not None and dedup is not False:
+        if isinstance(dedup, str) and dedup != "auto" or not isinstance(dedup, bool | str):
+            message = f"{what}: deduplicate must be true, false or 'auto', not {dedup!r}"
+        else:
+            message = (f"{what}: zuulish runs a job for each change of a dependency cycle "
+                       "and does not deduplicate them; only 'deduplicate: false' is honoured")
+        errors.append(_err_at(body, "deduplicate", ctx, message))
+    if "failure-output" in body:
+        patterns = body["failure-output"]
+        for pattern in _as_list(patterns):
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                errors.append(_err_at(body, "failure-output", ctx,
+                                      f"{what}: failure-output {pattern!r} is not a valid "
+                                      f"regular expression: {exc}"))
+        warn(body, "failure-output", ctx.path,
+             f"{what}: 'failure-output' is ignored; zuulish does not end a build early "
+             "when its output matches")
+    return errors
+
+
+JOB_TYPES: tuple[tuple[str, type | tuple], ...] = (
+    ("vars", dict), ("timeout", int), ("voting", bool), ("abstract", bool), ("final", bool),
+    ("description", str), ("extra-vars", dict), ("host-vars", dict), ("group-vars", dict),
+    ("attempts", int), ("post-timeout", int), ("protected", bool), ("intermediate", bool),
+    ("post-review", bool), ("match-on-config-updates", bool), ("override-checkout", str),
+    ("override-branch", str), ("workspace-scheme", str), ("deduplicate", (bool, str)))
+
+
 def parse_job(body: Any, ctx: SourceContext) -> Job:
-    name = _name(body, ctx, "job", JOB_KEYS)
-    for key, kind in (("vars", dict), ("timeout", int), ("voting", bool),
-                      ("abstract", bool), ("final", bool), ("description", str),
-                      ("extra-vars", dict), ("host-vars", dict), ("group-vars", dict),
-                      ("attempts", int), ("post-timeout", int), ("protected", bool),
-                      ("intermediate", bool), ("post-review", bool),
-                      ("match-on-config-updates", bool), ("override-checkout", str),
-                      ("override-branch", str), ("workspace-scheme", str),
-                      ("deduplicate", (bool, str))):
-        _expect(body, key, kind, ctx, f"job {name!r}")
-    check_variables(body, ctx, f"job {name!r}")
-    if body.get("workspace-scheme") not in (None, *WORKSPACE_SCHEMES):
-        raise _err(body, ctx, f"job {name!r}: workspace-scheme must be one of "
-                              f"{', '.join(WORKSPACE_SCHEMES)}, not {body['workspace-scheme']!r}")
-    if isinstance(body.get("deduplicate"), str) and body["deduplicate"] != "auto":
-        raise _err(body, ctx, f"job {name!r}: deduplicate must be true, false or 'auto', not "
-                              f"{body['deduplicate']!r}")
-    branches = _regexes(body, "branches", ctx, name) or ctx.implied_branches
-    if body.get("attempts") is not None and body["attempts"] < 1:
-        raise _err(body, ctx, f"job {name!r}: 'attempts' must be at least 1")
+    """A ``job`` stanza; every error it has is raised (ConfigErrors when several)."""
+    name = _name(body, ctx, "job")
+    errors: list[ConfigError] = unknown_keys(body, JOB_KEYS, "job", ctx)
+
+    def attempt(check: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return check(*args)
+        except ConfigError as exc:
+            errors.append(exc)
+            return None
+
+    for key, kind in JOB_TYPES:
+        attempt(_expect, body, key, kind, ctx, f"job {name!r}")
+    attempt(check_variables, body, ctx, f"job {name!r}")
+    errors.extend(job_setting_errors(body, ctx, f"job {name!r}"))
+    branches = attempt(_regexes, body, "branches", ctx, name) or ctx.implied_branches
+    if isinstance(body.get("attempts"), int) and body["attempts"] < 1:
+        errors.append(_err_at(body, "attempts", ctx,
+                              f"job {name!r}: 'attempts' must be at least 1"))
     nodeset: NodeSet | str | None = None
     if "nodeset" in body:
         raw = body["nodeset"]
-        nodeset = raw if isinstance(raw, str) else _nodeset_body(raw, ctx, None)
-    secret_vars = _secret_vars(body, ctx)
-    allowed = (_string_list(body, "allowed-projects", ctx)
+        nodeset = raw if isinstance(raw, str) else attempt(_nodeset_body, raw, ctx, None)
+    secret_vars, parent_secrets = attempt(_secret_vars, body, ctx) or ((), ())
+    allowed = (attempt(_string_list, body, "allowed-projects", ctx)
                if body.get("allowed-projects") is not None else None)
+    books = {key: attempt(_playbooks, body, ctx, key) or ()
+             for key in ("pre-run", "run", "post-run", "cleanup-run")}
+    lists = {key: attempt(_string_list, body, key, ctx) or ()
+             for key in ("required-projects", "dependencies", "tags", "provides", "requires")}
+    files = attempt(_regexes, body, "files", ctx, name) if "files" in body else None
+    irrelevant = (attempt(_regexes, body, "irrelevant-files", ctx, name)
+                  if "irrelevant-files" in body else None)
+    checkouts = attempt(_project_checkouts, body, ctx) or ()
+    roles = attempt(_roles, body, ctx) or ()
+    raise_all(errors)
     post_review = body.get("post-review")
     if secret_vars and not ctx.trusted:
         # Zuul: a job with secrets from an untrusted project runs only for that
@@ -429,18 +567,17 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
         nodeset=nodeset,
         timeout=body.get("timeout"),
         voting=body.get("voting"),
-        pre_run=_playbooks(body.get("pre-run"), ctx, "pre-run"),
-        run=_playbooks(body.get("run"), ctx, "run"),
-        post_run=_playbooks(body.get("post-run"), ctx, "post-run"),
-        cleanup_run=_playbooks(body.get("cleanup-run"), ctx, "cleanup-run"),
+        pre_run=books["pre-run"],
+        run=books["run"],
+        post_run=books["post-run"],
+        cleanup_run=books["cleanup-run"],
         vars=dict(body.get("vars") or {}),
-        required_projects=_string_list(body, "required-projects", ctx),
-        dependencies=_string_list(body, "dependencies", ctx),
+        required_projects=lists["required-projects"],
+        dependencies=lists["dependencies"],
         soft_dependencies=tuple(str(d["name"]) for d in _as_list(body.get("dependencies"))
                                 if isinstance(d, dict) and d.get("soft")),
-        files=_regexes(body, "files", ctx, name) if "files" in body else None,
-        irrelevant_files=(_regexes(body, "irrelevant-files", ctx, name)
-                          if "irrelevant-files" in body else None),
+        files=files,
+        irrelevant_files=irrelevant,
         attempts=body.get("attempts"),
         post_timeout=body.get("post-timeout"),
         extra_vars=dict(body.get("extra-vars") or {}),
@@ -448,16 +585,17 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
         group_vars=dict(body.get("group-vars") or {}),
         secrets=tuple(secret for _var, secret in secret_vars),
         secret_vars=secret_vars,
+        parent_secrets=parent_secrets,
         semaphores=tuple(str(x) for x in _as_list(body.get("semaphores"))
                          + _as_list(body.get("semaphore"))),
-        tags=_string_list(body, "tags", ctx),
-        provides=_string_list(body, "provides", ctx),
-        requires=_string_list(body, "requires", ctx),
+        tags=lists["tags"],
+        provides=lists["provides"],
+        requires=lists["requires"],
         allowed_projects=allowed,
         post_review=post_review,
         override_checkout=body.get("override-checkout") or body.get("override-branch"),
-        project_checkouts=_project_checkouts(body, ctx),
-        roles=_roles(body, ctx),
+        project_checkouts=checkouts,
+        roles=roles,
         match_on_config_updates=body.get("match-on-config-updates"),
         deduplicate=body.get("deduplicate"),
         workspace_scheme=body.get("workspace-scheme"),
@@ -535,6 +673,7 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                 overrides = dict(overrides or {})
                 check_keys(overrides, JOB_KEYS, f"job {job_name!r} variant", ctx)
                 check_variables(overrides, ctx, f"job {job_name!r} variant")
+                raise_all(job_setting_errors(overrides, ctx, f"job {job_name!r} variant"))
                 refs.append(JobReference(str(job_name), overrides,
                                          line=where(job, ctx.path)[1] or jobs_line,
                                          trusted=ctx.trusted))
