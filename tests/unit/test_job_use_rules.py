@@ -204,3 +204,46 @@ def test_an_unknown_or_nested_alternative_fails_the_job() -> None:
         layout = build(stanza("check", job), central=central)
         with pytest.raises(ConfigError, match=message):
             freeze_job_graph(layout, "org/app", "main", "check")
+
+
+def test_a_secret_passed_to_the_parent_reaches_the_parents_playbooks_only_then() -> None:
+    central = SECRET + """
+- job:
+    name: uploader
+    pre-run: upload-pre.yaml
+    post-run: upload-post.yaml
+- job:
+    name: publish
+    parent: uploader
+    run: publish.yaml
+    secrets:
+      - name: creds
+        secret: creds
+        pass-to-parent: true
+- job:
+    name: private
+    parent: uploader
+    run: private.yaml
+    secrets: [creds]
+"""
+    layout = build(stanza("check", "publish", "private"), central=central)
+    jobs = freeze_job_graph(layout, "org/app", "main", "check").jobs
+    books = {job: {b.path: b.secrets for b in (*jobs[job].pre_run, *jobs[job].run,
+                                                  *jobs[job].post_run) if "upload" in b.path
+                   or b.path.startswith(job)}
+             for job in ("publish", "private")}
+    assert books["publish"] == {"upload-pre.yaml": ("creds",), "publish.yaml": ("creds",),
+                                "upload-post.yaml": ("creds",)}
+    assert books["private"] == {"upload-pre.yaml": (), "private.yaml": ("creds",),
+                                "upload-post.yaml": ()}
+    assert type(jobs["publish"]).from_dict(jobs["publish"].to_dict()) == jobs["publish"]
+
+
+def test_pass_to_parent_must_be_true_or_false() -> None:
+    tenant = TenantConfig("t", [TenantProject("forge", "org/app", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    layout = loader.build({"org/app": ("main", {".zuul.yaml": (
+        SECRET + "- job:\n    name: j\n    secrets:\n      - name: creds\n"
+                 "        pass-to-parent: maybe\n")})})
+    [error] = layout.errors
+    assert "'pass-to-parent' must be true or false" in error.message and error.line == 8
