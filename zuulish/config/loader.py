@@ -104,7 +104,11 @@ class ConfigLoader:
 
     def _pipelines(self, layout: Layout) -> set[str] | None:
         """Pipelines a project stanza may name (None: any, when validating standalone)."""
-        return None if self.open_pipelines else set(layout.pipelines)
+        if self.open_pipelines:
+            return None
+        # a broken pipeline is reported once, not again by each project that uses it
+        return set(layout.pipelines) | {name for kind, name in layout.broken
+                                         if kind == "pipeline"}
 
     @staticmethod
     def _key(path: str, text: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from zuulish.config.yaml_loader import key_line, where
 from zuulish.errors import ConfigError, ConfigErrors
 from zuulish.merger.speculative import MODES
 from zuulish.model import (
+    ChangeStateFilter,
     EventFilter,
     Job,
     NodeSet,
@@ -157,27 +158,93 @@ def _reporters(value: Any, ctx: SourceContext, connections: dict[str, str]) -> t
     return tuple(specs)
 
 
-def _approval_filters(body: dict, key: str, ctx: SourceContext, name: str
-                      ) -> dict[str, tuple[tuple[str, Any], ...]]:
-    """``require``/``reject`` approvals per connection: (label, value or values)."""
-    out: dict[str, tuple[tuple[str, Any], ...]] = {}
+# A pipeline's ``require``/``reject`` per connection: what zuulish checks, what it
+# reads and ignores (real configurations use them: refusing would reject them), the rest
+# is refused. ``status`` is the change's status on Gerrit and the built-in forge, a
+# commit status (``user:context:state``) on GitHub.
+STATE_KEYS = {"open", "current-patchset", "merged", "status"}
+IGNORED_FILTER_KEYS = {"review": "GitHub reviews", "label": "GitHub labels"}
+CHANGE_STATUSES = ("NEW", "MERGED", "ABANDONED")
+APPROVAL_IGNORED = {"username": "the forge does not record who voted"}
+APPROVAL_REFUSED = {"email": "the forge does not record who voted",
+                    "newer-than": "the forge does not record when a vote was cast",
+                    "older-than": "the forge does not record when a vote was cast"}
+
+
+def _approvals(req: dict, key: str, ctx: SourceContext, name: str
+               ) -> tuple[tuple[str, Any], ...]:
+    approvals = []
+    for approval in _as_list(req.get("approval")):
+        if not isinstance(approval, dict):
+            raise _err_at(req, "approval", ctx, f"{key} approval entries must be mappings")
+        for label, value in approval.items():
+            if label in APPROVAL_REFUSED:
+                raise _err_at(approval, label, ctx, f"pipeline {name!r}: {key} approval "
+                                                    f"{label!r} is not available: "
+                                                    f"{APPROVAL_REFUSED[label]}")
+            if label in APPROVAL_IGNORED:
+                warn(approval, label, ctx.path, f"pipeline {name!r}: {key} approval {label!r} "
+                                                f"is ignored: {APPROVAL_IGNORED[label]}")
+                continue
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, int) for v in values):
+                raise _err_at(approval, label, ctx, f"pipeline {name!r}: {key} approval "
+                                                    f"{label!r} must be a number or a list of "
+                                                    f"numbers, not {value!r}")
+            approvals.append((str(label), values[0] if len(values) == 1 else tuple(values)))
+    return tuple(approvals)
+
+
+def _state_filter(req: dict, key: str, ctx: SourceContext, name: str, driver: str
+                  ) -> ChangeStateFilter | None:
+    what = f"pipeline {name!r} {key}"
+    flags = {}
+    for flag in ("open", "current-patchset", "merged"):
+        flags[flag] = _expect(req, flag, bool, ctx, what)
+    status: tuple[str, ...] = ()
+    if "status" in req:
+        given = tuple(str(s) for s in _as_list(req["status"]))
+        if driver != "github" and given and all(s in CHANGE_STATUSES for s in given):
+            status = given
+        elif driver in ("git", "gerrit"):
+            raise _err_at(req, "status", ctx, f"{what} status must be a change status "
+                                              f"({', '.join(CHANGE_STATUSES)}), not "
+                                              f"{req['status']!r}")
+        else:
+            warn(req, "status", ctx.path, f"{what} 'status' (a commit status) is ignored: "
+                                          "zuulish does not read commit statuses")
+    if not any(v is not None for v in flags.values()) and not status:
+        return None
+    return ChangeStateFilter(flags["open"], flags["current-patchset"], flags["merged"], status)
+
+
+def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
+                    connections: dict[str, str]
+                    ) -> tuple[dict[str, tuple[tuple[str, Any], ...]],
+                               dict[str, ChangeStateFilter]]:
+    """``require``/``reject`` per connection: approvals (label, value or values), and
+    the change's state."""
+    approvals: dict[str, tuple[tuple[str, Any], ...]] = {}
+    states: dict[str, ChangeStateFilter] = {}
     for conn, req in (_expect(body, key, dict, ctx, "pipeline") or {}).items():
-        approvals = []
-        for approval in _as_list((req or {}).get("approval")):
-            if not isinstance(approval, dict):
-                raise _err(req, ctx, f"{key} approval entries must be mappings")
-            for label, value in approval.items():
-                if label in ("username", "email", "newer-than", "older-than"):
-                    continue
-                values = value if isinstance(value, list) else [value]
-                if not values or not all(isinstance(v, int) for v in values):
-                    raise _err(req, ctx, f"pipeline {name!r}: {key} approval {label!r} "
-                                         f"must be a number or a list of numbers, not "
-                                         f"{value!r}")
-                approvals.append((str(label), values[0] if len(values) == 1
-                                  else tuple(values)))
-        out[conn] = tuple(approvals)
-    return out
+        if conn not in connections:
+            raise _err_at(body, key, ctx, f"pipeline {name!r}: {key} names unknown "
+                                          f"connection {conn!r}")
+        req = req if req is not None else {}
+        if not isinstance(req, dict):
+            raise _err_at(body[key], conn, ctx, f"pipeline {name!r}: {key} for {conn!r} "
+                                                f"must be a mapping, not {req!r}")
+        allowed = {"approval", *STATE_KEYS, *IGNORED_FILTER_KEYS}
+        raise_all(unknown_keys(req, allowed, f"pipeline {name!r} {key} {conn!r}", ctx))
+        for ignored, what in IGNORED_FILTER_KEYS.items():
+            if ignored in req:
+                warn(req, ignored, ctx.path, f"pipeline {name!r} {key} {ignored!r} is "
+                                             f"ignored: zuulish does not read {what}")
+        approvals[conn] = _approvals(req, key, ctx, name)
+        state = _state_filter(req, key, ctx, name, connections.get(conn, ""))
+        if state is not None:
+            states[conn] = state
+    return approvals, states
 
 
 def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
@@ -208,8 +275,8 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
             triggers.extend(parse(conn, _as_list(entries)))
         except ValueError as exc:
             raise _err(entries, ctx, f"pipeline {name!r} trigger: {exc}") from None
-    require = _approval_filters(body, "require", ctx, name)
-    reject = _approval_filters(body, "reject", ctx, name)
+    require, require_state = _change_filters(body, "require", ctx, name, connections)
+    reject, reject_state = _change_filters(body, "reject", ctx, name, connections)
     messages = {action: str(body[f"{action}-message"])
                 for action in ("success", "failure", "merge-conflict", "start", "enqueue",
                                "dequeue", "no-jobs")
@@ -231,6 +298,8 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         triggers=tuple(triggers),
         require_approvals=require,
         reject_approvals=reject,
+        require_state=require_state,
+        reject_state=reject_state,
         messages=messages,
         dequeue_on_new_patchset=bool(body.get("dequeue-on-new-patchset", True)),
         post_review=bool(body.get("post-review", False)),
