@@ -290,6 +290,14 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         if key in body:
             window_kwargs[attr] = body[key]
     merge_conflict = body.get("merge-conflict", body.get("merge-failure"))
+    supercedes = _as_list(body.get("supercedes"))
+    if not all(isinstance(p, str) for p in supercedes):
+        raise _err_at(body, "supercedes", ctx, f"pipeline {name!r}: supercedes must name "
+                                               f"pipelines, not {body['supercedes']!r}")
+    if _expect(body, "ignore-dependencies", bool, ctx, f"pipeline {name!r}"):
+        warn(body, "ignore-dependencies", ctx.path,
+             f"pipeline {name!r}: 'ignore-dependencies' is ignored; the changes an item "
+             "depends on are part of the state it is tested on")
     file, line = where(body, ctx.path)
     return Pipeline(
         name=name,
@@ -315,6 +323,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
                       if "config-error" in body else None),
         window=Window(**window_kwargs),
         precedence=str(body.get("precedence", "normal")),
+        supercedes=tuple(supercedes),
         source_file=file,
         source_line=line,
     )

@@ -144,6 +144,7 @@ class Pipeline:
     window: Window = field(default_factory=Window)
     precedence: str = "normal"
     post_review: bool = False  # changes here are reviewed: post-review jobs may run
+    supercedes: tuple[str, ...] = ()  # pipelines a change leaves when it enters this one
     source_file: str | None = None
     source_line: int | None = None
 
