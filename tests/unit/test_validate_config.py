@@ -142,3 +142,66 @@ def test_a_single_file_is_checked_against_the_git_repository_holding_it(
     assert "'playbooks/run.yaml' does not exist" in error.message
     write(tmp_path, "- hosts: all\n  tasks: []\n", "playbooks/run.yaml")
     assert validate([config], standalone=True).ok
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("ansible-version: 8", "job 'a': ansible-version 8 is not available; zuulish runs Ansible"),
+    ("include-vars: [vars.yaml]", "job 'a': zuulish does not load variables from files"),
+    ("hold-following-changes: true", "job 'a': zuulish does not hold the changes behind"),
+    ("workspace-scheme: flat", "workspace-scheme 'flat' is not available; zuulish lays out "
+                               "repositories in the 'golang' scheme only"),
+    ("deduplicate: auto", "only 'deduplicate: false' is honoured"),
+    ("match-on-config-updates: true", "only 'match-on-config-updates: false' is honoured"),
+    ("failure-output: ['(']", "failure-output '(' is not a valid regular expression"),
+])
+def test_job_settings_zuulish_does_not_honour_are_refused_at_their_line(
+        tmp_path: Path, setting: str, message: str) -> None:
+    write(tmp_path, f"- job:\n    name: a\n    description: x\n    {setting}\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 4 and message in error.message, error
+
+
+def test_the_same_settings_are_refused_in_a_project_stanzas_job_variant(
+        tmp_path: Path) -> None:
+    write(tmp_path, "- project:\n    check:\n      jobs:\n        - a:\n"
+                    "            include-vars: [v.yaml]\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert (error.line, error.message.split(":")[0]) == (5, "job 'a' variant")
+
+
+def test_settings_zuulish_honours_pass(tmp_path: Path) -> None:
+    from zuulish.config.parser import SHIPPED_ANSIBLE
+    write(tmp_path, f"- job:\n    name: a\n    ansible-version: {SHIPPED_ANSIBLE}\n"
+                    "    workspace-scheme: golang\n    deduplicate: false\n"
+                    "    match-on-config-updates: false\n"
+                    "- pipeline:\n    name: gate\n    manager: dependent\n"
+                    "    supercedes: [check]\n"
+                    "    require:\n      forge:\n        open: true\n"
+                    "        current-patchset: true\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok and report.warnings == [], (report.errors, report.warnings)
+
+
+def test_settings_real_configurations_use_are_warned_about_with_their_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "- job:\n    name: a\n    failure-output: ['FAILED']\n"
+                    "- queue:\n    name: q\n    dependencies-by-topic: true\n"
+                    "- pipeline:\n    name: p\n    manager: independent\n"
+                    "    ignore-dependencies: true\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok
+    assert [(w.line, w.message.split(":")[0]) for w in report.warnings] == [
+        (10, "pipeline 'p'"), (6, "queue 'q'"), (3, "job 'a'")]
+    assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (f"{tmp_path}/.zuul.yaml:3: warning: job 'a': 'failure-output' is ignored; zuulish "
+            "does not end a build early when its output matches") in out
+    assert "'dependencies-by-topic' is ignored" in out and "'ignore-dependencies' is " \
+        "ignored" in out
+
+
+def test_supercedes_must_name_pipelines(tmp_path: Path) -> None:
+    write(tmp_path, "- pipeline:\n    name: p\n    manager: independent\n"
+                    "    supercedes: {check: true}\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 4 and "supercedes must name pipelines" in error.message

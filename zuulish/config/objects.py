@@ -20,6 +20,7 @@ from zuulish.config.parser import (
     check_keys,
     parse_project,
 )
+from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import EncryptedValue, where
 from zuulish.model import ProjectConfig
 
@@ -94,6 +95,10 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
                 "trust-later-passes"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
     _expect(body, "batch-size", int, ctx, f"queue {name!r}")
+    if body.get("dependencies-by-topic"):
+        warn(body, "dependencies-by-topic", ctx.path,
+             f"queue {name!r}: 'dependencies-by-topic' is ignored; the built-in forge has no "
+             "topics, so only Depends-On and git parents make changes depend on each other")
     if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' must be at least 1")
     retries = body.get("retry-failed-jobs", 0)

@@ -747,11 +747,12 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
             if isinstance(job, str):
                 refs.append(JobReference(job, line=jobs_line, trusted=ctx.trusted))
             elif isinstance(job, dict) and len(job) == 1:
-                job_name, overrides = next(iter(job.items()))
-                overrides = dict(overrides or {})
-                check_keys(overrides, JOB_KEYS, f"job {job_name!r} variant", ctx)
-                check_variables(overrides, ctx, f"job {job_name!r} variant")
-                raise_all(job_setting_errors(overrides, ctx, f"job {job_name!r} variant"))
+                job_name, given = next(iter(job.items()))
+                overrides = dict(given or {})
+                given = given if isinstance(given, dict) else overrides  # it knows its lines
+                check_keys(given, JOB_KEYS, f"job {job_name!r} variant", ctx)
+                check_variables(given, ctx, f"job {job_name!r} variant")
+                raise_all(job_setting_errors(given, ctx, f"job {job_name!r} variant"))
                 refs.append(JobReference(str(job_name), overrides,
                                          line=where(job, ctx.path)[1] or jobs_line,
                                          trusted=ctx.trusted))
