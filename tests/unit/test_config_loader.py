@@ -417,3 +417,20 @@ def test_spare_speculation_and_trusting_later_passes_refuse_bad_values_and_partn
             # a wrong type is reported at the attribute, a wrong combination at the queue
             line = 3 if expected == "true or false" else 2
             assert err.file == "org/app/.zuul.yaml" and err.line == line, body
+
+
+def test_a_pipelines_footer_message_ends_every_report() -> None:
+    from zuulish.scheduler.reporting import report_message
+
+    config = PIPELINES.replace("    manager: dependent\n", "    manager: dependent\n"
+                               "    footer-message: See https://docs.example/gate\n")
+    layout = make_loader().build({"config": ("main", {"zuul.d/pipelines.yaml": config,
+                                                      "zuul.d/jobs.yaml": JOBS}),
+                                  "org/app": ("main", {".zuul.yaml": APP})})
+    assert layout.errors == []
+    for action in ("success", "failure"):
+        text = report_message(action, "gate", None, "http://x", "a detail",
+                              layout.pipelines["gate"].messages, warnings=["careful"])
+        assert text.endswith("Warning: careful\n\nSee https://docs.example/gate\n")
+    assert "docs.example" not in report_message("success", "check", None, "http://x", "",
+                                                layout.pipelines["check"].messages)

@@ -153,6 +153,9 @@ def test_a_single_file_is_checked_against_the_git_repository_holding_it(
     ("deduplicate: auto", "only 'deduplicate: false' is honoured"),
     ("match-on-config-updates: true", "only 'match-on-config-updates: false' is honoured"),
     ("failure-output: ['(']", "failure-output '(' is not a valid regular expression"),
+    ("image-build-name: img", "image builds are not available"),
+    ("success-message: YAY", "a report shows each job's result as it is"),
+    ("ansible-split-streams: maybe", "'ansible-split-streams' must be true or false"),
 ])
 def test_job_settings_zuulish_does_not_honour_are_refused_at_their_line(
         tmp_path: Path, setting: str, message: str) -> None:
@@ -198,6 +201,32 @@ def test_settings_real_configurations_use_are_warned_about_with_their_line(
             "does not end a build early when its output matches") in out
     assert "'dependencies-by-topic' is ignored" in out and "'ignore-dependencies' is " \
         "ignored" in out
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("- pipeline:\n    name: p\n    manager: independent\n    allow-other-connections: true\n",
+     4, "only 'allow-other-connections: false' is honoured"),
+    ("- project:\n    name: a\n    default-branch: trunk\n", 3,
+     "project 'a': 'default-branch' is not available in zuulish"),
+    ("- project:\n    name: a\n    debug: true\n", 3, "project 'a': 'debug' is not available"),
+    ("- project:\n    name: a\n    check:\n      debug: true\n", 4,
+     "project 'a' pipeline 'check': 'debug' is not available"),
+])
+def test_pipeline_and_project_settings_zuulish_ignores_are_refused(
+        tmp_path: Path, text: str, line: int, message: str) -> None:
+    write(tmp_path, text)
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == line and message in error.message, error
+
+
+def test_pipeline_debug_and_ansible_split_streams_are_warned_about(tmp_path: Path) -> None:
+    # both appear in real public configurations
+    write(tmp_path, "- pipeline:\n    name: p\n    manager: independent\n    debug: true\n"
+                    "- job:\n    name: a\n    ansible-split-streams: true\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok
+    assert sorted((w.line, w.message.split(":")[0]) for w in report.warnings) == [
+        (4, "pipeline 'p'"), (7, "job 'a'")]
 
 
 def test_supercedes_must_name_pipelines(tmp_path: Path) -> None:

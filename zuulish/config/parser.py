@@ -279,8 +279,15 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
     reject, reject_state = _change_filters(body, "reject", ctx, name, connections)
     messages = {action: str(body[f"{action}-message"])
                 for action in ("success", "failure", "merge-conflict", "start", "enqueue",
-                               "dequeue", "no-jobs")
+                               "dequeue", "no-jobs", "footer")
                 if body.get(f"{action}-message") is not None}
+    if _expect(body, "debug", bool, ctx, f"pipeline {name!r}"):
+        warn(body, "debug", ctx.path, f"pipeline {name!r}: 'debug' is ignored; reports carry "
+                                      "no debugging information")
+    if _expect(body, "allow-other-connections", bool, ctx, f"pipeline {name!r}"):
+        raise _err_at(body, "allow-other-connections", ctx,
+                      f"pipeline {name!r}: zuulish enqueues changes of the triggering "
+                      "connection only; only 'allow-other-connections: false' is honoured")
     window_kwargs: dict[str, Any] = {}
     for key, attr in (("window", "size"), ("window-floor", "floor"),
                       ("window-ceiling", "ceiling"), ("window-increase-type", "increase_type"),
@@ -539,6 +546,9 @@ def job_setting_errors(body: dict, ctx: SourceContext, what: str) -> list[Config
                         "set them in 'vars'",
         "hold-following-changes": "zuulish does not hold the changes behind an item for "
                                   "a job ('hold-following-changes')",
+        "image-build-name": "image builds are not available ('image-build-name')",
+        "success-message": "a report shows each job's result as it is ('success-message')",
+        "failure-message": "a report shows each job's result as it is ('failure-message')",
     }
     for key, why in refused.items():
         if key in body:
@@ -566,6 +576,11 @@ def job_setting_errors(body: dict, ctx: SourceContext, what: str) -> list[Config
             message = (f"{what}: zuulish runs a job for each change of a dependency cycle "
                        "and does not deduplicate them; only 'deduplicate: false' is honoured")
         errors.append(_err_at(body, "deduplicate", ctx, message))
+    if "ansible-split-streams" in body:
+        _expect(body, "ansible-split-streams", bool, ctx, what)
+        warn(body, "ansible-split-streams", ctx.path,
+             f"{what}: 'ansible-split-streams' is ignored; a task's stdout and stderr are "
+             "logged as Ansible returns them")
     if "failure-output" in body:
         patterns = body["failure-output"]
         for pattern in _as_list(patterns):
@@ -720,6 +735,12 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                             branches=_regexes(body, "branches", ctx, str(name))
                             or ctx.implied_branches)
     project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
+    for key, why in (("debug", "reports carry no debugging information"),
+                     ("default-branch", "the default branch is the repository's own (its "
+                                        "HEAD on the forge)")):
+        if key in body and key in attributes:
+            raise _err_at(body, key, ctx, f"{kind} {name!r}: {key!r} is not available in "
+                                          f"zuulish: {why}")
     project.fail_fast = _expect(body, "fail-fast", bool, ctx, f"{kind} {name!r}")
     if "merge-mode" in body and "merge-mode" in attributes:
         project.merge_mode = _merge_mode(body, ctx, str(name))
@@ -738,6 +759,10 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
             raise _err(body, ctx, f"{kind} {name!r}: pipeline {key!r} must be a mapping "
                                   "with 'jobs'")
         check_keys(value, PROJECT_PIPELINE_KEYS, f"{kind} {name!r} pipeline {key!r}", ctx)
+        if "debug" in value:
+            raise _err_at(value, "debug", ctx, f"{kind} {name!r} pipeline {key!r}: 'debug' is "
+                                               "not available in zuulish: reports carry no "
+                                               "debugging information")
         fail_fast = _expect(value, "fail-fast", bool, ctx, f"{kind} {name!r} pipeline {key!r}")
         if "queue" in value and not project.queue:
             project.queue = value["queue"]

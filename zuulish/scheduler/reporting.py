@@ -111,4 +111,6 @@ def report_message(action: str, pipeline: str, buildset: BuildSet | None, web_ur
         parts.append("\n".join(lines))
     if warnings:
         parts.append("\n".join(f"Warning: {text}" for text in warnings))
+    if (messages or {}).get("footer"):  # the pipeline's footer-message
+        parts.append(str((messages or {})["footer"]).strip())
     return "\n\n".join(parts) + "\n"
