@@ -234,3 +234,18 @@ def test_supercedes_must_name_pipelines(tmp_path: Path) -> None:
                     "    supercedes: {check: true}\n")
     [error] = validate([tmp_path], standalone=True).errors
     assert error.line == 4 and "supercedes must name pipelines" in error.message
+
+
+@pytest.mark.parametrize("kind", ["label", "flavor", "image", "section", "provider"])
+def test_zuul_node_objects_are_refused_at_their_line(tmp_path: Path, kind: str) -> None:
+    extra = "\n    connection: c" if kind == "provider" else ""
+    write(tmp_path, f"- job:\n    name: a\n- {kind}:\n    name: x{extra}\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 4
+    assert f"Zuul's {kind!r} objects are not available in zuulish" in error.message
+
+
+def test_a_typo_in_a_node_object_is_still_named(tmp_path: Path) -> None:
+    write(tmp_path, "- label:\n    name: x\n    flavour: big\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 3 and "did you mean 'flavor'?" in error.message
