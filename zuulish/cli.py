@@ -140,6 +140,8 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     report = validate([Path(p) for p in args.paths], standalone=args.standalone)
     for error in report.errors:
         print(str(error))
+    for warning in report.warnings:
+        print(str(warning))
     if report.unresolved:
         print(f"{len(report.unresolved)} name(s) defined elsewhere (unresolved, not errors "
               "with --standalone):", file=sys.stderr)

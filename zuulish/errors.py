@@ -35,3 +35,12 @@ class ForgeError(UserError):
 
 class StoreUnavailable(UserError):
     """The database cannot be reached or used."""
+
+
+class ConfigErrors(ConfigError):
+    """Several errors found in one configuration object, each with its own line."""
+
+    def __init__(self, errors: list[ConfigError]):
+        first = errors[0]
+        super().__init__(first.message, file=first.file, line=first.line)
+        self.errors = list(errors)

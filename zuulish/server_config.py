@@ -314,6 +314,12 @@ def load_server_config(path: str | Path) -> ServerConfig:
                    path)
     merger = _expect(data.get("merger") or {}, dict, "merger", path)
     _check_keys(merger, {"workers", "timeout", "cache_max_bytes"}, "merger.", path)
+    merger_workers = _expect(merger.get("workers", 1), int, "merger.workers", path)
+    if merger_workers != 1:
+        # one merger builds every item's state, in order; there is no pool to size
+        raise ConfigError(f"key 'merger.workers' must be 1, not {merger_workers!r}: zuulish "
+                          "runs one merger, which builds every item's state in turn",
+                          file=str(path))
     merger_timeout = _expect(merger.get("timeout", 300), (int, float), "merger.timeout", path)
     cache_max = merger.get("cache_max_bytes")
     if cache_max is not None:
@@ -331,7 +337,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         executor_trusted_ro_paths=trusted_ro, executor_trusted_rw_paths=trusted_rw,
         executor_node_limits=limits,
         poll_interval=float(poll),
-        merger_workers=_expect(merger.get("workers", 1), int, "merger.workers", path),
+        merger_workers=merger_workers,
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
         admin_token=admin_token,
         log_retention_days=retention,

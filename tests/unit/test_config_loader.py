@@ -134,7 +134,7 @@ def test_unknown_attribute_names_the_nearest_valid_one() -> None:
     layout = make_loader().build(files(app="- job:\n    name: x\n    rnu: a.yaml\n"))
     [err] = layout.errors
     assert "unknown attribute 'rnu'" in str(err) and "did you mean 'run'" in str(err)
-    assert str(err).startswith("org/app/.zuul.yaml:2:")
+    assert str(err).startswith("org/app/.zuul.yaml:3:")  # the attribute's line
 
 
 def test_merge_mode_is_read_and_checked() -> None:
@@ -366,7 +366,7 @@ def test_a_queue_option_of_the_wrong_type_is_an_error_with_its_line() -> None:
     assert len(layout.errors) == 1
     err = layout.errors[0]
     assert "independent-subqueues" in str(err) and "true or false" in str(err)
-    assert err.file == "org/app/.zuul.yaml" and err.line == 2
+    assert err.file == "org/app/.zuul.yaml" and err.line == 3  # the attribute's line
 
 
 def test_batch_size_must_be_a_positive_number_and_not_combined_with_subqueues() -> None:
@@ -414,4 +414,23 @@ def test_spare_speculation_and_trusting_later_passes_refuse_bad_values_and_partn
             assert len(layout.errors) == 1, body
             err = layout.errors[0]
             assert expected in str(err) and key in str(err), (body, str(err))
-            assert err.file == "org/app/.zuul.yaml" and err.line == 2, body
+            # a wrong type is reported at the attribute, a wrong combination at the queue
+            line = 3 if expected == "true or false" else 2
+            assert err.file == "org/app/.zuul.yaml" and err.line == line, body
+
+
+def test_a_pipelines_footer_message_ends_every_report() -> None:
+    from zuulish.scheduler.reporting import report_message
+
+    config = PIPELINES.replace("    manager: dependent\n", "    manager: dependent\n"
+                               "    footer-message: See https://docs.example/gate\n")
+    layout = make_loader().build({"config": ("main", {"zuul.d/pipelines.yaml": config,
+                                                      "zuul.d/jobs.yaml": JOBS}),
+                                  "org/app": ("main", {".zuul.yaml": APP})})
+    assert layout.errors == []
+    for action in ("success", "failure"):
+        text = report_message(action, "gate", None, "http://x", "a detail",
+                              layout.pipelines["gate"].messages, warnings=["careful"])
+        assert text.endswith("Warning: careful\n\nSee https://docs.example/gate\n")
+    assert "docs.example" not in report_message("success", "check", None, "http://x", "",
+                                                layout.pipelines["check"].messages)

@@ -48,7 +48,7 @@ def test_attempts_below_one_is_an_error_that_says_where() -> None:
                                                            "run: unit.yaml\n    attempts: 0")))
     [err] = layout.errors
     assert "'attempts' must be at least 1" in str(err)
-    assert err.file == "org/app/.zuul.yaml" and err.line == 3  # the job's stanza
+    assert err.file == "org/app/.zuul.yaml" and err.line == 5  # the attribute's line
     assert "gate" in layout.pipelines
 
 

@@ -102,7 +102,7 @@ def test_list_attributes_accumulate_and_scalars_come_from_the_nearest() -> None:
     provides: [wheel]
     semaphores: [db]
     roles: [{zuul: org/roles}]
-    workspace-scheme: flat
+    workspace-scheme: golang
     override-checkout: stable/1
     required-projects:
       - name: org/lib
@@ -122,7 +122,7 @@ def test_list_attributes_accumulate_and_scalars_come_from_the_nearest() -> None:
     assert job.tags == ("python", "docs")
     assert (job.provides, job.requires, job.semaphores) == (("wheel",), ("wheel",), ("db",))
     assert job.roles == (("org/roles", "roles"), ("org/more-roles", "extra"))
-    assert job.workspace_scheme == "flat" and job.deduplicate is False
+    assert job.workspace_scheme == "golang" and job.deduplicate is False
     assert job.match_on_config_updates is False
     assert job.override_checkout == "stable/3"
     assert job.project_checkouts == {"org/lib": "stable/2"}
@@ -155,7 +155,6 @@ ALTERNATIVES = """
     name: fallback
     alternatives:
       - small
-      - nodes: [{name: node, label: big-vm}]
 - job:
     name: flexible
     run: r.yaml
@@ -163,13 +162,24 @@ ALTERNATIVES = """
 """
 
 
-def test_nodeset_alternatives_are_requested_in_order() -> None:
+def test_a_single_nodeset_alternative_is_requested() -> None:
     layout = build(stanza("check", "flexible"), central=ALTERNATIVES)
     job = freeze_job_graph(layout, "org/app", "main", "check").jobs["flexible"]
-    assert [n.label for n in job.nodeset.nodes] == ["small-vm"]  # the first, to begin with
-    assert [[n.label for n in alt.nodes] for alt in job.nodeset.alternatives] == [
-        ["small-vm"], ["big-vm"]]
+    assert [n.label for n in job.nodeset.nodes] == ["small-vm"]
+    assert [[n.label for n in alt.nodes] for alt in job.nodeset.alternatives] == [["small-vm"]]
     assert type(job).from_dict(job.to_dict()) == job
+
+
+def test_alternatives_beyond_the_first_are_refused_at_their_line() -> None:
+    # The launcher requests the first alternative only and never falls back.
+    tenant = TenantConfig("t", [TenantProject("forge", "org/app", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    layout = loader.build({"org/app": ("main", {".zuul.yaml": (
+        "- nodeset:\n    name: x\n    alternatives:\n      - small\n"
+        "      - nodes: [{name: node, label: big-vm}]\n")})})
+    [error] = layout.errors
+    assert (error.file, error.line) == ("org/app/.zuul.yaml", 3)
+    assert "only the first of a nodeset's 'alternatives'" in error.message
 
 
 @pytest.mark.parametrize("nodeset, message", [
@@ -194,3 +204,46 @@ def test_an_unknown_or_nested_alternative_fails_the_job() -> None:
         layout = build(stanza("check", job), central=central)
         with pytest.raises(ConfigError, match=message):
             freeze_job_graph(layout, "org/app", "main", "check")
+
+
+def test_a_secret_passed_to_the_parent_reaches_the_parents_playbooks_only_then() -> None:
+    central = SECRET + """
+- job:
+    name: uploader
+    pre-run: upload-pre.yaml
+    post-run: upload-post.yaml
+- job:
+    name: publish
+    parent: uploader
+    run: publish.yaml
+    secrets:
+      - name: creds
+        secret: creds
+        pass-to-parent: true
+- job:
+    name: private
+    parent: uploader
+    run: private.yaml
+    secrets: [creds]
+"""
+    layout = build(stanza("check", "publish", "private"), central=central)
+    jobs = freeze_job_graph(layout, "org/app", "main", "check").jobs
+    books = {job: {b.path: b.secrets for b in (*jobs[job].pre_run, *jobs[job].run,
+                                                  *jobs[job].post_run) if "upload" in b.path
+                   or b.path.startswith(job)}
+             for job in ("publish", "private")}
+    assert books["publish"] == {"upload-pre.yaml": ("creds",), "publish.yaml": ("creds",),
+                                "upload-post.yaml": ("creds",)}
+    assert books["private"] == {"upload-pre.yaml": (), "private.yaml": ("creds",),
+                                "upload-post.yaml": ()}
+    assert type(jobs["publish"]).from_dict(jobs["publish"].to_dict()) == jobs["publish"]
+
+
+def test_pass_to_parent_must_be_true_or_false() -> None:
+    tenant = TenantConfig("t", [TenantProject("forge", "org/app", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    layout = loader.build({"org/app": ("main", {".zuul.yaml": (
+        SECRET + "- job:\n    name: j\n    secrets:\n      - name: creds\n"
+                 "        pass-to-parent: maybe\n")})})
+    [error] = layout.errors
+    assert "'pass-to-parent' must be true or false" in error.message and error.line == 8

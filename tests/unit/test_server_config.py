@@ -88,6 +88,9 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
     ("tenant_file: m.yaml\nexecutor: {log_retention_days: true}\n",
      "'executor.log_retention_days' must be a positive number of days"),
     ("tenant_file: m.yaml\nmerger: {timeout: soon}\n", "'merger.timeout' must be"),
+    # one merger builds every state: a pool size it would ignore is refused
+    ("tenant_file: m.yaml\nmerger: {workers: 4}\n",
+     "key 'merger.workers' must be 1, not 4: zuulish runs one merger"),
     ("tenant_file: m.yaml\nmerger: {timeout: 0}\n", "merger.timeout and merger.cache_max"),
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static}]}\n",
      "nodepool.providers[0]: a static provider needs at least one node"),

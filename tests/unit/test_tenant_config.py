@@ -123,3 +123,37 @@ def test_inheritance_rules(tmp_path: Path, parent: str, message: str) -> None:
     app = f"- job:\n    name: child\n    parent: {parent}\n    run: c.yaml\n" + project("child")
     with pytest.raises(ConfigError, match=message):
         freeze_job_graph(layout_for(tmp_path, app), "org/app", "main", "check")
+
+
+HEAD = "- tenant:\n    name: main\n"
+SOURCE = "    source:\n      forge:\n        untrusted-projects:\n"
+
+
+@pytest.mark.parametrize("text, line, message", [
+    (HEAD + "    exclude-unprotected-branches: true\n", 3,
+     "'exclude-unprotected-branches' is not available in zuulish: the built-in forge has no "
+     "protected branches (only false is honoured)"),
+    (HEAD + "    allowed-triggers: [forge]\n", 3, "'allowed-triggers' is not available"),
+    (HEAD + "    admin-rules: [admins]\n", 3, "'admin-rules' is not available"),
+    (HEAD + "    report-build-page: false\n", 3, "(only true is honoured)"),
+    (HEAD + "    default-ansible-version: 9\n", 3,
+     "default-ansible-version 9 is not available; zuulish runs Ansible"),
+    (HEAD + SOURCE + "          - org/app:\n              extra-config-paths: [ci/]\n", 7,
+     "project 'org/app': 'extra-config-paths' is not available"),
+    (HEAD + SOURCE + "          - shadow: org/lib\n            projects: [org/app]\n", 6,
+     "project group: 'shadow' is not available"),
+    ("- admin-rule:\n    name: admins\n" + HEAD, 1, "'admin-rule' is not available"),
+])
+def test_tenant_options_zuulish_does_not_honour_are_refused_at_their_line(
+        tmp_path: Path, text: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        tenant(tmp_path, text)
+    assert info.value.line == line and message in info.value.message, info.value
+
+
+def test_tenant_options_with_the_value_zuulish_honours_are_accepted(tmp_path: Path) -> None:
+    from zuulish.config.parser import SHIPPED_ANSIBLE
+    [main] = tenant(tmp_path, HEAD + "    exclude-unprotected-branches: false\n"
+                                     "    report-build-page: true\n"
+                                     f"    default-ansible-version: '{SHIPPED_ANSIBLE}'\n")
+    assert main.name == "main"

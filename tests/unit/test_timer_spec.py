@@ -92,6 +92,8 @@ def test_timer_entries_become_one_filter_per_time() -> None:
     ([{}], "a timer entry needs a 'time'"),
     (["0 0 * * *"], "each timer entry must be a mapping"),
     ([{"time": "0 0 * * *", "dereference": "yes"}], "dereference must be true or false"),
+    # each tick enqueues the tip's commit (Zuul's dereference: true); false is refused
+    ([{"time": "0 0 * * *", "dereference": False}], "'dereference: false' is not available"),
     ([{"time": "every day"}], "'every day' has 2 field(s)"),
 ])
 def test_bad_timer_entries_are_refused_with_a_hint(entries: list, message: str) -> None:

@@ -39,9 +39,10 @@ def test_a_repository_checkout_is_searched_for_its_config_files(tmp_path: Path) 
 def test_names_defined_elsewhere_are_errors_unless_standalone(tmp_path: Path) -> None:
     write(tmp_path, "- job:\n    name: a\n    parent: lib-base\n    nodeset: big\n")
     strict = validate([tmp_path])
+    hint = " (if another repository defines it, check with --standalone)"
     assert sorted(e.message for e in strict.errors) == [
-        "job 'lib-base' is not defined in these files",
-        "nodeset 'big' is not defined in these files"]
+        f"job 'lib-base' is not defined in these files{hint}",
+        f"nodeset 'big' is not defined in these files{hint}"]
     assert all(e.line == 2 for e in strict.errors)  # the stanza starts on line 2
     assert validate([tmp_path], standalone=True).ok
 
@@ -78,8 +79,9 @@ def test_command_prints_file_line_errors_and_exit_status(
     write(tmp_path, "- job:\n    name: a\n    rnu: x\n")
     assert main(["validate-config", "--standalone", str(tmp_path)]) == 1
     assert capsys.readouterr().out.strip() == (
-        f"{tmp_path}/.zuul.yaml:2: unknown attribute 'rnu' in job; did you mean 'run'?")
+        f"{tmp_path}/.zuul.yaml:3: unknown attribute 'rnu' in job; did you mean 'run'?")
     write(tmp_path, "- job:\n    name: a\n    run: x.yaml\n")
+    write(tmp_path, "- hosts: all\n  tasks: []\n", "x.yaml")
     assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
     assert main(["validate-config", str(tmp_path / "missing")]) == 1
 
@@ -93,3 +95,157 @@ def test_a_timer_trigger_is_checked_as_the_scheduler_checks_it(tmp_path: Path) -
     [error] = report.errors
     assert (error.file, error.line) == (f"{tmp_path}/.zuul.yaml", 6)
     assert "the jitter (7th field) must be a number of seconds, not '*'" in str(error)
+
+
+def test_a_broken_job_is_reported_once_not_again_where_it_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    rnu: x\n- job:\n    name: b\n    parent: a\n"
+                    "- project:\n    check:\n      jobs: [a, b]\n"
+                    "- pipeline:\n    name: check\n    manager: independent\n")
+    report = validate([tmp_path])
+    assert [(e.line, e.message) for e in report.errors] == [
+        (3, "unknown attribute 'rnu' in job; did you mean 'run'?")]
+
+
+def test_every_error_of_a_job_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    rnu: x\n    timeout: soon\n"
+                    "    branches: '(['\n    voting: maybe\n    attempts: 0\n")
+    report = validate([tmp_path], standalone=True)
+    assert sorted((e.line, e.message) for e in report.errors) == [
+        (3, "unknown attribute 'rnu' in job; did you mean 'run'?"),
+        (4, "job 'a' attribute 'timeout' must be an integer, not 'soon'"),
+        (5, "job 'a': branch matcher '([' is not a valid regular expression: unterminated "
+            "character set at position 1"),
+        (6, "job 'a' attribute 'voting' must be true or false, not 'maybe'"),
+        (7, "job 'a': 'attempts' must be at least 1")]
+
+
+def test_a_playbook_missing_from_the_repository_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "- job:\n    name: a\n    pre-run: playbooks/pre.yaml\n"
+                    "    run: [playbooks/run.yaml, playbooks/other.yaml]\n"
+                    "    post-run: playbooks/post.yaml\n    cleanup-run: playbooks/gone.yaml\n")
+    for name in ("pre", "run", "post"):
+        write(tmp_path, "- hosts: all\n  tasks: []\n", f"playbooks/{name}.yaml")
+    report = validate([tmp_path], standalone=True)
+    assert [(e.line, e.message) for e in report.errors] == [
+        (4, f"job 'a': run playbook 'playbooks/other.yaml' does not exist in {tmp_path}"),
+        (6, f"job 'a': cleanup-run playbook 'playbooks/gone.yaml' does not exist in "
+            f"{tmp_path}")]
+
+
+def test_a_single_file_is_checked_against_the_git_repository_holding_it(
+        tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    config = write(tmp_path, "- job:\n    name: a\n    run: playbooks/run.yaml\n",
+                   "zuul.d/jobs.yaml") / "zuul.d" / "jobs.yaml"
+    [error] = validate([config], standalone=True).errors
+    assert (error.file, error.line) == (str(config), 3)
+    assert "'playbooks/run.yaml' does not exist" in error.message
+    write(tmp_path, "- hosts: all\n  tasks: []\n", "playbooks/run.yaml")
+    assert validate([config], standalone=True).ok
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("ansible-version: 8", "job 'a': ansible-version 8 is not available; zuulish runs Ansible"),
+    ("include-vars: [vars.yaml]", "job 'a': zuulish does not load variables from files"),
+    ("hold-following-changes: true", "job 'a': zuulish does not hold the changes behind"),
+    ("workspace-scheme: flat", "workspace-scheme 'flat' is not available; zuulish lays out "
+                               "repositories in the 'golang' scheme only"),
+    ("deduplicate: auto", "only 'deduplicate: false' is honoured"),
+    ("match-on-config-updates: true", "only 'match-on-config-updates: false' is honoured"),
+    ("failure-output: ['(']", "failure-output '(' is not a valid regular expression"),
+    ("image-build-name: img", "image builds are not available"),
+    ("success-message: YAY", "a report shows each job's result as it is"),
+    ("ansible-split-streams: maybe", "'ansible-split-streams' must be true or false"),
+])
+def test_job_settings_zuulish_does_not_honour_are_refused_at_their_line(
+        tmp_path: Path, setting: str, message: str) -> None:
+    write(tmp_path, f"- job:\n    name: a\n    description: x\n    {setting}\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 4 and message in error.message, error
+
+
+def test_the_same_settings_are_refused_in_a_project_stanzas_job_variant(
+        tmp_path: Path) -> None:
+    write(tmp_path, "- project:\n    check:\n      jobs:\n        - a:\n"
+                    "            include-vars: [v.yaml]\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert (error.line, error.message.split(":")[0]) == (5, "job 'a' variant")
+
+
+def test_settings_zuulish_honours_pass(tmp_path: Path) -> None:
+    from zuulish.config.parser import SHIPPED_ANSIBLE
+    write(tmp_path, f"- job:\n    name: a\n    ansible-version: {SHIPPED_ANSIBLE}\n"
+                    "    workspace-scheme: golang\n    deduplicate: false\n"
+                    "    match-on-config-updates: false\n"
+                    "- pipeline:\n    name: gate\n    manager: dependent\n"
+                    "    supercedes: [check]\n"
+                    "    require:\n      forge:\n        open: true\n"
+                    "        current-patchset: true\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok and report.warnings == [], (report.errors, report.warnings)
+
+
+def test_settings_real_configurations_use_are_warned_about_with_their_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "- job:\n    name: a\n    failure-output: ['FAILED']\n"
+                    "- queue:\n    name: q\n    dependencies-by-topic: true\n"
+                    "- pipeline:\n    name: p\n    manager: independent\n"
+                    "    ignore-dependencies: true\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok
+    assert [(w.line, w.message.split(":")[0]) for w in report.warnings] == [
+        (10, "pipeline 'p'"), (6, "queue 'q'"), (3, "job 'a'")]
+    assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (f"{tmp_path}/.zuul.yaml:3: warning: job 'a': 'failure-output' is ignored; zuulish "
+            "does not end a build early when its output matches") in out
+    assert "'dependencies-by-topic' is ignored" in out and "'ignore-dependencies' is " \
+        "ignored" in out
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("- pipeline:\n    name: p\n    manager: independent\n    allow-other-connections: true\n",
+     4, "only 'allow-other-connections: false' is honoured"),
+    ("- project:\n    name: a\n    default-branch: trunk\n", 3,
+     "project 'a': 'default-branch' is not available in zuulish"),
+    ("- project:\n    name: a\n    debug: true\n", 3, "project 'a': 'debug' is not available"),
+    ("- project:\n    name: a\n    check:\n      debug: true\n", 4,
+     "project 'a' pipeline 'check': 'debug' is not available"),
+])
+def test_pipeline_and_project_settings_zuulish_ignores_are_refused(
+        tmp_path: Path, text: str, line: int, message: str) -> None:
+    write(tmp_path, text)
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == line and message in error.message, error
+
+
+def test_pipeline_debug_and_ansible_split_streams_are_warned_about(tmp_path: Path) -> None:
+    # both appear in real public configurations
+    write(tmp_path, "- pipeline:\n    name: p\n    manager: independent\n    debug: true\n"
+                    "- job:\n    name: a\n    ansible-split-streams: true\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok
+    assert sorted((w.line, w.message.split(":")[0]) for w in report.warnings) == [
+        (4, "pipeline 'p'"), (7, "job 'a'")]
+
+
+def test_supercedes_must_name_pipelines(tmp_path: Path) -> None:
+    write(tmp_path, "- pipeline:\n    name: p\n    manager: independent\n"
+                    "    supercedes: {check: true}\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 4 and "supercedes must name pipelines" in error.message
+
+
+@pytest.mark.parametrize("kind", ["label", "flavor", "image", "section", "provider"])
+def test_zuul_node_objects_are_refused_at_their_line(tmp_path: Path, kind: str) -> None:
+    extra = "\n    connection: c" if kind == "provider" else ""
+    write(tmp_path, f"- job:\n    name: a\n- {kind}:\n    name: x{extra}\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 4
+    assert f"Zuul's {kind!r} objects are not available in zuulish" in error.message
+
+
+def test_a_typo_in_a_node_object_is_still_named(tmp_path: Path) -> None:
+    write(tmp_path, "- label:\n    name: x\n    flavour: big\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 3 and "did you mean 'flavor'?" in error.message

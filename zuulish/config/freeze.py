@@ -184,6 +184,15 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
     def with_secrets(books: tuple[PlaybookRef, ...]) -> tuple[PlaybookRef, ...]:
         return tuple(replace(b, secrets=names) for b in books) if names else books
 
+    def passed(books: tuple[PlaybookRef, ...]) -> tuple[PlaybookRef, ...]:
+        """The ancestors' playbooks, given the secrets passed to the parent."""
+        return tuple(replace(b, secrets=_union(b.secrets, job.parent_secrets))
+                     for b in books)
+
+    if job.parent_secrets:  # Zuul's pass-to-parent: the ancestors' playbooks get them too
+        frozen.pre_run, frozen.run = passed(frozen.pre_run), passed(frozen.run)
+        frozen.post_run, frozen.cleanup_run = passed(frozen.post_run), \
+            passed(frozen.cleanup_run)
     frozen.pre_run = frozen.pre_run + with_secrets(job.pre_run)
     frozen.post_run = with_secrets(job.post_run) + frozen.post_run
     frozen.cleanup_run = with_secrets(job.cleanup_run) + frozen.cleanup_run

@@ -24,6 +24,10 @@ class Layout:
     # secret, semaphore, queue, pragma, provider, section, label, flavor, image
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[ConfigError] = field(default_factory=list)
+    # settings read and ignored (ConfigWarning: file, line, message)
+    warnings: list[ConfigError] = field(default_factory=list)
+    # (kind, name) of the objects that errors kept out: defined, though broken
+    broken: set[tuple[str, str]] = field(default_factory=set)
 
     def stanzas(self, project: str, branch: str | None = None) -> list[ProjectConfig]:
         """The project's stanzas for a change on ``branch`` (None: any), each preceded

@@ -35,6 +35,7 @@ from zuulish.config.parser import (
     parse_project,
 )
 from zuulish.config.tenant import TenantConfig, TenantProject
+from zuulish.config.warnings import collecting
 from zuulish.config.yaml_loader import load_yaml, where
 from zuulish.errors import ConfigError
 
@@ -103,7 +104,11 @@ class ConfigLoader:
 
     def _pipelines(self, layout: Layout) -> set[str] | None:
         """Pipelines a project stanza may name (None: any, when validating standalone)."""
-        return None if self.open_pipelines else set(layout.pipelines)
+        if self.open_pipelines:
+            return None
+        # a broken pipeline is reported once, not again by each project that uses it
+        return set(layout.pipelines) | {name for kind, name in layout.broken
+                                         if kind == "pipeline"}
 
     @staticmethod
     def _key(path: str, text: str) -> tuple[str, str]:
@@ -219,13 +224,23 @@ class ConfigLoader:
             pipeline_key = frozenset(pipelines) if pipelines is not None else None
             for body, ctx in items[kind]:
                 key = (id(body), kind, ctx, pipeline_key)
-                result = self._models.get(key)
-                if result is None:
-                    result = self._parse(kind, body, ctx, pipelines)
-                memo[key] = result
+                parsed = self._models.get(key)
+                if parsed is None:
+                    with collecting() as warned:
+                        result = self._parse(kind, body, ctx, pipelines)
+                    parsed = (result, tuple(warned))
+                memo[key] = parsed
+                result, warned = parsed
+                layout.warnings.extend(warned)
+                if isinstance(result, ConfigError):
+                    layout.errors.extend(getattr(result, "errors", [result]))
+                    name = body.get("name") if isinstance(body, dict) else None
+                    if kind in ("project", "project-template") and not name:
+                        name = ctx.project
+                    if isinstance(name, str):
+                        layout.broken.add((kind, name))
+                    continue
                 try:
-                    if isinstance(result, ConfigError):
-                        raise result
                     if kind not in MULTI_DEFINED:
                         owner = owners.setdefault((kind, str(result.name)),
                                                   (ctx.project, ctx.branch))
@@ -233,7 +248,7 @@ class ConfigLoader:
                             continue  # the first branch read (the default) wins
                     self._register(layout, kind, result, body, ctx)
                 except ConfigError as exc:
-                    layout.errors.append(exc)
+                    layout.errors.extend(getattr(exc, "errors", [exc]))
         # Keep only what this build used, so edits over time do not pile up.
         self._cache = {k: v for k, v in self._cache.items() if k in used}
         self._models = memo

@@ -3,7 +3,8 @@
 node objects (``provider``, ``section``, ``label``, ``flavor``, ``image``).
 
 Each is checked against Zuul's documented attributes (file:line, nearest valid
-name on a typo) and kept in the layout, so later work can give it effect.
+name on a typo) and kept in the layout. The node objects are then refused:
+zuulish's nodes come from its own ``nodepool`` configuration, not from them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zuulish.config.parser import (
     check_keys,
     parse_project,
 )
+from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import EncryptedValue, where
 from zuulish.model import ProjectConfig
 
@@ -94,6 +96,10 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
                 "trust-later-passes"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
     _expect(body, "batch-size", int, ctx, f"queue {name!r}")
+    if body.get("dependencies-by-topic"):
+        warn(body, "dependencies-by-topic", ctx.path,
+             f"queue {name!r}: 'dependencies-by-topic' is ignored; the built-in forge has no "
+             "topics, so only Depends-On and git parents make changes depend on each other")
     if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' must be at least 1")
     retries = body.get("retry-failed-jobs", 0)
@@ -140,7 +146,8 @@ NODE_OBJECT_KEYS = {"flavor": FLAVOR_KEYS, "image": IMAGE_KEYS, "label": LABEL_K
 
 
 def parse_node_object(kind: str, body: Any, ctx: SourceContext) -> ConfigObject:
-    """``label``, ``flavor``, ``image`` (fixed attributes), ``section``, ``provider``."""
+    """Check a ``label``, ``flavor``, ``image`` (fixed attributes), ``section`` or
+    ``provider``, then refuse it (see the module)."""
     if kind in NODE_OBJECT_KEYS:
         name = _name(body, ctx, kind, NODE_OBJECT_KEYS[kind])
     else:
@@ -152,4 +159,6 @@ def parse_node_object(kind: str, body: Any, ctx: SourceContext) -> ConfigObject:
         if kind == "provider" and "section" not in body and "connection" not in body:
             raise _err(body, ctx, f"provider {name!r} needs a 'section' (or a "
                                   "'connection') to say where its nodes come from")
-    return _object(kind, body, ctx, name)
+    # Checked above so a typo is named first; then refused, as nothing would use it.
+    raise _err(body, ctx, f"{kind} {name!r}: Zuul's {kind!r} objects are not available in "
+                          "zuulish; nodes come from 'nodepool.providers' in zuulish.yaml")

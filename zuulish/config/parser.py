@@ -10,12 +10,15 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import key_line, where
-from zuulish.errors import ConfigError
+from zuulish.errors import ConfigError, ConfigErrors
 from zuulish.merger.speculative import MODES
 from zuulish.model import (
+    ChangeStateFilter,
     EventFilter,
     Job,
     NodeSet,
@@ -80,12 +83,35 @@ def _err(obj: Any, ctx: SourceContext, message: str) -> ConfigError:
     return ConfigError(message, file=file, line=line or None)
 
 
-def check_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext) -> None:
+def _err_at(body: Any, key: str, ctx: SourceContext, message: str) -> ConfigError:
+    """An error at the line of ``key`` in ``body``."""
+    file, _ = where(body, ctx.path)
+    return ConfigError(message, file=file, line=key_line(body, key) or None)
+
+
+def unknown_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext
+                 ) -> list[ConfigError]:
+    """An error for each attribute of ``body`` that ``allowed`` lacks, at its line."""
+    errors = []
     for key in body:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _err(body, ctx, f"unknown attribute {key!r} in {kind}{hint}")
+            errors.append(_err_at(body, key, ctx, f"unknown attribute {key!r} in {kind}{hint}"))
+    return errors
+
+
+def raise_all(errors: list[ConfigError]) -> None:
+    """Raise the errors found, if any: one as itself, several as ConfigErrors."""
+    flat = [e for error in errors for e in getattr(error, "errors", [error])]
+    if len(flat) == 1:
+        raise flat[0]
+    if flat:
+        raise ConfigErrors(flat)
+
+
+def check_keys(body: dict, allowed: set[str], kind: str, ctx: SourceContext) -> None:
+    raise_all(unknown_keys(body, allowed, kind, ctx))
 
 
 def _as_list(value: Any) -> list:
@@ -97,8 +123,8 @@ def _as_list(value: Any) -> list:
 def _expect(body: dict, key: str, kind: type | tuple, ctx: SourceContext, what: str) -> Any:
     value = body.get(key)
     if value is not None and not isinstance(value, kind):
-        raise _err(body, ctx, f"{what} attribute {key!r} must be {kind_name(kind)}, "
-                              f"not {value!r}")
+        raise _err_at(body, key, ctx, f"{what} attribute {key!r} must be {kind_name(kind)}, "
+                                      f"not {value!r}")
     return value
 
 
@@ -132,27 +158,93 @@ def _reporters(value: Any, ctx: SourceContext, connections: dict[str, str]) -> t
     return tuple(specs)
 
 
-def _approval_filters(body: dict, key: str, ctx: SourceContext, name: str
-                      ) -> dict[str, tuple[tuple[str, Any], ...]]:
-    """``require``/``reject`` approvals per connection: (label, value or values)."""
-    out: dict[str, tuple[tuple[str, Any], ...]] = {}
+# A pipeline's ``require``/``reject`` per connection: what zuulish checks, what it
+# reads and ignores (real configurations use them: refusing would reject them), the rest
+# is refused. ``status`` is the change's status on Gerrit and the built-in forge, a
+# commit status (``user:context:state``) on GitHub.
+STATE_KEYS = {"open", "current-patchset", "merged", "status"}
+IGNORED_FILTER_KEYS = {"review": "GitHub reviews", "label": "GitHub labels"}
+CHANGE_STATUSES = ("NEW", "MERGED", "ABANDONED")
+APPROVAL_IGNORED = {"username": "the forge does not record who voted"}
+APPROVAL_REFUSED = {"email": "the forge does not record who voted",
+                    "newer-than": "the forge does not record when a vote was cast",
+                    "older-than": "the forge does not record when a vote was cast"}
+
+
+def _approvals(req: dict, key: str, ctx: SourceContext, name: str
+               ) -> tuple[tuple[str, Any], ...]:
+    approvals = []
+    for approval in _as_list(req.get("approval")):
+        if not isinstance(approval, dict):
+            raise _err_at(req, "approval", ctx, f"{key} approval entries must be mappings")
+        for label, value in approval.items():
+            if label in APPROVAL_REFUSED:
+                raise _err_at(approval, label, ctx, f"pipeline {name!r}: {key} approval "
+                                                    f"{label!r} is not available: "
+                                                    f"{APPROVAL_REFUSED[label]}")
+            if label in APPROVAL_IGNORED:
+                warn(approval, label, ctx.path, f"pipeline {name!r}: {key} approval {label!r} "
+                                                f"is ignored: {APPROVAL_IGNORED[label]}")
+                continue
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, int) for v in values):
+                raise _err_at(approval, label, ctx, f"pipeline {name!r}: {key} approval "
+                                                    f"{label!r} must be a number or a list of "
+                                                    f"numbers, not {value!r}")
+            approvals.append((str(label), values[0] if len(values) == 1 else tuple(values)))
+    return tuple(approvals)
+
+
+def _state_filter(req: dict, key: str, ctx: SourceContext, name: str, driver: str
+                  ) -> ChangeStateFilter | None:
+    what = f"pipeline {name!r} {key}"
+    flags = {}
+    for flag in ("open", "current-patchset", "merged"):
+        flags[flag] = _expect(req, flag, bool, ctx, what)
+    status: tuple[str, ...] = ()
+    if "status" in req:
+        given = tuple(str(s) for s in _as_list(req["status"]))
+        if driver != "github" and given and all(s in CHANGE_STATUSES for s in given):
+            status = given
+        elif driver in ("git", "gerrit"):
+            raise _err_at(req, "status", ctx, f"{what} status must be a change status "
+                                              f"({', '.join(CHANGE_STATUSES)}), not "
+                                              f"{req['status']!r}")
+        else:
+            warn(req, "status", ctx.path, f"{what} 'status' (a commit status) is ignored: "
+                                          "zuulish does not read commit statuses")
+    if not any(v is not None for v in flags.values()) and not status:
+        return None
+    return ChangeStateFilter(flags["open"], flags["current-patchset"], flags["merged"], status)
+
+
+def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
+                    connections: dict[str, str]
+                    ) -> tuple[dict[str, tuple[tuple[str, Any], ...]],
+                               dict[str, ChangeStateFilter]]:
+    """``require``/``reject`` per connection: approvals (label, value or values), and
+    the change's state."""
+    approvals: dict[str, tuple[tuple[str, Any], ...]] = {}
+    states: dict[str, ChangeStateFilter] = {}
     for conn, req in (_expect(body, key, dict, ctx, "pipeline") or {}).items():
-        approvals = []
-        for approval in _as_list((req or {}).get("approval")):
-            if not isinstance(approval, dict):
-                raise _err(req, ctx, f"{key} approval entries must be mappings")
-            for label, value in approval.items():
-                if label in ("username", "email", "newer-than", "older-than"):
-                    continue
-                values = value if isinstance(value, list) else [value]
-                if not values or not all(isinstance(v, int) for v in values):
-                    raise _err(req, ctx, f"pipeline {name!r}: {key} approval {label!r} "
-                                         f"must be a number or a list of numbers, not "
-                                         f"{value!r}")
-                approvals.append((str(label), values[0] if len(values) == 1
-                                  else tuple(values)))
-        out[conn] = tuple(approvals)
-    return out
+        if conn not in connections:
+            raise _err_at(body, key, ctx, f"pipeline {name!r}: {key} names unknown "
+                                          f"connection {conn!r}")
+        req = req if req is not None else {}
+        if not isinstance(req, dict):
+            raise _err_at(body[key], conn, ctx, f"pipeline {name!r}: {key} for {conn!r} "
+                                                f"must be a mapping, not {req!r}")
+        allowed = {"approval", *STATE_KEYS, *IGNORED_FILTER_KEYS}
+        raise_all(unknown_keys(req, allowed, f"pipeline {name!r} {key} {conn!r}", ctx))
+        for ignored, what in IGNORED_FILTER_KEYS.items():
+            if ignored in req:
+                warn(req, ignored, ctx.path, f"pipeline {name!r} {key} {ignored!r} is "
+                                             f"ignored: zuulish does not read {what}")
+        approvals[conn] = _approvals(req, key, ctx, name)
+        state = _state_filter(req, key, ctx, name, connections.get(conn, ""))
+        if state is not None:
+            states[conn] = state
+    return approvals, states
 
 
 def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
@@ -183,12 +275,19 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
             triggers.extend(parse(conn, _as_list(entries)))
         except ValueError as exc:
             raise _err(entries, ctx, f"pipeline {name!r} trigger: {exc}") from None
-    require = _approval_filters(body, "require", ctx, name)
-    reject = _approval_filters(body, "reject", ctx, name)
+    require, require_state = _change_filters(body, "require", ctx, name, connections)
+    reject, reject_state = _change_filters(body, "reject", ctx, name, connections)
     messages = {action: str(body[f"{action}-message"])
                 for action in ("success", "failure", "merge-conflict", "start", "enqueue",
-                               "dequeue", "no-jobs")
+                               "dequeue", "no-jobs", "footer")
                 if body.get(f"{action}-message") is not None}
+    if _expect(body, "debug", bool, ctx, f"pipeline {name!r}"):
+        warn(body, "debug", ctx.path, f"pipeline {name!r}: 'debug' is ignored; reports carry "
+                                      "no debugging information")
+    if _expect(body, "allow-other-connections", bool, ctx, f"pipeline {name!r}"):
+        raise _err_at(body, "allow-other-connections", ctx,
+                      f"pipeline {name!r}: zuulish enqueues changes of the triggering "
+                      "connection only; only 'allow-other-connections: false' is honoured")
     window_kwargs: dict[str, Any] = {}
     for key, attr in (("window", "size"), ("window-floor", "floor"),
                       ("window-ceiling", "ceiling"), ("window-increase-type", "increase_type"),
@@ -198,6 +297,14 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         if key in body:
             window_kwargs[attr] = body[key]
     merge_conflict = body.get("merge-conflict", body.get("merge-failure"))
+    supercedes = _as_list(body.get("supercedes"))
+    if not all(isinstance(p, str) for p in supercedes):
+        raise _err_at(body, "supercedes", ctx, f"pipeline {name!r}: supercedes must name "
+                                               f"pipelines, not {body['supercedes']!r}")
+    if _expect(body, "ignore-dependencies", bool, ctx, f"pipeline {name!r}"):
+        warn(body, "ignore-dependencies", ctx.path,
+             f"pipeline {name!r}: 'ignore-dependencies' is ignored; the changes an item "
+             "depends on are part of the state it is tested on")
     file, line = where(body, ctx.path)
     return Pipeline(
         name=name,
@@ -206,6 +313,8 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         triggers=tuple(triggers),
         require_approvals=require,
         reject_approvals=reject,
+        require_state=require_state,
+        reject_state=reject_state,
         messages=messages,
         dequeue_on_new_patchset=bool(body.get("dequeue-on-new-patchset", True)),
         post_review=bool(body.get("post-review", False)),
@@ -221,18 +330,20 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
                       if "config-error" in body else None),
         window=Window(**window_kwargs),
         precedence=str(body.get("precedence", "normal")),
+        supercedes=tuple(supercedes),
         source_file=file,
         source_line=line,
     )
 
 
-def _playbooks(value: Any, ctx: SourceContext, key: str) -> tuple[PlaybookRef, ...]:
+def _playbooks(body: dict, ctx: SourceContext, key: str) -> tuple[PlaybookRef, ...]:
     books = []
-    for entry in _as_list(value):
+    line = key_line(body, key) or None
+    for entry in _as_list(body.get(key)):
         path = entry.get("name") if isinstance(entry, dict) else entry
         if not isinstance(path, str):
-            raise _err(value, ctx, f"job attribute {key!r} must list playbook paths")
-        books.append(PlaybookRef(ctx.project, path, ctx.trusted, ctx.branch))
+            raise _err_at(body, key, ctx, f"job attribute {key!r} must list playbook paths")
+        books.append(PlaybookRef(ctx.project, path, ctx.trusted, ctx.branch, line=line))
     return tuple(books)
 
 
@@ -255,6 +366,10 @@ def _nodeset_body(body: Any, ctx: SourceContext, name: str | None) -> NodeSet:
                                       "with 'nodes' (alternatives do not nest)")
         if not alternatives:
             raise _err(body, ctx, "'alternatives' must list at least one nodeset")
+        if len(alternatives) > 1:
+            raise _err_at(body, "alternatives", ctx,
+                          "zuulish requests only the first of a nodeset's 'alternatives' "
+                          "and does not fall back to the others; list one nodeset")
         return NodeSet(name, (), {}, tuple(alternatives))
     nodes = []
     for node in _as_list(body.get("nodes")):
@@ -303,25 +418,30 @@ def _regexes(body: dict, key: str, ctx: SourceContext, job: str) -> tuple[str, .
                 _VALID_PATTERNS.add(pattern)
         except re.error as exc:
             what = "branch matcher" if key == "branches" else f"{key} matcher"
-            raise _err(body, ctx, f"job {job!r}: {what} {pattern!r} is not a valid regular "
-                                  f"expression: {exc}") from None
+            raise _err_at(body, key, ctx, f"job {job!r}: {what} {pattern!r} is not a valid "
+                                          f"regular expression: {exc}") from None
     return patterns
 
 
-def _secret_vars(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
+def _secret_vars(body: dict, ctx: SourceContext
+                 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """(variable name, secret object) for each of a job's ``secrets`` entries:
-    ``name`` or ``{name, secret, pass-to-parent}``."""
-    pairs = []
+    ``name`` or ``{name, secret, pass-to-parent}``; and the variables passed to
+    the parent's playbooks (``pass-to-parent``)."""
+    pairs, to_parent = [], []
     for entry in _as_list(body.get("secrets")):
         if isinstance(entry, str):
             pairs.append((entry, entry))
         elif isinstance(entry, dict) and "name" in entry:
             check_keys(entry, {"name", "secret", "pass-to-parent"}, "job secret", ctx)
             pairs.append((str(entry["name"]), str(entry.get("secret", entry["name"]))))
+            passed = _expect(entry, "pass-to-parent", bool, ctx, "job secret")
+            if passed:
+                to_parent.append(str(entry["name"]))
         else:
-            raise _err(body, ctx, f"job secrets must be names or mappings with 'name', "
-                                  f"not {entry!r}")
-    return tuple(pairs)
+            raise _err_at(body, "secrets", ctx, f"job secrets must be names or mappings "
+                                                f"with 'name', not {entry!r}")
+    return tuple(pairs), tuple(to_parent)
 
 
 WORKSPACE_SCHEMES = ("golang", "flat", "unicode-escaped")
@@ -382,34 +502,145 @@ def check_variables(body: dict, ctx: SourceContext, what: str) -> None:
             _check_names(variables, ctx, f"{what} {key} of {target!r}")
 
 
+def _shipped_ansible() -> str:
+    """The Ansible release (Zuul's ``ansible-version``) the installed ansible-core is."""
+    try:
+        core = version("ansible-core")
+    except PackageNotFoundError:
+        return "11"
+    minor = core.split(".")[:2]
+    # ansible-core 2.15 is Ansible 8, 2.16 is 9, ... (one release per core minor)
+    return str(int(minor[1]) - 7) if len(minor) == 2 and minor[1].isdigit() else "11"
+
+
+SHIPPED_ANSIBLE = _shipped_ansible()
+
+
+def ansible_version_error(body: dict, key: str, ctx: SourceContext, what: str
+                          ) -> ConfigError | None:
+    """An error unless ``key`` names the Ansible release zuulish ships (or is absent)."""
+    value = body.get(key)
+    if value is None or (not isinstance(value, bool) and str(value) == SHIPPED_ANSIBLE):
+        return None
+    return _err_at(body, key, ctx, f"{what}: {key} {value!r} is not available; zuulish runs "
+                                   f"Ansible {SHIPPED_ANSIBLE} (ansible-core "
+                                   f"{_core_version()}) only")
+
+
+def _core_version() -> str:
+    try:
+        return version("ansible-core")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def job_setting_errors(body: dict, ctx: SourceContext, what: str) -> list[ConfigError]:
+    """Errors for the job settings zuulish does not honour (``failure-output`` warns:
+    real configurations use it); ``what`` names the job in messages."""
+    errors = []
+    error = ansible_version_error(body, "ansible-version", ctx, what)
+    if error:
+        errors.append(error)
+    refused = {
+        "include-vars": "zuulish does not load variables from files ('include-vars'); "
+                        "set them in 'vars'",
+        "hold-following-changes": "zuulish does not hold the changes behind an item for "
+                                  "a job ('hold-following-changes')",
+        "image-build-name": "image builds are not available ('image-build-name')",
+        "success-message": "a report shows each job's result as it is ('success-message')",
+        "failure-message": "a report shows each job's result as it is ('failure-message')",
+    }
+    for key, why in refused.items():
+        if key in body:
+            errors.append(_err_at(body, key, ctx, f"{what}: {why}"))
+    scheme = body.get("workspace-scheme")
+    if scheme not in (None, "golang"):
+        if scheme in WORKSPACE_SCHEMES:
+            message = (f"{what}: workspace-scheme {scheme!r} is not available; zuulish lays "
+                       "out repositories in the 'golang' scheme only")
+        else:
+            message = (f"{what}: workspace-scheme must be one of "
+                       f"{', '.join(WORKSPACE_SCHEMES)}, not {scheme!r}")
+        errors.append(_err_at(body, "workspace-scheme", ctx, message))
+    if body.get("match-on-config-updates") is True:
+        errors.append(_err_at(body, "match-on-config-updates", ctx,
+                              f"{what}: zuulish runs a job only when its file matchers match "
+                              "the change's files, not because the change updates the job's "
+                              "configuration; only 'match-on-config-updates: false' is "
+                              "honoured"))
+    dedup = body.get("deduplicate")
+    if dedup is not None and dedup is not False:
+        if isinstance(dedup, str) and dedup != "auto" or not isinstance(dedup, bool | str):
+            message = f"{what}: deduplicate must be true, false or 'auto', not {dedup!r}"
+        else:
+            message = (f"{what}: zuulish runs a job for each change of a dependency cycle "
+                       "and does not deduplicate them; only 'deduplicate: false' is honoured")
+        errors.append(_err_at(body, "deduplicate", ctx, message))
+    if "ansible-split-streams" in body:
+        _expect(body, "ansible-split-streams", bool, ctx, what)
+        warn(body, "ansible-split-streams", ctx.path,
+             f"{what}: 'ansible-split-streams' is ignored; a task's stdout and stderr are "
+             "logged as Ansible returns them")
+    if "failure-output" in body:
+        patterns = body["failure-output"]
+        for pattern in _as_list(patterns):
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                errors.append(_err_at(body, "failure-output", ctx,
+                                      f"{what}: failure-output {pattern!r} is not a valid "
+                                      f"regular expression: {exc}"))
+        warn(body, "failure-output", ctx.path,
+             f"{what}: 'failure-output' is ignored; zuulish does not end a build early "
+             "when its output matches")
+    return errors
+
+
+JOB_TYPES: tuple[tuple[str, type | tuple], ...] = (
+    ("vars", dict), ("timeout", int), ("voting", bool), ("abstract", bool), ("final", bool),
+    ("description", str), ("extra-vars", dict), ("host-vars", dict), ("group-vars", dict),
+    ("attempts", int), ("post-timeout", int), ("protected", bool), ("intermediate", bool),
+    ("post-review", bool), ("match-on-config-updates", bool), ("override-checkout", str),
+    ("override-branch", str), ("workspace-scheme", str), ("deduplicate", (bool, str)))
+
+
 def parse_job(body: Any, ctx: SourceContext) -> Job:
-    name = _name(body, ctx, "job", JOB_KEYS)
-    for key, kind in (("vars", dict), ("timeout", int), ("voting", bool),
-                      ("abstract", bool), ("final", bool), ("description", str),
-                      ("extra-vars", dict), ("host-vars", dict), ("group-vars", dict),
-                      ("attempts", int), ("post-timeout", int), ("protected", bool),
-                      ("intermediate", bool), ("post-review", bool),
-                      ("match-on-config-updates", bool), ("override-checkout", str),
-                      ("override-branch", str), ("workspace-scheme", str),
-                      ("deduplicate", (bool, str))):
-        _expect(body, key, kind, ctx, f"job {name!r}")
-    check_variables(body, ctx, f"job {name!r}")
-    if body.get("workspace-scheme") not in (None, *WORKSPACE_SCHEMES):
-        raise _err(body, ctx, f"job {name!r}: workspace-scheme must be one of "
-                              f"{', '.join(WORKSPACE_SCHEMES)}, not {body['workspace-scheme']!r}")
-    if isinstance(body.get("deduplicate"), str) and body["deduplicate"] != "auto":
-        raise _err(body, ctx, f"job {name!r}: deduplicate must be true, false or 'auto', not "
-                              f"{body['deduplicate']!r}")
-    branches = _regexes(body, "branches", ctx, name) or ctx.implied_branches
-    if body.get("attempts") is not None and body["attempts"] < 1:
-        raise _err(body, ctx, f"job {name!r}: 'attempts' must be at least 1")
+    """A ``job`` stanza; every error it has is raised (ConfigErrors when several)."""
+    name = _name(body, ctx, "job")
+    errors: list[ConfigError] = unknown_keys(body, JOB_KEYS, "job", ctx)
+
+    def attempt(check: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return check(*args)
+        except ConfigError as exc:
+            errors.append(exc)
+            return None
+
+    for key, kind in JOB_TYPES:
+        attempt(_expect, body, key, kind, ctx, f"job {name!r}")
+    attempt(check_variables, body, ctx, f"job {name!r}")
+    errors.extend(job_setting_errors(body, ctx, f"job {name!r}"))
+    branches = attempt(_regexes, body, "branches", ctx, name) or ctx.implied_branches
+    if isinstance(body.get("attempts"), int) and body["attempts"] < 1:
+        errors.append(_err_at(body, "attempts", ctx,
+                              f"job {name!r}: 'attempts' must be at least 1"))
     nodeset: NodeSet | str | None = None
     if "nodeset" in body:
         raw = body["nodeset"]
-        nodeset = raw if isinstance(raw, str) else _nodeset_body(raw, ctx, None)
-    secret_vars = _secret_vars(body, ctx)
-    allowed = (_string_list(body, "allowed-projects", ctx)
+        nodeset = raw if isinstance(raw, str) else attempt(_nodeset_body, raw, ctx, None)
+    secret_vars, parent_secrets = attempt(_secret_vars, body, ctx) or ((), ())
+    allowed = (attempt(_string_list, body, "allowed-projects", ctx)
                if body.get("allowed-projects") is not None else None)
+    books = {key: attempt(_playbooks, body, ctx, key) or ()
+             for key in ("pre-run", "run", "post-run", "cleanup-run")}
+    lists = {key: attempt(_string_list, body, key, ctx) or ()
+             for key in ("required-projects", "dependencies", "tags", "provides", "requires")}
+    files = attempt(_regexes, body, "files", ctx, name) if "files" in body else None
+    irrelevant = (attempt(_regexes, body, "irrelevant-files", ctx, name)
+                  if "irrelevant-files" in body else None)
+    checkouts = attempt(_project_checkouts, body, ctx) or ()
+    roles = attempt(_roles, body, ctx) or ()
+    raise_all(errors)
     post_review = body.get("post-review")
     if secret_vars and not ctx.trusted:
         # Zuul: a job with secrets from an untrusted project runs only for that
@@ -429,18 +660,17 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
         nodeset=nodeset,
         timeout=body.get("timeout"),
         voting=body.get("voting"),
-        pre_run=_playbooks(body.get("pre-run"), ctx, "pre-run"),
-        run=_playbooks(body.get("run"), ctx, "run"),
-        post_run=_playbooks(body.get("post-run"), ctx, "post-run"),
-        cleanup_run=_playbooks(body.get("cleanup-run"), ctx, "cleanup-run"),
+        pre_run=books["pre-run"],
+        run=books["run"],
+        post_run=books["post-run"],
+        cleanup_run=books["cleanup-run"],
         vars=dict(body.get("vars") or {}),
-        required_projects=_string_list(body, "required-projects", ctx),
-        dependencies=_string_list(body, "dependencies", ctx),
+        required_projects=lists["required-projects"],
+        dependencies=lists["dependencies"],
         soft_dependencies=tuple(str(d["name"]) for d in _as_list(body.get("dependencies"))
                                 if isinstance(d, dict) and d.get("soft")),
-        files=_regexes(body, "files", ctx, name) if "files" in body else None,
-        irrelevant_files=(_regexes(body, "irrelevant-files", ctx, name)
-                          if "irrelevant-files" in body else None),
+        files=files,
+        irrelevant_files=irrelevant,
         attempts=body.get("attempts"),
         post_timeout=body.get("post-timeout"),
         extra_vars=dict(body.get("extra-vars") or {}),
@@ -448,16 +678,17 @@ def parse_job(body: Any, ctx: SourceContext) -> Job:
         group_vars=dict(body.get("group-vars") or {}),
         secrets=tuple(secret for _var, secret in secret_vars),
         secret_vars=secret_vars,
+        parent_secrets=parent_secrets,
         semaphores=tuple(str(x) for x in _as_list(body.get("semaphores"))
                          + _as_list(body.get("semaphore"))),
-        tags=_string_list(body, "tags", ctx),
-        provides=_string_list(body, "provides", ctx),
-        requires=_string_list(body, "requires", ctx),
+        tags=lists["tags"],
+        provides=lists["provides"],
+        requires=lists["requires"],
         allowed_projects=allowed,
         post_review=post_review,
         override_checkout=body.get("override-checkout") or body.get("override-branch"),
-        project_checkouts=_project_checkouts(body, ctx),
-        roles=_roles(body, ctx),
+        project_checkouts=checkouts,
+        roles=roles,
         match_on_config_updates=body.get("match-on-config-updates"),
         deduplicate=body.get("deduplicate"),
         workspace_scheme=body.get("workspace-scheme"),
@@ -504,6 +735,12 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
                             branches=_regexes(body, "branches", ctx, str(name))
                             or ctx.implied_branches)
     project.templates = tuple(str(t) for t in _as_list(body.get("templates")))
+    for key, why in (("debug", "reports carry no debugging information"),
+                     ("default-branch", "the default branch is the repository's own (its "
+                                        "HEAD on the forge)")):
+        if key in body and key in attributes:
+            raise _err_at(body, key, ctx, f"{kind} {name!r}: {key!r} is not available in "
+                                          f"zuulish: {why}")
     project.fail_fast = _expect(body, "fail-fast", bool, ctx, f"{kind} {name!r}")
     if "merge-mode" in body and "merge-mode" in attributes:
         project.merge_mode = _merge_mode(body, ctx, str(name))
@@ -522,6 +759,10 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
             raise _err(body, ctx, f"{kind} {name!r}: pipeline {key!r} must be a mapping "
                                   "with 'jobs'")
         check_keys(value, PROJECT_PIPELINE_KEYS, f"{kind} {name!r} pipeline {key!r}", ctx)
+        if "debug" in value:
+            raise _err_at(value, "debug", ctx, f"{kind} {name!r} pipeline {key!r}: 'debug' is "
+                                               "not available in zuulish: reports carry no "
+                                               "debugging information")
         fail_fast = _expect(value, "fail-fast", bool, ctx, f"{kind} {name!r} pipeline {key!r}")
         if "queue" in value and not project.queue:
             project.queue = value["queue"]
@@ -531,10 +772,12 @@ def parse_project(body: Any, ctx: SourceContext, pipelines: set[str] | None,
             if isinstance(job, str):
                 refs.append(JobReference(job, line=jobs_line, trusted=ctx.trusted))
             elif isinstance(job, dict) and len(job) == 1:
-                job_name, overrides = next(iter(job.items()))
-                overrides = dict(overrides or {})
-                check_keys(overrides, JOB_KEYS, f"job {job_name!r} variant", ctx)
-                check_variables(overrides, ctx, f"job {job_name!r} variant")
+                job_name, given = next(iter(job.items()))
+                overrides = dict(given or {})
+                given = given if isinstance(given, dict) else overrides  # it knows its lines
+                check_keys(given, JOB_KEYS, f"job {job_name!r} variant", ctx)
+                check_variables(given, ctx, f"job {job_name!r} variant")
+                raise_all(job_setting_errors(given, ctx, f"job {job_name!r} variant"))
                 refs.append(JobReference(str(job_name), overrides,
                                          line=where(job, ctx.path)[1] or jobs_line,
                                          trusted=ctx.trusted))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zuulish.config.yaml_loader import load_yaml, where
+from zuulish.config.yaml_loader import key_line, load_yaml, where
 from zuulish.errors import ConfigError
 
 CONFIG_OBJECTS = ("pipeline", "job", "semaphore", "project", "project-template", "nodeset",
@@ -25,6 +25,37 @@ PROJECT_KEYS = {"include", "exclude", "shadow", "load-branch", "include-branches
                 "exclude-locked-branches", "extra-config-paths", "implied-branch-matchers",
                 "configure-projects", "projects"}
 SOURCE_KEYS = {"config-projects", "untrusted-projects"}
+# Zuul's tenant and project options zuulish does not honour, with why; the value
+# named after the reason is accepted (it is what zuulish does anyway).
+UNHONOURED_TENANT_KEYS: dict[str, tuple[str, Any]] = {
+    "exclude-unprotected-branches": ("the built-in forge has no protected branches", False),
+    "exclude-locked-branches": ("the built-in forge has no locked branches", False),
+    "report-build-page": ("each job in a report links to its build page", True),
+    "web-root": ("the dashboard's address is 'web.url' in zuulish.yaml", None),
+    "allowed-triggers": ("every configured connection may trigger", None),
+    "authorization-rules": ("the management API has one admin token (web.admin_token)", None),
+    "admin-rules": ("the management API has one admin token (web.admin_token)", None),
+    "access-rules": ("the dashboard has no access control", None),
+    "semaphores": ("global semaphores are not available", None),
+    "include-branches": ("set include-branches on each project", None),
+    "exclude-branches": ("set exclude-branches on each project", None),
+    "always-dynamic-branches": ("every branch's configuration is loaded", None),
+    "image-build-pipeline": ("image builds are not available", None),
+}
+UNHONOURED_PROJECT_KEYS: dict[str, tuple[str, Any]] = {
+    "shadow": ("a project's jobs cannot shadow another's", None),
+    "always-dynamic-branches": ("every branch's configuration is loaded", None),
+    "exclude-unprotected-branches": ("the built-in forge has no protected branches", False),
+    "exclude-locked-branches": ("the built-in forge has no locked branches", False),
+    "extra-config-paths": ("configuration is read from zuul.yaml, zuul.d/, .zuul.yaml and "
+                           ".zuul.d/ only", None),
+    "configure-projects": ("a config project configures every project already", None),
+}
+# Entries of the tenant file beside ``tenant``, none of them available.
+UNHONOURED_ENTRIES = {"admin-rule": "the management API has one admin token",
+                      "authorization-rule": "the management API has one admin token",
+                      "global-semaphore": "global semaphores are not available",
+                      "api-root": "the dashboard's address is 'web.url' in zuulish.yaml"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +141,30 @@ def _check_keys(body: dict, allowed: set[str], what: str, file: str) -> None:
                               line=line or None)
 
 
+def _refuse_unhonoured(body: dict, unhonoured: dict[str, tuple[str, Any]], what: str,
+                       file: str) -> None:
+    """Refuse, at its line, an option zuulish would read and then ignore."""
+    for key, (why, accepted) in unhonoured.items():
+        if key in body and (accepted is None or body[key] != accepted):
+            f, _ = where(body, file)
+            suffix = f" (only {str(accepted).lower()} is honoured)" if accepted is not None \
+                else ""
+            raise ConfigError(f"{what}: {key!r} is not available in zuulish: {why}{suffix}",
+                              file=f, line=key_line(body, key) or None)
+
+
+def _ansible_version(body: dict, what: str, file: str) -> None:
+    """``default-ansible-version``: only the Ansible zuulish runs."""
+    from zuulish.config.parser import SHIPPED_ANSIBLE
+
+    value = body.get("default-ansible-version")
+    if value is not None and (isinstance(value, bool) or str(value) != SHIPPED_ANSIBLE):
+        f, _ = where(body, file)
+        raise ConfigError(f"{what}: default-ansible-version {value!r} is not available; "
+                          f"zuulish runs Ansible {SHIPPED_ANSIBLE} only", file=f,
+                          line=key_line(body, "default-ansible-version") or None)
+
+
 def _types(value: Any, file: str, line: int, what: str) -> frozenset[str]:
     kinds = value if isinstance(value, list) else [value]
     for kind in kinds:
@@ -133,6 +188,7 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
             names = [entry]
         elif isinstance(entry, dict) and "projects" in entry:  # a project group
             _check_keys(entry, PROJECT_KEYS, "project group", file)
+            _refuse_unhonoured(entry, UNHONOURED_PROJECT_KEYS, "project group", file)
             group = {k: v for k, v in entry.items() if k != "projects"}
             out.extend(_projects(connection, entry["projects"], trusted, f, ln,
                                  {**options, **group}))
@@ -144,6 +200,7 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
                 raise ConfigError(f"options of project {name!r} must be a mapping",
                                   file=f, line=ln)
             _check_keys(opts, PROJECT_KEYS - {"projects"}, f"project {name!r}", file)
+            _refuse_unhonoured(opts, UNHONOURED_PROJECT_KEYS, f"project {name!r}", file)
             options.update(opts)
             names = [str(name)]
         else:
@@ -212,15 +269,19 @@ def load_tenants(path: Path, connections: set[str]) -> list[TenantConfig]:
     tenants: list[TenantConfig] = []
     for entry in data:
         f, line = where(entry, str(path))
-        if isinstance(entry, dict) and ("admin-rule" in entry or "authorization-rule" in entry
-                                        or "global-semaphore" in entry or "api-root" in entry):
-            continue  # accepted; authorization and global semaphores come later
+        if isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in \
+                UNHONOURED_ENTRIES:
+            kind = next(iter(entry))
+            raise ConfigError(f"'{kind}' is not available in zuulish: "
+                              f"{UNHONOURED_ENTRIES[kind]}", file=f, line=line)
         if not isinstance(entry, dict) or "tenant" not in entry:
             raise ConfigError("expected '- tenant:'", file=f, line=line)
         body = entry["tenant"]
         if not isinstance(body, dict) or "name" not in body:
             raise ConfigError("tenant needs a 'name'", file=f, line=line)
         _check_keys(body, TENANT_KEYS, f"tenant {body['name']!r}", str(path))
+        _refuse_unhonoured(body, UNHONOURED_TENANT_KEYS, f"tenant {body['name']!r}", str(path))
+        _ansible_version(body, f"tenant {body['name']!r}", str(path))
         if any(t.name == body["name"] for t in tenants):
             raise ConfigError(f"tenant {body['name']!r} is defined twice", file=f, line=line)
         tenant = TenantConfig(

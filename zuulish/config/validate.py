@@ -52,6 +52,7 @@ def generic_trigger(connection: str, entries: list) -> tuple[EventFilter, ...]:
 @dataclass
 class ValidationReport:
     errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)  # settings without effect
     unresolved: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
@@ -90,15 +91,55 @@ def validate(paths: Iterable[Path], standalone: bool = False) -> ValidationRepor
                           open_pipelines=True, keep_paths=True)
     layout = loader.build({STANDALONE_PROJECT: ("main", files)})
     report.errors.extend(layout.errors)
+    report.warnings.extend(layout.warnings)
+    report.errors.extend(missing_playbooks(layout, repository_roots(paths)))
     for where, kind, name in references(layout):
         if standalone:
             report.unresolved.append(f"{kind} {name!r} (used at {where})")
         else:
             file, _, line = where.rpartition(":")
-            report.errors.append(ConfigError(f"{kind} {name!r} is not defined in these files",
+            report.errors.append(ConfigError(f"{kind} {name!r} is not defined in these files "
+                                             "(if another repository defines it, check with "
+                                             "--standalone)",
                                              file=file, line=int(line) if line.isdigit()
                                              else None))
     return report
+
+
+def repository_roots(paths: Iterable[Path]) -> list[Path]:
+    """The repository each path belongs to: a directory is one; a file belongs to
+    the nearest directory above it that holds ``.git`` (none: not checked)."""
+    roots = []
+    for path in paths:
+        path = path.absolute()
+        if path.is_dir():
+            roots.append(path)
+            continue
+        for parent in path.parents:
+            if (parent / ".git").exists():
+                roots.append(parent)
+                break
+    return sorted(set(roots), key=lambda p: len(p.parts), reverse=True)
+
+
+def missing_playbooks(layout: Layout, roots: list[Path]) -> list[ConfigError]:
+    """An error for each playbook a job names that its repository lacks."""
+    errors = []
+    for variants in layout.jobs.values():
+        for job in variants:
+            source = Path(job.source_file or "").absolute()
+            root = next((r for r in roots if source.is_relative_to(r)), None)
+            if root is None:
+                continue
+            for key, books in (("pre-run", job.pre_run), ("run", job.run),
+                               ("post-run", job.post_run), ("cleanup-run", job.cleanup_run)):
+                for book in books:
+                    if not (root / book.path).is_file():
+                        errors.append(ConfigError(
+                            f"job {job.name!r}: {key} playbook {book.path!r} does not exist "
+                            f"in {root}", file=job.source_file,
+                            line=book.line or job.source_line))
+    return errors
 
 
 def references(layout: Layout) -> list[tuple[str, str, str]]:
@@ -108,7 +149,7 @@ def references(layout: Layout) -> list[tuple[str, str, str]]:
     semaphores = layout.objects.get("semaphore", {})
 
     def check(known: object, kind: str, name: str, file: str | None, line: int | None) -> None:
-        if name not in known:  # type: ignore[operator]
+        if name not in known and (kind, name) not in layout.broken:  # type: ignore[operator]
             missing.append((f"{file}:{line}", kind, name))
 
     for variants in layout.jobs.values():

@@ -9,14 +9,22 @@ from zuulish.model.job_graph import JobGraph
 from zuulish.model.node import Node, NodeState
 from zuulish.model.node_request import NodeRequest, NodeRequestState
 from zuulish.model.nodeset import NodeSet, NodeSpec
-from zuulish.model.pipeline import EventFilter, Pipeline, PipelineManager, ReporterSpec, Window
+from zuulish.model.pipeline import (
+    ChangeStateFilter,
+    EventFilter,
+    Pipeline,
+    PipelineManager,
+    ReporterSpec,
+    Window,
+)
 from zuulish.model.project import Project, ProjectConfig, ProjectPipelineJobs
 from zuulish.model.queue import ChangeQueue, QueueItem, QueueOptions
 from zuulish.model.ref import NULL_REV, Ref, RefKey, branch_of, is_null_rev
 
 __all__ = [
     "Build", "BuildResult", "BuildSet", "BuildState", "Change", "ChangeKey", "ChangeQueue",
-    "ChangeStatus", "EventFilter", "FrozenJob", "Job", "JobGraph", "MergeState", "Node",
+    "ChangeStateFilter", "ChangeStatus", "EventFilter", "FrozenJob", "Job", "JobGraph",
+    "MergeState", "Node",
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
     "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "TIMER",

@@ -18,6 +18,7 @@ class PlaybookRef:
     trusted: bool = False
     branch: str | None = None
     secrets: tuple[str, ...] = ()  # the job's secrets this playbook receives
+    line: int | None = field(default=None, compare=False)  # where the job names it
 
     def to_dict(self) -> dict:
         return {"project": self.project, "path": self.path, "trusted": self.trusted,
@@ -62,6 +63,7 @@ class Job:
     post_timeout: int | None = None
     secrets: tuple[str, ...] = ()      # names of secret objects the job uses
     secret_vars: tuple[tuple[str, str], ...] = ()  # (variable name, secret object name)
+    parent_secrets: tuple[str, ...] = ()  # variables of secrets with ``pass-to-parent``
     semaphores: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()

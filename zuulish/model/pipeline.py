@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from zuulish.model.change import Change
 from zuulish.model.event import TriggerEvent
 from zuulish.model.ref import is_null_rev
 
@@ -78,6 +79,34 @@ class EventFilter:
 
 
 @dataclass(frozen=True)
+class ChangeStateFilter:
+    """The state part of a pipeline's ``require``/``reject`` for one connection:
+    ``open``, ``current-patchset``, ``merged`` and ``status`` (None: not asked)."""
+
+    open: bool | None = None
+    current_patchset: bool | None = None
+    merged: bool | None = None
+    status: tuple[str, ...] = ()  # NEW, MERGED, ABANDONED (any of them)
+
+    def checks(self, change: Change) -> list[tuple[str, bool]]:
+        """(what was asked, whether ``change`` has it) for each condition set.
+
+        The scheduler always enqueues a change's current patch set, so the
+        change it looks at is current."""
+        out = []
+        if self.open is not None:
+            out.append((f"open: {str(self.open).lower()}", change.is_open == self.open))
+        if self.current_patchset is not None:
+            out.append((f"current-patchset: {str(self.current_patchset).lower()}",
+                        self.current_patchset))
+        if self.merged is not None:
+            out.append((f"merged: {str(self.merged).lower()}", change.is_merged == self.merged))
+        if self.status:
+            out.append((f"status: {' or '.join(self.status)}", change.status in self.status))
+        return out
+
+
+@dataclass(frozen=True)
 class ReporterSpec:
     """What to tell a connection when an item is reported."""
 
@@ -99,6 +128,9 @@ class Pipeline:
     # label -> values that keep a change out (Zuul's ``reject``)
     reject_approvals: dict[str, tuple[tuple[str, int | tuple[int, ...]], ...]] = field(
         default_factory=dict)
+    # per connection: the change's state that ``require`` asks for, and ``reject`` refuses
+    require_state: dict[str, ChangeStateFilter] = field(default_factory=dict)
+    reject_state: dict[str, ChangeStateFilter] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)  # e.g. success-message
     dequeue_on_new_patchset: bool = True
     start: tuple[ReporterSpec, ...] = ()
@@ -112,6 +144,7 @@ class Pipeline:
     window: Window = field(default_factory=Window)
     precedence: str = "normal"
     post_review: bool = False  # changes here are reviewed: post-review jobs may run
+    supercedes: tuple[str, ...] = ()  # pipelines a change leaves when it enters this one
     source_file: str | None = None
     source_line: int | None = None
 
@@ -153,3 +186,13 @@ class Pipeline:
                     else str(value)
                 missing.append(f"{label}: {wanted}")
         return missing
+
+    def state_unmet(self, change: Change) -> list[str]:
+        """The ``require`` conditions on the change's state it does not meet."""
+        wanted = self.require_state.get(change.key.connection)
+        return [what for what, ok in wanted.checks(change) if not ok] if wanted else []
+
+    def state_rejected(self, change: Change) -> list[str]:
+        """The ``reject`` conditions on the change's state it meets (any one rejects)."""
+        refused = self.reject_state.get(change.key.connection)
+        return [what for what, hit in refused.checks(change) if hit] if refused else []

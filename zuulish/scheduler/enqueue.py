@@ -37,6 +37,15 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
     ``in_tenant`` tells whether a needed change's project belongs to this tenant
     (a change may not depend on another tenant's).
     """
+    unmet = pipeline.state_unmet(change)
+    if unmet:
+        return EnqueuePlan(rejection=f"change {change.key.number} does not meet the "
+                                     f"requirements of {pipeline.name}: needs "
+                                     f"{', '.join(unmet)}", silent=True)
+    refused = pipeline.state_rejected(change)
+    if refused:
+        return EnqueuePlan(rejection=f"change {change.key.number} is kept out of "
+                                     f"{pipeline.name} by {', '.join(refused)}", silent=True)
     if not change.is_open:
         return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
                            silent=True)
@@ -120,7 +129,8 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                         "cross-project dependencies must share a queue")
             if needed.branch != current.branch:
                 return f"needed change {key.number} is for branch {needed.branch!r}"
-            missing = pipeline.requirements_met(key.connection, needed.approvals)
+            missing = pipeline.requirements_met(key.connection, needed.approvals) \
+                + pipeline.state_unmet(needed)
             if missing:
                 return (f"needed change {key.number} does not meet the requirements of "
                         f"{pipeline.name} ({', '.join(missing)})")

@@ -54,6 +54,8 @@ class TenantLayouts:
         layout = self.loaders[tenant].build_branches(files)
         for err in layout.errors:
             log.warning("tenant %s: %s", tenant, err)
+        for warning in layout.warnings:  # settings read and ignored (ConfigWarning)
+            log.warning("tenant %s: %s", tenant, warning)
         with self._lock:
             self.files[tenant] = files
             self.layouts[tenant] = layout

@@ -447,11 +447,27 @@ class Scheduler:
         with self.store.session() as s:
             for c in plan.changes:
                 self._add_item(s, tenant, layout, pipeline, c, event.id)
+            self._supercede(s, tenant, pipeline, plan.changes)
         for c in plan.changes:
             if pipeline.enqueue:
                 self._report_change(tenant, pipeline, c, "enqueue", "")
         self.store.notifier.notify(channels.SCHEDULER)
         return "enqueued " + ", ".join(str(c.key.number) for c in plan.changes)
+
+    def _supercede(self, s: Session, tenant: str, pipeline: Pipeline,
+                   changes: list[Change]) -> None:
+        """Zuul's ``supercedes``: the changes just enqueued leave the pipelines named."""
+        if not pipeline.supercedes or not changes:
+            return
+        for change in changes:
+            rows = s.scalars(select(QueueItemRow).where(
+                QueueItemRow.tenant == tenant, QueueItemRow.state == "queued",
+                QueueItemRow.pipeline.in_(pipeline.supercedes),
+                QueueItemRow.connection == change.key.connection,
+                QueueItemRow.change_number == change.key.number)).all()
+            for item in rows:
+                self._end_item(s, item, "dequeued", None,
+                               f"superseded by {pipeline.name} (supercedes)")
 
     def _enqueue_ref(self, tenant: str, layout: Layout, pipeline: Pipeline,
                      event: TriggerEvent) -> str:

@@ -38,6 +38,11 @@ def parse_trigger(connection: str, entries: list[Any]) -> tuple[EventFilter, ...
         dereference = entry.get("dereference", False)
         if not isinstance(dereference, bool):
             raise ValueError(f"dereference must be true or false, not {dereference!r}")
+        if "dereference" in entry and not dereference:
+            # Each tick enqueues the branch tip's commit, and a branch already queued
+            # at another commit is enqueued again: Zuul's ``dereference: true``.
+            raise ValueError("'dereference: false' is not available: zuulish enqueues the "
+                             "branch tip's commit at each tick, as 'dereference: true' does")
         spec = parse_time(entry["time"])
         filters.append(EventFilter(connection=TIMER, types=(TIMER,), timer=spec.text))
     return tuple(filters)
