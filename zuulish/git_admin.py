@@ -19,11 +19,17 @@ import git
 class CheckedGit(git.Git):
     """GitPython's command runner: a failed command raises ``error`` with git's message.
 
-    A working directory that is not there is refused: GitPython would run git in
-    the current directory instead.
+    The working directory is taken literally (GitPython expands ``$VARS`` in it),
+    and one that is not there is refused (GitPython would run git in the current
+    directory instead).
     """
 
     error: type[Exception] = git.GitCommandError
+
+    def __init__(self, working_dir: str | Path | None = None):
+        super().__init__(working_dir)
+        if working_dir is not None:
+            self._working_dir = os.path.abspath(working_dir)
 
     def execute(self, command: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         where = self._working_dir
@@ -56,9 +62,14 @@ def open_repo(path: str | Path, git_type: type[CheckedGit] = CheckedGit) -> git.
 def init_bare(path: str | Path, git_type: type[CheckedGit] = CheckedGit,
               **options: Any) -> git.Repo:
     """``git init --bare`` at ``path`` (made if missing), with ``options`` as GitPython's
-    keyword options (``initial_branch="main"``, ``env={...}``)."""
-    return repo_type(git_type).init(os.path.abspath(path), expand_vars=False, bare=True,
-                                    quiet=True, **options)
+    keyword options (``initial_branch="main"``, ``env={...}``).
+
+    Not ``Repo.init``: it expands ``$VARS`` in the path it opens, whatever its
+    ``expand_vars`` says.
+    """
+    os.makedirs(path, exist_ok=True)
+    git_type(path).init(bare=True, quiet=True, **options)
+    return open_repo(path, git_type)
 
 
 def stderr_of(exc: git.CommandError) -> str:
