@@ -14,10 +14,7 @@ import shlex
 import shutil
 import sys
 import tempfile
-from io import BytesIO
 from pathlib import Path
-
-from gitdb import IStream
 
 from zuulish.errors import ForgeError
 from zuulish.git_admin import CheckedGit, init_bare
@@ -138,9 +135,13 @@ class GitForge:
         contents = files if files else {"README": f"{name}\n"}
         with tempfile.TemporaryDirectory() as tmp:
             env = {**PLAIN_GIT, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            for rel, text in sorted(contents.items()):
-                data = text.encode()
-                blob = repo.odb.store(IStream("blob", len(data), BytesIO(data))).hexsha.decode()
+            names = sorted(contents)
+            sources = [Path(tmp) / f"blob{n}" for n in range(len(names))]
+            for source, rel in zip(sources, names, strict=True):
+                source.write_text(contents[rel], encoding="utf-8")
+            blobs = repo.git.hash_object("-w", "--no-filters", "--", *sources,
+                                         env=PLAIN_GIT).split()
+            for rel, blob in zip(names, blobs, strict=True):
                 repo.git.update_index("--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
             tree = repo.git.write_tree(env=env)
         sha = repo.git.commit_tree(tree, "-m", f"Initial commit of {name}",
