@@ -344,6 +344,37 @@ def test_created_project_has_files_branches_and_hooks(store: Store, forge: GitFo
         forge.create_project("org/lib")
 
 
+def test_created_project_is_made_of_its_files_alone(store: Store, forge: GitForge,
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixed identity and message, the files as given; no user configuration,
+    templates or sample hooks."""
+    template = tmp_path / "template"
+    (template / "hooks").mkdir(parents=True)
+    (template / "hooks" / "marker").write_text("from the user's template\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[init]\n\ttemplateDir = {template}\n"
+                                     "[user]\n\tname = User\n\temail = user@example.org\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    path = forge.create_project("org/plain", {"b/x": "x\n", "a": "ä\n", "empty": ""})
+    show = git(path, "cat-file", "commit", "main").stdout
+    header, message = show.split("\n\n", 1)
+    assert message == "Initial commit of org/plain\n"
+    assert "author zuulish <zuulish@localhost>" in header
+    assert "committer zuulish <zuulish@localhost>" in header
+    assert "parent" not in header
+    assert git(path, "show", "main:a").stdout == "ä\n"
+    assert git(path, "show", "main:b/x").stdout == "x\n"
+    assert git(path, "cat-file", "-s", "main:empty").stdout == "0\n"
+    assert git(path, "symbolic-ref", "HEAD").stdout == "refs/heads/main\n"
+    assert sorted(p.name for p in (path / "hooks").iterdir()) == [
+        "post-receive", "pre-receive", "proc-receive"]
+    assert git(path, "config", "receive.advertisePushOptions").stdout == "true\n"
+    git(path, "fsck", "--strict")
+
+
 def test_change_urls_resolve_in_every_accepted_form(forge: GitForge) -> None:
     assert forge.change_url("org/app", 7) == f"{WEB}/c/org/app/+/7"
     for url in (f"{WEB}/c/org/app/+/7", f"{WEB}/c/org/app/+/7/", f"{WEB}/7"):

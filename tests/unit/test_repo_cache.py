@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,54 @@ def test_lock_of_one_repo_does_not_block_another(cache: RepoCache, repo: Repo) -
     assert same_done.wait(30)
     other.join()
     same.join()
+
+
+def test_failed_fetch_names_the_command_and_carries_gits_message(
+        cache: RepoCache, tmp_path: Path) -> None:
+    (tmp_path / "nowhere").mkdir()
+    with pytest.raises(MergeError) as caught:
+        cache.ensure("org/gone", str(tmp_path / "nowhere"))
+    message = str(caught.value)
+    assert "git fetch -q --prune --no-tags" in message
+    assert "does not appear to be a git repository" in message
+    assert "-c commit.gpgSign" not in message  # the pinned settings are not shown
+
+
+def test_stray_git_variables_do_not_redirect_the_cache(
+        repo: Repo, cache: RepoCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a hook's environment would have them: git must still work on the cache's clone."""
+    decoy = tmp_path / "decoy.git"
+    git(tmp_path, "init", "-q", "--bare", str(decoy))
+    stray = {"GIT_DIR": str(decoy), "GIT_OBJECT_DIRECTORY": str(decoy / "objects"),
+             "GIT_INDEX_FILE": str(tmp_path / "index")}
+
+    def with_stray_variables(update: Callable[[str, str], Path]) -> Path:
+        with monkeypatch.context() as env:
+            for name, value in stray.items():
+                env.setenv(name, value)
+            return update("org/proj", str(repo.path))
+
+    path = with_stray_variables(cache.ensure)  # the first clone
+    new = repo.commit({"n": "n\n"}, "New")
+    with_stray_variables(cache.fetch)
+    assert git(path, "rev-parse", "refs/heads/main") == new
+    git(path, "cat-file", "-e", new)
+    assert git(decoy, "for-each-ref") == ""
+    assert git(decoy, "count-objects") == "0 objects, 0 kilobytes"
+
+
+def test_user_git_configuration_does_not_reach_the_cache(
+        repo: Repo, cache: RepoCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's ``init.templateDir`` would put hooks into every clone."""
+    template = tmp_path / "template"
+    (template / "hooks").mkdir(parents=True)
+    (template / "hooks" / "marker").write_text("from the user's template\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[init]\n\ttemplateDir = {template}\n"
+                                     "\tdefaultBranch = from-user-config\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    path = cache.ensure("org/proj", str(repo.path))
+    assert not (path / "hooks" / "marker").exists()
+    assert git(path, "config", "--list", "--local").count("from-user-config") == 0

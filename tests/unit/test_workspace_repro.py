@@ -52,3 +52,23 @@ def test_origin_branch_is_the_state_before_the_items_own_change(tmp_path: Path,
     assert git(repo.path, "diff", "--name-only", "origin/main..main") == "b"
     assert (tmp_path / "w" / "src" / "h" / "org" / "p" / "a").is_file()  # ahead: in the state
     assert git(repo.path, "remote", "get-url", "origin") == "file:///dev/null"
+
+
+def test_a_failed_git_command_is_a_workspace_error_with_gits_message(tmp_path: Path) -> None:
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    occupied = tmp_path / "w" / "src" / "h" / "org" / "p"
+    occupied.mkdir(parents=True)
+    (occupied / "left-over").write_text("x\n")
+    with pytest.raises(WorkspaceError, match=r"git clone -q --shared --no-checkout -- .* failed "
+                                             r"in .*: fatal: destination path .* already exists"):
+        prepare_repo(RepoCache(tmp_path / "executor"), "org/p", state, tmp_path / "w", "h")
+    assert [p.name for p in occupied.iterdir()] == ["left-over"]
+
+
+def test_the_origin_of_a_prepared_repository_leads_nowhere(tmp_path: Path) -> None:
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    repo = prepare_repo(RepoCache(tmp_path / "executor"), "org/p", state, tmp_path / "w", "h")
+    assert git(repo.path, "remote", "get-url", "origin") == "file:///dev/null"
+    assert git(repo.path, "symbolic-ref", "HEAD") == "refs/heads/main"

@@ -8,11 +8,11 @@ state the gate will merge. A mismatch fails the build loudly.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zuulish.git_admin import CheckedGit, open_repo
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits, rev_parse
 
@@ -32,20 +32,28 @@ class PreparedRepo:
     commit: str
 
 
-def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise WorkspaceError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()}")
-    return proc.stdout
+class _Git(CheckedGit):
+    """git for the workspace: a failure is the build's WorkspaceError."""
+
+    error = WorkspaceError
+
+
+def _clone_shared(source: Path, dest: Path) -> Path:
+    """``git clone --shared --no-checkout`` of ``source`` at ``dest``.
+
+    Not ``Repo.clone_from``: it expands ``$VARS`` in the source path and rewrites
+    the new clone's configuration.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _Git(dest.parent).clone("-q", "--shared", "--no-checkout", "--", str(source), str(dest))
+    return dest
 
 
 def clone_at(cache: RepoCache, project: str, url: str, dest: Path) -> Path:
     """A working clone of ``project`` (objects shared with the cache)."""
     with cache.locked(project):
         cached = cache.ensure(project, url)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _git(dest.parent, "clone", "-q", "--shared", "--no-checkout", str(cached), str(dest))
-    return dest
+    return _clone_shared(cached, dest)
 
 
 def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir: Path,
@@ -61,12 +69,13 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
             f"reproduced state of {project} is {produced} but the merger tested "
             f"{state['commit']}: refusing to run on a state that differs from the one "
             "that would merge")
-    _git(dest, "checkout", "-q", "-B", state["branch"], produced)
+    repo = open_repo(dest, _Git)
+    repo.git.checkout("-q", "-B", state["branch"], produced)
     # As in Zuul: origin/<branch> is the state before this item's own changes, so
     # ``git diff origin/<branch>..<branch>`` shows what is being tested, and the
     # origin URL leads nowhere (the local repository is the state to test).
-    _git(dest, "update-ref", f"refs/remotes/origin/{state['branch']}", before)
-    _git(dest, "remote", "set-url", "origin", NO_ORIGIN)
+    repo.git.update_ref(f"refs/remotes/origin/{state['branch']}", before)
+    repo.remote("origin").set_url(NO_ORIGIN)
     return PreparedRepo(project, dest, src_dir, state["branch"], produced)
 
 
@@ -80,9 +89,8 @@ def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
     bubblewrap's binds, and bubblewrap follows links. Made while the workspace is
     prepared, before anything of the build has run; the node never sees ``dest``.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _git(dest.parent, "clone", "-q", "--shared", "--no-checkout", str(repo.path), str(dest))
-    _git(dest, "checkout", "-q", "--detach", repo.commit)
+    _clone_shared(repo.path, dest)
+    open_repo(dest, _Git).git.checkout("-q", "--detach", repo.commit)
     return dest
 
 
@@ -101,10 +109,11 @@ def prepare_branch_tip(cache: RepoCache, project: str, url: str, dest: Path,
                        branch: str | None = None) -> Path:
     """A checkout of a (trusted) project's branch tip, for its playbooks and roles."""
     clone_at(cache, project, url, dest)
+    repo = open_repo(dest, _Git)
     ref = branch if branch and rev_parse(dest, f"refs/remotes/origin/{branch}") else None
     if ref is None:
-        head = _git(dest, "symbolic-ref", "--short", "refs/remotes/origin/HEAD").strip() \
+        head = repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD").strip() \
             if rev_parse(dest, "refs/remotes/origin/HEAD") else ""
         ref = head.removeprefix("origin/") or "main"
-    _git(dest, "checkout", "-q", "-B", ref, f"origin/{ref}")
+    repo.git.checkout("-q", "-B", ref, f"origin/{ref}")
     return dest

@@ -3,7 +3,9 @@
 User and system configuration, attributes files and stray ``GIT_*`` variables
 are shut out, and the settings that could change a merge are pinned to git's
 defaults, whatever the repository's own config says. Everything the merger and
-the repo cache ask of git goes through here.
+the repo cache ask of git goes through here: the merger's commands by ``run``,
+the repo cache's administration (init, fetch, gc) by GitPython, with
+``IsolatedGit`` running its commands under the same rules.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from zuulish.git_admin import CheckedGit
 
 
 class MergeError(Exception):
@@ -79,3 +84,27 @@ def git(git_dir: str | Path, *args: str, input: str | None = None,
 def check_rev(rev: str) -> None:
     if not rev or rev.startswith("-") or any(c.isspace() or c == "\0" for c in rev):
         raise MergeError(f"invalid commit name {rev!r}")
+
+
+
+class IsolatedGit(CheckedGit):
+    """GitPython's command runner under ``run``'s rules, raising MergeError.
+
+    Every command gets the pinned settings and ``git_env``'s environment. GitPython
+    builds each command's environment on ``os.environ``, so the ``GIT_*`` variables
+    ``git_env`` shuts out are unset by ``env -u`` in front of git (only when the
+    process has any).
+    """
+
+    error = MergeError
+
+    def __init__(self, working_dir: str | Path | None = None):
+        super().__init__(working_dir)
+        self.set_persistent_git_options(c=list(PINNED_CONFIG))
+
+    def execute(self, command: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        env = git_env(self._working_dir or os.getcwd(), kwargs.pop("env", None))
+        stray = [name for name in os.environ if name not in env]
+        if stray and isinstance(command, list):
+            command = ["env", *(f"--unset={name}" for name in stray), "--", *command]
+        return super().execute(command, env=env, **kwargs)

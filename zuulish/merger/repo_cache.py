@@ -29,7 +29,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from zuulish.merger.gitcli import MergeError, git, run
+from zuulish.git_admin import init_bare, open_repo
+from zuulish.merger.gitcli import IsolatedGit, MergeError
 from zuulish.merger.speculative import forget_repo
 
 log = logging.getLogger(__name__)
@@ -39,21 +40,28 @@ LOCK_DIR = ".locks"
 
 
 def _fetch(path: Path, url: str) -> None:
-    git(path, "fetch", "-q", "--prune", "--no-tags", "--no-write-fetch-head", "--", url,
-        *REFSPECS)
+    open_repo(path, IsolatedGit).git.fetch("-q", "--prune", "--no-tags",
+                                           "--no-write-fetch-head", "--", url, *REFSPECS)
 
 
 def _clone(path: Path, url: str) -> None:
-    """Clone ``url`` bare into ``path`` (which must not exist), atomically."""
+    """Clone ``url`` bare into ``path`` (which must not exist), atomically.
+
+    Not ``git clone``: the clone has no remote in its configuration (each fetch
+    names the URL) and holds the change refs too.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        git(tmp, "init", "-q", "--bare")
+        repo = init_bare(tmp, IsolatedGit)
         _fetch(tmp, url)
-        head = run(tmp, ["ls-remote", "--symref", "--", url, "HEAD"]).stdout
+        try:
+            head = repo.git.ls_remote("--symref", "--", url, "HEAD")
+        except MergeError:
+            head = ""  # the fetch reached it: keep git's default HEAD
         first = head.split("\n", 1)[0]
         if first.startswith("ref: refs/heads/"):  # follow the remote's default branch
-            git(tmp, "symbolic-ref", "HEAD", first.split()[1])
+            repo.git.symbolic_ref("HEAD", first.split()[1])
         _fanout(tmp)
         try:
             os.rename(tmp, path)
@@ -76,7 +84,11 @@ def _fanout(path: Path) -> None:
 
 
 def _remote_answers(path: Path, url: str) -> bool:
-    return run(path.parent, ["ls-remote", "--heads", "--", url]).returncode == 0
+    try:
+        IsolatedGit(path.parent).ls_remote("--heads", "--", url)
+    except MergeError:
+        return False
+    return True
 
 
 def _size(path: Path) -> int:
@@ -212,9 +224,11 @@ class RepoCache:
         self._updates[path] = count
         if count % self.maintain_every:
             return
-        proc = run(path, ["-c", f"gc.pruneExpire={self.prune_expire}", "gc", "--auto", "--quiet"])
-        if proc.returncode != 0:
-            log.warning("git gc in %s failed: %s", path, proc.stderr.strip())
+        try:
+            open_repo(path, IsolatedGit).git(c=f"gc.pruneExpire={self.prune_expire}").gc(
+                "--auto", "--quiet")
+        except MergeError as exc:
+            log.warning("git gc in %s failed: %s", path, exc)
         _fanout(path)  # gc removes the ones it emptied
 
     def clones(self) -> list[Path]:

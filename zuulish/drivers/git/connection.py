@@ -6,17 +6,18 @@ commit into a change or a new patch set (see :mod:`zuulish.drivers.git.hook`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from zuulish.errors import ForgeError
+from zuulish.git_admin import CheckedGit, init_bare
 from zuulish.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,27 @@ IDENTITY = {"GIT_AUTHOR_NAME": "zuulish", "GIT_AUTHOR_EMAIL": "zuulish@localhost
             "GIT_COMMITTER_NAME": "zuulish", "GIT_COMMITTER_EMAIL": "zuulish@localhost"}
 
 
+class ForgeGit(CheckedGit):
+    """git for the forge's repositories: a failure is a ForgeError with git's message.
+
+    Commands get the process's environment (with ``env`` on top): in a receive
+    hook, that is what shows git the pushed objects still in quarantine.
+    """
+
+    error = ForgeError
+
+
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None,
         input: str | None = None) -> str:
-    """Run git in ``cwd``; its stdout, or ForgeError with git's message."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          input=input, env={**os.environ, **(env or {})})
-    if proc.returncode != 0:
-        raise ForgeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc.stdout
+    """Run git in ``cwd`` (GitPython); its stdout, or ForgeError with git's message."""
+    with contextlib.ExitStack() as stack:
+        stdin = None
+        if input is not None:  # GitPython feeds git's stdin from a file
+            stdin = stack.enter_context(tempfile.TemporaryFile())
+            stdin.write(input.encode())
+            stdin.seek(0)
+        return ForgeGit(cwd).execute(["git", *args], env=env, istream=stdin,
+                                     strip_newline_in_stdout=False)
 
 
 def change_ref(number: int, patchset: int) -> str:
@@ -116,19 +130,23 @@ class GitForge:
         if self.exists(name):
             raise ForgeError(f"project {name!r} already exists")
         path.mkdir(parents=True)
-        git(path, "init", "-q", "--bare", f"--initial-branch={branch}", env=PLAIN_GIT)
-        git(path, "config", "receive.advertisePushOptions", "true", env=PLAIN_GIT)
+        repo = init_bare(path, ForgeGit, initial_branch=branch, env=PLAIN_GIT)
+        repo.git.config("receive.advertisePushOptions", "true", env=PLAIN_GIT)
         contents = files if files else {"README": f"{name}\n"}
         with tempfile.TemporaryDirectory() as tmp:
             env = {**PLAIN_GIT, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            for rel, text in sorted(contents.items()):
-                blob = git(path, "hash-object", "-w", "--stdin", input=text, env=env).strip()
-                git(path, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}",
-                    env=env)
-            tree = git(path, "write-tree", env=env).strip()
-        sha = git(path, "commit-tree", tree, input=f"Initial commit of {name}\n",
-                  env={**PLAIN_GIT, **IDENTITY}).strip()
-        git(path, "update-ref", f"refs/heads/{branch}", sha, ZERO, env=PLAIN_GIT)
+            names = sorted(contents)
+            sources = [Path(tmp) / f"blob{n}" for n in range(len(names))]
+            for source, rel in zip(sources, names, strict=True):
+                source.write_text(contents[rel], encoding="utf-8")
+            blobs = repo.git.hash_object("-w", "--no-filters", "--", *sources,
+                                         env=PLAIN_GIT).split()
+            for rel, blob in zip(names, blobs, strict=True):
+                repo.git.update_index("--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+            tree = repo.git.write_tree(env=env)
+        sha = repo.git.commit_tree(tree, "-m", f"Initial commit of {name}",
+                                   env={**PLAIN_GIT, **IDENTITY})
+        repo.git.update_ref(f"refs/heads/{branch}", sha, ZERO, env=PLAIN_GIT)
         self.install_hooks(name)
         return path
 
@@ -196,11 +214,10 @@ class GitForge:
             raise ForgeError(f"branch {branch} of {project} moved since the change was "
                              f"tested: expected {expected_old[:12]}, found "
                              f"{(current or 'nothing')[:12]}")
-        proc = subprocess.run(["git", "update-ref", f"refs/heads/{branch}", new_sha,
-                               expected_old], cwd=path, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise ForgeError(f"branch {branch} of {project} moved while merging: "
-                             f"{proc.stderr.strip()}")
+        try:
+            ForgeGit(path).update_ref(f"refs/heads/{branch}", new_sha, expected_old)
+        except ForgeError as exc:
+            raise ForgeError(f"branch {branch} of {project} moved while merging: {exc}") from exc
 
     def recover_pending_pushes(self) -> int:
         """Record pushes whose post-receive could not reach the store.

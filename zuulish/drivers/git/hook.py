@@ -11,8 +11,8 @@ ref stays, and the forge records it when zuulish next starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -130,8 +130,8 @@ def record_push(forge: GitForge, project: str, branch: str, new_sha: str,
     if ref:
         # Compare-and-delete: if a newer push moved the ref meanwhile, it stays for
         # that push's own hook, so a failure here is expected and harmless.
-        subprocess.run(["git", "update-ref", "-d", ref, new_sha], cwd=path,
-                       capture_output=True, check=False)
+        with contextlib.suppress(ForgeError):
+            git(path, "update-ref", "-d", ref, new_sha)
     _wake(forge)
     return messages
 
@@ -247,9 +247,11 @@ def proc_receive(forge: GitForge, project: str, commands: list[tuple[str, str, s
 
 def _ref_exists(forge: GitForge, project: str, ref: str) -> bool:
     """A ``refs/for`` ref exists only in repositories set up before proc-receive."""
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref],
-                          cwd=forge.repo_path(project), capture_output=True)
-    return proc.returncode == 0
+    try:
+        git(forge.repo_path(project), "rev-parse", "--verify", "--quiet", ref)
+    except ForgeError:
+        return False
+    return True
 
 
 def _in_repository(forge: GitForge, project: str) -> str | None:
