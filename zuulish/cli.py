@@ -42,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from zuulish.demo import run_demo
 
-    return run_demo(Path(args.dir), once=args.once, port=args.port)
+    return run_demo(Path(args.dir), once=args.once, port=args.port,
+                    job_seconds=args.job_seconds, pace=args.pace)
 
 
 def _forge_connection(config, name: str | None) -> str:
@@ -207,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="exit after the summary")
     demo.add_argument("--dir", default=".zuulish-demo", help="where to keep the demo's state")
     demo.add_argument("--port", type=int, default=9000, help="dashboard port (0: any free)")
+    demo.add_argument("--job-seconds", type=float, default=6.0,
+                      help="how long each demo job takes beyond its tests (default: 6)")
+    demo.add_argument("--pace", type=float, default=4.0,
+                      help="seconds between two pushed changes (default: 4)")
     demo.set_defaults(func=cmd_demo)
 
     review = sub.add_parser("review", help="review a change on the built-in forge")
