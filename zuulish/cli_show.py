@@ -78,7 +78,7 @@ def draw_change(info: dict[str, Any]) -> list[str]:
         result = report["result"] or report["action"]
         lines.append(f"  {_when(report['created_at'])}  {report['pipeline']:<10} "
                      f"ps{report['patchset']}  {result}  votes: {_votes(report['votes'])}")
-        lines.extend(f"      {line}" for line in report["message"].rstrip().splitlines())
+        lines.extend(f"      {line}".rstrip() for line in report["message"].rstrip().splitlines())
     lines.append("")
     lines.append("Builds (oldest first):" if info["builds"] else "Builds: none yet")
     for build in info["builds"]:

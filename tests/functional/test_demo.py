@@ -51,7 +51,11 @@ def _running_jobs(status: dict) -> list[str]:
 def test_demo_is_live_merges_good_changes_rejects_the_broken_one_and_its_hints_work(
         tmp_path: Path) -> None:
     demo_dir = tmp_path / "demo"
-    program = Path(sys.executable).parent / "zuulish"  # the console script, as make runs it
+    # The console script, as make runs it: `.venv/bin/zuulish` when the venv is the
+    # repository's own (as `make test` makes it), else the running venv's.
+    program = Path(os.path.relpath(Path(sys.executable).parent / "zuulish", ROOT))
+    if program.parts[0] == "..":
+        program = Path(sys.executable).parent / "zuulish"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [str(program), "demo", "--dir", str(demo_dir), "--port", "0", "--job-seconds", "4",
@@ -89,6 +93,7 @@ def test_demo_is_live_merges_good_changes_rejects_the_broken_one_and_its_hints_w
         # Every hint works as printed, from where make runs the demo.
         hints = [line.removeprefix("Try: ") for line in out if line.startswith("Try: ")]
         assert [h.split()[-1] for h in hints] == ["changes", "3", "list", "status"], hints
+        assert all(h.startswith(f"{program} -c {demo_dir}/zuulish.yaml ") for h in hints)
         results = {}
         for hint in hints:
             ran = subprocess.run(shlex.split(hint), cwd=ROOT, env=env, capture_output=True,
