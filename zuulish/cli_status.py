@@ -90,8 +90,10 @@ def draw_tenant(status: dict[str, Any], now: float | None = None) -> list[str]:
             for item in queue["items"]:
                 change = item["change"]
                 live = "" if item.get("live", True) else " (not live)"
+                since = item.get("enqueued_at")
+                age = "-" if since is None else _elapsed(now - since)
                 lines.append(f"      {change['label']:<10} {change['project']} "
-                             f"{change['branch']}  {item_state(item)}{live}  "
+                             f"{change['branch']}  {item_state(item)}{live} for {age}  "
                              f"{change.get('subject') or ''}".rstrip())
                 if item.get("message") and item.get("failing"):
                     lines.append(f"        ! {item['message'].splitlines()[0]}")

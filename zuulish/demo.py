@@ -15,8 +15,10 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,10 +299,10 @@ def run_demo(directory: Path, once: bool, port: int, job_seconds: float = JOB_SE
             print(f"Serving the dashboard at {summary['dashboard']} (Ctrl-C to stop)")
         print(json.dumps(summary), flush=True)
         if not once:
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(1.0):
                 pass
         return 0 if ok else 1
     finally:
