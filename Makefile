@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo sandbox-tools test lint venv clean
 
 $(STAMP): pyproject.toml
 	@command -v git >/dev/null || { echo "git is required (apt-get install git)"; exit 1; }
@@ -17,9 +17,30 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
-	@command -v bwrap >/dev/null || { echo "bubblewrap is required: every playbook runs in its sandbox (apt-get install bubblewrap)"; exit 1; }
-	@command -v pasta >/dev/null || { echo "pasta is required: it connects the sandbox's private network (apt-get install passt)"; exit 1; }
+# bubblewrap (every playbook runs in its sandbox) and passt (pasta connects the private
+# network of untrusted playbooks): installed here when running as root with apt-get,
+# otherwise the command that installs them is printed.
+sandbox-tools:
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v pasta >/dev/null 2>&1 || missing="$$missing passt"; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing \
+			|| exit 1; \
+	else \
+		echo "zuulish needs$$missing: every playbook runs in bubblewrap's sandbox, and" \
+			"pasta (from passt) connects the sandbox's private network."; \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "Install them with: sudo apt-get install -y$$missing"; \
+		else \
+			echo "Install the packages$$missing with your system's package manager."; \
+		fi; \
+		exit 1; \
+	fi
+
+demo: sandbox-tools $(STAMP)
 	$(BIN)/zuulish demo $(DEMO_ARGS)
 
 # Tests run in parallel, one worker per core (pytest-xdist); the 20 slowest are

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -43,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from zuulish.demo import run_demo
 
-    return run_demo(Path(args.dir), once=args.once, port=args.port)
+    return run_demo(Path(args.dir), once=args.once, port=args.port,
+                    job_seconds=args.job_seconds, pace=args.pace)
 
 
 def _forge_connection(config, name: str | None) -> str:
@@ -65,29 +65,14 @@ def cmd_review(args: argparse.Namespace) -> int:
     config = _load(args)
     store = Store(config.database)
     store.check()
+    if not (args.approve or args.recheck or args.abandon):
+        from zuulish.cli_review import other_review
+
+        print(other_review(store, _forge_connection(config, args.connection), args))
+        return 0
     print(review(store, _forge_connection(config, args.connection), args.number,
                  approve=args.approve, recheck=args.recheck, abandon=args.abandon,
                  message=args.message, state_dir=config.state_dir))
-    return 0
-
-
-def cmd_changes(args: argparse.Namespace) -> int:
-    from zuulish.drivers.git.review import list_changes
-    from zuulish.store import Store
-
-    config = _load(args)
-    store = Store(config.database)
-    store.check()
-    changes = list_changes(store, _forge_connection(config, args.connection), config.web_url)
-    if args.json:
-        print(json.dumps(changes, indent=2))
-        return 0
-    if not changes:
-        print("no changes")
-        return 0
-    for c in changes:
-        print(f"{c['number']:>5} {c['status']:<9} {c['project']:<20} {c['branch']:<10} "
-              f"ps{c['patchset']:<3} {(c.get('last_result') or '-'):<22} {c['subject']}")
     return 0
 
 
@@ -198,6 +183,16 @@ def cmd_manage(args: argparse.Namespace) -> int:
     return 1 if outcome.startswith(("error", "internal error")) else 0
 
 
+def _lazy(target: str):
+    """The command ``module:function``, imported only when it runs (a quick start-up)."""
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        module, _, name = target.partition(":")
+        return getattr(importlib.import_module(module), name)(args)
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zuulish", description="A project gating system.")
     parser.add_argument("-c", "--config", help="server configuration file "
@@ -215,15 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="exit after the summary")
     demo.add_argument("--dir", default=".zuulish-demo", help="where to keep the demo's state")
     demo.add_argument("--port", type=int, default=9000, help="dashboard port (0: any free)")
+    demo.add_argument("--job-seconds", type=float, default=6.0,
+                      help="how long each demo job takes beyond its tests (default: 6)")
+    demo.add_argument("--pace", type=float, default=4.0,
+                      help="seconds between two pushed changes (default: 4)")
     demo.set_defaults(func=cmd_demo)
 
     review = sub.add_parser("review", help="review a change on the built-in forge")
     review.add_argument("number", type=int)
-    action = review.add_mutually_exclusive_group(required=True)
+    action = review.add_mutually_exclusive_group()
     action.add_argument("--approve", action="store_true", help="Code-Review+2, Workflow+1")
     action.add_argument("--recheck", action="store_true", help="run the check jobs again")
     action.add_argument("--abandon", action="store_true", help="abandon the change")
-    review.add_argument("-m", "--message", help="comment to leave")
+    action.add_argument("--restore", action="store_true", help="reopen an abandoned change")
+    action.add_argument("--code-review", metavar="VOTE",
+                        help="vote Code-Review -2, -1, 0 (remove the vote), +1 or +2")
+    review.add_argument("-m", "--message", help="comment to leave (alone: a comment only)")
     review.add_argument("--connection", help="forge connection (default: the first)")
     review.set_defaults(func=cmd_review)
 
@@ -235,8 +237,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     changes = sub.add_parser("changes", help="list changes on the built-in forge")
     changes.add_argument("--json", action="store_true", help="print JSON")
+    changes.add_argument("--state", help="only changes in this state: new, merged, abandoned")
+    changes.add_argument("--project", help="only changes of this project")
     changes.add_argument("--connection", help="forge connection (default: the first)")
-    changes.set_defaults(func=cmd_changes)
+    changes.set_defaults(func=_lazy("zuulish.cli_changes:cmd_changes"))
+
+    show = sub.add_parser("show", help="a change with its reports and builds")
+    show.add_argument("number", type=int)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--connection", help="forge connection (default: the first)")
+    show.set_defaults(func=_lazy("zuulish.cli_show:cmd_show"))
+
+    status = sub.add_parser("status", help="the pipelines' queues of the running server")
+    status.add_argument("--tenant", help="only this tenant (default: every tenant)")
+    status.set_defaults(func=_lazy("zuulish.cli_status:cmd_status"))
 
     validate = sub.add_parser("validate-config",
                               help="validate a repository's Zuul configuration files")
@@ -288,6 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--branch", default="main")
     create.add_argument("--connection", help="forge connection (default: the first)")
     create.set_defaults(func=cmd_project_create)
+    plist = project.add_parser("list", help="list the forge's repositories")
+    plist.add_argument("--json", action="store_true", help="print JSON")
+    plist.add_argument("--connection", help="forge connection (default: the first)")
+    plist.set_defaults(func=_lazy("zuulish.cli_project:cmd_project_list"))
+    branch = project.add_parser("branch", help="branches of a repository") \
+        .add_subparsers(dest="branch", required=True)
+    bcreate = branch.add_parser("create", help="create a branch (an administrator's action)")
+    bcreate.add_argument("project")
+    bcreate.add_argument("branch")
+    bcreate.add_argument("--from", dest="start", metavar="REF",
+                         help="where the branch starts (default: the default branch's tip)")
+    bcreate.add_argument("--connection", help="forge connection (default: the first)")
+    bcreate.set_defaults(func=_lazy("zuulish.cli_project:cmd_branch_create"))
     return parser
 
 

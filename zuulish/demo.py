@@ -13,8 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,11 @@ ROOT = Path(zuulish.__file__).resolve().parent.parent
 QUICKSTART = ROOT / "config-examples" / "quickstart"
 JOBS = ROOT / "jobs"
 TIMEOUT_S = 300
+#: How long each demo job takes beyond its tests, and the pause between two pushes:
+#: enough for a person who opens the dashboard when it is printed to watch the gate work.
+JOB_SECONDS = 6.0
+PACE_SECONDS = 4.0
+JOB_SECONDS_VAR = "demo_job_seconds: 0"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Demo Developer", "GIT_AUTHOR_EMAIL": "dev@example.org",
@@ -125,9 +134,38 @@ def setup_demo_dir(directory: Path, port: int) -> Path:
     return directory / "zuulish.yaml"
 
 
+def with_job_seconds(files: dict[str, str], seconds: float) -> dict[str, str]:
+    """A demo repository's files with its jobs' ``demo_job_seconds`` set to ``seconds``."""
+    text = files[".zuul.yaml"]
+    if JOB_SECONDS_VAR not in text:
+        raise UserError(f"the demo's .zuul.yaml no longer sets {JOB_SECONDS_VAR!r}")
+    return {**files, ".zuul.yaml": text.replace(JOB_SECONDS_VAR,
+                                                f"demo_job_seconds: {seconds:g}")}
+
+
+def as_typed(path: Path) -> str:
+    """``path`` as a person types it here: relative when it lies below this directory."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def zuulish_command() -> str:
+    """How to run zuulish again from this directory (``.venv/bin/zuulish`` after make)."""
+    program = Path(sys.argv[0])
+    if program.name == "zuulish" and program.is_file():
+        return shlex.quote(as_typed(program))
+    return f"{shlex.quote(sys.executable)} -m zuulish.cli"
+
+
 class Demo:
-    def __init__(self, directory: Path, port: int):
+    def __init__(self, directory: Path, port: int, job_seconds: float = JOB_SECONDS,
+                 pace: float = PACE_SECONDS):
         self.t0 = time.monotonic()
+        self.job_seconds = job_seconds
+        self.pace = pace
         self.directory = directory.resolve()
         if port == 0 or not port_is_free("127.0.0.1", port):
             port = free_port()
@@ -145,8 +183,9 @@ class Demo:
         repos = QUICKSTART / "repos"
         self.forge.create_project("zuul-config", read_dir(repos / "zuul-config"))
         self.forge.create_project("zuulish-jobs", read_dir(JOBS))
-        self.forge.create_project("demo/lib", read_dir(repos / "demo-lib"))
-        self.forge.create_project("demo/app", read_dir(repos / "demo-app"))
+        for name, source in (("demo/lib", "demo-lib"), ("demo/app", "demo-app")):
+            self.forge.create_project(
+                name, with_job_seconds(read_dir(repos / source), self.job_seconds))
 
     def push(self, change: DemoChange, by_key: dict[str, DemoChange]) -> None:
         work = self.directory / "work" / change.key
@@ -186,11 +225,13 @@ class Demo:
         self.aio.start()
         self.web = WebThread(self.aio)
         self.web.start()
-        self.say(f"zuulish is running; dashboard at {self.config.web_url}/")
+        self.say(f"zuulish is running. Open the dashboard now to watch the gate live: "
+                 f"{self.dashboard}")
         by_key = {c.key: c for c in self.changes}
-        for change in self.changes:
+        for i, change in enumerate(self.changes):
+            if i:
+                time.sleep(self.pace)
             self.push(change, by_key)
-        for change in self.changes:
             review(self.aio.store, "forge", change.number, approve=True)
             self.say(f"approved change {change.number}")
         pending = list(self.changes)
@@ -210,8 +251,22 @@ class Demo:
         return {
             "merged": [c.number for c in self.changes if c.outcome == "merged"],
             "rejected": [c.number for c in self.changes if c.outcome == "rejected"],
-            "dashboard": f"{self.config.web_url}/t/demo/status",
+            "dashboard": self.dashboard,
         }
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.config.web_url}/t/demo/status"
+
+    def hints(self, serving: bool) -> list[str]:
+        """Commands to try next, each of which works as printed, from this directory."""
+        base = f"{zuulish_command()} -c {shlex.quote(as_typed(self.config.path))}"
+        rejected = next((c.number for c in self.changes if c.outcome == "rejected"),
+                        self.changes[0].number)
+        hints = [f"{base} changes", f"{base} show {rejected}", f"{base} project list"]
+        if serving:
+            hints.append(f"{base} status")
+        return hints
 
     def stop(self) -> None:
         if self.web is not None:
@@ -219,8 +274,11 @@ class Demo:
         self.aio.stop()
 
 
-def run_demo(directory: Path, once: bool, port: int) -> int:
-    demo = Demo(directory, port)
+def run_demo(directory: Path, once: bool, port: int, job_seconds: float = JOB_SECONDS,
+             pace: float = PACE_SECONDS) -> int:
+    if job_seconds < 0 or pace < 0:
+        raise UserError("--job-seconds and --pace must be 0 or more")
+    demo = Demo(directory, port, job_seconds, pace)
     try:
         summary = demo.run()
         ok = all(c.outcome == c.expect for c in demo.changes)
@@ -232,7 +290,8 @@ def run_demo(directory: Path, once: bool, port: int) -> int:
         print(f"The gate tested each change on top of the ones ahead of it, merged the good "
               f"ones and rejected the broken one without holding up the rest "
               f"({time.monotonic() - demo.t0:.1f}s).")
-        print(f"Try: zuulish -c {demo.config.path} changes")
+        for hint in demo.hints(serving=not once):
+            print(f"Try: {hint}")
         if not ok:
             print("Unexpected outcome: see the dashboard and the logs under "
                   f"{demo.config.state_dir / 'logs'}")
@@ -240,10 +299,10 @@ def run_demo(directory: Path, once: bool, port: int) -> int:
             print(f"Serving the dashboard at {summary['dashboard']} (Ctrl-C to stop)")
         print(json.dumps(summary), flush=True)
         if not once:
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(1.0):
                 pass
         return 0 if ok else 1
     finally:

@@ -8,8 +8,8 @@ from typing import Any
 
 from zuulish.model import EventFilter
 
-EVENTS = ("patchset-created", "comment-added", "change-abandoned", "change-merged",
-          "ref-updated")
+EVENTS = ("patchset-created", "comment-added", "change-abandoned", "change-restored",
+          "change-merged", "ref-updated")
 KEYS = ("event", "comment", "approval", "branch", "ref", "ignore-deletes")
 
 
