@@ -9,11 +9,9 @@ which makes them fail instead.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +22,12 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import delete, select
 
+from tests.fakes.web_server import served
 from tests.functional.test_web import seed
 from zuulish.config.layout import Layout
 from zuulish.model import Pipeline, PipelineManager
-from zuulish.runner import free_port
 from zuulish.store import BuildRow, BuildSetRow, ChangeRow, QueueItemRow, Store
-from zuulish.web.app import create_app, serve
+from zuulish.web.app import create_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Error, Page
@@ -135,21 +133,8 @@ def dashboard(store: Store, tmp_path: Path) -> Iterator[Dashboard]:
         "check": Pipeline("check", PipelineManager.INDEPENDENT, description="Fast feedback"),
         "gate": Pipeline("gate", PipelineManager.DEPENDENT)})
     layouts = SimpleNamespace(layouts={"t": layout}, tenants={"t": None})
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # The server gets a loop of its own, started in its thread: Playwright's sync API
-    # keeps an event loop running in this one.
-    loop = asyncio.new_event_loop()
-    started = asyncio.run_coroutine_threadsafe(
-        serve(create_app(store, layouts, tmp_path, url), "127.0.0.1", port), loop)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    runner = started.result(10)
-    yield Dashboard(url, tmp_path, store)
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with served(lambda url: create_app(store, layouts, tmp_path, url)) as url:
+        yield Dashboard(url, tmp_path, store)
 
 
 def test_status_page_shows_the_queued_items_of_each_pipeline(dashboard: Dashboard,
