@@ -84,7 +84,11 @@ class AllInOne:
     def __init__(self, config: ServerConfig, clock: Clock | None = None):
         self.config = config
         self.clock = clock or SystemClock()
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"state_dir: cannot create {config.state_dir}: "
+                              f"{exc.strerror or exc}", file=str(config.path)) from exc
         self.store = Store(config.database)
         self.store.upgrade()
         self.connections = make_connections(config, self.store)

@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--branch", default="main")
     create.add_argument("--connection", help="forge connection (default: the first)")
     create.set_defaults(func=cmd_project_create)
+
+    from zuulish.cli_tenant import add_tenant_parser
+
+    add_tenant_parser(sub, _load)
     return parser
 
 

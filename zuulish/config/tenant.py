@@ -38,6 +38,9 @@ class TenantProject:
     implied_branch_matchers: bool | None = None  # None: Zuul's heuristic
     include_branches: tuple[str, ...] = ()  # regexes; empty: every branch
     exclude_branches: tuple[str, ...] = ()
+    # where the tenant file lists it (for errors about the project itself)
+    file: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
 
     def loads(self, kind: str) -> bool:
         """Whether objects of ``kind`` from this project's config are loaded."""
@@ -161,7 +164,8 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
                 load_branch=options.get("load-branch"),
                 implied_branch_matchers=_bool_option(options, "implied-branch-matchers", f, ln),
                 include_branches=_patterns(options, "include-branches", f, ln),
-                exclude_branches=_patterns(options, "exclude-branches", f, ln)))
+                exclude_branches=_patterns(options, "exclude-branches", f, ln),
+                file=f, line=ln or None))
     return out
 
 
