@@ -135,11 +135,11 @@ class AllInOne:
             forge.recover_pending_pushes()
 
     def start(self) -> None:
+        self.layouts.load_all()  # first: a tenant file that cannot be read stops here
         self.store.notifier.listen(self.config.state_dir)
         if self.connections.forges:
             self.intake = serve_forges(self.config.path, self.connections.forges)
             self.intake.start()
-        self.layouts.load_all()
         self.recover()
         poll = self.config.poll_interval
         notifier = self.store.notifier

@@ -99,9 +99,9 @@ def run_forever(config: ServerConfig) -> None:
     if problem is not None:
         raise ConfigError(f"web.listen: cannot serve on {config.listen_host}:"
                           f"{config.listen_port}: {problem}", file=str(config.path))
+    aio = AllInOne(config)
     hup = threading.Event()
     signal.signal(signal.SIGHUP, lambda *_: hup.set())  # from now on, never fatal
-    aio = AllInOne(config)
     aio.start()
     web = WebThread(aio)
     try:

@@ -129,8 +129,9 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
     if not isinstance(entries, list):
         raise ConfigError("a project list must be a list", file=file, line=line)
     out = []
-    for entry in entries:
-        f, ln = where(entry, file, line)
+    item_lines = getattr(entries, "item_lines", None) or []
+    for i, entry in enumerate(entries):
+        f, ln = where(entry, file, item_lines[i] if i < len(item_lines) else line)
         options: dict[str, Any] = dict(inherited or {})
         if isinstance(entry, str):
             names = [entry]
