@@ -88,6 +88,39 @@ def test_config_project_change_with_broken_yaml_is_reported_and_never_merges(
     tenant.wait_for(lambda: tenant.change(good).status == "MERGED", what="good merged")
 
 
+def test_config_change_of_a_project_without_jobs_is_validated_in_check(
+        tmp_path: Path, database_url: str) -> None:
+    t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP}}).start()
+    try:
+        number = t.push("zuul-config", {"zuul.d/pipelines.yaml": BROKEN}, "Break pipelines")
+        report = t.wait_reported(number, "check")
+        assert report.result == "CONFIG_ERROR"
+        assert "zuul-config/zuul.d/pipelines.yaml:" in report.message
+        good = t.push("zuul-config", {"zuul.d/more.yaml": "- job:\n    name: extra\n"},
+                      "Add a job")
+        # valid, and no jobs: the item ends without a vote (no no-jobs reporter here)
+        t.wait_for(lambda: _ended(t, good), what="the valid change's check item to end")
+        assert [r.result for r in t.reports(good)] == []
+        # a change that touches no configuration still enters no pipeline
+        plain = t.push("zuul-config", {"README": "hi\n"}, "Docs")
+        app = t.push("org/app", {"x.txt": "x\n"}, "Later")
+        assert t.wait_reported(app, "check").result == "SUCCESS"
+        assert t.reports(plain) == []
+    finally:
+        t.stop()
+
+
+def _ended(t: GateTenant, number: int) -> bool:
+    from sqlalchemy import select
+
+    from zuulish.store import QueueItemRow
+
+    with t.aio.store.read() as s:
+        states = s.scalars(select(QueueItemRow.state).where(
+            QueueItemRow.change_number == number)).all()
+    return bool(states) and "queued" not in states
+
+
 def test_broken_config_project_push_keeps_the_last_good_layout_and_shows_why(
         tenant: GateTenant) -> None:
     tenant.config.listen_port = free_port()
