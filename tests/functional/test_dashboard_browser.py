@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,6 +27,7 @@ from tests.functional.test_web import seed
 from zuulish.config.layout import Layout
 from zuulish.model import Pipeline, PipelineManager
 from zuulish.runner import free_port
+from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import BuildRow, BuildSetRow, ChangeRow, QueueItemRow, Store
 from zuulish.web.app import create_app, serve
 
@@ -134,7 +134,8 @@ def dashboard(store: Store, tmp_path: Path) -> Iterator[Dashboard]:
     layout = Layout("t", pipelines={
         "check": Pipeline("check", PipelineManager.INDEPENDENT, description="Fast feedback"),
         "gate": Pipeline("gate", PipelineManager.DEPENDENT)})
-    layouts = SimpleNamespace(layouts={"t": layout}, tenants={"t": None})
+    layouts = TenantLayouts(tmp_path / "main.yaml", {}, {}, {})
+    layouts.layouts = {"t": layout}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # The server gets a loop of its own, started in its thread: Playwright's sync API
