@@ -80,3 +80,15 @@ def test_an_unknown_key_and_an_unreadable_tenant_file(
     assert "unknown key 'webb' (did you mean 'web'?)" in run(config, capsys)
     config = write_config(tmp_path, tenant_file="nope.yaml")
     assert f"{tmp_path}/nope.yaml: cannot read tenant file" in run(config, capsys)
+
+
+def test_tenant_reconfigure_without_a_running_scheduler_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(config), "tenant", "reconfigure", "--timeout", "0.3"]) == 1
+    assert "the scheduler has not acted on it yet (is `zuulish run` running?)" \
+        in capsys.readouterr().out
+    assert main(["-c", str(config), "tenant", "reconfigure", " "]) == 1
+    assert "a tenant name cannot be empty" in capsys.readouterr().err
