@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,6 @@ class Refused:
     """A tenant configuration that was read but not put in place, and why."""
 
     errors: list[ConfigError]
-    at: float
     # files read but not applied, tried again by the tenant's next reload
     files: ProjectFiles = field(default_factory=dict)
 
@@ -172,11 +170,13 @@ class TenantLayouts:
         applied = self.files.get(tenant, {})
         unapplied = {p: f for p, f in files.items() if applied.get(p) != f}
         if current is not None and _breaks(config, added, set(unapplied), missing):
+            before = self.refused.get(tenant)
             with self._lock:
-                self.refused[tenant] = Refused(added, time.time(), unapplied)
-            for err in added:
-                log.error("tenant %s: configuration not applied (the last good layout "
-                          "stays): %s", tenant, err)
+                self.refused[tenant] = Refused(added, unapplied)
+            if before is None or [str(e) for e in before.errors] != [str(e) for e in added]:
+                for err in added:  # once, not again at each retry
+                    log.error("tenant %s: configuration not applied (the last good layout "
+                              "stays): %s", tenant, err)
             return LoadResult(tenant, False, current, added)
         for err in candidate.errors:
             log.warning("tenant %s: %s", tenant, err)
