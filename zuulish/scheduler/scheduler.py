@@ -270,7 +270,8 @@ class Scheduler:
 
     # ------------------------------------------------------------ management
     def handle_management(self, row: EventRow) -> str:
-        """Carry out an enqueue, dequeue or promote request (see ``management``)."""
+        """Carry out an enqueue, dequeue, promote or tenant-reconfigure request (see
+        ``management``)."""
         data = row.data or {}
         if row.type == management.RECONFIGURE:
             return self._reconfigure(data.get("tenant"), data.get("account"))
