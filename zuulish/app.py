@@ -84,7 +84,11 @@ class AllInOne:
     def __init__(self, config: ServerConfig, clock: Clock | None = None):
         self.config = config
         self.clock = clock or SystemClock()
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"state_dir: cannot create {config.state_dir}: "
+                              f"{exc.strerror or exc}", file=str(config.path)) from exc
         self.store = Store(config.database)
         self.store.upgrade()
         self.connections = make_connections(config, self.store)
@@ -131,11 +135,11 @@ class AllInOne:
             forge.recover_pending_pushes()
 
     def start(self) -> None:
+        self.layouts.load_all()  # first: a tenant file that cannot be read stops here
         self.store.notifier.listen(self.config.state_dir)
         if self.connections.forges:
             self.intake = serve_forges(self.config.path, self.connections.forges)
             self.intake.start()
-        self.layouts.load_all()
         self.recover()
         poll = self.config.poll_interval
         notifier = self.store.notifier

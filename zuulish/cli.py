@@ -315,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where the branch starts (default: the default branch's tip)")
     bcreate.add_argument("--connection", help="forge connection (default: the first)")
     bcreate.set_defaults(func=_lazy("zuulish.cli_project:cmd_branch_create"))
+
+    from zuulish.cli_tenant import add_tenant_parser
+
+    add_tenant_parser(sub, _load)
     return parser
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import socket
 import threading
 
 from zuulish.app import AllInOne
+from zuulish.errors import ConfigError
+from zuulish.scheduler import management
 from zuulish.server_config import ServerConfig
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,24 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the web server could not listen on ``host:port`` (None: it can)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host!r}: {exc.strerror or exc}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the address is in use (is zuulish already running?)"
+            return exc.strerror or str(exc)
+    return None
 
 
 class WebThread:
@@ -57,18 +78,47 @@ class WebThread:
         self.thread.join(timeout=10)
 
 
+def _listen_error(config: ServerConfig, exc: OSError) -> ConfigError:
+    return ConfigError(f"web.listen: cannot serve on {config.listen_host}:"
+                       f"{config.listen_port}: {exc.strerror or exc}", file=str(config.path))
+
+
+def request_reconfigure(aio: AllInOne, who: str) -> int:
+    """Record a reconfiguration of every tenant for the scheduler; the event's id."""
+    event_id = management.record(aio.store, management.RECONFIGURE,
+                                 management.reconfigure_data(None), account=who)
+    log.warning("%s: re-reading the tenant file and every project's configuration "
+                "(event %s)", who, event_id)
+    return event_id
+
+
 def run_forever(config: ServerConfig) -> None:
+    """Serve until SIGINT or SIGTERM; SIGHUP reloads the tenant file, as
+    ``zuulish tenant reconfigure`` does. Start-up problems are ConfigErrors."""
+    problem = bind_problem(config.listen_host, config.listen_port)
+    if problem is not None:
+        raise ConfigError(f"web.listen: cannot serve on {config.listen_host}:"
+                          f"{config.listen_port}: {problem}", file=str(config.path))
     aio = AllInOne(config)
+    hup = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: hup.set())  # from now on, never fatal
     aio.start()
     web = WebThread(aio)
-    web.start()
+    try:
+        web.start()
+    except OSError as exc:
+        web.stop()
+        aio.stop()
+        raise _listen_error(config, exc) from exc
     print(f"zuulish is running: dashboard at {config.web_url}/ (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(0.5):
+            if hup.is_set():
+                hup.clear()
+                request_reconfigure(aio, "SIGHUP")
     finally:
         web.stop()
         aio.stop()

@@ -200,7 +200,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
     _check_keys(data, _TOP_KEYS, "", path)
     base = path.parent
 
-    state_dir = (base / str(data.get("state_dir", "state"))).resolve()
+    state_dir = (base / _expect(data.get("state_dir", "state"), str, "state_dir", path)).resolve()
     database = data.get("database") or f"sqlite:///{state_dir / 'zuulish.db'}"
     _expect(database, str, "database", path)
     if "tenant_file" not in data:

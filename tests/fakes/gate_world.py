@@ -177,6 +177,9 @@ class SimForge:
     def config_files(self, project: str, branch: str) -> dict[str, str]:
         return {"zuul.yaml": self.config} if project == "zuul-config" else {}
 
+    def exists(self, project: str) -> bool:
+        return project == "zuul-config" or project in self.repos
+
     def default_branch(self, project: str) -> str:
         return "main"
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,6 +25,7 @@ from tests.fakes.web_server import served
 from tests.functional.test_web import seed
 from zuulish.config.layout import Layout
 from zuulish.model import Pipeline, PipelineManager
+from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import BuildRow, BuildSetRow, ChangeRow, QueueItemRow, Store
 from zuulish.web.app import create_app
 
@@ -132,7 +132,8 @@ def dashboard(store: Store, tmp_path: Path) -> Iterator[Dashboard]:
     layout = Layout("t", pipelines={
         "check": Pipeline("check", PipelineManager.INDEPENDENT, description="Fast feedback"),
         "gate": Pipeline("gate", PipelineManager.DEPENDENT)})
-    layouts = SimpleNamespace(layouts={"t": layout}, tenants={"t": None})
+    layouts = TenantLayouts(tmp_path / "main.yaml", {}, {}, {})
+    layouts.layouts = {"t": layout}
     with served(lambda url: create_app(store, layouts, tmp_path, url)) as url:
         yield Dashboard(url, tmp_path, store)
 

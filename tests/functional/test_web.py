@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ import pytest
 from zuulish.config.layout import Layout
 from zuulish.model import Pipeline, PipelineManager
 from zuulish.runner import free_port
+from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -142,7 +142,8 @@ def server(store: Store, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
     layout = Layout("t", pipelines={
         "check": Pipeline("check", PipelineManager.INDEPENDENT, description="Fast feedback"),
         "gate": Pipeline("gate", PipelineManager.DEPENDENT)})
-    layouts = SimpleNamespace(layouts={"t": layout}, tenants={"t": None})
+    layouts = TenantLayouts(tmp_path / "main.yaml", {}, {}, {})
+    layouts.layouts = {"t": layout}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     loop = asyncio.new_event_loop()
@@ -196,7 +197,8 @@ def test_unknown_tenant_is_404_naming_the_tenants(server: Server) -> None:
 
 
 def test_tenants_are_listed_with_pipeline_counts(server: Server) -> None:
-    assert server.json("/api/tenants") == (200, [{"name": "t", "pipelines": 2}])
+    assert server.json("/api/tenants") == (200, [{"name": "t", "pipelines": 2,
+                                                  "config_errors": 0}])
 
 
 def test_openapi_document_describes_the_status_route(server: Server) -> None:

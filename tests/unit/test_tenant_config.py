@@ -47,6 +47,15 @@ def test_options_and_project_groups_are_read(tmp_path: Path) -> None:
     assert t.project("org/web").loads("project")
 
 
+def test_each_project_knows_its_line_in_the_tenant_file(tmp_path: Path) -> None:
+    [t] = tenant(tmp_path)
+    assert [(p.name, p.file, p.line) for p in t.projects] == [
+        ("config", str(tmp_path / "main.yaml"), 10),
+        ("org/lib", str(tmp_path / "main.yaml"), 12),
+        ("org/app", str(tmp_path / "main.yaml"), 16),
+        ("org/web", str(tmp_path / "main.yaml"), 17)]
+
+
 @pytest.mark.parametrize("text, message", [
     (TENANT.replace("max-job-timeout", "max-job-timout"), "did you mean 'max-job-timeout'"),
     (TENANT.replace("include: [job]", "include: [jobs]"), "did you mean 'job'"),

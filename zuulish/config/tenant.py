@@ -69,6 +69,9 @@ class TenantProject:
     implied_branch_matchers: bool | None = None  # None: Zuul's heuristic
     include_branches: tuple[str, ...] = ()  # regexes; empty: every branch
     exclude_branches: tuple[str, ...] = ()
+    # where the tenant file lists it (for errors about the project itself)
+    file: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
 
     def loads(self, kind: str) -> bool:
         """Whether objects of ``kind`` from this project's config are loaded."""
@@ -181,8 +184,9 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
     if not isinstance(entries, list):
         raise ConfigError("a project list must be a list", file=file, line=line)
     out = []
-    for entry in entries:
-        f, ln = where(entry, file, line)
+    item_lines = getattr(entries, "item_lines", None) or []
+    for i, entry in enumerate(entries):
+        f, ln = where(entry, file, item_lines[i] if i < len(item_lines) else line)
         options: dict[str, Any] = dict(inherited or {})
         if isinstance(entry, str):
             names = [entry]
@@ -218,7 +222,8 @@ def _projects(connection: str, entries: Any, trusted: bool, file: str, line: int
                 load_branch=options.get("load-branch"),
                 implied_branch_matchers=_bool_option(options, "implied-branch-matchers", f, ln),
                 include_branches=_patterns(options, "include-branches", f, ln),
-                exclude_branches=_patterns(options, "exclude-branches", f, ln)))
+                exclude_branches=_patterns(options, "exclude-branches", f, ln),
+                file=f, line=ln or None))
     return out
 
 

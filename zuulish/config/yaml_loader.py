@@ -19,8 +19,12 @@ class LineDict(dict):
 
 
 class LineList(list):
+    """A list that knows the file and line it was written on, and each item's line
+    (``item_lines``)."""
+
     file: str = ""
     line: int = 0
+    item_lines: list[int] | None = None
 
 
 class EncryptedValue:
@@ -85,6 +89,7 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.file = loader.filename
     result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 
@@ -138,6 +143,7 @@ class _Builder:
                 DEFAULT_SEQUENCE_TAG:
             result = LineList()
             result.file, result.line = self.filename, node.start_mark.line + 1
+            result.item_lines = [child.start_mark.line + 1 for child in node.value]
             self.built[id(node)] = result
             result.extend(self.build(child) for child in node.value)
             return result

@@ -15,6 +15,9 @@ class Source(Protocol):
     def config_files(self, project: str, branch: str) -> dict[str, str]:
         """Zuul configuration files on the tip of ``branch``."""
 
+    def exists(self, project: str) -> bool:
+        """Whether the connection has a project (repository) of that name."""
+
     def default_branch(self, project: str) -> str: ...
 
     def branches(self, project: str) -> list[str]:

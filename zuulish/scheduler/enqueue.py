@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from zuulish.config.layout import Layout
 from zuulish.drivers.interfaces import Source
+from zuulish.merger.worker import touches_config
 from zuulish.model import Change, ChangeKey, Pipeline, PipelineManager
 
 
@@ -21,6 +22,14 @@ class EnqueuePlan:
 
 def _has_jobs(layout: Layout, pipeline: str, project: str, branch: str | None = None) -> bool:
     return bool(layout.project_pipeline_jobs(project, pipeline, branch))
+
+
+def _validates_config(change: Change, pipeline: Pipeline) -> bool:
+    """A change to Zuul configuration enters an independent pipeline (check) even
+    when its project runs no jobs there, so that the configuration it proposes is
+    validated and any error reported on it (a config project's change, typically)."""
+    return pipeline.manager == PipelineManager.INDEPENDENT and touches_config(
+        list(change.files))
 
 
 InTenant = Callable[[str, str], bool]  # (connection, project) -> part of this tenant?
@@ -49,7 +58,8 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
     if not change.is_open:
         return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
                            silent=True)
-    if not _has_jobs(layout, pipeline.name, change.project, change.branch):
+    if not _has_jobs(layout, pipeline.name, change.project, change.branch) \
+            and not _validates_config(change, pipeline):
         return EnqueuePlan(rejection=f"project {change.project!r} has no jobs in pipeline "
                                      f"{pipeline.name!r}", silent=True)
     if change.key in already_queued:

@@ -1,4 +1,4 @@
-"""Management commands: enqueue, dequeue and promote, as stored events.
+"""Management commands: enqueue, dequeue, promote and tenant-reconfigure, as stored events.
 
 The CLI and the REST API only record a request (``record``); the scheduler
 carries it out in its event loop like any trigger event, and writes what came
@@ -22,6 +22,7 @@ from zuulish.store import notify as channels
 
 CONNECTION = "zuulish"  # the events' connection: zuulish itself
 KINDS = ("enqueue", "dequeue", "promote")
+RECONFIGURE = "tenant-reconfigure"  # re-read the tenant file and every project's config
 CHANGE_RE = re.compile(r"^(\d+)(?:,(\d+))?$")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -81,6 +82,13 @@ def request_data(kind: str, tenant: str, pipeline: str, project: str | None = No
     data["project"] = project
     data["change"] = str(parse_change(change))
     return data
+
+
+def reconfigure_data(tenant: str | None) -> dict[str, Any]:
+    """A reconfiguration of ``tenant`` (None: every tenant in the tenant file)."""
+    if tenant is not None and not str(tenant).strip():
+        raise ManagementError("a tenant name cannot be empty")
+    return {"tenant": tenant}
 
 
 def _ref_data(ref: str | None, newrev: str | None) -> dict[str, Any]:

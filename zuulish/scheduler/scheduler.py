@@ -228,7 +228,10 @@ class Scheduler:
         for tenant in tenants:
             if event.type == "ref-updated":
                 self.layouts.reload(tenant, event.project)
-                outcomes.append(f"{tenant}: reconfigured")
+                refused = self.layouts.refused.get(tenant)
+                outcomes.append(f"{tenant}: reconfigured" if refused is None else
+                                f"{tenant}: configuration not applied ({len(refused.errors)} "
+                                "new error(s)); the last good layout stays")
             if event.type in ("ref-updated", "change-merged", "change-abandoned"):
                 self._dirty.mark_tenant(tenant)  # needs met or lost anywhere
             if event.change_number is not None and event.type in (
@@ -267,8 +270,11 @@ class Scheduler:
 
     # ------------------------------------------------------------ management
     def handle_management(self, row: EventRow) -> str:
-        """Carry out an enqueue, dequeue or promote request (see ``management``)."""
+        """Carry out an enqueue, dequeue, promote or tenant-reconfigure request (see
+        ``management``)."""
         data = row.data or {}
+        if row.type == management.RECONFIGURE:
+            return self._reconfigure(data.get("tenant"), data.get("account"))
         tenant = str(data.get("tenant"))
         layout = self.layouts.layouts.get(tenant)
         if layout is None:
@@ -309,6 +315,19 @@ class Scheduler:
         if not outcome.startswith("enqueued"):
             raise ManagementError(f"{tenant}/{pipeline.name}: {outcome}")
         return f"{tenant}/{pipeline.name}: {outcome} (by {who})"
+
+    def _reconfigure(self, tenant: str | None, who: str | None) -> str:
+        """Re-read the tenant file and every project's configuration; a tenant whose
+        new configuration has errors keeps its running layout, and the answer is an
+        error that says why."""
+        results = self.layouts.reconfigure(tenant)  # ConfigError: the tenant file
+        for result in results:
+            self.replan(result.tenant)
+        text = "; ".join(r.describe() for r in results) or "no tenants"
+        log.info("reconfiguration (by %s): %s", who or "an administrator", text)
+        if any(not r.applied for r in results):
+            raise ManagementError(text)
+        return text
 
     def _enqueue_ref_by_request(self, tenant: str, layout: Layout, pipeline: Pipeline,
                                 row: EventRow, connection: str, project: str,
@@ -937,14 +956,20 @@ class Scheduler:
             return MergeState.ERROR, f"tenant {item.tenant} is no longer configured", {}, None
         overrides = result.get("config_files") or {}
         if overrides:
-            layout = self.layouts.speculative(
-                item.tenant, overrides,
-                {p: s.get("branch") for p, s in repo_state.items() if isinstance(s, dict)})
-            errors = [e for e in layout.errors
-                      if any((e.file or "").startswith(f"{p}/") for p in overrides)]
+            # Every proposed config is validated, config projects' too (as Zuul does);
+            # jobs then run with the untrusted projects' proposals only: a config
+            # project's change takes effect once it has merged.
+            branches = {p: s.get("branch") for p, s in repo_state.items()
+                        if isinstance(s, dict)}
+            trusted = self.layouts.has_trusted(item.tenant, overrides)
+            proposed = self.layouts.speculative(item.tenant, overrides, branches,
+                                                trusted=True)
+            errors = self.layouts.proposed_errors(item.tenant, proposed, overrides)
             if errors:
                 return MergeState.CONFIG_ERROR, "\n".join(str(e) for e in errors), \
                     repo_state, None
+            layout = self.layouts.speculative(item.tenant, overrides, branches) \
+                if trusted else proposed
         try:
             graph = freeze_job_graph(layout, item.project, item.branch, item.pipeline,
                                      result.get("changed_files"))

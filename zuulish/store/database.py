@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zuulish.errors import StoreUnavailable
@@ -54,7 +54,12 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"database URL {url!r}: cannot create {folder}: "
+                                       f"{exc.strerror or exc}") from exc
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
 
@@ -76,6 +81,10 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except ModuleNotFoundError as exc:
         raise StoreUnavailable(f"no database driver for {url!r}: {exc}") from exc
+    except NoSuchModuleError as exc:
+        raise StoreUnavailable(f"database URL {url!r}: no database of kind "
+                               f"{parsed.drivername!r}; use sqlite:///PATH or "
+                               "postgresql+psycopg://USER@HOST/NAME") from exc
 
 
 class Store:

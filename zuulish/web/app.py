@@ -132,8 +132,15 @@ def _duration(build: dict[str, Any]) -> str:
 
 
 async def api_tenants(request: web.Request) -> web.Response:
-    return web.json_response([{"name": name, "pipelines": len(layout.pipelines)}
+    layouts = request.app[LAYOUTS]
+    return web.json_response([{"name": name, "pipelines": len(layout.pipelines),
+                               "config_errors": len(layouts.config_errors(name))}
                               for name, layout in sorted(_layouts(request).items())])
+
+
+async def api_config_errors(request: web.Request) -> web.Response:
+    tenant, _ = _tenant(request)
+    return web.json_response(request.app[LAYOUTS].config_errors(tenant))
 
 
 async def api_status(request: web.Request) -> web.Response:
@@ -278,7 +285,8 @@ async def status_page(request: web.Request) -> web.Response:
     tenant, layout = _tenant(request, api=False)
     data = await _call(tenant_status, request.app[STORE], layout, tenant,
                        request.app[WEB_URL])
-    return _render(request, "status.html", tenant=tenant, status=data)
+    return _render(request, "status.html", tenant=tenant, status=data,
+                   config_errors=request.app[LAYOUTS].config_errors(tenant))
 
 
 async def builds_page(request: web.Request) -> web.Response:
@@ -386,6 +394,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.get("/api/tenants", api_tenants),
         web.get("/api/tenant/{tenant}/status", api_status),
         web.get("/api/tenant/{tenant}/builds", api_builds),
+        web.get("/api/tenant/{tenant}/config-errors", api_config_errors),
         web.get("/api/build/{uuid}", api_build),
         web.get("/api/build/{uuid}/console-stream", api_console_stream),
         web.post(r"/api/tenant/{tenant}/project/{project:.+}/enqueue", api_enqueue),

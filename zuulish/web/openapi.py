@@ -97,7 +97,26 @@ LISTED_CHANGE = _obj(
     last_result={"oneOf": [{"type": "null"}, _obj(["pipeline", "result"], pipeline=STR,
                                                   result=OPT_STR)]},
     url=STR)
-TENANT = _obj(["name", "pipelines"], name=STR, pipelines={**INT, "description": "how many"})
+TENANT = _obj(["name", "pipelines"], name=STR, pipelines={**INT, "description": "how many"},
+              config_errors={**INT, "description": "how many configuration errors (see "
+                                                   "/api/tenant/{tenant}/config-errors)"})
+CONFIG_ERROR = _obj(
+    ["error", "message", "file", "line", "source", "applied", "severity"],
+    error={**STR, "description": "FILE:LINE: MESSAGE, as reported on changes and in the log"},
+    message=STR,
+    file={**OPT_STR, "description": "'project/path' (or 'project@branch/path' for another "
+                                    "branch than the default) of in-repo configuration; the "
+                                    "tenant file's path for errors in it"},
+    line=OPT_INT,
+    source={"type": "string", "enum": ["layout", "refused", "tenant-file"], "description": (
+        "layout: an error of the running layout (the object it is in was not loaded); "
+        "refused: an error of configuration that was read (a push to a branch, a "
+        "reconfiguration) but not applied because of it: the tenant keeps running on its "
+        "last good layout until a load without new errors; tenant-file: the tenant file "
+        "could not be loaded at the last reconfiguration, and every tenant runs as before")},
+    applied={**BOOL, "description": "false when the configuration with this error is not "
+                                    "the one running"},
+    severity={"const": "error"})
 ERROR = _obj(["error"], error=STR)
 
 
@@ -173,6 +192,11 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/tenant/{tenant}/status": _get(
                 "Pipelines, queues, items and jobs of a tenant", _ref("Status"),
                 ["tenant"], True),
+            "/api/tenant/{tenant}/config-errors": _get(
+                "Configuration errors of a tenant: of its running layout, of configuration "
+                "refused because of them (the last good layout keeps running), and of the "
+                "tenant file; empty when there are none", _array(_ref("ConfigError")),
+                ["tenant"], True),
             "/api/tenant/{tenant}/builds": _get(
                 "Finished builds of a tenant, newest first", _array(_ref("HistoryBuild")),
                 ["tenant"], True, [limit]),
@@ -205,7 +229,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "Item": ITEM, "Change": CHANGE, "Job": JOB, "Build": BUILD,
             "FileComment": FILE_COMMENT,
             "HistoryBuild": HISTORY_BUILD, "ListedChange": LISTED_CHANGE, "Error": ERROR,
-            "Accepted": ACCEPTED, "Event": EVENT,
+            "Accepted": ACCEPTED, "Event": EVENT, "ConfigError": CONFIG_ERROR,
         }, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                           "description": "web.admin_token"}}},
     }

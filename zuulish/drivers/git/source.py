@@ -85,6 +85,9 @@ class GitSource:
             return {}
         return read_files(self.forge.repo_path(project), tip)
 
+    def exists(self, project: str) -> bool:
+        return self.forge.exists(project)
+
     def default_branch(self, project: str) -> str:
         return self.forge.default_branch(project)
 
