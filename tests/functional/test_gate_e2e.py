@@ -278,3 +278,25 @@ def test_serial_pipeline_runs_one_item_of_a_queue_at_a_time(
         assert started[second] >= reports[0].created_at  # waited for the first's report
     finally:
         t.stop()
+
+
+def test_required_project_added_by_the_change_itself_is_checked_out(
+        tenant: GateTenant) -> None:
+    """A job the change's own .zuul.yaml adds, with a required-project nothing else
+    brings into the state: the speculative layout decides what is checked out."""
+    config = APP_CONFIG.replace("      jobs: [app-test]\n    gate:",
+                                "      jobs: [app-test, needs-other]\n    gate:") + """
+- job:
+    name: needs-other
+    parent: run-shell
+    required-projects: [org/other]
+    vars:
+      command: >-
+        test "$(cat ../other/value.txt)" = good &&
+        test -n "{{ zuul.projects['localhost/org/other'].commit }}" &&
+        test "{{ zuul.projects['localhost/org/other'].required }}" = True
+"""
+    number = tenant.push("org/app", {".zuul.yaml": config}, "Add a job needing org/other")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "SUCCESS", report.message
+    assert "needs-other" in report.message
