@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from zuulish.errors import UserError
 
@@ -130,7 +131,30 @@ def cmd_project_create(args: argparse.Namespace) -> int:
             if path.is_file() and ".git" not in path.parts:
                 files[str(path.relative_to(root))] = path.read_text()
     path = forge.create_project(args.name, files or None, branch=args.branch)
-    print(f"created {args.name} at {path}; clone it with: git clone {path}")
+    print(f"created {args.name} at {path}; clone it (with the commit-msg hook that adds "
+          f"Change-Id footers) with:\n  {_clone_command(forge, args.name)}")
+    return 0
+
+
+def _clone_command(forge: Any, name: str) -> str:
+    from zuulish.drivers.git.commit_msg import clone_command
+
+    return clone_command(forge.clone_url(name), name.rsplit("/", 1)[-1], forge.web_url)
+
+
+def cmd_project_clone_url(args: argparse.Namespace) -> int:
+    from zuulish.app import make_connections
+    from zuulish.store import Store
+
+    config = _load(args)
+    forge = make_connections(config, Store(config.database)) \
+        .forges[_forge_connection(config, args.connection)]
+    if not forge.exists(args.name):
+        raise UserError(f"no project {args.name!r} on the forge; projects: "
+                        f"{', '.join(forge.projects()) or 'none'}")
+    print(forge.clone_url(args.name))
+    print(f"clone it with the commit-msg hook (adds Change-Id footers):\n  "
+          f"{_clone_command(forge, args.name)}", file=sys.stderr)
     return 0
 
 
@@ -286,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--branch", default="main")
     create.add_argument("--connection", help="forge connection (default: the first)")
     create.set_defaults(func=cmd_project_create)
+    clone = project.add_parser("clone-url", help="a repository's clone URL, and (on stderr) "
+                               "the command that clones it with the commit-msg hook")
+    clone.add_argument("name")
+    clone.add_argument("--connection", help="forge connection (default: the first)")
+    clone.set_defaults(func=cmd_project_clone_url)
     return parser
 
 
