@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.store import BuildRow, BuildSetRow, MergeRequestRow, QueueItemRow
+from zuulish.web.status import build_info
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +84,21 @@ def test_missing_playbook_fails_the_build_with_a_message(tenant: GateTenant) -> 
     number = tenant.push("org/app", {".zuul.yaml": config}, "Use a missing playbook")
     report = tenant.wait_reported(number, "check")
     assert report.result == "FAILURE"
-    assert "app-test" in report.message and "ERROR" in report.message
+    with tenant.aio.store.read() as s:
+        build = s.scalars(select(BuildRow).where(BuildRow.job == "app-test")).one()
+        tested = build.params["repo_state"]["org/app"]["commit"]
+    reason = f"run playbook playbooks/missing.yaml not found in org/app at {tested[:12]}"
+    # the reason is on the change, after the build's line, and on the build
+    assert re.search(rf"/build/{build.id} : ERROR in \d+s: {re.escape(reason)}\n",
+                     report.message), report.message
+    info = build_info(tenant.aio.store, build.id, "http://zuulish.test")
+    assert info is not None and info["message"] == reason
+    # the executor's own paths show nowhere: not in the report, the build, its log
+    state = str(tenant.config.state_dir)
+    assert state not in report.message and state not in info["message"]
+    mentions = [line for line in tenant.job_outputs().splitlines() if "missing.yaml" in line]
+    assert any(reason in line for line in mentions)
+    assert mentions and not any(state in line for line in mentions)
 
 
 def test_depends_on_change_is_tested_together(tenant: GateTenant) -> None:

@@ -177,6 +177,34 @@ class PlaybookRun:
     trusted: bool
     level: int = 0  # inheritance depth of the job that named it (0: the base job)
     extra_vars: dict[str, Any] = field(default_factory=dict)  # e.g. its job's secrets
+    # what users are told: the path inside its project, and that project's commit
+    path: str | None = None
+    project: str | None = None
+    commit: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The playbook as users know it: its path in its repository (never the
+        executor's own paths), else the file's path."""
+        return self.path or str(self.playbook)
+
+    @property
+    def where(self) -> str:
+        """``org/app at <commit>``: the repository (and commit) it is read from."""
+        if self.project is None:
+            return str(self.playbook.parent)
+        return f"{self.project} at {self.commit[:12]}" if self.commit else self.project
+
+    @property
+    def not_found(self) -> str:
+        """Why it cannot run when its file is missing."""
+        return f"playbook {self.name} not found" + (f" in {self.where}" if self.project
+                                                    else "")
+
+    @property
+    def label(self) -> str:
+        """``playbooks/run.yaml in org/app at <commit>``."""
+        return f"{self.name} in {self.where}" if self.project else self.name
 
 
 @dataclass
@@ -357,7 +385,7 @@ def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
                 if isinstance(text, str) and text and not streamed:
                     host = data.get("host")
                     log.write("\n".join(f"{host} | {line}" for line in text.splitlines()))
-            log.record_task(_task_record(kind, run.phase, str(run.playbook), data,
+            log.record_task(_task_record(kind, run.phase, run.label, data,
                                          actions.get(str(data.get("task_uuid")))))
         return False  # no job_events/ files: unmasked copies and disk I/O we don't need
 
@@ -512,10 +540,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
     """
-    name = str(run.playbook)
+    name = run.label
     log.write(f"{run.phase.upper()} {'(trusted) ' if run.trusted else ''}{name}")
     if not run.playbook.is_file():
-        message = f"playbook {name} not found"
+        message = run.not_found
         log.write(f"ERROR: {message}")
         return PhaseOutcome(run.phase, name, "error", -1, message)
     if cwd is not None and not cwd.is_dir():

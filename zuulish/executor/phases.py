@@ -61,11 +61,11 @@ def _check_playbooks(books: list[PlaybookRun], run: list[PlaybookRun],
         try:
             check_playbook(book.playbook, cwd)
         except UnsafePath as exc:
-            message = f"{book.phase} playbook {book.playbook}: {exc}"
+            message = f"{book.phase} playbook {book.label}: {exc}"
             log.write(f"ERROR: {message}")
             return "ERROR", message
         if not book.playbook.is_file():
-            message = f"{book.phase} playbook {book.playbook} not found"
+            message = f"{book.phase} {book.not_found}"
             log.write(f"ERROR: {message}")
             return "ERROR", message
     if not run:
@@ -115,9 +115,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
         try:  # again: an earlier playbook may have changed the work dir
             roles = check_playbook(book.playbook, cwd)
         except UnsafePath as exc:
-            message = f"{book.phase} playbook {book.playbook}: {exc}"
+            message = f"{book.phase} playbook {book.label}: {exc}"
             log.write(f"ERROR: {message}")
-            return PhaseOutcome(book.phase, str(book.playbook), "error", -1, message)
+            return PhaseOutcome(book.phase, book.label, "error", -1, message)
         return run_playbook(private_dir, book, inv, given, log, limit, stop,
                             cwd, roles, preload, ssh, sandbox_network, returned_limit,
                             trusted, node_socket)

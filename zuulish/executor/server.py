@@ -37,6 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pygit2
 from sqlalchemy import select, update
 
 from zuulish.clock import Clock
@@ -83,6 +84,14 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
 PAUSE_POLL_SECONDS = 0.5
 REFILL_POLL_SECONDS = 0.01  # how often a paused build looks whether its dependants are done
+
+
+def _head(root: Path) -> str | None:
+    """The commit checked out at ``root`` (None when it cannot be read)."""
+    try:
+        return str(pygit2.Repository(str(root)).head.target)
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
 
 
 class _BuildError(Exception):
@@ -542,8 +551,10 @@ class Executor:
                             ("post-run", job.post_run), ("cleanup-run", job.cleanup_run)):
             for ref in refs:
                 given = {name: secrets[name] for name in ref.secrets if name in secrets}
-                runs.append(PlaybookRun(root_for(ref) / ref.path, phase, ref.trusted,
-                                        extra_vars=given))
+                root = root_for(ref)
+                runs.append(PlaybookRun(root / ref.path, phase, ref.trusted, extra_vars=given,
+                                        path=ref.path, project=ref.project,
+                                        commit=_head(root)))
         return runs
 
     def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,

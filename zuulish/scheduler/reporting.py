@@ -49,8 +49,22 @@ def build_lines(buildset: BuildSet | None, web_url: str) -> list[str]:
             duration = build.finished_at - build.started_at
         voting = "" if build.voting else " (non-voting)"
         lines.append(f"- {name} {web_url}/build/{build.id} : {build.result}"
-                     f"{format_duration(duration)}{voting}")
+                     f"{format_duration(duration)}{voting}{_reason(build.result, build.message)}")
     return lines
+
+
+#: Results whose build message is the reason a user can act on, shown in the report.
+EXPLAINED = frozenset({"ERROR", "NODE_FAILURE", "RETRY_LIMIT", "POST_FAILURE", "TIMED_OUT",
+                       "DISK_FULL"})
+
+
+def _reason(result: str | None, message: str | None) -> str:
+    """``: <the first line of the message>`` for results that need one, as Zuul
+    gives its error detail; empty otherwise."""
+    lines = (message or "").strip().splitlines()
+    if result not in EXPLAINED or not lines:
+        return ""
+    return f": {lines[0][:300]}"
 
 
 @dataclass(frozen=True)
