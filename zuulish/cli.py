@@ -59,16 +59,29 @@ def _forge_connection(config, name: str | None) -> str:
     return forges[0]
 
 
+#: How long ``review --approve`` waits for the scheduler to say where the change went.
+APPROVAL_WAIT = 15.0
+
+
 def cmd_review(args: argparse.Namespace) -> int:
-    from zuulish.drivers.git.review import review
+    from zuulish.drivers.git.intake import server_running
+    from zuulish.drivers.git.review import approval_outcome, record_review
+    from zuulish.scheduler.management import wait_outcome
     from zuulish.store import Store
 
     config = _load(args)
     store = Store(config.database)
     store.check()
-    print(review(store, _forge_connection(config, args.connection), args.number,
-                 approve=args.approve, recheck=args.recheck, abandon=args.abandon,
-                 message=args.message, state_dir=config.state_dir))
+    said, event_id = record_review(store, _forge_connection(config, args.connection),
+                                   args.number, approve=args.approve, recheck=args.recheck,
+                                   abandon=args.abandon, message=args.message)
+    print(said)
+    if args.approve:  # why it will not enter the gate, if it will not
+        if server_running(config.path):
+            outcome = wait_outcome(store, event_id, APPROVAL_WAIT)
+            print("\n".join(approval_outcome(args.number, outcome)))
+        else:
+            print("zuulish is not running: the scheduler acts on the approval when it starts")
     return 0
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fakes.tenant import PIPELINES, GateTenant, git
+from zuulish.cli import main
 from zuulish.store import BuildRow, BuildSetRow, MergeRequestRow, QueueItemRow
 from zuulish.web.status import build_info
 
@@ -316,3 +317,19 @@ def test_required_project_added_by_the_change_itself_is_checked_out(
     report = tenant.wait_reported(number, "check")
     assert report.result == "SUCCESS", report.message
     assert "needs-other" in report.message
+
+
+def test_approving_a_change_whose_dependency_is_not_approved_says_why_on_the_cli(
+        tenant: GateTenant, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = tenant.push("org/other", {"feature.txt": "yes\n"}, "Feature")
+    app = tenant.push("org/app", {"x.txt": "x\n"}, "Needs feature", depends_on=[lib])
+    cfg = str(tenant.tmp / "zuulish.yaml")
+    assert main(["-c", cfg, "review", str(app), "--approve"]) == 0
+    out = capsys.readouterr().out
+    assert f"approved change {app}" in out
+    assert (f"change {app} will not enter t/gate: needed change {lib} does not meet the "
+            "requirements of gate") in out
+    assert main(["-c", cfg, "review", str(lib), "--approve"]) == 0
+    assert f"change {lib} entered t/gate" in capsys.readouterr().out
+    assert main(["-c", cfg, "review", str(app), "--approve"]) == 0
+    assert f"change {app} entered t/gate" in capsys.readouterr().out
