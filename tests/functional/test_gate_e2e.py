@@ -317,6 +317,15 @@ def test_required_project_added_by_the_change_itself_is_checked_out(
     report = tenant.wait_reported(number, "check")
     assert report.result == "SUCCESS", report.message
     assert "needs-other" in report.message
+    # the build says which commit of each repository it tested
+    with tenant.aio.store.read() as s:
+        build = s.scalars(select(BuildRow).where(BuildRow.job == "needs-other")).one()
+    info = build_info(tenant.aio.store, build.id, "http://zuulish.test")
+    assert info is not None
+    assert info["repos"]["org/other"] == {
+        "branch": "main", "commit": tenant.forge.branch_tip("org/other", "main")}
+    assert info["repos"]["org/app"]["commit"] not in (
+        None, tenant.forge.branch_tip("org/app", "main"))
 
 
 def test_approving_a_change_whose_dependency_is_not_approved_says_why_on_the_cli(
