@@ -342,3 +342,17 @@ def test_approving_a_change_whose_dependency_is_not_approved_says_why_on_the_cli
     assert f"change {lib} entered t/gate" in capsys.readouterr().out
     assert main(["-c", cfg, "review", str(app), "--approve"]) == 0
     assert f"change {app} entered t/gate" in capsys.readouterr().out
+
+
+def test_gate_merge_commit_names_the_change_as_gerrit_does(tenant: GateTenant) -> None:
+    first = tenant.push("org/app", {"a.txt": "a\n"}, "First")
+    second = tenant.push("org/app", {"b.txt": "b\n"}, "Second")  # on the same tip
+    tenant.approve(first)
+    tenant.approve(second)
+    tenant.wait_for(lambda: tenant.change(second).status == "MERGED", what="second merged")
+    tip = tenant.forge.branch_tip("org/app", "main")
+    assert tip == tenant.change(second).merged_sha  # tested, reproduced, merged: one sha
+    repo = tenant.forge.repo_path("org/app")
+    assert len(git(repo, "log", "-1", "--format=%P", tip).split()) == 2
+    assert git(repo, "log", "-1", "--format=%B", tip).strip() == (
+        f'Merge "Second"\n\nReviewed-on: {tenant.forge.change_url("org/app", second)}')

@@ -768,7 +768,9 @@ class Scheduler:
         return {"connection": change.key.connection, "project": change.project,
                 "branch": change.branch, "number": change.key.number,
                 "patchset": change.patchset, "commit": change.commit,
-                "url": source.project_url(change.project), "own": own}
+                "url": source.project_url(change.project), "own": own,
+                # named in the merge commit the change gets (Merge "<subject>")
+                "change_url": source.change_url(change.project, change.key.number)}
 
     def _state_changes(self, pipeline: Pipeline, item: QueueItem, ahead: tuple[int, ...],
                        bundle: tuple[int, ...] = ()) -> list[dict[str, Any]]:
