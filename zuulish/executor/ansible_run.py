@@ -564,7 +564,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:
-            message = (f"untrusted playbooks may not ship Ansible plugins: {shipped[0]} "
+            root = sandbox.playbook_root(run.playbook)  # named in it, not on the executor
+            found = shipped[0].relative_to(root) if shipped[0].is_relative_to(root) \
+                else shipped[0]
+            message = (f"untrusted playbooks may not ship Ansible plugins: {found} "
                        f"(used by {name})")
             log.write(f"ERROR: {message}")
             return PhaseOutcome(run.phase, name, "error", -1, message)
