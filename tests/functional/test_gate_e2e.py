@@ -301,8 +301,7 @@ def test_required_project_added_by_the_change_itself_is_checked_out(
         tenant: GateTenant) -> None:
     """A job the change's own .zuul.yaml adds, with a required-project nothing else
     brings into the state: the speculative layout decides what is checked out."""
-    config = APP_CONFIG.replace("      jobs: [app-test]\n    gate:",
-                                "      jobs: [app-test, needs-other]\n    gate:") + """
+    config = APP_CONFIG.replace("jobs: [app-test]", "jobs: [app-test, needs-other]") + """
 - job:
     name: needs-other
     parent: run-shell
@@ -326,6 +325,10 @@ def test_required_project_added_by_the_change_itself_is_checked_out(
         "branch": "main", "commit": tenant.forge.branch_tip("org/other", "main")}
     assert info["repos"]["org/app"]["commit"] not in (
         None, tenant.forge.branch_tip("org/app", "main"))
+    # and in the gate, where the job is in the change's own layout only, too
+    tenant.approve(number)
+    tenant.wait_for(lambda: tenant.change(number).status == "MERGED", what="merged")
+    assert tenant.wait_reported(number, "gate").result == "SUCCESS"
 
 
 def test_approving_a_change_whose_dependency_is_not_approved_says_why_on_the_cli(

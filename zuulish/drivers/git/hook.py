@@ -3,9 +3,10 @@
 ``pre-receive`` refuses what the forge cannot take (a push to a branch that does
 not exist, a direct push to a branch, a commit for review without a
 ``Change-Id:`` footer, any push while the store is unreachable), so a push is
-never half-accepted; ``proc_receive`` refuses the same for review pushes. ``post-receive`` records each new commit as a
-change or a new patch set, with a ``patchset-created`` event, in one transaction
-per commit, then removes the ``refs/for/<branch>`` ref. If recording fails, the
+never half-accepted; ``proc_receive`` refuses the same for review pushes.
+``post-receive`` records each new commit as a change or a new patch set, with a
+``patchset-created`` event, in one transaction per commit, then removes the
+``refs/for/<branch>`` ref. If recording fails, the
 ref stays, and the forge records it when zuulish next starts.
 """
 
