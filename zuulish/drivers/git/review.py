@@ -85,7 +85,7 @@ def approval_outcome(number: int, outcome: str | None) -> list[str]:
                          f"{what.removeprefix('not enqueued: ')}")
         elif what.startswith("enqueued"):
             lines.append(f"change {number} entered {where}")
-    return lines or [f"change {number} entered no pipeline ({outcome})"]
+    return lines or [f"change {number} entered no pipeline: {outcome}"]
 
 
 def list_changes(store: Store, connection: str, web_url: str | None = None
