@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from zuulish.errors import UserError
 
@@ -58,8 +59,14 @@ def _forge_connection(config, name: str | None) -> str:
     return forges[0]
 
 
+#: How long ``review --approve`` waits for the scheduler to say where the change went.
+APPROVAL_WAIT = 15.0
+
+
 def cmd_review(args: argparse.Namespace) -> int:
-    from zuulish.drivers.git.review import review
+    from zuulish.drivers.git.intake import server_running
+    from zuulish.drivers.git.review import approval_outcome, record_review
+    from zuulish.scheduler.management import wait_outcome
     from zuulish.store import Store
 
     config = _load(args)
@@ -70,9 +77,16 @@ def cmd_review(args: argparse.Namespace) -> int:
 
         print(other_review(store, _forge_connection(config, args.connection), args))
         return 0
-    print(review(store, _forge_connection(config, args.connection), args.number,
-                 approve=args.approve, recheck=args.recheck, abandon=args.abandon,
-                 message=args.message, state_dir=config.state_dir))
+    said, event_id = record_review(store, _forge_connection(config, args.connection),
+                                   args.number, approve=args.approve, recheck=args.recheck,
+                                   abandon=args.abandon, message=args.message)
+    print(said)
+    if args.approve:  # why it will not enter the gate, if it will not
+        if server_running(config.path):
+            outcome = wait_outcome(store, event_id, APPROVAL_WAIT)
+            print("\n".join(approval_outcome(args.number, outcome)))
+        else:
+            print("zuulish is not running: the scheduler acts on the approval when it starts")
     return 0
 
 
@@ -115,7 +129,30 @@ def cmd_project_create(args: argparse.Namespace) -> int:
             if path.is_file() and ".git" not in path.parts:
                 files[str(path.relative_to(root))] = path.read_text()
     path = forge.create_project(args.name, files or None, branch=args.branch)
-    print(f"created {args.name} at {path}; clone it with: git clone {path}")
+    print(f"created {args.name} at {path}; clone it (with the commit-msg hook that adds "
+          f"Change-Id footers) with:\n  {_clone_command(forge, args.name)}")
+    return 0
+
+
+def _clone_command(forge: Any, name: str) -> str:
+    from zuulish.drivers.git.commit_msg import clone_command
+
+    return clone_command(forge.clone_url(name), name.rsplit("/", 1)[-1], forge.web_url)
+
+
+def cmd_project_clone_url(args: argparse.Namespace) -> int:
+    from zuulish.app import make_connections
+    from zuulish.store import Store
+
+    config = _load(args)
+    forge = make_connections(config, Store(config.database)) \
+        .forges[_forge_connection(config, args.connection)]
+    if not forge.exists(args.name):
+        raise UserError(f"no project {args.name!r} on the forge; projects: "
+                        f"{', '.join(forge.projects()) or 'none'}")
+    print(forge.clone_url(args.name))
+    print(f"clone it with the commit-msg hook (adds Change-Id footers):\n  "
+          f"{_clone_command(forge, args.name)}", file=sys.stderr)
     return 0
 
 
@@ -315,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where the branch starts (default: the default branch's tip)")
     bcreate.add_argument("--connection", help="forge connection (default: the first)")
     bcreate.set_defaults(func=_lazy("zuulish.cli_project:cmd_branch_create"))
+    clone = project.add_parser("clone-url", help="a repository's clone URL, and (on stderr) "
+                               "the command that clones it with the commit-msg hook")
+    clone.add_argument("name")
+    clone.add_argument("--connection", help="forge connection (default: the first)")
+    clone.set_defaults(func=cmd_project_clone_url)
 
     from zuulish.cli_tenant import add_tenant_parser
 

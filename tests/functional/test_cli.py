@@ -32,14 +32,23 @@ def test_db_upgrade_project_create_push_review_and_list(
     (src / "README").write_text("hi\n")
     assert main(["-c", cfg, "project", "create", "org/app", "--from", str(src)]) == 0
     repo = tmp_path / "state" / "git" / "org" / "app.git"
+    assert f"git clone {repo} app && (cd app && " in capsys.readouterr().out
+    assert main(["-c", cfg, "project", "clone-url", "org/app"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == f"{repo}\n"
+    assert "curl -fsSL -o \"$f\" http://forge.test/tools/hooks/commit-msg" in printed.err
+    assert main(["-c", cfg, "project", "clone-url", "org/nope"]) == 1
+    assert "no project 'org/nope' on the forge; projects: org/app" in capsys.readouterr().err
     git(tmp_path, "clone", "-q", str(repo), "work")
     (tmp_path / "work" / "x").write_text("x\n")
     git(tmp_path / "work", "add", "-A")
-    git(tmp_path / "work", "commit", "-q", "-m", "Add x")
+    git(tmp_path / "work", "commit", "-q", "-m", "Add x\n\nChange-Id: I0123456789abcdef")
     git(tmp_path / "work", "push", "-q", "origin", "HEAD:refs/for/main")
     capsys.readouterr()
     assert main(["-c", cfg, "review", "1", "--approve"]) == 0
-    assert "approved change 1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "approved change 1" in out
+    assert "zuulish is not running: the scheduler acts on the approval when it starts" in out
     assert main(["-c", cfg, "changes", "--json"]) == 0
     [change] = json.loads(capsys.readouterr().out)
     assert (change["number"], change["status"], change["subject"]) == (1, "NEW", "Add x")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fakes.tenant import PIPELINES, GateTenant, git
+from zuulish.cli import main
 from zuulish.store import BuildRow, BuildSetRow, MergeRequestRow, QueueItemRow
+from zuulish.web.status import build_info
 
 pytestmark = [pytest.mark.slow, pytest.mark.store]
 
@@ -82,7 +85,21 @@ def test_missing_playbook_fails_the_build_with_a_message(tenant: GateTenant) -> 
     number = tenant.push("org/app", {".zuul.yaml": config}, "Use a missing playbook")
     report = tenant.wait_reported(number, "check")
     assert report.result == "FAILURE"
-    assert "app-test" in report.message and "ERROR" in report.message
+    with tenant.aio.store.read() as s:
+        build = s.scalars(select(BuildRow).where(BuildRow.job == "app-test")).one()
+        tested = build.params["repo_state"]["org/app"]["commit"]
+    reason = f"run playbook playbooks/missing.yaml not found in org/app at {tested[:12]}"
+    # the reason is on the change, after the build's line, and on the build
+    assert re.search(rf"/build/{build.id} : ERROR in \d+s: {re.escape(reason)}\n",
+                     report.message), report.message
+    info = build_info(tenant.aio.store, build.id, "http://zuulish.test")
+    assert info is not None and info["message"] == reason
+    # the executor's own paths show nowhere: not in the report, the build, its log
+    state = str(tenant.config.state_dir)
+    assert state not in report.message and state not in info["message"]
+    mentions = [line for line in tenant.job_outputs().splitlines() if "missing.yaml" in line]
+    assert any(reason in line for line in mentions)
+    assert mentions and not any(state in line for line in mentions)
 
 
 def test_depends_on_change_is_tested_together(tenant: GateTenant) -> None:
@@ -278,3 +295,67 @@ def test_serial_pipeline_runs_one_item_of_a_queue_at_a_time(
         assert started[second] >= reports[0].created_at  # waited for the first's report
     finally:
         t.stop()
+
+
+def test_required_project_added_by_the_change_itself_is_checked_out(
+        tenant: GateTenant) -> None:
+    """A job the change's own .zuul.yaml adds, with a required-project nothing else
+    brings into the state: the speculative layout decides what is checked out."""
+    config = APP_CONFIG.replace("jobs: [app-test]", "jobs: [app-test, needs-other]") + """
+- job:
+    name: needs-other
+    parent: run-shell
+    required-projects: [org/other]
+    vars:
+      command: >-
+        test "$(cat ../other/value.txt)" = good &&
+        test -n "{{ zuul.projects['localhost/org/other'].commit }}" &&
+        test "{{ zuul.projects['localhost/org/other'].required }}" = True
+"""
+    number = tenant.push("org/app", {".zuul.yaml": config}, "Add a job needing org/other")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "SUCCESS", report.message
+    assert "needs-other" in report.message
+    # the build says which commit of each repository it tested
+    with tenant.aio.store.read() as s:
+        build = s.scalars(select(BuildRow).where(BuildRow.job == "needs-other")).one()
+    info = build_info(tenant.aio.store, build.id, "http://zuulish.test")
+    assert info is not None
+    assert info["repos"]["org/other"] == {
+        "branch": "main", "commit": tenant.forge.branch_tip("org/other", "main")}
+    assert info["repos"]["org/app"]["commit"] not in (
+        None, tenant.forge.branch_tip("org/app", "main"))
+    # and in the gate, where the job is in the change's own layout only, too
+    tenant.approve(number)
+    tenant.wait_for(lambda: tenant.change(number).status == "MERGED", what="merged")
+    assert tenant.wait_reported(number, "gate").result == "SUCCESS"
+
+
+def test_approving_a_change_whose_dependency_is_not_approved_says_why_on_the_cli(
+        tenant: GateTenant, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = tenant.push("org/other", {"feature.txt": "yes\n"}, "Feature")
+    app = tenant.push("org/app", {"x.txt": "x\n"}, "Needs feature", depends_on=[lib])
+    cfg = str(tenant.tmp / "zuulish.yaml")
+    assert main(["-c", cfg, "review", str(app), "--approve"]) == 0
+    out = capsys.readouterr().out
+    assert f"approved change {app}" in out
+    assert (f"change {app} will not enter t/gate: needed change {lib} does not meet the "
+            "requirements of gate") in out
+    assert main(["-c", cfg, "review", str(lib), "--approve"]) == 0
+    assert f"change {lib} entered t/gate" in capsys.readouterr().out
+    assert main(["-c", cfg, "review", str(app), "--approve"]) == 0
+    assert f"change {app} entered t/gate" in capsys.readouterr().out
+
+
+def test_gate_merge_commit_names_the_change_as_gerrit_does(tenant: GateTenant) -> None:
+    first = tenant.push("org/app", {"a.txt": "a\n"}, "First")
+    second = tenant.push("org/app", {"b.txt": "b\n"}, "Second")  # on the same tip
+    tenant.approve(first)
+    tenant.approve(second)
+    tenant.wait_for(lambda: tenant.change(second).status == "MERGED", what="second merged")
+    tip = tenant.forge.branch_tip("org/app", "main")
+    assert tip == tenant.change(second).merged_sha  # tested, reproduced, merged: one sha
+    repo = tenant.forge.repo_path("org/app")
+    assert len(git(repo, "log", "-1", "--format=%P", tip).split()) == 2
+    assert git(repo, "log", "-1", "--format=%B", tip).strip() == (
+        f'Merge "Second"\n\nReviewed-on: {tenant.forge.change_url("org/app", second)}')

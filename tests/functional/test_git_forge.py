@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
+from zuulish.drivers.git.commit_msg import install_command
 from zuulish.drivers.git.connection import GitForge
 from zuulish.drivers.git.reporter import GitReporter
 from zuulish.drivers.git.review import list_changes, review
@@ -16,7 +22,9 @@ from zuulish.drivers.git.source import GitSource
 from zuulish.errors import ForgeError
 from zuulish.merger.speculative import apply_commits
 from zuulish.model import ChangeKey
+from zuulish.runner import free_port
 from zuulish.store import ChangeRow, EventRow, ReportRow, Store
+from zuulish.web.app import create_app, serve
 
 pytestmark = pytest.mark.store
 
@@ -48,9 +56,33 @@ def forge(tmp_path: Path, store: Store) -> GitForge:
 
 
 @pytest.fixture
-def work(tmp_path: Path, forge: GitForge) -> Path:
-    git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), "work")
-    return tmp_path / "work"
+def web_url(store: Store, tmp_path: Path) -> Iterator[str]:
+    """zuulish's web server on 127.0.0.1, which hands out the commit-msg hook."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    loop = asyncio.new_event_loop()
+    app = create_app(store, SimpleNamespace(layouts={}, tenants={}), tmp_path, url)
+    runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield url
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def clone_with_hook(tmp_path: Path, forge: GitForge, web_url: str, name: str) -> Path:
+    """Clone org/app and install the commit-msg hook with the command the forge prints."""
+    git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), name)
+    subprocess.run(["sh", "-c", install_command(web_url)], cwd=tmp_path / name, env=ENV,
+                   check=True, capture_output=True)
+    return tmp_path / name
+
+
+@pytest.fixture
+def work(tmp_path: Path, forge: GitForge, web_url: str) -> Path:
+    return clone_with_hook(tmp_path, forge, web_url, "work")
 
 
 def commit(work: Path, name: str, message: str) -> str:
@@ -384,15 +416,14 @@ def test_change_urls_resolve_in_every_accepted_form(forge: GitForge) -> None:
 
 
 def test_concurrent_pushes_to_one_branch_all_become_changes(
-        tmp_path: Path, store: Store, forge: GitForge) -> None:
+        tmp_path: Path, store: Store, forge: GitForge, web_url: str) -> None:
     """No refs/for/<branch> ref is ever created, so pushes do not lock each other out."""
     import concurrent.futures
 
     clones = []
     for i in range(6):
-        git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), f"c{i}")
-        commit(tmp_path / f"c{i}", f"f{i}", f"Change {i}")
-        clones.append(tmp_path / f"c{i}")
+        clones.append(clone_with_hook(tmp_path, forge, web_url, f"c{i}"))
+        commit(clones[-1], f"f{i}", f"Change {i}")
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         results = list(pool.map(
             lambda c: git(c, "push", "origin", "HEAD:refs/for/main", check=False), clones))
@@ -416,3 +447,54 @@ def test_a_batch_merges_every_change_to_the_one_state_they_were_tested_in(
     assert reporter.submit(2, state) == tested  # finds it there: merged as tested
     assert forge.branch_tip("org/app", "main") == tested
     assert [(r.status, r.merged_sha) for r in change_rows(store)] == [("MERGED", tested)] * 2
+
+
+CHANGE_ID_LINE = re.compile(r"^Change-Id: I[0-9a-f]{40}$", re.MULTILINE)
+
+
+def message(work: Path) -> str:
+    return git(work, "log", "-1", "--format=%B").stdout.rstrip("\n")
+
+
+def test_commit_msg_hook_adds_a_change_id_once_and_amending_updates_the_change(
+        store: Store, work: Path) -> None:
+    commit(work, "a", "Add a\n\nSome words.")
+    first = message(work)
+    assert len(CHANGE_ID_LINE.findall(first)) == 1 and first.startswith("Add a\n\nSome")
+    git(work, "push", "origin", "HEAD:refs/for/main")
+    (work / "a").write_text("better\n")
+    git(work, "commit", "-q", "-a", "--amend", "--no-edit")
+    assert message(work) == first  # kept, not doubled
+    out = git(work, "push", "origin", "HEAD:refs/for/main")
+    assert "Updated change" in out.stderr and "(patch set 2)" in out.stderr
+    [row] = change_rows(store)
+    assert (row.number, row.patchset) == (1, 2)
+    assert row.change_id == CHANGE_ID_LINE.search(first).group(0).split()[1]
+
+
+def test_commit_msg_hook_keeps_an_existing_change_id(work: Path) -> None:
+    commit(work, "a", "Add a\n\nDepends-On: http://x/1\nChange-Id: I0123456789abcdef")
+    assert message(work) == "Add a\n\nDepends-On: http://x/1\nChange-Id: I0123456789abcdef"
+    commit(work, "b", "Add b\n\nDepends-On: http://x/1")
+    assert re.fullmatch(r"Add b\n\nDepends-On: http://x/1\nChange-Id: I[0-9a-f]{40}",
+                        message(work))
+
+
+def test_push_without_change_id_is_refused_with_the_hook_command(
+        tmp_path: Path, store: Store, forge: GitForge, web_url: str) -> None:
+    git(tmp_path, "clone", "-q", str(forge.repo_path("org/app")), "plain")
+    plain = tmp_path / "plain"
+    commit(plain, "a", "With an id\n\nChange-Id: I0123456789abcdef")
+    sha = commit(plain, "b", "Without an id")
+    proc = git(plain, "push", "origin", "HEAD:refs/for/main", check=False)
+    assert proc.returncode != 0
+    assert f"commit {sha[:12]} has no Change-Id: footer" in proc.stderr
+    assert install_command(WEB) in proc.stderr
+    assert "git commit --amend --no-edit" in proc.stderr
+    assert change_rows(store) == []  # nothing of the push was recorded
+    # The developer does what it says (with this test's web server); the push goes in.
+    subprocess.run(["sh", "-c", install_command(web_url)], cwd=plain, env=ENV, check=True)
+    git(plain, "commit", "-q", "--amend", "--no-edit")
+    assert CHANGE_ID_LINE.search(message(plain))
+    git(plain, "push", "origin", "HEAD:refs/for/main")
+    assert [r.subject for r in change_rows(store)] == ["With an id", "Without an id"]

@@ -79,6 +79,12 @@ def seed(store: Store) -> None:
                      result="NODE_FAILURE", created_at=0, started_at=0, finished_at=1),
             BuildRow(id="build-1", buildset_id=bs.id, job="unit", state="completed",
                      result="SUCCESS", attempt=2, created_at=1, started_at=1, finished_at=4,
+                     # as the scheduler stores them (Scheduler._build_params)
+                     params={"repo_state": {
+                         "org/app": {"branch": "main", "base": "c" * 40, "pre": "c" * 40,
+                                     "commit": "d" * 40, "changes": ["a" * 40]},
+                         "org/lib": {"branch": "stable", "base": "e" * 40,
+                                     "pre": "e" * 40, "commit": "e" * 40, "changes": []}}},
                      result_data={"zuul": {"artifacts": [
                          {"name": "wheel", "url": "artifacts/a.whl",
                           "metadata": {"type": "python_wheel"}},
@@ -238,6 +244,20 @@ def test_build_page_shows_the_result_and_the_head_of_the_log(server: Server) -> 
     assert '<a href="https://docs.example/a/">docs</a>' in body
     assert server.json("/api/build/build-0")[1]["artifacts"] == []
     assert server.json("/api/build/nope")[0] == 404
+
+
+def test_build_shows_the_commit_it_tested_in_each_repository(server: Server) -> None:
+    status, data = server.json("/api/build/build-1")
+    assert status == 200 and data["repos"] == {
+        "org/app": {"branch": "main", "commit": "d" * 40},
+        "org/lib": {"branch": "stable", "commit": "e" * 40}}
+    _, _, body = server.get("/build/build-1")
+    assert f"<li>org/app <small>main</small> <code>{'d' * 40}</code></li>" in body
+    assert f"<li>org/lib <small>stable</small> <code>{'e' * 40}</code></li>" in body
+    assert server.json("/api/build/build-0")[1]["repos"] == {}
+    _, doc = server.json("/api/openapi.json")
+    described = doc["components"]["schemas"]["Build"]["allOf"][1]["properties"]["repos"]
+    assert described["additionalProperties"]["required"] == ["branch", "commit"]
 
 
 def test_build_shows_its_warnings_and_file_comments_on_its_change_files(

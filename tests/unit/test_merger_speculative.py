@@ -11,6 +11,7 @@ from zuulish.merger.speculative import (
     MERGER_EMAIL,
     MERGER_NAME,
     MergeError,
+    MergeMemo,
     apply_commits,
     changed_files,
     is_ancestor,
@@ -50,6 +51,24 @@ def test_merge_commit_when_the_branch_moved(repo: Repo) -> None:
     assert author == committer == f"{MERGER_NAME} <{MERGER_EMAIL}>"
     assert adate == cdate == "1600000000 +0200"  # the merged commit's committer date
     assert message == [f"Merge commit '{change}' into speculative state", "", "Add a"]
+    # as the merger builds gate states now: Gerrit's message
+    result = apply_commits(repo.path, moved, [change], links={})
+    assert git(repo.path, "show", "-s", "--format=%B", result.commit) == 'Merge "Add a"'
+
+
+def test_merge_commit_names_the_change_page_it_is_given_deterministically(
+        repo: Repo) -> None:
+    base = tip(repo)
+    moved = repo.commit({"m": "m\n"}, "Moved", branch="main")
+    change = repo.commit({"a": "a\n"}, 'Add "a"\n\nbody', branch="a", start=base)
+    url = "http://zuulish.test/c/org/app/+/7"
+    memo = MergeMemo()
+    plain = apply_commits(repo.path, moved, [change], memo=memo, links={}).commit
+    linked = apply_commits(repo.path, moved, [change], memo=memo, links={change: url}).commit
+    assert linked not in (None, plain)  # the memo keeps them apart
+    assert apply_commits(repo.path, moved, [change], links={change: url}).commit == linked
+    assert git(repo.path, "show", "-s", "--format=%B", linked).split("\n") == [
+        'Merge "Add "a""', "", f"Reviewed-on: {url}"]
 
 
 def test_merge_commit_tree_matches_plain_git_merge(repo: Repo) -> None:
@@ -131,7 +150,9 @@ def test_merge_commit_sha_is_pinned_for_fixed_inputs(tmp_path: Path) -> None:
     one = repo.commit({"a": "a\n"}, "A", branch="a", start=base)
     two = repo.commit({"b": "b\n"}, "B", branch="b", start=base, date="@1700000500 -0700")
     result = apply_commits(repo.path, base, [one, two])
-    assert result.commit == "ace8cfe434128b07f19aeff68e7356ba28ee19ac"
+    assert result.commit == "ace8cfe434128b07f19aeff68e7356ba28ee19ac"  # states without links
+    linked = apply_commits(repo.path, base, [one, two], links={two: "http://z.test/c/p/+/2"})
+    assert linked.commit == "fbd7c9bca84553900bea2bf9319a1179c5f60403"  # the gate's now
 
 
 def test_unknown_commit_is_a_clear_error(repo: Repo) -> None:

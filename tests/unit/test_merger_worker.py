@@ -39,7 +39,8 @@ def make_changes(repo: Repo, count: int, start: str = "main") -> list[str]:
 
 def entry(repo: Repo, number: int, sha: str, own: bool, project: str = "org/p") -> dict:
     return {"connection": "git", "project": project, "branch": "main", "number": number,
-            "patchset": 1, "commit": sha, "url": str(repo.path), "own": own}
+            "patchset": 1, "commit": sha, "url": str(repo.path), "own": own,
+            "change_url": f"http://zuulish.test/c/{project}/+/{number}"}
 
 
 def queue_specs(repo: Repo, shas: list[str], mode: str = "merge-resolve") -> list[dict]:
@@ -83,7 +84,8 @@ def test_states_are_the_same_from_two_separate_caches(upstream: Repo, tmp_path: 
     # and a plain clone (an executor's) reproduces it byte for byte from the record
     clone = tmp_path / "executor"
     git(tmp_path, "clone", "-q", "--mirror", str(upstream.path), str(clone))
-    again = apply_commits(clone, last["base"], last["ahead_changes"] + last["changes"], mode)
+    again = apply_commits(clone, last["base"], last["ahead_changes"] + last["changes"], mode,
+                          links=last["links"])
     assert again.commit == last["commit"]
 
 

@@ -58,3 +58,21 @@ def test_a_batch_drops_comments_on_other_changes_files_without_a_warning() -> No
     assert batched.file_comments == own.file_comments
     unknown = returned_for_report([("unit", returned)], None)
     assert set(unknown.file_comments) == {"mine.py", "theirs.py"}
+
+
+def test_a_build_that_ended_in_an_error_gives_its_reason_after_its_line() -> None:
+    from zuulish.model import Build, BuildSet, BuildState
+    from zuulish.scheduler.reporting import report_message
+
+    bs = BuildSet(1, 1, ())
+    bs.builds["unit"] = Build("b1", 1, "unit", BuildState.COMPLETED, result="ERROR",
+                              started_at=10, finished_at=10,
+                              message="run playbook playbooks/run.yaml not found in org/app "
+                                      "at 0123456789ab\nmore detail")
+    bs.builds["lint"] = Build("b2", 1, "lint", BuildState.COMPLETED, result="FAILURE",
+                              started_at=10, finished_at=15, message="a task failed")
+    text = report_message("failure", "check", bs, "http://z.test")
+    assert text.splitlines()[2:] == [
+        "- unit http://z.test/build/b1 : ERROR in 0s: run playbook playbooks/run.yaml not "
+        "found in org/app at 0123456789ab",
+        "- lint http://z.test/build/b2 : FAILURE in 5s"]  # its log says why

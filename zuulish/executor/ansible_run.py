@@ -196,6 +196,12 @@ class PlaybookRun:
         return f"{self.project} at {self.commit[:12]}" if self.commit else self.project
 
     @property
+    def not_found(self) -> str:
+        """Why it cannot run when its file is missing."""
+        return f"playbook {self.name} not found" + (f" in {self.where}" if self.project
+                                                    else "")
+
+    @property
     def label(self) -> str:
         """``playbooks/run.yaml in org/app at <commit>``."""
         return f"{self.name} in {self.where}" if self.project else self.name
@@ -537,7 +543,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     name = run.label
     log.write(f"{run.phase.upper()} {'(trusted) ' if run.trusted else ''}{name}")
     if not run.playbook.is_file():
-        message = f"playbook {run.name} not found in {run.where}"
+        message = run.not_found
         log.write(f"ERROR: {message}")
         return PhaseOutcome(run.phase, name, "error", -1, message)
     if cwd is not None and not cwd.is_dir():
@@ -558,7 +564,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     if not run.trusted:  # in bubblewrap, with a data dir of its own, started cold
         shipped = sandbox.shipped_plugins(run.playbook, roles_path or [])
         if shipped:
-            message = (f"untrusted playbooks may not ship Ansible plugins: {shipped[0]} "
+            root = sandbox.playbook_root(run.playbook)  # named in it, not on the executor
+            found = shipped[0].relative_to(root) if shipped[0].is_relative_to(root) \
+                else shipped[0]
+            message = (f"untrusted playbooks may not ship Ansible plugins: {found} "
                        f"(used by {name})")
             log.write(f"ERROR: {message}")
             return PhaseOutcome(run.phase, name, "error", -1, message)

@@ -65,7 +65,7 @@ def _check_playbooks(books: list[PlaybookRun], run: list[PlaybookRun],
             log.write(f"ERROR: {message}")
             return "ERROR", message
         if not book.playbook.is_file():
-            message = f"{book.phase} playbook {book.name} not found in {book.where}"
+            message = f"{book.phase} {book.not_found}"
             log.write(f"ERROR: {message}")
             return "ERROR", message
     if not run:

@@ -62,8 +62,10 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
     dest = clone_at(cache, project, state["url"], work_dir / src_dir)
     mode = state.get("merge_mode", DEFAULT_MODE)
     ahead = list(state.get("ahead_changes", []))
-    before = _apply(dest, project, state["base"], ahead, mode) if ahead else state["base"]
-    produced = _apply(dest, project, before, list(state.get("changes", [])), mode)
+    links = state.get("links")  # None: a state recorded before them
+    before = _apply(dest, project, state["base"], ahead, mode, links) if ahead \
+        else state["base"]
+    produced = _apply(dest, project, before, list(state.get("changes", [])), mode, links)
     if produced != state["commit"]:
         raise WorkspaceError(
             f"reproduced state of {project} is {produced} but the merger tested "
@@ -94,10 +96,11 @@ def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
     return dest
 
 
-def _apply(dest: Path, project: str, base: str, commits: list[str], mode: str) -> str:
+def _apply(dest: Path, project: str, base: str, commits: list[str], mode: str,
+           links: dict[str, str] | None = None) -> str:
     """The commit ``commits`` make on ``base`` (``base`` itself when there are none)."""
     try:
-        result = apply_commits(dest, base, commits, mode)
+        result = apply_commits(dest, base, commits, mode, links=links)
     except (MergeError, ValueError) as exc:
         raise WorkspaceError(f"cannot reproduce the state of {project}: {exc}") from exc
     if not result.ok:

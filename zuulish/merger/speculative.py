@@ -20,7 +20,11 @@ Trees are merged in process where only trivial tree resolution is needed
 merge`` or ``git cherry-pick`` in a worktree gives. Commit objects are written
 byte for byte by this module: committer ``zuulish <zuulish@localhost>``, dated
 with the applied commit's committer date, so identical inputs give identical
-SHAs whoever runs it, whatever their git configuration.
+SHAs whoever runs it, whatever their git configuration. A merge commit reads
+``Merge "<subject>"``, as Gerrit's do, with ``Reviewed-on: <change URL>`` when
+the caller names the change's page (``links``: part of the inputs); states
+recorded without ``links`` (by zuulish before 2026-12) keep their old message,
+``Merge commit '<sha>' into speculative state``, so they still reproduce.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,8 +235,9 @@ class _Applier:
     """Applies commits in one mode; each step returns the new state's commit id."""
 
     def __init__(self, repo: pygit2.Repository, git_dir: str | Path, mode: str,
-                 deadline: float | None):
+                 deadline: float | None, links: Mapping[str, str] | None = None):
         self.repo, self.git_dir, self.mode, self.deadline = repo, git_dir, mode, deadline
+        self.links = links
 
     def tree(self, base: pygit2.Oid | None, ours: pygit2.Commit, theirs: pygit2.Commit,
              git_ours: Callable[[], pygit2.Oid] | None = None,
@@ -263,9 +268,9 @@ class _Applier:
         if self.mode == "squash-merge":
             return _write_commit(self.repo, tree, [current.id], change.author,
                                  _ident(change.date), change.message)
-        message = f"Merge commit '{change.sha}' into speculative state\n\n{change.subject}\n"
         return _write_commit(self.repo, tree, [current.id, change.obj.id], _ident(change.date),
-                             _ident(change.date), message.encode())
+                             _ident(change.date),
+                             merge_message(change, self.links))
 
     def pick(self, current: pygit2.Commit, change: _Commit) -> pygit2.Oid | None:
         """``change`` cherry-picked onto ``current``; None if nothing is left of it."""
@@ -286,6 +291,18 @@ class _Applier:
             return None
         return _write_commit(self.repo, tree, [current.id], change.author,
                              _ident(change.date), change.message)
+
+
+def merge_message(change: _Commit, links: Mapping[str, str] | None) -> bytes:
+    """A merge commit's message: Gerrit's ``Merge "<subject>"`` and the change's page
+    from ``links``; without ``links``, the message of states recorded before them."""
+    if links is None:
+        return f"Merge commit '{change.sha}' into speculative state\n\n{change.subject}\n" \
+            .encode()
+    text = f'Merge "{change.subject}"\n'
+    if links.get(change.sha):
+        text += f"\nReviewed-on: {links[change.sha]}\n"
+    return text.encode()
 
 
 def _change_side(repo: pygit2.Repository, current: pygit2.Oid, change: pygit2.Oid
@@ -314,8 +331,10 @@ class MergeMemo:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(git_dir: str | Path, mode: str, base: str, commits: Sequence[str]) -> tuple:
-        return (os.path.abspath(git_dir), mode, base, tuple(commits))
+    def key(git_dir: str | Path, mode: str, base: str, commits: Sequence[str],
+            links: Mapping[str, str] | None = None) -> tuple:
+        named = None if links is None else tuple(links.get(c) for c in commits)
+        return (os.path.abspath(git_dir), mode, base, tuple(commits), named)
 
     def get(self, key: tuple) -> str | None:
         with self._lock:
@@ -334,11 +353,15 @@ class MergeMemo:
 
 def apply_commits(git_dir: str | Path, base: str, commits: Sequence[str],
                   mode: str = DEFAULT_MODE, *, memo: MergeMemo | None = None,
-                  timeout: float | None = None) -> ApplyResult:
+                  timeout: float | None = None,
+                  links: Mapping[str, str] | None = None) -> ApplyResult:
     """Apply ``commits`` in order onto ``base``; the resulting state or the first conflict.
 
     A commit already in the state is skipped. ``memo`` reuses states built before
-    for a prefix of ``commits``; ``timeout`` (seconds) bounds the whole call.
+    for a prefix of ``commits``; ``timeout`` (seconds) bounds the whole call;
+    ``links`` maps a commit to its change's page, named in the merge commit made
+    for it (an input like the others: the same links give the same commits; None,
+    the messages of states recorded before links were, see the module).
     """
     if mode == "default":
         mode = DEFAULT_MODE
@@ -352,12 +375,12 @@ def apply_commits(git_dir: str | Path, base: str, commits: Sequence[str],
     start = 0
     if memo is not None:
         for i in range(len(commits), 0, -1):
-            hit = memo.get(memo.key(git_dir, mode, base_commit.sha, commits[:i]))
+            hit = memo.get(memo.key(git_dir, mode, base_commit.sha, commits[:i], links))
             cached = _lookup(repo, hit) if hit else None
             if cached is not None:
                 current, start = cached, i
                 break
-    applier = _Applier(repo, git_dir, mode, deadline)
+    applier = _Applier(repo, git_dir, mode, deadline, links)
     steps = 0
     for i in range(start, len(to_apply)):
         change = to_apply[i]
@@ -378,7 +401,8 @@ def apply_commits(git_dir: str | Path, base: str, commits: Sequence[str],
             steps += 1
             current = repo[new]
         if memo is not None:
-            memo.put(memo.key(git_dir, mode, base_commit.sha, commits[:i + 1]), str(current.id))
+            memo.put(memo.key(git_dir, mode, base_commit.sha, commits[:i + 1], links),
+                     str(current.id))
     return ApplyResult(str(current.id), merges=steps)
 
 

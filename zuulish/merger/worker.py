@@ -169,8 +169,10 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         raise MergeError(f"project {project} has no branch {branch!r}")
     ahead = [c for c in mine if not c["own"]]
     own = [c for c in mine if c["own"]]
+    # each change's page, in its merge commit; recorded so the state reproduces
+    links = {c["commit"]: c["change_url"] for c in mine if c.get("change_url")}
     pre = apply_commits(path, base, [c["commit"] for c in ahead], mode, memo=memo,
-                        timeout=_left(deadline))
+                        timeout=_left(deadline), links=links)
     result["merges"] += pre.merges
     if not pre.ok:
         culprit = next((c for c in ahead if c["commit"] == pre.conflict_commit), None)
@@ -180,7 +182,7 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
                            f"{project} {branch}: conflicting paths: "
                            f"{', '.join(pre.conflict_paths) or '(unknown)'}"}
     final = apply_commits(path, base, [c["commit"] for c in ahead + own], mode, memo=memo,
-                          timeout=_left(deadline))
+                          timeout=_left(deadline), links=links)
     result["merges"] += final.merges
     if not final.ok:
         culprits = [c for c in ahead
@@ -194,7 +196,7 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         "connection": info["connection"], "url": info["url"], "branch": branch,
         "base": base, "pre": pre.commit or base, "commit": commit, "merge_mode": mode,
         "ahead_changes": [c["commit"] for c in ahead],
-        "changes": [c["commit"] for c in own],
+        "changes": [c["commit"] for c in own], "links": links,
     }
     own_files = changed_files(path, pre.commit or base, commit) if own else []
     changed.update(own_files)

@@ -42,6 +42,7 @@ from zuulish.model import (
     branch_of,
     is_null_rev,
 )
+from zuulish.model.job_graph import JobGraph
 from zuulish.model.returned_data import ParentBuild, inherited
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
@@ -802,7 +803,9 @@ class Scheduler:
         return {"connection": change.key.connection, "project": change.project,
                 "branch": change.branch, "number": change.key.number,
                 "patchset": change.patchset, "commit": change.commit,
-                "url": source.project_url(change.project), "own": own}
+                "url": source.project_url(change.project), "own": own,
+                # named in the merge commit the change gets (Merge "<subject>")
+                "change_url": source.change_url(change.project, change.key.number)}
 
     def _state_changes(self, pipeline: Pipeline, item: QueueItem, ahead: tuple[int, ...],
                        bundle: tuple[int, ...] = ()) -> list[dict[str, Any]]:
@@ -933,16 +936,46 @@ class Scheduler:
                        MergeRequestRow.state.in_(("done", "failed")))).all()
         for mr, bs, item in rows:
             state, message, repo_state, graph = self._evaluate_merge(item, mr.result or {})
+            extra = self._missing_projects(item.tenant, mr.spec, graph) \
+                if state == MergeState.MERGED else {}
             with self.store.session() as s:
                 row = s.get(BuildSetRow, bs.id)
                 if row is None or not (row.current or row.alternate) \
                         or row.merge_state != MergeState.PENDING:
+                    continue
+                if extra:
+                    self._extend_merge(s, mr, extra)
                     continue
                 row.merge_state, row.message = state, message
                 row.repo_state = repo_state
                 self._dirty.mark(item.tenant, item.pipeline, item.queue_name)
                 row.job_graph = graph.to_dict() if graph is not None else None
         return len(rows)
+
+    def _missing_projects(self, tenant: str, spec: dict[str, Any],
+                          graph: JobGraph | None) -> dict[str, dict[str, Any]]:
+        """The tenant's projects the jobs require that the state was not asked for:
+        a job the change's own configuration adds may require them."""
+        if graph is None:
+            return {}
+        projects = dict(spec.get("projects", {}))
+        for job in graph.jobs.values():
+            for name in job.required_projects:
+                self._add_project(tenant, projects, name)
+        return {name: info for name, info in projects.items()
+                if name not in spec.get("projects", {})}
+
+    def _extend_merge(self, s: Session, mr: MergeRequestRow,
+                      extra: dict[str, dict[str, Any]]) -> None:
+        """Ask again for the state of ``mr``'s build set, with the ``extra`` projects
+        its speculative layout's jobs require; ``mr`` itself is set aside."""
+        old = s.get(MergeRequestRow, mr.id)
+        if old is not None:
+            old.state = "extended"
+        spec = {**mr.spec, "projects": {**mr.spec.get("projects", {}), **extra}}
+        s.add(MergeRequestRow(buildset_id=mr.buildset_id, state="requested", spec=spec,
+                              created_at=self.clock.now()))
+        self.store.notifier.notify(channels.MERGER)
 
     def _evaluate_merge(self, item: QueueItemRow, result: dict[str, Any]):
         status = result.get("status")

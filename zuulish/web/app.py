@@ -20,6 +20,7 @@ from aiohttp import web
 
 import zuulish
 from zuulish.config.layout import Layout
+from zuulish.drivers.git.commit_msg import COMMIT_MSG_HOOK, HOOK_PATH
 from zuulish.executor import safe_files
 from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
@@ -261,6 +262,12 @@ async def api_openapi(_request: web.Request) -> web.Response:
     return web.json_response(openapi_document(zuulish.__version__))
 
 
+async def commit_msg_hook(_request: web.Request) -> web.Response:
+    """The forge's ``commit-msg`` hook, which adds a ``Change-Id:`` footer."""
+    return web.Response(text=COMMIT_MSG_HOOK, content_type="text/x-shellscript",
+                        headers={"Content-Disposition": 'attachment; filename="commit-msg"'})
+
+
 async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -390,6 +397,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     routes = [
         web.get("/", index),
         web.get("/health", health),
+        web.get(HOOK_PATH, commit_msg_hook),
         web.get("/api/openapi.json", api_openapi),
         web.get("/api/tenants", api_tenants),
         web.get("/api/tenant/{tenant}/status", api_status),

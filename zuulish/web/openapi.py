@@ -80,7 +80,12 @@ BUILD = {"allOf": [_ref("Job"), _obj(
     file_comments={"type": "object", "additionalProperties": _array(_ref("FileComment")),
                    "description": "what the build returned in zuul.file_comments "
                                   "(zuul_return), by file path, on files of its change; "
-                                  "reported on the change"})]}
+                                  "reported on the change"},
+    repos={"type": "object",
+           "additionalProperties": _obj(["branch", "commit"], branch=OPT_STR, commit=OPT_STR),
+           "description": "by project: the branch and the commit the build tested (its "
+                          "speculative state: the branch with the changes ahead and its "
+                          "own merged in); empty for a build made before it was recorded"})]}
 FILE_COMMENT = _obj(
     ["line", "message"], line=INT, message=STR,
     level={"type": "string", "enum": ["info", "warning", "error"]},

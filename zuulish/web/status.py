@@ -178,7 +178,17 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
             "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
             "artifacts": build_artifacts(build, web_url),
             "warnings": warnings(build.result_data)[0],
-            "file_comments": build_file_comments(build)}
+            "file_comments": build_file_comments(build),
+            "repos": tested_repos(build)}
+
+
+def tested_repos(build: BuildRow) -> dict[str, dict[str, str | None]]:
+    """The branch and commit the build tested in each repository: its build set's
+    speculative state, stored with the build when it was made (the executor runs on
+    exactly those commits or not at all)."""
+    state = (build.params or {}).get("repo_state") or {}
+    return {project: {"branch": repo.get("branch"), "commit": repo.get("commit")}
+            for project, repo in sorted(state.items()) if isinstance(repo, dict)}
 
 
 def build_artifacts(build: BuildRow, web_url: str) -> list[dict[str, Any]]:

@@ -1,10 +1,12 @@
 """The forge's receive hooks: ``python -m zuulish.drivers.git.hook pre-receive|post-receive``.
 
 ``pre-receive`` refuses what the forge cannot take (a push to a branch that does
-not exist, a direct push to a branch, any push while the store is unreachable),
-so a push is never half-accepted. ``post-receive`` records each new commit as a
-change or a new patch set, with a ``patchset-created`` event, in one transaction
-per commit, then removes the ``refs/for/<branch>`` ref. If recording fails, the
+not exist, a direct push to a branch, a commit for review without a
+``Change-Id:`` footer, any push while the store is unreachable), so a push is
+never half-accepted; ``proc_receive`` refuses the same for review pushes.
+``post-receive`` records each new commit as a change or a new patch set, with a
+``patchset-created`` event, in one transaction per commit, then removes the
+``refs/for/<branch>`` ref. If recording fails, the
 ref stays, and the forge records it when zuulish next starts.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from zuulish.drivers.git.commit_msg import install_command
 from zuulish.drivers.git.connection import ADMIN_ENV, ZERO, GitForge, change_ref, git
 from zuulish.drivers.git.footers import change_id, depends_on
 from zuulish.errors import ForgeError, UserError
@@ -103,6 +106,36 @@ def _record_commit(forge: GitForge, project: str, branch: str, sha: str) -> str 
                      f"{NUMBER_ATTEMPTS} attempts; try the push again")
 
 
+def without_change_id(forge: GitForge, project: str, branch: str, new_sha: str) -> list[str]:
+    """The commits a push of ``new_sha`` for review would record that have no
+    ``Change-Id:`` footer (oldest first); commits already on the branch or already
+    a change's patch set are not asked for one."""
+    out = git(forge.repo_path(project), "log", "--reverse", "--format=%H%x00%B%x01", new_sha,
+              "--not", f"refs/heads/{branch}")
+    missing = []
+    for entry in out.split("\x01"):
+        sha, _, message = entry.strip().partition("\0")
+        if sha and change_id(message) is None:
+            missing.append(sha)
+    if missing:
+        with forge.store.read() as s:
+            known = set(s.scalars(select(PatchsetRow.commit_sha).where(
+                PatchsetRow.commit_sha.in_(missing))))
+        missing = [sha for sha in missing if sha not in known]
+    return missing
+
+
+def change_id_hint(forge: GitForge, missing: list[str]) -> list[str]:
+    """What to tell a developer whose push has commits without a Change-Id."""
+    return [f"commit {sha[:12]} has no Change-Id: footer" for sha in missing] + [
+        "every commit pushed for review needs one, so that pushing it again after "
+        "amending updates its change instead of making a new one.",
+        "Install the commit-msg hook that adds it (run this in your clone):",
+        f"  {install_command(forge.web_url)}",
+        "then add the footer with `git commit --amend --no-edit` (for commits below the "
+        "top: `git rebase -i` and reword them) and push again."]
+
+
 def _wake(forge: GitForge) -> None:
     """Best-effort wake-up of the scheduler, here and in a zuulish on the same state dir."""
     forge.store.notifier.notify(channels.SCHEDULER)
@@ -178,6 +211,8 @@ def pre_receive(forge: GitForge, project: str, lines: list[str]) -> list[str]:
                 existing = ", ".join(sorted(branches)) or "none"
                 errors.append(f"branch {branch!r} does not exist in project {project!r}; "
                               f"existing branches: {existing}")
+            elif missing := without_change_id(forge, project, branch, new):
+                errors.extend(change_id_hint(forge, missing))
         elif admin:
             continue
         elif ref.startswith("refs/heads/"):
@@ -237,6 +272,12 @@ def proc_receive(forge: GitForge, project: str, commands: list[tuple[str, str, s
                                  f"existing branches: {existing}"))
         else:
             try:
+                missing = without_change_id(forge, project, branch, new)
+                if missing:
+                    results.append((ref, f"commit {missing[0][:12]} has no Change-Id: "
+                                         "footer; install the commit-msg hook (see above)"))
+                    shown.extend(change_id_hint(forge, missing))
+                    continue
                 shown.extend(record_push(forge, project, branch, new))
                 results.append((ref, None))
             except Exception as exc:  # refuse the push; the developer pushes again

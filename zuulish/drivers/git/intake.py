@@ -64,6 +64,19 @@ def hand_over(config_path: str, connection: str, project: str,
     return [tuple(r) for r in reply["results"]], reply["messages"]
 
 
+def server_running(config_path: str | Path) -> bool:
+    """Whether a zuulish takes pushes (so runs its scheduler) for this configuration:
+    its intake address is taken. Probed by binding it, which nothing notices."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(intake_address(config_path))
+    except OSError:
+        return True
+    finally:
+        sock.close()
+    return False
+
+
 Handler = Callable[[str, str, Commands], Outcome]
 
 

@@ -95,7 +95,8 @@ class GitReporter:
         path = self.forge.repo_path(project)
         mode = state.get("merge_mode", DEFAULT_MODE)  # the merger's mode, when it says
         try:
-            reproduced = apply_commits(path, state["pre"], state["changes"], mode=mode)
+            reproduced = apply_commits(path, state["pre"], state["changes"], mode=mode,
+                                       links=state.get("links"))
         except (MergeError, ValueError) as exc:
             raise ForgeError(f"cannot reproduce the tested state: {exc}") from exc
         if not reproduced.ok:

@@ -30,6 +30,14 @@ def review(store: Store, connection: str, number: int, *, approve: bool = False,
            recheck: bool = False, abandon: bool = False, message: str | None = None,
            clock: Callable[[], float] = time.time, state_dir: Path | None = None) -> str:
     """Record a review as an event (the scheduler acts on it); returns a sentence."""
+    return record_review(store, connection, number, approve=approve, recheck=recheck,
+                         abandon=abandon, message=message, clock=clock)[0]
+
+
+def record_review(store: Store, connection: str, number: int, *, approve: bool = False,
+                  recheck: bool = False, abandon: bool = False, message: str | None = None,
+                  clock: Callable[[], float] = time.time) -> tuple[str, int]:
+    """:func:`review`, also returning the id of the event it recorded."""
     if sum((approve, recheck, abandon)) != 1:
         raise ForgeError("say exactly one of --approve, --recheck or --abandon")
     now = clock()
@@ -57,8 +65,27 @@ def review(store: Store, connection: str, number: int, *, approve: bool = False,
             said = f"abandoned change {number}"
         row.updated_at = now
         s.add(event)
+        s.flush()
+        event_id = event.id
     store.notifier.notify(channels.SCHEDULER)
-    return said
+    return said, event_id
+
+
+def approval_outcome(number: int, outcome: str | None) -> list[str]:
+    """What became of change ``number``'s approval, from the scheduler's outcome of
+    its event (``tenant/pipeline: enqueued ...`` or ``...: not enqueued: <why>``)."""
+    if outcome is None:
+        return ["the scheduler has not acted on the approval yet; `zuulish changes` shows "
+                "the change's state later"]
+    lines = []
+    for part in outcome.split("; "):
+        where, _, what = part.partition(": ")
+        if what.startswith("not enqueued: "):
+            lines.append(f"change {number} will not enter {where}: "
+                         f"{what.removeprefix('not enqueued: ')}")
+        elif what.startswith("enqueued"):
+            lines.append(f"change {number} entered {where}")
+    return lines or [f"change {number} entered no pipeline: {outcome}"]
 
 
 def list_changes(store: Store, connection: str, web_url: str | None = None
