@@ -41,7 +41,7 @@ def push_change(tmp: Path, cfg: str, project: str, name: str, capsys: Capture) -
     git(tmp, "clone", "-q", str(tmp / "state" / "git" / f"{project}.git"), str(work))
     (work / name).write_text(f"{name}\n")
     git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", f"Add {name}")
+    git(work, "commit", "-q", "-m", f"Add {name}\n\nChange-Id: I{name:0>40}")
     git(work, "push", "-q", "origin", "HEAD:refs/for/main")
     capsys.readouterr()
 
@@ -254,7 +254,7 @@ def test_project_list_and_branch_create(forge_cfg: str, tmp_path: Path,
     git(work, "checkout", "-q", "-b", "stable", "origin/stable/1")
     (work / "fix").write_text("fix\n")
     git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "Fix on stable")
+    git(work, "commit", "-q", "-m", f"Fix on stable\n\nChange-Id: I{'5' * 40}")
     git(work, "push", "-q", "origin", "HEAD:refs/for/stable/1")
     assert main(["-c", forge_cfg, "changes", "--json"]) == 0
     changes = json.loads(capsys.readouterr().out)
