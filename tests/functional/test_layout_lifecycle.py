@@ -153,6 +153,19 @@ def test_broken_config_project_push_keeps_the_last_good_layout_and_shows_why(
         tenant.wait_for(lambda: "nightly" in tenant.aio.layouts.layouts["t"].pipelines,
                         timeout=60, what="the fixed configuration")
         assert get_json(f"{base}/api/tenant/t/config-errors") == []
+        # a setting zuulish reads and ignores is listed as a warning, not an error
+        push_branch(tenant, "zuul-config", {"zuul.d/pipelines.yaml": PIPELINES.replace(
+            "name: periodic", "name: nightly").replace(
+            "    manager: independent\n", "    manager: independent\n    debug: true\n", 1)})
+        [warning] = tenant.wait_for(
+            lambda: get_json(f"{base}/api/tenant/t/config-errors"), timeout=60,
+            what="the warning of a setting read and ignored")
+        assert warning["severity"] == "warning" and warning["applied"] is True
+        assert warning["file"] == "zuul-config/zuul.d/pipelines.yaml" and warning["line"]
+        assert "debug" in warning["error"]
+        assert get_json(f"{base}/api/tenants")[0]["config_errors"] == 0
+        page = urllib.request.urlopen(f"{base}/t/t/status", timeout=10).read().decode()
+        assert 'id="config-warnings"' in page and 'id="config-errors"' not in page
     finally:
         web.stop()
 

@@ -194,7 +194,9 @@ class TenantLayouts:
     def config_errors(self, tenant: str) -> list[dict[str, object]]:
         """The tenant's configuration errors, as the API and the dashboard show them:
         those of a refused load (``applied``: False; the last good layout runs), a
-        tenant file that could not be read, and those of the running layout."""
+        tenant file that could not be read, and those of the running layout; then
+        the running layout's warnings (``severity``: warning, as in Zuul: settings
+        read and ignored)."""
         with self._lock:
             layout = self.layouts.get(tenant)
             refused = self.refused.get(tenant)
@@ -206,6 +208,8 @@ class TenantLayouts:
             out.append(_error_entry(err, "refused", False))
         for err in layout.errors if layout is not None else ():
             out.append(_error_entry(err, "layout", True))
+        for warning in layout.warnings if layout is not None else ():
+            out.append(_error_entry(warning, "layout", True, "warning"))  # read, ignored
         return out
 
     def speculative(self, tenant: str, overrides: dict[str, dict[str, str]],
@@ -273,7 +277,8 @@ def _missing_project(config: TenantConfig, tp: TenantProject) -> ConfigError:
                        file=tp.file, line=tp.line)
 
 
-def _error_entry(error: ConfigError, source: str, applied: bool) -> dict[str, object]:
+def _error_entry(error: ConfigError, source: str, applied: bool,
+                 severity: str = "error") -> dict[str, object]:
     return {"error": str(error), "message": error.message, "file": error.file,
             "line": error.line, "source": source, "applied": applied,
-            "severity": "error"}
+            "severity": severity}

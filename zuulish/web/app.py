@@ -135,7 +135,8 @@ def _duration(build: dict[str, Any]) -> str:
 async def api_tenants(request: web.Request) -> web.Response:
     layouts = request.app[LAYOUTS]
     return web.json_response([{"name": name, "pipelines": len(layout.pipelines),
-                               "config_errors": len(layouts.config_errors(name))}
+                               "config_errors": sum(1 for e in layouts.config_errors(name)
+                                                     if e["severity"] == "error")}
                               for name, layout in sorted(_layouts(request).items())])
 
 

@@ -121,7 +121,10 @@ CONFIG_ERROR = _obj(
         "could not be loaded at the last reconfiguration, and every tenant runs as before")},
     applied={**BOOL, "description": "false when the configuration with this error is not "
                                     "the one running"},
-    severity={"const": "error"})
+    severity={"type": "string", "enum": ["error", "warning"], "description": (
+        "error: the object it is in was not loaded (or the load was refused); warning: a "
+        "setting zuulish reads and ignores (see the README's Zuul configuration "
+        "compatibility table); warnings come after the errors")})
 ERROR = _obj(["error"], error=STR)
 
 
@@ -200,7 +203,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/tenant/{tenant}/config-errors": _get(
                 "Configuration errors of a tenant: of its running layout, of configuration "
                 "refused because of them (the last good layout keeps running), and of the "
-                "tenant file; empty when there are none", _array(_ref("ConfigError")),
+                "tenant file; then the running layout's warnings (settings read and ignored); "
+                "empty when there are none", _array(_ref("ConfigError")),
                 ["tenant"], True),
             "/api/tenant/{tenant}/builds": _get(
                 "Finished builds of a tenant, newest first", _array(_ref("HistoryBuild")),
