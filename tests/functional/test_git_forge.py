@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.web_server import served
 from zuulish.drivers.git.commit_msg import install_command
 from zuulish.drivers.git.connection import GitForge
 from zuulish.drivers.git.reporter import GitReporter
@@ -22,9 +21,8 @@ from zuulish.drivers.git.source import GitSource
 from zuulish.errors import ForgeError
 from zuulish.merger.speculative import apply_commits
 from zuulish.model import ChangeKey
-from zuulish.runner import free_port
 from zuulish.store import ChangeRow, EventRow, ReportRow, Store
-from zuulish.web.app import create_app, serve
+from zuulish.web.app import create_app
 
 pytestmark = pytest.mark.store
 
@@ -58,18 +56,9 @@ def forge(tmp_path: Path, store: Store) -> GitForge:
 @pytest.fixture
 def web_url(store: Store, tmp_path: Path) -> Iterator[str]:
     """zuulish's web server on 127.0.0.1, which hands out the commit-msg hook."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    loop = asyncio.new_event_loop()
-    app = create_app(store, SimpleNamespace(layouts={}, tenants={}), tmp_path, url)
-    runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield url
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with served(lambda url: create_app(store, SimpleNamespace(layouts={}, tenants={}),
+                                       tmp_path, url)) as url:
+        yield url
 
 
 def clone_with_hook(tmp_path: Path, forge: GitForge, web_url: str, name: str) -> Path:

@@ -4,11 +4,9 @@ server) reads from a work or log directory follows a link or leaves it."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,11 +16,11 @@ from sqlalchemy import select
 
 from tests.fakes.rows import item_with_buildset
 from tests.fakes.tenant import GateTenant
+from tests.fakes.web_server import served
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import unavailable
-from zuulish.runner import free_port
 from zuulish.store import BuildRow, Store
-from zuulish.web.app import create_app, serve
+from zuulish.web.app import create_app
 from zuulish.web.status import build_info
 
 MISSING = unavailable()
@@ -258,18 +256,9 @@ def web(store: Store, tmp_path: Path) -> Iterator[str]:
     (logs / "state").symlink_to(tmp_path)
     os.mkfifo(logs / "artifacts" / "pipe.txt")
     (tmp_path / "logs" / "b2").symlink_to(logs)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    loop = asyncio.new_event_loop()
-    app = create_app(store, SimpleNamespace(layouts={}, tenants={}), tmp_path, url)
-    runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield url
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with served(lambda url: create_app(store, SimpleNamespace(layouts={}, tenants={}),
+                                       tmp_path, url)) as url:
+        yield url
 
 
 @pytest.mark.parametrize("path", [
