@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.gitrepo import Repo, git
-from zuulish.executor.workspace import WorkspaceError, prepare_repo
+from zuulish.executor.shown_paths import for_users
+from zuulish.executor.workspace import WorkspaceError, _Git, prepare_repo
+from zuulish.git_admin import open_repo
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import build_state
 
@@ -72,3 +74,21 @@ def test_the_origin_of_a_prepared_repository_leads_nowhere(tmp_path: Path) -> No
     repo = prepare_repo(RepoCache(tmp_path / "executor"), "org/p", state, tmp_path / "w", "h")
     assert git(repo.path, "remote", "get-url", "origin") == "file:///dev/null"
     assert git(repo.path, "symbolic-ref", "HEAD") == "refs/heads/main"
+
+
+def test_a_workspace_error_is_shown_to_users_without_the_executors_paths(
+        tmp_path: Path) -> None:
+    """git's message names the directory it ran in: users read it as the job's
+    ``src_dir`` (and the state dir as ``<state>``), never the executor's paths."""
+    state = tmp_path / "state"
+    build_dir = state / "builds" / "b1"
+    src = build_dir / "work" / "src" / "localhost" / "org" / "app"
+    src.mkdir(parents=True)
+    git(src, "init", "-q")
+    with pytest.raises(WorkspaceError) as raised:
+        open_repo(src, _Git).git.checkout("-q", "no-such-branch")
+    shown = for_users(str(raised.value), build_dir, state)
+    assert str(tmp_path) not in shown
+    assert "failed in src/localhost/org/app: " in shown
+    assert for_users(f"cannot read {state}/keys/x and {build_dir}/node/agent.sock",
+                     build_dir, state) == "cannot read <state>/keys/x and <build>/node/agent.sock"

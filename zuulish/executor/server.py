@@ -61,6 +61,7 @@ from zuulish.executor.local_node import (
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES, read_returned
 from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable
+from zuulish.executor.shown_paths import for_users
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.trusted_view import BuildSandbox, BuildView, git_alternates
 from zuulish.executor.untrusted_vars import trusted_view, untrusted_summary
@@ -379,10 +380,10 @@ class Executor:
             if node is not None:
                 node.wait_ready()
                 job_log.write(f"Local node ready (isolated; {node.limits_note})")
-        except WorkspaceError as exc:
-            return BuildResult.ERROR, str(exc)
-        except (NodeError, SandboxUnavailable) as exc:
-            return BuildResult.ERROR, str(exc)
+        except (WorkspaceError, NodeError, SandboxUnavailable) as exc:
+            message = for_users(str(exc), build_dir, self.state_dir)
+            job_log.write(f"ERROR: {message}")
+            return BuildResult.ERROR, message
         # Zuul's precedence: data returned by the jobs this one depends on is below
         # the job's own vars (and so below host-vars, group-vars and extra-vars).
         parent_data = dict(params.get("parent_data") or {})
