@@ -151,7 +151,6 @@ def test_a_single_file_is_checked_against_the_git_repository_holding_it(
     ("workspace-scheme: flat", "workspace-scheme 'flat' is not available; zuulish lays out "
                                "repositories in the 'golang' scheme only"),
     ("deduplicate: auto", "only 'deduplicate: false' is honoured"),
-    ("match-on-config-updates: true", "only 'match-on-config-updates: false' is honoured"),
     ("failure-output: ['(']", "failure-output '(' is not a valid regular expression"),
     ("image-build-name: img", "image builds are not available"),
     ("success-message: YAY", "a report shows each job's result as it is"),
@@ -177,6 +176,7 @@ def test_settings_zuulish_honours_pass(tmp_path: Path) -> None:
     write(tmp_path, f"- job:\n    name: a\n    ansible-version: {SHIPPED_ANSIBLE}\n"
                     "    workspace-scheme: golang\n    deduplicate: false\n"
                     "    match-on-config-updates: false\n"
+                    "- job:\n    name: b\n    match-on-config-updates: true\n"
                     "- pipeline:\n    name: gate\n    manager: dependent\n"
                     "    supercedes: [check]\n"
                     "    require:\n      forge:\n        open: true\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -284,10 +285,40 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
 
 
 def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
-                     changed_files: list[str] | tuple[str, ...] | None = None) -> JobGraph:
+                     changed_files: list[str] | tuple[str, ...] | None = None,
+                     previous: Layout | None = None) -> JobGraph:
     """The frozen jobs ``project`` runs in ``pipeline`` on ``branch`` for a change that
-    modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply)."""
+    modifies ``changed_files`` (``files``/``irrelevant-files`` matchers apply).
+
+    ``previous``: the layout before the change's own configuration updates (that of
+    the state ahead of it), when it has some. As Zuul's ``match-on-config-updates``
+    (default true), a job whose frozen definition differs from the one ``previous``
+    gives, or which ``previous`` does not run, runs whatever its file matchers say.
+    """
     graph = JobGraph(fail_fast=layout.fail_fast(project, pipeline, branch))
+    before = _JobsBefore(previous if previous is not layout else None,
+                         project, branch, pipeline)
+    for job in _frozen_jobs(layout, project, branch, pipeline):
+        if job.runs_for(changed_files) or (job.match_on_config_updates
+                                           and before.updated(job)):
+            graph.add(job)
+    for name, job in graph.jobs.items():
+        soft = set(job.soft_dependencies)
+        job.dependencies = tuple(d for d in job.dependencies
+                                 if d in graph.jobs or d not in soft)
+        for dep in job.dependencies:
+            if dep not in graph.jobs:
+                raise ConfigError(f"job {name!r} depends on {dep!r}, which does not run for "
+                                  f"{project} in {pipeline} (mark the dependency "
+                                  "'soft: true' if it may be skipped)")
+    _check_cycles(graph)
+    return graph
+
+
+def _frozen_jobs(layout: Layout, project: str, branch: str,
+                 pipeline: str) -> Iterator[FrozenJob]:
+    """Each job ``project`` names for ``pipeline`` on ``branch``, frozen, with the
+    project's variables; file matchers not applied."""
     project_vars: dict[str, Any] = {}
     project_sources: dict[str, dict[str, bool]] = {}
     for stanza in layout.stanzas(project, branch):  # templates, then the project's own
@@ -307,19 +338,33 @@ def freeze_job_graph(layout: Layout, project: str, branch: str, pipeline: str,
             job.var_sources = {**job.var_sources, "vars": below(
                 project_vars, project_sources, job.vars, job.var_sources.get("vars", {}))}
         job.vars = deep_merge(project_vars, job.vars)
-        if job.runs_for(changed_files):
-            graph.add(job)
-    for name, job in graph.jobs.items():
-        soft = set(job.soft_dependencies)
-        job.dependencies = tuple(d for d in job.dependencies
-                                 if d in graph.jobs or d not in soft)
-        for dep in job.dependencies:
-            if dep not in graph.jobs:
-                raise ConfigError(f"job {name!r} depends on {dep!r}, which does not run for "
-                                  f"{project} in {pipeline} (mark the dependency "
-                                  "'soft: true' if it may be skipped)")
-    _check_cycles(graph)
-    return graph
+        yield job
+
+
+class _JobsBefore:
+    """The jobs frozen in the layout before a change's configuration updates, file
+    matchers aside (built once, when a job's matchers first leave it out)."""
+
+    def __init__(self, layout: Layout | None, project: str, branch: str, pipeline: str):
+        self.layout, self.project, self.branch, self.pipeline = \
+            layout, project, branch, pipeline
+        self._jobs: dict[str, dict[str, Any]] | None = None
+
+    def updated(self, job: FrozenJob) -> bool:
+        """Whether the change updates ``job``'s configuration (a new job, or one frozen
+        differently). False without a layout before, or when that one does not freeze:
+        with no idea what changed, the file matchers decide (as in Zuul)."""
+        if self.layout is None:
+            return False
+        if self._jobs is None:
+            try:
+                self._jobs = {old.name: old.to_dict() for old in _frozen_jobs(
+                    self.layout, self.project, self.branch, self.pipeline)}
+            except ConfigError:
+                self.layout = None
+                return False
+        old = self._jobs.get(job.name)
+        return old is None or old != job.to_dict()
 
 
 def _check_use(layout: Layout, job: FrozenJob, ref: JobReference, project: str,

@@ -562,12 +562,6 @@ def job_setting_errors(body: dict, ctx: SourceContext, what: str) -> list[Config
             message = (f"{what}: workspace-scheme must be one of "
                        f"{', '.join(WORKSPACE_SCHEMES)}, not {scheme!r}")
         errors.append(_err_at(body, "workspace-scheme", ctx, message))
-    if body.get("match-on-config-updates") is True:
-        errors.append(_err_at(body, "match-on-config-updates", ctx,
-                              f"{what}: zuulish runs a job only when its file matchers match "
-                              "the change's files, not because the change updates the job's "
-                              "configuration; only 'match-on-config-updates: false' is "
-                              "honoured"))
     dedup = body.get("deduplicate")
     if dedup is not None and dedup is not False:
         if isinstance(dedup, str) and dedup != "auto" or not isinstance(dedup, bool | str):

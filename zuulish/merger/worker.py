@@ -5,7 +5,12 @@ ahead, then the item's own), the other projects its jobs need, each project's
 merge mode, and (``after``) the request of the item ahead. The result is a repo
 state per project — branch tip used (``base``), the state with the changes
 ahead (``pre``) and with the item's own changes (``commit``), and the mode —
-that any executor or the forge can reproduce byte for byte.
+that any executor or the forge can reproduce byte for byte. With it: the files
+changed, the config files of projects whose state changes them
+(``config_files``), the projects whose configuration the item's own changes
+touch (``config_updated``) and of those, where the changes ahead touch it too,
+the config files of the state ahead (``ahead_config_files``): the layout the
+item's jobs compare with, for ``match-on-config-updates``.
 
 Chains: a request waits until the one it comes ``after`` is done, and states
 already built are remembered (``MergeMemo``), so item k starts from item k-1's
@@ -126,6 +131,7 @@ def build_state(cache: RepoCache, spec: dict[str, Any], *, memo: MergeMemo | Non
     for c in changes:
         projects.setdefault(c["project"], {"connection": c["connection"], "url": c["url"]})
     result: dict[str, Any] = {"status": "merged", "repo_state": {}, "config_files": {},
+                              "ahead_config_files": {}, "config_updated": [],
                               "changed_files": [], "merges": 0}
     changed: set[str] = set()  # what the item's own changes modify (file matchers)
     for project, info in projects.items():
@@ -205,6 +211,12 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         whole = own_files if not ahead else changed_files(path, base, commit)
         if touches_config(whole):
             result["config_files"][project] = read_files(path, commit)
+        if touches_config(own_files):
+            # the item updates the configuration itself: what the state ahead of it
+            # had is the layout its jobs compare with (match-on-config-updates)
+            result["config_updated"].append(project)
+            if ahead and touches_config(changed_files(path, base, pre.commit or base)):
+                result["ahead_config_files"][project] = read_files(path, pre.commit or base)
     return None
 
 

@@ -988,6 +988,7 @@ class Scheduler:
         if layout is None:
             return MergeState.ERROR, f"tenant {item.tenant} is no longer configured", {}, None
         overrides = result.get("config_files") or {}
+        previous = None  # the layout ahead of the item's own config updates
         if overrides:
             # Every proposed config is validated, config projects' too (as Zuul does);
             # jobs then run with the untrusted projects' proposals only: a config
@@ -1003,9 +1004,10 @@ class Scheduler:
                     repo_state, None
             layout = self.layouts.speculative(item.tenant, overrides, branches) \
                 if trusted else proposed
+            previous = self._layout_ahead(item.tenant, result, branches)
         try:
             graph = freeze_job_graph(layout, item.project, item.branch, item.pipeline,
-                                     result.get("changed_files"))
+                                     result.get("changed_files"), previous)
         except ConfigError as exc:
             return MergeState.CONFIG_ERROR, str(exc), repo_state, None
         if not graph.jobs:
@@ -1017,6 +1019,19 @@ class Scheduler:
             job.secrets = {var: secret for var, secret in job.secrets.items()
                            if secret["project"] not in overrides}
         return MergeState.MERGED, None, repo_state, graph
+
+    def _layout_ahead(self, tenant: str, result: dict[str, Any],
+                      branches: dict[str, str]) -> Layout | None:
+        """The layout of the state ahead of an item whose own changes update the
+        configuration (what ``match-on-config-updates`` compares its jobs with);
+        None when they update none."""
+        own = set(result.get("config_updated") or ())
+        if not own:
+            return None
+        ahead = {p: f for p, f in (result.get("config_files") or {}).items() if p not in own}
+        ahead.update(result.get("ahead_config_files") or {})
+        return self.layouts.speculative(tenant, ahead, branches) if ahead \
+            else self.layouts.layouts.get(tenant)
 
     # ---------------------------------------------------------- node requests
     def process_node_requests(self) -> int:
