@@ -38,6 +38,7 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
             "canonical_name": f"{hostname}/{name}",
             "src_dir": repo.src_dir if repo else f"src/{hostname}/{name}",
             "checkout": repo.branch if repo else params.get("branch"),
+            "checkout_description": repo.description if repo else "zuul branch",
             "commit": repo.commit if repo else None,
             "required": name in job.required_projects,
         }

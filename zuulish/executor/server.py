@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ from zuulish.executor.untrusted_vars import trusted_view, untrusted_summary
 from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
+    override_checkout,
     playbook_checkout,
     prepare_branch_tip,
     prepare_repo,
@@ -369,7 +371,7 @@ class Executor:
         work_root = build_dir / "work"
         try:
             started = time.monotonic()
-            repos = self._prepare_repos(params, work_root, job_log)
+            repos = self._prepare_repos(params, work_root, job_log, job)
             # the build's trusted sandbox starts while the playbooks are checked out
             view = self._trusted_view(build_dir, build.id,
                                       agent.directory if agent is not None else None,
@@ -516,12 +518,17 @@ class Executor:
         done = (BuildState.COMPLETED, BuildState.CANCELED)
         return {job for job, _ in rows} >= set(jobs) and all(st in done for _, st in rows)
 
-    def _prepare_repos(self, params: dict[str, Any], work_root: Path,
-                       job_log: JobLog) -> list[PreparedRepo]:
+    def _prepare_repos(self, params: dict[str, Any], work_root: Path, job_log: JobLog,
+                       job: FrozenJob) -> list[PreparedRepo]:
         repos = []
         for project, state in sorted(params.get("repo_state", {}).items()):
-            repo = prepare_repo(self.cache, project, state, work_root, self.hostname)
-            job_log.write(f"Prepared {repo.src_dir} at {repo.commit[:12]} ({repo.branch})")
+            repo = prepare_repo(self.cache, project, state, work_root, self.hostname,
+                                override_checkout(job, project))
+            if repo.description == "zuul branch" and params.get("branch") \
+                    and repo.branch != params["branch"]:
+                repo = replace(repo, description="project default branch")
+            job_log.write(f"Prepared {repo.src_dir} at {repo.commit[:12]} ({repo.branch}: "
+                          f"{repo.description})")
             repos.append(repo)
         return repos
 

@@ -28,8 +28,10 @@ class PreparedRepo:
     project: str
     path: Path
     src_dir: str  # relative to the node's work dir, as Zuul's ``src_dir``
-    branch: str
+    branch: str  # what is checked out: a branch, or a tag (``override-checkout``)
     commit: str
+    description: str = "zuul branch"  # why that ref: Zuul's ``checkout_description``
+    state_commit: str = ""  # the state of its branch (its playbooks'), when not ``commit``
 
 
 class _Git(CheckedGit):
@@ -57,7 +59,10 @@ def clone_at(cache: RepoCache, project: str, url: str, dest: Path) -> Path:
 
 
 def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir: Path,
-                 hostname: str) -> PreparedRepo:
+                 hostname: str, checkout: tuple[str, str] | None = None) -> PreparedRepo:
+    """``project`` at its state in ``work_dir``, checked out on its branch or, with
+    ``checkout`` (a ref and why: ``override-checkout``), on that ref's state where
+    the merger recorded one (a ref the project does not have leaves the branch)."""
     src_dir = f"src/{hostname}/{project}"
     dest = clone_at(cache, project, state["url"], work_dir / src_dir)
     mode = state.get("merge_mode", DEFAULT_MODE)
@@ -78,7 +83,45 @@ def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir
     # origin URL leads nowhere (the local repository is the state to test).
     repo.git.update_ref(f"refs/remotes/origin/{state['branch']}", before)
     repo.remote("origin").set_url(NO_ORIGIN)
-    return PreparedRepo(project, dest, src_dir, state["branch"], produced)
+    prepared = PreparedRepo(project, dest, src_dir, state["branch"], produced)
+    wanted = (state.get("checkouts") or {}).get(checkout[0]) if checkout else None
+    if checkout and wanted:
+        return _check_out_override(repo, prepared, checkout, wanted, mode, links)
+    return prepared
+
+
+def override_checkout(job: Any, project: str) -> tuple[str, str] | None:
+    """The ref ``job`` checks out for ``project`` instead of its branch, and why (Zuul's
+    ``checkout_description``): its required-projects entry's ``override-checkout``
+    wins over the job's."""
+    if project in job.project_checkouts:
+        return job.project_checkouts[project], "project override ref"
+    if job.override_checkout:
+        return job.override_checkout, "job override ref"
+    return None
+
+
+def _check_out_override(repo: Any, prepared: PreparedRepo, checkout: tuple[str, str],
+                        wanted: dict[str, Any], mode: str,
+                        links: dict[str, str] | None) -> PreparedRepo:
+    """``prepared``'s repository checked out on the ``override-checkout`` ref's
+    recorded state (a branch's, with the state's changes on it, or a tag's commit),
+    reproduced and checked as the branch's; the item's branch keeps its state."""
+    ref, why = checkout
+    project = prepared.project
+    produced = _apply(prepared.path, project, wanted["base"], list(wanted.get("changes", [])),
+                      mode, links)
+    if produced != wanted["commit"]:
+        raise WorkspaceError(
+            f"reproduced state of {project} {ref} (override-checkout) is {produced} but "
+            f"the merger recorded {wanted['commit']}")
+    if wanted["kind"] == "tag":
+        repo.git.checkout("-q", "--detach", produced)
+    else:
+        repo.git.checkout("-q", "-B", ref, produced)
+        repo.git.update_ref(f"refs/remotes/origin/{ref}", wanted["base"])
+    return PreparedRepo(project, prepared.path, prepared.src_dir, ref, produced, why,
+                        prepared.commit)
 
 
 def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
@@ -92,7 +135,7 @@ def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
     prepared, before anything of the build has run; the node never sees ``dest``.
     """
     _clone_shared(repo.path, dest)
-    open_repo(dest, _Git).git.checkout("-q", "--detach", repo.commit)
+    open_repo(dest, _Git).git.checkout("-q", "--detach", repo.state_commit or repo.commit)
     return dest
 
 

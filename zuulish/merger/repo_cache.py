@@ -35,7 +35,8 @@ from zuulish.merger.speculative import forget_repo
 
 log = logging.getLogger(__name__)
 
-REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/changes/*:refs/changes/*")
+REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/changes/*:refs/changes/*",
+            "+refs/tags/*:refs/tags/*")  # tags: for override-checkout
 LOCK_DIR = ".locks"
 
 

@@ -168,6 +168,7 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
     path = cache.ensure(project, info["url"])
     if mine and mine[0].get("ref"):
         _pin_project(path, project, info, mine[0], mode, result, changed)
+        _record_checkouts(path, project, info, mine, mode, result, deadline)
         return None
     branch = mine[0]["branch"] if mine else _branch_for(path, spec.get("branch", "main"))
     base = rev_parse(path, f"refs/heads/{branch}")
@@ -204,6 +205,7 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         "ahead_changes": [c["commit"] for c in ahead],
         "changes": [c["commit"] for c in own], "links": links,
     }
+    _record_checkouts(path, project, info, mine, mode, result, deadline)
     own_files = changed_files(path, pre.commit or base, commit) if own else []
     changed.update(own_files)
     if mine:
@@ -218,6 +220,37 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
             if ahead and touches_config(changed_files(path, base, pre.commit or base)):
                 result["ahead_config_files"][project] = read_files(path, pre.commit or base)
     return None
+
+
+def _record_checkouts(path: Any, project: str, info: dict[str, Any],
+                      mine: list[dict[str, Any]], mode: str, result: dict[str, Any],
+                      deadline: float | None) -> None:
+    """The state of each ref a job's ``override-checkout`` names for ``project``
+    (``info["checkouts"]``), beside its branch's: a branch's tip with the changes of
+    the state that are on that branch merged, or a tag's commit. A ref the project
+    does not have is left out: the job then checks out the usual branch, as in Zuul."""
+    state = result["repo_state"][project]
+    found: dict[str, dict[str, Any]] = {}
+    for ref in info.get("checkouts") or ():
+        if ref == state["branch"] and not state.get("ref"):
+            continue  # the state itself
+        tip = rev_parse(path, f"refs/heads/{ref}")
+        if tip is not None:
+            on_branch = [c["commit"] for c in mine if c["branch"] == ref and not c.get("ref")]
+            merged = apply_commits(path, tip, on_branch, mode, timeout=_left(deadline),
+                                   links=state.get("links")) if on_branch else None
+            if merged is not None and not merged.ok:
+                raise MergeError(f"the changes on {project} {ref} (override-checkout) do not "
+                                 f"merge: {merged.message}")
+            result["merges"] += merged.merges if merged is not None else 0
+            found[ref] = {"kind": "branch", "base": tip, "changes": on_branch,
+                          "commit": (merged.commit if merged is not None else None) or tip}
+            continue
+        tag = rev_parse(path, f"refs/tags/{ref}")
+        if tag is not None:
+            found[ref] = {"kind": "tag", "base": tag, "changes": [], "commit": tag}
+    if found:
+        state["checkouts"] = found
 
 
 def _pin_project(path: Any, project: str, info: dict[str, Any], entry: dict[str, Any],

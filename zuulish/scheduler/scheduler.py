@@ -746,9 +746,7 @@ class Scheduler:
         try:
             graph = freeze_job_graph(layout, item.change.project, item.change.branch,
                                      pipeline.name)
-            for job in graph.jobs.values():
-                for name in job.required_projects:
-                    self._add_project(tenant, projects, name)
+            self._add_job_projects(tenant, projects, graph)
         except ConfigError:
             pass  # reported once the speculative state (and its layout) is known
         if item.buildset is None and pipeline.start and item.live and not alternate:
@@ -954,16 +952,30 @@ class Scheduler:
 
     def _missing_projects(self, tenant: str, spec: dict[str, Any],
                           graph: JobGraph | None) -> dict[str, dict[str, Any]]:
-        """The tenant's projects the jobs require that the state was not asked for:
-        a job the change's own configuration adds may require them."""
+        """The tenant's projects the jobs require that the state was not asked for, or
+        whose ``override-checkout`` refs it was not asked for: a job the change's own
+        configuration adds or alters may require them."""
         if graph is None:
             return {}
-        projects = dict(spec.get("projects", {}))
+        asked = spec.get("projects", {})
+        projects = {name: dict(info) for name, info in asked.items()}
+        self._add_job_projects(tenant, projects, graph)
+        return {name: info for name, info in projects.items() if asked.get(name) != info}
+
+    def _add_job_projects(self, tenant: str, projects: dict[str, dict[str, Any]],
+                          graph: JobGraph) -> None:
+        """Add the projects ``graph``'s jobs require to ``projects``, each with the
+        refs their ``override-checkout`` names for it (``checkouts``): the merger
+        records those refs' states too."""
         for job in graph.jobs.values():
             for name in job.required_projects:
                 self._add_project(tenant, projects, name)
-        return {name: info for name, info in projects.items()
-                if name not in spec.get("projects", {})}
+            for name in list(projects):  # as Zuul: every project the job has
+                wanted = job.project_checkouts.get(name) or job.override_checkout
+                if wanted:
+                    refs = projects[name].get("checkouts", [])
+                    if wanted not in refs:
+                        projects[name]["checkouts"] = sorted([*refs, wanted])
 
     def _extend_merge(self, s: Session, mr: MergeRequestRow,
                       extra: dict[str, dict[str, Any]]) -> None:
