@@ -240,6 +240,42 @@ def test_each_branch_is_tested_with_its_own_configuration(tmp_path: Path,
     assert "stable-test" not in main_report.message
 
 
+def test_changes_to_two_branches_of_a_project_in_one_gate_queue_merge_each_on_its_own(
+        tmp_path: Path, database_url: str) -> None:
+    """A project's changes to main and stable share its gate queue; the one on stable
+    is tested, and merged, on stable, without the main change ahead of it."""
+    import os
+
+    from tests.fakes.tenant import git
+    from zuulish.drivers.git.connection import ADMIN_ENV
+
+    t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP_CONFIG,
+                                                        "value.txt": "good\n"}})
+    work = tmp_path / "branching"
+    git(tmp_path, "clone", "-q", str(t.forge.repo_path("org/app")), str(work))
+    os.environ[ADMIN_ENV] = "1"  # an administrator creates the branch
+    try:
+        git(work, "push", "-q", "origin", "HEAD:refs/heads/stable/1")
+    finally:
+        del os.environ[ADMIN_ENV]
+    t.start()
+    try:
+        on_main = t.push("org/app", {"main-only.txt": "m\n"}, "Main change")
+        on_stable = t.push("org/app", {"stable-only.txt": "s\n"}, "Stable fix",
+                           branch="stable/1")
+        t.approve(on_main)
+        t.approve(on_stable)
+        for number in (on_main, on_stable):
+            t.wait_for(lambda n=number: t.change(n).status == "MERGED", timeout=180,
+                       what=f"change {number} merged")
+    finally:
+        t.stop()
+    assert t.branch_file("org/app", "stable-only.txt", "stable/1") == "s\n"
+    assert t.branch_file("org/app", "main-only.txt", "stable/1") is None
+    assert t.branch_file("org/app", "main-only.txt") == "m\n"
+    assert t.branch_file("org/app", "stable-only.txt") is None
+
+
 def test_gate_merges_in_the_projects_merge_mode_what_it_tested(
         tmp_path: Path, database_url: str) -> None:
     config = APP_CONFIG.replace("- project:\n", "- project:\n    merge-mode: cherry-pick\n")

@@ -228,3 +228,52 @@ def test_a_request_waits_for_the_state_of_the_item_ahead(store: Store, tmp_path:
     with store.session() as s:
         s.get(MergeRequestRow, second).state = "canceled"  # item ahead gone: go on alone
     assert worker._claim().id == third  # type: ignore[union-attr]
+
+
+def test_a_change_ahead_on_another_branch_stays_out_of_the_items_branch(
+        upstream: Repo, tmp_path: Path) -> None:
+    """One project's changes to two branches share a gate queue (as in Zuul, a queue
+    is per project, not per branch). The item on ``stable`` is built on ``stable``
+    with only its own branch's changes; the change ahead on ``main`` is not merged
+    into it (it was: every change of the project went onto the first one's branch,
+    so ``stable`` would have been tested, and moved, with ``main``'s content)."""
+    tip = git(upstream.path, "rev-parse", "main").strip()
+    git(upstream.path, "branch", "stable", tip)
+    main_sha = upstream.commit({"only-on-main": "m\n"}, "On main", branch="main-change",
+                               start=tip, date="@1700000100 +0000")
+    stable_sha = upstream.commit({"f1": LINES + "backport\n"}, "On stable",
+                                 branch="stable-change", start=tip, date="@1700000200 +0000")
+    git(upstream.path, "checkout", "-q", "main")
+    on_main = entry(upstream, 1, main_sha, own=False)
+    on_stable = {**entry(upstream, 2, stable_sha, own=True), "branch": "stable"}
+    spec = {"changes": [on_main, on_stable], "branch": "stable", "projects": {
+        "org/p": {"connection": "git", "url": str(upstream.path)}}}
+    result = build_state(RepoCache(tmp_path / "cache"), spec)
+    assert result["status"] == "merged"
+    state = result["repo_state"]["org/p"]
+    assert state["branch"] == "stable" and state["base"] == tip
+    assert state["ahead_changes"] == [] and state["changes"] == [stable_sha]
+    files = git(upstream.path, "ls-tree", "-r", "--name-only", state["commit"]).split()
+    assert "only-on-main" not in files
+    assert "backport" in git(upstream.path, "show", f"{state['commit']}:f1")
+    # independent pipelines put a needed change first too (a backport that Depends-On
+    # the fix on main): the same holds
+    check = build_state(RepoCache(tmp_path / "cache2"), {**spec, "changes": [
+        {**on_main, "own": False}, on_stable]})
+    assert check["repo_state"]["org/p"]["commit"] == state["commit"]
+
+
+def test_an_items_own_changes_on_two_branches_of_a_project_are_refused(
+        upstream: Repo, tmp_path: Path) -> None:
+    tip = git(upstream.path, "rev-parse", "main").strip()
+    git(upstream.path, "branch", "stable", tip)
+    [main_sha] = make_changes(upstream, 1)
+    stable_sha = upstream.commit({"s": "s\n"}, "On stable", branch="stable-change",
+                                 start=tip, date="@1700000200 +0000")
+    git(upstream.path, "checkout", "-q", "main")
+    spec = {"changes": [entry(upstream, 1, main_sha, own=True),
+                        {**entry(upstream, 2, stable_sha, own=True), "branch": "stable"}],
+            "branch": "main", "projects": {
+                "org/p": {"connection": "git", "url": str(upstream.path)}}}
+    with pytest.raises(MergeError, match="org/p.*main.*stable"):
+        build_state(RepoCache(tmp_path / "cache"), spec)

@@ -114,6 +114,18 @@ def _branch_for(path: Any, wanted: str) -> str:
     raise MergeError(f"repository has no branch {wanted!r}")
 
 
+def _state_branch(path: Any, project: str, mine: list[dict[str, Any]],
+                  spec: dict[str, Any]) -> str:
+    """The branch whose state is built for ``project``: that of the item's own
+    changes there, else the item's branch where the project has it (else its default
+    branch), as Zuul checks out a project the item does not change."""
+    own = sorted({c["branch"] for c in mine if c["own"]})
+    if len(own) > 1:
+        raise MergeError(f"the item changes {project} on branches {' and '.join(own)}: "
+                         "one item's state holds one branch of each project")
+    return own[0] if own else _branch_for(path, spec.get("branch", "main"))
+
+
 def _who(change: dict[str, Any] | None) -> str:
     if change and change.get("ref"):
         return f"{change['ref']} at {change['commit'][:12]}"
@@ -170,11 +182,14 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
         _pin_project(path, project, info, mine[0], mode, result, changed)
         _record_checkouts(path, project, info, mine, mode, result, deadline)
         return None
-    branch = mine[0]["branch"] if mine else _branch_for(path, spec.get("branch", "main"))
+    branch = _state_branch(path, project, mine, spec)
     base = rev_parse(path, f"refs/heads/{branch}")
     if base is None:
         raise MergeError(f"project {project} has no branch {branch!r}")
-    ahead = [c for c in mine if not c["own"]]
+    # changes of the project on other branches (ahead in a shared queue, or needed by
+    # a Depends-On) are not in this branch's state; override-checkout's are recorded
+    # beside it (_record_checkouts)
+    ahead = [c for c in mine if not c["own"] and c["branch"] == branch]
     own = [c for c in mine if c["own"]]
     # each change's page, in its merge commit; recorded so the state reproduces
     links = {c["commit"]: c["change_url"] for c in mine if c.get("change_url")}
