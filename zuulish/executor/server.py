@@ -603,9 +603,10 @@ class Executor:
                 return  # the node vanished: asked for new ones, to run again there
             if result == "RETRY" and not canceled:
                 if row.attempt < attempts_of(row):
-                    row.attempt += 1  # a pre-run failure: run again on the same nodes
+                    # a pre-run failure, a killed playbook: run again on the same nodes
+                    row.attempt += 1
                     row.state, row.worker = BuildState.QUEUED, None
-                    row.message = f"attempt {row.attempt - 1} failed in pre-run: {message}"
+                    row.message = f"attempt {row.attempt - 1} will run again: {message}"
                     return
                 result = BuildResult.RETRY_LIMIT
             row.state = BuildState.COMPLETED if not canceled else BuildState.CANCELED
