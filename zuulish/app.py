@@ -126,6 +126,8 @@ class AllInOne:
         from zuulish.model import BuildState
         from zuulish.store import BuildRow, MergeRequestRow
 
+        # nothing of a killed executor's builds may run beside their next attempts
+        self.executor.clear_leftovers()
         with self.store.session() as s:
             s.execute(update(MergeRequestRow).where(MergeRequestRow.state == "running")
                       .values(state="requested", worker=None))

@@ -83,6 +83,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import threading
@@ -211,7 +212,9 @@ class PlaybookRun:
 class PhaseOutcome:
     """How one playbook ended.
 
-    ``status`` is one of successful, failed, unreachable, timeout, error, canceled.
+    ``status`` is one of successful, failed, unreachable, timeout, error, canceled,
+    killed (ended by a signal that neither the job nor a cancel or timeout sent:
+    the executor host's doing, never the change's).
     """
 
     phase: str
@@ -512,6 +515,23 @@ def _trusted_sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     return env
 
 
+def killed_by(rc: int | None) -> str | None:
+    """The signal that ended ansible-playbook, from its exit status as ansible-runner
+    gives it (None: it ended by a signal, not known which; -N; or 128+N, as bwrap, the
+    sandbox launcher and the preloaded Ansible report a sandboxed one killed by
+    signal N), as ``signal 9 (SIGKILL)``; None when it exited by itself (its own
+    statuses are below 128, and 250 or 255)."""
+    if rc is None:
+        return "a signal"
+    number = -rc if rc < 0 else rc - 128 if 128 < rc < 128 + signal.NSIG else None
+    if number is None:
+        return None
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
 def _ansible_playbook() -> str:
     return shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) \
         or shutil.which("ansible-playbook") or "ansible-playbook"
@@ -636,6 +656,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         message = f"{run.phase} {name} canceled"
     elif status == "successful":
         message = ""
+    elif killed_by(runner.rc) is not None:
+        status = "killed"
+        message = f"{run.phase} playbook {name} was killed by {killed_by(runner.rc)}, not by " \
+                  "the job"
     elif seen.get("unreachable"):
         status, message = "unreachable", f"a node was unreachable in {run.phase} {name}"
     elif not seen.get("task"):

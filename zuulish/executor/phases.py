@@ -8,6 +8,10 @@
   exceeding it: TIMED_OUT.
 - A playbook that does not parse: ERROR, with Ansible's message.
 - An unreachable node: NODE_FAILURE. Cancel: CANCELED.
+- A playbook killed by a signal that no cancel or timeout sent (in any phase
+  but cleanup-run): RETRY, as Zuul treats an aborted ansible-playbook: the
+  executor host's fault, never a failure of the change; RETRY_LIMIT with the
+  signal named once the attempts are used up.
 - post-run runs after run whatever its result, and after a pre-run failure
   (only the playbooks of the failing job's level and its parents', as in
   Zuul); not after a cancel. Its failure turns SUCCESS into POST_FAILURE
@@ -48,6 +52,8 @@ def _result_for(outcome: PhaseOutcome, phase: str) -> tuple[str, str] | None:
         return "ERROR", outcome.message
     if outcome.status == "unreachable":
         return "NODE_FAILURE", outcome.message
+    if outcome.status == "killed":
+        return "RETRY", outcome.message
     if phase == "pre-run":
         return "RETRY", outcome.message
     if phase == "run":
@@ -161,7 +167,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
             post_result = _result_for(play(book, post_timeout, cancel, outcome), "post-run")
             if post_result is None or result is not None:
                 continue
-            if post_result[0] in ("CANCELED", "ERROR"):
+            if post_result[0] in ("CANCELED", "ERROR", "RETRY"):
                 result = post_result
             else:
                 result = ("POST_FAILURE", post_result[1])

@@ -306,7 +306,10 @@ def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
     bin_dir.mkdir(parents=True, exist_ok=True)
     args_file = launch_dir / "sandbox.json"
     args_file.write_text(json.dumps({"bwrap": args[0], "args": args[1:],
-                                     "program": program, "pasta": pasta, **(limits or {})}))
+                                     "program": program, "pasta": pasta,
+                                     # the launcher dies with the executor's thread
+                                     # that starts it (SIGKILL of the executor too)
+                                     "die_with": os.getpid(), **(limits or {})}))
     launcher = bin_dir / "ansible-playbook"
     launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
     launcher.chmod(0o755)

@@ -31,10 +31,11 @@ through that user namespace (``--userns``); one owned by the launcher's own
 (bwrap run by root) with ``--netns-only``, and pasta keeps uid 0
 (``--runas 0``: as nobody, its default for root, it could not enter it).
 
-For a local node (``local_node.py``) the arguments file may also name
-``die_with`` (the executor's pid: the launcher has itself killed when the
-executor thread that started it ends, so a node never outlives a killed
-executor), ``cgroups`` (``cgroup.procs`` files the launcher writes its pid to first, so
+The arguments file names ``die_with``, the executor's pid: the launcher has
+itself killed when the executor thread that started it ends, so no sandbox (a
+playbook's, a local node's) outlives a killed executor; bwrap and pasta die
+with the launcher. For a local node (``local_node.py``) it may also name
+``cgroups`` (``cgroup.procs`` files the launcher writes its pid to first, so
 the node and everything it starts is counted there), ``rlimits`` (resource
 name -> limit, set in bwrap's process only) and ``pass_fds`` (descriptors,
 such as the node agent's listening socket, that bwrap and the program keep).

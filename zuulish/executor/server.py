@@ -1,6 +1,6 @@
 """The executor: claims queued builds and runs them with ansible-runner.
 
-Each build gets ``<state>/builds/<id>/`` with ``work/`` (the local node's work
+Each run of a build gets ``<state>/builds/<id>-<attempt>/`` with ``work/`` (the local node's work
 dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
 data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
@@ -44,6 +44,7 @@ from sqlalchemy import select, update
 from zuulish.clock import Clock
 from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import UserError
+from zuulish.executor import leftovers
 from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.disk_limit import RESULT as DISK_FULL
@@ -230,11 +231,10 @@ class Executor:
     # ---------------------------------------------------------- one build
     def _run_build(self, build: BuildRow, cancel: threading.Event) -> None:
         log_dir = self.state_dir / "logs" / build.id
-        build_dir = self.state_dir / "builds" / build.id
+        build_dir = self._attempt_dir(build)
         job_log: JobLog | None = None
         result, message, first_task = BuildResult.ERROR, "", None
         returned: dict[str, Any] | None = None
-        shutil.rmtree(build_dir, ignore_errors=True)  # left by an interrupted earlier run
         node: LocalNode | None = None
         try:
             job = FrozenJob.from_dict(build.frozen_job)
@@ -283,6 +283,35 @@ class Executor:
             self._paused.discard(build.id)
             self.store.notifier.notify(channels.SCHEDULER, channels.EXECUTOR,
                                        channels.LAUNCHER)
+
+    def _attempt_dir(self, build: BuildRow) -> Path:
+        """A directory of this attempt's own, ``<state>/builds/<id>-<attempt>`` (with
+        ``.2``, ``.3``... when an earlier run of it was kept): a run never shares one
+        with an earlier run of the same build."""
+        root = self.state_dir / "builds"
+        path, n = root / f"{build.id}-{build.attempt}", 1
+        while path.exists():
+            n += 1
+            path = root / f"{build.id}-{build.attempt}.{n}"
+        return path
+
+    def clear_leftovers(self) -> None:
+        """Before any build runs: end every process an earlier executor of this state
+        directory left (``leftovers.kill``) and remove its build directories (kept
+        with ``keep_workspaces``); raises UserError if a process cannot be ended."""
+        builds = self.state_dir / "builds"
+        left = leftovers.kill(builds)
+        if left:
+            listed = "; ".join(f"{pid}: {cmd[:120]}" for pid, cmd in sorted(left.items())[:5])
+            raise UserError(f"processes of builds under {builds} are still running and "
+                            f"cannot be ended ({listed}); not starting builds beside them")
+        if self.keep_workspaces or not builds.is_dir():
+            return
+        for entry in builds.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def _decrypt_secrets(self, job: FrozenJob, params: dict[str, Any]) -> dict[str, Any]:
         """Variable name -> decrypted secret data, for the secrets this job may use."""
@@ -581,9 +610,10 @@ class Executor:
                 return  # the node vanished: asked for new ones, to run again there
             if result == "RETRY" and not canceled:
                 if row.attempt < attempts_of(row):
-                    row.attempt += 1  # a pre-run failure: run again on the same nodes
+                    # a pre-run failure, a killed playbook: run again on the same nodes
+                    row.attempt += 1
                     row.state, row.worker = BuildState.QUEUED, None
-                    row.message = f"attempt {row.attempt - 1} failed in pre-run: {message}"
+                    row.message = f"attempt {row.attempt - 1} will run again: {message}"
                     return
                 result = BuildResult.RETRY_LIMIT
             row.state = BuildState.COMPLETED if not canceled else BuildState.CANCELED
