@@ -249,3 +249,15 @@ def test_a_typo_in_a_node_object_is_still_named(tmp_path: Path) -> None:
     write(tmp_path, "- label:\n    name: x\n    flavour: big\n")
     [error] = validate([tmp_path], standalone=True).errors
     assert error.line == 3 and "did you mean 'flavor'?" in error.message
+
+
+def test_a_job_without_a_name_also_names_its_unknown_attributes(tmp_path) -> None:
+    """``nmae: x``: the job has no name, and the misspelt key is why (both reported)."""
+    from zuulish.config.validate import validate
+
+    path = tmp_path / "zuul.yaml"
+    path.write_text("- job:\n    nmae: x\n")
+    errors = [str(e) for e in validate([path], standalone=True).errors]
+    assert errors[0] == f"{path}:2: job needs a 'name'"
+    assert any(e.startswith(f"{path}:2: unknown attribute 'nmae' in job; did you mean 'name'?")
+               for e in errors), errors

@@ -600,6 +600,10 @@ JOB_TYPES: tuple[tuple[str, type | tuple], ...] = (
 
 def parse_job(body: Any, ctx: SourceContext) -> Job:
     """A ``job`` stanza; every error it has is raised (ConfigErrors when several)."""
+    if isinstance(body, dict) and not (isinstance(body.get("name"), str) and body["name"]):
+        # a misspelt 'name' is the likeliest reason: say so too
+        raise_all([_err(body, ctx, "job needs a 'name'"),
+                   *unknown_keys(body, JOB_KEYS, "job", ctx)])
     name = _name(body, ctx, "job")
     errors: list[ConfigError] = unknown_keys(body, JOB_KEYS, "job", ctx)
 
