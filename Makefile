@@ -48,7 +48,7 @@ demo: sandbox-tools $(STAMP)
 TEST_WORKERS ?= auto
 
 test: $(STAMP)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=20 $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=20 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
