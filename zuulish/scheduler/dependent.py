@@ -64,6 +64,7 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     active: set[int] = set()  # items in the window and not failing, so far
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
+    waiting_changes: set[ChangeKey] = set()  # changes of the items outside the window
     uncertain: set[int] = set()  # active items whose state has not passed (yet)
     passed: set[int] = set()  # items whose state for their place passed
     suspect: QueueItem | None = None  # a failing head that a later state may clear
@@ -72,7 +73,10 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             continue
         bundle = bundles.get(item.id, ())
         own_bundle = {by_id[m].change.key for m in bundle}
-        lost = lost_dependency(item, active_changes | own_bundle, merged_changes)
+        # A needed change waiting ahead beyond the window is still ahead: the item
+        # waits behind it (outside the window too, as it includes it).
+        lost = lost_dependency(item, active_changes | waiting_changes | own_bundle,
+                               merged_changes)
         if lost is not None:
             actions.append(lost)
             continue
@@ -80,8 +84,11 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
         enters_with_bundle = bool(bundle) and bundle[0] != item.id \
             and bundle[0] not in inactive  # a bundle enters the window whole
         if not enters_with_bundle and (len(ahead.waits_for) >= queue.window
-                                       or inactive.intersection(ahead.includes)):
+                                       or inactive.intersection(ahead.includes)
+                                       or _needs_waiting(bundle or (item.id,), by_id,
+                                                         waiting_changes)):
             inactive.add(item.id)
+            waiting_changes.add(item.change.key)
             continue  # outside the active window: waits without a build set
         bs = item.buildset
         expected = tuple(a for a in ahead.includes if a in active and a not in bundle)
@@ -133,6 +140,13 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             actions += [Report(i.id, "success", merge=True, via=follower.id)
                         for i in (suspect, follower)]
     return actions
+
+
+def _needs_waiting(members: tuple[int, ...], by_id: Mapping[int, QueueItem],
+                   waiting: set[ChangeKey]) -> bool:
+    """Whether an item (or any member of its bundle) needs a change that waits
+    ahead beyond the window: then it cannot be tested yet, and waits as well."""
+    return any(key in waiting for m in members for key in by_id[m].change.needs)
 
 
 def _may_clear(follower: QueueItem | None, item: QueueItem) -> bool:
