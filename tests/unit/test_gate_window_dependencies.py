@@ -47,6 +47,31 @@ def test_a_needed_change_out_of_the_queue_rejects_the_item_wherever_it_waits() -
     assert lost(plan_dependent(q, set(), set())) == [4]
 
 
+def test_an_item_whose_needed_change_fails_behind_a_running_head_is_held_back() -> None:
+    # 2 fails on top of 1, whose result is not known: 1 may be the cause, and 2 be
+    # restarted without it. 3 (needing 2) is neither rejected nor tested without 2;
+    # 4 behind is tested without 2 and 3.
+    q = queue(item(1, buildset(1, (), {"unit": None})),
+              item(2, buildset(2, (1,), {"unit": "FAILURE"})),
+              item(3, buildset(3, (1, 2), {"unit": None}), needs=(2,)),
+              item(4, buildset(4, (1, 2, 3), {"unit": None})))
+    assert plan_dependent(q, set(), set()) == [StartBuildSet(4, (1,))]
+
+
+def test_once_the_head_fails_the_needed_change_restarts_and_so_does_the_item() -> None:
+    q = queue(item(2, buildset(2, (1,), {"unit": "FAILURE"})),
+              item(3, buildset(3, (1, 2), {"unit": None}), needs=(2,)))
+    assert plan_dependent(q, set(), set()) == [StartBuildSet(2, ()), StartBuildSet(3, (2,))]
+
+
+def test_an_item_held_back_is_rejected_when_its_needed_change_is() -> None:
+    q = queue(item(2, buildset(2, (), {"unit": "FAILURE"})),
+              item(3, buildset(3, (2,), {"unit": None}), needs=(2,)),
+              item(4, needs=(3,)))
+    actions = plan_dependent(q, set(), set())
+    assert Report(2, "failure") in actions and lost(actions) == [3, 4]
+
+
 def on(project: str, it: QueueItem) -> QueueItem:
     it.change = replace(it.change, project=project)
     return it
@@ -78,6 +103,25 @@ def test_a_change_needing_one_that_waits_beyond_the_window_waits_and_merges() ->
             world.forge.messages
         assert [m.number for m in world.forge.merges] == [1, 2, 3, 4]
         assert world.queued() == 0
+        assert world.forge.violations == []
+    finally:
+        world.close()
+
+
+def test_a_change_is_not_rejected_when_what_it_needs_fails_only_behind_a_bad_change() -> None:
+    # 2's state (holding the bad 1) failed before 1's did; 3, needing 2, was rejected
+    # at once although 2 was restarted without 1 and merged.
+    world = GateWorld(repos=["a", "b"], nodes=10)
+    try:
+        world.executor.job_seconds = {"test-a": 1800.0, "test-b": 600.0}
+        for number, repo, bad, needs in ((1, "a", True, ()), (2, "b", False, ()),
+                                         (3, "b", False, (2,))):
+            world.add_change(SimChange(number, repo, (f"src/{number}.py",), bad,
+                                       float(number), needs=needs))
+        world.run()
+        assert world.forge.reports == [(1, "failure", "FAILURE"), (2, "success", "SUCCESS"),
+                                       (3, "success", "SUCCESS")], world.forge.messages
+        assert [m.number for m in world.forge.merges] == [2, 3]
         assert world.forge.violations == []
     finally:
         world.close()

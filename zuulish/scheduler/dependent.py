@@ -65,6 +65,9 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
     waiting_changes: set[ChangeKey] = set()  # changes of the items outside the window
+    # changes of failing items not reported yet (a failure ahead may restart them),
+    # and of the items held back because they need one of those
+    failing_changes: set[ChangeKey] = set()
     uncertain: set[int] = set()  # active items whose state has not passed (yet)
     passed: set[int] = set()  # items whose state for their place passed
     suspect: QueueItem | None = None  # a failing head that a later state may clear
@@ -73,10 +76,10 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             continue
         bundle = bundles.get(item.id, ())
         own_bundle = {by_id[m].change.key for m in bundle}
-        # A needed change waiting ahead beyond the window is still ahead: the item
-        # waits behind it (outside the window too, as it includes it).
-        lost = lost_dependency(item, active_changes | waiting_changes | own_bundle,
-                               merged_changes)
+        # A needed change waiting ahead beyond the window, or failing but not reported
+        # yet, is still ahead: the item waits for it.
+        lost = lost_dependency(item, active_changes | waiting_changes | failing_changes
+                               | own_bundle, merged_changes)
         if lost is not None:
             actions.append(lost)
             continue
@@ -90,6 +93,11 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             inactive.add(item.id)
             waiting_changes.add(item.change.key)
             continue  # outside the active window: waits without a build set
+        if not bundle and failing_changes.intersection(item.change.needs):
+            # What it needs fails, maybe only because of a change ahead of it: the item
+            # is held back (not tested without it) until that is restarted or reported.
+            failing_changes.add(item.change.key)
+            continue
         bs = item.buildset
         expected = tuple(a for a in ahead.includes if a in active and a not in bundle)
         others = tuple(m for m in bundle if m != item.id)
@@ -123,6 +131,8 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
         if not bs.failing or trusted:
             active.add(item.id)
             active_changes.add(item.change.key)
+        else:
+            failing_changes.add(item.change.key)
         if bs.succeeded:
             passed.add(item.id)
         elif item.id in active:
@@ -134,6 +144,7 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
                 suspect = item
             else:
                 actions.append(Report(item.id, "failure"))
+                failing_changes.discard(item.change.key)  # what needs it is rejected
     if suspect is not None:
         follower = items[1]
         if follower.id in passed:  # its state holds the head, as tested (``_may_clear``)
