@@ -6,6 +6,12 @@ are restarted; the failing item stays until it reaches the head, and is
 restarted itself if something ahead of it fails in the meantime. Only the head
 is reported, and merged when every voting job passed.
 
+An item that needs another change (Depends-On) is tested with it ahead. While
+that change waits beyond the window, the item waits too; while its state fails
+but it is not reported yet (an item ahead may be the cause, and it be restarted),
+the item is held back, neither tested without it nor rejected; once it is
+reported or leaves the queue, the item is rejected, as in Zuul.
+
 With the ``trust-later-passes`` queue option an item whose state fails is not
 blamed yet while the current state of the item just behind it (inside the
 window) holds it and has not failed: the items behind keep it. If that later
