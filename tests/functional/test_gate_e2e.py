@@ -395,3 +395,33 @@ def test_gate_merge_commit_names_the_change_as_gerrit_does(tenant: GateTenant) -
     assert len(git(repo, "log", "-1", "--format=%P", tip).split()) == 2
     assert git(repo, "log", "-1", "--format=%B", tip).strip() == (
         f'Merge "Second"\n\nReviewed-on: {tenant.forge.change_url("org/app", second)}')
+
+
+def test_a_change_needing_one_beyond_the_window_waits_for_it_and_merges(
+        tmp_path: Path, database_url: str) -> None:
+    # Issue 17, fault 1: with window 2, A2 (Depends-On B2) was rejected at once while
+    # B2 waited beyond the window, and B2 merged moments later.
+    pipelines = PIPELINES.replace("    precedence: high\n",
+                                  "    precedence: high\n    window: 2\n    window-floor: 1\n")
+    t = GateTenant(tmp_path, database_url, {
+        "org/app": {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"},
+        "org/other": {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"},
+    }, pipelines=pipelines)
+    t.start()
+    try:
+        a1 = t.push("org/app", {"a1.txt": "a1\n"}, "A1")
+        b1 = t.push("org/other", {"b1.txt": "b1\n"}, "B1")
+        b2 = t.push("org/other", {"b2.txt": "b2\n"}, "B2")
+        a2 = t.push("org/app", {"a2.txt": "a2\n"}, "A2", depends_on=[b2])
+        for number in (a1, b1, b2, a2):
+            t.approve(number)
+        t.wait_for(lambda: t.change(a2).status == "MERGED" or
+                   any(r.action == "failure" for r in t.reports(a2, "gate")),
+                   timeout=240, what="A2 merged or rejected")
+        assert [(r.action, r.message) for r in t.reports(a2, "gate")
+                if r.action == "failure"] == []
+        assert [t.change(n).status for n in (a1, b1, b2, a2)] == ["MERGED"] * 4
+        assert t.branch_file("org/other", "b2.txt") == "b2\n"
+        assert t.branch_file("org/app", "a2.txt") == "a2\n"
+    finally:
+        t.stop()

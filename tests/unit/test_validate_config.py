@@ -60,6 +60,16 @@ def test_names_defined_elsewhere_are_errors_unless_standalone(tmp_path: Path) ->
     ("- project:\n    check:\n      jobz: [a]\n", "unknown attribute 'jobz'"),
     ("- nodeset:\n    name: n\n    nodes:\n      - name: x\n", "needs a 'name' and a 'label'"),
     ("- widget:\n    name: w\n", "unknown configuration object 'widget'"),
+    ("- pipeline:\n    name: g\n    manager: dependent\n    window: soon\n",
+     "'window' must be a whole number of at least 1, not 'soon'"),
+    ("- pipeline:\n    name: g\n    manager: dependent\n    window: 0\n",
+     "is not supported: give a large window"),
+    ("- pipeline:\n    name: g\n    manager: dependent\n    window-floor: 0\n",
+     "'window-floor' must be a whole number of at least 1"),
+    ("- pipeline:\n    name: g\n    manager: dependent\n    window-decrease-factor: true\n",
+     "'window-decrease-factor' must be a whole number of at least 1, not True"),
+    ("- pipeline:\n    name: g\n    manager: dependent\n    window-increase-type: fast\n",
+     "'window-increase-type' must be linear or exponential, not 'fast'"),
 ])
 def test_bad_input_names_file_line_and_fix(tmp_path: Path, text: str, message: str) -> None:
     report = validate([write(tmp_path, text)], standalone=True)

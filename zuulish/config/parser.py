@@ -247,6 +247,38 @@ def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
     return approvals, states
 
 
+WINDOW_KEYS = {"window": "size", "window-floor": "floor", "window-ceiling": "ceiling",
+               "window-increase-factor": "increase_factor",
+               "window-decrease-factor": "decrease_factor"}
+WINDOW_TYPES = ("linear", "exponential")
+
+
+def _window(body: dict, ctx: SourceContext, name: str) -> Window:
+    """The pipeline's active window: whole numbers of at least 1 and Zuul's two kinds
+    of growth and shrinking, or an error at the setting's line."""
+    kwargs: dict[str, Any] = {}
+    for key, attr in WINDOW_KEYS.items():
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            hint = " (Zuul's 0, no window at all, is not supported: give a large window)" \
+                if key == "window" and value == 0 and not isinstance(value, bool) else ""
+            raise _err_at(body, key, ctx, f"pipeline {name!r}: {key!r} must be a whole "
+                                          f"number of at least 1, not {value!r}{hint}")
+        kwargs[attr] = value
+    for kind in ("increase", "decrease"):
+        key = f"window-{kind}-type"
+        value = body.get(key)
+        if value is None:
+            continue
+        if value not in WINDOW_TYPES:
+            raise _err_at(body, key, ctx, f"pipeline {name!r}: {key!r} must be "
+                                          f"{' or '.join(WINDOW_TYPES)}, not {value!r}")
+        kwargs[f"{kind}_type"] = value
+    return Window(**kwargs)
+
+
 def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
                    trigger_parsers: dict[str, TriggerParser]) -> Pipeline:
     name = _name(body, ctx, "pipeline", PIPELINE_KEYS)
@@ -288,14 +320,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         raise _err_at(body, "allow-other-connections", ctx,
                       f"pipeline {name!r}: zuulish enqueues changes of the triggering "
                       "connection only; only 'allow-other-connections: false' is honoured")
-    window_kwargs: dict[str, Any] = {}
-    for key, attr in (("window", "size"), ("window-floor", "floor"),
-                      ("window-ceiling", "ceiling"), ("window-increase-type", "increase_type"),
-                      ("window-increase-factor", "increase_factor"),
-                      ("window-decrease-type", "decrease_type"),
-                      ("window-decrease-factor", "decrease_factor")):
-        if key in body:
-            window_kwargs[attr] = body[key]
+    window = _window(body, ctx, name)
     merge_conflict = body.get("merge-conflict", body.get("merge-failure"))
     supercedes = _as_list(body.get("supercedes"))
     if not all(isinstance(p, str) for p in supercedes):
@@ -328,7 +353,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
                         if merge_conflict is not None else None),
         config_error=(_reporters(body["config-error"], ctx, connections)
                       if "config-error" in body else None),
-        window=Window(**window_kwargs),
+        window=window,
         precedence=str(body.get("precedence", "normal")),
         supercedes=tuple(supercedes),
         source_file=file,

@@ -6,6 +6,12 @@ are restarted; the failing item stays until it reaches the head, and is
 restarted itself if something ahead of it fails in the meantime. Only the head
 is reported, and merged when every voting job passed.
 
+An item that needs another change (Depends-On) is tested with it ahead. While
+that change waits beyond the window, the item waits too; while its state fails
+but it is not reported yet (an item ahead may be the cause, and it be restarted),
+the item is held back, neither tested without it nor rejected; once it is
+reported or leaves the queue, the item is rejected, as in Zuul.
+
 With the ``trust-later-passes`` queue option an item whose state fails is not
 blamed yet while the current state of the item just behind it (inside the
 window) holds it and has not failed: the items behind keep it. If that later
@@ -64,6 +70,10 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
     active: set[int] = set()  # items in the window and not failing, so far
     inactive: set[int] = set()  # items outside the window
     active_changes: set[ChangeKey] = set()
+    waiting_changes: set[ChangeKey] = set()  # changes of the items outside the window
+    # changes of failing items not reported yet (a failure ahead may restart them),
+    # and of the items held back because they need one of those
+    failing_changes: set[ChangeKey] = set()
     uncertain: set[int] = set()  # active items whose state has not passed (yet)
     passed: set[int] = set()  # items whose state for their place passed
     suspect: QueueItem | None = None  # a failing head that a later state may clear
@@ -72,7 +82,10 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
             continue
         bundle = bundles.get(item.id, ())
         own_bundle = {by_id[m].change.key for m in bundle}
-        lost = lost_dependency(item, active_changes | own_bundle, merged_changes)
+        # A needed change waiting ahead beyond the window, or failing but not reported
+        # yet, is still ahead: the item waits for it.
+        lost = lost_dependency(item, active_changes | waiting_changes | failing_changes
+                               | own_bundle, merged_changes)
         if lost is not None:
             actions.append(lost)
             continue
@@ -80,9 +93,17 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
         enters_with_bundle = bool(bundle) and bundle[0] != item.id \
             and bundle[0] not in inactive  # a bundle enters the window whole
         if not enters_with_bundle and (len(ahead.waits_for) >= queue.window
-                                       or inactive.intersection(ahead.includes)):
+                                       or inactive.intersection(ahead.includes)
+                                       or _needs_waiting(bundle or (item.id,), by_id,
+                                                         waiting_changes)):
             inactive.add(item.id)
+            waiting_changes.add(item.change.key)
             continue  # outside the active window: waits without a build set
+        if not bundle and failing_changes.intersection(item.change.needs):
+            # What it needs fails, maybe only because of a change ahead of it: the item
+            # is held back (not tested without it) until that is restarted or reported.
+            failing_changes.add(item.change.key)
+            continue
         bs = item.buildset
         expected = tuple(a for a in ahead.includes if a in active and a not in bundle)
         others = tuple(m for m in bundle if m != item.id)
@@ -116,6 +137,8 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
         if not bs.failing or trusted:
             active.add(item.id)
             active_changes.add(item.change.key)
+        else:
+            failing_changes.add(item.change.key)
         if bs.succeeded:
             passed.add(item.id)
         elif item.id in active:
@@ -127,12 +150,20 @@ def plan_dependent(queue: ChangeQueue, merged_items: set[int],
                 suspect = item
             else:
                 actions.append(Report(item.id, "failure"))
+                failing_changes.discard(item.change.key)  # what needs it is rejected
     if suspect is not None:
         follower = items[1]
         if follower.id in passed:  # its state holds the head, as tested (``_may_clear``)
             actions += [Report(i.id, "success", merge=True, via=follower.id)
                         for i in (suspect, follower)]
     return actions
+
+
+def _needs_waiting(members: tuple[int, ...], by_id: Mapping[int, QueueItem],
+                   waiting: set[ChangeKey]) -> bool:
+    """Whether an item (or any member of its bundle) needs a change that waits
+    ahead beyond the window: then it cannot be tested yet, and waits as well."""
+    return any(key in waiting for m in members for key in by_id[m].change.needs)
 
 
 def _may_clear(follower: QueueItem | None, item: QueueItem) -> bool:
