@@ -305,10 +305,24 @@ class GateWithEnd(GateMachine):
             super().teardown()
 
 
-GateWithEnd.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=25, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-# A history takes about half a second: allow for that many, well past the suite's
-# per-test timeout.
-test_gate_promises_hold_for_random_histories = pytest.mark.timeout(
-    max(300, 3 * EXAMPLES))(GateWithEnd.TestCase)
+#: The histories are split over this many tests, so that pytest-xdist's workers share
+#: them (each draws its own: Hypothesis seeds each test at random).
+SHARDS = 4
+
+
+def _shard(index: int) -> type:
+    """One test of ``EXAMPLES / SHARDS`` histories."""
+    case = type(f"GateHistories{index}", (GateWithEnd.TestCase,), {})
+    examples = max(1, -(-EXAMPLES // SHARDS))
+    case.settings = settings(
+        max_examples=examples, stateful_step_count=25, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    # A history takes about a second: allow for that many, well past the suite's
+    # per-test timeout.
+    return pytest.mark.timeout(max(300, 3 * examples))(case)
+
+
+test_gate_promises_hold_for_random_histories_0 = _shard(0)
+test_gate_promises_hold_for_random_histories_1 = _shard(1)
+test_gate_promises_hold_for_random_histories_2 = _shard(2)
+test_gate_promises_hold_for_random_histories_3 = _shard(3)
