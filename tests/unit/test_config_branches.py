@@ -115,8 +115,9 @@ def test_an_object_repeated_on_each_branch_is_not_a_duplicate() -> None:
 
 def test_errors_on_another_branch_name_that_branch() -> None:
     layout = build({"main": app_config("main"), "stable/1": "- job:\n    nmae: x\n"})
-    [error] = layout.errors
-    assert error.file == "org/app@stable/1/.zuul.yaml" and error.line == 2
+    # the missing name, and the misspelt key that is why
+    assert [(e.file, e.line) for e in layout.errors] == [("org/app@stable/1/.zuul.yaml", 2)] * 2
+    assert "unknown attribute 'nmae'" in str(layout.errors[1])
 
 
 @pytest.mark.parametrize("project, branches, default, expected", [
