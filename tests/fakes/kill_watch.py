@@ -59,7 +59,7 @@ def _is_playbook(argv: list[str]) -> bool:
     return len(argv) > 1 and Path(argv[1]).name == "ansible-playbook"
 
 
-BUILD = re.compile(r"^\s+build: '?([0-9a-f]{32})'?$", re.M)
+BUILD = re.compile(r"^\s+(?:!unsafe )?'?build'?: (?:!unsafe )?'?([0-9a-f]{32})'?$", re.M)
 
 
 def _build_of(argv: list[str]) -> str | None:

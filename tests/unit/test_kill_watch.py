@@ -67,8 +67,8 @@ def _playbook_run(program: Path, builds: Path, node: str, build: str) -> list[st
     """An ansible-playbook command line whose inventory names ``build`` as zuul.build."""
     inventory = builds / node / "ansible" / "inventory" / "hosts.yaml"
     inventory.parent.mkdir(parents=True)
-    inventory.write_text(f"all:\n  vars:\n    zuul:\n      build: {build}\n"
-                         f"      buildset: {'f' * 32}\n")
+    inventory.write_text(f"all:\n  vars:\n    zuul:\n      !unsafe 'build': !unsafe '{build}'\n"
+                         f"      !unsafe 'buildset': !unsafe '{'f' * 32}'\n")
     return [sys.executable, str(program), "30", "-i", str(inventory), "playbook.yaml"]
 
 
