@@ -55,8 +55,10 @@ def _ancestors(pid: int, procs: dict[int, tuple[int, str, list[str]]]) -> list[i
     return chain
 
 
-def _is_playbook(argv: list[str]) -> bool:
-    return len(argv) > 1 and Path(argv[1]).name == "ansible-playbook"
+def is_playbook(argv: list[str]) -> bool:
+    """An ansible-playbook run: started cold (``python .../ansible-playbook``) or the
+    preloaded Ansible's client (``python -IS .../launch-*/bin/ansible-playbook``)."""
+    return any(Path(a).name == "ansible-playbook" for a in argv[1:3])
 
 
 BUILD = re.compile(r"^\s+(?:!unsafe )?'?build'?: (?:!unsafe )?'?([0-9a-f]{32})'?$", re.M)
@@ -135,7 +137,7 @@ class BuildProcessWatch:
         runs: Counter[str] = Counter()
         for pid in ours:
             ppid, started, argv = procs[pid]
-            if _is_playbook(argv) and not _is_playbook(procs.get(ppid, (0, "", []))[2]):
+            if is_playbook(argv) and not is_playbook(procs.get(ppid, (0, "", []))[2]):
                 key = (pid, started)
                 if self.playbook_runs.get(key) is None:
                     self.playbook_runs[key] = _build_of(argv)

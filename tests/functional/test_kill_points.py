@@ -48,7 +48,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.fakes.kill_watch import BuildProcessWatch, StatusPoller, processes
+from tests.fakes.kill_watch import BuildProcessWatch, StatusPoller, is_playbook, processes
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.runner import free_port
 from zuulish.store import (
@@ -157,8 +157,9 @@ def plan(rng: random.Random, seed: int) -> tuple[list[Step], set[int]]:
             i = rng.randrange(CHANGES)
             steps = [Step(s.at, s.kind, s.index, moment)
                      if (s.kind, s.index) == (moment, i) else s for s in steps]
-        else:
-            steps.append(Step(rng.uniform(1, 25), "kill", 0, moment))
+        else:  # a merge or a playbook to kill is awaited: drawn while the gate is busy
+            at = rng.uniform(1, 14) if moment in ("merge", "playbooks") else rng.uniform(1, 25)
+            steps.append(Step(at, "kill", 0, moment))
     return sorted(steps), bad
 
 
@@ -330,14 +331,14 @@ def _wait_for_a_merge(tenant: GateTenant, timeout: float) -> bool:
 
 
 def _kill_playbooks(state: Path, timeout: float) -> int:
-    """SIGKILL every build's ansible-playbook processes (not the server, nor their
-    sandboxes) as soon as there are some; returns how many were killed."""
+    """SIGKILL every build's ansible-playbook processes (cold ones and the preloaded
+    Ansible's clients; not the server, nor their sandboxes) as soon as there are some;
+    returns how many were killed."""
     builds = str(state.absolute() / "builds") + "/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [pid for pid, (_, _, argv) in processes().items()
-                 if len(argv) > 1 and Path(argv[1]).name == "ansible-playbook"
-                 and any(builds in a for a in argv)]
+                 if is_playbook(argv) and any(builds in a for a in argv)]
         for pid in found:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.fakes.kill_watch import BuildProcessWatch, StatusPoller
 from zuulish.runner import free_port
 
-SLEEPER = "import sys, time; time.sleep(float(sys.argv[1]))"
+SLEEPER = "import sys, time; time.sleep(float(sys.argv[1]))"  # seconds
 
 
 @contextmanager
@@ -69,7 +69,7 @@ def _playbook_run(program: Path, builds: Path, node: str, build: str) -> list[st
     inventory.parent.mkdir(parents=True)
     inventory.write_text(f"all:\n  vars:\n    zuul:\n      !unsafe 'build': !unsafe '{build}'\n"
                          f"      !unsafe 'buildset': !unsafe '{'f' * 32}'\n")
-    return [sys.executable, str(program), "30", "-i", str(inventory), "playbook.yaml"]
+    return [sys.executable, "-IS", str(program), "30", "-i", str(inventory), "playbook.yaml"]
 
 
 def test_two_playbook_runs_of_one_build_at_once_are_seen(tmp_path: Path) -> None:
