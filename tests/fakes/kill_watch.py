@@ -174,6 +174,15 @@ class StatusPoller:
         while not self._stop.wait(self.interval):
             self.ask()
 
+    def serving(self) -> bool:
+        """Whether the server answers 200 now (asked once more, outside the thread's count)."""
+        try:
+            with urllib.request.urlopen(self.url, timeout=10) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException,
+                TimeoutError):
+            return False
+
     def ask(self) -> None:
         try:
             with urllib.request.urlopen(self.url, timeout=10) as answer:

@@ -195,6 +195,13 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
     def now() -> float:
         return time.monotonic() - began
 
+    def up() -> None:
+        """A kill moment needs a working server: start it now if a restart is pending,
+        and wait until it answers."""
+        if server.proc is None:
+            server.start()
+        tenant.wait_for(poller.serving, timeout=60, what="the restarted server to answer")
+
     def kill(moment: str) -> None:
         if server.kill(now(), moment):
             delay = 0.0 if moment == "recovery" else rng.choice((0.0, 0.0, rng.uniform(0.2, 3)))
@@ -214,6 +221,8 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
         while steps:
             step = heapq.heappop(steps)
             time.sleep(max(0.0, step.at - now()))
+            if (step.kind == "kill" and step.moment in MOMENTS) or step.kind == step.moment:
+                up()  # a kill moment (not a plain push or approval, which may find it down)
             if step.kind == "push" and step.moment == "push":
                 pushing = threading.Thread(target=push, args=(step.index,))
                 pushing.start()
@@ -254,8 +263,9 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
         raise
     finally:
         poller.stop()
-        watch.stop()
         server.stop()
+        time.sleep(watch.grace + 1)  # the last SIGKILL's leftovers are overdue by now
+        watch.stop()
     took = now()
     kills = [(round(at, 2), moment) for at, moment in server.kills]
     context = (f"seed {seed}, window {2 if window else 'default'}, kills {kills}, "
@@ -276,8 +286,9 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
     if "recovery" in wanted:
         assert "recovery-again" in seen, f"no second kill after a restart ({context})"
     # no process of a killed incarnation outlived it, no build ran twice at once
-    assert not watch.overdue, "outlived their server by more than 5s:\n" + "\n".join(
-        f"{pid}: {cmd}" for (pid, _), cmd in watch.overdue.items())
+    assert not watch.overdue, f"outlived their server by more than 5s ({context}):\n" + \
+        "\n".join(f"{pid} (from +{watch.leftovers[(pid, t)][0] - began:.1f}s): {cmd}"
+                  for (pid, t), cmd in watch.overdue.items())
     assert not watch.twice, f"{sorted(set(watch.twice))} ({context})"
     assert any(watch.playbook_runs.values()), "the watch never saw a build's playbook run"
     assert not _runs_overlapping(state), context
