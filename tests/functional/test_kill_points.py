@@ -141,13 +141,21 @@ def plan(rng: random.Random, seed: int) -> tuple[list[Step], set[int]]:
 
     The seed's kill moments are ``MOMENTS`` from ``4 * (seed - 1)`` on, so every
     three consecutive seeds see each moment twice; when each falls is random. The
-    Depends-On change is pushed after, and approved after, the change it needs."""
+    Depends-On change is pushed after, and approved after, the change it needs; with
+    the small window, right after it, and both right after two good changes, so that
+    the pair waits beyond the window (issue 17, fault 1)."""
     bad = set(rng.sample([i for i in range(CHANGES) if i not in (NEEDED, DEPENDENT)],
                          k=rng.choice((1, 2))))
     pushed = {i: rng.uniform(0, 12) for i in range(CHANGES)}
     pushed[DEPENDENT] = max(pushed[DEPENDENT], pushed[NEEDED] + 0.1)
     approved = {i: pushed[i] + rng.uniform(0.1, 4) for i in range(CHANGES)}
     approved[DEPENDENT] = max(approved[DEPENDENT], approved[NEEDED] + 0.1)
+    if _small_window(seed):  # two changes fill the window, the pair waits beyond it
+        first, second = rng.sample([i for i in range(CHANGES) if i not in bad
+                                    and i not in (NEEDED, DEPENDENT)], k=2)
+        at = max(pushed[i] for i in (first, second, NEEDED, DEPENDENT)) + 0.2
+        for offset, i in enumerate((first, second, NEEDED, DEPENDENT)):
+            approved[i] = at + 0.05 * offset
     moments = [MOMENTS[(KILLS_PER_RUN * (seed - 1) + k) % len(MOMENTS)]
                for k in range(KILLS_PER_RUN)]
     steps = [Step(pushed[i], "push", i) for i in range(CHANGES)]
@@ -204,7 +212,7 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
 
     def kill(moment: str) -> None:
         if server.kill(now(), moment):
-            delay = 0.0 if moment == "recovery" else rng.choice((0.0, 0.0, rng.uniform(0.2, 3)))
+            delay = rng.choice((0.0, 0.0, rng.uniform(0.2, 3)))
             heapq.heappush(steps, Step(now() + delay, "restart"))
 
     def push(i: int) -> None:
@@ -240,9 +248,10 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
             elif step.kind == "restart" and server.proc is None:
                 server.start()
             elif step.kind == "kill" and step.moment == "recovery":
-                kill("recovery")  # restarts at once; killed again within seconds of that
-                heapq.heappush(steps, Step(now() + rng.uniform(0.3, 3), "kill", 0,
-                                           "recovery-again"))
+                server.kill(now(), "recovery")  # started again at once, and killed again
+                server.start()                   # within seconds, while it recovers
+                time.sleep(rng.uniform(0.3, 3))
+                kill("recovery-again")
             elif step.kind == "kill" and step.moment == "merge":
                 moved = _wait_for_a_merge(tenant, timeout=40)
                 kill("merge" if moved else "no-merge-came")
