@@ -6,7 +6,9 @@ Depends-On pair) into a shared queue of two repositories while a real
 
 - ``random``: any time in the busy period (events taken in, states merged,
   builds run, results reported, branches moved);
-- ``push``: while a ``git push`` is under way (the forge's hook stores it);
+- ``push``: while a ``git push`` is under way (the forge's hook stores it, or,
+  when the server dies holding it, git refuses it with "try again" and nothing of
+  it is stored: the test then pushes again, as a user would);
 - ``approve``: just after an approval is stored;
 - ``recovery``: at once, then again within seconds of the restart;
 - ``merge``: right after the gate moved a branch;
@@ -53,6 +55,7 @@ from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.runner import free_port
 from zuulish.store import (
     BuildRow,
+    ChangeRow,
     EventRow,
     MergeRequestRow,
     NodeRow,
@@ -192,6 +195,7 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
     steps, bad = plan(rng, seed)
     numbers: dict[int, int] = {}
     projects: dict[int, str] = {}
+    refused: list[int] = []  # pushes git refused (try again) as the server died
     state = tenant.config.state_dir
     watch = BuildProcessWatch(state, server.pid)
     poller = StatusPoller(f"http://127.0.0.1:{port}/api/tenant/t/status")
@@ -221,7 +225,16 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
         if i in bad:
             files["BAD"] = "this change breaks the tests\n"
         needs = [numbers[NEEDED]] if i == DEPENDENT else None
-        numbers[i] = tenant.push(project, files, f"Change {i}", depends_on=needs)
+        try:
+            numbers[i] = tenant.push(project, files, f"Change {i}", depends_on=needs)
+        except RuntimeError as exc:  # the server died holding the push: git refused it
+            if "try again" not in str(exc):
+                raise
+            refused.append(i)  # nothing of it may be stored; the user pushes again
+            with tenant.aio.store.read() as s:
+                assert s.scalar(select(ChangeRow.id).where(
+                    ChangeRow.subject == f"Change {i}")) is None, f"refused push {i} stored"
+            numbers[i] = tenant.push(project, files, f"Change {i}", depends_on=needs)
         projects[i] = project
 
     heapq.heapify(steps)
@@ -278,7 +291,8 @@ def test_sigkills_at_each_moment_lose_nothing_and_merge_each_change_once(
     took = now()
     kills = [(round(at, 2), moment) for at, moment in server.kills]
     context = (f"seed {seed}, window {2 if window else 'default'}, kills {kills}, "
-               f"playbook kills {server.playbook_kills}, bad {sorted(bad)}")
+               f"playbook kills {server.playbook_kills}, bad {sorted(bad)}, "
+               f"pushes refused and pushed again {refused}")
     print(f"kill run: {context}; {took:.0f}s; status API answers {dict(poller.answers)}, "
           f"{poller.no_answer} unanswered; {watch.polls} /proc polls, "
           f"{len(watch.playbook_runs)} playbook runs "
