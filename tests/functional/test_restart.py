@@ -103,3 +103,76 @@ def test_graceful_stop_requeues_builds_instead_of_failing_them(
     finally:
         again.stop()
 
+
+
+@pytest.mark.parametrize("reported", [False, True], ids=["before-report", "after-report"])
+def test_a_restart_between_the_gate_merge_and_the_item_end_reports_it_merged_once(
+        tmp_path: Path, database_url: str, reported: bool) -> None:
+    """zuulish stopped (SIGKILL, say) after the gate merged a change, before its report
+    (or after the report, before the item ended): the store holds the change merged,
+    its change-merged event not yet handled and its gate item still queued. The
+    restarted scheduler must finish that item as merged and report it exactly once,
+    not dequeue it for a merge "elsewhere" (issue 17; the kill test found both)."""
+    from sqlalchemy import delete, select, update
+
+    from zuulish.app import AllInOne
+    from zuulish.store import ChangeRow, EventRow, QueueItemRow, ReportRow
+
+    tenant = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP}})
+    tenant.start()
+    try:
+        n = tenant.push("org/app", {"a.txt": "a\n"}, "A")
+        tenant.approve(n)
+        tenant.wait_for(lambda: _merged_and_reported(tenant, n), timeout=120,
+                        what="the change to merge")
+        tenant.wait_for(lambda: _item_state(tenant, n) == "merged", timeout=30,
+                        what="its gate item to end")
+    finally:
+        tenant.stop()
+    # the store as a SIGKILL right after the merge (or the report) leaves it
+    with tenant.aio.store.session() as s:
+        change = s.scalars(select(ChangeRow).where(ChangeRow.number == n)).one()
+        s.execute(update(QueueItemRow).where(QueueItemRow.pipeline == "gate",
+                                             QueueItemRow.change_number == n)
+                  .values(state="queued", result=None, message=None, dequeued_at=None))
+        s.execute(update(EventRow).where(EventRow.type.in_(("change-merged", "ref-updated")),
+                                         EventRow.project == "org/app")
+                  .values(processed_at=None))
+        if not reported:
+            s.execute(delete(ReportRow).where(ReportRow.change_id == change.id,
+                                              ReportRow.pipeline == "gate"))
+    again = GateTenant.__new__(GateTenant)
+    again.__dict__.update(tenant.__dict__)
+    again.aio = AllInOne(tenant.config)
+    again.start()
+    try:
+        again.wait_for(lambda: _item_state(again, n) != "queued", timeout=60,
+                       what="the gate item to end after the restart")
+        again.wait_for(lambda: _events_left(again) == 0, timeout=30, what="the events")
+    finally:
+        again.stop()
+    with again.aio.store.read() as s:
+        item = s.scalars(select(QueueItemRow).where(QueueItemRow.pipeline == "gate",
+                                                    QueueItemRow.change_number == n)).one()
+    assert (item.state, item.message) == ("merged", None)
+    assert [r.result for r in again.reports(n, "gate")] == ["SUCCESS"]
+
+
+def _item_state(tenant: GateTenant, number: int) -> str | None:
+    from sqlalchemy import select
+
+    from zuulish.store import QueueItemRow
+
+    with tenant.aio.store.read() as s:
+        return s.scalar(select(QueueItemRow.state).where(
+            QueueItemRow.pipeline == "gate", QueueItemRow.change_number == number))
+
+
+def _events_left(tenant: GateTenant) -> int:
+    from sqlalchemy import func, select
+
+    from zuulish.store import EventRow
+
+    with tenant.aio.store.read() as s:
+        return s.scalar(select(func.count()).select_from(EventRow)
+                        .where(EventRow.processed_at.is_(None)))

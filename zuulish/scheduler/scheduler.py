@@ -80,11 +80,13 @@ from zuulish.store import (
     BuildRow,
     BuildSetRow,
     ChangeQueueRow,
+    ChangeRow,
     EventRow,
     MergeRequestRow,
     NodeRequestRow,
     NodeRow,
     QueueItemRow,
+    ReportRow,
     Store,
 )
 from zuulish.store import notify as channels
@@ -412,7 +414,8 @@ class Scheduler:
                         if not p.dequeue_on_new_patchset] if layout else []
                 query = query.where(QueueItemRow.patchset < event.patchset,
                                     QueueItemRow.pipeline.not_in(keep))
-            rows = s.scalars(query).all()
+            rows = [item for item in s.scalars(query).all()
+                    if not (event.type == "change-merged" and _merged_by(s, item, event))]
             for item in rows:
                 self._end_item(s, item, "dequeued", None,
                                f"dequeued by {event.type} of change {event.change_number}")
@@ -1261,14 +1264,14 @@ class Scheduler:
                      action: Report, via: QueueItem | None = None) -> None:
         """Report (and merge) the item; ``via`` is the item whose tested state holds it
         and is merged for it (a batch), else the item itself."""
-        report_action, detail, merged = action.action, action.message, False
+        report_action, detail, merged, resumed = action.action, action.message, False, False
         tested = via or item
         if action.merge:
-            merged, failure = self._submit(pipeline, item, tested.buildset)
+            merged, failure, resumed = self._submit(pipeline, item, tested.buildset)
             if failure:
                 report_action, detail = "failure", failure
         result = RESULTS.get(report_action)
-        if item.live:
+        if item.live and not (resumed and self._reported(tenant, pipeline, item, report_action)):
             if via is not None and via is not item and report_action == "success" \
                     and isinstance(via.change, Change):
                 detail = (_merged_via(item, via) + "\n" + detail).strip()
@@ -1363,24 +1366,41 @@ class Scheduler:
                 self._retire_buildset(s, item_id)
 
     def _submit(self, pipeline: Pipeline, item: QueueItem,
-                bs: BuildSet | None) -> tuple[bool, str | None]:
+                bs: BuildSet | None) -> tuple[bool, str | None, bool]:
         """Merge the item, as tested in ``bs``, through every submitting reporter;
-        (merged, failure reason)."""
+        (merged, failure reason, merged already: before a restart interrupted the
+        item's report)."""
         assert bs is not None
         submitters = [spec for spec in pipeline.success if spec.submit]
         if not submitters or isinstance(item.change, Ref):
-            return False, None  # a ref is already where it is; there is nothing to merge
+            return False, None, False  # a ref is already where it is; nothing to merge
         current = self.sources[item.change.key.connection].get_change(item.change.key.number)
         if current is not None and current.is_merged:
-            return True, None  # merged before a restart interrupted the report
+            return True, None, True
         for spec in submitters:
             if spec.connection != item.change.key.connection:
                 continue
             try:
                 self.reporters[spec.connection].submit(item.change.key.number, bs.repo_state)
             except UserError as exc:
-                return False, f"The change could not be merged: {exc}"
-        return True, None
+                return False, f"The change could not be merged: {exc}", False
+        return True, None, False
+
+    def _reported(self, tenant: str, pipeline: Pipeline, item: QueueItem, action: str) -> bool:
+        """The item's change already has this pipeline's ``action`` report on the tested
+        patch set (a restart came after the report, before the item ended)."""
+        if isinstance(item.change, Ref):
+            return False
+        key = item.change.key
+        with self.store.read() as s:
+            return s.scalar(select(ReportRow.id).join(ChangeRow,
+                                                      ChangeRow.id == ReportRow.change_id)
+                            .where(ChangeRow.connection == key.connection,
+                                   ChangeRow.number == key.number,
+                                   ReportRow.tenant == tenant,
+                                   ReportRow.pipeline == pipeline.name,
+                                   ReportRow.patchset == item.change.patchset,
+                                   ReportRow.action == action).limit(1)) is not None
 
     def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
                       action: str, result: str | None, message: str,
@@ -1451,3 +1471,17 @@ class Scheduler:
 
 
 RunHook = Callable[[PassResult], None]
+
+
+def _merged_by(s: Session, item: QueueItemRow, event: TriggerEvent) -> bool:
+    """The change-merged ``event`` is the merge of ``item``'s own tested state: the gate
+    merged it and a restart came before the item was reported and ended. Such an item
+    is reported and ended as merged, not dequeued for a merge made elsewhere."""
+    row = s.get(EventRow, event.id)
+    commit = (row.data or {}).get("commit") if row is not None else None
+    buildset = s.scalar(select(BuildSetRow).where(BuildSetRow.item_id == item.id,
+                                                  BuildSetRow.current.is_(True),
+                                                  BuildSetRow.alternate.is_(False))
+                        .order_by(BuildSetRow.id.desc()).limit(1))
+    state = (buildset.repo_state or {}).get(item.project) if buildset is not None else None
+    return bool(commit) and isinstance(state, dict) and state.get("commit") == commit
