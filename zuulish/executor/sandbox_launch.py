@@ -265,11 +265,18 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
 
     for signum in FORWARDED:
         signal.signal(signum, forward)
+    die_with_launcher = _die_with(os.getpid())
+
+    def preexec() -> None:
+        # bwrap binds the sandbox to its own life (--die-with-parent) only once it
+        # runs: until then, a launcher killed (with its executor) would orphan it
+        die_with_launcher()
+        set_rlimits(spec)
+
     bwrap = subprocess.Popen(
         [spec["bwrap"], "--info-fd", str(info_w), "--block-fd", str(block_r), *spec["args"],
          "--", spec["program"], *argv], env=env,
-        pass_fds=(info_w, block_r, *spec.get("pass_fds", ())),
-        preexec_fn=(lambda: set_rlimits(spec)) if spec.get("rlimits") else None)
+        pass_fds=(info_w, block_r, *spec.get("pass_fds", ())), preexec_fn=preexec)
     os.close(info_w)
     os.close(block_r)
     info = read_info(info_r)
