@@ -167,8 +167,9 @@ def _kill_ansible_playbook(state_dir: Path) -> list[int]:
     for pid, (_, _, argv) in _processes().items():
         if len(argv) > 2 and Path(argv[1]).name == "ansible-playbook" \
                 and any(builds in a for a in argv):
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
     return killed
 
 
