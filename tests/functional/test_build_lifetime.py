@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.kill_watch import Proc, processes
 from tests.fakes.tenant import GateTenant
 from zuulish.runner import free_port
 from zuulish.store import BuildRow
@@ -50,29 +51,10 @@ BOOK = f"""
         msg: "{{{{ lookup('pipe', 'sleep {MARKER}') }}}}"
 """
 
-Proc = tuple[int, str]  # (pid, start time): a process, never one that reused its pid
-
-
-def _processes() -> dict[int, tuple[int, str, list[str]]]:
-    """pid -> (parent pid, start time, argv) of every live (not zombie) process."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except (OSError, IndexError):
-            continue
-        if stat[0] != "Z":
-            found[int(entry.name)] = (int(stat[1]), stat[19], [a for a in argv if a])
-    return found
-
-
 def _build_processes(state_dir: Path) -> dict[Proc, str]:
     """The build's processes now: those naming ``<state>/builds`` or the marker, and
     everything they started; -> their command lines."""
-    procs = _processes()
+    procs = processes()
     builds = str(state_dir / "builds")
     roots = [pid for pid, (_, _, argv) in procs.items()
              if any(builds in a or MARKER in a for a in argv)]
@@ -89,13 +71,13 @@ def _build_processes(state_dir: Path) -> dict[Proc, str]:
 
 
 def _alive(procs: dict[Proc, str]) -> dict[Proc, str]:
-    now = _processes()
+    now = processes()
     return {p: cmd for p, cmd in procs.items() if p[0] in now and now[p[0]][1] == p[1]}
 
 
 def _sleeping_tasks() -> list[int]:
     """The task's ``sleep`` processes running now."""
-    return [pid for pid, (_, _, argv) in _processes().items() if argv == ["sleep", MARKER]]
+    return [pid for pid, (_, _, argv) in processes().items() if argv == ["sleep", MARKER]]
 
 
 def _tenant(tmp_path: Path, database_url: str, attempts: int) -> GateTenant:
@@ -164,7 +146,7 @@ def _kill_ansible_playbook(state_dir: Path) -> list[int]:
     """SIGKILL the build's ansible-playbook processes (not its launcher, nor bwrap)."""
     killed = []
     builds = str(state_dir / "builds")
-    for pid, (_, _, argv) in _processes().items():
+    for pid, (_, _, argv) in processes().items():
         if len(argv) > 2 and Path(argv[1]).name == "ansible-playbook" \
                 and any(builds in a for a in argv):
             with contextlib.suppress(ProcessLookupError):  # it ended meanwhile

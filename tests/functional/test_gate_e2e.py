@@ -31,6 +31,27 @@ APP_CONFIG = """
 """
 
 
+def make_branch(t: GateTenant, project: str, branch: str,
+                files: dict[str, str] | None = None) -> None:
+    """An administrator's push of a new ``branch`` from main (with ``files`` changed)."""
+    import os
+
+    from tests.fakes.tenant import git
+    from zuulish.drivers.git.connection import ADMIN_ENV
+
+    work = t.tmp / f"branching-{branch.replace('/', '-')}"
+    git(t.tmp, "clone", "-q", str(t.forge.repo_path(project)), str(work))
+    if files:
+        for path, text in files.items():
+            (work / path).write_text(text)
+        git(work, "commit", "-q", "-am", f"Branch {branch}")
+    os.environ[ADMIN_ENV] = "1"
+    try:
+        git(work, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    finally:
+        del os.environ[ADMIN_ENV]
+
+
 @pytest.fixture
 def tenant(tmp_path: Path, database_url: str) -> Iterator[GateTenant]:
     t = GateTenant(tmp_path, database_url, {
@@ -212,22 +233,10 @@ def test_start_enqueue_and_dequeue_reporters(tmp_path: Path, database_url: str) 
 
 def test_each_branch_is_tested_with_its_own_configuration(tmp_path: Path,
                                                           database_url: str) -> None:
-    import os
-
-    from tests.fakes.tenant import git
-    from zuulish.drivers.git.connection import ADMIN_ENV
-
     t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP_CONFIG,
                                                         "value.txt": "good\n"}})
-    work = tmp_path / "branching"
-    git(tmp_path, "clone", "-q", str(t.forge.repo_path("org/app")), str(work))
-    (work / ".zuul.yaml").write_text(APP_CONFIG.replace("app-test", "stable-test"))
-    git(work, "commit", "-q", "-am", "Stable branch jobs")
-    os.environ[ADMIN_ENV] = "1"  # an administrator creates the branch
-    try:
-        git(work, "push", "-q", "origin", "HEAD:refs/heads/stable/1")
-    finally:
-        del os.environ[ADMIN_ENV]
+    make_branch(t, "org/app", "stable/1",
+                {".zuul.yaml": APP_CONFIG.replace("app-test", "stable-test")})
     t.start()
     try:
         on_stable = t.push("org/app", {"x.txt": "x\n"}, "Stable fix", branch="stable/1")
@@ -247,20 +256,9 @@ def test_changes_to_two_branches_of_a_project_in_one_gate_queue_merge_each_on_it
         tmp_path: Path, database_url: str) -> None:
     """A project's changes to main and stable share its gate queue; the one on stable
     is tested, and merged, on stable, without the main change ahead of it."""
-    import os
-
-    from tests.fakes.tenant import git
-    from zuulish.drivers.git.connection import ADMIN_ENV
-
     t = GateTenant(tmp_path, database_url, {"org/app": {".zuul.yaml": APP_CONFIG,
                                                         "value.txt": "good\n"}})
-    work = tmp_path / "branching"
-    git(tmp_path, "clone", "-q", str(t.forge.repo_path("org/app")), str(work))
-    os.environ[ADMIN_ENV] = "1"  # an administrator creates the branch
-    try:
-        git(work, "push", "-q", "origin", "HEAD:refs/heads/stable/1")
-    finally:
-        del os.environ[ADMIN_ENV]
+    make_branch(t, "org/app", "stable/1")
     t.start()
     try:
         on_main = t.push("org/app", {"main-only.txt": "m\n"}, "Main change")
