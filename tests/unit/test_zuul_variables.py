@@ -116,5 +116,5 @@ def test_the_commit_message_reaches_playbooks_untemplated(tmp_path: Path) -> Non
     result, text = Run(tmp_path).go()
     assert result == ("SUCCESS", ""), text[-2000:]
     assert (tmp_path / "work" / "message.txt").read_text() == MESSAGE
-    inventory_file = next((tmp_path / "ansible").rglob("hosts.yaml"))
+    inventory_file = next((tmp_path / "ansible").rglob("inventory.yaml"))
     assert "!unsafe" in inventory_file.read_text()

@@ -130,6 +130,10 @@ class ControllerLimits:
 
 
 CONTROLLER_LIMITS = ControllerLimits()
+# The inventory's file name in a playbook's data dir, as Zuul names it: zuul-jobs'
+# log-inventory role copies ``zuul.executor.inventory_file`` to ``zuul-info/``, where
+# its other roles (and users) look for ``inventory.yaml``.
+INVENTORY_FILE = "inventory.yaml"
 # Tells zuul_return whose playbook runs it ("trusted" or "untrusted").
 TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
 # Tells zuul_return the most bytes the build's result file may hold.
@@ -214,7 +218,8 @@ class PhaseOutcome:
 
     ``status`` is one of successful, failed, unreachable, timeout, error, canceled,
     killed (ended by a signal that neither the job nor a cancel or timeout sent:
-    the executor host's doing, never the change's).
+    the executor host's doing, never the change's), not-loaded (Ansible could not
+    load the playbook: a syntax error, a missing role, an unknown module).
     """
 
     phase: str
@@ -611,7 +616,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))
     (private_dir / "inventory").mkdir(parents=True, exist_ok=True)
-    inv_file = private_dir / "inventory" / "hosts.yaml"
+    inv_file = private_dir / "inventory" / INVENTORY_FILE
     prepared = _for_local_hosts(inventory, cwd)
     consoles = ConsoleStreams(log.write, console_places(prepared, uuid.uuid4().hex[:12], ssh),
                               ssh)
@@ -666,7 +671,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         detail = seen.get("error") or f"ansible-playbook exited with {rc}; see the log"
         if "where" in seen:
             detail += f" (at {seen['where']})"
-        status, message = "error", f"{run.phase} {name} could not run: {detail}"
+        # Ansible said why it could not load the playbook (syntax, a missing role, an
+        # unknown module): the playbook's fault, judged by its phase as Zuul does
+        status = "not-loaded" if seen.get("error") else "error"
+        message = f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"
     if message:

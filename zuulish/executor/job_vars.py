@@ -12,6 +12,7 @@ from typing import Any
 
 import ansible
 
+from zuulish.executor.ansible_run import INVENTORY_FILE
 from zuulish.executor.local_node import HOST_PATHS_VAR
 from zuulish.executor.returned import result_file
 from zuulish.executor.unsafe import Unsafe
@@ -68,7 +69,7 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "executor": {"hostname": hostname, "work_root": str(work_root),
                      "src_root": str(work_root / "src"), "log_root": str(log_root),
                      "inventory_file": str(work_root.parent / "ansible" / "inventory" /
-                                           "hosts.yaml"),
+                                           INVENTORY_FILE),
                      "result_data_file": str(result_file(work_root))},
         "jobtags": list(job.tags),
         "child_jobs": list(params.get("child_jobs") or []),
