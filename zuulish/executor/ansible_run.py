@@ -245,7 +245,8 @@ class JobLog:
         self.path = self.log_dir / "job-output.txt"
         self.json_path = self.log_dir / "job-output.json"
         self._file = _open_log(self.path)
-        self._masker = masking.Masker(secrets)
+        self._secrets = [s for s in secrets if s]
+        self._masker = masking.Masker(self._secrets)
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
         self._written = os.fstat(self._file.fileno()).st_size  # a retried build appends
@@ -257,6 +258,14 @@ class JobLog:
         """``text`` with every secret (in each form ``masking`` knows) replaced by
         ``******``."""
         return self._masker.mask(text)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Mask ``secrets`` too, in everything written from now on."""
+        new = [s for s in secrets if s and s not in self._secrets]
+        if new:
+            with self._lock:
+                self._secrets += new
+                self._masker = masking.Masker(self._secrets)
 
     def mask_data(self, value: Any) -> Any:
         """``value`` (JSON-like data) with every secret in its strings masked."""

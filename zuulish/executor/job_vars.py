@@ -57,7 +57,10 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "attempts": attempt,
         "max_attempts": job.attempts,
         "post_review": job.post_review,
-        "event_id": params.get("event_id"),
+        # the event that enqueued the item (absent for items enqueued before it was kept)
+        **({"event_id": params["event_id"]} if params.get("event_id") else {}),
+        # Zuul's Kubernetes/namespace resources by node: none on zuulish's nodes
+        "resources": {},
         "ansible_version": ansible.__version__,
         "project": project_entry(project, by_name.get(project)),
         "projects": {f"{hostname}/{r.project}": project_entry(r.project, r) for r in repos},
