@@ -9,6 +9,7 @@ the inventory file that zuul-jobs' log-inventory copies as ``inventory.yaml``.""
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes.tenant import PIPELINES, GateTenant
+from tests.fakes.web_server import served
 from zuulish.executor.sandbox import unavailable
 from zuulish.store import BuildRow, ReportRow
+from zuulish.web.app import create_app
 
 MISSING = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -152,6 +155,15 @@ def test_secret_data_log_url_and_zuul_variables_reach_the_dependent_jobs(
     info = build_info(tenant.aio.store, producer.id, "http://zuulish.test")
     assert info is not None and info["returned_log_url"] == LOG_URL
     assert info["artifacts"][0]["url"] == f"{LOG_URL}/docs/index.html"
+    with served(lambda url: create_app(tenant.aio.store, tenant.aio.layouts,
+                                       tenant.config.state_dir, url)) as url:
+        with urllib.request.urlopen(f"{url}/build/{producer.id}", timeout=30) as page:
+            html = page.read().decode()
+        with urllib.request.urlopen(f"{url}/api/build/{producer.id}", timeout=30) as answer:
+            api = json.load(answer)
+    assert f'<a id="returned-log-url" href="{LOG_URL}">' in html
+    assert api["returned_log_url"] == LOG_URL and "secret_result_data" not in api
+    assert PASSWORD not in html + json.dumps(api)
 
     # the variables standard roles read
     producer_text = _log(producer)
