@@ -283,3 +283,13 @@ def test_a_retry_that_is_not_a_boolean_is_named_in_the_log(tmp_path: Path) -> No
     result_file(plain.work).write_text('{"data": {"zuul": {"retry": "no"}}}')
     read_returned(plain.work, plain.log, [])
     assert "zuul_return: zuul.retry must be true or false, not a str; ignored" in plain.text()
+
+
+def test_secret_data_counts_towards_the_size_limit(job: Job) -> None:  # noqa: F811
+    job.returned_limit = 200
+    outcome = _calling(job, 'data: {"small": 1}',
+                       'secret_data: {"big": "%s"}' % ("x" * 300))
+    assert outcome[0] == "FAILURE"
+    assert _failures(job)[0].startswith("zuul_return: the returned data would be ")
+    assert read_secret_data(job.work, job.log, limit=200) is None
+    assert read_returned(job.work, job.log, [], limit=200) == {"small": 1}
