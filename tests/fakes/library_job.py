@@ -128,6 +128,8 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
             node_socket=local.socket_path)
     job_log.close()
     returned_file = result_file(work_root)
-    returned = json.loads(returned_file.read_text()) if returned_file.is_file() else None
+    # what the job returned with zuul_return (results.json's "data", Zuul's shape)
+    returned = json.loads(returned_file.read_text())["data"] if returned_file.is_file() \
+        else None
     return JobRun(result, message, (log_root / "job-output.txt").read_text(), log_root,
                   project_dir, returned)

@@ -78,11 +78,13 @@ def test_missing_playbook_is_an_error_with_a_message(env) -> None:
     assert "nope.yaml not found" in (tmp / "logs" / "job-output.txt").read_text()
 
 
-def test_playbook_with_syntax_error_is_an_error(env) -> None:
+def test_playbook_with_syntax_error_fails_the_run(env) -> None:
+    # as in Zuul: a run playbook Ansible cannot load is the job's FAILURE
     tmp, _work, _log, run = env
     path = tmp / "broken.yaml"
     path.write_text("- hosts: all\n  tasks:\n    - shell: [unclosed\n")
-    assert run(run=[PlaybookRun(path, "run", False)])[0] == "ERROR"
+    result, message = run(run=[PlaybookRun(path, "run", False)])
+    assert result == "FAILURE" and "YAML syntax error" in message
 
 
 def test_pre_run_failure_asks_for_a_retry_and_skips_run(env) -> None:

@@ -196,13 +196,77 @@ def test_missing_playbook_is_an_error_named_in_the_log(job: Job) -> None:
     assert f"playbook {job.tmp / 'nope.yaml'} not found" in job.text()
 
 
-def test_playbook_with_a_syntax_error_is_an_error_with_ansibles_message(job: Job) -> None:
+def test_playbook_with_a_syntax_error_fails_the_run_with_ansibles_message(job: Job) -> None:
+    # as in Zuul, where a run playbook that does not load is a FAILURE
     path = job.tmp / "broken.yaml"
     path.write_text("- hosts: all\n  tasks:\n    - shell: [unclosed\n")
     result, message = job.phases(run=(PlaybookRun(path, "run", False),))
-    assert result == "ERROR"
+    assert result == "FAILURE"
     assert "YAML syntax error" in message and f"{path}:4:1" in message
     assert "did not find expected ',' or ']'" in job.text()
+
+
+def _unloadable(job: Job, name: str, kind: str) -> PlaybookRun:
+    """A playbook Ansible cannot load: a syntax error, a missing role, an unknown module."""
+    path = job.tmp / "playbooks" / f"{name}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text({
+        "syntax": "- hosts: all\n  tasks:\n    - shell: [unclosed\n",
+        "role": "- hosts: all\n  gather_facts: false\n  roles:\n    - no-such-role\n",
+        "module": "- hosts: all\n  gather_facts: false\n  tasks:\n"
+                  "    - no_such_module_zuulish: {x: 1}\n"}[kind])
+    return PlaybookRun(path, "run", job.trusted)
+
+
+@pytest.mark.parametrize("kind", ["syntax", "role", "module"])
+def test_a_post_run_playbook_that_cannot_load_is_a_post_failure(job: Job, kind: str) -> None:
+    result, message = job.phases(run=(job.book("ok", "command: touch run-ran"),),
+                                 post=(_unloadable(job, "post", kind),
+                                       job.book("post2", "command: touch post2-ran")))
+    assert result == "POST_FAILURE", message
+    assert "post-run" in message and "could not run" in message
+    assert {"syntax": "YAML syntax error", "role": "no-such-role",
+            "module": "no_such_module_zuulish"}[kind] in message
+    # the other post-run playbooks still run (they upload the logs)
+    assert (job.work / "run-ran").exists() and (job.work / "post2-ran").exists()
+
+
+def test_a_pre_run_playbook_that_cannot_load_asks_for_a_retry(job: Job) -> None:
+    result, message = job.phases(pre=(_unloadable(job, "pre", "role"),),
+                                 run=(job.book("run", "command: touch run-ran"),))
+    assert result == "RETRY" and "no-such-role" in message
+    assert not (job.work / "run-ran").exists()
+
+
+def test_a_pre_run_failure_is_not_retried_when_the_build_returned_retry_false(
+        tmp_path: Path) -> None:
+    job = Job(tmp_path, trusted=True)
+    pre = job.book("pre", "command: /bin/false")
+    asked: list[bool] = []
+
+    def retry_returned() -> bool | None:
+        asked.append(True)
+        return False
+
+    result, message = run_phases(
+        job.tmp / "ansible", [PlaybookRun(pre.playbook, "pre-run", True)], [
+            PlaybookRun(job.book("run", "command: 'true'").playbook, "run", True)],
+        [PlaybookRun(job.book("post", "debug: {msg: 'will retry {{ zuul_will_retry }}'}")
+                     .playbook, "post-run", True)], [], job.inventory, {}, job.log, 60,
+        None, job.work, attempts_left=True, trusted=job.view, retry_returned=retry_returned)
+    assert result == "FAILURE" and asked
+    assert "not retried: the build returned zuul.retry: false" in message
+    assert "will retry False" in job.text()
+
+
+def test_a_run_failure_does_not_ask_for_the_returned_retry(tmp_path: Path) -> None:
+    job = Job(tmp_path, trusted=True)
+    result, _ = run_phases(
+        job.tmp / "ansible", [], [PlaybookRun(job.book("run", "command: /bin/false").playbook,
+                                              "run", True)], [], [], job.inventory, {},
+        job.log, 60, None, job.work, trusted=job.view,
+        retry_returned=lambda: pytest.fail("asked"))
+    assert result == "FAILURE"
 
 
 def test_pre_run_failure_asks_for_a_retry_and_run_is_skipped(job: Job) -> None:

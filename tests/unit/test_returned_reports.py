@@ -76,3 +76,17 @@ def test_a_build_that_ended_in_an_error_gives_its_reason_after_its_line() -> Non
         "- unit http://z.test/build/b1 : ERROR in 0s: run playbook playbooks/run.yaml not "
         "found in org/app at 0123456789ab",
         "- lint http://z.test/build/b2 : FAILURE in 5s"]  # its log says why
+
+
+def test_a_returned_log_url_is_the_base_of_relative_artifact_urls() -> None:
+    from zuulish.model.returned_data import artifacts, log_url, logs_base
+
+    data = {"zuul": {"log_url": "https://logs.example/1/abc",
+                     "artifacts": [{"name": "docs", "url": "docs/index.html"}]}}
+    assert log_url(data) == ("https://logs.example/1/abc", [])
+    base = logs_base(data, "http://zuulish.test", "b1")
+    assert base == "https://logs.example/1/abc/"
+    assert artifacts(data, base)[0][0].url == "https://logs.example/1/abc/docs/index.html"
+    # without one (or with one that is not http(s)): the build's log directory here
+    assert logs_base({"zuul": {"log_url": "javascript:alert(1)"}}, "http://zuulish.test",
+                     "b1") == "http://zuulish.test/logs/b1/"

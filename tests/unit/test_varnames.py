@@ -117,8 +117,8 @@ def test_returned_connection_variables_are_dropped_with_the_rule(tmp_path: Path)
     work = tmp_path / "work"
     work.mkdir()
     result_file(work).write_text(
-        '{"ansible_python_interpreter": "/bin/sh", "nodepool": {}, "ok": 1, '
-        '"zuul": {"warnings": ["w"]}}')
+        '{"data": {"ansible_python_interpreter": "/bin/sh", "nodepool": {}, "ok": 1, '
+        '"zuul": {"warnings": ["w"]}}}')
     log = JobLog(tmp_path / "logs")
     data = read_returned(work, log, [])
     log.close()

@@ -61,8 +61,8 @@ def test_a_paused_build_publishes_its_data_and_resumes_when_its_dependants_finis
     build = running_build(store)
     work = tmp_path / "work"
     work.mkdir()
-    result_file(work).write_text(json.dumps({"url": "x", "zuul": {"pause": True,
-                                                                  "child_jobs": ["user"]}}))
+    result_file(work).write_text(json.dumps({"data": {
+        "url": "x", "zuul": {"pause": True, "child_jobs": ["user"]}}}))
     log = JobLog(tmp_path / "logs")
     waiter = threading.Thread(target=executor._pause_if_asked,
                               args=(build, work, log, threading.Event()))
@@ -90,7 +90,7 @@ def test_a_canceled_paused_build_stops_waiting(store: Store, executor: Executor,
     build = running_build(store)
     work = tmp_path / "work"
     work.mkdir()
-    result_file(work).write_text(json.dumps({"zuul": {"pause": True}}))
+    result_file(work).write_text(json.dumps({"data": {"zuul": {"pause": True}}}))
     log = JobLog(tmp_path / "logs")
     cancel = threading.Event()
     waiter = threading.Thread(target=executor._pause_if_asked, args=(build, work, log, cancel))
@@ -108,7 +108,7 @@ def test_a_build_that_did_not_ask_for_a_pause_goes_straight_on(
     build = running_build(store)
     work = tmp_path / "work"
     work.mkdir()
-    result_file(work).write_text(json.dumps({"zuul": {"pause": "yes"}}))
+    result_file(work).write_text(json.dumps({"data": {"zuul": {"pause": "yes"}}}))
     executor._pause_if_asked(build, work, JobLog(tmp_path / "logs"), threading.Event())
     assert not paused(store)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_ansible_run import SECRET, Job, job, zygote  # noqa: F401 (fixtures)
-from zuulish.executor.returned import read_returned, result_file
+from zuulish.executor.returned import read_returned, read_secret_data, result_file
 
 
 def _calling(job: Job, *args: str) -> tuple[str, str]:  # noqa: F811
@@ -190,7 +190,7 @@ def test_returned_data_may_not_grow_past_the_limit(job: Job) -> None:  # noqa: F
     job.returned_limit = 200
     outcome = _returning(job, '{"small": 1}', '{"big": "%s"}' % ("x" * 300))
     assert outcome[0] == "FAILURE"
-    assert _failures(job) == ["zuul_return: the returned data would be 323 bytes, more than "
+    assert _failures(job) == ["zuul_return: the returned data would be 352 bytes, more than "
                               "the limit of 200 bytes (executor.max_returned_bytes)"]
     assert read_returned(job.work, job.log, [], limit=200) == {"small": 1}
 
@@ -198,7 +198,7 @@ def test_returned_data_may_not_grow_past_the_limit(job: Job) -> None:  # noqa: F
 def test_a_result_file_over_the_limit_is_ignored_with_the_limit_named(
         tmp_path: Path) -> None:
     plain = Job(tmp_path)
-    result_file(plain.work).write_text(json.dumps({"big": "x" * 2000}))
+    result_file(plain.work).write_text(json.dumps({"data": {"big": "x" * 2000}}))
     refused: list[str] = []
     assert read_returned(plain.work, plain.log, [], limit=1000, refused=refused) is None
     message = ("results.json is larger than the limit of 1000 bytes "
@@ -226,3 +226,70 @@ def test_a_result_file_that_is_not_a_mapping_is_ignored_with_a_note(tmp_path: Pa
 def test_a_build_that_returns_nothing_has_no_data(tmp_path: Path) -> None:
     plain = Job(tmp_path)
     assert read_returned(plain.work, plain.log, []) is None
+
+
+SECRET_PASSWORD = "registry-pass-0b7c2f"
+
+
+def test_secret_data_is_kept_apart_and_masked_once_read(job: Job) -> None:  # noqa: F811
+    outcome = _calling(
+        job, f'secret_data: {{"registry": {{"user": "zuul", "password": "{SECRET_PASSWORD}"}}}}',
+        f'data: {{"shown": "{SECRET_PASSWORD}", "plain": 1}}',
+        'secret_data: {"zuul": {"pause": true}, "ansible_user": "root", "more": "x"}')
+    assert outcome == ("SUCCESS", "")
+    # Zuul's file shape: zuul-jobs' registry roles read secret_data from it
+    stored = json.loads(result_file(job.work).read_text())
+    assert stored["secret_data"]["registry"]["password"] == SECRET_PASSWORD
+    assert stored["data"] == {"shown": SECRET_PASSWORD, "plain": 1}
+    secret = read_secret_data(job.work, job.log)
+    assert secret == {"registry": {"user": "zuul", "password": SECRET_PASSWORD}, "more": "x"}
+    # once read, its values are masked in what is stored and written (short ones are not)
+    assert read_returned(job.work, job.log, []) == {"shown": "******", "plain": 1}
+    job.log.write(f"later {SECRET_PASSWORD} by zuul")
+    text = job.text()
+    assert "later ****** by zuul" in text
+    assert "zuul_return: secret_data: zuul is Zuul's own variable" in text
+    assert "zuul_return: secret_data: variable name 'ansible_user' is not allowed" in text
+    # the task's result names what was returned, never a secret's value
+    msgs = [r["msg"] for r in job.records() if r["action"] == "zuul_return"]
+    assert msgs[0] == "secret_data registry"
+    assert SECRET_PASSWORD not in json.dumps(job.records())
+
+
+def test_secret_data_from_a_file_follows_the_file_rules(job: Job) -> None:  # noqa: F811
+    (job.work / "secret.json").write_text('{"token": "from-a-file-123"}')
+    outcome = _calling(job, "secret_file: secret.json", "secret_file: ../x.json",
+                       'secret_data: [1]')
+    assert outcome[0] == "FAILURE"
+    assert read_secret_data(job.work, job.log) == {"token": "from-a-file-123"}
+
+
+@pytest.mark.parametrize(("given", "note"), [
+    ('"ftp://logs.example/1/"', "zuul.log_url must be an http(s) URL"),
+    ('"https://logs.example/a b"', "zuul.log_url must be an http(s) URL"),
+    ('"/relative/path"', "zuul.log_url must be an http(s) URL"),
+    ("[1]", "zuul.log_url must be a URL, not a list"),
+])
+def test_a_log_url_that_is_not_an_http_url_is_named_in_the_log(
+        tmp_path: Path, given: str, note: str) -> None:
+    plain = Job(tmp_path)
+    result_file(plain.work).write_text(f'{{"data": {{"zuul": {{"log_url": {given}}}}}}}')
+    assert read_returned(plain.work, plain.log, []) is not None
+    assert f"zuul_return: {note}" in plain.text()
+
+
+def test_a_retry_that_is_not_a_boolean_is_named_in_the_log(tmp_path: Path) -> None:
+    plain = Job(tmp_path)
+    result_file(plain.work).write_text('{"data": {"zuul": {"retry": "no"}}}')
+    read_returned(plain.work, plain.log, [])
+    assert "zuul_return: zuul.retry must be true or false, not a str; ignored" in plain.text()
+
+
+def test_secret_data_counts_towards_the_size_limit(job: Job) -> None:  # noqa: F811
+    job.returned_limit = 200
+    outcome = _calling(job, 'data: {"small": 1}',
+                       'secret_data: {"big": "%s"}' % ("x" * 300))
+    assert outcome[0] == "FAILURE"
+    assert _failures(job)[0].startswith("zuul_return: the returned data would be ")
+    assert read_secret_data(job.work, job.log, limit=200) is None
+    assert read_returned(job.work, job.log, [], limit=200) == {"small": 1}

@@ -116,5 +116,23 @@ def test_the_commit_message_reaches_playbooks_untemplated(tmp_path: Path) -> Non
     result, text = Run(tmp_path).go()
     assert result == ("SUCCESS", ""), text[-2000:]
     assert (tmp_path / "work" / "message.txt").read_text() == MESSAGE
-    inventory_file = next((tmp_path / "ansible").rglob("hosts.yaml"))
+    inventory_file = next((tmp_path / "ansible").rglob("inventory.yaml"))
     assert "!unsafe" in inventory_file.read_text()
+
+
+def test_event_id_and_resources_are_given_as_zuul_gives_them(tmp_path: Path) -> None:
+    job = FrozenJob(name="unit")
+    zuul = zuul_var({**PARAMS, "event_id": "42"}, job, "b1", [], tmp_path / "work",
+                    tmp_path / "logs", "forge", 1)
+    assert zuul["event_id"] == "42"
+    assert zuul["resources"] == {}  # no Kubernetes or namespace nodes
+    # an item enqueued before the event was kept: undefined, as emit-job-header expects
+    assert "event_id" not in zuul_var(PARAMS, job, "b1", [], tmp_path / "work",
+                                      tmp_path / "logs", "forge", 1)
+
+
+def test_the_inventory_file_is_named_as_zuuls(tmp_path: Path) -> None:
+    zuul = zuul_var(PARAMS, FrozenJob(name="unit"), "b1", [], tmp_path / "build" / "work",
+                    tmp_path / "logs", "forge", 1)
+    assert zuul["executor"]["inventory_file"] == str(
+        tmp_path / "build" / "ansible" / "inventory" / "inventory.yaml")

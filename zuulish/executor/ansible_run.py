@@ -130,6 +130,10 @@ class ControllerLimits:
 
 
 CONTROLLER_LIMITS = ControllerLimits()
+# The inventory's file name in a playbook's data dir, as Zuul names it: zuul-jobs'
+# log-inventory role copies ``zuul.executor.inventory_file`` to ``zuul-info/``, where
+# its other roles (and users) look for ``inventory.yaml``.
+INVENTORY_FILE = "inventory.yaml"
 # Tells zuul_return whose playbook runs it ("trusted" or "untrusted").
 TRUST_ENV = "ZUULISH_PLAYBOOK_TRUST"
 # Tells zuul_return the most bytes the build's result file may hold.
@@ -214,7 +218,8 @@ class PhaseOutcome:
 
     ``status`` is one of successful, failed, unreachable, timeout, error, canceled,
     killed (ended by a signal that neither the job nor a cancel or timeout sent:
-    the executor host's doing, never the change's).
+    the executor host's doing, never the change's), not-loaded (Ansible could not
+    load the playbook: a syntax error, a missing role, an unknown module).
     """
 
     phase: str
@@ -240,7 +245,8 @@ class JobLog:
         self.path = self.log_dir / "job-output.txt"
         self.json_path = self.log_dir / "job-output.json"
         self._file = _open_log(self.path)
-        self._masker = masking.Masker(secrets)
+        self._secrets = [s for s in secrets if s]
+        self._masker = masking.Masker(self._secrets)
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
         self._written = os.fstat(self._file.fileno()).st_size  # a retried build appends
@@ -252,6 +258,14 @@ class JobLog:
         """``text`` with every secret (in each form ``masking`` knows) replaced by
         ``******``."""
         return self._masker.mask(text)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Mask ``secrets`` too, in everything written from now on."""
+        new = [s for s in secrets if s and s not in self._secrets]
+        if new:
+            with self._lock:
+                self._secrets += new
+                self._masker = masking.Masker(self._secrets)
 
     def mask_data(self, value: Any) -> Any:
         """``value`` (JSON-like data) with every secret in its strings masked."""
@@ -611,7 +625,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))
     (private_dir / "inventory").mkdir(parents=True, exist_ok=True)
-    inv_file = private_dir / "inventory" / "hosts.yaml"
+    inv_file = private_dir / "inventory" / INVENTORY_FILE
     prepared = _for_local_hosts(inventory, cwd)
     consoles = ConsoleStreams(log.write, console_places(prepared, uuid.uuid4().hex[:12], ssh),
                               ssh)
@@ -666,7 +680,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         detail = seen.get("error") or f"ansible-playbook exited with {rc}; see the log"
         if "where" in seen:
             detail += f" (at {seen['where']})"
-        status, message = "error", f"{run.phase} {name} could not run: {detail}"
+        # Ansible said why it could not load the playbook (syntax, a missing role, an
+        # unknown module): the playbook's fault, judged by its phase as Zuul does
+        status = "not-loaded" if seen.get("error") else "error"
+        message = f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"
     if message:

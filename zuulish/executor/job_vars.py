@@ -12,6 +12,7 @@ from typing import Any
 
 import ansible
 
+from zuulish.executor.ansible_run import INVENTORY_FILE
 from zuulish.executor.local_node import HOST_PATHS_VAR
 from zuulish.executor.returned import result_file
 from zuulish.executor.unsafe import Unsafe
@@ -56,7 +57,10 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "attempts": attempt,
         "max_attempts": job.attempts,
         "post_review": job.post_review,
-        "event_id": params.get("event_id"),
+        # the event that enqueued the item (absent for items enqueued before it was kept)
+        **({"event_id": params["event_id"]} if params.get("event_id") else {}),
+        # Zuul's Kubernetes/namespace resources by node: none on zuulish's nodes
+        "resources": {},
         "ansible_version": ansible.__version__,
         "project": project_entry(project, by_name.get(project)),
         "projects": {f"{hostname}/{r.project}": project_entry(r.project, r) for r in repos},
@@ -68,7 +72,7 @@ def zuul_var(params: dict[str, Any], job: FrozenJob, build_id: str, repos: list[
         "executor": {"hostname": hostname, "work_root": str(work_root),
                      "src_root": str(work_root / "src"), "log_root": str(log_root),
                      "inventory_file": str(work_root.parent / "ansible" / "inventory" /
-                                           "hosts.yaml"),
+                                           INVENTORY_FILE),
                      "result_data_file": str(result_file(work_root))},
         "jobtags": list(job.tags),
         "child_jobs": list(params.get("child_jobs") or []),

@@ -3,10 +3,15 @@
 - A playbook file that is missing, or a job without a run playbook: ERROR,
   before anything runs (Zuul finds this while preparing the build).
 - pre-run failure: RETRY (the caller retries up to ``attempts``, then
-  RETRY_LIMIT); the run phase is skipped.
+  RETRY_LIMIT); the run phase is skipped. Unless the build returned
+  ``zuul.retry: false`` (``zuul_return``) before post-run: then FAILURE, not
+  retried, as in Zuul.
 - run failure: FAILURE. pre-run and run share the job's ``timeout``;
   exceeding it: TIMED_OUT.
-- A playbook that does not parse: ERROR, with Ansible's message.
+- A playbook Ansible cannot load (a syntax error, a missing role, an unknown
+  module) fails in its phase as any failing playbook does, as in Zuul (where
+  ansible-playbook's exit status is all that counts): RETRY in pre-run,
+  FAILURE in run, POST_FAILURE in post-run; the message is Ansible's.
 - An unreachable node: NODE_FAILURE. Cancel: CANCELED.
 - A playbook killed by a signal that no cancel or timeout sent (in any phase
   but cleanup-run): RETRY, as Zuul treats an aborted ansible-playbook: the
@@ -93,7 +98,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                returned_limit: int | None = None,
                trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None,
                trusted: TrustedSpec | None = None,
-               node_socket: Path | None = None) -> tuple[str, str]:
+               node_socket: Path | None = None,
+               retry_returned: Callable[[], bool | None] | None = None
+               ) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that forks trusted playbooks from a warm Ansible
@@ -107,7 +114,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     ``returned_limit`` the most bytes ``zuul_return`` data may grow to;
     ``trusted_vars`` the inventory and extra vars trusted playbooks get instead
     (``untrusted_vars.trusted_view``: untrusted values frozen and unsafe);
-    ``node_socket`` the agent of the build's local node (``local_node.LocalNode``).
+    ``node_socket`` the agent of the build's local node (``local_node.LocalNode``);
+    ``retry_returned`` reads the ``zuul.retry`` the build returned so far (None:
+    not returned), asked when a pre-run playbook failed.
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log, cwd)
     if checked is not None:
@@ -130,6 +139,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None
+    pre_failed = False
     for phase, books in (("pre-run", pre), ("run", run)):
         for book in books:
             if cancel is not None and cancel.is_set():
@@ -139,13 +149,20 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
             if left is not None and left <= 0:
                 result = ("TIMED_OUT", "")
                 break
-            result = _result_for(play(book, left, cancel), phase)
+            played = play(book, left, cancel)
+            result = _result_for(played, phase)
             if result is not None:
                 if phase == "pre-run":
                     failed_pre_level = book.level
+                    # the job's own failure, which zuul.retry: false keeps from a retry
+                    pre_failed = played.status in ("failed", "not-loaded")
                 break
         if result is not None:
             break
+    if pre_failed and retry_returned is not None and retry_returned() is False:
+        result = ("FAILURE", f"{result[1]} (not retried: the build returned "
+                             "zuul.retry: false)")
+        log.write(result[1])
     if result is not None and result[0] == "TIMED_OUT":
         result = ("TIMED_OUT", f"the job exceeded its timeout of {timeout:g}s")
         log.write(result[1])

@@ -61,8 +61,17 @@ from zuulish.executor.local_node import (
     refused_host_path,
 )
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
-from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES, read_returned
+from zuulish.executor.playbook_context import playbook_context
+from zuulish.executor.playbook_paths import check_playbook
+from zuulish.executor.returned import (
+    DEFAULT_MAX_RETURNED_BYTES,
+    SECRET_MASK_MIN,
+    read_returned,
+    read_secret_data,
+)
+from zuulish.executor.safe_files import UnsafePath
 from zuulish.executor.sandbox import DEFAULT_NETWORK, SandboxUnavailable
+from zuulish.executor.secret_data import SealError, from_parents, literal, lowest, seal
 from zuulish.executor.shown_paths import for_users
 from zuulish.executor.ssh import BuildAgent, SshError, is_remote
 from zuulish.executor.trusted_view import BuildSandbox, BuildView, git_alternates
@@ -78,6 +87,7 @@ from zuulish.executor.workspace import (
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob, PlaybookRef
 from zuulish.model.returned_data import child_jobs, merge_data
+from zuulish.model.returned_data import retry as returned_retry
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
@@ -96,6 +106,15 @@ def _head(root: Path) -> str | None:
         return str(pygit2.Repository(str(root)).head.target)
     except (pygit2.GitError, KeyError, ValueError):
         return None
+
+
+def _roles_path(book: PlaybookRun) -> list[Path]:
+    """A playbook's roles path, for ``zuul.playbook_context`` (empty when its paths
+    break a rule: the build then ends when the playbook is checked)."""
+    try:
+        return check_playbook(book.playbook, None)
+    except UnsafePath:
+        return []
 
 
 class _BuildError(Exception):
@@ -235,6 +254,7 @@ class Executor:
         job_log: JobLog | None = None
         result, message, first_task = BuildResult.ERROR, "", None
         returned: dict[str, Any] | None = None
+        sealed: str | None = None  # its zuul_return secret_data, sealed
         node: LocalNode | None = None
         try:
             job = FrozenJob.from_dict(build.frozen_job)
@@ -253,6 +273,10 @@ class Executor:
             # (read again after a pause: post-run may have returned more; its
             # problems were reported when it paused)
             refused: list[str] = []
+            secret = read_secret_data(build_dir / "work", job_log,
+                                      report=build.id not in self._paused,
+                                      limit=self.max_returned_bytes)
+            sealed = seal(self.keys.fernet, secret) if secret else None
             returned = read_returned(build_dir / "work", job_log,
                                      list(build.params.get("child_jobs") or []),
                                      report=build.id not in self._paused,
@@ -273,7 +297,7 @@ class Executor:
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
                 job_log.close()
-            self._finish(build, result, message, log_dir, first_task, returned)
+            self._finish(build, result, message, log_dir, first_task, returned, sealed)
             if not self.keep_workspaces:
                 shutil.rmtree(build_dir, ignore_errors=True)
             with self._lock:
@@ -422,6 +446,13 @@ class Executor:
         variables["zuul"] = zuul_var(params, job, build.id, repos, work_root,
                                      self.state_dir / "logs" / build.id, self.hostname,
                                      build.attempt)
+        variables["zuul"]["playbook_context"] = playbook_context(
+            books, build_dir, self.hostname, repos, _roles_path)
+        try:  # zuul_return secret_data of the jobs this one depends on
+            self._give_parent_secrets(params, job, variables, books, job_log)
+        except SealError as exc:
+            job_log.write(f"ERROR: {exc}")
+            return BuildResult.ERROR, str(exc)
         inv = inventory(job, params.get("nodes", []), variables, work_root)
         # what trusted playbooks get: untrusted values frozen and unsafe
         returned = {name for name, value in parent_data.items() if name not in job.vars
@@ -450,12 +481,38 @@ class Executor:
                 sandbox_network=self.sandbox_network,
                 returned_limit=self.max_returned_bytes, trusted_vars=trusted_vars,
                 trusted=view.spec(),
-                node_socket=node.socket_path if node is not None else NO_NODE)
+                node_socket=node.socket_path if node is not None else NO_NODE,
+                retry_returned=lambda: self._returned_retry(work_root, job_log))
             if disk is not None and disk.exceeded:
                 return DISK_FULL, disk_message(self.node_limits.disk_limit_mb)
             return result
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
+
+    def _give_parent_secrets(self, params: dict[str, Any], job: FrozenJob,
+                             variables: dict[str, Any], books: list[PlaybookRun],
+                             job_log: JobLog) -> None:
+        """The ``secret_data`` the jobs this one depends on returned, opened and given
+        to each playbook as secrets are, with the lowest precedence (``secret_data``
+        module); masked in the job log."""
+        secret = from_parents(self.keys.fernet, params.get("parent_secret_data") or [])
+        if not secret:
+            return
+        job_log.add_secrets(v for v in plain_values(secret) if len(v) >= SECRET_MASK_MIN)
+        taken = {*variables, *job.extra_vars,
+                 *(name for values in job.host_vars.values() for name in values),
+                 *(name for values in job.group_vars.values() for name in values)}
+        for book in books:
+            given = lowest(secret, {*taken, *book.extra_vars})
+            book.extra_vars = {**(literal(given) if book.trusted else given),
+                               **book.extra_vars}
+        job_log.write(f"secret_data of the jobs this one depends on: {', '.join(sorted(secret))}")
+
+    def _returned_retry(self, work_root: Path, job_log: JobLog) -> bool | None:
+        """The ``zuul.retry`` the build returned so far (None: none, or not a boolean)."""
+        data = read_returned(work_root, job_log, [], report=False,
+                             limit=self.max_returned_bytes)
+        return returned_retry(data)[0]
 
     def _trusted_view(self, build_dir: Path, build_id: str, ssh_dir: Path | None,
                       repos: list[PreparedRepo], job: FrozenJob) -> BuildView:
@@ -506,6 +563,7 @@ class Executor:
         """Zuul's ``zuul.pause``: after a successful run phase, publish what the build
         returned and wait, still running but holding no worker slot, until every job
         that depends on it is done (or the build is canceled); then post-run goes on."""
+        secret = read_secret_data(work_root, job_log, limit=self.max_returned_bytes)
         returned = read_returned(work_root, job_log,
                                  list(build.params.get("child_jobs") or []),
                                  files=build.params.get("files"),
@@ -520,6 +578,7 @@ class Executor:
             if row is None:
                 return
             row.result_data, row.child_jobs = returned, child_jobs(returned)
+            row.secret_result_data = seal(self.keys.fernet, secret) if secret else None
             row.paused, row.noticed = True, False
         with self._lock:
             self._waiting.add(build.id)
@@ -595,7 +654,8 @@ class Executor:
         return runs
 
     def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,
-                first_task: float | None, returned: dict[str, Any] | None = None) -> None:
+                first_task: float | None, returned: dict[str, Any] | None = None,
+                sealed: str | None = None) -> None:
         with self.store.session() as s:
             row = s.get(BuildRow, build.id)
             if row is None:
@@ -622,6 +682,7 @@ class Executor:
             row.finished_at = self.clock.now()
             row.first_task_at = first_task
             row.result_data = returned
+            row.secret_result_data = sealed
             row.child_jobs = child_jobs(returned)
             row.paused, row.noticed = False, False
             row.log_path = str(log_dir)

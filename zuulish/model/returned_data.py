@@ -14,6 +14,10 @@ reads:
 - ``zuul.warnings``: a list of messages added to the report on the change.
 - ``zuul.file_comments``: comments on lines of the change's files
   (``model/file_comments.py``).
+- ``zuul.log_url``: where the job uploaded its logs (an http(s) URL); shown with
+  the build, and relative artifact URLs resolve against it.
+- ``zuul.retry``: ``false`` keeps a pre-run failure from being retried (the
+  build fails instead), as in Zuul; ``true`` is the default.
 
 ``zuul.artifacts``, ``zuul.warnings`` and each file's ``zuul.file_comments`` are
 appended across calls instead (the ``zuul_return`` action does this).
@@ -90,6 +94,48 @@ def artifacts(data: dict[str, Any] | None, log_url: str = "") -> tuple[list[Arti
     return found, problems
 
 
+MAX_URL_LENGTH = 2048
+
+
+def log_url(data: dict[str, Any] | None) -> tuple[str | None, list[str]]:
+    """The ``zuul.log_url`` of ``data`` (None: not given or not usable) and a message
+    when it is left out: it must be an absolute http(s) URL with a host, without
+    spaces or control characters."""
+    given = _zuul_part(data).get("log_url")
+    if given is None:
+        return None, []
+    if not isinstance(given, str):
+        return None, [f"zuul.log_url must be a URL, not {kind_of(given)}; ignored"]
+    try:
+        parts = urlsplit(given)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+            or len(given) > MAX_URL_LENGTH \
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in given):
+        return None, [f"zuul.log_url must be an http(s) URL (at most {MAX_URL_LENGTH} "
+                      "characters, no spaces); ignored"]
+    return given, []
+
+
+def logs_base(data: dict[str, Any] | None, web_url: str, build_id: str) -> str:
+    """What a build's relative artifact URLs resolve against: the ``zuul.log_url`` it
+    returned, else its log directory on this server."""
+    url = log_url(data)[0]
+    if url is None:
+        return log_dir_url(web_url, build_id)
+    return url if url.endswith("/") else url + "/"
+
+
+def retry(data: dict[str, Any] | None) -> tuple[bool | None, list[str]]:
+    """The ``zuul.retry`` of ``data`` (None: not given) and a message when it is not a
+    boolean (then it is ignored)."""
+    given = _zuul_part(data).get("retry")
+    if given is None or isinstance(given, bool):
+        return given, []
+    return None, [f"zuul.retry must be true or false, not {kind_of(given)}; ignored"]
+
+
 def warnings(data: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     """The messages of ``zuul.warnings`` and a message for each entry left out
     (it must be a list of strings)."""
@@ -160,6 +206,6 @@ def inherited(ancestors: list[ParentBuild], web_url: str
     variables = child_vars([parent.data for parent in ancestors])
     found: list[dict[str, Any]] = []
     for parent in ancestors:
-        listed, _ = artifacts(parent.data, log_dir_url(web_url, parent.build_id))
+        listed, _ = artifacts(parent.data, logs_base(parent.data, web_url, parent.build_id))
         found.extend({**a.to_dict(), "job": parent.job} for a in listed)
     return variables, found

@@ -1110,11 +1110,15 @@ class Scheduler:
             priority = node_priority(pipeline.precedence,
                                      self._relative_priority(s, pipeline, item), action.spare)
             ahead = self._changes_ahead(s, bs)
+            item_row = s.get(QueueItemRow, item.id)
+            event_id = item_row.event_id if item_row is not None else None
             for name in action.jobs:
                 job = bs.job_graph.jobs[name]
                 build_id = uuid.uuid4().hex
                 params = self._build_params(tenant, pipeline, item, bs, bs_row.uuid, job.name)
                 params["changes_ahead"] = ahead
+                if event_id is not None:  # zuul.event_id: the event that enqueued the item
+                    params["event_id"] = str(event_id)
                 params["node_names"] = [n.name for n in job.nodeset.nodes]
                 params["requirements"] = [p.to_dict() for p in providers.get(name, ())]
                 params.update(self._from_parents(s, bs, name))
@@ -1143,11 +1147,18 @@ class Scheduler:
         ancestors = [bs.builds[job] for job in bs.job_graph.ancestors(name)
                      if job in bs.builds and (bs.builds[job].result == BuildResult.SUCCESS
                                               or bs.builds[job].paused)]
-        data = dict(s.execute(select(BuildRow.id, BuildRow.result_data).where(
-            BuildRow.id.in_([b.id for b in ancestors]))).all()) if ancestors else {}
+        rows = {row.id: row for row in s.execute(
+            select(BuildRow.id, BuildRow.result_data, BuildRow.secret_result_data).where(
+                BuildRow.id.in_([b.id for b in ancestors])))} if ancestors else {}
+        data = {build_id: row.result_data for build_id, row in rows.items()}
         parent_data, artifacts = inherited(
             [ParentBuild(b.job, b.id, data.get(b.id)) for b in ancestors], self.web_url)
+        # their zuul_return secret_data, still sealed (only an executor opens it),
+        # farthest first as parent_data merges
+        sealed = [rows[b.id].secret_result_data for b in ancestors
+                  if b.id in rows and rows[b.id].secret_result_data]
         return {"parent_data": parent_data, "artifacts": artifacts,
+                "parent_secret_data": sealed,
                 "child_jobs": bs.job_graph.children(name),
                 "descendants": bs.job_graph.descendants(name)}
 

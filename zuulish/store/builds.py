@@ -51,6 +51,10 @@ class BuildRow(Base):
     noticed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
     # What the build returned with zuul_return (merged, secrets masked); None: nothing.
     result_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What it returned as zuul_return's secret_data, for the jobs that depend on it:
+    # JSON encrypted with the server's master key (a Fernet token); None: nothing.
+    # Never shown; only an executor decrypts it, for those jobs' playbooks.
+    secret_result_data: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Its zuul.child_jobs (the dependent jobs to run; None: all), kept apart from
     # result_data so that a scheduler pass reads only this small list.
     child_jobs: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)

@@ -74,7 +74,11 @@ BUILD = {"allOf": [_ref("Job"), _obj(
     artifacts={**_array(_obj(["name", "url", "metadata"], name=STR, url=STR,
                              metadata={"type": "object"})),
                "description": "what the build returned in zuul.artifacts (zuul_return); "
-                              "relative URLs resolved against its log directory"},
+                              "relative URLs resolved against its returned_log_url, "
+                              "else its log directory"},
+    returned_log_url={**OPT_STR, "description": "where the job uploaded its logs: the "
+                                                "http(s) URL it returned in zuul.log_url "
+                                                "(zuul_return); null when none"},
     warnings={**_array(STR), "description": "what the build returned in zuul.warnings "
                                             "(zuul_return); reported on the change"},
     file_comments={"type": "object", "additionalProperties": _array(_ref("FileComment")),

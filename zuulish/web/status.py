@@ -11,7 +11,8 @@ from zuulish.config.layout import Layout
 from zuulish.model import PipelineManager
 from zuulish.model.file_comments import as_dicts, file_comments
 from zuulish.model.job_graph import stored_jobs
-from zuulish.model.returned_data import artifacts, log_dir_url, warnings
+from zuulish.model.returned_data import artifacts, logs_base, warnings
+from zuulish.model.returned_data import log_url as returned_log_url
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -177,6 +178,8 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
             "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
             "artifacts": build_artifacts(build, web_url),
+            # where the job uploaded its logs (zuul_return's zuul.log_url), if it did
+            "returned_log_url": returned_log_url(build.result_data)[0],
             "warnings": warnings(build.result_data)[0],
             "file_comments": build_file_comments(build),
             "repos": tested_repos(build)}
@@ -194,7 +197,7 @@ def tested_repos(build: BuildRow) -> dict[str, dict[str, str | None]]:
 def build_artifacts(build: BuildRow, web_url: str) -> list[dict[str, Any]]:
     """The well-formed ``zuul.artifacts`` the build returned, relative URLs resolved
     against its log directory (malformed ones were named in the build's log)."""
-    found, _ = artifacts(build.result_data, log_dir_url(web_url, build.id))
+    found, _ = artifacts(build.result_data, logs_base(build.result_data, web_url, build.id))
     return [a.to_dict() for a in found]
 
 

@@ -5,7 +5,13 @@
 executor reads it when the build ends. ``zuul_return: {file: PATH}`` returns
 the JSON mapping in the file at ``PATH`` on the executor instead (a relative
 path is relative to the build's work directory; an untrusted playbook may only
-name a file in there). Runs on the executor, never on a node.
+name a file in there). ``secret_data`` and ``secret_file`` do the same for the
+data handed to the jobs that depend on this one as secrets (never in their
+inventory; the executor stores it encrypted and masks it in logs). Runs on the
+executor, never on a node.
+
+The result file has Zuul's shape, ``{"data": {...}, "secret_data": {...}}``
+(zuul-jobs' registry roles read ``secret_data`` from it).
 
 The work directory holds what untrusted code wrote, links included: a file in
 it (``file:``, and the result file itself, read to merge into) is opened
@@ -182,19 +188,28 @@ def _kind(value: Any) -> str:
             bool: "a boolean"}.get(type(value), f"a {type(value).__name__}")
 
 
-def _returned(args: dict[str, Any], work_dir: str) -> dict[str, Any]:
-    """What this call returns: its ``data``, or the mapping in its ``file``."""
-    if "data" in args and "file" in args:
-        raise ReturnError("give either data or file, not both")
-    if "file" in args:
-        return _read_file(args["file"], work_dir)
-    data = args.get("data")
+def _returned(args: dict[str, Any], work_dir: str, data_arg: str = "data",
+              file_arg: str = "file") -> dict[str, Any] | None:
+    """What this call returns under ``data_arg``: that argument, or the mapping in
+    its ``file_arg`` (None: neither given)."""
+    if data_arg in args and file_arg in args:
+        raise ReturnError(f"give either {data_arg} or {file_arg}, not both")
+    if file_arg in args:
+        return _read_file(args[file_arg], work_dir)
+    if data_arg not in args:
+        return None
+    data = args.get(data_arg)
     if not isinstance(data, dict):
-        raise ReturnError(f"data must be a mapping, got {_kind(data)}")
+        raise ReturnError(f"{data_arg} must be a mapping, got {_kind(data)}")
     return data
 
 
-def _store(path: str, data: dict[str, Any]) -> None:
+def _part(stored: Any, key: str) -> dict[str, Any]:
+    value = stored.get(key) if isinstance(stored, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _store(path: str, data: dict[str, Any] | None, secret: dict[str, Any] | None) -> None:
     directory, name = os.path.split(path)
     try:
         old = json.loads(_read_text(directory, name, f"the result file {path}"))
@@ -202,7 +217,8 @@ def _store(path: str, data: dict[str, Any]) -> None:
         old = {}
     except ValueError as exc:
         raise ReturnError(f"cannot read {path}: {exc}") from None
-    merged = _merge_returned(old if isinstance(old, dict) else {}, data)
+    merged = {"data": _merge_returned(_part(old, "data"), data or {}),
+              "secret_data": _merge_returned(_part(old, "secret_data"), secret or {})}
     try:
         text = json.dumps(merged, sort_keys=True, default=str)
     except (TypeError, ValueError) as exc:
@@ -219,17 +235,26 @@ def _store(path: str, data: dict[str, Any]) -> None:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset({"data", "file"})
+    _VALID_ARGS = frozenset({"data", "file", "secret_data", "secret_file"})
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         result["changed"] = False
+        args = dict(self._task.args)
         try:
             path = _result_file(task_vars or {})
-            data = _returned(dict(self._task.args), os.path.dirname(path))
-            _store(path, data)
+            work_dir = os.path.dirname(path)
+            data = _returned(args, work_dir)
+            secret = _returned(args, work_dir, "secret_data", "secret_file")
+            if data is None and secret is None:
+                data = _returned({"data": args.get("data")}, work_dir)  # names the problem
+            _store(path, data, secret)
         except ReturnError as exc:
             result.update(failed=True, msg=f"zuul_return: {exc}")
             return result
-        result["msg"] = "returned " + (", ".join(sorted(data)) or "nothing")
+        # the names only: a secret's value never reaches the task's result
+        said = [f"returned {', '.join(sorted(data)) or 'nothing'}"] if data is not None else []
+        if secret is not None:
+            said.append(f"secret_data {', '.join(sorted(secret)) or 'nothing'}")
+        result["msg"] = "; ".join(said)
         return result

@@ -20,6 +20,13 @@ options:
       mapping); relative to the build's work directory. An untrusted playbook
       may only name a file in its work directory.
     type: path
+  secret_data:
+    description: Data handed to the jobs that depend on this one as secrets
+      (a mapping); stored encrypted, masked in logs, never in an inventory.
+    type: dict
+  secret_file:
+    description: A JSON file holding secret_data (the rules of C(file)).
+    type: path
 """
 
 
