@@ -97,7 +97,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import masking, node_cgroup, pty_close, runner_guard, sandbox
+from zuulish.executor import job_roles, masking, node_cgroup, pty_close, runner_guard, sandbox
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
@@ -182,6 +182,8 @@ class PlaybookRun:
     path: str | None = None
     project: str | None = None
     commit: str | None = None
+    # its job's roles (``job_roles``): on its roles path after the roles/ beside it
+    roles: tuple[job_roles.RoleSource, ...] = ()
 
     @property
     def name(self) -> str:
@@ -664,8 +666,14 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         status, message = "unreachable", f"a node was unreachable in {run.phase} {name}"
     elif not seen.get("task"):
         detail = seen.get("error") or f"ansible-playbook exited with {rc}; see the log"
+        detail = job_roles.explain_missing_role(
+            detail, [p for p in roles_path or [] if all(p != r.path for r in run.roles)],
+            run.roles, f"roles/ beside the playbook in {run.where}")
         if "where" in seen:
-            detail += f" (at {seen['where']})"
+            known = [(s.repo, s.project) for s in run.roles]
+            if run.project is not None:
+                known.insert(0, (sandbox.playbook_root(run.playbook), run.project))
+            detail += f" (at {job_roles.shown_location(seen['where'], known)})"
         status, message = "error", f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"
