@@ -588,7 +588,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         if shipped:
             root = sandbox.playbook_root(run.playbook)  # named in it, not on the executor
             found = shipped[0].relative_to(root) if shipped[0].is_relative_to(root) \
-                else shipped[0]
+                else job_roles.shown_location(str(shipped[0]),
+                                              [(r.repo, r.project) for r in run.roles])
             message = (f"untrusted playbooks may not ship Ansible plugins: {found} "
                        f"(used by {name})")
             log.write(f"ERROR: {message}")
