@@ -6,7 +6,8 @@ from depends on who runs them:
 - an untrusted playbook reads an untrusted project at its tested state (the
   item's speculative state, the changes ahead included: ``repo_state``), in
   ``<build>/untrusted/<project>``; a config project at its branch tip (a config
-  project's change takes effect once it has merged);
+  project's change takes effect once it has merged), from the same checkout as
+  trusted playbooks;
 - a trusted playbook reads every project at its branch tip, never at a state
   with changes that are not merged (Zuul's ``checkoutTrustedProject``: a config
   project's base job that lists an untrusted project's roles runs the roles
@@ -52,9 +53,11 @@ class RepoCheckouts:
         """The checkout of ``project`` that a (``trusted_reader``) playbook reads;
         ``branch``: the branch wanted when it is not the item's state (the
         playbook's own, for its own project)."""
-        key = (trusted_reader, project)
+        # a config project is read at its branch tip by every playbook: one checkout
+        reader = trusted_reader or project in self.trusted_projects
+        key = (reader, project)
         if key not in self._made:
-            self._made[key] = self._checkout(project, trusted_reader, branch)
+            self._made[key] = self._checkout(project, reader, branch)
         return self._made[key]
 
     def _checkout(self, project: str, trusted_reader: bool, branch: str | None) -> Path:
