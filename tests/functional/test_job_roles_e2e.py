@@ -179,3 +179,16 @@ def test_a_job_from_another_untrusted_repository_runs_without_required_projects(
     # where Ansible found the error, as a path of the project, not of the executor
     assert "(at org/app/playbooks/missing.yaml:4:" in missing.message
     assert str(tenant.config.state_dir) not in missing.message
+
+
+def test_a_job_from_another_repository_runs_its_playbook_and_roles_as_the_item_has_them(
+        tenant: GateTenant) -> None:
+    lib = tenant.push("org/lib", {
+        "roles/lib-helper/tasks/main.yaml": "- debug:\n    msg: LIB-HELPER-v2\n"},
+        "Change the helper")
+    app = tenant.push("org/app", {"x.txt": "x\n"}, "Use the new helper", depends_on=[lib])
+    tenant.wait_reported(app, "check")
+    builds = [b for b in _builds(tenant, "lib-job") if "LIB-HELPER-v2" in _output(tenant, b)]
+    assert builds, [(b.result, b.message) for b in _builds(tenant, "lib-job")]
+    assert all(b.result == "SUCCESS" for b in builds), [b.message for b in builds]
+    assert "LIB-HELPER-RAN" not in _output(tenant, builds[0])
