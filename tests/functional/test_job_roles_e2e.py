@@ -170,7 +170,9 @@ def test_a_job_from_another_untrusted_repository_runs_without_required_projects(
            "at its root" in empty.message
 
     [missing] = _builds(tenant, "missing-role-job")
-    assert missing.result == "ERROR"
+    # a playbook Ansible cannot load: ERROR here; judged by its phase (FAILURE in run)
+    # once the rule of issue 18's item 9 is in (as in Zuul)
+    assert missing.result in ("ERROR", "FAILURE"), missing.result
     assert "the role 'no-such-role' was not found: not a role of the playbook's roles " \
            "path (" in missing.message, missing.message
     assert "roles/ of org/roles at " in missing.message
