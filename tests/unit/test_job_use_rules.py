@@ -11,6 +11,7 @@ from zuulish.config.layout import Layout
 from zuulish.config.loader import ConfigLoader
 from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.errors import ConfigError
+from zuulish.model import RoleRef
 
 REVIEWED = """
 - pipeline:
@@ -27,7 +28,9 @@ SECRET = "- secret:\n    name: creds\n    data: {token: plain}\n"
 def build(app: str, lib: str = "", central: str = "") -> Layout:
     tenant = TenantConfig("t", [TenantProject("forge", "config", True),
                                 TenantProject("forge", "org/app", False),
-                                TenantProject("forge", "org/lib", False)])
+                                TenantProject("forge", "org/lib", False),
+                                TenantProject("forge", "org/roles", False),
+                                TenantProject("forge", "org/more-roles", False)])
     loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
     layout = loader.build({
         "config": ("main", {"zuul.d/pipelines.yaml": PIPELINES + REVIEWED,
@@ -121,7 +124,10 @@ def test_list_attributes_accumulate_and_scalars_come_from_the_nearest() -> None:
     job = freeze_job_graph(layout, "org/app", "main", "check").jobs["child-job"]
     assert job.tags == ("python", "docs")
     assert (job.provides, job.requires, job.semaphores) == (("wheel",), ("wheel",), ("db",))
-    assert job.roles == (("org/roles", "roles"), ("org/more-roles", "extra"))
+    # the child's roles first, then the parent's, then the base job's (its project's,
+    # implicitly)
+    assert job.roles == (RoleRef("org/more-roles", "extra"), RoleRef("org/roles", "roles"),
+                         RoleRef("config", "config", implicit=True))
     assert job.workspace_scheme == "golang" and job.deduplicate is False
     assert job.match_on_config_updates is False
     assert job.override_checkout == "stable/3"

@@ -10,7 +10,7 @@ from typing import Any
 from zuulish.config.layout import Layout
 from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import ConfigError
-from zuulish.model import FrozenJob, Job, JobGraph, NodeSet, PlaybookRef
+from zuulish.model import FrozenJob, Job, JobGraph, NodeSet, PlaybookRef, RoleRef
 from zuulish.model.mappings import deep_merge
 from zuulish.model.project import JobReference
 from zuulish.model.vars_provenance import below, merged_sources
@@ -170,8 +170,37 @@ def _note_sources(frozen: FrozenJob, job: Job) -> None:
                                                trusted)
 
 
-def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
-    """Apply one variant on top of what its ancestors set (Zuul's combining rules)."""
+def _variant_roles(job: Job, implicit: bool) -> tuple[RoleRef, ...]:
+    """The roles one variant adds: as in Zuul, its own project first (implicitly, under
+    its short name, unless the variant lists it), then its ``roles`` entries."""
+    if not implicit or any(r.project == job.source_project for r in job.roles):
+        return job.roles
+    own = RoleRef(job.source_project, job.source_project.rsplit("/", 1)[-1], implicit=True)
+    return (own, *job.roles)
+
+
+def _add_roles(before: tuple[RoleRef, ...], added: tuple[RoleRef, ...]
+               ) -> tuple[RoleRef, ...]:
+    """Zuul's accumulation of roles along the inheritance path: the roles a variant
+    adds come before those it inherits (one entry per project); an inherited
+    implicit entry that the variant lists explicitly is replaced where it stands."""
+    listed = {r.project: r for r in added}
+    kept = tuple(listed[r.project] if r.implicit and r.project in listed
+                 and not listed[r.project].implicit else r for r in before)
+    present = {r.project for r in kept}
+    return (*(r for r in added if r.project not in present), *kept)
+
+
+def _apply(frozen: FrozenJob, job: Job, layout: Layout, implicit_role: bool = True) -> None:
+    """Apply one variant on top of what its ancestors set (Zuul's combining rules).
+
+    Roles: a variant's playbooks get the roles accumulated down to it (its own,
+    then its ancestors'); the playbooks it inherits keep theirs, so a child's roles
+    never change how its parent's playbooks run (Zuul's ``job.roles``).
+    ``implicit_role``: the variant's project is a role source of its own (not for a
+    project stanza's variant).
+    """
+    frozen.roles = _add_roles(frozen.roles, _variant_roles(job, implicit_role))
     if job.nodeset is not None:
         frozen.nodeset = _resolve_nodeset(layout, job.nodeset, job)
     if job.timeout is not None:
@@ -183,7 +212,9 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
         frozen.secrets[var] = _secret(layout, job, secret_name)
 
     def with_secrets(books: tuple[PlaybookRef, ...]) -> tuple[PlaybookRef, ...]:
-        return tuple(replace(b, secrets=names) for b in books) if names else books
+        """The variant's own playbooks, with its secrets and the roles so far."""
+        return tuple(replace(b, secrets=names or b.secrets, roles=frozen.roles)
+                     for b in books)
 
     def passed(books: tuple[PlaybookRef, ...]) -> tuple[PlaybookRef, ...]:
         """The ancestors' playbooks, given the secrets passed to the parent."""
@@ -230,7 +261,6 @@ def _apply(frozen: FrozenJob, job: Job, layout: Layout) -> None:
         frozen.allowed_projects = job.allowed_projects if frozen.allowed_projects is None \
             else tuple(p for p in frozen.allowed_projects if p in job.allowed_projects)
     frozen.post_review = frozen.post_review or bool(job.post_review)  # never unset
-    frozen.roles = _union(frozen.roles, job.roles)
     frozen.project_checkouts = {**frozen.project_checkouts, **dict(job.project_checkouts)}
     for attr in ("override_checkout", "match_on_config_updates", "deduplicate",
                  "workspace_scheme"):
@@ -272,7 +302,7 @@ def freeze_job(layout: Layout, ref: JobReference, project: str, branch: str) -> 
         variant = replace(variant, source_trusted=ref.trusted,
                           source_project=project if not ref.trusted
                           else f"a config project's stanza for {project}")
-        _apply(frozen, variant, layout)
+        _apply(frozen, variant, layout, implicit_role=False)
     if not frozen.run:
         raise ConfigError(f"job {ref.name!r} has no 'run' playbook")
     if frozen.timeout > layout.max_job_timeout:

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from zuulish.config.layout import Layout
@@ -38,6 +38,7 @@ from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.config.warnings import collecting
 from zuulish.config.yaml_loader import load_yaml, where
 from zuulish.errors import ConfigError
+from zuulish.model import Job, RoleRef
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +313,8 @@ class ConfigLoader:
                                   file=f, line=line)
             layout.nodesets[obj.name or ""] = obj
         elif kind == "job":
+            if obj.roles and not self.open_pipelines:
+                obj = replace(obj, roles=self._role_projects(obj, body, ctx))
             layout.jobs.setdefault(obj.name, []).append(obj)
         elif kind == "project-template":
             layout.project_templates.setdefault(obj.name, []).append(obj)
@@ -329,6 +332,29 @@ class ConfigLoader:
                                   f"{known[obj.name].source_line})",
                                   file=obj.source_file, line=obj.source_line)
             known[obj.name] = obj
+
+
+    def _role_projects(self, job: Job, body: Any, ctx: SourceContext) -> tuple[RoleRef, ...]:
+        """``job``'s roles with each project named as the tenant knows it (Zuul accepts a
+        project's short name where it is unambiguous); a project the tenant does not
+        have is an error at its ``roles`` entry. (A standalone validation knows no
+        tenant: it checks no project.)"""
+        raw = body.get("roles")
+        entries = raw if isinstance(raw, list) else [raw]
+        out = []
+        for role, entry in zip(job.roles, entries, strict=False):
+            tp = self.tenant.project(role.project)
+            if tp is None:
+                short = [p for p in self.tenant.projects
+                         if p.name.rsplit("/", 1)[-1] == role.project]
+                tp = short[0] if len(short) == 1 else None
+            if tp is None:
+                f, line = where(entry, ctx.path)
+                raise ConfigError(f"job {job.name!r}: the roles entry names project "
+                                  f"{role.project!r}, which is not in tenant "
+                                  f"{self.tenant.name!r}", file=f, line=line or None)
+            out.append(replace(role, project=tp.name))
+        return tuple(out)
 
 
 def tenant_project(tenant: TenantConfig, name: str) -> TenantProject | None:

@@ -29,6 +29,7 @@ from zuulish.model import (
     ProjectConfig,
     ProjectPipelineJobs,
     ReporterSpec,
+    RoleRef,
     Window,
 )
 from zuulish.model.project import JobReference
@@ -489,16 +490,34 @@ def _project_checkouts(body: dict, ctx: SourceContext) -> tuple[tuple[str, str],
     return tuple(out)
 
 
-def _roles(body: dict, ctx: SourceContext) -> tuple[tuple[str, str], ...]:
-    """(project, role name) for each ``roles`` entry: ``{zuul: project, name: ...}``."""
+# A role's installation name is a directory name on the roles path.
+ROLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _roles(body: dict, ctx: SourceContext) -> tuple[RoleRef, ...]:
+    """Each ``roles`` entry, ``{zuul: project, name: ...}``, in order; ``name`` (default:
+    the project's last path component) is what a repository that is itself a role
+    is installed as."""
     out = []
     for entry in _as_list(body.get("roles")):
-        if not isinstance(entry, dict) or not isinstance(entry.get("zuul"), str):
-            raise _err(body, ctx, f"job {body.get('name')!r}: each role must be a mapping "
-                                  f"such as {{zuul: org/project}}, not {entry!r}")
+        if isinstance(entry, dict) and "galaxy" in entry and "zuul" not in entry:
+            raise _err(entry, ctx, f"job {body.get('name')!r}: Galaxy roles are not "
+                                   "supported (nor implemented by Zuul); name a project of "
+                                   "the tenant with {zuul: org/project}")
+        if not isinstance(entry, dict) or not isinstance(entry.get("zuul"), str) \
+                or not entry["zuul"]:
+            raise _err(entry if isinstance(entry, dict) else body, ctx,
+                       f"job {body.get('name')!r}: each role must be a mapping such as "
+                       f"{{zuul: org/project}}, not {entry!r}")
         check_keys(entry, {"zuul", "name"}, "job role", ctx)
         project = entry["zuul"]
-        out.append((project, str(entry.get("name") or project.rsplit("/", 1)[-1])))
+        name = entry.get("name", project.rstrip("/").rsplit("/", 1)[-1])
+        if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
+            raise _err_at(entry, "name" if "name" in entry else "zuul", ctx,
+                          f"job {body.get('name')!r}: role name {name!r} of {project!r} is "
+                          "not a valid role name (letters, digits, '_', '.' and '-', not "
+                          "starting with '.' or '-')")
+        out.append(RoleRef(project, name))
     return tuple(out)
 
 

@@ -97,7 +97,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import masking, node_cgroup, pty_close, runner_guard, sandbox
+from zuulish.executor import job_roles, masking, node_cgroup, pty_close, runner_guard, sandbox
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
@@ -186,6 +186,8 @@ class PlaybookRun:
     path: str | None = None
     project: str | None = None
     commit: str | None = None
+    # its job's roles (``job_roles``): on its roles path after the roles/ beside it
+    roles: tuple[job_roles.RoleSource, ...] = ()
 
     @property
     def name(self) -> str:
@@ -600,7 +602,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         if shipped:
             root = sandbox.playbook_root(run.playbook)  # named in it, not on the executor
             found = shipped[0].relative_to(root) if shipped[0].is_relative_to(root) \
-                else shipped[0]
+                else job_roles.shown_location(str(shipped[0]),
+                                              [(r.repo, r.project) for r in run.roles])
             message = (f"untrusted playbooks may not ship Ansible plugins: {found} "
                        f"(used by {name})")
             log.write(f"ERROR: {message}")
@@ -678,8 +681,14 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         status, message = "unreachable", f"a node was unreachable in {run.phase} {name}"
     elif not seen.get("task"):
         detail = seen.get("error") or f"ansible-playbook exited with {rc}; see the log"
+        detail = job_roles.explain_missing_role(
+            detail, [p for p in roles_path or [] if all(p != r.path for r in run.roles)],
+            run.roles, f"roles/ beside the playbook in {run.where}")
         if "where" in seen:
-            detail += f" (at {seen['where']})"
+            known = [(s.repo, s.project) for s in run.roles]
+            if run.project is not None:
+                known.insert(0, (sandbox.playbook_root(run.playbook), run.project))
+            detail += f" (at {job_roles.shown_location(seen['where'], known)})"
         # Ansible said why it could not load the playbook (syntax, a missing role, an
         # unknown module): the playbook's fault, judged by its phase as Zuul does
         status = "not-loaded" if seen.get("error") else "error"

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
+from zuulish.executor.job_roles import check_sources
 from zuulish.executor.playbook_paths import check_playbook
 from zuulish.executor.safe_files import UnsafePath
 from zuulish.executor.sandbox import DEFAULT_NETWORK, TrustedSpec
@@ -129,6 +130,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
         given = {**extra, **outcome} if outcome else extra
         try:  # again: an earlier playbook may have changed the work dir
             roles = check_playbook(book.playbook, cwd)
+            roles += [p for p in check_sources(book.roles) if p not in roles]
         except UnsafePath as exc:
             message = f"{book.phase} playbook {book.label}: {exc}"
             log.write(f"ERROR: {message}")

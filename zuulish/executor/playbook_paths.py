@@ -16,6 +16,10 @@ time), but any playbook path is checked, right before each playbook:
   directory, not a link, reached from the repository without links; a role
   in it that is a link must resolve inside the repository.
 
+The repositories of a job's ``roles`` (``job_roles.py``) keep the same rules
+(``check_role_repo``): their ``roles/``, or the ``tasks/`` of a repository that is
+itself a role, is no link out of it.
+
 A broken rule is an ``UnsafePath`` naming the rule.
 """
 
@@ -96,9 +100,40 @@ def _roles(playbook: Path, root: Path, name: str) -> list[Path]:
         if not stat.S_ISDIR(found.st_mode):
             continue
         roles = parent / "roles"
-        for role in sorted(roles.iterdir()):
-            if role.is_symlink() and not _within(role, root):
-                raise UnsafePath(f"the role {where}/{role.name} in {name} is a symbolic "
-                                 "link leading out of its repository: refused")
+        check_roles_dir(roles, root, name, where)
         return [roles]
     return []
+
+
+def check_roles_dir(roles: Path, root: Path, name: str, where: str = "roles") -> None:
+    """A role in ``roles`` (of the repository ``root``, called ``name``; ``where`` as
+    users know the directory) that is a link must resolve inside the repository."""
+    for role in sorted(roles.iterdir()):
+        if role.is_symlink() and not _within(role, root):
+            raise UnsafePath(f"the role {where}/{role.name} in {name} is a symbolic "
+                             "link leading out of its repository: refused")
+
+
+def check_role_repo(root: Path, name: str) -> str | None:
+    """Zuul's rule for where a role repository ``root`` (the project ``name``) holds
+    roles: ``tasks/`` at its root makes the repository itself a role ("bare"), else
+    its ``roles/`` directory holds them ("roles"); None when it has neither. Each is
+    a directory of the repository reached without links; a role in ``roles/`` that
+    is a link resolves inside the repository. Raises UnsafePath naming the rule."""
+    for entry in ("tasks", "roles"):
+        found = safe_files.lstat_below(root, entry)
+        if found is None:
+            continue
+        if stat.S_ISLNK(found.st_mode):
+            if entry == "tasks" and _within(root / entry, root) and (root / entry).is_dir():
+                return "bare"  # a link to a directory of its own repository
+            raise UnsafePath(f"{entry} in {name} is a symbolic link"
+                             + (" leading out of its repository" if entry == "tasks" else "")
+                             + ": refused")
+        if not stat.S_ISDIR(found.st_mode):
+            continue
+        if entry == "tasks":
+            return "bare"
+        check_roles_dir(root / "roles", root, name)
+        return "roles"
+    return None

@@ -50,6 +50,7 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.disk_limit import RESULT as DISK_FULL
 from zuulish.executor.disk_limit import DiskWatch
 from zuulish.executor.disk_limit import message as disk_message
+from zuulish.executor.job_roles import JobRoles
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.local_node import (
     HOST_PATHS_VAR,
@@ -63,6 +64,7 @@ from zuulish.executor.local_node import (
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.playbook_context import playbook_context
 from zuulish.executor.playbook_paths import check_playbook
+from zuulish.executor.repo_checkouts import RepoCheckouts
 from zuulish.executor.returned import (
     DEFAULT_MAX_RETURNED_BYTES,
     SECRET_MASK_MIN,
@@ -80,12 +82,10 @@ from zuulish.executor.workspace import (
     PreparedRepo,
     WorkspaceError,
     override_checkout,
-    playbook_checkout,
-    prepare_branch_tip,
     prepare_repo,
 )
 from zuulish.merger.repo_cache import RepoCache
-from zuulish.model import BuildResult, BuildState, FrozenJob, PlaybookRef
+from zuulish.model import BuildResult, BuildState, FrozenJob
 from zuulish.model.returned_data import child_jobs, merge_data
 from zuulish.model.returned_data import retry as returned_retry
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
@@ -112,7 +112,7 @@ def _roles_path(book: PlaybookRun) -> list[Path]:
     """A playbook's roles path, for ``zuul.playbook_context`` (empty when its paths
     break a rule: the build then ends when the playbook is checked)."""
     try:
-        return check_playbook(book.playbook, None)
+        return check_playbook(book.playbook, None) + [role.path for role in book.roles]
     except UnsafePath:
         return []
 
@@ -517,12 +517,12 @@ class Executor:
     def _trusted_view(self, build_dir: Path, build_id: str, ssh_dir: Path | None,
                       repos: list[PreparedRepo], job: FrozenJob) -> BuildView:
         """What the build's trusted playbooks see (``trusted_view``): with the git
-        object stores of its repositories and of its playbooks' projects."""
+        object stores of its repositories and of its playbooks' and roles' projects."""
         (build_dir / "ansible" / "artifacts").mkdir(parents=True, exist_ok=True)
         stores = git_alternates([r.path for r in repos], self.cache.root)
-        for ref in (*job.pre_run, *job.run, *job.post_run, *job.cleanup_run):
+        for project in job.content_projects():  # its playbooks' and roles' projects
             with contextlib.suppress(ValueError):  # a name the cache would refuse
-                objects = self.cache.path(ref.project) / "objects"
+                objects = self.cache.path(project) / "objects"
                 if objects.is_dir() and objects not in stores:
                     stores.append(objects)
         return BuildView(build_dir, self.state_dir / "logs" / build_id, build_dir / "ansible",
@@ -622,35 +622,20 @@ class Executor:
 
     def _playbooks(self, job: FrozenJob, params: dict[str, Any], build_dir: Path,
                    repos: list[PreparedRepo], secrets: dict[str, Any]) -> list[PlaybookRun]:
-        speculative = {r.project: r for r in repos}
-        checkouts: dict[str, Path] = {}
-
-        def root_for(ref: PlaybookRef) -> Path:
-            if not ref.trusted and ref.project in speculative:
-                # the tested state, but not the work dir's checkout (the node's)
-                if ref.project not in checkouts:
-                    checkouts[ref.project] = playbook_checkout(
-                        speculative[ref.project], build_dir / "untrusted" / ref.project)
-                return checkouts[ref.project]
-            if ref.project not in checkouts:
-                url = params.get("project_urls", {}).get(ref.project)
-                if url is None:
-                    raise WorkspaceError(f"playbook project {ref.project!r} is not known to "
-                                         "this tenant")
-                kind = "trusted" if ref.trusted else "untrusted"
-                checkouts[ref.project] = prepare_branch_tip(
-                    self.cache, ref.project, url, build_dir / kind / ref.project, ref.branch)
-            return checkouts[ref.project]
-
+        """Each playbook of ``job`` from its checkout (``repo_checkouts``: the tested
+        state for untrusted playbooks, branch tips for trusted ones), with its roles
+        (``job_roles``); all made before anything of the build runs."""
+        checkouts = RepoCheckouts(self.cache, build_dir, repos, params)
+        roles = JobRoles(checkouts, build_dir, _head)
         runs = []
         for phase, refs in (("pre-run", job.pre_run), ("run", job.run),
                             ("post-run", job.post_run), ("cleanup-run", job.cleanup_run)):
             for ref in refs:
                 given = {name: secrets[name] for name in ref.secrets if name in secrets}
-                root = root_for(ref)
+                root = checkouts.root(ref.project, ref.trusted, ref.branch)
                 runs.append(PlaybookRun(root / ref.path, phase, ref.trusted, extra_vars=given,
                                         path=ref.path, project=ref.project,
-                                        commit=_head(root)))
+                                        commit=_head(root), roles=roles.for_playbook(ref)))
         return runs
 
     def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,

@@ -134,8 +134,14 @@ def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
     bubblewrap's binds, and bubblewrap follows links. Made while the workspace is
     prepared, before anything of the build has run; the node never sees ``dest``.
     """
-    _clone_shared(repo.path, dest)
-    open_repo(dest, _Git).git.checkout("-q", "--detach", repo.state_commit or repo.commit)
+    return checkout_commit(repo.path, repo.state_commit or repo.commit, dest)
+
+
+def checkout_commit(source: Path, commit: str, dest: Path) -> Path:
+    """A checkout of ``commit`` of the repository ``source`` at ``dest`` (detached; its
+    objects shared with ``source``)."""
+    _clone_shared(source, dest)
+    open_repo(dest, _Git).git.checkout("-q", "--detach", commit)
     return dest
 
 

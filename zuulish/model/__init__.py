@@ -4,7 +4,7 @@ from zuulish.model.build import Build, BuildResult, BuildState
 from zuulish.model.buildset import BuildSet, MergeState
 from zuulish.model.change import Change, ChangeKey, ChangeStatus
 from zuulish.model.event import TIMER, TriggerEvent
-from zuulish.model.job import FrozenJob, Job, PlaybookRef
+from zuulish.model.job import FrozenJob, Job, PlaybookRef, RoleRef
 from zuulish.model.job_graph import JobGraph
 from zuulish.model.node import Node, NodeState
 from zuulish.model.node_request import NodeRequest, NodeRequestState
@@ -27,6 +27,6 @@ __all__ = [
     "MergeState", "Node",
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
-    "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "TIMER",
+    "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "RoleRef", "TIMER",
     "TriggerEvent", "Window", "branch_of", "is_null_rev",
 ]

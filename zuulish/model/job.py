@@ -10,6 +10,27 @@ from zuulish.model.nodeset import NodeSet
 
 
 @dataclass(frozen=True)
+class RoleRef:
+    """A project whose roles a playbook gets (Zuul's ``job.roles`` entry): its
+    ``roles/`` directory, or the repository itself as the role ``name``.
+    ``implicit``: the job's own project, added without being listed (skipped
+    when it holds no roles)."""
+
+    project: str
+    name: str
+    implicit: bool = False
+
+    def to_dict(self) -> dict:
+        return {"project": self.project, "name": self.name, "implicit": self.implicit}
+
+    @classmethod
+    def from_dict(cls, data: dict | list) -> RoleRef:
+        if isinstance(data, list):  # (project, name): a job frozen before RoleRef
+            return cls(str(data[0]), str(data[1]))
+        return cls(data["project"], data["name"], bool(data.get("implicit", False)))
+
+
+@dataclass(frozen=True)
 class PlaybookRef:
     """A playbook path inside the project (and branch) that defined it."""
 
@@ -19,15 +40,20 @@ class PlaybookRef:
     branch: str | None = None
     secrets: tuple[str, ...] = ()  # the job's secrets this playbook receives
     line: int | None = field(default=None, compare=False)  # where the job names it
+    # the roles on its roles path, in order: those of its job's level of
+    # inheritance and of the levels above it (set when the job is frozen)
+    roles: tuple[RoleRef, ...] = ()
 
     def to_dict(self) -> dict:
         return {"project": self.project, "path": self.path, "trusted": self.trusted,
-                "branch": self.branch, "secrets": list(self.secrets)}
+                "branch": self.branch, "secrets": list(self.secrets),
+                "roles": [r.to_dict() for r in self.roles]}
 
     @classmethod
     def from_dict(cls, data: dict) -> PlaybookRef:
         return cls(data["project"], data["path"], data.get("trusted", False), data.get("branch"),
-                   tuple(data.get("secrets", ())))
+                   tuple(data.get("secrets", ())),
+                   roles=tuple(RoleRef.from_dict(r) for r in data.get("roles", ())))
 
 
 @dataclass
@@ -72,7 +98,7 @@ class Job:
     post_review: bool | None = None
     override_checkout: str | None = None
     project_checkouts: tuple[tuple[str, str], ...] = ()  # required-projects overrides
-    roles: tuple[tuple[str, str], ...] = ()  # (project, name the role is found as)
+    roles: tuple[RoleRef, ...] = ()  # its ``roles`` entries, in order
     match_on_config_updates: bool | None = None
     deduplicate: bool | str | None = None  # "auto", true or false
     workspace_scheme: str | None = None
@@ -118,7 +144,8 @@ class FrozenJob:
     post_review: bool = False
     override_checkout: str | None = None
     project_checkouts: dict[str, str] = field(default_factory=dict)
-    roles: tuple[tuple[str, str], ...] = ()
+    # the roles of the whole job, as its last level's playbooks get them
+    roles: tuple[RoleRef, ...] = ()
     match_on_config_updates: bool = True
     deduplicate: bool | str = "auto"
     workspace_scheme: str = "golang"
@@ -126,6 +153,21 @@ class FrozenJob:
     # name -> {project: trusted}; for "host_vars" and "group_vars", host or group ->
     # name -> {project: trusted}. A value with an untrusted project in it is untrusted.
     var_sources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def playbooks(self) -> tuple[PlaybookRef, ...]:
+        """Every playbook of the job, in the order of its phases."""
+        return (*self.pre_run, *self.run, *self.post_run, *self.cleanup_run)
+
+    def content_projects(self) -> tuple[str, ...]:
+        """The projects its playbooks and their roles come from (in order, once each):
+        Zuul checks them out for the job whether or not it requires them."""
+        found: dict[str, None] = {}
+        for book in self.playbooks:
+            found.setdefault(book.project)
+            for role in book.roles:
+                found.setdefault(role.project)
+        return tuple(found)
 
     def runs_for(self, changed_files: list[str] | tuple[str, ...] | None) -> bool:
         """Zuul's file matchers: ``files`` (some changed file matches one) and
@@ -170,7 +212,7 @@ class FrozenJob:
             "post_review": self.post_review,
             "override_checkout": self.override_checkout,
             "project_checkouts": self.project_checkouts,
-            "roles": [list(r) for r in self.roles],
+            "roles": [r.to_dict() for r in self.roles],
             "match_on_config_updates": self.match_on_config_updates,
             "deduplicate": self.deduplicate,
             "workspace_scheme": self.workspace_scheme,
@@ -213,7 +255,7 @@ class FrozenJob:
             post_review=data.get("post_review", False),
             override_checkout=data.get("override_checkout"),
             project_checkouts=dict(data.get("project_checkouts", {})),
-            roles=tuple(tuple(r) for r in data.get("roles", [])),  # type: ignore[misc]
+            roles=tuple(RoleRef.from_dict(r) for r in data.get("roles", [])),
             match_on_config_updates=data.get("match_on_config_updates", True),
             deduplicate=data.get("deduplicate", "auto"),
             workspace_scheme=data.get("workspace_scheme", "golang"),

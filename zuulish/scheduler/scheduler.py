@@ -680,12 +680,12 @@ class Scheduler:
                     graph = freeze_job_graph(layout, item.change.project, item.change.branch,
                                              pipeline.name, item.change.files or None)
                     sees.update(p for job in graph.jobs.values()
-                                for p in job.required_projects)
+                                for p in (*job.required_projects, *job.content_projects()))
                 except ConfigError:
                     pass  # the merge result will say; until then it sees its own repo
             if item.buildset is not None and item.buildset.job_graph is not None:
                 sees.update(p for job in item.buildset.job_graph.jobs.values()
-                            for p in job.required_projects)
+                            for p in (*job.required_projects, *job.content_projects()))
             self._seen[item.id] = frozenset(sees)
             out[item.id] = Footprint(frozenset({item.change.project}), frozenset(sees))
         return out
@@ -969,10 +969,17 @@ class Scheduler:
                           graph: JobGraph) -> None:
         """Add the projects ``graph``'s jobs require to ``projects``, each with the
         refs their ``override-checkout`` names for it (``checkouts``): the merger
-        records those refs' states too."""
+        records those refs' states too. As Zuul, a job also gets the untrusted
+        projects its playbooks and roles come from, required or not (their tested
+        state for its untrusted playbooks; config projects' are their branch tips)."""
+        config = self.layouts.tenants[tenant]
         for job in graph.jobs.values():
             for name in job.required_projects:
                 self._add_project(tenant, projects, name)
+            for name in job.content_projects():
+                tp = config.project(name)
+                if tp is not None and not tp.trusted:
+                    self._add_project(tenant, projects, name)
             for name in list(projects):  # as Zuul: every project the job has
                 wanted = job.project_checkouts.get(name) or job.override_checkout
                 if wanted:
@@ -1372,7 +1379,8 @@ class Scheduler:
             # What its jobs see, and the repos of the items it holds (a batch or a
             # verification group merges those to this state too).
             holds = {project, *(projects[a] for a in ahead if a in projects)}
-            holds.update(p for job in graph.jobs.values() for p in job.required_projects)
+            holds.update(p for job in graph.jobs.values()
+                         for p in (*job.required_projects, *job.content_projects()))
             if merged.project in holds:
                 self._retire_buildset(s, item_id)
 
