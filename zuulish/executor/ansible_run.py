@@ -460,8 +460,8 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                cwd=cwd or run_dir, network=network,
                                tmp_size=CONTROLLER_LIMITS.tmp_mb * 1024 * 1024)
     program = _ansible_playbook()
-    env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
-        [str(sandbox.UNTRUSTED_CONNECTIONS), env["ANSIBLE_CONNECTION_PLUGINS"]])}
+    env = {**env, **sandbox.untrusted_env(env, spec.work_dir,
+                                          [sandbox.playbook_root(run.playbook), *roles_path])}
     group = node_cgroup.create(f"play-{uuid.uuid4().hex}", CONTROLLER_LIMITS.max_processes,
                                CONTROLLER_LIMITS.memory_mb)
     rlimits = {"CORE": 0}
