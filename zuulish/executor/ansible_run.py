@@ -347,15 +347,38 @@ def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any],
     }
 
 
+UNKNOWN_MODULE = re.compile(r"couldn't resolve module/action '([^']+)'")
+ROLE_PATH = re.compile(r"(?:^|/)roles/([^/]+)/(.+)$")
+
+
 def _note_error(stdout: str, seen: dict[str, Any]) -> None:
     """Keep Ansible's first error line, and where it says the error is."""
     for line in stdout.splitlines():
         if "error" not in seen and line.startswith(("ERROR!", "[ERROR]")):
+            unknown = UNKNOWN_MODULE.search(line)
             seen["error"] = ("ERROR! YAML syntax error" if "either as JSON nor YAML" in line
+                             else f"module '{unknown[1]}' is not provided by zuulish or the "
+                             "Ansible collections it installs" if unknown
                              else line)
         where = ERROR_WHERE.match(line)
         if where and "where" not in seen:
             seen["where"] = f"{where[1]}:{where[2]}:{where[3]}"
+
+
+def _where_for_users(where: str, run: PlaybookRun) -> str:
+    """``at FILE:LINE:COLUMN`` as users know the file: its path in the playbook's
+    repository (not the executor's), with the role it belongs to named."""
+    path, _, position = where.rpartition(":")
+    path, _, line = path.rpartition(":")
+    root = sandbox.playbook_root(run.playbook)
+    shown = path
+    if run.project is not None and Path(path).is_absolute() \
+            and Path(path).is_relative_to(root):
+        shown = str(Path(path).relative_to(root))
+    role = ROLE_PATH.search(shown)
+    if role is not None:
+        return f"in role '{role[1]}': {shown} line {line}, column {position}"
+    return f"at {shown}:{line}:{position}"
 
 
 def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
@@ -665,7 +688,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     elif not seen.get("task"):
         detail = seen.get("error") or f"ansible-playbook exited with {rc}; see the log"
         if "where" in seen:
-            detail += f" (at {seen['where']})"
+            detail += f" ({_where_for_users(seen['where'], run)})"
         status, message = "error", f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"
