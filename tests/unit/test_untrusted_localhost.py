@@ -164,3 +164,16 @@ def test_trusted_playbooks_keep_localhost_without_these_rules(build: Build) -> N
     result, message = build.run(build.book("local", tasks, trusted=True, hosts="localhost"))
     assert result == "SUCCESS", message
     assert (build.logs / "trusted.txt").read_text() == "x"
+
+
+def test_include_vars_reads_the_roles_vars_but_not_outside(build: Build) -> None:
+    playbooks = build.state / "builds" / "b1" / "untrusted" / "project" / "playbooks"
+    (playbooks / "vars").mkdir(parents=True)
+    (playbooks / "vars" / "settings.yaml").write_text("answer: 42\n")
+    tasks = (task("include_vars: settings.yaml") + task("assert:\n  that: answer == 42")
+             + task(f"include_vars:\n  file: {build.planted}"))
+    result, message, msgs = _untrusted(build, tasks)
+    assert result == "FAILURE", (message, msgs)
+    assert "All assertions passed" in msgs
+    assert READ_RULE in msgs, msgs
+    assert PLANTED not in msgs

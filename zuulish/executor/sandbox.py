@@ -179,20 +179,33 @@ PLUGIN_DIRS = frozenset({
     "strategy_plugins", "terminal_plugins", "test_plugins", "vars_plugins"})
 
 
+# What a collection's plugins/ may hold that runs on nodes (or only documents).
+COLLECTION_NODE_DIRS = frozenset({"modules", "module_utils", "doc_fragments"})
+
+
 def shipped_plugins(playbook: Path, roles_path: list[Path]) -> list[Path]:
     """Ansible plugin directories (``PLUGIN_DIRS``) beside ``playbook`` or in a role.
 
     Ansible loads them into ``ansible-playbook`` itself; from an untrusted
     project they could replace the refusing ``local`` connection. Modules
     (``library/``, ``module_utils/``) run on the nodes and are allowed. A link
-    with such a name counts, wherever it leads.
+    with such a name counts, wherever it leads. So do the plugins of collections
+    shipped beside the playbook (``collections/ansible_collections/NS/NAME/plugins/``),
+    other than their modules.
     """
     places = [playbook.parent]
     for roles in {playbook.parent / "roles", *roles_path}:
         if roles.is_dir():
             places += [role for role in sorted(roles.iterdir()) if role.is_dir()]
-    return [entry for place in places for entry in sorted(place.iterdir())
-            if entry.name in PLUGIN_DIRS and (entry.is_symlink() or entry.is_dir())]
+    found = [entry for place in places for entry in sorted(place.iterdir())
+             if entry.name in PLUGIN_DIRS and (entry.is_symlink() or entry.is_dir())]
+    # Ansible also loads the collections beside the playbook: their action, connection
+    # or callback plugins would run in ansible-playbook just the same
+    collections = playbook.parent / "collections" / "ansible_collections"
+    if collections.is_dir():
+        found += sorted(entry for entry in collections.glob("*/*/plugins/*")
+                        if entry.name not in COLLECTION_NODE_DIRS)
+    return found
 
 
 def untrusted_env(env: dict[str, str], work_dir: Path,

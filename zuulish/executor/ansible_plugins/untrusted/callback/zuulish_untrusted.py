@@ -84,8 +84,9 @@ FACT_ACTIONS = frozenset({"gather_facts", "setup"})
 # Where a module's name may come from for its short name to count.
 KNOWN_NAMESPACES = ("ansible.builtin", "ansible.legacy", "ansible.posix", "community.general")
 
-W, R, RLIST, SRC, TSRC, LINK, URL, NEVER = ("w", "r", "rlist", "src", "tsrc", "link", "url",
-                                            "never")
+W, R, RLIST, SRC, TSRC, VSRC, LINK, URL, NEVER = ("w", "r", "rlist", "src", "tsrc", "vsrc",
+                                                  "link", "url", "never")
+SOURCE_DIRS = {SRC: "files", TSRC: "templates", VSRC: "vars"}  # where a relative one is
 # File operations allowed on localhost: argument -> how it is checked.
 LOCAL_MODULES: dict[str, dict[str, str]] = {
     "file": {"path": W, "dest": W, "name": W, "src": LINK},
@@ -116,7 +117,7 @@ CONTROLLER_SIDE: dict[str, dict[str, str]] = {
     "assemble": {"src": SRC},
     "patch": {"src": SRC},
     "script": {"cmd": SRC, "_raw_params": SRC},
-    "include_vars": {"file": R, "dir": R, "_raw_params": R},
+    "include_vars": {"file": VSRC, "dir": VSRC, "_raw_params": VSRC},
 }
 REMOTE_SOURCE = ("copy", "unarchive", "assemble", "patch")  # with remote_src: on the node
 ALLOWED_CONNECTIONS = frozenset({
@@ -193,8 +194,10 @@ class Guard:
             for item in values:
                 self._path(arg, str(item).strip(), R)
             return
-        if kind in (SRC, TSRC):
-            value = self._find_source(str(value), "templates" if kind == TSRC else "files")
+        if kind in SOURCE_DIRS:
+            if arg in ("cmd", "_raw_params") and self.short == "script":
+                value = (str(value).split() or [""])[0]  # the script, before its arguments
+            value = self._find_source(str(value), SOURCE_DIRS[kind])
             kind = R
         if kind == LINK:
             if self.task.args.get("state") not in ("link", "hard"):
@@ -232,11 +235,10 @@ class Guard:
             return True  # an action without a module
         real = os.path.realpath(found)
         ours = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
-        shipped = [os.path.dirname(os.path.realpath(ansible.__file__)), ours]
-        with contextlib.suppress(ImportError):
-            import ansible_collections  # the installed collections' namespace
-
-            shipped += [os.path.realpath(p) for p in ansible_collections.__path__]
+        core = os.path.dirname(os.path.realpath(ansible.__file__))
+        # ansible-core, the collections installed beside it (the ``ansible`` package's;
+        # not those a job might put beside its playbook), and zuulish's own
+        shipped = [core, os.path.join(os.path.dirname(core), "ansible_collections"), ours]
         return any(real.startswith(root + os.sep) for root in shipped)
 
     def _check_synchronize(self, task_vars: dict[str, Any]) -> None:
@@ -293,7 +295,7 @@ class Guard:
             return True
         table = CONTROLLER_SIDE.get(short or "", {})
         if short in REMOTE_SOURCE and self.task.args.get("remote_src"):
-            table = {k: v for k, v in table.items() if v not in (SRC, TSRC)}
+            table = {k: v for k, v in table.items() if v not in SOURCE_DIRS}
         self._args(table)
         return False
 
