@@ -11,7 +11,10 @@ action as a transfer on the controller: one local ``rsync`` (through the
 the untrusted guard allows it for this task after checking its paths). On the
 node, ``~`` and relative paths are its work directory, as they are a remote
 node's home; a node path outside it (the node's private ``/tmp``, say) cannot be
-reached and fails the task, saying so. Every other host is ansible.posix's case.
+reached and fails the task, saying so. Every other host is ansible.posix's case;
+over ssh with ``use_ssh_args`` on unless the task says otherwise, so that rsync's
+ssh checks the node's key against the build's ``known_hosts`` as Ansible's does
+(zuulish's ssh settings are in ``ANSIBLE_SSH_ARGS``, not in ``~/.ssh``).
 
 Tasks written ``ansible.posix.synchronize`` reach this action too: the
 ``zuulish_console`` callback renames them to ``ansible.legacy.synchronize``.
@@ -68,6 +71,10 @@ class ActionModule(PosixSynchronize):
         task_vars = task_vars if task_vars is not None else {}
         work = self._local_node_dir(task_vars)
         if work is None:
+            if self._connection.transport == "ssh" and "use_ssh_args" not in self._task.args:
+                # rsync's ssh checks the node's key against the build's known_hosts and
+                # uses the build's agent, as Ansible's ssh does (the executor's ssh_args)
+                self._task.args = {**self._task.args, "use_ssh_args": True}
             return super().run(tmp, task_vars)
         side = "src" if self._task.args.get("mode", "push") == "pull" else "dest"
         try:

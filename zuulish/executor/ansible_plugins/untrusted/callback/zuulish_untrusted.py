@@ -176,7 +176,8 @@ class Guard:
     def _refuse_path(self, path: str, arg: str, write: bool) -> None:
         also = "" if write else ", its playbook's repository or its roles"
         rule = PATH_RULE.format(verb="write" if write else "read", also=also)
-        raise Refused(f"{rule}: {self.action} {arg}={path!r} is outside them")
+        raise Refused(f"{rule}: {self.action} {arg}={path!r} is outside "
+                      f"{'it' if write else 'them'}")
 
     def _path(self, arg: str, value: Any, kind: str) -> None:
         if value is None or value == "":
