@@ -177,3 +177,18 @@ def test_include_vars_reads_the_roles_vars_but_not_outside(build: Build) -> None
     assert "All assertions passed" in msgs
     assert READ_RULE in msgs, msgs
     assert PLANTED not in msgs
+
+
+def test_facts_of_localhost_may_be_gathered(build: Build) -> None:
+    tasks = task("setup:\n  gather_subset: [min]") + task(
+        "assert:\n  that: ansible_facts.python.executable is defined")
+    result, message, msgs = _untrusted(build, tasks)
+    assert result == "SUCCESS", (message, msgs)
+
+
+def test_uri_on_localhost_may_not_read_local_urls(build: Build) -> None:
+    result, message, msgs = _untrusted(build, task(
+        f"uri:\n  url: file://{build.planted}\n  return_content: true"))
+    assert result == "FAILURE", (message, msgs)
+    assert f"{LOCALHOST_RULE}: ansible.builtin.uri to a file URL" in msgs, msgs
+    assert PLANTED not in msgs
