@@ -98,3 +98,18 @@ def test_untrusted_synchronize_is_held_to_the_work_dir(build: Build, form: str) 
     assert rule in msgs, msgs
     assert not (build.state / "job.log").exists()
     assert not (build.work / "c").exists()
+
+
+@needs_bwrap
+def test_prepare_workspace_push_of_src_onto_the_local_nodes_home_keeps_it(build: Build) -> None:
+    """prepare-workspace pushes ``src_root`` into the node's home with ``delete``: on a
+    local node that home is the work dir, so the repositories stay as they are."""
+    repo = build.work / "src" / "localhost" / "org" / "app"
+    repo.mkdir(parents=True)
+    (repo / "README").write_text("tested state\n")
+    tasks = task(f"synchronize:\n  src: {build.work}/src\n  dest: '~'\n  delete: true\n"
+                 "  recursive: true\n  owner: false\n  group: false")
+    result, message, msgs = _run(build, tasks, trusted=False)
+    assert result == "SUCCESS", (message, msgs)
+    assert (repo / "README").read_text() == "tested state\n"
+    assert not (build.work / "src" / "src").exists()
