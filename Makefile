@@ -17,21 +17,24 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# bubblewrap (every playbook runs in its sandbox) and passt (pasta connects the private
-# network of untrusted playbooks): installed here when running as root with apt-get,
-# otherwise the command that installs them is printed.
+# bubblewrap (every playbook runs in its sandbox), passt (pasta connects the private
+# network of untrusted playbooks) and rsync (synchronize tasks run it on the executor):
+# installed here when running as root with apt-get, otherwise the command that
+# installs them is printed.
 sandbox-tools:
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	command -v pasta >/dev/null 2>&1 || missing="$$missing passt"; \
+	command -v rsync >/dev/null 2>&1 || missing="$$missing rsync"; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing$$missing (apt-get)"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing \
 			|| exit 1; \
 	else \
-		echo "zuulish needs$$missing: every playbook runs in bubblewrap's sandbox, and" \
-			"pasta (from passt) connects the sandbox's private network."; \
+		echo "zuulish needs$$missing: every playbook runs in bubblewrap's sandbox," \
+			"pasta (from passt) connects the sandbox's private network, and" \
+			"synchronize tasks run rsync."; \
 		if command -v apt-get >/dev/null 2>&1; then \
 			echo "Install them with: sudo apt-get install -y$$missing"; \
 		else \

@@ -39,17 +39,18 @@ def test_missing_tools_without_apt_get_are_named_with_what_to_install(tmp_path: 
     proc = _make("demo", _bin(tmp_path))
     assert proc.returncode != 0
     assert proc.stdout.splitlines() == [
-        "zuulish needs bubblewrap passt: every playbook runs in bubblewrap's sandbox, and "
-        "pasta (from passt) connects the sandbox's private network.",
-        "Install the packages bubblewrap passt with your system's package manager."]
+        "zuulish needs bubblewrap passt rsync: every playbook runs in bubblewrap's sandbox, "
+        "pasta (from passt) connects the sandbox's private network, and synchronize tasks "
+        "run rsync.",
+        "Install the packages bubblewrap passt rsync with your system's package manager."]
 
 
 def test_present_tools_need_nothing(tmp_path: Path) -> None:
-    proc = _make("sandbox-tools", _bin(tmp_path, "bwrap", "pasta"))
+    proc = _make("sandbox-tools", _bin(tmp_path, "bwrap", "pasta", "rsync"))
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
 def test_one_missing_tool_is_named_alone(tmp_path: Path) -> None:
-    proc = _make("sandbox-tools", _bin(tmp_path, "bwrap"))
+    proc = _make("sandbox-tools", _bin(tmp_path, "bwrap", "rsync"))
     assert proc.returncode != 0 and "zuulish needs passt:" in proc.stdout
     assert "bubblewrap " not in proc.stdout.split(":")[0]

@@ -269,7 +269,8 @@ def test_untrusted_playbook_without_bubblewrap_is_an_error(
     assert "bubblewrap (bwrap) is not installed" in build.text()
 
 
-@pytest.mark.parametrize("where", ["connection_plugins", "roles/evil/lookup_plugins"])
+@pytest.mark.parametrize("where", ["connection_plugins", "roles/evil/lookup_plugins",
+                                   "collections/ansible_collections/evil/x/plugins/action"])
 def test_untrusted_playbook_shipping_ansible_plugins_is_an_error(build: Build,
                                                                  where: str) -> None:
     """Its own ``local`` connection would replace the refusing one."""

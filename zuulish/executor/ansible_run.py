@@ -363,15 +363,38 @@ def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any],
     }
 
 
+UNKNOWN_MODULE = re.compile(r"couldn't resolve module/action '([^']+)'")
+ROLE_PATH = re.compile(r"(?:^|/)roles/([^/]+)/(.+)$")
+
+
 def _note_error(stdout: str, seen: dict[str, Any]) -> None:
     """Keep Ansible's first error line, and where it says the error is."""
     for line in stdout.splitlines():
         if "error" not in seen and line.startswith(("ERROR!", "[ERROR]")):
+            unknown = UNKNOWN_MODULE.search(line)
             seen["error"] = ("ERROR! YAML syntax error" if "either as JSON nor YAML" in line
+                             else f"module '{unknown[1]}' is not provided by zuulish or the "
+                             "Ansible collections it installs" if unknown
                              else line)
         where = ERROR_WHERE.match(line)
         if where and "where" not in seen:
             seen["where"] = f"{where[1]}:{where[2]}:{where[3]}"
+
+
+def _where_for_users(where: str, run: PlaybookRun) -> str:
+    """``at FILE:LINE:COLUMN`` as users know the file: ``<project>/<path in it>`` for
+    the playbook's repository and its roles' (not the executor's paths), with the role
+    it belongs to named."""
+    path, _, position = where.rpartition(":")
+    path, _, line = path.rpartition(":")
+    known = [(s.repo, s.project) for s in run.roles]
+    if run.project is not None:
+        known.insert(0, (sandbox.playbook_root(run.playbook), run.project))
+    shown = job_roles.shown_location(path, known)
+    role = ROLE_PATH.search(shown)
+    if role is not None:
+        return f"in role '{role[1]}': {shown} line {line}, column {position}"
+    return f"at {shown}:{line}:{position}"
 
 
 def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
@@ -476,8 +499,8 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                cwd=cwd or run_dir, network=network,
                                tmp_size=CONTROLLER_LIMITS.tmp_mb * 1024 * 1024)
     program = _ansible_playbook()
-    env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
-        [str(sandbox.UNTRUSTED_CONNECTIONS), env["ANSIBLE_CONNECTION_PLUGINS"]])}
+    env = {**env, **sandbox.untrusted_env(env, spec.work_dir,
+                                          [sandbox.playbook_root(run.playbook), *roles_path])}
     group = node_cgroup.create(f"play-{uuid.uuid4().hex}", CONTROLLER_LIMITS.max_processes,
                                CONTROLLER_LIMITS.memory_mb)
     rlimits = {"CORE": 0}
@@ -685,10 +708,7 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             detail, [p for p in roles_path or [] if all(p != r.path for r in run.roles)],
             run.roles, f"roles/ beside the playbook in {run.where}")
         if "where" in seen:
-            known = [(s.repo, s.project) for s in run.roles]
-            if run.project is not None:
-                known.insert(0, (sandbox.playbook_root(run.playbook), run.project))
-            detail += f" (at {job_roles.shown_location(seen['where'], known)})"
+            detail += f" ({_where_for_users(seen['where'], run)})"
         # Ansible said why it could not load the playbook (syntax, a missing role, an
         # unknown module): the playbook's fault, judged by its phase as Zuul does
         status = "not-loaded" if seen.get("error") else "error"

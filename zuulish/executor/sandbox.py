@@ -81,6 +81,10 @@ LAUNCHER_SOURCE = Path(sandbox_launch.__file__)
 PLUGINS_DIR = Path(__file__).parent / "ansible_plugins"
 NODE_AGENT = Path(__file__).parent / "node_agent.py"
 UNTRUSTED_CONNECTIONS = PLUGINS_DIR / "untrusted" / "connection"
+UNTRUSTED_CALLBACKS = PLUGINS_DIR / "untrusted" / "callback"
+# The untrusted guard's directories (``untrusted/callback/zuulish_untrusted.py``).
+WORK_DIR_ENV = "ZUULISH_WORK_DIR"
+READ_DIRS_ENV = "ZUULISH_READ_DIRS"
 # The system's programs and libraries: bound read-only (or linked, where merged-usr
 # makes them links into /usr).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -175,20 +179,49 @@ PLUGIN_DIRS = frozenset({
     "strategy_plugins", "terminal_plugins", "test_plugins", "vars_plugins"})
 
 
+# What a collection's plugins/ may hold that runs on nodes (or only documents).
+COLLECTION_NODE_DIRS = frozenset({"modules", "module_utils", "doc_fragments"})
+
+
 def shipped_plugins(playbook: Path, roles_path: list[Path]) -> list[Path]:
     """Ansible plugin directories (``PLUGIN_DIRS``) beside ``playbook`` or in a role.
 
     Ansible loads them into ``ansible-playbook`` itself; from an untrusted
     project they could replace the refusing ``local`` connection. Modules
     (``library/``, ``module_utils/``) run on the nodes and are allowed. A link
-    with such a name counts, wherever it leads.
+    with such a name counts, wherever it leads. So do the plugins of collections
+    shipped beside the playbook (``collections/ansible_collections/NS/NAME/plugins/``),
+    other than their modules.
     """
     places = [playbook.parent]
     for roles in {playbook.parent / "roles", *roles_path}:
         if roles.is_dir():
             places += [role for role in sorted(roles.iterdir()) if role.is_dir()]
-    return [entry for place in places for entry in sorted(place.iterdir())
-            if entry.name in PLUGIN_DIRS and (entry.is_symlink() or entry.is_dir())]
+    found = [entry for place in places for entry in sorted(place.iterdir())
+             if entry.name in PLUGIN_DIRS and (entry.is_symlink() or entry.is_dir())]
+    # Ansible also loads the collections beside the playbook: their action, connection
+    # or callback plugins would run in ansible-playbook just the same
+    collections = playbook.parent / "collections" / "ansible_collections"
+    if collections.is_dir():
+        found += sorted(entry for entry in collections.glob("*/*/plugins/*")
+                        if entry.name not in COLLECTION_NODE_DIRS)
+    return found
+
+
+def untrusted_env(env: dict[str, str], work_dir: Path,
+                  read_dirs: Iterable[Path]) -> dict[str, str]:
+    """What an untrusted playbook's environment adds to ``env``: the refusing
+    ``local`` connection and the untrusted guard first in Ansible's plugin paths,
+    and the directories the guard's localhost rules allow (``work_dir`` to write;
+    it and ``read_dirs``, the playbook's repository and roles, to read)."""
+    def first(variable: str, directory: Path) -> str:
+        return os.pathsep.join(p for p in (str(directory), env.get(variable, "")) if p)
+
+    return {"ANSIBLE_CONNECTION_PLUGINS": first("ANSIBLE_CONNECTION_PLUGINS",
+                                                UNTRUSTED_CONNECTIONS),
+            "ANSIBLE_CALLBACK_PLUGINS": first("ANSIBLE_CALLBACK_PLUGINS", UNTRUSTED_CALLBACKS),
+            WORK_DIR_ENV: str(work_dir.absolute()),
+            READ_DIRS_ENV: os.pathsep.join(str(p.absolute()) for p in read_dirs)}
 
 
 @dataclass(frozen=True)

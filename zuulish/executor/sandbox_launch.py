@@ -68,6 +68,8 @@ KEEP = frozenset({"PATH", "LANG", "LANGUAGE", "TERM", "TZ", "JOB_ID", "MAX_EVENT
                   "PYTHONUNBUFFERED", "PYTHONIOENCODING", "ORIGINAL_STDOUT_CALLBACK",
                   "ZUULISH_PLAYBOOK_TRUST", "ZUULISH_MAX_RETURNED_BYTES",
                   "ZUULISH_NODE_SOCKET",  # the local node's agent (local_node.py)
+                  # the untrusted guard's directories (sandbox.untrusted_env)
+                  "ZUULISH_WORK_DIR", "ZUULISH_READ_DIRS",
                   "SSH_AUTH_SOCK"})  # the build's ssh-agent (its socket, not the key)
 NS_GET_USERNS = 0xB701  # ioctl(2) on a namespace: the user namespace that owns it
 PR_SET_PDEATHSIG = 1

@@ -1,4 +1,5 @@
-"""Callback ``zuulish_console``: command and shell tasks go through zuulish's actions.
+"""Callback ``zuulish_console``: command, shell and synchronize tasks go through
+zuulish's actions.
 
 A task written ``ansible.builtin.command`` or ``ansible.builtin.shell`` is
 handled by Ansible's own action plugin: a fully qualified builtin name is never
@@ -13,7 +14,10 @@ builtin ``command`` action runs ``ansible.legacy.command`` too), the task's
 with), and ansible-runner's ``playbook_on_task_start`` event, sent by the
 stdout callback before this one runs, still names the action as written (the
 executor's task records use that name). An unnamed task is given its action as
-written as its name, which is what Ansible shows for it anyway.
+written as its name, which is what Ansible shows for it anyway. A task written
+``ansible.posix.synchronize`` is renamed ``ansible.legacy.synchronize`` the same
+way (zuulish's ``synchronize`` action, which also serves local nodes, then runs
+ansible.posix's).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ description:
 """
 
 RENAMED = {"ansible.builtin.command": "ansible.legacy.command",
-           "ansible.builtin.shell": "ansible.legacy.shell"}
+           "ansible.builtin.shell": "ansible.legacy.shell",
+           # zuulish's synchronize action: ansible.posix's, and local nodes too
+           "ansible.posix.synchronize": "ansible.legacy.synchronize"}
 
 
 class CallbackModule(CallbackBase):
