@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from tests.fakes.tenant import GateTenant
 from zuulish.executor.sandbox import unavailable
+from zuulish.store import BuildRow
 
 MISSING = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -121,9 +123,12 @@ def test_zuul_modules_and_collections_work_and_an_unknown_module_is_named(
     assert "job.log" in text
     assert "collected=log line" in text, text
     # the broken role's job: the module and the role are named, not a traceback
+    with tenant.aio.store.read() as s:
+        broken = s.scalars(select(BuildRow).where(BuildRow.job == "unknown-module")).one()
+    # a playbook that cannot load fails in its phase, as in Zuul (FAILURE in run)
+    assert broken.result == "FAILURE", broken.message
     assert ("module 'not_a_zuulish_module' is not provided by zuulish or the Ansible "
             "collections it installs (in role 'broken': org/app/playbooks/roles/broken/tasks/"
-            "main.yaml"
-            " line 1, column 3)" in report.message), report.message
-    assert "Traceback" not in report.message
-    assert str(tenant.config.state_dir) not in report.message
+            "main.yaml line 1, column 3)" in broken.message), broken.message
+    assert "Traceback" not in broken.message
+    assert str(tenant.config.state_dir) not in broken.message

@@ -90,7 +90,7 @@ def test_commands_and_other_modules_are_refused_on_localhost(build: Build, form:
 def test_zuul_return_on_localhost_returns_its_data(build: Build) -> None:
     result, message, _ = _untrusted(build, task("zuul_return:\n  data:\n    answer: 42"))
     assert result == "SUCCESS", message
-    assert json.loads(result_file(build.work).read_text())["answer"] == 42
+    assert json.loads(result_file(build.work).read_text())["data"]["answer"] == 42
 
 
 def _outside(build: Build) -> dict[str, str]:
