@@ -311,3 +311,20 @@ def test_a_read_only_repository_inside_the_work_dir_stays_read_only(tmp_path: Pa
     at = {(args[i], args[i + 1]): i for i in range(len(args) - 1)}
     assert at[("--bind", str(work))] < at[("--ro-bind", str(repo))]
     assert at[("--bind", str(work))] < at[("--ro-bind", str(repo / "roles"))]
+
+
+def test_runs_execute_one_launcher_written_once(tmp_path: Path) -> None:
+    """A launcher written just before its exec could be held open for writing by a
+    child another thread was forking, and the exec failed with ETXTBSY ("Text file
+    busy"): every run links to one launcher, written once per process."""
+    first = sandbox.launcher_program()
+    assert first == sandbox.launcher_program()
+    assert os.access(first, os.X_OK)
+    written = first.stat().st_mtime_ns
+    for n in range(2):
+        sandbox._write_launcher(tmp_path / f"run{n}", ["bwrap"], "prog", "/usr/bin", None)
+        link = tmp_path / f"run{n}" / "bin" / "ansible-playbook"
+        assert link.is_symlink() and link.resolve() == first.resolve()
+    # a second run in the same directory relinks rather than fails
+    sandbox._write_launcher(tmp_path / "run0", ["bwrap"], "prog", "/usr/bin", None)
+    assert first.stat().st_mtime_ns == written

@@ -206,10 +206,7 @@ class LocalNode:
                     "pass_fds": [listener.fileno()]}
             args_file = self.dir / "node.json"
             args_file.write_text(json.dumps(spec))
-            launcher = self.dir / "launch"
-            launcher.write_text(f"#!{sys.executable} -IS\n"
-                                + sandbox.LAUNCHER_SOURCE.read_text())
-            launcher.chmod(0o700)
+            launcher = sandbox.launcher_program()
             with self._stderr.open("wb") as stderr:
                 self._process = subprocess.Popen(
                     [str(launcher), "-IS", str(AGENT_SOURCE), str(listener.fileno())],

@@ -66,11 +66,14 @@ rest of the state directory.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import pwd
 import shutil
 import sys
+import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +81,8 @@ from pathlib import Path
 from zuulish.executor import sandbox_launch
 
 LAUNCHER_SOURCE = Path(sandbox_launch.__file__)
+_launcher_lock = threading.Lock()
+_launcher: Path | None = None
 PLUGINS_DIR = Path(__file__).parent / "ansible_plugins"
 NODE_AGENT = Path(__file__).parent / "node_agent.py"
 UNTRUSTED_CONNECTIONS = PLUGINS_DIR / "untrusted" / "connection"
@@ -333,6 +338,31 @@ def trusted_bwrap_args(spec: TrustedSpec) -> list[str]:
     return args
 
 
+def launcher_program() -> Path:
+    """The sandbox launcher as an executable file, written once per process.
+
+    Every run used to write its own copy and execute it at once; a thread forking
+    while another thread still held such a copy open for writing made that exec fail
+    with ETXTBSY ("Text file busy"). A file written once, long closed before any run
+    executes it, cannot be busy. Its directory is private to the executor's user and
+    no sandbox binds it."""
+    global _launcher
+    with _launcher_lock:
+        if _launcher is None or not _launcher.is_file():
+            home = Path(tempfile.mkdtemp(prefix="zuulish-launcher-"))
+            atexit.register(_remove_launcher, home, os.getpid())
+            written = home / "launch"
+            written.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
+            written.chmod(0o700)
+            _launcher = written
+        return _launcher
+
+
+def _remove_launcher(home: Path, owner: int) -> None:
+    if os.getpid() == owner:  # not from a forked child that exits normally
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
                     pasta: dict | None, limits: dict | None = None) -> dict[str, str]:
     bin_dir = launch_dir / "bin"
@@ -343,9 +373,10 @@ def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
                                      # the launcher dies with the executor's thread
                                      # that starts it (SIGKILL of the executor too)
                                      "die_with": os.getpid(), **(limits or {})}))
+    # a link to the launcher written once (see launcher_program), never a fresh copy
     launcher = bin_dir / "ansible-playbook"
-    launcher.write_text(f"#!{sys.executable} -IS\n" + LAUNCHER_SOURCE.read_text())
-    launcher.chmod(0o755)
+    launcher.unlink(missing_ok=True)
+    launcher.symlink_to(launcher_program())
     return {sandbox_launch.ARGS_ENV: str(args_file),
             "PATH": os.pathsep.join([str(bin_dir), path])}
 
