@@ -16,6 +16,7 @@ import pwd
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -38,7 +39,12 @@ FACT_CHECKS = """
           - ansible_distribution is defined
           - ansible_user is defined
           - hostvars[inventory_hostname]['ansible_user'] == ansible_user
-          - ansible_user_dir ~ '/' ~ zuul.project.src_dir is directory
+    - name: the project's checkout is in the node's home
+      ansible.builtin.stat:
+        path: "{{{{ ansible_user_dir }}}}/{{{{ zuul.project.src_dir }}}}/.git"
+      register: src
+    - ansible.builtin.assert:
+        that: [src.stat.exists]
     - ansible.builtin.debug:
         msg: "{label} USER={{{{ ansible_user }}}} OS={{{{ ansible_distribution }}}}"
     - ansible.builtin.debug:
@@ -119,17 +125,19 @@ CONFIG = {
     "playbooks/trusted-pre.yaml": TRUSTED_PRE,
     "playbooks/trusted-post.yaml": TRUSTED_POST,
 }
-APP = {
-    ".zuul.yaml": yaml.safe_dump([
-        {"job": {"name": "facts", "parent": "facts-base", "pre-run": "playbooks/pre.yaml",
-                 "run": "playbooks/run.yaml"}},
-        {"project": {"check": {"jobs": ["facts"]}}}]),
-    "playbooks/pre.yaml": UNTRUSTED_PRE,
-    "playbooks/run.yaml": UNTRUSTED_RUN,
-}
 
 
-def _builds(tenant: GateTenant) -> list[BuildRow]:
+def app(nodeset: dict[str, Any] | None = None) -> dict[str, str]:
+    job: dict[str, Any] = {"name": "facts", "parent": "facts-base",
+                           "pre-run": "playbooks/pre.yaml", "run": "playbooks/run.yaml"}
+    if nodeset is not None:
+        job["nodeset"] = nodeset
+    return {".zuul.yaml": yaml.safe_dump([{"job": job},
+                                          {"project": {"check": {"jobs": ["facts"]}}}]),
+            "playbooks/pre.yaml": UNTRUSTED_PRE, "playbooks/run.yaml": UNTRUSTED_RUN}
+
+
+def builds(tenant: GateTenant) -> list[BuildRow]:
     with tenant.aio.store.read() as s:
         return list(s.scalars(select(BuildRow).order_by(BuildRow.created_at)))
 
@@ -138,13 +146,13 @@ def _output(tenant: GateTenant, build: BuildRow) -> str:
     return (tenant.config.state_dir / "logs" / build.id / "job-output.txt").read_text()
 
 
-def _check_build(tenant: GateTenant, build: BuildRow) -> str:
+def check_build(tenant: GateTenant, build: BuildRow) -> str:
     text = _output(tenant, build)
     assert build.result == "SUCCESS", (build.result, build.message, text[-4000:])
     user = pwd.getpwuid(os.getuid()).pw_name
     for label in ("TRUSTED-PRE", "UNTRUSTED-PRE", "TRUSTED-POST"):
         assert re.search(rf"{label} USER={re.escape(user)} OS=\w+", text), text
-        assert f"{label} PY={sys.executable}" in text
+        assert f"{label} PY=/" in text  # (on a local node: the executor's python)
         assert f"{label} HOME=/" in text
     assert "RUN-SAW left by pre-run" in text
     assert "TRUSTED-POST-OK" in text
@@ -154,24 +162,26 @@ def _check_build(tenant: GateTenant, build: BuildRow) -> str:
 
 def test_facts_and_a_home_for_the_whole_build_on_a_local_node(
         tmp_path: Path, database_url: str) -> None:
-    tenant = GateTenant(tmp_path, database_url, {"org/app": APP},
+    tenant = GateTenant(tmp_path, database_url, {"org/app": app()},
                         config_files=CONFIG).start()
     try:
         first = tenant.push("org/app", {"a.txt": "a\n"})
         assert tenant.wait_reported(first, "check", timeout=240).result == "SUCCESS", \
-            [(b.result, b.message) for b in _builds(tenant)]
+            [(b.result, b.message) for b in builds(tenant)]
         second = tenant.push("org/app", {"b.txt": "b\n"})
         assert tenant.wait_reported(second, "check", timeout=240).result == "SUCCESS", \
-            [(b.result, b.message) for b in _builds(tenant)]
-        builds = _builds(tenant)
-        assert len(builds) == 2
+            [(b.result, b.message) for b in builds(tenant)]
+        done = builds(tenant)
+        assert len(done) == 2
         homes = set()
-        for build in builds:
-            text = _check_build(tenant, build)
+        for build in done:
+            text = check_build(tenant, build)
             line = next(line for line in text.splitlines() if "UNTRUSTED-PRE HOME=" in line)
             homes.add(line.split("HOME=")[1].strip())
+        assert f"UNTRUSTED-PRE PY={sys.executable}" in text
         assert len(homes) == 2  # each build's node has a home of its own
         state = str(tenant.config.state_dir.resolve())
         assert all(home.startswith(state) and home.endswith("/work") for home in homes)
     finally:
         tenant.stop()
+
