@@ -55,6 +55,11 @@ FACT_CHECKS = """
 
 TRUSTED_PRE = """- hosts: all
   tasks:
+    - name: nothing cached by an earlier build
+      ansible.builtin.assert:
+        that:
+          - trusted_said is not defined
+          - untrusted_said is not defined
 """ + FACT_CHECKS.format(label="TRUSTED-PRE") + """
     - name: a trusted playbook's cacheable fact
       ansible.builtin.set_fact:

@@ -52,6 +52,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ansible.module_utils.facts.system.date_time import DateTimeFactCollector
+
 from zuulish.executor import node_agent, safe_files
 
 GATHER_SUBSET = ("!all",)  # Zuul's: the setup module's minimal set of facts
@@ -114,8 +116,6 @@ def refresh_date_time(facts: dict[str, Any]) -> dict[str, Any]:
     executor's clock; its facts may have been gathered before the build began)."""
     if "ansible_date_time" not in facts:
         return facts
-    from ansible.module_utils.facts.system.date_time import DateTimeFactCollector
-
     now = DateTimeFactCollector().collect().get("date_time")
     return {**facts, "ansible_date_time": now} if now else facts
 
@@ -137,7 +137,7 @@ def _write_json(directory: Path, name: str, data: dict[str, Any]) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f)
+        f.write(json.dumps(data))
     os.replace(tmp, path)
 
 
@@ -194,7 +194,7 @@ class BuildFacts:
         if name is None:
             return
         _write_json(self.trusted_dir, name, facts)
-        self.after_trusted()
+        self._carry(host, facts)
 
     def seed_localhost(self) -> None:
         """Cache the implicit localhost's facts: the executor's date and time only."""
@@ -203,9 +203,9 @@ class BuildFacts:
                 {"ansible_date_time": {}, "module_setup": True, GATHERED: True}))
 
     def missing(self) -> list[str]:
-        """The hosts with no gathered facts in the trusted cache."""
-        cached = _read_cache(self.trusted_dir.parent, self.trusted_dir.name, self.hosts)
-        return [h for h in self.nodes if not cached.get(h, {}).get(GATHERED)]
+        """The hosts with no gathered facts in the trusted cache (before the first
+        playbook: what ``seed`` put there)."""
+        return [h for h in self.nodes if not self._trusted_seen.get(h, {}).get(GATHERED)]
 
     def setup_playbook(self) -> Path:
         """The setup run's playbook (written in the build's data dir, which its
@@ -223,12 +223,17 @@ class BuildFacts:
     def after_trusted(self) -> None:
         """Carry what a trusted playbook (or the setup) changed in its cache to the
         facts untrusted playbooks see."""
-        now = _read_cache(self.trusted_dir.parent, self.trusted_dir.name, self.hosts)
-        for host, facts in now.items():
-            changed = _changed(self._trusted_seen.get(host, {}), facts)
-            if changed:
-                self._untrusted.setdefault(host, {}).update(changed)
-        self._trusted_seen = now
+        for host, facts in _read_cache(self.trusted_dir.parent, self.trusted_dir.name,
+                                       self.hosts).items():
+            self._carry(host, facts)
+
+    def _carry(self, host: str, facts: dict[str, Any]) -> None:
+        """Note the trusted cache's ``facts`` of ``host``; what changed there since it
+        was last seen goes to the facts untrusted playbooks see."""
+        changed = _changed(self._trusted_seen.get(host, {}), facts)
+        if changed:
+            self._untrusted.setdefault(host, {}).update(changed)
+        self._trusted_seen[host] = facts
 
     def untrusted_env(self, run_dir: Path) -> dict[str, str]:
         """Write a fresh cache for one untrusted playbook into ``run_dir/facts`` (its
