@@ -60,9 +60,17 @@ Ansible's ``local`` connection, run where ansible-playbook runs.
 ``ansible-playbook`` that ansible-runner starts for a trusted playbook a client
 of the executor's preloaded Ansible, which forks a warm one into the build's
 trusted sandbox instead of starting a cold one; it is used only when that
-sandbox's view (``trusted``) holds the playbook and its roles. Facts are
-cached in memory (ansible-runner's file cache would be written in the
-read-only data dir; each run had a cache of its own anyway).
+sandbox's view (``trusted``) holds the playbook and its roles.
+
+Facts (``facts.py``). A build's facts are gathered once, before its first
+playbook, into fact caches of the build's own (Ansible's ``jsonfile`` cache,
+``gathering = smart``): a trusted playbook (and the setup run, phase
+``setup``, whose tasks are not the job's: neither its first task nor
+``job-output.json``) uses ``<data dir>/facts``, which the trusted view binds
+read-write; an untrusted one a fresh copy in its own data dir, read back
+afterwards for later untrusted playbooks only. ansible-runner's own fact
+cache (in its artifacts) is not used; a run without ``facts`` (tests that run
+a playbook directly) caches in memory.
 
 Speed. On the executor host interpreter discovery runs a probe per host and
 playbook, and it may pick a python that does not work (here a pyenv shim for a
@@ -70,7 +78,7 @@ python that is not installed: every module fails with "MODULE FAILURE"). Hosts
 on a local connection therefore get ``ansible_python_interpreter`` set to
 ``sys.executable`` unless their inventory names one; remote nodes keep
 ``auto_silent``. Modules are pipelined (no temp files per task), facts are
-gathered only when a play asks, and cancellation is polled every 0.25 s
+gathered once per build (above), and cancellation is polled every 0.25 s
 instead of ansible-runner's default 5 s. Closing ansible-runner's terminal after
 the playbook has exited skips ptyprocess's idle 0.1 s (``pty_close``).
 """
