@@ -61,8 +61,8 @@ SETUP_TIMEOUT = 60.0  # seconds for the setup run (Zuul's default setup_timeout)
 MAX_FACTS_BYTES = 4 * 1024 * 1024  # the most one host's cache file may hold
 FACTS_DIR = "facts"  # the trusted cache, in the build's data dir
 SETUP_PHASE = "setup"  # the setup run's phase (its tasks are not the job's)
-GATHERED = "_ansible_facts_gathered"
-LOCALHOST = "localhost"  # what ``gathering = smart`` looks for
+GATHERED = "_ansible_facts_gathered"  # what ``gathering = smart`` looks for
+LOCALHOST = "localhost"  # Ansible's implicit host: the executor
 # What Ansible's settings add for every playbook run (``ansible_run.ANSIBLE_ENV``
 # has ``ANSIBLE_GATHERING: smart``): the jsonfile cache, in the directory given.
 CACHE_PLUGIN = "jsonfile"
