@@ -143,8 +143,10 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     if setup is not None:
         inv = trusted_vars[0] if trusted_vars else inventory
         failed = _setup_result(run_playbook(
-            private_dir, setup, inv, {}, log, SETUP_TIMEOUT, cancel, cwd, [], preload, ssh,
-            sandbox_network, returned_limit, trusted, node_socket, facts))
+            private_dir, setup, inv, {}, log, SETUP_TIMEOUT, cancel, cwd, roles_path=[],
+            preload=preload, ssh=ssh, sandbox_network=sandbox_network,
+            returned_limit=returned_limit, trusted=trusted, node_socket=node_socket,
+            facts=facts))
         if failed is not None:
             log.write(f"ERROR: {failed[1]}")
             return failed
