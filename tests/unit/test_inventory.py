@@ -96,3 +96,23 @@ def test_groups_host_vars_and_group_vars_reach_their_hosts() -> None:
     assert inv["all"]["children"] == {
         "leaders": {"hosts": {"controller": None}},
         "peers": {"hosts": {"controller": None, "worker": None}, "vars": {"port": 7000}}}
+
+
+def test_every_host_says_who_its_user_is() -> None:
+    """``ansible_user`` in each host's vars, as in Zuul's inventory: the provider's
+    for a static node, the executor's user for a local node (whose home is the work
+    dir) and for a remote node without one (ssh's default)."""
+    import getpass
+
+    local = {"id": 1, "name": "controller", "label": "local", "hostname": "localhost",
+             "provider": "local", "host_vars": {"ansible_connection": "zuulish_local"}}
+    remote = static_node("worker", 2, "192.0.2.7", "small")
+    del remote["host_vars"]["ansible_user"]
+    inv = inventory(two_node_job(), [local, remote], {}, WORK,
+                    resolve=lambda host: ["127.0.0.1"])
+    hosts = inv["all"]["hosts"]
+    assert hosts["controller"]["ansible_user"] == getpass.getuser()
+    assert hosts["worker"]["ansible_user"] == getpass.getuser()
+    inv = inventory(two_node_job(), [local, static_node("worker", 2, "192.0.2.7", "small")],
+                    {}, WORK, resolve=lambda host: ["127.0.0.1"])
+    assert inv["all"]["hosts"]["worker"]["ansible_user"] == "zuul"

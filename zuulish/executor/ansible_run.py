@@ -60,9 +60,17 @@ Ansible's ``local`` connection, run where ansible-playbook runs.
 ``ansible-playbook`` that ansible-runner starts for a trusted playbook a client
 of the executor's preloaded Ansible, which forks a warm one into the build's
 trusted sandbox instead of starting a cold one; it is used only when that
-sandbox's view (``trusted``) holds the playbook and its roles. Facts are
-cached in memory (ansible-runner's file cache would be written in the
-read-only data dir; each run had a cache of its own anyway).
+sandbox's view (``trusted``) holds the playbook and its roles.
+
+Facts (``facts.py``). A build's facts are gathered once, before its first
+playbook, into fact caches of the build's own (Ansible's ``jsonfile`` cache,
+``gathering = smart``): a trusted playbook (and the setup run, phase
+``setup``, whose tasks are not the job's: neither its first task nor
+``job-output.json``) uses ``<data dir>/facts``, which the trusted view binds
+read-write; an untrusted one a fresh copy in its own data dir, read back
+afterwards for later untrusted playbooks only. ansible-runner's own fact
+cache (in its artifacts) is not used; a run without ``facts`` (tests that run
+a playbook directly) caches in memory.
 
 Speed. On the executor host interpreter discovery runs a probe per host and
 playbook, and it may pick a python that does not work (here a pyenv shim for a
@@ -70,7 +78,7 @@ python that is not installed: every module fails with "MODULE FAILURE"). Hosts
 on a local connection therefore get ``ansible_python_interpreter`` set to
 ``sys.executable`` unless their inventory names one; remote nodes keep
 ``auto_silent``. Modules are pipelined (no temp files per task), facts are
-gathered only when a play asks, and cancellation is polled every 0.25 s
+gathered once per build (above), and cancellation is polled every 0.25 s
 instead of ansible-runner's default 5 s. Closing ansible-runner's terminal after
 the playbook has exited skips ptyprocess's idle 0.1 s (``pty_close``).
 """
@@ -100,6 +108,7 @@ import yaml
 from zuulish.executor import job_roles, masking, node_cgroup, pty_close, runner_guard, sandbox
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
+from zuulish.executor.facts import FACTS_DIR, SETUP_PHASE, BuildFacts
 from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
 from zuulish.executor.local_node import SOCKET_ENV as NODE_SOCKET_ENV
 from zuulish.executor.sandbox import SandboxUnavailable, TrustedSpec
@@ -149,7 +158,8 @@ ANSIBLE_ENV = {
     "ANSIBLE_DEPRECATION_WARNINGS": "False",
     "ANSIBLE_SYSTEM_WARNINGS": "False",
     "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
-    "ANSIBLE_GATHERING": "explicit",
+    # facts are gathered once per build (facts.py) and cached; a play finds them there
+    "ANSIBLE_GATHERING": "smart",
     "ANSIBLE_PIPELINING": "True",
     "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
     "ANSIBLE_CONNECTION_PLUGINS": str(Path(__file__).parent / "ansible_plugins" / "connection"),
@@ -188,6 +198,13 @@ class PlaybookRun:
     commit: str | None = None
     # its job's roles (``job_roles``): on its roles path after the roles/ beside it
     roles: tuple[job_roles.RoleSource, ...] = ()
+    # the directory its sandbox binds for it (default: its repository, sandbox.playbook_root)
+    root: Path | None = None
+
+    @property
+    def playbook_root(self) -> Path:
+        """What its sandbox binds, read-only, to hold it."""
+        return self.root or sandbox.playbook_root(self.playbook)
 
     @property
     def name(self) -> str:
@@ -404,9 +421,11 @@ def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
     def handle(event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
+        setup = run.phase == SETUP_PHASE  # not a task of the job's
         if kind in TASK_START_EVENTS:
             seen["task"] = True
-            log.task_started()
+            if not setup:
+                log.task_started()
         if kind == "playbook_on_task_start" and data.get("task_uuid"):
             # sent before zuulish_console renames ansible.builtin.command/shell
             actions.setdefault(str(data["task_uuid"]), str(data.get("task_action")))
@@ -427,8 +446,9 @@ def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
                 if isinstance(text, str) and text and not streamed:
                     host = data.get("host")
                     log.write("\n".join(f"{host} | {line}" for line in text.splitlines()))
-            log.record_task(_task_record(kind, run.phase, run.label, data,
-                                         actions.get(str(data.get("task_uuid")))))
+            if not setup:
+                log.record_task(_task_record(kind, run.phase, run.label, data,
+                                             actions.get(str(data.get("task_uuid")))))
         return False  # no job_events/ files: unmasked copies and disk I/O we don't need
 
     return handle
@@ -490,7 +510,7 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     run_dir = base / f"run-{number}"
     run_dir.mkdir()
     spec = sandbox.SandboxSpec(work_dir=cwd or run_dir, run_dir=run_dir,
-                               read_only=(sandbox.playbook_root(run.playbook), *roles_path,
+                               read_only=(run.playbook_root, *roles_path,
                                           *([ssh_dir] if ssh_dir is not None else []),
                                           # the local node's agent socket, to connect to,
                                           # and the client the connection loads
@@ -500,7 +520,7 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                tmp_size=CONTROLLER_LIMITS.tmp_mb * 1024 * 1024)
     program = _ansible_playbook()
     env = {**env, **sandbox.untrusted_env(env, spec.work_dir,
-                                          [sandbox.playbook_root(run.playbook), *roles_path])}
+                                          [run.playbook_root, *roles_path])}
     group = node_cgroup.create(f"play-{uuid.uuid4().hex}", CONTROLLER_LIMITS.max_processes,
                                CONTROLLER_LIMITS.memory_mb)
     rlimits = {"CORE": 0}
@@ -519,7 +539,8 @@ def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
                  ssh: SshAccess | None, node_dir: Path | None = None) -> TrustedSpec:
     """The view of a trusted playbook when the caller names none: the work dir,
     the log dir and the SSH directory read-write, the data dir and the local
-    node's agent directory read-only."""
+    node's agent directory read-only (but the data dir's ``artifacts`` and, when
+    there is one, ``facts``: the trusted fact cache)."""
     (private_dir / "artifacts").mkdir(parents=True, exist_ok=True)  # (bound if it exists)
     binds: list[tuple[Path, bool]] = [(log_dir, True)]
     if node_dir is not None:
@@ -528,7 +549,8 @@ def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
         binds.append((cwd, True))
     if ssh is not None:
         binds.append((ssh.directory, True))
-    return TrustedSpec((*binds, (private_dir, False), (private_dir / "artifacts", True)))
+    return TrustedSpec((*binds, (private_dir, False), (private_dir / "artifacts", True),
+                        (private_dir / FACTS_DIR, True)))
 
 
 def _trusted_sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
@@ -538,7 +560,7 @@ def _trusted_sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     the build's sandbox (``preload``) when its view holds the playbook and roles,
     else started cold in a sandbox of the view (plus those, read-only)."""
     (private_dir / "artifacts").mkdir(parents=True, exist_ok=True)
-    needed = [sandbox.playbook_root(run.playbook), *roles_path, private_dir]
+    needed = [run.playbook_root, *roles_path, private_dir]
     missing = tuple((p, False) for p in needed if not view.covers(p))
     if not view.covers(private_dir):  # ansible-runner's callback writes events there
         missing += ((private_dir / "artifacts", True),)
@@ -585,7 +607,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
                  sandbox_network: str = sandbox.DEFAULT_NETWORK,
                  returned_limit: int | None = None,
                  trusted: TrustedSpec | None = None,
-                 node_socket: Path | None = None) -> PhaseOutcome:
+                 node_socket: Path | None = None,
+                 facts: BuildFacts | None = None) -> PhaseOutcome:
     """Run one playbook; never raises for a problem with the playbook itself.
 
     ``ssh`` (the build's agent and known hosts) is how it reaches remote nodes;
@@ -594,7 +617,10 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
     what a trusted one sees (``trusted_spec``'s view when None), and ``preload``
     how it is forked warm into the build's sandbox of that view; ``node_socket``
     the agent of the build's local node (``local_node.py``), which the
-    ``zuulish_local`` connection then uses.
+    ``zuulish_local`` connection then uses; ``facts`` the build's fact caches
+    (``facts.BuildFacts``: a trusted playbook uses the trusted cache, an untrusted
+    one a fresh copy of what untrusted playbooks may see; without it, each playbook
+    has an empty cache in memory).
 
     ``timeout`` (seconds) ends it as "timeout", setting ``cancel`` as "canceled";
     either stops ansible-playbook (its whole process group) within about a second.
@@ -640,7 +666,11 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         except SandboxUnavailable as exc:
             log.write(f"ERROR: {exc}")
             return PhaseOutcome(run.phase, name, "error", -1, str(exc))
+        if facts is not None:  # a fresh cache in its own data dir
+            env.update(facts.untrusted_env(private_dir))
     else:  # in bubblewrap too, in the build's trusted view
+        if facts is not None:
+            env.update(facts.trusted_env())
         try:
             env = _trusted_sandboxed(
                 private_dir, run, cwd, roles_path or [], env,
@@ -688,6 +718,11 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         consoles.close()
         if limited is not None:
             limited.remove()  # (anything left in the sandbox's cgroups is killed)
+        if facts is not None and run.trusted:
+            facts.after_trusted()
+        elif facts is not None:
+            for refusal in facts.after_untrusted(private_dir):
+                log.write(refusal)
     rc = runner.rc if runner.rc is not None else -1
     status = runner.status
     if timed_out.is_set():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import os
+import pwd
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -159,12 +161,21 @@ def nodepool_var(node: dict[str, Any], address: str | None,
             "node_id": node.get("id")}
 
 
+def executor_user() -> str:
+    """The executor's user name: the user of a local node's commands (its home is
+    the node's work dir) and ssh's default user for remote nodes."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, Any],
               work_root: Path,
               resolve: Callable[[str], list[str]] = resolve_addresses) -> dict[str, Any]:
-    """Zuul's inventory: one host per node (with its ``nodepool`` host var), groups
-    from the nodeset, the job's host-vars on their hosts and group-vars on their
-    groups, the job's variables in all.vars."""
+    """Zuul's inventory: one host per node (with its ``nodepool`` host var and its
+    ``ansible_user``), groups from the nodeset, the job's host-vars on their hosts
+    and group-vars on their groups, the job's variables in all.vars."""
     hosts: dict[str, Any] = {}
     for node in nodes:
         host_vars = dict(node.get("host_vars") or {})
@@ -173,6 +184,10 @@ def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, 
         host_vars["nodepool"] = nodepool_var(node, host_vars["ansible_host"], resolve)
         if host_vars.get("ansible_connection") == "zuulish_local":
             host_vars["zuulish_work_dir"] = str(work_root)
+            host_vars["ansible_user"] = executor_user()  # who runs the node's commands
+        # as in Zuul's inventory, every host says who the user is; a remote node
+        # without one is reached as ssh would reach it: as the executor's user
+        host_vars.setdefault("ansible_user", executor_user())
         host_vars.update(job.host_vars.get(node["name"]) or {})  # the job's host-vars
         hosts[node["name"]] = host_vars
     children = {group: {"hosts": {name: None for name in members}}

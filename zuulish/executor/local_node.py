@@ -26,6 +26,10 @@ the same paths as outside:
 - its own network, as an untrusted playbook's sandbox has it
   (``executor.sandbox_network``: ``private`` through pasta, so the host's
   loopback services such as a database are out of reach; ``none``; ``host``);
+- its home: ``HOME`` and the executor user's home directory in its
+  ``/etc/passwd`` are the work directory, which lasts the whole build, holds
+  ``src/`` and belongs to the build alone (what Ansible's facts call
+  ``ansible_user_dir`` in the node's facts: ``facts.LocalFacts``);
 - limits: a cgroup per node (``node_cgroup``) with ``node_max_processes``
   processes and ``node_memory_mb`` of memory; where no cgroup can be made,
   RLIMIT_AS (memory per process) instead, and no process limit. Always:

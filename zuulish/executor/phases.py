@@ -26,6 +26,12 @@
 - post-run and cleanup-run playbooks get Zuul's ``zuul_success`` (the pre-run
   and run phases succeeded) and ``zuul_will_retry`` (the build will run again:
   a pre-run failure or a lost node, with attempts left) as extra variables.
+- Before all of them, the setup run gathers the facts of the nodes that have
+  none (``facts.py``), within ``facts.SETUP_TIMEOUT``; the job's timeout starts
+  after it. As in Zuul, a setup that fails ends the build before any playbook
+  runs (no post-run, no cleanup-run): NODE_FAILURE when a node was unreachable
+  (the build runs again on new nodes), else RETRY (a timeout included), with
+  what went wrong in the build's message.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.executor.ansible_run import JobLog, PhaseOutcome, PlaybookRun, run_playbook
+from zuulish.executor.facts import SETUP_TIMEOUT, BuildFacts
 from zuulish.executor.job_roles import check_sources
 from zuulish.executor.playbook_paths import check_playbook
 from zuulish.executor.safe_files import UnsafePath
@@ -65,6 +72,23 @@ def _result_for(outcome: PhaseOutcome, phase: str) -> tuple[str, str] | None:
     if phase == "run":
         return "FAILURE", outcome.message
     return "POST_FAILURE", outcome.message
+
+
+def _setup_result(outcome: PhaseOutcome) -> tuple[str, str] | None:
+    """The build result of a setup run that did not succeed (None: it did)."""
+    if outcome.status == "successful":
+        return None
+    if outcome.status == "canceled":
+        return "CANCELED", "the build was canceled"
+    if outcome.status == "unreachable":
+        return "NODE_FAILURE", "a node was unreachable while its facts were gathered " \
+                               "(the setup run); the build will run on new nodes"
+    if outcome.status == "timeout":
+        return "RETRY", f"gathering the nodes' facts (the setup run) took longer than " \
+                        f"{SETUP_TIMEOUT:g}s"
+    if outcome.status == "error":
+        return "ERROR", f"the setup run could not run: {outcome.message}"
+    return "RETRY", f"gathering the nodes' facts (the setup run) failed: {outcome.message}"
 
 
 def _check_playbooks(books: list[PlaybookRun], run: list[PlaybookRun],
@@ -100,8 +124,9 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
                trusted_vars: tuple[dict[str, Any], dict[str, Any]] | None = None,
                trusted: TrustedSpec | None = None,
                node_socket: Path | None = None,
-               retry_returned: Callable[[], bool | None] | None = None
-               ) -> tuple[str, str]:
+               retry_returned: Callable[[], bool | None] | None = None,
+               facts: BuildFacts | None = None,
+               setup: PlaybookRun | None = None) -> tuple[str, str]:
     """Run every phase; return (result, message), result one of Zuul's.
 
     ``preload`` is the environment that forks trusted playbooks from a warm Ansible
@@ -118,10 +143,22 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
     ``node_socket`` the agent of the build's local node (``local_node.LocalNode``);
     ``retry_returned`` reads the ``zuul.retry`` the build returned so far (None:
     not returned), asked when a pre-run playbook failed.
+    ``facts`` the build's fact caches, and ``setup`` the setup run that gathers
+    what they lack (``facts.py``; None: nothing to gather).
     """
     checked = _check_playbooks([*pre, *run, *post, *cleanup], run, log, cwd)
     if checked is not None:
         return checked
+    if setup is not None:
+        inv = trusted_vars[0] if trusted_vars else inventory
+        failed = _setup_result(run_playbook(
+            private_dir, setup, inv, {}, log, SETUP_TIMEOUT, cancel, cwd, roles_path=[],
+            preload=preload, ssh=ssh, sandbox_network=sandbox_network,
+            returned_limit=returned_limit, trusted=trusted, node_socket=node_socket,
+            facts=facts))
+        if failed is not None:
+            log.write(f"ERROR: {failed[1]}")
+            return failed
     deadline = time.monotonic() + timeout if timeout is not None else None
 
     def play(book: PlaybookRun, limit: float | None, stop: threading.Event | None,
@@ -137,7 +174,7 @@ def run_phases(private_dir: Path, pre: list[PlaybookRun], run: list[PlaybookRun]
             return PhaseOutcome(book.phase, book.label, "error", -1, message)
         return run_playbook(private_dir, book, inv, given, log, limit, stop,
                             cwd, roles, preload, ssh, sandbox_network, returned_limit,
-                            trusted, node_socket)
+                            trusted, node_socket, facts)
 
     result: tuple[str, str] | None = None
     failed_pre_level: int | None = None

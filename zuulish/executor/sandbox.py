@@ -8,8 +8,9 @@ the sandbox sees, at the same paths as outside:
 
 - read-write: the build's work directory, and a fresh ansible-runner data
   directory of this one playbook run (inventory, extra vars, event files);
-  ``/tmp`` and the user's home directory (``HOME``; Ansible's ``~``) are
-  private, empty tmpfs mounts;
+  ``/tmp`` and the user's home directory (``HOME``; Ansible's ``~`` on the
+  controller) are private, empty tmpfs mounts (a task on a node sees that
+  node's home, which lasts the build: ``local_node.py``);
 - read-only: ``/usr`` (and the ``/bin``, ``/lib``... links or directories),
   the Python installation ansible-playbook runs from (the virtualenv and its
   base interpreter), zuulish's Ansible plugins and empty ``ansible.cfg``, the

@@ -50,6 +50,7 @@ from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.disk_limit import RESULT as DISK_FULL
 from zuulish.executor.disk_limit import DiskWatch
 from zuulish.executor.disk_limit import message as disk_message
+from zuulish.executor.facts import FACTS_DIR, SETUP_PHASE, BuildFacts, FactsError, LocalFacts
 from zuulish.executor.job_roles import JobRoles
 from zuulish.executor.job_vars import inventory, zuul_var
 from zuulish.executor.local_node import (
@@ -152,6 +153,8 @@ class Executor:
         self.node_limits = node_limits or NodeLimits()
         # a local node started ahead of the build that takes it
         self.spare_nodes = SpareNodes(state_dir / "builds", self.node_limits, sandbox_network)
+        # the facts of fresh local nodes, gathered in the first (facts.LocalFacts)
+        self.local_facts = LocalFacts()
         # the key SSH uses for remote nodes (None: the executor user's default keys)
         self.private_key = private_key
         # the network of untrusted playbooks' sandboxes (private, host or none)
@@ -454,6 +457,7 @@ class Executor:
             job_log.write(f"ERROR: {exc}")
             return BuildResult.ERROR, str(exc)
         inv = inventory(job, params.get("nodes", []), variables, work_root)
+        facts, setup = self._facts(build_dir, inv, node, job_log)
         # what trusted playbooks get: untrusted values frozen and unsafe
         returned = {name for name, value in parent_data.items() if name not in job.vars
                     or (isinstance(value, dict) and isinstance(job.vars[name], dict))}
@@ -482,7 +486,8 @@ class Executor:
                 returned_limit=self.max_returned_bytes, trusted_vars=trusted_vars,
                 trusted=view.spec(),
                 node_socket=node.socket_path if node is not None else NO_NODE,
-                retry_returned=lambda: self._returned_retry(work_root, job_log))
+                retry_returned=lambda: self._returned_retry(work_root, job_log),
+                facts=facts, setup=setup)
             if disk is not None and disk.exceeded:
                 return DISK_FULL, disk_message(self.node_limits.disk_limit_mb)
             return result
@@ -514,11 +519,37 @@ class Executor:
                              limit=self.max_returned_bytes)
         return returned_retry(data)[0]
 
+    def _facts(self, build_dir: Path, inv: dict[str, Any], node: LocalNode | None,
+               job_log: JobLog) -> tuple[BuildFacts, PlaybookRun | None]:
+        """The build's fact caches (``facts.py``), with the facts of its local node's
+        hosts; and the setup run that gathers the others' (None: none to gather)."""
+        hosts = dict(inv.get("all", {}).get("hosts") or {})
+        facts = BuildFacts(build_dir / "ansible", list(hosts))
+        facts.seed_localhost()
+        local = [name for name, host_vars in hosts.items() if isinstance(host_vars, dict)
+                 and host_vars.get("ansible_connection") == "zuulish_local"]
+        if node is not None and local:
+            try:
+                gathered = self.local_facts.of(node.socket_path, node.work_dir,
+                                               node.host_paths)
+            except FactsError as exc:  # the setup run gathers them through Ansible
+                job_log.write(f"The local node's facts could not be gathered directly: {exc}")
+            else:
+                for name in local:
+                    facts.seed(name, gathered)
+        missing = facts.missing()
+        if not missing:
+            return facts, None
+        return facts, PlaybookRun(facts.setup_playbook(), SETUP_PHASE, True,
+                                  path=f"gathering the facts of {', '.join(missing)}",
+                                  root=facts.setup_dir)
+
     def _trusted_view(self, build_dir: Path, build_id: str, ssh_dir: Path | None,
                       repos: list[PreparedRepo], job: FrozenJob) -> BuildView:
         """What the build's trusted playbooks see (``trusted_view``): with the git
         object stores of its repositories and of its playbooks' and roles' projects."""
         (build_dir / "ansible" / "artifacts").mkdir(parents=True, exist_ok=True)
+        (build_dir / "ansible" / FACTS_DIR).mkdir(mode=0o700, exist_ok=True)  # (bound)
         stores = git_alternates([r.path for r in repos], self.cache.root)
         for project in job.content_projects():  # its playbooks' and roles' projects
             with contextlib.suppress(ValueError):  # a name the cache would refuse

@@ -15,7 +15,9 @@ each at its own path:
   vars, the launchers; read-only so that nothing in the sandbox can write what
   ansible-runner on the host reads as its settings, ``env/``), except its
   ``artifacts/`` (read-write: ansible-runner's callback writes each event
-  there for the runner to read), the git object stores
+  there for the runner to read) and its ``facts/`` (read-write: the fact
+  cache of the setup run and trusted playbooks, ``facts.py``; untrusted
+  playbooks never see it), the git object stores
   the build's checkouts borrow from (``objects/info/alternates`` into the
   executor's repository cache: those repositories only), and each of the
   operator's ``executor.trusted_ro_paths``;
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zuulish.executor import sandbox
+from zuulish.executor.facts import FACTS_DIR
 from zuulish.executor.sandbox import SandboxUnavailable, TrustedSpec
 from zuulish.executor.sandbox_launch import read_info
 
@@ -87,6 +90,8 @@ class BuildView:
         binds += [(p, False) for p in (*self.read_only, self.private_dir)]
         # ansible-runner's callback writes each event there for the runner to read
         binds.append((self.private_dir / "artifacts", True))
+        # the build's trusted fact cache (facts.py): the setup's and trusted playbooks'
+        binds.append((self.private_dir / FACTS_DIR, True))
         return TrustedSpec(tuple(binds))
 
 
