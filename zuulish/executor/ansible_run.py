@@ -98,6 +98,7 @@ import ansible_runner
 import yaml
 
 from zuulish.executor import masking, node_cgroup, pty_close, runner_guard, sandbox
+from zuulish.executor.ansible_plugins.untrusted import untrusted_guard
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.local_node import AGENT_SOURCE, NO_NODE
@@ -163,6 +164,10 @@ ANSIBLE_ENV = {
 # directory (where ansible-playbook runs) is never read.
 EMPTY_CONFIG = Path(__file__).with_name("ansible.cfg")
 
+# What a task's failure says when it broke one of zuulish's rules (the plugins'
+# messages: the refusing local connection, the untrusted guard, zuulish_local).
+REFUSALS = (untrusted_guard.LOCALHOST, untrusted_guard.SHIPPED,
+            "no local node in this build: zuulish_local tasks are refused")
 RESULT_EVENTS = {"runner_on_ok": "ok", "runner_on_failed": "failed",
                  "runner_on_unreachable": "unreachable", "runner_on_skipped": "skipped"}
 ERROR_WHERE = re.compile(r"The error appears to be in '(.+)': line (\d+), column (\d+)")
@@ -358,6 +363,19 @@ def _note_error(stdout: str, seen: dict[str, Any]) -> None:
             seen["where"] = f"{where[1]}:{where[2]}:{where[3]}"
 
 
+def _note_refusal(kind: str, data: dict[str, Any], seen: dict[str, Any]) -> None:
+    """Keep the first failed task's message that states one of zuulish's rules
+    (``REFUSALS``), for the build's message."""
+    if kind != "runner_on_failed" or data.get("ignore_errors") or "refused" in seen:
+        return
+    res = data.get("res") or {}
+    for said in (res.get("msg"), res.get("reason")):  # (a failed include: its reason)
+        for line in said.splitlines() if isinstance(said, str) else ():
+            if line.startswith(REFUSALS):
+                seen["refused"] = line[:500]
+                return
+
+
 def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
                    consoles: ConsoleStreams) -> Callable[[dict[str, Any]], bool]:
     actions: dict[str, str] = {}  # task uuid -> its action as written
@@ -388,6 +406,7 @@ def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
                 if isinstance(text, str) and text and not streamed:
                     host = data.get("host")
                     log.write("\n".join(f"{host} | {line}" for line in text.splitlines()))
+            _note_refusal(kind, data, seen)
             log.record_task(_task_record(kind, run.phase, run.label, data,
                                          actions.get(str(data.get("task_uuid")))))
         return False  # no job_events/ files: unmasked copies and disk I/O we don't need
@@ -459,7 +478,7 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                             else [])),
                                cwd=cwd or run_dir, network=network,
                                tmp_size=CONTROLLER_LIMITS.tmp_mb * 1024 * 1024)
-    program = _ansible_playbook()
+    program = _guarded_playbook(run_dir)
     env = {**env, "ANSIBLE_CONNECTION_PLUGINS": os.pathsep.join(
         [str(sandbox.UNTRUSTED_CONNECTIONS), env["ANSIBLE_CONNECTION_PLUGINS"]])}
     group = node_cgroup.create(f"play-{uuid.uuid4().hex}", CONTROLLER_LIMITS.max_processes,
@@ -474,6 +493,25 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
         group.remove()
         raise
     return run_dir, env, group
+
+
+def _guarded_playbook(run_dir: Path) -> str:
+    """A program that runs ansible-playbook with ``untrusted_guard`` installed first
+    (written in the run's data dir, which the sandbox sees; it is read once, at the
+    start, before anything of the playbook runs)."""
+    wrapper = run_dir / "zuulish-ansible-playbook"
+    wrapper.write_text(
+        f"#!{sys.executable} -I\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(sandbox.UNTRUSTED_GUARD.parent)!r})\n"
+        "import untrusted_guard\n"
+        "untrusted_guard.install()\n"
+        "del sys.path[0]\n"
+        "from ansible.cli.playbook import main\n"
+        "sys.argv[0] = 'ansible-playbook'\n"
+        "sys.exit(main())\n")
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
@@ -669,6 +707,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         status, message = "error", f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"
+        if "refused" in seen:
+            message += f": {seen['refused']}"
     if message:
         log.write(message)
     return PhaseOutcome(run.phase, name, status, rc, log.mask(message))

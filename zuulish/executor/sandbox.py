@@ -81,6 +81,8 @@ LAUNCHER_SOURCE = Path(sandbox_launch.__file__)
 PLUGINS_DIR = Path(__file__).parent / "ansible_plugins"
 NODE_AGENT = Path(__file__).parent / "node_agent.py"
 UNTRUSTED_CONNECTIONS = PLUGINS_DIR / "untrusted" / "connection"
+# installed into an untrusted playbook's ansible-playbook before it starts
+UNTRUSTED_GUARD = PLUGINS_DIR / "untrusted" / "untrusted_guard.py"
 # The system's programs and libraries: bound read-only (or linked, where merged-usr
 # makes them links into /usr).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
