@@ -80,7 +80,8 @@ def zuul_yaml(attacks: list[Attack]) -> str:
 
 class AttackTenant:
     """A started tenant with the untrusted project ``org/app`` and a file planted in
-    its state directory (``{planted}`` in a pushed file or link target names it)."""
+    its state directory (``{planted}`` in a pushed file or link target names it,
+    ``{state}`` the state directory)."""
 
     def __init__(self, tmp: Path, **tenant_options: Any) -> None:
         self.tenant = GateTenant(tmp, f"sqlite:///{tmp / 'zuulish.db'}",
@@ -99,14 +100,19 @@ class AttackTenant:
         for attack in attacks:
             files.update(attack.files)
             links.update(attack.links)
-        files = {k: v.replace("{planted}", str(self.planted)) for k, v in files.items()}
-        links = {k: v.replace("{planted}", str(self.planted)) for k, v in links.items()}
+        files = {k: self.fill(v) for k, v in files.items()}
+        links = {k: self.fill(v) for k, v in links.items()}
         number = self.tenant.push("org/app", files, subject, links=links)
         self.tenant.wait_reported(number, "check", timeout=timeout)
         names = {a.name for a in attacks}
         with self.tenant.aio.store.read() as s:
             builds = {b.job: b for b in s.scalars(select(BuildRow)) if b.job in names}
         return AttackRun(self.tenant, number, builds)
+
+    def fill(self, text: str) -> str:
+        """``text`` with ``{planted}`` and ``{state}`` replaced by their paths."""
+        return text.replace("{planted}", str(self.planted)).replace(
+            "{state}", str(self.planted.parent))
 
     def stop(self) -> None:
         self.tenant.stop()

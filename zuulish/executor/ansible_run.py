@@ -97,7 +97,7 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import masking, node_cgroup, pty_close, runner_guard, sandbox
+from zuulish.executor import masking, node_cgroup, pty_close, runner_guard, sandbox, sandbox_launch
 from zuulish.executor.ansible_plugins.untrusted import untrusted_guard
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
@@ -486,9 +486,14 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     rlimits = {"CORE": 0}
     if "memory" in group.missing:
         rlimits["AS"] = CONTROLLER_LIMITS.memory_mb * 1024 * 1024
+    # the executor's own ANSIBLE_* (and like) variables, which ansible-runner passes
+    # on, do not reach an untrusted playbook (a vault token, say)
+    hidden = {k: sandbox_launch.digest(v) for k, v in os.environ.items()
+              if k.startswith(sandbox_launch.KEEP_PREFIXES) and env.get(k) != v}
     try:
         env.update(sandbox.prepare(spec, base / f"launch-{number}", program, env["PATH"],
-                                   {"cgroups": group.procs_files, "rlimits": rlimits}))
+                                   {"cgroups": group.procs_files, "rlimits": rlimits,
+                                    "hidden_env": hidden}))
     except BaseException:
         group.remove()
         raise
