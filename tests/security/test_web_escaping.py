@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,7 +88,6 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
 
             build = tenant.wait_for(returned, 240, "the returning build")
             assert build.result == "SUCCESS", build.message
-            time.sleep(0.5)
             shown = {"status": _get(f"{url}/t/t/status")[0]}  # the slow job still runs
             tenant.wait_reported(number, "check", timeout=240)
             shown["build"] = _get(f"{url}/build/{build.id}")[0]
