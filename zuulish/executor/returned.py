@@ -13,7 +13,8 @@ API, the report) leaves it out with the same functions.
 without following links (``safe_files``), only as a regular file, and only up
 to ``executor.max_returned_bytes`` (``DEFAULT_MAX_RETURNED_BYTES``). A file that
 breaks one of these rules is ignored, with the rule in the job log and in the
-``refused`` list the caller puts into the build's message.
+``refused`` list the caller puts into the build's message (as is each variable
+dropped).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def read_returned(work_root: Path, log: JobLog, children: list[str],
     is wrong with it is written to the job log unless ``report`` is false.
     ``files`` are the change's files (None: not a change); ``limit`` is the most
     bytes ``results.json`` may hold; why a ``results.json`` was refused (a link,
-    not a regular file, too large) is also appended to ``refused``."""
+    not a regular file, too large), and why a variable was dropped (a connection
+    variable, a reserved name), is also appended to ``refused``."""
     def note(text: str) -> None:
         if report:
             log.write(f"zuul_return: {text}")
@@ -77,6 +79,8 @@ def read_returned(work_root: Path, log: JobLog, children: list[str],
     data, dropped = without_forbidden(data, returned=True)  # never reach a child job
     for why in dropped:
         note(f"{why}; dropped")
+        if refused is not None:  # a rule the build broke: named in its message too
+            refused.append(f"a returned variable was dropped: {why}")
     problems = [*artifacts(data)[1], *warnings(data)[1], *file_comments(data, files)[1]]
     for problem in problems:
         note(problem)
