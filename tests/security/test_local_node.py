@@ -202,6 +202,10 @@ def test_a_fork_bomb_hits_the_process_limit(tmp_path: Path, database_url: str) -
         assert "FORKED-ALL" not in text.replace("echo FORKED-ALL", "")
         assert "fork" in text.lower()  # the shell says it cannot fork
         assert f"at most {MAX_PROCESSES} processes" in text
+        rule = (f"the local node reached its limit of {MAX_PROCESSES} processes "
+                "(executor.node_max_processes)")
+        assert (build.message or "").endswith(f"failed: {rule}"), build.message
+        assert rule in text
         assert _host_processes(f"sleep {marker}") == []
     finally:
         tenant.stop()
@@ -227,6 +231,9 @@ def test_memory_past_the_limit_ends_the_task_not_the_host(tmp_path: Path,
         assert report.result == "FAILURE", (build.result, build.message)
         assert "| ALLOCATED" not in text
         assert f"{MEMORY_MB} MB of memory" in text
+        rule = (f"the local node ran out of its {MEMORY_MB} MB of memory "
+                "(executor.node_memory_mb)")
+        assert (build.message or "").endswith(f"failed: {rule}"), build.message
     finally:
         tenant.stop()
 

@@ -148,3 +148,8 @@ def test_untrusted_templates_reach_trusted_playbooks_as_text(
     assert ("zuul_return: variable name 'ansible_python_interpreter' is not allowed: "
             "connection variables") in produced
     assert "variable name 'zuulish_work_dir' is reserved" in produced
+    # and the build's message names each rule the returned data broke
+    assert ("a returned variable was dropped: variable name 'ansible_python_interpreter' is "
+            "not allowed: connection variables") in (producer.message or ""), producer.message
+    assert ("a returned variable was dropped: variable name 'zuulish_work_dir' is reserved"
+            in (producer.message or "")), producer.message

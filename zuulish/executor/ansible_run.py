@@ -105,7 +105,16 @@ from typing import Any
 import ansible_runner
 import yaml
 
-from zuulish.executor import job_roles, masking, node_cgroup, pty_close, runner_guard, sandbox
+from zuulish.executor import (
+    job_roles,
+    masking,
+    node_cgroup,
+    pty_close,
+    runner_guard,
+    sandbox,
+    sandbox_launch,
+)
+from zuulish.executor.ansible_plugins.untrusted import untrusted_guard
 from zuulish.executor.ansible_zygote import REAL_ENV
 from zuulish.executor.console import ConsoleStreams, console_places
 from zuulish.executor.facts import FACTS_DIR, SETUP_PHASE, BuildFacts
@@ -177,6 +186,12 @@ ANSIBLE_ENV = {
 # directory (where ansible-playbook runs) is never read.
 EMPTY_CONFIG = Path(__file__).with_name("ansible.cfg")
 
+# What a task's failure says when it broke one of zuulish's rules (the plugins'
+# messages: the refusing local connection, the untrusted guard, zuulish_local).
+# the rules untrusted playbooks break (the guards' "untrusted playbooks may not ...",
+# "... may only ...") and the local node's
+REFUSALS = (untrusted_guard.LOCALHOST, untrusted_guard.SHIPPED, "untrusted playbooks may ",
+            "no local node in this build: zuulish_local tasks are refused")
 RESULT_EVENTS = {"runner_on_ok": "ok", "runner_on_failed": "failed",
                  "runner_on_unreachable": "unreachable", "runner_on_skipped": "skipped"}
 ERROR_WHERE = re.compile(r"The error appears to be in '(.+)': line (\d+), column (\d+)")
@@ -414,6 +429,19 @@ def _where_for_users(where: str, run: PlaybookRun) -> str:
     return f"at {shown}:{line}:{position}"
 
 
+def _note_refusal(kind: str, data: dict[str, Any], seen: dict[str, Any]) -> None:
+    """Keep the first failed task's message that states one of zuulish's rules
+    (``REFUSALS``), for the build's message."""
+    if kind != "runner_on_failed" or data.get("ignore_errors") or "refused" in seen:
+        return
+    res = data.get("res") or {}
+    for said in (res.get("msg"), res.get("reason")):  # (a failed include: its reason)
+        for line in said.splitlines() if isinstance(said, str) else ():
+            if line.startswith(REFUSALS):
+                seen["refused"] = line[:500]
+                return
+
+
 def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
                    consoles: ConsoleStreams) -> Callable[[dict[str, Any]], bool]:
     actions: dict[str, str] = {}  # task uuid -> its action as written
@@ -446,6 +474,7 @@ def _event_handler(log: JobLog, run: PlaybookRun, seen: dict[str, Any],
                 if isinstance(text, str) and text and not streamed:
                     host = data.get("host")
                     log.write("\n".join(f"{host} | {line}" for line in text.splitlines()))
+            _note_refusal(kind, data, seen)
             if not setup:
                 log.record_task(_task_record(kind, run.phase, run.label, data,
                                              actions.get(str(data.get("task_uuid")))))
@@ -518,7 +547,7 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
                                             else [])),
                                cwd=cwd or run_dir, network=network,
                                tmp_size=CONTROLLER_LIMITS.tmp_mb * 1024 * 1024)
-    program = _ansible_playbook()
+    program = _guarded_playbook(run_dir)
     env = {**env, **sandbox.untrusted_env(env, spec.work_dir,
                                           [run.playbook_root, *roles_path])}
     group = node_cgroup.create(f"play-{uuid.uuid4().hex}", CONTROLLER_LIMITS.max_processes,
@@ -526,13 +555,37 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     rlimits = {"CORE": 0}
     if "memory" in group.missing:
         rlimits["AS"] = CONTROLLER_LIMITS.memory_mb * 1024 * 1024
+    # the executor's own ANSIBLE_* (and like) variables, which ansible-runner passes
+    # on, do not reach an untrusted playbook (a vault token, say)
+    hidden = {k: sandbox_launch.digest(v) for k, v in os.environ.items()
+              if k.startswith(sandbox_launch.KEEP_PREFIXES) and env.get(k) != v}
     try:
         env.update(sandbox.prepare(spec, base / f"launch-{number}", program, env["PATH"],
-                                   {"cgroups": group.procs_files, "rlimits": rlimits}))
+                                   {"cgroups": group.procs_files, "rlimits": rlimits,
+                                    "hidden_env": hidden}))
     except BaseException:
         group.remove()
         raise
     return run_dir, env, group
+
+
+def _guarded_playbook(run_dir: Path) -> str:
+    """A program that runs ansible-playbook with ``untrusted_guard`` installed first
+    (written in the run's data dir, which the sandbox sees; it is read once, at the
+    start, before anything of the playbook runs)."""
+    wrapper = run_dir / "zuulish-ansible-playbook"
+    wrapper.write_text(
+        f"#!{sys.executable} -I\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(sandbox.UNTRUSTED_GUARD.parent)!r})\n"
+        "import untrusted_guard\n"
+        "untrusted_guard.install()\n"
+        "del sys.path[0]\n"
+        "from ansible.cli.playbook import main\n"
+        "sys.argv[0] = 'ansible-playbook'\n"
+        "sys.exit(main())\n")
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
@@ -750,6 +803,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
         message = f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"
+        if "refused" in seen:
+            message += f": {seen['refused']}"
     if message:
         log.write(message)
     return PhaseOutcome(run.phase, name, status, rc, log.mask(message))

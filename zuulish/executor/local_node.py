@@ -168,6 +168,16 @@ class LocalNode:
                  f"{self.limits.disk_limit_mb} MB of disk"]
         return ", ".join(notes)
 
+    def limits_hit(self) -> str:
+        """Which of its limits the node ran into, in words naming the setting ("" for
+        none); read before the node stops."""
+        hit = self.cgroup.limits_hit() if self.cgroup is not None else []
+        said = [f"the local node reached its limit of {self.limits.max_processes} processes "
+                "(executor.node_max_processes)" if "pids" in hit else "",
+                f"the local node ran out of its {self.limits.memory_mb} MB of memory "
+                "(executor.node_memory_mb)" if "memory" in hit else ""]
+        return "; ".join(s for s in said if s)
+
     def start(self) -> None:
         """Start the node (returns at once; ``wait_ready`` waits for its agent).
 

@@ -106,6 +106,11 @@ def _write(path: Path, value: str) -> bool:
         return False
 
 
+# Where each limit counts the times it was hit (cgroup v2, then v1), and the key.
+LIMIT_EVENTS = {"pids": (("pids.events", "max"),),
+                "memory": (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill"))}
+
+
 @dataclass
 class NodeCgroup:
     """The cgroups of one node: their directories, and the limits not applied."""
@@ -117,6 +122,23 @@ class NodeCgroup:
     def procs_files(self) -> list[str]:
         """The ``cgroup.procs`` files the node's launcher writes its pid to."""
         return [str(d / "cgroup.procs") for d in self.directories]
+
+    def limits_hit(self) -> list[str]:
+        """The limits the node's processes ran into: "pids" (a fork refused at the
+        limit), "memory" (a process killed for memory); read before ``remove``."""
+        hit = []
+        for name, files in LIMIT_EVENTS.items():
+            for directory in self.directories:
+                for file, key in files:
+                    try:
+                        text = (directory / file).read_text()
+                    except OSError:
+                        continue
+                    counts = dict(line.split(None, 1) for line in text.splitlines()
+                                  if " " in line)
+                    if counts.get(key, "0").strip() != "0" and name not in hit:
+                        hit.append(name)
+        return hit
 
     def kill(self, passes: int = KILL_PASSES) -> None:
         """SIGKILL every process in the cgroups, until none is left (a process

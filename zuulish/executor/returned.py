@@ -19,7 +19,8 @@ in the job log from then on and in the data that is stored and shown.
 without following links (``safe_files``), only as a regular file, and only up
 to ``executor.max_returned_bytes`` (``DEFAULT_MAX_RETURNED_BYTES``). A file that
 breaks one of these rules is ignored, with the rule in the job log and in the
-``refused`` list the caller puts into the build's message.
+``refused`` list the caller puts into the build's message (as is each variable
+dropped).
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def read_returned(work_root: Path, log: JobLog, children: list[str],
     data, dropped = without_forbidden(data, returned=True)  # never reach a child job
     for why in dropped:
         note(f"{why}; dropped")
+        if refused is not None:  # a rule the build broke: named in its message too
+            refused.append(f"a returned variable was dropped: {why}")
     problems = [*artifacts(data)[1], *warnings(data)[1], *file_comments(data, files)[1],
                 *log_url(data)[1], *retry(data)[1]]
     for problem in problems:

@@ -91,6 +91,8 @@ UNTRUSTED_CALLBACKS = PLUGINS_DIR / "untrusted" / "callback"
 # The untrusted guard's directories (``untrusted/callback/zuulish_untrusted.py``).
 WORK_DIR_ENV = "ZUULISH_WORK_DIR"
 READ_DIRS_ENV = "ZUULISH_READ_DIRS"
+# installed into an untrusted playbook's ansible-playbook before it starts
+UNTRUSTED_GUARD = PLUGINS_DIR / "untrusted" / "untrusted_guard.py"
 # The system's programs and libraries: bound read-only (or linked, where merged-usr
 # makes them links into /usr).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")

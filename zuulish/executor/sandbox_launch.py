@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import select
@@ -79,9 +80,21 @@ STOP_SECONDS = 5.0
 FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
-def sandbox_environment(environ: dict[str, str]) -> dict[str, str]:
-    """What of ``environ`` reaches the sandboxed ``ansible-playbook``."""
-    return {k: v for k, v in environ.items() if k in KEEP or k.startswith(KEEP_PREFIXES)}
+def digest(value: str) -> str:
+    """How the spec names a value it hides (never the value itself)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def sandbox_environment(environ: dict[str, str],
+                        hidden: dict[str, str] | None = None) -> dict[str, str]:
+    """What of ``environ`` reaches the sandboxed ``ansible-playbook``: the names in
+    ``KEEP`` or with a prefix of ``KEEP_PREFIXES``, less each variable ``hidden``
+    names with the digest of its value (the executor's own, which ansible-runner
+    passes on: an untrusted playbook's ``env`` lookup must not read them)."""
+    hidden = hidden or {}
+    return {k: v for k, v in environ.items()
+            if (k in KEEP or k.startswith(KEEP_PREFIXES))
+            and not (k in hidden and hidden[k] == digest(v))}
 
 
 def read_info(fd: int) -> dict | None:
@@ -323,7 +336,7 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
 def main() -> int:
     with open(os.environ[ARGS_ENV], encoding="utf-8") as f:
         spec = json.load(f)
-    env = sandbox_environment(dict(os.environ))
+    env = sandbox_environment(dict(os.environ), spec.get("hidden_env"))
     die_with_starter(spec)
     join_cgroups(spec)
     if not spec.get("pasta"):

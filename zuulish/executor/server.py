@@ -490,6 +490,10 @@ class Executor:
                 facts=facts, setup=setup)
             if disk is not None and disk.exceeded:
                 return DISK_FULL, disk_message(self.node_limits.disk_limit_mb)
+            hit = node.limits_hit() if node is not None else ""
+            if hit and result[0] != BuildResult.SUCCESS:  # which rule the build broke
+                job_log.write(hit)
+                return result[0], f"{result[1]}: {hit}" if result[1] else hit
             return result
         except SshError as exc:
             return BuildResult.ERROR, str(exc)
