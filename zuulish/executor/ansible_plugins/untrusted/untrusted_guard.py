@@ -5,7 +5,8 @@ plugin directories cannot catch by themselves.
 
 - Ansible's own ``local`` connection (``ansible.builtin.local``, which a fully
   qualified name reaches past the refusing plugin in the connection path) fails
-  every task with "untrusted playbooks may not run tasks on localhost".
+  every task with "untrusted playbooks may not run tasks on localhost" (the
+  refusing plugin itself allows what Zuul allows there, ``connection/local.py``).
 - Plugin directories that Ansible adds as it goes (beside an imported playbook,
   in a role named by its path, in a role included at run time from a directory
   a task wrote) and a ``collections/`` beside a playbook are refused with
@@ -61,7 +62,10 @@ def install() -> None:
         # class whose transport is "local" (a task that only runs in Ansible, such
         # as debug, still gets its connection: it is refused when used)
         found = get_with_context(name, *args, **kwargs)
-        if getattr(found.object, "transport", None) == "local":
+        # (the refusing ``local`` of untrusted runs, ``connection/local.py``, lets
+        # through only what the ``zuulish_untrusted`` callback permitted: left as is)
+        if getattr(found.object, "transport", None) == "local" \
+                and not getattr(found.object, "zuulish_guarded", False):
             for method in ("_connect", "exec_command", "put_file", "fetch_file"):
                 setattr(found.object, method, _refuse(LOCALHOST))
         return found
