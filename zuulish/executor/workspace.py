@@ -8,6 +8,8 @@ state the gate will merge. A mismatch fails the build loudly.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,22 +42,57 @@ class _Git(CheckedGit):
     error = WorkspaceError
 
 
-def _clone_shared(source: Path, dest: Path) -> Path:
-    """``git clone --shared --no-checkout`` of ``source`` at ``dest``.
+def _clone_copy(source: Path, dest: Path) -> Path:
+    """A self-contained ``git clone --no-checkout`` of ``source`` at ``dest``.
 
+    The clone holds copies of ``source``'s objects: not borrowed through an
+    alternate (``--shared``: the node's sandbox does not see the cache, so git in a
+    playbook would find no objects), nor hardlinked (the build owns its work dir and
+    could write through a link into the executor's cache). Cloned ``--shared``,
+    then the packs and loose objects are copied in and the alternate removed: git's
+    own ``--no-hardlinks`` copies the cache's 256 empty fan-out directories too,
+    which costs more than the objects of most repositories.
     Not ``Repo.clone_from``: it expands ``$VARS`` in the source path and rewrites
     the new clone's configuration.
     """
+    source_objects = _objects_dir(source)
+    borrowed = source_objects / "info" / "alternates"
+    if borrowed.exists():  # a source that does not hold its objects itself
+        raise WorkspaceError(f"{source} borrows objects from elsewhere "
+                             f"({' '.join(borrowed.read_text().split())}): refusing to "
+                             "copy it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     _Git(dest.parent).clone("-q", "--shared", "--no-checkout", "--", str(source), str(dest))
+    objects = dest / ".git" / "objects"
+    _copy_objects(source_objects, objects)
+    (objects / "info" / "alternates").unlink()
     return dest
 
 
+def _objects_dir(repo: Path) -> Path:
+    """The object directory of the (bare or not) repository at ``repo``."""
+    inner = repo / ".git" / "objects"
+    return inner if inner.is_dir() else repo / "objects"
+
+
+def _copy_objects(source: Path, dest: Path) -> None:
+    """Copy the packs and loose objects of ``source`` (an object directory) into
+    ``dest``; empty fan-out directories are not made. Links are not followed."""
+    for entry in os.scandir(source):
+        if (entry.name == "pack" or len(entry.name) == 2) \
+                and entry.is_dir(follow_symlinks=False):
+            files = [f for f in os.scandir(entry.path) if f.is_file(follow_symlinks=False)]
+            if files:
+                (dest / entry.name).mkdir(exist_ok=True)
+            for f in files:
+                shutil.copyfile(f.path, dest / entry.name / f.name, follow_symlinks=False)
+
+
 def clone_at(cache: RepoCache, project: str, url: str, dest: Path) -> Path:
-    """A working clone of ``project`` (objects shared with the cache)."""
+    """A working clone of ``project``, holding its own copy of the cache's objects."""
     with cache.locked(project):
         cached = cache.ensure(project, url)
-    return _clone_shared(cached, dest)
+        return _clone_copy(cached, dest)
 
 
 def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir: Path,
@@ -134,7 +171,7 @@ def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
     bubblewrap's binds, and bubblewrap follows links. Made while the workspace is
     prepared, before anything of the build has run; the node never sees ``dest``.
     """
-    _clone_shared(repo.path, dest)
+    _clone_copy(repo.path, dest)
     open_repo(dest, _Git).git.checkout("-q", "--detach", repo.state_commit or repo.commit)
     return dest
 
