@@ -434,3 +434,21 @@ def test_a_pipelines_footer_message_ends_every_report() -> None:
         assert text.endswith("Warning: careful\n\nSee https://docs.example/gate\n")
     assert "docs.example" not in report_message("success", "check", None, "http://x", "",
                                                 layout.pipelines["check"].messages)
+
+
+def test_success_and_failure_urls_of_an_untrusted_job_warn_and_keep_the_job() -> None:
+    """zuul-jobs' releases before 2023 set ``success-url`` on four jobs: they load, each
+    with a deprecation warning at its line, as Zuul ignores the setting."""
+    tenant = TenantConfig("t", [TenantProject("forge", "config", True),
+                                TenantProject("forge", "org/jobs", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    layout = loader.build({
+        "config": ("main", {"zuul.yaml": PIPELINES}),
+        "org/jobs": ("main", {"zuul.d/jobs.yaml": (
+            "- job:\n    name: docs\n    run: r.yaml\n    success-url: html/\n"
+            "- job:\n    name: lint\n    run: r.yaml\n    failure-url: lint.html\n")})})
+    assert layout.errors == []
+    assert {"docs", "lint"} <= set(layout.jobs)
+    assert [(w.file, w.line, w.message.split(":")[0]) for w in layout.warnings] == [
+        ("org/jobs/zuul.d/jobs.yaml", 4, "job 'docs'"),
+        ("org/jobs/zuul.d/jobs.yaml", 8, "job 'lint'")]
