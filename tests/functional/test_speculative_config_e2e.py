@@ -178,3 +178,24 @@ def test_a_first_stanzas_job_gets_its_required_projects(tenant: GateTenant) -> N
     tenant.approve(number)
     tenant.wait_for(lambda: tenant.change(number).status == "MERGED", what="merged")
     assert tenant.wait_reported(number, "gate").result == "SUCCESS"
+
+
+def test_required_projects_named_by_canonical_name_are_checked_out(
+        tenant: GateTenant) -> None:
+    config = APP_CONFIG.replace('test "$(cat value.txt)" != bad', NEEDS_OTHER).replace(
+        "    parent: run-shell\n",
+        "    parent: run-shell\n    required-projects: [localhost/org/other]\n")
+    number = tenant.push("org/app", {".zuul.yaml": config}, "Require org/other canonically")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "SUCCESS", f"{report.message}\n{tenant.job_outputs()}"
+
+
+def test_a_required_project_the_tenant_lacks_is_a_config_error_on_the_change(
+        tenant: GateTenant) -> None:
+    config = APP_CONFIG.replace("    parent: run-shell\n",
+                                "    parent: run-shell\n    required-projects: [org/nope]\n")
+    number = tenant.push("org/app", {".zuul.yaml": config}, "Require a project not there")
+    report = tenant.wait_reported(number, "check")
+    assert report.result == "CONFIG_ERROR", report.message
+    assert "org/app/.zuul.yaml:5: job 'app-test': required project 'org/nope' is not a " \
+           "project of tenant 't'" in report.message, report.message

@@ -452,3 +452,33 @@ def test_success_and_failure_urls_of_an_untrusted_job_warn_and_keep_the_job() ->
     assert [(w.file, w.line, w.message.split(":")[0]) for w in layout.warnings] == [
         ("org/jobs/zuul.d/jobs.yaml", 4, "job 'docs'"),
         ("org/jobs/zuul.d/jobs.yaml", 8, "job 'lint'")]
+
+
+def _tenant_layout(jobs: str):
+    tenant = TenantConfig("t", [TenantProject("forge", "config", True),
+                                TenantProject("forge", "org/app", False),
+                                TenantProject("forge", "org/lib", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    return loader.build({"config": ("main", {"zuul.yaml": PIPELINES}),
+                         "org/lib": ("main", {}),
+                         "org/app": ("main", {".zuul.yaml": jobs})})
+
+
+def test_required_projects_may_be_named_by_canonical_name() -> None:
+    layout = _tenant_layout(
+        "- job:\n    name: j\n    run: r.yaml\n    required-projects:\n"
+        "      - localhost/org/lib\n      - name: review.example.org/org/app\n"
+        "        override-checkout: stable\n")
+    assert layout.errors == []
+    [job] = layout.jobs["j"]
+    assert job.required_projects == ("org/lib", "org/app")
+    assert job.project_checkouts == (("org/app", "stable"),)
+
+
+def test_a_required_project_the_tenant_does_not_have_is_an_error_at_its_line() -> None:
+    layout = _tenant_layout("- job:\n    name: j\n    run: r.yaml\n    description: d\n"
+                            "    required-projects: [org/lib, org/nope]\n")
+    assert [str(e) for e in layout.errors] == [
+        "org/app/.zuul.yaml:5: job 'j': required project 'org/nope' is not a project of "
+        "tenant 't'"]
+    assert "j" not in layout.jobs
