@@ -133,3 +133,28 @@ def test_a_source_that_borrows_objects_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"borrowed borrows objects from elsewhere "
                                              r"\(.*/w/src/h/org/p/.git/objects\): refusing"):
         playbook_checkout(replace(repo, path=borrowed), tmp_path / "copy")
+
+
+def test_the_caches_loose_objects_are_packed_before_they_pile_up(tmp_path: Path) -> None:
+    """Each fetch leaves a few loose objects in the cache and each clone copies every
+    file: beyond LOOSE_LIMIT they are packed, so a clone copies a few packs."""
+    from zuulish.executor.workspace import LOOSE_LIMIT
+
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    cache = RepoCache(tmp_path / "executor")
+    prepare_repo(cache, "org/p", state, tmp_path / "w1", "h")
+    cached = cache.path("org/p")
+    blobs = [tmp_path / f"blob{n}" for n in range(LOOSE_LIMIT + 1)]
+    for n, blob in enumerate(blobs):  # as many fetches would leave them
+        blob.write_text(f"object {n}\n")
+    git(cached, "hash-object", "-w", *map(str, blobs))
+
+    def loose(objects: Path) -> int:
+        return sum(1 for d in objects.iterdir() if len(d.name) == 2 for _ in d.iterdir())
+
+    assert loose(cached / "objects") > LOOSE_LIMIT
+    repo = prepare_repo(cache, "org/p", state, tmp_path / "w2", "h")
+    assert loose(cached / "objects") == 0
+    assert git(repo.path, "rev-parse", "HEAD") == state["commit"]
+    git(repo.path, "fsck", "--no-progress", "--connectivity-only")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits, rev_parse
 
 NO_ORIGIN = "file:///dev/null"  # the URL of ``origin`` in a build's repositories
+LOOSE_LIMIT = 64  # loose objects in a cached repository before they are packed
 
 
 class WorkspaceError(Exception):
@@ -92,7 +94,29 @@ def clone_at(cache: RepoCache, project: str, url: str, dest: Path) -> Path:
     """A working clone of ``project``, holding its own copy of the cache's objects."""
     with cache.locked(project):
         cached = cache.ensure(project, url)
+        _pack_loose_objects(cached)
         return _clone_copy(cached, dest)
+
+
+def _pack_loose_objects(repo: Path) -> None:
+    """Pack the cache's loose objects once there are more than ``LOOSE_LIMIT``: each
+    fetch leaves a change's few objects loose, and every clone copies every file
+    (``git gc --auto`` waits for thousands). Exactly the loose objects, reachable or
+    not, go into one new pack (``git pack-objects`` given their names), then
+    ``git prune-packed`` removes them: the cost is that of the loose objects only."""
+    objects = _objects_dir(repo)
+    names = [entry.name + obj.name for entry in os.scandir(objects)
+             if len(entry.name) == 2 and entry.is_dir(follow_symlinks=False)
+             for obj in os.scandir(entry.path) if obj.is_file(follow_symlinks=False)]
+    if len(names) <= LOOSE_LIMIT:
+        return
+    for command, given in ((["pack-objects", "-q", str(objects / "pack" / "pack")],
+                            "\n".join(names) + "\n"), (["prune-packed", "-q"], None)):
+        proc = subprocess.run(["git", *command], cwd=repo, input=given, text=True,
+                              capture_output=True, env={**os.environ, "LC_ALL": "C"})
+        if proc.returncode != 0:
+            raise WorkspaceError(f"git {command[0]} failed in the repository cache of "
+                                 f"{repo.name}: {proc.stderr.strip()}")
 
 
 def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir: Path,
