@@ -120,15 +120,13 @@ def cmd_project_create(args: argparse.Namespace) -> int:
     store = Store(config.database)
     store.upgrade()
     forge = make_connections(config, store).forges[_forge_connection(config, args.connection)]
-    files: dict[str, str] = {}
     if args.from_dir:
-        root = Path(args.from_dir)
-        if not root.is_dir():
-            raise UserError(f"{root} is not a directory")
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and ".git" not in path.parts:
-                files[str(path.relative_to(root))] = path.read_text()
-    path = forge.create_project(args.name, files or None, branch=args.branch)
+        from zuulish.cli_project import create_from
+
+        path, imported = create_from(forge, args.name, Path(args.from_dir), args.branch)
+        print(imported.describe(), file=sys.stderr)
+    else:
+        path = forge.create_project(args.name, None, branch=args.branch or "main")
     print(f"created {args.name} at {path}; clone it (with the commit-msg hook that adds "
           f"Change-Id footers) with:\n  {_clone_command(forge, args.name)}")
     return 0
@@ -335,8 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
         .add_subparsers(dest="project", required=True)
     create = project.add_parser("create", help="create a repository")
     create.add_argument("name")
-    create.add_argument("--from", dest="from_dir", help="initial content from a directory")
-    create.add_argument("--branch", default="main")
+    create.add_argument("--from", dest="from_dir",
+                        help="initial content: a git repository's history (every branch "
+                             "and tag, commits unchanged), or a directory's files with their "
+                             "modes and links")
+    create.add_argument("--branch", help="the default branch (default: a git repository's "
+                                         "current branch, else main)")
     create.add_argument("--connection", help="forge connection (default: the first)")
     create.set_defaults(func=cmd_project_create)
     plist = project.add_parser("list", help="list the forge's repositories")

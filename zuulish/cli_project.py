@@ -1,13 +1,22 @@
-"""``zuulish project list`` and ``zuulish project branch create``: the forge's projects."""
+"""``zuulish project create --from``, ``project list`` and ``project branch create``:
+the forge's projects."""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from zuulish.drivers.git.connection import ZERO, GitForge
 from zuulish.errors import ForgeError
+from zuulish.project_import import (
+    Imported,
+    default_branch,
+    import_directory,
+    import_history,
+    source_repository,
+)
 
 
 def _forge(args: argparse.Namespace, upgrade: bool = False) -> GitForge:
@@ -61,6 +70,29 @@ def create_branch(forge: GitForge, project: str, branch: str, start: str | None)
         raise ForgeError(f"could not create {ref} in {project!r}: {made.stderr.strip()}")
     record_ref_update(forge, project, ZERO, sha, ref)
     return f"created branch {branch} of {project} at {sha[:12]}"
+
+
+def create_from(forge: GitForge, name: str, root: Path,
+                branch: str | None) -> tuple[Path, Imported]:
+    """Create ``name`` on the forge from ``root``: a git repository's history as it
+    is, or a directory's files byte for byte with their modes (``project_import``)."""
+    if not root.is_dir():
+        raise ForgeError(f"{root} is not a directory")
+    source = source_repository(root)
+    chosen = default_branch(root, source, branch)
+    done: list[Imported] = []
+
+    def fill(dest: Path) -> None:
+        if source is not None:
+            done.append(import_history(dest, root, chosen))
+        else:
+            done.append(import_directory(dest, root, chosen, name))
+
+    try:
+        path = forge.create_project(name, branch=chosen, fill=fill)
+    except OSError as exc:
+        raise ForgeError(f"cannot read {root}: {exc}") from exc
+    return path, done[0]
 
 
 def cmd_project_list(args: argparse.Namespace) -> int:

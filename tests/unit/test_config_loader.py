@@ -434,3 +434,51 @@ def test_a_pipelines_footer_message_ends_every_report() -> None:
         assert text.endswith("Warning: careful\n\nSee https://docs.example/gate\n")
     assert "docs.example" not in report_message("success", "check", None, "http://x", "",
                                                 layout.pipelines["check"].messages)
+
+
+def test_success_and_failure_urls_of_an_untrusted_job_warn_and_keep_the_job() -> None:
+    """zuul-jobs' releases before 2023 set ``success-url`` on four jobs: they load, each
+    with a deprecation warning at its line, as Zuul ignores the setting."""
+    tenant = TenantConfig("t", [TenantProject("forge", "config", True),
+                                TenantProject("forge", "org/jobs", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    layout = loader.build({
+        "config": ("main", {"zuul.yaml": PIPELINES}),
+        "org/jobs": ("main", {"zuul.d/jobs.yaml": (
+            "- job:\n    name: docs\n    run: r.yaml\n    success-url: html/\n"
+            "- job:\n    name: lint\n    run: r.yaml\n    failure-url: lint.html\n")})})
+    assert layout.errors == []
+    assert {"docs", "lint"} <= set(layout.jobs)
+    assert [(w.file, w.line, w.message.split(":")[0]) for w in layout.warnings] == [
+        ("org/jobs/zuul.d/jobs.yaml", 4, "job 'docs'"),
+        ("org/jobs/zuul.d/jobs.yaml", 8, "job 'lint'")]
+
+
+def _tenant_layout(jobs: str):
+    tenant = TenantConfig("t", [TenantProject("forge", "config", True),
+                                TenantProject("forge", "org/app", False),
+                                TenantProject("forge", "org/lib", False)])
+    loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
+    return loader.build({"config": ("main", {"zuul.yaml": PIPELINES}),
+                         "org/lib": ("main", {}),
+                         "org/app": ("main", {".zuul.yaml": jobs})})
+
+
+def test_required_projects_may_be_named_by_canonical_name() -> None:
+    layout = _tenant_layout(
+        "- job:\n    name: j\n    run: r.yaml\n    required-projects:\n"
+        "      - localhost/org/lib\n      - name: review.example.org/org/app\n"
+        "        override-checkout: stable\n")
+    assert layout.errors == []
+    [job] = layout.jobs["j"]
+    assert job.required_projects == ("org/lib", "org/app")
+    assert job.project_checkouts == (("org/app", "stable"),)
+
+
+def test_a_required_project_the_tenant_does_not_have_is_an_error_at_its_line() -> None:
+    layout = _tenant_layout("- job:\n    name: j\n    run: r.yaml\n    description: d\n"
+                            "    required-projects: [org/lib, org/nope]\n")
+    assert [str(e) for e in layout.errors] == [
+        "org/app/.zuul.yaml:5: job 'j': required project 'org/nope' is not a project of "
+        "tenant 't'"]
+    assert "j" not in layout.jobs

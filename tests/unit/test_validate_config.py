@@ -271,3 +271,61 @@ def test_a_job_without_a_name_also_names_its_unknown_attributes(tmp_path) -> Non
     assert errors[0] == f"{path}:2: job needs a 'name'"
     assert any(e.startswith(f"{path}:2: unknown attribute 'nmae' in job; did you mean 'name'?")
                for e in errors), errors
+
+
+@pytest.mark.parametrize("folder", ["zuul.d", ".zuul.d", "zuulish.d"])
+def test_a_configuration_folder_given_itself_is_validated_whole(
+        tmp_path: Path, folder: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """As Zuul reads zuul.d/: every YAML file in it, in sub-folders too."""
+    write(tmp_path, "- job:\n    name: a\n", f"{folder}/jobs.yaml")
+    write(tmp_path, "- job:\n    name: b\n    parent: a\n", f"{folder}/more/jobs.yaml")
+    write(tmp_path, "notes\n", f"{folder}/README.txt")
+    report = validate([tmp_path / folder])
+    assert report.ok, report.errors
+    assert report.files == [f"{tmp_path}/{folder}/jobs.yaml",
+                            f"{tmp_path}/{folder}/more/jobs.yaml"]
+    assert main(["validate-config", str(tmp_path / folder)]) == 0
+    assert "2 file(s) valid" in capsys.readouterr().err
+    write(tmp_path, "- job:\n    name: c\n    timeout: soon\n", f"{folder}/bad.yaml")
+    [error] = validate([tmp_path / folder]).errors
+    assert (error.file, error.line) == (f"{tmp_path}/{folder}/bad.yaml", 3)
+    # playbooks are the repository's: the folder holding the configuration folder
+    write(tmp_path, "- job:\n    name: c\n    run: playbooks/c.yaml\n", f"{folder}/bad.yaml")
+    [error] = validate([tmp_path / folder]).errors
+    assert error.message == f"job 'c': run playbook 'playbooks/c.yaml' does not exist in " \
+                            f"{tmp_path}"
+    write(tmp_path, "- hosts: all\n  tasks: []\n", "playbooks/c.yaml")
+    assert validate([tmp_path / folder]).ok
+
+
+@pytest.mark.parametrize("folder, what", [
+    ("zuul.d", "no YAML files (*.yaml) in this directory"),
+    ("checkout", "no Zuul configuration files (zuul.yaml, zuul.d/, .zuul.yaml, .zuul.d/) in "
+                 "this directory"),
+])
+def test_a_folder_without_configuration_is_an_error_naming_it(
+        tmp_path: Path, folder: str, what: str, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "not: config\n", f"{folder}/notes.yml")
+    (tmp_path / "empty").mkdir()
+    report = validate([tmp_path / folder, tmp_path / "empty"])
+    assert [str(e) for e in report.errors] == [
+        f"{tmp_path / folder}: {what}",
+        f"{tmp_path / 'empty'}: no Zuul configuration files (zuul.yaml, zuul.d/, .zuul.yaml, "
+        ".zuul.d/) in this directory"]
+    assert main(["validate-config", str(tmp_path / folder)]) == 1
+    assert what in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", ["success-url", "failure-url"])
+def test_success_and_failure_urls_are_accepted_with_a_deprecation_warning(
+        tmp_path: Path, key: str) -> None:
+    write(tmp_path, f"- job:\n    name: a\n    description: x\n    {key}: docs/index.html\n")
+    report = validate([tmp_path], standalone=True)
+    assert report.ok, report.errors
+    [warning] = report.warnings
+    assert str(warning) == (f"{tmp_path}/.zuul.yaml:4: warning: job 'a': {key!r} is "
+                            "deprecated and ignored (as Zuul ignores it); a report links "
+                            "each build's page")
+    write(tmp_path, f"- job:\n    name: a\n    {key}: [not, a, url]\n")
+    [error] = validate([tmp_path], standalone=True).errors
+    assert error.line == 3 and f"attribute {key!r} must be" in error.message, error

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.gitrepo import Repo, git
 from zuulish.executor.shown_paths import for_users
-from zuulish.executor.workspace import WorkspaceError, _Git, prepare_repo
+from zuulish.executor.workspace import (
+    WorkspaceError,
+    _Git,
+    playbook_checkout,
+    prepare_repo,
+)
 from zuulish.git_admin import open_repo
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import build_state
@@ -92,3 +99,62 @@ def test_a_workspace_error_is_shown_to_users_without_the_executors_paths(
     assert "failed in src/localhost/org/app: " in shown
     assert for_users(f"cannot read {state}/keys/x and {build_dir}/node/agent.sock",
                      build_dir, state) == "cannot read <state>/keys/x and <build>/node/agent.sock"
+
+
+def test_prepared_repositories_hold_their_own_objects(tmp_path: Path) -> None:
+    """No alternates and no hardlinks into the cache: git works in the workspace (and in
+    the playbook checkout) with the cache gone, and a build that writes its object
+    files cannot change the cache's."""
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    cache = RepoCache(tmp_path / "executor")
+    repo = prepare_repo(cache, "org/p", state, tmp_path / "w", "h")
+    checkout = playbook_checkout(repo, tmp_path / "untrusted" / "org" / "p")
+    cached_inodes = {p.stat().st_ino for p in (tmp_path / "executor").rglob("*") if p.is_file()}
+    shutil.rmtree(tmp_path / "executor")
+    for path in (repo.path, checkout):
+        assert not (path / ".git" / "objects" / "info" / "alternates").exists()
+        assert not cached_inodes & {p.stat().st_ino for p in
+                                    (path / ".git" / "objects").rglob("*") if p.is_file()}
+        git(path, "fsck", "--no-progress", "--connectivity-only")
+        assert git(path, "log", "--format=%s", "-1", "HEAD") != ""
+    assert git(checkout, "rev-parse", "HEAD") == state["commit"]
+    assert git(repo.path, "diff", "--name-only", "origin/main..main") == "b"
+
+
+def test_a_source_that_borrows_objects_is_refused(tmp_path: Path) -> None:
+    """A playbook checkout is copied from the workspace; were that ever to borrow its
+    objects from elsewhere, the copy would lack them: refused, naming the alternate."""
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    repo = prepare_repo(RepoCache(tmp_path / "executor"), "org/p", state, tmp_path / "w", "h")
+    borrowed = tmp_path / "borrowed"
+    git(tmp_path, "clone", "-q", "--shared", str(repo.path), str(borrowed))
+    with pytest.raises(WorkspaceError, match=r"borrowed borrows objects from elsewhere "
+                                             r"\(.*/w/src/h/org/p/.git/objects\): refusing"):
+        playbook_checkout(replace(repo, path=borrowed), tmp_path / "copy")
+
+
+def test_the_caches_loose_objects_are_packed_before_they_pile_up(tmp_path: Path) -> None:
+    """Each fetch leaves a few loose objects in the cache and each clone copies every
+    file: beyond LOOSE_LIMIT they are packed, so a clone copies a few packs."""
+    from zuulish.executor.workspace import LOOSE_LIMIT
+
+    upstream = Repo(tmp_path / "upstream", date="@1700000000 +0000")
+    state = _state(upstream, tmp_path, "merge-resolve")
+    cache = RepoCache(tmp_path / "executor")
+    prepare_repo(cache, "org/p", state, tmp_path / "w1", "h")
+    cached = cache.path("org/p")
+    blobs = [tmp_path / f"blob{n}" for n in range(LOOSE_LIMIT + 1)]
+    for n, blob in enumerate(blobs):  # as many fetches would leave them
+        blob.write_text(f"object {n}\n")
+    git(cached, "hash-object", "-w", *map(str, blobs))
+
+    def loose(objects: Path) -> int:
+        return sum(1 for d in objects.iterdir() if len(d.name) == 2 for _ in d.iterdir())
+
+    assert loose(cached / "objects") > LOOSE_LIMIT
+    repo = prepare_repo(cache, "org/p", state, tmp_path / "w2", "h")
+    assert loose(cached / "objects") == 0
+    assert git(repo.path, "rev-parse", "HEAD") == state["commit"]
+    git(repo.path, "fsck", "--no-progress", "--connectivity-only")

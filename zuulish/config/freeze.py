@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -357,18 +358,47 @@ def _frozen_jobs(layout: Layout, project: str, branch: str,
                                              stanza.source_project or project,
                                              stanza.trusted)
         project_vars = deep_merge(project_vars, stanza.vars)
-    for ref in layout.project_pipeline_jobs(project, pipeline, branch):
-        variants = layout.jobs.get(ref.name)
-        if variants and not _matching_variants(layout, ref.name, branch):
-            continue  # no variant for this branch: the job does not run here
-        job = freeze_job(layout, ref, project, branch)
-        _check_use(layout, job, ref, project, pipeline)
-        # Project variables are for every job of the project; a job's own win.
-        if project_vars:
-            job.var_sources = {**job.var_sources, "vars": below(
-                project_vars, project_sources, job.vars, job.var_sources.get("vars", {}))}
-        job.vars = deep_merge(project_vars, job.vars)
-        yield job
+    for stanza in layout.stanzas(project, branch):
+        ppj = stanza.pipelines.get(pipeline)
+        for ref in ppj.jobs if ppj else ():
+            with _located(stanza.source_file, ref.line or stanza.source_line):
+                job = _frozen_reference(layout, ref, project, branch, pipeline)
+            if job is not None:
+                yield _with_project_vars(job, project_vars, project_sources)
+
+
+@contextmanager
+def _located(file: str | None, line: int | None) -> Iterator[None]:
+    """A ConfigError that names no file is given ``file`` and ``line``: where the
+    project stanza names the job it is about."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.file is None and file is not None:
+            exc.file, exc.line = file, line
+        raise
+
+
+def _frozen_reference(layout: Layout, ref: JobReference, project: str, branch: str,
+                      pipeline: str) -> FrozenJob | None:
+    """The job ``ref`` names, frozen; None when it has no variant for ``branch``."""
+    variants = layout.jobs.get(ref.name)
+    if variants and not _matching_variants(layout, ref.name, branch):
+        return None  # no variant for this branch: the job does not run here
+    job = freeze_job(layout, ref, project, branch)
+    _check_use(layout, job, ref, project, pipeline)
+    return job
+
+
+def _with_project_vars(job: FrozenJob, project_vars: dict[str, Any],
+                       project_sources: dict[str, dict[str, bool]]) -> FrozenJob:
+    """``job`` with the project's variables: for every job of the project; a job's
+    own win."""
+    if project_vars:
+        job.var_sources = {**job.var_sources, "vars": below(
+            project_vars, project_sources, job.vars, job.var_sources.get("vars", {}))}
+    job.vars = deep_merge(project_vars, job.vars)
+    return job
 
 
 class _JobsBefore:

@@ -36,7 +36,7 @@ from zuulish.config.parser import (
 )
 from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.config.warnings import collecting
-from zuulish.config.yaml_loader import load_yaml, where
+from zuulish.config.yaml_loader import key_line, load_yaml, where
 from zuulish.errors import ConfigError
 from zuulish.model import Job, RoleRef
 
@@ -313,9 +313,10 @@ class ConfigLoader:
                                   file=f, line=line)
             layout.nodesets[obj.name or ""] = obj
         elif kind == "job":
-            if obj.roles and not self.open_pipelines:
-                obj = replace(obj, roles=self._role_projects(obj, body, ctx))
-            layout.jobs.setdefault(obj.name, []).append(obj)
+            job = self._resolve_projects(obj, body, ctx)
+            if job.roles and not self.open_pipelines:
+                job = replace(job, roles=self._role_projects(job, body, ctx))
+            layout.jobs.setdefault(job.name, []).append(job)
         elif kind == "project-template":
             layout.project_templates.setdefault(obj.name, []).append(obj)
         elif kind == "project":
@@ -355,6 +356,39 @@ class ConfigLoader:
                                   f"{self.tenant.name!r}", file=f, line=line or None)
             out.append(replace(role, project=tp.name))
         return tuple(out)
+
+    def _resolve_projects(self, job: Any, body: Any, ctx: SourceContext) -> Any:
+        """``job`` with its ``required-projects`` named as the tenant names them: Zuul
+        also takes a project's canonical name (``<hostname>/<name>``); a name that is
+        no project of the tenant is an error at the attribute's line. Not checked when
+        validating files on their own (``open_pipelines``: the tenant is unknown)."""
+        if self.open_pipelines or not job.required_projects:
+            return job
+        names = {tp.name for tp in self.tenant.projects}
+        resolved: dict[str, str] = {}
+        for name in job.required_projects:
+            real = resolve_project_name(name, names)
+            if real is None:
+                file, _ = where(body, ctx.path)
+                raise ConfigError(f"job {job.name!r}: required project {name!r} is not a "
+                                  f"project of tenant {self.tenant.name!r}", file=file,
+                                  line=key_line(body, "required-projects") or job.source_line)
+            resolved[name] = real
+        return replace(job, required_projects=tuple(resolved[n] for n in job.required_projects),
+                       project_checkouts=tuple((resolved.get(p, p), ref)
+                                               for p, ref in job.project_checkouts))
+
+
+def resolve_project_name(name: str, names: set[str]) -> str | None:
+    """The tenant project ``name`` means: itself, or for a canonical name
+    (``<hostname>/<name>``, the hostname holding a dot or being ``localhost``) the
+    project it names; None when it names none."""
+    if name in names:
+        return name
+    host, _, rest = name.partition("/")
+    if rest in names and ("." in host or host == "localhost"):
+        return rest
+    return None
 
 
 def tenant_project(tenant: TenantConfig, name: str) -> TenantProject | None:

@@ -71,7 +71,7 @@ JOB_KEYS = {
     "post-run", "cleanup-run", "allowed-projects", "post-review", "deduplicate",
     "workspace-scheme", "ansible-version", "ansible-split-streams", "include-vars",
     "image-build-name", "failure-output", "success-message", "failure-message",
-    "hold-following-changes", "zuul",
+    "hold-following-changes", "success-url", "failure-url", "zuul",
 }
 PROJECT_KEYS = {"name", "templates", "queue", "merge-mode", "default-branch", "vars",
                 "description", "debug", "fail-fast", "branches"}
@@ -619,6 +619,16 @@ def job_setting_errors(body: dict, ctx: SourceContext, what: str) -> list[Config
         warn(body, "ansible-split-streams", ctx.path,
              f"{what}: 'ansible-split-streams' is ignored; a task's stdout and stderr are "
              "logged as Ansible returns them")
+    for key in ("success-url", "failure-url"):
+        if key in body:
+            try:
+                _expect(body, key, str, ctx, what)
+            except ConfigError as exc:
+                errors.append(exc)
+                continue
+            warn(body, key, ctx.path,
+                 f"{what}: {key!r} is deprecated and ignored (as Zuul ignores it); a "
+                 "report links each build's page")
     if "failure-output" in body:
         patterns = body["failure-output"]
         for pattern in _as_list(patterns):

@@ -61,17 +61,28 @@ class ValidationReport:
         return not self.errors
 
 
+CONFIG_DIRS = ("zuul.d", ".zuul.d", "zuulish.d")  # read whole, as Zuul reads zuul.d/
+
+
 def config_files(path: Path) -> dict[str, str]:
-    """The configuration files in a repository checkout (or the file itself)."""
+    """The configuration files of ``path``: a file itself; in a configuration
+    directory (``zuul.d``, ``.zuul.d``, ``zuulish.d``), its YAML files; in any other
+    directory (a repository checkout), the files Zuul reads from a repository. A
+    directory that holds none is an error."""
     if path.is_file():
         return {str(path): path.read_text()}
     if not path.is_dir():
         raise ConfigError("no such file or directory", file=str(path))
+    prefix = f"{path.absolute().name}/" if path.absolute().name in CONFIG_DIRS else ""
     found = {}
     for candidate in sorted(path.rglob("*")):
-        rel = candidate.relative_to(path).as_posix()
+        rel = prefix + candidate.relative_to(path).as_posix()
         if candidate.is_file() and ".git" not in candidate.parts and is_config_path(rel):
             found[str(candidate)] = candidate.read_text()
+    if not found:
+        what = "YAML files (*.yaml)" if prefix else \
+            "Zuul configuration files (zuul.yaml, zuul.d/, .zuul.yaml, .zuul.d/)"
+        raise ConfigError(f"no {what} in this directory", file=str(path))
     return found
 
 
@@ -107,13 +118,14 @@ def validate(paths: Iterable[Path], standalone: bool = False) -> ValidationRepor
 
 
 def repository_roots(paths: Iterable[Path]) -> list[Path]:
-    """The repository each path belongs to: a directory is one; a file belongs to
-    the nearest directory above it that holds ``.git`` (none: not checked)."""
+    """The repository each path belongs to: a configuration directory's is the one
+    holding it; any other directory is one; a file belongs to the nearest directory
+    above it that holds ``.git`` (none: not checked)."""
     roots = []
     for path in paths:
         path = path.absolute()
         if path.is_dir():
-            roots.append(path)
+            roots.append(path.parent if path.name in CONFIG_DIRS else path)
             continue
         for parent in path.parents:
             if (parent / ".git").exists():

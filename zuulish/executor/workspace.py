@@ -8,6 +8,9 @@ state the gate will merge. A mismatch fails the build loudly.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.speculative import DEFAULT_MODE, MergeError, apply_commits, rev_parse
 
 NO_ORIGIN = "file:///dev/null"  # the URL of ``origin`` in a build's repositories
+LOOSE_LIMIT = 64  # loose objects in a cached repository before they are packed
 
 
 class WorkspaceError(Exception):
@@ -40,22 +44,79 @@ class _Git(CheckedGit):
     error = WorkspaceError
 
 
-def _clone_shared(source: Path, dest: Path) -> Path:
-    """``git clone --shared --no-checkout`` of ``source`` at ``dest``.
+def _clone_copy(source: Path, dest: Path) -> Path:
+    """A self-contained ``git clone --no-checkout`` of ``source`` at ``dest``.
 
+    The clone holds copies of ``source``'s objects: not borrowed through an
+    alternate (``--shared``: the node's sandbox does not see the cache, so git in a
+    playbook would find no objects), nor hardlinked (the build owns its work dir and
+    could write through a link into the executor's cache). Cloned ``--shared``,
+    then the packs and loose objects are copied in and the alternate removed: git's
+    own ``--no-hardlinks`` copies the cache's 256 empty fan-out directories too,
+    which costs more than the objects of most repositories.
     Not ``Repo.clone_from``: it expands ``$VARS`` in the source path and rewrites
     the new clone's configuration.
     """
+    source_objects = _objects_dir(source)
+    borrowed = source_objects / "info" / "alternates"
+    if borrowed.exists():  # a source that does not hold its objects itself
+        raise WorkspaceError(f"{source} borrows objects from elsewhere "
+                             f"({' '.join(borrowed.read_text().split())}): refusing to "
+                             "copy it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     _Git(dest.parent).clone("-q", "--shared", "--no-checkout", "--", str(source), str(dest))
+    objects = dest / ".git" / "objects"
+    _copy_objects(source_objects, objects)
+    (objects / "info" / "alternates").unlink()
     return dest
 
 
+def _objects_dir(repo: Path) -> Path:
+    """The object directory of the (bare or not) repository at ``repo``."""
+    inner = repo / ".git" / "objects"
+    return inner if inner.is_dir() else repo / "objects"
+
+
+def _copy_objects(source: Path, dest: Path) -> None:
+    """Copy the packs and loose objects of ``source`` (an object directory) into
+    ``dest``; empty fan-out directories are not made. Links are not followed."""
+    for entry in os.scandir(source):
+        if (entry.name == "pack" or len(entry.name) == 2) \
+                and entry.is_dir(follow_symlinks=False):
+            files = [f for f in os.scandir(entry.path) if f.is_file(follow_symlinks=False)]
+            if files:
+                (dest / entry.name).mkdir(exist_ok=True)
+            for f in files:
+                shutil.copyfile(f.path, dest / entry.name / f.name, follow_symlinks=False)
+
+
 def clone_at(cache: RepoCache, project: str, url: str, dest: Path) -> Path:
-    """A working clone of ``project`` (objects shared with the cache)."""
+    """A working clone of ``project``, holding its own copy of the cache's objects."""
     with cache.locked(project):
         cached = cache.ensure(project, url)
-    return _clone_shared(cached, dest)
+        _pack_loose_objects(cached)
+        return _clone_copy(cached, dest)
+
+
+def _pack_loose_objects(repo: Path) -> None:
+    """Pack the cache's loose objects once there are more than ``LOOSE_LIMIT``: each
+    fetch leaves a change's few objects loose, and every clone copies every file
+    (``git gc --auto`` waits for thousands). Exactly the loose objects, reachable or
+    not, go into one new pack (``git pack-objects`` given their names), then
+    ``git prune-packed`` removes them: the cost is that of the loose objects only."""
+    objects = _objects_dir(repo)
+    names = [entry.name + obj.name for entry in os.scandir(objects)
+             if len(entry.name) == 2 and entry.is_dir(follow_symlinks=False)
+             for obj in os.scandir(entry.path) if obj.is_file(follow_symlinks=False)]
+    if len(names) <= LOOSE_LIMIT:
+        return
+    for command, given in ((["pack-objects", "-q", str(objects / "pack" / "pack")],
+                            "\n".join(names) + "\n"), (["prune-packed", "-q"], None)):
+        proc = subprocess.run(["git", *command], cwd=repo, input=given, text=True,
+                              capture_output=True, env={**os.environ, "LC_ALL": "C"})
+        if proc.returncode != 0:
+            raise WorkspaceError(f"git {command[0]} failed in the repository cache of "
+                                 f"{repo.name}: {proc.stderr.strip()}")
 
 
 def prepare_repo(cache: RepoCache, project: str, state: dict[str, Any], work_dir: Path,
@@ -138,9 +199,9 @@ def playbook_checkout(repo: PreparedRepo, dest: Path) -> Path:
 
 
 def checkout_commit(source: Path, commit: str, dest: Path) -> Path:
-    """A checkout of ``commit`` of the repository ``source`` at ``dest`` (detached; its
-    objects shared with ``source``)."""
-    _clone_shared(source, dest)
+    """A checkout of ``commit`` of the repository ``source`` at ``dest`` (detached;
+    holding its own objects, see ``_clone_copy``)."""
+    _clone_copy(source, dest)
     open_repo(dest, _Git).git.checkout("-q", "--detach", commit)
     return dest
 

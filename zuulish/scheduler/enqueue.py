@@ -24,12 +24,31 @@ def _has_jobs(layout: Layout, pipeline: str, project: str, branch: str | None = 
     return bool(layout.project_pipeline_jobs(project, pipeline, branch))
 
 
-def _validates_config(change: Change, pipeline: Pipeline) -> bool:
-    """A change to Zuul configuration enters an independent pipeline (check) even
-    when its project runs no jobs there, so that the configuration it proposes is
-    validated and any error reported on it (a config project's change, typically)."""
-    return pipeline.manager == PipelineManager.INDEPENDENT and touches_config(
-        list(change.files))
+def _proposes_config(change: Change, sources: dict[str, Source]) -> bool:
+    """Whether ``change``, or an open change it needs (Depends-On, git parents, all
+    the way down), changes Zuul configuration. Its jobs then come from the
+    speculative layout that configuration makes, known once the merger built its
+    state: it is enqueued even when the running layout gives its project no jobs
+    here (a project's first ``project:`` stanza, a template another change adds
+    jobs to), and one whose speculative layout has no jobs either leaves the
+    pipeline then, as Zuul's "no jobs" does; one with errors is reported with them
+    (a config project's change, typically)."""
+    seen: set[ChangeKey] = set()
+    pending = [change]
+    while pending:
+        current = pending.pop()
+        if current.key in seen:
+            continue
+        seen.add(current.key)
+        if touches_config(list(current.files)):
+            return True
+        for key in current.needs:
+            source = sources.get(key.connection)
+            needed = source.get_change(key.number) if source is not None \
+                and key not in seen else None
+            if needed is not None and needed.is_open:
+                pending.append(needed)
+    return False
 
 
 InTenant = Callable[[str, str], bool]  # (connection, project) -> part of this tenant?
@@ -59,7 +78,7 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
         return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
                            silent=True)
     if not _has_jobs(layout, pipeline.name, change.project, change.branch) \
-            and not _validates_config(change, pipeline):
+            and not _proposes_config(change, sources):
         return EnqueuePlan(rejection=f"project {change.project!r} has no jobs in pipeline "
                                      f"{pipeline.name!r}", silent=True)
     if change.key in already_queued:

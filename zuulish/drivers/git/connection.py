@@ -14,6 +14,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from zuulish.errors import ForgeError
@@ -120,8 +121,11 @@ class GitForge:
                       if (p / "HEAD").exists())
 
     def create_project(self, name: str, files: dict[str, str] | None = None,
-                       branch: str = "main") -> Path:
-        """Create a bare repository with one commit holding ``files`` on ``branch``.
+                       branch: str = "main",
+                       fill: Callable[[Path], object] | None = None) -> Path:
+        """Create a bare repository with one commit holding ``files`` on ``branch``,
+        or whatever ``fill`` puts in the new bare repository (an import: it must
+        leave ``branch`` there); a ``fill`` that fails leaves no repository.
 
         The commit is written with plumbing (no checkout, no push, no user git
         configuration) and a fixed identity, then the hooks are installed.
@@ -132,6 +136,14 @@ class GitForge:
         path.mkdir(parents=True)
         repo = init_bare(path, ForgeGit, initial_branch=branch, env=PLAIN_GIT)
         repo.git.config("receive.advertisePushOptions", "true", env=PLAIN_GIT)
+        if fill is not None:
+            try:
+                fill(path)
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            self.install_hooks(name)
+            return path
         contents = files if files else {"README": f"{name}\n"}
         with tempfile.TemporaryDirectory() as tmp:
             env = {**PLAIN_GIT, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
