@@ -44,7 +44,7 @@ from sqlalchemy import select, update
 from zuulish.clock import Clock
 from zuulish.config.yaml_loader import EncryptedValue
 from zuulish.errors import UserError
-from zuulish.executor import leftovers
+from zuulish.executor import build_logs, leftovers
 from zuulish.executor.ansible_run import JobLog, PlaybookRun, ansible_env
 from zuulish.executor.ansible_zygote import AnsibleZygote
 from zuulish.executor.disk_limit import RESULT as DISK_FULL
@@ -297,6 +297,8 @@ class Executor:
             if node is not None:
                 node.stop()  # (if _execute has not): every process of the build ends
             if job_log is not None:
+                # what its playbooks wrote to zuul.executor.log_root, kept with its logs
+                build_logs.collect(build_dir / "work", log_dir, job_log.write)
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
                 job_log.close()
@@ -446,8 +448,10 @@ class Executor:
         # the job's own vars (and so below host-vars, group-vars and extra-vars).
         parent_data = dict(params.get("parent_data") or {})
         variables = merge_data(parent_data, dict(job.vars))
+        # (inside the work dir, as in Zuul: kept with the build's logs when it ends)
+        build_logs.log_root(work_root).mkdir(exist_ok=True)
         variables["zuul"] = zuul_var(params, job, build.id, repos, work_root,
-                                     self.state_dir / "logs" / build.id, self.hostname,
+                                     build_logs.log_root(work_root), self.hostname,
                                      build.attempt)
         variables["zuul"]["playbook_context"] = playbook_context(
             books, build_dir, self.hostname, repos, _roles_path)
