@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python tools/zuul_jobs_trial.py --zuul-jobs PATH [--keep DIR]
+    .venv/bin/python tools/zuul_jobs_trial.py --zuul-jobs PATH [--keep DIR] [--static]
 
 ``PATH`` is a clone (or bare git directory) of the public zuul-jobs repository;
 its ``HEAD`` is imported, history and all, as the untrusted project
@@ -15,6 +15,11 @@ environment and a unit test) runs zuul-jobs' ``tox``, ``run-test-command`` and
 test, no Signed-off-by). The tool prints one line per build and per role it
 saw run, then one JSON line of figures; it exits 1 when a build's result is
 not the one expected.
+
+With ``--static`` the base job's node is a static node (an sshd in a network
+namespace of its own, as the tests make them: root and ``ip netns`` needed)
+instead of a local one; that node has no route to the internet, so roles that
+install from PyPI (ensure-tox) fail there for that reason alone.
 
 Nothing of zuul-jobs is copied into this repository: it is read from ``PATH``.
 """
@@ -36,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from zuulish.app import AllInOne  # noqa: E402
@@ -72,7 +78,7 @@ BASE_JOB = """\
     nodeset:
       nodes:
         - name: node
-          label: local
+          label: {label}
 """
 
 BASE_PRE = """\
@@ -227,19 +233,31 @@ def main() -> int:
                         help="a clone or git directory of zuul-jobs")
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--static", action="store_true",
+                        help="run the jobs on a static node (sshd in a network namespace)")
     args = parser.parse_args()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="zuul-jobs-trial-"))
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "main.yaml").write_text(TENANT)
-    (tmp / "zuulish.yaml").write_text(
-        "state_dir: state\ntenant_file: main.yaml\n"
-        "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
-        "connections: {forge: {driver: git}}\nscheduler: {poll_interval: 0.1}\n")
+    settings: dict[str, object] = {
+        "state_dir": "state", "tenant_file": "main.yaml",
+        "web": {"listen": "127.0.0.1:9", "url": "http://zuulish.test"},
+        "connections": {"forge": {"driver": "git"}}, "scheduler": {"poll_interval": 0.1}}
+    nodes = None
+    if args.static:
+        from tests.fakes.ssh_node import SshNodes  # sshd in a network namespace
+
+        nodes = SshNodes(tmp / "nodes", count=1, hidden=[tmp / "state"])
+        settings["nodepool"] = {"providers": [{"name": "local", "driver": "local"},
+                                              nodes.provider_config(labels=["static"])]}
+        settings["executor"] = {"private_key_file": str(nodes.key)}
+    (tmp / "zuulish.yaml").write_text(yaml.safe_dump(settings))
     aio = AllInOne(load_server_config(tmp / "zuulish.yaml"))
     forge = aio.connections.forges["forge"]
     pipelines = (ROOT / "config-examples/quickstart/repos/zuul-config/zuul.d/pipelines.yaml")
+    base_job = BASE_JOB.format(label="static" if args.static else "local")
     forge.create_project("zuul-config", {
-        "zuul.d/pipelines.yaml": pipelines.read_text(), "zuul.d/jobs.yaml": BASE_JOB,
+        "zuul.d/pipelines.yaml": pipelines.read_text(), "zuul.d/jobs.yaml": base_job,
         "playbooks/base/pre.yaml": BASE_PRE, "playbooks/base/post.yaml": BASE_POST})
     zuul_jobs = import_zuul_jobs(forge, args.zuul_jobs)
     forge.create_project("org/app", {"README": "app\n"})
@@ -273,6 +291,9 @@ def main() -> int:
                     print("    | " + "\n    | ".join(tail))
     finally:
         aio.stop()
+        if nodes is not None:
+            nodes.close()
+    figures["node"] = "static" if args.static else "local"
     figures["unexpected_results"] = failures
     print(json.dumps(figures))
     return 1 if failures else 0
