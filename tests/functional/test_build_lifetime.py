@@ -147,8 +147,13 @@ def _kill_ansible_playbook(state_dir: Path) -> list[int]:
     killed = []
     builds = str(state_dir / "builds")
     for pid, (_, _, argv) in processes().items():
-        if len(argv) > 2 and Path(argv[1]).name == "ansible-playbook" \
-                and any(builds in a for a in argv):
+        # ansible-playbook itself (trusted), or the guarded one an untrusted run
+        # starts (``python -I <run>/zuulish-ansible-playbook``); the launcher is
+        # ``python -IS <launch>/bin/ansible-playbook``
+        playbook = len(argv) > 2 and (
+            Path(argv[1]).name == "ansible-playbook"
+            or (argv[1] == "-I" and Path(argv[2]).name == "zuulish-ansible-playbook"))
+        if playbook and any(builds in a for a in argv):
             with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)

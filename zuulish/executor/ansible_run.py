@@ -569,10 +569,11 @@ def _sandboxed(private_dir: Path, run: PlaybookRun, cwd: Path | None,
     return run_dir, env, group
 
 
-def _guarded_playbook(run_dir: Path) -> str:
+def _guarded_playbook(run_dir: Path) -> list[str]:
     """A program that runs ansible-playbook with ``untrusted_guard`` installed first
     (written in the run's data dir, which the sandbox sees; it is read once, at the
-    start, before anything of the playbook runs)."""
+    start, before anything of the playbook runs): the interpreter and the script it
+    reads, so that the freshly written script is never executed itself (ETXTBSY)."""
     wrapper = run_dir / "zuulish-ansible-playbook"
     wrapper.write_text(
         f"#!{sys.executable} -I\n"
@@ -584,8 +585,8 @@ def _guarded_playbook(run_dir: Path) -> str:
         "from ansible.cli.playbook import main\n"
         "sys.argv[0] = 'ansible-playbook'\n"
         "sys.exit(main())\n")
-    wrapper.chmod(0o755)
-    return str(wrapper)
+    wrapper.chmod(0o644)
+    return [sys.executable, "-I", str(wrapper)]
 
 
 def trusted_spec(private_dir: Path, cwd: Path | None, log_dir: Path,
@@ -799,7 +800,8 @@ def run_playbook(private_dir: Path, run: PlaybookRun, inventory: dict[str, Any],
             detail += f" ({_where_for_users(seen['where'], run)})"
         # Ansible said why it could not load the playbook (syntax, a missing role, an
         # unknown module): the playbook's fault, judged by its phase as Zuul does
-        status = "not-loaded" if seen.get("error") else "error"
+        status = "not-loaded" if seen.get("error") and sandbox_launch.NETWORK_FAILED \
+            not in seen["error"] else "error"
         message = f"{run.phase} {name} could not run: {detail}"
     else:
         status, message = "failed", f"{run.phase} playbook {name} failed"

@@ -366,7 +366,7 @@ def _remove_launcher(home: Path, owner: int) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
+def _write_launcher(launch_dir: Path, args: list[str], program: str | list[str], path: str,
                     pasta: dict | None, limits: dict | None = None) -> dict[str, str]:
     bin_dir = launch_dir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -384,7 +384,7 @@ def _write_launcher(launch_dir: Path, args: list[str], program: str, path: str,
             "PATH": os.pathsep.join([str(bin_dir), path])}
 
 
-def prepare(spec: SandboxSpec, launch_dir: Path, program: str, path: str,
+def prepare(spec: SandboxSpec, launch_dir: Path, program: str | list[str], path: str,
             limits: dict | None = None) -> dict[str, str]:
     """Write the launcher for one run into ``launch_dir`` (which the sandbox does
     not see); returns the environment (``PATH`` first the launcher's, then

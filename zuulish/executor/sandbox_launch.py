@@ -290,7 +290,7 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
 
     bwrap = subprocess.Popen(
         [spec["bwrap"], "--info-fd", str(info_w), "--block-fd", str(block_r), *spec["args"],
-         "--", spec["program"], *argv], env=env,
+         "--", *program_argv(spec), *argv], env=env,
         pass_fds=(info_w, block_r, *spec.get("pass_fds", ())), preexec_fn=preexec)
     os.close(info_w)
     os.close(block_r)
@@ -322,7 +322,7 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
             _stop(pasta)
         if why is None:
             return -received[0]
-        print("ERROR! the sandbox's private network (executor.sandbox_network: private) "
+        print(f"ERROR! {NETWORK_FAILED} "
               f"could not be set up: {why}", file=sys.stderr, flush=True)
         return 1
     with contextlib.suppress(BrokenPipeError):  # bwrap ended meanwhile: its status tells
@@ -333,6 +333,20 @@ def run_private(spec: dict, argv: list[str], env: dict[str, str]) -> int:
     return status
 
 
+# how the launcher says the sandbox could not be made: the executor's fault, never
+# the playbook's (ansible_run tells it from Ansible's own "ERROR!")
+NETWORK_FAILED = "the sandbox's private network (executor.sandbox_network: private)"
+
+
+def program_argv(spec: dict) -> list[str]:
+    """What bwrap runs before the launcher's own arguments: the spec's ``program``, a
+    path or a list (an interpreter and its script: a script the executor has just
+    written is read, never executed, so no thread forking meanwhile can make its
+    exec fail with ETXTBSY)."""
+    program = spec["program"]
+    return list(program) if isinstance(program, list) else [program]
+
+
 def main() -> int:
     with open(os.environ[ARGS_ENV], encoding="utf-8") as f:
         spec = json.load(f)
@@ -341,7 +355,7 @@ def main() -> int:
     join_cgroups(spec)
     if not spec.get("pasta"):
         set_rlimits(spec)
-        argv = [spec["bwrap"], *spec["args"], "--", spec["program"], *sys.argv[1:]]
+        argv = [spec["bwrap"], *spec["args"], "--", *program_argv(spec), *sys.argv[1:]]
         os.execve(spec["bwrap"], argv, env)
     status = run_private(spec, sys.argv[1:], env)
     if status < 0:  # end as bwrap ended: by the same signal

@@ -8,7 +8,8 @@ each at its own path:
 - read-write: the build's directory ``<state>/builds/<id>/`` (``work/``, the
   ``trusted/`` and ``untrusted/`` checkouts, ``node/``), its log directory
   ``<state>/logs/<id>/`` (playbooks write ``zuul.executor.log_root``, which is
-  ``work/logs`` as in Zuul, copied there when the build ends: ``build_logs``), the build's SSH directory (the agent's socket, ``known_hosts``
+  ``work/logs`` as in Zuul, copied there when the build ends: ``build_logs``), the
+  build's SSH directory (the agent's socket, ``known_hosts``
   and the connections' control sockets), and each of the operator's
   ``executor.trusted_rw_paths``;
 - read-only: the build's ``ansible/`` (ansible-runner's data: inventory, extra
