@@ -10,14 +10,13 @@ reads what the attacker would see: the build's result, its message and its
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.loopback import Listener
 from tests.fakes.tenant import GateTenant
 from zuulish.executor.sandbox import unavailable
 from zuulish.store import BuildRow
@@ -53,28 +52,6 @@ OWN_PLAYBOOK = """- hosts: all
     - name: it lives on into the next task
       shell: "ps -eo args | grep -q '^sleep {marker}' && echo SURVIVES-TASK"
 """
-
-
-class Listener:
-    """A TCP service on the host's 127.0.0.1 that records whether anyone came."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.reached = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.reached.set()
-            conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _host_processes(marker: str) -> list[str]:

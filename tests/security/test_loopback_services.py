@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.loopback import Listener
 from tests.security.attacks import Attack, AttackRun, run_attacks
 from zuulish.executor.sandbox import unavailable
 
@@ -41,28 +41,6 @@ for port in sys.argv[1:]:
             print(host, port, 'DENIED')
 print('PROBED')
 """
-
-
-class Listener:
-    """A TCP service on the host's 127.0.0.1 that records whether anyone came."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.reached = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.reached.set()
-            conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _attacks(port: int) -> list[Attack]:

@@ -5,17 +5,16 @@ values are read off the YAML by hand, attribute by attribute."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.corpus import ZUUL_CONFIGS
 from zuulish.config.freeze import freeze_job, freeze_job_graph
 from zuulish.config.loader import ConfigLoader
 from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.config.validate import ANY_DRIVER, AnyConnection, generic_trigger
 from zuulish.model.project import JobReference
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "zuul-configs"
+CORPUS = ZUUL_CONFIGS
 DEVSTACK = CORPUS / "openstack__devstack__.zuul.yaml"
 
 pytestmark = pytest.mark.skipif(not DEVSTACK.exists(),

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import ZUUL_CONFIGS
 from zuulish.cli import main
 from zuulish.config.validate import validate
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "zuul-configs"
+CORPUS = ZUUL_CONFIGS
 CORPUS_FILES = sorted(CORPUS.glob("*.yaml")) if CORPUS.is_dir() else []
 
 

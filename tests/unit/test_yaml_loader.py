@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.corpus import ZUUL_CONFIGS
 from zuulish.config.yaml_loader import EncryptedValue, LineDict, LineList, load_yaml
 from zuulish.errors import ConfigError
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "zuul-configs"
+CORPUS = ZUUL_CONFIGS
 
 TRICKY = """\
 base: &base {timeout: 3600, tags: [a, b]}
