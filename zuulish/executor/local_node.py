@@ -220,7 +220,12 @@ class LocalNode:
                     "pass_fds": [listener.fileno()]}
             args_file = self.dir / "node.json"
             args_file.write_text(json.dumps(spec))
-            launcher = sandbox.launcher_program()
+            # a link to the launcher written once (ETXTBSY, sandbox.launcher_program),
+            # named in the node's directory: its command line names <state>/builds/,
+            # by which a later executor finds what a killed one left (leftovers)
+            launcher = self.dir / "launch"
+            launcher.unlink(missing_ok=True)
+            launcher.symlink_to(sandbox.launcher_program())
             with self._stderr.open("wb") as stderr:
                 self._process = subprocess.Popen(
                     [str(launcher), "-IS", str(AGENT_SOURCE), str(listener.fileno())],
