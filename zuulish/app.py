@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from zuulish.clock import Clock, SystemClock
-from zuulish.drivers.git.connection import GitForge
 from zuulish.drivers.git.intake import IntakeServer, serve_forges
-from zuulish.drivers.git.reporter import GitReporter
-from zuulish.drivers.git.source import GitSource
-from zuulish.drivers.git.trigger import parse_trigger
-from zuulish.drivers.interfaces import Reporter, Source
+from zuulish.drivers.registry import make_connections, trigger_parsers
 from zuulish.drivers.timer.timer import Timer
-from zuulish.drivers.timer.trigger import parse_trigger as parse_timer_trigger
 from zuulish.errors import ConfigError
 from zuulish.executor.retention import DAY, LogRetention
 from zuulish.executor.server import Executor
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
-from zuulish.model import TIMER
 from zuulish.nodepool.launcher import Launcher
 from zuulish.nodepool.local import LocalProvider
 from zuulish.nodepool.provider import Provider
@@ -33,37 +26,6 @@ from zuulish.store import Store
 from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Connections:
-    forges: dict[str, GitForge] = field(default_factory=dict)
-    sources: dict[str, Source] = field(default_factory=dict)
-    reporters: dict[str, Reporter] = field(default_factory=dict)
-    drivers: dict[str, str] = field(default_factory=dict)
-
-
-def make_connections(config: ServerConfig, store: Store) -> Connections:
-    conns = Connections()
-    for name, conn in config.connections.items():
-        conns.drivers[name] = conn.driver
-        if conn.driver == "git":
-            forge = GitForge(name, config.state_dir, store, config.web_url, config.path)
-            conns.forges[name] = forge
-            conns.sources[name] = GitSource(forge, store)
-            conns.reporters[name] = GitReporter(forge, store)
-        elif conn.driver == TIMER:
-            if name != TIMER:
-                raise ConfigError(f"connection {name!r}: the timer needs no connection; "
-                                  f"pipelines name it 'timer' in their trigger",
-                                  file=str(config.path))
-        else:
-            raise ConfigError(f"connection {name!r}: the {conn.driver} driver is not "
-                              "available yet; use driver 'git' (the built-in forge)",
-                              file=str(config.path))
-    # Zuul's timer needs no connection configuration: ``timer`` is always there.
-    conns.drivers.setdefault(TIMER, TIMER)
-    return conns
 
 
 def make_providers(config: ServerConfig) -> list[Provider]:
@@ -91,10 +53,9 @@ class AllInOne:
                               f"{exc.strerror or exc}", file=str(config.path)) from exc
         self.store = Store(config.database)
         self.store.upgrade()
-        self.connections = make_connections(config, self.store)
+        self.connections = make_connections(config, self.store, self.clock)
         self.layouts = TenantLayouts(config.tenant_file, self.connections.drivers,
-                                     self.connections.sources,
-                                     {"git": parse_trigger, TIMER: parse_timer_trigger})
+                                     self.connections.sources, trigger_parsers())
         self.scheduler = Scheduler(self.store, self.clock, self.layouts,
                                    self.connections.sources, self.connections.reporters,
                                    config.web_url)
@@ -143,6 +104,8 @@ class AllInOne:
             self.intake = serve_forges(self.config.path, self.connections.forges)
             self.intake.start()
         self.recover()
+        for service in self.connections.services:
+            service.start()
         poll = self.config.poll_interval
         notifier = self.store.notifier
         self.workers = [
@@ -168,6 +131,8 @@ class AllInOne:
     def stop(self) -> None:
         if self.intake is not None:
             self.intake.stop()
+        for service in self.connections.services:
+            service.stop()
         for w in self.workers:
             w.stop()
         self.executor.stop(wait=True)  # cancelled builds end within a second or two

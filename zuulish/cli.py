@@ -113,7 +113,7 @@ def cmd_logs_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_project_create(args: argparse.Namespace) -> int:
-    from zuulish.app import make_connections
+    from zuulish.drivers.registry import make_connections
     from zuulish.store import Store
 
     config = _load(args)
@@ -139,7 +139,7 @@ def _clone_command(forge: Any, name: str) -> str:
 
 
 def cmd_project_clone_url(args: argparse.Namespace) -> int:
-    from zuulish.app import make_connections
+    from zuulish.drivers.registry import make_connections
     from zuulish.store import Store
 
     config = _load(args)

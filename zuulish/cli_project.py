@@ -20,8 +20,8 @@ from zuulish.project_import import (
 
 
 def _forge(args: argparse.Namespace, upgrade: bool = False) -> GitForge:
-    from zuulish.app import make_connections
     from zuulish.cli import _forge_connection, _load
+    from zuulish.drivers.registry import make_connections
     from zuulish.store import Store
 
     config = _load(args)

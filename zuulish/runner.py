@@ -66,7 +66,8 @@ class WebThread:
         config = self.aio.config
         self.thread.start()
         app = create_app(self.aio.store, self.aio.layouts, config.state_dir, config.web_url,
-                         admin_token=config.admin_token)
+                         admin_token=config.admin_token,
+                         extra_routes=self.aio.connections.routes)
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)

@@ -19,7 +19,6 @@ from zuulish.errors import ConfigError, ConfigErrors
 from zuulish.merger.speculative import MODES
 from zuulish.model import (
     ChangeStateFilter,
-    EventFilter,
     Job,
     NodeSet,
     NodeSpec,
@@ -32,11 +31,12 @@ from zuulish.model import (
     RoleRef,
     Window,
 )
+from zuulish.model.pipeline import TriggerFilter
 from zuulish.model.project import JobReference
 from zuulish.model.varnames import forbidden_names
 from zuulish.server_config import kind_name
 
-TriggerParser = Callable[[str, list], tuple[EventFilter, ...]]
+TriggerParser = Callable[[str, list], tuple[TriggerFilter, ...]]
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         allowed = ", ".join(m.value for m in PipelineManager)
         raise _err(body, ctx, f"pipeline {name!r}: manager must be one of {allowed}, "
                               f"not {manager!r}") from None
-    triggers: list[EventFilter] = []
+    triggers: list[TriggerFilter] = []
     for conn, entries in (_expect(body, "trigger", dict, ctx, "pipeline") or {}).items():
         driver = connections.get(conn)
         if driver is None:

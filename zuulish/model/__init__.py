@@ -3,7 +3,7 @@
 from zuulish.model.build import Build, BuildResult, BuildState
 from zuulish.model.buildset import BuildSet, MergeState
 from zuulish.model.change import Change, ChangeKey, ChangeStatus
-from zuulish.model.event import TIMER, TriggerEvent
+from zuulish.model.event import TIMER, EventMeaning, TriggerEvent
 from zuulish.model.job import FrozenJob, Job, PlaybookRef, RoleRef
 from zuulish.model.job_graph import JobGraph
 from zuulish.model.node import Node, NodeState
@@ -28,5 +28,5 @@ __all__ = [
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
     "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "RoleRef", "TIMER",
-    "TriggerEvent", "Window", "branch_of", "is_null_rev",
+    "EventMeaning", "TriggerEvent", "Window", "branch_of", "is_null_rev",
 ]

@@ -40,6 +40,9 @@ class Change:
     unresolved_depends_on: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     url: str = ""
+    #: how the forge names the change to people (``org/repo#12``), when its numbers
+    #: are not the key's (GitHub numbers pull requests per repository)
+    display: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -50,4 +53,6 @@ class Change:
         return self.status == ChangeStatus.MERGED
 
     def describe(self) -> str:
+        if self.display:
+            return f"change {self.display} ({self.project})"
         return f"change {self.key.number},{self.patchset} ({self.project})"

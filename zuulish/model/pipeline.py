@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from zuulish.model.change import Change
-from zuulish.model.event import TriggerEvent
+from zuulish.model.event import EventMeaning, TriggerEvent
 from zuulish.model.ref import is_null_rev
 
 
@@ -49,6 +50,17 @@ class Window:
         return max(shrunk, self.floor)
 
 
+class TriggerFilter(Protocol):
+    """One entry of a pipeline trigger, as any driver parses it: which of its
+    connection's events enqueue a change (or a ref)."""
+
+    connection: str
+    #: the timer's time spec; None for every driver but the timer
+    timer: str | None
+
+    def matches(self, event: TriggerEvent) -> bool: ...
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """One entry of a pipeline trigger: which events enqueue a change."""
@@ -65,7 +77,8 @@ class EventFilter:
     def matches(self, event: TriggerEvent) -> bool:
         if event.connection != self.connection or event.type not in self.types:
             return False
-        if self.ignore_deletes and event.type == "ref-updated" and is_null_rev(event.newrev):
+        if (self.ignore_deletes and event.meaning == EventMeaning.BRANCH_UPDATED
+                and is_null_rev(event.newrev)):
             return False
         if self.refs and not any(re.match(r, event.ref or "") for r in self.refs):
             return False
@@ -121,7 +134,7 @@ class Pipeline:
     name: str
     manager: PipelineManager
     description: str = ""
-    triggers: tuple[EventFilter, ...] = ()
+    triggers: tuple[TriggerFilter, ...] = ()
     # label -> the lowest value that satisfies it, or the exact values that do
     require_approvals: dict[str, tuple[tuple[str, int | tuple[int, ...]], ...]] = field(
         default_factory=dict)

@@ -32,6 +32,7 @@ from zuulish.model import (
     BuildState,
     Change,
     ChangeKey,
+    EventMeaning,
     MergeState,
     Pipeline,
     PipelineManager,
@@ -222,23 +223,25 @@ class Scheduler:
             branch=row.branch, change_number=row.change_number, patchset=row.patchset,
             comment=data.get("comment"), approvals=dict(data.get("approvals") or {}),
             ref=data.get("ref"), oldrev=data.get("oldrev"), newrev=data.get("newrev"),
-            account=data.get("account"))
+            account=data.get("account"), action=data.get("action"), data=dict(data))
         tenants = self.layouts.tenants_for(event.connection, event.project)
         if not tenants:
             return f"ignored: no tenant includes project {event.project!r} on " \
                    f"connection {event.connection!r}"
         outcomes = []
         for tenant in tenants:
-            if event.type == "ref-updated":
+            meaning = event.meaning
+            if meaning == EventMeaning.BRANCH_UPDATED:
                 self.layouts.reload(tenant, event.project)
                 refused = self.layouts.refused.get(tenant)
                 outcomes.append(f"{tenant}: reconfigured" if refused is None else
                                 f"{tenant}: configuration not applied ({len(refused.errors)} "
                                 "new error(s)); the last good layout stays")
-            if event.type in ("ref-updated", "change-merged", "change-abandoned"):
+            if meaning in (EventMeaning.BRANCH_UPDATED, EventMeaning.MERGED,
+                           EventMeaning.ABANDONED):
                 self._dirty.mark_tenant(tenant)  # needs met or lost anywhere
-            if event.change_number is not None and event.type in (
-                    "patchset-created", "change-abandoned", "change-merged"):
+            if event.change_number is not None and meaning in (
+                    EventMeaning.NEW_PATCHSET, EventMeaning.ABANDONED, EventMeaning.MERGED):
                 n = self._dequeue_change(tenant, event)
                 if n:
                     outcomes.append(f"{tenant}: dequeued {n} item(s) of change "
@@ -408,14 +411,15 @@ class Scheduler:
                 QueueItemRow.tenant == tenant, QueueItemRow.state == "queued",
                 QueueItemRow.connection == event.connection,
                 QueueItemRow.change_number == event.change_number)
-            if event.type == "patchset-created" and event.patchset is not None:
+            if event.meaning == EventMeaning.NEW_PATCHSET and event.patchset is not None:
                 layout = self.layouts.layouts.get(tenant)
                 keep = [p.name for p in layout.pipelines.values()
                         if not p.dequeue_on_new_patchset] if layout else []
                 query = query.where(QueueItemRow.patchset < event.patchset,
                                     QueueItemRow.pipeline.not_in(keep))
             rows = [item for item in s.scalars(query).all()
-                    if not (event.type == "change-merged" and _merged_by(s, item, event))]
+                    if not (event.meaning == EventMeaning.MERGED
+                            and _merged_by(s, item, event))]
             for item in rows:
                 self._end_item(s, item, "dequeued", None,
                                f"dequeued by {event.type} of change {event.change_number}")

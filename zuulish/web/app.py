@@ -10,7 +10,7 @@ import json
 import mimetypes
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -378,11 +378,13 @@ async def api_errors_as_json(request: web.Request,
 
 def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: str,
                templates_dir: Path | None = None,
-               admin_token: str | None = None) -> web.Application:
+               admin_token: str | None = None,
+               extra_routes: Sequence[web.AbstractRouteDef] = ()) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
-    logs; ``admin_token`` turns on the management API (enqueue, dequeue, promote).
+    logs; ``admin_token`` turns on the management API (enqueue, dequeue, promote);
+    ``extra_routes`` are the connections' own (a forge's webhook).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -421,6 +423,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     if (WEB_DIR / "static").is_dir():
         routes.append(web.static("/static", WEB_DIR / "static"))
         routes.append(web.get("/favicon.ico", favicon))
+    routes.extend(extra_routes)
     app.router.add_routes(routes)
     return app
 
