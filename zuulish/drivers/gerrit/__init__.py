@@ -1,0 +1,1 @@
+"""Gerrit: changes gated through stream-events (or webhooks) and the REST API."""

@@ -1,0 +1,1 @@
+"""GitHub: pull requests gated through webhooks and the REST API."""
