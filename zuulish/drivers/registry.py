@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.config.parser import TriggerParser
+from zuulish.drivers.depends_on import ChangeUrls
 from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError
 from zuulish.model import TIMER
@@ -43,6 +44,8 @@ class DriverContext:
     config: ServerConfig
     store: Store
     clock: Clock
+    #: every connection's Depends-On URLs (register yours; resolve others')
+    change_urls: ChangeUrls = field(default_factory=ChangeUrls)
 
 
 @dataclass

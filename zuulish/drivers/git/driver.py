@@ -14,5 +14,6 @@ def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> C
     """The forge's repositories live under the state directory; it needs no options."""
     config = ctx.config
     forge = GitForge(name, config.state_dir, ctx.store, config.web_url, config.path)
-    return ConnectionParts(source=GitSource(forge, ctx.store),
+    ctx.change_urls.register(name, forge.resolve_change_url)
+    return ConnectionParts(source=GitSource(forge, ctx.store, ctx.change_urls),
                            reporter=GitReporter(forge, ctx.store), forge=forge)

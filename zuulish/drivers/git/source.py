@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from zuulish.drivers.depends_on import ChangeUrls
 from zuulish.drivers.git.connection import GitForge
 from zuulish.merger.speculative import read_files
 from zuulish.model import Change, ChangeKey, ChangeStatus
@@ -14,18 +15,21 @@ from zuulish.store import ChangeRow, PatchsetRow, Store
 class GitSource:
     """The scheduler's view of the built-in forge: changes and repository content."""
 
-    def __init__(self, forge: GitForge, store: Store):
+    def __init__(self, forge: GitForge, store: Store, change_urls: ChangeUrls | None = None):
         self.forge = forge
         self.store = store
+        #: other connections' change URLs (a Depends-On on a pull request, say)
+        self.change_urls = change_urls
 
     def get_change(self, number: int) -> Change | None:
         """The change's current patch set, with what it needs resolved.
 
-        ``needs`` holds the changes named by ``Depends-On:`` footers on this
-        connection and the change whose current patch set is this commit's parent,
-        unless they are merged (an abandoned one stays, so the scheduler can say
-        so). Footers that point at nothing known, and a parent that is an outdated
-        patch set of an open change, go to ``unresolved_depends_on``.
+        ``needs`` holds the changes named by ``Depends-On:`` footers (on this
+        connection or, through ``change_urls``, on any other) and the change whose
+        current patch set is this commit's parent, unless they are merged (an
+        abandoned one stays, so the scheduler can say so). Footers that point at
+        nothing known, and a parent that is an outdated patch set of an open
+        change, go to ``unresolved_depends_on``.
         """
         with self.store.read() as s:
             row = s.scalars(select(ChangeRow).where(ChangeRow.connection == self.forge.name,
@@ -36,8 +40,15 @@ class GitSource:
             unresolved: list[str] = []
             for url in row.depends_on or []:
                 target = self.forge.resolve_change_url(url)
+                if target is None:
+                    other = self.change_urls.resolve(url) if self.change_urls else None
+                    if other is not None and other.connection != self.forge.name:
+                        if other not in needs:
+                            needs.append(other)  # its state is the planner's question
+                        continue
                 if target is None or target == number:
-                    unresolved.append(f"Depends-On {url} points at no change of this forge")
+                    unresolved.append(f"Depends-On {url} points at no change of this forge"
+                                      " or of any other connection")
                     continue
                 status = s.scalar(select(ChangeRow.status).where(
                     ChangeRow.connection == self.forge.name, ChangeRow.number == target))
