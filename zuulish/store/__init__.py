@@ -7,12 +7,13 @@ from zuulish.store.database import Store
 from zuulish.store.events import EventRow
 from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow
+from zuulish.store.outbox import OutboxRow
 from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, QueueItemRow
 from zuulish.store.timers import TimerTickRow
 
 __all__ = [
     "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
-    "MergeRequestRow", "NodeRequestRow", "NodeRow", "PatchsetRow", "ProjectKeyRow",
+    "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
     "ReportRow", "Store", "TimerTickRow",
 ]
