@@ -216,7 +216,8 @@ class SimForge:
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
                patchset: int | None = None,
-               file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
+               file_comments: dict[str, list[dict[str, Any]]] | None = None,
+               options: dict[str, Any] | None = None, comment: bool = True) -> None:
         self.reports.append((number, action, result))
         self.messages.append((number, message))
         if file_comments:

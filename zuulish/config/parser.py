@@ -7,6 +7,7 @@ knows its file and line) and raises :class:`ConfigError` pointing at it.
 from __future__ import annotations
 
 import difflib
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,11 +153,34 @@ def _reporters(value: Any, ctx: SourceContext, connections: dict[str, str]) -> t
         opts = opts or {}
         if not isinstance(opts, dict):
             raise _err(value, ctx, f"options for reporter {conn!r} must be a mapping")
+        parse = reporter_parser(connections.get(conn, ""))
+        if parse is not None:
+            try:
+                specs.append(parse(conn, opts))
+            except ValueError as exc:
+                raise _err(value, ctx, f"reporter {conn!r}: {exc}") from None
+            continue
         votes = tuple((str(k), int(v)) for k, v in opts.items()
                       if k not in ("submit", "comment") and isinstance(v, int))
         specs.append(ReporterSpec(conn, votes, bool(opts.get("submit", False)),
                                   bool(opts.get("comment", True))))
     return tuple(specs)
+
+
+#: drivers whose reporters take options of their own: "module:function" parsing
+#: ``(connection, options) -> ReporterSpec`` (ValueError for what it refuses)
+REPORTER_PARSERS = {
+    "github": "zuulish.drivers.github.reporter_options:parse_reporter_options",
+}
+
+
+def reporter_parser(driver: str) -> Callable[[str, dict], ReporterSpec] | None:
+    """The reporter parser of ``driver``; None: votes, ``submit`` and ``comment``."""
+    spec = REPORTER_PARSERS.get(driver)
+    if spec is None:
+        return None
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 # A pipeline's ``require``/``reject`` per connection: what zuulish checks, what it

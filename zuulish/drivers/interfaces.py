@@ -3,6 +3,7 @@ a source, a trigger parser and a reporter; the scheduler sees only these."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from zuulish.model import Change
@@ -39,10 +40,13 @@ class Reporter(Protocol):
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
                patchset: int | None = None,
-               file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
+               file_comments: dict[str, list[dict[str, Any]]] | None = None,
+               options: Mapping[str, Any] | None = None, comment: bool = True) -> None:
         """Comment (and vote, on the current patch set) on a change. ``file_comments``
         (path -> ``{line, message, level?, range?}``, as ``zuul.file_comments``) are
-        left on lines of the change's files where the forge can, else in the comment."""
+        left on lines of the change's files where the forge can, else in the comment.
+        ``options`` are the driver's own reporter options (``ReporterSpec.options``);
+        ``comment`` false: no comment, only the rest (votes, statuses, labels)."""
 
     def submit(self, number: int, repo_state: dict) -> str:
         """Merge the change exactly as tested; raise UserError if it cannot."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from zuulish.model.change import Change
 from zuulish.model.event import EventMeaning, TriggerEvent
@@ -127,6 +127,9 @@ class ReporterSpec:
     votes: tuple[tuple[str, int], ...] = ()
     submit: bool = False
     comment: bool = True
+    #: what else the connection's driver reports (GitHub: status, check, labels,
+    #: review), as its reporter parser read it from the pipeline
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass

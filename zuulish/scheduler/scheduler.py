@@ -1439,7 +1439,8 @@ class Scheduler:
                 self.reporters[spec.connection].report(
                     change.key.number, tenant=tenant, pipeline=pipeline.name, action=action,
                     result=result, votes=votes, message=message, patchset=change.patchset,
-                    file_comments=file_comments or {})
+                    file_comments=file_comments or {}, options=dict(spec.options),
+                    comment=spec.comment)
             except UserError as exc:
                 log.warning("could not report on %s: %s", change.describe(), exc)
 

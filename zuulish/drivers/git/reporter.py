@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -36,16 +37,21 @@ class GitReporter:
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,
                patchset: int | None = None,
-               file_comments: dict[str, list[dict[str, Any]]] | None = None) -> None:
+               file_comments: dict[str, list[dict[str, Any]]] | None = None,
+               options: Mapping[str, Any] | None = None, comment: bool = True) -> None:
         """Leave a report on the patch set that was tested (default: the current one).
 
         Votes count only on the current patch set: a result for an older patch
         set is kept as a comment on it, and its votes are not applied. The forge
         has no inline comments: ``file_comments`` are listed at the end of the
-        comment as ``path:line: message`` lines.
+        comment as ``path:line: message`` lines. With ``comment`` false (the
+        pipeline's ``comment: false``) the report carries the votes and no text.
+        The forge's reporter has no options of its own.
         """
         lines = comment_lines(file_comments or {})
-        if lines:
+        if not comment:
+            message = ""
+        elif lines:
             message = message.rstrip("\n") + "\n\nFile comments:\n" + "\n".join(lines) + "\n"
         now = time.time()
         with self.store.session() as s:
