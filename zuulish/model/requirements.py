@@ -351,6 +351,9 @@ class Requirements:
         """What ``change`` has (as ``reject``: any one keeps it out)."""
         return [r.describe() for r in self.entries if r.met_by(change, now)]
 
+    def describe(self) -> list[str]:
+        return [r.describe() for r in self.entries]
+
     def __bool__(self) -> bool:
         return bool(self.entries)
 
