@@ -49,8 +49,8 @@ def test_events_match_by_gerrit_type() -> None:
 
 
 def test_the_recheck_regex_of_openstack_matches_gerrits_comment() -> None:
-    p = pipeline("        - event: comment-added\n"
-                 "          comment: (?i)^(Patch Set [0-9]+:)?( [\\w\\\\+-]*)*(\\n\\n)?\\s*recheck\n")
+    p = pipeline("        - event: comment-added\n          comment: "
+                 "(?i)^(Patch Set [0-9]+:)?( [\\w\\\\+-]*)*(\\n\\n)?\\s*recheck\n")
     assert fires(p, "comment-added.recheck")
     assert not fires(p, "comment-added.vote")
 
