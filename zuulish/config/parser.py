@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from zuulish.config.requirements import APPROVAL_PARTS
 from zuulish.config.requirements import READERS as REQUIREMENT_READERS
+from zuulish.config.requirements import Reader as RequirementReader
 from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import key_line, where
 from zuulish.errors import ConfigError, ConfigErrors
@@ -224,6 +226,20 @@ def _state_filter(req: dict, key: str, ctx: SourceContext, name: str, driver: st
     return ChangeStateFilter(flags["open"], flags["current-patchset"], flags["merged"], status)
 
 
+def _requirement_reader(driver: str, req: dict) -> RequirementReader | None:
+    """The reader of a Gerrit or GitHub connection's ``require``/``reject`` (None: the
+    built-in forge's reading). A connection of unknown driver (``validate-config``
+    without a server configuration) is read as the forge whose attributes it uses."""
+    if driver in REQUIREMENT_READERS or driver == "git":
+        return REQUIREMENT_READERS.get(driver)
+    if set(req) & {"review", "label", "draft"}:
+        return REQUIREMENT_READERS["github"]
+    votes = [a for a in _as_list(req.get("approval")) if isinstance(a, dict)]
+    if set(req) & {"wip", "hashtags"} or any(set(a) & set(APPROVAL_PARTS) for a in votes):
+        return REQUIREMENT_READERS["gerrit"]
+    return None
+
+
 @dataclass
 class ChangeFilters:
     """One of a pipeline's ``require``/``reject``, per connection."""
@@ -252,7 +268,7 @@ def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
         if not isinstance(req, dict):
             raise _err_at(body[key], conn, ctx, f"pipeline {name!r}: {key} for {conn!r} "
                                                 f"must be a mapping, not {req!r}")
-        read = REQUIREMENT_READERS.get(connections.get(conn, ""))
+        read = _requirement_reader(connections.get(conn, ""), req)
         if read is not None:
             requirements[conn] = read(req, ctx.path, f"pipeline {name!r} {key} {conn!r}")
             continue

@@ -216,8 +216,10 @@ def github_requirements(req: dict, path: str, what: str) -> Requirements:
     return Requirements(tuple(found))
 
 
+#: reads one ``require``/``reject`` mapping: (mapping, file path, what it is) -> conditions
+Reader = Callable[[dict, str, str], Requirements]
 #: driver -> the reader of its ``require``/``reject`` mappings
-READERS: dict[str, Callable[[dict, str, str], Requirements]] = {
+READERS: dict[str, Reader] = {
     "gerrit": gerrit_requirements,
     "github": github_requirements,
 }
