@@ -98,7 +98,7 @@ def test_what_zuulish_cannot_check_is_refused_at_its_line(require: str, line: in
 
 def test_what_real_configurations_use_is_warned_about_and_ignored() -> None:
     built = layout("        approval:\n          - Verified: [1, 2]\n            username: zuul\n"
-                   "        label: [mergeit]\n", driver="github")
+                   "        label: [mergeit]\n")
     assert built.errors == []
     assert sorted((w.line, w.message) for w in built.warnings) == [
         (11, "pipeline 'check': require approval 'username' is ignored: the forge does not "

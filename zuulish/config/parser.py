@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from zuulish.config.requirements import APPROVAL_PARTS
+from zuulish.config.requirements import READERS as REQUIREMENT_READERS
+from zuulish.config.requirements import Reader as RequirementReader
 from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import key_line, where
 from zuulish.errors import ConfigError, ConfigErrors
@@ -34,6 +37,7 @@ from zuulish.model import (
 )
 from zuulish.model.pipeline import TriggerFilter
 from zuulish.model.project import JobReference
+from zuulish.model.requirements import Requirements
 from zuulish.model.varnames import forbidden_names
 from zuulish.server_config import kind_name
 
@@ -183,10 +187,11 @@ def reporter_parser(driver: str) -> Callable[[str, dict], ReporterSpec] | None:
     return getattr(importlib.import_module(module), name)
 
 
-# A pipeline's ``require``/``reject`` per connection: what zuulish checks, what it
-# reads and ignores (real configurations use them: refusing would reject them), the rest
-# is refused. ``status`` is the change's status on Gerrit and the built-in forge, a
-# commit status (``user:context:state``) on GitHub.
+# A pipeline's ``require``/``reject`` per connection. Gerrit and GitHub connections
+# are read as Zuul documents them for that forge (zuulish.config.requirements). For the
+# built-in forge (and a connection of unknown driver, as ``validate-config`` sees it):
+# what zuulish checks, what it reads and ignores (real configurations use them:
+# refusing would reject them), the rest is refused. ``status`` is the change's status.
 STATE_KEYS = {"open", "current-patchset", "merged", "status"}
 IGNORED_FILTER_KEYS = {"review": "GitHub reviews", "label": "GitHub labels"}
 CHANGE_STATUSES = ("NEW", "MERGED", "ABANDONED")
@@ -229,13 +234,15 @@ def _state_filter(req: dict, key: str, ctx: SourceContext, name: str, driver: st
     status: tuple[str, ...] = ()
     if "status" in req:
         given = tuple(str(s) for s in _as_list(req["status"]))
-        if driver != "github" and given and all(s in CHANGE_STATUSES for s in given):
+        if given and all(s in CHANGE_STATUSES for s in given):
             status = given
-        elif driver in ("git", "gerrit"):
+        elif driver == "git":
             raise _err_at(req, "status", ctx, f"{what} status must be a change status "
                                               f"({', '.join(CHANGE_STATUSES)}), not "
                                               f"{req['status']!r}")
         else:
+            # a connection whose driver is not known here (validate-config): perhaps
+            # GitHub's commit status, which this reading cannot check
             warn(req, "status", ctx.path, f"{what} 'status' (a commit status) is ignored: "
                                           "zuulish does not read commit statuses")
     if not any(v is not None for v in flags.values()) and not status:
@@ -243,14 +250,40 @@ def _state_filter(req: dict, key: str, ctx: SourceContext, name: str, driver: st
     return ChangeStateFilter(flags["open"], flags["current-patchset"], flags["merged"], status)
 
 
+def _requirement_reader(driver: str, req: dict) -> RequirementReader | None:
+    """The reader of a Gerrit or GitHub connection's ``require``/``reject`` (None: the
+    built-in forge's reading). A connection of unknown driver (``validate-config``
+    without a server configuration) is read as the forge whose attributes it uses."""
+    if driver in REQUIREMENT_READERS or driver == "git":
+        return REQUIREMENT_READERS.get(driver)
+    if set(req) & {"review", "label", "draft"}:
+        return REQUIREMENT_READERS["github"]
+    votes = [a for a in _as_list(req.get("approval")) if isinstance(a, dict)]
+    if set(req) & {"wip", "hashtags"} or any(set(a) & set(APPROVAL_PARTS) for a in votes):
+        return REQUIREMENT_READERS["gerrit"]
+    return None
+
+
+@dataclass
+class ChangeFilters:
+    """One of a pipeline's ``require``/``reject``, per connection."""
+
+    #: the built-in forge's approvals: (label, value or values)
+    approvals: dict[str, tuple[tuple[str, Any], ...]]
+    #: the built-in forge's state conditions
+    states: dict[str, ChangeStateFilter]
+    #: a Gerrit or GitHub connection's conditions, as Zuul reads them for that forge
+    requirements: dict[str, Requirements]
+
+
 def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
-                    connections: dict[str, str]
-                    ) -> tuple[dict[str, tuple[tuple[str, Any], ...]],
-                               dict[str, ChangeStateFilter]]:
-    """``require``/``reject`` per connection: approvals (label, value or values), and
-    the change's state."""
+                    connections: dict[str, str]) -> ChangeFilters:
+    """``require``/``reject`` per connection: for Gerrit and GitHub, the forge's
+    conditions; for the built-in forge, approvals (label, value or values) and the
+    change's state."""
     approvals: dict[str, tuple[tuple[str, Any], ...]] = {}
     states: dict[str, ChangeStateFilter] = {}
+    requirements: dict[str, Requirements] = {}
     for conn, req in (_expect(body, key, dict, ctx, "pipeline") or {}).items():
         if conn not in connections:
             raise _err_at(body, key, ctx, f"pipeline {name!r}: {key} names unknown "
@@ -259,6 +292,10 @@ def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
         if not isinstance(req, dict):
             raise _err_at(body[key], conn, ctx, f"pipeline {name!r}: {key} for {conn!r} "
                                                 f"must be a mapping, not {req!r}")
+        read = _requirement_reader(connections.get(conn, ""), req)
+        if read is not None:
+            requirements[conn] = read(req, ctx.path, f"pipeline {name!r} {key} {conn!r}")
+            continue
         allowed = {"approval", *STATE_KEYS, *IGNORED_FILTER_KEYS}
         raise_all(unknown_keys(req, allowed, f"pipeline {name!r} {key} {conn!r}", ctx))
         for ignored, what in IGNORED_FILTER_KEYS.items():
@@ -269,7 +306,7 @@ def _change_filters(body: dict, key: str, ctx: SourceContext, name: str,
         state = _state_filter(req, key, ctx, name, connections.get(conn, ""))
         if state is not None:
             states[conn] = state
-    return approvals, states
+    return ChangeFilters(approvals, states, requirements)
 
 
 WINDOW_KEYS = {"window": "size", "window-floor": "floor", "window-ceiling": "ceiling",
@@ -332,8 +369,8 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
             triggers.extend(parse(conn, _as_list(entries)))
         except ValueError as exc:
             raise _err(entries, ctx, f"pipeline {name!r} trigger: {exc}") from None
-    require, require_state = _change_filters(body, "require", ctx, name, connections)
-    reject, reject_state = _change_filters(body, "reject", ctx, name, connections)
+    require = _change_filters(body, "require", ctx, name, connections)
+    reject = _change_filters(body, "reject", ctx, name, connections)
     messages = {action: str(body[f"{action}-message"])
                 for action in ("success", "failure", "merge-conflict", "start", "enqueue",
                                "dequeue", "no-jobs", "footer")
@@ -361,10 +398,12 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         manager=manager,
         description=str(body.get("description", "")),
         triggers=tuple(triggers),
-        require_approvals=require,
-        reject_approvals=reject,
-        require_state=require_state,
-        reject_state=reject_state,
+        require_approvals=require.approvals,
+        reject_approvals=reject.approvals,
+        require_state=require.states,
+        reject_state=reject.states,
+        require=require.requirements,
+        reject=reject.requirements,
         messages=messages,
         dequeue_on_new_patchset=bool(body.get("dequeue-on-new-patchset", True)),
         post_review=bool(body.get("post-review", False)),

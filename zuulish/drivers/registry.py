@@ -68,6 +68,7 @@ FACTORIES = {
 #: driver name -> "module:function" parsing that driver's pipeline trigger entries
 TRIGGER_PARSERS = {
     "git": "zuulish.drivers.git.trigger:parse_trigger",
+    "gerrit": "zuulish.drivers.gerrit.trigger:parse_trigger",
     TIMER: "zuulish.drivers.timer.trigger:parse_trigger",
 }
 

@@ -23,6 +23,32 @@ class ChangeKey:
         return f"{self.connection}:{self.number}"
 
 
+@dataclass(frozen=True)
+class Vote:
+    """One vote on a label of the change's current patch set, with who cast it and
+    when (Gerrit's approvals; the built-in forge records only ``Change.approvals``)."""
+
+    label: str
+    value: int
+    username: str = ""
+    email: str = ""
+    granted_on: float | None = None  # epoch seconds; None where the forge does not say
+
+
+@dataclass(frozen=True)
+class Review:
+    """A reviewer's standing review of a pull request (GitHub)."""
+
+    user: str
+    #: GitHub's review state, lower case: approved, changes_requested, commented,
+    #: dismissed, pending
+    state: str
+    submitted_at: float | None = None  # epoch seconds
+    #: the reviewer's permission on the repository: read, triage, write, maintain, admin
+    permission: str = "read"
+    email: str = ""
+
+
 @dataclass
 class Change:
     """One patch set of a change, as the scheduler sees it."""
@@ -43,6 +69,19 @@ class Change:
     #: how the forge names the change to people (``org/repo#12``), when its numbers
     #: are not the key's (GitHub numbers pull requests per repository)
     display: str = ""
+    #: every vote on the current patch set with who and when (Gerrit); the built-in
+    #: forge fills ``approvals`` only
+    votes: tuple[Vote, ...] = ()
+    wip: bool = False  # Gerrit's work in progress
+    hashtags: tuple[str, ...] = ()  # Gerrit
+    labels: tuple[str, ...] = ()  # GitHub's labels on the pull request
+    reviews: tuple[Review, ...] = ()  # GitHub
+    #: GitHub commit statuses of the head commit, as ``user:context:state``
+    statuses: tuple[str, ...] = ()
+    #: GitHub check runs of the head commit, as ``app-slug:name:conclusion`` (or
+    #: ``:status`` while not completed); requirements read them as statuses, as Zuul does
+    check_runs: tuple[str, ...] = ()
+    draft: bool = False  # GitHub's draft pull request
 
     @property
     def is_open(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from zuulish.model.change import Change
 from zuulish.model.event import EventMeaning, TriggerEvent
 from zuulish.model.ref import is_null_rev
+from zuulish.model.requirements import Requirements
 
 
 class PipelineManager(StrEnum):
@@ -147,6 +148,10 @@ class Pipeline:
     # per connection: the change's state that ``require`` asks for, and ``reject`` refuses
     require_state: dict[str, ChangeStateFilter] = field(default_factory=dict)
     reject_state: dict[str, ChangeStateFilter] = field(default_factory=dict)
+    # per Gerrit or GitHub connection: all its ``require`` and ``reject`` conditions, as
+    # Zuul reads them for that forge (the built-in forge uses the four fields above)
+    require: dict[str, Requirements] = field(default_factory=dict)
+    reject: dict[str, Requirements] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)  # e.g. success-message
     dequeue_on_new_patchset: bool = True
     start: tuple[ReporterSpec, ...] = ()
@@ -203,12 +208,21 @@ class Pipeline:
                 missing.append(f"{label}: {wanted}")
         return missing
 
-    def state_unmet(self, change: Change) -> list[str]:
-        """The ``require`` conditions on the change's state it does not meet."""
-        wanted = self.require_state.get(change.key.connection)
-        return [what for what, ok in wanted.checks(change) if not ok] if wanted else []
+    def state_unmet(self, change: Change, now: float | None = None) -> list[str]:
+        """The ``require`` conditions on the change's state it does not meet (for a
+        Gerrit or GitHub connection: every ``require`` condition it does not meet).
+        ``now`` (epoch seconds) is needed by ``newer-than``/``older-than``."""
+        conn = change.key.connection
+        wanted = self.require_state.get(conn)
+        unmet = [what for what, ok in wanted.checks(change) if not ok] if wanted else []
+        requirements = self.require.get(conn)
+        return unmet + (requirements.unmet(change, now) if requirements else [])
 
-    def state_rejected(self, change: Change) -> list[str]:
-        """The ``reject`` conditions on the change's state it meets (any one rejects)."""
-        refused = self.reject_state.get(change.key.connection)
-        return [what for what, hit in refused.checks(change) if hit] if refused else []
+    def state_rejected(self, change: Change, now: float | None = None) -> list[str]:
+        """The ``reject`` conditions on the change's state it meets (any one rejects;
+        for a Gerrit or GitHub connection: every ``reject`` condition it meets)."""
+        conn = change.key.connection
+        refused = self.reject_state.get(conn)
+        hits = [what for what, hit in refused.checks(change) if hit] if refused else []
+        requirements = self.reject.get(conn)
+        return hits + (requirements.hits(change, now) if requirements else [])

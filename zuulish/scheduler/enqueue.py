@@ -57,20 +57,21 @@ InTenant = Callable[[str, str], bool]  # (connection, project) -> part of this t
 def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
                  sources: dict[str, Source], already_queued: set[ChangeKey],
                  queue_of: dict[ChangeKey, str],
-                 in_tenant: InTenant | None = None) -> EnqueuePlan:
+                 in_tenant: InTenant | None = None, now: float | None = None) -> EnqueuePlan:
     """Work out what enqueuing ``change`` means, reading (never writing) sources.
 
     ``already_queued`` are changes (current patch sets) already in this pipeline;
     ``queue_of`` gives the shared queue of each queued change (dependent only);
     ``in_tenant`` tells whether a needed change's project belongs to this tenant
-    (a change may not depend on another tenant's).
+    (a change may not depend on another tenant's); ``now`` (epoch seconds, the
+    scheduler's clock) is what ``newer-than``/``older-than`` requirements count from.
     """
-    unmet = pipeline.state_unmet(change)
+    unmet = pipeline.state_unmet(change, now)
     if unmet:
         return EnqueuePlan(rejection=f"change {change.key.number} does not meet the "
                                      f"requirements of {pipeline.name}: needs "
                                      f"{', '.join(unmet)}", silent=True)
-    refused = pipeline.state_rejected(change)
+    refused = pipeline.state_rejected(change, now)
     if refused:
         return EnqueuePlan(rejection=f"change {change.key.number} is kept out of "
                                      f"{pipeline.name} by {', '.join(refused)}", silent=True)
@@ -105,7 +106,7 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
                 return EnqueuePlan(rejection=reason)
         return EnqueuePlan(changes=[change])
     return _plan_dependent(change, pipeline, layout, sources, already_queued, queue_of,
-                           in_tenant)
+                           in_tenant, now)
 
 
 def _outside(key: ChangeKey, needed: Change | None, in_tenant: InTenant | None) -> str | None:
@@ -121,7 +122,7 @@ def _outside(key: ChangeKey, needed: Change | None, in_tenant: InTenant | None) 
 def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                     sources: dict[str, Source], already_queued: set[ChangeKey],
                     queue_of: dict[ChangeKey, str],
-                    in_tenant: InTenant | None) -> EnqueuePlan:
+                    in_tenant: InTenant | None, now: float | None) -> EnqueuePlan:
     ordered: list[Change] = []
     visiting: set[ChangeKey] = set()
     my_queue = layout.queue_name(change.project, change.branch)
@@ -159,7 +160,7 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
             if needed.branch != current.branch:
                 return f"needed change {key.number} is for branch {needed.branch!r}"
             missing = pipeline.requirements_met(key.connection, needed.approvals) \
-                + pipeline.state_unmet(needed)
+                + pipeline.state_unmet(needed, now)
             if missing:
                 return (f"needed change {key.number} does not meet the requirements of "
                         f"{pipeline.name} ({', '.join(missing)})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,8 @@ from zuulish.model import (
     is_null_rev,
 )
 from zuulish.model.job_graph import JobGraph
+from zuulish.model.pipeline import TriggerFilter
+from zuulish.model.requirements import trigger_refusal
 from zuulish.model.returned_data import ParentBuild, inherited
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.scheduler import management
@@ -248,9 +250,10 @@ class Scheduler:
                                     f"{event.change_number}")
             layout = self.layouts.layouts[tenant]
             for pipeline in layout.pipelines.values():
-                if any(f.matches(event) for f in pipeline.triggers):
+                matched = [f for f in pipeline.triggers if f.matches(event)]
+                if matched:
                     outcomes.append(f"{tenant}/{pipeline.name}: "
-                                    + self.enqueue(tenant, layout, pipeline, event))
+                                    + self.enqueue(tenant, layout, pipeline, event, matched))
         return "; ".join(outcomes) or "no pipeline matched"
 
     def handle_timer(self, row: EventRow) -> str:
@@ -436,15 +439,24 @@ class Scheduler:
 
     # --------------------------------------------------------------- enqueue
     def enqueue(self, tenant: str, layout: Layout, pipeline: Pipeline,
-                event: TriggerEvent) -> str:
+                event: TriggerEvent, triggers: Sequence[TriggerFilter] = ()) -> str:
+        """Enqueue what ``event`` is about; ``triggers`` are the pipeline's trigger
+        entries that matched it (none for an administrator's request), of which one
+        must also admit the change when they ask something of it."""
         if event.change_number is None:
             if event.ref and event.newrev is not None:
+                refusal = trigger_refusal(triggers, None, self.clock.now())
+                if refusal:
+                    return f"not enqueued: {refusal}, and {event.ref} is not a change"
                 return self._enqueue_ref(tenant, layout, pipeline, event)
             return "ignored: the event is not about a change"
         source = self.sources.get(event.connection)
         change = source.get_change(event.change_number) if source else None
         if change is None:
             return f"rejected: change {event.change_number} does not exist"
+        refusal = trigger_refusal(triggers, change, self.clock.now())
+        if refusal:
+            return f"not enqueued: {refusal}"
         query = select(QueueItemRow.connection, QueueItemRow.change_number,
                        QueueItemRow.patchset, QueueItemRow.queue_name).where(
             QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
@@ -466,7 +478,7 @@ class Scheduler:
             return tp is not None and tp.connection == connection
 
         plan = plan_enqueue(change, pipeline, layout, self.sources, already, queue_of,
-                            in_tenant)
+                            in_tenant, now=self.clock.now())
         if plan.rejection:
             if not plan.silent:
                 self._report_change(tenant, pipeline, change, "rejected", plan.rejection)
