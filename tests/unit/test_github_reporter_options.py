@@ -28,13 +28,14 @@ def test_a_review_with_its_body_and_a_commit_status() -> None:
 @pytest.mark.parametrize(("opts", "message"), [
     ({"stauts": "success"}, "unknown option 'stauts'; did you mean 'status'?"),
     ({"submit": True}, "unknown option 'submit'"),
-    ({"Verified": 1}, "GitHub reporters take status, check"),
+    ({"Verified": 1}, "GitHub reporters take status, status-url, check"),
     ({"status": "error"}, "status must be one of pending, success, failure, not 'error'"),
     ({"check": "done"}, "check must be one of queued, cancelled"),
     ({"review": "reject"}, "review must be one of approve, comment, request-changes"),
     ({"review": "comment"}, "review: comment needs a review-body"),
     ({"review-body": "text"}, "review-body is only used with review"),
     ({"merge": "yes"}, "merge must be true or false, not 'yes'"),
+    ({"status-url": "status.html"}, "status-url must be an http(s) URL"),
     ({"label": [1]}, "label must be a label name or a list of them"),
 ])
 def test_a_bad_option_is_refused_with_what_is_wrong(opts: dict, message: str) -> None:

@@ -1,6 +1,7 @@
 """A pipeline's reporter options for a GitHub connection, with Zuul's names.
 
-``status`` (the commit status API), ``check`` (the checks API), ``comment``,
+``status`` (the commit status API) and ``status-url`` (the link it carries,
+by default the item's page on the dashboard), ``check`` (the checks API), ``comment``,
 ``review`` and ``review-body``, ``merge`` (the gate's submit), ``label`` and
 ``unlabel``. Anything else is refused with the nearest valid name: a report
 zuulish would silently not make is worse than an error at load.
@@ -16,7 +17,8 @@ from zuulish.model import ReporterSpec
 STATUSES = ("pending", "success", "failure")
 CHECKS = ("queued", "cancelled", "failure", "in_progress", "neutral", "skipped", "success")
 REVIEWS = ("approve", "comment", "request-changes")
-KEYS = ("status", "check", "comment", "review", "review-body", "merge", "label", "unlabel")
+KEYS = ("status", "status-url", "check", "comment", "review", "review-body", "merge", "label",
+        "unlabel")
 
 
 def _one_of(opts: dict, key: str, allowed: tuple[str, ...]) -> str | None:
@@ -63,8 +65,13 @@ def parse_reporter_options(connection: str, opts: dict[str, Any]) -> ReporterSpe
                          "review without one)")
     if body is not None and review is None:
         raise ValueError("review-body is only used with review")
+    url = opts.get("status-url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("https://",
+                                                                           "http://"))):
+        raise ValueError(f"status-url must be an http(s) URL, not {url!r}")
     options: dict[str, Any] = {
         "status": _one_of(opts, "status", STATUSES),
+        "status-url": url,
         "check": _one_of(opts, "check", CHECKS),
         "review": review,
         "review-body": body,
