@@ -140,6 +140,8 @@ class SimForge:
         self.branch: dict[str, list[int]] = {r: [] for r in repos}
         self.merges: list[Merge] = []
         self.reports: list[tuple[int, str, str | None]] = []
+        # (number, tenant, pipeline, patch set, action) of every report made
+        self.made: set[tuple[int, str, str, int | None, str]] = set()
         self.messages: list[tuple[int, str]] = []  # (change, report text)
         self.file_comments: list[tuple[int, dict[str, Any]]] = []  # (change, comments)
         self.violations: list[str] = []
@@ -219,9 +221,14 @@ class SimForge:
                file_comments: dict[str, list[dict[str, Any]]] | None = None,
                options: dict[str, Any] | None = None, comment: bool = True) -> None:
         self.reports.append((number, action, result))
+        self.made.add((number, tenant, pipeline, patchset, action))
         self.messages.append((number, message))
         if file_comments:
             self.file_comments.append((number, file_comments))
+
+    def reported(self, number: int, *, tenant: str, pipeline: str, patchset: int,
+                 action: str) -> bool:
+        return (number, tenant, pipeline, patchset, action) in self.made
 
     def submit(self, number: int, repo_state: dict) -> str:
         change = self.changes[number]

@@ -48,5 +48,10 @@ class Reporter(Protocol):
         ``options`` are the driver's own reporter options (``ReporterSpec.options``);
         ``comment`` false: no comment, only the rest (votes, statuses, labels)."""
 
+    def reported(self, number: int, *, tenant: str, pipeline: str, patchset: int,
+                 action: str) -> bool:
+        """Whether this reporter already made (or durably recorded) that report: after a
+        restart, what was reported is not reported twice."""
+
     def submit(self, number: int, repo_state: dict) -> str:
         """Merge the change exactly as tested; raise UserError if it cannot."""

@@ -83,13 +83,11 @@ from zuulish.store import (
     BuildRow,
     BuildSetRow,
     ChangeQueueRow,
-    ChangeRow,
     EventRow,
     MergeRequestRow,
     NodeRequestRow,
     NodeRow,
     QueueItemRow,
-    ReportRow,
     Store,
 )
 from zuulish.store import notify as channels
@@ -1423,19 +1421,15 @@ class Scheduler:
 
     def _reported(self, tenant: str, pipeline: Pipeline, item: QueueItem, action: str) -> bool:
         """The item's change already has this pipeline's ``action`` report on the tested
-        patch set (a restart came after the report, before the item ended)."""
+        patch set (a restart came after the report, before the item ended): each
+        reporter knows what it reported."""
         if isinstance(item.change, Ref):
             return False
         key = item.change.key
-        with self.store.read() as s:
-            return s.scalar(select(ReportRow.id).join(ChangeRow,
-                                                      ChangeRow.id == ReportRow.change_id)
-                            .where(ChangeRow.connection == key.connection,
-                                   ChangeRow.number == key.number,
-                                   ReportRow.tenant == tenant,
-                                   ReportRow.pipeline == pipeline.name,
-                                   ReportRow.patchset == item.change.patchset,
-                                   ReportRow.action == action).limit(1)) is not None
+        reporter = self.reporters.get(key.connection)
+        return reporter is not None and reporter.reported(
+            key.number, tenant=tenant, pipeline=pipeline.name, patchset=item.change.patchset,
+            action=action)
 
     def _send_reports(self, tenant: str, pipeline: Pipeline, change: Change | Ref,
                       action: str, result: str | None, message: str,

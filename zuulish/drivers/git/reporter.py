@@ -65,6 +65,18 @@ class GitReporter:
                 row.approvals = {**(row.approvals or {}), **votes}
                 row.updated_at = now
 
+    def reported(self, number: int, *, tenant: str, pipeline: str, patchset: int,
+                 action: str) -> bool:
+        with self.store.read() as s:
+            return s.scalar(select(ReportRow.id).join(ChangeRow,
+                                                      ChangeRow.id == ReportRow.change_id)
+                            .where(ChangeRow.connection == self.forge.name,
+                                   ChangeRow.number == number,
+                                   ReportRow.tenant == tenant,
+                                   ReportRow.pipeline == pipeline,
+                                   ReportRow.patchset == patchset,
+                                   ReportRow.action == action).limit(1)) is not None
+
     def report_ref(self, ref: Ref, *, tenant: str, pipeline: str, action: str,
                    result: str | None, message: str) -> None:
         """A ref update or a periodic run has no change to comment on; the forge keeps
