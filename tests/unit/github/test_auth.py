@@ -1,0 +1,219 @@
+"""GitHub App and personal-token authentication against the fake GitHub."""
+
+from __future__ import annotations
+
+import logging
+
+import jwt
+import pytest
+
+from tests.fakes.github.fixtures import (  # noqa: F401  (fixtures)
+    app_client,
+    fake_github,
+    github_openapi,
+    token_client,
+)
+from zuulish.drivers.github.auth import AppAuth, TokenAuth
+from zuulish.drivers.github.client import GitHubClient, client_from_options
+from zuulish.drivers.github.endpoint import api_base_url
+from zuulish.drivers.github.errors import GitHubApiError
+from zuulish.drivers.github.transport import Transport
+from zuulish.errors import ConfigError
+
+TOKENS = "POST", "/app/installations/{installation_id}/access_tokens"
+INSTALLATION = "GET", "/repos/{owner}/{repo}/installation"
+GET_PULL = "GET", "/repos/{owner}/{repo}/pulls/{pull_number}"
+
+
+@pytest.fixture
+def world(fake_github):
+    fake_github.add_repo("acme/widget")
+    pull = fake_github.add_pull("acme/widget", {"a.txt": "a\n"})
+    return fake_github, pull
+
+
+def test_app_jwt_is_signed_with_the_apps_key_and_lives_under_ten_minutes(world):
+    fake, _ = world
+    setup = app_client(fake)
+    token = setup.client.auth.app_jwt()
+    claims = jwt.decode(token, setup.app.public_key, algorithms=["RS256"],
+                        options={"verify_exp": False, "verify_iat": False})
+    now = int(fake.clock.now())
+    assert claims["iss"] == str(setup.app.id)
+    assert claims["iat"] == now - 60
+    assert now < claims["exp"] <= claims["iat"] + 600
+
+
+def test_app_finds_the_installation_and_reuses_its_token(world):
+    fake, pull = world
+    client = app_client(fake).client
+    assert client.get_pull("acme", "widget", pull.number)["head"]["sha"] == pull.head_sha
+    client.get_pull("acme", "widget", pull.number)
+    client.list_pull_files("acme", "widget", pull.number)
+    assert len(fake.calls_to(*INSTALLATION)) == 1
+    assert len(fake.calls_to(*TOKENS)) == 1
+    assert {c.caller for c in fake.calls_to(*GET_PULL)} == {
+        f"installation:{client.auth.installation_id('acme', 'widget')}"}
+
+
+def test_installation_token_is_refreshed_five_minutes_before_it_expires(world):
+    fake, pull = world
+    client = app_client(fake).client
+    client.get_pull("acme", "widget", pull.number)
+    fake.clock.advance(3600 - 301)  # the token has 5 min 1 s left
+    client.get_pull("acme", "widget", pull.number)
+    assert len(fake.calls_to(*TOKENS)) == 1
+    fake.clock.advance(2)  # now under 5 minutes
+    client.get_pull("acme", "widget", pull.number)
+    assert len(fake.calls_to(*TOKENS)) == 2
+    assert all(c.status == 200 for c in fake.calls_to(*GET_PULL))
+
+
+def test_token_that_expires_mid_run_is_renewed_once_after_a_401(world):
+    fake, pull = world
+    client = app_client(fake).client
+    client.get_pull("acme", "widget", pull.number)
+    assert fake.expire_tokens() == 1
+    assert client.get_pull("acme", "widget", pull.number)["number"] == pull.number
+    assert [c.status for c in fake.calls_to(*GET_PULL)] == [200, 401, 200]
+    assert len(fake.calls_to(*TOKENS)) == 2
+
+
+def test_a_key_github_does_not_know_is_refused_with_githubs_reason(world):
+    fake, pull = world
+    setup = app_client(fake)
+    other = fake.add_app("other")  # same id is not enough: the signature is checked
+    transport = Transport(fake.url, clock=fake.clock)
+    client = GitHubClient(transport, AppAuth(setup.app.id, other.private_key_pem, transport,
+                                             fake.clock))
+    with pytest.raises(GitHubApiError) as err:
+        client.get_pull("acme", "widget", pull.number)
+    assert err.value.status == 401
+    assert err.value.call == "GET /repos/acme/widget/installation"
+    assert "A JSON web token could not be decoded" in str(err.value)
+
+
+def test_a_jwt_from_a_clock_far_behind_is_refused(world):
+    fake, pull = world
+    setup = app_client(fake)
+    fake_now = fake.clock.now()
+    setup.client.auth.clock = type(fake.clock)(fake_now - 3600)  # this host's clock is late
+    with pytest.raises(GitHubApiError) as err:
+        setup.client.get_pull("acme", "widget", pull.number)
+    assert err.value.status == 401
+    assert "'Expiration time' claim ('exp')" in err.value.reason
+
+
+def test_repository_without_the_app_installed_is_a_clear_404(world):
+    fake, _ = world
+    fake.add_repo("elsewhere/tool")
+    client = app_client(fake, "acme").client
+    with pytest.raises(GitHubApiError) as err:
+        client.get_repository("elsewhere", "tool")
+    assert (err.value.status, err.value.call) == (404, "GET /repos/elsewhere/tool/installation")
+
+
+def test_installation_without_a_permission_is_refused_that_call(world):
+    fake, pull = world
+    client = app_client(fake, permissions={"pull_requests": "read", "metadata": "read"}).client
+    assert client.get_pull("acme", "widget", pull.number)["number"] == pull.number
+    with pytest.raises(GitHubApiError) as err:
+        client.create_check_run("acme", "widget", name="zuul", head_sha=pull.head_sha)
+    assert err.value.status == 403
+    assert err.value.reason == "Resource not accessible by integration"
+
+
+def test_personal_token_acts_as_its_user(world):
+    fake, pull = world
+    fake.add_collaborator("acme/widget", "robot", "write")
+    client = token_client(fake, fake.add_user_token("robot"))
+    client.create_comment("acme", "widget", pull.number, "Build succeeded.")
+    assert [(c["user"]["login"], c["body"]) for c in pull.comments] == [
+        ("robot", "Build succeeded.")]
+    assert fake.calls_to(*TOKENS) == []
+
+
+def test_personal_token_cannot_create_check_runs(world):
+    fake, pull = world
+    fake.add_collaborator("acme/widget", "robot", "write")
+    client = token_client(fake, fake.add_user_token("robot"))
+    with pytest.raises(GitHubApiError) as err:
+        client.create_check_run("acme", "widget", name="zuul", head_sha=pull.head_sha)
+    assert (err.value.status, err.value.reason) == (403, "You must authenticate via a GitHub App.")
+
+
+def test_bad_personal_token_fails_at_once_with_bad_credentials(world):
+    fake, pull = world
+    client = token_client(fake, "ghp_not-a-real-token")
+    with pytest.raises(GitHubApiError) as err:
+        client.get_pull("acme", "widget", pull.number)
+    assert (err.value.status, err.value.reason) == (401, "Bad credentials")
+    assert len(fake.calls_to(*GET_PULL)) == 1
+
+
+def test_no_token_or_key_reaches_the_log(world, caplog):
+    fake, pull = world
+    caplog.set_level(logging.DEBUG)
+    setup = app_client(fake)
+    setup.client.get_pull("acme", "widget", pull.number)
+    fake.expire_tokens()
+    setup.client.get_pull("acme", "widget", pull.number)
+    tokens = list(fake.tokens)
+    assert len(tokens) == 2
+    assert "new token for GitHub App" in caplog.text
+    for secret in [*tokens, setup.client.auth.app_jwt()[:40]]:
+        assert secret not in caplog.text
+    assert "hidden" in repr(TokenAuth("ghp_secret")) and "ghp_secret" not in repr(
+        TokenAuth("ghp_secret"))
+
+
+def test_api_base_urls_for_github_com_and_enterprise_server():
+    assert api_base_url() == "https://api.github.com"
+    assert api_base_url("github.com") == "https://api.github.com"
+    assert api_base_url("ghe.example.com") == "https://ghe.example.com/api/v3"
+    assert api_base_url("ghe.example.com:8443") == "https://ghe.example.com:8443/api/v3"
+    assert api_base_url("ghe.example.com", "http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize("server", ["https://ghe.example.com", "ghe.example.com/api",
+                                    "ghe.example.com:port"])
+def test_server_must_be_a_host_name(server):
+    with pytest.raises(ConfigError, match="server must be a host name"):
+        api_base_url(server)
+
+
+def test_api_base_url_must_be_http():
+    with pytest.raises(ConfigError, match="must be an http"):
+        api_base_url(None, "ftp://ghe.example.com")
+
+
+def test_client_from_options_with_an_app_key_file(world, tmp_path):
+    fake, pull = world
+    app = fake.add_app()
+    fake.add_installation(app, "acme")
+    (tmp_path / "app.pem").write_text(app.private_key_pem)
+    client = client_from_options({"app_id": app.id, "app_key": "app.pem",
+                                  "api-base-url": fake.url}, clock=fake.clock,
+                                 base_dir=tmp_path)
+    assert client.base_url == fake.url
+    assert client.get_pull("acme", "widget", pull.number)["state"] == "open"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({}, "needs app_id and app_key, or api_token"),
+    ({"app_id": 1}, "app_id needs app_key"),
+    ({"app_id": 1, "app_key": "k.pem", "api_token": "t"}, "not both"),
+    ({"app_id": 1, "app_key": "missing.pem"}, "cannot read the App's private key"),
+    ({"app_id": "my-app", "app_key": "k.pem"}, "app_id must be the App's number"),
+    ({"app_id": 1, "app_key": "k.pem", "server": "ghe.example.com"}, "not a PEM private key"),
+])
+def test_client_from_options_refuses_what_cannot_work(tmp_path, options, message):
+    (tmp_path / "k.pem").write_text("not a key\n")
+    with pytest.raises(ConfigError, match=message):
+        client_from_options(options, base_dir=tmp_path)
+
+
+def test_client_from_options_for_enterprise_server_with_a_token():
+    client = client_from_options({"server": "ghe.example.com", "api_token": "ghp_x"})
+    assert client.base_url == "https://ghe.example.com/api/v3"
+    assert isinstance(client.auth, TokenAuth)
