@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,15 +33,21 @@ from zuulish.drivers.github.client import GitHubClient
 from zuulish.drivers.github.transport import Transport
 
 
-@pytest.fixture(scope="session")
-def github_openapi() -> OpenAPIDescription:
+def description_or_skip(load: Callable[[], OpenAPIDescription] = load_description,
+                        ) -> OpenAPIDescription:
+    """GitHub's description; the test skips without it, or fails where it is required."""
     try:
-        return load_description()
+        return load()
     except OpenAPIUnavailable as exc:
         reason = f"GitHub's OpenAPI description is unavailable: {exc}"
         if os.environ.get(REQUIRED_ENV) == "required":
             pytest.fail(f"{reason}, and {REQUIRED_ENV}=required")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def github_openapi() -> OpenAPIDescription:
+    return description_or_skip()
 
 
 @pytest.fixture

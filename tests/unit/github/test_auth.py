@@ -7,12 +7,8 @@ import logging
 import jwt
 import pytest
 
-from tests.fakes.github.fixtures import (  # noqa: F401  (fixtures)
-    app_client,
-    fake_github,
-    github_openapi,
-    token_client,
-)
+from tests.fakes.github import fixtures
+from tests.fakes.github.fixtures import app_client, token_client
 from zuulish.drivers.github.auth import AppAuth, TokenAuth
 from zuulish.drivers.github.client import GitHubClient, client_from_options
 from zuulish.drivers.github.endpoint import api_base_url
@@ -23,6 +19,10 @@ from zuulish.errors import ConfigError
 TOKENS = "POST", "/app/installations/{installation_id}/access_tokens"
 INSTALLATION = "GET", "/repos/{owner}/{repo}/installation"
 GET_PULL = "GET", "/repos/{owner}/{repo}/pulls/{pull_number}"
+
+# the fake GitHub (tests/fakes/github), checked against GitHub's OpenAPI description
+fake_github = fixtures.fake_github
+github_openapi = fixtures.github_openapi
 
 
 @pytest.fixture
