@@ -1,7 +1,9 @@
 """A fake GitHub on 127.0.0.1 that speaks, and is checked against, GitHub's REST API.
 
 Use it through the fixtures in :mod:`tests.fakes.github.fixtures` (import them into a
-test module or conftest: ``fake_github = fixtures.fake_github``)::
+test module or conftest: ``fake_github = fixtures.fake_github`` and ``github_openapi =
+fixtures.github_openapi``; ``fixtures.app_client(fake)`` gives a zuulish client acting
+as a freshly installed App)::
 
     def test_gate(fake_github):                       # FakeGitHub, started
         repo = fake_github.add_repo("acme/widget")    # a bare git repo, main = 1 commit
@@ -38,6 +40,13 @@ at teardown (take expected ones with ``take_violations()``). Answers are checked
 - Misbehaviour: ``limit_rate(remaining, reset_in=60)``; ``secondary_limit(times,
   retry_after=None, status=403)``; ``fail_next(times, status=502)``;
   ``delay_next(times, seconds)`` (real seconds).
+- Webhooks: ``add_webhook(url, secret) -> Hook``; ``emit(event, payload,
+  delivery_id=None) -> list[Delivery]`` (signed ``X-Hub-Signature-256``, a new
+  ``X-GitHub-Delivery`` unless replaying); payloads from ``webhooks.py``:
+  ``pull_request_payload(fake, repo, pull, action, sender=None, **extra)``,
+  ``comment_payload(fake, repo, pull, comment)``, ``review_payload(fake, repo, pull,
+  review)``, ``check_run_payload(fake, repo, run, action, requested_action=None)``,
+  ``push_payload(fake, repo, ref, before, after)``; ``deliveries`` records them.
 - Record: ``calls`` (:class:`Call`: method, path, query, body, caller, status,
   operation), ``calls_to(method, template)``, ``violations``, ``take_violations()``.
 

@@ -36,6 +36,7 @@ from tests.fakes.github.state import (
     iso,
     user_json,
 )
+from tests.fakes.github.webhooks import Delivery, Hook, deliver
 from zuulish.clock import Clock, SystemClock
 
 DOCS = "https://docs.github.com/rest"
@@ -106,6 +107,8 @@ class FakeGitHub:
         self._secondary: list[tuple[int, int | None]] = []  # (status, retry_after)
         self._failures: list[int] = []
         self._delays: list[float] = []
+        self.hooks: list[Hook] = []
+        self.deliveries: list[Delivery] = []
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -349,6 +352,22 @@ class FakeGitHub:
         """The next ``times`` calls are answered only after ``seconds`` of real time."""
         with self.lock:
             self._delays += [seconds] * times
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def add_webhook(self, url: str, secret: str) -> Hook:
+        """Deliver events sent with :meth:`emit` to ``url``, signed with ``secret``."""
+        hook = Hook(url, secret)
+        self.hooks.append(hook)
+        return hook
+
+    def emit(self, event: str, payload: dict[str, Any],
+             delivery_id: str | None = None) -> list[Delivery]:
+        """Deliver one event (``payload``: see :mod:`tests.fakes.github.webhooks`) to every
+        hook; ``delivery_id``: to replay a delivery."""
+        found = [deliver(hook, event, payload, delivery_id) for hook in self.hooks]
+        self.deliveries.extend(found)
+        return found
 
     def calls_to(self, method: str, operation: str) -> list[Call]:
         """The calls made to one operation (``"PUT", "/repos/{owner}/{repo}/pulls/..."``)."""

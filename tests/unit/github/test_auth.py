@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
@@ -217,3 +218,13 @@ def test_client_from_options_for_enterprise_server_with_a_token():
     client = client_from_options({"server": "ghe.example.com", "api_token": "ghp_x"})
     assert client.base_url == "https://ghe.example.com/api/v3"
     assert isinstance(client.auth, TokenAuth)
+
+
+def test_worker_threads_share_one_client_and_one_token(world):
+    fake, pull = world
+    client = app_client(fake).client
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        heads = list(pool.map(lambda _: client.get_pull("acme", "widget", pull.number)[
+            "head"]["sha"], range(16)))
+    assert heads == [pull.head_sha] * 16
+    assert len(fake.calls_to(*TOKENS)) == 1
