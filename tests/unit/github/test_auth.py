@@ -11,9 +11,10 @@ import pytest
 from tests.fakes.github import fixtures
 from tests.fakes.github.fixtures import app_client, token_client
 from zuulish.drivers.github.auth import AppAuth, TokenAuth
-from zuulish.drivers.github.client import GitHubClient, client_from_options
+from zuulish.drivers.github.client import GitHubClient
 from zuulish.drivers.github.endpoint import api_base_url
 from zuulish.drivers.github.errors import GitHubApiError
+from zuulish.drivers.github.options import client_from_options
 from zuulish.drivers.github.transport import Transport
 from zuulish.errors import ConfigError
 

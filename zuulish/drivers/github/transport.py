@@ -4,8 +4,11 @@ A call that met a server error (5xx), a broken connection or a timeout is tried 
 after a growing pause (``backoff``, doubled each time) at most ``retries`` times, then
 fails with a :class:`GitHubApiError` naming the call. A rate-limit refusal is waited
 out as :mod:`ratelimit` says, at most ``rate_limit_retries`` times. Every other answer,
-4xx included, is handed back to the caller. Synchronous: the scheduler's worker
-threads call it, and one client may be shared between them.
+4xx included, is handed back to the caller. Writes are tried again too: a comment or
+status may then be posted twice, and a merge that GitHub made but did not confirm is
+refused the second time ("not mergeable"): the reporter reads the pull request again.
+Synchronous: the scheduler's worker threads call it, and one client may be shared
+between them.
 """
 
 from __future__ import annotations
