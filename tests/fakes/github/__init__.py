@@ -25,8 +25,8 @@ at teardown (take expected ones with ``take_violations()``). Answers are checked
 :class:`~tests.fakes.github.server.FakeGitHub` (``server.py``):
 
 - ``url`` — the API base URL; ``clock`` — its time (the fixture's is a
-  ``RecordingClock``: simulated, starts at now, records sleeps; assign
-  ``SystemClock()`` before adding anything for a system on real time).
+  ``FastForwardClock``: the wall clock plus what ``advance()`` and ``sleep()`` skip,
+  without waiting; its ``sleeps`` records the waits of a client given that clock).
 - World: ``add_repo(full_name, default_branch="main", files=None, private=False) ->
   Repo``; ``repo(full_name)``; ``add_pull(full_name, files, title=, body=, user=,
   head_branch=, base=, commits=1) -> Pull``; ``push_to_pull(full_name, pull, files)``;

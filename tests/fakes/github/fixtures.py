@@ -2,9 +2,9 @@
 
 ``github_openapi`` (session): GitHub's description, fetched once; the test is skipped
 when npm cannot fetch it, unless ``ZUULISH_GITHUB_OPENAPI=required`` (CI), which fails it.
-``fake_github``: a started :class:`FakeGitHub` on simulated time (``fake_github.clock``,
-a :class:`RecordingClock` started at the wall clock's now; set ``fake_github.clock =
-SystemClock()`` first for a whole system on real time); at teardown the test fails if any
+``fake_github``: a started :class:`FakeGitHub` whose clock (``fake_github.clock``, a
+:class:`FastForwardClock`) is the wall clock plus what tests skip with
+``clock.advance()`` or what a client given that clock sleeps; at teardown the test fails if any
 request broke GitHub's OpenAPI description (take expected ones with
 ``fake_github.take_violations()``).
 """
@@ -12,8 +12,10 @@ request broke GitHub's OpenAPI description (take expected ones with
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from tests.fakes.github.openapi import (
 )
 from tests.fakes.github.server import FakeGitHub
 from tests.fakes.github.state import App, Installation
-from zuulish.clock import SimulatedClock
+from zuulish.clock import Clock, SimulatedClock
 from zuulish.drivers.github.auth import AppAuth, TokenAuth
 from zuulish.drivers.github.client import GitHubClient
 from zuulish.drivers.github.transport import Transport
@@ -50,9 +52,12 @@ def github_openapi() -> OpenAPIDescription:
     return description_or_skip()
 
 
-@pytest.fixture
-def fake_github(tmp_path: Path, github_openapi: OpenAPIDescription) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(tmp_path / "fake-github", github_openapi, clock=RecordingClock())
+@contextmanager
+def running_fake(root: Path, description: OpenAPIDescription,
+                 clock: Clock | None = None) -> Iterator[FakeGitHub]:
+    """A started fake GitHub, stopped at the end; the test fails there if any request or
+    answer broke GitHub's OpenAPI description."""
+    fake = FakeGitHub(root, description, clock=clock or FastForwardClock())
     try:
         yield fake
     finally:
@@ -61,6 +66,37 @@ def fake_github(tmp_path: Path, github_openapi: OpenAPIDescription) -> Iterator[
     if violations:
         pytest.fail("requests or answers broke GitHub's OpenAPI description:\n  "
                     + "\n  ".join(violations))
+
+
+@pytest.fixture
+def fake_github(tmp_path: Path, github_openapi: OpenAPIDescription) -> Iterator[FakeGitHub]:
+    with running_fake(tmp_path / "fake-github", github_openapi) as fake:
+        yield fake
+
+
+class FastForwardClock:
+    """Wall-clock time plus every sleep and advance, which take no real time (sleeps are
+    recorded): a whole system on real time and a client that waits out a rate limit
+    both see a clock that agrees with the fake's."""
+
+    def __init__(self) -> None:
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return time.time() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("time cannot go backwards")
+        with self._lock:
+            self._skipped += seconds
 
 
 class RecordingClock(SimulatedClock):

@@ -416,7 +416,8 @@ class FakeGitHub:
             extra = self._spend(call.caller)
             if route.caller == "repo":
                 self._authorize(req, route.permission)
-            reply: Reply = route.handler(self, req)
+            with self.lock:  # one operation at a time, as one consistent GitHub
+                reply: Reply = route.handler(self, req)
         except Refusal as refusal:
             reply = Reply(refusal.status, {"message": refusal.message,
                                            "documentation_url": DOCS,

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.github import fixtures
 from tests.fakes.github.fixtures import app_client, token_client
+from zuulish.clock import SimulatedClock
 from zuulish.drivers.github.auth import AppAuth, TokenAuth
 from zuulish.drivers.github.client import GitHubClient
 from zuulish.drivers.github.endpoint import api_base_url
@@ -62,10 +63,10 @@ def test_installation_token_is_refreshed_five_minutes_before_it_expires(world):
     fake, pull = world
     client = app_client(fake).client
     client.get_pull("acme", "widget", pull.number)
-    fake.clock.advance(3600 - 301)  # the token has 5 min 1 s left
+    fake.clock.advance(3600 - 310)  # the token has 5 min 10 s left
     client.get_pull("acme", "widget", pull.number)
     assert len(fake.calls_to(*TOKENS)) == 1
-    fake.clock.advance(2)  # now under 5 minutes
+    fake.clock.advance(20)  # now under 5 minutes
     client.get_pull("acme", "widget", pull.number)
     assert len(fake.calls_to(*TOKENS)) == 2
     assert all(c.status == 200 for c in fake.calls_to(*GET_PULL))
@@ -98,8 +99,7 @@ def test_a_key_github_does_not_know_is_refused_with_githubs_reason(world):
 def test_a_jwt_from_a_clock_far_behind_is_refused(world):
     fake, pull = world
     setup = app_client(fake)
-    fake_now = fake.clock.now()
-    setup.client.auth.clock = type(fake.clock)(fake_now - 3600)  # this host's clock is late
+    setup.client.auth.clock = SimulatedClock(fake.clock.now() - 3600)  # this host is late
     with pytest.raises(GitHubApiError) as err:
         setup.client.get_pull("acme", "widget", pull.number)
     assert err.value.status == 401

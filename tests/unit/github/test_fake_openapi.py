@@ -149,3 +149,9 @@ def test_where_the_description_is_required_its_absence_fails(monkeypatch):
     monkeypatch.setenv(REQUIRED_ENV, "required")
     with pytest.raises(pytest.fail.Exception, match="ZUULISH_GITHUB_OPENAPI=required"):
         fixtures.description_or_skip(unavailable)
+
+
+def test_a_violation_left_in_the_fake_fails_the_test(tmp_path, github_openapi):
+    with (pytest.raises(pytest.fail.Exception, match="no such path in GitHub's API"),
+          fixtures.running_fake(tmp_path, github_openapi) as fake):
+        assert httpx.get(f"{fake.url}/no/such/thing").status_code == 500
