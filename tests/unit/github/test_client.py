@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.github import fixtures
 from tests.fakes.github.fixtures import app_client
-from zuulish.drivers.github.client import RequiredChecks
+from zuulish.drivers.github.client import RequiredChecks, branch_required_checks
 from zuulish.drivers.github.errors import GitHubApiError
 
 FILES = "GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"
@@ -164,6 +164,21 @@ def test_required_checks_of_protected_and_unprotected_branches(world):
     fake.protect_branch("acme/widget", "main", contexts=["zuul/gate", "lint"], strict=True)
     assert client.required_status_checks("acme", "widget", "main") == RequiredChecks(
         ("zuul/gate", "lint"), strict=True)
+
+
+def test_required_checks_read_from_the_branch_without_administration_rights(fake_github):
+    fake_github.add_repo("acme/widget")
+    fake_github.protect_branch("acme/widget", "main", contexts=["zuul/gate"])
+    client = app_client(fake_github, permissions={"contents": "read",
+                                                  "metadata": "read"}).client
+    with pytest.raises(GitHubApiError) as err:
+        client.required_status_checks("acme", "widget", "main")
+    assert err.value.status == 403
+    branch = client.get_branch("acme", "widget", "main")
+    assert branch_required_checks(branch) == RequiredChecks(("zuul/gate",))
+    fake_github.repo("acme/widget").protections.clear()
+    assert branch_required_checks(client.get_branch("acme", "widget", "main")) == \
+        RequiredChecks()
 
 
 def test_comments_labels_and_reviews_land_on_the_pull_request(world):

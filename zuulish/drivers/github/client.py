@@ -95,7 +95,10 @@ class GitHubClient:
         return self._json("GET", owner, repo, f"/branches/{_seg(branch)}")
 
     def required_status_checks(self, owner: str, repo: str, branch: str) -> RequiredChecks:
-        """The checks ``branch``'s protection requires (none for an unprotected branch)."""
+        """The checks ``branch``'s protection requires (none for an unprotected branch).
+
+        GitHub asks an App for the ``administration: read`` permission here; without it,
+        :func:`branch_required_checks` reads the contexts from :meth:`get_branch`."""
         path = f"/branches/{_seg(branch)}/protection/required_status_checks"
         try:
             body = self._json("GET", owner, repo, path)
@@ -105,11 +108,7 @@ class GitHubClient:
             if exc.status == 404 and "not enabled" in exc.reason.lower():
                 return RequiredChecks()
             raise
-        contexts = list(body.get("contexts") or [])
-        for check in body.get("checks") or []:
-            if isinstance(check, dict) and check.get("context") not in contexts:
-                contexts.append(check["context"])
-        return RequiredChecks(tuple(str(c) for c in contexts), bool(body.get("strict")))
+        return RequiredChecks(_contexts(body), bool(body.get("strict")))
 
     def create_check_run(self, owner: str, repo: str, *, name: str, head_sha: str,
                          **fields: Any) -> dict[str, Any]:
@@ -248,6 +247,24 @@ class GitHubClient:
             query = None  # the next link carries the query
         raise GitHubApiError(f"GET /repos/{owner}/{repo}{tail}", 200,
                              f"more than {MAX_PAGES} pages")
+
+
+def branch_required_checks(branch: Mapping[str, Any]) -> RequiredChecks:
+    """The required checks a branch's JSON (:meth:`GitHubClient.get_branch`) shows; it
+    does not say whether the branch must be up to date (``strict`` is False)."""
+    if not branch.get("protected"):
+        return RequiredChecks()
+    protection = branch.get("protection") or {}
+    return RequiredChecks(_contexts(protection.get("required_status_checks") or {}))
+
+
+def _contexts(checks: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of required checks: ``contexts`` and the ``context`` of each ``checks``."""
+    contexts = [str(c) for c in checks.get("contexts") or []]
+    for check in checks.get("checks") or []:
+        if isinstance(check, dict) and str(check.get("context")) not in contexts:
+            contexts.append(str(check.get("context")))
+    return tuple(contexts)
 
 
 def _seg(value: str) -> str:
