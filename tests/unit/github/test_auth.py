@@ -229,3 +229,15 @@ def test_worker_threads_share_one_client_and_one_token(world):
             "head"]["sha"], range(16)))
     assert heads == [pull.head_sha] * 16
     assert len(fake.calls_to(*TOKENS)) == 1
+
+
+def test_threads_refused_together_fetch_one_new_token(world):
+    fake, pull = world
+    client = app_client(fake).client
+    client.get_pull("acme", "widget", pull.number)
+    fake.expire_tokens()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(lambda _: client.get_pull("acme", "widget", pull.number)[
+            "number"], range(8)))
+    assert numbers == [pull.number] * 8
+    assert len(fake.calls_to(*TOKENS)) == 2

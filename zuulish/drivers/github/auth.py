@@ -47,9 +47,9 @@ class Auth(Protocol):
         """What to send for a call on ``owner/repo``."""
         ...
 
-    def renew(self, owner: str, repo: str) -> bool:
-        """Forget the credentials GitHub just refused (401); True when asking again with
-        new ones makes sense."""
+    def renew(self, owner: str, repo: str, refused: Credentials) -> bool:
+        """Forget ``refused``, the credentials GitHub just answered 401 to; True when
+        asking again with new ones makes sense."""
         ...
 
 
@@ -64,7 +64,7 @@ class TokenAuth:
     def credentials(self, owner: str, repo: str) -> Credentials:
         return Credentials(self._header, "token")
 
-    def renew(self, owner: str, repo: str) -> bool:
+    def renew(self, owner: str, repo: str, refused: Credentials) -> bool:
         return False
 
     def __repr__(self) -> str:
@@ -91,7 +91,8 @@ class AppAuth:
         self.refresh_margin = refresh_margin
         self._installations: dict[tuple[str, str], int] = {}
         self._tokens: dict[int, _Token] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # guards the caches
+        self._fetching: dict[int, threading.Lock] = {}  # one token fetch per installation
 
     @classmethod
     def from_key_file(cls, app_id: str | int, key_file: Path, transport: Transport,
@@ -128,7 +129,10 @@ class AppAuth:
     def installation_token(self, installation_id: int) -> str:
         """A token of the installation valid for at least ``refresh_margin`` more seconds."""
         with self._lock:
-            cached = self._tokens.get(installation_id)
+            fetching = self._fetching.setdefault(installation_id, threading.Lock())
+        with fetching:  # threads that need the same token wait for one fetch
+            with self._lock:
+                cached = self._tokens.get(installation_id)
             if cached and cached.expires - self.refresh_margin > self.clock.now():
                 return cached.value
             path = f"/app/installations/{installation_id}/access_tokens"
@@ -137,7 +141,8 @@ class AppAuth:
             expires = _parse_time(body.get("expires_at")) if isinstance(body, dict) else None
             if not isinstance(token, str) or expires is None:
                 raise GitHubApiError(f"POST {path}", 201, "answer has no token or expires_at")
-            self._tokens[installation_id] = _Token(token, expires)
+            with self._lock:
+                self._tokens[installation_id] = _Token(token, expires)
             log.info("new token for GitHub App %s installation %s, valid until %s",
                      self.app_id, installation_id, body.get("expires_at"))
             return token
@@ -146,12 +151,14 @@ class AppAuth:
         inst = self.installation_id(owner, repo)
         return Credentials(f"token {self.installation_token(inst)}", f"installation:{inst}")
 
-    def renew(self, owner: str, repo: str) -> bool:
+    def renew(self, owner: str, repo: str, refused: Credentials) -> bool:
         with self._lock:
             inst = self._installations.get((owner.lower(), repo.lower()))
             if inst is None:
                 return False
-            self._tokens.pop(inst, None)
+            cached = self._tokens.get(inst)
+            if cached is not None and f"token {cached.value}" == refused.authorization:
+                del self._tokens[inst]  # not one another thread has fetched since
         log.info("GitHub refused the token of installation %s: fetching a new one", inst)
         return True
 

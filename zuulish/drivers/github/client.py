@@ -194,7 +194,8 @@ class GitHubClient:
             creds = self.auth.credentials(owner, repo)
             response = self.transport.request(method, target, authorization=creds.authorization,
                                               bucket=creds.bucket, params=params, json=body)
-            if response.status_code == 401 and not renewed and self.auth.renew(owner, repo):
+            if (response.status_code == 401 and not renewed
+                    and self.auth.renew(owner, repo, creds)):
                 renewed = True
                 continue
             return response
