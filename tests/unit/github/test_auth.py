@@ -13,9 +13,9 @@ from tests.fakes.github.fixtures import app_client, token_client
 from zuulish.clock import SimulatedClock
 from zuulish.drivers.github.auth import AppAuth, TokenAuth
 from zuulish.drivers.github.client import GitHubClient
-from zuulish.drivers.github.endpoint import api_base_url
+from zuulish.drivers.github.connect import client_for
 from zuulish.drivers.github.errors import GitHubApiError
-from zuulish.drivers.github.options import client_from_options
+from zuulish.drivers.github.settings import read_github_settings
 from zuulish.drivers.github.transport import Transport
 from zuulish.errors import ConfigError
 
@@ -169,56 +169,43 @@ def test_no_token_or_key_reaches_the_log(world, caplog):
         TokenAuth("ghp_secret"))
 
 
-def test_api_base_urls_for_github_com_and_enterprise_server():
-    assert api_base_url() == "https://api.github.com"
-    assert api_base_url("github.com") == "https://api.github.com"
-    assert api_base_url("ghe.example.com") == "https://ghe.example.com/api/v3"
-    assert api_base_url("ghe.example.com:8443") == "https://ghe.example.com:8443/api/v3"
-    assert api_base_url("ghe.example.com", "http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
+def settings(tmp_path, **options):
+    config = tmp_path / "zuulish.yaml"
+    return read_github_settings("github", {"webhook_token": "w", **options}, config)
 
 
-@pytest.mark.parametrize("server", ["https://ghe.example.com", "ghe.example.com/api",
-                                    "ghe.example.com:port"])
-def test_server_must_be_a_host_name(server):
-    with pytest.raises(ConfigError, match="server must be a host name"):
-        api_base_url(server)
-
-
-def test_api_base_url_must_be_http():
-    with pytest.raises(ConfigError, match="must be an http"):
-        api_base_url(None, "ftp://ghe.example.com")
-
-
-def test_client_from_options_with_an_app_key_file(world, tmp_path):
+def test_client_acts_as_the_app_whose_key_file_the_settings_name(world, tmp_path):
     fake, pull = world
     app = fake.add_app()
     fake.add_installation(app, "acme")
     (tmp_path / "app.pem").write_text(app.private_key_pem)
-    client = client_from_options({"app_id": app.id, "app_key": "app.pem",
-                                  "api-base-url": fake.url}, clock=fake.clock,
-                                 base_dir=tmp_path)
+    client = client_for(settings(tmp_path, app_id=app.id, app_key="app.pem",
+                                 api_url=fake.url), clock=fake.clock)
     assert client.base_url == fake.url
     assert client.get_pull("acme", "widget", pull.number)["state"] == "open"
 
 
-@pytest.mark.parametrize("options, message", [
-    ({}, "needs app_id and app_key, or api_token"),
-    ({"app_id": 1}, "app_id needs app_key"),
-    ({"app_id": 1, "app_key": "k.pem", "api_token": "t"}, "not both"),
-    ({"app_id": 1, "app_key": "missing.pem"}, "cannot read the App's private key"),
-    ({"app_id": "my-app", "app_key": "k.pem"}, "app_id must be the App's number"),
-    ({"app_id": 1, "app_key": "k.pem", "server": "ghe.example.com"}, "not a PEM private key"),
-])
-def test_client_from_options_refuses_what_cannot_work(tmp_path, options, message):
-    (tmp_path / "k.pem").write_text("not a key\n")
-    with pytest.raises(ConfigError, match=message):
-        client_from_options(options, base_dir=tmp_path)
-
-
-def test_client_from_options_for_enterprise_server_with_a_token():
-    client = client_from_options({"server": "ghe.example.com", "api_token": "ghp_x"})
+def test_client_with_a_personal_token_calls_github_enterprise_server(tmp_path):
+    client = client_for(settings(tmp_path, server="ghe.example.com", api_token="ghp_x"))
     assert client.base_url == "https://ghe.example.com/api/v3"
     assert isinstance(client.auth, TokenAuth)
+    client = client_for(settings(tmp_path, api_token="ghp_x"))
+    assert client.base_url == "https://api.github.com"
+
+
+@pytest.mark.parametrize("key, app_id, message", [
+    ("not a key\n", "1", "not a PEM private key"),
+    (None, "my-app", "app_id must be the App's number"),
+])
+def test_client_refuses_a_key_or_app_id_that_cannot_work(tmp_path, key, app_id, message):
+    (tmp_path / "k.pem").write_text(key or "")
+    with pytest.raises(ConfigError, match=message):
+        client_for(settings(tmp_path, app_id=app_id, app_key="k.pem"))
+
+
+def test_api_token_with_spaces_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="api_token must be a token without spaces"):
+        client_for(settings(tmp_path, api_token="ghp_x ghp_y"))
 
 
 def test_worker_threads_share_one_client_and_one_token(world):

@@ -3,8 +3,8 @@
 Each helper is one documented call (paged ones follow GitHub's ``Link`` headers) and
 returns GitHub's JSON as it came, or fails with :class:`GitHubApiError` carrying the
 status, GitHub's ``message`` and the call. An answer of 401 on an installation token
-is tried once more with a new token. Build one from a connection's options with
-:func:`zuulish.drivers.github.options.client_from_options`.
+is tried once more with a new token. Build one from a connection's settings with
+:func:`zuulish.drivers.github.connect.client_for`.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class Transport:
 
     def __init__(self, base_url: str, *, clock: Clock | None = None, timeout: float = 30.0,
                  retries: int = 4, backoff: float = 1.0, rate_limit_retries: int = 3,
-                 limiter: RateLimiter | None = None,
+                 limiter: RateLimiter | None = None, verify: bool = True,
                  http_transport: httpx.BaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
         self.clock = clock or SystemClock()
@@ -47,7 +47,7 @@ class Transport:
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
         self._http = httpx.Client(
-            timeout=timeout, transport=http_transport, follow_redirects=False,
+            timeout=timeout, transport=http_transport, follow_redirects=False, verify=verify,
             headers={"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT,
                      "X-GitHub-Api-Version": API_VERSION})
 
