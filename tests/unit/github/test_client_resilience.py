@@ -164,6 +164,40 @@ def test_rate_limiter_keeps_budgets_apart():
                                       "x-ratelimit-reset": "1100"})
     limiter.record("installation:2", {"x-ratelimit-remaining": "10",
                                       "x-ratelimit-reset": "1100"})
-    assert limiter.wait_before("installation:2") == 0
-    assert limiter.wait_before("installation:1") == 101
-    assert limiter.wait_before("installation:1") == 0  # waited once: it has reset
+    assert limiter.delay_before("installation:2") == 0
+    assert limiter.delay_before("installation:1") == 101
+    clock.advance(101)
+    assert limiter.delay_before("installation:1") == 0
+
+
+def test_a_wait_longer_than_allowed_is_handed_back_as_retry_after(fake_github):
+    fake = fake_github
+    fake.add_repo("acme/widget")
+    pull = fake.add_pull("acme/widget", {"a.txt": "a\n"})
+    setup = app_client(fake)
+    client = setup.client
+    client.get_pull("acme", "widget", pull.number)
+    client.transport.max_rate_wait = 30
+    fake.limit_rate(remaining=0, reset_in=600)
+    with pytest.raises(GitHubApiError) as err:
+        client.create_comment("acme", "widget", pull.number, "Build succeeded.")
+    assert err.value.status == 403 and 599 <= err.value.retry_after <= 602
+    assert "API rate limit exceeded for installation ID" in err.value.reason
+    assert not err.value.refused
+    with pytest.raises(GitHubApiError) as err:  # the budget is known spent: no call made
+        client.create_comment("acme", "widget", pull.number, "Build succeeded.")
+    assert err.value.status is None and 598 <= err.value.retry_after <= 602
+    assert [c.status for c in fake.calls_to(
+        "POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")] == [403]
+    assert fake.clock.sleeps == [] and pull.comments == []
+
+
+def test_errors_say_whether_trying_again_can_help(world):
+    fake, pull, client = world
+    with pytest.raises(GitHubApiError) as err:
+        client.merge_pull("acme", "widget", pull.number, sha="0" * 40)
+    assert err.value.status == 409 and err.value.refused
+    fake.fail_next(10, status=502)
+    with pytest.raises(GitHubApiError) as err:
+        client.get_pull("acme", "widget", pull.number)
+    assert not err.value.refused

@@ -12,20 +12,30 @@ class GitHubApiError(UserError):
 
     ``status`` is the HTTP status (``None`` when no answer came: connection error or
     timeout), ``reason`` GitHub's ``message`` (or what went wrong), ``call`` the method
-    and path (``"PUT /repos/o/r/pulls/1/merge"``) and ``details`` GitHub's ``errors``
-    list where it sent one. ``str()`` reads ``"PUT /repos/o/r/pulls/1/merge: 405
-    Pull Request is not mergeable"``.
+    and path (``"PUT /repos/o/r/pulls/1/merge"``), ``details`` GitHub's ``errors``
+    list where it sent one, and ``retry_after`` the seconds to wait when a rate limit
+    stopped the call. ``str()`` reads ``"PUT /repos/o/r/pulls/1/merge: 405 Pull Request
+    is not mergeable"``.
     """
 
     def __init__(self, call: str, status: int | None, reason: str,
-                 details: list[Any] | None = None):
+                 details: list[Any] | None = None, *, retry_after: float | None = None):
         self.call = call
         self.status = status
         self.reason = reason
         self.details = list(details or [])
+        self.retry_after = retry_after
         shown = f"{status} {reason}" if status is not None else reason
         extra = "; ".join(_detail_text(d) for d in self.details)
         super().__init__(f"{call}: {shown}" + (f" ({extra})" if extra else ""))
+
+
+    @property
+    def refused(self) -> bool:
+        """GitHub will not accept this call as it is (a 4xx other than a rate limit or a
+        timeout): trying it again is pointless."""
+        return (self.status is not None and 400 <= self.status < 500
+                and self.status not in (408, 429) and self.retry_after is None)
 
 
 def _detail_text(detail: Any) -> str:

@@ -10,14 +10,11 @@ minute, longer on each refusal. Time comes from the injected clock.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zuulish.clock import Clock
-
-log = logging.getLogger(__name__)
 
 SECONDARY_BACKOFF = 60.0  # GitHub: "wait at least one minute before retrying"
 RESET_MARGIN = 1.0  # the reset is a whole second; wait past it
@@ -33,30 +30,25 @@ class RateLimiter:
     """What is known of each token's budget (``bucket``: a token's identity, never the
     token) and how long to wait before a call or after a refusal."""
 
-    def __init__(self, clock: Clock, *, secondary_backoff: float = SECONDARY_BACKOFF,
-                 max_wait: float = 3900.0):
+    def __init__(self, clock: Clock, *, secondary_backoff: float = SECONDARY_BACKOFF):
         self.clock = clock
         self.secondary_backoff = secondary_backoff
-        self.max_wait = max_wait
         self._budgets: dict[str, Budget] = {}
         self._lock = threading.Lock()
 
-    def wait_before(self, bucket: str) -> float:
-        """Sleep until ``bucket``'s budget resets if it is known to be spent; returns the
-        seconds slept (0 when the budget allows the call)."""
+    def delay_before(self, bucket: str) -> float:
+        """Seconds until ``bucket``'s budget resets when it is known to be spent (0 when
+        the budget allows a call)."""
         with self._lock:
             budget = self._budgets.get(bucket)
         if budget is None or budget.remaining > 0:
             return 0.0
-        delay = budget.reset + RESET_MARGIN - self.clock.now()
-        if delay <= 0:
-            return 0.0
-        delay = min(delay, self.max_wait)
-        log.info("GitHub rate limit of %s spent: waiting %.0f s for its reset", bucket, delay)
-        self.clock.sleep(delay)
+        return max(budget.reset + RESET_MARGIN - self.clock.now(), 0.0)
+
+    def reset(self, bucket: str) -> None:
+        """Forget ``bucket``'s budget (its reset has passed)."""
         with self._lock:
             self._budgets.pop(bucket, None)
-        return delay
 
     def record(self, bucket: str, headers: Mapping[str, str]) -> None:
         """Note the budget an answer reports (answers without the headers change nothing)."""

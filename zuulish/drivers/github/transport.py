@@ -2,8 +2,11 @@
 
 A call that met a server error (5xx), a broken connection or a timeout is tried again
 after a growing pause (``backoff``, doubled each time) at most ``retries`` times, then
-fails with a :class:`GitHubApiError` naming the call. A rate-limit refusal is waited
-out as :mod:`ratelimit` says, at most ``rate_limit_retries`` times. Every other answer,
+fails with a :class:`GitHubApiError` naming the call. A spent rate-limit budget or a
+rate-limit refusal is waited out as :mod:`ratelimit` says, at most
+``rate_limit_retries`` times and never longer than ``max_rate_wait`` seconds at once:
+past that, the error's ``retry_after`` says when to try again (an outbox defers the
+call rather than holding its thread). Every other answer,
 4xx included, is handed back to the caller. Writes are tried again too: a comment or
 status may then be posted twice, and a merge that GitHub made but did not confirm is
 refused the second time ("not mergeable"): the reporter reads the pull request again.
@@ -36,13 +39,15 @@ class Transport:
 
     def __init__(self, base_url: str, *, clock: Clock | None = None, timeout: float = 30.0,
                  retries: int = 4, backoff: float = 1.0, rate_limit_retries: int = 3,
-                 limiter: RateLimiter | None = None, verify: bool = True,
+                 max_rate_wait: float = 3900.0, limiter: RateLimiter | None = None,
+                 verify: bool = True,
                  http_transport: httpx.BaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
         self.clock = clock or SystemClock()
         self.retries = retries
         self.backoff = backoff
         self.rate_limit_retries = rate_limit_retries
+        self.max_rate_wait = max_rate_wait
         self.limiter = limiter or RateLimiter(self.clock)
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
@@ -79,7 +84,7 @@ class Transport:
         failures = 0
         refusals = 0
         while True:
-            self.limiter.wait_before(bucket)
+            self._wait_for_budget(call, bucket)
             try:
                 response = self._http.request(method, url, headers=headers, params=params,
                                               json=json)
@@ -108,9 +113,10 @@ class Transport:
                     if delay is None:
                         return response
                     refusals += 1
-                    if refusals > self.rate_limit_retries or delay > self.limiter.max_wait:
+                    if refusals > self.rate_limit_retries or delay > self.max_rate_wait:
                         raise GitHubApiError(call, response.status_code,
-                                             f"rate limited: {_message(response)}")
+                                             f"rate limited: {_message(response)}",
+                                             retry_after=delay)
                     log.warning("%s: rate limited (%s), waiting %.0f s", call,
                                 _message(response), delay)
                     self.clock.sleep(delay)
@@ -119,6 +125,19 @@ class Transport:
             log.warning("%s: %s; trying again in %.1f s (%d/%d)", call, problem, pause,
                         failures, self.retries)
             self.clock.sleep(pause)
+
+
+    def _wait_for_budget(self, call: str, bucket: str) -> None:
+        delay = self.limiter.delay_before(bucket)
+        if delay <= 0:
+            return
+        if delay > self.max_rate_wait:
+            raise GitHubApiError(call, None, f"rate limit spent for {delay:.0f} s more",
+                                 retry_after=delay)
+        log.info("%s: GitHub rate limit of %s spent, waiting %.0f s for its reset", call,
+                 bucket, delay)
+        self.clock.sleep(delay)
+        self.limiter.reset(bucket)
 
 
 def _message(response: httpx.Response) -> str:
