@@ -108,24 +108,39 @@ class FakeGerritSSH:
             self._sessions.append(queue)
             self.sessions_started += 1
             self._changed.notify_all()
+        closed = asyncio.ensure_future(self._closed(process))
         try:
             while True:
-                item = await queue.get()
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():  # the client went away
+                    getter.cancel()
+                    return
+                item = getter.result()
                 if item is _DROP:
-                    conn = process.get_extra_info("connection")
                     with contextlib.suppress(Exception):
                         await process.stdout.drain()
-                    conn.abort()  # as a network failure: no EOF, no exit status
+                    # As a network failure: the TCP connection closes with no SSH
+                    # disconnect, no EOF and no exit status (after what was written).
+                    process.get_extra_info("connection")._transport.close()
                     return
                 process.stdout.write(item)
                 await process.stdout.drain()
         except (OSError, asyncssh.Error):
             return
         finally:
+            closed.cancel()
             with self._changed:
                 if queue in self._sessions:
                     self._sessions.remove(queue)
                 self._changed.notify_all()
+
+    @staticmethod
+    async def _closed(process: asyncssh.SSHServerProcess) -> None:
+        """Return when the client closes the session (or the connection is lost)."""
+        with contextlib.suppress(OSError, asyncssh.Error):
+            while await process.stdin.read(4096):
+                pass
 
     # ------------------------------------------------------------ test controls
     def wait_for_sessions(self, started: int, timeout: float = 10.0) -> None:

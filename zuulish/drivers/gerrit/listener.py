@@ -19,6 +19,7 @@ from zuulish.drivers.gerrit.catchup import DEFAULT_MARGIN, CatchUpResult, Change
 from zuulish.drivers.gerrit.events import (
     Ignored,
     covered_until,
+    forget_seen,
     mark_covered,
     normalize,
     store_event,
@@ -27,12 +28,17 @@ from zuulish.store import Store
 
 log = logging.getLogger(__name__)
 
+#: How long the identities of stored events are kept (seconds): longer than any
+#: disconnection a catch-up is expected to cover.
+KEEP_SEEN = 7 * 24 * 3600.0
+
 class GerritListener:
     """Stores the events of one Gerrit connection and fills the gaps in them."""
 
     def __init__(self, store: Store, connection: str, rest: ChangeQuery | None, *,
                  clock: Callable[[], float], margin: float = DEFAULT_MARGIN,
-                 catch_up_on_start: bool = False, catch_up_query: str | None = None):
+                 catch_up_on_start: bool = False, catch_up_query: str | None = None,
+                 keep_seen: float = KEEP_SEEN):
         self.store = store
         self.connection = connection
         self.rest = rest
@@ -40,6 +46,7 @@ class GerritListener:
         self.margin = margin
         self.catch_up_on_start = catch_up_on_start
         self.catch_up_query = catch_up_query
+        self.keep_seen = keep_seen
         self._gap_pending = False
         self._lock = threading.Lock()
         #: Results of the catch-ups done so far, newest last.
@@ -87,6 +94,7 @@ class GerritListener:
             return True
         # The first connection: what happened before it is not ours to catch up.
         mark_covered(self.store, self.connection, self.clock(), clock=self.clock)
+        self.forget_old()
         return False
 
     def catch_up(self) -> CatchUpResult | None:
@@ -108,5 +116,10 @@ class GerritListener:
         with self._lock:
             self._gap_pending = False
         self.catch_ups.append(result)
+        self.forget_old()
         return result
+
+    def forget_old(self) -> int:
+        """Drop identities of events older than ``keep_seen``; how many."""
+        return forget_seen(self.store, self.connection, self.clock() - self.keep_seen)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from zuulish.drivers.gerrit.backoff import Backoff
-from zuulish.errors import ConfigError
+from zuulish.errors import ConfigError, UserError
 
 with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptography deprecates
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -86,7 +86,7 @@ class GerritStream:
         self.command = command
         #: How many times the stream has been set up (1 after the first connection).
         self.connections = 0
-        #: Set while a stream is running; cleared when it is lost.
+        #: Set while a stream is running (after ``on_connect``); cleared when it is lost.
         self.connected = threading.Event()
         #: The newest reason the stream is not running, for status pages.
         self.last_error: str | None = None
@@ -122,20 +122,21 @@ class GerritStream:
 
     def _run_thread(self, started: threading.Event) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
         try:
             self._main = loop.create_task(self._run())
             started.set()
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._main)
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             started.set()
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(asyncio.gather(*asyncio.all_tasks(loop),
-                                                       return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     # ------------------------------------------------------------ reading
@@ -190,13 +191,13 @@ class GerritStream:
                 self._fail(f"{where}: cannot run {self.command!r}: {exc}")
                 return False
             self.connections += 1
-            self.connected.set()
             self.last_error = None
             log.info("gerrit %s: streaming events from %s (connection %d)", self.name, where,
                      self.connections)
             gap = self.connections > 1
             if self._on_connect is not None:
                 gap = await self._call(self._on_connect, self.connections) is True or gap
+            self.connected.set()
             if gap:
                 self._request_gap()
             lines = await self._read(process)
@@ -276,7 +277,8 @@ class GerritStream:
                 delay = self.backoff.delay(attempt)
                 attempt += 1
                 log.warning("gerrit %s: catching up missed events failed (%s); trying again "
-                            "in %.1f s", self.name, exc, delay)
+                            "in %.1f s", self.name, exc, delay,
+                            exc_info=not isinstance(exc, UserError))
                 await self._sleep(delay)
                 continue
             if not self._gap_again:
