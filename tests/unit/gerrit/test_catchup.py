@@ -13,13 +13,14 @@ from sqlalchemy import select
 from tests.fakes.gerrit import query_change, stream_line
 from tests.fakes.gerrit.rest import FakeGerritRest
 from zuulish.clock import SimulatedClock
-from zuulish.drivers.gerrit.catchup import catch_up, missed_events, votes_in
+from zuulish.drivers.gerrit.catchup import catch_up, missed_events
 from zuulish.drivers.gerrit.events import (
     NormalizedEvent,
     covered_until,
     forget_seen,
     normalize,
     store_event,
+    votes_in,
 )
 from zuulish.drivers.gerrit.rest import GerritRest
 from zuulish.store import EventRow, Store

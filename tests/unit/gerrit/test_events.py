@@ -54,6 +54,15 @@ def test_a_vote_is_an_approval_that_changed_with_its_old_value_kept() -> None:
     assert {"label": "Workflow", "value": 1, "old_value": 0} in e.data["approval_details"]
 
 
+def test_votes_of_servers_without_old_values_are_read_from_the_message() -> None:
+    obj = json.loads(stream_line("comment-added.vote"))
+    for approval in obj["approvals"]:
+        del approval["oldValue"]
+    e = normalize(obj)
+    assert isinstance(e, NormalizedEvent)
+    assert e.data["approvals"] == {"Code-Review": 2, "Workflow": 1}
+
+
 def test_a_recheck_keeps_gerrits_patch_set_prefix_and_changes_no_vote() -> None:
     e = event("comment-added.recheck")
     assert e.data["comment"] == "Patch Set 2:\n\nrecheck"

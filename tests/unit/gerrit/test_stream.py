@@ -5,6 +5,7 @@ stream comes back with back-off and the catch-up fills the gap exactly once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import threading
@@ -329,3 +330,23 @@ def test_a_failing_catch_up_is_tried_again_until_it_succeeds(
     result = wait_until(lambda: listener.catch_ups)[0]
     assert result.stored == 4
     assert len([c for c in gerrit_rest.calls if c.path == "/a/changes/"]) == 3
+
+
+def test_a_character_split_between_packets_is_read_whole(
+        gerrit_ssh: FakeGerritSSH, tmp_path: Path, key: tuple[Path, Any], store: Store,
+        started: list[GerritStream]) -> None:
+    clock = SimulatedClock(start=1_700_003_000)
+    listener = GerritListener(store, "review", None, clock=clock.now)
+    stream = make_stream(gerrit_ssh, tmp_path, key[0], on_line=listener.handle_line)
+    started.append(stream)
+    stream.start()
+    wait_until(stream.connected.is_set)
+    obj = json.loads(stream_line("comment-added.recheck"))
+    obj["comment"] = "Patch Set 2:\n\nrecheck — Grüße"
+    line = json.dumps(obj, ensure_ascii=False).encode() + b"\n"
+    cut = line.index("ü".encode()) + 1  # between the two bytes of ü
+    gerrit_ssh.send(line[:cut])
+    gerrit_ssh.send(line[cut:])
+    wait_until(lambda: stored_types(store) == ["comment-added"])
+    with store.read() as s:
+        assert s.scalars(select(EventRow.data)).one()["comment"].endswith("Grüße")

@@ -10,7 +10,8 @@ again.
 The stored vocabulary is the built-in forge's, which is Gerrit's: ``comment``
 keeps Gerrit's ``Patch Set N: ...`` prefix (Zuul's ``recheck`` regexes are written
 against it) and ``approvals`` holds the votes that *changed* in a comment-added
-(those Gerrit sends with an ``oldValue``), as ``{label: int}``. Every vote the
+(those Gerrit sends with an ``oldValue``; from servers that send none, the votes
+the ``Patch Set N: Label+V`` line names), as ``{label: int}``. Every vote the
 event carries is in ``all_approvals``; ``approval_details`` keeps old values.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,10 @@ INTERNAL_REFS = ("refs/changes/", "refs/users/", "refs/groups/", "refs/deleted-g
                  "refs/sequences/", "refs/draft-comments/", "refs/starred-changes/",
                  "refs/cache-automerge/", "refs/meta/external-ids", "refs/meta/group-names",
                  "refs/for/", "refs/meta/version")
+
+_PATCH_SET = re.compile(r"^Patch Set (\d+):?(.*)$")
+_VOTE = re.compile(r"^(?P<label>[A-Za-z][\w-]*?)(?P<value>[+-]\d+)$")
+_REMOVED = re.compile(r"^-(?P<label>[A-Za-z][\w-]*)$")
 
 #: How far apart (seconds) the stream's and a catch-up's time of one repeatable
 #: event (a comment, an abandon) may be and still be taken for the same event.
@@ -152,6 +158,23 @@ def event_key(type_: str, *, project: str, change: int | None = None,
     if type_ == "ref-updated":
         return f"{type_}:{project}:{ref}:{oldrev}:{newrev}", False
     return f"{type_}:{change}", True
+
+
+def votes_in(message: str) -> dict[str, int]:
+    """The votes a review message's first line records: ``Patch Set 2: Code-Review+2
+    Workflow+1`` → ``{Code-Review: 2, Workflow: 1}``; a removed vote (``-Verified``)
+    is 0."""
+    first = message.split("\n", 1)[0]
+    match = _PATCH_SET.match(first)
+    if not match:
+        return {}
+    votes: dict[str, int] = {}
+    for token in match.group(2).split():
+        if m := _VOTE.match(token):
+            votes[m["label"]] = int(m["value"])
+        elif m := _REMOVED.match(token):
+            votes[m["label"]] = 0
+    return votes
 
 
 def _approvals(raw: Any) -> tuple[dict[str, int], dict[str, int], list[dict[str, Any]]]:
@@ -307,6 +330,9 @@ def _change_event(kind: str, obj: dict[str, Any]) -> NormalizedEvent:
             raise _Bad("comment is not text")
         data["comment"] = comment
         changed, every, details = _approvals(obj.get("approvals"))
+        if not any("old_value" in d for d in details):
+            # Servers before oldValue existed: the message's first line says the votes.
+            changed = votes_in(comment)
         data["approvals"] = changed
         data["all_approvals"] = every
         data["approval_details"] = details

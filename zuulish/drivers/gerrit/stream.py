@@ -143,7 +143,14 @@ class GerritStream:
     async def _run(self) -> None:
         attempt = 0
         while not self._stopping:
-            healthy = await self._session()
+            try:
+                healthy = await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug, or asyncssh's surprise: log it, go on
+                log.exception("gerrit %s: the event stream failed", self.name)
+                self.last_error = f"the event stream failed: {exc!r}"
+                healthy = False
             self.connected.clear()
             if self._stopping:
                 return
@@ -168,7 +175,7 @@ class GerritStream:
                 self.host, port=self.port, username=self.user, client_keys=[self._key],
                 known_hosts=self.known_hosts, keepalive_interval=self.keepalive_interval,
                 connect_timeout=self.connect_timeout, agent_path=None, password=None,
-                kbdint_auth=False)
+                kbdint_auth=False, config=[])
         except asyncssh.HostKeyNotVerifiable as exc:
             self._fail(f"refusing {self.host}:{self.port}: its host key is not the one in "
                        f"{self.known_hosts} ({exc.reason}); if Gerrit's key really "
