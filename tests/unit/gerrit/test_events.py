@@ -200,3 +200,12 @@ def test_dropped_output_says_events_were_lost() -> None:
     result = normalize(b'{"type":"dropped-output","eventCreatedOn":1700000000}\n')
     assert isinstance(result, Ignored)
     assert result.lost_events
+
+
+def test_identities_fit_the_store_however_long_the_names() -> None:
+    obj = json.loads(stream_line("comment-added.vote"))
+    obj["author"]["username"] = "x" * 300
+    e = normalize(obj)
+    assert isinstance(e, NormalizedEvent)
+    assert len(e.key) <= 255
+    assert e.key == normalize(obj).key  # and still the same for the same event

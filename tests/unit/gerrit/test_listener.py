@@ -124,3 +124,28 @@ def test_catching_up_at_start_looks_back_to_where_the_last_run_stopped(
     assert again.on_connect(1) is True
     result = again.catch_up()
     assert result is not None and (result.stored, result.duplicates) == (3, 1)
+
+
+def test_a_gap_opened_while_catching_up_stays_open_for_the_next_catch_up(
+        store: Store, clock: SimulatedClock, gerrit: FakeGerritRest) -> None:
+    rest = GerritRest(gerrit.url, user="zuul", password="secret")
+    listener = GerritListener(store, "review", rest, clock=clock.now)
+    listener.on_connect(1)
+    listener.on_connect(2)
+
+    class Reconnecting:
+        """REST that sees the stream reconnect again while it answers."""
+
+        def query_changes(self, query: str, options: object = (), limit: object = None
+                          ) -> list[dict]:
+            listener.on_connect(3)
+            return rest.query_changes(query, options)  # type: ignore[arg-type]
+
+    listener.rest = Reconnecting()
+    listener.catch_up()
+    assert listener.gap_pending
+    listener.handle_line(stream_line("change-merged"))
+    assert covered_until(store, "review") == 1_700_003_000  # not moved past the new gap
+    listener.rest = rest
+    listener.catch_up()
+    assert not listener.gap_pending

@@ -143,12 +143,11 @@ def comment_digest(comment: str) -> str:
     return hashlib.sha256(comment.encode()).hexdigest()[:16]
 
 
-def event_key(type_: str, *, project: str, change: int | None = None,
+def _event_key(type_: str, *, project: str, change: int | None = None,
               patchset: int | None = None, account: str | None = None,
               comment: str | None = None, ref: str | None = None,
               oldrev: str | None = None, newrev: str | None = None) -> tuple[str, bool]:
-    """(identity, repeatable) of an event, computed alike for the stream's and a
-    catch-up's copy of it."""
+    """(identity, repeatable), before shortening."""
     if type_ == "patchset-created":
         return f"{type_}:{change}:{patchset}", False
     if type_ == "change-merged":
@@ -175,6 +174,20 @@ def votes_in(message: str) -> dict[str, int]:
         elif m := _REMOVED.match(token):
             votes[m["label"]] = 0
     return votes
+
+
+def event_key(type_: str, *, project: str, change: int | None = None,
+              patchset: int | None = None, account: str | None = None,
+              comment: str | None = None, ref: str | None = None,
+              oldrev: str | None = None, newrev: str | None = None) -> tuple[str, bool]:
+    """(identity, repeatable) of an event, computed alike for the stream's and a
+    catch-up's copy of it; at most 255 characters (longer ones are hashed)."""
+    key, repeatable = _event_key(type_, project=project, change=change, patchset=patchset,
+                                 account=account, comment=comment, ref=ref, oldrev=oldrev,
+                                 newrev=newrev)
+    if len(key) > 255:
+        key = f"{type_}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key, repeatable
 
 
 def _approvals(raw: Any) -> tuple[dict[str, int], dict[str, int], list[dict[str, Any]]]:
@@ -388,7 +401,7 @@ def store_event(store: Store, connection: str, event: NormalizedEvent, *,
                        created_at=now)
         s.add(row)
         s.flush()
-        s.add(GerritSeenEventRow(connection=connection, key=event.key[:255], at=at,
+        s.add(GerritSeenEventRow(connection=connection, key=event.key, at=at,
                                  event_id=row.id))
         if cover:
             _cover(s, connection, at, now)

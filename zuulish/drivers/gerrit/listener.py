@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 #: disconnection a catch-up is expected to cover.
 KEEP_SEEN = 7 * 24 * 3600.0
 
+
 class GerritListener:
     """Stores the events of one Gerrit connection and fills the gaps in them."""
 
@@ -47,7 +48,8 @@ class GerritListener:
         self.catch_up_on_start = catch_up_on_start
         self.catch_up_query = catch_up_query
         self.keep_seen = keep_seen
-        self._gap_pending = False
+        self._gaps = 0  # gaps opened (reconnections, dropped output)
+        self._filled = 0  # of those, how many a finished catch-up has filled
         self._lock = threading.Lock()
         #: Results of the catch-ups done so far, newest last.
         self.catch_ups: list[CatchUpResult] = []
@@ -67,11 +69,10 @@ class GerritListener:
         if isinstance(event, Ignored):
             self._ignore(event.reason)
             if event.lost_events:
-                with self._lock:
-                    self._gap_pending = True
+                self._open_gap()
             return event.lost_events
         with self._lock:
-            cover = not self._gap_pending
+            cover = self._filled == self._gaps
         event_id = store_event(self.store, self.connection, event, clock=self.clock,
                                source=source, cover=cover)
         if event_id is None:
@@ -83,14 +84,23 @@ class GerritListener:
         self.ignored = [*self.ignored[-99:], reason]
 
     # ------------------------------------------------------------ gaps
+    def _open_gap(self) -> None:
+        with self._lock:
+            self._gaps += 1
+
+    @property
+    def gap_pending(self) -> bool:
+        """Whether events may be missing that no catch-up has filled yet."""
+        with self._lock:
+            return self._filled < self._gaps
+
     def on_connect(self, count: int) -> bool:
         """The stream is (re)connected (``count`` 1: the first time); True when the
         events before it must be caught up: after a reconnection, and at start with
         ``catch_up_on_start`` when an earlier run left a covered time."""
         if count > 1 or (self.catch_up_on_start
                          and covered_until(self.store, self.connection) is not None):
-            with self._lock:
-                self._gap_pending = True
+            self._open_gap()
             return True
         # The first connection: what happened before it is not ours to catch up.
         mark_covered(self.store, self.connection, self.clock(), clock=self.clock)
@@ -101,23 +111,28 @@ class GerritListener:
         """Store the events missed since the stream was last complete (raises when
         Gerrit's REST API fails; the gap stays pending)."""
         with self._lock:
-            self._gap_pending = True
+            if self._filled == self._gaps:
+                self._gaps += 1  # asked for directly: a gap of its own
+            target = self._gaps
         since = covered_until(self.store, self.connection)
         if since is None:
             since = self.clock()
         if self.rest is None:
             log.warning("gerrit %s: events may have been missed since %s, but the connection "
                         "has no REST API to catch up through", self.connection, since)
-            with self._lock:
-                self._gap_pending = False
+            self._filled_up_to(target)
             return None
         result = catch_up(self.store, self.connection, self.rest, since=since,
                           clock=self.clock, margin=self.margin, query=self.catch_up_query)
-        with self._lock:
-            self._gap_pending = False
+        self._filled_up_to(target)
         self.catch_ups.append(result)
         self.forget_old()
         return result
+
+    def _filled_up_to(self, target: int) -> None:
+        """Gaps opened while a catch-up ran stay open for the next one."""
+        with self._lock:
+            self._filled = max(self._filled, target)
 
     def forget_old(self) -> int:
         """Drop identities of events older than ``keep_seen``; how many."""
