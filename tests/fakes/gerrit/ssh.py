@@ -99,8 +99,9 @@ class FakeGerritSSH:
         command = process.command or ""
         self.commands.append(command)
         if command.strip() != "gerrit stream-events":
-            process.stderr.write(f"fatal: {command.split()[0] if command else 'shell'}: "
-                                 "not found\n".encode())
+            # As Gerrit's SSH daemon: "fatal: gerrit: stream-evnts: not found".
+            name = ": ".join(command.split()) if command else "shell"
+            process.stderr.write(f"fatal: {name}: not found\n".encode())
             process.exit(1)
             return
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -143,7 +144,7 @@ class FakeGerritSSH:
                 pass
 
     # ------------------------------------------------------------ test controls
-    def wait_for_sessions(self, started: int, timeout: float = 10.0) -> None:
+    def wait_for_sessions(self, started: int, timeout: float = 30.0) -> None:
         """Wait until ``started`` streams have begun in all (and one is open)."""
         with self._changed:
             if not self._changed.wait_for(
@@ -161,4 +162,4 @@ class FakeGerritSSH:
         with self._changed:
             for queue in list(self._sessions):
                 self._loop.call_soon_threadsafe(queue.put_nowait, _DROP)
-            self._changed.wait_for(lambda: not self._sessions, 10)
+            self._changed.wait_for(lambda: not self._sessions, 30)

@@ -35,7 +35,7 @@ with warnings.catch_warnings():
     import asyncssh
 
 
-def wait_until(what: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_until(what: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = what()
@@ -350,3 +350,30 @@ def test_a_character_split_between_packets_is_read_whole(
     wait_until(lambda: stored_types(store) == ["comment-added"])
     with store.read() as s:
         assert s.scalars(select(EventRow.data)).one()["comment"].endswith("Grüße")
+
+
+def test_stop_interrupts_a_back_off_pause(tmp_path: Path, key: tuple[Path, Any]) -> None:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    (tmp_path / "known_hosts").write_text("")
+    stream = GerritStream("127.0.0.1", "zuul", key[0], port=port,
+                          known_hosts=tmp_path / "known_hosts", on_line=Lines(),
+                          backoff=Backoff(base=3600, cap=3600))  # the real sleep
+    stream.start()
+    wait_until(lambda: stream.delays)
+    assert "cannot connect to zuul@127.0.0.1" in (stream.last_error or "")
+    stream.stop(timeout=30)
+    assert stream._thread is not None and not stream._thread.is_alive()
+
+
+def test_a_command_gerrit_refuses_is_said_with_gerrits_words(
+        gerrit_ssh: FakeGerritSSH, tmp_path: Path, key: tuple[Path, Any],
+        started: list[GerritStream]) -> None:
+    stream = make_stream(gerrit_ssh, tmp_path, key[0], command="gerrit stream-evnts")
+    started.append(stream)
+    stream.start()
+    wait_until(lambda: stream.delays)
+    said = "'gerrit stream-evnts' ended (exit status 1): fatal: gerrit: stream-evnts: not found"
+    assert said in (stream.last_error or "")
