@@ -32,8 +32,9 @@ XSSI_PREFIX = ")]}'"
 CHANGE_OPTIONS = ("CURRENT_REVISION", "CURRENT_COMMIT", "CURRENT_FILES", "DETAILED_LABELS",
                   "DETAILED_ACCOUNTS", "SUBMITTABLE")
 
-#: Answers from a gateway in front of Gerrit: the request did not reach it.
-GATEWAY_STATUSES = (502, 503, 504)
+#: Answers from a gateway in front of Gerrit saying the request did not reach it
+#: (not 504: a gateway that timed out waiting may have let Gerrit act).
+GATEWAY_STATUSES = (502, 503)
 
 
 class GerritRestError(UserError):
