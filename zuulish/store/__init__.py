@@ -5,6 +5,7 @@ from zuulish.store.builds import BuildRow
 from zuulish.store.changes import ChangeRow, PatchsetRow, ReportRow
 from zuulish.store.database import Store
 from zuulish.store.events import EventRow
+from zuulish.store.gerrit import GerritSeenEventRow, GerritStreamStateRow
 from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow
 from zuulish.store.outbox import OutboxRow
@@ -13,6 +14,7 @@ from zuulish.store.timers import TimerTickRow
 
 __all__ = [
     "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
+    "GerritSeenEventRow", "GerritStreamStateRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
     "ReportRow", "Store", "TimerTickRow",

@@ -1,0 +1,194 @@
+"""A fake Gerrit REST API on 127.0.0.1, answering the shapes of
+``../shared/corpus/gerrit/rest/`` with Gerrit's ``)]}'`` prefix.
+
+``/a/...`` needs HTTP basic auth; queries page with ``n`` and ``S``/``start`` and
+mark the last change of a page with ``_more_changes``; reviews and submits are
+recorded. Switches make it answer as things go wrong: an HTML page, JSON without
+the prefix, 5xx for the next requests, slowly, or a submit refused with 409.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import copy
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+PREFIX = ")]}'\n"
+
+
+def parse_timestamp(value: str) -> float:
+    """Epoch seconds of Gerrit's ``yyyy-mm-dd hh:mm:ss[.fffffffff]`` (UTC)."""
+    return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%d %H:%M:%S")))
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    user: str | None
+
+
+@dataclass
+class FakeGerritRest:
+    """Gerrit's REST API; ``changes`` are ChangeInfo dicts keyed by number."""
+
+    user: str = "zuul"
+    password: str = "secret"
+    changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    version: str = "3.9.1"
+    related: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    mode: str = "ok"  # ok | html | no-prefix
+    fail_next: int = 0  # how many next requests answer fail_status
+    fail_status: int = 503
+    delay: float = 0.0  # seconds before each answer
+    submit_refusal: str | None = None  # a 409's text/plain body
+    calls: list[Call] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._handle(self, "POST")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._lock = threading.Lock()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True, name="fake-gerrit-rest").start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add_change(self, change: dict[str, Any]) -> None:
+        self.changes[int(change["_number"])] = copy.deepcopy(change)
+
+    # ------------------------------------------------------------ answering
+    def _send(self, h: BaseHTTPRequestHandler, status: int, body: str,
+              content_type: str = "application/json; charset=utf-8") -> None:
+        data = body.encode()
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _json(self, h: BaseHTTPRequestHandler, value: Any) -> None:
+        if self.mode == "html":
+            self._send(h, 200, "<!DOCTYPE html><html><head><title>Sign in</title></head>"
+                               "<body>Sign in to Gerrit</body></html>", "text/html")
+        elif self.mode == "no-prefix":
+            self._send(h, 200, json.dumps(value))
+        else:
+            self._send(h, 200, PREFIX + json.dumps(value, indent=2))
+
+    def _text(self, h: BaseHTTPRequestHandler, status: int, text: str) -> None:
+        self._send(h, status, text, "text/plain; charset=utf-8")
+
+    def _user(self, h: BaseHTTPRequestHandler) -> str | None:
+        header = h.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return None
+        return user if (user, password) == (self.user, self.password) else None
+
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        path = parts.path
+        user = self._user(h)
+        with self._lock:
+            self.calls.append(Call(method, path, parse_qs(parts.query), body, user))
+            failing = self.fail_next > 0
+            if failing:
+                self.fail_next -= 1
+        if self.delay:
+            time.sleep(self.delay)
+        if failing:
+            return self._send(h, self.fail_status, "<html><body>Bad gateway</body></html>",
+                              "text/html")
+        if path.startswith("/a/"):
+            if user is None:
+                return self._text(h, 401, "Unauthorized")
+            path = path[2:]
+        elif method == "POST":
+            return self._text(h, 403, "Authentication required")
+        self._route(h, method, path, parse_qs(parts.query), body)
+
+    def _change(self, ident: str) -> dict[str, Any] | None:
+        ident = unquote(ident)
+        for change in self.changes.values():
+            number = change["_number"]
+            if ident in (str(number), f"{change['project']}~{number}",
+                         f"{change['project']}~{change['branch']}~{change['change_id']}",
+                         change["change_id"]):
+                return change
+        return None
+
+    def _route(self, h: BaseHTTPRequestHandler, method: str, path: str,
+               query: dict[str, list[str]], body: Any) -> None:
+        if method == "GET" and path == "/config/server/version":
+            return self._json(h, self.version)
+        if method == "GET" and path == "/changes/":
+            return self._query(h, query)
+        m = re.fullmatch(r"/changes/([^/]+)(/.*)?", path)
+        if not m:
+            return self._text(h, 404, "Not found")
+        change = self._change(m.group(1))
+        if change is None:
+            return self._text(h, 404, f"Not found: {unquote(m.group(1))}")
+        rest = m.group(2) or ""
+        if method == "GET" and rest in ("", "/detail"):
+            return self._json(h, change)
+        if method == "POST" and rest == "/submit":
+            if self.submit_refusal is not None:
+                return self._text(h, 409, self.submit_refusal)
+            change.update(status="MERGED", submitted="2023-11-15 02:00:00.000000000",
+                          submitter={"_account_id": 1000010, "username": self.user})
+            return self._json(h, {k: v for k, v in change.items() if k != "revisions"})
+        m2 = re.fullmatch(r"/revisions/([^/]+)/(review|related)", rest)
+        if m2 and method == "POST" and m2.group(2) == "review":
+            return self._json(h, {"labels": (body or {}).get("labels", {})})
+        if m2 and method == "GET" and m2.group(2) == "related":
+            return self._json(h, {"changes": self.related.get(change["_number"], [])})
+        return self._text(h, 404, "Not found")
+
+    def _query(self, h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
+        q = query.get("q", [""])[0]
+        found = sorted(self.changes.values(), key=lambda c: c["updated"], reverse=True)
+        if m := re.search(r'change:(\d+)', q):
+            found = [c for c in found if c["_number"] == int(m.group(1))]
+        if m := re.search(r'(?:since|after):"([^"]+)"', q):
+            since = parse_timestamp(m.group(1))
+            found = [c for c in found if parse_timestamp(c["updated"]) >= since]
+        if "status:open" in q:
+            found = [c for c in found if c["status"] == "NEW"]
+        size = int(query.get("n", ["500"])[0])
+        start = int(query.get("S", query.get("start", ["0"]))[0])
+        page = [copy.deepcopy(c) for c in found[start:start + size]]
+        if page and start + size < len(found):
+            page[-1]["_more_changes"] = True
+        self._json(h, page)

@@ -1,0 +1,34 @@
+"""The Gerrit driver's memory: how far each connection's event stream is covered,
+and which events were already stored (so a caught-up event is never stored twice)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zuulish.store.base import Base
+
+
+class GerritStreamStateRow(Base):
+    """One row per Gerrit connection: every event up to ``covered_until`` (Gerrit's
+    epoch seconds) was either received from the stream or caught up through REST."""
+
+    __tablename__ = "gerrit_stream_state"
+
+    connection: Mapped[str] = mapped_column(String(255), primary_key=True)
+    covered_until: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class GerritSeenEventRow(Base):
+    """An event of a Gerrit connection that was stored, by its identity (``key``) and
+    Gerrit's time for it (``at``); pruned once older than any catch-up looks back."""
+
+    __tablename__ = "gerrit_seen_events"
+    __table_args__ = (Index("ix_gerrit_seen_events_key", "connection", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255))
+    at: Mapped[float] = mapped_column(Float)
+    event_id: Mapped[int | None] = mapped_column(Integer, default=None)
