@@ -8,6 +8,8 @@ Authorization header it carried) so that tests can see what a client sent, and
 where. A request without credentials, or with others than ``accepted``, is
 answered 401 with a ``WWW-Authenticate: Basic`` challenge, as GitHub answers.
 ``redirects`` sends requests whose path starts with a key elsewhere (301).
+``on_request`` is called as each request arrives, while the client that sent it
+waits (to look at the client's processes, say).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import http.server
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +44,7 @@ class GitHttpServer:
     #: path prefix -> the URL prefix it is moved to (answered 301)
     redirects: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    on_request: Callable[[], None] | None = None
     seen: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,8 @@ class _GitCgi(http.server.BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         body = self._body()
+        if self.owner.on_request is not None:
+            self.owner.on_request()
         for old, new in self.owner.redirects.items():
             if self.path.startswith(old):
                 self._record(301)

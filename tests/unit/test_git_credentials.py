@@ -23,6 +23,7 @@ from zuulish.merger.credentials import (
     HttpCredentials,
     ScopedCredentials,
     UrlPrefix,
+    auth_for,
     installation_token_credentials,
     static_credentials,
 )
@@ -150,6 +151,16 @@ def test_the_header_goes_to_git_in_its_environment_scoped_to_the_url() -> None:
     assert keys["http.followRedirects"] == "false"
     assert int(env["GIT_CONFIG_COUNT"]) == len(keys)
     assert GitAuth("https://github.com/org/p.git").env() == {}
+
+
+def test_a_provider_answering_for_a_url_that_is_no_plain_http_url_gets_nothing_sent() -> None:
+    class Careless:
+        def credentials_for(self, url: str) -> HttpCredentials:
+            return HttpCredentials("x-access-token", TOKEN)
+
+    with pytest.raises(CredentialsError, match="is no plain http"):
+        auth_for(Careless(), "https://github.com/org/p.git\n[http]\n")
+    assert auth_for(Careless(), "https://github.com/org/p.git").credentials is not None
 
 
 # ------------------------------------------------------- fetching, for real

@@ -278,4 +278,8 @@ def auth_for(provider: GitCredentials | None, url: str) -> GitAuth:
     """The authentication of a git process reaching ``url`` now."""
     if provider is None:
         return GitAuth(url)
-    return GitAuth(url, provider.credentials_for(url))
+    found = provider.credentials_for(url)
+    if found is not None and _split(url) is None:
+        raise CredentialsError(f"{url!r} is no plain http(s) URL: credentials are not sent "
+                               "to it")
+    return GitAuth(url, found)
