@@ -14,7 +14,9 @@ import pytest
 
 from tests.fakes.git_http import GitHttpServer
 from tests.fakes.gitrepo import Repo, git
+from zuulish.errors import ConfigError
 from zuulish.executor.workspace import WorkspaceError, prepare_repo
+from zuulish.merger import credentials
 from zuulish.merger.credentials import (
     AuthenticationFailed,
     CombinedCredentials,
@@ -94,12 +96,12 @@ def test_a_path_prefix_matches_whole_segments_and_no_dot_segments(url: str,
 @pytest.mark.parametrize("prefix", ["github.com", "ftp://github.com/", "https://u:p@github.com/",
                                     "https://github.com/?x=1", "https:///path"])
 def test_a_prefix_that_is_no_http_url_prefix_is_refused(prefix: str) -> None:
-    with pytest.raises(ValueError, match="is no http"):
+    with pytest.raises(ConfigError, match="is no http"):
         UrlPrefix.parse(prefix)
 
 
 def test_plain_http_credentials_are_refused_but_for_loopback_hosts() -> None:
-    with pytest.raises(ValueError, match="sent unencrypted: use https"):
+    with pytest.raises(ConfigError, match="sent unencrypted: use https"):
         static_credentials("http://gerrit.example/", "zuul", "pw")
     assert static_credentials("http://127.0.0.1:8080/", "zuul", "pw").credentials_for(
         "http://127.0.0.1:8080/p") == HttpCredentials("zuul", "pw")
@@ -137,9 +139,9 @@ def test_credentials_never_show_their_password() -> None:
     assert TOKEN not in repr(creds) and TOKEN not in str(creds)
     assert creds.header() == "Basic " + base64.b64encode(
         f"x-access-token:{TOKEN}".encode()).decode()
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(ConfigError, match="line break"):
         HttpCredentials("zuul", "pw\r\nX-Injected: 1")
-    with pytest.raises(ValueError, match="may not hold ':'"):
+    with pytest.raises(ConfigError, match="may not hold ':'"):
         HttpCredentials("a:b", "pw")
 
 
@@ -161,6 +163,16 @@ def test_a_provider_answering_for_a_url_that_is_no_plain_http_url_gets_nothing_s
     with pytest.raises(CredentialsError, match="is no plain http"):
         auth_for(Careless(), "https://github.com/org/p.git\n[http]\n")
     assert auth_for(Careless(), "https://github.com/org/p.git").credentials is not None
+
+
+def test_a_git_too_old_to_take_the_header_from_the_environment_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(credentials, "git_version", lambda: (2, 30))
+    with pytest.raises(CredentialsError, match="needs git 2.31 or later; this git is 2.30"):
+        auth_for(static_credentials("https://github.com/", "x-access-token", TOKEN),
+                 "https://github.com/org/p.git")
+    assert auth_for(static_credentials("https://github.com/", "x-access-token", TOKEN),
+                    "/srv/git/org/p.git").credentials is None  # nothing to send: fine
 
 
 # ------------------------------------------------------- fetching, for real
@@ -234,6 +246,16 @@ def test_a_private_repository_without_credentials_says_none_are_configured(
         RepoCache(tmp_path / "cache").ensure("org/p", f"{server.url}/org/p.git")
 
 
+def test_a_repository_the_credentials_cannot_see_says_so(
+        served: tuple[GitHttpServer, Repo], tmp_path: Path) -> None:
+    server, _ = served
+    with pytest.raises(MergeError, match="cannot fetch org/gone from .*: the repository was "
+                                         "not found, or the credentials of 'x-access-token' "
+                                         "have no access to it"):
+        RepoCache(tmp_path / "cache", credentials=_token(server)).ensure(
+            "org/gone", f"{server.url}/org/gone.git")
+
+
 def test_a_refused_credential_is_the_builds_error(served: tuple[GitHttpServer, Repo],
                                                   tmp_path: Path) -> None:
     server, _ = served
@@ -270,6 +292,51 @@ def test_a_refreshed_token_is_used_on_the_next_fetch(served: tuple[GitHttpServer
     assert asked == [url]
     assert {s.authorization for s in server.seen} == \
         {HttpCredentials("x-access-token", "ghs_refreshed").header()}
+
+
+class TokenCache:
+    """A driver's installation token cache: minted on demand, dropped when refused."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = iter(tokens)
+        self.current: str | None = None
+        self.minted = 0
+
+    def token_for(self, _url: str) -> str:
+        if self.current is None:
+            self.current = next(self.tokens)
+            self.minted += 1
+        return self.current
+
+    def refused(self, _url: str, token: str) -> None:
+        if token == self.current:
+            self.current = None
+
+
+def test_a_token_revoked_before_its_expiry_is_replaced_once_and_the_fetch_succeeds(
+        served: tuple[GitHttpServer, Repo], tmp_path: Path) -> None:
+    server, _ = served
+    cache = TokenCache(["ghs_revoked", TOKEN])
+    repos = RepoCache(tmp_path / "cache", credentials=installation_token_credentials(
+        server.url, cache.token_for, on_refused=cache.refused))
+    path = repos.ensure("org/p", f"{server.url}/org/p.git")
+    assert (path / "HEAD").exists()
+    assert cache.minted == 2
+    assert [(s.status, s.authorization) for s in server.seen][:2] == [
+        (401, HttpCredentials("x-access-token", "ghs_revoked").header()),
+        (200, HttpCredentials("x-access-token", TOKEN).header())]
+
+
+def test_a_fresh_token_refused_too_fails_the_fetch_without_asking_again(
+        served: tuple[GitHttpServer, Repo], tmp_path: Path) -> None:
+    server, _ = served
+    cache = TokenCache([f"ghs_wrong{n}" for n in range(10)])
+    repos = RepoCache(tmp_path / "cache", credentials=installation_token_credentials(
+        server.url, cache.token_for, on_refused=cache.refused))
+    with pytest.raises(AuthenticationFailed, match="authentication failed: the server refused"):
+        repos.ensure("org/p", f"{server.url}/org/p.git")
+    assert cache.minted == 2
+    assert [s.status for s in server.seen] == [401, 401]
 
 
 def test_a_supplier_that_cannot_get_a_token_fails_the_fetch_with_its_reason(

@@ -29,13 +29,16 @@ URL (a renamed GitHub repository answers with one).
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import re
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from zuulish.errors import ConfigError
 from zuulish.merger.gitcli import MergeError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -60,9 +63,9 @@ class HttpCredentials:
     def __post_init__(self) -> None:
         for name, value in (("username", self.username), ("password", self.password)):
             if any(c in value for c in "\r\n\0"):
-                raise ValueError(f"the {name} of HTTP credentials holds a line break")
+                raise ConfigError(f"the {name} of HTTP credentials holds a line break")
         if ":" in self.username:
-            raise ValueError("the username of HTTP basic credentials may not hold ':'")
+            raise ConfigError("the username of HTTP basic credentials may not hold ':'")
 
     def header(self) -> str:
         """The value of the ``Authorization`` header."""
@@ -71,15 +74,24 @@ class HttpCredentials:
 
 
 class GitCredentials(Protocol):
-    """The HTTP credentials for fetching ``url`` now, or None (a fetch without).
+    """HTTP credentials for git fetches; called from several threads at once."""
 
-    Raises CredentialsError when they cannot be had now."""
+    def credentials_for(self, url: str) -> HttpCredentials | None:
+        """The credentials for fetching ``url`` now, or None (a fetch without).
+        CredentialsError when they cannot be had now."""
+        ...
 
-    def credentials_for(self, url: str) -> HttpCredentials | None: ...
+    def refused(self, url: str, credentials: HttpCredentials) -> None:
+        """The server of ``url`` refused ``credentials`` (a revoked or expired token):
+        a provider that caches them forgets them, so that the fetch, tried once more,
+        gets fresh ones."""
+        ...
 
 
 #: What a driver supplies: the credentials for a URL under its prefix, or None.
 Supplier = Callable[[str], "HttpCredentials | None"]
+#: Told that the server of a URL refused the credentials it was given.
+Refused = Callable[[str, "HttpCredentials"], None]
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class UrlPrefix:
     def parse(cls, text: str) -> UrlPrefix:
         parts = _split(text)
         if parts is None or parts.username is not None or parts.query or parts.fragment:
-            raise ValueError(f"{text!r} is no http(s)://host[:port][/path] URL prefix")
+            raise ConfigError(f"{text!r} is no http(s)://host[:port][/path] URL prefix")
         scheme, host, port, path = parts.scheme, parts.host, parts.port, parts.path
         return cls(scheme, host, port, path if path.endswith("/") else path + "/")
 
@@ -158,45 +170,61 @@ class ScopedCredentials:
     """``supply``'s credentials, for the URLs under ``prefix`` only.
 
     ``supply`` is asked at every fetch with the fetch URL (a GitHub driver maps it
-    to its installation and returns that installation's current token). Plain
-    ``http://`` sends the secret readable on the wire: refused but to a loopback
-    host unless ``allow_plain_http``.
+    to its installation and returns that installation's current token);
+    ``on_refused`` is told when the server refused what it supplied (the driver
+    drops its cached token). Plain ``http://`` sends the secret readable on the
+    wire: refused but to a loopback host unless ``allow_plain_http``. A prefix that
+    cannot be is a ConfigError (the driver adds its configuration file).
     """
 
-    def __init__(self, prefix: str, supply: Supplier, *, allow_plain_http: bool = False):
+    def __init__(self, prefix: str, supply: Supplier, *, on_refused: Refused | None = None,
+                 allow_plain_http: bool = False):
         self.prefix = UrlPrefix.parse(prefix)
         if self.prefix.scheme == "http" and not allow_plain_http \
                 and not _loopback(self.prefix.host):
-            raise ValueError(f"credentials for {self.prefix} would be sent unencrypted: "
-                             "use https")
+            raise ConfigError(f"credentials for {self.prefix} would be sent unencrypted: "
+                              "use https")
         self.supply = supply
+        self.on_refused = on_refused
 
     def credentials_for(self, url: str) -> HttpCredentials | None:
         if not self.prefix.matches(url):
             return None
         return self.supply(url)
 
+    def refused(self, url: str, credentials: HttpCredentials) -> None:
+        if self.on_refused is not None and self.prefix.matches(url):
+            self.on_refused(url, credentials)
+
     def __repr__(self) -> str:
         return f"ScopedCredentials({str(self.prefix)!r})"
 
 
-def static_credentials(prefix: str, username: str, password: str,
-                       **options: bool) -> ScopedCredentials:
+def static_credentials(prefix: str, username: str, password: str, *,
+                       allow_plain_http: bool = False) -> ScopedCredentials:
     """The same credentials for every URL under ``prefix`` (a personal token, a
     Gerrit HTTP password)."""
     fixed = HttpCredentials(username, password)
-    return ScopedCredentials(prefix, lambda _url: fixed, **options)
+    return ScopedCredentials(prefix, lambda _url: fixed, allow_plain_http=allow_plain_http)
 
 
-def installation_token_credentials(prefix: str, token_for: Callable[[str], str | None],
-                                   **options: bool) -> ScopedCredentials:
+def installation_token_credentials(prefix: str, token_for: Callable[[str], str | None], *,
+                                   on_refused: Callable[[str, str], None] | None = None,
+                                   allow_plain_http: bool = False) -> ScopedCredentials:
     """A GitHub App's credentials: ``token_for(url)`` is the installation token of
     the repository at ``url`` now (None: not installed there), sent as GitHub
-    documents, as the password of ``x-access-token``."""
+    documents, as the password of ``x-access-token``; ``on_refused(url, token)``
+    when GitHub refused it (drop it: the next ``token_for`` fetches a new one)."""
     def supply(url: str) -> HttpCredentials | None:
         token = token_for(url)
         return None if token is None else HttpCredentials("x-access-token", token)
-    return ScopedCredentials(prefix, supply, **options)
+
+    def refused(url: str, credentials: HttpCredentials) -> None:
+        if on_refused is not None:
+            on_refused(url, credentials.password)
+
+    return ScopedCredentials(prefix, supply, on_refused=refused,
+                             allow_plain_http=allow_plain_http)
 
 
 class CombinedCredentials:
@@ -217,11 +245,16 @@ class CombinedCredentials:
                 return found
         return None
 
+    def refused(self, url: str, credentials: HttpCredentials) -> None:
+        for provider in self.providers:  # each looks at its own prefix
+            provider.refused(url, credentials)
+
 
 # git's words when a server refused, or asked for, credentials
 _AUTH_FAILED = re.compile(r"Authentication failed|could not read (Username|Password)|"
                           r"returned error: 40[13]\b|HTTP 40[13]\b", re.IGNORECASE)
-_REDIRECTED = re.compile(r"returned error: 30[1278]\b|redirect", re.IGNORECASE)
+_REDIRECTED = re.compile(r"returned error: 30[1278]\b")
+_NOT_FOUND = re.compile(r"repository '[^']*' not found|returned error: 404\b")
 
 
 @dataclass(frozen=True)
@@ -271,7 +304,27 @@ class GitAuth:
             return MergeError("the server answered with a redirect, which is not followed "
                               "with credentials (they could be sent elsewhere): configure the "
                               f"repository's current URL ({message})")
+        if self.credentials is not None and _NOT_FOUND.search(message):
+            # GitHub answers 404, not 403, for a private repository a token cannot see
+            return MergeError("the repository was not found, or the credentials of "
+                              f"{self.credentials.username!r} have no access to it ({message})")
         return error if message == str(error) else MergeError(message)
+
+
+#: the first git that reads configuration from GIT_CONFIG_COUNT and its pairs
+CONFIG_ENV_SINCE = (2, 31)
+
+
+@functools.cache
+def git_version() -> tuple[int, int]:
+    """The (major, minor) version of the git that runs; (0, 0) if it cannot be told."""
+    try:
+        out = subprocess.run(["git", "version"], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        return (0, 0)
+    found = re.search(r"(\d+)\.(\d+)", out)
+    return (int(found[1]), int(found[2])) if found else (0, 0)
 
 
 def auth_for(provider: GitCredentials | None, url: str) -> GitAuth:
@@ -279,7 +332,13 @@ def auth_for(provider: GitCredentials | None, url: str) -> GitAuth:
     if provider is None:
         return GitAuth(url)
     found = provider.credentials_for(url)
-    if found is not None and _split(url) is None:
+    if found is None:
+        return GitAuth(url)
+    if _split(url) is None:
         raise CredentialsError(f"{url!r} is no plain http(s) URL: credentials are not sent "
                                "to it")
+    if git_version() < CONFIG_ENV_SINCE:
+        # an older git ignores the variables: it would fetch without the credentials
+        raise CredentialsError("fetching with credentials needs git 2.31 or later; this "
+                               f"git is {'.'.join(map(str, git_version()))}")
     return GitAuth(url, found)

@@ -38,6 +38,7 @@ from zuulish.git_admin import init_bare, open_repo
 from zuulish.merger.credentials import (
     AuthenticationFailed,
     CredentialsError,
+    GitAuth,
     GitCredentials,
     auth_for,
 )
@@ -53,12 +54,29 @@ LOCK_DIR = ".locks"
 
 def _remote(git_dir: Path, credentials: GitCredentials | None, url: str, command: str,
             *options: str, after: tuple[str, ...] = ()) -> str:
-    """``git <command> <options> -- <url> <after>`` in ``git_dir``, with ``url``'s credentials
-    (asked for now) in its environment; a failure without the secret in its message."""
+    """``git <command> <options> -- <url> <after>`` in ``git_dir``, with ``url``'s
+    credentials (asked for now) in its environment; a failure without the secret in its
+    message. Credentials the server refuses are reported to ``credentials`` and the
+    command is tried once more if that gives other ones (a token revoked early)."""
     auth = auth_for(credentials, url)
     try:
-        run = getattr(IsolatedGit(git_dir), command.replace("-", "_"))
-        return run(*options, "--", url, *after, env=auth.env())
+        return _run_remote(git_dir, auth, command, options, after)
+    except AuthenticationFailed:
+        if credentials is None or auth.credentials is None:
+            raise
+        credentials.refused(url, auth.credentials)
+        again = auth_for(credentials, url)
+        if again.credentials is None or again.credentials == auth.credentials:
+            raise
+        log.info("the credentials for %s were refused; trying once more with fresh ones", url)
+        return _run_remote(git_dir, again, command, options, after)
+
+
+def _run_remote(git_dir: Path, auth: GitAuth, command: str, options: tuple[str, ...],
+                after: tuple[str, ...]) -> str:
+    run = getattr(IsolatedGit(git_dir), command.replace("-", "_"))
+    try:
+        return run(*options, "--", auth.url, *after, env=auth.env())
     except MergeError as exc:
         raise auth.explain(exc) from None  # git's error may quote what it was given
 
