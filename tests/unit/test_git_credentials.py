@@ -14,6 +14,8 @@ import pytest
 
 from tests.fakes.git_http import GitHttpServer
 from tests.fakes.gitrepo import Repo, git
+from zuulish.app import AllInOne
+from zuulish.drivers.registry import FACTORIES, ConnectionParts
 from zuulish.errors import ConfigError
 from zuulish.executor.workspace import WorkspaceError, prepare_repo
 from zuulish.merger import credentials
@@ -32,6 +34,7 @@ from zuulish.merger.credentials import (
 from zuulish.merger.gitcli import MergeError
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import build_state
+from zuulish.server_config import load_server_config
 
 TOKEN = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
 
@@ -387,3 +390,34 @@ def test_the_built_in_forge_needs_no_credentials(tmp_path: Path) -> None:
     path = RepoCache(tmp_path / "cache", credentials=creds).ensure("org/p", str(repo.path))
     assert git(path, "rev-parse", "refs/heads/main") == git(repo.path, "rev-parse", "HEAD")
     assert asked == []
+
+
+# ------------------------------------------------------------- the plumbing
+
+PRIVATE = static_credentials("https://git.private.example/", "zuul", "pw")
+
+
+def make_private_connection(name: str, options: dict, ctx: object) -> ConnectionParts:
+    """A driver whose repositories are private (GitHub's and Gerrit's give theirs so)."""
+    return ConnectionParts(git_credentials=PRIVATE)
+
+
+def test_a_connections_credentials_reach_the_merger_and_the_executor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FACTORIES, "gerrit",
+                        "tests.unit.test_git_credentials:make_private_connection")
+    (tmp_path / "zuulish.yaml").write_text(
+        f"state_dir: {tmp_path / 'state'}\ndatabase: sqlite:///{tmp_path / 'z.db'}\n"
+        "tenant_file: main.yaml\nconnections:\n  forge: {driver: git}\n"
+        "  review: {driver: gerrit, server: review.example, user: zuul}\n"
+        "executor: {preload_ansible: false}\n")
+    aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
+    try:
+        for cache in (aio.merger.cache, aio.executor.cache):
+            assert cache.credentials is not None
+            assert cache.credentials.credentials_for("https://git.private.example/a/p") == \
+                HttpCredentials("zuul", "pw")
+            assert cache.credentials.credentials_for(
+                str(aio.project_path("forge", "org/p"))) is None
+    finally:
+        aio.store.dispose()
