@@ -197,6 +197,8 @@ def test_a_gated_change_of_a_private_repository_leaves_the_token_nowhere(
     assert "/org/app.git" in fetched  # the merger and the executor came over HTTP
     assert {s.authorization for s in server.seen} == {HttpCredentials(USER, TOKEN).header()}
     secrets = forms(USER, TOKEN)
+    for cache in ("merger-cache", "executor-cache"):
+        assert (t.config.state_dir / cache / "org" / "app.git" / "config").exists()
     assert files_holding(t.config.state_dir, secrets) == []
     assert rows_holding(t.aio.store, secrets) == []
     assert lines.saw_git_fetching() and lines.holding(secrets) == []

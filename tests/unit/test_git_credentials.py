@@ -64,7 +64,7 @@ def _push(work: Repo, files: dict[str, str], message: str) -> str:
 
 @pytest.mark.parametrize("url", [
     "https://github.com/org/p.git", "https://GitHub.com/org/p", "https://github.com:443/org/p",
-    "https://github.com./org/p.git", "https://user@github.com/org/p.git",
+    "https://github.com./org/p.git",
 ])
 def test_a_prefix_matches_urls_of_its_host(url: str) -> None:
     assert UrlPrefix.parse("https://github.com").matches(url)
@@ -73,6 +73,7 @@ def test_a_prefix_matches_urls_of_its_host(url: str) -> None:
 @pytest.mark.parametrize("url", [
     "https://github.com.evil.example/org/p.git",  # a longer host
     "https://github.com@evil.example/org/p.git",  # the host after the user name
+    "https://user@github.com/org/p.git", "https://a@evil.example@github.com/org/p.git",
     "https://evil.example/github.com/org/p.git",  # the host in the path
     "https://evil.example/?https://github.com/org/p.git",
     "http://github.com/org/p.git",  # another scheme

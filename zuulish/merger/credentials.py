@@ -7,7 +7,9 @@ password). Each connection that needs them supplies a ``GitCredentials``: asked
 for the credentials of a fetch URL at every fetch (an installation token changes
 every hour), answering only for URLs under the prefix it was built for
 (``ScopedCredentials``), so a credential is never sent to another host — nor to
-another path of its host than the one it was given for.
+another path of its host than the one it was given for. A URL that two parsers
+could read differently (a user name before the host, ``.``/``..`` segments,
+backslashes, spaces) matches no prefix.
 
 The secret reaches git in the environment of that one git process only
 (``GitAuth.env``): git's ``GIT_CONFIG_COUNT`` / ``GIT_CONFIG_KEY_n`` /
@@ -107,7 +109,7 @@ class UrlPrefix:
     @classmethod
     def parse(cls, text: str) -> UrlPrefix:
         parts = _split(text)
-        if parts is None or parts.username is not None or parts.query or parts.fragment:
+        if parts is None or parts.query or parts.fragment:
             raise ConfigError(f"{text!r} is no http(s)://host[:port][/path] URL prefix")
         scheme, host, port, path = parts.scheme, parts.host, parts.port, parts.path
         return cls(scheme, host, port, path if path.endswith("/") else path + "/")
@@ -131,20 +133,22 @@ class _Parts:
     host: str
     port: int
     path: str
-    username: str | None
     query: str
     fragment: str
 
 
 def _split(url: str) -> _Parts | None:
     """The parts of an http(s) URL, or None for anything else (another scheme, a path
-    with ``.``/``..`` segments, bytes that could make two readers disagree)."""
+    with ``.``/``..`` segments, a user name: anything that could make two readers of
+    the URL disagree on its host)."""
     if any(c.isspace() or ord(c) < 0x20 or c in "\\" for c in url):
         return None
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
+        return None
+    if "@" in parts.netloc:  # zuulish's URLs carry no user; one could hide the host
         return None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
@@ -154,7 +158,7 @@ def _split(url: str) -> _Parts | None:
     if any(s in (".", "..") for s in segments) or "%" in parts.hostname:
         return None
     return _Parts(scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme],
-                  path, parts.username, parts.query, parts.fragment)
+                  path, parts.query, parts.fragment)
 
 
 def _loopback(host: str) -> bool:
