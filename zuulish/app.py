@@ -62,7 +62,8 @@ class AllInOne:
         self.timer = Timer(self.store, self.clock, self.layouts, self.connections.sources)
         self.merger = MergerWorker(
             self.store, RepoCache(config.state_dir / "merger-cache",
-                                  max_bytes=config.merger_cache_max_bytes),
+                                  max_bytes=config.merger_cache_max_bytes,
+                                  credentials=self.connections.git_credentials),
             self.clock, timeout=config.merger_timeout)
         self.launcher = Launcher(self.store, make_providers(config), self.clock)
         self.executor = Executor(self.store, config.state_dir, self.clock,
@@ -73,7 +74,8 @@ class AllInOne:
                                  max_returned_bytes=config.executor_max_returned_bytes,
                                  trusted_ro_paths=config.executor_trusted_ro_paths,
                                  trusted_rw_paths=config.executor_trusted_rw_paths,
-                                 node_limits=config.executor_node_limits)
+                                 node_limits=config.executor_node_limits,
+                                 git_credentials=self.connections.git_credentials)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
                                       None if days is None else days * DAY)

@@ -19,6 +19,7 @@ from zuulish.config.parser import TriggerParser
 from zuulish.drivers.depends_on import ChangeUrls
 from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError
+from zuulish.merger.credentials import CombinedCredentials, GitCredentials
 from zuulish.model import TIMER
 from zuulish.server_config import ConnectionConfig, ServerConfig
 from zuulish.store import Store
@@ -58,6 +59,9 @@ class ConnectionParts:
     routes: list[AbstractRouteDef] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     forge: GitForge | None = None  # the built-in forge's repositories (driver git only)
+    #: HTTP credentials for fetching this connection's repositories (private ones),
+    #: scoped to its URL prefix (``zuulish.merger.credentials.ScopedCredentials``)
+    git_credentials: GitCredentials | None = None
 
 
 #: driver name -> "module:function" building a connection (imported when configured,
@@ -91,6 +95,7 @@ class Connections:
     drivers: dict[str, str] = field(default_factory=dict)
     routes: list[AbstractRouteDef] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
+    git_credentials: CombinedCredentials = field(default_factory=CombinedCredentials)
 
     def add(self, name: str, driver: str, parts: ConnectionParts) -> None:
         self.drivers[name] = driver
@@ -102,6 +107,8 @@ class Connections:
             self.reporters[name] = parts.reporter
         self.routes.extend(parts.routes)
         self.services.extend(parts.services)
+        if parts.git_credentials is not None:
+            self.git_credentials.providers.append(parts.git_credentials)
 
 
 def make_connections(config: ServerConfig, store: Store,

@@ -85,6 +85,7 @@ from zuulish.executor.workspace import (
     override_checkout,
     prepare_repo,
 )
+from zuulish.merger.credentials import GitCredentials
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob
 from zuulish.model.returned_data import child_jobs, merge_data
@@ -141,7 +142,8 @@ class Executor:
                  max_returned_bytes: int = DEFAULT_MAX_RETURNED_BYTES,
                  trusted_ro_paths: tuple[Path, ...] = (),
                  trusted_rw_paths: tuple[Path, ...] = (),
-                 node_limits: NodeLimits | None = None):
+                 node_limits: NodeLimits | None = None,
+                 git_credentials: GitCredentials | None = None):
         self.store = store
         # the most bytes a build's results.json may hold (executor.max_returned_bytes)
         self.max_returned_bytes = max_returned_bytes
@@ -163,7 +165,8 @@ class Executor:
         self.clock = clock
         self.name = name or f"executor@{socket.gethostname()}"
         self.hostname = canonical_hostname
-        self.cache = RepoCache(state_dir / "executor-cache")
+        # the cache fetches with the remotes' HTTP credentials (git_credentials)
+        self.cache = RepoCache(state_dir / "executor-cache", credentials=git_credentials)
         self.keys = ProjectKeys(store, state_dir)
         self.workers = workers
         self.keep_workspaces = keep_workspaces

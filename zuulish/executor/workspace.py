@@ -91,9 +91,16 @@ def _copy_objects(source: Path, dest: Path) -> None:
 
 
 def clone_at(cache: RepoCache, project: str, url: str, dest: Path) -> Path:
-    """A working clone of ``project``, holding its own copy of the cache's objects."""
+    """A working clone of ``project``, holding its own copy of the cache's objects.
+
+    The cache's fetch is the executor's only git command that reaches a remote (with
+    the remote's credentials: ``RepoCache``); everything else works on local copies.
+    """
     with cache.locked(project):
-        cached = cache.ensure(project, url)
+        try:
+            cached = cache.ensure(project, url)
+        except MergeError as exc:  # unreachable, authentication failed: the build's error
+            raise WorkspaceError(str(exc)) from exc
         _pack_loose_objects(cached)
         return _clone_copy(cached, dest)
 

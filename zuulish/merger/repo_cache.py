@@ -14,6 +14,11 @@ objects (speculative merge commits among them: nothing references those, and
 they are pruned after ``prune_expire``). With ``max_bytes`` set, the least
 recently used clones beyond that size are removed (and cloned again when next
 needed).
+
+Every command that reaches a remote (fetch, ls-remote) asks ``credentials`` for
+that URL's HTTP credentials at that moment and hands them to that git process
+alone, in its environment (``merger.credentials``); the URL is stored nowhere in
+the clone.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zuulish.git_admin import init_bare, open_repo
+from zuulish.merger.credentials import (
+    AuthenticationFailed,
+    CredentialsError,
+    GitAuth,
+    GitCredentials,
+    auth_for,
+)
 from zuulish.merger.gitcli import IsolatedGit, MergeError
 from zuulish.merger.speculative import forget_repo
 
@@ -40,12 +52,41 @@ REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/changes/*:refs/changes/*",
 LOCK_DIR = ".locks"
 
 
-def _fetch(path: Path, url: str) -> None:
-    open_repo(path, IsolatedGit).git.fetch("-q", "--prune", "--no-tags",
-                                           "--no-write-fetch-head", "--", url, *REFSPECS)
+def _remote(git_dir: Path, credentials: GitCredentials | None, url: str, command: str,
+            *options: str, after: tuple[str, ...] = ()) -> str:
+    """``git <command> <options> -- <url> <after>`` in ``git_dir``, with ``url``'s
+    credentials (asked for now) in its environment; a failure without the secret in its
+    message. Credentials the server refuses are reported to ``credentials`` and the
+    command is tried once more if that gives other ones (a token revoked early)."""
+    auth = auth_for(credentials, url)
+    try:
+        return _run_remote(git_dir, auth, command, options, after)
+    except AuthenticationFailed:
+        if credentials is None or auth.credentials is None:
+            raise
+        credentials.refused(url, auth.credentials)
+        again = auth_for(credentials, url)
+        if again.credentials is None or again.credentials == auth.credentials:
+            raise
+        log.info("the credentials for %s were refused; trying once more with fresh ones", url)
+        return _run_remote(git_dir, again, command, options, after)
 
 
-def _clone(path: Path, url: str) -> None:
+def _run_remote(git_dir: Path, auth: GitAuth, command: str, options: tuple[str, ...],
+                after: tuple[str, ...]) -> str:
+    run = getattr(IsolatedGit(git_dir), command.replace("-", "_"))
+    try:
+        return run(*options, "--", auth.url, *after, env=auth.env())
+    except MergeError as exc:
+        raise auth.explain(exc) from None  # git's error may quote what it was given
+
+
+def _fetch(path: Path, url: str, credentials: GitCredentials | None = None) -> None:
+    _remote(path, credentials, url, "fetch", "-q", "--prune", "--no-tags",
+            "--no-write-fetch-head", after=REFSPECS)
+
+
+def _clone(path: Path, url: str, credentials: GitCredentials | None = None) -> None:
     """Clone ``url`` bare into ``path`` (which must not exist), atomically.
 
     Not ``git clone``: the clone has no remote in its configuration (each fetch
@@ -55,9 +96,9 @@ def _clone(path: Path, url: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         repo = init_bare(tmp, IsolatedGit)
-        _fetch(tmp, url)
+        _fetch(tmp, url, credentials)
         try:
-            head = repo.git.ls_remote("--symref", "--", url, "HEAD")
+            head = _remote(tmp, credentials, url, "ls-remote", "--symref", after=("HEAD",))
         except MergeError:
             head = ""  # the fetch reached it: keep git's default HEAD
         first = head.split("\n", 1)[0]
@@ -84,9 +125,9 @@ def _fanout(path: Path) -> None:
         (objects / f"{n:02x}").mkdir(exist_ok=True)
 
 
-def _remote_answers(path: Path, url: str) -> bool:
+def _remote_answers(path: Path, url: str, credentials: GitCredentials | None) -> bool:
     try:
-        IsolatedGit(path.parent).ls_remote("--heads", "--", url)
+        _remote(path.parent, credentials, url, "ls-remote", "--heads")
     except MergeError:
         return False
     return True
@@ -136,11 +177,14 @@ class _RepoLock:
 
 
 class RepoCache:
-    """Bare clones under ``root``: ``org/proj`` lives in ``root/org/proj.git``."""
+    """Bare clones under ``root``: ``org/proj`` lives in ``root/org/proj.git``;
+    ``credentials``: those of the remotes that need any (None: none do)."""
 
     def __init__(self, root: Path, *, max_bytes: int | None = None, maintain_every: int = 50,
-                 prune_expire: str = "1.day.ago", bound_every: int = 10):
+                 prune_expire: str = "1.day.ago", bound_every: int = 10,
+                 credentials: GitCredentials | None = None):
         self.root = Path(root)
+        self.credentials = credentials
         self.max_bytes = max_bytes
         self.bound_every = bound_every
         self._since_bound = bound_every - 1  # measure on the first update
@@ -184,8 +228,10 @@ class RepoCache:
             try:
                 self._update(path, url)
             except MergeError as exc:
-                if not path.exists() or not _remote_answers(path, url):
-                    raise MergeError(f"cannot fetch {name} from {url}: {exc}") from exc
+                if isinstance(exc, (AuthenticationFailed, CredentialsError)) \
+                        or not path.exists() \
+                        or not _remote_answers(path, url, self.credentials):
+                    raise type(exc)(f"cannot fetch {name} from {url}: {exc}") from exc
                 log.warning("repo cache for %s is unusable (%s); cloning it again", name, exc)
                 self.reclone(name, url)
             self._touch(path)
@@ -204,16 +250,17 @@ class RepoCache:
             shutil.rmtree(path, ignore_errors=True)
             forget_repo(path)
             try:
-                _clone(path, url)
+                _clone(path, url, self.credentials)
             except MergeError as again:
-                raise MergeError(f"cannot fetch {name} from {url}: {again}") from again
+                raise type(again)(f"cannot fetch {name} from {url}: {again}") from again
         return path
 
     def _update(self, path: Path, url: str) -> None:
         if not path.exists():
-            _clone(path, url)
+            _clone(path, url, self.credentials)
             return
-        _fetch(path, url)  # fails too when path is no repository any more (e.g. bad HEAD)
+        # fails too when path is no repository any more (e.g. bad HEAD)
+        _fetch(path, url, self.credentials)
 
     @staticmethod
     def _touch(path: Path) -> None:
