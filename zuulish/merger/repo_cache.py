@@ -47,8 +47,10 @@ from zuulish.merger.speculative import forget_repo
 
 log = logging.getLogger(__name__)
 
+# changes: Gerrit's and the built-in forge's patch sets; pull: GitHub's pull request
+# heads (refs/pull/N/head); tags: for override-checkout
 REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/changes/*:refs/changes/*",
-            "+refs/tags/*:refs/tags/*")  # tags: for override-checkout
+            "+refs/pull/*/head:refs/pull/*/head", "+refs/tags/*:refs/tags/*")
 LOCK_DIR = ".locks"
 
 

@@ -167,6 +167,13 @@ def rev_parse(git_dir: str | Path, rev: str) -> str | None:
     return None if commit is None else str(commit.id)
 
 
+def tree_of(git_dir: str | Path, rev: str) -> str | None:
+    """The tree of commit ``rev`` (a forge that merges with commits of its own, GitHub
+    or Gerrit, is checked against the tested tree, not the tested commit)."""
+    commit = _lookup(open_repo(git_dir), rev)
+    return None if commit is None else str(commit.tree_id)
+
+
 def is_ancestor(git_dir: str | Path, a: str, b: str) -> bool:
     """Whether commit ``a`` is ``b`` or one of its ancestors."""
     repo = open_repo(git_dir)

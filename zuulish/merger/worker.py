@@ -41,6 +41,7 @@ from zuulish.merger.speculative import (
     commit_paths,
     read_files,
     rev_parse,
+    tree_of,
 )
 from zuulish.store import MergeRequestRow, Store
 from zuulish.store import notify as channels
@@ -217,6 +218,7 @@ def _build_project(cache: RepoCache, project: str, info: dict[str, Any],
     result["repo_state"][project] = {
         "connection": info["connection"], "url": info["url"], "branch": branch,
         "base": base, "pre": pre.commit or base, "commit": commit, "merge_mode": mode,
+        "tree": tree_of(path, commit), "pre_tree": tree_of(path, pre.commit or base),
         "ahead_changes": [c["commit"] for c in ahead],
         "changes": [c["commit"] for c in own], "links": links,
     }
