@@ -230,7 +230,7 @@ class SimForge:
                  action: str) -> bool:
         return (number, tenant, pipeline, patchset, action) in self.made
 
-    def submit(self, number: int, repo_state: dict) -> str:
+    def submit(self, number: int, repo_state: dict, **reporter: Any) -> str:
         change = self.changes[number]
         if change.status == ChangeStatus.MERGED:
             return ""

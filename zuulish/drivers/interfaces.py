@@ -53,5 +53,8 @@ class Reporter(Protocol):
         """Whether this reporter already made (or durably recorded) that report: after a
         restart, what was reported is not reported twice."""
 
-    def submit(self, number: int, repo_state: dict) -> str:
-        """Merge the change exactly as tested; raise UserError if it cannot."""
+    def submit(self, number: int, repo_state: dict, *, tenant: str = "", pipeline: str = "",
+               options: Mapping[str, Any] | None = None) -> str:
+        """Merge the change exactly as tested; raise UserError if it cannot. ``tenant``,
+        ``pipeline`` and ``options`` are the merging reporter's (a forge whose branch
+        protection requires the pipeline's status sets it before merging)."""

@@ -167,6 +167,12 @@ def rev_parse(git_dir: str | Path, rev: str) -> str | None:
     return None if commit is None else str(commit.id)
 
 
+def branch_names(git_dir: str | Path) -> list[str]:
+    """The branches (``refs/heads/*``) of the repository at ``git_dir``."""
+    return sorted(ref.removeprefix("refs/heads/") for ref in open_repo(git_dir).references
+                  if ref.startswith("refs/heads/"))
+
+
 def tree_of(git_dir: str | Path, rev: str) -> str | None:
     """The tree of commit ``rev`` (a forge that merges with commits of its own, GitHub
     or Gerrit, is checked against the tested tree, not the tested commit)."""

@@ -1299,7 +1299,7 @@ class Scheduler:
         report_action, detail, merged, resumed = action.action, action.message, False, False
         tested = via or item
         if action.merge:
-            merged, failure, resumed = self._submit(pipeline, item, tested.buildset)
+            merged, failure, resumed = self._submit(tenant, pipeline, item, tested.buildset)
             if failure:
                 report_action, detail = "failure", failure
         result = RESULTS.get(report_action)
@@ -1398,7 +1398,7 @@ class Scheduler:
             if merged.project in holds:
                 self._retire_buildset(s, item_id)
 
-    def _submit(self, pipeline: Pipeline, item: QueueItem,
+    def _submit(self, tenant: str, pipeline: Pipeline, item: QueueItem,
                 bs: BuildSet | None) -> tuple[bool, str | None, bool]:
         """Merge the item, as tested in ``bs``, through every submitting reporter;
         (merged, failure reason, merged already: before a restart interrupted the
@@ -1414,7 +1414,9 @@ class Scheduler:
             if spec.connection != item.change.key.connection:
                 continue
             try:
-                self.reporters[spec.connection].submit(item.change.key.number, bs.repo_state)
+                self.reporters[spec.connection].submit(
+                    item.change.key.number, bs.repo_state, tenant=tenant,
+                    pipeline=pipeline.name, options=dict(spec.options))
             except UserError as exc:
                 return False, f"The change could not be merged: {exc}", False
         return True, None, False

@@ -257,6 +257,20 @@ def get_branch(fake: FakeGitHub, req: Request) -> Reply:
     return Reply(200, body)
 
 
+@route("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}", permission=("contents", "read"))
+def get_git_commit(fake: FakeGitHub, req: Request) -> Reply:
+    repo, sha = req.repo, req.params["commit_sha"]
+    if repo.bare.rev(sha) != sha:
+        raise Refusal(404, "Not Found")
+    fields = repo.bare.git("show", "-s", "--format=%T%n%P%n%B", sha).split("\n", 2)
+    tree, parents = fields[0], fields[1].split()
+    url = f"{fake.url}/repos/{repo.full_name}/git/commits"
+    return Reply(200, {"sha": sha, "url": f"{url}/{sha}", "message": fields[2].strip(),
+                       "tree": {"sha": tree, "url": f"{fake.url}/repos/{repo.full_name}"
+                                                    f"/git/trees/{tree}"},
+                       "parents": [{"sha": p, "url": f"{url}/{p}"} for p in parents]})
+
+
 @route("GET", "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
        permission=("administration", "read"))
 def get_required_checks(fake: FakeGitHub, req: Request) -> Reply:

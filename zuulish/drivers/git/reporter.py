@@ -85,7 +85,8 @@ class GitReporter:
         log.info("%s/%s %s of %s: %s\n%s", tenant, pipeline, action, ref.describe(),
                  result or "-", message.strip())
 
-    def submit(self, number: int, repo_state: dict[str, Any]) -> str:
+    def submit(self, number: int, repo_state: dict[str, Any], *, tenant: str = "",
+               pipeline: str = "", options: Mapping[str, Any] | None = None) -> str:
         """Merge exactly the tested state; returns the merged commit.
 
         The state is reproduced in the forge's repository from the commit the

@@ -94,6 +94,11 @@ class GitHubClient:
     def get_branch(self, owner: str, repo: str, branch: str) -> dict[str, Any]:
         return self._json("GET", owner, repo, f"/branches/{_seg(branch)}")
 
+    def get_git_commit(self, owner: str, repo: str, sha: str) -> dict[str, Any]:
+        """The commit object ``sha``: its ``tree`` and ``parents`` (the gate compares
+        the tree GitHub merged with the tree it tested)."""
+        return self._json("GET", owner, repo, f"/git/commits/{sha}")
+
     def required_status_checks(self, owner: str, repo: str, branch: str) -> RequiredChecks:
         """The checks ``branch``'s protection requires (none for an unprotected branch).
 
