@@ -140,13 +140,16 @@ def test_an_html_answer_to_a_review_is_retried(
 
 # ------------------------------------------------------------------ submit
 
-def build_state(parts: Parts, commit: str) -> dict[str, Any]:
-    """The repo state the merger would record for ``commit`` on the tip."""
+def build_state(parts: Parts, commit: str, ahead: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The repo state the merger would record for ``commit`` on the tip, behind
+    ``ahead`` (the commits of the changes ahead of it in the queue)."""
     path = parts.repos.fetch(PROJECT)
-    pre = parts.gerrit.tip(PROJECT)
-    assert pre is not None
-    built = apply_commits(path, pre, [commit], "merge-resolve")
-    return {PROJECT: {"branch": "master", "pre": pre, "base": pre, "changes": [commit],
+    base = parts.gerrit.tip(PROJECT)
+    assert base is not None
+    pre = apply_commits(path, base, list(ahead), "merge-resolve").commit
+    built = apply_commits(path, base, [*ahead, commit], "merge-resolve")
+    return {PROJECT: {"branch": "master", "pre": pre, "base": base,
+                      "ahead_changes": list(ahead), "changes": [commit],
                       "commit": built.commit, "merge_mode": "merge-resolve", "links": {}}}
 
 
@@ -164,6 +167,20 @@ def test_submit_merges_exactly_the_build_state(parts: Parts,
     assert parts.gerrit.read(PROJECT, tip, "a") == "1"
     assert parts.gerrit.read(PROJECT, tip, "b") == "1"
     assert parts.source.get_change(second["_number"]).is_merged  # type: ignore[union-attr]
+
+
+def test_a_queue_merges_each_change_on_gerrits_merge_of_the_ones_ahead(
+        parts: Parts, reporter: GerritReporter) -> None:
+    a, b, c = (parts.gerrit.upload(PROJECT, {name: "1\n"}, name)["current_revision"]
+               for name in ("a", "b", "c"))
+    states = [build_state(parts, a), build_state(parts, b, (a,)),
+              build_state(parts, c, (a, b))]
+    for number, state in zip((1, 2, 3), states, strict=True):
+        reporter.submit(number, state)
+    tip = parts.gerrit.tip(PROJECT)
+    assert tip is not None and tip != states[2][PROJECT]["commit"]  # Gerrit's own merges
+    assert parts.gerrit.tree(PROJECT, tip) == parts.repos.tree(PROJECT,
+                                                               states[2][PROJECT]["commit"])
 
 
 def test_a_new_patch_set_is_not_submitted(parts: Parts, reporter: GerritReporter) -> None:

@@ -10,12 +10,16 @@ a new patch set may come in between; on an older patch set the message is
 posted without the labels.
 
 Submitting is synchronous. It refuses a change whose current revision was not
-tested or whose branch moved since, and after Gerrit merged it the branch's new
-tree is compared with the tested one: the driver's clone of the repository is
-fetched (the merged tip and the change refs), the tested state is rebuilt there
-from the tested base and commits as the merger built it, and the trees must be
-equal. When they are not, Gerrit merged something other than what was tested:
-that is logged as an ERROR and the submit fails with a UserError saying so.
+tested or whose branch moved since. Gerrit's merge commits are not the merger's
+(another committer, another time), so once the changes ahead in the queue are
+merged the branch is not at the tested ``pre`` commit: it must then hold the same
+tree. After Gerrit merged the change the branch's new tree is compared with the
+tested one. Both checks use the driver's clone of the repository, fetched (the
+branch and the change refs), where the merger's states are rebuilt from the
+tested ``base`` and commits (``ahead_changes`` and ``changes``) as the merger
+built them; the trees must be equal. When they are not after the submit, Gerrit
+merged something other than what was tested: that is logged as an ERROR and the
+submit fails with a UserError saying so.
 """
 
 from __future__ import annotations
@@ -167,7 +171,7 @@ class GerritReporter:
             raise UserError(f"change {number} has a new patch set ({ps}) that was not "
                             "tested; it will be tested again")
         tip = self.source.branch_tip(project, branch)
-        if tip != state["pre"]:
+        if tip != state["pre"] and not self._same_as_tested_base(project, tip, state):
             raise UserError(f"{project} {branch} is at {str(tip)[:12]} now, not at "
                             f"{state['pre'][:12]} where this change was tested; it will be "
                             "tested again")
@@ -188,24 +192,51 @@ class GerritReporter:
         info = self.rest.get_change(ident, ())
         return info.get("status") == "MERGED"
 
+    def _rebuild(self, project: str, state: dict[str, Any], commits: list[str]) -> str:
+        """The merger's state of ``commits`` on the tested ``base``, rebuilt in the
+        driver's clone (fetched first); MergeError where it cannot be."""
+        path = self.repos.fetch(project)
+        rebuilt = apply_commits(path, state.get("base", state["pre"]), commits,
+                                mode=state.get("merge_mode", DEFAULT_MODE),
+                                links=state.get("links"))
+        if not rebuilt.ok:
+            raise MergeError(rebuilt.message or "the tested commits do not merge any more")
+        return str(rebuilt.commit)
+
+    def _same_as_tested_base(self, project: str, tip: str | None,
+                             state: dict[str, Any]) -> bool:
+        """Whether the branch, moved on by Gerrit's merges of the changes ahead in the
+        queue (its merge commits are not the merger's), holds the tree tested under
+        this change."""
+        if tip is None:
+            return False
+        try:
+            pre = self._rebuild(project, state, list(state.get("ahead_changes") or ()))
+        except (MergeError, ValueError) as exc:
+            log.info("gerrit %s: cannot rebuild the tested base of %s: %s", self.name,
+                     project, exc)
+            return False
+        tested = self.repos.tree(project, pre)
+        return tested is not None and self.repos.tree(project, tip) == tested
+
     def _check_merged(self, number: int, project: str, branch: str,
                       state: dict[str, Any]) -> str:
         """The merged tip, after checking that its tree is the tested one."""
+        commits = [*(state.get("ahead_changes") or ()), *state["changes"]]
         try:
-            path = self.repos.fetch(project)
-            tip = rev_parse(path, f"refs/heads/{branch}")
-            rebuilt = apply_commits(path, state["pre"], state["changes"],
-                                    mode=state.get("merge_mode", DEFAULT_MODE),
-                                    links=state.get("links"))
+            tested = self._rebuild(project, state, commits)
+            tip = rev_parse(self.repos.cache.path(project), f"refs/heads/{branch}")
         except (MergeError, ValueError) as exc:
             raise UserError(f"Gerrit merged change {number}, but what it merged cannot be "
                             f"checked against what was tested: {exc}") from None
-        if tip is None or not rebuilt.ok:
-            raise UserError(f"Gerrit merged change {number}, but what it merged cannot be "
-                            f"checked against what was tested: "
-                            f"{rebuilt.message or f'no branch {branch}'}")
+        if tip is None:
+            raise UserError(f"Gerrit merged change {number}, but {project} has no branch "
+                            f"{branch} to check")
+        if tested != state.get("commit"):
+            log.warning("gerrit %s: the tested state %s of %s rebuilt as %s", self.name,
+                        state.get("commit"), project, tested)
         merged_tree = self.repos.tree(project, tip)
-        tested_tree = self.repos.tree(project, str(rebuilt.commit))
+        tested_tree = self.repos.tree(project, tested)
         if merged_tree is None or merged_tree != tested_tree:
             log.error("gerrit %s: change %s was merged into %s %s as %s, whose tree %s is not "
                       "the tested tree %s (tested state %s)", self.name, number, project,
