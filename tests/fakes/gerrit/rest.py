@@ -191,6 +191,11 @@ class FakeGerritRest:
         if rest == "":
             return self._json(h, {"id": name.replace("/", "%2F"), "name": name,
                                   "state": "ACTIVE"})
+        if rest == "/config":
+            submit = state.get("submit_type", "MERGE_IF_NECESSARY")
+            return self._json(h, {"default_submit_type": {
+                "value": submit, "configured_value": "INHERIT",
+                "inherited_value": submit}, "submit_type": submit})
         if rest == "/HEAD":
             return self._json(h, f"refs/heads/{state['head']}")
         if rest == "/branches/":

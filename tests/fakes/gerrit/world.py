@@ -67,6 +67,8 @@ class GitBackedGerrit(FakeGerritRest):
         self.emit = emit
         self.lines: list[bytes] = []
         self.next_number = 1
+        #: project -> Gerrit's submit type (default MERGE_IF_NECESSARY)
+        self.submit_types: dict[str, str] = {}
         self.submit_mode = "merge"  # merge | untested (merges an extra file in)
         self._git_lock = threading.Lock()
         super().__init__(user=user, password=password)
@@ -130,7 +132,8 @@ class GitBackedGerrit(FakeGerritRest):
         branches = {r.split()[0].removeprefix("refs/heads/"): r.split()[1]
                     for r in refs.splitlines() if r}
         head = self._git(name, "symbolic-ref", "HEAD").removeprefix("refs/heads/")
-        return {"head": head, "branches": branches}
+        return {"head": head, "branches": branches,
+                "submit_type": self.submit_types.get(name, "MERGE_IF_NECESSARY")}
 
     # ------------------------------------------------------------ changes
     def upload(self, project: str, files: dict[str, str], subject: str, *,

@@ -199,3 +199,18 @@ def test_stream_corpus_lines_drop_the_cached_change(parts: Parts, store: Store) 
         assert source.cached(4321) is None
     finally:
         fake.close()
+
+
+def test_the_merge_mode_follows_the_projects_submit_type(
+        parts: Parts, caplog: pytest.LogCaptureFixture) -> None:
+    assert parts.source.default_merge_mode(PROJECT) == "merge-resolve"
+    parts.gerrit.submit_types["org/rebased"] = "REBASE_IF_NECESSARY"
+    parts.gerrit.create_project("org/rebased", {"a": "1\n"})
+    assert parts.source.default_merge_mode("org/rebased") == "rebase"
+    parts.gerrit.create_project("org/picked", {"a": "1\n"})
+    parts.gerrit.submit_types["org/picked"] = "CHERRY_PICK"
+    parts.gerrit.mode = "html"
+    assert parts.source.default_merge_mode("org/picked") == "merge-resolve"
+    assert "cannot read the submit type of org/picked" in caplog.text
+    parts.gerrit.mode = "ok"  # not remembered: asked again
+    assert parts.source.default_merge_mode("org/picked") == "cherry-pick"

@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 CHANGE_OPTIONS = ("CURRENT_REVISION", "CURRENT_COMMIT", "CURRENT_FILES", "DETAILED_LABELS",
                   "DETAILED_ACCOUNTS")
 _DEPENDS_ON = re.compile(r"^Depends-On:[ \t]*(\S+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+#: Gerrit's submit types -> the merge mode that builds the same tree
+SUBMIT_TYPES = {"MERGE_IF_NECESSARY": "merge-resolve", "FAST_FORWARD_ONLY": "merge-resolve",
+                "MERGE_ALWAYS": "merge", "REBASE_IF_NECESSARY": "rebase",
+                "REBASE_ALWAYS": "rebase", "CHERRY_PICK": "cherry-pick"}
+DEFAULT_MERGE_MODE = "merge-resolve"
 _CHANGE_ID = re.compile(r"^I[0-9a-f]{40}$")
 #: the path of a change page after the base URL: /c/<project>/+/<n>, /c/<n>, /#/c/<n>, /<n>
 _CHANGE_PATH = re.compile(r"^/(?:c/(?:.+/\+/)?)?(\d+)(?:/.*)?$")
@@ -96,6 +101,7 @@ class GerritSource:
         self.change_urls = change_urls
         self._prefixes = [self.baseurl, *(f"https://{h}" for h in hostnames if h)]
         self._cache: dict[int, _Cached] = {}
+        self._merge_modes: dict[str, str] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -288,9 +294,31 @@ class GerritSource:
                             ) from None
 
     def default_merge_mode(self, project: str) -> str:
-        """Gerrit's "merge if necessary" (the default submit type); the project's own
-        submit type is not read."""
-        return "merge-resolve"
+        """The merge mode matching the project's submit type (read once per project
+        and run; see :data:`SUBMIT_TYPES`). When Gerrit cannot be asked now, Gerrit's
+        default ("merge if necessary": merge-resolve) is used this once, said in the
+        log; a submit still checks that Gerrit merged the tested tree."""
+        with self._lock:
+            known = self._merge_modes.get(project)
+        if known is not None:
+            return known
+        try:
+            config = self.rest.get(f"projects/{self._project(project)}/config")
+        except GerritRestError as exc:
+            log.warning("gerrit %s: cannot read the submit type of %s (%s); testing with "
+                        "merge-resolve", self.name, project, exc)
+            return DEFAULT_MERGE_MODE
+        submit = (config or {}).get("default_submit_type") if isinstance(config, dict) else None
+        kind = submit.get("value") if isinstance(submit, dict) else None
+        kind = kind or (config.get("submit_type") if isinstance(config, dict) else None)
+        mode = SUBMIT_TYPES.get(str(kind))
+        if mode is None:
+            log.warning("gerrit %s: %s has the submit type %r, which zuulish has no merge "
+                        "mode for; testing with merge-resolve", self.name, project, kind)
+            mode = DEFAULT_MERGE_MODE
+        with self._lock:
+            self._merge_modes[project] = mode
+        return mode
 
 
 def change_id_or_number(number: int) -> str:
