@@ -9,7 +9,9 @@
 - the ``stream-events`` reader as a service (unless ``stream_events: false``);
 - the outbox sender posting the reporter's reviews;
 - git credentials (the user and HTTP password) for ``<baseurl>/a/``;
-- its change URLs registered in ``ctx.change_urls`` for Depends-On.
+- its change URLs registered in ``ctx.change_urls`` for Depends-On;
+- the webhooks plugin's intake, ``POST /api/connection/<name>/payload``
+  (``webhook.py``: bodies are hints confirmed through REST).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from zuulish.drivers.gerrit.rest import GerritRest
 from zuulish.drivers.gerrit.settings import GerritSettings, read_gerrit_settings
 from zuulish.drivers.gerrit.source import GerritSource
 from zuulish.drivers.gerrit.stream import GerritStream
+from zuulish.drivers.gerrit.webhook import GerritWebhook
 from zuulish.drivers.outbox import OutboxSender
 from zuulish.drivers.registry import ConnectionParts, DriverContext, Service
 from zuulish.merger.credentials import static_credentials
@@ -93,5 +96,6 @@ def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> C
             known_hosts=settings.known_hosts, on_line=listener.handle_line,
             on_connect=listener.on_connect, on_gap=listener.catch_up, name=name,
             keepalive_interval=float(settings.keepalive)))
+    webhook = GerritWebhook(ctx.store, name, rest, source, clock=ctx.clock.now)
     return ConnectionParts(source=source, reporter=reporter, services=services,
-                           git_credentials=credentials)
+                           routes=[webhook.route()], git_credentials=credentials)
