@@ -130,7 +130,7 @@ class GerritSource:
         if cached is not None:
             return cached.change
         try:
-            info = self.rest.get_change(change_id_or_number(number), CHANGE_OPTIONS)
+            info = self.rest.get_change(str(number), CHANGE_OPTIONS)
         except GerritRestError as exc:
             if exc.status == 404:
                 return None
@@ -319,11 +319,6 @@ class GerritSource:
         with self._lock:
             self._merge_modes[project] = mode
         return mode
-
-
-def change_id_or_number(number: int) -> str:
-    """How a change is named in a REST path when only its number is known."""
-    return str(number)
 
 
 def _add(needs: list[ChangeKey], key: ChangeKey) -> None:
