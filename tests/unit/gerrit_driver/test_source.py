@@ -177,10 +177,13 @@ def test_repository_questions_go_to_rest_and_the_clone(parts: Parts) -> None:
     assert parts.source.project_url(PROJECT) == f"{parts.gerrit.url}/a/{PROJECT}"
 
 
-def test_an_html_answer_is_a_clear_error_not_a_crash(parts: Parts) -> None:
+@pytest.mark.parametrize(("mode", "said"), [("html", "an HTML page without Gerrit's"),
+                                             ("no-prefix", "an answer without Gerrit's")])
+def test_an_answer_not_from_gerrits_api_is_a_clear_error_not_a_crash(
+        parts: Parts, mode: str, said: str) -> None:
     info = parts.gerrit.upload(PROJECT, {"a": "1\n"}, "A")
-    parts.gerrit.mode = "html"
-    with pytest.raises(GerritRestError, match="HTML page without Gerrit's"):
+    parts.gerrit.mode = mode
+    with pytest.raises(GerritRestError, match=said):
         parts.source.get_change(info["_number"])
     parts.gerrit.mode = "ok"
     assert parts.source.get_change(info["_number"]) is not None
