@@ -68,6 +68,7 @@ class ConnectionParts:
 #: so an installation that names no GitHub connection never imports its driver)
 FACTORIES = {
     "git": "zuulish.drivers.git.driver:make_connection",
+    "gerrit": "zuulish.drivers.gerrit.driver:make_connection",
     "github": "zuulish.drivers.github.driver:make_connection",
 }
 #: driver name -> "module:function" parsing that driver's pipeline trigger entries

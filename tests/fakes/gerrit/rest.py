@@ -53,6 +53,8 @@ class FakeGerritRest:
     delay: float = 0.0  # seconds before each answer
     submit_refusal: str | None = None  # a 409's text/plain body
     calls: list[Call] = field(default_factory=list)
+    #: project -> {"head": branch, "branches": {branch: sha}} (``/projects/`` answers)
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         fake = self
@@ -154,6 +156,8 @@ class FakeGerritRest:
             return self._json(h, self.version)
         if method == "GET" and path == "/changes/":
             return self._query(h, query)
+        if method == "GET" and (p := re.fullmatch(r"/projects/([^/]+)(/.*)?", path)):
+            return self._project(h, unquote(p.group(1)), p.group(2) or "")
         m = re.fullmatch(r"/changes/([^/]+)(/.*)?", path)
         if not m:
             return self._text(h, 404, "Not found")
@@ -176,11 +180,50 @@ class FakeGerritRest:
             return self._json(h, {"changes": self.related.get(change["_number"], [])})
         return self._text(h, 404, "Not found")
 
+    def project_state(self, name: str) -> dict[str, Any] | None:
+        """{"head": branch, "branches": {branch: sha}} of a project; None: no project."""
+        return self.projects.get(name)
+
+    def _project(self, h: BaseHTTPRequestHandler, name: str, rest: str) -> None:
+        state = self.project_state(name)
+        if state is None:
+            return self._text(h, 404, f"Not found: {name}")
+        if rest == "":
+            return self._json(h, {"id": name.replace("/", "%2F"), "name": name,
+                                  "state": "ACTIVE"})
+        if rest == "/config":
+            submit = state.get("submit_type", "MERGE_IF_NECESSARY")
+            return self._json(h, {"default_submit_type": {
+                "value": submit, "configured_value": "INHERIT",
+                "inherited_value": submit}, "submit_type": submit})
+        if rest == "/HEAD":
+            return self._json(h, f"refs/heads/{state['head']}")
+        if rest == "/branches/":
+            return self._json(h, [{"ref": "HEAD", "revision": state["head"]},
+                                  {"ref": "refs/meta/config", "revision": "0" * 40}]
+                              + [{"ref": f"refs/heads/{b}", "revision": sha}
+                                 for b, sha in sorted(state["branches"].items())])
+        if m := re.fullmatch(r"/branches/([^/]+)", rest):
+            branch = unquote(m.group(1)).removeprefix("refs/heads/")
+            if branch not in state["branches"]:
+                return self._text(h, 404, f"Not found: {branch}")
+            return self._json(h, {"ref": f"refs/heads/{branch}",
+                                  "revision": state["branches"][branch]})
+        return self._text(h, 404, "Not found")
+
     def _query(self, h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
         q = query.get("q", [""])[0]
         found = sorted(self.changes.values(), key=lambda c: c["updated"], reverse=True)
-        if m := re.search(r'change:(\d+)', q):
+        if m := re.search(r'change:(\d+)\b', q):
             found = [c for c in found if c["_number"] == int(m.group(1))]
+        if m := re.search(r'change:(I[0-9a-f]{40})', q):
+            found = [c for c in found if c["change_id"] == m.group(1)]
+        if m := re.search(r'commit:([0-9a-f]{40})', q):
+            found = [c for c in found if m.group(1) in (c.get("revisions") or {})]
+        if m := re.search(r'project:(\S+)', q):
+            found = [c for c in found if c["project"] == m.group(1)]
+        if m := re.search(r'branch:(\S+)', q):
+            found = [c for c in found if c["branch"] == m.group(1)]
         if m := re.search(r'(?:since|after):"([^"]+)"', q):
             since = parse_timestamp(m.group(1))
             found = [c for c in found if parse_timestamp(c["updated"]) >= since]

@@ -1,0 +1,190 @@
+"""A Gerrit change through the whole system: zuulish all-in-one with a Gerrit connection
+to the fake Gerrit (SSH stream-events, REST, git over HTTP, real repositories)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.fakes.gerrit.ssh import FakeGerritSSH
+from tests.fakes.gerrit.world import GitBackedGerrit
+from tests.fakes.tenant import ROOT, git, read_dir
+from zuulish.app import AllInOne
+from zuulish.server_config import load_server_config
+from zuulish.store import BuildRow
+
+with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptography deprecates
+    warnings.filterwarnings("ignore", message=".*DSA.*")
+    import asyncssh
+
+pytestmark = [pytest.mark.slow]
+
+PROJECT = "org/app"
+APP_CONFIG = """
+- job:
+    name: app-test
+    parent: run-shell
+    vars:
+      command: test "$(cat value.txt)" != bad
+- project:
+    check:
+      jobs: [app-test]
+    gate:
+      jobs: [app-test]
+"""
+PIPELINES = """
+- pipeline:
+    name: check
+    manager: independent
+    trigger:
+      review:
+        - event: patchset-created
+        - event: comment-added
+          comment: (?i)^(Patch Set [0-9]+:\\n\\n)?\\s*recheck\\s*$
+    success:
+      review:
+        Verified: 1
+    failure:
+      review:
+        Verified: -1
+
+- pipeline:
+    name: gate
+    manager: dependent
+    precedence: high
+    require:
+      review:
+        approval:
+          - Workflow: 1
+    trigger:
+      review:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    success:
+      review:
+        Verified: 2
+        submit: true
+    failure:
+      review:
+        Verified: -2
+"""
+
+
+@dataclass
+class World:
+    gerrit: GitBackedGerrit
+    ssh: FakeGerritSSH
+    aio: AllInOne
+
+    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 120) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def votes(self, number: int, label: str = "Verified") -> list[int]:
+        return [v["value"] for v in self.gerrit.changes[number]["labels"][label]["all"]
+                if v.get("username") == "zuul"]
+
+    def wait_vote(self, number: int, value: int) -> None:
+        self.wait_for(lambda: self.votes(number) == [value],
+                      f"Verified{value:+d} on change {number}")
+
+    def tested_tree(self, number: int) -> str:
+        """The tree of the state the gate tested change ``number`` in (the merger's)."""
+        commit = self.gerrit.changes[number]["current_revision"]
+        with self.aio.store.read() as s:
+            states = [b.params["repo_state"][PROJECT] for b in s.scalars(
+                select(BuildRow).where(BuildRow.job == "app-test"))
+                if commit in b.params["repo_state"][PROJECT]["changes"]]
+        tested = states[-1]["commit"]
+        return git(self.aio.merger.cache.path(PROJECT), "rev-parse", f"{tested}^{{tree}}"
+                   ).strip()
+
+    def approve(self, number: int, announce: bool = True) -> None:
+        self.gerrit.vote(number, {"Code-Review": 2, "Workflow": 1}, announce=announce)
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "id_zuul").write_bytes(key.export_private_key())
+    ssh = FakeGerritSSH()
+    ssh.add_user("zuul", key)
+    ssh.start()
+    ssh.known_hosts(tmp_path / "known_hosts")
+    gerrit = GitBackedGerrit(tmp_path / "gerrit", emit=ssh.send)
+    gerrit.create_project(PROJECT, {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"})
+    (tmp_path / "main.yaml").write_text(
+        "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
+        "          - zuul-config\n          - zuulish-jobs\n"
+        f"      review:\n        untrusted-projects:\n          - {PROJECT}\n")
+    (tmp_path / "zuulish.yaml").write_text(
+        f"state_dir: state\ndatabase: {database_url}\ntenant_file: main.yaml\n"
+        "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
+        "connections:\n  forge: {driver: git}\n"
+        f"  review: {{driver: gerrit, server: 127.0.0.1, port: {ssh.port}, user: zuul, "
+        f"sshkey: id_zuul, known_hosts: known_hosts, password: secret, "
+        f"baseurl: '{gerrit.url}'}}\n"
+        "scheduler: {poll_interval: 0.05}\n")
+    aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
+    forge = aio.connections.forges["forge"]
+    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES})
+    forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
+    aio.start()
+    ssh.wait_for_sessions(1)
+    try:
+        yield World(gerrit, ssh, aio)
+    finally:
+        aio.stop()
+        ssh.stop()
+        gerrit.close()
+
+
+def test_check_gate_and_merge_through_gerrit(world: World) -> None:
+    gerrit = world.gerrit
+    good = gerrit.upload(PROJECT, {"new.txt": "new\n"}, "Good change")["_number"]
+    bad = gerrit.upload(PROJECT, {"value.txt": "bad\n"}, "Bad change")["_number"]
+    world.wait_vote(good, 1)
+    world.wait_vote(bad, -1)
+    assert "app-test" in gerrit.changes[good]["messages"][-1]["message"]
+
+    world.approve(good)
+    world.wait_for(lambda: gerrit.changes[good]["status"] == "MERGED", "the good change merged")
+    tip = gerrit.tip(PROJECT)
+    assert tip is not None
+    assert gerrit.read(PROJECT, tip, "new.txt") == "new"
+    assert gerrit.read(PROJECT, tip, "value.txt") == "good"
+    assert gerrit.tree(PROJECT, tip) == world.tested_tree(good)
+    world.wait_vote(good, 2)
+
+    world.approve(bad)
+    world.wait_vote(bad, -2)
+    assert gerrit.changes[bad]["status"] == "NEW"
+    assert gerrit.tip(PROJECT) == tip
+    assert not any(c.path.endswith(f"~{bad}/submit") for c in gerrit.calls)
+
+    # The stream drops; the approval of a third change is made while it is down and
+    # reaches the gate through the catch-up after the reconnection.
+    third = gerrit.upload(PROJECT, {"third.txt": "3\n"}, "Third change")["_number"]
+    world.wait_vote(third, 1)
+    started = world.ssh.sessions_started
+    world.ssh.refuse = 1
+    world.ssh.drop()
+    world.approve(third, announce=False)
+    world.ssh.wait_for_sessions(started + 1)
+    world.wait_for(lambda: gerrit.changes[third]["status"] == "MERGED",
+                   "the third change merged after the catch-up")
+    tip = gerrit.tip(PROJECT)
+    assert tip is not None and gerrit.read(PROJECT, tip, "third.txt") == "3"
