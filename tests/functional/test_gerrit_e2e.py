@@ -125,6 +125,8 @@ def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     ssh.start()
     ssh.known_hosts(tmp_path / "known_hosts")
     gerrit = GitBackedGerrit(tmp_path / "gerrit", emit=ssh.send)
+    # as OpenDev's Gerrit: a change is submitted only with Verified +2 (the gate's)
+    gerrit.submit_requires = {"Verified": 2}
     gerrit.create_project(PROJECT, {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"})
     (tmp_path / "main.yaml").write_text(
         "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"

@@ -54,7 +54,9 @@ class Reporter(Protocol):
         restart, what was reported is not reported twice."""
 
     def submit(self, number: int, repo_state: dict, *, tenant: str = "", pipeline: str = "",
-               options: Mapping[str, Any] | None = None) -> str:
+               options: Mapping[str, Any] | None = None,
+               votes: Mapping[str, int] | None = None) -> str:
         """Merge the change exactly as tested; raise UserError if it cannot. ``tenant``,
-        ``pipeline`` and ``options`` are the merging reporter's (a forge whose branch
-        protection requires the pipeline's status sets it before merging)."""
+        ``pipeline``, ``options`` and ``votes`` are the merging reporter's: a forge that
+        requires them to merge (GitHub's required checks, Gerrit's Verified +2) gets
+        them before the merge."""

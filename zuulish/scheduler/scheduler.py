@@ -1416,7 +1416,8 @@ class Scheduler:
             try:
                 self.reporters[spec.connection].submit(
                     item.change.key.number, bs.repo_state, tenant=tenant,
-                    pipeline=pipeline.name, options=dict(spec.options))
+                    pipeline=pipeline.name, options=dict(spec.options),
+                    votes=dict(spec.votes))
             except UserError as exc:
                 return False, f"The change could not be merged: {exc}", False
         return True, None, False

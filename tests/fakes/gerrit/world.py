@@ -70,6 +70,9 @@ class GitBackedGerrit(FakeGerritRest):
         #: project -> Gerrit's submit type (default MERGE_IF_NECESSARY)
         self.submit_types: dict[str, str] = {}
         self.submit_mode = "merge"  # merge | untested (merges an extra file in)
+        #: label -> the vote a submit needs (Gerrit's submit requirements, as a site
+        #: that makes Verified +2 mandatory configures them)
+        self.submit_requires: dict[str, int] = {}
         self._git_lock = threading.Lock()
         super().__init__(user=user, password=password)
 
@@ -344,6 +347,11 @@ class GitBackedGerrit(FakeGerritRest):
     def _submit(self, h: BaseHTTPRequestHandler, change: dict[str, Any]) -> None:
         if change["status"] == "MERGED":
             return self._text(h, 409, "change is merged")
+        for label, wanted in self.submit_requires.items():
+            votes = [e.get("value", 0) for e in change["labels"].get(label, {}).get("all", [])]
+            if not votes or max(votes) < wanted or min(votes) < 0:
+                return self._text(h, 409, f"Change {change['_number']}: submit requirement "
+                                          f"'{label}' is unsatisfied.")
         project, branch = change["project"], change["branch"]
         sha = change["current_revision"]
         with self._git_lock:

@@ -234,3 +234,16 @@ def test_gerrit_merging_something_else_than_tested_is_an_error(
         reporter.submit(info["_number"], state)
     assert any(r.levelno == logging.ERROR and "is not the tested tree" in r.getMessage()
                for r in caplog.records)
+
+
+def test_the_merging_reporters_votes_are_cast_before_the_submit(
+        parts: Parts, reporter: GerritReporter) -> None:
+    """A site whose submit requirements need Verified +2 (the gate's own vote) takes the
+    submit only after the vote: the reporter casts it first, as Zuul does."""
+    parts.gerrit.submit_requires = {"Verified": 2}
+    first = parts.gerrit.upload(PROJECT, {"a": "1\n"}, "A")
+    with pytest.raises(UserError, match="submit requirement 'Verified' is unsatisfied"):
+        reporter.submit(first["_number"], build_state(parts, first["current_revision"]))
+    tip = reporter.submit(first["_number"], build_state(parts, first["current_revision"]),
+                          votes={"Verified": 2})
+    assert tip == first["current_revision"] == parts.gerrit.tip(PROJECT)

@@ -151,9 +151,13 @@ class GerritReporter:
             raise
 
     # ------------------------------------------------------------ submit
-    def submit(self, number: int, repo_state: dict[str, Any]) -> str:
+    def submit(self, number: int, repo_state: dict[str, Any], *, tenant: str = "",
+               pipeline: str = "", options: Mapping[str, Any] | None = None,
+               votes: Mapping[str, int] | None = None) -> str:
         """Submit the change if Gerrit holds exactly what was tested; the branch's new
-        tip. A UserError (with Gerrit's reason where it refused) otherwise."""
+        tip. A UserError (with Gerrit's reason where it refused) otherwise. The merging
+        reporter's ``votes`` (Verified +2) are cast first, as Zuul does: a site whose
+        submit requirements need them would refuse the submit without them."""
         info = self.rest.get_change(str(number), ("CURRENT_REVISION",))
         project, branch = str(info["project"]), str(info["branch"])
         ident = change_id(project, number)
@@ -176,6 +180,13 @@ class GerritReporter:
             raise UserError(f"{project} {branch} is at {str(tip)[:12]} now, not at "
                             f"{state['pre'][:12]} where this change was tested; it will be "
                             "tested again")
+        if votes:
+            try:
+                self.rest.set_review(ident, str(current),
+                                     review_input(None, labels=dict(votes)))
+            except GerritRestError as exc:
+                raise UserError(f"Gerrit refused the votes {_votes(votes)} on change "
+                                f"{number} before its submit: {exc}") from None
         try:
             self.rest.submit(ident)
         except GerritSubmitError as exc:
@@ -246,3 +257,7 @@ class GerritReporter:
                             f"was tested ({str(state.get('commit'))[:12]}): the branch "
                             f"{branch} of {project} now holds untested content")
         return tip
+
+
+def _votes(votes: Mapping[str, int]) -> str:
+    return " ".join(f"{label}{value:+d}" for label, value in votes.items())

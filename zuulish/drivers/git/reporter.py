@@ -86,7 +86,8 @@ class GitReporter:
                  result or "-", message.strip())
 
     def submit(self, number: int, repo_state: dict[str, Any], *, tenant: str = "",
-               pipeline: str = "", options: Mapping[str, Any] | None = None) -> str:
+               pipeline: str = "", options: Mapping[str, Any] | None = None,
+               votes: Mapping[str, int] | None = None) -> str:
         """Merge exactly the tested state; returns the merged commit.
 
         The state is reproduced in the forge's repository from the commit the

@@ -203,7 +203,8 @@ class GithubReporter:
 
     # ----------------------------------------------------------------- merge
     def submit(self, number: int, repo_state: dict[str, Any], *, tenant: str = "",
-               pipeline: str = "", options: Mapping[str, Any] | None = None) -> str:
+               pipeline: str = "", options: Mapping[str, Any] | None = None,
+               votes: Mapping[str, int] | None = None) -> str:
         """Merge the pull request as tested; UserError (with GitHub's reason where it gave
         one) when it cannot be, or when GitHub's merge would not be the tested state."""
         try:
