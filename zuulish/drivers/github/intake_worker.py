@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events, pulls
@@ -84,7 +84,8 @@ class IntakeWorker:
 
     # ------------------------------------------------------------------ one pass
     def step(self) -> bool:
-        """Process the pending deliveries, oldest first; True when any was done."""
+        """Process the pending deliveries, oldest first, in one transaction; True when
+        it did all it found (so there may be more)."""
         with self.store.read() as session:
             rows = session.execute(
                 select(GithubDeliveryRow.id, GithubDeliveryRow.delivery,
@@ -93,20 +94,29 @@ class IntakeWorker:
                 .where(GithubDeliveryRow.connection == self.connection,
                        GithubDeliveryRow.processed_at.is_(None))
                 .order_by(GithubDeliveryRow.id).limit(BATCH)).all()
-        done = 0
+        decided: list[tuple[_Pending, events.Parsed | events.Ignored]] = []
         for row in rows:
-            if not self._process(_Pending(*row)):
+            pending = _Pending(*row)
+            verdict = self._decide(pending)
+            if verdict is None:
                 break  # a lookup failed for now: later deliveries wait behind it
-            done += 1
-        return done > 0 and len(rows) == done
+            decided.append((pending, verdict))
+        if decided:
+            self._finish(decided)
+        return bool(decided) and len(decided) == len(rows)
 
-    def _process(self, pending: _Pending) -> bool:
-        """Handle one delivery; False when it must be tried again later."""
+    def _decide(self, pending: _Pending) -> events.Parsed | events.Ignored | None:
+        """What the delivery means; None when it must be tried again later."""
         try:
             payload: Any = json.loads(pending.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return self._finish(pending, events.Ignored(f"the body is not JSON: {exc}"))
-        parsed = events.parse(pending.event, payload)
+            return events.Ignored(f"the body is not JSON: {exc}")
+        try:
+            parsed = events.parse(pending.event, payload)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # the fields checked at the webhook are there, but of the wrong shape
+            return events.Ignored(f"the {pending.event} payload could not be read: "
+                                  f"{type(exc).__name__}: {exc}")
         if isinstance(parsed, events.Parsed) and parsed.needs_write is not None:
             try:
                 permission = self.permissions.collaborator_permission(
@@ -114,22 +124,23 @@ class IntakeWorker:
             except PermissionUnavailable as exc:
                 return self._retry(pending, parsed, str(exc))
             if not events.may_trigger(permission):
-                parsed = events.Ignored(
+                return events.Ignored(
                     f"comment by {parsed.needs_write} on "
                     f"{pulls.display(parsed.project, parsed.pull_number or 0)}: "
                     f"{parsed.needs_write} has {permission or 'no'} permission on "
                     f"{parsed.project}; only write, maintain or admin may trigger")
-        return self._finish(pending, parsed)
+        return parsed
 
-    def _retry(self, pending: _Pending, parsed: events.Parsed, reason: str) -> bool:
+    def _retry(self, pending: _Pending, parsed: events.Parsed,
+               reason: str) -> events.Ignored | None:
         attempts = pending.attempts + 1
         if attempts >= self.max_attempts:
             log.error("github %s: delivery %s: gave up looking up the permission of %s on "
                       "%s after %d attempts: %s", self.connection, pending.delivery,
                       parsed.needs_write, parsed.project, attempts, reason)
-            return self._finish(pending, events.Ignored(
+            return events.Ignored(
                 f"the permission of {parsed.needs_write} on {parsed.project} could not be "
-                f"looked up ({reason}); gave up after {attempts} attempts"))
+                f"looked up ({reason}); gave up after {attempts} attempts")
         log.warning("github %s: delivery %s waits: the permission of %s on %s could not be "
                     "looked up (%s); attempt %d of %d", self.connection, pending.delivery,
                     parsed.needs_write, parsed.project, reason, attempts, self.max_attempts)
@@ -137,35 +148,35 @@ class IntakeWorker:
             row = session.get(GithubDeliveryRow, pending.id)
             if row is not None:
                 row.attempts = attempts
-        return False
+        return None
 
-    def _finish(self, pending: _Pending, parsed: events.Parsed | events.Ignored) -> bool:
+    def _finish(self, decided: list[tuple[_Pending, events.Parsed | events.Ignored]]) -> None:
+        """Store the events of each delivery and mark it done with its outcome, all in
+        one transaction."""
         now = self.clock.now()
+        made: list[tuple[_Pending, events.Parsed | events.Ignored, list[EventRow]]] = []
         with self.store.session() as session:
             self.store.lock(session, f"github-intake:{self.connection}")
-            row = session.get(GithubDeliveryRow, pending.id)
-            if row is None or row.processed_at is not None:
-                return True  # another intake worker did it
-            if isinstance(parsed, events.Parsed):
-                stored = self._events(session, parsed, pending.delivery, now)
-            else:
-                stored = []
-            if isinstance(parsed, events.Ignored):
-                outcome = f"ignored: {parsed.reason}"
-            elif not stored:
-                outcome = (f"ignored: no open pull request of {parsed.project} known with "
-                           f"head {parsed.head_sha}")
-            else:
-                session.flush()
-                outcome = "stored event(s) " + ", ".join(str(e.id) for e in stored)
-            row.processed_at = now
-            row.outcome = outcome
-            row.attempts = pending.attempts + 1
-        log.info("github %s: delivery %s (%s): %s", self.connection, pending.delivery,
-                 pending.event, outcome)
-        if stored:
+            still_pending = set(session.scalars(select(GithubDeliveryRow.id).where(
+                GithubDeliveryRow.id.in_([p.id for p, _ in decided]),
+                GithubDeliveryRow.processed_at.is_(None))))
+            for pending, parsed in decided:
+                if pending.id not in still_pending:
+                    continue  # another intake worker did it
+                rows = (self._events(session, parsed, pending.delivery, now)
+                        if isinstance(parsed, events.Parsed) else [])
+                made.append((pending, parsed, rows))
+            session.flush()
+            outcomes = [(pending, _outcome(parsed, rows)) for pending, parsed, rows in made]
+            if outcomes:
+                session.execute(update(GithubDeliveryRow), [
+                    {"id": pending.id, "processed_at": now, "outcome": outcome,
+                     "attempts": pending.attempts + 1} for pending, outcome in outcomes])
+        for pending, outcome in outcomes:
+            log.info("github %s: delivery %s (%s): %s", self.connection, pending.delivery,
+                     pending.event, outcome)
+        if any(rows for _, _, rows in made):
             self.store.notifier.notify(SCHEDULER)
-        return True
 
     def _events(self, session: Any, parsed: events.Parsed, delivery: str,
                 now: float) -> list[EventRow]:
@@ -202,3 +213,12 @@ class IntakeWorker:
             session.add(row)
             rows.append(row)
         return rows
+
+
+def _outcome(parsed: events.Parsed | events.Ignored, rows: list[EventRow]) -> str:
+    if isinstance(parsed, events.Ignored):
+        return f"ignored: {parsed.reason}"
+    if not rows:
+        return (f"ignored: no open pull request of {parsed.project} known with head "
+                f"{parsed.head_sha}")
+    return "stored event(s) " + ", ".join(str(row.id) for row in rows)

@@ -144,23 +144,6 @@ def ensure(store: Store, session: Session, connection: str, repo: str, number: i
     return _as_pull(row)
 
 
-def _patchset_for(session: Session, row: GithubPullRow, sha: str, now: float) -> int:
-    """The patch set of head ``sha``: the current one, an earlier one, or a new one."""
-    if row.head_sha == sha and row.patchset is not None:
-        return row.patchset
-    known = session.scalar(select(GithubPatchsetRow.patchset).where(
-        GithubPatchsetRow.pull_id == row.id, GithubPatchsetRow.sha == sha)
-        .order_by(GithubPatchsetRow.patchset.desc()).limit(1))
-    if known is not None:
-        return known
-    newest = session.scalar(select(GithubPatchsetRow.patchset).where(
-        GithubPatchsetRow.pull_id == row.id).order_by(GithubPatchsetRow.patchset.desc())
-        .limit(1)) or 0
-    session.add(GithubPatchsetRow(pull_id=row.id, patchset=newest + 1, sha=sha,
-                                  created_at=now))
-    return newest + 1
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What :func:`record` made of a description of a pull request."""
@@ -173,17 +156,29 @@ class Recorded:
 def record(store: Store, session: Session, connection: str, repo: str,
            pull: dict[str, Any], now: float) -> Recorded:
     """Record or refresh a pull request from GitHub's description of it (a webhook's
-    ``pull_request``, or an API answer)."""
+    ``pull_request``, or an API answer). Its head is its current patch set, an
+    earlier one (GitHub may deliver out of order), or the next one."""
     number = int(pull["number"])
-    ensure(store, session, connection, repo, number, now)
+    _lock(store, session, connection, repo, number)
     row = _row(session, connection, repo, number)
-    assert row is not None  # ensure() just made it
+    if row is None:
+        row = GithubPullRow(connection=connection, repo=repo, number=number, title="",
+                            body="", state="open", merged=False, draft=False, labels=[],
+                            data={}, refreshed_at=now)
+        session.add(row)
+        session.flush()
     sha = str(pull["head"]["sha"])
-    before = session.scalar(select(GithubPatchsetRow.patchset).where(
-        GithubPatchsetRow.pull_id == row.id).order_by(GithubPatchsetRow.patchset.desc())
-        .limit(1)) or 0
-    patchset = _patchset_for(session, row, sha, now)
-    is_new = patchset > before
+    history = session.execute(select(GithubPatchsetRow.patchset, GithubPatchsetRow.sha)
+                              .where(GithubPatchsetRow.pull_id == row.id)).all()
+    newest = max((n for n, _ in history), default=0)
+    if row.head_sha == sha and row.patchset is not None:
+        patchset = row.patchset
+    else:
+        patchset = max((n for n, head in history if head == sha), default=0) or newest + 1
+        if patchset > newest:
+            session.add(GithubPatchsetRow(pull_id=row.id, patchset=patchset, sha=sha,
+                                          created_at=now))
+    is_new = patchset > newest
     updated = pull.get("updated_at")
     stale = (updated is not None and row.github_updated_at is not None
              and str(updated) < row.github_updated_at)

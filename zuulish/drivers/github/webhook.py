@@ -13,10 +13,12 @@ On the request path, in this order and nothing more:
 4. a body that is not a JSON object, or lacks a field the event needs, is a 400
    naming what is wrong, and nothing is stored;
 5. the delivery (event name, ``X-GitHub-Delivery``, raw body) is inserted in the
-   store, in a thread of this webhook's own so the event loop never waits on the
+   store by the webhook's own writer thread, so the event loop never waits on the
    database, and only then answered: 200 ``stored``; a delivery id already stored
    (GitHub's redelivery, a replay) answers 200 ``already received`` and stores
-   nothing new.
+   nothing new. The writer inserts every delivery waiting at once in one
+   transaction (group commit): one writer never queues behind another of its own,
+   and a busy database (the scheduler's transactions) delays a batch, not each.
 
 What the delivery means is worked out later by the intake worker
 (:mod:`zuulish.drivers.github.intake_worker`), woken when one is stored.
@@ -29,11 +31,15 @@ import hashlib
 import hmac
 import json
 import logging
+import queue
 import re
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events
@@ -47,6 +53,8 @@ SIGNATURE = "X-Hub-Signature-256"
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 CONNECTION_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 READ_CHUNK = 1 << 16
+#: the most deliveries inserted in one transaction
+BATCH = 200
 
 
 def payload_path(connection: str) -> str:
@@ -68,12 +76,97 @@ def _answer(status: int, **fields: object) -> web.Response:
     return web.json_response(fields, status=status)
 
 
+@dataclass
+class _Delivery:
+    event: str
+    delivery: str
+    body: bytes
+    stored: Future[bool] = field(default_factory=Future)
+
+
+def _insert_ignoring_duplicates(store: Store) -> Any:
+    """An INSERT that skips the rows whose delivery id is already stored."""
+    if store.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # zuulish's other database is PostgreSQL
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    return dialect_insert(GithubDeliveryRow).on_conflict_do_nothing(
+        index_elements=["connection", "delivery"])
+
+
+class DeliveryWriter:
+    """One thread storing a connection's deliveries, all those waiting in one
+    transaction; each delivery's future says whether it was new."""
+
+    def __init__(self, connection: str, store: Store, clock: Clock):
+        self.connection = connection
+        self.store = store
+        self.clock = clock
+        self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"github-webhook-{connection}")
+        self._thread.start()
+
+    def submit(self, event: str, delivery: str, body: bytes) -> Future[bool]:
+        item = _Delivery(event, delivery, body)
+        self._queue.put(item)
+        return item.stored
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            closing = False
+            while len(batch) < BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if closing:
+                return
+
+    def _write(self, batch: list[_Delivery]) -> None:
+        try:
+            new = self._insert(batch)
+        except DBAPIError as exc:
+            for item in batch:
+                item.stored.set_exception(exc)
+            return
+        seen: set[str] = set()
+        for item in batch:
+            item.stored.set_result(item.delivery in new and item.delivery not in seen)
+            seen.add(item.delivery)
+        if new:
+            self.store.notifier.notify(intake_channel(self.connection))
+
+    def _insert(self, batch: list[_Delivery]) -> set[str]:
+        """Insert the batch; the delivery ids that were not stored before."""
+        now = self.clock.now()
+        rows = [{"connection": self.connection, "delivery": item.delivery,
+                 "event": item.event, "body": item.body, "received_at": now, "attempts": 0}
+                for item in batch]
+        statement = _insert_ignoring_duplicates(self.store).values(rows)
+        with self.store.session() as session:
+            returned = session.execute(statement.returning(GithubDeliveryRow.delivery))
+            return set(returned.scalars())
+
+
 class Webhook:
     """One GitHub connection's webhook: verifies, then stores, each delivery."""
 
     def __init__(self, connection: str, secret: str, store: Store,
-                 clock: Clock | None = None, max_body: int = MAX_BODY,
-                 threads: int = 4):
+                 clock: Clock | None = None, max_body: int = MAX_BODY):
         if not CONNECTION_NAME.match(connection):
             raise ValueError(f"connection name {connection!r} cannot be part of the webhook "
                              "URL; use letters, digits, '.', '_' and '-'")
@@ -85,15 +178,14 @@ class Webhook:
         self.store = store
         self.clock = clock or SystemClock()
         self.max_body = max_body
-        self._pool = ThreadPoolExecutor(max_workers=threads,
-                                        thread_name_prefix=f"github-webhook-{connection}")
+        self._writer = DeliveryWriter(connection, store, self.clock)
 
     def routes(self) -> list[web.RouteDef]:
         """The route to mount on the web application."""
         return [web.post(payload_path(self.connection), self.handle)]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._writer.close()
 
     # ------------------------------------------------------------------ request path
     async def _read(self, request: web.Request) -> bytes | None:
@@ -158,30 +250,17 @@ class Webhook:
         missing = events.missing_fields(event, payload)
         if missing is not None:
             return _answer(400, error=missing)
-        loop = asyncio.get_running_loop()
         try:
-            stored = await loop.run_in_executor(self._pool, self._store, event, delivery, body)
+            stored = await asyncio.wrap_future(self._writer.submit(event, delivery, body))
         except DBAPIError as exc:
             log.error("github %s: delivery %s could not be stored: %s", self.connection,
                       delivery, exc.orig or exc)
             return _answer(503, error="the delivery could not be stored; redeliver it later")
         if not stored:
-            return _answer(200, result="already received", delivery=delivery)
-        return _answer(200, result="stored", delivery=delivery)
-
-    def _store(self, event: str, delivery: str, body: bytes) -> bool:
-        """Insert the delivery; False when its id was already stored."""
-        try:
-            with self.store.session() as session:
-                session.add(GithubDeliveryRow(
-                    connection=self.connection, delivery=delivery, event=event, body=body,
-                    received_at=self.clock.now(), attempts=0))
-        except IntegrityError:
             log.info("github %s: delivery %s was already received", self.connection,
                      delivery)
-            return False
-        self.store.notifier.notify(intake_channel(self.connection))
-        return True
+            return _answer(200, result="already received", delivery=delivery)
+        return _answer(200, result="stored", delivery=delivery)
 
 
 def webhook_routes(connection: str, secret: str, store: Store,
