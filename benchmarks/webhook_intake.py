@@ -162,6 +162,32 @@ def send_from_another_process(url: str, bodies: list[tuple[str, bytes]], deliver
         process.join(60)
 
 
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each named thread of this process (Linux's /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread.native_id is None:
+            continue
+        try:
+            stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        used[thread.name] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def cpu_per_delivery(before: dict[str, float], after: dict[str, float],
+                     deliveries: int) -> dict[str, float]:
+    """Milliseconds of CPU per delivery by part: the web's event loop, the webhook's
+    writer, the intake worker, the busy scheduler."""
+    parts = {"web": "MainThread", "writer": f"github-webhook-{CONNECTION}",
+             "intake_worker": f"github-intake-{CONNECTION}", "scheduler": "busy-scheduler"}
+    return {part: round((after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / deliveries,
+                        3) for part, name in parts.items()}
+
+
 def counts(busy: BusyScheduler) -> tuple[int, int, int]:
     with busy.world.store.read() as s:
         stored = s.scalar(select(func.count()).select_from(GithubDeliveryRow)) or 0
@@ -192,10 +218,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         if not args.idle:
             busy.thread.start()
         queued_before, passes_before = busy.queued(), busy.passes
+        cpu_before = thread_cpu_seconds()
         latencies, elapsed = await loop.run_in_executor(
             None, send_from_another_process, url, bodies, args.deliveries,
             args.concurrency, 0)
         passes = busy.passes - passes_before
+        cpu = cpu_per_delivery(cpu_before, thread_cpu_seconds(), args.deliveries)
     finally:
         busy.stop.set()
         if busy.thread.is_alive():
@@ -219,6 +247,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "scheduler_passes_per_s": round(passes / elapsed, 1),
         "deliveries_stored": stored, "deliveries_processed_by_worker": done,
         "events_stored": events,
+        "cpu_ms_per_delivery": cpu,
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
     }
 

@@ -219,3 +219,52 @@ def test_comment_from_user_without_write_permission_is_ignored_and_logged(
                        "admin may trigger")
     assert "delivery comment-1 (issue_comment): " + outcome in caplog.text
     still_serves(hook, store)
+
+
+def test_the_same_delivery_sent_at_once_is_stored_once(hook: str, store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = corpus_body(OPENED)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda _: deliver(hook, "pull_request", body, delivery="same-delivery"),
+            range(8)))
+    assert sorted(a[1]["result"] for a in answers) == ["already received"] * 7 + ["stored"]
+    assert stored(store) == [("same-delivery", "pull_request")]
+
+
+def test_the_webhook_answers_others_while_the_database_is_busy(hook: str,
+                                                               store: Store) -> None:
+    """A delivery waiting for the database (the scheduler holds its write lock) never
+    holds up the web server: a ping is answered meanwhile."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    release = threading.Event()
+    locked = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with store.session() as session:
+            session.add(GithubDeliveryRow(connection="other", delivery="lock", event="push",
+                                          body=b"{}", received_at=0.0, attempts=0))
+            session.flush()
+            locked.set()
+            release.wait(30)
+
+    with ThreadPoolExecutor(2) as pool:
+        holder = pool.submit(hold_the_write_lock)
+        assert locked.wait(10)
+        waiting = pool.submit(deliver, hook, "pull_request", corpus_body(OPENED),
+                              delivery="waits-for-the-lock")
+        time.sleep(0.2)  # let the delivery reach the writer (a shorter wait only weakens)
+        try:
+            assert deliver(hook, "ping", corpus_body("ping.1.json")) == \
+                (200, {"result": "pong"})
+            assert not waiting.done()
+        finally:
+            release.set()
+        holder.result(30)
+        assert waiting.result(30) == (200, {"result": "stored",
+                                            "delivery": "waits-for-the-lock"})
+    assert ("waits-for-the-lock", "pull_request") in stored(store)

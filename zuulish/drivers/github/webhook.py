@@ -90,8 +90,9 @@ def _insert_ignoring_duplicates(store: Store) -> Any:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:  # zuulish's other database is PostgreSQL
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    return dialect_insert(GithubDeliveryRow).on_conflict_do_nothing(
-        index_elements=["connection", "delivery"])
+    table = GithubDeliveryRow.__table__
+    return dialect_insert(table).on_conflict_do_nothing(
+        index_elements=["connection", "delivery"]).returning(table.c.delivery)
 
 
 class DeliveryWriter:
@@ -103,6 +104,7 @@ class DeliveryWriter:
         self.store = store
         self.clock = clock
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._statement = _insert_ignoring_duplicates(store)  # compiled once, cached
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"github-webhook-{connection}")
         self._thread.start()
@@ -156,10 +158,8 @@ class DeliveryWriter:
         rows = [{"connection": self.connection, "delivery": item.delivery,
                  "event": item.event, "body": item.body, "received_at": now, "attempts": 0}
                 for item in batch]
-        statement = _insert_ignoring_duplicates(self.store).values(rows)
         with self.store.session() as session:
-            returned = session.execute(statement.returning(GithubDeliveryRow.delivery))
-            return set(returned.scalars())
+            return set(session.connection().execute(self._statement, rows).scalars())
 
 
 class Webhook:
