@@ -21,16 +21,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events, pulls
-from zuulish.drivers.github.webhook import intake_channel
+from zuulish.drivers.github.webhook import Webhook, intake_channel
 from zuulish.service import Worker
 from zuulish.store import EventRow, GithubDeliveryRow, Store
 from zuulish.store.notify import SCHEDULER
+
+if TYPE_CHECKING:
+    from aiohttp.web import RouteDef
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +225,14 @@ def _outcome(parsed: events.Parsed | events.Ignored, rows: list[EventRow]) -> st
         return (f"ignored: no open pull request of {parsed.project} known with head "
                 f"{parsed.head_sha}")
     return "stored event(s) " + ", ".join(str(row.id) for row in rows)
+
+
+def intake_parts(connection: str, webhook_token: str, store: Store,
+                 permissions: PermissionLookup, clock: Clock | None = None
+                 ) -> tuple[list[RouteDef], list[Webhook | IntakeWorker]]:
+    """A GitHub connection's intake, for its ``ConnectionParts``: the webhook's route
+    (``/api/connection/<connection>/payload``) and the services to start and stop
+    with zuulish (the webhook's writer, the intake worker)."""
+    hook = Webhook(connection, webhook_token, store, clock)
+    worker = IntakeWorker(connection, store, permissions, clock)
+    return hook.routes(), [hook, worker]

@@ -184,8 +184,14 @@ class Webhook:
         """The route to mount on the web application."""
         return [web.post(payload_path(self.connection), self.handle)]
 
-    def close(self) -> None:
+    def start(self) -> None:
+        """Nothing to start: the writer runs from construction (a Service's start)."""
+
+    def stop(self) -> None:
+        """Store what is waiting, then stop the writer (a Service's stop)."""
         self._writer.close()
+
+    close = stop
 
     # ------------------------------------------------------------------ request path
     async def _read(self, request: web.Request) -> bytes | None:
@@ -261,11 +267,3 @@ class Webhook:
                      delivery)
             return _answer(200, result="already received", delivery=delivery)
         return _answer(200, result="stored", delivery=delivery)
-
-
-def webhook_routes(connection: str, secret: str, store: Store,
-                   clock: Clock | None = None) -> tuple[Webhook, list[web.RouteDef]]:
-    """The webhook of a GitHub connection and the route the driver returns in
-    ``ConnectionParts.routes``."""
-    hook = Webhook(connection, secret, store, clock)
-    return hook, hook.routes()
