@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from zuulish.store import GithubPatchsetRow, GithubPullRow, Store
@@ -82,10 +82,18 @@ def _lock(store: Store, session: Session, connection: str, repo: str, number: in
     store.lock(session, f"github-pull:{connection}:{repo}#{number}")
 
 
+# The statements of the intake worker's hot path, built once (SQLAlchemy caches their
+# compiled form; building a statement costs more than running it on SQLite).
+_BY_NUMBER = select(GithubPullRow).where(
+    GithubPullRow.connection == bindparam("connection"),
+    GithubPullRow.repo == bindparam("repo"), GithubPullRow.number == bindparam("number"))
+_HISTORY = select(GithubPatchsetRow.patchset, GithubPatchsetRow.sha).where(
+    GithubPatchsetRow.pull_id == bindparam("pull_id"))
+
+
 def _row(session: Session, connection: str, repo: str, number: int) -> GithubPullRow | None:
-    return session.scalars(select(GithubPullRow).where(
-        GithubPullRow.connection == connection, GithubPullRow.repo == repo,
-        GithubPullRow.number == number)).first()
+    return session.scalars(_BY_NUMBER, {"connection": connection, "repo": repo,
+                                        "number": number}).first()
 
 
 def get(store: Store, connection: str, pull_id: int) -> PullRequest | None:
@@ -168,8 +176,7 @@ def record(store: Store, session: Session, connection: str, repo: str,
         session.add(row)
         session.flush()
     sha = str(pull["head"]["sha"])
-    history = session.execute(select(GithubPatchsetRow.patchset, GithubPatchsetRow.sha)
-                              .where(GithubPatchsetRow.pull_id == row.id)).all()
+    history = session.execute(_HISTORY, {"pull_id": row.id}).all()
     newest = max((n for n, _ in history), default=0)
     if row.head_sha == sha and row.patchset is not None:
         patchset = row.patchset
