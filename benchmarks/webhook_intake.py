@@ -108,6 +108,42 @@ class BusyScheduler:
                             .where(QueueItemRow.state == "queued")) or 0
 
 
+def _scheduler_process(database_url: str, items: int, control: Connection) -> None:
+    busy = BusyScheduler(database_url, items)
+    control.send(busy.queued())
+    control.recv()  # go
+    started = time.process_time()
+    busy.thread.start()
+    control.recv()  # stop
+    busy.stop.set()
+    busy.thread.join(60)
+    control.send((busy.passes, busy.queued(), time.process_time() - started))
+    busy.world.close()
+
+
+class SchedulerProcess:
+    """The busy scheduler in a process of its own over the same database, as in
+    distributed mode (``--scheduler-process``): it shares the database, not the GIL."""
+
+    def __init__(self, database_url: str, items: int):
+        context = multiprocessing.get_context("spawn")
+        self.control, child = context.Pipe()
+        self.process = context.Process(target=_scheduler_process,
+                                       args=(database_url, items, child))
+        self.process.start()
+        self.queued_before = self.control.recv()
+
+    def go(self) -> None:
+        self.control.send("go")
+
+    def stop(self) -> tuple[int, int, float]:
+        """Its passes, queued items and CPU seconds since ``go``."""
+        self.control.send("stop")
+        figures = self.control.recv()
+        self.process.join(60)
+        return figures
+
+
 async def send_all(url: str, bodies: list[tuple[str, bytes]], deliveries: int,
                    concurrency: int, offset: int) -> tuple[list[float], float]:
     import aiohttp
@@ -188,6 +224,19 @@ def cpu_per_delivery(before: dict[str, float], after: dict[str, float],
                         3) for part, name in parts.items()}
 
 
+def describe_busy(args: argparse.Namespace, queued_before: int, queued_after: int,
+                  passes: int) -> str:
+    where = "another process" if args.scheduler_process else "the same process"
+    scheduler = ("idle (--idle)" if args.idle else
+                 f"the real scheduler over the same SQLite database in {where}: a "
+                 f"dependent gate of {queued_before} queued items growing to {queued_after}, "
+                 f"{passes} component passes during the run, one new approved change per "
+                 "round")
+    worker = ("no intake worker (--no-worker)" if args.no_worker else
+              "the GitHub intake worker turning the deliveries into events meanwhile")
+    return f"{scheduler}; {worker}"
+
+
 def counts(busy: BusyScheduler) -> tuple[int, int, int]:
     with busy.world.store.read() as s:
         stored = s.scalar(select(func.count()).select_from(GithubDeliveryRow)) or 0
@@ -199,7 +248,11 @@ def counts(busy: BusyScheduler) -> tuple[int, int, int]:
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
-    busy = BusyScheduler(f"sqlite:///{tmp / 'zuulish.db'}", args.items)
+    database_url = f"sqlite:///{tmp / 'zuulish.db'}"
+    remote = SchedulerProcess(database_url, args.items) if args.scheduler_process else None
+    # in-process: the busy scheduler; with --scheduler-process: an idle one whose store
+    # and layouts the web application uses
+    busy = BusyScheduler(database_url, 0 if remote else args.items)
     store = busy.world.store
     hook = Webhook(CONNECTION, SECRET, store)
     worker = IntakeWorker(CONNECTION, store, AllPermitted(), poll_interval=0.2)
@@ -210,14 +263,18 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
     bodies = [(name.split(".")[0], (CORPUS_ROOT / "github" / name).read_bytes())
               for name in PAYLOADS]
     url = f"http://127.0.0.1:{port}{payload_path(CONNECTION)}"
+    remote_figures = None
     try:
-        worker.start()
+        if not args.no_worker:
+            worker.start()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, send_from_another_process, url, bodies,
                                    args.warmup, args.concurrency, 10 ** 6)
-        if not args.idle:
-            busy.thread.start()
         queued_before, passes_before = busy.queued(), busy.passes
+        if remote is not None:
+            remote.go()
+        elif not args.idle:
+            busy.thread.start()
         cpu_before = thread_cpu_seconds()
         latencies, elapsed = await loop.run_in_executor(
             None, send_from_another_process, url, bodies, args.deliveries,
@@ -225,29 +282,34 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         passes = busy.passes - passes_before
         cpu = cpu_per_delivery(cpu_before, thread_cpu_seconds(), args.deliveries)
     finally:
+        if remote is not None:
+            remote_figures = remote.stop()
         busy.stop.set()
         if busy.thread.is_alive():
             busy.thread.join(60)
-        worker.stop()
+        if not args.no_worker:
+            worker.stop()
         await runner.cleanup()
         hook.close()
+    if remote is not None and remote_figures is not None:
+        passes = remote_figures[0]
+        cpu["scheduler"] = round(remote_figures[2] * 1000 / args.deliveries, 3)
     stored, done, events = counts(busy)
     queued_after = busy.queued()
+    if remote is not None and remote_figures is not None:
+        queued_before, queued_after = remote.queued_before, remote_figures[1]
     busy.world.close()
     return {
         "deliveries": args.deliveries, "concurrency": args.concurrency,
         "accepted_per_s": round(args.deliveries / elapsed, 1),
         "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
         "max_ms": round(max(latencies), 2),
-        "busy": "no: the scheduler stayed idle (--idle)" if args.idle else (
-            "the real scheduler over the same SQLite database in the same process: "
-            f"a dependent gate of {queued_before} queued items growing to "
-            f"{queued_after}, {passes} component passes during the run, one new "
-            "approved change per round; plus the GitHub intake worker"),
+        "busy": describe_busy(args, queued_before, queued_after, passes),
         "scheduler_passes_per_s": round(passes / elapsed, 1),
         "deliveries_stored": stored, "deliveries_processed_by_worker": done,
         "events_stored": events,
         "cpu_ms_per_delivery": cpu,
+        "gil_switch_interval_s": sys.getswitchinterval(),
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -259,13 +321,25 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--items", type=int, default=200,
                         help="items queued in the busy gate before the run")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval for the run (Python's default: 0.005 s)")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="leave the stored deliveries to be turned into events later "
+                             "(what the webhook alone costs)")
+    parser.add_argument("--scheduler-process", action="store_true",
+                        help="run the busy scheduler in a process of its own (as distributed "
+                             "mode would), sharing the database but not the GIL")
     parser.add_argument("--idle", action="store_true",
                         help="leave the scheduler idle (the baseline)")
     args = parser.parse_args()
     if args.deliveries < 1 or args.concurrency < 1 or args.warmup < 0 or args.items < 0:
         parser.error("--deliveries and --concurrency must be at least 1")
+    if args.idle and args.scheduler_process:
+        parser.error("--idle and --scheduler-process contradict each other")
     if not (CORPUS_ROOT / "github").is_dir():
         parser.error(f"the GitHub corpus is not at {CORPUS_ROOT / 'github'}")
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     with tempfile.TemporaryDirectory(prefix="zuulish-webhook-bench-") as tmp:
         figures = asyncio.run(run(args, Path(tmp)))
     print(json.dumps(figures))

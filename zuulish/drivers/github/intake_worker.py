@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-BATCH = 50
+#: deliveries handled per transaction: few enough that the worker never holds the
+#: database's write lock (SQLite has one) for long while the webhook waits on it
+BATCH = 10
 
 
 class PermissionUnavailable(Exception):
