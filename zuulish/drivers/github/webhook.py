@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events
+from zuulish.errors import StoreUnavailable
 from zuulish.store import GithubDeliveryRow, Store
 
 log = logging.getLogger(__name__)
@@ -105,16 +106,22 @@ class DeliveryWriter:
         self.clock = clock
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._statement = _insert_ignoring_duplicates(store)  # compiled once, cached
+        self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"github-webhook-{connection}")
         self._thread.start()
 
     def submit(self, event: str, delivery: str, body: bytes) -> Future[bool]:
         item = _Delivery(event, delivery, body)
-        self._queue.put(item)
+        if self._closed:
+            item.stored.set_exception(StoreUnavailable("zuulish is stopping"))
+        else:
+            self._queue.put(item)
         return item.stored
 
     def close(self) -> None:
+        """Store what was submitted, then stop."""
+        self._closed = True
         self._queue.put(None)
         self._thread.join(30)
 
@@ -208,6 +215,10 @@ class Webhook:
                 return None
             chunks.append(chunk)
 
+    def _bad(self, delivery: str, error: str) -> web.Response:
+        log.warning("github %s: delivery %s refused: %s", self.connection, delivery, error)
+        return _answer(400, error=error)
+
     def _verified(self, request: web.Request, body: bytes) -> str | None:
         """Why the signature is refused; None when it is right."""
         given = request.headers.get(SIGNATURE)
@@ -252,15 +263,15 @@ class Webhook:
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _answer(400, error=f"the body is not JSON: {exc}")
+            return self._bad(delivery, f"the body is not JSON: {exc}")
         missing = events.missing_fields(event, payload)
         if missing is not None:
-            return _answer(400, error=missing)
+            return self._bad(delivery, missing)
         try:
             stored = await asyncio.wrap_future(self._writer.submit(event, delivery, body))
-        except DBAPIError as exc:
+        except (DBAPIError, StoreUnavailable) as exc:
             log.error("github %s: delivery %s could not be stored: %s", self.connection,
-                      delivery, exc.orig or exc)
+                      delivery, getattr(exc, "orig", None) or exc)
             return _answer(503, error="the delivery could not be stored; redeliver it later")
         if not stored:
             log.info("github %s: delivery %s was already received", self.connection,
