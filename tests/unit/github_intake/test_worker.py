@@ -89,7 +89,8 @@ def test_a_failed_permission_lookup_waits_and_keeps_the_order(
     assert intake.events() == []  # the push waits behind the comment
     assert intake.outcome("second") is None
     assert "delivery first waits: the permission of Codertocat on " \
-           f"{HELLO} could not be looked up (GitHub answered 502 Bad Gateway)" in caplog.text
+           f"{HELLO} could not be looked up (GET /repos/{HELLO}/collaborators/Codertocat/" \
+           "permission: 502 Bad Gateway)" in caplog.text
     intake.run()
     assert [(e.type, e.data["delivery"]) for e in intake.events()] == \
         [("pull_request", "first"), ("push", "second")]
@@ -104,7 +105,8 @@ def test_a_permission_lookup_that_keeps_failing_is_given_up_and_said(
         intake.run()
     assert intake.outcome("c") == (
         f"ignored: the permission of Codertocat on {HELLO} could not be looked up "
-        "(GitHub answered 502 Bad Gateway); gave up after 3 attempts")
+        f"(GET /repos/{HELLO}/collaborators/Codertocat/permission: 502 Bad Gateway); "
+        "gave up after 3 attempts")
     assert [e.data["delivery"] for e in intake.events()] == ["p"]
     assert "gave up looking up the permission of Codertocat" in caplog.text
 

@@ -10,10 +10,11 @@ with its outcome: a restart finds each delivery either untouched or done, so non
 is lost and none doubled. What is ignored is logged with the reason.
 
 A comment triggers only when its author may write to the repository; that takes
-a :class:`PermissionLookup` (the GitHub API client). A lookup that fails for a
-while (the API is down) leaves the delivery pending, and later ones wait behind it
-so events keep their order; after :data:`MAX_ATTEMPTS` it is given up, logged,
-and kept as the delivery's outcome.
+a :class:`PermissionLookup` (the GitHub API client). A lookup that fails for now
+(GitHub down, a rate limit) leaves the delivery pending, and later ones wait behind
+it so events keep their order; after :data:`MAX_ATTEMPTS` it is given up, logged,
+and kept as the delivery's outcome. A lookup GitHub refuses (no such user) is no
+permission.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import select, update
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events, pulls
+from zuulish.drivers.github.errors import GitHubApiError
 from zuulish.drivers.github.webhook import Webhook, intake_channel
 from zuulish.service import Worker
 from zuulish.store import EventRow, GithubDeliveryRow, Store
@@ -43,18 +45,13 @@ MAX_ATTEMPTS = 5
 BATCH = 10
 
 
-class PermissionUnavailable(Exception):
-    """A permission lookup that failed for now (API unreachable, rate limited); the
-    message says why. The delivery is tried again later."""
-
-
 class PermissionLookup(Protocol):
     """A user's permission on a repository, as GitHub's collaborator permission API
-    says it: ``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``."""
+    says it (``admin``, ``write``, ``read``, ``none``; ``maintain`` and ``triage`` are
+    understood too). The GitHub API client is one; it raises GitHubApiError when
+    GitHub cannot say."""
 
-    def collaborator_permission(self, repo: str, user: str) -> str:
-        """Raises PermissionUnavailable when GitHub cannot be asked now."""
-        ...
+    def collaborator_permission(self, owner: str, repo: str, user: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -123,10 +120,16 @@ class IntakeWorker:
             return events.Ignored(f"the {pending.event} payload could not be read: "
                                   f"{type(exc).__name__}: {exc}")
         if isinstance(parsed, events.Parsed) and parsed.needs_write is not None:
+            owner, _, name = parsed.project.partition("/")
             try:
                 permission = self.permissions.collaborator_permission(
-                    parsed.project, parsed.needs_write)
-            except PermissionUnavailable as exc:
+                    owner, name, parsed.needs_write)
+            except GitHubApiError as exc:
+                if exc.refused:  # GitHub will never say (no such user): no permission
+                    return events.Ignored(
+                        f"comment by {parsed.needs_write} on "
+                        f"{pulls.display(parsed.project, parsed.pull_number or 0)}: their "
+                        f"permission on {parsed.project} cannot be read ({exc})")
                 return self._retry(pending, parsed, str(exc))
             if not events.may_trigger(permission):
                 return events.Ignored(
