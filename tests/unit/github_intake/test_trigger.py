@@ -178,14 +178,44 @@ def test_zuuls_comment_review_state_is_githubs_commented() -> None:
     ({"event": "pull_request", "action": "opened", "comment": "recheck"},
      "'comment' only applies to pull_request actions comment, not opened"),
     ({"event": "push", "check": ".*"}, "'check' only applies to check_run events"),
-    ({"event": "pull_request", "require": {"open": True}},
-     "trigger attribute 'require' is not supported yet for GitHub connections"),
+    ({"event": "pull_request", "require": "open"}, "trigger 'require' must be a mapping"),
     ({"event": "push", "ignore-deletes": "no"}, "ignore-deletes must be true or false"),
 ])
 def test_bad_entries_name_what_is_wrong(entry: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as exc:
         parse_trigger("github", [entry])
     assert message in str(exc.value)
+
+
+def test_require_and_reject_ask_something_of_the_pull_request() -> None:
+    from zuulish.model.change import Change, ChangeKey
+    from zuulish.model.requirements import trigger_refusal
+
+    (f,) = parse_trigger("github", [{"event": "pull_request", "action": "comment",
+                                     "require": {"label": "gate"},
+                                     "reject": {"draft": True}}])
+    key = ChangeKey("github", 7)
+    ready = Change(key, "org/app", "main", 1, "a" * 40, labels=("gate",))
+    draft = Change(key, "org/app", "main", 1, "a" * 40, labels=("gate",), draft=True)
+    bare = Change(key, "org/app", "main", 1, "a" * 40)
+    assert f.change_unmet(ready, None) == []
+    assert trigger_refusal([f], ready, None) is None
+    assert f.change_unmet(draft, None) == ["not draft: true"]
+    assert f.change_unmet(bare, None) == ["label 'gate'"]
+    assert trigger_refusal([f], bare, None) == "the trigger asks for label 'gate'"
+
+
+def test_zuuls_old_require_status_is_a_require_of_those_statuses() -> None:
+    (f,) = parse_trigger("github", [{"event": "pull_request",
+                                     "require-status": "zuul:check:success"}])
+    assert f.require and not f.reject
+
+
+def test_an_unknown_require_attribute_names_itself() -> None:
+    from zuulish.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lable"):
+        parse_trigger("github", [{"event": "pull_request", "require": {"lable": "gate"}}])
 
 
 def test_a_trigger_must_be_a_list_of_mappings() -> None:

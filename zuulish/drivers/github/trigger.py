@@ -24,18 +24,25 @@ Matching: ``branch`` and ``status``/``check`` (``user:context:state``,
 comment; ``label``/``unlabel`` and ``state`` are compared literally (``label``
 for labeled and unlabeled actions, ``unlabel`` for unlabeled only). A push that
 deletes its ref matches only with ``ignore-deletes: false``. ``require`` and
-``reject`` are not supported yet: they are refused rather than ignored.
+``reject`` ask something of the change (read as a pipeline's GitHub ``require``, see
+:mod:`zuulish.config.requirements`); Zuul's deprecated ``require-status`` is read as
+``require: {status: ...}`` where no ``require`` is given.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from zuulish.config.requirements import github_requirements
+from zuulish.config.warnings import warn
+from zuulish.config.yaml_loader import where
 from zuulish.model import EventMeaning, TriggerEvent
+from zuulish.model.change import Change
 from zuulish.model.ref import is_null_rev
+from zuulish.model.requirements import Requirements
 
 #: Zuul's GitHub events and the actions each may name
 ACTIONS = {
@@ -47,8 +54,7 @@ ACTIONS = {
 }
 EVENTS = tuple(ACTIONS)
 KEYS = ("event", "action", "branch", "ref", "comment", "label", "unlabel", "state", "check",
-        "status", "ignore-deletes")
-NOT_YET = ("require", "reject", "require-status")
+        "status", "ignore-deletes", "require", "reject", "require-status")
 #: Zuul's names for GitHub's: ``requested`` was Zuul's name for ``rerequested``
 ACTION_ALIASES = {("check_run", "requested"): "rerequested"}
 #: Zuul's review states and GitHub's spelling of them
@@ -105,7 +111,20 @@ class GithubEventFilter:
     checks: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     ignore_deletes: bool = True
+    require: Requirements = field(default_factory=Requirements)
+    reject: Requirements = field(default_factory=Requirements)
     timer: str | None = None
+
+    def change_unmet(self, change: Change | None, now: float | None) -> list[str]:
+        """What this entry's ``require`` asks of the change that it lacks, and what of
+        its ``reject`` the change has (``change`` None: the event is about a ref, which
+        meets no requirement)."""
+        if not self.require and not self.reject:
+            return []
+        if change is None:
+            return [*self.require.describe(), *(f"not {w}" for w in self.reject.describe())]
+        return [*self.require.unmet(change, now),
+                *(f"not {w}" for w in self.reject.hits(change, now))]
 
     def matches(self, event: TriggerEvent) -> bool:
         if event.connection != self.connection or event.type not in self.types:
@@ -141,9 +160,6 @@ class GithubEventFilter:
 
 def _entry(connection: str, entry: dict) -> GithubEventFilter:
     for key in entry:
-        if key in NOT_YET:
-            raise ValueError(f"trigger attribute {key!r} is not supported yet for GitHub "
-                             f"connections; use the pipeline's require/reject instead")
         if key not in KEYS:
             raise ValueError(f"unknown trigger attribute {key!r}{_nearest(str(key), KEYS)}")
     events = tuple(str(e) for e in _as_list(entry.get("event")))
@@ -186,7 +202,32 @@ def _entry(connection: str, entry: dict) -> GithubEventFilter:
         states=tuple(str(v).lower() for v in _as_list(entry.get("state"))),
         checks=_regexes(_as_list(entry.get("check")), "check"),
         statuses=_regexes(_as_list(entry.get("status")), "status"),
-        ignore_deletes=ignore_deletes)
+        ignore_deletes=ignore_deletes, **_requirements(entry))
+
+
+def _requirements(entry: dict) -> dict[str, Requirements]:
+    """The entry's ``require`` and ``reject`` (Zuul's older ``require-status``: a
+    ``require`` of those statuses)."""
+    path = where(entry, "")[0]
+    found = {}
+    for key in ("require", "reject"):
+        body = entry.get(key)
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise ValueError(f"trigger {key!r} must be a mapping such as {{label: gate}}, "
+                             f"not {body!r}")
+        found[key] = github_requirements(body, path, f"trigger {key}")
+    if "require-status" in entry:
+        if "require" in entry:
+            warn(entry, "require-status", path, "trigger attribute 'require-status' is "
+                                                "ignored: 'require' is given")
+        else:
+            warn(entry, "require-status", path, "trigger attribute 'require-status' is "
+                                                "deprecated; write 'require: {status: ...}'")
+            found["require"] = github_requirements(
+                {"status": entry["require-status"]}, path, "trigger require-status")
+    return found
 
 
 def parse_trigger(connection: str, entries: list) -> tuple[GithubEventFilter, ...]:
