@@ -58,7 +58,7 @@ PAYLOADS = ["pull_request.opened.2.json", "pull_request.synchronize.json",
 
 
 class AllPermitted:
-    def collaborator_permission(self, owner: str, repo: str, user: str) -> str:
+    def collaborator_permission(self, repo: str, user: str) -> str:
         return "write"
 
 

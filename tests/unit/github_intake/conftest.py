@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from tests.unit.github_intake.helpers import CONNECTION
 from zuulish.clock import SimulatedClock
-from zuulish.drivers.github.errors import GitHubApiError
-from zuulish.drivers.github.intake_worker import IntakeWorker
+from zuulish.drivers.github.intake_worker import IntakeWorker, PermissionUnavailable
 from zuulish.store import EventRow, GithubDeliveryRow, Store
 
 
@@ -25,13 +24,13 @@ class Permissions:
     failures: int = 0
     asked: list[tuple[str, str]] = field(default_factory=list)
 
-    def collaborator_permission(self, owner: str, repo: str, user: str) -> str:
-        self.asked.append((f"{owner}/{repo}", user))
+    def collaborator_permission(self, repo: str, user: str) -> str:
+        self.asked.append((repo, user))
         if self.failures:
             self.failures -= 1
-            raise GitHubApiError(f"GET /repos/{owner}/{repo}/collaborators/{user}/permission",
-                                 502, "Bad Gateway")
-        return self.given.get((f"{owner}/{repo}", user), "read")
+            raise PermissionUnavailable(f"GET /repos/{repo}/collaborators/{user}/"
+                                        "permission: 502 Bad Gateway")
+        return self.given.get((repo, user), "read")
 
 
 @dataclass

@@ -77,3 +77,12 @@ def test_a_comment_numbers_a_pull_request_not_yet_seen(store: Store) -> None:
     assert (made.head_sha, made.patchset) == (None, None)
     filled = record(store, "org/one", pull(9)).pull
     assert (filled.id, filled.patchset) == (made.id, 1)
+
+
+def test_an_event_about_a_pull_request_marks_it_refreshed(store: Store) -> None:
+    first = record(store, "org/one", pull()).pull
+    with store.session() as session:
+        pulls.touch(session, first.id, now=5.0)
+    again = pulls.get(store, "github", first.id)
+    assert again is not None
+    assert (first.data["refreshed_at"], again.data["refreshed_at"]) == (1.0, 5.0)

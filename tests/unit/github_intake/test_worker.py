@@ -201,3 +201,18 @@ def test_an_event_for_a_repository_in_no_tenant_is_stored_and_the_scheduler_says
                                  "connection 'github'")
     finally:
         world.close()
+
+
+def test_a_status_refreshes_the_pull_request_it_concerns(intake: Intake) -> None:
+    opened = corpus_payload("pull_request.opened.1.json")
+    intake.receive("pull_request", body(opened))
+    intake.run()
+    before = pulls.find(intake.store, "github", HELLO, 2)
+    status = copy.deepcopy(corpus_payload("status.1.json"))
+    status["sha"] = opened["pull_request"]["head"]["sha"]
+    intake.worker.clock.advance(30)  # type: ignore[attr-defined]
+    intake.receive("status", body(status))
+    intake.run()
+    after = pulls.find(intake.store, "github", HELLO, 2)
+    assert before is not None and after is not None
+    assert after.data["refreshed_at"] == before.data["refreshed_at"] + 30

@@ -10,11 +10,11 @@ with its outcome: a restart finds each delivery either untouched or done, so non
 is lost and none doubled. What is ignored is logged with the reason.
 
 A comment triggers only when its author may write to the repository; that takes
-a :class:`PermissionLookup` (the GitHub API client). A lookup that fails for now
-(GitHub down, a rate limit) leaves the delivery pending, and later ones wait behind
-it so events keep their order; after :data:`MAX_ATTEMPTS` it is given up, logged,
-and kept as the delivery's outcome. A lookup GitHub refuses (no such user) is no
-permission.
+a :class:`PermissionLookup` (GitHub's API, through the driver's adapter of the
+client). A lookup that fails for now (:class:`PermissionUnavailable`: GitHub down,
+a rate limit) leaves the delivery pending, and later ones wait behind it so events
+keep their order; after :data:`MAX_ATTEMPTS` it is given up, logged, and kept as
+the delivery's outcome.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from sqlalchemy import select, update
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events, pulls
-from zuulish.drivers.github.errors import GitHubApiError
 from zuulish.drivers.github.webhook import Webhook, intake_channel
 from zuulish.service import Worker
 from zuulish.store import EventRow, GithubDeliveryRow, Store
@@ -45,13 +44,19 @@ MAX_ATTEMPTS = 5
 BATCH = 10
 
 
-class PermissionLookup(Protocol):
-    """A user's permission on a repository, as GitHub's collaborator permission API
-    says it (``admin``, ``write``, ``read``, ``none``; ``maintain`` and ``triage`` are
-    understood too). The GitHub API client is one; it raises GitHubApiError when
-    GitHub cannot say."""
+class PermissionUnavailable(Exception):
+    """A permission lookup that failed for now (GitHub unreachable, a rate limit); the
+    message says why. The delivery is tried again later."""
 
-    def collaborator_permission(self, owner: str, repo: str, user: str) -> str: ...
+
+class PermissionLookup(Protocol):
+    """A user's permission on a repository (``owner/repo``), as GitHub's collaborator
+    permission API says it: ``admin``, ``maintain``, ``write``, ``triage``, ``read`` or
+    ``none`` (a user GitHub does not know as a collaborator)."""
+
+    def collaborator_permission(self, repo: str, user: str) -> str:
+        """Raises PermissionUnavailable when GitHub cannot be asked now."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -120,16 +125,10 @@ class IntakeWorker:
             return events.Ignored(f"the {pending.event} payload could not be read: "
                                   f"{type(exc).__name__}: {exc}")
         if isinstance(parsed, events.Parsed) and parsed.needs_write is not None:
-            owner, _, name = parsed.project.partition("/")
             try:
                 permission = self.permissions.collaborator_permission(
-                    owner, name, parsed.needs_write)
-            except GitHubApiError as exc:
-                if exc.refused:  # GitHub will never say (no such user): no permission
-                    return events.Ignored(
-                        f"comment by {parsed.needs_write} on "
-                        f"{pulls.display(parsed.project, parsed.pull_number or 0)}: their "
-                        f"permission on {parsed.project} cannot be read ({exc})")
+                    parsed.project, parsed.needs_write)
+            except PermissionUnavailable as exc:
                 return self._retry(pending, parsed, str(exc))
             if not events.may_trigger(permission):
                 return events.Ignored(
@@ -208,6 +207,9 @@ class IntakeWorker:
         else:
             targets.append((None, None))  # a push
         rows = []
+        for pull, _ in targets:
+            if pull is not None and parsed.pull is None:
+                pulls.touch(session, pull.id, now)
         for pull, patchset in targets:
             data = dict(parsed.data, delivery=delivery)
             branch = parsed.branch

@@ -70,6 +70,9 @@ class PullRequest:
 
 def _as_pull(row: GithubPullRow) -> PullRequest:
     data = dict(row.data or {})
+    #: when an event last concerned the pull request (its description, a review, a
+    #: status, a check run, a comment): what is cached beside it is stale before that
+    data["refreshed_at"] = row.refreshed_at
     return PullRequest(
         id=row.id, connection=row.connection, repo=row.repo, number=row.number,
         head_sha=row.head_sha, patchset=row.patchset, base_branch=row.base_branch,
@@ -212,6 +215,15 @@ def record(store: Store, session: Session, connection: str, repo: str,
         row.refreshed_at = now
     session.flush()
     return Recorded(_as_pull(row), patchset, is_new)
+
+
+def touch(session: Session, pull_id: int, now: float) -> None:
+    """Note that an event concerned the pull request (a status, a check run, a
+    comment): its ``refreshed_at`` moves, so what was cached about it (reviews,
+    statuses) is read again."""
+    row = session.get(GithubPullRow, pull_id)
+    if row is not None and row.refreshed_at < now:
+        row.refreshed_at = now
 
 
 def patchset_in(session: Session, pull: PullRequest, sha: str | None) -> int | None:
