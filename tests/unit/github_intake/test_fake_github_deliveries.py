@@ -1,6 +1,6 @@
 """Deliveries from the fake GitHub (built from its state, signed as GitHub signs them)
 through the webhook and the intake worker, with the permission of comment authors
-asked of the fake through zuulish's API client."""
+asked of the fake through zuulish's API client (as the driver plugs it in)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.fakes.github.server import FakeGitHub
 from tests.unit.github_intake.helpers import SECRET, webhook_served
 from zuulish.clock import SimulatedClock
 from zuulish.drivers.github import pulls
+from zuulish.drivers.github.driver import ClientPermissions
 from zuulish.drivers.github.intake_worker import IntakeWorker
 from zuulish.drivers.github.webhook import payload_path
 from zuulish.store import EventRow, GithubDeliveryRow, Store
@@ -27,7 +28,8 @@ def test_pull_request_and_comments_from_the_fake_github(fake_github: FakeGitHub,
     fake_github.add_collaborator("acme/widget", "reader", "read")
     fake_github.add_collaborator("acme/widget", "maintainer", "write")
     setup = app_client(fake_github, "acme")
-    worker = IntakeWorker("github", store, setup.client, clock=SimulatedClock())
+    worker = IntakeWorker("github", store, ClientPermissions(setup.client),
+                          clock=SimulatedClock())
     with webhook_served(store) as url:
         fake_github.add_webhook(url + payload_path("github"), SECRET)
         opened = fake_github.emit("pull_request", webhooks.pull_request_payload(
