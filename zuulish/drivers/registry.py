@@ -75,6 +75,7 @@ FACTORIES = {
 TRIGGER_PARSERS = {
     "git": "zuulish.drivers.git.trigger:parse_trigger",
     "gerrit": "zuulish.drivers.gerrit.trigger:parse_trigger",
+    "github": "zuulish.drivers.github.trigger:parse_trigger",
     TIMER: "zuulish.drivers.timer.trigger:parse_trigger",
 }
 

@@ -6,6 +6,7 @@ from zuulish.store.changes import ChangeRow, PatchsetRow, ReportRow
 from zuulish.store.database import Store
 from zuulish.store.events import EventRow
 from zuulish.store.gerrit import GerritSeenEventRow, GerritStreamStateRow
+from zuulish.store.github import GithubDeliveryRow, GithubPatchsetRow, GithubPullRow
 from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow
 from zuulish.store.outbox import OutboxRow
@@ -15,6 +16,7 @@ from zuulish.store.timers import TimerTickRow
 __all__ = [
     "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
     "GerritSeenEventRow", "GerritStreamStateRow",
+    "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
     "ReportRow", "Store", "TimerTickRow",
