@@ -68,8 +68,8 @@ class GithubSource:
         self.clock = clock
         self.change_urls = change_urls
         self._lock = threading.Lock()
-        # (pull id, head sha, GitHub's updated_at) -> what webhooks do not carry
-        self._extras: dict[tuple[int, str, str], dict[str, Any]] = {}
+        # (pull id, head sha, refreshed_at) -> what webhooks do not carry
+        self._extras: dict[tuple[int, str, float], dict[str, Any]] = {}
         self._url = re.compile(re.escape(settings.web_url) +
                                r"/([^/\s]+/[^/\s]+)/pull/(\d+)/?(?:[#?].*)?")
 
@@ -123,9 +123,9 @@ class GithubSource:
             draft=pull.draft)
 
     def _extras_of(self, pull: pulls.PullRequest) -> dict[str, Any]:
-        # GitHub's updated_at moves with every review, label and push: a webhook that
-        # refreshed the pull request's description invalidates what is kept of it
-        key = (pull.id, pull.head_sha or "", str(pull.data.get("updated_at") or ""))
+        # every event about the pull request (a review, a status, a push) moves its
+        # refreshed_at (see pulls.touch): what was kept of it is read again then
+        key = (pull.id, pull.head_sha or "", float(pull.data.get("refreshed_at") or 0.0))
         with self._lock:
             cached = self._extras.get(key)
         if cached is not None:
