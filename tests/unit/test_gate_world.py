@@ -79,6 +79,21 @@ def test_a_change_waits_for_an_item_ahead_whose_job_saw_its_repo(world) -> None:
     assert world.forge.violations == []
 
 
+@pytest.mark.parametrize("world", [{"independent-subqueues": True}], indirect=True)
+def test_a_state_retired_by_a_merge_earlier_in_the_same_pass_is_not_merged(world) -> None:
+    # 3 (repo b) needs 1 (repo a), so its state holds 1; 2 is behind 1 on repo a. All
+    # three finish at once: 1 merges, then 2 and 3 are the heads of their sub-queues in
+    # the same pass. 2's merge moves repo a, which 3's state holds (built before 2
+    # merged), and retires that state: 3 must not be merged on it all the same.
+    push(world, 1, "a")
+    push(world, 2, "a")
+    world.add_change(SimChange(3, "b", ("src/3.py",), False, 0.0, needs=(1,)))
+    world.run()
+    assert sorted(m.number for m in world.forge.merges) == [1, 2, 3]
+    assert world.forge.violations == []
+    assert builds_of(world, 3) == 2  # its retired state was not merged: it was tested again
+
+
 def test_supercedent_pipeline_skips_to_the_newest_waiting_change() -> None:
     world = GateWorld(repos=["a"], nodes=5, manager="supercedent")
     try:

@@ -1298,6 +1298,13 @@ class Scheduler:
         and is merged for it (a batch), else the item itself."""
         report_action, detail, merged, resumed = action.action, action.message, False, False
         tested = via or item
+        if action.merge and tested.buildset is not None \
+                and not self._still_current(tested.buildset):
+            # The plan is applied action by action: a merge planned before this one
+            # (another sub-queue's head, say) moved a repo this state holds and retired
+            # it. It is no longer a state the branch can become, so it is not merged;
+            # the queue is planned again next pass and the item rebuilt.
+            return
         if action.merge:
             merged, failure, resumed = self._submit(tenant, pipeline, item, tested.buildset)
             if failure:
@@ -1334,6 +1341,11 @@ class Scheduler:
                                     if report_action == "success"
                                     else pipeline.window.after_failure(queue.window))
         self.store.notifier.notify(channels.SCHEDULER)
+
+    def _still_current(self, bs: BuildSet) -> bool:
+        """Whether ``bs`` (as the plan saw it) is still its item's current state."""
+        with self.store.read() as s:
+            return bool(s.scalar(select(BuildSetRow.current).where(BuildSetRow.id == bs.id)))
 
     def _returned(self, bs: BuildSet | None, change: Change | Ref, own: bool) -> Returned:
         """The warnings and file comments the build set's builds returned, for the
