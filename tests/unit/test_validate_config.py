@@ -215,8 +215,8 @@ def test_settings_real_configurations_use_are_warned_about_with_their_line(
 
 
 @pytest.mark.parametrize("text, line, message", [
-    ("- pipeline:\n    name: p\n    manager: independent\n    allow-other-connections: true\n",
-     4, "only 'allow-other-connections: false' is honoured"),
+    ("- pipeline:\n    name: p\n    manager: independent\n    allow-other-connections: 1\n",
+     4, "'allow-other-connections' must be true or false"),
     ("- project:\n    name: a\n    default-branch: trunk\n", 3,
      "project 'a': 'default-branch' is not available in zuulish"),
     ("- project:\n    name: a\n    debug: true\n", 3, "project 'a': 'debug' is not available"),

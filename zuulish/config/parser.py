@@ -378,10 +378,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
     if _expect(body, "debug", bool, ctx, f"pipeline {name!r}"):
         warn(body, "debug", ctx.path, f"pipeline {name!r}: 'debug' is ignored; reports carry "
                                       "no debugging information")
-    if _expect(body, "allow-other-connections", bool, ctx, f"pipeline {name!r}"):
-        raise _err_at(body, "allow-other-connections", ctx,
-                      f"pipeline {name!r}: zuulish enqueues changes of the triggering "
-                      "connection only; only 'allow-other-connections: false' is honoured")
+    allow_other = _expect(body, "allow-other-connections", bool, ctx, f"pipeline {name!r}")
     window = _window(body, ctx, name)
     merge_conflict = body.get("merge-conflict", body.get("merge-failure"))
     supercedes = _as_list(body.get("supercedes"))
@@ -420,6 +417,7 @@ def parse_pipeline(body: Any, ctx: SourceContext, connections: dict[str, str],
         window=window,
         precedence=str(body.get("precedence", "normal")),
         supercedes=tuple(supercedes),
+        allow_other_connections=True if allow_other is None else allow_other,
         source_file=file,
         source_line=line,
     )

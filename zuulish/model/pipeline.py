@@ -166,8 +166,23 @@ class Pipeline:
     precedence: str = "normal"
     post_review: bool = False  # changes here are reviewed: post-review jobs may run
     supercedes: tuple[str, ...] = ()  # pipelines a change leaves when it enters this one
+    #: Zuul's ``allow-other-connections``: false keeps out every change (enqueued for
+    #: itself or as a dependency) of a connection the pipeline does not name
+    allow_other_connections: bool = True
     source_file: str | None = None
     source_line: int | None = None
+
+    def connections(self) -> set[str]:
+        """The connections the pipeline names: in triggers, reporters, require, reject."""
+        named = {f.connection for f in self.triggers}
+        for specs in (self.start, self.enqueue, self.dequeue, self.no_jobs, self.success,
+                      self.failure, self.merge_conflict or (), self.config_error or ()):
+            named.update(spec.connection for spec in specs)
+        for by_connection in (self.require_approvals, self.reject_approvals,
+                              self.require_state, self.reject_state, self.require,
+                              self.reject):
+            named.update(by_connection)
+        return named
 
     def reporters_for(self, action: str) -> tuple[ReporterSpec, ...]:
         """Who hears of ``action``; Zuul falls back to ``failure`` for the failures."""

@@ -66,6 +66,12 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
     (a change may not depend on another tenant's); ``now`` (epoch seconds, the
     scheduler's clock) is what ``newer-than``/``older-than`` requirements count from.
     """
+    if not pipeline.allow_other_connections \
+            and change.key.connection not in pipeline.connections():
+        return EnqueuePlan(rejection=f"change {change.display or change.key.number} is on "
+                                     f"connection {change.key.connection!r}, which pipeline "
+                                     f"{pipeline.name} does not use "
+                                     "(allow-other-connections: false)")
     unmet = pipeline.state_unmet(change, now)
     if unmet:
         return EnqueuePlan(rejection=f"change {change.key.number} does not meet the "
@@ -101,7 +107,7 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
         for key in change.needs:
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
-            reason = _outside(key, needed, in_tenant)
+            reason = _outside(key, needed, in_tenant, pipeline)
             if reason:
                 return EnqueuePlan(rejection=reason)
         return EnqueuePlan(changes=[change])
@@ -109,10 +115,16 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
                            in_tenant, now)
 
 
-def _outside(key: ChangeKey, needed: Change | None, in_tenant: InTenant | None) -> str | None:
-    """Why a needed change cannot be used by this tenant at all, if it cannot."""
+def _outside(key: ChangeKey, needed: Change | None, in_tenant: InTenant | None,
+             pipeline: Pipeline | None = None) -> str | None:
+    """Why a needed change cannot be used by this tenant (or this pipeline) at all."""
     if needed is None:
         return f"needed change {key} does not exist"
+    if pipeline is not None and not pipeline.allow_other_connections \
+            and key.connection not in pipeline.connections():
+        return (f"needed change {needed.display or key.number} is on connection "
+                f"{key.connection!r}, which pipeline {pipeline.name} does not use "
+                "(allow-other-connections: false)")
     if in_tenant is not None and not in_tenant(key.connection, needed.project):
         return (f"needed change {key.number} is in project {needed.project!r}, which "
                 "this tenant does not include")
@@ -146,7 +158,7 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                 continue
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
-            outside = _outside(key, needed, in_tenant)
+            outside = _outside(key, needed, in_tenant, pipeline)
             if outside or needed is None:
                 return outside
             if needed.is_merged:
