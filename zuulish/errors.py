@@ -33,6 +33,16 @@ class ForgeError(UserError):
     """A request to the built-in git forge that cannot be carried out."""
 
 
+class ForgeUnavailable(UserError):
+    """A remote forge (GitHub, Gerrit) cannot answer now: it is down, failing or
+    rate-limiting. What needed the answer is tried again ``after`` seconds later,
+    never given up: an event stays unprocessed, a merge stays pending."""
+
+    def __init__(self, message: str, after: float = 30.0):
+        super().__init__(message)
+        self.after = max(1.0, after)
+
+
 class StoreUnavailable(UserError):
     """The database cannot be reached or used."""
 

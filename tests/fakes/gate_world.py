@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 
 from zuulish.clock import SimulatedClock
 from zuulish.drivers.git.trigger import parse_trigger
-from zuulish.errors import UserError
+from zuulish.errors import ForgeUnavailable, UserError
 from zuulish.model import BuildResult, BuildState, Change, ChangeKey, ChangeStatus, JobGraph
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.scheduler.scheduler import Scheduler
@@ -153,6 +153,17 @@ class SimForge:
         self.verify: Callable[[str, str], tuple[str | None, set[str]]] = \
             lambda p, c: (None, set(self.repos))
         self.allow_batches = False  # may a submit find its branch already moved there?
+        # (start, end) of an outage: the forge answers nothing (ForgeUnavailable)
+        self.outage: tuple[float, float] | None = None
+        self.outage_of = {"get_change", "submit"}  # what the outage stops
+        self.unanswered: list[str] = []  # what was asked during the outage
+
+    def _answering(self, what: str) -> None:
+        if self.outage is not None and what in self.outage_of \
+                and self.outage[0] <= self.clock.now() < self.outage[1]:
+            self.unanswered.append(what)
+            raise ForgeUnavailable("the simulated forge is down",
+                                   after=self.outage[1] - self.clock.now())
 
     def add(self, change: SimChange) -> None:
         self.changes[change.number] = change
@@ -168,6 +179,7 @@ class SimForge:
 
     # ------------------------------------------------------------ source
     def get_change(self, number: int) -> Change | None:
+        self._answering("get_change")
         c = self.changes.get(number)
         if c is None:
             return None
@@ -231,6 +243,7 @@ class SimForge:
         return (number, tenant, pipeline, patchset, action) in self.made
 
     def submit(self, number: int, repo_state: dict, **reporter: Any) -> str:
+        self._answering("submit")
         change = self.changes[number]
         if change.status == ChangeStatus.MERGED:
             return ""
@@ -529,8 +542,10 @@ class GateWorld:
         raise RuntimeError("the simulated gate did not settle")
 
     def next_time(self) -> float | None:
+        outage_end = self.forge.outage[1] if self.forge.outage is not None \
+            and self.forge.outage[1] > self.clock.now() else None
         times = [t for t in (self.executor.next_end(),
-                             self._arrivals[0][0] if self._arrivals else None)
+                             self._arrivals[0][0] if self._arrivals else None, outage_end)
                  if t is not None]
         return min(times, default=None)
 

@@ -662,3 +662,21 @@ def test_zuul_items_lists_the_changes_ahead_in_the_tested_state(world) -> None:
         == ("a", "main", "1", "1")
     assert first["project"]["src_dir"] == "src/zuulish.test/a"
     assert (own["project"]["name"], own["change"]) == ("b", "2")
+
+
+@pytest.mark.parametrize("down", [{"get_change", "submit"}, {"submit"}])
+def test_a_forge_outage_delays_events_and_merges_and_loses_nothing(world, down) -> None:
+    """While the forge answers nothing (or refuses only merges, a rate limit), its events
+    and the merges due wait (neither failed nor dropped); after it every change merges."""
+    push(world, 1, "a")
+    push(world, 2, "b", at=5)  # approved during the outage: its event must wait
+    world.run_for(1)
+    world.forge.outage_of = down
+    world.forge.outage = (world.clock.now(), world.clock.now() + 2400)  # longer than a build
+    world.run()
+    asked = set(world.forge.unanswered)  # what the forge refused while it was down
+    assert asked and asked <= down and (down != {"submit"} or asked == {"submit"})
+    assert sorted(m.number for m in world.forge.merges) == [1, 2]
+    assert all(m.at >= world.forge.outage[1] for m in world.forge.merges)
+    assert [r for r in world.forge.reports if r[1] == "failure"] == []
+    assert world.forge.violations == [] and world.queued() == 0

@@ -23,7 +23,7 @@ from zuulish.clock import Clock
 from zuulish.config.freeze import freeze_job_graph
 from zuulish.config.layout import Layout
 from zuulish.drivers.interfaces import Reporter, Source
-from zuulish.errors import ConfigError, UserError
+from zuulish.errors import ConfigError, ForgeUnavailable, UserError
 from zuulish.merger.speculative import DEFAULT_MODE
 from zuulish.model import (
     TIMER,
@@ -140,6 +140,12 @@ class Scheduler:
         self._states = StateCache()  # build set id -> repo state and job graph
         self._dirty = DirtyQueues()  # what the next pass plans (everything, at first)
         self._layout_seen: dict[str, int] = {}  # tenant -> id of the layout last planned
+        # a forge that could not answer (ForgeUnavailable): connection -> when to ask again
+        self._forge_waits: dict[str, float] = {}
+        # items whose merge must wait for their forge: id -> (when, tenant, pipeline, queue)
+        self._merge_waits: dict[int, tuple[float, str, str, str]] = {}
+        # pipelines whose queues could not be read from their forge: -> when to try again
+        self._plan_waits: dict[tuple[str, str], float] = {}
 
     # ------------------------------------------------------------------ loop
     def run_once(self) -> PassResult:
@@ -152,6 +158,15 @@ class Scheduler:
             if self._layout_seen.get(tenant) != id(layout):
                 self._layout_seen[tenant] = id(layout)
                 self._dirty.mark_tenant(tenant)
+        now = self.clock.now()
+        for item_id, (when, tenant, pipeline_name, queue) in list(self._merge_waits.items()):
+            if when <= now:  # its merge is due again
+                del self._merge_waits[item_id]
+                self._dirty.mark(tenant, pipeline_name, queue)
+        for (tenant, pipeline_name), when in list(self._plan_waits.items()):
+            if when <= now:
+                del self._plan_waits[(tenant, pipeline_name)]
+                self._dirty.mark_pipeline(tenant, pipeline_name)
         dirty = self._dirty.take()
         for tenant, layout in list(self.layouts.layouts.items()):
             for pipeline in layout.pipelines.values():
@@ -196,12 +211,28 @@ class Scheduler:
 
     # ---------------------------------------------------------------- events
     def process_events(self, limit: int = 100) -> int:
+        """Handle stored events in order. An event whose forge cannot answer now
+        (ForgeUnavailable) stays unprocessed, and so do its connection's later events
+        (their order matters), until the forge's wait is over."""
+        now = self.clock.now()
+        waiting = {c for c, until in self._forge_waits.items() if until > now}
+        query = select(EventRow).where(EventRow.processed_at.is_(None))
+        if waiting:
+            query = query.where(EventRow.connection.not_in(waiting))
         with self.store.read() as s:
-            rows = s.scalars(select(EventRow).where(EventRow.processed_at.is_(None))
-                             .order_by(EventRow.id).limit(limit)).all()
+            rows = s.scalars(query.order_by(EventRow.id).limit(limit)).all()
+        handled = 0
         for row in rows:
+            if row.connection in waiting:
+                continue
             try:
                 outcome = self.handle_event(row)
+            except ForgeUnavailable as exc:
+                self._forge_waits[row.connection] = self.clock.now() + exc.after
+                waiting.add(row.connection)
+                log.warning("event %s (%s): %s; it and the connection's later events are "
+                            "handled again in %.0f s", row.id, row.connection, exc, exc.after)
+                continue
             except UserError as exc:
                 outcome = f"error: {exc}"
             except Exception as exc:  # a bug: log it, but never lose the queue
@@ -210,7 +241,8 @@ class Scheduler:
             with self.store.session() as s:
                 s.execute(update(EventRow).where(EventRow.id == row.id)
                           .values(processed_at=self.clock.now(), outcome=outcome))
-        return len(rows)
+            handled += 1
+        return handled
 
     def handle_event(self, row: EventRow) -> str:
         if row.connection == management.CONNECTION:
@@ -574,9 +606,17 @@ class Scheduler:
         actions; a queue that had actions is planned again next pass."""
         if dirty is not None and not dirty:
             return []
+        try:
+            with self.store.read() as s:
+                queues = load_queues(s, tenant, pipeline.name, self.sources,
+                                     pipeline.window.size, self._states, dirty)
+        except ForgeUnavailable as exc:
+            # the queues cannot be seen as they are: plan them when the forge answers
+            self._plan_waits[(tenant, pipeline.name)] = self.clock.now() + exc.after
+            log.warning("%s/%s: not planned now (%s); planned again in %.0f s", tenant,
+                        pipeline.name, exc, exc.after)
+            return []
         with self.store.read() as s:
-            queues = load_queues(s, tenant, pipeline.name, self.sources, pipeline.window.size,
-                                 self._states, dirty)
             merged_items: set[int] = set()
             merged_changes: set[ChangeKey] = set()
             if pipeline.manager == PipelineManager.DEPENDENT and queues:
@@ -620,6 +660,11 @@ class Scheduler:
         if semaphores_wanted(actions, graphs):
             actions = admit(actions, graphs, self._semaphore_holders(tenant),
                             layout.semaphore_limits())
+        if self._merge_waits:  # merges their forge asked to wait for are not due yet
+            now = self.clock.now()
+            actions = [a for a in actions if not (
+                isinstance(a, Report) and a.merge
+                and self._merge_waits.get(a.item_id, (0.0,))[0] > now)]
         for action in actions:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
             self._dirty.mark(tenant, pipeline.name, items[action.item_id].queue)
@@ -1306,7 +1351,19 @@ class Scheduler:
             # the queue is planned again next pass and the item rebuilt.
             return
         if action.merge:
-            merged, failure, resumed = self._submit(tenant, pipeline, item, tested.buildset)
+            waiting = self._merge_waits.get(item.id)
+            if waiting is not None and waiting[0] > self.clock.now():
+                return  # its forge asked to wait; the queue is planned again then
+            try:
+                merged, failure, resumed = self._submit(tenant, pipeline, item,
+                                                        tested.buildset)
+            except ForgeUnavailable as exc:
+                self._merge_waits[item.id] = (self.clock.now() + exc.after, tenant,
+                                              pipeline.name, item.queue)
+                log.warning("%s/%s: %s cannot be merged now (%s); trying again in %.0f s",
+                            tenant, pipeline.name, item.change.describe(), exc, exc.after)
+                return
+            self._merge_waits.pop(item.id, None)
             if failure:
                 report_action, detail = "failure", failure
         result = RESULTS.get(report_action)
@@ -1430,6 +1487,8 @@ class Scheduler:
                     item.change.key.number, bs.repo_state, tenant=tenant,
                     pipeline=pipeline.name, options=dict(spec.options),
                     votes=dict(spec.votes))
+            except ForgeUnavailable:
+                raise  # not a refusal: the merge is tried again later
             except UserError as exc:
                 return False, f"The change could not be merged: {exc}", False
         return True, None, False

@@ -10,8 +10,9 @@ from tests.fakes.gerrit import query_change, stream_line
 from tests.fakes.gerrit.rest import FakeGerritRest
 from tests.unit.gerrit_driver.conftest import PROJECT, Parts
 from zuulish.drivers.gerrit.driver import ChangeListener
-from zuulish.drivers.gerrit.rest import GerritRest, GerritRestError
+from zuulish.drivers.gerrit.rest import GerritRest
 from zuulish.drivers.gerrit.source import GerritSource
+from zuulish.errors import ForgeUnavailable
 from zuulish.model import ChangeKey, ChangeStatus
 from zuulish.model.change import Vote
 from zuulish.store import Store
@@ -183,7 +184,7 @@ def test_an_answer_not_from_gerrits_api_is_a_clear_error_not_a_crash(
         parts: Parts, mode: str, said: str) -> None:
     info = parts.gerrit.upload(PROJECT, {"a": "1\n"}, "A")
     parts.gerrit.mode = mode
-    with pytest.raises(GerritRestError, match=said):
+    with pytest.raises(ForgeUnavailable, match=said):  # tried again later, never lost
         parts.source.get_change(info["_number"])
     parts.gerrit.mode = "ok"
     assert parts.source.get_change(info["_number"]) is not None
@@ -217,3 +218,20 @@ def test_the_merge_mode_follows_the_projects_submit_type(
     assert "cannot read the submit type of org/picked" in caplog.text
     parts.gerrit.mode = "ok"  # not remembered: asked again
     assert parts.source.default_merge_mode("org/picked") == "cherry-pick"
+
+
+@pytest.mark.parametrize("trouble", ["5xx", "html"])
+def test_a_gerrit_that_cannot_answer_now_is_unavailable_not_an_error(
+        parts: Parts, trouble: str) -> None:
+    """A 5xx storm or a proxy's HTML page is "try again later" for the scheduler (the
+    event stays unprocessed), never a change that does not exist or a failure."""
+    info = parts.gerrit.upload(PROJECT, {"a": "1\n"}, "A")
+    if trouble == "5xx":
+        parts.gerrit.fail_next, parts.gerrit.fail_status = 10, 503
+    else:
+        parts.gerrit.mode = "html"
+    with pytest.raises(ForgeUnavailable, match=f"cannot read change {info['_number']}"):
+        parts.source.get_change(info["_number"])
+    parts.gerrit.fail_next, parts.gerrit.mode = 0, "ok"
+    change = parts.source.get_change(info["_number"])
+    assert change is not None and change.commit == info["current_revision"]

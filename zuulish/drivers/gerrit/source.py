@@ -21,7 +21,7 @@ from zuulish.drivers.depends_on import ChangeUrls
 from zuulish.drivers.gerrit.catchup import parse_timestamp
 from zuulish.drivers.gerrit.repos import GerritRepos
 from zuulish.drivers.gerrit.rest import GerritRest, GerritRestError
-from zuulish.errors import UserError
+from zuulish.errors import ForgeUnavailable, UserError
 from zuulish.merger.gitcli import MergeError
 from zuulish.model import Change, ChangeKey, ChangeStatus
 from zuulish.model.change import Vote
@@ -134,7 +134,8 @@ class GerritSource:
         except GerritRestError as exc:
             if exc.status == 404:
                 return None
-            raise
+            raise (unavailable(exc, f"Gerrit {self.name}: cannot read change {number}")
+                   or exc) from exc
         change, depends = self._build(info)
         with self._lock:
             if self._generation == generation:
@@ -278,7 +279,8 @@ class GerritSource:
         except GerritRestError as exc:
             if exc.status == 404:
                 return None
-            raise
+            raise (unavailable(exc, f"Gerrit {self.name}: cannot read {project} {branch}")
+                   or exc) from exc
         revision = answer.get("revision") if isinstance(answer, dict) else None
         return revision if isinstance(revision, str) else None
 
@@ -325,3 +327,11 @@ def _add(needs: list[ChangeKey], key: ChangeKey) -> None:
     if key not in needs:
         needs.append(key)
 
+
+def unavailable(exc: GerritRestError, what: str) -> ForgeUnavailable | None:
+    """``exc`` as "Gerrit cannot answer now" (no answer, a 5xx, a page that is not its
+    API: a proxy's error, a login page), for the caller to try again later; None when
+    Gerrit did answer (a 404, a 403...)."""
+    if exc.status is None or exc.status >= 500 or (exc.status == 200):
+        return ForgeUnavailable(f"{what}: {exc}")
+    return None

@@ -82,7 +82,9 @@ def git_credentials(settings: GithubSettings, client: GitHubClient) -> GitCreden
 def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> ConnectionParts:
     config = ctx.config
     settings = read_github_settings(name, options, config.path)
-    client = client_for(settings, clock=ctx.clock)
+    # a rate limit longer than a minute is not waited out in the scheduler's thread:
+    # the call is tried again later (the outbox defers, an event or merge waits)
+    client = client_for(settings, clock=ctx.clock, max_rate_wait=60.0)
     credentials = git_credentials(settings, client)
     repos = RepoCache(config.state_dir / "github" / name / "repos", credentials=credentials)
     source = GithubSource(settings, client, ctx.store, ctx.clock, repos, ctx.change_urls)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zuulish.errors import UserError
+from zuulish.errors import ForgeUnavailable, UserError
 
 
 class GitHubApiError(UserError):
@@ -55,3 +55,11 @@ def error_from_response(call: str, status: int, body: Any, text: str) -> GitHubA
                               details if isinstance(details, list) else None)
     snippet = " ".join(text.split())[:200] or "(empty body)"
     return GitHubApiError(call, status, f"unexpected answer: {snippet}")
+
+
+def unavailable(exc: GitHubApiError, what: str) -> ForgeUnavailable | None:
+    """``exc`` as "GitHub cannot answer now" (no answer, a 5xx, a rate limit), for the
+    caller to try again later; None when GitHub did answer (a 404, a 422...)."""
+    if exc.status is None or exc.status >= 500 or exc.retry_after is not None:
+        return ForgeUnavailable(f"{what}: {exc}", exc.retry_after or 30.0)
+    return None

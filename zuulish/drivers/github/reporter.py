@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from zuulish.drivers.github import pulls
 from zuulish.drivers.github.client import GitHubClient
-from zuulish.drivers.github.errors import GitHubApiError
+from zuulish.drivers.github.errors import GitHubApiError, unavailable
 from zuulish.drivers.github.source import split_repo
 from zuulish.drivers.outbox import Deferred, Outbox, Refused
 from zuulish.errors import UserError
@@ -210,7 +210,8 @@ class GithubReporter:
         try:
             return self._submit(number, repo_state, tenant, pipeline, dict(options or {}))
         except GitHubApiError as exc:
-            raise UserError(f"GitHub refused the merge: {exc.reason}") from exc
+            raise unavailable(exc, f"cannot merge pull request {number} now") or \
+                UserError(f"GitHub refused the merge: {exc.reason}") from exc
 
     def _submit(self, number: int, repo_state: dict[str, Any], tenant: str, pipeline: str,
                 options: dict[str, Any]) -> str:

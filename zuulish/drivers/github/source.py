@@ -22,7 +22,7 @@ from zuulish.drivers.depends_on import ChangeUrls
 from zuulish.drivers.git.footers import depends_on as depends_on_footers
 from zuulish.drivers.github import pulls
 from zuulish.drivers.github.client import GitHubClient
-from zuulish.drivers.github.errors import GitHubApiError
+from zuulish.drivers.github.errors import GitHubApiError, unavailable
 from zuulish.drivers.github.settings import GithubSettings
 from zuulish.errors import UserError
 from zuulish.merger.repo_cache import RepoCache
@@ -105,7 +105,8 @@ class GithubSource:
             try:  # known only by number so far (a comment came first)
                 pull = self._fetch(pull.repo, pull.number)
             except GitHubApiError as exc:
-                raise UserError(f"cannot read {pull.display} from GitHub: {exc}") from exc
+                raise unavailable(exc, f"cannot read {pull.display} from GitHub") or \
+                    UserError(f"cannot read {pull.display} from GitHub: {exc}") from exc
         assert pull.head_sha is not None and pull.base_branch is not None
         extras = self._extras_of(pull)
         needs, unresolved = self._needs(pull)
@@ -143,7 +144,8 @@ class GithubSource:
                       f"{c.get('conclusion') or c.get('status')}"
                       for c in self.client.list_check_runs(owner, name, sha)]
         except GitHubApiError as exc:
-            raise UserError(f"cannot read {pull.display} from GitHub: {exc}") from exc
+            raise unavailable(exc, f"cannot read {pull.display} from GitHub") or \
+                UserError(f"cannot read {pull.display} from GitHub: {exc}") from exc
         extras = {"files": files, "reviews": reviews, "statuses": statuses, "checks": checks}
         with self._lock:
             self._extras = {k: v for k, v in self._extras.items() if k[0] != pull.id}
@@ -222,7 +224,8 @@ class GithubSource:
         try:
             return self.client.get_repository(*split_repo(project))
         except GitHubApiError as exc:
-            raise UserError(f"cannot read repository {project} from GitHub: {exc}") from exc
+            raise unavailable(exc, f"cannot read repository {project} from GitHub") or \
+                UserError(f"cannot read repository {project} from GitHub: {exc}") from exc
 
     def project_url(self, project: str) -> str:
         """The repository's ``clone_url`` as GitHub gives it (credentials are added at
