@@ -224,6 +224,8 @@ class GithubReporter:
         state = repo_state.get(pull.repo)
         if state is None:
             raise UserError(f"no tested state for {pull.repo} in this item")
+        # refused before anything is said to GitHub about a merge that cannot be made
+        method = merge_method(state.get("merge_mode") or "merge")
         head = str(live["head"]["sha"])
         if head not in state.get("changes", ()):
             raise UserError(f"{pull.display} has new commits (head {head[:12]}) that were not "
@@ -238,7 +240,6 @@ class GithubReporter:
         self._check_test_merge(owner, repo, pull, live, tip, state)
         if tenant and pipeline:
             self._pre_merge_reports(owner, repo, head, tenant, pipeline, options)
-        method = merge_method(state.get("merge_mode") or "merge")
         result = self.client.merge_pull(owner, repo, pull.number, sha=head, method=method)
         merged_tree = self._tree(owner, repo, result.sha)
         if state.get("tree") and merged_tree != state["tree"]:
