@@ -7,6 +7,7 @@ import pytest
 
 from tests.unit.github_driver.conftest import CONNECTION, REPO, World
 from zuulish.drivers.github import pulls
+from zuulish.drivers.github.source import ABSENT_FOR
 from zuulish.model import ChangeKey, ChangeStatus
 from zuulish.model.change import Review
 
@@ -212,3 +213,22 @@ def test_branch_tip_default_branch_and_urls(world: World):
 @pytest.mark.parametrize(("project", "expected"), [(REPO, True), ("acme/nothing", False)])
 def test_exists(world: World, project: str, expected: bool):
     assert world.source.exists(project) is expected
+
+
+def test_a_depends_on_naming_nothing_is_not_asked_for_on_every_read(world: World):
+    fake = world.fake
+    url = f"https://github.com/{REPO}/pull/2"
+    pull = fake.add_pull(REPO, {"a.txt": "a\n"}, body=depends(url))
+    number = world.known(pull)
+    assert world.source.get_change(number).unresolved_depends_on
+    mark = world.mark()
+    assert world.source.get_change(number).unresolved_depends_on
+    assert world.calls_since(mark) == []
+    # once the pull request exists, a later read finds it
+    needed = fake.add_pull(REPO, {"n.txt": "n\n"})
+    assert needed.number == 2
+    world.clock.advance(ABSENT_FOR)
+    change = world.source.get_change(number)
+    assert change.unresolved_depends_on == ()
+    assert change.needs == (
+        ChangeKey(CONNECTION, pulls.find(world.store, CONNECTION, REPO, 2).id),)
