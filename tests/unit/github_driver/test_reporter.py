@@ -213,3 +213,16 @@ def test_server_errors_without_end_fail_the_call_after_its_attempts(world: World
     [row] = world.outbox()
     assert (row.state, row.attempts) == (FAILED, 3)
     assert pull.comments == []
+
+
+def test_a_report_longer_than_github_takes_is_cut_short_and_says_so(world: World):
+    pull, number = opened(world)
+    lines = "".join(f"- job-{n}: SUCCESS in 1m {n}s\n" for n in range(4000))
+    assert len(lines) > 65536
+    report(world, number, message="Build succeeded.\n\n" + lines)
+    world.deliver()
+    [comment] = pull.comments
+    assert len(comment["body"]) <= 65536
+    assert comment["body"].startswith("Build succeeded.\n\n- job-0: SUCCESS")
+    assert comment["body"].endswith("the whole report is on zuulish's dashboard.)\n")
+    assert [row.state for row in world.outbox()] == [SENT]
