@@ -232,3 +232,22 @@ def test_a_depends_on_naming_nothing_is_not_asked_for_on_every_read(world: World
     assert change.unresolved_depends_on == ()
     assert change.needs == (
         ChangeKey(CONNECTION, pulls.find(world.store, CONNECTION, REPO, 2).id),)
+
+
+def test_depends_on_a_change_of_another_connection(world: World):
+    gerrit_url = "https://review.example.org/c/org/lib/+/5"
+    world.urls.register("review", lambda url: 5 if url == gerrit_url else None)
+    pull = world.fake.add_pull(REPO, {"a.txt": "a\n"}, body=depends(gerrit_url))
+    change = world.source.get_change(world.known(pull))
+    assert change.needs == (ChangeKey("review", 5),)
+
+
+def test_a_pull_request_known_only_by_its_number_is_read_from_github(world: World):
+    """A comment came first: zuulish knows the number, not the head or the branch."""
+    pull = world.fake.add_pull(REPO, {"a.txt": "a\n"}, title="Add a")
+    with world.store.session() as s:
+        number = pulls.ensure(world.store, s, CONNECTION, REPO, pull.number,
+                              world.clock.now()).id
+    change = world.source.get_change(number)
+    assert (change.commit, change.branch, change.subject, change.patchset) == (
+        pull.head_sha, "main", "Add a", 1)
