@@ -33,7 +33,7 @@ CONNECTION = "github"
 REPO = "acme/widget"
 WEB_URL = "https://zuulish.example.org"
 #: how long a call may take before the client gives up on it (seconds of real time)
-TIMEOUT = 2.0
+TIMEOUT = 3.0
 
 
 @dataclass
