@@ -44,6 +44,18 @@ REVIEW_EVENTS = {"approve": "APPROVE", "comment": "COMMENT",
                  "request-changes": "REQUEST_CHANGES"}
 MAX_ANNOTATIONS = 50  # GitHub's limit per check run update
 LEVELS = {"info": "notice", "warning": "warning", "error": "failure"}
+#: GitHub refuses a longer comment (422 "Body is too long (maximum is 65536 characters)")
+MAX_BODY = 65536
+CUT_NOTE = "\n\n(Cut short: GitHub takes at most {limit} characters; the whole report " \
+    "is on zuulish's dashboard.)\n"
+
+
+def fit_body(text: str) -> str:
+    """``text`` as GitHub takes it: cut short, with a note saying so, when too long."""
+    if len(text) <= MAX_BODY:
+        return text
+    note = CUT_NOTE.format(limit=MAX_BODY)
+    return text[:MAX_BODY - len(note)].rstrip() + note
 
 
 def merge_method(mode: str) -> str:
@@ -123,7 +135,7 @@ class GithubReporter:
             lines = comment_lines(file_comments)
             if lines and not options.get("check"):
                 text = text.rstrip("\n") + "\n\nFile comments:\n" + "\n".join(lines) + "\n"
-            self.outbox.put("comment", key, {**base, "body": text})
+            self.outbox.put("comment", key, {**base, "body": fit_body(text)})
         if options.get("label") or options.get("unlabel"):
             self.outbox.put("labels", key, {**base, "add": list(options.get("label") or ()),
                                             "remove": list(options.get("unlabel") or ())})
@@ -225,6 +237,8 @@ class GithubReporter:
         state = repo_state.get(pull.repo)
         if state is None:
             raise UserError(f"no tested state for {pull.repo} in this item")
+        # refused before anything is said to GitHub about a merge that cannot be made
+        method = merge_method(state.get("merge_mode") or "merge")
         head = str(live["head"]["sha"])
         if head not in state.get("changes", ()):
             raise UserError(f"{pull.display} has new commits (head {head[:12]}) that were not "
@@ -239,7 +253,6 @@ class GithubReporter:
         self._check_test_merge(owner, repo, pull, live, tip, state)
         if tenant and pipeline:
             self._pre_merge_reports(owner, repo, head, tenant, pipeline, options)
-        method = merge_method(state.get("merge_mode") or "merge")
         result = self.client.merge_pull(owner, repo, pull.number, sha=head, method=method)
         merged_tree = self._tree(owner, repo, result.sha)
         if state.get("tree") and merged_tree != state["tree"]:

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: what ``merge-mode: default`` means on GitHub (its default merge button)
 DEFAULT_MERGE_MODE = "merge"
+#: how long a pull request GitHub said does not exist (a Depends-On naming nothing) is
+#: not asked for again: each scheduler pass reads the change, and would ask otherwise
+ABSENT_FOR = 600.0
 
 
 def split_repo(project: str) -> tuple[str, str]:
@@ -70,6 +73,8 @@ class GithubSource:
         self._lock = threading.Lock()
         # (pull id, head sha, refreshed_at) -> what webhooks do not carry
         self._extras: dict[tuple[int, str, float], dict[str, Any]] = {}
+        # (repo, number) -> when GitHub answered 404 for it
+        self._absent: dict[tuple[str, int], float] = {}
         self._url = re.compile(re.escape(settings.web_url) +
                                r"/([^/\s]+/[^/\s]+)/pull/(\d+)/?(?:[#?].*)?")
 
@@ -84,9 +89,16 @@ class GithubSource:
         known = pulls.find(self.store, self.name, repo, number)
         if known is not None and known.head_sha:
             return known.id
+        with self._lock:
+            absent_since = self._absent.get((repo, number))
+        if absent_since is not None and self.clock.now() - absent_since < ABSENT_FOR:
+            return None
         try:
             return self._fetch(repo, number).id
         except GitHubApiError as exc:
+            if exc.status == 404:
+                with self._lock:
+                    self._absent[(repo, number)] = self.clock.now()
             log.warning("%s: cannot read %s#%d named by a Depends-On: %s", self.name, repo,
                         number, exc)
             return None
