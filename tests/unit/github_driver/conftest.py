@@ -106,7 +106,7 @@ def world(fake_github: FakeGitHub, store: Store, tmp_path: Path) -> World:
     source = GithubSource(settings, client, store, clock, RepoCache(tmp_path / "repos"), urls)
     urls.register(CONNECTION, source.resolve_change_url)
     outbox = Outbox(store, CONNECTION, clock)
-    reporter = GithubReporter(CONNECTION, client, store, outbox, WEB_URL)
+    reporter = GithubReporter(CONNECTION, client, store, outbox, WEB_URL, str(app.id))
     sender = OutboxSender(store, CONNECTION, reporter.deliver, clock, max_attempts=3,
                           base_delay=2.0)
     return World(fake_github, repo, app, installation, client, store, clock, urls, source,

@@ -226,3 +226,17 @@ def test_a_report_longer_than_github_takes_is_cut_short_and_says_so(world: World
     assert comment["body"].startswith("Build succeeded.\n\n- job-0: SUCCESS")
     assert comment["body"].endswith("the whole report is on zuulish's dashboard.)\n")
     assert [row.state for row in world.outbox()] == [SENT]
+
+
+def test_a_check_run_of_the_same_name_by_another_app_is_left_alone(world: World):
+    """GitHub refuses an App the check runs of another: zuulish makes its own."""
+    pull, number = opened(world)
+    other = world.fake.add_app("other-ci")
+    world.fake.add_check_run(world.repo, other, {"name": "acme/check",
+                                                 "head_sha": pull.head_sha})
+    report(world, number, message="Every job passed.", options={"check": "success"},
+           comment=False)
+    world.deliver()
+    runs = [r for r in world.repo.check_runs if r["head_sha"] == pull.head_sha]
+    assert [(r["app"]["slug"], r["conclusion"]) for r in runs] == [
+        ("other-ci", None), (world.app.slug, "success")]

@@ -90,7 +90,8 @@ def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> C
     source = GithubSource(settings, client, ctx.store, ctx.clock, repos, ctx.change_urls)
     ctx.change_urls.register(name, source.resolve_change_url)
     outbox = Outbox(ctx.store, name, ctx.clock)
-    reporter = GithubReporter(name, client, ctx.store, outbox, config.web_url)
+    reporter = GithubReporter(name, client, ctx.store, outbox, config.web_url,
+                              settings.app_id)
     sender = OutboxSender(ctx.store, name, reporter.deliver, ctx.clock)
     routes, intake = intake_parts(name, settings.webhook_token, ctx.store,
                                   ClientPermissions(client), ctx.clock)

@@ -87,8 +87,11 @@ def annotations(file_comments: Mapping[str, list[dict[str, Any]]]) -> list[dict[
 
 class GithubReporter:
     def __init__(self, name: str, client: GitHubClient, store: Store, outbox: Outbox,
-                 web_url: str):
+                 web_url: str, app_id: str | None = None):
         self.name = name
+        #: the GitHub App zuulish acts as: only its own check runs are updated (GitHub
+        #: refuses an App the runs of another)
+        self.app_id = app_id
         self.client = client
         self.store = store
         self.outbox = outbox
@@ -206,7 +209,9 @@ class GithubReporter:
         else:
             fields.update(status="completed", conclusion=state)
         existing = [run for run in self.client.list_check_runs(owner, repo, payload["sha"])
-                    if run.get("name") == payload["name"]]
+                    if run.get("name") == payload["name"]
+                    and (self.app_id is None
+                         or str((run.get("app") or {}).get("id")) == self.app_id)]
         if existing:
             self.client.update_check_run(owner, repo, existing[0]["id"], **fields)
         else:
