@@ -31,14 +31,13 @@ deletes its ref matches only with ``ignore-deletes: false``. ``require`` and
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from zuulish.config.requirements import github_requirements
 from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import where
+from zuulish.drivers.trigger_values import as_list, nearest, regexes
 from zuulish.model import EventMeaning, TriggerEvent
 from zuulish.model.change import Change
 from zuulish.model.ref import is_null_rev
@@ -59,27 +58,6 @@ KEYS = ("event", "action", "branch", "ref", "comment", "label", "unlabel", "stat
 ACTION_ALIASES = {("check_run", "requested"): "rerequested"}
 #: Zuul's review states and GitHub's spelling of them
 STATE_ALIASES = {"comment": "commented"}
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _nearest(value: str, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(value, options, n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(options)}"
-
-
-def _regexes(values: list, what: str) -> tuple[str, ...]:
-    for pattern in values:
-        try:
-            re.compile(str(pattern))
-        except re.error as exc:
-            raise ValueError(f"{what} {pattern!r} is not a valid regular expression: {exc}") \
-                from None
-    return tuple(str(v) for v in values)
 
 
 def _only_for(entry: dict, key: str, events: tuple[str, ...], actions: tuple[str, ...],
@@ -161,23 +139,23 @@ class GithubEventFilter:
 def _entry(connection: str, entry: dict) -> GithubEventFilter:
     for key in entry:
         if key not in KEYS:
-            raise ValueError(f"unknown trigger attribute {key!r}{_nearest(str(key), KEYS)}")
-    events = tuple(str(e) for e in _as_list(entry.get("event")))
+            raise ValueError(f"unknown trigger attribute {key!r}{nearest(str(key), KEYS)}")
+    events = tuple(str(e) for e in as_list(entry.get("event")))
     if not events:
         raise ValueError("a trigger entry needs an 'event' (one of "
                          f"{', '.join(EVENTS)})")
     for event in events:
         if event not in ACTIONS:
-            raise ValueError(f"unknown GitHub event {event!r}{_nearest(event, EVENTS)}")
+            raise ValueError(f"unknown GitHub event {event!r}{nearest(event, EVENTS)}")
     actions = []
-    for action in (str(a) for a in _as_list(entry.get("action"))):
+    for action in (str(a) for a in as_list(entry.get("action"))):
         valid = tuple(dict.fromkeys(a for e in events for a in ACTIONS[e]))
         if not valid:
             raise ValueError(f"{', '.join(events)} events have no action; remove "
                              f"'action: {action}'")
         if action not in valid:
             raise ValueError(f"unknown action {action!r} for {', '.join(events)}"
-                             f"{_nearest(action, valid)}")
+                             f"{nearest(action, valid)}")
         for event in events:
             action = ACTION_ALIASES.get((event, action), action)
         actions.append(action)
@@ -194,14 +172,14 @@ def _entry(connection: str, entry: dict) -> GithubEventFilter:
     _only_for(entry, "unlabel", events, acts, "pull_request", ("unlabeled",))
     return GithubEventFilter(
         connection=connection, types=events, actions=acts,
-        branches=_regexes(_as_list(entry.get("branch")), "branch"),
-        refs=_regexes(_as_list(entry.get("ref")), "ref"),
-        comments=_regexes(_as_list(entry.get("comment")), "comment"),
-        labels=tuple(str(v) for v in _as_list(entry.get("label"))),
-        unlabels=tuple(str(v) for v in _as_list(entry.get("unlabel"))),
-        states=tuple(str(v).lower() for v in _as_list(entry.get("state"))),
-        checks=_regexes(_as_list(entry.get("check")), "check"),
-        statuses=_regexes(_as_list(entry.get("status")), "status"),
+        branches=regexes(as_list(entry.get("branch")), "branch"),
+        refs=regexes(as_list(entry.get("ref")), "ref"),
+        comments=regexes(as_list(entry.get("comment")), "comment"),
+        labels=tuple(str(v) for v in as_list(entry.get("label"))),
+        unlabels=tuple(str(v) for v in as_list(entry.get("unlabel"))),
+        states=tuple(str(v).lower() for v in as_list(entry.get("state"))),
+        checks=regexes(as_list(entry.get("check")), "check"),
+        statuses=regexes(as_list(entry.get("status")), "status"),
         ignore_deletes=ignore_deletes, **_requirements(entry))
 
 
