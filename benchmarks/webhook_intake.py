@@ -2,16 +2,23 @@
 """Signed GitHub webhooks accepted per second, and the time to the 2xx, while the
 scheduler is busy.
 
-The real web application (``zuulish.web.app.create_app``) serves a GitHub
-connection's webhook on 127.0.0.1, over SQLite in a temporary directory. Over the
-same database and in the same process (as in all-in-one mode), meanwhile:
+By default this measures what ``zuulish run`` runs: the web server (the real
+application, ``zuulish.web.app.create_app``, with the GitHub connection's webhook
+and its writer) in a child process of its own (``zuulish.web.process.WebProcess``),
+and in the parent process, over the same SQLite database in a temporary directory:
 
 * "busy" is the real scheduler with its real pipeline managers over a dependent
   gate (the gate simulator's merger, launcher and executor around it): a thread
   keeps approving new changes and running scheduler passes for as long as the
-  webhooks are sent, so the scheduler writes to the same database throughout;
-* the connection's real intake worker turns the stored deliveries into events,
-  which the scheduler then reads too (and answers: no tenant includes them).
+  webhooks are sent, so the scheduler writes to the same database throughout and
+  takes the parent's CPU and interpreter lock;
+* the connection's real intake worker turns the stored deliveries into events
+  (woken across the processes, as in ``zuulish run``), which the scheduler then
+  reads too (and answers: no tenant includes them).
+
+``--web-thread`` serves the web from a thread of the parent instead (zuulish's
+layout before the web had a process of its own: the scheduler, the intake worker
+and the event loop then share one interpreter lock).
 
 A client in a process of its own (aiohttp, ``--concurrency`` connections) sends
 ``--deliveries`` signed corpus payloads (pull requests, reviews, pushes, check
@@ -37,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from aiohttp import web  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from tests.corpus import CORPUS_ROOT  # noqa: E402
@@ -44,8 +52,10 @@ from tests.fakes.gate_world import GateWorld, SimChange  # noqa: E402
 from zuulish.drivers.github.intake_worker import IntakeWorker  # noqa: E402
 from zuulish.drivers.github.webhook import Webhook, payload_path, sign  # noqa: E402
 from zuulish.runner import free_port  # noqa: E402
+from zuulish.server_config import ServerConfig, load_server_config  # noqa: E402
 from zuulish.store import EventRow, GithubDeliveryRow, QueueItemRow  # noqa: E402
 from zuulish.web.app import create_app, serve  # noqa: E402
+from zuulish.web.process import WebProcess  # noqa: E402
 
 SECRET = "benchmark-webhook-secret"
 CONNECTION = "github"
@@ -216,10 +226,9 @@ def thread_cpu_seconds() -> dict[str, float]:
 
 def cpu_per_delivery(before: dict[str, float], after: dict[str, float],
                      deliveries: int) -> dict[str, float]:
-    """Milliseconds of CPU per delivery by part: the web's event loop, the webhook's
-    writer, the intake worker, the busy scheduler."""
-    parts = {"web": "MainThread", "writer": f"github-webhook-{CONNECTION}",
-             "intake_worker": f"github-intake-{CONNECTION}", "scheduler": "busy-scheduler"}
+    """Milliseconds of CPU per delivery by part of this process: the intake worker,
+    the busy scheduler."""
+    parts = {"intake_worker": f"github-intake-{CONNECTION}", "scheduler": "busy-scheduler"}
     return {part: round((after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / deliveries,
                         3) for part, name in parts.items()}
 
@@ -247,19 +256,79 @@ def counts(busy: BusyScheduler) -> tuple[int, int, int]:
     return stored, done, events
 
 
+def server_config(tmp: Path, port: int, database_url: str) -> ServerConfig:
+    """A ``zuulish.yaml`` for the web's process: the benchmark's database and state
+    directory, the port, and the GitHub connection whose webhook is measured."""
+    (tmp / "main.yaml").write_text("[]\n")
+    (tmp / "zuulish.yaml").write_text(
+        f"state_dir: {tmp / 'state'}\ndatabase: {database_url}\ntenant_file: main.yaml\n"
+        f"web:\n  listen: 127.0.0.1:{port}\n  url: http://127.0.0.1:{port}\n"
+        f"connections:\n  {CONNECTION}:\n    driver: github\n"
+        f"    api_token: benchmark-token\n    webhook_token: {SECRET}\n")
+    return load_server_config(tmp / "zuulish.yaml")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by the process ``pid``, every thread of it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class WebInThread:
+    """The web served from this process's event loop (``--web-thread``)."""
+
+    def __init__(self, busy: BusyScheduler, tmp: Path, port: int):
+        self.hook = Webhook(CONNECTION, SECRET, busy.world.store)
+        self.app = create_app(busy.world.store, busy.world.scheduler.layouts, tmp / "state",
+                              f"http://127.0.0.1:{port}", extra_routes=self.hook.routes())
+        self.port = port
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self.runner = await serve(self.app, "127.0.0.1", self.port)
+
+    def cpu(self) -> float:
+        used = thread_cpu_seconds()
+        return used.get("MainThread", 0.0) + used.get(f"github-webhook-{CONNECTION}", 0.0)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        self.hook.close()
+
+
+class WebInProcess:
+    """The web served from a child process, as ``zuulish run`` serves it."""
+
+    def __init__(self, busy: BusyScheduler, tmp: Path, port: int, database_url: str):
+        config = server_config(tmp, port, database_url)
+        busy.world.store.notifier.listen(config.state_dir)  # the child's wake-ups
+        self.process = WebProcess(config, busy.world.scheduler.layouts)
+
+    async def start(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.process.start)
+
+    def cpu(self) -> float:
+        return process_cpu_seconds(self.process.pid)
+
+    async def stop(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.process.stop)
+
+
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
     database_url = f"sqlite:///{tmp / 'zuulish.db'}"
+    (tmp / "state").mkdir()
     remote = SchedulerProcess(database_url, args.items) if args.scheduler_process else None
     # in-process: the busy scheduler; with --scheduler-process: an idle one whose store
     # and layouts the web application uses
     busy = BusyScheduler(database_url, 0 if remote else args.items)
     store = busy.world.store
-    hook = Webhook(CONNECTION, SECRET, store)
     worker = IntakeWorker(CONNECTION, store, AllPermitted(), poll_interval=0.2)
     port = free_port()
-    app = create_app(store, busy.world.scheduler.layouts, tmp / "state",
-                     f"http://127.0.0.1:{port}", extra_routes=hook.routes())
-    runner = await serve(app, "127.0.0.1", port)
+    server: WebInThread | WebInProcess = (
+        WebInThread(busy, tmp, port) if args.web_thread
+        else WebInProcess(busy, tmp, port, database_url))
+    await server.start()
     bodies = [(name.split(".")[0], (CORPUS_ROOT / "github" / name).read_bytes())
               for name in PAYLOADS]
     url = f"http://127.0.0.1:{port}{payload_path(CONNECTION)}"
@@ -275,22 +344,22 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
             remote.go()
         elif not args.idle:
             busy.thread.start()
-        cpu_before = thread_cpu_seconds()
+        cpu_before, web_before = thread_cpu_seconds(), server.cpu()
         latencies, elapsed = await loop.run_in_executor(
             None, send_from_another_process, url, bodies, args.deliveries,
             args.concurrency, 0)
         passes = busy.passes - passes_before
         cpu = cpu_per_delivery(cpu_before, thread_cpu_seconds(), args.deliveries)
+        cpu["web"] = round((server.cpu() - web_before) * 1000 / args.deliveries, 3)
     finally:
         if remote is not None:
             remote_figures = remote.stop()
         busy.stop.set()
         if busy.thread.is_alive():
             busy.thread.join(60)
+        await server.stop()
         if not args.no_worker:
             worker.stop()
-        await runner.cleanup()
-        hook.close()
     if remote is not None and remote_figures is not None:
         passes = remote_figures[0]
         cpu["scheduler"] = round(remote_figures[2] * 1000 / args.deliveries, 3)
@@ -304,6 +373,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "accepted_per_s": round(args.deliveries / elapsed, 1),
         "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
         "max_ms": round(max(latencies), 2),
+        "web": ("a thread of the scheduler's process (--web-thread)" if args.web_thread
+                else "a process of its own, as zuulish run serves it"),
         "busy": describe_busy(args, queued_before, queued_after, passes),
         "scheduler_passes_per_s": round(passes / elapsed, 1),
         "deliveries_stored": stored, "deliveries_processed_by_worker": done,
@@ -329,6 +400,9 @@ def main() -> int:
     parser.add_argument("--scheduler-process", action="store_true",
                         help="run the busy scheduler in a process of its own (as distributed "
                              "mode would), sharing the database but not the GIL")
+    parser.add_argument("--web-thread", action="store_true",
+                        help="serve the web from a thread of the scheduler's process (as "
+                             "before the web had a process of its own)")
     parser.add_argument("--idle", action="store_true",
                         help="leave the scheduler idle (the baseline)")
     args = parser.parse_args()

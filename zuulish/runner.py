@@ -1,4 +1,8 @@
-"""Run zuulish: all components plus the web server, until told to stop."""
+"""Run zuulish: all components plus the web server, until told to stop.
+
+``zuulish run`` serves the web from a child process (:mod:`zuulish.web.process`);
+:class:`WebThread` serves it from a thread of this process (the demo, the tests that
+look into the running components)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from zuulish.app import AllInOne
 from zuulish.errors import ConfigError
 from zuulish.scheduler import management
 from zuulish.server_config import ServerConfig
+from zuulish.web.process import WebProcess
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +84,6 @@ class WebThread:
         self.thread.join(timeout=10)
 
 
-def _listen_error(config: ServerConfig, exc: OSError) -> ConfigError:
-    return ConfigError(f"web.listen: cannot serve on {config.listen_host}:"
-                       f"{config.listen_port}: {exc.strerror or exc}", file=str(config.path))
-
-
 def request_reconfigure(aio: AllInOne, who: str) -> int:
     """Record a reconfiguration of every tenant for the scheduler; the event's id."""
     event_id = management.record(aio.store, management.RECONFIGURE,
@@ -104,13 +104,12 @@ def run_forever(config: ServerConfig) -> None:
     hup = threading.Event()
     signal.signal(signal.SIGHUP, lambda *_: hup.set())  # from now on, never fatal
     aio.start()
-    web = WebThread(aio)
+    web = WebProcess(config, aio.layouts)  # answers never wait on the scheduler's GIL
     try:
         web.start()
-    except OSError as exc:
-        web.stop()
+    except ConfigError:
         aio.stop()
-        raise _listen_error(config, exc) from exc
+        raise
     print(f"zuulish is running: dashboard at {config.web_url}/ (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -45,6 +45,7 @@ class Notifier:
         self._events: dict[str, threading.Event] = defaultdict(threading.Event)
         self._socket: socket.socket | None = None
         self._receiver: threading.Thread | None = None
+        self._forward: Path | None = None
 
     def _event(self, channel: str) -> threading.Event:
         with self._lock:
@@ -53,6 +54,13 @@ class Notifier:
     def notify(self, *channels: str) -> None:
         for channel in channels:
             self._event(channel).set()
+        if self._forward is not None:
+            wake(self._forward, *channels)
+
+    def forward(self, state_dir: Path) -> None:
+        """Also wake the zuulish running on ``state_dir`` at each notification (a
+        process beside it, such as its web server, whose wake-ups are its work)."""
+        self._forward = state_dir
 
     def wait(self, channel: str, timeout: float) -> bool:
         """Wait for a notification on ``channel``; clears it. True if notified."""

@@ -34,17 +34,20 @@ import logging
 import queue
 import re
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events
 from zuulish.errors import StoreUnavailable
 from zuulish.store import GithubDeliveryRow, Store
+from zuulish.store.database import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,10 @@ CONNECTION_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 READ_CHUNK = 1 << 16
 #: the most deliveries inserted in one transaction
 BATCH = 200
+#: on SQLite, how often the writer asks for the database's write lock while another
+#: process or thread holds it, and for how long at most (the store's busy timeout)
+LOCK_POLL = 0.001
+LOCK_TIMEOUT = 30.0
 
 
 def payload_path(connection: str) -> str:
@@ -96,6 +103,24 @@ def _insert_ignoring_duplicates(store: Store) -> Any:
         index_elements=["connection", "delivery"]).returning(table.c.delivery)
 
 
+def _polling_engine(store: Store) -> Engine | None:
+    """On SQLite, the writer's own connection, which asks for the write lock every
+    :data:`LOCK_POLL` seconds instead of through SQLite's busy handler: that one
+    sleeps ever longer between tries (up to 100 ms), so a writer that waits behind
+    a component writing transaction after transaction (the intake worker, the
+    scheduler) misses the short gaps between them and the webhooks' answers wait.
+    None on PostgreSQL (row locks: the store's sessions do)."""
+    if not store.is_sqlite:
+        return None
+    engine = make_engine(store.url)
+
+    @event.listens_for(engine, "connect")
+    def _fail_when_locked(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("PRAGMA busy_timeout=0")  # after the store's own pragmas
+
+    return engine
+
+
 class DeliveryWriter:
     """One thread storing a connection's deliveries, all those waiting in one
     transaction; each delivery's future says whether it was new."""
@@ -106,6 +131,7 @@ class DeliveryWriter:
         self.clock = clock
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._statement = _insert_ignoring_duplicates(store)  # compiled once, cached
+        self._engine = _polling_engine(store)
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"github-webhook-{connection}")
@@ -124,6 +150,8 @@ class DeliveryWriter:
         self._closed = True
         self._queue.put(None)
         self._thread.join(30)
+        if self._engine is not None:
+            self._engine.dispose()
 
     def _run(self) -> None:
         while True:
@@ -165,8 +193,19 @@ class DeliveryWriter:
         rows = [{"connection": self.connection, "delivery": item.delivery,
                  "event": item.event, "body": item.body, "received_at": now, "attempts": 0}
                 for item in batch]
-        with self.store.session() as session:
-            return set(session.connection().execute(self._statement, rows).scalars())
+        if self._engine is None:
+            with self.store.session() as session:
+                return set(session.connection().execute(self._statement, rows).scalars())
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                with self._engine.begin() as conn:  # BEGIN IMMEDIATE: the write lock
+                    return set(conn.execute(self._statement, rows).scalars())
+            except OperationalError as exc:
+                busy = getattr(exc.orig, "sqlite_errorname", None) == "SQLITE_BUSY"
+                if not busy or time.monotonic() > deadline:
+                    raise
+            time.sleep(LOCK_POLL)
 
 
 class Webhook:
