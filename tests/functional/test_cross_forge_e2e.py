@@ -1,0 +1,274 @@
+"""A GitHub pull request and a Gerrit change in one shared gate queue of one zuulish:
+each depends on the other across forges (Depends-On by URL), both are tested together,
+each merges on its own forge, and a merge refused on one is seen on both."""
+
+from __future__ import annotations
+
+import socket
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.fakes.gerrit.ssh import FakeGerritSSH
+from tests.fakes.gerrit.world import GitBackedGerrit
+from tests.fakes.github import fixtures
+from tests.fakes.github.server import FakeGitHub
+from tests.fakes.github.state import Pull, Repo
+from tests.fakes.github.webhooks import pull_request_payload, review_payload
+from tests.fakes.tenant import ROOT, read_dir
+from zuulish.app import AllInOne
+from zuulish.runner import WebThread
+from zuulish.server_config import load_server_config
+from zuulish.store import BuildSetRow, QueueItemRow
+
+with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptography deprecates
+    warnings.filterwarnings("ignore", message=".*DSA.*")
+    import asyncssh
+
+pytestmark = [pytest.mark.slow]
+
+github_openapi = fixtures.github_openapi
+fake_github = fixtures.fake_github
+
+SECRET = "webhook-secret"
+APP = "acme/app"  # on GitHub
+LIB = "example/lib"  # on Gerrit
+BRANCH = "main"
+
+
+def _project_config(job: str) -> str:
+    return f"""
+- job:
+    name: {job}
+    parent: run-shell
+    vars:
+      command: test "$(cat value.txt)" != bad
+- project:
+    queue: shared
+    gate:
+      jobs: [{job}]
+"""
+
+
+PIPELINES = """
+- pipeline:
+    name: gate
+    manager: dependent
+    precedence: high
+    require:
+      github:
+        review:
+          - type: approved
+            permission: write
+      gerrit:
+        approval:
+          - Workflow: 1
+    trigger:
+      github:
+        - event: pull_request_review
+          action: submitted
+          state: approved
+      gerrit:
+        - event: comment-added
+          approval:
+            - Workflow: 1
+    start:
+      github:
+        check: in_progress
+        comment: false
+    success:
+      github:
+        check: success
+        merge: true
+      gerrit:
+        Verified: 2
+        submit: true
+    failure:
+      github:
+        check: failure
+      gerrit:
+        Verified: -2
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class World:
+    github: FakeGitHub
+    app: Repo
+    gerrit: GitBackedGerrit
+    aio: AllInOne
+
+    # ------------------------------------------------------------ GitHub
+    def open_pull(self, files: dict[str, str | None], title: str, body: str = "") -> Pull:
+        pull = self.github.add_pull(APP, files, title=title, body=body)
+        self.github.emit("pull_request", pull_request_payload(self.github, self.app, pull,
+                                                              "opened"))
+        return pull
+
+    def approve_pull(self, pull: Pull) -> None:
+        review = self.github.add_review(self.app, pull, "maintainer", "APPROVED")
+        self.github.emit("pull_request_review", review_payload(self.github, self.app, pull,
+                                                               review))
+
+    def pull_url(self, pull: Pull) -> str:
+        """The URL people see (and write in Depends-On): GitHub's web address."""
+        return f"https://github.com/{APP}/pull/{pull.number}"
+
+    def gate_run(self, pull: Pull) -> dict[str, Any] | None:
+        runs = [r for r in self.app.check_runs
+                if r["head_sha"] == pull.head_sha and r["name"] == "t/gate"]
+        return runs[-1] if runs else None
+
+    def gate_conclusion(self, pull: Pull) -> str:
+        run = self.wait(f"the gate check run of #{pull.number} to complete",
+                        lambda: (r := self.gate_run(pull)) is not None
+                        and r["status"] == "completed" and r)
+        return str(run["conclusion"])
+
+    # ------------------------------------------------------------ Gerrit
+    def upload_approved(self, files: dict[str, str], subject: str, footers: str = "") -> int:
+        """A Gerrit change uploaded and approved (Code-Review +2, Workflow +1) without
+        zuulish hearing of it: it reaches the gate only as the dependency of a pull
+        request, so both are enqueued by one event."""
+        emit, self.gerrit.emit = self.gerrit.emit, None
+        try:
+            number = int(self.gerrit.upload(LIB, files, subject, branch=BRANCH,
+                                            footers=footers)["_number"])
+            self.gerrit.vote(number, {"Code-Review": 2, "Workflow": 1}, announce=False)
+        finally:
+            self.gerrit.emit = emit
+        return number
+
+    def change_url(self, number: int) -> str:
+        return f"{self.gerrit.url}/c/{LIB}/+/{number}"
+
+    def votes(self, number: int) -> list[int]:
+        return [v["value"] for v in self.gerrit.changes[number]["labels"]["Verified"]["all"]
+                if v.get("username") == "zuul"]
+
+    def messages(self, number: int) -> list[str]:
+        return [m["message"] for m in self.gerrit.changes[number]["messages"]
+                if m["author"].get("username") == "zuul"]
+
+    # ------------------------------------------------------------ zuulish
+    def wait(self, what: str, predicate: Callable[[], Any], timeout: float = 120) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = predicate()
+            if found:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; gate items:\n"
+                             + "\n".join(map(str, self.gate_items())))
+
+    def gate_items(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
+        """(connection, change, state, result, message) of each gate item, in order."""
+        with self.aio.store.read() as s:
+            return [(r.connection, r.change_number, r.state, r.result, r.message)
+                    for r in s.scalars(select(QueueItemRow)
+                                       .where(QueueItemRow.pipeline == "gate")
+                                       .order_by(QueueItemRow.id))]
+
+    def tested_states(self) -> list[dict[str, Any]]:
+        """The repository states of the build sets of every merged gate item."""
+        with self.aio.store.read() as s:
+            return [row.repo_state for row in s.scalars(
+                select(BuildSetRow).join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+                .where(QueueItemRow.pipeline == "gate", QueueItemRow.state == "merged"))
+                if row.repo_state]
+
+
+@pytest.fixture
+def world(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[World]:
+    app = fake_github.add_repo(APP, default_branch=BRANCH,
+                               files={".zuul.yaml": _project_config("app-test"),
+                                      "value.txt": "good\n"})
+    github_app = fake_github.add_app()
+    fake_github.add_installation(github_app, "acme")
+    fake_github.add_collaborator(APP, "maintainer", "write")
+    fake_github.protect_branch(APP, BRANCH, contexts=["t/gate"])
+    (tmp_path / "app.pem").write_text(github_app.private_key_pem)
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "id_zuul").write_bytes(key.export_private_key())
+    ssh = FakeGerritSSH()
+    ssh.add_user("zuul", key)
+    ssh.start()
+    ssh.known_hosts(tmp_path / "known_hosts")
+    gerrit = GitBackedGerrit(tmp_path / "gerrit", emit=ssh.send)
+    gerrit.submit_requires = {"Verified": 2}
+    gerrit.create_project(LIB, {".zuul.yaml": _project_config("lib-test"),
+                                "value.txt": "good\n"}, branch=BRANCH)
+
+    port = _free_port()
+    (tmp_path / "main.yaml").write_text(
+        "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
+        "          - zuul-config\n          - zuulish-jobs\n"
+        f"      github:\n        untrusted-projects:\n          - {APP}\n"
+        f"      gerrit:\n        untrusted-projects:\n          - {LIB}\n")
+    (tmp_path / "zuulish.yaml").write_text(
+        f"state_dir: state\ntenant_file: main.yaml\n"
+        f"web: {{listen: '127.0.0.1:{port}', url: 'http://127.0.0.1:{port}'}}\n"
+        "connections:\n  forge: {driver: git}\n"
+        f"  github: {{driver: github, app_id: {github_app.id}, app_key: app.pem, "
+        f"webhook_token: {SECRET}, api_url: '{fake_github.url}'}}\n"
+        f"  gerrit: {{driver: gerrit, server: 127.0.0.1, port: {ssh.port}, user: zuul, "
+        f"sshkey: id_zuul, known_hosts: known_hosts, password: secret, "
+        f"baseurl: '{gerrit.url}'}}\n"
+        "scheduler: {poll_interval: 0.05}\n")
+    aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
+    forge = aio.connections.forges["forge"]
+    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES})
+    forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
+    aio.start()
+    web = WebThread(aio)
+    web.start()
+    fake_github.add_webhook(f"http://127.0.0.1:{port}/api/connection/github/payload", SECRET)
+    ssh.wait_for_sessions(1)
+    try:
+        yield World(fake_github, app, gerrit, aio)
+    finally:
+        web.stop()
+        aio.stop()
+        ssh.stop()
+        gerrit.close()
+
+
+def test_a_pull_request_depending_on_a_gerrit_change_merges_after_it(world: World) -> None:
+    lib = world.upload_approved({"lib.txt": "lib v2\n"}, "Library change")
+    pull = world.open_pull({"app.txt": "uses lib v2\n"}, "Use the new library",
+                           body=f"Needs the library.\n\nDepends-On: {world.change_url(lib)}\n")
+    world.approve_pull(pull)
+
+    world.wait("both in the gate", lambda: len(world.gate_items()) >= 2)
+    # one event enqueued both, the Gerrit change ahead of the pull request needing it
+    assert [c for c, *_ in world.gate_items()] == ["gerrit", "github"]
+    assert world.gate_items()[0][1] == lib
+    assert world.gate_conclusion(pull) == "success"
+    world.wait("the pull request merged", lambda: pull.merged)
+    world.wait("both gate items done", lambda: [i[2:4] for i in world.gate_items()]
+               == [("merged", "SUCCESS")] * 2)
+    assert world.gerrit.changes[lib]["status"] == "MERGED"
+    assert world.votes(lib) == [2]
+
+    app_tip = world.app.bare.rev(f"refs/heads/{BRANCH}")
+    lib_tip = world.gerrit.tip(LIB, BRANCH)
+    assert world.app.bare.git("show", f"{app_tip}:app.txt") == "uses lib v2"
+    assert lib_tip is not None and world.gerrit.read(LIB, lib_tip, "lib.txt") == "lib v2"
+    # the pull request's build set tested both branches as they now are
+    both = [st for st in world.tested_states() if APP in st and LIB in st]
+    assert {(st[APP]["tree"], st[LIB]["tree"]) for st in both} >= {
+        (world.app.bare.git("rev-parse", f"{app_tip}^{{tree}}"),
+         world.gerrit.tree(LIB, lib_tip))}
