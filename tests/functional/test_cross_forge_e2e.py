@@ -111,14 +111,19 @@ class World:
     aio: AllInOne
 
     # ------------------------------------------------------------ GitHub
-    def open_pull(self, files: dict[str, str | None], title: str, body: str = "") -> Pull:
+    def open_pull(self, files: dict[str, str | None], title: str, body: str = "",
+                  announce: bool = True) -> Pull:
         pull = self.github.add_pull(APP, files, title=title, body=body)
+        if not announce:
+            return pull
         self.github.emit("pull_request", pull_request_payload(self.github, self.app, pull,
                                                               "opened"))
         return pull
 
-    def approve_pull(self, pull: Pull) -> None:
+    def approve_pull(self, pull: Pull, announce: bool = True) -> None:
         review = self.github.add_review(self.app, pull, "maintainer", "APPROVED")
+        if not announce:
+            return
         self.github.emit("pull_request_review", review_payload(self.github, self.app, pull,
                                                                review))
 
@@ -146,10 +151,17 @@ class World:
         try:
             number = int(self.gerrit.upload(LIB, files, subject, branch=BRANCH,
                                             footers=footers)["_number"])
-            self.gerrit.vote(number, {"Code-Review": 2, "Workflow": 1}, announce=False)
+            self.approve_change(number, announce=False)
         finally:
             self.gerrit.emit = emit
         return number
+
+    def upload(self, files: dict[str, str], subject: str, footers: str = "") -> int:
+        return int(self.gerrit.upload(LIB, files, subject, branch=BRANCH,
+                                      footers=footers)["_number"])
+
+    def approve_change(self, number: int, announce: bool = True) -> None:
+        self.gerrit.vote(number, {"Code-Review": 2, "Workflow": 1}, announce=announce)
 
     def change_url(self, number: int) -> str:
         return f"{self.gerrit.url}/c/{LIB}/+/{number}"
@@ -269,6 +281,34 @@ def test_a_pull_request_depending_on_a_gerrit_change_merges_after_it(world: Worl
     assert lib_tip is not None and world.gerrit.read(LIB, lib_tip, "lib.txt") == "lib v2"
     # the pull request's build set tested both branches as they now are
     both = [st for st in world.tested_states() if APP in st and LIB in st]
-    assert {(st[APP]["tree"], st[LIB]["tree"]) for st in both} >= {
-        (world.app.bare.git("rev-parse", f"{app_tip}^{{tree}}"),
-         world.gerrit.tree(LIB, lib_tip))}
+    assert (world.app.bare.git("rev-parse", f"{app_tip}^{{tree}}"),
+            world.gerrit.tree(LIB, lib_tip)) in {(st[APP]["tree"], st[LIB]["tree"])
+                                                for st in both}
+
+
+def test_a_gerrit_change_depending_on_a_pull_request_merges_after_it(world: World) -> None:
+    # approved on GitHub before zuulish heard of it: it reaches the gate as the need of
+    # the Gerrit change, read from GitHub when the Depends-On names it
+    pull = world.open_pull({"app.txt": "app v2\n"}, "New application API", announce=False)
+    world.approve_pull(pull, announce=False)
+    lib = world.upload({"lib.txt": "follows app v2\n"}, "Follow the application",
+                       footers=f"Depends-On: {world.pull_url(pull)}")
+    world.approve_change(lib)
+
+    world.wait("both in the gate", lambda: len(world.gate_items()) >= 2)
+    assert [c for c, *_ in world.gate_items()] == ["github", "gerrit"]
+    assert world.gate_items()[1][1] == lib
+    assert world.gate_conclusion(pull) == "success"
+    world.wait("both gate items done", lambda: [i[2:4] for i in world.gate_items()]
+               == [("merged", "SUCCESS")] * 2)
+    assert pull.merged and world.gerrit.changes[lib]["status"] == "MERGED"
+    assert world.votes(lib) == [2]
+
+    app_tip = world.app.bare.rev(f"refs/heads/{BRANCH}")
+    lib_tip = world.gerrit.tip(LIB, BRANCH)
+    assert lib_tip is not None
+    assert world.gerrit.read(LIB, lib_tip, "lib.txt") == "follows app v2"
+    both = [st for st in world.tested_states() if APP in st and LIB in st]
+    assert (world.app.bare.git("rev-parse", f"{app_tip}^{{tree}}"),
+            world.gerrit.tree(LIB, lib_tip)) in {(st[APP]["tree"], st[LIB]["tree"])
+                                                for st in both}
