@@ -312,3 +312,33 @@ def test_a_gerrit_change_depending_on_a_pull_request_merges_after_it(world: Worl
     assert (world.app.bare.git("rev-parse", f"{app_tip}^{{tree}}"),
             world.gerrit.tree(LIB, lib_tip)) in {(st[APP]["tree"], st[LIB]["tree"])
                                                 for st in both}
+
+
+def test_a_merge_github_refuses_is_reported_on_both_forges(world: World) -> None:
+    # the branch also requires a check nobody sets: GitHub refuses the gate's merge
+    world.github.protect_branch(APP, BRANCH, contexts=["t/gate", "ci/other"])
+    tips = (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH))
+    pull = world.open_pull({"app.txt": "app v2\n"}, "New application API", announce=False)
+    world.approve_pull(pull, announce=False)
+    lib = world.upload({"lib.txt": "follows app v2\n"}, "Follow the application",
+                       footers=f"Depends-On: {world.pull_url(pull)}")
+    world.approve_change(lib)
+
+    world.wait("both gate items done", lambda: len(world.gate_items()) == 2 and all(
+        i[2] not in ("queued", "active") for i in world.gate_items()))
+    github_item, gerrit_item = world.gate_items()
+    refusal = 'GitHub refused the merge: Required status check "ci/other" is expected.'
+    assert github_item[2:4] == ("failed", "FAILURE") and refusal in str(github_item[4])
+    assert gerrit_item[2:4] == ("failed", "FAILURE")
+    # on GitHub: the gate's check failed, and says why; a comment says so too
+    assert world.gate_conclusion(pull) == "failure"
+    run = world.gate_run(pull)
+    assert run is not None and refusal in run["output"]["summary"]
+    world.wait("the failure comment", lambda: any(refusal in c["body"] for c in pull.comments))
+    # on Gerrit: the change that needed it is rejected (Verified -2), and told why
+    world.wait("Verified -2 on the Gerrit change", lambda: world.votes(lib) == [-2])
+    assert "which is no longer ahead of it in the queue" in world.messages(lib)[-1]
+    # nothing merged on either forge
+    assert not pull.merged and world.gerrit.changes[lib]["status"] == "NEW"
+    assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH)) == tips
+    assert not any(c.path.endswith(f"~{lib}/submit") for c in world.gerrit.calls)
