@@ -342,3 +342,31 @@ def test_a_merge_github_refuses_is_reported_on_both_forges(world: World) -> None
     assert not pull.merged and world.gerrit.changes[lib]["status"] == "NEW"
     assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH)) == tips
     assert not any(c.path.endswith(f"~{lib}/submit") for c in world.gerrit.calls)
+
+
+def test_a_submit_gerrit_refuses_is_reported_on_both_forges(world: World) -> None:
+    # the site also requires a QA vote nobody casts: Gerrit refuses the gate's submit
+    world.gerrit.submit_requires = {"Verified": 2, "QA": 1}
+    tips = (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH))
+    lib = world.upload_approved({"lib.txt": "lib v2\n"}, "Library change")
+    pull = world.open_pull({"app.txt": "uses lib v2\n"}, "Use the new library",
+                           body=f"Depends-On: {world.change_url(lib)}")
+    world.approve_pull(pull)
+
+    world.wait("both gate items done", lambda: len(world.gate_items()) == 2 and all(
+        i[2] not in ("queued", "active") for i in world.gate_items()))
+    gerrit_item, github_item = world.gate_items()
+    refusal = "submit requirement 'QA' is unsatisfied"
+    assert gerrit_item[:4] == ("gerrit", lib, "failed", "FAILURE")
+    assert refusal in str(gerrit_item[4])
+    assert github_item[2:4] == ("failed", "FAILURE")
+    # on Gerrit: Verified -2 and Gerrit's reason
+    world.wait("Verified -2 on the Gerrit change", lambda: world.votes(lib) == [-2])
+    assert refusal in world.messages(lib)[-1]
+    # on GitHub: the pull request that needed it fails its gate check, and says why
+    assert world.gate_conclusion(pull) == "failure"
+    run = world.gate_run(pull)
+    assert run is not None and "no longer ahead of it in the queue" in run["output"]["summary"]
+    assert not pull.merged and world.gerrit.changes[lib]["status"] == "NEW"
+    assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH)) == tips
+    assert not world.github.calls_to("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge")
