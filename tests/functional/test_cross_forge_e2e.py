@@ -39,7 +39,8 @@ fake_github = fixtures.fake_github
 SECRET = "webhook-secret"
 APP = "acme/app"  # on GitHub
 LIB = "example/lib"  # on Gerrit
-BRANCH = "main"
+BRANCH = "main"  # on GitHub
+LIB_BRANCH = "master"  # on Gerrit: a shared queue that is not per-branch holds both
 
 
 def _project_config(job: str) -> str:
@@ -149,7 +150,7 @@ class World:
         request, so both are enqueued by one event."""
         emit, self.gerrit.emit = self.gerrit.emit, None
         try:
-            number = int(self.gerrit.upload(LIB, files, subject, branch=BRANCH,
+            number = int(self.gerrit.upload(LIB, files, subject, branch=LIB_BRANCH,
                                             footers=footers)["_number"])
             self.approve_change(number, announce=False)
         finally:
@@ -157,7 +158,7 @@ class World:
         return number
 
     def upload(self, files: dict[str, str], subject: str, footers: str = "") -> int:
-        return int(self.gerrit.upload(LIB, files, subject, branch=BRANCH,
+        return int(self.gerrit.upload(LIB, files, subject, branch=LIB_BRANCH,
                                       footers=footers)["_number"])
 
     def approve_change(self, number: int, announce: bool = True) -> None:
@@ -222,7 +223,7 @@ def world(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[World]:
     gerrit = GitBackedGerrit(tmp_path / "gerrit", emit=ssh.send)
     gerrit.submit_requires = {"Verified": 2}
     gerrit.create_project(LIB, {".zuul.yaml": _project_config("lib-test"),
-                                "value.txt": "good\n"}, branch=BRANCH)
+                                "value.txt": "good\n"}, branch=LIB_BRANCH)
 
     port = _free_port()
     (tmp_path / "main.yaml").write_text(
@@ -276,7 +277,7 @@ def test_a_pull_request_depending_on_a_gerrit_change_merges_after_it(world: Worl
     assert world.votes(lib) == [2]
 
     app_tip = world.app.bare.rev(f"refs/heads/{BRANCH}")
-    lib_tip = world.gerrit.tip(LIB, BRANCH)
+    lib_tip = world.gerrit.tip(LIB, LIB_BRANCH)
     assert world.app.bare.git("show", f"{app_tip}:app.txt") == "uses lib v2"
     assert lib_tip is not None and world.gerrit.read(LIB, lib_tip, "lib.txt") == "lib v2"
     # the pull request's build set tested both branches as they now are
@@ -305,7 +306,7 @@ def test_a_gerrit_change_depending_on_a_pull_request_merges_after_it(world: Worl
     assert world.votes(lib) == [2]
 
     app_tip = world.app.bare.rev(f"refs/heads/{BRANCH}")
-    lib_tip = world.gerrit.tip(LIB, BRANCH)
+    lib_tip = world.gerrit.tip(LIB, LIB_BRANCH)
     assert lib_tip is not None
     assert world.gerrit.read(LIB, lib_tip, "lib.txt") == "follows app v2"
     both = [st for st in world.tested_states() if APP in st and LIB in st]
@@ -317,7 +318,7 @@ def test_a_gerrit_change_depending_on_a_pull_request_merges_after_it(world: Worl
 def test_a_merge_github_refuses_is_reported_on_both_forges(world: World) -> None:
     # the branch also requires a check nobody sets: GitHub refuses the gate's merge
     world.github.protect_branch(APP, BRANCH, contexts=["t/gate", "ci/other"])
-    tips = (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH))
+    tips = (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, LIB_BRANCH))
     pull = world.open_pull({"app.txt": "app v2\n"}, "New application API", announce=False)
     world.approve_pull(pull, announce=False)
     lib = world.upload({"lib.txt": "follows app v2\n"}, "Follow the application",
@@ -340,14 +341,14 @@ def test_a_merge_github_refuses_is_reported_on_both_forges(world: World) -> None
     assert "which is no longer ahead of it in the queue" in world.messages(lib)[-1]
     # nothing merged on either forge
     assert not pull.merged and world.gerrit.changes[lib]["status"] == "NEW"
-    assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH)) == tips
+    assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, LIB_BRANCH)) == tips
     assert not any(c.path.endswith(f"~{lib}/submit") for c in world.gerrit.calls)
 
 
 def test_a_submit_gerrit_refuses_is_reported_on_both_forges(world: World) -> None:
     # the site also requires a QA vote nobody casts: Gerrit refuses the gate's submit
     world.gerrit.submit_requires = {"Verified": 2, "QA": 1}
-    tips = (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH))
+    tips = (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, LIB_BRANCH))
     lib = world.upload_approved({"lib.txt": "lib v2\n"}, "Library change")
     pull = world.open_pull({"app.txt": "uses lib v2\n"}, "Use the new library",
                            body=f"Depends-On: {world.change_url(lib)}")
@@ -368,5 +369,5 @@ def test_a_submit_gerrit_refuses_is_reported_on_both_forges(world: World) -> Non
     run = world.gate_run(pull)
     assert run is not None and "no longer ahead of it in the queue" in run["output"]["summary"]
     assert not pull.merged and world.gerrit.changes[lib]["status"] == "NEW"
-    assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, BRANCH)) == tips
+    assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, LIB_BRANCH)) == tips
     assert not world.github.calls_to("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge")
