@@ -25,7 +25,7 @@ from tests.fakes.tenant import ROOT, read_dir
 from zuulish.app import AllInOne
 from zuulish.runner import WebThread
 from zuulish.server_config import load_server_config
-from zuulish.store import BuildSetRow, QueueItemRow
+from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
 
 with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptography deprecates
     warnings.filterwarnings("ignore", message=".*DSA.*")
@@ -194,6 +194,12 @@ class World:
                                        .where(QueueItemRow.pipeline == "gate")
                                        .order_by(QueueItemRow.id))]
 
+    def gate_results(self) -> dict[str, str | None]:
+        """{job: result} of the gate's builds so far (the latest of each job)."""
+        with self.aio.store.read() as s:
+            return {b.job: b.result for b in s.scalars(select(BuildRow).order_by(
+                BuildRow.created_at))}
+
     def tested_states(self) -> list[dict[str, Any]]:
         """The repository states of the build sets of every merged gate item."""
         with self.aio.store.read() as s:
@@ -203,8 +209,19 @@ class World:
                 if row.repo_state]
 
 
+CYCLES = """
+- queue:
+    name: shared
+    allow-circular-dependencies: true
+"""
+
+
 @pytest.fixture
-def world(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[World]:
+def world(request: pytest.FixtureRequest, tmp_path: Path,
+          fake_github: FakeGitHub) -> Iterator[World]:
+    """One zuulish, a fake GitHub and a fake Gerrit; ``{"cycles": True}`` as the
+    indirect parameter lets the shared queue hold dependency cycles."""
+    options = getattr(request, "param", {})
     app = fake_github.add_repo(APP, default_branch=BRANCH,
                                files={".zuul.yaml": _project_config("app-test"),
                                       "value.txt": "good\n"})
@@ -243,7 +260,8 @@ def world(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[World]:
         "scheduler: {poll_interval: 0.05}\n")
     aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
     forge = aio.connections.forges["forge"]
-    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES})
+    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES
+                                         + (CYCLES if options.get("cycles") else "")})
     forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
     aio.start()
     web = WebThread(aio)
@@ -371,3 +389,39 @@ def test_a_submit_gerrit_refuses_is_reported_on_both_forges(world: World) -> Non
     assert not pull.merged and world.gerrit.changes[lib]["status"] == "NEW"
     assert (world.app.bare.rev(f"refs/heads/{BRANCH}"), world.gerrit.tip(LIB, LIB_BRANCH)) == tips
     assert not world.github.calls_to("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge")
+
+
+@pytest.mark.parametrize("world", [{"cycles": True}], indirect=True)
+def test_a_cross_forge_cycle_is_tested_together_and_merges_on_both(world: World) -> None:
+    # the pull request and the Gerrit change each say Depends-On the other
+    lib_number = world.gerrit.next_number
+    pull = world.open_pull({"app.txt": "app v2\n"}, "New application API",
+                           body=f"Depends-On: {world.change_url(lib_number)}", announce=False)
+    world.approve_pull(pull, announce=False)
+    lib = world.upload({"lib.txt": "follows app v2\n"}, "Follow the application",
+                       footers=f"Depends-On: {world.pull_url(pull)}")
+    assert lib == lib_number
+    # what the gate's builds had found when Gerrit was asked to submit
+    seen_at_submit: list[dict[str, str | None]] = []
+    submit = world.gerrit._submit
+
+    def watched_submit(h: Any, change: dict[str, Any]) -> None:
+        seen_at_submit.append(world.gate_results())
+        submit(h, change)
+
+    world.gerrit._submit = watched_submit  # type: ignore[method-assign]
+    world.approve_change(lib)
+
+    world.wait("both gate items done", lambda: len(world.gate_items()) == 2 and all(
+        i[2] not in ("queued", "active") for i in world.gate_items()))
+    assert [i[2:4] for i in world.gate_items()] == [("merged", "SUCCESS")] * 2
+    # one bundle: the Gerrit change was submitted only once both had passed
+    assert seen_at_submit == [{"app-test": "SUCCESS", "lib-test": "SUCCESS"}]
+    assert pull.merged and world.gerrit.changes[lib]["status"] == "MERGED"
+    app_tip = world.app.bare.rev(f"refs/heads/{BRANCH}")
+    lib_tip = world.gerrit.tip(LIB, LIB_BRANCH)
+    assert lib_tip is not None
+    tested = {(st[APP]["tree"], st[LIB]["tree"]) for st in world.tested_states()
+              if APP in st and LIB in st}
+    assert (world.app.bare.git("rev-parse", f"{app_tip}^{{tree}}"),
+            world.gerrit.tree(LIB, lib_tip)) in tested
