@@ -349,10 +349,11 @@ def test_a_merge_github_refuses_is_reported_on_both_forges(world: World) -> None
     refusal = 'GitHub refused the merge: Required status check "ci/other" is expected.'
     assert github_item[2:4] == ("failed", "FAILURE") and refusal in str(github_item[4])
     assert gerrit_item[2:4] == ("failed", "FAILURE")
-    # on GitHub: the gate's check failed, and says why; a comment says so too
-    assert world.gate_conclusion(pull) == "failure"
-    run = world.gate_run(pull)
-    assert run is not None and refusal in run["output"]["summary"]
+    # on GitHub: the gate's check (success just before the merge, as the protection
+    # requires it) turns to failure, and says why; a comment says so too
+    run = world.wait("the gate check's failure", lambda: (r := world.gate_run(pull))
+                     is not None and r.get("conclusion") == "failure" and r)
+    assert refusal in run["output"]["summary"]
     world.wait("the failure comment", lambda: any(refusal in c["body"] for c in pull.comments))
     # on Gerrit: the change that needed it is rejected (Verified -2), and told why
     world.wait("Verified -2 on the Gerrit change", lambda: world.votes(lib) == [-2])
