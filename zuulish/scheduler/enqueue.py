@@ -169,7 +169,11 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                 return (f"needed change {key.number} ({needed.project}) does not share a "
                         f"queue with {current.project} in {pipeline.name}; projects with "
                         "cross-project dependencies must share a queue")
-            if needed.branch != current.branch:
+            # Another project's change may be on another branch (a GitHub repository's
+            # main, a Gerrit project's master): a shared queue that is not per-branch
+            # holds both, as Zuul's does. A speculative state holds one branch of each
+            # project, so a change may not need its own project's change on another.
+            if needed.project == current.project and needed.branch != current.branch:
                 return f"needed change {key.number} is for branch {needed.branch!r}"
             missing = pipeline.requirements_met(key.connection, needed.approvals) \
                 + pipeline.state_unmet(needed, now)

@@ -91,7 +91,7 @@ def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> C
     ctx.change_urls.register(name, source.resolve_change_url)
     outbox = Outbox(ctx.store, name, ctx.clock)
     reporter = GithubReporter(name, client, ctx.store, outbox, config.web_url,
-                              settings.app_id)
+                              settings.app_id, clock=ctx.clock)
     sender = OutboxSender(ctx.store, name, reporter.deliver, ctx.clock)
     routes, intake = intake_parts(name, settings.webhook_token, ctx.store,
                                   ClientPermissions(client), ctx.clock)

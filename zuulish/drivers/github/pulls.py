@@ -198,8 +198,10 @@ def record(store: Store, session: Session, connection: str, repo: str,
         row.base_branch = str(pull["base"]["ref"])
         row.title = str(pull.get("title") or "")
         row.body = str(pull.get("body") or "")
-        row.state = str(pull.get("state") or "open")
-        row.merged = bool(pull.get("merged") or pull.get("merged_at"))
+        # a merged pull request stays merged (GitHub cannot reopen it): a description
+        # from before the merge, delivered late, does not undo what the merge recorded
+        row.merged = row.merged or bool(pull.get("merged") or pull.get("merged_at"))
+        row.state = "closed" if row.merged else str(pull.get("state") or "open")
         row.draft = bool(pull.get("draft"))
         mergeable = pull.get("mergeable")
         row.mergeable = mergeable if isinstance(mergeable, bool) else None
@@ -215,6 +217,19 @@ def record(store: Store, session: Session, connection: str, repo: str,
         row.refreshed_at = now
     session.flush()
     return Recorded(_as_pull(row), patchset, is_new)
+
+
+def mark_merged(store: Store, pull_id: int, merge_sha: str, now: float) -> None:
+    """Record that GitHub merged the pull request (its merge call answered so), at
+    once: GitHub's ``closed`` webhook comes later, and a gate item behind it that
+    needs it asks whether it merged as soon as the merge is reported."""
+    with store.session() as session:
+        row = session.get(GithubPullRow, pull_id)
+        if row is None:
+            return
+        row.merged, row.state = True, "closed"
+        row.data = {**(row.data or {}), "merge_commit_sha": merge_sha}
+        row.refreshed_at = max(row.refreshed_at, now)
 
 
 def touch(session: Session, pull_id: int, now: float) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import pulls
 from zuulish.drivers.github.client import GitHubClient
 from zuulish.drivers.github.errors import GitHubApiError, unavailable
@@ -87,11 +88,13 @@ def annotations(file_comments: Mapping[str, list[dict[str, Any]]]) -> list[dict[
 
 class GithubReporter:
     def __init__(self, name: str, client: GitHubClient, store: Store, outbox: Outbox,
-                 web_url: str, app_id: str | None = None):
+                 web_url: str, app_id: str | None = None, *, clock: Clock | None = None):
         self.name = name
         #: the GitHub App zuulish acts as: only its own check runs are updated (GitHub
         #: refuses an App the runs of another)
         self.app_id = app_id
+        #: when a merge is recorded (see :func:`pulls.mark_merged`)
+        self.clock: Clock = clock or SystemClock()
         self.client = client
         self.store = store
         self.outbox = outbox
@@ -235,8 +238,10 @@ class GithubReporter:
         pull = self._pull(number)
         owner, repo = split_repo(pull.repo)
         live = self.client.get_pull(owner, repo, pull.number)
-        if live.get("merged"):
-            return str(live.get("merge_commit_sha") or "")  # merged before a restart
+        if live.get("merged"):  # merged before a restart
+            merged = str(live.get("merge_commit_sha") or "")
+            pulls.mark_merged(self.store, pull.id, merged, self.clock.now())
+            return merged
         if live.get("state") != "open":
             raise UserError(f"{pull.display} is closed; it cannot be merged")
         state = repo_state.get(pull.repo)
@@ -259,6 +264,7 @@ class GithubReporter:
         if tenant and pipeline:
             self._pre_merge_reports(owner, repo, head, tenant, pipeline, options)
         result = self.client.merge_pull(owner, repo, pull.number, sha=head, method=method)
+        pulls.mark_merged(self.store, pull.id, result.sha, self.clock.now())
         merged_tree = self._tree(owner, repo, result.sha)
         if state.get("tree") and merged_tree != state["tree"]:
             log.error("%s: GitHub merged %s as %s with tree %s, but the gate tested tree %s",
