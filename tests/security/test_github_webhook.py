@@ -246,6 +246,9 @@ def test_the_webhook_answers_others_while_the_database_is_busy(hook: str,
 
     def hold_the_write_lock() -> None:
         with store.session() as session:
+            if store.engine.dialect.name == "postgresql":  # SQLite's lock is the database's
+                from sqlalchemy import text
+                session.execute(text("LOCK TABLE github_deliveries IN EXCLUSIVE MODE"))
             session.add(GithubDeliveryRow(connection="other", delivery="lock", event="push",
                                           body=b"{}", received_at=0.0, attempts=0))
             session.flush()
