@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: zuulish's merge modes and GitHub's merge methods
 MERGE_METHODS = {"merge": "merge", "merge-resolve": "merge", "merge-recursive": "merge",
-                 "merge-ort": "merge", "squash-merge": "squash", "rebase": "rebase"}
+                 "squash-merge": "squash", "rebase": "rebase"}
 #: a check reported with one of these is still running; the others complete it
 CHECK_RUNNING = ("queued", "in_progress")
 REVIEW_EVENTS = {"approve": "APPROVE", "comment": "COMMENT",
