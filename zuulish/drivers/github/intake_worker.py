@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from zuulish.clock import Clock, SystemClock
 from zuulish.drivers.github import events, pulls
@@ -42,6 +42,15 @@ MAX_ATTEMPTS = 5
 #: deliveries handled per transaction: few enough that the worker never holds the
 #: database's write lock (SQLite has one) for long while the webhook waits on it
 BATCH = 10
+
+
+# plain SQL inside the write transaction (on SQLite, the whole database's write lock,
+# which the webhook's inserts wait on): built once, compiled once
+_NEW_EVENT = insert(EventRow.__table__).returning(EventRow.__table__.c.id)
+_DONE = (update(GithubDeliveryRow.__table__)
+         .where(GithubDeliveryRow.__table__.c.id == bindparam("delivery_id"))
+         .values(processed_at=bindparam("done_at"), outcome=bindparam("done_outcome"),
+                 attempts=bindparam("done_attempts")))
 
 
 class PermissionUnavailable(Exception):
@@ -161,7 +170,7 @@ class IntakeWorker:
         """Store the events of each delivery and mark it done with its outcome, all in
         one transaction."""
         now = self.clock.now()
-        made: list[tuple[_Pending, events.Parsed | events.Ignored, list[EventRow]]] = []
+        made: list[tuple[_Pending, events.Parsed | events.Ignored, list[int]]] = []
         with self.store.session() as session:
             self.store.lock(session, f"github-intake:{self.connection}")
             still_pending = set(session.scalars(select(GithubDeliveryRow.id).where(
@@ -170,25 +179,24 @@ class IntakeWorker:
             for pending, parsed in decided:
                 if pending.id not in still_pending:
                     continue  # another intake worker did it
-                rows = (self._events(session, parsed, pending.delivery, now)
-                        if isinstance(parsed, events.Parsed) else [])
-                made.append((pending, parsed, rows))
-            session.flush()
-            outcomes = [(pending, _outcome(parsed, rows)) for pending, parsed, rows in made]
+                ids = (self._events(session, parsed, pending.delivery, now)
+                       if isinstance(parsed, events.Parsed) else [])
+                made.append((pending, parsed, ids))
+            outcomes = [(pending, _outcome(parsed, ids)) for pending, parsed, ids in made]
             if outcomes:
-                session.execute(update(GithubDeliveryRow), [
-                    {"id": pending.id, "processed_at": now, "outcome": outcome,
-                     "attempts": pending.attempts + 1} for pending, outcome in outcomes])
+                session.connection().execute(_DONE, [
+                    {"delivery_id": pending.id, "done_at": now, "done_outcome": outcome,
+                     "done_attempts": pending.attempts + 1} for pending, outcome in outcomes])
         for pending, outcome in outcomes:
             log.info("github %s: delivery %s (%s): %s", self.connection, pending.delivery,
                      pending.event, outcome)
-        if any(rows for _, _, rows in made):
+        if any(ids for _, _, ids in made):
             self.store.notifier.notify(SCHEDULER)
 
     def _events(self, session: Any, parsed: events.Parsed, delivery: str,
-                now: float) -> list[EventRow]:
-        """The events of ``parsed``, added to ``session`` (one per pull request it
-        concerns; one for a push or a branch's check run)."""
+                now: float) -> list[int]:
+        """The ids of the events of ``parsed``, inserted in ``session``'s transaction
+        (one per pull request it concerns; one for a push or a branch's check run)."""
         targets: list[tuple[pulls.PullRequest | None, int | None]] = []
         if parsed.pull is not None:
             recorded = pulls.record(self.store, session, self.connection, parsed.project,
@@ -206,7 +214,7 @@ class IntakeWorker:
                 targets.append((None, None))  # a check run on a branch
         else:
             targets.append((None, None))  # a push
-        rows = []
+        ids = []
         for pull, _ in targets:
             if pull is not None and parsed.pull is None:
                 pulls.touch(session, pull.id, now)
@@ -216,22 +224,21 @@ class IntakeWorker:
             if pull is not None:
                 data.update(pull_number=pull.number, display=pull.display)
                 branch = branch or pull.base_branch
-            row = EventRow(connection=self.connection, type=parsed.type,
-                           project=parsed.project, branch=branch,
-                           change_number=pull.id if pull is not None else None,
-                           patchset=patchset, data=data, created_at=now)
-            session.add(row)
-            rows.append(row)
-        return rows
+            ids.append(session.connection().execute(_NEW_EVENT, {
+                "connection": self.connection, "type": parsed.type,
+                "project": parsed.project, "branch": branch,
+                "change_number": pull.id if pull is not None else None,
+                "patchset": patchset, "data": data, "created_at": now}).scalar_one())
+        return ids
 
 
-def _outcome(parsed: events.Parsed | events.Ignored, rows: list[EventRow]) -> str:
+def _outcome(parsed: events.Parsed | events.Ignored, ids: list[int]) -> str:
     if isinstance(parsed, events.Ignored):
         return f"ignored: {parsed.reason}"
-    if not rows:
+    if not ids:
         return (f"ignored: no open pull request of {parsed.project} known with head "
                 f"{parsed.head_sha}")
-    return "stored event(s) " + ", ".join(str(row.id) for row in rows)
+    return "stored event(s) " + ", ".join(str(event_id) for event_id in ids)
 
 
 def intake_parts(connection: str, webhook_token: str, store: Store,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from zuulish.store import GithubPatchsetRow, GithubPullRow, Store
@@ -68,7 +68,8 @@ class PullRequest:
         return self.state == "open"
 
 
-def _as_pull(row: GithubPullRow) -> PullRequest:
+def _as_pull(row: Any) -> PullRequest:
+    """A pull request from its row (an ORM object or a plain result row)."""
     data = dict(row.data or {})
     #: when an event last concerned the pull request (its description, a review, a
     #: status, a check run, a comment): what is cached beside it is stale before that
@@ -85,24 +86,53 @@ def _lock(store: Store, session: Session, connection: str, repo: str, number: in
     store.lock(session, f"github-pull:{connection}:{repo}#{number}")
 
 
-# The statements of the intake worker's hot path, built once (SQLAlchemy caches their
-# compiled form; building a statement costs more than running it on SQLite).
-_BY_NUMBER = select(GithubPullRow).where(
-    GithubPullRow.connection == bindparam("connection"),
-    GithubPullRow.repo == bindparam("repo"), GithubPullRow.number == bindparam("number"))
-_HISTORY = select(GithubPatchsetRow.patchset, GithubPatchsetRow.sha).where(
-    GithubPatchsetRow.pull_id == bindparam("pull_id"))
+# The intake worker's hot path runs inside its write transaction, which on SQLite is
+# the whole database's write lock (the webhook's inserts wait on it): plain SQL
+# statements, built once (SQLAlchemy caches their compiled form), no ORM unit of work.
+_PULLS = GithubPullRow.__table__
+_PATCHSETS = GithubPatchsetRow.__table__
+_BY_NUMBER = select(_PULLS).where(
+    _PULLS.c.connection == bindparam("connection"), _PULLS.c.repo == bindparam("repo"),
+    _PULLS.c.number == bindparam("number"))
+_BY_ID = select(_PULLS).where(_PULLS.c.id == bindparam("pull_id"))
+_NEW_PULL = insert(_PULLS).returning(*_PULLS.c)
+_HISTORY = select(_PATCHSETS.c.patchset, _PATCHSETS.c.sha).where(
+    _PATCHSETS.c.pull_id == bindparam("pull_id"))
+_NEW_PATCHSET = insert(_PATCHSETS)
+_UPDATE = update(_PULLS).where(_PULLS.c.id == bindparam("pull_id"))
+_TOUCH = (update(_PULLS).where(_PULLS.c.id == bindparam("pull_id"),
+                               _PULLS.c.refreshed_at < bindparam("now"))
+          .values(refreshed_at=bindparam("now")))
+_PATCHSET_OF_SHA = (select(_PATCHSETS.c.patchset)
+                    .where(_PATCHSETS.c.pull_id == bindparam("pull_id"),
+                           _PATCHSETS.c.sha == bindparam("sha"))
+                    .order_by(_PATCHSETS.c.patchset.desc()).limit(1))
+_OPEN_WITH_HEAD = select(_PULLS).where(
+    _PULLS.c.connection == bindparam("connection"), _PULLS.c.repo == bindparam("repo"),
+    _PULLS.c.head_sha == bindparam("sha"), _PULLS.c.state == "open").order_by(_PULLS.c.id)
 
 
-def _row(session: Session, connection: str, repo: str, number: int) -> GithubPullRow | None:
-    return session.scalars(_BY_NUMBER, {"connection": connection, "repo": repo,
-                                        "number": number}).first()
+def _row(session: Session, connection: str, repo: str, number: int) -> Any:
+    return session.connection().execute(
+        _BY_NUMBER, {"connection": connection, "repo": repo, "number": number}).first()
+
+
+def _row_or_new(session: Session, connection: str, repo: str, number: int,
+                now: float) -> Any:
+    """The pull request's row, inserted first when it has none (under its lock)."""
+    row = _row(session, connection, repo, number)
+    if row is None:
+        row = session.connection().execute(_NEW_PULL, {
+            "connection": connection, "repo": repo, "number": number, "title": "",
+            "body": "", "state": "open", "merged": False, "draft": False, "labels": [],
+            "data": {}, "refreshed_at": now}).one()
+    return row
 
 
 def get(store: Store, connection: str, pull_id: int) -> PullRequest | None:
     """The pull request whose change number on ``connection`` is ``pull_id``."""
     with store.read() as session:
-        row = session.get(GithubPullRow, pull_id)
+        row = session.connection().execute(_BY_ID, {"pull_id": pull_id}).first()
         return _as_pull(row) if row is not None and row.connection == connection else None
 
 
@@ -116,9 +146,8 @@ def find(store: Store, connection: str, repo: str, number: int) -> PullRequest |
 def patchset_of(store: Store, pull_id: int, sha: str) -> int | None:
     """Which patch set of the pull request had head ``sha`` (the newest if several)."""
     with store.read() as session:
-        return session.scalar(select(GithubPatchsetRow.patchset).where(
-            GithubPatchsetRow.pull_id == pull_id, GithubPatchsetRow.sha == sha)
-            .order_by(GithubPatchsetRow.patchset.desc()).limit(1))
+        return session.connection().execute(
+            _PATCHSET_OF_SHA, {"pull_id": pull_id, "sha": sha}).scalar()
 
 
 def shas(store: Store, pull_id: int) -> list[str]:
@@ -132,10 +161,8 @@ def open_with_head(session: Session, connection: str, repo: str,
                    sha: str) -> list[PullRequest]:
     """The open pull requests of ``repo`` whose head is ``sha`` (a status or check run
     on that commit concerns them)."""
-    rows = session.scalars(select(GithubPullRow).where(
-        GithubPullRow.connection == connection, GithubPullRow.repo == repo,
-        GithubPullRow.head_sha == sha, GithubPullRow.state == "open")
-        .order_by(GithubPullRow.id))
+    rows = session.connection().execute(
+        _OPEN_WITH_HEAD, {"connection": connection, "repo": repo, "sha": sha})
     return [_as_pull(row) for row in rows]
 
 
@@ -145,14 +172,7 @@ def ensure(store: Store, session: Session, connection: str, repo: str, number: i
     comment names only the number: its head and description come with its next
     pull request event, or from the source's fetch)."""
     _lock(store, session, connection, repo, number)
-    row = _row(session, connection, repo, number)
-    if row is None:
-        row = GithubPullRow(connection=connection, repo=repo, number=number,
-                            title="", body="", state="open", merged=False, draft=False,
-                            labels=[], data={}, refreshed_at=now)
-        session.add(row)
-        session.flush()
-    return _as_pull(row)
+    return _as_pull(_row_or_new(session, connection, repo, number, now))
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,33 @@ class Recorded:
     new_patchset: bool  # whether that head was one zuulish had not seen
 
 
+def _described(pull: dict[str, Any], merged_before: bool) -> dict[str, Any]:
+    """The columns GitHub's description ``pull`` sets (all but the head and patch set)."""
+    # a merged pull request stays merged (GitHub cannot reopen it): a description
+    # from before the merge, delivered late, does not undo what the merge recorded
+    merged = merged_before or bool(pull.get("merged") or pull.get("merged_at"))
+    mergeable = pull.get("mergeable")
+    data = {key: pull[key] for key in KEPT if key in pull}
+    data["author"] = (pull.get("user") or {}).get("login")
+    data["head_ref"] = pull["head"].get("ref")
+    data["head_repo"] = ((pull["head"].get("repo") or {}).get("full_name"))
+    data["base_sha"] = pull["base"].get("sha")
+    updated = pull.get("updated_at")
+    return {
+        "base_branch": str(pull["base"]["ref"]),
+        "title": str(pull.get("title") or ""),
+        "body": str(pull.get("body") or ""),
+        "merged": merged,
+        "state": "closed" if merged else str(pull.get("state") or "open"),
+        "draft": bool(pull.get("draft")),
+        "mergeable": mergeable if isinstance(mergeable, bool) else None,
+        "labels": [str(label.get("name")) for label in pull.get("labels") or ()
+                   if isinstance(label, dict)],
+        "data": data,
+        "github_updated_at": str(updated) if updated is not None else None,
+    }
+
+
 def record(store: Store, session: Session, connection: str, repo: str,
            pull: dict[str, Any], now: float) -> Recorded:
     """Record or refresh a pull request from GitHub's description of it (a webhook's
@@ -171,52 +218,35 @@ def record(store: Store, session: Session, connection: str, repo: str,
     earlier one (GitHub may deliver out of order), or the next one."""
     number = int(pull["number"])
     _lock(store, session, connection, repo, number)
-    row = _row(session, connection, repo, number)
-    if row is None:
-        row = GithubPullRow(connection=connection, repo=repo, number=number, title="",
-                            body="", state="open", merged=False, draft=False, labels=[],
-                            data={}, refreshed_at=now)
-        session.add(row)
-        session.flush()
+    conn = session.connection()
+    row = _row_or_new(session, connection, repo, number, now)
     sha = str(pull["head"]["sha"])
-    history = session.execute(_HISTORY, {"pull_id": row.id}).all()
+    history = conn.execute(_HISTORY, {"pull_id": row.id}).all()
     newest = max((n for n, _ in history), default=0)
     if row.head_sha == sha and row.patchset is not None:
         patchset = row.patchset
     else:
         patchset = max((n for n, head in history if head == sha), default=0) or newest + 1
         if patchset > newest:
-            session.add(GithubPatchsetRow(pull_id=row.id, patchset=patchset, sha=sha,
-                                          created_at=now))
-    is_new = patchset > newest
+            conn.execute(_NEW_PATCHSET, {"pull_id": row.id, "patchset": patchset,
+                                         "sha": sha, "created_at": now})
     updated = pull.get("updated_at")
     stale = (updated is not None and row.github_updated_at is not None
              and str(updated) < row.github_updated_at)
+    cached = row._asdict()
     if not stale:
-        row.head_sha = sha
-        row.patchset = patchset
-        row.base_branch = str(pull["base"]["ref"])
-        row.title = str(pull.get("title") or "")
-        row.body = str(pull.get("body") or "")
-        # a merged pull request stays merged (GitHub cannot reopen it): a description
-        # from before the merge, delivered late, does not undo what the merge recorded
-        row.merged = row.merged or bool(pull.get("merged") or pull.get("merged_at"))
-        row.state = "closed" if row.merged else str(pull.get("state") or "open")
-        row.draft = bool(pull.get("draft"))
-        mergeable = pull.get("mergeable")
-        row.mergeable = mergeable if isinstance(mergeable, bool) else None
-        row.labels = [str(label.get("name")) for label in pull.get("labels") or ()
-                      if isinstance(label, dict)]
-        data = {key: pull[key] for key in KEPT if key in pull}
-        data["author"] = (pull.get("user") or {}).get("login")
-        data["head_ref"] = pull["head"].get("ref")
-        data["head_repo"] = ((pull["head"].get("repo") or {}).get("full_name"))
-        data["base_sha"] = pull["base"].get("sha")
-        row.data = data
-        row.github_updated_at = str(updated) if updated is not None else None
-        row.refreshed_at = now
-    session.flush()
-    return Recorded(_as_pull(row), patchset, is_new)
+        cached.update(_described(pull, row.merged), head_sha=sha, patchset=patchset,
+                      refreshed_at=now)
+        values = {key: value for key, value in cached.items() if key != "id"}
+        conn.execute(_UPDATE, {"pull_id": row.id, **values})
+    return Recorded(_as_pull(_Cached(cached)), patchset, patchset > newest)
+
+
+class _Cached:
+    """A row's columns as attributes, for :func:`_as_pull`."""
+
+    def __init__(self, columns: dict[str, Any]):
+        self.__dict__.update(columns)
 
 
 def mark_merged(store: Store, pull_id: int, merge_sha: str, now: float) -> None:
@@ -236,18 +266,15 @@ def touch(session: Session, pull_id: int, now: float) -> None:
     """Note that an event concerned the pull request (a status, a check run, a
     comment): its ``refreshed_at`` moves, so what was cached about it (reviews,
     statuses) is read again."""
-    row = session.get(GithubPullRow, pull_id)
-    if row is not None and row.refreshed_at < now:
-        row.refreshed_at = now
+    session.connection().execute(_TOUCH, {"pull_id": pull_id, "now": now})
 
 
 def patchset_in(session: Session, pull: PullRequest, sha: str | None) -> int | None:
     """Which patch set of ``pull`` had head ``sha``, within ``session``; its current
     one when ``sha`` is not known to be one of its heads."""
     if sha is not None:
-        known = session.scalar(select(GithubPatchsetRow.patchset).where(
-            GithubPatchsetRow.pull_id == pull.id, GithubPatchsetRow.sha == sha)
-            .order_by(GithubPatchsetRow.patchset.desc()).limit(1))
+        known = session.connection().execute(
+            _PATCHSET_OF_SHA, {"pull_id": pull.id, "sha": sha}).scalar()
         if known is not None:
             return known
     return pull.patchset
