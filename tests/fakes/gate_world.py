@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from zuulish.clock import SimulatedClock
 from zuulish.drivers.git.trigger import parse_trigger
@@ -398,7 +398,14 @@ class SimExecutor:
                 busy = True
             ids = list(self.running)
             if ids:
-                rows = s.scalars(select(BuildRow).where(BuildRow.id.in_(ids))).all()
+                # only the builds that end now or were asked to stop: a write
+                # transaction that loads every running build (their parameters hold
+                # repo states) holds the database's write lock far longer than any
+                # real executor does
+                ended = [i for i, b in self.running.items() if b.ends <= now]
+                rows = s.scalars(select(BuildRow).where(
+                    BuildRow.id.in_(ids),
+                    or_(BuildRow.cancel_requested.is_(True), BuildRow.id.in_(ended)))).all()
                 for row in rows:
                     build = self.running[row.id]
                     if row.cancel_requested:
