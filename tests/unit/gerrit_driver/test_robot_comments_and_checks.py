@@ -4,6 +4,8 @@ the checks plugin's checks of a pipeline's ``checks-api`` reporter."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +28,18 @@ COMMENTS = {"a.py": [
 
 
 @pytest.fixture
-def reporter(parts: Parts, store: Store, clock: SimulatedClock) -> GerritReporter:
-    return GerritReporter("review", parts.rest, parts.source, store, clock, parts.repos,
+def db(tmp_path: Path) -> Iterator[Store]:
+    """The outbox's store: SQLite, whatever the run's database (the outbox is not the
+    subject here; these are not ``store`` tests)."""
+    s = Store(f"sqlite:///{tmp_path / 'zuulish.db'}")
+    s.upgrade()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def reporter(parts: Parts, db: Store, clock: SimulatedClock) -> GerritReporter:
+    return GerritReporter("review", parts.rest, parts.source, db, clock, parts.repos,
                           web_url=WEB + "/")
 
 
@@ -37,10 +49,10 @@ def checks_api(state: str, message: str | None = None) -> dict[str, Any]:
 
 
 def test_file_comments_are_robot_comments_naming_job_build_set_and_build(
-        parts: Parts, reporter: GerritReporter, store: Store, clock: SimulatedClock) -> None:
+        parts: Parts, reporter: GerritReporter, db: Store, clock: SimulatedClock) -> None:
     n = parts.gerrit.upload(PROJECT, {"a.py": "import os\n"}, "A")["_number"]
     report(reporter, n, patchset=1, file_comments=COMMENTS)
-    sender(store, reporter, clock).run_once()
+    sender(db, reporter, clock).run_once()
     [(_path, body)] = reviews(parts)
     assert "comments" not in body
     assert body["robot_comments"] == {"a.py": [
@@ -55,13 +67,13 @@ def test_file_comments_are_robot_comments_naming_job_build_set_and_build(
 
 
 def test_a_gerrit_refusing_robot_comments_gets_plain_ones_and_is_remembered(
-        parts: Parts, reporter: GerritReporter, store: Store, clock: SimulatedClock,
+        parts: Parts, reporter: GerritReporter, db: Store, clock: SimulatedClock,
         caplog: pytest.LogCaptureFixture) -> None:
     parts.gerrit.robot_comments = "removed"  # answers 400, as a Gerrit without them
     n = parts.gerrit.upload(PROJECT, {"a.py": "import os\n"}, "A")["_number"]
     report(reporter, n, patchset=1, file_comments=COMMENTS)
     with caplog.at_level(logging.WARNING):
-        sender(store, reporter, clock).run_once()
+        sender(db, reporter, clock).run_once()
     first, second = reviews(parts)
     assert "robot_comments" in first[1] and "robot_comments" not in second[1]
     assert second[1]["comments"]["a.py"][0] == {
@@ -72,41 +84,41 @@ def test_a_gerrit_refusing_robot_comments_gets_plain_ones_and_is_remembered(
     assert "refuses robot comments" in caplog.text
     assert [(c["line"], c["robot"]) for c in parts.gerrit.inline_comments] == [
         (3, False), (9, False)]
-    assert [row.state for row in outbox(store)] == [SENT]
+    assert [row.state for row in outbox(db)] == [SENT]
     # the next report is posted with plain comments at once
     report(reporter, n, patchset=1, action="failure", file_comments=COMMENTS)
-    sender(store, reporter, clock).run_once()
+    sender(db, reporter, clock).run_once()
     third = reviews(parts)[2][1]
     assert "robot_comments" not in third and len(reviews(parts)) == 3
     assert len(third["comments"]["a.py"]) == 2
 
 
 def test_gerrit_3_13_gets_plain_comments_without_trying_robot_ones(
-        parts: Parts, reporter: GerritReporter, store: Store, clock: SimulatedClock) -> None:
+        parts: Parts, reporter: GerritReporter, db: Store, clock: SimulatedClock) -> None:
     parts.gerrit.version = "3.13.1"  # robot comments were removed in 3.13
     n = parts.gerrit.upload(PROJECT, {"a.py": "import os\n"}, "A")["_number"]
     report(reporter, n, patchset=1, file_comments=COMMENTS)
-    sender(store, reporter, clock).run_once()
+    sender(db, reporter, clock).run_once()
     [(_path, body)] = reviews(parts)
     assert "robot_comments" not in body and len(body["comments"]["a.py"]) == 2
     assert reporter.robot_comments is False
 
 
 def test_another_400_is_refused_not_taken_for_missing_robot_comments(
-        parts: Parts, reporter: GerritReporter, store: Store, clock: SimulatedClock) -> None:
+        parts: Parts, reporter: GerritReporter, db: Store, clock: SimulatedClock) -> None:
     n = parts.gerrit.upload(PROJECT, {"a.py": "import os\n"}, "A")["_number"]
     report(reporter, n, patchset=1, file_comments={"a.py": [{"line": 1, "message": ""}]})
-    sender(store, reporter, clock).run_once()  # a robot comment without a message: 400
-    [row] = outbox(store)
+    sender(db, reporter, clock).run_once()  # a robot comment without a message: 400
+    [row] = outbox(db)
     assert row.state == FAILED and "message is missing" in (row.last_error or "")
     assert len(reviews(parts)) == 1 and reporter.robot_comments is not False
 
 
 def test_checks_api_records_the_pipelines_check_through_its_states(
-        parts: Parts, reporter: GerritReporter, store: Store, clock: SimulatedClock) -> None:
+        parts: Parts, reporter: GerritReporter, db: Store, clock: SimulatedClock) -> None:
     n = parts.gerrit.upload(PROJECT, {"a.py": "1\n"}, "A")["_number"]
     parts.source.get_change(n)  # as the scheduler did before reporting
-    send = sender(store, reporter, clock)
+    send = sender(db, reporter, clock)
     report(reporter, n, patchset=1, action="start", votes={}, comment=False,
            message="Starting check jobs.\n", options=checks_api("RUNNING"))
     send.run_once()
@@ -127,22 +139,22 @@ def test_checks_api_records_the_pipelines_check_through_its_states(
     assert check["started"] < check["finished"]  # kept from the RUNNING report
     [post] = [c for c in parts.gerrit.calls if c.path.endswith("/checks/")][-1:]
     assert post.path == f"/a/changes/org%2Fwidget~{n}/revisions/1/checks/"
-    assert [row.state for row in outbox(store)] == [SENT, SENT, SENT]
+    assert [row.state for row in outbox(db)] == [SENT, SENT, SENT]
 
 
 def test_without_the_checks_plugin_the_check_is_refused_and_the_review_still_made(
-        parts: Parts, reporter: GerritReporter, store: Store, clock: SimulatedClock,
+        parts: Parts, reporter: GerritReporter, db: Store, clock: SimulatedClock,
         caplog: pytest.LogCaptureFixture) -> None:
     parts.gerrit.checks_plugin = False
     n = parts.gerrit.upload(PROJECT, {"a.py": "1\n"}, "A")["_number"]
     report(reporter, n, patchset=1, options=checks_api("FAILED"), action="failure")
     report(reporter, n, patchset=1, votes={"Verified": -1}, action="failure")
-    send = sender(store, reporter, clock)
+    send = sender(db, reporter, clock)
     with caplog.at_level(logging.ERROR):
         while send.run_once():  # a change's calls are made one after the other
             pass
-    assert [row.kind for row in outbox(store)] == ["review", "check", "review"]
-    assert [row.state for row in outbox(store)] == [SENT, FAILED, SENT]
+    assert [row.kind for row in outbox(db)] == ["review", "check", "review"]
+    assert [row.state for row in outbox(db)] == [SENT, FAILED, SENT]
     assert "checks plugin is not installed" in caplog.text
     assert len(reviews(parts)) == 2 and parts.gerrit.checks == {}
     clock.advance(3600)
