@@ -47,6 +47,16 @@ class StoreUnavailable(UserError):
     """The database cannot be reached or used."""
 
 
+class OptionError(ValueError):
+    """A driver's reporter option it refuses; ``mapping`` and ``key`` say where it is
+    (the configuration error is then at that key's line)."""
+
+    def __init__(self, message: str, mapping: object = None, key: object = None):
+        super().__init__(message)
+        self.mapping = mapping
+        self.key = key
+
+
 class ConfigErrors(ConfigError):
     """Several errors found in one configuration object, each with its own line."""
 

@@ -48,12 +48,18 @@ PIPELINES = """
         - event: patchset-created
         - event: comment-added
           comment: (?i)^(Patch Set [0-9]+:\\n\\n)?\\s*recheck\\s*$
+    start:
+      review:
+        comment: false
+        checks-api: {checker: "zuul:check", state: RUNNING}
     success:
       review:
         Verified: 1
+        checks-api: {checker: "zuul:check", state: SUCCESSFUL}
     failure:
       review:
         Verified: -1
+        checks-api: {checker: "zuul:check", state: FAILED, message: Change failed}
 
 - pipeline:
     name: gate
@@ -161,6 +167,16 @@ def test_check_gate_and_merge_through_gerrit(world: World) -> None:
     world.wait_vote(good, 1)
     world.wait_vote(bad, -1)
     assert "app-test" in gerrit.changes[good]["messages"][-1]["message"]
+    # the check pipeline's checks-api reports: RUNNING, then its result
+    world.wait_for(lambda: gerrit.checks.get((bad, 1), {}).get("zuul:check", {})
+                   .get("state") == "FAILED", "the bad change's check FAILED")
+    check = gerrit.checks[(good, 1)]["zuul:check"]
+    assert check["state"] == "SUCCESSFUL" and check["started"] <= check["finished"]
+    assert check["url"] == "http://zuulish.test/t/t/status"
+    assert gerrit.checks[(bad, 1)]["zuul:check"]["message"] == "Change failed"
+    assert [c.body["state"] for c in gerrit.calls if c.path.endswith(f"~{good}/revisions/1/"
+                                                                      "checks/")] == \
+        ["RUNNING", "SUCCESSFUL"]
 
     world.approve(good)
     world.wait_for(lambda: gerrit.changes[good]["status"] == "MERGED", "the good change merged")

@@ -28,3 +28,18 @@ def test_the_examples_pipelines_load_with_their_forges_driver(example: str) -> N
     assert [spec.submit for spec in gate.success] == [True]
     assert {f.connection for f in gate.triggers} == {forge}
     assert set(built.pipelines) == {"check", "gate"}
+
+
+def test_the_gerrit_checks_api_example_loads_with_its_checks() -> None:
+    server = load_server_config(EXAMPLES / "gerrit" / "zuulish.yaml")
+    drivers = {name: c.driver for name, c in server.connections.items()}
+    tenant = TenantConfig("t", [TenantProject("gerrit", "zuul-config", True)])
+    text = (EXAMPLES / "gerrit" / "checks-api.yaml").read_text()
+    built = ConfigLoader(tenant, drivers, trigger_parsers()).build(
+        {"zuul-config": ("main", {"zuul.d/pipelines.yaml": text})})
+    assert built.errors == []
+    check = built.pipelines["check"]
+    states = [dict(dict(spec.options)["checks-api"])["state"]
+              for spec in (*check.enqueue, *check.start, *check.success, *check.failure,
+                           *check.no_jobs)]
+    assert states == ["SCHEDULED", "RUNNING", "SUCCESSFUL", "FAILED", "NOT_RELEVANT"]

@@ -39,8 +39,15 @@ def test_file_comments_on_the_change_files_go_to_the_reporter(world: GateWorld) 
     world.add_change(SimChange(1, "a", ("src/1.py",), True, 0.0))
     world.run()
     assert world.forge.reports[-1] == (1, "failure", "FAILURE")
+    # each comment says where it came from (the build and its build set), for Gerrit's
+    # robot comments
+    [(_n, comments)] = world.forge.file_comments
+    comment_origin = comments["src/1.py"][0]
+    assert comment_origin["build"] and isinstance(comment_origin["buildset"], int)
     assert world.forge.file_comments == [
-        (1, {"src/1.py": [{"line": 3, "message": "Line too long", "level": "warning"}]})]
+        (1, {"src/1.py": [{"line": 3, "message": "Line too long", "level": "warning",
+                           "job": "test-a", "build": comment_origin["build"],
+                           "buildset": comment_origin["buildset"]}]})]
     [text] = [m for n, m in world.forge.messages if n == 1]
     assert ("Warning: test-a: comments left on src/other.py, which this change does not "
             "touch, were dropped") in text

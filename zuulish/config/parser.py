@@ -162,6 +162,9 @@ def _reporters(value: Any, ctx: SourceContext, connections: dict[str, str]) -> t
             try:
                 specs.append(parse(conn, opts))
             except ValueError as exc:
+                at, key = getattr(exc, "mapping", None), getattr(exc, "key", None)
+                if isinstance(at, dict) and key_line(at, key):
+                    raise _err_at(at, key, ctx, f"reporter {conn!r}: {exc}") from None
                 raise _err(value, ctx, f"reporter {conn!r}: {exc}") from None
             continue
         votes = tuple((str(k), int(v)) for k, v in opts.items()
@@ -175,6 +178,7 @@ def _reporters(value: Any, ctx: SourceContext, connections: dict[str, str]) -> t
 #: ``(connection, options) -> ReporterSpec`` (ValueError for what it refuses)
 REPORTER_PARSERS = {
     "github": "zuulish.drivers.github.reporter_options:parse_reporter_options",
+    "gerrit": "zuulish.drivers.gerrit.reporter_options:parse_reporter_options",
 }
 
 

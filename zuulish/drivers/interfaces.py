@@ -43,7 +43,8 @@ class Reporter(Protocol):
                file_comments: dict[str, list[dict[str, Any]]] | None = None,
                options: Mapping[str, Any] | None = None, comment: bool = True) -> None:
         """Comment (and vote, on the current patch set) on a change. ``file_comments``
-        (path -> ``{line, message, level?, range?}``, as ``zuul.file_comments``) are
+        (path -> ``{line, message, level?, range?}``, as ``zuul.file_comments``, with
+        the ``job``, ``build`` and ``buildset`` that left each one where known) are
         left on lines of the change's files where the forge can, else in the comment.
         ``options`` are the driver's own reporter options (``ReporterSpec.options``);
         ``comment`` false: no comment, only the rest (votes, statuses, labels)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,11 +77,15 @@ class Returned:
 
 
 def returned_for_report(builds: Sequence[tuple[str, dict[str, Any] | None]],
-                        files: Collection[str] | None, own: bool = True) -> Returned:
+                        files: Collection[str] | None, own: bool = True,
+                        origins: Mapping[str, Mapping[str, Any]] | None = None) -> Returned:
     """The warnings and file comments of ``builds`` (job, returned data) for the report
     on a change touching ``files``. Malformed entries were named in the job logs and
     are left out; so are comments on other files, with a warning as Zuul gives one,
-    unless the builds tested other changes too (``own`` false: a batch's probe)."""
+    unless the builds tested other changes too (``own`` false: a batch's probe).
+    ``origins`` (job -> ``{job, build, buildset}``) are added to each comment of that
+    job's build, for a forge that says where a comment came from (Gerrit's robot
+    comments)."""
     notes: list[str] = []
     comments: dict[str, list[dict[str, Any]]] = {}
     for job, data in builds:
@@ -93,7 +97,8 @@ def returned_for_report(builds: Sequence[tuple[str, dict[str, Any] | None]],
                     notes.append(f"{job}: comments left on {path}, which this change does "
                                  "not touch, were dropped")
                 continue
-            comments.setdefault(path, []).extend(entries)
+            origin = dict((origins or {}).get(job) or {})
+            comments.setdefault(path, []).extend({**entry, **origin} for entry in entries)
     return Returned(notes, comments)
 
 

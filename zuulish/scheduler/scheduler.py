@@ -1414,8 +1414,10 @@ class Scheduler:
             data = dict(s.execute(select(BuildRow.id, BuildRow.result_data)
                                   .where(BuildRow.id.in_(ids))).all())
         files = change.files if isinstance(change, Change) else None
+        origins = {name: {"job": name, "build": b.id, "buildset": bs.id}
+                   for name, b in bs.builds.items()}
         return returned_for_report([(name, data.get(b.id)) for name, b in bs.builds.items()],
-                                   files, own)
+                                   files, own, origins)
 
     def _retire_states_without(self, s: Session, merged: QueueItemRow,
                                verify_first: bool) -> None:

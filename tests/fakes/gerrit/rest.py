@@ -5,6 +5,12 @@
 mark the last change of a page with ``_more_changes``; reviews and submits are
 recorded. Switches make it answer as things go wrong: an HTML page, JSON without
 the prefix, 5xx for the next requests, slowly, or a submit refused with 409.
+
+Reviews may carry robot comments (each needs ``robot_id`` and ``robot_run_id``);
+``robot_comments = "removed"`` answers them 400, as a Gerrit without them. The
+``checks`` plugin's ``POST .../revisions/<rev>/checks/`` records CheckInput (an
+update keeps what it does not set) in ``checks``; ``checks_plugin = False`` answers
+404 there, as a server without the plugin.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 PREFIX = ")]}'\n"
+CHECK_STATES = ("NOT_STARTED", "SCHEDULED", "RUNNING", "SUCCESSFUL", "FAILED", "NOT_RELEVANT")
 
 
 def parse_timestamp(value: str) -> float:
@@ -55,6 +62,10 @@ class FakeGerritRest:
     calls: list[Call] = field(default_factory=list)
     #: project -> {"head": branch, "branches": {branch: sha}} (``/projects/`` answers)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    robot_comments: str = "ok"  # ok | removed (400, as a Gerrit without them)
+    checks_plugin: bool = True
+    #: (change number, patch set) -> checker UUID -> CheckInfo
+    checks: dict[tuple[int, int], dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         fake = self
@@ -138,7 +149,25 @@ class FakeGerritRest:
             path = path[2:]
         elif method == "POST":
             return self._text(h, 403, "Authentication required")
+        if method == "POST" and re.fullmatch(r"/changes/[^/]+/revisions/[^/]+/review", path):
+            refusal = self._review_refusal(body or {})
+            if refusal is not None:
+                return self._text(h, 400, refusal)
         self._route(h, method, path, parse_qs(parts.query), body)
+
+    def _review_refusal(self, review: dict[str, Any]) -> str | None:
+        """Why Gerrit would answer a ReviewInput 400 (its robot comments); None: taken."""
+        robots = review.get("robot_comments")
+        if not robots:
+            return None
+        if self.robot_comments == "removed":
+            return "robot comments are not supported"
+        for path, entries in robots.items():
+            for entry in entries:
+                for needed in ("robot_id", "robot_run_id", "message"):
+                    if not entry.get(needed):
+                        return f"{needed} is missing in robot comment on {path}"
+        return None
 
     def _change(self, ident: str) -> dict[str, Any] | None:
         ident = unquote(ident)
@@ -173,12 +202,51 @@ class FakeGerritRest:
             change.update(status="MERGED", submitted="2023-11-15 02:00:00.000000000",
                           submitter={"_account_id": 1000010, "username": self.user})
             return self._json(h, {k: v for k, v in change.items() if k != "revisions"})
+        if m3 := re.fullmatch(r"/revisions/([^/]+)/checks/?", rest):
+            if not self.checks_plugin:
+                return self._text(h, 404, "Not found")
+            return self._check(h, method, change, unquote(m3.group(1)), body)
         m2 = re.fullmatch(r"/revisions/([^/]+)/(review|related)", rest)
         if m2 and method == "POST" and m2.group(2) == "review":
             return self._json(h, {"labels": (body or {}).get("labels", {})})
         if m2 and method == "GET" and m2.group(2) == "related":
             return self._json(h, {"changes": self.related.get(change["_number"], [])})
         return self._text(h, 404, "Not found")
+
+    def _patchset(self, change: dict[str, Any], revision: str) -> int | None:
+        """The patch set number ``revision`` (a number, a sha or ``current``) names."""
+        revisions = change.get("revisions") or {}
+        if revision == "current":
+            revision = str(change.get("current_revision"))
+        if revision in revisions:
+            return int(revisions[revision]["_number"])
+        numbers = {str(r["_number"]) for r in revisions.values()}
+        return int(revision) if revision in numbers else None
+
+    def _check(self, h: BaseHTTPRequestHandler, method: str, change: dict[str, Any],
+               revision: str, body: Any) -> None:
+        """The checks plugin: list the checks of a revision, or create/update one."""
+        ps = self._patchset(change, revision)
+        if ps is None:
+            return self._text(h, 404, f"Not found: {revision}")
+        key = (int(change["_number"]), ps)
+        if method == "GET":
+            return self._json(h, list(self.checks.get(key, {}).values()))
+        check = body if isinstance(body, dict) else {}
+        uuid = check.get("checker_uuid")
+        if not uuid:
+            return self._text(h, 400, "checker UUID is required")
+        if check.get("state") is not None and check["state"] not in CHECK_STATES:
+            return self._text(h, 400, f"invalid state: {check['state']}")
+        with self._lock:
+            info = self.checks.setdefault(key, {}).setdefault(uuid, {
+                "repository": change["project"], "change_number": key[0],
+                "patch_set_id": ps, "checker_uuid": uuid, "state": "NOT_STARTED",
+                "created": "2023-11-15 02:00:00.000000000"})
+            info.update({k: v for k, v in check.items() if v is not None})
+            info["updated"] = "2023-11-15 02:00:00.000000000"
+            answer = copy.deepcopy(info)
+        return self._json(h, answer)
 
     def project_state(self, name: str) -> dict[str, Any] | None:
         """{"head": branch, "branches": {branch: sha}} of a project; None: no project."""

@@ -73,6 +73,9 @@ class GitBackedGerrit(FakeGerritRest):
         #: label -> the vote a submit needs (Gerrit's submit requirements, as a site
         #: that makes Verified +2 mandatory configures them)
         self.submit_requires: dict[str, int] = {}
+        #: the inline comments reviews left (CommentInfo-like: the path, the patch
+        #: set, and ``robot`` for a robot comment)
+        self.inline_comments: list[dict[str, Any]] = []
         self._git_lock = threading.Lock()
         super().__init__(user=user, password=password)
 
@@ -329,6 +332,12 @@ class GitBackedGerrit(FakeGerritRest):
             approvals = self._set_votes(change, self.user, labels) if labels else []
             self._message(change, self.user, (body or {}).get("message") or "",
                           tag=(body or {}).get("tag"))
+            ps = self._patchset(change, revision)
+            for kind in ("comments", "robot_comments"):
+                for path, entries in ((body or {}).get(kind) or {}).items():
+                    self.inline_comments.extend(
+                        {**entry, "path": path, "patch_set": ps,
+                         "robot": kind == "robot_comments"} for entry in entries)
         line = self.event_line("comment-added", change["_number"],
                                author=_stream_account(self.user), approvals=approvals,
                                comment=self._review_text(change, labels, body))

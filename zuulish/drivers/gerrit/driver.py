@@ -86,7 +86,8 @@ def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> C
                           hostnames=(settings.server, settings.canonical_hostname),
                           change_urls=ctx.change_urls)
     ctx.change_urls.register(name, source.resolve_change_url)
-    reporter = GerritReporter(name, rest, source, ctx.store, ctx.clock, repos)
+    reporter = GerritReporter(name, rest, source, ctx.store, ctx.clock, repos,
+                              web_url=ctx.config.web_url)
     listener = ChangeListener(ctx.store, name, rest, source, clock=ctx.clock.now)
     services: list[Service] = [OutboxSender(ctx.store, name, reporter.deliver, ctx.clock)]
     if settings.stream_events:

@@ -9,6 +9,15 @@ set: that is checked when the review is posted, not when it was recorded, since
 a new patch set may come in between; on an older patch set the message is
 posted without the labels.
 
+File comments (``zuul.file_comments``) are robot comments (RobotCommentInput: the
+job as ``robot_id``, the build set as ``robot_run_id``, the build's page as
+``url``). Gerrit 3.13 removed robot comments: a server of that version, or one
+that answers 400 about them, gets them as plain comments, and the connection
+remembers it. A pipeline's ``checks-api`` reporter option (``reporter_options``)
+records a CheckInput (kind ``check``) posted to the ``checks`` plugin; a server
+without the plugin answers 404, which is logged as an error and refused (not
+retried), the rest of the report still made.
+
 Submitting is synchronous. It refuses a change whose current revision was not
 tested or whose branch moved since. Gerrit's merge commits are not the merger's
 (another committer, another time), so once the changes ahead in the queue are
@@ -25,6 +34,8 @@ submit fails with a UserError saying so.
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,41 +61,147 @@ from zuulish.store.outbox import OutboxRow
 log = logging.getLogger(__name__)
 
 REVIEW = "review"
+CHECK = "check"
 #: Gerrit's answers that will never change on a retry
 REFUSED_STATUSES = (400, 401, 403, 404, 405, 409, 412, 422)
+#: the robot_id of a comment whose job is not known
+ROBOT_ID = "zuulish"
+#: the first Gerrit release without robot comments
+NO_ROBOT_COMMENTS = (3, 13)
+#: RobotCommentInput's fields that CommentInput lacks
+ROBOT_FIELDS = ("robot_id", "robot_run_id", "url", "properties", "fix_suggestions")
+#: check states after which the checker is done (``finished`` is set), and the one
+#: that starts it (``started``)
+FINISHED_STATES = ("SUCCESSFUL", "FAILED", "NOT_RELEVANT")
+STARTED_STATE = "RUNNING"
 
 
 def outbox_key(number: int) -> str:
     return f"change:{number}"
 
 
+def _comment(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A CommentInput (line, range, message; an ``error`` is left unresolved, the
+    rest resolved) of one ``zuul.file_comments`` entry."""
+    comment: dict[str, Any] = {"line": int(entry["line"]),
+                               "message": str(entry["message"]),
+                               "unresolved": entry.get("level") == "error"}
+    if entry.get("range"):
+        comment["range"] = dict(entry["range"])
+    return comment
+
+
 def gerrit_comments(file_comments: Mapping[str, list[dict[str, Any]]]
                     ) -> dict[str, list[dict[str, Any]]]:
-    """``zuul.file_comments`` as ReviewInput ``comments`` (CommentInput: line, range,
-    message; an ``error`` is left unresolved, the rest resolved)."""
+    """``zuul.file_comments`` as ReviewInput ``comments`` (CommentInput)."""
+    return {path: [_comment(e) for e in entries]
+            for path, entries in file_comments.items() if entries}
+
+
+def robot_comments(file_comments: Mapping[str, list[dict[str, Any]]], *, run_id: str,
+                   web_url: str = "") -> dict[str, list[dict[str, Any]]]:
+    """``zuul.file_comments`` as ReviewInput ``robot_comments`` (RobotCommentInput): the
+    job that left a comment is its ``robot_id`` (``zuulish`` when not known), its build
+    set the ``robot_run_id`` (``run_id`` when not known), the build's page its ``url``
+    and the comment's level a property."""
     out: dict[str, list[dict[str, Any]]] = {}
     for path, entries in file_comments.items():
         for entry in entries:
-            comment: dict[str, Any] = {"line": int(entry["line"]),
-                                       "message": str(entry["message"]),
-                                       "unresolved": entry.get("level") == "error"}
-            if entry.get("range"):
-                comment["range"] = dict(entry["range"])
+            comment = _comment(entry)
+            comment["robot_id"] = str(entry.get("job") or ROBOT_ID)
+            buildset = entry.get("buildset")
+            comment["robot_run_id"] = str(buildset) if buildset is not None else run_id
+            if entry.get("build") and web_url:
+                comment["url"] = f"{web_url}/build/{entry['build']}"
+            if entry.get("level"):
+                comment["properties"] = {"level": str(entry["level"])}
             out.setdefault(path, []).append(comment)
     return out
+
+
+def plain_comments(robots: Mapping[str, list[dict[str, Any]]]
+                   ) -> dict[str, list[dict[str, Any]]]:
+    """Robot comments as plain CommentInput, for a Gerrit without robot comments: the
+    robot and its link go at the end of the message, so nothing is lost."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path, entries in robots.items():
+        for entry in entries:
+            comment = {k: v for k, v in entry.items() if k not in ROBOT_FIELDS}
+            source = " ".join(str(entry[k]) for k in ("robot_id", "url") if entry.get(k))
+            if source:
+                comment["message"] = f"{entry['message']}\n\n({source})"
+            out.setdefault(path, []).append(comment)
+    return out
+
+
+def without_robot_comments(review: Mapping[str, Any]) -> dict[str, Any]:
+    """``review`` with its robot comments moved into ``comments``."""
+    out = {k: v for k, v in review.items() if k != "robot_comments"}
+    if review.get("robot_comments"):
+        comments = {p: list(c) for p, c in (review.get("comments") or {}).items()}
+        for path, entries in plain_comments(review["robot_comments"]).items():
+            comments.setdefault(path, []).extend(entries)
+        out["comments"] = comments
+    return out
+
+
+#: words of a 400 saying robot comments are not taken at all (not that one is wrong)
+NOT_TAKEN = ("support", "removed", "no longer", "not allowed", "disabled", "unknown",
+             "unrecognized")
+
+
+def refuses_robot_comments(exc: GerritRestError) -> bool:
+    """Whether Gerrit's answer says it takes no robot comments: a 400 naming them as
+    not supported (not one saying a robot comment lacks a field)."""
+    text = (exc.body or str(exc)).lower()
+    return exc.status == 400 and "robot" in text and any(w in text for w in NOT_TAKEN)
+
+
+def robot_comments_supported(version: str) -> bool:
+    """Whether a Gerrit of ``version`` (``3.9.1``, ``3.13.0-rc2``) takes robot comments."""
+    m = re.match(r"\s*(\d+)\.(\d+)", version)
+    return m is None or (int(m.group(1)), int(m.group(2))) < NO_ROBOT_COMMENTS
+
+
+def gerrit_timestamp(epoch: float) -> str:
+    """Gerrit's ``yyyy-mm-dd hh:mm:ss.fffffffff`` (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + \
+        f".{int(round((epoch % 1) * 1e9)) % 1_000_000_000:09d}"
+
+
+def check_input(checks_api: Mapping[str, Any], *, message: str, url: str | None,
+                now: float) -> dict[str, Any]:
+    """The plugin's CheckInput for a ``checks-api`` option: its message, else the
+    report's first line; ``started`` when it runs, ``finished`` when it is done."""
+    state = str(checks_api["state"])
+    headline = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    check: dict[str, Any] = {"checker_uuid": str(checks_api["checker"]), "state": state,
+                             "message": str(checks_api.get("message") or headline)[:1000]}
+    if url:
+        check["url"] = url
+    if state == STARTED_STATE:
+        check["started"] = gerrit_timestamp(now)
+    if state in FINISHED_STATES:
+        check["finished"] = gerrit_timestamp(now)
+    return check
 
 
 class GerritReporter:
     """Reviews and submits on one Gerrit connection."""
 
     def __init__(self, name: str, rest: GerritRest, source: GerritSource, store: Store,
-                 clock: Clock, repos: GerritRepos):
+                 clock: Clock, repos: GerritRepos, *, web_url: str = ""):
         self.name = name
         self.rest = rest
         self.source = source
         self.store = store
+        self.clock = clock
         self.outbox = Outbox(store, name, clock)
         self.repos = repos
+        #: the dashboard, for the links of robot comments and checks
+        self.web_url = web_url.rstrip("/")
+        #: whether this Gerrit takes robot comments (None: not known yet)
+        self.robot_comments: bool | None = None
 
     # ------------------------------------------------------------ reviews
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
@@ -93,7 +210,9 @@ class GerritReporter:
                file_comments: dict[str, list[dict[str, Any]]] | None = None,
                options: Mapping[str, Any] | None = None, comment: bool = True) -> None:
         """Record a review of the tested patch set (default: the current one) in the
-        outbox. ``comment`` false: the votes only. The reporter has no options."""
+        outbox, and the check of ``checks-api`` when the pipeline has one (then without
+        a review when there is nothing to review: no comment, no votes). ``comment``
+        false: the votes only."""
         change = self.source.cached(number)  # the scheduler has just read it
         if patchset is None:
             change = self.source.get_change(number)  # asks Gerrit only here
@@ -101,32 +220,44 @@ class GerritReporter:
                 raise UserError(f"Gerrit {self.name} has no change {number} to report on")
             patchset = change.patchset
         tested = patchset
+        checks_api = dict((options or {}).get("checks-api") or ())
+        robots = None
+        if comment and file_comments:
+            robots = robot_comments(file_comments, web_url=self.web_url,
+                                    run_id=f"{tenant}:{pipeline}:{number},{tested}")
         review = review_input(message if comment else None, labels=votes or None,
-                              comments=gerrit_comments(file_comments or {}) if comment
-                              else None, tag=f"autogenerated:zuulish:{pipeline}")
-        if not comment and not votes:
-            log.info("gerrit %s: nothing to report on change %s (no comment, no votes)",
-                     self.name, number)
-        self.outbox.put(REVIEW, outbox_key(number), {
-            "project": change.project if change is not None else None, "number": number,
-            "patchset": tested, "review": review,
-            "meta": {"tenant": tenant, "pipeline": pipeline, "action": action,
-                     "patchset": tested, "result": result}})
+                              robot_comments=robots, tag=f"autogenerated:zuulish:{pipeline}")
+        base = {"project": change.project if change is not None else None, "number": number,
+                "patchset": tested,
+                "meta": {"tenant": tenant, "pipeline": pipeline, "action": action,
+                         "patchset": tested, "result": result}}
+        if comment or votes or not checks_api:
+            if not comment and not votes:
+                log.info("gerrit %s: nothing to report on change %s (no comment, no votes)",
+                         self.name, number)
+            self.outbox.put(REVIEW, outbox_key(number), {**base, "review": review})
+        if checks_api:
+            url = f"{self.web_url}/t/{tenant}/status" if self.web_url else None
+            self.outbox.put(CHECK, outbox_key(number), {**base, "check": check_input(
+                checks_api, message=message, url=url, now=self.clock.now())})
 
     def reported(self, number: int, *, tenant: str, pipeline: str, patchset: int,
                  action: str) -> bool:
-        """Whether such a review is in the outbox (sent, pending or given up on)."""
+        """Whether such a review (or check) is in the outbox (sent, pending or given
+        up on)."""
         wanted = {"tenant": tenant, "pipeline": pipeline, "action": action,
                   "patchset": patchset}
         with self.store.read() as s:
             payloads = s.scalars(select(OutboxRow.payload).where(
-                OutboxRow.connection == self.name, OutboxRow.kind == REVIEW,
+                OutboxRow.connection == self.name, OutboxRow.kind.in_((REVIEW, CHECK)),
                 OutboxRow.key == outbox_key(number))).all()
         return any(all((p or {}).get("meta", {}).get(k) == v for k, v in wanted.items())
                    for p in payloads)
 
     def deliver(self, kind: str, payload: dict[str, Any]) -> None:
         """Make one recorded call (the outbox sender's ``deliver``)."""
+        if kind == CHECK:
+            return self._post_check(payload)
         if kind != REVIEW:
             raise Refused(f"unknown outbox call {kind!r}")
         number = int(payload["number"])
@@ -142,10 +273,65 @@ class GerritReporter:
                              "patch set %s are not applied", self.name, payload["number"],
                              current.get("_number"), tested)
                     review.pop("labels")
-                    if "message" not in review:
+                    if "message" not in review and not review.get("robot_comments"):
                         return  # votes only, and they are not wanted any more
-            self.rest.set_review(ident, str(tested), review)
+            self._set_review(ident, str(tested), review)
         except GerritRestError as exc:
+            if exc.status in REFUSED_STATUSES:
+                raise Refused(str(exc)) from None
+            raise
+
+    def _robot_comments_ok(self) -> bool:
+        """Whether this Gerrit takes robot comments: not from 3.13 on, nor after it
+        refused them once; asked once (a failed question is asked again later)."""
+        if self.robot_comments is None:
+            try:
+                version = self.rest.server_version()
+            except GerritRestError as exc:
+                log.info("gerrit %s: version not known (%s); robot comments are tried",
+                         self.name, exc)
+                return True
+            self.robot_comments = robot_comments_supported(version)
+            if not self.robot_comments:
+                log.info("gerrit %s: Gerrit %s has no robot comments; file comments are "
+                         "posted as plain comments", self.name, version)
+        return self.robot_comments
+
+    def _set_review(self, ident: str, revision: str, review: dict[str, Any]) -> None:
+        """Post ``review``; its robot comments as plain comments where Gerrit takes none
+        (known, or answered with a 400 about them: then remembered)."""
+        if not review.get("robot_comments"):
+            self.rest.set_review(ident, revision, review)
+            return
+        if not self._robot_comments_ok():
+            self.rest.set_review(ident, revision, without_robot_comments(review))
+            return
+        try:
+            self.rest.set_review(ident, revision, review)
+        except GerritRestError as exc:
+            if not refuses_robot_comments(exc):
+                raise
+            log.warning("gerrit %s refuses robot comments (%s); file comments are posted "
+                        "as plain comments from now on", self.name, exc)
+            self.robot_comments = False
+            self.rest.set_review(ident, revision, without_robot_comments(review))
+
+    def _post_check(self, payload: dict[str, Any]) -> None:
+        """Post a recorded CheckInput to the checks plugin. A 404 (no plugin, or no
+        such change) is an error logged and refused: the report's other calls are made."""
+        number = int(payload["number"])
+        ident = change_id(payload["project"], number) if payload.get("project") else str(number)
+        check = dict(payload["check"])
+        try:
+            self.rest.post_check(ident, str(payload["patchset"]), check)
+        except GerritRestError as exc:
+            if exc.status == 404:
+                log.error("gerrit %s: the checks endpoint answered 404 for change %s: "
+                          "Gerrit's checks plugin is not installed (or the change is "
+                          "gone); check %s %s was not reported. Install the plugin or "
+                          "remove checks-api from the pipeline's reporters", self.name,
+                          number, check.get("checker_uuid"), check.get("state"))
+                raise Refused(f"no checks plugin at {exc.url} (404)") from None
             if exc.status in REFUSED_STATUSES:
                 raise Refused(str(exc)) from None
             raise

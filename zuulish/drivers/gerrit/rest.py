@@ -231,6 +231,14 @@ class GerritRest:
         answer = self.post(f"changes/{change}/revisions/{revision}/review", review)
         return answer if isinstance(answer, dict) else {}
 
+    def post_check(self, change: str | int, revision: str, check: dict[str, Any]
+                   ) -> dict[str, Any]:
+        """Create or update a check (the ``checks`` plugin's CheckInput: checker_uuid,
+        state, message, url, started, finished) on ``revision``; its CheckInfo. A
+        server without the plugin answers 404."""
+        answer = self.post(f"changes/{change}/revisions/{revision}/checks/", check)
+        return answer if isinstance(answer, dict) else {}
+
     def submit(self, change: str | int, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Submit (merge) a change; the merged ChangeInfo. A refusal is a
         :class:`GerritSubmitError` carrying Gerrit's reason."""
