@@ -5,7 +5,12 @@ from zuulish.store.builds import BuildRow
 from zuulish.store.changes import ChangeRow, PatchsetRow, ReportRow
 from zuulish.store.database import Store
 from zuulish.store.events import EventRow
-from zuulish.store.gerrit import GerritSeenEventRow, GerritStreamStateRow
+from zuulish.store.gerrit import (
+    GerritBranchTipRow,
+    GerritChangeStateRow,
+    GerritSeenEventRow,
+    GerritStreamStateRow,
+)
 from zuulish.store.github import GithubDeliveryRow, GithubPatchsetRow, GithubPullRow
 from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow
@@ -15,7 +20,7 @@ from zuulish.store.timers import TimerTickRow
 
 __all__ = [
     "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
-    "GerritSeenEventRow", "GerritStreamStateRow",
+    "GerritBranchTipRow", "GerritChangeStateRow", "GerritSeenEventRow", "GerritStreamStateRow",
     "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",

@@ -3,7 +3,7 @@ and which events were already stored (so a caught-up event is never stored twice
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zuulish.store.base import Base
@@ -32,3 +32,35 @@ class GerritSeenEventRow(Base):
     key: Mapped[str] = mapped_column(String(255))
     at: Mapped[float] = mapped_column(Float)
     event_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class GerritBranchTipRow(Base):
+    """The last known tip of a branch (``ref``: ``refs/heads/...``) of a project of a
+    Gerrit connection, from the ref-updated events stored and the branch listings of
+    catch-ups; a catch-up turns a tip that moved meanwhile into a ref-updated.
+    ``updated_at``: zuulish's time of the last write."""
+
+    __tablename__ = "gerrit_branch_tips"
+
+    connection: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(255), primary_key=True)
+    revision: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class GerritChangeStateRow(Base):
+    """The last known topic, hashtags and work-in-progress flag of a change a Gerrit
+    connection stored events for; a catch-up turns what changed meanwhile into
+    topic-changed, hashtags-changed and wip-state-changed events.
+    ``updated_at``: zuulish's time of the last write."""
+
+    __tablename__ = "gerrit_change_states"
+
+    connection: Mapped[str] = mapped_column(String(255), primary_key=True)
+    change_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    project: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str | None] = mapped_column(Text, default=None)
+    hashtags: Mapped[list[str]] = mapped_column(JSON)
+    wip: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[float] = mapped_column(Float)

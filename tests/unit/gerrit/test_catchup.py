@@ -22,8 +22,9 @@ from zuulish.drivers.gerrit.events import (
     store_event,
     votes_in,
 )
+from zuulish.drivers.gerrit.listener import GerritListener
 from zuulish.drivers.gerrit.rest import GerritRest
-from zuulish.store import EventRow, Store
+from zuulish.store import EventRow, GerritSeenEventRow, Store
 
 VOTE = "Patch Set 2: Code-Review+2 Workflow+1\n\nThanks, looks good to me."
 BOB = {"_account_id": 1000002, "name": "Bob Core", "username": "bob"}
@@ -201,3 +202,253 @@ def test_old_identities_are_forgotten(store: Store, clock: SimulatedClock) -> No
     assert forget_seen(store, "review", before=1_700_003_000) == 0
     assert forget_seen(store, "review", before=1_800_000_000) == 1
     assert store_event(store, "review", event, clock=clock.now) is not None
+
+
+# ---------------------------------------------------------------- compared state
+# ref-updated, topic-changed, hashtags-changed and wip-state-changed: REST keeps no
+# such events, so a catch-up compares the last known branch tips and change states
+# with what REST says now.
+
+PROJECT = "example/widget"
+A, B, C, D, E = ("a" * 40, "b" * 40, "c" * 40, "d" * 40, "e" * 40)
+COMPARED = ("ref-updated", "topic-changed", "hashtags-changed", "wip-state-changed")
+#: Later than every time in the corpus: a catch-up rebuilds none of its events.
+T0 = 1_700_100_000
+
+
+def quiet_change(number: int = 4321) -> dict[str, Any]:
+    """A change whose corpus history is older than the tests' outages."""
+    change = copy.deepcopy(query_change())
+    change.update(_number=number, messages=[], hashtags=["retry"], topic="t1",
+                  updated="2023-11-15 01:00:00.000000000")
+    return change
+
+
+@pytest.fixture
+def world() -> Iterator[FakeGerritRest]:
+    fake = FakeGerritRest()
+    fake.add_change(quiet_change())
+    fake.projects[PROJECT] = {"head": "master", "branches": {}}
+    yield fake
+    fake.close()
+
+
+def reconnected(store: Store, clock: SimulatedClock, gerrit: FakeGerritRest,
+                projects: tuple[str, ...] = (PROJECT,)) -> GerritListener:
+    """A listener whose stream delivered change 4321's topic and the tips of master
+    (A) and old (E), then was cut and came back: events are missing."""
+    rest = GerritRest(gerrit.url, user="zuul", password="secret", retries=0,
+                      sleep=lambda _s: None)
+    listener = GerritListener(store, "review", rest, clock=clock.now,
+                              projects=lambda: projects)
+    listener.on_connect(1)
+    for line in (gerrit.move_branch(PROJECT, "master", A, at=clock.now()),
+                 gerrit.move_branch(PROJECT, "old", E, at=clock.now()),
+                 gerrit.set_topic(4321, "t1", at=clock.now())):
+        listener.handle_line(line)
+    clock.advance(60)
+    assert listener.on_connect(2) is True
+    clock.advance(40)
+    return listener
+
+
+def compared_rows(store: Store) -> list[EventRow]:
+    with store.read() as s:
+        return list(s.scalars(select(EventRow).where(EventRow.type.in_(COMPARED))
+                              .order_by(EventRow.id)))
+
+
+def copies(store: Store, line: bytes) -> int:
+    """How many events with the identity of the stream's ``line`` are stored."""
+    event = normalize(line)
+    assert isinstance(event, NormalizedEvent)
+    with store.read() as s:
+        return len(s.scalars(select(GerritSeenEventRow).where(
+            GerritSeenEventRow.key == event.key)).all())
+
+
+def test_every_compared_kind_missed_while_down_is_stored_once(
+        store: Store, world: FakeGerritRest) -> None:
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world)
+    before = len(compared_rows(store))
+    at = clock.now()
+    missed = [world.set_topic(4321, "t2", at=at),
+              world.set_hashtags(4321, add=("needs-backport",), remove=("retry",), at=at),
+              world.set_wip(4321, True, at=at),
+              world.move_branch(PROJECT, "master", B, at=at),
+              world.move_branch(PROJECT, "stable", C, at=at),
+              world.move_branch(PROJECT, "old", None, at=at)]
+    clock.advance(30)
+    result = listener.catch_up()
+    assert result is not None and (result.stored, result.projects) == (6, 1)
+    rows = compared_rows(store)[before:]
+    for line, row in zip(missed, rows, strict=True):
+        streamed = normalize(line)
+        assert isinstance(streamed, NormalizedEvent)
+        assert copies(store, line) == 1, streamed.key
+        assert (row.type, row.project, row.branch, row.change_number) == (
+            streamed.type, streamed.project, streamed.branch, streamed.change_number)
+        # A branch listing does not say when a tip moved: the catch-up's time stands in.
+        unknown = ("url", "event_created_on") if row.type == "ref-updated" else ("url",)
+        same = {k: v for k, v in streamed.data.items() if k not in unknown}
+        assert {k: row.data.get(k) for k in same} == same, row.type
+        assert at <= row.data["event_created_on"] <= clock.now()
+        assert row.data["source"] == "catch-up"
+    assert [r.data.get("old_topic") for r in rows[:1]] == ["t1"]
+    assert rows[1].data["added"] == ["needs-backport"] and rows[1].data["removed"] == ["retry"]
+    assert rows[2].data["account"] == "alice" and rows[2].patchset == 2
+    assert [(r.data["ref"], r.data["oldrev"], r.data["newrev"]) for r in rows[3:]] == [
+        ("refs/heads/master", A, B), ("refs/heads/stable", "0" * 40, C),
+        ("refs/heads/old", E, "0" * 40)]
+    again = listener.catch_up()
+    assert again is not None and again.stored == 0
+    assert len(compared_rows(store)) == before + 6
+
+
+def test_what_the_new_stream_delivered_before_the_catch_up_is_not_stored_again(
+        store: Store, world: FakeGerritRest) -> None:
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world)
+    streamed = [world.set_topic(4321, "t2", at=clock.now()),
+                world.move_branch(PROJECT, "master", B, at=clock.now())]  # a merge's
+    for line in streamed:
+        listener.handle_line(line)
+    before = len(compared_rows(store))
+    clock.advance(30)
+    result = listener.catch_up()
+    assert result is not None and result.stored == 0
+    assert len(compared_rows(store)) == before
+    assert [copies(store, line) for line in streamed] == [1, 1]
+    # A late copy (the webhooks plugin's) of what the stream delivered: not stored.
+    late = normalize(streamed[1])
+    assert isinstance(late, NormalizedEvent)
+    assert store_event(store, "review", late, clock=clock.now, source="webhook") is None
+
+
+def test_what_a_streamed_event_shows_was_missed_before_it_is_stored_once(
+        store: Store, world: FakeGerritRest) -> None:
+    """Missed while down: topic t1→t2, master A→B; delivered after the reconnection
+    but before the catch-up: t2→t3, B→D. The missed ones are told by the delivered
+    ones' old values, stored before them, and the catch-up adds nothing."""
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world)
+    missed = [world.set_topic(4321, "t2", at=clock.now()),
+              world.move_branch(PROJECT, "master", B, at=clock.now())]
+    clock.advance(10)
+    streamed = [world.set_topic(4321, "t3", at=clock.now()),
+                world.move_branch(PROJECT, "master", D, at=clock.now())]
+    for line in streamed:
+        listener.handle_line(line)
+    result = listener.catch_up()
+    assert result is not None and result.stored == 0
+    assert [copies(store, line) for line in missed + streamed] == [1, 1, 1, 1]
+    rows = compared_rows(store)
+    topics = [(r.data.get("old_topic"), r.data["topic"], r.data["source"])
+              for r in rows if r.type == "topic-changed"]
+    assert topics[-2:] == [("t1", "t2", "deduced"), ("t2", "t3", "stream")]
+
+
+def test_a_change_or_project_first_seen_at_a_catch_up_yields_no_invented_events(
+        store: Store, world: FakeGerritRest) -> None:
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world, projects=(PROJECT, "example/other"))
+    new = quiet_change(5000)
+    new.update(topic="fresh", hashtags=["x"], work_in_progress=True)
+    world.add_change(new)
+    world.set_topic(5000, "fresher", at=clock.now())  # updated now, unknown before
+    world.projects["example/other"] = {"head": "main", "branches": {"main": C}}
+    before = len(compared_rows(store))
+    clock.advance(30)
+    result = listener.catch_up()
+    assert result is not None and result.projects == 2
+    assert len(compared_rows(store)) == before
+    # Recorded all the same: what changes after is found by the next catch-up.
+    assert listener.on_connect(3) is True
+    clock.advance(10)
+    world.set_wip(5000, False, at=clock.now())
+    world.move_branch("example/other", "main", D, at=clock.now())
+    clock.advance(30)
+    result = listener.catch_up()
+    assert [(r.type, r.change_number, r.data.get("wip"), r.data.get("newrev"))
+            for r in compared_rows(store)[before:]] == [
+        ("wip-state-changed", 5000, False, None), ("ref-updated", None, None, D)]
+
+
+@pytest.mark.parametrize("status", [503, 200], ids=["5xx", "html"])
+def test_a_rest_failure_midway_stores_nothing_and_the_next_catch_up_loses_nothing(
+        store: Store, world: FakeGerritRest, status: int) -> None:
+    from zuulish.drivers.gerrit.rest import GerritRestError
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world)
+    covered = covered_until(store, "review")
+    before = stored(store)
+    missed = [world.set_topic(4321, "t2", at=clock.now()),
+              world.move_branch(PROJECT, "master", B, at=clock.now())]
+    world.fail_path, world.fail_status = "/projects/", status  # the changes answer
+    clock.advance(30)
+    with pytest.raises(GerritRestError, match="HTML" if status == 200 else "503"):
+        listener.catch_up()
+    assert any(c.path == "/a/changes/" for c in world.calls)  # it failed midway
+    assert (stored(store), covered_until(store, "review")) == (before, covered)
+    assert listener.gap_pending
+    world.fail_path = None
+    result = listener.catch_up()
+    assert result is not None and result.stored == 2
+    assert [copies(store, line) for line in missed] == [1, 1]
+    assert not listener.gap_pending
+
+
+def test_a_project_gerrit_no_longer_has_is_skipped(store: Store, world: FakeGerritRest,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world, projects=(PROJECT, "gone/away"))
+    world.move_branch(PROJECT, "master", B, at=clock.now())
+    result = listener.catch_up()
+    assert result is not None and (result.stored, result.projects) == (1, 1)
+    assert "Gerrit has no project gone/away (404)" in caplog.text
+
+
+class StreamWhileListing:
+    """Gerrit's REST API, but the stream delivers ``lines`` (to ``deliver``) just
+    after the catch-up has listed the branches: newer than both REST answers."""
+
+    def __init__(self, rest: GerritRest, lines: list[bytes]):
+        self.rest, self.lines = rest, lines
+        self.deliver: Any = None
+
+    def query_changes(self, query: str, options: Any = (), limit: int | None = None
+                      ) -> list[dict[str, Any]]:
+        return self.rest.query_changes(query, options, limit)
+
+    def branches(self, project: str) -> dict[str, str]:
+        answer = self.rest.branches(project)
+        while self.lines:
+            self.deliver(self.lines.pop(0))
+        return answer
+
+
+def test_a_catch_up_does_not_undo_what_the_stream_delivered_while_it_read(
+        store: Store, world: FakeGerritRest) -> None:
+    clock = SimulatedClock(start=T0)
+    listener = reconnected(store, clock, world)
+    missed = [world.set_topic(4321, "t2", at=clock.now()),
+              world.move_branch(PROJECT, "master", B, at=clock.now())]
+    clock.advance(10)
+    answers = world.changes[4321]["topic"], dict(world.projects[PROJECT]["branches"])
+    streamed = [world.set_topic(4321, "t3", at=clock.now()),
+                world.move_branch(PROJECT, "master", D, at=clock.now())]
+    # REST answers as before the streamed ones (they happen while it is read).
+    world.changes[4321]["topic"], world.projects[PROJECT]["branches"] = answers
+    reader = StreamWhileListing(listener.rest, list(streamed))  # type: ignore[arg-type]
+    reader.deliver = lambda line: (clock.advance(1), listener.handle_line(line))
+    listener.rest = reader
+    result = listener.catch_up()
+    assert result is not None and result.stored == 0
+    assert [copies(store, line) for line in missed + streamed] == [1, 1, 1, 1]
+    topics = [(r.data.get("old_topic"), r.data["topic"]) for r in compared_rows(store)
+              if r.type == "topic-changed"]
+    assert topics[-2:] == [("t1", "t2"), ("t2", "t3")]  # not t3→t2 after them
+    refs = [(r.data["oldrev"], r.data["newrev"]) for r in compared_rows(store)
+            if r.type == "ref-updated" and r.branch == "master"]
+    assert refs[-2:] == [(A, B), (B, D)]

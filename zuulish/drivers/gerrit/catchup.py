@@ -6,29 +6,47 @@ for clock skew and events in flight) are queried, and what happened to each is
 turned back into the events the stream would have sent: new patch sets
 (patchset-created), review messages and votes (comment-added, votes read from
 Gerrit's ``Patch Set N: Label+V`` line), abandons and restores, and merges.
-Each is stored through :func:`~zuulish.drivers.gerrit.events.store_event`, which
-skips what the stream already delivered, so nothing is lost and nothing doubled.
 
-Not rebuilt (REST does not keep them as events): ref-updated, topic-changed,
-hashtags-changed, wip-state-changed and private-state-changed.
+What REST keeps no record of is rebuilt by comparing state (``snapshots.py``):
+the topic, hashtags and work-in-progress flag of each queried change, against
+what zuulish last knew of it, become topic-changed, hashtags-changed and
+wip-state-changed; the branches of each watched project (the tenants' projects
+on this connection, and those ref-updated events were stored for), listed over
+REST, against their last known tips, become ref-updated (creations and
+deletions with Gerrit's ``000...0``). A change or project seen for the first
+time is recorded without invented events. Several moves of one branch (or
+toggles of one flag) during the outage come back as one event, from the last
+known state to the present one.
+
+Every REST answer is read before anything is stored, then everything is stored
+in one transaction through :func:`~zuulish.drivers.gerrit.events.store_locked`,
+which skips what the stream already delivered, so nothing is lost and nothing
+doubled; a REST failure stores nothing and leaves the covered time where it
+was, for the next catch-up to look again.
+
+Not rebuilt: private-state-changed, and tags (only branches are compared).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from zuulish.drivers.gerrit import snapshots
 from zuulish.drivers.gerrit.events import (
     NormalizedEvent,
     event_key,
     mark_covered,
-    store_event,
+    normalize,
+    store_locked,
     votes_in,
 )
+from zuulish.drivers.gerrit.rest import GerritRestError
 from zuulish.store import Store
+from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +65,8 @@ class ChangeQuery(Protocol):
     def query_changes(self, query: str, options: Any = ..., limit: int | None = None
                       ) -> list[dict[str, Any]]: ...
 
+    def branches(self, project: str) -> dict[str, str]: ...
+
 
 @dataclass(frozen=True)
 class CatchUpResult:
@@ -56,6 +76,7 @@ class CatchUpResult:
     changes: int
     stored: int
     duplicates: int
+    projects: int = 0  # projects whose branches were listed
 
 
 def parse_timestamp(value: str) -> float:
@@ -170,7 +191,18 @@ def _change_events(change: dict[str, Any], since: float) -> list[NormalizedEvent
 
 
 _ORDER = {"patchset-created": 0, "comment-added": 1, "change-abandoned": 2,
-          "change-restored": 2, "change-merged": 3}
+          "change-restored": 2, "topic-changed": 2, "hashtags-changed": 2,
+          "wip-state-changed": 2, "change-merged": 3, "ref-updated": 4}
+
+
+def _order(event: NormalizedEvent) -> tuple[float, int, int, int]:
+    return (event.created_on or 0.0, event.change_number or 0, _ORDER.get(event.type, 9),
+            event.patchset or 0)
+
+
+def _usable(change: Any) -> bool:
+    return isinstance(change, dict) and isinstance(change.get("_number"), int) \
+        and isinstance(change.get("project"), str)
 
 
 def missed_events(changes: list[dict[str, Any]], since: float) -> list[NormalizedEvent]:
@@ -178,25 +210,42 @@ def missed_events(changes: list[dict[str, Any]], since: float) -> list[Normalize
     happened at or after ``since``, oldest first. Pure: no I/O."""
     events: list[NormalizedEvent] = []
     for change in changes:
-        if not isinstance(change, dict) or not isinstance(change.get("_number"), int) \
-                or not isinstance(change.get("project"), str):
+        if not _usable(change):
             log.warning("gerrit catch-up: skipping a change without a number or project: %r",
                         str(change)[:120])
             continue
         events.extend(_change_events(change, since))
-    return sorted(events, key=lambda e: (e.created_on or 0.0, e.change_number or 0,
-                                         _ORDER.get(e.type, 9), e.patchset or 0))
+    return sorted(events, key=_order)
+
+
+def list_branches(rest: ChangeQuery, projects: Iterable[str], connection: str
+                  ) -> dict[str, dict[str, str]]:
+    """The branches of each of ``projects`` (project → ref → revision); a project
+    Gerrit does not have (404) is left out and said so, any other failure raises."""
+    listings: dict[str, dict[str, str]] = {}
+    for project in projects:
+        try:
+            listings[project] = rest.branches(project)
+        except GerritRestError as exc:
+            if exc.status != 404:
+                raise
+            log.warning("gerrit %s: catch-up: Gerrit has no project %s (404); its "
+                        "branches are not compared", connection, project)
+    return listings
 
 
 def catch_up(store: Store, connection: str, rest: ChangeQuery, *, since: float,
              clock: Callable[[], float], margin: float = DEFAULT_MARGIN,
-             query: str | None = None) -> CatchUpResult:
+             query: str | None = None, projects: Iterable[str] = ()) -> CatchUpResult:
     """Store the events of ``connection`` missed since ``since`` (Gerrit's epoch
     seconds), once each; afterwards everything up to the query's start is covered.
 
-    ``query`` narrows the changes asked for (for example ``project:foo``); a REST
-    failure raises :class:`~zuulish.drivers.gerrit.rest.GerritRestError` and
-    leaves the covered time where it was, so the next catch-up looks again.
+    ``query`` narrows the changes asked for (for example ``project:foo``);
+    ``projects``: the projects whose branches are compared (with those whose tips
+    are known already). A REST failure raises
+    :class:`~zuulish.drivers.gerrit.rest.GerritRestError` before anything is
+    stored and leaves the covered time where it was, so the next catch-up looks
+    again.
     """
     started = clock()
     start = since - margin
@@ -204,16 +253,37 @@ def catch_up(store: Store, connection: str, rest: ChangeQuery, *, since: float,
     if query:
         q = f"{q} ({query})"
     changes = rest.query_changes(q, options=CATCH_UP_OPTIONS)
+    with store.read() as s:
+        watched = sorted(set(projects) | set(snapshots.known_projects(s, connection)))
+    listings = list_branches(rest, watched, connection)
+    rebuilt = missed_events(changes, start)
     stored = duplicates = 0
-    for event in missed_events(changes, start):
-        if store_event(store, connection, event, clock=clock, source="catch-up",
-                       cover=False) is None:
-            duplicates += 1
-        else:
-            stored += 1
+    with store.session() as s:
+        store.lock(s, f"gerrit-events:{connection}")
+        now = clock()
+        raw: list[dict[str, Any]] = []
+        for change in changes:
+            if _usable(change):
+                updated = _when(change.get("updated"))
+                raw.extend(snapshots.change_changes(
+                    s, connection, change, started=started, now=now,
+                    updated=updated if updated is not None else started))
+        for project, branches in listings.items():
+            raw.extend(snapshots.branch_changes(s, connection, project, branches,
+                                                started=started, now=now))
+        compared = [e for e in map(normalize, raw) if isinstance(e, NormalizedEvent)]
+        noted = {id(e) for e in rebuilt}
+        for event in sorted([*rebuilt, *compared], key=_order):
+            if store_locked(s, connection, event, now=now, source="catch-up", cover=False,
+                            note=id(event) in noted) is None:
+                duplicates += 1
+            else:
+                stored += 1
+    if stored:
+        store.notifier.notify(channels.SCHEDULER)
     mark_covered(store, connection, started, clock=clock)
-    log.info("gerrit %s: caught up since %s: %d change(s), %d missed event(s) stored, "
-             "%d already there", connection, format_timestamp(start), len(changes), stored,
-             duplicates)
+    log.info("gerrit %s: caught up since %s: %d change(s), %d project(s), %d missed "
+             "event(s) stored, %d already there", connection, format_timestamp(start),
+             len(changes), len(listings), stored, duplicates)
     return CatchUpResult(since=start, changes=len(changes), stored=stored,
-                         duplicates=duplicates)
+                         duplicates=duplicates, projects=len(listings))

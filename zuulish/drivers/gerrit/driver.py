@@ -5,7 +5,8 @@
 - a :class:`GerritRest` at ``baseurl`` (authenticated when a password is set);
 - a listener storing stream lines (and webhook bodies) as trigger events, which
   drops the source's cached copy of a change before an event about it is stored
-  (store_event then wakes the scheduler);
+  (store_event then wakes the scheduler); its catch-ups compare the branches of
+  the projects the tenant file gives this connection;
 - the ``stream-events`` reader as a service (unless ``stream_events: false``);
 - the outbox sender posting the reporter's reviews;
 - git credentials (the user and HTTP password) for ``<baseurl>/a/``;
@@ -16,10 +17,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
+from zuulish.config.tenant import load_tenants
 from zuulish.drivers.gerrit.catchup import CatchUpResult
 from zuulish.drivers.gerrit.events import NormalizedEvent, normalize
 from zuulish.drivers.gerrit.listener import GerritListener
@@ -33,6 +36,7 @@ from zuulish.drivers.gerrit.webhook import GerritWebhook
 from zuulish.drivers.outbox import OutboxSender
 from zuulish.drivers.registry import ConnectionParts, DriverContext, Service
 from zuulish.merger.credentials import static_credentials
+from zuulish.model import TIMER
 from zuulish.store import Store
 
 
@@ -56,6 +60,18 @@ class ChangeListener(GerritListener):
     def catch_up(self) -> CatchUpResult | None:
         self.source.invalidate(None)
         return super().catch_up()
+
+
+def tenant_projects(ctx: DriverContext, connection: str) -> Callable[[], list[str]]:
+    """The projects the tenant file gives ``connection`` (read when called, so a
+    reconfiguration is seen by the next catch-up)."""
+
+    def projects() -> list[str]:
+        names = {*ctx.config.connections, TIMER}
+        return sorted({p.name for tenant in load_tenants(ctx.config.tenant_file, names)
+                       for p in tenant.projects if p.connection == connection})
+
+    return projects
 
 
 def make_rest(settings: GerritSettings) -> GerritRest:
@@ -88,7 +104,8 @@ def make_connection(name: str, options: dict[str, Any], ctx: DriverContext) -> C
     ctx.change_urls.register(name, source.resolve_change_url)
     reporter = GerritReporter(name, rest, source, ctx.store, ctx.clock, repos,
                               web_url=ctx.config.web_url)
-    listener = ChangeListener(ctx.store, name, rest, source, clock=ctx.clock.now)
+    listener = ChangeListener(ctx.store, name, rest, source, clock=ctx.clock.now,
+                              projects=tenant_projects(ctx, name))
     services: list[Service] = [OutboxSender(ctx.store, name, reporter.deliver, ctx.clock)]
     if settings.stream_events:
         assert settings.sshkey is not None  # read_gerrit_settings checked it

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from zuulish.drivers.gerrit import snapshots
 from zuulish.store import EventRow, GerritSeenEventRow, GerritStreamStateRow, Store
 from zuulish.store import notify as channels
 
@@ -146,7 +147,8 @@ def comment_digest(comment: str) -> str:
 def _event_key(type_: str, *, project: str, change: int | None = None,
               patchset: int | None = None, account: str | None = None,
               comment: str | None = None, ref: str | None = None,
-              oldrev: str | None = None, newrev: str | None = None) -> tuple[str, bool]:
+              oldrev: str | None = None, newrev: str | None = None,
+              state: str | None = None) -> tuple[str, bool]:
     """(identity, repeatable), before shortening."""
     if type_ == "patchset-created":
         return f"{type_}:{change}:{patchset}", False
@@ -156,6 +158,8 @@ def _event_key(type_: str, *, project: str, change: int | None = None,
         return f"{type_}:{change}:{patchset}:{account}:{comment_digest(comment or '')}", True
     if type_ == "ref-updated":
         return f"{type_}:{project}:{ref}:{oldrev}:{newrev}", False
+    if state is not None:  # a topic, hashtag, WIP or private change: what it became
+        return f"{type_}:{change}:{comment_digest(state)}", True
     return f"{type_}:{change}", True
 
 
@@ -179,12 +183,15 @@ def votes_in(message: str) -> dict[str, int]:
 def event_key(type_: str, *, project: str, change: int | None = None,
               patchset: int | None = None, account: str | None = None,
               comment: str | None = None, ref: str | None = None,
-              oldrev: str | None = None, newrev: str | None = None) -> tuple[str, bool]:
+              oldrev: str | None = None, newrev: str | None = None,
+              state: str | None = None) -> tuple[str, bool]:
     """(identity, repeatable) of an event, computed alike for the stream's and a
-    catch-up's copy of it; at most 255 characters (longer ones are hashed)."""
+    catch-up's copy of it; at most 255 characters (longer ones are hashed).
+    ``state``: what a topic, hashtags, WIP or private change changed (see
+    :func:`state_of_change`), so that two such changes close together stay two."""
     key, repeatable = _event_key(type_, project=project, change=change, patchset=patchset,
                                  account=account, comment=comment, ref=ref, oldrev=oldrev,
-                                 newrev=newrev)
+                                 newrev=newrev, state=state)
     if len(key) > 255:
         key = f"{type_}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
     return key, repeatable
@@ -365,10 +372,27 @@ def _change_event(kind: str, obj: dict[str, Any]) -> NormalizedEvent:
     if created is not None:
         data["event_created_on"] = created
     key, repeatable = event_key(kind, project=project, change=number, patchset=patchset,
-                                account=account, comment=comment)
+                                account=account, comment=comment,
+                                state=state_of_change(kind, data))
     return NormalizedEvent(type=kind, project=project, branch=branch, change_number=number,
                            patchset=patchset, data=data, created_on=created, key=key,
                            repeatable=repeatable)
+
+
+def state_of_change(kind: str, data: dict[str, Any]) -> str | None:
+    """What a topic-changed, hashtags-changed, wip-state-changed or
+    private-state-changed event (normalised ``data``) changed, as text; None for
+    other kinds."""
+    if kind == "topic-changed":
+        return f"{data.get('old_topic') or ''}\0{data.get('topic') or ''}"
+    if kind == "hashtags-changed":
+        return "+{}\0-{}".format(",".join(sorted(data.get("added") or ())),
+                                 ",".join(sorted(data.get("removed") or ())))
+    if kind == "wip-state-changed":
+        return f"wip={data.get('wip') is True}"
+    if kind == "private-state-changed":
+        return f"private={data.get('private') is True}"
+    return None
 
 
 def _seen(session: Any, connection: str, event: NormalizedEvent) -> bool:
@@ -387,27 +411,49 @@ def store_event(store: Store, connection: str, event: NormalizedEvent, *,
     """Store ``event`` for ``connection`` unless it was stored already; the new
     event's id, or None for a duplicate. With ``cover``, moves the connection's
     covered time on to the event's time (not while an earlier gap is still being
-    caught up). ``source`` (stream, webhook, catch-up) is kept in data."""
-    now = clock()
-    at = event.created_on if event.created_on is not None else now
+    caught up). ``source`` (stream, webhook, catch-up) is kept in data. The last
+    known branch tips and change states (``snapshots.py``) follow what is stored."""
     with store.session() as s:
         store.lock(s, f"gerrit-events:{connection}")
-        if _seen(s, connection, event):
-            log.debug("gerrit %s: %s already stored", connection, event.key)
-            return None
-        row = EventRow(connection=connection, type=event.type, project=event.project,
-                       branch=event.branch, change_number=event.change_number,
-                       patchset=event.patchset, data={**event.data, "source": source},
-                       created_at=now)
-        s.add(row)
-        s.flush()
-        s.add(GerritSeenEventRow(connection=connection, key=event.key, at=at,
-                                 event_id=row.id))
-        if cover:
-            _cover(s, connection, at, now)
-        event_id = row.id
-    store.notifier.notify(channels.SCHEDULER)
+        event_id = store_locked(s, connection, event, now=clock(), source=source,
+                                cover=cover)
+    if event_id is not None:
+        store.notifier.notify(channels.SCHEDULER)
     return event_id
+
+
+def store_locked(session: Any, connection: str, event: NormalizedEvent, *, now: float,
+                 source: str, cover: bool, note: bool = True) -> int | None:
+    """:func:`store_event` inside a transaction that holds the connection's lock
+    (``gerrit-events:<connection>``). A stream event that shows, while a gap is
+    open, that a branch tip or a change's state moved unseen before it (its old
+    value is not the last known one) is preceded by the event that was missed
+    (source ``deduced``). With ``note``, the snapshots follow ``event``."""
+    if _seen(session, connection, event):
+        log.debug("gerrit %s: %s already stored", connection, event.key)
+        return None
+    if note and source == "stream" and not cover:
+        for raw in snapshots.missed_before(session, connection, event):
+            deduced = normalize(raw)
+            if isinstance(deduced, NormalizedEvent):
+                log.info("gerrit %s: %s shows a %s that was missed; storing it", connection,
+                         event.key, deduced.key)
+                store_locked(session, connection, deduced, now=now, source="deduced",
+                             cover=False, note=False)
+    at = event.created_on if event.created_on is not None else now
+    row = EventRow(connection=connection, type=event.type, project=event.project,
+                   branch=event.branch, change_number=event.change_number,
+                   patchset=event.patchset, data={**event.data, "source": source},
+                   created_at=now)
+    session.add(row)
+    session.flush()
+    session.add(GerritSeenEventRow(connection=connection, key=event.key, at=at,
+                                   event_id=row.id))
+    if cover:
+        _cover(session, connection, at, now)
+    if note:
+        snapshots.note_stored(session, connection, event, now=now, complete=cover)
+    return int(row.id)
 
 
 def _cover(session: Any, connection: str, until: float, now: float) -> None:

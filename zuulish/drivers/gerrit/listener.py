@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from zuulish.drivers.gerrit.catchup import DEFAULT_MARGIN, CatchUpResult, ChangeQuery, catch_up
@@ -39,7 +39,8 @@ class GerritListener:
     def __init__(self, store: Store, connection: str, rest: ChangeQuery | None, *,
                  clock: Callable[[], float], margin: float = DEFAULT_MARGIN,
                  catch_up_on_start: bool = False, catch_up_query: str | None = None,
-                 keep_seen: float = KEEP_SEEN):
+                 keep_seen: float = KEEP_SEEN,
+                 projects: Callable[[], Iterable[str]] | None = None):
         self.store = store
         self.connection = connection
         self.rest = rest
@@ -48,6 +49,9 @@ class GerritListener:
         self.catch_up_on_start = catch_up_on_start
         self.catch_up_query = catch_up_query
         self.keep_seen = keep_seen
+        #: The projects whose branches a catch-up compares (the tenants' projects
+        #: on this connection); those seen in ref-updated events are added to them.
+        self.projects = projects
         self._gaps = 0  # gaps opened (reconnections, dropped output)
         self._filled = 0  # of those, how many a finished catch-up has filled
         self._lock = threading.Lock()
@@ -123,11 +127,25 @@ class GerritListener:
             self._filled_up_to(target)
             return None
         result = catch_up(self.store, self.connection, self.rest, since=since,
-                          clock=self.clock, margin=self.margin, query=self.catch_up_query)
+                          clock=self.clock, margin=self.margin, query=self.catch_up_query,
+                          projects=self._watched())
         self._filled_up_to(target)
         self.catch_ups.append(result)
         self.forget_old()
         return result
+
+    def _watched(self) -> list[str]:
+        """The projects to compare branches of; none (but those already seen) when
+        they cannot be known now (said in the log)."""
+        if self.projects is None:
+            return []
+        try:
+            return sorted(set(self.projects()))
+        except Exception as exc:  # a broken tenant file must not stop the catch-up
+            log.warning("gerrit %s: catch-up: cannot tell the tenants' projects (%s); "
+                        "comparing the branches of the projects seen in events only",
+                        self.connection, exc)
+            return []
 
     def _filled_up_to(self, target: int) -> None:
         """Gaps opened while a catch-up ran stay open for the next one."""

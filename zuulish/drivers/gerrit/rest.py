@@ -260,6 +260,18 @@ class GerritRest:
         changes = answer.get("changes") if isinstance(answer, dict) else None
         return changes if isinstance(changes, list) else []
 
+    def branches(self, project: str) -> dict[str, str]:
+        """The branches of ``project``: ``refs/heads/X`` → the revision at its tip
+        (``HEAD`` and ``refs/meta/config``, which Gerrit lists too, left out)."""
+        path = f"projects/{quote(project, safe='')}/branches/"
+        answer = self.get(path)
+        if not isinstance(answer, list):
+            raise GerritRestError(f"the branches of {project} are not a list",
+                                  url=self.url(path))
+        return {str(b["ref"]): str(b["revision"]) for b in answer
+                if isinstance(b, dict) and isinstance(b.get("ref"), str)
+                and b["ref"].startswith("refs/heads/") and isinstance(b.get("revision"), str)}
+
     def server_version(self) -> str:
         """Gerrit's version, such as ``3.9.1``."""
         answer = self.get("config/server/version")
