@@ -76,3 +76,26 @@ def test_a_missing_ssh_key_is_a_configuration_error(tmp_path: Path, store: Store
                             "sshkey: nope}")
     with pytest.raises(ConfigError, match="sshkey: no file"):
         make_connections(load_server_config(path), store)
+
+
+def test_a_catch_up_compares_the_branches_of_the_tenants_projects_on_its_connection(
+        tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "id").write_bytes(key.export_private_key())
+    (tmp_path / "known_hosts").write_text("")
+    tenants = tmp_path / "main.yaml"
+    tenants.write_text("- tenant:\n    name: a\n    source:\n"
+                       "      review: {config-projects: [org/config], "
+                       "untrusted-projects: [org/app]}\n"
+                       "      forge: {untrusted-projects: [org/local]}\n"
+                       "- tenant:\n    name: b\n    source:\n"
+                       "      review: {untrusted-projects: [org/app, org/lib]}\n")
+    path = config(tmp_path, "{driver: gerrit, server: review.example.org, user: zuul, "
+                            "sshkey: id, known_hosts: known_hosts}")
+    conns = make_connections(load_server_config(path), store)
+    stream = next(s for s in conns.services if isinstance(s, GerritStream))
+    listener = stream._on_gap.__self__  # type: ignore[union-attr]
+    assert listener._watched() == ["org/app", "org/config", "org/lib"]
+    tenants.write_text("- tenant: [not, a, mapping]\n")
+    assert listener._watched() == []
+    assert "cannot tell the tenants' projects" in caplog.text

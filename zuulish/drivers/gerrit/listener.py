@@ -5,7 +5,11 @@ events, with the gaps after disconnections caught up through REST.
 calls (``on_line``, ``on_connect``, ``on_gap``) and what a webhook handler calls
 (:meth:`GerritListener.handle_event`). While a gap is being caught up, events
 from the new stream are stored but do not move the covered time on, so a
-catch-up that fails is looked for again from where the stream was last complete.
+catch-up that fails is looked for again from where the stream was last complete;
+such an event whose old value (a ref-updated's old revision, a topic-changed's
+old topic...) is not the last known one also brings in the event that was missed
+before it. A catch-up compares the branches of ``projects`` (the tenants'
+projects on this connection) with their last known tips.
 """
 
 from __future__ import annotations
