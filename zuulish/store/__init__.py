@@ -6,8 +6,8 @@ from zuulish.store.changes import ChangeRow, PatchsetRow, ReportRow
 from zuulish.store.database import Store
 from zuulish.store.events import EventRow
 from zuulish.store.gerrit import (
-    GerritBranchTipRow,
     GerritChangeStateRow,
+    GerritRefTipRow,
     GerritSeenEventRow,
     GerritStreamStateRow,
 )
@@ -20,7 +20,7 @@ from zuulish.store.timers import TimerTickRow
 
 __all__ = [
     "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
-    "GerritBranchTipRow", "GerritChangeStateRow", "GerritSeenEventRow", "GerritStreamStateRow",
+    "GerritChangeStateRow", "GerritRefTipRow", "GerritSeenEventRow", "GerritStreamStateRow",
     "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",

@@ -34,13 +34,14 @@ class GerritSeenEventRow(Base):
     event_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
-class GerritBranchTipRow(Base):
-    """The last known tip of a branch (``ref``: ``refs/heads/...``) of a project of a
-    Gerrit connection, from the ref-updated events stored and the branch listings of
-    catch-ups; a catch-up turns a tip that moved meanwhile into a ref-updated.
+class GerritRefTipRow(Base):
+    """The last known revision of a branch or tag (``ref``: ``refs/heads/...``,
+    ``refs/tags/...``) of a project of a Gerrit connection, from the ref-updated
+    events stored and the listings of catch-ups; a catch-up turns a ref that moved
+    meanwhile into a ref-updated.
     ``updated_at``: zuulish's time of the last write."""
 
-    __tablename__ = "gerrit_branch_tips"
+    __tablename__ = "gerrit_ref_tips"
 
     connection: Mapped[str] = mapped_column(String(255), primary_key=True)
     project: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -66,7 +66,8 @@ class FakeGerritRest:
     delay: float = 0.0  # seconds before each answer
     submit_refusal: str | None = None  # a 409's text/plain body
     calls: list[Call] = field(default_factory=list)
-    #: project -> {"head": branch, "branches": {branch: sha}} (``/projects/`` answers)
+    #: project -> {"head": branch, "branches": {branch: sha}, "tags": {tag: sha}}
+    #: (``/projects/`` answers; tags optional)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     robot_comments: str = "ok"  # ok | removed (400, as a Gerrit without them)
     checks_plugin: bool = True
@@ -183,18 +184,21 @@ class FakeGerritRest:
                                   changer={"username": user})
 
     def move_branch(self, project: str, branch: str, revision: str | None, *,
-                    at: float | None = None) -> bytes:
-        """Point ``branch`` of ``project`` at ``revision`` (None: delete it)."""
+                    at: float | None = None, kind: str = "branches") -> bytes:
+        """Point ``branch`` of ``project`` at ``revision`` (None: delete it); with
+        ``kind="tags"``, a tag."""
         state = self.projects.setdefault(project, {"head": branch, "branches": {}})
+        refs = state.setdefault(kind, {})
         zero = "0" * 40
-        old = state["branches"].get(branch, zero)
+        old = refs.get(branch, zero)
         if revision is None:
-            state["branches"].pop(branch, None)
+            refs.pop(branch, None)
         else:
-            state["branches"][branch] = revision
+            refs[branch] = revision
         at = time.time() if at is None else at
+        prefix = "refs/tags/" if kind == "tags" else "refs/heads/"
         return self._line({"refUpdate": {"oldRev": old, "newRev": revision or zero,
-                                         "refName": f"refs/heads/{branch}",
+                                         "refName": f"{prefix}{branch}",
                                          "project": project},
                            "type": "ref-updated", "eventCreatedOn": int(at)})
 
@@ -375,6 +379,9 @@ class FakeGerritRest:
                 "inherited_value": submit}, "submit_type": submit})
         if rest == "/HEAD":
             return self._json(h, f"refs/heads/{state['head']}")
+        if rest == "/tags/":
+            return self._json(h, [{"ref": f"refs/tags/{t}", "revision": sha}
+                                  for t, sha in sorted(state.get("tags", {}).items())])
         if rest == "/branches/":
             return self._json(h, [{"ref": "HEAD", "revision": state["head"]},
                                   {"ref": "refs/meta/config", "revision": "0" * 40}]

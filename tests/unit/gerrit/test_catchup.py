@@ -278,10 +278,11 @@ def test_every_compared_kind_missed_while_down_is_stored_once(
               world.set_wip(4321, True, at=at),
               world.move_branch(PROJECT, "master", B, at=at),
               world.move_branch(PROJECT, "stable", C, at=at),
+              world.move_branch(PROJECT, "v1", D, at=at, kind="tags"),
               world.move_branch(PROJECT, "old", None, at=at)]
     clock.advance(30)
     result = listener.catch_up()
-    assert result is not None and (result.stored, result.projects) == (6, 1)
+    assert result is not None and (result.stored, result.projects) == (7, 1)
     rows = compared_rows(store)[before:]
     for line, row in zip(missed, rows, strict=True):
         streamed = normalize(line)
@@ -300,10 +301,10 @@ def test_every_compared_kind_missed_while_down_is_stored_once(
     assert rows[2].data["account"] == "alice" and rows[2].patchset == 2
     assert [(r.data["ref"], r.data["oldrev"], r.data["newrev"]) for r in rows[3:]] == [
         ("refs/heads/master", A, B), ("refs/heads/stable", "0" * 40, C),
-        ("refs/heads/old", E, "0" * 40)]
+        ("refs/tags/v1", "0" * 40, D), ("refs/heads/old", E, "0" * 40)]
     again = listener.catch_up()
     assert again is not None and again.stored == 0
-    assert len(compared_rows(store)) == before + 6
+    assert len(compared_rows(store)) == before + 7
 
 
 def test_what_the_new_stream_delivered_before_the_catch_up_is_not_stored_again(
@@ -411,7 +412,7 @@ def test_a_project_gerrit_no_longer_has_is_skipped(store: Store, world: FakeGerr
 
 class StreamWhileListing:
     """Gerrit's REST API, but the stream delivers ``lines`` (to ``deliver``) just
-    after the catch-up has listed the branches: newer than both REST answers."""
+    after the catch-up has listed the tags: newer than every REST answer."""
 
     def __init__(self, rest: GerritRest, lines: list[bytes]):
         self.rest, self.lines = rest, lines
@@ -422,7 +423,10 @@ class StreamWhileListing:
         return self.rest.query_changes(query, options, limit)
 
     def branches(self, project: str) -> dict[str, str]:
-        answer = self.rest.branches(project)
+        return self.rest.branches(project)
+
+    def tags(self, project: str) -> dict[str, str]:
+        answer = self.rest.tags(project)
         while self.lines:
             self.deliver(self.lines.pop(0))
         return answer

@@ -233,3 +233,18 @@ def test_related_changes(client: GerritRest, gerrit: FakeGerritRest) -> None:
     gerrit.related[4321] = [{"_change_number": 4322, "_revision_number": 1}]
     assert client.related_changes("4321") == [{"_change_number": 4322,
                                                "_revision_number": 1}]
+
+
+def test_branches_and_tags_are_listed_by_full_ref(client: GerritRest,
+                                                  gerrit: FakeGerritRest) -> None:
+    gerrit.projects["org/a b"] = {"head": "main", "branches": {"main": "a" * 40,
+                                                               "stable/1": "b" * 40},
+                                  "tags": {"v1": "c" * 40}}
+    # Gerrit lists HEAD and refs/meta/config among the branches: they are not branches.
+    assert client.branches("org/a b") == {"refs/heads/main": "a" * 40,
+                                          "refs/heads/stable/1": "b" * 40}
+    assert client.tags("org/a b") == {"refs/tags/v1": "c" * 40}
+    assert gerrit.calls[-1].path == "/a/projects/org%2Fa%20b/tags/"  # one path segment
+    with pytest.raises(GerritRestError) as missing:
+        client.branches("org/none")
+    assert missing.value.status == 404

@@ -10,10 +10,10 @@ Gerrit's ``Patch Set N: Label+V`` line), abandons and restores, and merges.
 What REST keeps no record of is rebuilt by comparing state (``snapshots.py``):
 the topic, hashtags and work-in-progress flag of each queried change, against
 what zuulish last knew of it, become topic-changed, hashtags-changed and
-wip-state-changed; the branches of each watched project (the tenants' projects
-on this connection, and those ref-updated events were stored for), listed over
-REST, against their last known tips, become ref-updated (creations and
-deletions with Gerrit's ``000...0``). A change or project seen for the first
+wip-state-changed; the branches and tags of each watched project (the tenants'
+projects on this connection, and those ref-updated events were stored for),
+listed over REST, against their last known tips, become ref-updated (creations
+and deletions with Gerrit's ``000...0``). A change or project seen for the first
 time is recorded without invented events. Several moves of one branch (or
 toggles of one flag) during the outage come back as one event, from the last
 known state to the present one.
@@ -24,7 +24,7 @@ which skips what the stream already delivered, so nothing is lost and nothing
 doubled; a REST failure stores nothing and leaves the covered time where it
 was, for the next catch-up to look again.
 
-Not rebuilt: private-state-changed, and tags (only branches are compared).
+Not rebuilt: private-state-changed, and refs other than branches and tags.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ class ChangeQuery(Protocol):
 
     def branches(self, project: str) -> dict[str, str]: ...
 
+    def tags(self, project: str) -> dict[str, str]: ...
+
 
 @dataclass(frozen=True)
 class CatchUpResult:
@@ -76,7 +78,7 @@ class CatchUpResult:
     changes: int
     stored: int
     duplicates: int
-    projects: int = 0  # projects whose branches were listed
+    projects: int = 0  # projects whose branches and tags were listed
 
 
 def parse_timestamp(value: str) -> float:
@@ -218,19 +220,20 @@ def missed_events(changes: list[dict[str, Any]], since: float) -> list[Normalize
     return sorted(events, key=_order)
 
 
-def list_branches(rest: ChangeQuery, projects: Iterable[str], connection: str
-                  ) -> dict[str, dict[str, str]]:
-    """The branches of each of ``projects`` (project → ref → revision); a project
-    Gerrit does not have (404) is left out and said so, any other failure raises."""
+def list_refs(rest: ChangeQuery, projects: Iterable[str], connection: str
+              ) -> dict[str, dict[str, str]]:
+    """The branches and tags of each of ``projects`` (project → ref → revision); a
+    project Gerrit does not have (404) is left out and said so, any other failure
+    raises."""
     listings: dict[str, dict[str, str]] = {}
     for project in projects:
         try:
-            listings[project] = rest.branches(project)
+            listings[project] = {**rest.branches(project), **rest.tags(project)}
         except GerritRestError as exc:
             if exc.status != 404:
                 raise
             log.warning("gerrit %s: catch-up: Gerrit has no project %s (404); its "
-                        "branches are not compared", connection, project)
+                        "branches and tags are not compared", connection, project)
     return listings
 
 
@@ -241,7 +244,7 @@ def catch_up(store: Store, connection: str, rest: ChangeQuery, *, since: float,
     seconds), once each; afterwards everything up to the query's start is covered.
 
     ``query`` narrows the changes asked for (for example ``project:foo``);
-    ``projects``: the projects whose branches are compared (with those whose tips
+    ``projects``: the projects whose branches and tags are compared (with those whose tips
     are known already). A REST failure raises
     :class:`~zuulish.drivers.gerrit.rest.GerritRestError` before anything is
     stored and leaves the covered time where it was, so the next catch-up looks
@@ -255,7 +258,7 @@ def catch_up(store: Store, connection: str, rest: ChangeQuery, *, since: float,
     changes = rest.query_changes(q, options=CATCH_UP_OPTIONS)
     with store.read() as s:
         watched = sorted(set(projects) | set(snapshots.known_projects(s, connection)))
-    listings = list_branches(rest, watched, connection)
+    listings = list_refs(rest, watched, connection)
     rebuilt = missed_events(changes, start)
     stored = duplicates = 0
     with store.session() as s:
@@ -269,7 +272,7 @@ def catch_up(store: Store, connection: str, rest: ChangeQuery, *, since: float,
                     s, connection, change, started=started, now=now,
                     updated=updated if updated is not None else started))
         for project, branches in listings.items():
-            raw.extend(snapshots.branch_changes(s, connection, project, branches,
+            raw.extend(snapshots.ref_changes(s, connection, project, branches,
                                                 started=started, now=now))
         compared = [e for e in map(normalize, raw) if isinstance(e, NormalizedEvent)]
         noted = {id(e) for e in rebuilt}

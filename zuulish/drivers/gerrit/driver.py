@@ -5,8 +5,8 @@
 - a :class:`GerritRest` at ``baseurl`` (authenticated when a password is set);
 - a listener storing stream lines (and webhook bodies) as trigger events, which
   drops the source's cached copy of a change before an event about it is stored
-  (store_event then wakes the scheduler); its catch-ups compare the branches of
-  the projects the tenant file gives this connection;
+  (store_event then wakes the scheduler); its catch-ups compare the branches and
+  tags of the projects the tenant file gives this connection;
 - the ``stream-events`` reader as a service (unless ``stream_events: false``);
 - the outbox sender posting the reporter's reviews;
 - git credentials (the user and HTTP password) for ``<baseurl>/a/``;

@@ -8,7 +8,7 @@ from the new stream are stored but do not move the covered time on, so a
 catch-up that fails is looked for again from where the stream was last complete;
 such an event whose old value (a ref-updated's old revision, a topic-changed's
 old topic...) is not the last known one also brings in the event that was missed
-before it. A catch-up compares the branches of ``projects`` (the tenants'
+before it. A catch-up compares the branches and tags of ``projects`` (the tenants'
 projects on this connection) with their last known tips.
 """
 

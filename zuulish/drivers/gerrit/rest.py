@@ -272,6 +272,17 @@ class GerritRest:
                 if isinstance(b, dict) and isinstance(b.get("ref"), str)
                 and b["ref"].startswith("refs/heads/") and isinstance(b.get("revision"), str)}
 
+    def tags(self, project: str) -> dict[str, str]:
+        """The tags of ``project``: ``refs/tags/X`` → the ref's revision (the tag
+        object's, for an annotated tag, as ref-updated events give it)."""
+        path = f"projects/{quote(project, safe='')}/tags/"
+        answer = self.get(path)
+        if not isinstance(answer, list):
+            raise GerritRestError(f"the tags of {project} are not a list", url=self.url(path))
+        return {str(t["ref"]): str(t["revision"]) for t in answer
+                if isinstance(t, dict) and isinstance(t.get("ref"), str)
+                and t["ref"].startswith("refs/tags/") and isinstance(t.get("revision"), str)}
+
     def server_version(self) -> str:
         """Gerrit's version, such as ``3.9.1``."""
         answer = self.get("config/server/version")

@@ -2,11 +2,11 @@
 events that make up the difference with what Gerrit's REST API says now.
 
 REST keeps no ref-updated, topic-changed, hashtags-changed or wip-state-changed
-events, only the state they leave behind. So the store keeps the last known tip
-of every branch (``GerritBranchTipRow``) and the topic, hashtags and
+events, only the state they leave behind. So the store keeps the last known
+revision of every branch and tag (``GerritRefTipRow``) and the topic, hashtags and
 work-in-progress flag of every change events were stored for
 (``GerritChangeStateRow``); they follow every event stored, and a catch-up
-compares them with the branch listings and ChangeInfos it reads: each
+compares them with the branch and tag listings and ChangeInfos it reads: each
 difference becomes the event Gerrit's stream would have sent, built in the
 stream's own JSON shape (and read back by ``events.normalize``). Something seen
 for the first time at a catch-up is recorded, not turned into invented events.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from zuulish.store import GerritBranchTipRow, GerritChangeStateRow
+from zuulish.store import GerritChangeStateRow, GerritRefTipRow
 
 if TYPE_CHECKING:
     from zuulish.drivers.gerrit.events import NormalizedEvent
@@ -151,7 +151,7 @@ def missed_before(session: Any, connection: str, event: NormalizedEvent
     at = event.created_on or 0.0
     if event.type == "ref-updated":
         ref, old = str(event.data.get("ref")), str(event.data.get("oldrev"))
-        tip = session.get(GerritBranchTipRow, (connection, event.project, ref))
+        tip = session.get(GerritRefTipRow, (connection, event.project, ref))
         if tip is None or tip.revision == old:
             return []
         return [ref_updated(event.project, ref, tip.revision, old, at)]
@@ -215,14 +215,14 @@ def note_stored(session: Any, connection: str, event: NormalizedEvent, *, now: f
 
 def _note_ref(session: Any, connection: str, event: NormalizedEvent, now: float) -> None:
     ref, new = str(event.data.get("ref")), str(event.data.get("newrev"))
-    if not ref.startswith("refs/heads/"):
-        return  # only branches are listed at a catch-up
-    tip = session.get(GerritBranchTipRow, (connection, event.project, ref))
+    if not ref.startswith(("refs/heads/", "refs/tags/")):
+        return  # only branches and tags are listed at a catch-up
+    tip = session.get(GerritRefTipRow, (connection, event.project, ref))
     if new == ZERO:
         if tip is not None:
             session.delete(tip)
     elif tip is None:
-        session.add(GerritBranchTipRow(connection=connection, project=event.project, ref=ref,
+        session.add(GerritRefTipRow(connection=connection, project=event.project, ref=ref,
                                        revision=new, updated_at=now))
     else:
         tip.revision, tip.updated_at = new, now
@@ -230,24 +230,25 @@ def _note_ref(session: Any, connection: str, event: NormalizedEvent, now: float)
 
 # ------------------------------------------------------------------ catch-up
 def known_projects(session: Any, connection: str) -> list[str]:
-    """The projects whose branch tips are known (seen in ref-updated events)."""
-    return list(session.scalars(select(GerritBranchTipRow.project).where(
-        GerritBranchTipRow.connection == connection).distinct()))
+    """The projects whose branch or tag tips are known (seen in ref-updated events)."""
+    return list(session.scalars(select(GerritRefTipRow.project).where(
+        GerritRefTipRow.connection == connection).distinct()))
 
 
-def branch_changes(session: Any, connection: str, project: str, branches: dict[str, str],
-                   *, started: float, now: float) -> list[dict[str, Any]]:
+def ref_changes(session: Any, connection: str, project: str, branches: dict[str, str],
+                *, started: float, now: float) -> list[dict[str, Any]]:
     """The ref-updated events that take the known tips of ``project`` to
-    ``branches`` (``refs/heads/X`` → revision, as listed after ``started``), and
-    the tips updated to them. A project with no known tip is only recorded."""
-    tips = {t.ref: t for t in session.scalars(select(GerritBranchTipRow).where(
-        GerritBranchTipRow.connection == connection, GerritBranchTipRow.project == project))}
+    ``branches`` (every branch and tag, ``refs/heads/X`` or ``refs/tags/X`` →
+    revision, as listed after ``started``), and the tips updated to them. A project
+    with no known tip is only recorded."""
+    tips = {t.ref: t for t in session.scalars(select(GerritRefTipRow).where(
+        GerritRefTipRow.connection == connection, GerritRefTipRow.project == project))}
     first = not tips
     events = []
     for ref, revision in sorted(branches.items()):
         tip = tips.get(ref)
         if tip is None:
-            session.add(GerritBranchTipRow(connection=connection, project=project, ref=ref,
+            session.add(GerritRefTipRow(connection=connection, project=project, ref=ref,
                                            revision=revision, updated_at=now))
             if not first:
                 events.append(ref_updated(project, ref, ZERO, revision, started))
@@ -259,7 +260,7 @@ def branch_changes(session: Any, connection: str, project: str, branches: dict[s
             events.append(ref_updated(project, ref, tip.revision, ZERO, started))
             session.delete(tip)
     if first and branches:
-        log.info("gerrit %s: first look at the branches of %s: %d recorded", connection,
+        log.info("gerrit %s: first look at the refs of %s: %d recorded", connection,
                  project, len(branches))
     return events
 

@@ -1,4 +1,4 @@
-"""the Gerrit driver remembers the last known branch tips of its projects and the
+"""the Gerrit driver remembers the last known branch and tag tips of its projects and the
 topic, hashtags and work-in-progress flag of its changes, so a catch-up after a
 disconnection can rebuild ref-updated, topic-changed, hashtags-changed and
 wip-state-changed events from what changed meanwhile
@@ -21,7 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        'gerrit_branch_tips',
+        'gerrit_ref_tips',
         sa.Column('connection', sa.String(length=255), nullable=False),
         sa.Column('project', sa.String(length=255), nullable=False),
         sa.Column('ref', sa.String(length=255), nullable=False),
@@ -44,4 +44,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('gerrit_change_states')
-    op.drop_table('gerrit_branch_tips')
+    op.drop_table('gerrit_ref_tips')
