@@ -295,6 +295,11 @@ class FakeGerritRest:
         if m := re.search(r'(?:since|after):"([^"]+)"', q):
             since = parse_timestamp(m.group(1))
             found = [c for c in found if parse_timestamp(c["updated"]) >= since]
+        if m := re.search(r'\btopic:"((?:[^"\\]|\\.)*)"', q):
+            topic = re.sub(r"\\(.)", r"\1", m.group(1))  # Gerrit's escapes in quotes
+            found = [c for c in found if c.get("topic") == topic]
+        elif m := re.search(r'\btopic:(\S+)', q):
+            found = [c for c in found if c.get("topic") == m.group(1)]
         if "status:open" in q:
             found = [c for c in found if c["status"] == "NEW"]
         size = int(query.get("n", ["500"])[0])
