@@ -3,6 +3,9 @@ cycle where the queue sets it; planned, bundled, tested and merged together."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select
+
 from tests.fakes.gate_world import GateWorld, SimChange
 from zuulish.config.layout import Layout
 from zuulish.config.loader import ConfigLoader
@@ -13,6 +16,7 @@ from zuulish.scheduler.bundles import find_bundles
 from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.job_planning import lost_dependency
 from zuulish.scheduler.topics import topic_members, with_topic_needs
+from zuulish.store import BuildSetRow, QueueItemRow
 
 PIPELINES = """
 - pipeline:
@@ -272,5 +276,31 @@ def test_a_member_that_leaves_the_topic_is_tested_and_merged_apart() -> None:
         # 1 no longer waits for its former topic: it merges, 2 fails on its own
         assert [m.number for m in world.forge.merges] == [1]
         assert {n for n, action, _ in world.forge.reports if action == "failure"} == {2}
+    finally:
+        world.close()
+
+
+def _states(world: GateWorld, number: int) -> list[dict]:
+    with world.store.read() as s:
+        return [bs.repo_state for bs in s.scalars(
+            select(BuildSetRow).join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .where(QueueItemRow.change_number == number))]
+
+
+@pytest.mark.parametrize("options, together", [(BY_TOPIC_OPTIONS, True),
+                                               ({"allow-circular-dependencies": True}, False)])
+def test_an_independent_pipeline_tests_a_change_with_its_topics_changes(
+        options: dict, together: bool) -> None:
+    """As with Depends-On, a change in check is tested with the other open changes of
+    its topic (each is still an item of its own, reported on its own)."""
+    world = GateWorld(repos=["a", "b"], nodes=10, queue_options=options,
+                      manager="independent")
+    try:
+        world.add_change(SimChange(1, "a", ("src/1.py",), False, 0.0, topic="t"))
+        world.forge.add(SimChange(2, "b", ("src/2.py",), False, 0.0, topic="t"))
+        world.run()
+        (state,) = _states(world, 1)
+        assert state["a"]["numbers"] == [1]
+        assert (state.get("b") or {}).get("numbers", []) == ([2] if together else [])
     finally:
         world.close()

@@ -105,7 +105,13 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
         return EnqueuePlan(rejection="dependencies that cannot be resolved: "
                                      + "; ".join(change.unresolved_depends_on))
     if pipeline.manager in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
-        for key in change.needs:
+        options = layout.queue_options(layout.queue_name(change.project, change.branch))
+        if pipeline.manager == PipelineManager.INDEPENDENT and options.dependencies_by_topic \
+                and options.allow_circular_dependencies:
+            needs = with_topic_needs(change, sources).needs  # tested with its topic
+        else:
+            needs = change.needs
+        for key in needs:
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
             reason = _outside(key, needed, in_tenant, pipeline)

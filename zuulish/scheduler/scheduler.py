@@ -636,16 +636,14 @@ class Scheduler:
             if pipeline.manager == PipelineManager.DEPENDENT:
                 queue.options = layout.queue_options(queue.name)
                 queue = with_flaky_retries(queue)
-                if queue.options.dependencies_by_topic \
-                        and queue.options.allow_circular_dependencies:
-                    try:
-                        queue = self._with_topics(queue)
-                    except ForgeUnavailable as exc:
-                        self._plan_waits[(tenant, pipeline.name)] = \
-                            self.clock.now() + exc.after
-                        log.warning("%s/%s: not planned now (%s); planned again in %.0f s",
-                                    tenant, pipeline.name, exc, exc.after)
-                        return []
+            if pipeline.manager in (PipelineManager.DEPENDENT, PipelineManager.INDEPENDENT):
+                try:
+                    queue = self._with_topics(layout, pipeline, queue)
+                except ForgeUnavailable as exc:
+                    self._plan_waits[(tenant, pipeline.name)] = self.clock.now() + exc.after
+                    log.warning("%s/%s: not planned now (%s); planned again in %.0f s",
+                                tenant, pipeline.name, exc, exc.after)
+                    return []
             items.update({i.id: i for i in queue.items})
             if pipeline.manager == PipelineManager.DEPENDENT:
                 for item in queue.items:
@@ -685,13 +683,27 @@ class Scheduler:
             self._dirty.mark(tenant, pipeline.name, items[action.item_id].queue)
         return actions
 
-    def _with_topics(self, queue: ChangeQueue) -> ChangeQueue:
+    def _with_topics(self, layout: Layout, pipeline: Pipeline,
+                     queue: ChangeQueue) -> ChangeQueue:
         """``queue`` with each change also needing the other open changes of its
-        topic as they are now (``dependencies-by-topic``; see ``topics``)."""
+        topic as they are now, where its queue sets ``dependencies-by-topic`` (see
+        ``topics``). A dependent pipeline's shared queue says for all its items; in
+        an independent one, each change's project's queue says, for the items whose
+        state is still to be built (those it is tested with, as its Depends-On)."""
+        def by_topic(name: str) -> bool:
+            options = layout.queue_options(name)
+            return options.dependencies_by_topic and options.allow_circular_dependencies
+
+        dependent = pipeline.manager == PipelineManager.DEPENDENT
+        if dependent and not by_topic(queue.name):
+            return queue
         items = []
         for item in queue.items:
-            if isinstance(item.change, Change):
-                item = dataclasses.replace(item, change=with_topic_needs(item.change,
+            change = item.change
+            if isinstance(change, Change) and change.topic and (dependent or (
+                    item.buildset is None
+                    and by_topic(layout.queue_name(change.project, change.branch)))):
+                item = dataclasses.replace(item, change=with_topic_needs(change,
                                                                          self.sources))
             items.append(item)
         return dataclasses.replace(queue, items=items)
@@ -1312,6 +1324,8 @@ class Scheduler:
                          change.project, change.key.number),
                      # what zuul.file_comments may comment on
                      "files": list(change.files)}
+            if change.topic:
+                about["topic"] = change.topic  # zuul.topic
         return {
             "tenant": tenant, "pipeline": pipeline.name, "job": job,
             "buildset": buildset_uuid, "project": change.project, "branch": change.branch,
