@@ -254,11 +254,27 @@ def test_a_change_that_joins_the_topic_of_a_queued_one_fails_it() -> None:
         assert world.queued() == 1
         world.forge.changes[2].topic = "t"
         world.event("topic-changed", 2, old_topic=None)
-        world.run()
-        assert 1 not in [m.number for m in world.forge.merges]
+        world.settle()  # at once, not when 1's builds end
         assert any(n == 1 and "Change 2 of its topic 't' is not in the queue" in m
                    for n, m in world.forge.messages)
         assert world.queued() == 0
+        world.run()
+        assert world.forge.merges == []
+    finally:
+        world.close()
+
+
+def test_a_new_patch_set_of_a_member_fails_the_rest_of_its_topic() -> None:
+    world = GateWorld(repos=["a", "b"], nodes=10, queue_options=BY_TOPIC_OPTIONS)
+    try:
+        world.add_change(SimChange(1, "a", ("src/1.py",), False, 0.0, topic="t"))
+        world.add_change(SimChange(2, "b", ("src/2.py",), False, 0.0, topic="t"))
+        world.run_for(60)
+        world.forge.new_patchset(2, bad=False)  # still in the topic, not approved
+        world.event("patchset-created", 2)
+        world.run()
+        assert world.forge.merges == [] and world.queued() == 0
+        assert any(n == 1 and "Change 2 of its topic 't'" in m for n, m in world.forge.messages)
     finally:
         world.close()
 
