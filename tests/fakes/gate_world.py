@@ -112,6 +112,7 @@ class SimChange:
     status: ChangeStatus = ChangeStatus.NEW
     needs: tuple[int, ...] = ()
     approved: bool = False
+    topic: str = ""  # as Gerrit's (the simulated forge answers topic look-ups)
 
     @property
     def commit(self) -> str:
@@ -186,7 +187,14 @@ class SimForge:
         return Change(ChangeKey(CONNECTION, number), c.project, "main", c.patchset,
                       c.commit, subject=f"change {number}", status=c.status,
                       approvals={"Workflow": 1} if c.approved else {},
-                      needs=tuple(ChangeKey(CONNECTION, n) for n in c.needs), files=c.files)
+                      needs=tuple(ChangeKey(CONNECTION, n) for n in c.needs), files=c.files,
+                      topic=c.topic)
+
+    def topic_changes(self, topic: str) -> list[Change]:
+        self._answering("get_change")
+        return [change for n, c in sorted(self.changes.items())
+                if c.topic == topic and c.status == ChangeStatus.NEW
+                and (change := self.get_change(n)) is not None]
 
     def config_files(self, project: str, branch: str) -> dict[str, str]:
         return {"zuul.yaml": self.config} if project == "zuul-config" else {}

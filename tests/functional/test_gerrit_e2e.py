@@ -27,19 +27,35 @@ with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptograph
 pytestmark = [pytest.mark.slow]
 
 PROJECT = "org/app"
-APP_CONFIG = """
+LIB = "org/lib"
+
+
+def project_config(job: str) -> str:
+    """A job that fails when ``value.txt`` says bad, in check and gate; the project
+    shares the queue ``integrated``."""
+    return f"""
 - job:
-    name: app-test
+    name: {job}
     parent: run-shell
     vars:
       command: test "$(cat value.txt)" != bad
 - project:
+    queue: integrated
     check:
-      jobs: [app-test]
+      jobs: [{job}]
     gate:
-      jobs: [app-test]
+      jobs: [{job}]
 """
+
+
+APP_CONFIG = project_config("app-test")
+LIB_CONFIG = project_config("lib-test")
 PIPELINES = """
+- queue:
+    name: integrated
+    allow-circular-dependencies: true
+    dependencies-by-topic: true
+
 - pipeline:
     name: check
     manager: independent
@@ -134,10 +150,12 @@ def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     # as OpenDev's Gerrit: a change is submitted only with Verified +2 (the gate's)
     gerrit.submit_requires = {"Verified": 2}
     gerrit.create_project(PROJECT, {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"})
+    gerrit.create_project(LIB, {".zuul.yaml": LIB_CONFIG, "value.txt": "good\n"})
     (tmp_path / "main.yaml").write_text(
         "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
         "          - zuul-config\n          - zuulish-jobs\n"
-        f"      review:\n        untrusted-projects:\n          - {PROJECT}\n")
+        f"      review:\n        untrusted-projects:\n          - {PROJECT}\n"
+        f"          - {LIB}\n")
     (tmp_path / "zuulish.yaml").write_text(
         f"state_dir: state\ndatabase: {database_url}\ntenant_file: main.yaml\n"
         "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
@@ -209,3 +227,55 @@ def test_check_gate_and_merge_through_gerrit(world: World) -> None:
                    "the third change merged after the catch-up")
     tip = gerrit.tip(PROJECT)
     assert tip is not None and gerrit.read(PROJECT, tip, "third.txt") == "3"
+
+
+def test_a_topic_across_two_projects_is_gated_and_merged_together(world: World) -> None:
+    """dependencies-by-topic: two changes in two projects with one topic are enqueued
+    together, tested on one state and merged together; a failing one fails both."""
+    gerrit = world.gerrit
+    app = gerrit.upload(PROJECT, {"app.txt": "app\n"}, "App part", topic="feature")["_number"]
+    lib = gerrit.upload(LIB, {"lib.txt": "lib\n"}, "Lib part", topic="feature")["_number"]
+    world.wait_vote(app, 1)
+    world.wait_vote(lib, 1)
+    world.approve(lib)  # its topic's other change is not approved yet: not enqueued
+    world.wait_for(lambda: any("change 1 (of topic 'feature') does not meet" in m["message"]
+                               for m in gerrit.changes[lib]["messages"]),
+                   "the rejection naming the unapproved change of the topic")
+    world.approve(app)
+    world.wait_for(lambda: all(gerrit.changes[n]["status"] == "MERGED" for n in (app, lib)),
+                   "both changes of the topic merged")
+    assert world.votes(app) == [2] and world.votes(lib) == [2]
+    app_tip, lib_tip = gerrit.tip(PROJECT), gerrit.tip(LIB)
+    assert app_tip is not None and lib_tip is not None
+    assert gerrit.read(PROJECT, app_tip, "app.txt") == "app"
+    assert gerrit.read(LIB, lib_tip, "lib.txt") == "lib"
+    # one state for both: each change's gate build saw the other change too, and both
+    # saw the same commits (check tested each change alone)
+    commits = {n: gerrit.changes[n]["current_revision"] for n in (app, lib)}
+    with world.aio.store.read() as s:
+        builds = [(b.job, b.params["repo_state"]) for b in s.scalars(
+            select(BuildRow).where(BuildRow.job.in_(("app-test", "lib-test"))))]
+
+    def holds(state: dict, project: str, commit: str) -> bool:
+        entry = state.get(project) or {}
+        return commit in [*entry.get("ahead_changes", ()), *entry.get("changes", ())]
+
+    gate = {job: (state[PROJECT]["commit"], state[LIB]["commit"]) for job, state in builds
+            if holds(state, PROJECT, commits[app]) and holds(state, LIB, commits[lib])}
+    assert set(gate) == {"app-test", "lib-test"}
+    assert gate["app-test"] == gate["lib-test"]
+
+    # A topic with a failing change: neither merges, both are told.
+    good = gerrit.upload(PROJECT, {"more.txt": "more\n"}, "Good part",
+                         topic="broken")["_number"]
+    bad = gerrit.upload(LIB, {"value.txt": "bad\n"}, "Bad part", topic="broken")["_number"]
+    world.wait_vote(bad, -1)
+    world.wait_vote(good, 1)  # check's votes are in before the gate's replace them
+    world.approve(good, announce=False)
+    world.approve(bad)
+    world.wait_vote(bad, -2)
+    world.wait_vote(good, -2)
+    assert gerrit.changes[good]["status"] == gerrit.changes[bad]["status"] == "NEW"
+    assert (gerrit.tip(PROJECT), gerrit.tip(LIB)) == (app_tip, lib_tip)
+    assert "the cycle merges together or not at all" in gerrit.changes[good]["messages"][-1][
+        "message"]

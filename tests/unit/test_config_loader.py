@@ -392,6 +392,28 @@ def test_circular_dependencies_cannot_be_combined_with_batching_yet() -> None:
     assert good.errors == [] and good.queue_options("q").allow_circular_dependencies
 
 
+def test_dependencies_by_topic_needs_circular_dependencies_allowed() -> None:
+    # Zuul documents the setting as requiring allow-circular-dependencies: refused
+    # without it, at the attribute's line, naming what is missing
+    layout = make_loader().build(files(
+        app="- queue:\n    name: q\n    per-branch: false\n    dependencies-by-topic: true\n"))
+    assert len(layout.errors) == 1
+    err = layout.errors[0]
+    assert err.file == "org/app/.zuul.yaml" and err.line == 4
+    assert "'dependencies-by-topic'" in str(err) \
+        and "allow-circular-dependencies: true" in str(err)
+    assert layout.warnings == []
+    good = make_loader().build(files(
+        app="- queue:\n    name: q\n    allow-circular-dependencies: true\n"
+            "    dependencies-by-topic: true\n"))
+    assert good.errors == [] and good.warnings == []
+    options = good.queue_options("q")
+    assert options.dependencies_by_topic and options.allow_circular_dependencies
+    assert not make_loader().build(files(
+        app="- queue:\n    name: q\n    allow-circular-dependencies: true\n"
+    )).queue_options("q").dependencies_by_topic  # off by default
+
+
 def test_spare_speculation_and_trusting_later_passes_are_plain_queue_options() -> None:
     body = "speculate-failures: true\n    trust-later-passes: true"
     good = make_loader().build(files(app=f"- queue:\n    name: q\n    {body}\n"))

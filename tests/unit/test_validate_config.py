@@ -199,19 +199,17 @@ def test_settings_zuulish_honours_pass(tmp_path: Path) -> None:
 def test_settings_real_configurations_use_are_warned_about_with_their_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path, "- job:\n    name: a\n    failure-output: ['FAILED']\n"
-                    "- queue:\n    name: q\n    dependencies-by-topic: true\n"
                     "- pipeline:\n    name: p\n    manager: independent\n"
                     "    ignore-dependencies: true\n")
     report = validate([tmp_path], standalone=True)
     assert report.ok
     assert [(w.line, w.message.split(":")[0]) for w in report.warnings] == [
-        (10, "pipeline 'p'"), (6, "queue 'q'"), (3, "job 'a'")]
+        (7, "pipeline 'p'"), (3, "job 'a'")]
     assert main(["validate-config", "--standalone", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert (f"{tmp_path}/.zuul.yaml:3: warning: job 'a': 'failure-output' is ignored; zuulish "
             "does not end a build early when its output matches") in out
-    assert "'dependencies-by-topic' is ignored" in out and "'ignore-dependencies' is " \
-        "ignored" in out
+    assert "'ignore-dependencies' is ignored" in out
 
 
 @pytest.mark.parametrize("text, line, message", [

@@ -39,6 +39,16 @@ def test_job_and_item_fields_follow_zuuls_documentation(tmp_path: Path) -> None:
     assert (this["change"], this["patchset"], this["change_message"]) == ("7", "2", MESSAGE)
 
 
+def test_a_changes_topic_is_zuul_topic_and_never_templated(tmp_path: Path) -> None:
+    job = FrozenJob(name="unit")
+    plain = zuul_var(PARAMS, job, "b1", [], tmp_path / "work", tmp_path / "logs", "forge", 1)
+    assert "topic" not in plain  # as Zuul: only a change with a topic has one
+    params = {**PARAMS, "topic": "retry {{ 6 * 7 }}"}
+    zuul = zuul_var(params, job, "b1", [], tmp_path / "work", tmp_path / "logs", "forge", 1)
+    assert zuul["topic"] == "retry {{ 6 * 7 }}" and isinstance(zuul["topic"], Unsafe)
+    assert zuul["items"][-1]["topic"] == "retry {{ 6 * 7 }}"
+
+
 class Run:
     """A job of a trusted run playbook and a post-run and cleanup playbook that print
     what they were given, on a local node."""

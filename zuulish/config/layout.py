@@ -98,6 +98,7 @@ class Layout:
         return QueueOptions(
             name=name, per_branch=bool(attrs.get("per-branch", False)),
             allow_circular_dependencies=bool(attrs.get("allow-circular-dependencies", False)),
+            dependencies_by_topic=bool(attrs.get("dependencies-by-topic", False)),
             independent_subqueues=bool(attrs.get("independent-subqueues", False)),
             batch_size=int(attrs.get("batch-size", 1)),
             verify_first=bool(attrs.get("verify-first", False)),

@@ -16,12 +16,12 @@ from zuulish.config.parser import (
     PROJECT_KEYS,
     SourceContext,
     _err,
+    _err_at,
     _expect,
     _name,
     check_keys,
     parse_project,
 )
-from zuulish.config.warnings import warn
 from zuulish.config.yaml_loader import EncryptedValue, where
 from zuulish.model import ProjectConfig
 
@@ -96,10 +96,12 @@ def parse_queue(body: Any, ctx: SourceContext) -> ConfigObject:
                 "trust-later-passes"):
         _expect(body, key, bool, ctx, f"queue {name!r}")
     _expect(body, "batch-size", int, ctx, f"queue {name!r}")
-    if body.get("dependencies-by-topic"):
-        warn(body, "dependencies-by-topic", ctx.path,
-             f"queue {name!r}: 'dependencies-by-topic' is ignored; the built-in forge has no "
-             "topics, so only Depends-On and git parents make changes depend on each other")
+    if body.get("dependencies-by-topic") and not body.get("allow-circular-dependencies"):
+        # Zuul's documentation: the setting requires allow-circular-dependencies
+        raise _err_at(body, "dependencies-by-topic", ctx,
+                      f"queue {name!r}: 'dependencies-by-topic' makes the changes of a topic "
+                      "one dependency cycle, so it needs 'allow-circular-dependencies: true' "
+                      "on the queue as well")
     if isinstance(body.get("batch-size"), bool) or body.get("batch-size", 1) < 1:
         raise _err(body, ctx, f"queue {name!r}: 'batch-size' must be at least 1")
     retries = body.get("retry-failed-jobs", 0)

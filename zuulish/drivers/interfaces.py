@@ -4,7 +4,7 @@ a source, a trigger parser and a reporter; the scheduler sees only these."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from zuulish.model import Change
 
@@ -34,6 +34,16 @@ class Source(Protocol):
 
     def default_merge_mode(self, project: str) -> str:
         """What ``merge-mode: default`` means here: how the forge itself merges."""
+
+
+@runtime_checkable
+class TopicSource(Protocol):
+    """A source whose changes have topics (Gerrit): what ``dependencies-by-topic``
+    asks of it. Sources without topics (the built-in forge, GitHub) lack it; the
+    scheduler checks with ``isinstance(source, TopicSource)``."""
+
+    def topic_changes(self, topic: str) -> list[Change]:
+        """Every open change whose topic is exactly ``topic`` (``needs`` resolved)."""
 
 
 class Reporter(Protocol):

@@ -113,6 +113,8 @@ def _item_vars(params: dict[str, Any], project: dict[str, Any],
     messages = _message_vars(params.get("message"))
     about = {"change": str(change), "patchset": str(patchset),
              "change_url": params.get("change_url")}
+    if params.get("topic"):  # Gerrit's topic, as its author wrote it: never templated
+        about["topic"] = Unsafe(params["topic"])
     this = {"project": project, "branch": params.get("branch"), **about,
             "change_message": messages["change_message"]}
     return {**about, **messages,

@@ -82,6 +82,12 @@ class Change:
     #: ``:status`` while not completed); requirements read them as statuses, as Zuul does
     check_runs: tuple[str, ...] = ()
     draft: bool = False  # GitHub's draft pull request
+    #: Gerrit's topic ("" when none; forges without topics leave it empty)
+    topic: str = ""
+    #: the part of ``needs`` that comes from the topic: the other open changes of it,
+    #: added by the scheduler where the queue sets ``dependencies-by-topic`` (the
+    #: source never fills it)
+    topic_needs: tuple[ChangeKey, ...] = ()
 
     @property
     def is_open(self) -> bool:

@@ -24,6 +24,7 @@ class EventMeaning(StrEnum):
     MERGED = "merged"  # the change merged (by us or elsewhere)
     ABANDONED = "abandoned"  # the change was closed without merging
     BRANCH_UPDATED = "branch-updated"  # a branch or tag moved (or was created/deleted)
+    TOPIC_CHANGED = "topic-changed"  # the change's topic changed (Gerrit)
 
 
 #: Gerrit's event types and what they mean.
@@ -32,6 +33,7 @@ GERRIT_MEANINGS = {
     "change-merged": EventMeaning.MERGED,
     "change-abandoned": EventMeaning.ABANDONED,
     "ref-updated": EventMeaning.BRANCH_UPDATED,
+    "topic-changed": EventMeaning.TOPIC_CHANGED,
 }
 
 

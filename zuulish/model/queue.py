@@ -65,6 +65,9 @@ class QueueOptions:
     name: str = ""
     per_branch: bool = False
     allow_circular_dependencies: bool = False
+    #: Zuul's ``dependencies-by-topic``: the open changes of a topic need each other
+    #: (a cycle; only with ``allow_circular_dependencies``; see ``scheduler.topics``)
+    dependencies_by_topic: bool = False
     independent_subqueues: bool = False
     batch_size: int = 1
     verify_first: bool = False

@@ -9,6 +9,7 @@ from zuulish.config.layout import Layout
 from zuulish.drivers.interfaces import Source
 from zuulish.merger.worker import touches_config
 from zuulish.model import Change, ChangeKey, Pipeline, PipelineManager
+from zuulish.scheduler.topics import with_topic_needs
 
 
 @dataclass
@@ -104,7 +105,13 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
         return EnqueuePlan(rejection="dependencies that cannot be resolved: "
                                      + "; ".join(change.unresolved_depends_on))
     if pipeline.manager in (PipelineManager.INDEPENDENT, PipelineManager.SUPERCEDENT):
-        for key in change.needs:
+        options = layout.queue_options(layout.queue_name(change.project, change.branch))
+        if pipeline.manager == PipelineManager.INDEPENDENT and options.dependencies_by_topic \
+                and options.allow_circular_dependencies:
+            needs = with_topic_needs(change, sources).needs  # tested with its topic
+        else:
+            needs = change.needs
+        for key in needs:
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
             reason = _outside(key, needed, in_tenant, pipeline)
@@ -138,9 +145,20 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
     ordered: list[Change] = []
     visiting: set[ChangeKey] = set()
     my_queue = layout.queue_name(change.project, change.branch)
-    cycles_allowed = layout.queue_options(my_queue).allow_circular_dependencies
+    options = layout.queue_options(my_queue)
+    cycles_allowed = options.allow_circular_dependencies
+    # the other open changes of a change's topic are needed too (a cycle: the
+    # configuration refuses dependencies-by-topic without allow-circular-dependencies)
+    by_topic = options.dependencies_by_topic and cycles_allowed
 
-    def visit(current: Change) -> str | None:
+    def visit(original: Change) -> str | None:
+        current = with_topic_needs(original, sources) if by_topic else original
+
+        def named(key: ChangeKey) -> str:
+            if key in current.topic_needs:
+                return f"change {key.number} (of topic {current.topic!r})"
+            return f"needed change {key.number}"
+
         if current.key in visiting:
             if cycles_allowed:
                 return None  # a bundle: enqueued together, next to each other
@@ -151,7 +169,7 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
         for key in current.needs:
             if key in already_queued:
                 if queue_of.get(key) != my_queue:
-                    return (f"needed change {key.number} is in a different queue "
+                    return (f"{named(key)} is in a different queue "
                             f"({queue_of.get(key)!r}) of {pipeline.name}")
                 continue
             if any(c.key == key for c in ordered):
@@ -164,9 +182,9 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
             if needed.is_merged:
                 continue
             if not needed.is_open:
-                return f"needed change {key.number} is {needed.status.lower()}"
+                return f"{named(key)} is {needed.status.lower()}"
             if layout.queue_name(needed.project, needed.branch) != my_queue:
-                return (f"needed change {key.number} ({needed.project}) does not share a "
+                return (f"{named(key)} ({needed.project}) does not share a "
                         f"queue with {current.project} in {pipeline.name}; projects with "
                         "cross-project dependencies must share a queue")
             # Another project's change may be on another branch (a GitHub repository's
@@ -174,19 +192,19 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
             # holds both, as Zuul's does. A speculative state holds one branch of each
             # project, so a change may not need its own project's change on another.
             if needed.project == current.project and needed.branch != current.branch:
-                return f"needed change {key.number} is for branch {needed.branch!r}"
+                return f"{named(key)} is for branch {needed.branch!r}"
             missing = pipeline.requirements_met(key.connection, needed.approvals) \
                 + pipeline.state_unmet(needed, now)
             if missing:
-                return (f"needed change {key.number} does not meet the requirements of "
+                return (f"{named(key)} does not meet the requirements of "
                         f"{pipeline.name} ({', '.join(missing)})")
             if needed.unresolved_depends_on:
-                return f"needed change {key.number} has an unresolvable Depends-On"
+                return f"{named(key)} has an unresolvable Depends-On"
             reason = visit(needed)
             if reason:
                 return reason
         visiting.discard(current.key)
-        ordered.append(current)
+        ordered.append(original)
         return None
 
     reason = visit(change)

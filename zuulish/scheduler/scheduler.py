@@ -9,6 +9,7 @@ calls to driver interfaces.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections import Counter
@@ -32,6 +33,7 @@ from zuulish.model import (
     BuildState,
     Change,
     ChangeKey,
+    ChangeQueue,
     EventMeaning,
     MergeState,
     Pipeline,
@@ -79,6 +81,7 @@ from zuulish.scheduler.serial import plan_serial
 from zuulish.scheduler.snapshot import StateCache, load_queues
 from zuulish.scheduler.subqueues import Footprint
 from zuulish.scheduler.supercedent import plan_supercedent
+from zuulish.scheduler.topics import with_topic_needs
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
@@ -270,8 +273,10 @@ class Scheduler:
                                 f"{tenant}: configuration not applied ({len(refused.errors)} "
                                 "new error(s)); the last good layout stays")
             if meaning in (EventMeaning.BRANCH_UPDATED, EventMeaning.MERGED,
-                           EventMeaning.ABANDONED):
-                self._dirty.mark_tenant(tenant)  # needs met or lost anywhere
+                           EventMeaning.ABANDONED, EventMeaning.TOPIC_CHANGED):
+                # needs met or lost anywhere (a topic's changes need each other where
+                # a queue sets dependencies-by-topic)
+                self._dirty.mark_tenant(tenant)
             if event.change_number is not None and meaning in (
                     EventMeaning.NEW_PATCHSET, EventMeaning.ABANDONED, EventMeaning.MERGED):
                 n = self._dequeue_change(tenant, event)
@@ -631,6 +636,14 @@ class Scheduler:
             if pipeline.manager == PipelineManager.DEPENDENT:
                 queue.options = layout.queue_options(queue.name)
                 queue = with_flaky_retries(queue)
+            if pipeline.manager in (PipelineManager.DEPENDENT, PipelineManager.INDEPENDENT):
+                try:
+                    queue = self._with_topics(layout, pipeline, queue)
+                except ForgeUnavailable as exc:
+                    self._plan_waits[(tenant, pipeline.name)] = self.clock.now() + exc.after
+                    log.warning("%s/%s: not planned now (%s); planned again in %.0f s",
+                                tenant, pipeline.name, exc, exc.after)
+                    return []
             items.update({i.id: i for i in queue.items})
             if pipeline.manager == PipelineManager.DEPENDENT:
                 for item in queue.items:
@@ -669,6 +682,31 @@ class Scheduler:
             self.apply(tenant, layout, pipeline, items[action.item_id], action, items)
             self._dirty.mark(tenant, pipeline.name, items[action.item_id].queue)
         return actions
+
+    def _with_topics(self, layout: Layout, pipeline: Pipeline,
+                     queue: ChangeQueue) -> ChangeQueue:
+        """``queue`` with each change also needing the other open changes of its
+        topic as they are now, where its queue sets ``dependencies-by-topic`` (see
+        ``topics``). A dependent pipeline's shared queue says for all its items; in
+        an independent one, each change's project's queue says, for the items whose
+        state is still to be built (those it is tested with, as its Depends-On)."""
+        def by_topic(name: str) -> bool:
+            options = layout.queue_options(name)
+            return options.dependencies_by_topic and options.allow_circular_dependencies
+
+        dependent = pipeline.manager == PipelineManager.DEPENDENT
+        if dependent and not by_topic(queue.name):
+            return queue
+        items = []
+        for item in queue.items:
+            change = item.change
+            if isinstance(change, Change) and change.topic and (dependent or (
+                    item.buildset is None
+                    and by_topic(layout.queue_name(change.project, change.branch)))):
+                item = dataclasses.replace(item, change=with_topic_needs(change,
+                                                                         self.sources))
+            items.append(item)
+        return dataclasses.replace(queue, items=items)
 
     def _semaphore_holders(self, tenant: str) -> Counter[str]:
         """How many active builds of the tenant hold each semaphore, in any pipeline
@@ -1286,6 +1324,8 @@ class Scheduler:
                          change.project, change.key.number),
                      # what zuul.file_comments may comment on
                      "files": list(change.files)}
+            if change.topic:
+                about["topic"] = change.topic  # zuul.topic
         return {
             "tenant": tenant, "pipeline": pipeline.name, "job": job,
             "buildset": buildset_uuid, "project": change.project, "branch": change.branch,

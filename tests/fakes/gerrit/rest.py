@@ -398,6 +398,12 @@ class FakeGerritRest:
     def _query(self, h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
         q = query.get("q", [""])[0]
         found = sorted(self.changes.values(), key=lambda c: c["updated"], reverse=True)
+        if m := re.search(r'\btopic:"((?:[^"\\]|\\.)*)"', q):
+            topic = re.sub(r"\\(.)", r"\1", m.group(1))  # Gerrit's escapes in quotes
+            found = [c for c in found if c.get("topic") == topic]
+            q = q[:m.start()] + q[m.end():]  # what is quoted is no operator
+        elif m := re.search(r'\btopic:(\S+)', q):
+            found = [c for c in found if c.get("topic") == m.group(1)]
         if m := re.search(r'change:(\d+)\b', q):
             found = [c for c in found if c["_number"] == int(m.group(1))]
         if m := re.search(r'change:(I[0-9a-f]{40})', q):

@@ -144,9 +144,11 @@ class GitBackedGerrit(FakeGerritRest):
     # ------------------------------------------------------------ changes
     def upload(self, project: str, files: dict[str, str], subject: str, *,
                branch: str = "master", parent: str | None = None, number: int | None = None,
-               footers: str = "", uploader: str = "alice") -> dict[str, Any]:
+               footers: str = "", uploader: str = "alice", topic: str | None = None
+               ) -> dict[str, Any]:
         """A new change (or, with ``number``, a new patch set of it) whose commit is
-        ``parent`` (default: the branch tip) plus ``files``; announces it."""
+        ``parent`` (default: the branch tip) plus ``files``, in ``topic`` when given
+        (as ``git push -o topic=...``); announces it."""
         existing = self.changes.get(number) if number is not None else None
         if existing is None:
             number = self.next_number
@@ -192,6 +194,8 @@ class GitBackedGerrit(FakeGerritRest):
             info = existing
         info.update(updated=_timestamp(now), subject=subject, current_revision=sha,
                     current_revision_number=ps)
+        if topic is not None:
+            info["topic"] = topic
         info["revisions"][sha] = revision
         for label in LABELS:  # a new patch set starts with no votes
             info["labels"][label]["all"] = []
@@ -201,9 +205,25 @@ class GitBackedGerrit(FakeGerritRest):
         self.announce("patchset-created", number, uploader=_stream_account(uploader))
         return info
 
+    def set_topic(self, number: int, topic: str, *, user: str = "alice") -> bytes:
+        """``user`` sets (``""``: removes) the change's topic; the topic-changed line."""
+        info = self.changes[number]
+        old = info.get("topic")
+        if topic:
+            info["topic"] = topic
+        else:
+            info.pop("topic", None)
+        info["updated"] = _timestamp(time.time())
+        fields: dict[str, Any] = {"changer": _stream_account(user)}
+        if old:
+            fields["oldTopic"] = old
+        return self.announce("topic-changed", number, **fields)
+
     def _stream_change(self, info: dict[str, Any]) -> dict[str, Any]:
         rev = info["revisions"][info["current_revision"]]
-        return {"project": info["project"], "branch": info["branch"], "id": info["change_id"],
+        topic = {"topic": info["topic"]} if info.get("topic") else {}
+        return {**topic, "project": info["project"], "branch": info["branch"],
+                "id": info["change_id"],
                 "number": info["_number"], "subject": info["subject"],
                 "owner": _stream_account(info["owner"]["username"]),
                 "url": f"{self.url}/c/{info['project']}/+/{info['_number']}",

@@ -235,3 +235,72 @@ def test_a_gerrit_that_cannot_answer_now_is_unavailable_not_an_error(
     parts.gerrit.fail_next, parts.gerrit.mode = 0, "ok"
     change = parts.source.get_change(info["_number"])
     assert change is not None and change.commit == info["current_revision"]
+
+
+# ------------------------------------------------------------ topics
+def test_the_topic_is_read_and_empty_when_none(parts: Parts) -> None:
+    fake = FakeGerritRest()
+    try:
+        fake.add_change(query_change())  # the corpus's change is in topic widget-retry
+        assert corpus_source(fake, parts).get_change(4321).topic == "widget-retry"
+    finally:
+        fake.close()
+    plain = parts.gerrit.upload(PROJECT, {"a": "1\n"}, "A")["_number"]
+    change = parts.source.get_change(plain)
+    assert change is not None and change.topic == ""
+
+
+@pytest.mark.parametrize("topic", ["retry", 'say "hi" \\o/', "a b OR project:other"])
+def test_a_topics_open_changes_are_one_exact_quoted_query(parts: Parts, topic: str) -> None:
+    gerrit = parts.gerrit
+    gerrit.create_project("org/lib", {"README": "lib\n"})
+    a = gerrit.upload(PROJECT, {"a": "1\n"}, "A", topic=topic)["_number"]
+    b = gerrit.upload("org/lib", {"b": "1\n"}, "B", topic=topic)["_number"]
+    gerrit.upload(PROJECT, {"c": "1\n"}, "C", topic=topic + "-other")
+    gerrit.upload(PROJECT, {"d": "1\n"}, "D")
+    gone = gerrit.upload(PROJECT, {"e": "1\n"}, "E", topic=topic)["_number"]
+    gerrit.changes[gone]["status"] = "ABANDONED"
+    changes = parts.source.topic_changes(topic)
+    assert sorted(c.key.number for c in changes) == [a, b]
+    assert {c.topic for c in changes} == {topic}
+    asked = [c.query["q"][0] for c in gerrit.calls if c.path == "/a/changes/"
+             and "topic" in c.query["q"][0]]
+    escaped = topic.replace("\\", "\\\\").replace('"', '\\"')
+    assert asked == [f'status:open topic:"{escaped}"']
+    # the changes came with the query: reading one asks nothing more
+    before = len(gerrit.calls)
+    assert parts.source.get_change(b) == next(c for c in changes if c.key.number == b)
+    assert len(gerrit.calls) == before
+
+
+def test_a_topic_follows_gerrits_pages_and_is_kept_until_an_event(parts: Parts,
+                                                                   store: Store) -> None:
+    gerrit = parts.gerrit
+    numbers = [gerrit.upload(PROJECT, {f"f{n}": "1\n"}, f"C{n}", topic="big")["_number"]
+               for n in range(5)]
+    parts.rest.page_size = 2
+    assert sorted(c.key.number for c in parts.source.topic_changes("big")) == numbers
+    pages = [c for c in gerrit.calls if c.path == "/a/changes/"
+             and "topic" in c.query["q"][0]]
+    assert len(pages) == 3 and pages[-1].query["S"] == ["4"]
+    asked = len(gerrit.calls)
+    parts.source.topic_changes("big")
+    assert len(gerrit.calls) == asked  # kept
+    # an event about any change may move it into the topic: asked again after one
+    listener = ChangeListener(store, "review", parts.rest, parts.source, clock=lambda: 1.0)
+    newcomer = gerrit.upload(PROJECT, {"n": "1\n"}, "N")["_number"]
+    listener.handle_line(gerrit.set_topic(newcomer, "big"))
+    assert newcomer in {c.key.number for c in parts.source.topic_changes("big")}
+    listener.handle_line(gerrit.set_topic(numbers[0], ""))
+    after = {c.key.number for c in parts.source.topic_changes("big")}
+    assert numbers[0] not in after and newcomer in after
+    assert parts.source.topic_changes("") == []
+
+
+def test_a_topic_gerrit_cannot_list_now_is_unavailable(parts: Parts) -> None:
+    parts.gerrit.upload(PROJECT, {"a": "1\n"}, "A", topic="t")
+    parts.gerrit.fail_next, parts.gerrit.fail_status = 10, 503
+    with pytest.raises(ForgeUnavailable, match="cannot list the changes of topic 't'"):
+        parts.source.topic_changes("t")
+    parts.gerrit.fail_next = 0
+    assert len(parts.source.topic_changes("t")) == 1

@@ -101,6 +101,9 @@ class GerritSource:
         self.change_urls = change_urls
         self._prefixes = [self.baseurl, *(f"https://{h}" for h in hostnames if h)]
         self._cache: dict[int, _Cached] = {}
+        #: topic -> the numbers of its open changes, as last asked (dropped, all of
+        #: them, by any invalidation: an event about any change may move it in or out)
+        self._topics: dict[str, tuple[int, ...]] = {}
         self._merge_modes: dict[str, str] = {}
         self._generation = 0
         self._lock = threading.Lock()
@@ -110,6 +113,7 @@ class GerritSource:
         """Forget change ``number`` and every change built from it (None: all)."""
         with self._lock:
             self._generation += 1
+            self._topics.clear()
             if number is None:
                 self._cache.clear()
                 return
@@ -141,6 +145,40 @@ class GerritSource:
             if self._generation == generation:
                 self._cache[number] = _Cached(change, frozenset(depends))
         return change
+
+    def topic_changes(self, topic: str) -> list[Change]:
+        """Every open change whose topic is ``topic`` (one query, its pages followed;
+        kept until the next event, as changes are). An empty topic has none."""
+        if not topic:
+            return []
+        with self._lock:
+            known = self._topics.get(topic)
+            generation = self._generation
+        if known is not None:
+            changes = [self.get_change(n) for n in known]
+            return [c for c in changes if c is not None and c.is_open and c.topic == topic]
+        try:
+            found = self.rest.query_changes(f"status:open {topic_query(topic)}",
+                                            options=CHANGE_OPTIONS)
+        except GerritRestError as exc:
+            raise (unavailable(exc, f"Gerrit {self.name}: cannot list the changes of "
+                                    f"topic {topic!r}") or exc) from exc
+        out: list[Change] = []
+        built: dict[int, _Cached] = {}
+        for info in found:
+            # Gerrit's topic: is exact; a change whose topic differs is not one of it
+            if not isinstance(info, dict) or info.get("topic") != topic \
+                    or info.get("status", "NEW") != "NEW":
+                continue
+            change, depends = self._build(info)
+            built[change.key.number] = _Cached(change, frozenset(depends))
+            out.append(change)
+        with self._lock:
+            if self._generation == generation:
+                self._topics[topic] = tuple(c.key.number for c in out)
+                for number, entry in built.items():
+                    self._cache.setdefault(number, entry)
+        return out
 
     # ------------------------------------------------------------ building
     def _build(self, info: dict[str, Any]) -> tuple[Change, set[int]]:
@@ -174,7 +212,8 @@ class GerritSource:
             unresolved_depends_on=tuple(unresolved), files=files,
             url=self.change_url(project, number), votes=votes_of(labels),
             wip=info.get("work_in_progress") is True,
-            hashtags=tuple(str(h) for h in info.get("hashtags") or ()))
+            hashtags=tuple(str(h) for h in info.get("hashtags") or ()),
+            topic=info["topic"] if isinstance(info.get("topic"), str) else "")
         return change, depends
 
     def _footer_need(self, number: int, value: str, needs: list[ChangeKey],
@@ -321,6 +360,13 @@ class GerritSource:
         with self._lock:
             self._merge_modes[project] = mode
         return mode
+
+
+def topic_query(topic: str) -> str:
+    """Gerrit's ``topic:"..."`` operator for exactly ``topic``: quoted, with the
+    quote and the backslash escaped, so spaces and operators in it stay text."""
+    escaped = topic.replace("\\", "\\\\").replace('"', '\\"')
+    return f'topic:"{escaped}"'
 
 
 def _add(needs: list[ChangeKey], key: ChangeKey) -> None:
