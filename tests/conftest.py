@@ -7,7 +7,10 @@ subject is the store), and the modules that mark themselves (the gate, restart
 and kill tests, the forge and the web API: their subject is state the scheduler
 keeps in the database). Tests that only need somewhere to keep builds (the
 executor's, the sandbox's, the security tests) run on SQLite whatever the
-database; PostgreSQL would add nothing but minutes to CI.
+database; PostgreSQL would add nothing but minutes to CI. So do the modules
+marked ``not_store`` although they use the ``store`` fixture: their subject is a
+driver's or the dashboard's logic, while what they keep in the database (the
+outbox, GitHub's pull requests) has store tests of its own.
 
 Under pytest-xdist each worker gets its own PostgreSQL database (``test_gw0``,
 ``test_gw1``...), made on first use next to the configured one."""
@@ -28,7 +31,8 @@ PG_URL = os.environ.get("ZUULISH_TEST_DATABASE_URL")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "store" in getattr(item, "fixturenames", ()):
+        if "store" in getattr(item, "fixturenames", ()) \
+                and item.get_closest_marker("not_store") is None:
             item.add_marker(pytest.mark.store)
 
 

@@ -37,7 +37,7 @@ try:
 except ImportError:  # the browser fixture skips (or fails) with the reason
     expect = sync_playwright = None  # type: ignore[assignment]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.not_store]  # the pages are the subject
 
 #: Where Debian's package puts the browser.
 DEBIAN_CHROMIUM = "/usr/bin/chromium"

@@ -18,6 +18,10 @@ from zuulish.merger.speculative import apply_commits
 from zuulish.store import Store
 from zuulish.store.outbox import FAILED, PENDING, SENT, OutboxRow
 
+# the driver's logic is the subject; the outbox and pull requests it keeps have
+# store tests of their own (tests/conftest.py)
+pytestmark = pytest.mark.not_store
+
 COMMENTS = {"a.py": [{"line": 3, "message": "unused import", "level": "warning"},
                      {"line": 9, "message": "boom", "level": "error",
                       "range": {"start_line": 8, "start_character": 0, "end_line": 9,

@@ -12,6 +12,10 @@ from tests.unit.github_driver.repo_state import state_as_tested
 from zuulish.errors import UserError
 from zuulish.store.outbox import PENDING, SENT
 
+# the driver's logic is the subject; the outbox and pull requests it keeps have
+# store tests of their own (tests/conftest.py)
+pytestmark = pytest.mark.not_store
+
 TOKENS = "/app/installations/{installation_id}/access_tokens"
 
 

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.fakes.github.state import Pull
 from tests.unit.github_driver.conftest import REPO, WEB_URL, World
 from zuulish.store.outbox import FAILED, PENDING, SENT, OutboxRow
+
+# the driver's logic is the subject; the outbox and pull requests it keeps have
+# store tests of their own (tests/conftest.py)
+pytestmark = pytest.mark.not_store
 
 
 def report(world: World, number: int, *, action: str = "success",

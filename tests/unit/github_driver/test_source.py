@@ -11,6 +11,10 @@ from zuulish.drivers.github.source import ABSENT_FOR
 from zuulish.model import ChangeKey, ChangeStatus
 from zuulish.model.change import Review
 
+# the driver's logic is the subject; the outbox and pull requests it keeps have
+# store tests of their own (tests/conftest.py)
+pytestmark = pytest.mark.not_store
+
 
 def test_a_pull_request_is_a_change_with_what_github_shows(world: World):
     fake = world.fake

@@ -12,6 +12,10 @@ from tests.unit.github_driver.conftest import REPO, World
 from tests.unit.github_driver.repo_state import state_as_tested
 from zuulish.errors import UserError
 
+# the driver's logic is the subject; the outbox and pull requests it keeps have
+# store tests of their own (tests/conftest.py)
+pytestmark = pytest.mark.not_store
+
 MERGE = "/repos/{owner}/{repo}/pulls/{pull_number}/merge"
 
 

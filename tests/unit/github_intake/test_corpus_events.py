@@ -19,6 +19,10 @@ from tests.unit.github_intake.helpers import (
     schema_errors,
 )
 
+# the driver's logic is the subject; the outbox and pull requests it keeps have
+# store tests of their own (tests/conftest.py)
+pytestmark = pytest.mark.not_store
+
 HELLO = "Codertocat/Hello-World"
 NEW, MERGED, ABANDONED, BRANCH = "new-patchset", "merged", "abandoned", "branch-updated"
 SHA_PR = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
