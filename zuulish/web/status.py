@@ -6,8 +6,10 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from zuulish.config.layout import Layout
+from zuulish.drivers.github.pulls import display as pull_display
 from zuulish.model import PipelineManager
 from zuulish.model.file_comments import as_dicts, file_comments
 from zuulish.model.job_graph import stored_jobs
@@ -18,6 +20,7 @@ from zuulish.store import (
     BuildSetRow,
     ChangeQueueRow,
     ChangeRow,
+    GithubPullRow,
     PatchsetRow,
     QueueItemRow,
     ReportRow,
@@ -36,10 +39,14 @@ def change_url(web_url: str, project: str, number: int) -> str:
     return f"{web_url}/c/{project}/+/{number}"
 
 
-def item_url(web_url: str, item: QueueItemRow) -> str | None:
-    """Where a user reads about the item: its change's page (a ref has none)."""
+def item_url(web_url: str, item: QueueItemRow, pull: GithubPullRow | None = None
+             ) -> str | None:
+    """Where a user reads about the item: its change's page (a ref has none); a pull
+    request's is on GitHub (none until its webhooks said where)."""
     if item.change_number is None:
         return None
+    if pull is not None:
+        return (pull.data or {}).get("html_url") or None
     return change_url(web_url, item.project, item.change_number)
 
 
@@ -50,10 +57,42 @@ def item_label(item: QueueItemRow) -> str:
     return f"{item.change_number},{item.patchset}"
 
 
-def _about(item: QueueItemRow, web_url: str) -> dict[str, Any]:
-    """What an item is about, for the API: a change, or a ref (``ref``, ``newrev``)."""
+def item_display(item: QueueItemRow, pull: GithubPullRow | None = None) -> str:
+    """How people know the item's change: ``org/repo#12`` for a pull request (GitHub
+    numbers them per repository; ``change`` is the connection's number), else its
+    label (a Gerrit change's or the built-in forge's number, a ref)."""
+    if pull is not None:
+        return pull_display(pull.repo, pull.number)
+    return item_label(item)
+
+
+Pulls = dict[tuple[str, int], GithubPullRow]
+
+
+def pulls_of(s: Session, items: list[QueueItemRow]) -> Pulls:
+    """The pull requests among the items' changes, by (connection, change number):
+    one query, whatever the number of items."""
+    numbers = {i.change_number for i in items if i.change_number is not None}
+    if not numbers:
+        return {}
+    return {(p.connection, p.id): p for p in s.scalars(
+        select(GithubPullRow).where(GithubPullRow.id.in_(numbers)))}
+
+
+def pull_of(pulls: Pulls, item: QueueItemRow) -> GithubPullRow | None:
+    """The item's pull request among ``pulls``; None for any other change or a ref."""
+    if item.change_number is None:
+        return None
+    return pulls.get((item.connection, item.change_number))
+
+
+def _about(item: QueueItemRow, web_url: str, pull: GithubPullRow | None = None
+           ) -> dict[str, Any]:
+    """What an item is about, for the API: a change, or a ref (``ref``, ``newrev``);
+    ``display`` is how people know it, ``change_url`` where they read about it."""
     about: dict[str, Any] = {"change": item.change_number, "patchset": item.patchset,
-                             "label": item_label(item), "change_url": item_url(web_url, item)}
+                             "label": item_label(item), "display": item_display(item, pull),
+                             "change_url": item_url(web_url, item, pull)}
     if item.change_number is None:
         about.update(ref=item.ref, oldrev=item.oldrev, newrev=item.commit_sha)
     return about
@@ -103,7 +142,7 @@ def _jobs(buildset: BuildSetRow | None, builds: list[BuildRow], web_url: str
 def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> dict[str, Any]:
     """Pipelines, their queues, items and jobs, as the dashboard shows them.
 
-    Four queries in one read session, whatever the number of items.
+    Six queries in one read session, whatever the number of items.
     """
     web_url = web_url.rstrip("/")
     with store.read() as s:
@@ -113,6 +152,7 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
         buildsets: dict[int, BuildSetRow] = {}
         builds: dict[int, list[BuildRow]] = defaultdict(list)
         changes: dict[tuple[str, int], ChangeRow] = {}
+        pulls: Pulls = {}
         if items:
             ids = [i.id for i in items]
             buildsets = {b.item_id: b for b in s.scalars(select(BuildSetRow).where(
@@ -125,12 +165,14 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
             numbers = {i.change_number for i in items if i.change_number is not None}
             changes = {(c.connection, c.number): c for c in s.scalars(
                 select(ChangeRow).where(ChangeRow.number.in_(numbers)))}
+            pulls = pulls_of(s, list(items))
         windows = {(q.pipeline, q.name): q.window for q in s.scalars(
             select(ChangeQueueRow).where(ChangeQueueRow.tenant == tenant))}
     by_pipeline: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
     for item in items:
         change = changes.get((item.connection, item.change_number)) \
             if item.change_number is not None else None
+        pull = pull_of(pulls, item)
         bs = buildsets.get(item.id)
         jobs = _jobs(bs, builds[bs.id] if bs else [], web_url)
         failing = bool(bs and (bs.merge_state in MERGE_FAILED or any(
@@ -139,8 +181,9 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
             "id": item.id,
             "change": {"number": item.change_number, "patchset": item.patchset,
                        "project": item.project, "branch": item.branch,
-                       "subject": change.subject if change else "",
-                       "url": item_url(web_url, item), "label": item_label(item),
+                       "subject": change.subject if change else pull.title if pull else "",
+                       "url": item_url(web_url, item, pull), "label": item_label(item),
+                       "display": item_display(item, pull),
                        **({"ref": item.ref, "newrev": item.commit_sha}
                           if item.change_number is None else {})},
             "live": item.live, "enqueued_at": item.enqueued_at, "active": bs is not None,
@@ -163,18 +206,20 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
     web_url = web_url.rstrip("/")
     with store.read() as s:
         row = s.execute(
-            select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow)
+            select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow, GithubPullRow)
             .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
             .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
             .outerjoin(ChangeRow, (ChangeRow.connection == QueueItemRow.connection)
                        & (ChangeRow.number == QueueItemRow.change_number))
+            .outerjoin(GithubPullRow, (GithubPullRow.connection == QueueItemRow.connection)
+                       & (GithubPullRow.id == QueueItemRow.change_number))
             .where(BuildRow.id == uuid)).first()
     if row is None:
         return None
-    build, buildset, item, change = row
+    build, buildset, item, change, pull = row
     return {**_job(build, web_url), "tenant": item.tenant, "pipeline": item.pipeline,
-            "project": item.project, "branch": item.branch, **_about(item, web_url),
-            "subject": change.subject if change else "",
+            "project": item.project, "branch": item.branch, **_about(item, web_url, pull),
+            "subject": change.subject if change else pull.title if pull else "",
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
             "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
             "artifacts": build_artifacts(build, web_url),
@@ -219,8 +264,9 @@ def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
             .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
             .where(QueueItemRow.tenant == tenant, BuildRow.finished_at.is_not(None))
             .order_by(BuildRow.finished_at.desc(), BuildRow.id).limit(limit)).all()
+        pulls = pulls_of(s, [i for _, i in rows])
     return [{**_job(b, web_url), "pipeline": i.pipeline, "project": i.project,
-             "branch": i.branch, **_about(i, web_url), "attempt": b.attempt}
+             "branch": i.branch, **_about(i, web_url, pull_of(pulls, i)), "attempt": b.attempt}
             for b, i in rows]
 
 
