@@ -27,8 +27,10 @@ from zuulish.store import (
     Store,
 )
 from zuulish.web.app import create_app
+from zuulish.web.status import item_url
 
 PULL_URL = "https://github.example/acme/app/pull/12"
+GERRIT = "https://review.example"
 
 
 def item(connection: str, number: int, project: str, sequence: int,
@@ -84,7 +86,10 @@ def dashboard(store: Store, tmp_path: Path) -> Iterator[Dashboard]:
     layouts = TenantLayouts(tmp_path / "main.yaml", {}, {}, {})
     layouts.layouts = {"t": Layout("t", pipelines={
         "gate": Pipeline("gate", PipelineManager.DEPENDENT)})}
-    with served(lambda url: create_app(store, layouts, tmp_path, url)) as url:
+    # the connections' change pages, as their sources give them (Gerrit's here)
+    links = {"gerrit": lambda project, number: f"{GERRIT}/c/{project}/+/{number}"}
+    with served(lambda url: create_app(store, layouts, tmp_path, url,
+                                       change_links=links)) as url:
         yield Dashboard(url)
 
 
@@ -103,7 +108,9 @@ def test_the_status_api_names_each_change_as_its_forge_does(dashboard: Dashboard
     # change 3 of the built-in forge is not the pull request numbered 3 on github
     assert forge["display"] == "3,1" and forge["subject"] == "Forge change"
     assert forge["url"] == f"{dashboard.url}/c/org/tools/+/3"
+    # a Gerrit change: its number, linked to Gerrit's page (not the built-in forge's)
     assert gerrit["display"] == "42,1" and gerrit["number"] == 42
+    assert gerrit["url"] == f"{GERRIT}/c/org/core/+/42"
     # a pull request whose page is not known yet: named, not linked somewhere wrong
     assert unlinked["display"] == "acme/lib#5" and unlinked["url"] is None
 
@@ -115,6 +122,7 @@ def test_the_status_page_shows_and_links_the_pull_request_by_its_name(
     assert "Teach the app &lt;b&gt;manners&lt;/b&gt;" in body
     assert f'<a class="change" href="{dashboard.url}/c/org/tools/+/3">3,1</a>' in body
     assert '<span class="change">acme/lib#5</span>' in body
+    assert f'<a class="change" href="{GERRIT}/c/org/core/+/42">42,1</a>' in body
     # the refreshing script renders the same name from the API
     assert "i.change.display" in body
 
@@ -135,3 +143,15 @@ def test_the_api_description_names_the_display_field(dashboard: Dashboard) -> No
     schemas = dashboard.json("/api/openapi.json")["components"]["schemas"]
     assert "display" in schemas["Change"]["required"]
     assert "display" in schemas["Change"]["properties"]
+
+
+def test_a_pull_request_whose_page_is_not_known_is_linked_by_its_source() -> None:
+    pull_item = item("github", 4, "acme/lib", 4)
+    pull = GithubPullRow(id=4, connection="github", repo="acme/lib", number=5, data={})
+    links = {"github": lambda project, number: f"https://github.example/{project}/pull/5"}
+    assert item_url("http://zuulish", pull_item, pull, links) == \
+        "https://github.example/acme/lib/pull/5"
+    # never the built-in forge's page, which has no such change
+    assert item_url("http://zuulish", pull_item, pull) is None
+    forge_item = item("forge", 3, "org/tools", 2)
+    assert item_url("http://zuulish", forge_item) == "http://zuulish/c/org/tools/+/3"

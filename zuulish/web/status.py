@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from zuulish.config.layout import Layout
 from zuulish.drivers.github.pulls import display as pull_display
+from zuulish.drivers.interfaces import Source
 from zuulish.model import PipelineManager
 from zuulish.model.file_comments import as_dicts, file_comments
 from zuulish.model.job_graph import stored_jobs
@@ -34,20 +36,34 @@ MERGE_FAILED = frozenset({"conflict", "error", "config-error"})
 SHOWN_STATE = {"waiting": "queued-for-nodes"}
 
 
+#: each connection's page of a change: (project, number) -> URL (``Source.change_url``)
+ChangeLinks = Mapping[str, Callable[[str, int], str]]
+
+
 def change_url(web_url: str, project: str, number: int) -> str:
     """The built-in forge's page for a change (what Depends-On footers point at)."""
     return f"{web_url}/c/{project}/+/{number}"
 
 
-def item_url(web_url: str, item: QueueItemRow, pull: GithubPullRow | None = None
-             ) -> str | None:
-    """Where a user reads about the item: its change's page (a ref has none); a pull
-    request's is on GitHub (none until its webhooks said where)."""
+def item_url(web_url: str, item: QueueItemRow, pull: GithubPullRow | None = None,
+             links: ChangeLinks | None = None) -> str | None:
+    """Where a user reads about the item: its change's page on its forge (``links``:
+    a Gerrit change's on Gerrit), a pull request's on GitHub (none until its webhooks
+    said where), else the built-in forge's; a ref has none."""
     if item.change_number is None:
         return None
+    if pull is not None and (pull.data or {}).get("html_url"):
+        return str(pull.data["html_url"])
+    if links is not None and item.connection in links:
+        return links[item.connection](item.project, item.change_number)
     if pull is not None:
-        return (pull.data or {}).get("html_url") or None
+        return None  # on GitHub, never the built-in forge's
     return change_url(web_url, item.project, item.change_number)
+
+
+def change_links(sources: Mapping[str, Source]) -> ChangeLinks:
+    """Each connection's change pages, as its source gives them."""
+    return {name: source.change_url for name, source in sources.items()}
 
 
 def item_label(item: QueueItemRow) -> str:
@@ -86,13 +102,13 @@ def pull_of(pulls: Pulls, item: QueueItemRow) -> GithubPullRow | None:
     return pulls.get((item.connection, item.change_number))
 
 
-def _about(item: QueueItemRow, web_url: str, pull: GithubPullRow | None = None
-           ) -> dict[str, Any]:
+def _about(item: QueueItemRow, web_url: str, pull: GithubPullRow | None = None,
+           links: ChangeLinks | None = None) -> dict[str, Any]:
     """What an item is about, for the API: a change, or a ref (``ref``, ``newrev``);
     ``display`` is how people know it, ``change_url`` where they read about it."""
     about: dict[str, Any] = {"change": item.change_number, "patchset": item.patchset,
                              "label": item_label(item), "display": item_display(item, pull),
-                             "change_url": item_url(web_url, item, pull)}
+                             "change_url": item_url(web_url, item, pull, links)}
     if item.change_number is None:
         about.update(ref=item.ref, oldrev=item.oldrev, newrev=item.commit_sha)
     return about
@@ -139,8 +155,10 @@ def _jobs(buildset: BuildSetRow | None, builds: list[BuildRow], web_url: str
     return jobs
 
 
-def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> dict[str, Any]:
-    """Pipelines, their queues, items and jobs, as the dashboard shows them.
+def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str,
+                  links: ChangeLinks | None = None) -> dict[str, Any]:
+    """Pipelines, their queues, items and jobs, as the dashboard shows them; ``links``
+    give each connection's change pages (else the built-in forge's are linked).
 
     Six queries in one read session, whatever the number of items.
     """
@@ -182,7 +200,7 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
             "change": {"number": item.change_number, "patchset": item.patchset,
                        "project": item.project, "branch": item.branch,
                        "subject": change.subject if change else pull.title if pull else "",
-                       "url": item_url(web_url, item, pull), "label": item_label(item),
+                       "url": item_url(web_url, item, pull, links), "label": item_label(item),
                        "display": item_display(item, pull),
                        **({"ref": item.ref, "newrev": item.commit_sha}
                           if item.change_number is None else {})},
@@ -201,7 +219,8 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
         for p in list(layout.pipelines.values())]}
 
 
-def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
+def build_info(store: Store, uuid: str, web_url: str, links: ChangeLinks | None = None
+               ) -> dict[str, Any] | None:
     """One build with its item, change, pipeline and tenant; None when unknown."""
     web_url = web_url.rstrip("/")
     with store.read() as s:
@@ -218,7 +237,7 @@ def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
         return None
     build, buildset, item, change, pull = row
     return {**_job(build, web_url), "tenant": item.tenant, "pipeline": item.pipeline,
-            "project": item.project, "branch": item.branch, **_about(item, web_url, pull),
+            "project": item.project, "branch": item.branch, **_about(item, web_url, pull, links),
             "subject": change.subject if change else pull.title if pull else "",
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
             "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
@@ -253,8 +272,8 @@ def build_file_comments(build: BuildRow) -> dict[str, list[dict[str, Any]]]:
     return as_dicts(found)
 
 
-def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
-                  ) -> list[dict[str, Any]]:
+def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = "",
+                  links: ChangeLinks | None = None) -> list[dict[str, Any]]:
     """Finished builds of ``tenant``, newest first, for the build history."""
     web_url = web_url.rstrip("/")
     with store.read() as s:
@@ -266,7 +285,8 @@ def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
             .order_by(BuildRow.finished_at.desc(), BuildRow.id).limit(limit)).all()
         pulls = pulls_of(s, [i for _, i in rows])
     return [{**_job(b, web_url), "pipeline": i.pipeline, "project": i.project,
-             "branch": i.branch, **_about(i, web_url, pull_of(pulls, i)), "attempt": b.attempt}
+             "branch": i.branch, **_about(i, web_url, pull_of(pulls, i), links),
+             "attempt": b.attempt}
             for b, i in rows]
 
 
