@@ -16,6 +16,7 @@ from zuulish.model import (
     QueueItem,
     change_name,
 )
+from zuulish.scheduler.dependent import _split_bundles
 from zuulish.scheduler.enqueue import plan_enqueue
 from zuulish.scheduler.job_planning import lost_dependency
 from zuulish.scheduler.verification import plan_verification
@@ -181,3 +182,15 @@ def test_verify_first_names_a_gone_dependency_of_another_connection() -> None:
     messages = [getattr(a, "message", "") for a in actions]
     assert any(m.startswith("This change depends on gerrit change 42, which is no longer "
                             "in the queue") for m in messages), messages
+
+
+def test_a_cross_forge_cycle_names_its_members_as_people_know_them() -> None:
+    # pull request acme/app#12 and Gerrit change 1 form a cycle, split by an item
+    # between them: change 1 of two connections, which numbers alone would confuse
+    app = item(pull(1, "acme/app", 12, needs=(ChangeKey("gerrit", 1),)), 10)
+    between = item(gerrit(2, "org/core"), 20)
+    core = item(gerrit(1, "org/core", needs=(ChangeKey("github", 1),)), 30)
+    reports = _split_bundles([app, between, core], {10: (10, 30), 30: (10, 30)})
+    assert [(r.item_id, r.message.split(") ")[0]) for r in reports] == [
+        (10, "Its dependency cycle (change acme/app#12, gerrit change 1"),
+        (30, "Its dependency cycle (change acme/app#12, change 1")]
