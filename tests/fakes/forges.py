@@ -145,11 +145,13 @@ def gerrit_connection(site: GerritSite) -> str:
 @contextmanager
 def running_zuulish(tmp_path: Path, pipelines: str, untrusted: dict[str, list[str]],
                     connections: dict[str, str], web: bool = True,
-                    database_url: str | None = None) -> Iterator[AllInOne]:
+                    database_url: str | None = None,
+                    web_url: str | None = None) -> Iterator[AllInOne]:
     """A started zuulish (all-in-one) with tenant ``t``: the built-in forge's
     ``zuul-config`` (``pipelines``) and ``zuulish-jobs`` as config projects, and
     ``untrusted`` projects (connection: projects) on ``connections`` (name:
-    settings). ``web``: its web server runs too (webhooks reach it there)."""
+    settings). ``web``: its web server runs too (webhooks reach it there);
+    ``web_url``: the URL its links use (default: where it listens)."""
     sources = "".join(f"      {conn}:\n        untrusted-projects:\n"
                       + "".join(f"          - {p}\n" for p in projects)
                       for conn, projects in untrusted.items())
@@ -157,10 +159,11 @@ def running_zuulish(tmp_path: Path, pipelines: str, untrusted: dict[str, list[st
         "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
         "          - zuul-config\n          - zuulish-jobs\n" + sources)
     port = free_port()
+    url = web_url or f"http://127.0.0.1:{port}"
     (tmp_path / "zuulish.yaml").write_text(
         "state_dir: state\ntenant_file: main.yaml\n"
         + (f"database: {database_url}\n" if database_url else "")
-        + f"web: {{listen: '127.0.0.1:{port}', url: 'http://127.0.0.1:{port}'}}\n"
+        + f"web: {{listen: '127.0.0.1:{port}', url: '{url}'}}\n"
         "connections:\n  forge: {driver: git}\n"
         + "".join(f"  {name}: {settings}\n" for name, settings in connections.items())
         + "scheduler: {poll_interval: 0.05}\n")

@@ -133,7 +133,7 @@ def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     with gerrit_site(tmp_path, projects) as site, \
             running_zuulish(tmp_path, PIPELINES, {"review": [PROJECT, LIB]},
                             {"review": gerrit_connection(site)}, web=False,
-                            database_url=database_url) as aio:
+                            database_url=database_url, web_url="http://zuulish.test") as aio:
         site.ssh.wait_for_sessions(1)
         yield World(site.gerrit, site.ssh, aio)
 
