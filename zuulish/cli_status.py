@@ -94,7 +94,9 @@ def draw_tenant(status: dict[str, Any], now: float | None = None) -> list[str]:
                 live = "" if item.get("live", True) else " (not live)"
                 since = item.get("enqueued_at")
                 age = "-" if since is None else _elapsed(now - since)
-                lines.append(f"      {change['label']:<10} {change['project']} "
+                # how people know the change (org/repo#12); older servers say label only
+                name = change.get("display") or change["label"]
+                lines.append(f"      {name:<10} {change['project']} "
                              f"{change['branch']}  {item_state(item)}{live} for {age}  "
                              f"{change.get('subject') or ''}".rstrip())
                 if item.get("message") and item.get("failing"):

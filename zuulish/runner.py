@@ -67,12 +67,14 @@ class WebThread:
 
     def start(self) -> None:
         from zuulish.web.app import create_app, serve
+        from zuulish.web.status import change_links
 
         config = self.aio.config
         self.thread.start()
         app = create_app(self.aio.store, self.aio.layouts, config.state_dir, config.web_url,
                          admin_token=config.admin_token,
-                         extra_routes=self.aio.connections.routes)
+                         extra_routes=self.aio.connections.routes,
+                         change_links=change_links(self.aio.connections.sources))
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)

@@ -4,9 +4,6 @@ each merges on its own forge, and a merge refused on one is seen on both."""
 
 from __future__ import annotations
 
-import socket
-import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,28 +12,29 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.gerrit.ssh import FakeGerritSSH
+from tests.fakes.forges import (
+    MAINTAINER,
+    deliver_webhooks,
+    gerrit_connection,
+    gerrit_site,
+    github_connection,
+    github_repo,
+    running_zuulish,
+    wait_until,
+)
 from tests.fakes.gerrit.world import GitBackedGerrit
 from tests.fakes.github import fixtures
 from tests.fakes.github.server import FakeGitHub
 from tests.fakes.github.state import Pull, Repo
 from tests.fakes.github.webhooks import pull_request_payload, review_payload
-from tests.fakes.tenant import ROOT, read_dir
 from zuulish.app import AllInOne
-from zuulish.runner import WebThread
-from zuulish.server_config import load_server_config
 from zuulish.store import BuildRow, BuildSetRow, QueueItemRow
-
-with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptography deprecates
-    warnings.filterwarnings("ignore", message=".*DSA.*")
-    import asyncssh
 
 pytestmark = [pytest.mark.slow]
 
 github_openapi = fixtures.github_openapi
 fake_github = fixtures.fake_github
 
-SECRET = "webhook-secret"
 APP = "acme/app"  # on GitHub
 LIB = "example/lib"  # on Gerrit
 BRANCH = "main"  # on GitHub
@@ -98,12 +96,6 @@ PIPELINES = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class World:
     github: FakeGitHub
@@ -122,7 +114,7 @@ class World:
         return pull
 
     def approve_pull(self, pull: Pull, announce: bool = True) -> None:
-        review = self.github.add_review(self.app, pull, "maintainer", "APPROVED")
+        review = self.github.add_review(self.app, pull, MAINTAINER, "APPROVED")
         if not announce:
             return
         self.github.emit("pull_request_review", review_payload(self.github, self.app, pull,
@@ -177,14 +169,8 @@ class World:
 
     # ------------------------------------------------------------ zuulish
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float = 120) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = predicate()
-            if found:
-                return found
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; gate items:\n"
-                             + "\n".join(map(str, self.gate_items())))
+        return wait_until(what, predicate, timeout,
+                          lambda: "gate items:\n" + "\n".join(map(str, self.gate_items())))
 
     def gate_items(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
         """(connection, change, state, result, message) of each gate item, in order."""
@@ -222,59 +208,19 @@ def world(request: pytest.FixtureRequest, tmp_path: Path,
     """One zuulish, a fake GitHub and a fake Gerrit; ``{"cycles": True}`` as the
     indirect parameter lets the shared queue hold dependency cycles."""
     options = getattr(request, "param", {})
-    app = fake_github.add_repo(APP, default_branch=BRANCH,
-                               files={".zuul.yaml": _project_config("app-test"),
-                                      "value.txt": "good\n"})
-    github_app = fake_github.add_app()
-    fake_github.add_installation(github_app, "acme")
-    fake_github.add_collaborator(APP, "maintainer", "write")
-    fake_github.protect_branch(APP, BRANCH, contexts=["t/gate"])
-    (tmp_path / "app.pem").write_text(github_app.private_key_pem)
-
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id_zuul").write_bytes(key.export_private_key())
-    ssh = FakeGerritSSH()
-    ssh.add_user("zuul", key)
-    ssh.start()
-    ssh.known_hosts(tmp_path / "known_hosts")
-    gerrit = GitBackedGerrit(tmp_path / "gerrit", emit=ssh.send)
-    gerrit.submit_requires = {"Verified": 2}
-    gerrit.create_project(LIB, {".zuul.yaml": _project_config("lib-test"),
-                                "value.txt": "good\n"}, branch=LIB_BRANCH)
-
-    port = _free_port()
-    (tmp_path / "main.yaml").write_text(
-        "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
-        "          - zuul-config\n          - zuulish-jobs\n"
-        f"      github:\n        untrusted-projects:\n          - {APP}\n"
-        f"      gerrit:\n        untrusted-projects:\n          - {LIB}\n")
-    (tmp_path / "zuulish.yaml").write_text(
-        f"state_dir: state\ntenant_file: main.yaml\n"
-        f"web: {{listen: '127.0.0.1:{port}', url: 'http://127.0.0.1:{port}'}}\n"
-        "connections:\n  forge: {driver: git}\n"
-        f"  github: {{driver: github, app_id: {github_app.id}, app_key: app.pem, "
-        f"webhook_token: {SECRET}, api_url: '{fake_github.url}'}}\n"
-        f"  gerrit: {{driver: gerrit, server: 127.0.0.1, port: {ssh.port}, user: zuul, "
-        f"sshkey: id_zuul, known_hosts: known_hosts, password: secret, "
-        f"baseurl: '{gerrit.url}'}}\n"
-        "scheduler: {poll_interval: 0.05}\n")
-    aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
-    forge = aio.connections.forges["forge"]
-    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES
-                                         + (CYCLES if options.get("cycles") else "")})
-    forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
-    aio.start()
-    web = WebThread(aio)
-    web.start()
-    fake_github.add_webhook(f"http://127.0.0.1:{port}/api/connection/github/payload", SECRET)
-    ssh.wait_for_sessions(1)
-    try:
-        yield World(fake_github, app, gerrit, aio)
-    finally:
-        web.stop()
-        aio.stop()
-        ssh.stop()
-        gerrit.close()
+    app, github_app = github_repo(fake_github, tmp_path, APP,
+                                  {".zuul.yaml": _project_config("app-test"),
+                                   "value.txt": "good\n"}, branch=BRANCH)
+    projects = {LIB: ({".zuul.yaml": _project_config("lib-test"), "value.txt": "good\n"},
+                      LIB_BRANCH)}
+    pipelines = PIPELINES + (CYCLES if options.get("cycles") else "")
+    with gerrit_site(tmp_path, projects) as site, \
+            running_zuulish(tmp_path, pipelines, {"github": [APP], "gerrit": [LIB]},
+                            {"github": github_connection(fake_github, github_app),
+                             "gerrit": gerrit_connection(site)}) as aio:
+        deliver_webhooks(fake_github, aio, "github")
+        site.ssh.wait_for_sessions(1)
+        yield World(fake_github, app, site.gerrit, aio)
 
 
 def test_a_pull_request_depending_on_a_gerrit_change_merges_after_it(world: World) -> None:

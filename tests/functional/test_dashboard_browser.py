@@ -26,7 +26,7 @@ from tests.functional.test_web import seed
 from zuulish.config.layout import Layout
 from zuulish.model import Pipeline, PipelineManager
 from zuulish.scheduler.layouts import TenantLayouts
-from zuulish.store import BuildRow, BuildSetRow, ChangeRow, QueueItemRow, Store
+from zuulish.store import BuildRow, BuildSetRow, ChangeRow, GithubPullRow, QueueItemRow, Store
 from zuulish.web.app import create_app
 
 if TYPE_CHECKING:
@@ -384,4 +384,32 @@ def test_an_item_whose_jobs_have_not_started_shows_them_waiting(dashboard: Dashb
     expect(check.locator(".job")).to_have_count(1)
     expect(page.locator("#updated")).to_contain_text("Updated")
     expect(check.locator(".job .badge")).to_have_text("waiting")
+    assert tab.errors == []
+
+
+def test_a_pull_request_reads_as_github_names_it_and_links_there(dashboard: Dashboard,
+                                                                 tab: Tab) -> None:
+    page = tab.page
+    page.goto(f"{dashboard.url}/t/t/status")
+    gate = page.locator("section.pipeline", has=page.locator("h2", has_text="gate"))
+    expect(gate.locator(".item")).to_have_count(1)
+    # A pull request enqueued now: the refresh (the script's rendering) names it as
+    # GitHub does and links to it there, not by the connection's number 6.
+    url = "https://github.example/acme/app/pull/12"
+    with dashboard.store.session() as s:
+        s.add(GithubPullRow(id=6, connection="github", repo="acme/app", number=12,
+                            title="A pull request", data={"html_url": url}))
+        s.add(QueueItemRow(tenant="t", pipeline="gate", queue_name="shared",
+                           connection="github", change_number=6, patchset=1,
+                           commit_sha="d" * 40, project="acme/app", branch="main",
+                           sequence=2, enqueued_at=7, state="queued"))
+    pull = gate.locator(".item").nth(1)
+    expect(pull.locator("a.change")).to_have_text("acme/app#12")
+    expect(pull.locator("a.change")).to_have_attribute("href", url)
+    expect(pull.locator(".subject")).to_have_text("A pull request")
+    expect(gate.locator(".item").nth(0).locator("a.change")).to_have_text("3,1")
+    # the first rendering (the template) says the same
+    page.reload()
+    expect(pull.locator("a.change")).to_have_text("acme/app#12")
+    expect(pull.locator("a.change")).to_have_attribute("href", url)
     assert tab.errors == []

@@ -3,8 +3,6 @@ to the fake Gerrit (SSH stream-events, REST, git over HTTP, real repositories)."
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,16 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.forges import gerrit_connection, gerrit_site, running_zuulish, wait_until
 from tests.fakes.gerrit.ssh import FakeGerritSSH
 from tests.fakes.gerrit.world import GitBackedGerrit
-from tests.fakes.tenant import ROOT, git, read_dir
+from tests.fakes.tenant import git
 from zuulish.app import AllInOne
-from zuulish.server_config import load_server_config
 from zuulish.store import BuildRow
-
-with warnings.catch_warnings():  # asyncssh still imports DSA, which cryptography deprecates
-    warnings.filterwarnings("ignore", message=".*DSA.*")
-    import asyncssh
 
 pytestmark = [pytest.mark.slow]
 
@@ -107,13 +101,7 @@ class World:
     aio: AllInOne
 
     def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        return wait_until(what, predicate, timeout)
 
     def votes(self, number: int, label: str = "Verified") -> list[int]:
         return [v["value"] for v in self.gerrit.changes[number]["labels"][label]["all"]
@@ -140,42 +128,14 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id_zuul").write_bytes(key.export_private_key())
-    ssh = FakeGerritSSH()
-    ssh.add_user("zuul", key)
-    ssh.start()
-    ssh.known_hosts(tmp_path / "known_hosts")
-    gerrit = GitBackedGerrit(tmp_path / "gerrit", emit=ssh.send)
-    # as OpenDev's Gerrit: a change is submitted only with Verified +2 (the gate's)
-    gerrit.submit_requires = {"Verified": 2}
-    gerrit.create_project(PROJECT, {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"})
-    gerrit.create_project(LIB, {".zuul.yaml": LIB_CONFIG, "value.txt": "good\n"})
-    (tmp_path / "main.yaml").write_text(
-        "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
-        "          - zuul-config\n          - zuulish-jobs\n"
-        f"      review:\n        untrusted-projects:\n          - {PROJECT}\n"
-        f"          - {LIB}\n")
-    (tmp_path / "zuulish.yaml").write_text(
-        f"state_dir: state\ndatabase: {database_url}\ntenant_file: main.yaml\n"
-        "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
-        "connections:\n  forge: {driver: git}\n"
-        f"  review: {{driver: gerrit, server: 127.0.0.1, port: {ssh.port}, user: zuul, "
-        f"sshkey: id_zuul, known_hosts: known_hosts, password: secret, "
-        f"baseurl: '{gerrit.url}'}}\n"
-        "scheduler: {poll_interval: 0.05}\n")
-    aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
-    forge = aio.connections.forges["forge"]
-    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES})
-    forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
-    aio.start()
-    ssh.wait_for_sessions(1)
-    try:
-        yield World(gerrit, ssh, aio)
-    finally:
-        aio.stop()
-        ssh.stop()
-        gerrit.close()
+    projects = {PROJECT: ({".zuul.yaml": APP_CONFIG, "value.txt": "good\n"}, "master"),
+                LIB: ({".zuul.yaml": LIB_CONFIG, "value.txt": "good\n"}, "master")}
+    with gerrit_site(tmp_path, projects) as site, \
+            running_zuulish(tmp_path, PIPELINES, {"review": [PROJECT, LIB]},
+                            {"review": gerrit_connection(site)}, web=False,
+                            database_url=database_url, web_url="http://zuulish.test") as aio:
+        site.ssh.wait_for_sessions(1)
+        yield World(site.gerrit, site.ssh, aio)
 
 
 def test_check_gate_and_merge_through_gerrit(world: World) -> None:

@@ -4,7 +4,6 @@ merge through GitHub's API that leaves the branch holding exactly the tested tre
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,22 +12,24 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.forges import (
+    deliver_webhooks,
+    github_connection,
+    github_repo,
+    running_zuulish,
+    wait_until,
+)
 from tests.fakes.github import fixtures
 from tests.fakes.github.server import FakeGitHub
 from tests.fakes.github.state import Pull, Repo
 from tests.fakes.github.webhooks import pull_request_payload, review_payload
-from tests.fakes.tenant import read_dir
 from zuulish.app import AllInOne
-from zuulish.runner import WebThread
-from zuulish.server_config import load_server_config
 
 pytestmark = [pytest.mark.slow]
 
 github_openapi = fixtures.github_openapi
 fake_github = fixtures.fake_github
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "webhook-secret"
 APP = "acme/app"
 APP_CONFIG = """
 - job:
@@ -90,12 +91,6 @@ PIPELINES = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class World:
     fake: FakeGitHub
@@ -119,14 +114,7 @@ class World:
         return runs[-1] if runs else None
 
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float = 120) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = predicate()
-            if found:
-                return found
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; events:\n"
-                             + self.events())
+        return wait_until(what, predicate, timeout, lambda: "events:\n" + self.events())
 
     def events(self) -> str:
         """What became of each event and delivery (for a failure's message)."""
@@ -150,37 +138,12 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[World]:
-    repo = fake_github.add_repo(APP, files={".zuul.yaml": APP_CONFIG, "value.txt": "good\n"})
-    app = fake_github.add_app()
-    fake_github.add_installation(app, "acme")
-    fake_github.add_collaborator(APP, "maintainer", "write")
-    fake_github.protect_branch(APP, "main", contexts=["t/gate"])
-    (tmp_path / "app.pem").write_text(app.private_key_pem)
-    port = _free_port()
-    (tmp_path / "main.yaml").write_text(
-        "- tenant:\n    name: t\n    source:\n      forge:\n        config-projects:\n"
-        "          - zuul-config\n          - zuulish-jobs\n"
-        f"      github:\n        untrusted-projects:\n          - {APP}\n")
-    (tmp_path / "zuulish.yaml").write_text(
-        f"state_dir: state\ntenant_file: main.yaml\n"
-        f"web: {{listen: '127.0.0.1:{port}', url: 'http://127.0.0.1:{port}'}}\n"
-        "connections:\n  forge: {driver: git}\n"
-        f"  github: {{driver: github, app_id: {app.id}, app_key: app.pem, "
-        f"webhook_token: {SECRET}, api_url: '{fake_github.url}'}}\n"
-        "scheduler: {poll_interval: 0.05}\n")
-    aio = AllInOne(load_server_config(tmp_path / "zuulish.yaml"))
-    forge = aio.connections.forges["forge"]
-    forge.create_project("zuul-config", {"zuul.d/pipelines.yaml": PIPELINES})
-    forge.create_project("zuulish-jobs", read_dir(ROOT / "jobs"))
-    aio.start()
-    web = WebThread(aio)
-    web.start()
-    fake_github.add_webhook(f"http://127.0.0.1:{port}/api/connection/github/payload", SECRET)
-    try:
+    repo, app = github_repo(fake_github, tmp_path, APP,
+                            {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"})
+    with running_zuulish(tmp_path, PIPELINES, {"github": [APP]},
+                         {"github": github_connection(fake_github, app)}) as aio:
+        deliver_webhooks(fake_github, aio, "github")
         yield World(fake_github, repo, aio)
-    finally:
-        web.stop()
-        aio.stop()
 
 
 def test_a_pull_request_is_checked_gated_and_merged_as_tested(world: World) -> None:

@@ -175,7 +175,8 @@ def test_status_lists_pipelines_queues_items_and_jobs(server: Server) -> None:
     [item] = queue["items"]
     assert item["change"] == {"number": 3, "patchset": 1, "project": "org/app",
                               "branch": "main", "subject": "Make it fast",
-                              "url": f"{server.url}/c/org/app/+/3", "label": "3,1"}
+                              "url": f"{server.url}/c/org/app/+/3", "label": "3,1",
+                              "display": "3,1"}
     assert item["active"] and not item["failing"] and item["merge_state"] == "merged"
     jobs = [(j["name"], j["state"], j["result"], j["voting"]) for j in item["jobs"]]
     assert jobs == [("unit", "completed", "SUCCESS", True), ("lint", "running", None, False),

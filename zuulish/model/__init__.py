@@ -2,7 +2,7 @@
 
 from zuulish.model.build import Build, BuildResult, BuildState
 from zuulish.model.buildset import BuildSet, MergeState
-from zuulish.model.change import Change, ChangeKey, ChangeStatus
+from zuulish.model.change import Change, ChangeKey, ChangeStatus, change_name
 from zuulish.model.event import TIMER, EventMeaning, TriggerEvent
 from zuulish.model.job import FrozenJob, Job, PlaybookRef, RoleRef
 from zuulish.model.job_graph import JobGraph
@@ -28,5 +28,5 @@ __all__ = [
     "NodeRequest", "NodeRequestState", "NodeSet", "NodeSpec", "NodeState", "Pipeline",
     "PipelineManager", "PlaybookRef", "Project", "ProjectConfig", "ProjectPipelineJobs",
     "NULL_REV", "QueueItem", "QueueOptions", "Ref", "RefKey", "ReporterSpec", "RoleRef", "TIMER",
-    "EventMeaning", "TriggerEvent", "Window", "branch_of", "is_null_rev",
+    "EventMeaning", "TriggerEvent", "Window", "branch_of", "change_name", "is_null_rev",
 ]

@@ -101,3 +101,16 @@ class Change:
         if self.display:
             return f"change {self.display} ({self.project})"
         return f"change {self.key.number},{self.patchset} ({self.project})"
+
+
+def change_name(key: ChangeKey, change: Change | None = None, beside: str | None = None
+                ) -> str:
+    """How people know the change ``key`` (``change``, when read), in a message about
+    a change of connection ``beside``: ``change org/repo#12`` where the forge names
+    it so (GitHub), ``gerrit change 42`` where it is on another connection than
+    ``beside``, else ``change 42``."""
+    if change is not None and change.display:
+        return f"change {change.display}"
+    if beside is not None and key.connection != beside:
+        return f"{key.connection} change {key.number}"
+    return f"change {key.number}"

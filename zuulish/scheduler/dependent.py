@@ -31,9 +31,10 @@ bundle (see ``bundles``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import cast
 
-from zuulish.model import ChangeKey, ChangeQueue, QueueItem
+from zuulish.model import Change, ChangeKey, ChangeQueue, QueueItem, change_name
 from zuulish.scheduler.actions import Action, Report, StartBuildSet, UseAlternate
 from zuulish.scheduler.bundles import find_bundles
 from zuulish.scheduler.job_planning import lost_dependency, plan_jobs, report_unbuildable
@@ -179,7 +180,6 @@ def _plan_bundle(bundle: tuple[int, ...], by_id: Mapping[int, QueueItem],
     members = [by_id[m] for m in bundle]
     if any(m.buildset is None for m in members):
         return []  # a member's state is being rebuilt: wait for it
-    numbers = ", ".join(str(m.change.key.number) for m in members)
     for member in members:
         assert member.buildset is not None
         unbuildable = report_unbuildable(member.id, member.buildset)
@@ -187,8 +187,8 @@ def _plan_bundle(bundle: tuple[int, ...], by_id: Mapping[int, QueueItem],
             _leave(members, active, active_changes)
             return [Report(m.id, unbuildable.action if m is member else "failure",
                            message=(unbuildable.message if m is member else
-                                    f"Change {member.change.key.number} of its dependency "
-                                    f"cycle ({numbers}) could not be tested: "
+                                    f"Its dependency cycle ({_names(members, m)}) could not "
+                                    f"be tested, because of {_names([member], m)}: "
                                     f"{unbuildable.message}").strip())
                     for m in members]
     actions: list[Action] = []
@@ -204,13 +204,19 @@ def _plan_bundle(bundle: tuple[int, ...], by_id: Mapping[int, QueueItem],
     if not failing and all(m.buildset is not None and m.buildset.succeeded for m in members):
         actions.extend(Report(m.id, "success", merge=True) for m in members)
     elif failing and all(m.buildset is not None and m.buildset.complete for m in failing):
-        culprits = ", ".join(str(m.change.key.number) for m in failing)
         actions.extend(Report(m.id, "failure",
                               message="" if m in failing else
-                              f"Its dependency cycle ({numbers}) failed in change "
-                              f"{culprits}; the cycle merges together or not at all.")
+                              f"Its dependency cycle ({_names(members, m)}) failed in "
+                              f"{_names(failing, m)}; the cycle merges together or not at "
+                              "all.")
                        for m in members)
     return actions
+
+
+def _names(members: Sequence[QueueItem], beside: QueueItem) -> str:
+    """The members' changes as people know them, in a report on ``beside``."""
+    return ", ".join(change_name(cast(Change, m.change).key, cast(Change, m.change),
+                                 beside.change.key.connection) for m in members)
 
 
 def _leave(members: list[QueueItem], active: set[int], active_changes: set[ChangeKey]) -> None:
@@ -231,9 +237,9 @@ def _split_bundles(items: list[QueueItem], bundles: Mapping[int, tuple[int, ...]
         spots = sorted(place[m] for m in bundle)
         if spots[-1] - spots[0] + 1 == len(bundle):
             continue
-        numbers = ", ".join(str(items[place[m]].change.key.number) for m in bundle)
-        reports.extend(Report(m, "failure", message=(
-            f"Its dependency cycle ({numbers}) is no longer together in the queue (a "
-            "change of it was enqueued again); approve the cycle again to test and merge "
-            "it as one.")) for m in bundle)
+        members = [items[place[m]] for m in bundle]
+        reports.extend(Report(m.id, "failure", message=(
+            f"Its dependency cycle ({_names(members, m)}) is no longer together in the "
+            "queue (a change of it was enqueued again); approve the cycle again to test "
+            "and merge it as one.")) for m in members)
     return sorted(reports, key=lambda r: place[r.item_id])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from zuulish.config.layout import Layout
 from zuulish.drivers.interfaces import Source
 from zuulish.merger.worker import touches_config
-from zuulish.model import Change, ChangeKey, Pipeline, PipelineManager
+from zuulish.model import Change, ChangeKey, Pipeline, PipelineManager, change_name
 from zuulish.scheduler.topics import with_topic_needs
 
 
@@ -67,39 +67,40 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
     (a change may not depend on another tenant's); ``now`` (epoch seconds, the
     scheduler's clock) is what ``newer-than``/``older-than`` requirements count from.
     """
+    name = change_name(change.key, change)
     if not pipeline.allow_other_connections \
             and change.key.connection not in pipeline.connections():
-        return EnqueuePlan(rejection=f"change {change.display or change.key.number} is on "
+        return EnqueuePlan(rejection=f"{name} is on "
                                      f"connection {change.key.connection!r}, which pipeline "
                                      f"{pipeline.name} does not use "
                                      "(allow-other-connections: false)")
     unmet = pipeline.state_unmet(change, now)
     if unmet:
-        return EnqueuePlan(rejection=f"change {change.key.number} does not meet the "
+        return EnqueuePlan(rejection=f"{name} does not meet the "
                                      f"requirements of {pipeline.name}: needs "
                                      f"{', '.join(unmet)}", silent=True)
     refused = pipeline.state_rejected(change, now)
     if refused:
-        return EnqueuePlan(rejection=f"change {change.key.number} is kept out of "
+        return EnqueuePlan(rejection=f"{name} is kept out of "
                                      f"{pipeline.name} by {', '.join(refused)}", silent=True)
     if not change.is_open:
-        return EnqueuePlan(rejection=f"change {change.key.number} is {change.status.lower()}",
+        return EnqueuePlan(rejection=f"{name} is {change.status.lower()}",
                            silent=True)
     if not _has_jobs(layout, pipeline.name, change.project, change.branch) \
             and not _proposes_config(change, sources):
         return EnqueuePlan(rejection=f"project {change.project!r} has no jobs in pipeline "
                                      f"{pipeline.name!r}", silent=True)
     if change.key in already_queued:
-        return EnqueuePlan(rejection=f"change {change.key.number} is already in "
+        return EnqueuePlan(rejection=f"{name} is already in "
                                      f"{pipeline.name}", silent=True)
     missing = pipeline.requirements_met(change.key.connection, change.approvals)
     if missing:
-        return EnqueuePlan(rejection=f"change {change.key.number} does not meet the "
+        return EnqueuePlan(rejection=f"{name} does not meet the "
                                      f"requirements of {pipeline.name}: needs "
                                      f"{', '.join(missing)}", silent=True)
     rejected = pipeline.rejected_by(change.key.connection, change.approvals)
     if rejected:
-        return EnqueuePlan(rejection=f"change {change.key.number} is kept out of "
+        return EnqueuePlan(rejection=f"{name} is kept out of "
                                      f"{pipeline.name} by {', '.join(rejected)}", silent=True)
     if change.unresolved_depends_on:
         return EnqueuePlan(rejection="dependencies that cannot be resolved: "
@@ -114,7 +115,7 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
         for key in needs:
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
-            reason = _outside(key, needed, in_tenant, pipeline)
+            reason = _outside(key, needed, in_tenant, pipeline, change.key.connection)
             if reason:
                 return EnqueuePlan(rejection=reason)
         return EnqueuePlan(changes=[change])
@@ -123,17 +124,19 @@ def plan_enqueue(change: Change, pipeline: Pipeline, layout: Layout,
 
 
 def _outside(key: ChangeKey, needed: Change | None, in_tenant: InTenant | None,
-             pipeline: Pipeline | None = None) -> str | None:
-    """Why a needed change cannot be used by this tenant (or this pipeline) at all."""
+             pipeline: Pipeline | None = None, beside: str | None = None) -> str | None:
+    """Why a needed change cannot be used by this tenant (or this pipeline) at all;
+    ``beside`` is the connection of the change that needs it (for its name)."""
     if needed is None:
         return f"needed change {key} does not exist"
+    name = change_name(key, needed, beside)
     if pipeline is not None and not pipeline.allow_other_connections \
             and key.connection not in pipeline.connections():
-        return (f"needed change {needed.display or key.number} is on connection "
+        return (f"needed {name} is on connection "
                 f"{key.connection!r}, which pipeline {pipeline.name} does not use "
                 "(allow-other-connections: false)")
     if in_tenant is not None and not in_tenant(key.connection, needed.project):
-        return (f"needed change {key.number} is in project {needed.project!r}, which "
+        return (f"needed {name} is in project {needed.project!r}, which "
                 "this tenant does not include")
     return None
 
@@ -154,15 +157,21 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
     def visit(original: Change) -> str | None:
         current = with_topic_needs(original, sources) if by_topic else original
 
-        def named(key: ChangeKey) -> str:
+        def named(key: ChangeKey, needed: Change | None = None) -> str:
+            """The needed change as people know it (read from its source when not
+            given), and why it is needed when its topic is the reason."""
+            if needed is None and key.connection in sources:
+                needed = sources[key.connection].get_change(key.number)
+            name = change_name(key, needed, change.key.connection)
             if key in current.topic_needs:
-                return f"change {key.number} (of topic {current.topic!r})"
-            return f"needed change {key.number}"
+                return f"{name} (of topic {current.topic!r})"
+            return f"needed {name}"
 
         if current.key in visiting:
             if cycles_allowed:
                 return None  # a bundle: enqueued together, next to each other
-            return (f"changes {current.key.number} and its dependencies form a cycle, which "
+            return (f"{change_name(current.key, current, change.key.connection)} and its "
+                    "dependencies form a cycle, which "
                     f"queue {my_queue!r} does not allow (set allow-circular-dependencies "
                     "on the queue to test and merge such changes together)")
         visiting.add(current.key)
@@ -176,15 +185,15 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
                 continue
             needed = sources[key.connection].get_change(key.number) \
                 if key.connection in sources else None
-            outside = _outside(key, needed, in_tenant, pipeline)
+            outside = _outside(key, needed, in_tenant, pipeline, change.key.connection)
             if outside or needed is None:
                 return outside
             if needed.is_merged:
                 continue
             if not needed.is_open:
-                return f"{named(key)} is {needed.status.lower()}"
+                return f"{named(key, needed)} is {needed.status.lower()}"
             if layout.queue_name(needed.project, needed.branch) != my_queue:
-                return (f"{named(key)} ({needed.project}) does not share a "
+                return (f"{named(key, needed)} ({needed.project}) does not share a "
                         f"queue with {current.project} in {pipeline.name}; projects with "
                         "cross-project dependencies must share a queue")
             # Another project's change may be on another branch (a GitHub repository's
@@ -192,14 +201,14 @@ def _plan_dependent(change: Change, pipeline: Pipeline, layout: Layout,
             # holds both, as Zuul's does. A speculative state holds one branch of each
             # project, so a change may not need its own project's change on another.
             if needed.project == current.project and needed.branch != current.branch:
-                return f"{named(key)} is for branch {needed.branch!r}"
+                return f"{named(key, needed)} is for branch {needed.branch!r}"
             missing = pipeline.requirements_met(key.connection, needed.approvals) \
                 + pipeline.state_unmet(needed, now)
             if missing:
-                return (f"{named(key)} does not meet the requirements of "
+                return (f"{named(key, needed)} does not meet the requirements of "
                         f"{pipeline.name} ({', '.join(missing)})")
             if needed.unresolved_depends_on:
-                return f"{named(key)} has an unresolvable Depends-On"
+                return f"{named(key, needed)} has an unresolvable Depends-On"
             reason = visit(needed)
             if reason:
                 return reason

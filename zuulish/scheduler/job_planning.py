@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zuulish.model import BuildSet, Change, ChangeKey, MergeState, QueueItem
+from zuulish.model import BuildSet, Change, ChangeKey, MergeState, QueueItem, change_name
 from zuulish.model.job_graph import SKIPPED, SUCCESS
 from zuulish.scheduler.actions import Action, CancelJobs, Report, SkipJobs, StartJobs
 
@@ -79,15 +79,16 @@ def lost_dependency(item: QueueItem, ahead: set[ChangeKey],
     missing = [k for k in item.change.needs if k not in ahead and k not in merged]
     if not missing:
         return None
-    needed = ", ".join(str(k.number) for k in missing)
+    needed = ", ".join(change_name(k, beside=item.change.key.connection) for k in missing)
     change = item.change
     if isinstance(change, Change) and all(k in change.topic_needs for k in missing):
         # dependencies-by-topic: the topic gained a change, or a member left the queue
         return Report(item.id, "failure",
-                      message=f"Change {needed} of its topic {change.topic!r} is not in the "
-                              "queue with it (it was added to the topic since, failed or was "
-                              "dequeued); the changes of a topic merge together or not at "
-                              "all. Approve them again to test and merge them as one.")
+                      message=f"{needed[0].upper()}{needed[1:]} of its topic "
+                              f"{change.topic!r} is not in the queue with it (it was added "
+                              "to the topic since, failed or was dequeued); the changes of a "
+                              "topic merge together or not at all. Approve them again to "
+                              "test and merge them as one.")
     return Report(item.id, "failure",
-                  message=f"This change depends on change {needed}, which is no longer "
+                  message=f"This change depends on {needed}, which is no longer "
                           "ahead of it in the queue (it failed or was dequeued).")

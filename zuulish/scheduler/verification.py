@@ -29,7 +29,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from zuulish.model import BuildSet, BuildState, ChangeKey, ChangeQueue, QueueItem
+from zuulish.model import (
+    BuildSet,
+    BuildState,
+    ChangeKey,
+    ChangeQueue,
+    QueueItem,
+    change_name,
+)
 from zuulish.scheduler.actions import (
     Action,
     MarkVerified,
@@ -91,8 +98,9 @@ def plan_verification(queue: ChangeQueue, chain: list[QueueItem], merged_items: 
         needs = [k for k in item.change.needs if k not in merged_changes]
         gone = [k for k in needs if k not in queued]
         if gone:
+            names = ", ".join(change_name(k, beside=item.change.key.connection) for k in gone)
             actions.append(Report(item.id, "failure", window=False, message=(
-                f"This change depends on change {', '.join(str(k.number) for k in gone)},"
+                f"This change depends on {names},"
                 " which is no longer in the queue (it failed or was dequeued).")))
         elif all(k in in_chain for k in needs):
             candidates.append(item)

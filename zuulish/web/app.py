@@ -28,6 +28,7 @@ from zuulish.store import EventRow, Store
 from zuulish.web.console import console_stream
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
+    ChangeLinks,
     build_info,
     change_info,
     list_changes,
@@ -49,6 +50,7 @@ STATE_DIR = web.AppKey("state_dir", Path)
 WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
+CHANGE_LINKS = web.AppKey("change_links", dict)
 
 T = TypeVar("T")
 
@@ -148,7 +150,7 @@ async def api_config_errors(request: web.Request) -> web.Response:
 async def api_status(request: web.Request) -> web.Response:
     tenant, layout = _tenant(request)
     data = await _call(tenant_status, request.app[STORE], layout, tenant,
-                       request.app[WEB_URL])
+                       request.app[WEB_URL], request.app[CHANGE_LINKS])
     return web.json_response(data)
 
 
@@ -161,13 +163,14 @@ async def api_builds(request: web.Request) -> web.Response:
     if not 1 <= limit <= MAX_BUILDS:
         return _json_error(400, f"limit must be between 1 and {MAX_BUILDS}")
     data = await _call(recent_builds, request.app[STORE], tenant, limit,
-                       request.app[WEB_URL])
+                       request.app[WEB_URL], request.app[CHANGE_LINKS])
     return web.json_response(data)
 
 
 async def api_build(request: web.Request) -> web.Response:
     uuid = request.match_info["uuid"]
-    data = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL])
+    data = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL],
+                       request.app[CHANGE_LINKS])
     if data is None:
         return _json_error(404, f"no build with id {uuid!r}")
     return web.json_response(data)
@@ -292,7 +295,7 @@ async def index(request: web.Request) -> web.Response:
 async def status_page(request: web.Request) -> web.Response:
     tenant, layout = _tenant(request, api=False)
     data = await _call(tenant_status, request.app[STORE], layout, tenant,
-                       request.app[WEB_URL])
+                       request.app[WEB_URL], request.app[CHANGE_LINKS])
     return _render(request, "status.html", tenant=tenant, status=data,
                    config_errors=request.app[LAYOUTS].config_errors(tenant))
 
@@ -300,13 +303,14 @@ async def status_page(request: web.Request) -> web.Response:
 async def builds_page(request: web.Request) -> web.Response:
     tenant, _ = _tenant(request, api=False)
     builds = await _call(recent_builds, request.app[STORE], tenant, 50,
-                         request.app[WEB_URL])
+                         request.app[WEB_URL], request.app[CHANGE_LINKS])
     return _render(request, "builds.html", tenant=tenant, builds=builds)
 
 
 async def build_page(request: web.Request) -> web.Response:
     uuid = request.match_info["uuid"]
-    build = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL])
+    build = await _call(build_info, request.app[STORE], uuid, request.app[WEB_URL],
+                       request.app[CHANGE_LINKS])
     if build is None:
         raise web.HTTPNotFound(text=f"no build with id {uuid!r}")
     fd = await _call(_open_log, request.app[STATE_DIR], uuid, "job-output.txt")
@@ -379,18 +383,22 @@ async def api_errors_as_json(request: web.Request,
 def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: str,
                templates_dir: Path | None = None,
                admin_token: str | None = None,
-               extra_routes: Sequence[web.AbstractRouteDef] = ()) -> web.Application:
+               extra_routes: Sequence[web.AbstractRouteDef] = (),
+               change_links: ChangeLinks | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
     logs; ``admin_token`` turns on the management API (enqueue, dequeue, promote);
-    ``extra_routes`` are the connections' own (a forge's webhook).
+    ``extra_routes`` are the connections' own (a forge's webhook); ``change_links``
+    give each connection's change pages (its source's ``change_url``), which changes
+    link to (a connection not named there: the built-in forge's pages).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
     app[LAYOUTS] = layouts
     app[STATE_DIR] = Path(state_dir)
     app[WEB_URL] = web_url.rstrip("/")
+    app[CHANGE_LINKS] = dict(change_links or {})
     if admin_token:
         app[ADMIN_TOKEN] = admin_token
     app[TEMPLATES] = jinja2.Environment(

@@ -14,6 +14,10 @@ OPT_INT = {"type": ["integer", "null"], "description": "null for a ref item (pos
 #: What an item is about, when it is a ref (a ref update, a periodic branch tip).
 ABOUT = {"label": {**STR, "description": "'3,1' for a change, 'refs/heads/main@<sha>' "
                                          "for a ref"},
+         "display": {**STR, "description": "how people know the change: 'org/repo#12' "
+                                           "for a GitHub pull request (GitHub numbers them "
+                                           "per repository; 'change' is the connection's "
+                                           "number), else as 'label'"},
          "ref": {**OPT_STR, "description": "a ref item's ref"},
          "oldrev": OPT_STR, "newrev": {**OPT_STR, "description": "a ref item's commit"}}
 
@@ -44,9 +48,12 @@ JOB = _obj(
     url={**OPT_STR, "description": "the build page"},
     log_url={**OPT_STR, "description": "the build's job-output.txt"},
 )
-CHANGE = _obj(["number", "patchset", "project", "branch", "subject", "url", "label"],
+CHANGE = _obj(["number", "patchset", "project", "branch", "subject", "url", "label",
+               "display"],
               number=OPT_INT, patchset=OPT_INT, project=STR, branch=STR, subject=STR,
-              url=OPT_STR, **ABOUT)
+              url={**OPT_STR, "description": "the change's page: the pull request on "
+                                             "GitHub, the built-in forge's page"},
+              **ABOUT)
 ITEM = _obj(
     ["id", "change", "live", "active", "failing", "jobs"],
     id=INT, change=_ref("Change"), live=BOOL, enqueued_at=TIME,

@@ -100,6 +100,7 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     from zuulish.drivers.registry import make_connections
     from zuulish.store import Store
     from zuulish.web.app import create_app, serve
+    from zuulish.web.status import change_links
 
     store = Store(config.database)
     store.notifier.forward(config.state_dir)
@@ -109,7 +110,8 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     # the rest (intake workers, event streams) run in the parent
     owners = [s for s in connections.services if isinstance(s, Webhook)]
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
-                     admin_token=config.admin_token, extra_routes=connections.routes)
+                     admin_token=config.admin_token, extra_routes=connections.routes,
+                     change_links=change_links(connections.sources))
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from zuulish.config.layout import Layout
+from zuulish.drivers.github.pulls import display as pull_display
+from zuulish.drivers.interfaces import Source
 from zuulish.model import PipelineManager
 from zuulish.model.file_comments import as_dicts, file_comments
 from zuulish.model.job_graph import stored_jobs
@@ -18,6 +22,7 @@ from zuulish.store import (
     BuildSetRow,
     ChangeQueueRow,
     ChangeRow,
+    GithubPullRow,
     PatchsetRow,
     QueueItemRow,
     ReportRow,
@@ -31,16 +36,34 @@ MERGE_FAILED = frozenset({"conflict", "error", "config-error"})
 SHOWN_STATE = {"waiting": "queued-for-nodes"}
 
 
+#: each connection's page of a change: (project, number) -> URL (``Source.change_url``)
+ChangeLinks = Mapping[str, Callable[[str, int], str]]
+
+
 def change_url(web_url: str, project: str, number: int) -> str:
     """The built-in forge's page for a change (what Depends-On footers point at)."""
     return f"{web_url}/c/{project}/+/{number}"
 
 
-def item_url(web_url: str, item: QueueItemRow) -> str | None:
-    """Where a user reads about the item: its change's page (a ref has none)."""
+def item_url(web_url: str, item: QueueItemRow, pull: GithubPullRow | None = None,
+             links: ChangeLinks | None = None) -> str | None:
+    """Where a user reads about the item: its change's page on its forge (``links``:
+    a Gerrit change's on Gerrit), a pull request's on GitHub (none until its webhooks
+    said where), else the built-in forge's; a ref has none."""
     if item.change_number is None:
         return None
+    if pull is not None and (pull.data or {}).get("html_url"):
+        return str(pull.data["html_url"])
+    if links is not None and item.connection in links:
+        return links[item.connection](item.project, item.change_number)
+    if pull is not None:
+        return None  # on GitHub, never the built-in forge's
     return change_url(web_url, item.project, item.change_number)
+
+
+def change_links(sources: Mapping[str, Source]) -> ChangeLinks:
+    """Each connection's change pages, as its source gives them."""
+    return {name: source.change_url for name, source in sources.items()}
 
 
 def item_label(item: QueueItemRow) -> str:
@@ -50,10 +73,42 @@ def item_label(item: QueueItemRow) -> str:
     return f"{item.change_number},{item.patchset}"
 
 
-def _about(item: QueueItemRow, web_url: str) -> dict[str, Any]:
-    """What an item is about, for the API: a change, or a ref (``ref``, ``newrev``)."""
+def item_display(item: QueueItemRow, pull: GithubPullRow | None = None) -> str:
+    """How people know the item's change: ``org/repo#12`` for a pull request (GitHub
+    numbers them per repository; ``change`` is the connection's number), else its
+    label (a Gerrit change's or the built-in forge's number, a ref)."""
+    if pull is not None:
+        return pull_display(pull.repo, pull.number)
+    return item_label(item)
+
+
+Pulls = dict[tuple[str, int], GithubPullRow]
+
+
+def pulls_of(s: Session, items: list[QueueItemRow]) -> Pulls:
+    """The pull requests among the items' changes, by (connection, change number):
+    one query, whatever the number of items."""
+    numbers = {i.change_number for i in items if i.change_number is not None}
+    if not numbers:
+        return {}
+    return {(p.connection, p.id): p for p in s.scalars(
+        select(GithubPullRow).where(GithubPullRow.id.in_(numbers)))}
+
+
+def pull_of(pulls: Pulls, item: QueueItemRow) -> GithubPullRow | None:
+    """The item's pull request among ``pulls``; None for any other change or a ref."""
+    if item.change_number is None:
+        return None
+    return pulls.get((item.connection, item.change_number))
+
+
+def _about(item: QueueItemRow, web_url: str, pull: GithubPullRow | None = None,
+           links: ChangeLinks | None = None) -> dict[str, Any]:
+    """What an item is about, for the API: a change, or a ref (``ref``, ``newrev``);
+    ``display`` is how people know it, ``change_url`` where they read about it."""
     about: dict[str, Any] = {"change": item.change_number, "patchset": item.patchset,
-                             "label": item_label(item), "change_url": item_url(web_url, item)}
+                             "label": item_label(item), "display": item_display(item, pull),
+                             "change_url": item_url(web_url, item, pull, links)}
     if item.change_number is None:
         about.update(ref=item.ref, oldrev=item.oldrev, newrev=item.commit_sha)
     return about
@@ -100,10 +155,12 @@ def _jobs(buildset: BuildSetRow | None, builds: list[BuildRow], web_url: str
     return jobs
 
 
-def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> dict[str, Any]:
-    """Pipelines, their queues, items and jobs, as the dashboard shows them.
+def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str,
+                  links: ChangeLinks | None = None) -> dict[str, Any]:
+    """Pipelines, their queues, items and jobs, as the dashboard shows them; ``links``
+    give each connection's change pages (else the built-in forge's are linked).
 
-    Four queries in one read session, whatever the number of items.
+    Six queries in one read session, whatever the number of items.
     """
     web_url = web_url.rstrip("/")
     with store.read() as s:
@@ -113,6 +170,7 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
         buildsets: dict[int, BuildSetRow] = {}
         builds: dict[int, list[BuildRow]] = defaultdict(list)
         changes: dict[tuple[str, int], ChangeRow] = {}
+        pulls: Pulls = {}
         if items:
             ids = [i.id for i in items]
             buildsets = {b.item_id: b for b in s.scalars(select(BuildSetRow).where(
@@ -125,12 +183,14 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
             numbers = {i.change_number for i in items if i.change_number is not None}
             changes = {(c.connection, c.number): c for c in s.scalars(
                 select(ChangeRow).where(ChangeRow.number.in_(numbers)))}
+            pulls = pulls_of(s, list(items))
         windows = {(q.pipeline, q.name): q.window for q in s.scalars(
             select(ChangeQueueRow).where(ChangeQueueRow.tenant == tenant))}
     by_pipeline: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
     for item in items:
         change = changes.get((item.connection, item.change_number)) \
             if item.change_number is not None else None
+        pull = pull_of(pulls, item)
         bs = buildsets.get(item.id)
         jobs = _jobs(bs, builds[bs.id] if bs else [], web_url)
         failing = bool(bs and (bs.merge_state in MERGE_FAILED or any(
@@ -139,8 +199,9 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
             "id": item.id,
             "change": {"number": item.change_number, "patchset": item.patchset,
                        "project": item.project, "branch": item.branch,
-                       "subject": change.subject if change else "",
-                       "url": item_url(web_url, item), "label": item_label(item),
+                       "subject": change.subject if change else pull.title if pull else "",
+                       "url": item_url(web_url, item, pull, links), "label": item_label(item),
+                       "display": item_display(item, pull),
                        **({"ref": item.ref, "newrev": item.commit_sha}
                           if item.change_number is None else {})},
             "live": item.live, "enqueued_at": item.enqueued_at, "active": bs is not None,
@@ -158,23 +219,26 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str) -> di
         for p in list(layout.pipelines.values())]}
 
 
-def build_info(store: Store, uuid: str, web_url: str) -> dict[str, Any] | None:
+def build_info(store: Store, uuid: str, web_url: str, links: ChangeLinks | None = None
+               ) -> dict[str, Any] | None:
     """One build with its item, change, pipeline and tenant; None when unknown."""
     web_url = web_url.rstrip("/")
     with store.read() as s:
         row = s.execute(
-            select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow)
+            select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow, GithubPullRow)
             .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
             .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
             .outerjoin(ChangeRow, (ChangeRow.connection == QueueItemRow.connection)
                        & (ChangeRow.number == QueueItemRow.change_number))
+            .outerjoin(GithubPullRow, (GithubPullRow.connection == QueueItemRow.connection)
+                       & (GithubPullRow.id == QueueItemRow.change_number))
             .where(BuildRow.id == uuid)).first()
     if row is None:
         return None
-    build, buildset, item, change = row
+    build, buildset, item, change, pull = row
     return {**_job(build, web_url), "tenant": item.tenant, "pipeline": item.pipeline,
-            "project": item.project, "branch": item.branch, **_about(item, web_url),
-            "subject": change.subject if change else "",
+            "project": item.project, "branch": item.branch, **_about(item, web_url, pull, links),
+            "subject": change.subject if change else pull.title if pull else "",
             "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
             "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
             "artifacts": build_artifacts(build, web_url),
@@ -208,8 +272,8 @@ def build_file_comments(build: BuildRow) -> dict[str, list[dict[str, Any]]]:
     return as_dicts(found)
 
 
-def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
-                  ) -> list[dict[str, Any]]:
+def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = "",
+                  links: ChangeLinks | None = None) -> list[dict[str, Any]]:
     """Finished builds of ``tenant``, newest first, for the build history."""
     web_url = web_url.rstrip("/")
     with store.read() as s:
@@ -219,8 +283,10 @@ def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = ""
             .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
             .where(QueueItemRow.tenant == tenant, BuildRow.finished_at.is_not(None))
             .order_by(BuildRow.finished_at.desc(), BuildRow.id).limit(limit)).all()
+        pulls = pulls_of(s, [i for _, i in rows])
     return [{**_job(b, web_url), "pipeline": i.pipeline, "project": i.project,
-             "branch": i.branch, **_about(i, web_url), "attempt": b.attempt}
+             "branch": i.branch, **_about(i, web_url, pull_of(pulls, i), links),
+             "attempt": b.attempt}
             for b, i in rows]
 
 

@@ -37,7 +37,7 @@ def test_ansibles_gate_needs_a_writers_approval_a_label_and_the_check_status() -
     assert enter(built, ready, NOW) is None
     no_label = pull(approval, statuses=ready.statuses)
     assert enter(built, no_label, NOW) == \
-        "change 12 does not meet the requirements of check: needs label 'mergeit'"
+        "change org/app#12 does not meet the requirements of check: needs label 'mergeit'"
     by_reader = pull(Review("fan", "approved", NOW, "read"), labels=("mergeit",),
                      statuses=ready.statuses)
     assert "needs a review approved by a user with write permission" in \
@@ -68,7 +68,7 @@ def test_reject_changes_requested_and_review_age_and_username() -> None:
         enter(built, pull(stale), NOW)
     blocked = pull(fresh, Review("eve", "changes_requested", NOW, "read"))
     assert enter(built, blocked, NOW) == \
-        "change 12 is kept out of check by a review changes_requested"
+        "change org/app#12 is kept out of check by a review changes_requested"
 
 
 def test_labels_all_required_any_rejects() -> None:
