@@ -46,6 +46,19 @@ class TopicSource(Protocol):
         """Every open change whose topic is exactly ``topic`` (``needs`` resolved)."""
 
 
+@runtime_checkable
+class DependentsSource(Protocol):
+    """A source that can say which of its open changes may depend on a change (of
+    its own connection or of another): what Zuul's "enqueue changes behind" asks.
+    The scheduler checks with ``isinstance(source, DependentsSource)`` and confirms
+    each answer against the change's ``needs``."""
+
+    def changes_depending_on(self, change: Change) -> list[int]:
+        """Numbers of this connection's open changes that may need ``change`` (a
+        ``Depends-On`` naming it, a commit on top of it); more is harmless, the
+        scheduler keeps those whose ``needs`` hold it."""
+
+
 class Reporter(Protocol):
     def report(self, number: int, *, tenant: str, pipeline: str, action: str,
                result: str | None, votes: dict[str, int], message: str,

@@ -43,6 +43,7 @@ from zuulish.model import (
     RefKey,
     TriggerEvent,
     branch_of,
+    change_name,
     is_null_rev,
 )
 from zuulish.model.job_graph import JobGraph
@@ -66,6 +67,7 @@ from zuulish.scheduler.actions import (
     UseAlternate,
 )
 from zuulish.scheduler.batching import plan_batched
+from zuulish.scheduler.behind import changes_behind
 from zuulish.scheduler.dependent import plan_dependent
 from zuulish.scheduler.dirty import DirtyQueues
 from zuulish.scheduler.enqueue import plan_enqueue
@@ -492,6 +494,49 @@ class Scheduler:
         refusal = trigger_refusal(triggers, change, self.clock.now())
         if refusal:
             return f"not enqueued: {refusal}"
+        outcome, enqueued = self._enqueue_change(tenant, layout, pipeline, change, event.id)
+        behind = self._enqueue_behind(tenant, layout, pipeline, enqueued, event.id)
+        return outcome + (f"; behind them: {behind}" if behind else "")
+
+    def _enqueue_behind(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                        enqueued: list[Change], event_id: int) -> str:
+        """Zuul's "enqueue changes behind" (dependent pipelines; see ``behind``): the
+        changes that need one just enqueued enter behind it when they meet the
+        pipeline's requirements; what they need in turn, likewise."""
+        if pipeline.manager != PipelineManager.DEPENDENT:
+            return ""
+        tenant_config = self.layouts.tenants[tenant]
+        pending, seen, entered = list(enqueued), {c.key for c in enqueued}, []
+        while pending:
+            for change in changes_behind(pending.pop(0), self.sources):
+                if change.key in seen:
+                    continue
+                seen.add(change.key)
+                tp = tenant_config.project(change.project)
+                if tp is None or tp.connection != change.key.connection:
+                    continue  # another tenant's change
+                try:
+                    outcome, more = self._enqueue_change(tenant, layout, pipeline, change,
+                                                         event_id, quiet=True)
+                except ForgeUnavailable as exc:
+                    # the change ahead is in already; this one waits for its next event
+                    log.warning("%s/%s: %s waits on a change just enqueued but cannot be "
+                                "planned now: %s", tenant, pipeline.name,
+                                change_name(change.key, change), exc)
+                    continue
+                log.info("%s/%s: %s waits on a change just enqueued: %s", tenant,
+                         pipeline.name, change_name(change.key, change), outcome)
+                entered += [c for c in more if c.key not in {e.key for e in entered}]
+                pending.extend(more)
+                seen.update(c.key for c in more)
+        return ", ".join(str(c.key.number) for c in entered)
+
+    def _enqueue_change(self, tenant: str, layout: Layout, pipeline: Pipeline,
+                        change: Change, event_id: int,
+                        quiet: bool = False) -> tuple[str, list[Change]]:
+        """Plan and enqueue ``change`` with what it needs: the outcome and the changes
+        enqueued. ``quiet``: a refusal is not reported on the change (a change behind
+        one just enqueued, which nobody asked to enqueue now)."""
         query = select(QueueItemRow.connection, QueueItemRow.change_number,
                        QueueItemRow.patchset, QueueItemRow.queue_name).where(
             QueueItemRow.tenant == tenant, QueueItemRow.pipeline == pipeline.name,
@@ -515,18 +560,18 @@ class Scheduler:
         plan = plan_enqueue(change, pipeline, layout, self.sources, already, queue_of,
                             in_tenant, now=self.clock.now())
         if plan.rejection:
-            if not plan.silent:
+            if not plan.silent and not quiet:
                 self._report_change(tenant, pipeline, change, "rejected", plan.rejection)
-            return f"not enqueued: {plan.rejection}"
+            return f"not enqueued: {plan.rejection}", []
         with self.store.session() as s:
             for c in plan.changes:
-                self._add_item(s, tenant, layout, pipeline, c, event.id)
+                self._add_item(s, tenant, layout, pipeline, c, event_id)
             self._supercede(s, tenant, pipeline, plan.changes)
         for c in plan.changes:
             if pipeline.enqueue:
                 self._report_change(tenant, pipeline, c, "enqueue", "")
         self.store.notifier.notify(channels.SCHEDULER)
-        return "enqueued " + ", ".join(str(c.key.number) for c in plan.changes)
+        return "enqueued " + ", ".join(str(c.key.number) for c in plan.changes), plan.changes
 
     def _supercede(self, s: Session, tenant: str, pipeline: Pipeline,
                    changes: list[Change]) -> None:

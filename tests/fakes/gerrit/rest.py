@@ -404,6 +404,13 @@ class FakeGerritRest:
             q = q[:m.start()] + q[m.end():]  # what is quoted is no operator
         elif m := re.search(r'\btopic:(\S+)', q):
             found = [c for c in found if c.get("topic") == m.group(1)]
+        if m := re.search(r'\bmessage:"((?:[^"\\]|\\.)*)"', q):
+            text = re.sub(r"\\(.)", r"\1", m.group(1))
+            found = [c for c in found if text in _commit_message(c)]
+            q = q[:m.start()] + q[m.end():]
+        elif m := re.search(r'\bmessage:(\S+)', q):
+            found = [c for c in found if m.group(1) in _commit_message(c)]
+            q = q[:m.start()] + q[m.end():]
         if m := re.search(r'change:(\d+)\b', q):
             found = [c for c in found if c["_number"] == int(m.group(1))]
         if m := re.search(r'change:(I[0-9a-f]{40})', q):
@@ -425,3 +432,9 @@ class FakeGerritRest:
         if page and start + size < len(found):
             page[-1]["_more_changes"] = True
         self._json(h, page)
+
+
+def _commit_message(change: dict[str, Any]) -> str:
+    """The commit message of ``change``'s current revision (what ``message:`` searches)."""
+    revision = (change.get("revisions") or {}).get(change.get("current_revision")) or {}
+    return str((revision.get("commit") or {}).get("message") or "")

@@ -8,8 +8,9 @@ import pytest
 from tests.unit.github_driver.conftest import CONNECTION, REPO, World
 from zuulish.drivers.github import pulls
 from zuulish.drivers.github.source import ABSENT_FOR
-from zuulish.model import ChangeKey, ChangeStatus
+from zuulish.model import Change, ChangeKey, ChangeStatus
 from zuulish.model.change import Review
+from zuulish.scheduler.behind import changes_behind
 
 # the driver's logic is the subject; the outbox and pull requests it keeps have
 # store tests of their own (tests/conftest.py)
@@ -255,3 +256,24 @@ def test_a_pull_request_known_only_by_its_number_is_read_from_github(world: Worl
     change = world.source.get_change(number)
     assert (change.commit, change.branch, change.subject, change.patchset) == (
         pull.head_sha, "main", "Add a", 1)
+
+
+def test_pull_requests_naming_a_change_wait_behind_it_without_api_calls(world: World):
+    fake = world.fake
+    needed = fake.add_pull(REPO, {"n.txt": "n\n"})
+    needed_number = world.known(needed)
+    waiting = world.known(fake.add_pull(
+        REPO, {"a.txt": "a\n"}, body=depends(f"https://github.com/{REPO}/pull/{needed.number}")))
+    world.known(fake.add_pull(REPO, {"b.txt": "b\n"}, body="Depends on nothing"))
+    gadget = world.known(fake.add_pull(
+        "acme/gadget", {"g.txt": "g\n"}, body=depends("https://review.example.org/c/x/+/3")),
+        repo="acme/gadget")
+    needed_change = world.source.get_change(needed_number)
+    mark = world.mark()
+    assert world.source.changes_depending_on(needed_change) == [waiting]
+    gerrit_change = Change(key=ChangeKey("review", 3), project="x", branch="master",
+                           patchset=1, commit="1" * 40, url="https://review.example.org/c/x/+/3")
+    assert world.source.changes_depending_on(gerrit_change) == [gadget]
+    assert world.calls_since(mark) == []  # what the webhooks delivered is enough
+    assert [c.key.number for c in changes_behind(needed_change, {CONNECTION: world.source})] \
+        == [waiting]

@@ -38,6 +38,7 @@ SUBMIT_TYPES = {"MERGE_IF_NECESSARY": "merge-resolve", "FAST_FORWARD_ONLY": "mer
                 "REBASE_ALWAYS": "rebase", "CHERRY_PICK": "cherry-pick"}
 DEFAULT_MERGE_MODE = "merge-resolve"
 _CHANGE_ID = re.compile(r"^I[0-9a-f]{40}$")
+_CHANGE_ID_FOOTER = re.compile(r"^Change-Id:\s*(I[0-9a-f]{40})\s*$", re.MULTILINE)
 #: the path of a change page after the base URL: /c/<project>/+/<n>, /c/<n>, /#/c/<n>, /<n>
 _CHANGE_PATH = re.compile(r"^/(?:c/(?:.+/\+/)?)?(\d+)(?:/.*)?$")
 
@@ -216,6 +217,32 @@ class GerritSource:
             topic=info["topic"] if isinstance(info.get("topic"), str) else "")
         return change, depends
 
+    def changes_depending_on(self, change: Change) -> list[int]:
+        """The open changes that may need ``change``: those whose commit message names
+        it (its URL; its Change-Id, for a change of this Gerrit) and, for a change of
+        this Gerrit, the changes of its git stack (Gerrit's related changes; those
+        below it are dropped by the scheduler, as they do not need it)."""
+        queries = [f"status:open {quoted('message', change.url)}"] if change.url else []
+        mine = change.key.connection == self.name
+        if mine:
+            change_ids = _CHANGE_ID_FOOTER.findall(change.message)
+            queries += [f"status:open message:{value}" for value in change_ids[-1:]]
+        numbers: list[int] = []
+        try:
+            for query in queries:
+                numbers += [int(c["_number"]) for c in self.rest.query_changes(query, options=())
+                            if isinstance(c, dict) and "_number" in c]
+            if mine:
+                numbers += [int(c["_change_number"])
+                            for c in self.rest.related_changes(change.key.number)
+                            if isinstance(c, dict) and "_change_number" in c
+                            and c.get("status", "NEW") == "NEW"]
+        except GerritRestError as exc:
+            raise (unavailable(exc, f"Gerrit {self.name}: cannot ask which changes depend on "
+                                    f"{change.key}") or exc) from exc
+        own = change.key.number if mine else None
+        return sorted({n for n in numbers if n != own})
+
     def _footer_need(self, number: int, value: str, needs: list[ChangeKey],
                      unresolved: list[str], depends: set[int]) -> None:
         if _CHANGE_ID.match(value):
@@ -362,11 +389,16 @@ class GerritSource:
         return mode
 
 
+def quoted(operator: str, value: str) -> str:
+    """Gerrit's ``operator:"..."`` for ``value``: quoted, with the quote and the
+    backslash escaped, so spaces and operators in it stay text."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{operator}:"{escaped}"'
+
+
 def topic_query(topic: str) -> str:
-    """Gerrit's ``topic:"..."`` operator for exactly ``topic``: quoted, with the
-    quote and the backslash escaped, so spaces and operators in it stay text."""
-    escaped = topic.replace("\\", "\\\\").replace('"', '\\"')
-    return f'topic:"{escaped}"'
+    """Gerrit's ``topic:"..."`` operator for exactly ``topic``."""
+    return quoted("topic", topic)
 
 
 def _add(needs: list[ChangeKey], key: ChangeKey) -> None:

@@ -67,6 +67,33 @@ class GitSource:
                 unresolved_depends_on=tuple(unresolved), files=tuple(row.files or ()),
                 url=self.forge.change_url(row.project, row.number))
 
+    def changes_depending_on(self, change: Change) -> list[int]:
+        """The open changes whose ``Depends-On`` footers name ``change`` (by its URL on
+        this forge or on its own connection), and, for a change of this forge, those
+        whose commit sits on its current patch set."""
+        mine = change.key.connection == self.forge.name
+        with self.store.read() as s:
+            rows = s.execute(select(ChangeRow.number, ChangeRow.depends_on,
+                                    ChangeRow.project, ChangeRow.branch, ChangeRow.parent_sha)
+                             .where(ChangeRow.connection == self.forge.name,
+                                    ChangeRow.status == "NEW")
+                             .order_by(ChangeRow.number)).all()
+        found: list[int] = []
+        for number, depends_on, project, branch, parent_sha in rows:
+            if mine and number == change.key.number:
+                continue
+            on_top = (mine and parent_sha == change.commit and project == change.project
+                      and branch == change.branch)
+            if on_top or any(self._names(url, change.key) for url in depends_on or ()):
+                found.append(number)
+        return found
+
+    def _names(self, url: str, key: ChangeKey) -> bool:
+        """Whether the Depends-On ``url`` points at the change ``key``."""
+        if key.connection == self.forge.name:
+            return self.forge.resolve_change_url(url) == key.number
+        return self.change_urls is not None and self.change_urls.resolve(url) == key
+
     def _parent_need(self, s: Session, row: ChangeRow, needs: list[ChangeKey],
                      unresolved: list[str]) -> None:
         """Add the change that ``row``'s parent commit belongs to (git dependency)."""

@@ -166,6 +166,15 @@ def open_with_head(session: Session, connection: str, repo: str,
     return [_as_pull(row) for row in rows]
 
 
+def open_mentioning(store: Store, connection: str, text: str) -> list[int]:
+    """The open pull requests whose description, as last delivered, contains ``text``
+    (a URL a ``Depends-On`` may name): their change numbers."""
+    with store.read() as session:
+        return list(session.scalars(select(GithubPullRow.id).where(
+            GithubPullRow.connection == connection, GithubPullRow.state == "open",
+            GithubPullRow.body.contains(text, autoescape=True)).order_by(GithubPullRow.id)))
+
+
 def ensure(store: Store, session: Session, connection: str, repo: str, number: int,
            now: float) -> PullRequest:
     """The pull request ``repo#number``, given its number now if it has none yet (a

@@ -103,6 +103,20 @@ class GithubSource:
                         number, exc)
             return None
 
+    def changes_depending_on(self, change: Change) -> list[int]:
+        """The open pull requests whose description names ``change`` by URL (as the
+        webhooks last delivered it: no API call); the scheduler keeps those whose
+        ``Depends-On`` really points at it."""
+        texts = {change.url} if change.url else set()
+        mine = change.key.connection == self.name
+        if mine:
+            pull = pulls.get(self.store, self.name, change.key.number)
+            if pull is not None:
+                texts.add(f"{self.settings.web_url}/{pull.repo}/pull/{pull.number}")
+        found = {n for text in texts for n in pulls.open_mentioning(self.store, self.name, text)}
+        found.discard(change.key.number if mine else -1)
+        return sorted(found)
+
     def _fetch(self, repo: str, number: int) -> pulls.PullRequest:
         owner, name = split_repo(repo)
         body = self.client.get_pull(owner, name, number)
