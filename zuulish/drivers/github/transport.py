@@ -17,6 +17,7 @@ between them.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,11 @@ class Transport:
         self.limiter = limiter or RateLimiter(self.clock)
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
+        if http_transport is None:
+            # a request's headers and body go out as two writes: with Nagle's algorithm
+            # on, the body waits for the server's delayed ACK (tens of ms a call)
+            http_transport = httpx.HTTPTransport(
+                verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         self._http = httpx.Client(
             timeout=timeout, transport=http_transport, follow_redirects=False, verify=verify,
             headers={"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT,
