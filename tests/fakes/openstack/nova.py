@@ -148,12 +148,12 @@ def _flavor(fake: FakeOpenStack, ident: str) -> Flavor:
 
 
 def _list_flavors(fake: FakeOpenStack, req: Request, detail: bool) -> Reply:
-    public = (req.arg("is_public") or "true").lower()
-    items = sorted(fake.flavors.values(), key=lambda f: f.id)
-    if public in ("true", "t", "1", "yes"):
-        items = [f for f in items if f.is_public]
-    elif public not in ("none",):
-        items = [f for f in items if not f.is_public]
+    # a project (not admin) sees public flavors and the private ones shared with it,
+    # whatever ``is_public`` asks (the SDK sends ``is_public=None``)
+    assert req.token is not None and req.token.project is not None
+    project = req.token.project.id
+    items = [f for f in sorted(fake.flavors.values(), key=lambda f: f.id)
+             if f.is_public or project in f.projects]
     for name, attr in (("minRam", "ram"), ("minDisk", "disk")):
         if req.arg(name):
             items = [f for f in items if getattr(f, attr) >= int(req.arg(name) or 0)]

@@ -85,6 +85,7 @@ class Flavor:
     disabled: bool = False
     description: str | None = None
     extra_specs: dict[str, str] = field(default_factory=dict)
+    projects: list[str] = field(default_factory=list)  # flavor access of a private one
 
 
 @dataclass
