@@ -11,6 +11,12 @@ from tests.fakes.openstack.state import Flavor, Image
 
 ZUULISH_META = {"zuulish-provider": "cloud-a", "zuulish-node": "0000000001"}
 
+# the SDK's own notes about its future (deprecated fields and parameters it uses itself)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::openstack.warnings.OpenStackDeprecationWarning",
+    "ignore::openstack.warnings.RemovedInSDK50Warning",
+    "ignore::openstack.warnings.RemovedInSDK60Warning")
+
 
 def boot(conn, cloud: FakeOpenStack, flavor: Flavor, image: Image, name: str = "node-1",
          **extra):
