@@ -63,9 +63,16 @@ def image_json(fake: FakeOpenStack, image: Image) -> dict[str, Any]:
 _CONTROL = {"limit", "marker", "sort", "sort_key", "sort_dir"}
 
 
+def _visible(req: Request, image: Image) -> bool:
+    """Public and community images, and the project's own (shared ones: not modelled)."""
+    project = req.token.project.id if req.token and req.token.project else ""
+    return image.visibility in ("public", "community") or image.owner == project
+
+
 @route("GET", "/v2/images")
 def list_images(fake: FakeOpenStack, req: Request) -> Reply:
-    items = sorted(fake.images.values(), key=lambda i: (-i.created_at, i.id))
+    items = sorted((i for i in fake.images.values() if _visible(req, i)),
+                   key=lambda i: (-i.created_at, i.id))
     for key, values in req.query.items():
         if key in _CONTROL:
             continue
@@ -91,6 +98,6 @@ def list_images(fake: FakeOpenStack, req: Request) -> Reply:
 @route("GET", "/v2/images/{image_id}")
 def show_image(fake: FakeOpenStack, req: Request) -> Reply:
     image = fake.images.get(req.params["image_id"])
-    if image is None:
+    if image is None or not _visible(req, image):
         raise ApiError(404, f"No image found with ID {req.params['image_id']}")
     return Reply(200, image_json(fake, image))

@@ -140,9 +140,10 @@ def flavor_json(fake: FakeOpenStack, req: Request, f: Flavor, detail: bool) -> d
     return body
 
 
-def _flavor(fake: FakeOpenStack, ident: str) -> Flavor:
+def _flavor(fake: FakeOpenStack, req: Request, ident: str) -> Flavor:
     flavor = fake.flavors.get(ident)
-    if flavor is None:
+    project = req.token.project.id if req.token and req.token.project else ""
+    if flavor is None or not (flavor.is_public or project in flavor.projects):
         raise ApiError(404, f"Flavor {ident} could not be found.")
     return flavor
 
@@ -177,18 +178,19 @@ def list_flavors_detail(fake: FakeOpenStack, req: Request) -> Reply:
 
 @route("GET", "/v2.1/flavors/{flavor_id}")
 def show_flavor(fake: FakeOpenStack, req: Request) -> Reply:
-    return Reply(200, {"flavor": flavor_json(fake, req, _flavor(fake, req.params["flavor_id"]),
-                                             True)})
+    flavor = _flavor(fake, req, req.params["flavor_id"])
+    return Reply(200, {"flavor": flavor_json(fake, req, flavor, True)})
 
 
 @route("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs")
 def list_extra_specs(fake: FakeOpenStack, req: Request) -> Reply:
-    return Reply(200, {"extra_specs": dict(_flavor(fake, req.params["flavor_id"]).extra_specs)})
+    flavor = _flavor(fake, req, req.params["flavor_id"])
+    return Reply(200, {"extra_specs": dict(flavor.extra_specs)})
 
 
 @route("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
 def show_extra_spec(fake: FakeOpenStack, req: Request) -> Reply:
-    flavor = _flavor(fake, req.params["flavor_id"])
+    flavor = _flavor(fake, req, req.params["flavor_id"])
     key = req.params["key"]
     if key not in flavor.extra_specs:
         raise ApiError(404, f"Flavor {flavor.id} has no extra specs with key {key}.")
@@ -542,9 +544,7 @@ def create_server(fake: FakeOpenStack, req: Request) -> Reply:
     image_id, volumes = _boot_source(fake, spec)
     flavor_id = _ref(spec.get("flavorRef"))
     flavor = fake.flavors.get(flavor_id)
-    if flavor is None:
-        raise ApiError(400, f"Flavor {flavor_id} could not be found.")
-    if flavor.disabled:
+    if flavor is None or flavor.disabled or not (flavor.is_public or project in flavor.projects):
         raise ApiError(400, f"Flavor {flavor_id} could not be found.")
     nets = _network_ids(fake, spec, project)
     key_name = spec.get("key_name")

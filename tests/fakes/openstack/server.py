@@ -150,7 +150,8 @@ class FakeOpenStack:
 
     def add_image(self, name: str, *, properties: dict[str, Any] | None = None,
                   **fields: Any) -> Image:
-        image = Image(new_id(), name, owner=self.project.id, properties=dict(properties or {}),
+        fields.setdefault("owner", self.project.id)
+        image = Image(new_id(), name, properties=dict(properties or {}),
                       created_at=self.clock.now() + len(self.images) * 1e-3, **fields)
         self.images[image.id] = image
         return image
@@ -346,6 +347,8 @@ class FakeOpenStack:
         try:
             self._faults(call.method, call.path)
             route, params, known = routes.match(call.method, path[len(prefix):])
+            if route is None and call.service != "identity":
+                self._token(headers.get("x-auth-token", ""))  # the middleware asks first
             if route is None:
                 raise (ApiError(405, "The method is not allowed for the requested URL.")
                        if known else ApiError(404, "The resource could not be found."))
@@ -414,6 +417,9 @@ class _Unauthorized(Exception):
 def _handler_for(fake: FakeOpenStack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body leave in separate writes: without this, Nagle's algorithm and
+        # the client's delayed ACK hold every answer back ~40 ms on a kept-alive connection
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

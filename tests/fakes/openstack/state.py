@@ -278,6 +278,7 @@ class Call:
     service: str = ""  # identity | compute | image | network | ""
     status: int = 0
     microversion: str | None = None  # the compute microversion it asked for
+    at: float = field(default_factory=time.monotonic)  # when it came (monotonic clock)
 
 
 @dataclass

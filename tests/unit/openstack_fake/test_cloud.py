@@ -174,3 +174,48 @@ def test_application_credentials_authenticate(cloud, connect):
     assert list(conn.compute.servers()) == []
     (auth,) = cloud.calls_to("POST", r"/auth/tokens$")
     assert auth.body["auth"]["identity"]["methods"] == ["application_credential"]
+
+
+def test_servers_are_listed_by_tag(cloud, conn, flavor, image):
+    tagged = conn.compute.create_server(name="tagged", image_id=image.id, flavor_id=flavor.id,
+                                        networks="none", tags=["zuulish", "pool-a"])
+    conn.compute.create_server(name="plain", image_id=image.id, flavor_id=flavor.id,
+                               networks="none")
+    assert [s.id for s in conn.compute.servers(tags="zuulish")] == [tagged.id]
+    assert [s.name for s in conn.compute.servers(details=True, any_tags="pool-a,pool-b")] \
+        == ["tagged"]
+    assert [s.name for s in conn.compute.servers(not_tags="zuulish")] == ["plain"]
+    assert conn.compute.get_server(tagged.id).tags == ["zuulish", "pool-a"]
+
+
+def test_private_flavors_and_images_of_others_are_invisible(cloud, conn, flavor, image):
+    secret_flavor = cloud.add_flavor("other-teams", is_public=False)
+    other = cloud.add_project("other")
+    secret_image = cloud.add_image("their-image", visibility="private", owner=other.id)
+    assert conn.compute.find_flavor(secret_flavor.id) is None
+    assert conn.image.find_image(secret_image.id) is None
+    with pytest.raises(exceptions.BadRequestException, match="could not be found"):
+        conn.compute.create_server(name="n", image_id=image.id, flavor_id=secret_flavor.id,
+                                   networks="none")
+
+
+def test_the_cloud_layer_boots_by_names_and_deletes(cloud, conn, flavor, image):
+    """openstacksdk's cloud layer (``conn.create_server``), as nodepool drives clouds."""
+    cloud.default_behaviour.build_polls = 1  # its wait polls every 5 s: ACTIVE at once
+    server = conn.create_server("cl-node", image="ubuntu-noble", flavor="m1.small",
+                                network="private", meta=dict(ZUULISH_META), wait=True,
+                                timeout=10, auto_ip=False)
+    assert server.status == "ACTIVE" and server.private_v4.startswith("10.0.0.")
+    bfv = conn.create_server("cl-bfv", image="ubuntu-noble", flavor="m1.small",
+                             network="private", boot_from_volume=True, volume_size=40,
+                             wait=False)
+    (create,) = cloud.calls_to("POST", r"/servers$")[1:]
+    # the cloud layer sends numbers as strings and an empty imageRef; Nova takes both
+    (bdm,) = create.body["server"]["block_device_mapping_v2"]
+    assert (bdm["volume_size"], bdm["boot_index"], create.body["server"]["imageRef"]) == \
+        ("40", "0", "")
+    assert {s.name for s in conn.list_servers()} == {"cl-node", "cl-bfv"}
+    assert conn.get_compute_limits().instances_used == 2
+    assert conn.delete_server("cl-node", wait=True, timeout=10)
+    assert conn.delete_server(bfv.id, wait=True, timeout=10)
+    assert cloud.servers == {}

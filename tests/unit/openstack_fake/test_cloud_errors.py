@@ -186,3 +186,29 @@ def test_microversions_out_of_range_and_old_shapes(cloud, conn, flavor, image):
     assert anonymous.headers["WWW-Authenticate"].startswith("Keystone uri=")
     unknown = requests.get(f"{cloud.url}/compute/v2.1/os-nothing", headers=headers, timeout=5)
     assert unknown.status_code == 404 and "itemNotFound" in unknown.json()
+
+
+def test_keystone_failing_is_raised_and_the_next_connection_works(cloud, connect, flavor):
+    cloud.fail("POST", r"/auth/tokens$", times=1, status=503)
+    with pytest.raises(ksa_exceptions.ServiceUnavailable):
+        list(connect().compute.flavors())
+    assert [f.name for f in connect().compute.flavors()] == ["m1.small"]
+
+
+def test_unknown_paths_need_a_token_first(cloud, conn):
+    url = f"{cloud.url}/network/v2.0/routers"
+    assert requests.get(url, timeout=5).status_code == 401  # the middleware asks first
+    known = requests.get(url, headers={"X-Auth-Token": conn.auth_token}, timeout=5)
+    assert known.status_code == 404 and "NeutronError" in known.json()
+
+
+def test_a_slow_delete_is_seen_deleting_before_it_is_gone(cloud, conn, flavor, image):
+    cloud.plan_next(build_polls=1, delete_polls=2)
+    server = conn.compute.wait_for_server(create(conn, cloud, flavor, image),
+                                          interval=0.02, wait=5)
+    conn.compute.delete_server(server)
+    seen = conn.compute.get_server(server.id)
+    assert (seen.status, seen.task_state) == ("ACTIVE", "deleting")
+    assert conn.compute.get_limits().absolute.instances_used == 1  # still counted
+    conn.compute.wait_for_delete(server, interval=0.02, wait=5)
+    assert conn.compute.find_server(server.id) is None
