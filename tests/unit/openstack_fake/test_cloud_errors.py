@@ -212,3 +212,22 @@ def test_a_slow_delete_is_seen_deleting_before_it_is_gone(cloud, conn, flavor, i
     assert conn.compute.get_limits().absolute.instances_used == 1  # still counted
     conn.compute.wait_for_delete(server, interval=0.02, wait=5)
     assert conn.compute.find_server(server.id) is None
+
+
+def test_malformed_requests_are_refused_in_each_services_shape(cloud, conn, flavor):
+    headers = {"X-Auth-Token": conn.auth_token, "Content-Type": "application/json"}
+    servers = f"{cloud.url}/compute/v2.1/servers"
+    broken = requests.post(servers, data=b"{not json", headers=headers, timeout=5)
+    assert broken.status_code == 400 and broken.json()["badRequest"]["code"] == 400
+    keyless = requests.post(servers, json={"instance": {}}, headers=headers, timeout=5)
+    assert keyless.status_code == 400 and "'server' is a required property" in \
+        keyless.json()["badRequest"]["message"]
+    fip = requests.post(f"{cloud.url}/network/v2.0/floatingips", headers=headers, timeout=5,
+                        json={"floatingip": {"floating_network_id": cloud.private.id}})
+    assert fip.status_code == 400 and "not a valid external network" in \
+        fip.json()["NeutronError"]["message"]
+    wrong_method = requests.put(f"{cloud.url}/compute/v2.1/limits", headers=headers, timeout=5)
+    assert wrong_method.status_code == 405
+    auth = requests.post(cloud.auth_url + "/auth/tokens", json={"auth": {}}, timeout=5)
+    assert auth.status_code == 400 and auth.json()["error"]["title"] == "Bad Request"
+    assert cloud.servers == {} and cloud.floating_ips == {}
