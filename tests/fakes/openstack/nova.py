@@ -388,9 +388,6 @@ def _filtered_servers(fake: FakeOpenStack, req: Request, read: bool) -> list[Ser
     assert req.token is not None and req.token.project is not None
     project = req.token.project.id
     items = [s for s in fake.servers.values() if s.project_id == project]
-    for s in list(items):
-        fake.touch(s, read=read)
-    items = [s for s in items if s.id in fake.servers]
     name = req.arg("name")
     if name:
         try:
@@ -398,9 +395,6 @@ def _filtered_servers(fake: FakeOpenStack, req: Request, read: bool) -> list[Ser
         except re.error:
             pattern = re.compile(re.escape(name))
         items = [s for s in items if pattern.search(s.name)]
-    status = req.arg("status")
-    if status:
-        items = [s for s in items if s.status == status.upper()]
     for arg, test in (("tags", all), ("tags-any", any)):
         wanted = [t for t in (req.arg(arg) or "").split(",") if t]
         if wanted:
@@ -414,6 +408,12 @@ def _filtered_servers(fake: FakeOpenStack, req: Request, read: bool) -> list[Ser
         if value:
             items = [s for s in items if {"flavor": s.flavor.id, "image": s.image_id,
                                           "key_name": s.key_name}[arg] == value]
+    for s in items:  # only the servers answered count as read
+        fake.touch(s, read=read)
+    items = [s for s in items if s.id in fake.servers]
+    status = req.arg("status")
+    if status:
+        items = [s for s in items if s.status == status.upper()]
     return sorted(items, key=lambda s: (-s.created_at, s.id))
 
 

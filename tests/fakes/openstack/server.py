@@ -175,15 +175,18 @@ class FakeOpenStack:
 
     def behave(self, name_glob: str = "*", **fields: Any) -> Behaviour:
         """Servers whose name matches ``name_glob`` behave so (see :class:`Behaviour`);
-        the first matching rule wins, the default (``default_behaviour``) otherwise."""
-        behaviour = Behaviour(**fields)
+        the first matching rule wins, the default (``default_behaviour``) otherwise.
+        Fields not given are the default's."""
+        behaviour = dataclasses.replace(self.default_behaviour, **fields)
         self._rules.append((name_glob, behaviour))
         return behaviour
 
     def plan_next(self, count: int = 1, **fields: Any) -> None:
-        """The next ``count`` servers created behave so, whatever their names."""
+        """The next ``count`` servers created behave so, whatever their names (fields not
+        given are the default's)."""
         with self.lock:
-            self._planned += [Behaviour(**fields) for _ in range(count)]
+            self._planned += [dataclasses.replace(self.default_behaviour, **fields)
+                              for _ in range(count)]
 
     def behaviour_for(self, name: str) -> Behaviour:
         with self.lock:

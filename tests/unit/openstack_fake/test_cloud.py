@@ -219,3 +219,16 @@ def test_the_cloud_layer_boots_by_names_and_deletes(cloud, conn, flavor, image):
     assert conn.delete_server("cl-node", wait=True, timeout=10)
     assert conn.delete_server(bfv.id, wait=True, timeout=10)
     assert cloud.servers == {}
+
+
+def test_a_build_moves_on_only_when_the_server_is_looked_at(cloud, conn, flavor, image):
+    a = conn.compute.create_server(name="a", image_id=image.id, flavor_id=flavor.id,
+                                   networks="none")
+    b = conn.compute.create_server(name="b", image_id=image.id, flavor_id=flavor.id,
+                                   networks="none")
+    statuses = [[s.status for s in conn.compute.servers(details=True, name="^a$")]
+                for _ in range(2)]
+    assert statuses == [["BUILD"], ["ACTIVE"]]
+    assert list(conn.compute.servers(details=False, name="^b$"))  # a summary: no look
+    assert (cloud.servers[a.id].polls, cloud.servers[b.id].polls) == (2, 0)
+    assert cloud.servers[b.id].status == "BUILD"
