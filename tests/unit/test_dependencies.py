@@ -25,9 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 USED_OTHERWISE = {
     # SQLAlchemy loads it for ``postgresql+psycopg://`` URLs (zuulish/store/database.py).
     "psycopg": "the PostgreSQL driver of SQLAlchemy's postgresql+psycopg dialect",
-    # Declared ahead of the openstack node provider (issue 20), which is built against
-    # tests/fakes/openstack next: drop this entry when zuulish/nodepool imports openstack.
-    "openstacksdk": "the openstack node provider's cloud client (issue 20, coming next)",
 }
 
 
