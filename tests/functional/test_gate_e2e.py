@@ -382,10 +382,14 @@ def test_approving_a_change_whose_dependency_is_not_approved_says_why_on_the_cli
     assert f"approved change {app}" in out
     assert (f"change {app} will not enter t/gate: needed change {lib} does not meet the "
             "requirements of gate") in out
+    # approving the change it needs enqueues both: the app is not approved again
     assert main(["-c", cfg, "review", str(lib), "--approve"]) == 0
-    assert f"change {lib} entered t/gate" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"change {lib} entered t/gate" in out
+    assert f"change(s) {app}, waiting on it, entered t/gate behind it" in out
     assert main(["-c", cfg, "review", str(app), "--approve"]) == 0
-    assert f"change {app} entered t/gate" in capsys.readouterr().out
+    assert f"change {app} will not enter t/gate: change {app} is already in gate" in \
+        capsys.readouterr().out
 
 
 def test_gate_merge_commit_names_the_change_as_gerrit_does(tenant: GateTenant) -> None:

@@ -496,7 +496,7 @@ class Scheduler:
             return f"not enqueued: {refusal}"
         outcome, enqueued = self._enqueue_change(tenant, layout, pipeline, change, event.id)
         behind = self._enqueue_behind(tenant, layout, pipeline, enqueued, event.id)
-        return outcome + (f"; behind them: {behind}" if behind else "")
+        return outcome + (f" (and behind them: {behind})" if behind else "")
 
     def _enqueue_behind(self, tenant: str, layout: Layout, pipeline: Pipeline,
                         enqueued: list[Change], event_id: int) -> str:

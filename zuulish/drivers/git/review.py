@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +72,10 @@ def record_review(store: Store, connection: str, number: int, *, approve: bool =
     return said, event_id
 
 
+#: what the scheduler's outcome adds when changes waiting on one enqueued entered too
+_BEHIND = re.compile(r"\(and behind them: ([\d, ]+)\)")
+
+
 def approval_outcome(number: int, outcome: str | None) -> list[str]:
     """What became of change ``number``'s approval, from the scheduler's outcome of
     its event (``tenant/pipeline: enqueued ...`` or ``...: not enqueued: <why>``)."""
@@ -85,6 +90,10 @@ def approval_outcome(number: int, outcome: str | None) -> list[str]:
                          f"{what.removeprefix('not enqueued: ')}")
         elif what.startswith("enqueued"):
             lines.append(f"change {number} entered {where}")
+            behind = _BEHIND.search(what)
+            if behind:
+                lines.append(f"change(s) {behind.group(1)}, waiting on it, entered {where} "
+                             "behind it")
     return lines or [f"change {number} entered no pipeline: {outcome}"]
 
 
