@@ -1,6 +1,6 @@
 """Shared fixtures: a real store over SQLite, or PostgreSQL for the tests marked
 ``store`` when ``ZUULISH_TEST_DATABASE_URL`` is set (CI sets it to the local
-server and runs ``-m store`` a second time there).
+server and runs the ``store`` tests a second time there, see ``.ci/run``).
 
 Which tests are ``store`` tests: every test that uses the ``store`` fixture (its
 subject is the store), and the modules that mark themselves (the gate, restart
