@@ -21,6 +21,7 @@ from zuulish.drivers.depends_on import ChangeUrls
 from zuulish.drivers.gerrit.catchup import parse_timestamp
 from zuulish.drivers.gerrit.repos import GerritRepos
 from zuulish.drivers.gerrit.rest import GerritRest, GerritRestError
+from zuulish.drivers.git.footers import change_id
 from zuulish.errors import ForgeUnavailable, UserError
 from zuulish.merger.gitcli import MergeError
 from zuulish.model import Change, ChangeKey, ChangeStatus
@@ -38,7 +39,6 @@ SUBMIT_TYPES = {"MERGE_IF_NECESSARY": "merge-resolve", "FAST_FORWARD_ONLY": "mer
                 "REBASE_ALWAYS": "rebase", "CHERRY_PICK": "cherry-pick"}
 DEFAULT_MERGE_MODE = "merge-resolve"
 _CHANGE_ID = re.compile(r"^I[0-9a-f]{40}$")
-_CHANGE_ID_FOOTER = re.compile(r"^Change-Id:\s*(I[0-9a-f]{40})\s*$", re.MULTILINE)
 #: the path of a change page after the base URL: /c/<project>/+/<n>, /c/<n>, /#/c/<n>, /<n>
 _CHANGE_PATH = re.compile(r"^/(?:c/(?:.+/\+/)?)?(\d+)(?:/.*)?$")
 
@@ -225,8 +225,8 @@ class GerritSource:
         queries = [f"status:open {quoted('message', change.url)}"] if change.url else []
         mine = change.key.connection == self.name
         if mine:
-            change_ids = _CHANGE_ID_FOOTER.findall(change.message)
-            queries += [f"status:open message:{value}" for value in change_ids[-1:]]
+            own_id = change_id(change.message)
+            queries += [f"status:open message:{own_id}"] if own_id else []
         numbers: list[int] = []
         try:
             for query in queries:
