@@ -457,10 +457,6 @@ def _nodeset_body(body: Any, ctx: SourceContext, name: str | None) -> NodeSet:
                                       "with 'nodes' (alternatives do not nest)")
         if not alternatives:
             raise _err(body, ctx, "'alternatives' must list at least one nodeset")
-        if len(alternatives) > 1:
-            raise _err_at(body, "alternatives", ctx,
-                          "zuulish requests only the first of a nodeset's 'alternatives' "
-                          "and does not fall back to the others; list one nodeset")
         return NodeSet(name, (), {}, tuple(alternatives))
     nodes = []
     for node in _as_list(body.get("nodes")):

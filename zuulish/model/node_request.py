@@ -7,9 +7,11 @@ from enum import StrEnum
 
 
 class NodeRequestState(StrEnum):
-    REQUESTED = "requested"
+    REQUESTED = "requested"  # waiting for a provider that can serve it
+    PENDING = "pending"      # a cloud provider is booting its nodes
     FULFILLED = "fulfilled"
-    FAILED = "failed"
+    FAILED = "failed"        # its nodes failed to boot too often (``error``: the cloud's reason)
+    DECLINED = "declined"    # no provider offers its labels
     CANCELED = "canceled"
 
 

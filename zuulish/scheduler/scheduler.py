@@ -50,7 +50,12 @@ from zuulish.model.job_graph import JobGraph
 from zuulish.model.pipeline import TriggerFilter
 from zuulish.model.requirements import trigger_refusal
 from zuulish.model.returned_data import ParentBuild, inherited
-from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
+from zuulish.nodepool.requests import (
+    attempts_of,
+    node_alternatives,
+    retry_on_new_nodes,
+    use_alternative,
+)
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
@@ -1056,8 +1061,13 @@ class Scheduler:
         req = s.get(NodeRequestRow, request_id)
         if req is None:
             return
-        if req.state == "requested":
+        if req.state in ("requested", "pending"):
             req.state = "canceled"
+            # nodes still booting for it serve other requests (or are deleted)
+            s.execute(update(NodeRow).where(
+                NodeRow.request_id == request_id,
+                NodeRow.state.in_(("requested", "building", "ready")))
+                .values(request_id=None, tenant=None))
         for node in s.scalars(select(NodeRow).where(NodeRow.request_id == request_id,
                                                     NodeRow.state == "in-use")):
             node.state, node.released_at = "used", self.clock.now()
@@ -1221,7 +1231,10 @@ class Scheduler:
             for build, req in rows:
                 done += 1
                 if req.state == "fulfilled":
-                    nodes = s.scalars(select(NodeRow).where(NodeRow.id.in_(req.node_ids))).all()
+                    found = {n.id: n for n in s.scalars(
+                        select(NodeRow).where(NodeRow.id.in_(req.node_ids)))}
+                    nodes = [found[i] for i in req.node_ids if i in found]
+                    use_alternative(build, req.alternative)
                     build.params = {**build.params, "nodes": [
                         {"id": n.id, "name": name, "label": n.label, "hostname": n.hostname,
                          "host_vars": n.host_vars, "host_keys": list(n.host_keys or []),
@@ -1229,9 +1242,10 @@ class Scheduler:
                         for n, name in zip(nodes, build.params.get("node_names", []),
                                            strict=False)]}
                     build.state = BuildState.QUEUED
-                elif req.state == "declined" or not retry_on_new_nodes(
+                elif req.state in ("declined", "failed") or not retry_on_new_nodes(
                         s, build, self.clock.now(), req.error or "the node request failed"):
-                    # Declined: no provider offers the labels, so new nodes cannot help.
+                    # Declined: no provider offers the labels, so new nodes cannot help;
+                    # failed: the launcher already tried its launch-attempts.
                     build.state, build.result = BuildState.COMPLETED, BuildResult.NODE_FAILURE
                     build.message = req.error
                     if build.attempt > 1:
@@ -1278,7 +1292,9 @@ class Scheduler:
                 if job.nodeset.nodes:
                     req = NodeRequestRow(build_id=build_id,
                                          labels=[n.label for n in job.nodeset.nodes],
-                                         priority=build.priority, created_at=now)
+                                         alternatives=node_alternatives(job.nodeset),
+                                         tenant=tenant, priority=build.priority,
+                                         created_at=now)
                     s.add(req)
                     s.flush()
                     build.node_request_id = req.id

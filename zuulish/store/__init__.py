@@ -13,7 +13,7 @@ from zuulish.store.gerrit import (
 )
 from zuulish.store.github import GithubDeliveryRow, GithubPatchsetRow, GithubPullRow
 from zuulish.store.keys import ProjectKeyRow
-from zuulish.store.nodes import NodeRequestRow, NodeRow
+from zuulish.store.nodes import NodeRequestRow, NodeRow, SettingRow
 from zuulish.store.outbox import OutboxRow
 from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, QueueItemRow
 from zuulish.store.timers import TimerTickRow
@@ -24,5 +24,5 @@ __all__ = [
     "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
-    "ReportRow", "Store", "TimerTickRow",
+    "ReportRow", "SettingRow", "Store", "TimerTickRow",
 ]
