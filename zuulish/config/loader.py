@@ -271,7 +271,7 @@ class ConfigLoader:
     def _resolve_providers(self, layout: Layout) -> None:
         """The tenant's providers from its node objects (``config.node_providers``),
         and the labels that nodesets may use from then on."""
-        resolved = resolve(layout.objects, self.nodes)
+        resolved = resolve(layout.objects, self.nodes, layout.broken)
         layout.errors.extend(resolved.errors)
         layout.broken |= resolved.broken
         layout.node_providers = resolved.providers

@@ -116,12 +116,15 @@ def _entry_line(body: Any, key: str, index: int, entry: Any) -> int:
 
 class _Resolver:
     def __init__(self, objects: Mapping[str, Mapping[str, ConfigObject]],
-                 nodes: NodeContext | None):
+                 nodes: NodeContext | None, broken: set[tuple[str, str]]):
         self.sections = objects.get("section", {})
         self.providers = objects.get("provider", {})
         self.standalone = {kind: objects.get(kind, {}) for kind in ("label", "image", "flavor")}
         self.nodes = nodes
         self.out = Resolved()
+        # (kind, name) of objects defined but kept out by their own errors: what
+        # names them is left out too, without a second error
+        self.known_broken = broken
         self._seen: set[tuple[str | None, int | None, str]] = set()
         self._chains: dict[str, list[ConfigObject] | None] = {}
         self._checked: set[str] = set()
@@ -145,7 +148,9 @@ class _Resolver:
         for label in self.standalone["label"].values():
             for key in ("image", "flavor"):
                 wanted = str(label.attributes.get(key))
-                if wanted not in self.standalone[key]:
+                if (key, wanted) in self.known_broken:
+                    self.out.broken.add(("label", label.name))
+                elif wanted not in self.standalone[key]:
                     self.error(label, key, f"{key} {wanted!r} is not defined (no {key} "
                                            f"object of that name in this tenant)"
                                            f"{_hint(wanted, self.standalone[key])}")
@@ -171,6 +176,8 @@ class _Resolver:
                 result = list(reversed(path))
                 break
             found = self.sections.get(str(parent))
+            if found is None and ("section", str(parent)) in self.known_broken:
+                break
             if found is None:
                 self.error(current, "parent", f"parent section {parent!r} is not defined"
                                               f"{_hint(str(parent), self.sections)}")
@@ -357,6 +364,8 @@ class _Resolver:
         for i, raw in enumerate(value):
             entry = {"name": raw} if isinstance(raw, str) else dict(raw)
             name = str(entry["name"])
+            if name not in self.standalone[kind] and (kind, name) in self.known_broken:
+                raise _Broken
             if name not in self.standalone[kind]:
                 self.error(level, None, f"{kind} {name!r} of its {key!r} is not defined (no "
                                         f"{kind} object of that name in this tenant)"
@@ -380,7 +389,7 @@ class _Resolver:
         section_name = str(prov.attributes["section"])
         section = self.sections.get(section_name)
         if section is None:
-            if ("section", section_name) not in self.out.broken:
+            if ("section", section_name) not in self.known_broken:
                 self.error(prov, "section", f"section {section_name!r} is not defined"
                                             f"{_hint(section_name, self.sections)}")
             self.out.broken.add(("provider", prov.name))
@@ -476,8 +485,10 @@ class _Resolver:
         return self.out
 
 
-def resolve(objects: Mapping[str, Mapping[str, ConfigObject]],
-            nodes: NodeContext | None) -> Resolved:
+def resolve(objects: Mapping[str, Mapping[str, ConfigObject]], nodes: NodeContext | None,
+            broken: set[tuple[str, str]] | None = None) -> Resolved:
     """The providers that a tenant's ``provider``/``section``/``label``/``image``/
-    ``flavor`` objects (``Layout.objects``) define, with the errors found."""
-    return _Resolver(objects, nodes).run()
+    ``flavor`` objects (``Layout.objects``) define, with the errors found.
+    ``broken``: objects their own errors kept out (``Layout.broken``), which those
+    naming them do not report again."""
+    return _Resolver(objects, nodes, broken or set()).run()
