@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from zuulish.config.layout import Layout
-from zuulish.config.node_providers import NodeContext, resolve
+from zuulish.config.node_providers import NodeContext, Resolved, resolve
 from zuulish.config.objects import (
     parse_node_object,
     parse_pragma,
@@ -271,7 +271,13 @@ class ConfigLoader:
     def _resolve_providers(self, layout: Layout) -> None:
         """The tenant's providers from its node objects (``config.node_providers``),
         and the labels that nodesets may use from then on."""
-        resolved = resolve(layout.objects, self.nodes, layout.broken)
+        try:
+            resolved = resolve(layout.objects, self.nodes, layout.broken)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # a shape the resolver did not foresee: an error, not a failed load
+            log.exception("unexpected error resolving node providers")
+            resolved = Resolved(errors=[ConfigError(f"cannot resolve this tenant's node "
+                                                    f"providers: {exc!r}")])
         layout.errors.extend(resolved.errors)
         layout.broken |= resolved.broken
         layout.node_providers = resolved.providers

@@ -114,6 +114,21 @@ def _entry_line(body: Any, key: str, index: int, entry: Any) -> int:
     return key_line(body, key)
 
 
+def _entry_problem(entry: Mapping[str, Any]) -> str | None:
+    """What is wrong with the values of an entry's (or defaults') common keys."""
+    what = f"{entry['name']!r}: " if "name" in entry else ""
+    final = entry.get("final", False)
+    if final not in FINAL_VALUES:
+        return f"{what}'final' must be true, false or allow-override, not {final!r}"
+    for key in ("min-ready", "max-ready-age", "max-age", "min-retention-time"):
+        value = entry.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{what}{key!r} must be a whole number, 0 or more, not {value!r}"
+    if not isinstance(entry.get("tags", {}), dict):
+        return f"{what}'tags' must be a mapping"
+    return None
+
+
 class _Resolver:
     def __init__(self, objects: Mapping[str, Mapping[str, ConfigObject]],
                  nodes: NodeContext | None, broken: set[tuple[str, str]]):
@@ -165,8 +180,9 @@ class _Resolver:
         current: ConfigObject | None = section
         result: list[ConfigObject] | None = None
         while current is not None:
-            if current in path:
-                names = " -> ".join(repr(s.name) for s in path[path.index(current):])
+            seen = [s.name for s in path]
+            if current.name in seen:
+                names = " -> ".join(repr(n) for n in seen[seen.index(current.name):])
                 self.error(current, "parent", f"sections inherit from each other in a cycle "
                                               f"({names} -> {current.name!r})")
                 break
@@ -274,13 +290,16 @@ class _Resolver:
                                    line=key_line(defaults, key))
         failed = self._check_common(obj) or failed
         for list_key in ENTRY_KINDS:
-            for i, entry in enumerate(attrs.get(list_key) or ()):
-                final = entry.get("final", False) if isinstance(entry, dict) else False
-                if final not in FINAL_VALUES:
+            values = [(entry, _entry_line(attrs, list_key, i, entry))
+                      for i, entry in enumerate(attrs.get(list_key) or ())
+                      if isinstance(entry, dict)]
+            if attrs.get(DEFAULTS[list_key]):
+                values.append((attrs[DEFAULTS[list_key]], key_line(attrs, DEFAULTS[list_key])))
+            for entry, line in values:
+                problem = _entry_problem(entry)
+                if problem:
                     failed = True
-                    self.error(obj, None, f"'final' must be true, false or allow-override, "
-                                          f"not {final!r}",
-                               line=_entry_line(attrs, list_key, i, entry))
+                    self.error(obj, None, problem, line=line)
         if failed:
             raise _Broken
 

@@ -94,7 +94,11 @@ BASE = """
     ("region: r1", "region: r1\n    resource-limits:\n      cores: many", "cores: many",
      "resource limit 'cores' must be a whole number"),
     ("images: [debian]", "images: [{name: debian, final: always}]", "final: always",
-     "'final' must be true, false or allow-override"),
+     "'debian': 'final' must be true, false or allow-override"),
+    ("labels: [debian-small]", "labels: [{name: debian-small, min-ready: some}]",
+     "min-ready: some", "'debian-small': 'min-ready' must be a whole number, 0 or more"),
+    ("region: r1", "region: r1\n    label-defaults: {tags: [a]}", "label-defaults",
+     "'tags' must be a mapping"),
 ])
 def test_each_mistake_is_reported_at_its_line(build: Build, old: str, new: str,
                                               at: str | tuple[str, str], message: str) -> None:

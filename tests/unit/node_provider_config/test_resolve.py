@@ -176,3 +176,13 @@ def test_gpu_nodes_and_labels_in_nodesets(build: Build) -> None:
     assert frozen["nodes"][1] == {"name": "helper", "label": "debian-small"}
     from zuulish.model import NodeSet
     assert NodeSet.from_dict(frozen) == layout.nodesets["training"]
+
+
+def test_resolved_providers_are_plain_data(build: Build) -> None:
+    """Layouts are pickled to the web process: the specs hold plain dicts."""
+    import pickle
+
+    [spec] = build(CHAIN).node_providers
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    assert type(spec.labels["debian-small"].attributes["tags"]) is dict
+    assert type(spec.attributes["resource-limits"]) is dict

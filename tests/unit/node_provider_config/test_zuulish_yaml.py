@@ -129,3 +129,16 @@ def test_tenant_layouts_resolve_each_tenant_s_providers_and_check_proposals(
     [result] = layouts.reconfigure("t")
     assert not result.applied
     assert [p.name for p in layouts.node_providers("t")] == ["p"]
+
+
+def test_the_all_in_one_server_hands_zuulish_yaml_s_nodes_to_its_layouts(
+        tmp_path: Path) -> None:
+    from zuulish.app import AllInOne
+
+    config = _config(tmp_path, "  cloud: {driver: fake, endpoint: e}\n", STATIC)
+    aio = AllInOne(config)
+    try:
+        assert aio.layouts.nodes == config.node_context()
+        assert "cloud" in aio.layouts.nodes.connections
+    finally:
+        aio.store.engine.dispose()
