@@ -8,6 +8,9 @@ Example::
     web: {listen: 127.0.0.1:9000, url: http://127.0.0.1:9000}
     connections:
       forge: {driver: git}             # the built-in git forge
+      # cloud: {driver: openstack, cloud: mycloud}   # a node provider's connection
+      #   (openstack, aws, podman: the options its driver lists); tenants'
+      #   ``section`` objects name it, see config.node_providers
     nodepool:
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
