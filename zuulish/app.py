@@ -55,7 +55,8 @@ class AllInOne:
         self.store.upgrade()
         self.connections = make_connections(config, self.store, self.clock)
         self.layouts = TenantLayouts(config.tenant_file, self.connections.drivers,
-                                     self.connections.sources, trigger_parsers())
+                                     self.connections.sources, trigger_parsers(),
+                                     nodes=config.node_context())
         self.scheduler = Scheduler(self.store, self.clock, self.layouts,
                                    self.connections.sources, self.connections.reporters,
                                    config.web_url)

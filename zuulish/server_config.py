@@ -8,6 +8,9 @@ Example::
     web: {listen: 127.0.0.1:9000, url: http://127.0.0.1:9000}
     connections:
       forge: {driver: git}             # the built-in git forge
+      # cloud: {driver: openstack, cloud: mycloud}   # a node provider's connection
+      #   (openstack, aws, podman: the options its driver lists); tenants'
+      #   ``section`` objects name it, see config.node_providers
     nodepool:
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
@@ -34,7 +37,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -48,7 +51,11 @@ from zuulish.executor.local_node import (
 )
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import DEFAULT_NETWORK, NETWORK_MODES
+from zuulish.nodepool import drivers as node_drivers
 from zuulish.nodepool.static import parse_hosts
+
+if TYPE_CHECKING:
+    from zuulish.config.node_providers import NodeContext
 
 DRIVERS = ("git", "gerrit", "github", "timer")
 DEFAULT_RETENTION_DAYS = 30.0  # executor.log_retention_days
@@ -103,6 +110,25 @@ class ServerConfig:
     # build logs are removed this many days after the build finished (None: kept)
     log_retention_days: float | None = DEFAULT_RETENTION_DAYS
 
+    def cloud_connections(self) -> dict[str, ConnectionConfig]:
+        """The connections whose driver boots nodes (openstack, aws, podman): what
+        the tenants' ``section`` objects name; they have no source or reporter."""
+        return {name: conn for name, conn in self.connections.items()
+                if conn.driver in node_drivers.MODULES}
+
+    def provider_labels(self) -> frozenset[str]:
+        """The labels the ``nodepool.providers`` of this file (local, static) offer."""
+        return frozenset(label for p in self.providers for label in p.labels)
+
+    def node_context(self) -> NodeContext:
+        """What the config loader needs of this file to resolve tenants' providers
+        and to check that some provider offers each label nodesets use."""
+        from zuulish.config.node_providers import CloudConnection, NodeContext
+
+        return NodeContext({name: CloudConnection(name, conn.driver, dict(conn.options))
+                            for name, conn in self.cloud_connections().items()},
+                           self.provider_labels())
+
     def connection(self, name: str) -> ConnectionConfig:
         try:
             return self.connections[name]
@@ -152,6 +178,20 @@ def _positive(section: dict[str, Any], key: str, default: int, path: Path) -> in
     if isinstance(value, bool) or value <= 0:
         raise ConfigError(f"key 'executor.{key}' must be a positive number", file=str(path))
     return value
+
+
+def _check_cloud_connection(name: str, driver: str, options: dict[str, Any],
+                            path: Path) -> None:
+    """A node provider connection's options: those its driver lists."""
+    try:
+        cloud = node_drivers.driver(driver)
+    except (node_drivers.UnknownDriver, ImportError) as exc:
+        raise ConfigError(f"connections.{name}: the {driver} node provider driver is not "
+                          f"available: {exc}", file=str(path)) from None
+    for key in options:
+        if key not in cloud.connection_keys:
+            raise _unknown(str(key), set(cloud.connection_keys), f"for the {driver} driver ",
+                           path, prefix=f"connections.{name}.")
 
 
 def _host_paths(prov: dict[str, Any], where: str, state_dir: Path, path: Path) -> tuple[str, ...]:
@@ -227,9 +267,12 @@ def load_server_config(path: str | Path) -> ServerConfig:
         driver = conn.get("driver")
         if driver is None:
             raise ConfigError(f"missing required key 'connections.{name}.driver'", file=str(path))
-        if driver not in DRIVERS:
-            raise _unknown(str(driver), DRIVERS, f"driver in connections.{name}: ", path)
         options = {k: v for k, v in conn.items() if k != "driver"}
+        if driver in node_drivers.MODULES:
+            _check_cloud_connection(str(name), str(driver), options, path)
+        elif driver not in DRIVERS:
+            raise _unknown(str(driver), (*DRIVERS, *sorted(node_drivers.MODULES)),
+                           f"driver in connections.{name}: ", path)
         connections[str(name)] = ConnectionConfig(str(name), driver, options)
 
     nodepool = _expect(data.get("nodepool") or {}, dict, "nodepool", path)

@@ -245,13 +245,20 @@ def test_supercedes_must_name_pipelines(tmp_path: Path) -> None:
     assert error.line == 4 and "supercedes must name pipelines" in error.message
 
 
-@pytest.mark.parametrize("kind", ["label", "flavor", "image", "section", "provider"])
-def test_zuul_node_objects_are_refused_at_their_line(tmp_path: Path, kind: str) -> None:
-    extra = "\n    connection: c" if kind == "provider" else ""
-    write(tmp_path, f"- job:\n    name: a\n- {kind}:\n    name: x{extra}\n")
+def test_zuul_node_objects_are_read_and_their_chain_checked(tmp_path: Path) -> None:
+    """Offline, zuulish.yaml's connections are unknown: the sections' connection and
+    driver attributes are not checked, the rest is (see tests/unit/node_provider_config)."""
+    write(tmp_path, "- image: {name: i}\n- flavor: {name: f}\n"
+                    "- label: {name: l, image: i, flavor: f}\n"
+                    "- section: {name: s, connection: anywhere, images: [i], flavors: [f],"
+                    " any-driver-key: 1}\n"
+                    "- provider: {name: p, section: s, labels: [l]}\n"
+                    "- nodeset: {name: n, nodes: [{name: a, label: not-checked-offline}]}\n")
+    assert validate([tmp_path], standalone=True).ok
+    write(tmp_path, "- provider:\n    name: x\n    connection: c\n    section: s\n")
     [error] = validate([tmp_path], standalone=True).errors
-    assert error.line == 4
-    assert f"Zuul's {kind!r} objects are not available in zuulish" in error.message
+    assert error.line == 3
+    assert "'connection' is an attribute of sections only" in error.message
 
 
 def test_a_typo_in_a_node_object_is_still_named(tmp_path: Path) -> None:

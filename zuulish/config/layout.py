@@ -8,6 +8,7 @@ from typing import Any
 
 from zuulish.errors import ConfigError
 from zuulish.model import Job, NodeSet, Pipeline, ProjectConfig, QueueOptions
+from zuulish.nodepool.cloud import ProviderSpec
 
 
 @dataclass
@@ -28,6 +29,9 @@ class Layout:
     warnings: list[ConfigError] = field(default_factory=list)
     # (kind, name) of the objects that errors kept out: defined, though broken
     broken: set[tuple[str, str]] = field(default_factory=set)
+    # the tenant's providers resolved from its node objects (config.node_providers;
+    # none when loaded without zuulish.yaml's connections)
+    node_providers: list[ProviderSpec] = field(default_factory=list)
 
     def stanzas(self, project: str, branch: str | None = None) -> list[ProjectConfig]:
         """The project's stanzas for a change on ``branch`` (None: any), each preceded

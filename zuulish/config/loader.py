@@ -9,6 +9,7 @@ of the tenant still loads.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import hashlib
 import logging
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from zuulish.config.layout import Layout
+from zuulish.config.node_providers import NodeContext, Resolved, resolve
 from zuulish.config.objects import (
     parse_node_object,
     parse_pragma,
@@ -43,8 +45,10 @@ from zuulish.model import Job, RoleRef
 log = logging.getLogger(__name__)
 
 # The order objects are added in: what others refer to comes first.
-OBJECT_TYPES = ("pipeline", "nodeset", "secret", "semaphore", "queue", "pragma", "flavor",
-                "image", "label", "section", "provider", "job", "project-template", "project")
+# The node objects come before nodesets, whose labels some provider must offer.
+OBJECT_TYPES = ("pipeline", "secret", "semaphore", "queue", "pragma", "flavor", "image",
+                "label", "section", "provider", "nodeset", "job", "project-template",
+                "project")
 IGNORED_TYPES: tuple[str, ...] = ()
 # A pipeline's reporter lists (Pipeline attributes), for allowed-reporters.
 REPORTER_ACTIONS = ("start", "enqueue", "dequeue", "no_jobs", "success", "failure",
@@ -94,8 +98,15 @@ class ParsedFile:
 class ConfigLoader:
     def __init__(self, tenant: TenantConfig, connections: Mapping[str, str],
                  trigger_parsers: dict[str, TriggerParser], open_pipelines: bool = False,
-                 keep_paths: bool = False):
+                 keep_paths: bool = False, nodes: NodeContext | None = None):
+        """``nodes``: what zuulish.yaml says about nodes (its cloud connections and
+        its own providers' labels); None (an offline check) skips what needs it:
+        the providers' connections and driver attributes, and whether some provider
+        offers each label a nodeset uses."""
         self.tenant = tenant
+        self.nodes = nodes
+        # labels some provider offers (None: not checked), for the build under way
+        self._offered: set[str] | None = None
         self.keep_paths = keep_paths
         self.open_pipelines = open_pipelines
         self.connections = connections
@@ -220,6 +231,8 @@ class ConfigLoader:
         # the same object on another branch of that project is its copy, not a clash.
         owners: dict[tuple[str, str], tuple[str, str]] = {}
         for kind in OBJECT_TYPES:
+            if kind == "nodeset":
+                self._resolve_providers(layout)
             pipelines = self._pipelines(layout) if kind in ("project", "project-template") \
                 else None
             pipeline_key = frozenset(pipelines) if pipelines is not None else None
@@ -254,6 +267,33 @@ class ConfigLoader:
         self._cache = {k: v for k, v in self._cache.items() if k in used}
         self._models = memo
         return layout
+
+    def _resolve_providers(self, layout: Layout) -> None:
+        """The tenant's providers from its node objects (``config.node_providers``),
+        and the labels that nodesets may use from then on."""
+        try:
+            resolved = resolve(layout.objects, self.nodes, layout.broken)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # a shape the resolver did not foresee: an error, not a failed load
+            log.exception("unexpected error resolving node providers")
+            resolved = Resolved(errors=[ConfigError(f"cannot resolve this tenant's node "
+                                                    f"providers: {exc!r}")])
+        layout.errors.extend(resolved.errors)
+        layout.broken |= resolved.broken
+        layout.node_providers = resolved.providers
+        self._offered = None if self.nodes is None else \
+            set(self.nodes.static_labels) | resolved.listed_labels
+
+    def _unoffered_label(self, label: str | None) -> str | None:
+        """Why ``label`` cannot be had (None: some provider offers it, or unknown)."""
+        if self._offered is None or label is None or label in self._offered:
+            return None
+        close = difflib.get_close_matches(label, sorted(self._offered), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        offered = ", ".join(sorted(self._offered)) or "none"
+        return (f"no provider offers label {label!r} (neither the nodepool providers of "
+                f"zuulish.yaml nor this tenant's 'provider' objects; offered: {offered})"
+                f"{hint}")
 
     def _parse(self, kind: str, body: Any, ctx: SourceContext,
                pipelines: set[str] | None) -> Any:
@@ -293,7 +333,9 @@ class ConfigLoader:
             options = [nodeset, *getattr(nodeset, "alternatives", ())]
             for option in options:
                 for node in getattr(option, "nodes", ()):
-                    problem = problem or self.tenant.forbidden_label(node.label)
+                    if node.label is not None:
+                        problem = problem or self.tenant.forbidden_label(node.label) \
+                            or self._unoffered_label(node.label)
         if problem:
             f, line = where(body, ctx.path)
             raise ConfigError(f"{kind} {obj.name!r}: {problem}", file=f, line=line or None)

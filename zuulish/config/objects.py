@@ -1,10 +1,11 @@
-"""The configuration objects that need little more than validation for now:
+"""The configuration objects that need little more than validation when read:
 ``project-template``, ``secret``, ``semaphore``, ``queue``, ``pragma`` and Zuul 14's
 node objects (``provider``, ``section``, ``label``, ``flavor``, ``image``).
 
 Each is checked against Zuul's documented attributes (file:line, nearest valid
-name on a typo) and kept in the layout. The node objects are then refused:
-zuulish's nodes come from its own ``nodepool`` configuration, not from them.
+name on a typo) and kept in the layout. The node objects' driver-specific
+attributes are checked once the whole tenant is read, when
+``config.node_providers`` resolves each provider down its sections.
 """
 
 from __future__ import annotations
@@ -37,11 +38,24 @@ FLAVOR_KEYS = {"name", "description"}
 IMAGE_KEYS = {"name", "description", "type"}
 LABEL_KEYS = {"name", "description", "image", "flavor", "min-ready", "max-ready-age", "tags",
               "min-retention-time", "max-age"}
-# Sections and providers carry driver-specific attributes (see each driver's
-# documentation); the common ones are checked here, the rest by the driver.
-SECTION_COMMON_KEYS = {"name", "parent", "abstract", "connection", "description", "labels",
-                       "images", "flavors", "region", "launch-timeout", "launch-attempts",
-                       "boot-timeout", "resource-limits"}
+# Attributes every section and provider accepts, whatever its driver (each
+# driver's CloudDriver.provider_keys adds its own); ``connection``, ``parent``,
+# ``abstract`` and ``flavors`` are for sections only, ``section`` for providers.
+PROVIDER_COMMON_KEYS = {"name", "description", "labels", "images", "region", "launch-timeout",
+                        "launch-attempts", "boot-timeout", "resource-limits",
+                        "host-key-checking", "max-servers", "label-defaults",
+                        "image-defaults", "flavor-defaults"}
+SECTION_ONLY_KEYS = {"parent", "abstract", "connection", "flavors"}
+SECTION_COMMON_KEYS = PROVIDER_COMMON_KEYS | SECTION_ONLY_KEYS
+PROVIDER_KEYS = PROVIDER_COMMON_KEYS | {"section"}
+# Attributes of an entry of a section's or provider's ``labels``, ``images`` and
+# ``flavors`` lists (and of the matching ``*-defaults``), beyond the driver's.
+LABEL_ENTRY_KEYS = {"name", "description", "final", "min-ready", "max-ready-age", "max-age",
+                    "min-retention-time", "tags"}
+IMAGE_ENTRY_KEYS = {"name", "description", "final", "type"}
+FLAVOR_ENTRY_KEYS = {"name", "description", "final"}
+# Zuul's ``resource-limits`` keys zuulish counts (see nodepool.resources).
+RESOURCE_LIMIT_KEYS = {"instances", "cores", "ram", "gpus"}
 
 
 @dataclass
@@ -56,9 +70,12 @@ class ConfigObject:
     source_line: int | None = None
 
 
-def _object(kind: str, body: dict, ctx: SourceContext, name: str) -> ConfigObject:
+def _object(kind: str, body: dict, ctx: SourceContext, name: str,
+            keep_lines: bool = False) -> ConfigObject:
+    """``keep_lines``: keep the body itself (read only), whose keys know their lines."""
     file, line = where(body, ctx.path)
-    return ConfigObject(kind, name, dict(body), ctx.project, file, line)
+    return ConfigObject(kind, name, body if keep_lines else dict(body), ctx.project, file,
+                        line)
 
 
 def parse_project_template(body: Any, ctx: SourceContext, pipelines: set[str] | None
@@ -145,22 +162,79 @@ def parse_pragma(body: Any, ctx: SourceContext) -> ConfigObject:
 
 
 NODE_OBJECT_KEYS = {"flavor": FLAVOR_KEYS, "image": IMAGE_KEYS, "label": LABEL_KEYS}
+ENTRY_LISTS = ("labels", "images", "flavors")
+
+
+def _count(body: dict, key: str, ctx: SourceContext, what: str) -> None:
+    value = body.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or value < 0):
+        raise _err_at(body, key, ctx, f"{what}: {key!r} must be a whole number, 0 or more, "
+                                      f"not {value!r}")
+
+
+def _check_label(body: dict, ctx: SourceContext, name: str) -> None:
+    what = f"label {name!r}"
+    for key in ("image", "flavor"):
+        if key not in body:
+            raise _err(body, ctx, f"{what} needs an {key!r}" if key == "image"
+                       else f"{what} needs a {key!r}")
+        _expect(body, key, str, ctx, what)
+    for key in ("min-ready", "max-ready-age", "max-age", "min-retention-time"):
+        _count(body, key, ctx, what)
+    _expect(body, "tags", dict, ctx, what)
+
+
+def _check_entries(kind: str, name: str, body: dict, ctx: SourceContext) -> None:
+    """A section's or provider's ``labels``/``images``/``flavors``: lists of names
+    or of mappings with a ``name``; ``*-defaults``: mappings."""
+    for key in ENTRY_LISTS:
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise _err_at(body, key, ctx, f"{kind} {name!r}: {key!r} must be a list")
+        for entry in value:
+            if isinstance(entry, str) or isinstance(entry, dict) \
+                    and isinstance(entry.get("name"), str):
+                continue
+            raise _err_at(body, key, ctx, f"{kind} {name!r}: each of its {key!r} must be a "
+                                          f"name or a mapping with a 'name', not {entry!r}")
+    for key in ("label-defaults", "image-defaults", "flavor-defaults", "resource-limits"):
+        _expect(body, key, dict, ctx, f"{kind} {name!r}")
 
 
 def parse_node_object(kind: str, body: Any, ctx: SourceContext) -> ConfigObject:
     """Check a ``label``, ``flavor``, ``image`` (fixed attributes), ``section`` or
-    ``provider``, then refuse it (see the module)."""
+    ``provider`` (their shape; their driver's attributes are checked when the
+    tenant's providers are resolved, see ``config.node_providers``).
+
+    Sections and providers are read from config projects only: they spend the
+    credentials and the quota of a cloud that ``zuulish.yaml`` names. Labels,
+    flavors and images may come from any project that the tenant lets define them.
+    """
     if kind in NODE_OBJECT_KEYS:
         name = _name(body, ctx, kind, NODE_OBJECT_KEYS[kind])
-    else:
-        name = _name(body, ctx, kind)
-        for key in ("labels", "images", "flavors"):
-            value = body.get(key)
-            if value is not None and not isinstance(value, list):
-                raise _err(body, ctx, f"{kind} {name!r}: {key!r} must be a list")
-        if kind == "provider" and "section" not in body and "connection" not in body:
-            raise _err(body, ctx, f"provider {name!r} needs a 'section' (or a "
-                                  "'connection') to say where its nodes come from")
-    # Checked above so a typo is named first; then refused, as nothing would use it.
-    raise _err(body, ctx, f"{kind} {name!r}: Zuul's {kind!r} objects are not available in "
-                          "zuulish; nodes come from 'nodepool.providers' in zuulish.yaml")
+        if kind == "label":
+            _check_label(body, ctx, name)
+        return _object(kind, body, ctx, name, keep_lines=True)
+    name = _name(body, ctx, kind)
+    if not ctx.trusted:
+        raise _err(body, ctx, f"{kind} {name!r}: {kind}s may only be defined in config "
+                              f"projects (this is untrusted project {ctx.project!r})")
+    if kind == "provider":
+        for key in [k for k in body if k in SECTION_ONLY_KEYS]:
+            raise _err_at(body, key, ctx, f"provider {name!r}: {key!r} is an attribute of "
+                                          "sections only (a provider has it from its "
+                                          "'section')")
+    elif "section" in body:
+        raise _err_at(body, "section", ctx, f"section {name!r}: 'section' is an attribute "
+                                            "of providers only; a section names its 'parent'")
+    if kind == "provider" and "section" not in body:
+        raise _err(body, ctx, f"provider {name!r} needs a 'section' (the section, with its "
+                              "connection, that says where its nodes come from)")
+    for key in ("section", "parent", "connection", "description", "region"):
+        _expect(body, key, str, ctx, f"{kind} {name!r}")
+    _expect(body, "abstract", bool, ctx, f"{kind} {name!r}")
+    _check_entries(kind, name, body, ctx)
+    return _object(kind, body, ctx, name, keep_lines=True)

@@ -460,16 +460,45 @@ def _nodeset_body(body: Any, ctx: SourceContext, name: str | None) -> NodeSet:
         return NodeSet(name, (), {}, tuple(alternatives))
     nodes = []
     for node in _as_list(body.get("nodes")):
-        if not isinstance(node, dict) or "name" not in node or "label" not in node:
-            raise _err(body, ctx, "each node needs a 'name' and a 'label'")
+        if not isinstance(node, dict) or "name" not in node \
+                or "label" not in node and "gpus" not in node:
+            raise _err(body, ctx, "each node needs a 'name' and a 'label' (or, in zuulish, "
+                                  "'gpus')")
+        label, gpus, model = _node_wants(node, ctx)
         for node_name in _as_list(node["name"]):
-            nodes.append(NodeSpec(str(node_name), str(node["label"])))
+            nodes.append(NodeSpec(str(node_name), label, gpus, model))
     groups = {}
     for group in _as_list(body.get("groups")):
         if not isinstance(group, dict) or "name" not in group:
             raise _err(body, ctx, "each group needs a 'name' and 'nodes'")
         groups[str(group["name"])] = tuple(str(n) for n in _as_list(group.get("nodes")))
     return NodeSet(name, tuple(nodes), groups)
+
+
+NODE_KEYS = {"name", "label", "gpus", "gpu-model"}
+
+
+def _node_wants(node: dict, ctx: SourceContext) -> tuple[str | None, int, str | None]:
+    """A node's label, GPU count and GPU model. ``gpus`` and ``gpu-model`` are
+    zuulish's: a node of any label (or of its ``label``) with that many GPUs."""
+    check_keys(node, NODE_KEYS, "node", ctx)
+    label = node.get("label")
+    if isinstance(label, dict | list):
+        raise _err_at(node, "label", ctx, f"node {node['name']!r}: 'label' must be a "
+                                          f"label's name, not {label!r}")
+    label = None if label is None else str(label)
+    gpus = node.get("gpus", 0)
+    if "gpus" in node and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
+        raise _err_at(node, "gpus", ctx, f"node {node['name']!r}: 'gpus' must be a positive "
+                                         f"whole number, not {gpus!r}")
+    model = node.get("gpu-model")
+    if model is not None and (not isinstance(model, str) or not model):
+        raise _err_at(node, "gpu-model", ctx, f"node {node['name']!r}: 'gpu-model' must be "
+                                              f"a GPU model's name, not {model!r}")
+    if model is not None and not gpus:
+        raise _err_at(node, "gpu-model", ctx, f"node {node['name']!r}: 'gpu-model' needs "
+                                              "'gpus' (how many GPUs of that model)")
+    return label, gpus, model
 
 
 def parse_nodeset(body: Any, ctx: SourceContext) -> NodeSet:

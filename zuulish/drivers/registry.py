@@ -21,6 +21,7 @@ from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError
 from zuulish.merger.credentials import CombinedCredentials, GitCredentials
 from zuulish.model import TIMER
+from zuulish.nodepool import drivers as node_drivers
 from zuulish.server_config import ConnectionConfig, ServerConfig
 from zuulish.store import Store
 
@@ -99,6 +100,8 @@ class Connections:
     routes: list[AbstractRouteDef] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     git_credentials: CombinedCredentials = field(default_factory=CombinedCredentials)
+    # connections of node provider drivers (openstack, aws, podman), not built here
+    node_connections: dict[str, ConnectionConfig] = field(default_factory=dict)
 
     def add(self, name: str, driver: str, parts: ConnectionParts) -> None:
         self.drivers[name] = driver
@@ -121,6 +124,12 @@ def make_connections(config: ServerConfig, store: Store,
     ctx = DriverContext(config, store, clock or SystemClock())
     conns = Connections()
     for name, conn in config.connections.items():
+        if conn.driver in node_drivers.MODULES:
+            # a cloud that boots nodes: named by the tenants' sections, read by the
+            # config loader and the launcher (ServerConfig.cloud_connections); no
+            # source, reporter or trigger
+            conns.node_connections[name] = conn
+            continue
         if conn.driver == TIMER:
             if name != TIMER:
                 raise ConfigError(f"connection {name!r}: the timer needs no connection; "

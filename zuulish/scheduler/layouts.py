@@ -18,10 +18,12 @@ from pathlib import Path
 
 from zuulish.config.layout import Layout
 from zuulish.config.loader import ConfigLoader
+from zuulish.config.node_providers import NodeContext
 from zuulish.config.parser import TriggerParser
 from zuulish.config.tenant import TenantConfig, TenantProject, load_tenants
 from zuulish.drivers.interfaces import Source
 from zuulish.errors import ConfigError
+from zuulish.nodepool.cloud import ProviderSpec
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,13 @@ def in_projects(error: ConfigError, projects: set[str] | Mapping[str, object]) -
 
 class TenantLayouts:
     def __init__(self, tenant_file: Path, connections: dict[str, str],
-                 sources: dict[str, Source], trigger_parsers: dict[str, TriggerParser]):
+                 sources: dict[str, Source], trigger_parsers: dict[str, TriggerParser],
+                 nodes: NodeContext | None = None):
+        """``nodes``: zuulish.yaml's cloud connections and its providers' labels
+        (``ServerConfig.node_context()``); None: tenants' providers are not built
+        and nodesets' labels are not checked."""
         self.tenant_file = tenant_file
+        self.nodes = nodes
         self.connections = connections
         self.sources = sources
         self.trigger_parsers = trigger_parsers
@@ -126,7 +133,8 @@ class TenantLayouts:
         for name, config in configs.items():
             if tenant is not None and name != tenant:
                 continue
-            loader = ConfigLoader(config, self.connections, self.trigger_parsers)
+            loader = ConfigLoader(config, self.connections, self.trigger_parsers,
+                                  nodes=self.nodes)
             files, missing = self._read(config, {}, None)
             results.append(self._apply(name, config, loader, files, missing))
         return results
@@ -191,6 +199,13 @@ class TenantLayouts:
         return LoadResult(tenant, True, candidate, list(candidate.errors))
 
     # ----------------------------------------------------------- reading
+    def node_providers(self, tenant: str) -> list[ProviderSpec]:
+        """The providers the tenant's running layout defines (``provider`` objects
+        resolved down their sections; see ``config.node_providers``)."""
+        with self._lock:
+            layout = self.layouts.get(tenant)
+        return list(layout.node_providers) if layout is not None else []
+
     def config_errors(self, tenant: str) -> list[dict[str, object]]:
         """The tenant's configuration errors, as the API and the dashboard show them:
         those of a refused load (``applied``: False; the last good layout runs), a
