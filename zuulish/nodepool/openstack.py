@@ -135,6 +135,8 @@ def classify(exc: BaseException) -> ErrorKind:
 
 
 def _raise(exc: BaseException, doing: str) -> NoReturn:
+    if isinstance(exc, ProviderError):
+        raise exc
     kind = classify(exc)
     from keystoneauth1 import exceptions as ksa
     if isinstance(exc, ksa.Unauthorized):
@@ -445,8 +447,6 @@ class OpenStackProvider:
     def _call(self, doing: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ProviderError:
-            raise
         except Exception as exc:
             _raise(exc, doing)
 
