@@ -221,3 +221,14 @@ def test_deleting_a_gone_server_is_not_an_error(cloud, provider):
     assert cloud.servers == {} and cloud.floating_ips == {}
     deletes = cloud.calls_to("DELETE", r"/servers/")
     assert [c.status for c in deletes] == [204, 404, 404]
+
+
+def test_an_unreachable_cloud_is_transient(cloud, provider):
+    import socket
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = provider(conn=connection(cloud, **{"auth-url": f"http://127.0.0.1:{port}/v3"}))
+    with pytest.raises(ProviderError, match="connecting to OpenStack") as raised:
+        p.refresh()
+    assert raised.value.kind == ErrorKind.TRANSIENT
