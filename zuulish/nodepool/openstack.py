@@ -371,8 +371,7 @@ def _connection_args(spec: ProviderSpec) -> dict[str, Any]:
 class OpenStackProvider:
     """Nova servers for labels (see the module)."""
 
-    def __init__(self, spec: ProviderSpec, system_id: str,
-                 connect: Callable[[], Any] | None = None):
+    def __init__(self, spec: ProviderSpec, system_id: str):
         self.name = spec.name
         self.system_id = system_id
         self.spec = spec
@@ -396,7 +395,6 @@ class OpenStackProvider:
             name: LabelOffer(name, min_ready=label.min_ready)
             for name, label in spec.labels.items()}
         self._args = _connection_args(spec)
-        self._connect = connect or self._open
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._conn: Any = None
@@ -408,15 +406,23 @@ class OpenStackProvider:
 
     def _open(self) -> Any:
         import openstack
+        from openstack import config as os_config
         args = dict(self._args)
+        rate = args.pop("rate_limit", None)
         config_files = args.pop("config_files", None)
-        if config_files:
-            from openstack import config as os_config
-            region = os_config.OpenStackConfig(config_files=config_files).get_one(
-                cloud=args.pop("cloud"), region_name=args.pop("region_name", None),
-                api_timeout=args.pop("api_timeout"))
-            return openstack.connection.Connection(config=region, **args)
-        return openstack.connection.Connection(**args)
+        if config_files:  # the named cloud of that file, with the connection's options
+            loader = os_config.OpenStackConfig(config_files=config_files)
+        elif "cloud" in args:  # clouds.yaml where openstacksdk looks for it
+            loader = os_config.OpenStackConfig()
+        else:  # the connection's own credentials, no file, no OS_* variables
+            loader = os_config.OpenStackConfig(load_yaml_config=False, load_envvars=False)
+        region = loader.get_one(**args)
+        if rate is not None:
+            # set after loading: openstacksdk 4's loader turns a rate given as an
+            # argument into a string, which its adapters then cannot divide by
+            region.config["rate_limit"] = dict.fromkeys(("compute", "network", "image"),
+                                                        float(rate))
+        return openstack.connection.Connection(config=region)
 
     @property
     def conn(self) -> Any:
@@ -427,7 +433,7 @@ class OpenStackProvider:
         with self._lock:
             if self._conn is None:
                 try:
-                    made = self._connect()
+                    made = self._open()
                     # authenticate and discover the services (versions, microversions)
                     # once, before threads share the connection: else each thread's
                     # first call would do it again, racing the others

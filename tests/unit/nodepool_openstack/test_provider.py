@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 
 import pytest
 
@@ -271,8 +272,8 @@ clouds:
       project_domain_name: Default
     region_name: RegionOne
 """)
-    p = provider(conn={"driver": "openstack", "cloud": "fake",
-                       "client_config_file": str(clouds)})
+    p = provider(conn={"driver": "openstack", "cloud": "fake", "rate": 100,
+                       "client_config_file": str(clouds), "api-timeout": 5})
     p.refresh()
     assert p.offers["small"].resources.cores == 2
     missing = provider(conn={"driver": "openstack", "cloud": "nowhere",
@@ -302,7 +303,11 @@ def test_bad_configuration_is_refused_naming_the_key(cloud, provider, conn, attr
     assert cloud.calls == []
 
 
-def test_unused_connection_key_default_api_timeout(cloud, provider):
-    p = provider(conn=connection(cloud, **{"api-timeout": None}))
+def test_default_api_timeout_and_a_rate_limit(cloud, provider):
+    p = provider(conn=connection(cloud, rate=20, **{"api-timeout": None}))
     p.refresh()  # the default timeout (60 s) applies
     assert p.offers["small"].resources.ram_mb == 2048
+    started = time.monotonic()
+    for _ in range(6):
+        p.quota()
+    assert time.monotonic() - started >= 0.24  # 20 calls a second at most
