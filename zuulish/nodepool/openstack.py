@@ -22,7 +22,8 @@ also allowed on a label entry (which wins), and ``public-ipv4``, ``volume-size``
 - ``public-ipv4``: the node is reached on a public IPv4 address: the cloud's own if
   it gives one, else a floating IP made from ``floating-network`` (default: the
   only external network) once the server is ACTIVE; ``floating-ip: true`` makes
-  one for every server, ``false`` never. zuulish's floating IPs carry the
+  one for every server the cloud gives no public IPv4 (``public-ipv4`` or not),
+  ``false`` never makes one. zuulish's floating IPs carry the
   description ``zuulish <system> server <id>``: ``delete`` removes them, and
   ``instances()`` removes any left unattached (``floating-ip-cleanup: true``:
   every unattached floating IP of the project, as Zuul's option does);
@@ -35,7 +36,11 @@ Image entries have ``image-id`` or ``image-name`` (default: the entry's
 metal come from the flavor's extra specs (see ``openstack_flavors``); a label may
 say ``gpus`` and ``gpu-model``.
 
-Servers carry the caller's tags as Nova metadata (and ``zuulish-label``).
+Servers carry the caller's tags as Nova metadata (and ``zuulish-label``). A server
+in ERROR is FAILED with Nova's fault message, its ``error_kind`` QUOTA when the
+fault says the cloud had no room (quota, "No valid host was found"). Errors map
+to ErrorKind by ``classify``.
+
 One openstacksdk Connection serves every thread of a provider: keystoneauth
 renews its token under a lock, and the connection authenticates and discovers the
 services once, under the provider's lock, before threads share it.
@@ -53,7 +58,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from zuulish.errors import ConfigError
+from zuulish.nodepool import openstack_config as cfg
 from zuulish.nodepool.cloud import (
     TAG_NODE,
     TAG_SYSTEM,
@@ -61,45 +66,23 @@ from zuulish.nodepool.cloud import (
     Instance,
     InstanceState,
     LabelOffer,
-    LabelSpec,
     ProviderError,
     ProviderSpec,
 )
 from zuulish.nodepool.drivers import CloudDriver
 from zuulish.nodepool.openstack_flavors import BadExtraSpec, hardware
-from zuulish.nodepool.resources import LIMIT_KEYS, Limits, Resources
+from zuulish.nodepool.resources import Limits, Resources
 
 log = logging.getLogger(__name__)
 
 TAG_LABEL = "zuulish-label"
 METADATA_MAX = 255  # Nova's limit on a metadata key and on a value
-DEFAULT_API_TIMEOUT = 60.0
-ADDRESS_KINDS = ("public-ipv4", "private-ipv4", "public-ipv6", "private-ipv6")
 # a server's fault that says the cloud had no room for it (Nova's scheduler and quota)
 _CAPACITY = re.compile(r"quota|no valid host|not enough hosts|insufficient|exhausted all "
                        r"hosts|exceeds? .*limit|over ?limit|capacity", re.IGNORECASE)
 _BUILDING = {"BUILD", "REBUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "VERIFY_RESIZE",
              "REVERT_RESIZE", "MIGRATING", "PASSWORD", "UNKNOWN"}
 _GONE = {"DELETED", "SOFT_DELETED"}
-
-CONNECTION_KEYS = frozenset({
-    "driver", "cloud", "client_config_file", "rate", "region-name", "auth-url", "username",
-    "password", "project-name", "project-id", "user-domain-name", "project-domain-name",
-    "application-credential-id", "application-credential-secret", "api-timeout", "cacert",
-    "verify"})
-# where each may be given: provider/section (P), label entry (L), flavor (F), image (I)
-_NODE_KEYS = {"networks": "PL", "key-name": "PL", "security-groups": "PL", "az": "PL",
-              "userdata": "PLFI", "config-drive": "PLI", "boot-from-volume": "PLF",
-              "volume-size": "PLFI", "public-ipv4": "PLF", "floating-ip": "PL",
-              "address-preference": "PL"}
-PROVIDER_KEYS = frozenset({*(k for k, w in _NODE_KEYS.items() if "P" in w),
-                           "floating-network", "floating-ip-cleanup", "max-servers"})
-LABEL_KEYS = frozenset({*(k for k, w in _NODE_KEYS.items() if "L" in w), "gpus", "gpu-model"})
-FLAVOR_KEYS = frozenset({*(k for k, w in _NODE_KEYS.items() if "F" in w), "name",
-                         "description", "flavor-name"})
-IMAGE_KEYS = frozenset({*(k for k, w in _NODE_KEYS.items() if "I" in w), "name",
-                        "description", "image-id", "image-name", "username", "python-path",
-                        "connection-port"})
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -172,199 +155,6 @@ class _Cloud:
     external_names: set[str] = field(default_factory=set)
 
 
-def _config_error(spec: ProviderSpec, message: str) -> ConfigError:
-    return ConfigError(f"provider {spec.name!r}: {message}", file=spec.source_file,
-                       line=spec.source_line)
-
-
-def _number(spec: ProviderSpec, key: str, value: Any, default: float, *,
-            integer: bool = False) -> Any:
-    if value is None:
-        return int(default) if integer else float(default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
-            or (integer and not isinstance(value, int)):
-        kind = "a whole number" if integer else "a number"
-        raise _config_error(spec, f"{key!r} must be {kind} above 0, not {value!r}")
-    return value
-
-
-def _bool(spec: ProviderSpec, key: str, value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _config_error(spec, f"{key!r} must be true or false, not {value!r}")
-    return value
-
-
-def _names(spec: ProviderSpec, key: str, value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
-        return list(value)
-    raise _config_error(spec, f"{key!r} must be a name or a list of names, not {value!r}")
-
-
-def _limits(spec: ProviderSpec) -> Limits:
-    raw = spec.attributes.get("resource-limits") or {}
-    if not isinstance(raw, Mapping):
-        raise _config_error(spec, "'resource-limits' must be a mapping")
-    for key, value in raw.items():
-        if key not in LIMIT_KEYS:
-            raise _config_error(spec, f"'resource-limits' has no {key!r}; known: "
-                                      f"{', '.join(LIMIT_KEYS)}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _config_error(spec, f"'resource-limits.{key}' must be a whole number, "
-                                      f"not {value!r}")
-    limits = Limits.from_config(raw)
-    max_servers = spec.attributes.get("max-servers")
-    if max_servers is not None:
-        if isinstance(max_servers, bool) or not isinstance(max_servers, int) or max_servers < 0:
-            raise _config_error(spec, f"'max-servers' must be a whole number, not "
-                                      f"{max_servers!r}")
-        limits = limits.tightest(Limits(instances=max_servers))
-    return limits
-
-
-def _node_option(spec: ProviderSpec, label: LabelSpec, key: str, default: Any = None) -> Any:
-    """A node attribute: the label's, else the flavor's, the image's, the provider's."""
-    where = _NODE_KEYS[key]
-    for code, source in (("L", label.attributes), ("F", label.flavor), ("I", label.image),
-                         ("P", spec.attributes)):
-        if code in where and source.get(key) is not None:
-            return source[key]
-    return default
-
-
-@dataclass(frozen=True)
-class _LabelPlan:
-    """A label's server, as configured (checked when the provider is made)."""
-
-    flavor: str
-    image_id: str | None
-    image_name: str | None
-    networks: tuple[str, ...]
-    key_name: str | None
-    security_groups: tuple[str, ...]
-    az: str | None
-    userdata: str | None
-    config_drive: bool | None
-    boot_from_volume: bool
-    volume_size: int | None
-    public_ipv4: bool
-    floating_ip: str  # "auto" | "always" | "never"
-    address_preference: tuple[str, ...]
-    username: str
-    python_path: str
-    port: int
-    gpus: int | None
-    gpu_model: str | None
-
-
-def _plan(spec: ProviderSpec, label: LabelSpec) -> _LabelPlan:
-    def opt(key: str, default: Any = None) -> Any:
-        return _node_option(spec, label, key, default)
-
-    where = f"label {label.name!r}"
-    flavor = label.flavor.get("flavor-name") or label.flavor.get("name")
-    if not isinstance(flavor, str) or not flavor:
-        raise _config_error(spec, f"{where} has no flavor ('flavor-name' or 'name')")
-    image_id, image_name = label.image.get("image-id"), label.image.get("image-name")
-    if image_id and image_name:
-        raise _config_error(spec, f"{where}: its image has both 'image-id' and 'image-name'")
-    if not image_id and not image_name:
-        image_name = label.image.get("name")
-    if not (image_id or image_name):
-        raise _config_error(spec, f"{where} has no image ('image-id', 'image-name' or 'name')")
-    floating = opt("floating-ip", "auto")
-    floating = {True: "always", False: "never", "auto": "auto"}.get(floating)
-    if floating is None:
-        raise _config_error(spec, f"{where}: 'floating-ip' must be true, false or auto, not "
-                                  f"{opt('floating-ip')!r}")
-    preference = _names(spec, "address-preference", opt("address-preference")) \
-        or list(ADDRESS_KINDS)
-    unknown = [p for p in preference if p not in ADDRESS_KINDS]
-    if unknown:
-        raise _config_error(spec, f"{where}: 'address-preference' has {unknown[0]!r}; known: "
-                                  f"{', '.join(ADDRESS_KINDS)}")
-    volume_size = opt("volume-size")
-    if volume_size is not None:
-        volume_size = _number(spec, "volume-size", volume_size, 0, integer=True)
-    gpus = label.attributes.get("gpus")
-    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0):
-        raise _config_error(spec, f"{where}: 'gpus' must be a whole number, not {gpus!r}")
-    gpu_model = label.attributes.get("gpu-model")
-    if gpu_model is not None and not isinstance(gpu_model, str):
-        raise _config_error(spec, f"{where}: 'gpu-model' must be a string")
-    userdata = opt("userdata")
-    if userdata is not None and not isinstance(userdata, str):
-        raise _config_error(spec, f"{where}: 'userdata' must be a string")
-    key_name = opt("key-name")
-    if key_name is not None and not isinstance(key_name, str):
-        raise _config_error(spec, f"{where}: 'key-name' must be a string")
-    az = opt("az")
-    if az is not None and not isinstance(az, str):
-        raise _config_error(spec, f"{where}: 'az' must be a string")
-    return _LabelPlan(
-        flavor=flavor, image_id=image_id, image_name=image_name,
-        networks=tuple(_names(spec, "networks", opt("networks"))),
-        key_name=key_name,
-        security_groups=tuple(_names(spec, "security-groups", opt("security-groups"))),
-        az=az, userdata=userdata,
-        config_drive=None if opt("config-drive") is None
-        else _bool(spec, "config-drive", opt("config-drive"), False),
-        boot_from_volume=_bool(spec, "boot-from-volume", opt("boot-from-volume"), False),
-        volume_size=volume_size,
-        public_ipv4=_bool(spec, "public-ipv4", opt("public-ipv4"), False),
-        floating_ip=floating, address_preference=tuple(preference),
-        username=str(label.image.get("username") or "zuul"),
-        python_path=str(label.image.get("python-path") or "auto"),
-        port=_number(spec, "connection-port", label.image.get("connection-port"), 22,
-                     integer=True),
-        gpus=gpus, gpu_model=gpu_model)
-
-
-def _connection_args(spec: ProviderSpec) -> dict[str, Any]:
-    """openstacksdk's Connection arguments from the connection's options."""
-    c = spec.connection
-    unknown = sorted(set(c) - CONNECTION_KEYS)
-    if unknown:
-        raise _config_error(spec, f"its connection has no option {unknown[0]!r}; known: "
-                                  f"{', '.join(sorted(CONNECTION_KEYS))}")
-    region = spec.attributes.get("region") or c.get("region-name")
-    timeout = _number(spec, "api-timeout", c.get("api-timeout"), DEFAULT_API_TIMEOUT)
-    args: dict[str, Any] = {"api_timeout": timeout}
-    if region:
-        args["region_name"] = str(region)
-    if c.get("rate") is not None:
-        args["rate_limit"] = _number(spec, "rate", c.get("rate"), 2)
-    if c.get("cacert"):
-        args["cacert"] = str(c["cacert"])
-    if c.get("verify") is not None:
-        args["verify"] = _bool(spec, "verify", c.get("verify"), True)
-    if c.get("cloud"):
-        args["cloud"] = str(c["cloud"])
-        if c.get("client_config_file"):
-            args["config_files"] = [str(c["client_config_file"])]
-        return args
-    if not c.get("auth-url"):
-        raise _config_error(spec, "its connection needs 'cloud' (a clouds.yaml entry) or "
-                                  "'auth-url' and credentials")
-    args["auth_url"] = str(c["auth-url"])
-    if c.get("application-credential-id"):
-        args["auth_type"] = "v3applicationcredential"
-        args["application_credential_id"] = str(c["application-credential-id"])
-        args["application_credential_secret"] = str(c.get("application-credential-secret")
-                                                    or "")
-        return args
-    for key in ("username", "password", "project-name", "project-id", "user-domain-name",
-                "project-domain-name"):
-        if c.get(key) is not None:
-            args[key.replace("-", "_")] = str(c[key])
-    return args
-
-
 # -- the provider --------------------------------------------------------------------------
 
 
@@ -375,26 +165,19 @@ class OpenStackProvider:
         self.name = spec.name
         self.system_id = system_id
         self.spec = spec
-        a = spec.attributes
-        self.launch_timeout = float(_number(spec, "launch-timeout", a.get("launch-timeout"),
-                                            600))
-        self.boot_timeout = float(_number(spec, "boot-timeout", a.get("boot-timeout"), 120))
-        self.launch_attempts = int(_number(spec, "launch-attempts", a.get("launch-attempts"),
-                                           3, integer=True))
-        self.host_key_checking = _bool(spec, "host-key-checking", a.get("host-key-checking"),
-                                       True)
-        self.limits = _limits(spec)
-        self.floating_ip_cleanup = _bool(spec, "floating-ip-cleanup",
-                                         a.get("floating-ip-cleanup"), False)
-        network = a.get("floating-network")
-        if network is not None and not isinstance(network, str):
-            raise _config_error(spec, "'floating-network' must be a network's name or id")
-        self.floating_network: str | None = network
-        self.plans = {name: _plan(spec, label) for name, label in spec.labels.items()}
+        settings = cfg.settings(spec)
+        self.launch_timeout = settings.launch_timeout
+        self.boot_timeout = settings.boot_timeout
+        self.launch_attempts = settings.launch_attempts
+        self.host_key_checking = settings.host_key_checking
+        self.limits = settings.limits
+        self.floating_ip_cleanup = settings.floating_ip_cleanup
+        self.floating_network = settings.floating_network
+        self.plans = {name: cfg.plan(spec, label) for name, label in spec.labels.items()}
         self.offers: Mapping[str, LabelOffer] = {
             name: LabelOffer(name, min_ready=label.min_ready)
             for name, label in spec.labels.items()}
-        self._args = _connection_args(spec)
+        self._args = cfg.connection_args(spec)
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._conn: Any = None
@@ -673,7 +456,7 @@ class OpenStackProvider:
 
     def _addresses(self, server: Any) -> dict[str, list[str]]:
         """The server's addresses by kind (``public-ipv4``...), floating ones first."""
-        found: dict[str, list[str]] = {k: [] for k in ADDRESS_KINDS}
+        found: dict[str, list[str]] = {k: [] for k in cfg.ADDRESS_KINDS}
         floating: list[tuple[str, str]] = []
         external = self._networks().external_names if server.addresses else set()
         for net, entries in (server.addresses or {}).items():
@@ -788,7 +571,7 @@ def _make(spec: ProviderSpec, system_id: str) -> OpenStackProvider:
 
 
 DRIVER = CloudDriver(
-    name="openstack", provider_keys=PROVIDER_KEYS, image_keys=IMAGE_KEYS,
-    flavor_keys=FLAVOR_KEYS, label_keys=LABEL_KEYS, connection_keys=CONNECTION_KEYS,
+    name="openstack", provider_keys=cfg.PROVIDER_KEYS, image_keys=cfg.IMAGE_KEYS,
+    flavor_keys=cfg.FLAVOR_KEYS, label_keys=cfg.LABEL_KEYS, connection_keys=cfg.CONNECTION_KEYS,
     make=_make)
 
