@@ -47,7 +47,9 @@ class Instance:
     ``host_vars`` are its Ansible connection variables (``ansible_host``,
     ``ansible_port``, ``ansible_user``, ``ansible_python_interpreter``...);
     ``host_keys`` are SSH host keys the cloud vouches for (``TYPE BASE64``; empty:
-    the launcher scans them)."""
+    the launcher scans them). ``error_kind`` says how to take a FAILED instance
+    when the cloud tells (``QUOTA``: it failed for want of capacity or quota, as an
+    over-quota create would; None: not known)."""
 
     external_id: str
     state: InstanceState
@@ -57,6 +59,7 @@ class Instance:
     host_vars: Mapping[str, Any] = field(default_factory=dict)
     host_keys: tuple[str, ...] = ()
     reason: str | None = None
+    error_kind: ErrorKind | None = None
 
 
 class ErrorKind(enum.StrEnum):
@@ -76,12 +79,15 @@ class ProviderError(Exception):
 @dataclass(frozen=True)
 class LabelOffer:
     """A label as one provider makes it: what one node costs there, the GPU model
-    (None: no GPU), and how many ready nodes to keep warm (``min-ready``)."""
+    (None: no GPU), and how many ready nodes to keep warm (``min-ready``).
+    ``baremetal`` names the bare metal resource class a node is (OpenStack Ironic's
+    ``CUSTOM_BAREMETAL_GPU``; None: a virtual machine or not known)."""
 
     label: str
     resources: Resources = Resources(instances=1)
     gpu_model: str | None = None
     min_ready: int = 0
+    baremetal: str | None = None
 
 
 class CloudProvider(Protocol):

@@ -5,6 +5,7 @@ failures. See :class:`tests.fakes.openstack.server.FakeOpenStack`::
     cloud = FakeOpenStack()      # project demo, user zuul/secret, networks private, public
     gpu = cloud.add_flavor("gpu", 8, 32768, 80, extra_specs={"resources:VGPU": "1"})
     image = cloud.add_image("ubuntu-noble")
+    cloud.add_keypair("zuul", "ssh-ed25519 AAAA...")          # for servers' key_name
     conn = openstack.connection.Connection(
         auth_url=cloud.auth_url, username="zuul", password="secret", project_name="demo",
         user_domain_name="Default", project_domain_name="Default", region_name="RegionOne")

@@ -44,6 +44,7 @@ from tests.fakes.openstack.state import (
     Subnet,
     Token,
     User,
+    fingerprint,
     new_id,
 )
 from zuulish.clock import Clock, SystemClock
@@ -163,6 +164,14 @@ class FakeOpenStack:
         net.subnets.append(Subnet(new_id(), f"{name}-subnet", net.id, cidr, gateway))
         self.networks[net.id] = net
         return net
+
+    def add_keypair(self, name: str, public_key: str, user: User | None = None) -> Keypair:
+        """A key pair of ``user`` (default: ``zuul``), as ``POST /os-keypairs`` makes it."""
+        owner = user or self.user
+        kp = Keypair(name, public_key.strip(), fingerprint(public_key), owner.id,
+                     created_at=self.clock.now(), id=self.next_number())
+        self.keypairs.setdefault(owner.id, {})[name] = kp
+        return kp
 
     def set_quota(self, project: Project | None = None, **limits: int) -> Quota:
         """Nova's quota for ``project`` (default: ``demo``): instances, cores, ram..."""
