@@ -136,6 +136,7 @@ class FaultProxy:
         self._faults: dict[str, _Fault] = {}
         self._hangs: set[str] = set()
         self._quotas: dict[str, float] = {}
+        self._default_quotas: dict[str, float] = {}
         self._lock = threading.Lock()
         self._released = threading.Event()
         self.calls: list[str] = []
@@ -183,6 +184,14 @@ class FaultProxy:
             self._quotas.update({code.replace("_", "-"): value
                                  for code, value in values.items()})
 
+    def default_quotas(self, **values: float) -> None:
+        """Answer GetAWSDefaultServiceQuota for these EC2 quota codes (moto does not
+        implement it); GetServiceQuota then answers NoSuchResourceException for them
+        (no applied value), as AWS does."""
+        with self._lock:
+            self._default_quotas.update({code.replace("_", "-"): value
+                                         for code, value in values.items()})
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -207,10 +216,11 @@ class FaultProxy:
                     del self._faults[action]
             hanging = action in self._hangs
             quota = None
-            if action == "GetServiceQuota":
+            if action in ("GetServiceQuota", "GetAWSDefaultServiceQuota"):
                 asked = json.loads(body or b"{}")
-                if asked.get("ServiceCode") == "ec2" and asked.get("QuotaCode") in self._quotas:
-                    quota = (asked["QuotaCode"], self._quotas[asked["QuotaCode"]])
+                table = self._quotas if action == "GetServiceQuota" else self._default_quotas
+                if asked.get("ServiceCode") == "ec2" and asked.get("QuotaCode") in table:
+                    quota = (asked["QuotaCode"], table[asked["QuotaCode"]])
         if hanging:
             self._released.wait(60)
             return

@@ -333,23 +333,29 @@ class AwsProvider:
         return dict(values)
 
     def _read_quota(self, code: str, name: str) -> float | None:
+        """The account's applied value of an EC2 quota, else AWS's default for it
+        (None: neither can be read; the cloud then refuses at RunInstances)."""
         client = self._client("service-quotas")
-        try:
-            answer = client.get_service_quota(ServiceCode="ec2", QuotaCode=code)
-        except Exception as exc:
-            kind, message = error_kind(exc)
-            if kind is None:
-                raise
-            if _code(exc) in ("NoSuchResourceException", "AccessDeniedException",
-                              "IllegalArgumentException"):
-                # not known, or not ours to read: the cloud refuses at RunInstances then
-                log.info("aws provider %s: vCPU quota %s (%s) unknown: %s",
-                         self.name, code, name, message)
-                return None
-            raise ProviderError(f"aws provider {self.name!r}: vCPU quota {code} ({name}): "
-                                f"{message}", kind) from exc
-        value = answer.get("Quota", {}).get("Value")
-        return float(value) if value is not None else None
+        for ask in ("get_service_quota", "get_aws_default_service_quota"):
+            try:
+                answer = getattr(client, ask)(ServiceCode="ec2", QuotaCode=code)
+            except Exception as exc:
+                kind, message = error_kind(exc)
+                if kind is None:
+                    raise
+                if _code(exc) == "NoSuchResourceException" and ask == "get_service_quota":
+                    continue  # no applied value: AWS's default is in force
+                if _code(exc) or getattr(exc, "response", None):
+                    # the service answered, but not with the quota (not ours to read,
+                    # not known there): go without it
+                    log.info("aws provider %s: vCPU quota %s (%s) unknown: %s",
+                             self.name, code, name, message)
+                    return None
+                raise ProviderError(f"aws provider {self.name!r}: vCPU quota {code} "
+                                    f"({name}): {message}", kind) from exc
+            value = (answer.get("Quota") or {}).get("Value")
+            return float(value) if value is not None else None
+        return None
 
     def quota(self) -> Limits:
         values = self._quota_values()

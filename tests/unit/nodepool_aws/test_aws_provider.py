@@ -306,9 +306,20 @@ def test_creates_from_many_threads_stay_within_the_quota(
     assert moto_server.living(system_id, "us-west-2") == []
 
 
+def test_quota_falls_back_to_the_default_value(moto_server: MotoServer,
+                                               fault_proxy: FaultProxy, system_id: str) -> None:
+    fault_proxy.quotas(L_1216C47A=16)
+    fault_proxy.default_quotas(L_DB2E81BA=8)  # no applied value for G: AWS's default holds
+    provider = make(provider_spec(moto_server.connection(fault_proxy.url),
+                                  label("small", SMALL), label("gpu", GPU)), system_id)
+    assert provider.quota() == Limits(cores=24)
+    assert fault_proxy.calls.count("GetAWSDefaultServiceQuota") == 1
+
+
 def test_quota_unknown_when_service_quotas_has_none(moto_server: MotoServer,
                                                     system_id: str) -> None:
-    # moto's Service Quotas knows no EC2 quota (NoSuchResourceException)
+    # moto's Service Quotas knows no EC2 quota (NoSuchResourceException), and does
+    # not implement GetAWSDefaultServiceQuota (a 500)
     provider = make(provider_spec(moto_server.connection()), system_id)
     assert provider.quota() == Limits()
     instance_id = provider.create("small", node_tags(system_id))
@@ -477,3 +488,22 @@ def test_instance_type_quota_classes() -> None:
     assert aws.quota_class("u-6tb1.metal") == "u"
     assert aws.vcpu_quota("g5.xlarge", spot=True)[0] == "L-3819A6DF"
     assert aws.vcpu_quota("u-6tb1.metal", spot=True)[0] is None
+
+
+def test_credentials_from_a_profile(moto_server: MotoServer, system_id: str,
+                                    tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[zuul]\naws_access_key_id = AKIAPROFILE0000000000\n"
+                           "aws_secret_access_key = profile-secret\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    connection = {"region-name": "us-east-1", "endpoint-url": moto_server.url}
+    provider = make(provider_spec({**connection, "profile": "zuul"}), system_id)
+    instance_id = provider.create("small", node_tags(system_id))
+    provider.delete(instance_id)
+
+    provider = make(provider_spec({**connection, "profile": "nobody"}), system_id)
+    with pytest.raises(ProviderError, match="profile \\(nobody\\) could not be found") as bad:
+        provider.instances()
+    assert bad.value.kind is ErrorKind.PERMANENT
+    assert moto_server.living(system_id) == []
