@@ -54,6 +54,7 @@ from typing import Any, TypeVar
 
 from zuulish.errors import ConfigError
 from zuulish.nodepool.cloud import (
+    TAG_NODE,
     TAG_SYSTEM,
     ErrorKind,
     Instance,
@@ -248,7 +249,8 @@ class AwsProvider:
         types = sorted({label.instance_type for label in self.labels.values()})
         for instance_type in types:
             self._type_info(instance_type, refresh=True)
-        for label in self.labels.values():
+        images = {label.image_name: label for label in self.labels.values()}
+        for label in images.values():
             self._image(label, refresh=True)
         offers = {}
         for name, label in self.labels.items():
@@ -270,7 +272,7 @@ class AwsProvider:
             found = self._call(doing, lambda: self._ec2().describe_instance_types(
                 InstanceTypes=[instance_type])["InstanceTypes"])
         except ProviderError as exc:
-            if exc.kind is ErrorKind.TRANSIENT or "InstanceType" not in str(exc):
+            if cloud_code(exc) not in ("InvalidInstanceType", "InvalidParameterValue"):
                 raise
             raise ProviderError(f"{exc} (it does not exist in this region)",
                                 ErrorKind.PERMANENT) from exc
@@ -462,7 +464,7 @@ class AwsProvider:
         try:
             found = self._describe(ids=[external_id])
         except ProviderError as exc:
-            if "InvalidInstanceID.NotFound" in str(exc):
+            if cloud_code(exc) == "InvalidInstanceID.NotFound":
                 return Instance(external_id, InstanceState.GONE)
             raise
         if not found:
@@ -516,7 +518,7 @@ class AwsProvider:
             self._call(f"delete {external_id}", lambda: self._ec2().terminate_instances(
                 InstanceIds=[external_id]))
         except ProviderError as exc:
-            if "InvalidInstanceID.NotFound" in str(exc):
+            if cloud_code(exc) == "InvalidInstanceID.NotFound":
                 return
             raise
         log.info("aws provider %s: deleting %s", self.name, external_id)
@@ -529,9 +531,14 @@ class AwsProvider:
 
 # -- the cloud's answers -------------------------------------------------------------------
 
-def _code(exc: BaseException) -> str:
+def _code(exc: BaseException | None) -> str:
     response = getattr(exc, "response", None) or {}
     return str((response.get("Error") or {}).get("Code") or "")
+
+
+def cloud_code(error: ProviderError) -> str:
+    """The AWS error code behind ``error`` ("" if it was not an AWS error)."""
+    return _code(error.__cause__)
 
 
 def error_kind(exc: BaseException) -> tuple[ErrorKind | None, str]:
@@ -586,7 +593,9 @@ def vcpu_quota(instance_type: str, spot: bool) -> tuple[str | None, str]:
 def launch_args(label: AwsLabel, image_id: str, root_device: str,
                 tags: Mapping[str, str]) -> dict[str, Any]:
     """RunInstances' arguments for one node of ``label``."""
-    all_tags = {**label.tags, "Name": f"zuulish-{label.name}", **tags}
+    node = tags.get(TAG_NODE)
+    name = f"zuulish-{label.name}-{node}" if node else f"zuulish-{label.name}"
+    all_tags = {**label.tags, "Name": name, **tags}
     tag_list = [{"Key": key, "Value": str(value)} for key, value in all_tags.items()]
     args: dict[str, Any] = {
         "ImageId": image_id, "InstanceType": label.instance_type,

@@ -112,7 +112,8 @@ def test_boots_a_tagged_instance_and_reports_it_ready(moto_server: MotoServer,
     assert described["SubnetId"] == subnet["SubnetId"]
     assert [g["GroupId"] for g in described["SecurityGroups"]] == [group["GroupId"]]
     assert "InstanceLifecycle" not in described  # on demand
-    expected = {**node_tags(system_id), "zuulish-label": "small", "team": "ci"}
+    expected = {**node_tags(system_id), "zuulish-label": "small", "team": "ci",
+                "Name": "zuulish-small-n1"}
     assert expected.items() <= node.tags.items()
     volume_id = described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
     volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
