@@ -44,6 +44,7 @@ operator terminated is ``GONE``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import threading
@@ -776,6 +777,8 @@ def _number(reader: _Reader, value: Any, where: str, default: float) -> float:
 def make(spec: ProviderSpec, system_id: str) -> AwsProvider:
     """The provider of ``spec`` (no call to the cloud)."""
     reader = _Reader(spec)
+    if importlib.util.find_spec("boto3") is None:
+        raise reader.error("the aws driver needs boto3: pip install 'zuulish[aws]'")
     attributes = dict(spec.attributes)
     connection = dict(spec.connection)
     unknown = set(connection) - CONNECTION_KEYS

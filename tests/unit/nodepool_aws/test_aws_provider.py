@@ -508,3 +508,11 @@ def test_credentials_from_a_profile(moto_server: MotoServer, system_id: str,
         provider.instances()
     assert bad.value.kind is ErrorKind.PERMANENT
     assert moto_server.living(system_id) == []
+
+
+def test_without_boto3_the_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = aws.importlib.util.find_spec
+    monkeypatch.setattr(aws.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "boto3" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"needs boto3: pip install 'zuulish\[aws\]'"):
+        make(provider_spec({"region-name": "us-east-1"}), "s")
