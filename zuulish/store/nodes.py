@@ -39,3 +39,7 @@ class NodeRow(Base):
     request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[float] = mapped_column(Float)
     released_at: Mapped[float | None] = mapped_column(Float)
+    # state "held": the autohold request that keeps it, and until when (None: until
+    # the request is deleted); see ``zuulish.nodepool.holds``
+    hold_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    hold_until: Mapped[float | None] = mapped_column(Float)
