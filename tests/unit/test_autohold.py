@@ -14,6 +14,7 @@ from zuulish.executor.server import Executor
 from zuulish.model import FrozenJob
 from zuulish.nodepool.holds import (
     HoldError,
+    HoldRequest,
     change_ref_filter,
     create_hold,
     describe,
@@ -59,9 +60,9 @@ def running_build(store: Store, build_id: str, job: str = "unit",
 def hold(store: Store, **fields: Any) -> int:
     with store.session() as s:
         args: dict[str, Any] = {"tenant": "t", "project": "org/app", "job": "unit",
-                                "reason": "debugging flaky unit", "now": 50.0}
+                                "reason": "debugging flaky unit"}
         args.update(fields)
-        return create_hold(s, **args).id
+        return create_hold(s, HoldRequest(**args), 50.0).id
 
 
 def node_states(store: Store) -> list[tuple[str, int | None, float | None]]:

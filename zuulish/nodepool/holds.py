@@ -23,13 +23,16 @@ ends, the launcher :func:`expired_holds` on each pass.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from zuulish.config.layout import Layout
 from zuulish.errors import UserError
 from zuulish.model import BuildResult
 from zuulish.store import AutoholdRow, BuildRow, NodeRow
@@ -87,21 +90,100 @@ def check_request(*, job: str, reason: str, ref_filter: str, count: int,
                         f"more (0: until the request is deleted), not {node_hold_expiration!r}")
 
 
-def create_hold(session: Session, *, tenant: str, project: str, job: str, reason: str,
-                now: float, ref_filter: str = ANY_REF, count: int = 1,
-                node_hold_expiration: int | None = None,
+def create_hold(session: Session, request: HoldRequest, now: float,
                 account: str | None = None) -> AutoholdRow:
-    """Store a request, checked for shape (the caller checks tenant, project and job
-    against the layout); 0 or None as expiration: held until deleted."""
-    check_request(job=job, reason=reason, ref_filter=ref_filter, count=count,
-                  node_hold_expiration=node_hold_expiration)
-    row = AutoholdRow(tenant=tenant, project=project, job=job, ref_filter=ref_filter,
-                      reason=reason, count=count, current_count=0,
-                      node_hold_expiration=node_hold_expiration or None, created_at=now,
-                      account=account, held=[])
+    """Store ``request`` (checked for shape here; against the layout by
+    :func:`hold_request`); an expiration of 0 or None: held until deleted."""
+    check_request(job=request.job, reason=request.reason, ref_filter=request.ref_filter,
+                  count=request.count, node_hold_expiration=request.node_hold_expiration)
+    row = AutoholdRow(tenant=request.tenant, project=request.project, job=request.job,
+                      ref_filter=request.ref_filter, reason=request.reason,
+                      count=request.count, current_count=0,
+                      node_hold_expiration=request.node_hold_expiration or None,
+                      created_at=now, account=account, held=[])
     session.add(row)
     session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    """What an autohold asks for, checked against the tenant's layout."""
+
+    tenant: str
+    project: str
+    job: str
+    reason: str
+    ref_filter: str = ANY_REF
+    count: int = 1
+    node_hold_expiration: int | None = None
+
+
+def _whole(value: Any, name: str) -> int | None:
+    """A whole number given as one or as its digits (the CLI, JSON); None: not given."""
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HoldError(f"{name} must be a whole number, not {value!r}")
+    return value
+
+
+def _project_in(layout: Layout, project: str) -> str | None:
+    """The name ``project`` has in the layout's project stanzas (a canonical name,
+    ``host/org/repo``, names ``org/repo``), or None when no stanza applies to it."""
+    host, _, rest = project.partition("/")
+    names = [project] + ([rest] if rest and ("." in host or host == "localhost") else [])
+    for name in names:
+        if layout.stanzas(name):
+            return name
+    return None
+
+
+def hold_request(layout: Layout, tenant: str, project: Any, body: dict[str, Any]) -> HoldRequest:
+    """The request ``body`` (``job``, ``reason``, ``change`` or ``ref``, ``count``,
+    ``node_hold_expiration``: Zuul's fields) for ``project`` of ``tenant``, whose
+    layout is ``layout``; what is malformed or unknown is a :class:`HoldError`.
+
+    The project must have a project stanza in the layout (without one no job runs
+    for it, so nothing could ever be held) and the job must be defined."""
+    if not isinstance(project, str) or not project.strip():
+        raise HoldError("an autohold needs a project")
+    name = _project_in(layout, project.strip())
+    if name is None:
+        known = sorted(n for n in layout.projects if not n.startswith("^"))
+        raise HoldError(f"project {project!r} is not in tenant {tenant!r} (no project "
+                        f"stanza applies to it); projects: {', '.join(known) or 'none'}")
+    job = body.get("job")
+    if not isinstance(job, str) or not job.strip():
+        raise HoldError("an autohold needs a job")
+    if job not in layout.jobs:
+        close = difflib.get_close_matches(job, sorted(layout.jobs), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise HoldError(f"tenant {tenant!r} defines no job {job!r}{hint}")
+    change, ref = body.get("change"), body.get("ref")
+    if change is not None and ref is not None:
+        raise HoldError("give a change or a ref filter, not both")
+    ref_filter = ANY_REF
+    if change is not None:
+        number = _whole(change, "change")
+        if number is None or number < 1:
+            raise HoldError(f"a change is a change number, not {change!r}")
+        ref_filter = change_ref_filter(number)
+    elif ref is not None:
+        if not isinstance(ref, str):
+            raise HoldError(f"the ref filter must be a string, not {ref!r}")
+        ref_filter = ref
+    count = _whole(body.get("count"), "count")
+    expiration = _whole(body.get("node_hold_expiration"), "node_hold_expiration")
+    request = HoldRequest(tenant=tenant, project=name, job=job,
+                          reason=body.get("reason"),  # type: ignore[arg-type]
+                          ref_filter=ref_filter, count=1 if count is None else count,
+                          node_hold_expiration=expiration)
+    check_request(job=request.job, reason=request.reason, ref_filter=request.ref_filter,
+                  count=request.count, node_hold_expiration=request.node_hold_expiration)
+    return request
 
 
 def _scope(ref_filter: str) -> int:
