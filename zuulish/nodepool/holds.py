@@ -90,22 +90,6 @@ def check_request(*, job: str, reason: str, ref_filter: str, count: int,
                         f"more (0: until the request is deleted), not {node_hold_expiration!r}")
 
 
-def create_hold(session: Session, request: HoldRequest, now: float,
-                account: str | None = None) -> AutoholdRow:
-    """Store ``request`` (checked for shape here; against the layout by
-    :func:`hold_request`); an expiration of 0 or None: held until deleted."""
-    check_request(job=request.job, reason=request.reason, ref_filter=request.ref_filter,
-                  count=request.count, node_hold_expiration=request.node_hold_expiration)
-    row = AutoholdRow(tenant=request.tenant, project=request.project, job=request.job,
-                      ref_filter=request.ref_filter, reason=request.reason,
-                      count=request.count, current_count=0,
-                      node_hold_expiration=request.node_hold_expiration or None,
-                      created_at=now, account=account, held=[])
-    session.add(row)
-    session.flush()
-    return row
-
-
 @dataclass(frozen=True)
 class HoldRequest:
     """What an autohold asks for, checked against the tenant's layout."""
@@ -184,6 +168,22 @@ def hold_request(layout: Layout, tenant: str, project: Any, body: dict[str, Any]
     check_request(job=request.job, reason=request.reason, ref_filter=request.ref_filter,
                   count=request.count, node_hold_expiration=request.node_hold_expiration)
     return request
+
+
+def create_hold(session: Session, request: HoldRequest, now: float,
+                account: str | None = None) -> AutoholdRow:
+    """Store ``request`` (checked for shape here; against the layout by
+    :func:`hold_request`); an expiration of 0 or None: held until deleted."""
+    check_request(job=request.job, reason=request.reason, ref_filter=request.ref_filter,
+                  count=request.count, node_hold_expiration=request.node_hold_expiration)
+    row = AutoholdRow(tenant=request.tenant, project=request.project, job=request.job,
+                      ref_filter=request.ref_filter, reason=request.reason,
+                      count=request.count, current_count=0,
+                      node_hold_expiration=request.node_hold_expiration or None,
+                      created_at=now, account=account, held=[])
+    session.add(row)
+    session.flush()
+    return row
 
 
 def _scope(ref_filter: str) -> int:
