@@ -360,9 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     clone.add_argument("--connection", help="forge connection (default: the first)")
     clone.set_defaults(func=cmd_project_clone_url)
 
+    from zuulish.cli_autohold import add_autohold_parsers
     from zuulish.cli_tenant import add_tenant_parser
 
     add_tenant_parser(sub, _load)
+    add_autohold_parsers(sub, _load)
     return parser
 
 

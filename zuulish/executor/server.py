@@ -90,6 +90,7 @@ from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob
 from zuulish.model.returned_data import child_jobs, merge_data
 from zuulish.model.returned_data import retry as returned_retry
+from zuulish.nodepool.holds import hold_or_release
 from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
@@ -714,7 +715,7 @@ class Executor:
             row.paused, row.noticed = False, False
             row.log_path = str(log_dir)
             if row.node_request_id is not None:
-                for node in s.scalars(select(NodeRow).where(
-                        NodeRow.request_id == row.node_request_id,
-                        NodeRow.state == "in-use")):
-                    node.state, node.released_at = "used", self.clock.now()
+                # used (the launcher deletes them), or held for an autohold request
+                hold_or_release(s, row, s.scalars(select(NodeRow).where(
+                    NodeRow.request_id == row.node_request_id,
+                    NodeRow.state == "in-use")).all(), self.clock.now())

@@ -53,6 +53,7 @@ from zuulish.nodepool.cloud import (
     ProviderError,
 )
 from zuulish.nodepool.cloud_set import CloudSet
+from zuulish.nodepool.holds import expired_holds
 from zuulish.nodepool.leaks import NodeRecord, plan_sweep
 from zuulish.nodepool.provider import LaunchedNode, Provider
 from zuulish.nodepool.resources import Limits, Resources
@@ -61,6 +62,8 @@ from zuulish.store import NodeRequestRow, NodeRow, SettingRow, Store
 from zuulish.store import notify as channels
 
 log = logging.getLogger(__name__)
+
+HOLD_CHECK_SECONDS = 10.0  # how often expired autoholds are looked for
 
 SshCheck = Callable[[str, int, float, bool], "list[str] | None"]
 
@@ -122,6 +125,7 @@ class Launcher:
         if self.clouds.providers():
             _ = self.system_id  # read before any transaction (it may write it)
         busy = self._apply(self.calls.finished())
+        busy = self._expire_holds() or busy
         busy = self._release_used() > 0 or busy
         self._refresh_pools()
         self._schedule_provider_calls()
@@ -457,6 +461,13 @@ class Launcher:
                             node.state, node.state_at = NodeState.DELETING, now
 
     # ------------------------------------------------------------ releases
+    def _expire_holds(self) -> bool:
+        """Held nodes whose autohold expired become used (and so are deleted)."""
+        if not self._due(("holds",), HOLD_CHECK_SECONDS):
+            return False
+        with self.store.session() as s:
+            return bool(expired_holds(s, self.clock.now()))
+
     def _release_used(self) -> int:
         """Give back pool nodes whose builds are done; start deleting cloud ones."""
         clouds = self.clouds.providers()

@@ -12,6 +12,7 @@ from zuulish.store.gerrit import (
     GerritStreamStateRow,
 )
 from zuulish.store.github import GithubDeliveryRow, GithubPatchsetRow, GithubPullRow
+from zuulish.store.holds import AutoholdRow
 from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow, SettingRow
 from zuulish.store.outbox import OutboxRow
@@ -19,7 +20,7 @@ from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, Qu
 from zuulish.store.timers import TimerTickRow
 
 __all__ = [
-    "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
+    "AutoholdRow", "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
     "GerritChangeStateRow", "GerritRefTipRow", "GerritSeenEventRow", "GerritStreamStateRow",
     "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",

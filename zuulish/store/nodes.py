@@ -59,6 +59,10 @@ class NodeRow(Base):
     error: Mapped[str | None] = mapped_column(Text)  # the cloud's reason it failed
     resources: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
+    # state "held": the autohold request that keeps it, and until when (None: until
+    # the request is deleted); see ``zuulish.nodepool.holds``
+    hold_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    hold_until: Mapped[float | None] = mapped_column(Float)
 
 class SettingRow(Base):
     """A setting of this installation (``system-id``: tags its cloud instances)."""

@@ -22,9 +22,11 @@ import zuulish
 from zuulish.config.layout import Layout
 from zuulish.drivers.git.commit_msg import COMMIT_MSG_HOOK, HOOK_PATH
 from zuulish.executor import safe_files
+from zuulish.nodepool import holds
 from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
+from zuulish.store import notify as channels
 from zuulish.web.console import console_stream
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
@@ -202,12 +204,9 @@ async def _manage(request: web.Request, kind: str, **fields: Any) -> web.Respons
     if refused is not None:
         return refused
     tenant, layout = _tenant(request)
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _json_error(400, "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return _json_error(400, "the body must be a JSON object")
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
     pipeline = body.get("pipeline")
     if not isinstance(pipeline, str) or pipeline not in layout.pipelines:
         return _json_error(400, f"tenant {tenant} has no pipeline {pipeline!r}")
@@ -240,6 +239,97 @@ async def api_dequeue(request: web.Request) -> web.Response:
 
 async def api_promote(request: web.Request) -> web.Response:
     return await _manage(request, "promote")
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or the 400 that says it is not one."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _json_error(400, "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return _json_error(400, "the body must be a JSON object")
+    return body
+
+
+async def api_autohold_create(request: web.Request) -> web.Response:
+    """Store an autohold request for a project's job (Zuul's fields in the body)."""
+    refused = _admin(request)
+    if refused is not None:
+        return refused
+    tenant, layout = _tenant(request)
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        wanted = holds.hold_request(layout, tenant, request.match_info["project"], body)
+    except holds.HoldError as exc:
+        return _json_error(400, str(exc))
+    data = await _call(_create_hold, request.app[STORE], wanted)
+    return web.json_response(data, status=201)
+
+
+def _create_hold(store: Store, wanted: holds.HoldRequest) -> dict[str, Any]:
+    with store.session() as s:
+        hold_id = holds.create_hold(s, wanted, time.time(), account="api").id
+    with store.read() as s:
+        return holds.describe(s, hold_id=hold_id)[0]
+
+
+def _hold_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPBadRequest(text=json.dumps({"error": "an autohold id is a whole number"}),
+                                 content_type="application/json") from None
+
+
+async def api_autohold_list(request: web.Request) -> web.Response:
+    """The tenant's autohold requests, each with its held nodes and how to log in."""
+    refused = _admin(request)
+    if refused is not None:
+        return refused
+    tenant, _ = _tenant(request)
+    return web.json_response(await _call(_describe, request.app[STORE], tenant, None))
+
+
+def _describe(store: Store, tenant: str, hold_id: int | None) -> list[dict[str, Any]]:
+    with store.read() as s:
+        return holds.describe(s, tenant=tenant, hold_id=hold_id)
+
+
+async def api_autohold_info(request: web.Request) -> web.Response:
+    refused = _admin(request)
+    if refused is not None:
+        return refused
+    tenant, _ = _tenant(request)
+    hold_id = _hold_id(request)
+    found = await _call(_describe, request.app[STORE], tenant, hold_id)
+    if not found:
+        return _json_error(404, f"no autohold request {hold_id} in tenant {tenant}")
+    return web.json_response(found[0])
+
+
+async def api_autohold_delete(request: web.Request) -> web.Response:
+    """Delete a request; its held nodes go back to the launcher, which deletes them."""
+    refused = _admin(request)
+    if refused is not None:
+        return refused
+    tenant, _ = _tenant(request)
+    hold_id = _hold_id(request)
+    released = await _call(_delete_hold, request.app[STORE], tenant, hold_id)
+    if released is None:
+        return _json_error(404, f"no autohold request {hold_id} in tenant {tenant}")
+    return web.json_response({"id": hold_id, "released_nodes": released})
+
+
+def _delete_hold(store: Store, tenant: str, hold_id: int) -> list[int] | None:
+    with store.session() as s:
+        if not holds.describe(s, tenant=tenant, hold_id=hold_id):
+            return None
+        released = holds.release_hold(s, hold_id, time.time())
+    store.notifier.notify(channels.LAUNCHER)
+    return released
 
 
 async def api_event(request: web.Request) -> web.Response:
@@ -419,6 +509,10 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.post(r"/api/tenant/{tenant}/project/{project:.+}/enqueue", api_enqueue),
         web.post(r"/api/tenant/{tenant}/project/{project:.+}/dequeue", api_dequeue),
         web.post("/api/tenant/{tenant}/promote", api_promote),
+        web.post(r"/api/tenant/{tenant}/project/{project:.+}/autohold", api_autohold_create),
+        web.get("/api/tenant/{tenant}/autohold", api_autohold_list),
+        web.get("/api/tenant/{tenant}/autohold/{id}", api_autohold_info),
+        web.delete("/api/tenant/{tenant}/autohold/{id}", api_autohold_delete),
         web.get("/api/event/{id}", api_event),
         web.get("/api/changes", api_changes),
         web.get("/t/{tenant}/status", status_page),

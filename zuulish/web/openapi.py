@@ -198,6 +198,64 @@ def _post(summary: str, body: dict[str, Any], params: Sequence[str]) -> dict[str
         }}}
 
 
+HELD_NODE = _obj(["id", "label", "provider", "hostname", "hold_until", "login"],
+                 id=INT, label=STR, provider=STR, hostname=STR,
+                 hold_until={**TIME, "description": "when the node is released (seconds "
+                                                   "since the epoch); null: when the "
+                                                   "request is deleted"},
+                 login={**STR, "description": "how to log in: 'ssh USER@HOST -p PORT', or "
+                                              "why there is nothing to log in to (a "
+                                              "local node)"})
+AUTOHOLD = _obj(
+    ["id", "tenant", "project", "job", "ref_filter", "reason", "count", "current_count",
+     "node_hold_expiration", "created_at", "held_builds", "nodes"],
+    id=INT, tenant=STR, project=STR, job=STR,
+    ref_filter={**STR, "description": "regular expression matched at the start of the "
+                                      "build's ref (zuul.ref)"},
+    reason=STR, count={**INT, "description": "how many failed builds to hold"},
+    current_count={**INT, "description": "how many have been held"},
+    node_hold_expiration={"type": ["integer", "null"],
+                          "description": "seconds a build's nodes are held; null: until "
+                                         "the request is deleted"},
+    created_at=TIME, account=OPT_STR,
+    held_builds=_array(_obj(["build", "nodes", "held_at"], build=STR, nodes=_array(INT),
+                            held_at=TIME)),
+    nodes=_array(_ref("HeldNode")))
+AUTOHOLD_BODY = _obj(
+    ["job", "reason"], job=STR, reason=STR,
+    change={**INT, "minimum": 1, "description": "hold only builds of this change (every "
+                                               "patch set); not with ref"},
+    ref={**STR, "description": "hold only builds whose ref matches this regular expression "
+                               "(default: .*); not with change"},
+    count={**INT, "minimum": 1, "default": 1},
+    node_hold_expiration={**INT, "minimum": 0,
+                          "description": "seconds to hold each build's nodes (0 or absent: "
+                                         "until the request is deleted)"})
+
+
+def _admin_op(method: str, summary: str, params: Sequence[str], schema: dict[str, Any],
+              status: str = "200", body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An autohold call: answered at once, behind the management API's token."""
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": [{"name": p, "in": "path", "required": True,
+                        "schema": INT if p == "id" else STR} for p in params],
+        "responses": {
+            status: {"description": "OK", "content": {"application/json": {"schema": schema}}},
+            "400": {"description": "Malformed request, or an unknown project or job",
+                    **error},
+            "401": {"description": "Missing or wrong token", **error},
+            "403": {"description": "The management API is off", **error},
+            "404": {"description": "No such tenant or autohold request", **error},
+        }}
+    if body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": body}}}
+    return {method: op}
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole document; ``version`` is zuulish's."""
     limit = ("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
@@ -238,6 +296,19 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "Move changes to the head of their queues, in order",
                 _obj(["pipeline", "changes"], pipeline=STR, changes=_array(CHANGE_REF)),
                 ["tenant"]),
+            "/api/tenant/{tenant}/project/{project}/autohold": _admin_op(
+                "post", "Hold the nodes of the next failed builds of a project's job",
+                ["tenant", "project"], _ref("Autohold"), "201", AUTOHOLD_BODY),
+            "/api/tenant/{tenant}/autohold": _admin_op(
+                "get", "The tenant's autohold requests with their held nodes", ["tenant"],
+                _array(_ref("Autohold"))),
+            "/api/tenant/{tenant}/autohold/{id}": {
+                **_admin_op("get", "One autohold request", ["tenant", "id"],
+                            _ref("Autohold")),
+                **_admin_op("delete", "Delete an autohold request; its held nodes are "
+                            "released (deleted by the launcher)", ["tenant", "id"],
+                            _obj(["id", "released_nodes"], id=INT,
+                                 released_nodes=_array(INT)))},
             "/api/event/{id}": _get("A stored event and the scheduler's outcome",
                                     _ref("Event"), ["id"], True),
             "/api/changes": _get("Changes of the built-in forge, newest first",
@@ -250,6 +321,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "FileComment": FILE_COMMENT,
             "HistoryBuild": HISTORY_BUILD, "ListedChange": LISTED_CHANGE, "Error": ERROR,
             "Accepted": ACCEPTED, "Event": EVENT, "ConfigError": CONFIG_ERROR,
+            "Autohold": AUTOHOLD, "HeldNode": HELD_NODE,
         }, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                           "description": "web.admin_token"}}},
     }
