@@ -24,7 +24,8 @@ process started) and, on the errors we know, set right:
 - the bridge network cannot be set up: ``--network slirp4netns``, then ``pasta``.
 
 Connection options set any of these outright (``runtime``, ``cgroup-manager``,
-``ulimits``, ``network``) and then no other is tried for it.
+``ulimits``, ``network``) and then no other is tried for it. What worked is kept
+for the process's later providers with the same connection.
 """
 
 from __future__ import annotations
@@ -105,6 +106,11 @@ class HostSettings:
         if self.network:
             args += ["--network", self.network]
         return args
+
+
+# what worked on this host, kept across providers (a reconfiguration makes new ones)
+_PROBED: dict[tuple[str, HostSettings, str], HostSettings] = {}
+_PROBED_LOCK = threading.Lock()
 
 
 def host_ulimits() -> tuple[str, ...]:
@@ -310,7 +316,14 @@ class PodmanProvider:
         ``image``)."""
         with self._lock:
             if self._settings is None:
-                self._settings = self._probe(image)
+                key = (self.podman.binary, self.configured, self.host)
+                with _PROBED_LOCK:
+                    found = _PROBED.get(key)
+                if found is None:
+                    found = self._probe(image)
+                    with _PROBED_LOCK:
+                        _PROBED[key] = found
+                self._settings = found
             return self._settings
 
     def _probe(self, image: str) -> HostSettings:
@@ -517,7 +530,8 @@ def run_args(plan: LabelPlan, *, name: str, host: str, public_key: str,
              tags: Mapping[str, str], devices: Sequence[str],
              settings: HostSettings) -> list[str]:
     """``podman run`` arguments (after the global flags) for one node."""
-    args = ["run", "--detach", "--pull", "never", "--name", name, "--hostname", name,
+    args = ["run", "--detach", "--pull", "never", "--name", name,
+            "--hostname", name[-63:].strip("-._"),
             "--publish", f"{host}::22",
             "--env", f"ZUULISH_AUTHORIZED_KEYS={public_key}",
             "--env", f"ZUULISH_USER={plan.username}",

@@ -5,7 +5,7 @@ sudo), then: a user ``zuul`` that may sudo without a password, no SSH host keys
 (each container makes its own when it starts), and ``/usr/local/sbin/zuulish-node``
 as the command, which
 
-- generates the host keys (``ssh-keygen -A``),
+- generates the host keys (ed25519 and ECDSA; RSA takes a second to make),
 - writes ``$ZUULISH_AUTHORIZED_KEYS`` into ``~$ZUULISH_USER/.ssh/authorized_keys``,
 - prints each host key as ``zuulish-host-key: TYPE BASE64`` then
   ``zuulish-host-keys-done`` (the driver reads them from the container's log),
@@ -49,7 +49,9 @@ START = "/usr/local/sbin/zuulish-node"
 START_SCRIPT = """#!/bin/sh
 # zuulish node: fresh SSH host keys, the authorized key from the environment, sshd
 set -e
-ssh-keygen -A >/dev/null
+for type in ed25519 ecdsa; do
+    ssh-keygen -q -t "$type" -N '' -f "/etc/ssh/ssh_host_${type}_key"
+done
 user="${ZUULISH_USER:-zuul}"
 home=$(getent passwd "$user" | cut -d: -f6)
 if [ -z "$home" ]; then
@@ -71,7 +73,9 @@ echo zuulish-host-keys-done
 exec /usr/sbin/sshd -D -e
 """
 
-SSHD_CONFIG = """# zuulish node: keys only
+SSHD_CONFIG = """# zuulish node: keys only; host keys made at start (no RSA: slow to make)
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin no
