@@ -156,6 +156,19 @@ def test_instances_lists_only_tagged_containers_with_their_tags(
     assert external_id not in {i.external_id for i in provider.instances()}
 
 
+def test_a_container_made_but_not_started_is_building(
+        make_provider: MakeProvider, system_id: str, podman_node_image: str) -> None:
+    provider = make_provider()
+    made = subprocess.run(["podman", "create", "--pull", "never", "--label",
+                           f"{TAG_SYSTEM}={system_id}", podman_node_image],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert provider.status(made).state is InstanceState.BUILDING
+    assert [i.state for i in provider.instances()
+            if i.external_id == made] == [InstanceState.BUILDING]
+    provider.delete(made)
+    assert provider.status(made).state is InstanceState.GONE
+
+
 def test_a_container_that_exits_at_once_fails_with_its_reason(
         make_provider: MakeProvider, tags: Tags) -> None:
     # the image's start command finds no such user and exits 2
