@@ -358,7 +358,9 @@ class PodmanProvider:
             f"podman cannot start a container of {image} here: {errors[-1]}"
             + (f" (after: {'; '.join(errors[:-1])})" if len(errors) > 1 else "")
             + "; set the connection's runtime, cgroup-manager, ulimits or network",
-            classify(errors[-1]))
+            # what this host's podman cannot do: not to be retried (next call probes again)
+            ErrorKind.QUOTA if classify(errors[-1]) is ErrorKind.QUOTA
+            else ErrorKind.PERMANENT)
 
     def _trial(self, settings: HostSettings, image: str) -> str | None:
         """None if a container of ``image`` can be set up with ``settings`` (its

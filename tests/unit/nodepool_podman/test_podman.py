@@ -244,6 +244,23 @@ def test_a_runtime_podman_does_not_know_is_refused_clearly(make_provider: MakePr
     assert "no-such-runtime" in str(raised.value)
 
 
+def test_ulimits_the_host_cannot_give_are_refused_with_the_runtimes_reason(
+        make_provider: MakeProvider, tags: Tags, system_id: str) -> None:
+    # above fs.nr_open: no runtime may set it, root or not
+    provider = make_provider(connection={"ulimits": ["nofile=99999999:99999999"]})
+    with pytest.raises(ProviderError) as raised:
+        provider.create("debian", tags("n1"))
+    assert raised.value.kind is ErrorKind.PERMANENT
+    assert "podman cannot start a container of" in str(raised.value)
+    assert "rlimit" in str(raised.value).lower()
+    assert "set the connection's runtime, cgroup-manager, ulimits or network" \
+        in str(raised.value)
+    assert containers_of(system_id) == [] and not [
+        c for c in subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"],
+                                  capture_output=True, text=True).stdout.split()
+        if c.startswith("zuulish-probe-")]
+
+
 def test_status_and_delete_of_an_unknown_container(make_provider: MakeProvider) -> None:
     provider = make_provider()
     assert provider.status("0" * 64).state is InstanceState.GONE
