@@ -8,8 +8,19 @@ start command authorizes it for ``$ZUULISH_USER`` (the image's ``username``); th
 image that ``podman_image`` builds does this, makes fresh host keys and prints them
 (read back into ``Instance.host_keys``). ``delete`` removes the container.
 
-Containers carry the caller's tags as podman labels; ``instances()`` lists every
-container with a ``zuulish-system`` label.
+Containers carry the caller's tags (and the label's ``tags``) as podman labels;
+``instances()`` lists every container with a ``zuulish-system`` label.
+
+Options. Connection (zuulish.yaml): ``podman`` (binary), ``public-key`` (the
+``.pub`` to authorize; default ``~/.ssh/id_ed25519.pub``, the public half of the
+executor's usual key), ``host`` (publish address, 127.0.0.1), ``quota``
+(``{instances, cores, ram, gpus}`` this host holds; none by default),
+``gpu-devices`` (the host's CDI device names, handed out to GPU nodes one each),
+``command-timeout`` (s, 60), and the host settings below. Image entry:
+``image-name`` (local reference; default the image's name), ``username``
+(``zuul``), ``python-path``. Flavor entry: ``cpus`` (``--cpus``), ``memory`` (MB,
+``--memory``). Provider's label entry: ``gpus`` (count, as ``--device`` CDI
+names), ``gpu-model``.
 
 Hosts differ in what podman can do there, so the first container start is tried
 (``podman create`` + ``podman init``, which runs the OCI runtime's setup, with no
