@@ -35,8 +35,10 @@ def make_providers(config: ServerConfig) -> list[Provider]:
         if p.driver == "static":
             providers.append(StaticProvider(p.name, list(p.options["hosts"])))
         else:
+            gpu_options = {k: v for k, v in p.options.items() if k != "host_paths"}
             providers.append(LocalProvider(p.name, p.labels, p.max_nodes,
-                                               tuple(p.options.get("host_paths", ()))))
+                                           tuple(p.options.get("host_paths", ())),
+                                           **gpu_options))
     return providers
 
 

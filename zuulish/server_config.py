@@ -15,6 +15,11 @@ Example::
       providers:
         - {name: local, driver: local, labels: [local], max_nodes: 4}
           # host_paths: [/opt/tools]      # host paths its nodes see (read-only)
+          # gpus: auto                      # none (default) | auto | N: GPUs to hand out
+          # gpu_labels: {local-gpu: 1}      # labels whose nodes get GPUs, how many each
+          # nvidia_smi: /usr/bin/nvidia-smi # what detects them (default: on PATH)
+          # gpu_paths: [/usr/lib/nvidia]    # host paths for them (default: nvidia-smi
+          #                                 # and libnvidia-ml/libcuda from ldconfig -p)
         - name: rack                   # machines reached over SSH (nodepool's static driver)
           driver: static
           nodes: [{name: 192.0.2.10, labels: [ubuntu], username: zuul}]
@@ -209,6 +214,71 @@ def _host_paths(prov: dict[str, Any], where: str, state_dir: Path, path: Path) -
     return tuple(paths)
 
 
+LOCAL_GPU_KEYS = ("gpus", "gpu_labels", "nvidia_smi", "gpu_paths", "gpu_device_root")
+
+
+def _local_gpus(prov: dict[str, Any], where: str, labels: list[str], state_dir: Path,
+                path: Path) -> dict[str, Any]:
+    """A local provider's GPU options (``LocalProvider``'s keyword arguments; none
+    when ``gpus`` is ``none``, the default): ``gpus`` (auto, none or a positive
+    number), ``gpu_labels`` (label: GPUs per node; labels of this provider),
+    ``nvidia_smi``, ``gpu_paths`` (absolute host paths, never the state
+    directory) and ``gpu_device_root`` (where the device files are; for tests)."""
+    gpus = prov.get("gpus", "none")
+    if isinstance(gpus, bool) or not (gpus in ("auto", "none") or
+                                      (isinstance(gpus, int) and gpus > 0)):
+        raise ConfigError(f"key '{where}.gpus' must be auto, none or a positive number of "
+                          f"GPUs, not {gpus!r}", file=str(path))
+    gpu_labels = _expect(prov.get("gpu_labels") or {}, dict, f"{where}.gpu_labels", path)
+    if gpus == "none":
+        given = [k for k in LOCAL_GPU_KEYS if k != "gpus" and k in prov]
+        if given:
+            raise ConfigError(f"{where}.{given[0]} is set but {where}.gpus is none (the "
+                              "default): set gpus to auto or a number to hand out GPUs",
+                              file=str(path))
+        return {}
+    if not gpu_labels:
+        raise ConfigError(f"{where}.gpus is {gpus}, but {where}.gpu_labels names no label: "
+                          "say which labels' nodes get GPUs, e.g. {local-gpu: 1}",
+                          file=str(path))
+    for label, count in gpu_labels.items():
+        if str(label) not in labels:
+            raise ConfigError(f"{where}.gpu_labels: {label!r} is not one of this provider's "
+                              f"labels ({', '.join(labels)})", file=str(path))
+        if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+            raise ConfigError(f"key '{where}.gpu_labels.{label}' must be a positive number "
+                              f"of GPUs, not {count!r}", file=str(path))
+        if isinstance(gpus, int) and count > gpus:
+            raise ConfigError(f"{where}.gpu_labels.{label} wants {count} GPUs, more than "
+                              f"{where}.gpus ({gpus}): its nodes could never be made",
+                              file=str(path))
+    out: dict[str, Any] = {"gpus": gpus,
+                           "gpu_labels": {str(k): v for k, v in gpu_labels.items()}}
+    if "nvidia_smi" in prov:
+        smi = _expect(prov["nvidia_smi"], str, f"{where}.nvidia_smi", path)
+        if not smi:
+            raise ConfigError(f"key '{where}.nvidia_smi' must not be empty", file=str(path))
+        out["nvidia_smi"] = smi
+    if "gpu_paths" in prov:
+        given_paths = _expect(prov["gpu_paths"], list, f"{where}.gpu_paths", path)
+        paths = []
+        for i, item in enumerate(given_paths):
+            text = _expect(item, str, f"{where}.gpu_paths[{i}]", path)
+            why = refused_host_path(Path(text), state_dir)
+            if why is not None:
+                raise ConfigError(f"{where}.gpu_paths[{i}]: {why}; local nodes may not see it",
+                                  file=str(path))
+            paths.append(text)
+        out["gpu_paths"] = tuple(paths)
+    if "gpu_device_root" in prov:
+        root = _expect(prov["gpu_device_root"], str, f"{where}.gpu_device_root", path)
+        if not Path(root).is_absolute():
+            raise ConfigError(f"{where}.gpu_device_root: {root} is not an absolute path",
+                              file=str(path))
+        out["device_root"] = Path(root)
+    return out
+
+
 def _retention_days(value: Any, path: Path) -> float | None:
     """``executor.log_retention_days``: a positive number of days, or None (keep logs)."""
     if value is None:
@@ -306,14 +376,16 @@ def load_server_config(path: str | Path) -> ServerConfig:
         labels = prov.get("labels", ["local"])
         _expect(labels, list, f"{where}.labels", path)
         max_nodes = _expect(prov.get("max_nodes", 4), int, f"{where}.max_nodes", path)
-        options.pop("host_paths", None)
+        for key in ("host_paths", *LOCAL_GPU_KEYS):
+            options.pop(key, None)
         if options:
             raise _unknown(str(next(iter(options))),
-                           {"name", "driver", "labels", "max_nodes", "host_paths"},
-                           "", path, prefix=f"{where}.")
+                           {"name", "driver", "labels", "max_nodes", "host_paths",
+                            *LOCAL_GPU_KEYS}, "", path, prefix=f"{where}.")
         host_paths = _host_paths(prov, where, state_dir, path)
         if host_paths:
             options["host_paths"] = host_paths
+        options.update(_local_gpus(prov, where, [str(x) for x in labels], state_dir, path))
         providers.append(ProviderConfig(str(prov["name"]), prov["driver"],
                                         tuple(str(x) for x in labels), max_nodes, options))
 

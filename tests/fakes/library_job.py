@@ -30,7 +30,7 @@ from zuulish.config.tenant import TenantConfig, TenantProject
 from zuulish.config.validate import ANY_DRIVER, AnyConnection, generic_trigger
 from zuulish.executor.ansible_run import JobLog, PlaybookRun
 from zuulish.executor.job_vars import inventory, zuul_var
-from zuulish.executor.local_node import LocalNode
+from zuulish.executor.local_node import HOST_PATHS_VAR, LocalNode, node_gpus
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
 from zuulish.executor.returned import result_file
 from zuulish.executor.workspace import PreparedRepo
@@ -80,9 +80,12 @@ def make_checkout(work_root: Path, files: dict[str, str]) -> tuple[Path, str]:
 
 def run_library_job(tmp: Path, parent: str, files: dict[str, str],
                     variables: dict[str, Any] | None = None,
-                    host_paths: tuple[Path, ...] = ()) -> JobRun:
+                    host_paths: tuple[Path, ...] = (), provider: LocalProvider | None = None,
+                    label: str = "local") -> JobRun:
     """Build job ``demo`` (``parent: <parent>``, ``vars: variables``) on ``files``,
-    on an isolated local node that also sees ``host_paths`` (read-only)."""
+    on an isolated local node that also sees ``host_paths`` (read-only): a node
+    of ``label`` from ``provider`` (a plain local provider unless given), whose
+    host paths and GPUs the node gets as the executor gives them."""
     demo = [{"job": {"name": "demo", "parent": parent, "vars": variables or {}}}]
     config = TenantConfig("demo", [TenantProject("", LIBRARY, True),
                                    TenantProject("", PROJECT, False)])
@@ -105,7 +108,11 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
     job_variables = dict(job.vars)
     job_variables["zuul"] = zuul_var(params, job, "build-1", repos, work_root, log_root,
                                      HOSTNAME, 1)
-    node = LocalProvider("local").launch("local")
+    provider = provider or LocalProvider("local")
+    node = provider.launch(label)
+    assert node is not None, f"the provider has no {label} node to give"
+    host_paths = (*host_paths, *(Path(p) for p in node.host_vars.get(HOST_PATHS_VAR, ())))
+    gpus = node_gpus([node.host_vars], tmp / "state")
     nodes = [{"name": spec.name, "label": spec.label, "hostname": node.hostname,
               "host_vars": node.host_vars, "id": f"node-{i}", "provider": "local"}
              for i, spec in enumerate(job.nodeset.nodes)]
@@ -119,7 +126,7 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
                         for ref in refs]
     job_log = JobLog(log_root)
     with LocalNode(tmp / "build", f"library-{uuid.uuid4().hex[:12]}",
-                   host_paths=host_paths) as local:
+                   host_paths=host_paths, gpus=gpus) as local:
         local.wait_ready()
         result, message = run_phases(
             tmp / "build" / "ansible", books["pre-run"], books["run"], books["post-run"],
@@ -127,6 +134,7 @@ def run_library_job(tmp: Path, parent: str, files: dict[str, str],
             work_root, post_timeout=float(job.post_timeout or DEFAULT_POST_TIMEOUT),
             node_socket=local.socket_path)
     job_log.close()
+    provider.release(node.hostname, node.host_vars)
     returned_file = result_file(work_root)
     # what the job returned with zuul_return (results.json's "data", Zuul's shape)
     returned = json.loads(returned_file.read_text())["data"] if returned_file.is_file() \

@@ -15,7 +15,7 @@ from typing import Any
 import ansible
 
 from zuulish.executor.ansible_run import INVENTORY_FILE
-from zuulish.executor.local_node import HOST_PATHS_VAR
+from zuulish.executor.local_node import GPUS_VAR, HOST_PATHS_VAR
 from zuulish.executor.returned import result_file
 from zuulish.executor.unsafe import Unsafe
 from zuulish.executor.workspace import PreparedRepo
@@ -182,6 +182,7 @@ def inventory(job: FrozenJob, nodes: list[dict[str, Any]], variables: dict[str, 
     for node in nodes:
         host_vars = dict(node.get("host_vars") or {})
         host_vars.pop(HOST_PATHS_VAR, None)  # the executor's, for the node's sandbox
+        host_vars.pop(GPUS_VAR, None)  # likewise (the node has them as devices and env)
         host_vars.setdefault("ansible_host", node.get("hostname"))
         host_vars["nodepool"] = nodepool_var(node, host_vars["ansible_host"], resolve)
         if host_vars.get("ansible_connection") == "zuulish_local":

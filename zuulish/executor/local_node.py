@@ -16,6 +16,17 @@ the same paths as outside:
   home), the Python installation the executor runs from (so Ansible's
   modules run with ``sys.executable``), the agent's own source, and the
   operator's ``host_paths`` of the local provider;
+- the GPUs the local provider gave the build's node, and only those
+  (``GPUS_VAR``, ``NodeGpus``): their device files (``/dev/nvidia<index>``
+  and the shared ``/dev/nvidiactl``, ``/dev/nvidia-uvm``... bound with
+  ``--dev-bind`` at ``/dev/<name>``), nvidia-smi and the driver's libraries
+  (read-only, where ``/usr`` does not show them already), and
+  ``NVIDIA_VISIBLE_DEVICES`` (the host's indexes) and ``CUDA_VISIBLE_DEVICES``
+  (the GPUs' UUIDs: CUDA numbers the GPUs it can open from 0, in its own order,
+  so a host index would name the wrong GPU or none). A node without GPUs has
+  no ``nvidia*`` device file at all. The node's cgroups are pids and memory
+  only: a devices controller (v1) or device program (v2) of the executor's own
+  cgroup applies to the node as to the executor, and nothing else blocks them;
 - nothing else: not the executor's state directory (the database, project
   keys, other builds), ``/root``, ``/home``, ``/etc/shadow``, ``/var`` or
   ``/run``; not ``<build dir>/node`` (the agent's socket) or the playbooks'
@@ -43,6 +54,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -50,8 +62,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zuulish.executor import node_agent, node_cgroup, sandbox
 from zuulish.executor.sandbox_launch import ARGS_ENV
@@ -69,6 +83,10 @@ SOCKET_ENV = "ZUULISH_NODE_SOCKET"  # how the zuulish_local connection finds the
 NO_NODE = Path("/nonexistent/zuulish-no-local-node")
 # the local provider's host-paths, as the launcher hands them over in the node's host vars
 HOST_PATHS_VAR = "zuulish_host_paths"
+# the GPUs the local provider gave a node: {"indexes": [...], "uuids": [...],
+# "devices": [host device files], "paths": [host paths]} (see NodeGpus)
+GPUS_VAR = "zuulish_gpus"
+DEVICE_NAME = re.compile(r"^nvidia([0-9]+|ctl|-uvm|-uvm-tools|-modeset)$")
 
 
 class NodeError(Exception):
@@ -82,6 +100,73 @@ class NodeLimits:
     max_processes: int = DEFAULT_MAX_PROCESSES
     memory_mb: int = DEFAULT_MEMORY_MB
     disk_limit_mb: int = DEFAULT_DISK_LIMIT_MB
+
+
+@dataclass(frozen=True)
+class NodeGpus:
+    """The GPUs of a node: host indexes and UUIDs, the host device files it gets
+    (at ``/dev/<name>``) and the host paths it sees read-only for them."""
+
+    indexes: tuple[int, ...] = ()
+    uuids: tuple[str, ...] = ()
+    devices: tuple[Path, ...] = ()
+    paths: tuple[Path, ...] = ()
+
+    def env(self) -> dict[str, str]:
+        """The node's environment for them (none without GPUs)."""
+        if not self.indexes:
+            return {}
+        return {"NVIDIA_VISIBLE_DEVICES": ",".join(map(str, self.indexes)),
+                "CUDA_VISIBLE_DEVICES": ",".join(self.uuids) if len(self.uuids) ==
+                len(self.indexes) and all(self.uuids) else
+                ",".join(map(str, self.indexes))}
+
+    def to_var(self) -> dict[str, Any]:
+        """As ``GPUS_VAR``'s value in the node's host vars."""
+        return {"indexes": list(self.indexes), "uuids": list(self.uuids),
+                "devices": [str(p) for p in self.devices],
+                "paths": [str(p) for p in self.paths]}
+
+
+def node_gpus(host_vars: Iterable[Mapping[str, Any]], state_dir: Path) -> NodeGpus:
+    """The GPUs of the build's local nodes (their ``GPUS_VAR``, set by the launcher),
+    together. ValueError, saying why, for a device file that is not an NVIDIA one
+    or a path refused by ``refused_host_path``: the executor binds nothing else."""
+    indexes: list[int] = []
+    uuids: list[str] = []
+    devices: list[Path] = []
+    paths: list[Path] = []
+    for hv in host_vars:
+        given = hv.get(GPUS_VAR)
+        if not given:
+            continue
+        if not isinstance(given, Mapping):
+            raise ValueError(f"{GPUS_VAR} is not a mapping")
+        for index in given.get("indexes") or ():
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                raise ValueError(f"GPU index {index!r} is not a number")
+            if index not in indexes:
+                indexes.append(index)
+        uuids += [str(u) for u in given.get("uuids") or () if str(u) not in uuids]
+        for text in given.get("devices") or ():
+            device = Path(str(text))
+            if not device.is_absolute() or not DEVICE_NAME.match(device.name) \
+                    or ".." in device.parts:
+                raise ValueError(f"{text} is not an NVIDIA device file")
+            if device not in devices:
+                devices.append(device)
+        for text in given.get("paths") or ():
+            why = refused_host_path(Path(str(text)), state_dir)
+            if why is not None:
+                raise ValueError(why)
+            if Path(str(text)) not in paths:
+                paths.append(Path(str(text)))
+    return NodeGpus(tuple(indexes), tuple(uuids), tuple(devices), tuple(paths))
+
+
+def _shown_by_system(path: Path) -> bool:
+    """Whether the node sees ``path`` already (under ``/usr``, ``/lib``...)."""
+    return any(str(path).startswith(name + "/") for name in sandbox.SYSTEM_DIRS)
 
 
 def refused_host_path(path: Path, state_dir: Path) -> str | None:
@@ -110,8 +195,10 @@ def passwd(work_dir: Path, source: Path = Path("/etc/passwd")) -> str:
 
 
 def bwrap_args(work_dir: Path, host_paths: tuple[Path, ...], network: str,
-               disk_limit_mb: int, passwd_file: Path | None = None) -> list[str]:
-    """bubblewrap's arguments (before ``--`` and the agent) for a node."""
+               disk_limit_mb: int, passwd_file: Path | None = None,
+               gpus: NodeGpus = NodeGpus()) -> list[str]:
+    """bubblewrap's arguments (before ``--`` and the agent) for a node (with
+    ``gpus``' device files, paths and environment)."""
     if network not in sandbox.NETWORK_MODES:
         raise ValueError(f"unknown sandbox network {network!r}")
     work = str(work_dir.absolute())
@@ -121,11 +208,17 @@ def bwrap_args(work_dir: Path, host_paths: tuple[Path, ...], network: str,
             "--clearenv", "--setenv", "HOME", work, "--setenv", "TMPDIR", "/tmp",
             "--setenv", "LANG", "C.UTF-8", "--setenv", "USER", "root",
             "--setenv", "PATH", os.pathsep.join([str(Path(sys.executable).parent), PATH])]
+    for name, value in gpus.env().items():
+        args += ["--setenv", name, value]
     if network != "host":
         args.append("--unshare-net")
     sandbox._bind_system(args)
+    for device in gpus.devices:
+        if device.exists():
+            args += ["--dev-bind", str(device), f"/dev/{device.name}"]
+    gpu_paths = [p for p in gpus.paths if not _shown_by_system(p.absolute())]
     seen: set[str] = set()
-    for path in (*sandbox.python_roots(), AGENT_SOURCE, *host_paths):
+    for path in (*sandbox.python_roots(), AGENT_SOURCE, *host_paths, *gpu_paths):
         text = str(path.absolute())
         if text not in seen and path.exists():
             seen.add(text)
@@ -141,7 +234,7 @@ class LocalNode:
 
     def __init__(self, build_dir: Path, name: str, limits: NodeLimits = NodeLimits(),
                  network: str = sandbox.DEFAULT_NETWORK,
-                 host_paths: tuple[Path, ...] = ()) -> None:
+                 host_paths: tuple[Path, ...] = (), gpus: NodeGpus = NodeGpus()) -> None:
         self.build_dir = build_dir.absolute()
         self.work_dir = self.build_dir / "work"
         self.dir = self.build_dir / "node"
@@ -150,6 +243,7 @@ class LocalNode:
         self.limits = limits
         self.network = network
         self.host_paths = host_paths
+        self.gpus = gpus
         self.cgroup: node_cgroup.NodeCgroup | None = None
         self._process: subprocess.Popen | None = None
         self._stderr = self.dir / "launcher.log"
@@ -211,7 +305,7 @@ class LocalNode:
             passwd_file.write_text(passwd(self.work_dir))
             spec = {"bwrap": bwrap, "program": sys.executable,
                     "args": bwrap_args(self.work_dir, self.host_paths, self.network,
-                                       self.limits.disk_limit_mb, passwd_file),
+                                       self.limits.disk_limit_mb, passwd_file, self.gpus),
                     "pasta": None if pasta is None else {
                         "program": pasta, "options": list(sandbox.PASTA_OPTIONS),
                         "log": str(self.dir / "pasta.log")},
@@ -313,7 +407,9 @@ class SpareNodes:
     sooner than a node started then). A
     node's work directory is fixed when it starts: a build that takes a spare
     has the spare's directory (``<root>/node-<random>``) as its build directory.
-    Nodes with other ``host_paths`` than the spare's are started for the build.
+    Nodes with other ``host_paths`` than the spare's are started for the build,
+    and so are nodes with GPUs (never spares: which GPUs is the launcher's choice
+    for each build).
     """
 
     def __init__(self, root: Path, limits: NodeLimits, network: str) -> None:
@@ -330,9 +426,9 @@ class SpareNodes:
         self._requests: queue.SimpleQueue[tuple[Path, ...]] = queue.SimpleQueue()
         self._starter: threading.Thread | None = None
 
-    def _new(self, host_paths: tuple[Path, ...]) -> LocalNode:
+    def _new(self, host_paths: tuple[Path, ...], gpus: NodeGpus = NodeGpus()) -> LocalNode:
         name = f"node-{os.urandom(8).hex()}"
-        node = LocalNode(self.root / name, name, self.limits, self.network, host_paths)
+        node = LocalNode(self.root / name, name, self.limits, self.network, host_paths, gpus)
         node.start()
         return node
 
@@ -369,10 +465,13 @@ class SpareNodes:
         while True:
             self._start_spare(self._requests.get())
 
-    def take(self, host_paths: tuple[Path, ...] = ()) -> LocalNode:
-        """A started node with ``host_paths`` for one build (its to stop; from the
-        thread that runs the build, which outlives the node); NodeError when none
-        can start."""
+    def take(self, host_paths: tuple[Path, ...] = (), gpus: NodeGpus = NodeGpus()
+             ) -> LocalNode:
+        """A started node with ``host_paths`` (and ``gpus``) for one build (its to
+        stop; from the thread that runs the build, which outlives the node);
+        NodeError when none can start."""
+        if gpus.indexes or gpus.devices:
+            return self._new(host_paths, gpus)  # the spare stays for a build without
         with self._lock:
             if self._spare is None and self._starting == host_paths:
                 self._lock.wait_for(lambda: self._starting is None, READY_SECONDS)

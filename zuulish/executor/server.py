@@ -60,6 +60,7 @@ from zuulish.executor.local_node import (
     NodeError,
     NodeLimits,
     SpareNodes,
+    node_gpus,
     refused_host_path,
 )
 from zuulish.executor.phases import DEFAULT_POST_TIMEOUT, run_phases
@@ -368,7 +369,11 @@ class Executor:
             why = refused_host_path(Path(path), self.state_dir)
             if why is not None:
                 raise _BuildError(f"the local node's host_paths: {why}")
-        return self.spare_nodes.take(tuple(Path(p) for p in paths))
+        try:
+            gpus = node_gpus([n.get("host_vars") or {} for n in local], self.state_dir)
+        except ValueError as exc:
+            raise _BuildError(f"the local node's GPUs: {exc}") from None
+        return self.spare_nodes.take(tuple(Path(p) for p in paths), gpus)
 
     def _execute(self, build: BuildRow, build_dir: Path, job_log: JobLog,
                  cancel: threading.Event, secrets: dict[str, Any],

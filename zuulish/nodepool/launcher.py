@@ -113,6 +113,7 @@ class Launcher:
         self._quota_until: dict[str, float] = {}      # provider -> left alone until
         self._idle_since: dict[int, float] = {}
         self._looked: set[str] = set()  # providers whose cloud was read (or tried) once
+        self._adopted = False  # pool providers told of the nodes they handed out before
 
     @property
     def system_id(self) -> str:
@@ -125,6 +126,7 @@ class Launcher:
         if self.clouds.providers():
             _ = self.system_id  # read before any transaction (it may write it)
         busy = self._apply(self.calls.finished())
+        self._adopt_pool_nodes()
         busy = self._expire_holds() or busy
         busy = self._release_used() > 0 or busy
         self._refresh_pools()
@@ -156,6 +158,24 @@ class Launcher:
             if all(label in provider.labels for label in labels):
                 return provider
         return None
+
+    def _adopt_pool_nodes(self) -> None:
+        """Once, at start: tell pool providers that keep what they hand out (the local
+        provider's GPUs; an ``adopt`` method) which of their nodes are still live."""
+        if self._adopted:
+            return
+        self._adopted = True
+        adopting = {p.name: p for p in self.providers if hasattr(p, "adopt")}
+        if not adopting:
+            return
+        with self.store.read() as s:
+            rows = s.scalars(select(NodeRow).where(
+                NodeRow.provider.in_(list(adopting)),
+                NodeRow.state.in_((NodeState.READY, NodeState.IN_USE, NodeState.USED,
+                                   NodeState.HELD)))).all()
+            live = [(row.provider, dict(row.host_vars or {})) for row in rows]
+        for name, provider in adopting.items():
+            provider.adopt([hv for owner, hv in live if owner == name])
 
     def _refresh_pools(self) -> None:
         """Let pool providers look at their machines for the labels asked for,
