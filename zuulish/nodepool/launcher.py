@@ -203,7 +203,10 @@ class Launcher:
             taken.append(node)
         return taken
 
-    def _serve_from_pool(self, s: Session, req: NodeRequestRow, provider: Provider) -> bool:
+    def _serve_from_pool(self, s: Session, req: NodeRequestRow, provider: Provider
+                         ) -> bool | None:
+        """True: served; False: the provider is at its ``max_nodes``; None: it had
+        room, but not the nodes (a static host busy, every GPU held)."""
         # A used node not yet released still holds its host: the executor may have
         # marked it used (its host lost) after this pass's release step.
         busy = Counter(s.scalars(select(NodeRow.hostname).where(
@@ -214,7 +217,7 @@ class Launcher:
             return False
         launched = self._launch_all(provider, list(req.labels), busy)
         if launched is None:
-            return False
+            return None
         now = self.clock.now()
         node_ids = []
         for label, node in zip(req.labels, launched, strict=True):
@@ -222,7 +225,9 @@ class Launcher:
                           hostname=node.hostname, host_vars=node.host_vars,
                           host_keys=list(node.host_keys), request_id=req.id,
                           tenant=req.tenant, created_at=now, state_at=now,
-                          resources={"instances": 1})
+                          resources={"instances": 1,
+                                     **({"gpus": g} if (g := _pool_gpus(provider, [label]))
+                                        else {})})
             s.add(row)
             s.flush()
             node_ids.append(row.id)
@@ -275,11 +280,16 @@ class Launcher:
         labels = list(req.labels)
         pool = self._pool_for(labels)
         if pool is not None:
-            if pool.name in full:
+            # a request for a pool's GPUs that must wait holds back the requests for
+            # its GPUs after it, not those for its other labels (``_pool_gpus``)
+            gpu_key = f"{pool.name} gpus"
+            wants_gpus = _pool_gpus(pool, labels) > 0
+            if pool.name in full or (wants_gpus and gpu_key in full):
                 return 0
-            if self._serve_from_pool(s, req, pool):
+            served = self._serve_from_pool(s, req, pool)
+            if served is True:
                 return 1
-            full.add(pool.name)
+            full.add(gpu_key if wants_gpus and served is None else pool.name)
             return 0
         clouds = self.clouds.providers()
         names = [n for n in self.clouds.for_tenant(req.tenant)
@@ -731,6 +741,13 @@ class Launcher:
                 row.state, row.state_at = NodeState.DELETED, now
         self._swept.add(name)
         return bool(plan.adopt or plan.vanished)
+
+
+def _pool_gpus(provider: Provider, labels: Iterable[str]) -> int:
+    """The GPUs a pool provider's nodes of ``labels`` hold (its ``offers``, where
+    it has them: the local provider's)."""
+    offers = getattr(provider, "offers", None) or {}
+    return sum(offers[label].resources.gpus for label in labels if label in offers)
 
 
 def _refresh(provider: CloudProvider) -> Limits:
