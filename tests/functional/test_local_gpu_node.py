@@ -14,7 +14,7 @@ import pytest
 from tests.fakes.library_job import run_library_job
 from tests.fakes.nvidia import GPUS, fake_nvidia
 from zuulish.executor import node_agent
-from zuulish.executor.local_node import LocalNode, node_gpus
+from zuulish.executor.local_node import LocalNode, NodeLimits, SpareNodes, node_gpus
 from zuulish.executor.sandbox import unavailable
 from zuulish.nodepool.local import LocalProvider
 
@@ -71,3 +71,25 @@ def test_gpu_smoke_passes_on_a_gpu_node_and_fails_on_another(tmp_path: Path) -> 
                             provider=provider, label="local")
     assert plain.result == "FAILURE"
     assert f"{smi} is not on PATH" in plain.output  # the node does not see it
+
+
+def test_a_gpu_node_taken_first_survives_the_next_builds_take(tmp_path: Path) -> None:
+    """The executor's first take clears what an earlier run left in its builds
+    directory: a GPU node (never a spare) taken first is not among that."""
+    provider = _provider(tmp_path)
+    node = provider.launch("local-gpu", {})
+    assert node is not None
+    spares = SpareNodes(tmp_path / "builds", NodeLimits(), "private")
+    try:
+        gpu_node = spares.take((), node_gpus([node.host_vars], tmp_path / "state"))
+        plain = spares.take(())
+        try:
+            gpu_node.wait_ready()
+            plain.wait_ready()
+            assert gpu_node.work_dir.is_dir() and gpu_node.running
+            assert gpu_node.gpus.indexes == (0,) and not plain.gpus.indexes
+        finally:
+            gpu_node.stop()
+            plain.stop()
+    finally:
+        spares.stop()

@@ -470,17 +470,20 @@ class SpareNodes:
         """A started node with ``host_paths`` (and ``gpus``) for one build (its to
         stop; from the thread that runs the build, which outlives the node);
         NodeError when none can start."""
-        if gpus.indexes or gpus.devices:
-            return self._new(host_paths, gpus)  # the spare stays for a build without
         with self._lock:
-            if self._spare is None and self._starting == host_paths:
-                self._lock.wait_for(lambda: self._starting is None, READY_SECONDS)
-            spare, self._spare = self._spare, None
             if not self._cleaned:  # what spares of an earlier run of the executor left
                 self._cleaned = True
                 for stale in self.root.glob("node-*") if self.root.is_dir() else ():
                     shutil.rmtree(stale, ignore_errors=True)
                 node_cgroup.remove_stale()
+            if gpus.indexes or gpus.devices:
+                spare = None  # the spare stays for a build without GPUs
+            else:
+                if self._spare is None and self._starting == host_paths:
+                    self._lock.wait_for(lambda: self._starting is None, READY_SECONDS)
+                spare, self._spare = self._spare, None
+        if gpus.indexes or gpus.devices:
+            return self._new(host_paths, gpus)
         if spare is not None and not (spare.running and spare.host_paths == host_paths):
             _discard(spare)
             spare = None
