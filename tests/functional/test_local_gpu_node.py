@@ -39,6 +39,7 @@ def _seen(tmp_path: Path, provider: LocalProvider, label: str) -> str:
         rc, out, err = node_agent.run(
             str(local.socket_path),
             f"ls /dev; echo NV=$NVIDIA_VISIBLE_DEVICES CUDA=$CUDA_VISIBLE_DEVICES; "
+            "echo SYS=$(ls /sys 2>/dev/null | tr '\\n' ,); "
             f"{smi} -L 2>/dev/null || echo NO-NVIDIA-SMI")
     assert rc == 0, err
     return out.decode()
@@ -51,10 +52,12 @@ def test_a_gpu_node_has_its_own_gpu_and_another_node_none(tmp_path: Path) -> Non
     assert "nvidia1" in seen and "nvidiactl" in seen and "nvidia-uvm" in seen
     assert "nvidia0" not in seen
     assert "NV=1" in seen and f"CUDA={GPUS[1][3]}" in seen
+    assert "SYS=bus,class,dev,devices,module," in seen  # what NVML reads, read-only
     assert GPUS[1][3] + ")" in seen and GPUS[0][3] + ")" not in seen  # nvidia-smi -L
     plain = _seen(tmp_path, provider, "local")
     assert "nvidia" not in plain.split("NV=")[0]  # no device file
     assert "NV= CUDA=" in plain and "NO-NVIDIA-SMI" in plain  # nor the tool
+    assert "SYS=\n" in plain  # nor /sys
 
 
 def test_gpu_smoke_passes_on_a_gpu_node_and_fails_on_another(tmp_path: Path) -> None:

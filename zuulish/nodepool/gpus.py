@@ -10,7 +10,10 @@ GPUs it finds what a sandbox needs to use them:
   ``nvidia-uvm``, ``nvidia-uvm-tools``, ``nvidia-modeset`` (each where it exists);
 - host paths, read-only: the ``nvidia-smi`` binary and the driver's user-space
   libraries (``libnvidia-ml.so*``, ``libcuda.so*`` as ``ldconfig -p`` lists
-  them, with the files their links point to), or the operator's ``gpu_paths``.
+  them, with the files their links point to), or the operator's ``gpu_paths``;
+  and always the parts of ``/sys`` that NVML and CUDA read to find the PCI
+  devices and the driver (``SYS_PATHS``, what Flatpak shows a sandbox with
+  devices; a local node has no ``/sys`` otherwise).
 
 Only the driver's ``libcuda.so`` counts, not the CUDA toolkit's ``libcudart``:
 the toolkit is the job's business (``host_paths`` if the operator provides it).
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 QUERY = ["--query-gpu=index,name,memory.total,uuid", "--format=csv,noheader"]
 SHARED_DEVICES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+SYS_PATHS = ("/sys/bus", "/sys/class", "/sys/dev", "/sys/devices", "/sys/module")
 DRIVER_LIBRARY = re.compile(r"^(libnvidia-ml|libcuda)\.so(\.[0-9.]+)?$")
 TIMEOUT_SECONDS = 20.0
 _said: set[str] = set()  # what was logged already (each failure once per process)
@@ -149,6 +153,7 @@ def detect(nvidia_smi: str = "nvidia-smi", device_root: Path = Path("/dev"),
         paths = _with_targets(Path(p) for p in gpu_paths)
     else:
         paths = _with_targets([Path(program)]) + driver_libraries(run)
+    paths += tuple(Path(p) for p in SYS_PATHS if Path(p).exists())
     missing = [g.index for g in gpus if not (device_root / f"nvidia{g.index}").exists()]
     if missing:
         _say_once(f"GPU(s) {', '.join(map(str, missing))}: no device file in {device_root}")
