@@ -66,7 +66,8 @@ def test_only_the_launcher_gives_a_node_gpus(tmp_path: Path, database_url: str) 
         logs = tenant.config.state_dir / "logs"
         gpu_log = (logs / builds["gpu"].id / "job-output.txt").read_text()
         probe_log = (logs / builds["probe"].id / "job-output.txt").read_text()
-        assert report.result == "SUCCESS", (builds["gpu"].message, gpu_log[-1500:], probe_log[-300:])
+        assert report.result == "SUCCESS", (builds["gpu"].message, gpu_log[-1500:],
+                                            probe_log[-300:])
         assert f"GPU 0: NVIDIA H200 (UUID: {GPUS[0][3]})" in gpu_log
         assert "NO-DEVICES" in probe_log and "NV=" in probe_log
         assert "nvidia0" not in probe_log

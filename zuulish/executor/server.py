@@ -547,8 +547,10 @@ class Executor:
                  and host_vars.get("ansible_connection") == "zuulish_local"]
         if node is not None and local:
             try:
+                # (a GPU node's facts differ by its devices and their variables)
                 gathered = self.local_facts.of(node.socket_path, node.work_dir,
-                                               node.host_paths)
+                                               node.host_paths + node.gpus.devices
+                                               + node.gpus.paths)
             except FactsError as exc:  # the setup run gathers them through Ansible
                 job_log.write(f"The local node's facts could not be gathered directly: {exc}")
             else:
