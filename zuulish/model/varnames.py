@@ -37,7 +37,10 @@ about a connection is the operator's (the node's provider gives its host vars).
 **Reserved names.** ``zuul``, ``nodepool`` and ``unsafe_vars`` are Zuul's
 (the executor sets them); ``zuul_success`` and ``zuul_will_retry`` are set for
 post-run and cleanup playbooks; every ``zuulish_*`` name is zuulish's own (such
-as the ``zuulish_work_dir`` host var of local nodes). Returned data may use
+as the ``zuulish_work_dir`` host var of local nodes, and the launcher's
+``zuulish_host_paths`` and ``zuulish_gpus``, which say what a local node's
+sandbox shows of the host: a job that could set them would choose host paths
+and device files for its node). Returned data may use
 ``zuul`` (that is how ``zuul.artifacts``, ``zuul.pause`` ... are returned); it
 is never passed on as a variable.
 
