@@ -222,7 +222,7 @@ class Launcher:
         clouds = self.clouds.providers().values()
         return any(gpu_want(w) or (isinstance(w, str) and any(
             w in p.offers and (p.offers[w].resources.gpus > 0 or
-                               getattr(p.offers[w], "baremetal", None)) for p in clouds))
+                               p.offers[w].baremetal) for p in clouds))
             for w in wants)
 
     def _limits(self, provider: CloudProvider) -> Limits:
@@ -233,7 +233,7 @@ class Launcher:
         handled = 0
         clouds = self.clouds.providers()
         scarce_labels = {label for p in clouds.values() for label, offer in p.offers.items()
-                         if offer.resources.gpus > 0 or getattr(offer, "baremetal", None)}
+                         if offer.resources.gpus > 0 or offer.baremetal}
         now = self.clock.now()
         with self.store.session() as s:
             requests = s.scalars(select(NodeRequestRow)
@@ -608,9 +608,9 @@ class Launcher:
                 return True
             return False
         instance, keys = done.value
-        if instance.state == InstanceState.FAILED:
+        if instance.state == InstanceState.FAILED:  # (a quota fault hands the request on)
             self._boot_failed(s, node, instance.reason or "the cloud failed to boot it",
-                              ErrorKind.TRANSIENT)
+                              instance.error_kind or ErrorKind.TRANSIENT)
             return True
         if instance.state == InstanceState.GONE:
             self._boot_failed(s, node, "the instance vanished while it booted",

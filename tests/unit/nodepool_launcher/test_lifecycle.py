@@ -462,3 +462,16 @@ def test_a_node_asking_for_gpus_gets_the_smallest_label_that_has_them(store: Sto
     assert labels[plain] == "cpu"  # a job that did not ask for a GPU never gets one
     row = world.request_row(too_many)
     assert row.state == "declined" and "16 GPU(s)" in (row.error or "")
+
+
+def test_quota_exhausted_mid_boot_hands_the_request_to_the_next_provider(
+        store: Store) -> None:
+    first, second = small("first"), small("second")
+    first.default = Boot(outcome="error", kind=ErrorKind.QUOTA,
+                         reason="Quota exceeded for cores: Requested 2, but already used 8 "
+                                "of 8 cores")
+    world = World(store, first, second)
+    req = world.request(["small"])
+    world.until(lambda: world.state(req) == "fulfilled")
+    assert [n.provider for n in world.nodes() if n.state == "in-use"] == ["second"]
+    world.until(lambda: not first.alive())
