@@ -14,7 +14,10 @@ from zuulish.executor.retention import DAY, LogRetention
 from zuulish.executor.server import Executor
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
-from zuulish.nodepool.launcher import Launcher
+from zuulish.nodepool.calls import Calls
+from zuulish.nodepool.cloud import ProviderSpec
+from zuulish.nodepool.cloud_set import LayoutClouds
+from zuulish.nodepool.launcher import Launcher, LauncherSettings
 from zuulish.nodepool.local import LocalProvider
 from zuulish.nodepool.provider import Provider
 from zuulish.nodepool.static import StaticProvider
@@ -68,7 +71,12 @@ class AllInOne:
                                   max_bytes=config.merger_cache_max_bytes,
                                   credentials=self.connections.git_credentials),
             self.clock, timeout=config.merger_timeout)
-        self.launcher = Launcher(self.store, make_providers(config), self.clock)
+        self.launcher = Launcher(
+            self.store, make_providers(config), self.clock,
+            clouds=LayoutClouds(self._node_provider_specs, lambda: self.launcher.system_id),
+            calls=Calls(lambda: self.store.notifier.notify(channels.LAUNCHER)),
+            settings=LauncherSettings(tenant_limits=config.tenant_limits,
+                                      tenant_weights=config.tenant_weights))
         self.executor = Executor(self.store, config.state_dir, self.clock,
                                  workers=config.executor_workers,
                                  preload_ansible=config.executor_preload_ansible,
@@ -143,8 +151,14 @@ class AllInOne:
         self.executor.stop(wait=True)  # cancelled builds end within a second or two
         for w in self.workers:
             w.join(timeout=10)
+        self.launcher.close()  # cloud calls in flight end; the store says what was asked
         self.store.notifier.close()
         self.store.dispose()
+
+    def _node_provider_specs(self) -> dict[str, list[ProviderSpec]]:
+        """The cloud providers each tenant's running layout defines."""
+        return {tenant: self.layouts.node_providers(tenant)
+                for tenant in list(self.layouts.layouts)}
 
     def project_path(self, connection: str, project: str) -> Path:
         return self.connections.forges[connection].repo_path(project)

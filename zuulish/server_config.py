@@ -23,6 +23,8 @@ Example::
         - name: rack                   # machines reached over SSH (nodepool's static driver)
           driver: static
           nodes: [{name: 192.0.2.10, labels: [ubuntu], username: zuul}]
+      # tenant-resource-limits: [{tenant-name: t, max-servers: 20, max-gpus: 4}]
+      # tenant-weights: {t: 2}         # shares of GPUs and bare metal between tenants
     executor: {workers: 2, preload_ansible: true}   # fork playbooks from a warm Ansible
     # executor.private_key_file: ~/.ssh/id_ed25519   # SSH key for static nodes
     # executor.log_retention_days: 30   # build logs kept this long (null: forever)
@@ -57,7 +59,9 @@ from zuulish.executor.local_node import (
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import DEFAULT_NETWORK, NETWORK_MODES
 from zuulish.nodepool import drivers as node_drivers
+from zuulish.nodepool.resources import Limits
 from zuulish.nodepool.static import parse_hosts
+from zuulish.nodepool.tenant_shares import parse_tenant_limits, parse_tenant_weights
 
 if TYPE_CHECKING:
     from zuulish.config.node_providers import NodeContext
@@ -94,6 +98,9 @@ class ServerConfig:
     web_url: str
     connections: dict[str, ConnectionConfig]
     providers: list[ProviderConfig]
+    # nodepool.tenant-resource-limits and nodepool.tenant-weights (cloud providers)
+    tenant_limits: dict[str, Limits] = field(default_factory=dict)
+    tenant_weights: dict[str, float] = field(default_factory=dict)
     executor_workers: int = 2
     executor_preload_ansible: bool = True
     # the private key SSH uses for remote (static) nodes; None: the user's default keys
@@ -346,7 +353,10 @@ def load_server_config(path: str | Path) -> ServerConfig:
         connections[str(name)] = ConnectionConfig(str(name), driver, options)
 
     nodepool = _expect(data.get("nodepool") or {}, dict, "nodepool", path)
-    _check_keys(nodepool, {"providers"}, "nodepool.", path)
+    _check_keys(nodepool, {"providers", "tenant-resource-limits", "tenant-weights"},
+                "nodepool.", path)
+    tenant_limits = parse_tenant_limits(nodepool.get("tenant-resource-limits", []), path)
+    tenant_weights = parse_tenant_weights(nodepool.get("tenant-weights") or {}, path)
     providers = []
     raw_providers = nodepool.get("providers", [{"name": "local", "driver": "local"}])
     for i, prov in enumerate(_expect(raw_providers, list, "nodepool.providers", path)):
@@ -358,8 +368,11 @@ def load_server_config(path: str | Path) -> ServerConfig:
         if prov["driver"] not in PROVIDER_DRIVERS:
             raise _unknown(str(prov["driver"]), PROVIDER_DRIVERS, f"driver in {where}: ", path)
         if prov["driver"] == "openstack":
-            raise ConfigError(f"{where}: the 'openstack' node provider is not available "
-                              "yet; use 'local' or 'static'", file=str(path))
+            raise ConfigError(f"{where}: an 'openstack' provider is a Zuul 'provider' "
+                              "object (with its 'section') in a config project, whose "
+                              "section names a connection of this file with 'driver: "
+                              "openstack'; see config-examples/openstack-gpu/",
+                              file=str(path))
         options = {k: v for k, v in prov.items()
                    if k not in ("name", "driver", "labels", "max_nodes")}
         if prov["driver"] == "static":
@@ -446,7 +459,8 @@ def load_server_config(path: str | Path) -> ServerConfig:
     return ServerConfig(
         path=path, state_dir=state_dir, database=database, tenant_file=tenant_file,
         listen_host=host, listen_port=port, web_url=web_url, connections=connections,
-        providers=providers, executor_workers=workers, executor_preload_ansible=preload,
+        providers=providers, tenant_limits=tenant_limits, tenant_weights=tenant_weights,
+        executor_workers=workers, executor_preload_ansible=preload,
         executor_private_key=private_key, executor_sandbox_network=sandbox_network,
         executor_max_returned_bytes=max_returned,
         executor_trusted_ro_paths=trusted_ro, executor_trusted_rw_paths=trusted_rw,

@@ -30,6 +30,7 @@ class Boot:
     looks: int = 1                   # status calls before READY
     outcome: str = "ready"           # ready | error | stuck | vanish
     reason: str = "No valid host was found."
+    kind: ErrorKind | None = None    # how the cloud's failure is to be taken
 
 
 @dataclass
@@ -101,7 +102,7 @@ class MemoryCloud:
                 return Instance(external_id, InstanceState.GONE)
             if boot.outcome == "error" and inst.looks >= boot.looks:
                 return Instance(external_id, InstanceState.FAILED, inst.tags,
-                                reason=boot.reason)
+                                reason=boot.reason, error_kind=boot.kind)
             if boot.outcome == "stuck" or inst.looks < boot.looks:
                 return Instance(external_id, InstanceState.BUILDING, inst.tags)
             return Instance(external_id, InstanceState.READY, inst.tags,

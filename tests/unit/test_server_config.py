@@ -113,7 +113,7 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: s, driver: static, labels: [x], "
      "nodes: [{name: h, labels: x}]}]}\n", "takes its labels and size from its nodes"),
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: o, driver: openstack}]}\n",
-     "the 'openstack' node provider is not available yet"),
+     "an 'openstack' provider is a Zuul 'provider' object"),
     ("tenant_file: m.yaml\nnodepool: {providers: [{name: l, driver: local, hosts: [a]}]}\n",
      "unknown key 'nodepool.providers[0].hosts'"),
     ("tenant_file: m.yaml\nexecutor: {private_key_file: 5}\n",
@@ -222,3 +222,29 @@ def test_host_paths_may_not_show_the_state_dir(tmp_path: Path) -> None:
         "tenant_file: main.yaml\nnodepool: {providers: [{name: l, driver: local, "
         "host_paths: [/opt/tools]}]}\n")))
     assert config.providers[0].options["host_paths"] == ("/opt/tools",)
+
+
+@pytest.mark.parametrize("nodepool, message", [
+    ("{tenant-resource-limits: [{tenant-name: t, max-gpus: -1}]}",
+     "nodepool.tenant-resource-limits[0].max-gpus must be a whole number"),
+    ("{tenant-resource-limits: [{tenant-name: t, max-cpus: 4}]}",
+     "unknown key nodepool.tenant-resource-limits[0].max-cpus"),
+    ("{tenant-resource-limits: [{max-servers: 4}]}", "needs 'tenant-name'"),
+    ("{tenant-weights: {t: 0}}", "nodepool.tenant-weights.t must be a positive number"),
+])
+def test_bad_tenant_shares_name_the_key(tmp_path: Path, nodepool: str, message: str) -> None:
+    path = tmp_path / "zuulish.yaml"
+    path.write_text(f"tenant_file: m.yaml\nnodepool: {nodepool}\n")
+    with pytest.raises(ConfigError) as info:
+        load_server_config(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_tenant_shares_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "zuulish.yaml"
+    path.write_text("tenant_file: m.yaml\nnodepool:\n  tenant-resource-limits:\n"
+                    "    - {tenant-name: t, max-servers: 3, max-gpus: 2}\n"
+                    "  tenant-weights: {t: 2}\n")
+    config = load_server_config(path)
+    assert config.tenant_limits["t"].instances == 3 and config.tenant_limits["t"].gpus == 2
+    assert config.tenant_limits["t"].cores is None and config.tenant_weights == {"t": 2.0}

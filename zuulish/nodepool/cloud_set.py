@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 
-from zuulish.nodepool.cloud import CloudProvider
+from zuulish.nodepool.cloud import CloudProvider, ProviderSpec
+from zuulish.nodepool.drivers import driver
+
+log = logging.getLogger(__name__)
 
 
 class CloudSet:
@@ -24,3 +28,64 @@ class CloudSet:
         if tenant is None or tenant not in self._tenants:
             return list(self._providers)
         return [n for n in self._tenants[tenant] if n in self._providers]
+
+
+class LayoutClouds(CloudSet):
+    """The providers the tenants' running layouts define (Zuul's ``provider``
+    objects), built by their drivers and rebuilt when a layout changes them.
+
+    A provider is known by its name across tenants: tenants that define the same
+    provider share it (its quota, its nodes). Two different definitions under one
+    name: the first tenant's is used, and the clash logged."""
+
+    def __init__(self, specs: Callable[[], Mapping[str, Sequence[ProviderSpec]]],
+                 system_id: Callable[[], str],
+                 make: Callable[[ProviderSpec, str], CloudProvider] | None = None):
+        super().__init__()
+        self._specs = specs
+        self._system_id = system_id
+        self._make = make or (lambda spec, sid: driver(spec.driver).make(spec, sid))
+        self._built: dict[str, tuple[ProviderSpec, CloudProvider]] = {}
+        self._failed: dict[str, ProviderSpec] = {}
+        self._clashes: set[str] = set()
+
+    def providers(self) -> Mapping[str, CloudProvider]:
+        self._update()
+        return self._providers
+
+    def for_tenant(self, tenant: str | None) -> list[str]:
+        self._update()
+        return super().for_tenant(tenant)
+
+    def _update(self) -> None:
+        wanted: dict[str, ProviderSpec] = {}
+        tenants: dict[str, list[str]] = {}
+        for tenant, specs in self._specs().items():
+            tenants[tenant] = []
+            for spec in specs:
+                tenants[tenant].append(spec.name)
+                known = wanted.setdefault(spec.name, spec)
+                if known != spec and spec.name not in self._clashes:
+                    self._clashes.add(spec.name)
+                    log.error("provider %r is defined differently by two tenants; "
+                              "using the first definition", spec.name)
+        providers: dict[str, CloudProvider] = {}
+        for name, spec in wanted.items():
+            built = self._built.get(name)
+            if built is not None and built[0] == spec:
+                providers[name] = built[1]
+                continue
+            if self._failed.get(name) == spec:
+                continue
+            try:
+                provider = self._make(spec, self._system_id())
+            except Exception as exc:  # its configuration was checked; the cloud's client
+                log.error("provider %r cannot be built: %s", name, exc)
+                self._failed[name] = spec
+                continue
+            self._built[name] = (spec, provider)
+            providers[name] = provider
+        for name in set(self._built) - set(wanted):
+            del self._built[name]  # gone from every layout: its nodes are cleaned up
+        self._providers = providers
+        self._tenants = tenants

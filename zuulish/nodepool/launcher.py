@@ -58,6 +58,7 @@ from zuulish.nodepool.leaks import NodeRecord, plan_sweep
 from zuulish.nodepool.provider import LaunchedNode, Provider
 from zuulish.nodepool.resources import Limits, Resources
 from zuulish.nodepool.ssh_check import check_ssh
+from zuulish.nodepool.wants import Want, describe_all, gpu_want, resolve
 from zuulish.store import NodeRequestRow, NodeRow, SettingRow, Store
 from zuulish.store import notify as channels
 
@@ -153,9 +154,9 @@ class Launcher:
         return True
 
     # ------------------------------------------------------------ pools
-    def _pool_for(self, labels: list[str]) -> Provider | None:
+    def _pool_for(self, wants: list[Want]) -> Provider | None:
         for provider in self.providers:
-            if all(label in provider.labels for label in labels):
+            if all(isinstance(w, str) and w in provider.labels for w in wants):
                 return provider
         return None
 
@@ -182,7 +183,8 @@ class Launcher:
         before the transaction that hands nodes out."""
         with self.store.read() as s:
             wanted = {label for labels in s.scalars(select(NodeRequestRow.labels).where(
-                NodeRequestRow.state == RS.REQUESTED)) for label in labels}
+                NodeRequestRow.state == RS.REQUESTED)) for label in labels
+                if isinstance(label, str)}
         if wanted:
             for provider in self.providers:
                 if wanted & set(provider.labels):
@@ -235,17 +237,18 @@ class Launcher:
         return True
 
     # ------------------------------------------------------------ assignment
-    def _offers_all(self, provider: CloudProvider, labels: Iterable[str]) -> bool:
-        return all(label in provider.offers for label in labels)
+    def _offers_all(self, provider: CloudProvider, wants: Iterable[Want]) -> bool:
+        return resolve(provider.offers, wants) is not None
 
     def _cost(self, provider: CloudProvider, label: str) -> Resources:
         return provider.offers[label].resources
 
-    def _is_scarce(self, labels: Iterable[str]) -> bool:
+    def _is_scarce(self, wants: Iterable[Want]) -> bool:
         clouds = self.clouds.providers().values()
-        return any(label in p.offers and (p.offers[label].resources.gpus > 0 or
-                                          getattr(p.offers[label], "baremetal", None))
-                   for label in labels for p in clouds)
+        return any(gpu_want(w) or (isinstance(w, str) and any(
+            w in p.offers and (p.offers[w].resources.gpus > 0 or
+                               p.offers[w].baremetal) for p in clouds))
+            for w in wants)
 
     def _limits(self, provider: CloudProvider) -> Limits:
         return provider.limits.tightest(self._quota.get(provider.name, Limits()))
@@ -255,7 +258,7 @@ class Launcher:
         handled = 0
         clouds = self.clouds.providers()
         scarce_labels = {label for p in clouds.values() for label, offer in p.offers.items()
-                         if offer.resources.gpus > 0 or getattr(offer, "baremetal", None)}
+                         if offer.resources.gpus > 0 or offer.baremetal}
         now = self.clock.now()
         with self.store.session() as s:
             requests = s.scalars(select(NodeRequestRow)
@@ -299,8 +302,8 @@ class Launcher:
         usable = [n for n in names if n not in self._broken]
         if not usable:
             reasons = "; ".join(f"{n}: {self._broken[n]}" for n in names)
-            return self._give_up(s, req, f"no provider can serve label(s) "
-                                         f"{', '.join(labels)}: {reasons}")
+            return self._give_up(s, req, f"no provider can serve "
+                                         f"{describe_all(labels)}: {reasons}")
         tried = set(req.tried or ())
         ordered = [n for n in usable if n not in tried] + [n for n in usable if n in tried]
         for name in ordered:
@@ -320,7 +323,7 @@ class Launcher:
         offered = sorted({label for p in self.providers for label in p.labels} |
                          {label for n in self.clouds.for_tenant(req.tenant)
                           for label in self.clouds.providers()[n].offers})
-        error = (f"no node provider offers label(s) {', '.join(labels)}; "
+        error = (f"no node provider offers label(s) {describe_all(labels)}; "
                  f"labels offered: {', '.join(offered) or 'none'}")
         if self._next_alternative(req, error):
             return 1
@@ -351,10 +354,11 @@ class Launcher:
         """Give ``req`` the provider's spare nodes of its labels and boot the rest;
         which has no room for them ("provider" or "tenant"), and nothing changed, when
         one has not; None when done."""
+        labels = resolve(provider.offers, req.labels) or []
         spare: dict[str, list[NodeRow]] = defaultdict(list)
         for node in s.scalars(select(NodeRow).where(
                 NodeRow.provider == provider.name, NodeRow.request_id.is_(None),
-                NodeRow.label.in_(set(req.labels)),
+                NodeRow.label.in_(set(labels)),
                 NodeRow.state.in_((NodeState.READY, NodeState.BUILDING,
                                    NodeState.REQUESTED))).order_by(NodeRow.id)):
             spare[node.label].append(node)
@@ -363,7 +367,7 @@ class Launcher:
             nodes.sort(key=lambda n: order[NodeState(n.state)])
         taken: list[NodeRow] = []
         new_labels: list[str] = []
-        for label in req.labels:
+        for label in labels:
             if spare[label]:
                 taken.append(spare[label].pop(0))
             else:
@@ -426,10 +430,15 @@ class Launcher:
                 if len(nodes) < len(req.labels) or \
                         any(n.state != NodeState.READY for n in nodes):
                     continue
+                provider = self.clouds.providers().get(req.provider or "")
+                labels = resolve(provider.offers, req.labels) if provider else None
                 pool: dict[str, list[NodeRow]] = defaultdict(list)
                 for node in sorted(nodes, key=lambda n: n.id):
                     pool[node.label].append(node)
-                ordered = [pool[label].pop(0) for label in req.labels]
+                if labels is None or any(len(pool[label]) < labels.count(label)
+                                         for label in set(labels)):
+                    continue  # (its provider's offers changed: the nodes time out)
+                ordered = [pool[label].pop(0) for label in labels]
                 for node in ordered:
                     node.state, node.state_at = NodeState.IN_USE, now
                 req.node_ids = [n.id for n in ordered]
@@ -629,9 +638,9 @@ class Launcher:
                 return True
             return False
         instance, keys = done.value
-        if instance.state == InstanceState.FAILED:
+        if instance.state == InstanceState.FAILED:  # (a quota fault hands the request on)
             self._boot_failed(s, node, instance.reason or "the cloud failed to boot it",
-                              ErrorKind.TRANSIENT)
+                              instance.error_kind or ErrorKind.TRANSIENT)
             return True
         if instance.state == InstanceState.GONE:
             self._boot_failed(s, node, "the instance vanished while it booted",

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zuulish.model import BuildState, NodeSet
+from zuulish.nodepool.wants import want_of
 from zuulish.store import BuildRow, NodeRequestRow, NodeRow
 
 DEFAULT_ATTEMPTS = 3  # Zuul's default ``attempts``
@@ -57,7 +58,7 @@ def retry_on_new_nodes(s: Session, build: BuildRow, now: float, reason: str) -> 
 
 def node_alternatives(nodeset: NodeSet) -> list[list[str]]:
     """The labels of each of a frozen nodeset's ``alternatives``, in order ([]: none)."""
-    return [[n.label for n in alt.nodes] for alt in nodeset.alternatives
+    return [[want_of(n) for n in alt.nodes] for alt in nodeset.alternatives
             if isinstance(alt, NodeSet)]
 
 

@@ -56,6 +56,7 @@ from zuulish.nodepool.requests import (
     retry_on_new_nodes,
     use_alternative,
 )
+from zuulish.nodepool.wants import want_of
 from zuulish.scheduler import management
 from zuulish.scheduler.actions import (
     Action,
@@ -1291,7 +1292,7 @@ class Scheduler:
                                  created_at=now, state=BuildState.WAITING)
                 if job.nodeset.nodes:
                     req = NodeRequestRow(build_id=build_id,
-                                         labels=[n.label for n in job.nodeset.nodes],
+                                         labels=[want_of(n) for n in job.nodeset.nodes],
                                          alternatives=node_alternatives(job.nodeset),
                                          tenant=tenant, priority=build.priority,
                                          created_at=now)

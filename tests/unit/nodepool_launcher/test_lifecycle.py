@@ -440,3 +440,38 @@ def test_a_provider_that_cannot_read_its_cloud_fails_requests_with_the_reason(
     req = world.request(["small"])
     world.until(lambda: world.state(req) == "failed")
     assert "requires authentication" in (world.request_row(req).error or "")
+
+
+def test_a_node_asking_for_gpus_gets_the_smallest_label_that_has_them(store: Store) -> None:
+    cloud = MemoryCloud(name="gpus", labels={
+        "cpu": LabelOffer("cpu", Resources(instances=1, cores=4)),
+        "one-h200": LabelOffer("one-h200", Resources(instances=1, cores=16, gpus=1), "H200"),
+        "two-a100": LabelOffer("two-a100", Resources(instances=1, cores=32, gpus=2),
+                               "NVIDIA A100-SXM4-80GB"),
+        "eight-a100": LabelOffer("eight-a100", Resources(instances=1, cores=96, gpus=8),
+                                 "NVIDIA A100-SXM4-80GB")})
+    world = World(store, cloud)
+    two = world.request([{"gpus": 2, "gpu-model": None}])
+    a100 = world.request([{"gpus": 1, "gpu-model": "a100"}])
+    plain = world.request(["cpu"])
+    too_many = world.request([{"gpus": 16, "gpu-model": None}])
+    world.until(lambda: all(world.state(r) != "requested" for r in (two, a100, plain)))
+    world.run(2)
+    labels = {n.request_id: n.label for n in world.nodes()}
+    assert labels[two] == "two-a100" and labels[a100] == "two-a100"
+    assert labels[plain] == "cpu"  # a job that did not ask for a GPU never gets one
+    row = world.request_row(too_many)
+    assert row.state == "declined" and "16 GPU(s)" in (row.error or "")
+
+
+def test_quota_exhausted_mid_boot_hands_the_request_to_the_next_provider(
+        store: Store) -> None:
+    first, second = small("first"), small("second")
+    first.default = Boot(outcome="error", kind=ErrorKind.QUOTA,
+                         reason="Quota exceeded for cores: Requested 2, but already used 8 "
+                                "of 8 cores")
+    world = World(store, first, second)
+    req = world.request(["small"])
+    world.until(lambda: world.state(req) == "fulfilled")
+    assert [n.provider for n in world.nodes() if n.state == "in-use"] == ["second"]
+    world.until(lambda: not first.alive())
