@@ -64,6 +64,7 @@ from zuulish.store import notify as channels
 log = logging.getLogger(__name__)
 
 HOLD_CHECK_SECONDS = 10.0  # how often expired autoholds are looked for
+NODE_CALLS = ("create", "probe", "delete")  # calls about one node (key[1]: its id)
 
 SshCheck = Callable[[str, int, float, bool], "list[str] | None"]
 
@@ -549,8 +550,13 @@ class Launcher:
             return False
         changed = False
         with self.store.session() as s:
+            # the results' nodes in one query: each s.get below then finds its node
+            # in the session instead of flushing and selecting it alone
+            ids = [done.key[1] for done in results if done.key[0] in NODE_CALLS]
+            loaded = s.scalars(select(NodeRow).where(NodeRow.id.in_(ids))).all() if ids else []
             for done in results:
                 changed = self._apply_one(s, done) or changed
+            del loaded
         return changed
 
     def _apply_one(self, s: Session, done: Done) -> bool:
