@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from zuulish.clock import Clock
 from zuulish.model.node import NodeState
@@ -161,6 +161,8 @@ class Launcher:
     def _refresh_pools(self) -> None:
         """Let pool providers look at their machines for the labels asked for,
         before the transaction that hands nodes out."""
+        if not self.providers:
+            return
         with self.store.read() as s:
             wanted = {label for labels in s.scalars(select(NodeRequestRow.labels).where(
                 NodeRequestRow.state == RS.REQUESTED)) for label in labels}
@@ -235,6 +237,8 @@ class Launcher:
         now = self.clock.now()
         with self.store.session() as s:
             requests = s.scalars(select(NodeRequestRow)
+                                 .options(defer(NodeRequestRow.node_ids),  # rarely read:
+                                          defer(NodeRequestRow.alternatives))  # not loaded
                                  .where(NodeRequestRow.state == RS.REQUESTED)
                                  .order_by(NodeRequestRow.priority, NodeRequestRow.id)
                                  .with_for_update(skip_locked=True)).all()
