@@ -376,7 +376,7 @@ def throughput(stores: Stores, args: argparse.Namespace) -> dict[str, Any]:
                 "launcher_cpu_ms_per_request": round(launcher_cpu * 1000 / n, 2),
                 "process_cpu_ms_per_request": round(process_cpu * 1000 / n, 2),
                 "passes": passes, "request_states": states, "nodes_made": peak,
-                "max_alive_in_cloud": args.tp_nodes}
+                "cloud_creates": sum(1 for call, _ in cloud.calls if call == "create")}
 
 
 def main() -> None:
