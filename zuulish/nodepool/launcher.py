@@ -515,7 +515,9 @@ class Launcher:
         for node in nodes:
             provider = clouds[node.provider]
             if node.state == NodeState.REQUESTED and node.external_id is None:
-                if node.provider in self._swept and not self.calls.busy(("create", node.id)):
+                # once: a create that ended waits in calls.finished() (no longer busy)
+                # until the next _apply, and another would boot a second instance
+                if node.provider in self._swept and ("create", node.id) not in self._next:
                     tags = {TAG_SYSTEM: self.system_id, TAG_PROVIDER: provider.name,
                             TAG_NODE: str(node.id), TAG_REQUEST: str(node.request_id or "")}
                     self._next[("create", node.id)] = now
