@@ -571,6 +571,11 @@ class Launcher:
             return self._refreshed(done.key[1], done)
         if kind == "sweep":
             return self._swept_result(s, done.key[1], done.key[2], done)
+        if kind == "leak":  # (key: provider, instance; no node) the next sweep sees it
+            if done.error is not None:
+                log.warning("provider %s: deleting leaked instance %s failed: %s",
+                            done.key[1], done.key[2], done.error)
+            return False
         node = s.get(NodeRow, done.key[1])
         if node is None:
             return False
