@@ -26,6 +26,9 @@ from zuulish.nodepool.launcher import Launcher, LauncherSettings
 from zuulish.nodepool.resources import Limits, Resources
 from zuulish.store import NodeRequestRow, NodeRow, Store
 
+# the launcher keeps each node's lifecycle in the store: run on PostgreSQL too (CI)
+pytestmark = pytest.mark.store
+
 KEYS = ["ssh-ed25519 AAAAnodekey"]
 
 
