@@ -42,7 +42,10 @@ cloud calls on ``Calls``' threads). Figures: ``requests_per_s`` (wall clock),
 ``launcher_cpu_ms_per_request`` (``time.thread_time()`` around the ``run_once``
 calls, the launcher's own thread; target: under 5 ms),
 ``process_cpu_ms_per_request`` (``resource.getrusage``: every thread, the
-finishing of requests and the cloud calls included) and ``passes``.
+finishing of requests and the cloud calls included),
+``sql_statements_per_request`` (those of the ``run_once`` calls: unlike CPU
+time, not inflated by a busy machine), ``passes``, and ``cloud_creates`` (the
+cloud's create calls: one per node made, unless the launcher creates twice).
 ``--profile FILE`` writes a cProfile of the throughput's ``run_once`` calls.
 
 Run (as root for static nodes and podman)::
@@ -65,6 +68,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -74,7 +78,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import delete, func, select, update  # noqa: E402
+from sqlalchemy import delete, event, func, select, update  # noqa: E402
 
 from tests.fakes.memory_cloud import Boot, MemoryCloud  # noqa: E402
 from zuulish.clock import SystemClock  # noqa: E402
@@ -334,6 +338,14 @@ def throughput(stores: Stores, args: argparse.Namespace) -> dict[str, Any]:
                                      created_at=now, tenant="bench")
                       for i in range(args.tp_requests))
         profile = cProfile.Profile() if args.profile else None
+        statements = [0]
+        in_pass = [False]
+
+        def count(*_: Any) -> None:
+            if in_pass[0] and threading.get_ident() == main_thread:
+                statements[0] += 1
+        main_thread = threading.get_ident()
+        event.listen(store.engine, "before_cursor_execute", count)
         launcher_cpu = 0.0
         passes = 0
         fulfilled = 0
@@ -346,11 +358,13 @@ def throughput(stores: Stores, args: argparse.Namespace) -> dict[str, Any]:
                     raise RuntimeError(f"throughput: {fulfilled} of {args.tp_requests} "
                                        f"requests fulfilled within {args.tp_timeout:g} s")
                 cpu0 = time.thread_time()
+                in_pass[0] = True
                 if profile is not None:
                     profile.enable()
                 busy = launcher.run_once()
                 if profile is not None:
                     profile.disable()
+                in_pass[0] = False
                 launcher_cpu += time.thread_time() - cpu0
                 passes += 1
                 with store.session() as s:  # the executor: each build ends at once
@@ -375,6 +389,7 @@ def throughput(stores: Stores, args: argparse.Namespace) -> dict[str, Any]:
                 "requests_per_s": round(n / elapsed, 1), "seconds": round(elapsed, 2),
                 "launcher_cpu_ms_per_request": round(launcher_cpu * 1000 / n, 2),
                 "process_cpu_ms_per_request": round(process_cpu * 1000 / n, 2),
+                "sql_statements_per_request": round(statements[0] / n, 1),
                 "passes": passes, "request_states": states, "nodes_made": peak,
                 "cloud_creates": sum(1 for call, _ in cloud.calls if call == "create")}
 
