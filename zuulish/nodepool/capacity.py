@@ -12,11 +12,12 @@ tenant's flood cannot starve another.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from zuulish.model.node import NodeState
@@ -54,13 +55,16 @@ class Usage:
 def load_usage(s: Session, scarce_labels: set[str]) -> Usage:
     """What the nodes in the store hold now."""
     usage = Usage()
+    # grouped by the resources' text: PostgreSQL has no equality for its json type
+    resources_text = cast(NodeRow.resources, Text)
     rows = s.execute(select(NodeRow.provider, NodeRow.tenant, NodeRow.label,
-                            NodeRow.resources, func.count())
+                            resources_text, func.count())
                      .where(NodeRow.state.in_(HOLDING))
                      .group_by(NodeRow.provider, NodeRow.tenant, NodeRow.label,
-                               NodeRow.resources)).all()
+                               resources_text)).all()
     for provider, tenant, label, resources, count in rows:
-        cost = Resources.from_dict(resources or {"instances": 1})
+        cost = Resources.from_dict((json.loads(resources) if resources else None)
+                                   or {"instances": 1})
         for _ in range(count):
             usage.add(provider, tenant, cost, label in scarce_labels)
     return usage

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from zuulish.clock import Clock
 from zuulish.model.node import NodeState
@@ -65,6 +65,7 @@ from zuulish.store import notify as channels
 log = logging.getLogger(__name__)
 
 HOLD_CHECK_SECONDS = 10.0  # how often expired autoholds are looked for
+NODE_CALLS = ("create", "probe", "delete")  # calls about one node (key[1]: its id)
 
 SshCheck = Callable[[str, int, float, bool], "list[str] | None"]
 
@@ -181,6 +182,8 @@ class Launcher:
     def _refresh_pools(self) -> None:
         """Let pool providers look at their machines for the labels asked for,
         before the transaction that hands nodes out."""
+        if not self.providers:
+            return
         with self.store.read() as s:
             wanted = {label for labels in s.scalars(select(NodeRequestRow.labels).where(
                 NodeRequestRow.state == RS.REQUESTED)) for label in labels
@@ -262,6 +265,8 @@ class Launcher:
         now = self.clock.now()
         with self.store.session() as s:
             requests = s.scalars(select(NodeRequestRow)
+                                 .options(defer(NodeRequestRow.node_ids),  # rarely read:
+                                          defer(NodeRequestRow.alternatives))  # not loaded
                                  .where(NodeRequestRow.state == RS.REQUESTED)
                                  .order_by(NodeRequestRow.priority, NodeRequestRow.id)
                                  .with_for_update(skip_locked=True)).all()
@@ -549,7 +554,9 @@ class Launcher:
         for node in nodes:
             provider = clouds[node.provider]
             if node.state == NodeState.REQUESTED and node.external_id is None:
-                if node.provider in self._swept and not self.calls.busy(("create", node.id)):
+                # once: a create that ended waits in calls.finished() (no longer busy)
+                # until the next _apply, and another would boot a second instance
+                if node.provider in self._swept and ("create", node.id) not in self._next:
                     tags = {TAG_SYSTEM: self.system_id, TAG_PROVIDER: provider.name,
                             TAG_NODE: str(node.id), TAG_REQUEST: str(node.request_id or "")}
                     self._next[("create", node.id)] = now
@@ -588,8 +595,13 @@ class Launcher:
             return False
         changed = False
         with self.store.session() as s:
+            # the results' nodes in one query: each s.get below then finds its node
+            # in the session instead of flushing and selecting it alone
+            ids = [done.key[1] for done in results if done.key[0] in NODE_CALLS]
+            loaded = s.scalars(select(NodeRow).where(NodeRow.id.in_(ids))).all() if ids else []
             for done in results:
                 changed = self._apply_one(s, done) or changed
+            del loaded
         return changed
 
     def _apply_one(self, s: Session, done: Done) -> bool:
@@ -598,6 +610,11 @@ class Launcher:
             return self._refreshed(done.key[1], done)
         if kind == "sweep":
             return self._swept_result(s, done.key[1], done.key[2], done)
+        if kind == "leak":  # (key: provider, instance; no node) the next sweep sees it
+            if done.error is not None:
+                log.warning("provider %s: deleting leaked instance %s failed: %s",
+                            done.key[1], done.key[2], done.error)
+            return False
         node = s.get(NodeRow, done.key[1])
         if node is None:
             return False

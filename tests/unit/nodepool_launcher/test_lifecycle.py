@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.fakes.memory_cloud import Boot, MemoryCloud
 from zuulish.clock import SimulatedClock
+from zuulish.nodepool.calls import Done, InlineCalls
 from zuulish.nodepool.cloud import (
     TAG_NODE,
     TAG_PROVIDER,
@@ -24,6 +25,9 @@ from zuulish.nodepool.cloud_set import CloudSet
 from zuulish.nodepool.launcher import Launcher, LauncherSettings
 from zuulish.nodepool.resources import Limits, Resources
 from zuulish.store import NodeRequestRow, NodeRow, Store
+
+# the launcher keeps each node's lifecycle in the store: run on PostgreSQL too (CI)
+pytestmark = pytest.mark.store
 
 KEYS = ["ssh-ed25519 AAAAnodekey"]
 
@@ -138,6 +142,30 @@ def test_a_node_goes_through_its_whole_lifecycle_and_is_deleted(store: Store) ->
     world.finish(req)
     world.until(lambda: world.nodes()[0].state == "deleted")
     assert cloud.alive() == []
+
+
+class HeldCalls(InlineCalls):
+    """Calls that ended but whose results the launcher has not taken yet (with
+    ``Calls``, a call that ends during a pass): while ``hold``, none come back."""
+
+    hold = False
+
+    def finished(self) -> list[Done]:
+        return [] if self.hold else super().finished()
+
+
+def test_a_node_is_created_once_while_its_create_result_waits(store: Store) -> None:
+    cloud = small()
+    world = World(store, cloud)
+    world.launcher.calls = calls = HeldCalls()
+    world.run(1)  # the cloud read and swept
+    calls.hold = True
+    req = world.request(["small"])
+    world.run(3)
+    assert [c for c in cloud.calls if c[0] == "create"] == [("create", "small")]
+    calls.hold = False
+    world.until(lambda: world.state(req) == "fulfilled")
+    assert len(cloud.alive()) == 1
 
 
 def test_a_failed_boot_is_deleted_and_tried_again(store: Store) -> None:
