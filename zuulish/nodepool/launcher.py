@@ -274,10 +274,12 @@ class Launcher:
                 return 0
             usage = load_usage(s, scarce_labels)
             full: set[str] = set()  # providers that made a request wait: keep the order
+            everyone = {p.name for p in self.providers} | set(self.clouds.providers())
             for req in serving_order(requests, lambda r: self._is_scarce(r.labels), usage,
                                      self.settings.tenant_weights):
-                outcome = self._serve(s, req, usage, full, scarce_labels, now)
-                handled += outcome
+                handled += self._serve(s, req, usage, full, scarce_labels, now)
+                if everyone <= full:
+                    break  # no provider has room: the rest wait (and none is declined)
         if handled:
             self.store.notifier.notify(channels.SCHEDULER)
         return handled
