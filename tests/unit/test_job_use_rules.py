@@ -176,16 +176,16 @@ def test_a_single_nodeset_alternative_is_requested() -> None:
     assert type(job).from_dict(job.to_dict()) == job
 
 
-def test_alternatives_beyond_the_first_are_refused_at_their_line() -> None:
-    # The launcher requests the first alternative only and never falls back.
+def test_a_nodeset_may_list_several_alternatives() -> None:
+    # The launcher tries them in order (tests/unit/nodepool_launcher).
     tenant = TenantConfig("t", [TenantProject("forge", "org/app", False)])
     loader = ConfigLoader(tenant, {"forge": "git"}, {"git": _trigger})
     layout = loader.build({"org/app": ("main", {".zuul.yaml": (
+        "- nodeset:\n    name: small\n    nodes: [{name: node, label: small-vm}]\n"
         "- nodeset:\n    name: x\n    alternatives:\n      - small\n"
         "      - nodes: [{name: node, label: big-vm}]\n")})})
-    [error] = layout.errors
-    assert (error.file, error.line) == ("org/app/.zuul.yaml", 3)
-    assert "only the first of a nodeset's 'alternatives'" in error.message
+    assert layout.errors == []
+    assert len(layout.nodesets["x"].alternatives) == 2
 
 
 @pytest.mark.parametrize("nodeset, message", [
