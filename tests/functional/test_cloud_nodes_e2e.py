@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,9 +39,9 @@ from tests.fakes.moto_server import MotoServer, moto_server  # noqa: F401
 from tests.fakes.openstack import FakeOpenStack
 from tests.fakes.ssh_node import SubnetSshNode, make_subnet_node, missing_requirements
 from tests.fakes.tenant import GateTenant
-from zuulish.app import AllInOne
 from zuulish.executor.sandbox import unavailable
 from zuulish.nodepool.cloud import TAG_SYSTEM
+from zuulish.runner import free_port
 
 WHY_NOT = missing_requirements() or unavailable()
 REQUIRED = os.environ.get("ZUULISH_STATIC_NODE_TESTS") == "required"
@@ -236,32 +238,44 @@ def test_openstack_bad_flavor_and_failing_boots_end_in_node_failure(
     assert openstack.servers == {}, list(openstack.servers.values())
 
 
-def test_openstack_launcher_restarted_while_nodes_boot(
+def test_openstack_system_killed_while_a_node_boots_adopts_it(
         tmp_path: Path, database_url: str, subnet_node: SubnetSshNode,
         openstack: FakeOpenStack) -> None:
-    # servers take 3 s to boot, however often they are looked at
-    openstack.default_behaviour.build_polls = None
+    """``zuulish run`` SIGKILLed while its node boots: the next one finds the server
+    by its tags, uses it, and deletes it after the build; nothing leaks."""
+    openstack.default_behaviour.build_polls = None  # servers take 3 s, however looked at
     openstack.default_behaviour.build_seconds = 3.0
     tenant = openstack_tenant(tmp_path, database_url, openstack, subnet_node,
                               project_files("gpu-vgpu", "plain", gpu_jobs=False))
-    tenant.start()
+    config = tmp_path / "zuulish.yaml"
+    config.write_text(config.read_text().replace("127.0.0.1:9", f"127.0.0.1:{free_port()}"))
+    log = tmp_path / "server.log"
+    server = start_server(config, log)
     try:
         number = tenant.push("org/app", {"README": "y\n"}, "A change")
         wait(lambda: any(s.status == "BUILD" for s in list(openstack.servers.values())),
              60, "a server booting")
-        tenant.stop()
-        tenant.aio = AllInOne(tenant.config)  # the same store and state directory
-        tenant.start()
+        os.killpg(server.pid, signal.SIGKILL)  # no chance to clean up
+        server.wait(10)
+        server = start_server(config, log)
         report = tenant.wait_reported(number, "check", timeout=180)
         builds = outcomes(tenant)
         wait_nodes_deleted(tenant)
+        wait(lambda: not openstack.servers, 30, "the cloud's servers to be deleted")
     finally:
-        tenant.stop()
-    assert report.result == "SUCCESS", {j: (b.result, b.message, b.output[-2000:])
-                                        for j, b in builds.items()}
-    assert openstack.servers == {}, list(openstack.servers.values())
-    # the server booting at the restart was adopted, not booted twice
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
+    assert report.result == "SUCCESS", ({j: (b.result, b.message, b.output[-2000:])
+                                         for j, b in builds.items()}, log.read_text()[-3000:])
+    assert builds["plain"].labels == ["plain"]
+    # the server booting at the kill was adopted, not booted twice
     assert len(openstack.deleted_servers) == 1, [s.name for s in openstack.deleted_servers]
+
+
+def start_server(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "zuulish.cli", "-c", str(config), "run"],
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 # ----------------------------------------------------------------------- EC2 (moto)
