@@ -17,7 +17,16 @@ subnet with it). So every server of a test is the same machine: one host key
 therefore run one at a time there (``executor.workers: 1``), so that two jobs'
 workspaces, pushed to the same ``~/src``, do not meet. Podman nodes are real
 containers, one per node; a GPU is a host device passed in (``/dev/null`` as
-``/dev/nvidia0``), which the fake ``nvidia-smi`` looks for.
+``/dev/nvidia0``), which the fake ``nvidia-smi`` looks for. Their SSH ports are
+published on podman's bridge gateway, not on 127.0.0.1: an untrusted playbook
+runs in the executor's default sandbox network (pasta), which does not reach the
+host's loopback.
+
+On OpenStack also: a label whose flavor the cloud lacks (on a provider of its
+own: a missing flavor makes its whole provider unusable) and a label whose
+servers always go to ERROR end in NODE_FAILURE with the cloud's reason while a
+job of the same change passes; and a ``zuulish run`` SIGKILLed while its node
+boots is started again, adopts the server and runs the job.
 """
 
 from __future__ import annotations
