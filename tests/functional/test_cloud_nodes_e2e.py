@@ -409,12 +409,20 @@ def podman_containers(system: str) -> list[str]:
 
 @pytest.fixture
 def podman_image() -> str:
+    """The local node image (skipped, or failed under ZUULISH_PODMAN_TESTS=required,
+    where podman cannot run)."""
     from tests.fakes.podman_image import missing_requirements as podman_missing
-    from zuulish.nodepool.podman_image import DEFAULT_NAME, ensure_image
+    from tests.fakes.podman_image import skip_or_fail
+    from zuulish.nodepool.podman_image import DEFAULT_NAME, ImageBuildError, ensure_image
 
-    if shutil.which("podman") is None or podman_missing():
-        pytest.skip(f"podman nodes cannot run here: {podman_missing()}")
-    return ensure_image(DEFAULT_NAME).name
+    missing = "podman is not installed" if shutil.which("podman") is None else podman_missing()
+    if missing:
+        skip_or_fail(f"podman nodes cannot run here: {missing}")
+    try:
+        return ensure_image(DEFAULT_NAME).name
+    except ImageBuildError as error:
+        skip_or_fail(f"the podman node image cannot be built: {error}")
+        raise
 
 
 def test_podman_gpu_and_plain_jobs_run_on_their_labels(
