@@ -85,6 +85,7 @@ class SshNode:
     home: Path
     host_key: str  # "TYPE BASE64"
     hidden: tuple[Path, ...] = ()  # the executor's directories, empty on the node
+    listen: str | None = None  # sshd's ListenAddress (default: ``address``)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -111,7 +112,7 @@ class SshNode:
         d = self.directory
         (d / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
         (d / "sshd_config").write_text(
-            f"ListenAddress {self.address}\nPort 22\nHostKey {d / 'host_key'}\n"
+            f"ListenAddress {self.listen or self.address}\nPort 22\nHostKey {d / 'host_key'}\n"
             f"AuthorizedKeysFile {d / 'authorized_keys'}\nPidFile {d / 'sshd.pid'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
@@ -156,9 +157,11 @@ class SshNodes:
     ``hidden``: the executor's directories (its state directory), which every node
     sees empty."""
 
-    def __init__(self, directory: Path, count: int = 1, hidden: Sequence[Path] = ()):
+    def __init__(self, directory: Path, count: int = 1, hidden: Sequence[Path] = (),
+                 listen: str | None = None):
         self.directory = directory
         self.hidden = tuple(hidden)
+        self.listen = listen
         directory.mkdir(parents=True, exist_ok=True)
         self.key = directory / "executor_key"
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key))
@@ -181,7 +184,7 @@ class SshNodes:
             _run("ip", "netns", "add", netns)
             node = SshNode(i, d, netns, node_ip, d / "home",
                            " ".join((d / "host_key.pub").read_text().split()[:2]),
-                           self.hidden)
+                           self.hidden, self.listen)
             self.nodes.append(node)  # torn down by close() from here on
             _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if)
             _run("ip", "link", "set", node_if, "netns", netns)
@@ -203,6 +206,57 @@ class SshNodes:
             node.stop()
             subprocess.run(["ip", "netns", "del", node.netns], capture_output=True)
         self.nodes = []
+
+
+class SubnetSshNode:
+    """One sshd in a network namespace that answers for a whole /24 (10.214.X.0/24):
+    "AnyIP" in the namespace (``ip route add local 10.214.X.0/24 dev lo``, sshd on
+    0.0.0.0) and, on the host, a route to that /24 through the namespace's veth.
+    A fake cloud that hands out addresses in ``cidr`` makes servers that SSH
+    reaches, all of them this one machine (one host key, one home directory)."""
+
+    def __init__(self, directory: Path, hidden: Sequence[Path] = ()):
+        self.hosts = SshNodes(directory, 1, hidden, listen="0.0.0.0")
+        self.node = self.hosts.nodes[0]
+        self.key = self.hosts.key
+        self.cidr = ""
+        try:
+            with open(_SUBNET_LOCK, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                routes = subprocess.run(["ip", "-4", "route"], capture_output=True,
+                                        text=True).stdout
+                free = next((n for n in range(20, 250) if f"10.214.{n}.0/24" not in routes),
+                            None)
+                if free is None:
+                    raise RuntimeError("no free 10.214.X.0/24 subnet for test nodes")
+                cidr = f"10.214.{free}.0/24"
+                _run("ip", "netns", "exec", self.node.netns, "ip", "route", "add", "local",
+                     cidr, "dev", "lo")
+                _run("ip", "route", "add", cidr, "via", self.node.address)
+                self.cidr = cidr
+        except Exception:
+            self.close()
+            raise
+
+    def address(self, host: int) -> str:
+        """The address of host number ``host`` in the subnet."""
+        return self.cidr.split("/")[0].rsplit(".", 1)[0] + f".{host}"
+
+    def close(self) -> None:
+        if self.cidr:
+            subprocess.run(["ip", "route", "del", self.cidr], capture_output=True)
+            self.cidr = ""
+        self.hosts.close()
+
+
+def make_subnet_node(why_not: str | None, directory: Path,
+                     hidden: Sequence[Path] = ()) -> SubnetSshNode:
+    """A ``SubnetSshNode`` for a test, or the test fails saying why it cannot be made."""
+    import pytest
+
+    if why_not is not None:
+        pytest.fail(f"static nodes are required here but cannot be made: {why_not}")
+    return SubnetSshNode(directory, hidden)
 
 
 def static_node_marks(why_not: str | None) -> list[Any]:

@@ -54,9 +54,11 @@ class GateTenant:
                  providers: list[dict[str, Any]] | None = None,
                  private_key: Path | None = None,
                  config_files: dict[str, str] | None = None,
-                 executor_options: dict[str, Any] | None = None):
+                 executor_options: dict[str, Any] | None = None,
+                 connections: dict[str, dict[str, Any]] | None = None):
         """``config_files`` are added to the config project ``zuul-config`` (its
-        trusted playbooks, say); ``executor_options`` to ``zuulish.yaml``'s ``executor``."""
+        trusted playbooks, say); ``executor_options`` to ``zuulish.yaml``'s ``executor``;
+        ``connections`` to its ``connections`` (beside the forge: node clouds, say)."""
         self.tmp = tmp
         executor: dict[str, Any] = dict(executor_options or {})
         if executor_workers:
@@ -71,8 +73,9 @@ class GateTenant:
         (tmp / "zuulish.yaml").write_text(
             f"state_dir: state\ndatabase: {database_url}\ntenant_file: main.yaml\n"
             "web: {listen: '127.0.0.1:9', url: 'http://zuulish.test'}\n"
-            "connections: {forge: {driver: git}}\n"
-            f"scheduler: {{poll_interval: {poll_interval}}}\n"
+            + yaml.safe_dump({"connections": {"forge": {"driver": "git"},
+                                              **(connections or {})}})
+            + f"scheduler: {{poll_interval: {poll_interval}}}\n"
             + (yaml.safe_dump({"executor": executor}) if executor else "")
             + (yaml.safe_dump({"nodepool": {"providers": providers}}) if providers else ""))
         self.config = load_server_config(tmp / "zuulish.yaml")

@@ -78,9 +78,18 @@ class Calls(InlineCalls):
     def _call(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> None:
         done = _run(key, fn)
         with self._lock:
-            self._busy.discard(key)
             self._done.put(done)
         self._wake()
+
+    def finished(self) -> list[Done]:
+        """The calls that ended; each key stays busy until its result is taken
+        here, so that a call is not made again before the launcher has applied
+        what the last one did (a second server for one node)."""
+        with self._lock:
+            items = super().finished()
+            for done in items:
+                self._busy.discard(done.key)
+        return items
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -305,6 +305,9 @@ class Launcher:
         names = [n for n in self.clouds.for_tenant(req.tenant)
                  if self._offers_all(clouds[n], labels)]
         if not names:
+            if any(gpu_want(w) for w in labels) and any(
+                    n not in self._looked for n in self.clouds.for_tenant(req.tenant)):
+                return 0  # offers' GPUs are known once their clouds were read: soon
             return self._no_provider(s, req, labels)
         usable = [n for n in names if n not in self._broken]
         if not usable:

@@ -503,3 +503,47 @@ def test_quota_exhausted_mid_boot_hands_the_request_to_the_next_provider(
     world.until(lambda: world.state(req) == "fulfilled")
     assert [n.provider for n in world.nodes() if n.state == "in-use"] == ["second"]
     world.until(lambda: not first.alive())
+
+
+class HeldRefresh(InlineCalls):
+    """Inline calls, but the providers' refreshes wait until ``release``: the cloud
+    answers the first read late, as a real one may."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[tuple, Callable[[], object]]] = []
+
+    def submit(self, key: tuple, fn: Callable[[], object]) -> None:
+        if key[0] == "refresh" and self.held is not None:
+            self.held.append((key, fn))
+            self._busy.add(key)
+            return
+        super().submit(key, fn)
+
+    def release(self) -> None:
+        held, self.held = self.held, None  # type: ignore[assignment]
+        for key, fn in held:
+            self._busy.discard(key)
+            super().submit(key, fn)
+
+
+class GpusKnownAfterRefresh(MemoryCloud):
+    """Its label's GPUs are known once the cloud was read (as flavors' are)."""
+
+    def refresh(self) -> None:
+        super().refresh()
+        self.offers = {"gpu": LabelOffer("gpu", Resources(instances=1, gpus=1), "A10")}
+
+
+def test_a_gpu_request_waits_for_the_clouds_to_be_read_before_it_is_declined(
+        store: Store) -> None:
+    cloud = GpusKnownAfterRefresh(name="late", labels={"gpu": LabelOffer("gpu")})
+    world = World(store, cloud)
+    calls = HeldRefresh()
+    world.launcher.calls = calls
+    req = world.request([{"gpus": 1, "gpu-model": None}])
+    world.run(3)
+    assert world.state(req) == "requested", world.request_row(req).error
+    calls.release()
+    world.until(lambda: world.state(req) == "fulfilled")
+    assert [n.label for n in world.nodes()] == ["gpu"]
