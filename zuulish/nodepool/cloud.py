@@ -81,13 +81,16 @@ class LabelOffer:
     """A label as one provider makes it: what one node costs there, the GPU model
     (None: no GPU), and how many ready nodes to keep warm (``min-ready``).
     ``baremetal`` names the bare metal resource class a node is (OpenStack Ironic's
-    ``CUSTOM_BAREMETAL_GPU``; None: a virtual machine or not known)."""
+    ``CUSTOM_BAREMETAL_GPU``; None: a virtual machine or not known). ``error`` says
+    why the label cannot be booted there (its flavor or image does not exist in the
+    cloud: ``refresh`` found out), while the provider's other labels can."""
 
     label: str
     resources: Resources = Resources(instances=1)
     gpu_model: str | None = None
     min_ready: int = 0
     baremetal: str | None = None
+    error: str | None = None
 
 
 class CloudProvider(Protocol):
@@ -103,7 +106,8 @@ class CloudProvider(Protocol):
 
     def refresh(self) -> None:
         """Look up what the configuration names in the cloud (flavors, images,
-        instance types) and fill in ``offers``' resources and GPU models from them.
+        instance types) and fill in ``offers``' resources and GPU models from them
+        (an offer whose flavor or image is missing gets its ``error``).
         Called by the launcher outside its transactions, before the provider's first
         use and now and then after; until it succeeds, each offer costs only one
         instance. Raises ProviderError (``PERMANENT``, naming it, when a flavor or

@@ -58,7 +58,7 @@ from zuulish.nodepool.leaks import NodeRecord, plan_sweep
 from zuulish.nodepool.provider import LaunchedNode, Provider
 from zuulish.nodepool.resources import Limits, Resources
 from zuulish.nodepool.ssh_check import check_ssh
-from zuulish.nodepool.wants import Want, describe_all, gpu_want, resolve
+from zuulish.nodepool.wants import Want, describe_all, gpu_want, label_errors, resolve
 from zuulish.store import NodeRequestRow, NodeRow, SettingRow, Store
 from zuulish.store import notify as channels
 
@@ -309,9 +309,11 @@ class Launcher:
                     n not in self._looked for n in self.clouds.for_tenant(req.tenant)):
                 return 0  # offers' GPUs are known once their clouds were read: soon
             return self._no_provider(s, req, labels)
-        usable = [n for n in names if n not in self._broken]
+        problems = {n: self._broken.get(n) or "; ".join(label_errors(
+            clouds[n].offers, resolve(clouds[n].offers, labels) or [])) for n in names}
+        usable = [n for n in names if not problems[n]]
         if not usable:
-            reasons = "; ".join(f"{n}: {self._broken[n]}" for n in names)
+            reasons = "; ".join(f"{n}: {problems[n]}" for n in names)
             return self._give_up(s, req, f"no provider can serve "
                                          f"{describe_all(labels)}: {reasons}")
         tried = set(req.tried or ())
@@ -481,6 +483,8 @@ class Launcher:
                 if name in self._broken:
                     continue
                 for label, offer in provider.offers.items():
+                    if offer.error:
+                        continue
                     have = spare.get((name, label), [])
                     if len(have) < offer.min_ready and waiting is None:
                         usage = usage or load_usage(s, set())

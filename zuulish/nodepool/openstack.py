@@ -55,7 +55,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from zuulish.nodepool import openstack_config as cfg
@@ -270,37 +270,50 @@ class OpenStackProvider:
         resolved: dict[str, _Resolved] = {}
         offers: dict[str, LabelOffer] = {}
         for name, plan in self.plans.items():
-            flavor = by_id.get(plan.flavor) or by_name.get(plan.flavor)
-            if flavor is None:
-                raise ProviderError(f"provider {self.name!r}, label {name!r}: flavor "
-                                    f"{plan.flavor!r} does not exist in the cloud",
-                                    ErrorKind.PERMANENT)
-            key = ("id", plan.image_id) if plan.image_id else ("name", plan.image_name or "")
-            if key not in images:
-                images[key] = self._image(name, *key)
-            for net in plan.networks:
-                if net not in cloud.networks:
-                    raise ProviderError(f"provider {self.name!r}, label {name!r}: network "
-                                        f"{net!r} does not exist in the cloud",
-                                        ErrorKind.PERMANENT)
             try:
-                hw = hardware(flavor.extra_specs or {}, gpus=plan.gpus,
-                              gpu_model=plan.gpu_model)
-            except BadExtraSpec as exc:
-                raise ProviderError(f"provider {self.name!r}, label {name!r}: flavor "
-                                    f"{flavor.name!r}: {exc}", ErrorKind.PERMANENT) from None
-            if plan.boot_from_volume and not (plan.volume_size or flavor.disk):
-                raise ProviderError(f"provider {self.name!r}, label {name!r}: "
-                                    "boot-from-volume needs 'volume-size' (flavor "
-                                    f"{flavor.name!r} has no disk)", ErrorKind.PERMANENT)
-            resources = Resources(instances=1, cores=int(flavor.vcpus or 0),
-                                  ram_mb=int(flavor.ram or 0), gpus=hw.gpus)
-            resolved[name] = _Resolved(flavor.id, images[key], int(flavor.disk or 0),
-                                       resources, hw.gpu_model, hw.baremetal)
-            offers[name] = LabelOffer(name, resources, hw.gpu_model,
-                                      self.offers[name].min_ready, hw.baremetal)
+                resolved[name], offers[name] = self._resolve_label(
+                    name, plan, by_id, by_name, cloud, images)
+            except ProviderError as exc:
+                if exc.kind != ErrorKind.PERMANENT:
+                    raise
+                offers[name] = replace(self.offers[name], error=str(exc))
         self._resolved = resolved
         self.offers = offers
+
+    def _resolve_label(self, name: str, plan: Any, by_id: dict[str, Any],
+                       by_name: dict[str, Any], cloud: Any,
+                       images: dict[tuple[str, str], str]) -> tuple[_Resolved, LabelOffer]:
+        """What the cloud has for one label; ProviderError (PERMANENT) naming what
+        it lacks."""
+        flavor = by_id.get(plan.flavor) or by_name.get(plan.flavor)
+        if flavor is None:
+            raise ProviderError(f"provider {self.name!r}, label {name!r}: flavor "
+                                f"{plan.flavor!r} does not exist in the cloud",
+                                ErrorKind.PERMANENT)
+        key = ("id", plan.image_id) if plan.image_id else ("name", plan.image_name or "")
+        if key not in images:
+            images[key] = self._image(name, *key)
+        for net in plan.networks:
+            if net not in cloud.networks:
+                raise ProviderError(f"provider {self.name!r}, label {name!r}: network "
+                                    f"{net!r} does not exist in the cloud",
+                                    ErrorKind.PERMANENT)
+        try:
+            hw = hardware(flavor.extra_specs or {}, gpus=plan.gpus,
+                          gpu_model=plan.gpu_model)
+        except BadExtraSpec as exc:
+            raise ProviderError(f"provider {self.name!r}, label {name!r}: flavor "
+                                f"{flavor.name!r}: {exc}", ErrorKind.PERMANENT) from None
+        if plan.boot_from_volume and not (plan.volume_size or flavor.disk):
+            raise ProviderError(f"provider {self.name!r}, label {name!r}: "
+                                "boot-from-volume needs 'volume-size' (flavor "
+                                f"{flavor.name!r} has no disk)", ErrorKind.PERMANENT)
+        resources = Resources(instances=1, cores=int(flavor.vcpus or 0),
+                              ram_mb=int(flavor.ram or 0), gpus=hw.gpus)
+        return (_Resolved(flavor.id, images[key], int(flavor.disk or 0), resources,
+                          hw.gpu_model, hw.baremetal),
+                LabelOffer(name, resources, hw.gpu_model, self.offers[name].min_ready,
+                           hw.baremetal))
 
     def _image(self, label: str, by: str, value: str) -> str:
         conn = self.conn
@@ -331,6 +344,9 @@ class OpenStackProvider:
             with self._refresh_lock:  # threads creating at once: one refresh
                 if label not in self._resolved:
                     self.refresh()
+        if label not in self._resolved:
+            raise ProviderError(self.offers[label].error or f"label {label!r} cannot be "
+                                "booted here", ErrorKind.PERMANENT)
         return self._resolved[label]
 
     # -- the interface -----------------------------------------------------------------------

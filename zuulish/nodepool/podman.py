@@ -1,7 +1,8 @@
 """Nodes that are podman containers on this host, reached over SSH.
 
 Each node is a fresh container of a local image (never pulled: ``--pull never``)
-that runs sshd; its port 22 is published on ``host`` (127.0.0.1 by default) at a
+that runs sshd; its port 22 is published on ``host`` (by default the host's address on
+the nodes' bridge network, which builds' sandboxes reach) at a
 port podman picks, on podman's own network (never the host's). The configured
 public key reaches the container in ``$ZUULISH_AUTHORIZED_KEYS`` and the image's
 start command authorizes it for ``$ZUULISH_USER`` (the image's ``username``); the
@@ -13,7 +14,8 @@ Containers carry the caller's tags (and the label's ``tags``) as podman labels;
 
 Options. Connection (zuulish.yaml): ``podman`` (binary), ``public-key`` (the
 ``.pub`` to authorize; default ``~/.ssh/id_ed25519.pub``, the public half of the
-executor's usual key), ``host`` (publish address, 127.0.0.1), ``quota``
+executor's usual key), ``host`` (publish address; ``auto``: the bridge's gateway),
+``quota``
 (``{instances, cores, ram, gpus}`` this host holds; none by default),
 ``gpu-devices`` (the host's CDI device names, handed out to GPU nodes one each),
 ``command-timeout`` (s, 60), and the host settings below. Image entry:
@@ -42,6 +44,7 @@ for the process's later providers with the same connection.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -67,6 +70,8 @@ from zuulish.nodepool.cloud import (
 from zuulish.nodepool.drivers import CloudDriver
 from zuulish.nodepool.podman_image import HOST_KEY_LINE, HOST_KEYS_DONE, RECIPE_LABEL
 from zuulish.nodepool.resources import LIMIT_KEYS, Limits, Resources
+
+log = logging.getLogger(__name__)
 
 CONNECTION_KEYS = frozenset({"podman", "runtime", "cgroup-manager", "ulimits", "network",
                              "host", "public-key", "quota", "gpu-devices",
@@ -335,7 +340,26 @@ class PodmanProvider:
                     with _PROBED_LOCK:
                         _PROBED[key] = found
                 self._settings = found
+                if self.host == "auto":
+                    self.host = self._gateway(found)
             return self._settings
+
+    def _gateway(self, settings: HostSettings) -> str:
+        """The host's address on the nodes' bridge network (``host: auto``): builds'
+        sandboxes have networks of their own and do not reach the host's
+        127.0.0.1, but reach this address as they reach any machine. 127.0.0.1 (and
+        a warning) where the network has no gateway (slirp4netns, pasta)."""
+        network = settings.network or "podman"
+        found = self.podman(settings, "network", "inspect", network, "--format",
+                            "{{range .Subnets}}{{.Gateway}}{{end}}", check=False)
+        gateway = found.stdout.strip().split()[0] if found.stdout.strip() else ""
+        if found.returncode != 0 or not gateway:
+            log.warning("provider %s: podman network %r has no gateway address; node SSH "
+                        "ports are published on 127.0.0.1, which untrusted playbooks' "
+                        "sandboxes cannot reach (set the connection's host)", self.name,
+                        network)
+            return "127.0.0.1"
+        return gateway
 
     def _probe(self, image: str) -> HostSettings:
         settings = self.configured
@@ -378,7 +402,9 @@ class PodmanProvider:
         runtime's create step, no process started); else podman's error."""
         name = f"zuulish-probe-{uuid.uuid4().hex[:12]}"
         create = self.podman(settings, "create", "--pull", "never", "--name", name,
-                             "--publish", f"{self.host}::22", *settings.run_args(),
+                             "--publish",  # (the trial publishes on loopback: it never starts)
+                             f"{'127.0.0.1' if self.host == 'auto' else self.host}::22",
+                             *settings.run_args(),
                              image, check=False)
         try:
             if create.returncode != 0:
@@ -585,7 +611,7 @@ def make(spec: ProviderSpec, system_id: str) -> PodmanProvider:
                              f"connection lists {len(gpu_devices)} gpu-devices "
                              "(CDI names such as nvidia.com/gpu=0)")
     quota = connection.get("quota")
-    host = connection.get("host", "127.0.0.1")
+    host = connection.get("host", "auto")
     if not isinstance(host, str) or not host or host in ("0.0.0.0", "::"):
         raise _permanent(f"{where}: connection host must be the address SSH reaches "
                          f"the nodes at, not {host!r}")

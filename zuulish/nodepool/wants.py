@@ -49,7 +49,8 @@ def resolve(offers: Mapping[str, LabelOffer], wants: Iterable[Want]) -> list[str
             continue
         count = int(want.get("gpus") or 0)
         model = str(want.get("gpu-model") or "").lower()
-        fits = [o for o in offers.values() if o.resources.gpus >= count > 0 and
+        fits = [o for o in offers.values() if o.error is None and
+                o.resources.gpus >= count > 0 and
                 (not model or model in (o.gpu_model or "").lower())]
         if not fits:
             return None
@@ -57,3 +58,9 @@ def resolve(offers: Mapping[str, LabelOffer], wants: Iterable[Want]) -> list[str
                                         o.resources.ram_mb, o.label))
         labels.append(best.label)
     return labels
+
+
+def label_errors(offers: Mapping[str, LabelOffer], labels: Iterable[str]) -> list[str]:
+    """Why some of ``labels`` cannot be booted by the provider of ``offers``."""
+    return [offers[label].error or "" for label in labels
+            if label in offers and offers[label].error]

@@ -547,3 +547,21 @@ def test_a_gpu_request_waits_for_the_clouds_to_be_read_before_it_is_declined(
     calls.release()
     world.until(lambda: world.state(req) == "fulfilled")
     assert [n.label for n in world.nodes()] == ["gpu"]
+
+
+def test_a_label_the_cloud_lacks_fails_while_the_providers_others_are_served(
+        store: Store) -> None:
+    from dataclasses import replace
+
+    cloud = small()
+    cloud.offers["gpu"] = LabelOffer("gpu", Resources(instances=1, gpus=1), "A100",
+                                     error="provider 'memory', label 'gpu': flavor "
+                                           "'g1.a100' does not exist in the cloud")
+    cloud.offers["small"] = replace(cloud.offers["small"])
+    world = World(store, cloud)
+    bad = world.request(["gpu"])
+    good = world.request(["small"])
+    world.until(lambda: world.state(bad) == "failed" and world.state(good) == "fulfilled")
+    assert "flavor 'g1.a100' does not exist in the cloud" in (
+        world.request_row(bad).error or "")
+    assert [c for c in cloud.calls if c == ("create", "gpu")] == []
