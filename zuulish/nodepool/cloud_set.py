@@ -20,9 +20,19 @@ class CloudSet:
                  tenants: Mapping[str, Sequence[str]] | None = None):
         self._providers = {p.name: p for p in providers}
         self._tenants = {t: list(names) for t, names in (tenants or {}).items()}
+        self._retired: dict[str, CloudProvider] = {}
 
     def providers(self) -> Mapping[str, CloudProvider]:
         return self._providers
+
+    def retired(self) -> Mapping[str, CloudProvider]:
+        """Providers that left the configuration and may still hold nodes: the
+        launcher deletes those, and boots nothing there."""
+        return self._retired
+
+    def retire(self, name: str) -> None:
+        """Take provider ``name`` out of the configuration."""
+        self._retired[name] = self._providers.pop(name)
 
     def for_tenant(self, tenant: str | None) -> list[str]:
         if tenant is None or tenant not in self._tenants:
@@ -57,6 +67,9 @@ class LayoutClouds(CloudSet):
         self._update()
         return super().for_tenant(tenant)
 
+    def retired(self) -> Mapping[str, CloudProvider]:
+        return dict(self._retired)
+
     def _update(self) -> None:
         wanted: dict[str, ProviderSpec] = {}
         tenants: dict[str, list[str]] = {}
@@ -86,6 +99,9 @@ class LayoutClouds(CloudSet):
             self._built[name] = (spec, provider)
             providers[name] = provider
         for name in set(self._built) - set(wanted):
-            del self._built[name]  # gone from every layout: its nodes are cleaned up
+            # gone from every layout: kept to delete its nodes (until zuulish stops)
+            self._retired[name] = self._built.pop(name)[1]
+        for name in providers:
+            self._retired.pop(name, None)
         self._providers = providers
         self._tenants = tenants

@@ -523,7 +523,7 @@ class Launcher:
 
     def _release_used(self) -> int:
         """Give back pool nodes whose builds are done; start deleting cloud ones."""
-        clouds = self.clouds.providers()
+        clouds = self._all_clouds()
         now = self.clock.now()
         with self.store.session() as s:
             nodes = s.scalars(select(NodeRow).where(NodeRow.state == NodeState.USED)).all()
@@ -543,6 +543,10 @@ class Launcher:
     def _schedule_provider_calls(self) -> None:
         """Read each cloud's flavors and quota now and then; sweep for leaks at
         start and on a schedule."""
+        for name, provider in self.clouds.retired().items():
+            if self._due(("sweep", name), self.settings.sweep_seconds):
+                listed_at = self.clock.now()
+                self.calls.submit(("sweep", name, listed_at), provider.instances)
         for name, provider in self.clouds.providers().items():
             if self._due(("refresh", name), self.settings.refresh_seconds):
                 self.calls.submit(("refresh", name), lambda p=provider: _refresh(p))
@@ -551,18 +555,29 @@ class Launcher:
                 self.calls.submit(("sweep", name, listed_at), provider.instances)
 
     def _schedule_node_calls(self) -> None:
-        clouds = self.clouds.providers()
+        clouds = self._all_clouds()
         if not clouds:
             return
+        retired = self.clouds.retired()
         now = self.clock.now()
         with self.store.read() as s:
             nodes = s.scalars(select(NodeRow).where(
                 NodeRow.provider.in_(list(clouds)),
                 NodeRow.state.in_((NodeState.REQUESTED, NodeState.BUILDING,
                                    NodeState.DELETING, NodeState.FAILED)))).all()
+        nothing_to_delete = []
         for node in nodes:
             provider = clouds[node.provider]
-            if node.state == NodeState.REQUESTED and node.external_id is None:
+            if node.external_id is None and ("create", node.id) not in self._next and (
+                    node.state in (NodeState.DELETING, NodeState.FAILED)
+                    or node.provider in retired):
+                # never asked of the cloud by this launcher (one asked before a crash
+                # is found by the sweep: a deleted node's instance is a leak)
+                nothing_to_delete.append(node.id)
+            elif node.provider in retired and node.external_id and node.state in (
+                    NodeState.REQUESTED, NodeState.BUILDING):
+                self._retire(node.id)
+            elif node.state == NodeState.REQUESTED and node.external_id is None:
                 # once: a create that ended waits in calls.finished() (no longer busy)
                 # until the next _apply, and another would boot a second instance
                 if node.provider in self._swept and ("create", node.id) not in self._next:
@@ -581,6 +596,27 @@ class Launcher:
                                                 self.settings.delete_seconds):
                 self.calls.submit(("delete", node.id),
                                   lambda p=provider, n=node: _delete(p, n.external_id))
+        if nothing_to_delete:
+            with self.store.session() as s:
+                for row in s.scalars(select(NodeRow).where(
+                        NodeRow.id.in_(nothing_to_delete), NodeRow.external_id.is_(None))):
+                    row.state, row.state_at = NodeState.DELETED, now
+                    if row.request_id is not None and row.error is None:
+                        row.error = "its provider left the configuration"
+
+    def _retire(self, node_id: int) -> None:
+        """A node still booting on a provider that left the configuration: delete it
+        (its request, if any, is tried again elsewhere)."""
+        with self.store.session() as s:
+            row = s.get(NodeRow, node_id)
+            if row is not None and row.state in (NodeState.REQUESTED, NodeState.BUILDING):
+                self._boot_failed(s, row, "its provider left the configuration",
+                                  ErrorKind.PERMANENT)
+
+    def _all_clouds(self) -> Mapping[str, CloudProvider]:
+        """The configured cloud providers and those that left the configuration but
+        may still hold nodes (to be deleted; never to boot)."""
+        return {**self.clouds.retired(), **self.clouds.providers()}
 
     def _timed_out(self, node: NodeRow, provider: CloudProvider, now: float) -> bool:
         """Fail a boot past its ``launch-timeout`` or ``boot-timeout``."""
@@ -699,7 +735,7 @@ class Launcher:
         req = s.get(NodeRequestRow, request_id) if request_id is not None else None
         if req is None or req.state != RS.PENDING:
             return
-        provider = self.clouds.providers().get(node.provider)
+        provider = self._all_clouds().get(node.provider)
         attempts = provider.launch_attempts if provider is not None else 1
         if kind == ErrorKind.QUOTA:
             self._quota_until[node.provider] = now + self.settings.quota_wait_seconds
@@ -739,7 +775,7 @@ class Launcher:
             log.warning("provider %s: listing its instances failed: %s", name, done.error)
             self._next[("sweep", name)] = self.clock.now() + self.settings.poll_seconds * 10
             return False
-        provider = self.clouds.providers().get(name)
+        provider = self._all_clouds().get(name)
         if provider is None:
             return False
         records = {row.id: NodeRecord(row.id, row.state, row.external_id,

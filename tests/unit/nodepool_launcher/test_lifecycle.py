@@ -565,3 +565,21 @@ def test_a_label_the_cloud_lacks_fails_while_the_providers_others_are_served(
     assert "flavor 'g1.a100' does not exist in the cloud" in (
         world.request_row(bad).error or "")
     assert [c for c in cloud.calls if c == ("create", "gpu")] == []
+
+
+def test_nodes_of_a_provider_that_left_the_configuration_are_still_deleted(
+        store: Store) -> None:
+    old, new = small("old"), small("new")
+    old.default = Boot(looks=3)
+    world = World(store, old, new)
+    used = world.request(["small"])
+    world.until(lambda: world.state(used) == "fulfilled")
+    booting = world.request(["small"])
+    world.run(1)
+    assert {n.provider for n in world.nodes()} == {"old"}
+    world.launcher.clouds.retire("old")  # a config change removed it
+    world.until(lambda: world.state(booting) == "fulfilled")
+    assert [n.provider for n in world.nodes() if n.request_id == booting] == ["new"]
+    world.finish(used)
+    world.until(lambda: not old.alive())
+    assert [c for c in old.calls if c[0] == "create"] == [("create", "small")] * 2
