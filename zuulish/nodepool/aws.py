@@ -65,8 +65,9 @@ from zuulish.nodepool.cloud import (
     ProviderError,
     ProviderSpec,
 )
+from zuulish.nodepool.common import common_attributes
 from zuulish.nodepool.drivers import CloudDriver
-from zuulish.nodepool.resources import LIMIT_KEYS, Limits, Resources
+from zuulish.nodepool.resources import Limits, Resources
 
 log = logging.getLogger(__name__)
 
@@ -803,31 +804,11 @@ def make(spec: ProviderSpec, system_id: str) -> AwsProvider:
                                 "connection read-timeout", 30.0),
     }
     labels = {name: _label(reader, label, attributes) for name, label in spec.labels.items()}
-    limits = Limits()
-    resource_limits = attributes.get("resource-limits") or {}
-    if not isinstance(resource_limits, dict) or not set(resource_limits) <= set(LIMIT_KEYS) \
-            or not all(isinstance(v, int) and not isinstance(v, bool)
-                       for v in resource_limits.values()):
-        raise reader.error(f"resource-limits must map some of {', '.join(LIMIT_KEYS)} to "
-                           "whole numbers")
-    limits = Limits.from_config(resource_limits)
-    max_servers = attributes.get("max-servers")
-    if max_servers is not None:
-        if isinstance(max_servers, bool) or not isinstance(max_servers, int):
-            raise reader.error(f"max-servers must be a whole number, not {max_servers!r}")
-        limits = limits.tightest(Limits(instances=max_servers))
-    attempts = attributes.get("launch-attempts", 3)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise reader.error(f"launch-attempts must be 1 or more, not {attempts!r}")
-    checking = attributes.get("host-key-checking", True)
-    if not isinstance(checking, bool):
-        raise reader.error(f"host-key-checking must be true or false, not {checking!r}")
+    common = common_attributes(attributes)  # checked by the config loader
     return AwsProvider(
-        spec, system_id, labels, session_args, client_args, limits,
-        launch_timeout=_number(reader, attributes.get("launch-timeout"), "launch-timeout",
-                               600.0),
-        boot_timeout=_number(reader, attributes.get("boot-timeout"), "boot-timeout", 120.0),
-        launch_attempts=attempts, host_key_checking=checking)
+        spec, system_id, labels, session_args, client_args, common.limits,
+        launch_timeout=common.launch_timeout, boot_timeout=common.boot_timeout,
+        launch_attempts=common.launch_attempts, host_key_checking=common.host_key_checking)
 
 
 DRIVER = CloudDriver(

@@ -5,13 +5,13 @@ and the key, at the provider's file and line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from zuulish.errors import ConfigError
 from zuulish.nodepool.cloud import LabelSpec, ProviderSpec
-from zuulish.nodepool.resources import LIMIT_KEYS, Limits
+from zuulish.nodepool.common import common_attributes
+from zuulish.nodepool.resources import Limits
 
 DEFAULT_API_TIMEOUT = 60.0
 ADDRESS_KINDS = ("public-ipv4", "private-ipv4", "public-ipv6", "private-ipv6")
@@ -69,27 +69,6 @@ def names(spec: ProviderSpec, key: str, value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
         return list(value)
     raise config_error(spec, f"{key!r} must be a name or a list of names, not {value!r}")
-
-
-def limits(spec: ProviderSpec) -> Limits:
-    raw = spec.attributes.get("resource-limits") or {}
-    if not isinstance(raw, Mapping):
-        raise config_error(spec, "'resource-limits' must be a mapping")
-    for key, value in raw.items():
-        if key not in LIMIT_KEYS:
-            raise config_error(spec, f"'resource-limits' has no {key!r}; known: "
-                                     f"{', '.join(LIMIT_KEYS)}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise config_error(spec, f"'resource-limits.{key}' must be a whole number, "
-                                     f"not {value!r}")
-    found = Limits.from_config(raw)
-    max_servers = spec.attributes.get("max-servers")
-    if max_servers is not None:
-        if isinstance(max_servers, bool) or not isinstance(max_servers, int) or max_servers < 0:
-            raise config_error(spec, f"'max-servers' must be a whole number, not "
-                                     f"{max_servers!r}")
-        found = found.tightest(Limits(instances=max_servers))
-    return found
 
 
 def node_option(spec: ProviderSpec, label: LabelSpec, key: str, default: Any = None) -> Any:
@@ -248,14 +227,11 @@ def settings(spec: ProviderSpec) -> Settings:
     network = a.get("floating-network")
     if network is not None and not isinstance(network, str):
         raise config_error(spec, "'floating-network' must be a network's name or id")
+    common = common_attributes(a)  # checked by the config loader
     return Settings(
-        launch_timeout=float(number(spec, "launch-timeout", a.get("launch-timeout"), 600)),
-        boot_timeout=float(number(spec, "boot-timeout", a.get("boot-timeout"), 120)),
-        launch_attempts=number(spec, "launch-attempts", a.get("launch-attempts"), 3,
-                               integer=True),
-        host_key_checking=boolean(spec, "host-key-checking", a.get("host-key-checking"),
-                                  True),
-        limits=limits(spec),
+        launch_timeout=common.launch_timeout, boot_timeout=common.boot_timeout,
+        launch_attempts=common.launch_attempts, host_key_checking=common.host_key_checking,
+        limits=common.limits,
         floating_ip_cleanup=boolean(spec, "floating-ip-cleanup",
                                     a.get("floating-ip-cleanup"), False),
         floating_network=network)

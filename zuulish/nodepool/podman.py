@@ -67,6 +67,7 @@ from zuulish.nodepool.cloud import (
     ProviderError,
     ProviderSpec,
 )
+from zuulish.nodepool.common import common_attributes
 from zuulish.nodepool.drivers import CloudDriver
 from zuulish.nodepool.podman_image import HOST_KEY_LINE, HOST_KEYS_DONE, RECIPE_LABEL
 from zuulish.nodepool.resources import LIMIT_KEYS, Limits, Resources
@@ -615,12 +616,13 @@ def make(spec: ProviderSpec, system_id: str) -> PodmanProvider:
     if not isinstance(host, str) or not host or host in ("0.0.0.0", "::"):
         raise _permanent(f"{where}: connection host must be the address SSH reaches "
                          f"the nodes at, not {host!r}")
+    common = common_attributes(attributes)  # checked by the config loader
     return PodmanProvider(
         name=spec.name, system_id=system_id, plans=plans,
         offers={name: LabelOffer(name, plan.resources(), plan.gpu_model,
                                  spec.labels[name].min_ready)
                 for name, plan in plans.items()},
-        limits=_limits(attributes, where),
+        limits=common.limits,
         podman=Podman(str(connection.get("podman", "podman")),
                       _float(connection, "command-timeout", 60.0, where)),
         configured=_configured_settings(connection, where),
@@ -629,11 +631,8 @@ def make(spec: ProviderSpec, system_id: str) -> PodmanProvider:
         cloud_quota=_limits({"resource-limits": quota}, f"{where}: connection quota")
         if quota is not None else Limits(),
         gpu_devices=gpu_devices,
-        launch_timeout=_float(attributes, "launch-timeout", 600.0, where),
-        boot_timeout=_float(attributes, "boot-timeout", 120.0, where),
-        launch_attempts=int(_number(attributes.get("launch-attempts", 3),
-                                    f"{where}: launch-attempts")),
-        host_key_checking=bool(attributes.get("host-key-checking", True)))
+        launch_timeout=common.launch_timeout, boot_timeout=common.boot_timeout,
+        launch_attempts=common.launch_attempts, host_key_checking=common.host_key_checking)
 
 
 DRIVER = CloudDriver(

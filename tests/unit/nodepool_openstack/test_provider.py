@@ -286,8 +286,6 @@ clouds:
 @pytest.mark.parametrize(("conn", "attrs", "labels", "message"), [
     ({"driver": "openstack"}, {}, None, "needs 'cloud'"),
     ({"driver": "openstack", "cloud": "x", "colud": "y"}, {}, None, "no option 'colud'"),
-    (None, {"launch-timeout": -1}, None, "'launch-timeout' must be a number above 0"),
-    (None, {"resource-limits": {"gpu": 1}}, None, "'resource-limits' has no 'gpu'"),
     (None, {"floating-ip": "sometimes"}, None, "'floating-ip' must be true, false or auto"),
     (None, {"address-preference": ["public"]}, None, "'address-preference' has 'public'"),
     (None, {}, [label(image={"name": "a", "image-id": "1", "image-name": "b"})],

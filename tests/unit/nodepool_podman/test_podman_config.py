@@ -38,7 +38,6 @@ def test_limits_and_quota_come_from_configuration(ssh_key: Path) -> None:
     ({"label_attrs": {"gpus": 2}}, "gpus 2, but the connection lists 0 gpu-devices"),
     ({"flavor": {"name": "x", "cpus": "two"}}, "flavor cpus must be a non-negative number"),
     ({"image_attrs": {"username": "Bad User"}}, "is not a user name"),
-    ({"attributes": {"resource-limits": {"disks": 1}}}, "resource-limits takes"),
 ])
 def test_bad_configuration_is_refused_naming_the_key(ssh_key: Path, change: dict,
                                                      complaint: str) -> None:
