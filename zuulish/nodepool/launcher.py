@@ -115,6 +115,8 @@ class Launcher:
         self._quota_until: dict[str, float] = {}      # provider -> left alone until
         self._idle_since: dict[int, float] = {}
         self._looked: set[str] = set()  # providers whose cloud was read (or tried) once
+        self._built: dict[str, CloudProvider] = {}  # the provider object last read
+        self._ready_backoff: dict[tuple[str, str], float] = {}  # min-ready boots paused
         self._adopted = False  # pool providers told of the nodes they handed out before
 
     @property
@@ -483,8 +485,8 @@ class Launcher:
                 if name in self._broken:
                     continue
                 for label, offer in provider.offers.items():
-                    if offer.error:
-                        continue
+                    if offer.error or self._ready_backoff.get((name, label), 0.0) > now:
+                        continue  # (a warm boot failed: not again at once)
                     have = spare.get((name, label), [])
                     if len(have) < offer.min_ready and waiting is None:
                         usage = usage or load_usage(s, set())
@@ -548,6 +550,11 @@ class Launcher:
                 listed_at = self.clock.now()
                 self.calls.submit(("sweep", name, listed_at), provider.instances)
         for name, provider in self.clouds.providers().items():
+            if self._built.get(name) is not provider:  # new, or rebuilt by a config change
+                self._built[name] = provider
+                self._next.pop(("refresh", name), None)
+                self._looked.discard(name)
+                self._broken.pop(name, None)
             if self._due(("refresh", name), self.settings.refresh_seconds):
                 self.calls.submit(("refresh", name), lambda p=provider: _refresh(p))
             if self._due(("sweep", name), self.settings.sweep_seconds):
@@ -733,6 +740,9 @@ class Launcher:
         node.state, node.state_at = (NodeState.DELETED if gone else NodeState.FAILED), now
         request_id, node.request_id = node.request_id, None
         req = s.get(NodeRequestRow, request_id) if request_id is not None else None
+        if request_id is None:  # a warm (min-ready) node: wait before booting another
+            self._ready_backoff[(node.provider, node.label)] = \
+                now + self.settings.quota_wait_seconds
         if req is None or req.state != RS.PENDING:
             return
         provider = self._all_clouds().get(node.provider)

@@ -422,19 +422,27 @@ class PodmanProvider:
     # -- CloudProvider
 
     def refresh(self) -> None:
+        """A label whose image is not in podman's storage gets that as its offer's
+        error (the provider's other labels stay usable)."""
+        offers = dict(self.offers)
+        usable = None
         for plan in self.plans.values():
             found = self.podman(self.configured, "image", "exists", plan.image,
                                 check=False)
             if found.returncode == 1:
-                raise _permanent(
+                offers[plan.label] = replace(offers[plan.label], error=(
                     f"provider {self.name}, label {plan.label}: image {plan.image} is "
                     "not in podman's local storage (nothing is pulled; build it, e.g. "
-                    "python -m zuulish.nodepool.podman_image)")
+                    "python -m zuulish.nodepool.podman_image)"))
+                continue
             if found.returncode != 0:
                 raise ProviderError(f"podman image exists {plan.image}: "
                                     f"{_error_text(found)}")
-        if self.plans:
-            self.settings(next(iter(self.plans.values())).image)
+            offers[plan.label] = replace(offers[plan.label], error=None)
+            usable = usable or plan.image
+        self.offers = offers
+        if usable is not None:
+            self.settings(usable)
 
     def quota(self) -> Limits:
         return self.cloud_quota

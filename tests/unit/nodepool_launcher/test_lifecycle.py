@@ -583,3 +583,27 @@ def test_nodes_of_a_provider_that_left_the_configuration_are_still_deleted(
     world.finish(used)
     world.until(lambda: not old.alive())
     assert [c for c in old.calls if c[0] == "create"] == [("create", "small")] * 2
+
+
+def test_warm_boots_that_fail_are_not_tried_again_at_once(store: Store) -> None:
+    cloud = MemoryCloud(labels={"small": LabelOffer("small", Resources(instances=1),
+                                                    min_ready=1)})
+    cloud.default = Boot(outcome="error", reason="image not known")
+    world = World(store, cloud)
+    world.run(20, seconds=1.0)  # 20 s: within the 30 s pause after a failed warm boot
+    assert len(world.nodes()) == 1
+    world.run(40, seconds=1.0)
+    assert 2 <= len(world.nodes()) <= 3
+
+
+def test_a_provider_rebuilt_by_a_config_change_is_read_again_at_once(store: Store) -> None:
+    first = small("p")
+    clouds = CloudSet([first])
+    world = World(store, first)
+    world.launcher.clouds = clouds
+    world.run(2)
+    assert first.refreshed == 1
+    second = small("p")  # the same provider, as a changed configuration makes it
+    clouds._providers["p"] = second
+    world.run(1)
+    assert second.refreshed == 1
