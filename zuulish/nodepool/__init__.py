@@ -1,1 +1,2 @@
-"""Node pools: the launcher and its providers (local, static, openstack)."""
+"""Node pools: the launcher, the pool providers (local, static) and the cloud drivers
+(openstack, aws, podman); see launcher.py."""
