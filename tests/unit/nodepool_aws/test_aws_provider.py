@@ -286,6 +286,14 @@ def test_quota_from_service_quotas_refuses_before_run_instances(
 
 def test_creates_from_many_threads_stay_within_the_quota(
         moto_server: MotoServer, fault_proxy: FaultProxy, system_id: str) -> None:
+    # the quota is the account's: what earlier tests of this moto server left running
+    # would count too
+    ec2 = moto_server.client("ec2", "us-west-2")
+    left = [i["InstanceId"] for r in ec2.describe_instances(Filters=[{
+        "Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        for i in r["Instances"]]
+    if left:
+        ec2.terminate_instances(InstanceIds=left)
     fault_proxy.quotas(L_1216C47A=4)
     provider = make(provider_spec(moto_server.connection(fault_proxy.url, "us-west-2")),
                     system_id)
