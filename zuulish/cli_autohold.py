@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from zuulish.cli_status import TIMEOUT_S, api_base
+from zuulish.cli_status import api_base, call_api
 from zuulish.errors import UserError
 
 
@@ -31,20 +30,8 @@ def post_json(base: str, path: str, body: dict[str, Any], token: str) -> Any:
     request = urllib.request.Request(
         base + path, data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("error") or exc.reason
-        except ValueError:
-            message = exc.reason
-        raise UserError(str(message)) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UserError(f"cannot reach zuulish's web API at {base} ({reason}); is "
-                        "`zuulish run` running with this configuration? (an autohold is "
-                        "checked against the tenant's running layout)") from None
+    return call_api(base, request, " (an autohold is checked against the tenant's "
+                                   "running layout)")
 
 
 def cmd_autohold(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any]) -> int:

@@ -30,9 +30,15 @@ def api_base(config: ServerConfig) -> str:
 
 def get_json(base: str, path: str) -> Any:
     """GET ``base + path`` as JSON; a refusal or an API error is a :class:`UserError`."""
-    url = base + path
+    return call_api(base, urllib.request.Request(base + path))
+
+
+def call_api(base: str, request: urllib.request.Request, unreachable: str = "") -> Any:
+    """Send ``request`` to the web API at ``base``; its JSON answer. An API error (its
+    ``error``) or a server that cannot be reached (then ``unreachable`` is added to
+    the message) is a :class:`UserError`."""
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
@@ -43,7 +49,8 @@ def get_json(base: str, path: str) -> Any:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(f"cannot reach zuulish's web API at {base} ({reason}); is "
-                        "`zuulish run` running with this configuration?") from None
+                        f"`zuulish run` running with this configuration?{unreachable}"
+                        ) from None
 
 
 def _elapsed(seconds: float) -> str:
