@@ -248,13 +248,6 @@ class Launcher:
     def _cost(self, provider: CloudProvider, label: str) -> Resources:
         return provider.offers[label].resources
 
-    def _is_scarce(self, wants: Iterable[Want]) -> bool:
-        clouds = self.clouds.providers().values()
-        return any(gpu_want(w) or (isinstance(w, str) and any(
-            w in p.offers and (p.offers[w].resources.gpus > 0 or
-                               p.offers[w].baremetal) for p in clouds))
-            for w in wants)
-
     def _limits(self, provider: CloudProvider) -> Limits:
         return provider.limits.tightest(self._quota.get(provider.name, Limits()))
 
@@ -277,7 +270,7 @@ class Launcher:
             usage = load_usage(s, scarce_labels)
             full: set[str] = set()  # providers that made a request wait: keep the order
             everyone = {p.name for p in self.providers} | set(self.clouds.providers())
-            for req in serving_order(requests, lambda r: self._is_scarce(r.labels), usage,
+            for req in serving_order(requests, lambda r: _scarce(r.labels, scarce_labels), usage,
                                      self.settings.tenant_weights):
                 handled += self._serve(s, req, usage, full, scarce_labels, now)
                 if everyone <= full:
@@ -829,6 +822,12 @@ def _pool_gpus(provider: Provider, labels: Iterable[str]) -> int:
     it has them: the local provider's)."""
     offers = getattr(provider, "offers", None) or {}
     return sum(offers[label].resources.gpus for label in labels if label in offers)
+
+
+def _scarce(wants: Iterable[Want], scarce_labels: set[str]) -> bool:
+    """Whether a request asks for GPUs, or for a label some provider makes with GPUs
+    or on bare metal (``scarce_labels``)."""
+    return any(gpu_want(w) or (isinstance(w, str) and w in scarce_labels) for w in wants)
 
 
 def _refresh(provider: CloudProvider) -> Limits:
