@@ -3,6 +3,7 @@
 from zuulish.store.base import Base
 from zuulish.store.builds import BuildRow
 from zuulish.store.changes import ChangeRow, PatchsetRow, ReportRow
+from zuulish.store.components import ComponentRow, LeaseRow
 from zuulish.store.database import Store
 from zuulish.store.events import EventRow
 from zuulish.store.gerrit import (
@@ -20,9 +21,10 @@ from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, Qu
 from zuulish.store.timers import TimerTickRow
 
 __all__ = [
-    "AutoholdRow", "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow", "EventRow",
+    "AutoholdRow", "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow",
+    "ComponentRow", "EventRow",
     "GerritChangeStateRow", "GerritRefTipRow", "GerritSeenEventRow", "GerritStreamStateRow",
-    "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow",
+    "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow", "LeaseRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
     "ReportRow", "SettingRow", "Store", "TimerTickRow",

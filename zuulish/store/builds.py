@@ -60,4 +60,6 @@ class BuildRow(Base):
     child_jobs: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     # zuul.pause: the build finished its run phase and waits (still running) for the
     # jobs that depend on it, which may start meanwhile.
+    # the executor zone of its nodes (None: unzoned): only executors of that zone run it
+    zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
