@@ -155,7 +155,7 @@ class ServerConfig:
 
 
 _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
-             "executor", "scheduler", "merger"}
+             "executor", "scheduler", "merger", "cluster"}
 
 
 def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
