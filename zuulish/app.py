@@ -225,12 +225,24 @@ class Components:
                     "scheduler host and run `zuulish tenant reconfigure`",
                     file=str(self.config.path))
 
+    def _check_zone(self) -> None:
+        """Say so when this executor's zone has no node of zuulish.yaml's providers (a
+        zone a config project's cloud provider serves is not known here)."""
+        zone = self.config.executor_zone
+        if self.executor is None or zone is None:
+            return
+        if not any(p.zone == zone for p in self.config.providers):
+            log.warning("executor: no node provider of %s is in zone %r: this executor "
+                        "runs only builds on nodes of that zone, from other providers",
+                        self.config.path, zone)
+
     def start(self) -> None:
         if self.active is not None or self.launcher is not None:
             if self.follower is not None:
                 self.follower.prime()
             self.layouts.load_all()  # first: a tenant file that cannot be read stops here
         self.check_peers()
+        self._check_zone()
         self.store.notifier.listen(self.config.state_dir)
         if self.embedded and self.connections.forges:
             self.intake = serve_forges(self.config.path, self.connections.forges)
