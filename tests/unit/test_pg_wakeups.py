@@ -23,8 +23,7 @@ import pytest
 from sqlalchemy import make_url
 
 from tests.fakes.tcp_proxy import TcpProxy
-from zuulish.store import Store
-from zuulish.store import pg_wakeups
+from zuulish.store import Store, pg_wakeups
 from zuulish.store.notify import Notifier, wake
 
 ROOT = Path(__file__).resolve().parents[2]
