@@ -1,5 +1,10 @@
-"""A TCP proxy on 127.0.0.1 that can go away and come back on the same port: a
-database server that refuses connections for a while, for the clients behind it."""
+"""A TCP proxy the test can cut: the database "going away" and coming back.
+
+Listens on ``host:port`` and forwards each connection to ``target``. ``cut()``
+closes every connection and refuses new ones (a database server restarting, a
+network partition); ``restore()`` accepts again. Also how a component in another
+network namespace reaches a server that listens on the host's loopback only.
+"""
 
 from __future__ import annotations
 
@@ -9,45 +14,39 @@ import threading
 
 
 class TcpProxy:
-    """Forwards every connection to ``target``; :meth:`refuse` closes them all and
-    stops listening (connections are refused), :meth:`accept` listens again."""
-
-    def __init__(self, target: tuple[str, int]):
+    def __init__(self, target: tuple[str, int], host: str = "127.0.0.1", port: int = 0):
         self.target = target
-        self.port = 0
-        self._server: socket.socket | None = None
+        self.host = host
+        self._listener: socket.socket | None = None
+        self._port = port
+        self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
-        self.accept()
+        self._open = threading.Event()
+        self._stopped = threading.Event()
+        self.accepted = 0
 
-    def accept(self) -> None:
-        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(16)
-        self.port = server.getsockname()[1]
-        self._server = server
-        threading.Thread(target=self._serve, args=(server,), daemon=True).start()
+    @property
+    def port(self) -> int:
+        return self._port
 
-    def refuse(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            with contextlib.suppress(OSError):
-                server.shutdown(socket.SHUT_RDWR)
-            server.close()
-        with self._lock:
-            sockets, self._open = self._open, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+    def start(self) -> TcpProxy:
+        self._listen()
+        self._open.set()
+        return self
 
-    close = refuse
+    def _listen(self) -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._port))
+        sock.listen(128)
+        self._port = sock.getsockname()[1]
+        self._listener = sock
+        threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
 
-    def _serve(self, server: socket.socket) -> None:
+    def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                client, _ = server.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             try:
@@ -57,16 +56,43 @@ class TcpProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
-                self._open += [client, upstream]
+                self._conns.update((client, upstream))
+                self.accepted += 1
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
-            while data := source.recv(65536):
-                sink.sendall(data)
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
         except OSError:
             pass
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            with self._lock:
+                self._conns.discard(src)
+                self._conns.discard(dst)
+
+    def cut(self) -> None:
+        """Close every connection and refuse new ones until ``restore()``."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for sock in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def restore(self) -> None:
+        self._listen()
+
+    def stop(self) -> None:
+        self.cut()

@@ -31,8 +31,8 @@ TAG = uuid.uuid4().hex[:8]
 ODD = [f"x');SELECT/**/pg_sleep(5);--{TAG}", f'";LISTEN/**/evil;--{TAG}', f"outbox:ü-{TAG}",
        f"$$-{TAG}$$", f"\\'{TAG}"]
 #: refused: they could not be read back out of a payload as themselves
-REFUSED = ["", f"a {TAG}", f"x');SELECT pg_sleep(5);--{TAG}", f"nl\n{TAG}", f"tab\t{TAG}", f"nul\0{TAG}",
-           "x" * (MAX_CHANNEL_LENGTH + 1)]
+REFUSED = ["", f"a {TAG}", f"x');SELECT pg_sleep(5);--{TAG}", f"nl\n{TAG}", f"tab\t{TAG}",
+           f"nul\0{TAG}", "x" * (MAX_CHANNEL_LENGTH + 1)]
 
 
 @pytest.mark.parametrize("name", ODD, ids=[f"odd{i}" for i in range(len(ODD))])

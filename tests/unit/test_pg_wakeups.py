@@ -184,7 +184,7 @@ def test_a_server_refusing_connections_for_a_while_is_waited_out(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pg_wakeups, "BACKOFF_MAX", 0.4)
     parsed = make_url(pg)
-    proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
+    proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432)).start()
     try:
         direct = Store(pg)
         behind = Store(parsed.set(host="127.0.0.1", port=proxy.port)
@@ -199,7 +199,7 @@ def test_a_server_refusing_connections_for_a_while_is_waited_out(
         assert direct.notifier.postgres.listening(10)  # type: ignore[union-attr]
         nb.wait(waiting, 0)
         caplog.set_level(logging.INFO, logger=pg_wakeups.__name__)
-        proxy.refuse()
+        proxy.cut()
         deadline = time.monotonic() + 5
         while nb.postgres.listening() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -209,7 +209,7 @@ def test_a_server_refusing_connections_for_a_while_is_waited_out(
         assert time.monotonic() - started < 0.05
         time.sleep(1.0)  # several refused reconnections
         assert not nb.wait(waiting, 0)
-        proxy.accept()
+        proxy.restore()
         assert nb.wait(waiting, 10)  # woken once it listens again
         assert direct.notifier.wait(sent_while_down, 10)  # the queued NOTIFY went out
         direct.notifier.notify(after)
@@ -218,7 +218,7 @@ def test_a_server_refusing_connections_for_a_while_is_waited_out(
         assert sum("not listening on PostgreSQL" in line for line in lines) == 1, lines
         assert sum("cannot notify other hosts" in line for line in lines) == 1, lines
     finally:
-        proxy.close()
+        proxy.stop()
 
 
 def test_notify_never_raises_nor_blocks_when_the_database_is_unreachable(
