@@ -54,12 +54,12 @@ class ForgeServer:
 @contextlib.contextmanager
 def forge_server(tmp_path: Path, database_url: str, options: str = "") -> Iterator[ForgeServer]:
     """zuulish's web application on a free port of 127.0.0.1 with the forge
-    connection ``forge`` (``options``: more of its settings, as YAML flow entries)
-    and the project ``org/app``."""
+    connection ``forge`` (``options``: more of its settings, as YAML flow entries,
+    where ``{url}`` is the server's base URL) and the project ``org/app``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = tmp_path / "zuulish.yaml"
-    extra = f", {options}" if options else ""
+    extra = ", " + options.replace("{url}", url) if options else ""
     config.write_text(f"state_dir: state\ndatabase: '{database_url}'\ntenant_file: main.yaml\n"
                       f"web: {{listen: '127.0.0.1:{port}', url: '{url}'}}\n"
                       f"connections: {{forge: {{driver: git{extra}}}}}\n")
