@@ -206,3 +206,56 @@ def test_user_commands_create_list_token_revoke_and_delete(
         assert refused.returncode != 0
         assert main(["-c", cfg, "user", "revoke", "99"]) == 1
         assert "no token with id 99" in capsys.readouterr().err
+
+
+def test_push_through_the_web_process_reaches_the_running_server_with_its_user(
+        tmp_path: Path) -> None:
+    """As in ``zuulish run``: the web server in its own process runs the hooks, which
+    hand the push (and who made it) to the server's intake, which records it."""
+    from zuulish.drivers.git.hook import proc_receive
+    from zuulish.drivers.git.intake import IntakeServer
+    from zuulish.drivers.registry import make_connections, trigger_parsers
+    from zuulish.runner import free_port
+    from zuulish.scheduler.layouts import TenantLayouts
+    from zuulish.server_config import load_server_config
+    from zuulish.store import Store
+    from zuulish.web.process import WebProcess
+
+    port = free_port()
+    (tmp_path / "main.yaml").write_text("- tenant:\n    name: t\n")
+    (tmp_path / "zuulish.yaml").write_text(
+        f"state_dir: state\ntenant_file: main.yaml\n"
+        f"web: {{listen: '127.0.0.1:{port}', url: 'http://127.0.0.1:{port}'}}\n"
+        "connections: {forge: {driver: git}}\n")
+    config = load_server_config(tmp_path / "zuulish.yaml")
+    config.state_dir.mkdir()
+    store = Store(config.database)
+    store.upgrade()
+    forge = make_connections(config, store).forges["forge"]
+    forge.create_project("org/app", {"README": "hello\n"})
+    _id, token = create_user(store, "frank")
+    handed: list[str | None] = []
+
+    def handler(connection, project, commands, user):
+        handed.append(user)
+        return proc_receive(forge, project, commands, owner=user)
+
+    intake = IntakeServer(config.path, handler)
+    assert intake.start()
+    layouts = TenantLayouts(config.tenant_file, {"forge": "git"}, {}, trigger_parsers())
+    layouts.load_all()
+    web = WebProcess(config, layouts)
+    web.start()
+    try:
+        url = f"http://frank:{token}@127.0.0.1:{port}/git/org/app.git"
+        git(tmp_path, "clone", "-q", url, "work")
+        commit(tmp_path / "work", "g", "Add g\n\nChange-Id: I3333333333333333")
+        out = git(tmp_path / "work", "push", "origin", "HEAD:refs/for/main")
+        assert "New change:" in out.stderr
+    finally:
+        web.stop()
+        intake.stop()
+    assert handed == ["frank"]
+    with store.read() as s:
+        assert [r.owner for r in s.scalars(select(ChangeRow))] == ["frank"]
+    store.dispose()
