@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zuulish.errors import UserError
 from zuulish.store.base import Base
@@ -87,7 +87,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def _new_token(s, user_id: int) -> tuple[int, str]:
+def _new_token(s: Session, user_id: int) -> tuple[int, str]:
     secret = secrets.token_hex(24)
     row = ForgeTokenRow(user_id=user_id, digest=_digest(secret), created_at=time.time())
     s.add(row)
@@ -111,7 +111,7 @@ def create_user(store: Store, name: str, *, admin: bool = False,
         return _new_token(s, user.id)
 
 
-def _user(s, name: str) -> ForgeUserRow:
+def _user(s: Session, name: str) -> ForgeUserRow:
     user = s.scalar(select(ForgeUserRow).where(ForgeUserRow.name == name))
     if user is None:
         known = ", ".join(s.scalars(select(ForgeUserRow.name).order_by(ForgeUserRow.name)))

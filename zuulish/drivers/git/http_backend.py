@@ -101,7 +101,10 @@ async def run_backend(request: web.Request, env: Mapping[str, str],
     errors = asyncio.create_task(_drain(proc.stderr))
     response: web.StreamResponse | None = None
     try:
-        status, headers = await _headers(proc.stdout)
+        try:
+            status, headers = await _headers(proc.stdout)
+        except ConnectionError as exc:
+            return web.Response(status=502, text=f"zuulish: {exc}\n")
         first = asyncio.ensure_future(proc.stdout.read(CHUNK))
         # a push's answer comes only after all of its body: wait for one or the other,
         # so that a body past the limit is answered 413, not with git's half-answer
