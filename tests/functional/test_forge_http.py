@@ -259,3 +259,63 @@ def test_push_through_the_web_process_reaches_the_running_server_with_its_user(
     with store.read() as s:
         assert [r.owner for r in s.scalars(select(ChangeRow))] == ["frank"]
     store.dispose()
+
+
+APP_CONFIG = """
+- job:
+    name: app-test
+    parent: run-shell
+    vars:
+      command: test "$(cat value.txt)" = good
+- project:
+    check:
+      jobs: [app-test]
+    gate:
+      jobs: [app-test]
+"""
+
+
+@pytest.mark.slow
+def test_the_gate_merges_with_merger_and_executor_fetching_over_http(
+        tmp_path: Path, database_url: str) -> None:
+    """With ``url`` set, the merger and the executor get every repository from the
+    web server (with the components' credential), and the gate still merges."""
+    from tests.fakes.tenant import GateTenant
+    from tests.fakes.web_server import served
+    from zuulish.runner import free_port
+    from zuulish.web.app import create_app
+
+    port = free_port()
+    tenant = GateTenant(tmp_path, database_url, {
+        "org/app": {".zuul.yaml": APP_CONFIG, "value.txt": "good\n"}},
+        connections={"forge": {"driver": "git", "url": f"http://127.0.0.1:{port}/git"}})
+    aio = tenant.aio
+    # who the forge's web routes let in, as they let them in
+    http = aio.connections.routes[0].handler.__self__  # type: ignore[attr-defined]
+    identify = http.auth.identify
+    seen: list[str | None] = []
+
+    def recording(header: str | None):
+        identity = identify(header)
+        seen.append(identity.name if identity is not None else None)
+        return identity
+
+    http.auth.identify = recording
+
+    with served(lambda _url: create_app(aio.store, aio.layouts, aio.config.state_dir, _url,
+                                        extra_routes=aio.connections.routes), port):
+        tenant.start()
+        try:
+            number = tenant.push("org/app", {"new.txt": "x\n"}, "Over HTTP")
+            assert tenant.wait_reported(number, "check").result == "SUCCESS"
+            tenant.approve(number)
+            tenant.wait_for(lambda: tenant.change(number).status == "MERGED", 180,
+                            "the change merged")
+            assert tenant.branch_file("org/app", "new.txt") == "x\n"
+        finally:
+            tenant.stop()
+    assert tenant.forge.clone_url("org/app") == f"http://127.0.0.1:{port}/git/org/app.git"
+    # every request came from the components, with their credential, and none failed
+    assert seen and set(seen) == {COMPONENT_USER}
+    for cache in ("merger-cache", "executor-cache"):
+        assert any((aio.config.state_dir / cache).rglob("org/app*")), cache
