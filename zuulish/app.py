@@ -12,6 +12,7 @@ from zuulish.drivers.timer.timer import Timer
 from zuulish.errors import ConfigError
 from zuulish.executor.retention import DAY, LogRetention
 from zuulish.executor.server import Executor
+from zuulish.logs.stores import make_log_stores
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
 from zuulish.nodepool.calls import Calls
@@ -58,6 +59,8 @@ class AllInOne:
                               f"{exc.strerror or exc}", file=str(config.path)) from exc
         self.store = Store(config.database)
         self.store.upgrade()
+        # where finished builds' logs are kept (logs:), for the executor and retention
+        self.log_stores = make_log_stores(config.logs, config.state_dir)
         self.connections = make_connections(config, self.store, self.clock)
         self.layouts = TenantLayouts(config.tenant_file, self.connections.drivers,
                                      self.connections.sources, trigger_parsers(),
@@ -86,10 +89,12 @@ class AllInOne:
                                  trusted_ro_paths=config.executor_trusted_ro_paths,
                                  trusted_rw_paths=config.executor_trusted_rw_paths,
                                  node_limits=config.executor_node_limits,
-                                 git_credentials=self.connections.git_credentials)
+                                 git_credentials=self.connections.git_credentials,
+                                 log_stores=self.log_stores)
         days = config.log_retention_days
         self.retention = LogRetention(self.store, config.state_dir, self.clock,
-                                      None if days is None else days * DAY)
+                                      None if days is None else days * DAY,
+                                      stores=self.log_stores)
         self.workers: list[Worker] = []
         self.intake: IntakeServer | None = None
 
