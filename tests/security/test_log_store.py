@@ -85,8 +85,9 @@ def test_a_signed_request_gets_the_log(console: str) -> None:
     console_auth.signed_headers(KEY, "b1", 0, time.time() - 120),  # expired
     console_auth.signed_headers(KEY, "b1", 0, time.time() + 120),  # from the future
     {console_auth.TIMESTAMP_HEADER: "-1e9", console_auth.SIGNATURE_HEADER: "x"},
+    {console_auth.TIMESTAMP_HEADER: "\u00b2", console_auth.SIGNATURE_HEADER: "x"},
 ], ids=["unsigned", "no-signature", "wrong", "other-key", "other-build", "other-offset",
-        "expired", "future", "nonsense"])
+        "expired", "future", "nonsense", "unicode-digit"])
 def test_anything_but_a_fresh_signature_is_401_without_a_byte_of_log(
         console: str, headers: dict[str, str]) -> None:
     answer = ask(console, "b1", headers=headers)
@@ -118,8 +119,9 @@ def test_a_link_in_place_of_a_log_folder_is_not_followed(
     assert "TOPSECRET" not in answer.text
 
 
-def test_a_bad_offset_is_refused(console: str) -> None:
-    answer = ask(console, "b1", offset="-1",
+@pytest.mark.parametrize("offset", ["-1", "%C2%B2", "1e3", "9" * 30])
+def test_a_bad_offset_is_refused(console: str, offset: str) -> None:
+    answer = ask(console, "b1", offset=offset,
                  headers=console_auth.signed_headers(KEY, "b1", -1, time.time()))
     assert answer.status_code == 400 and "TOPSECRET" not in answer.text
 

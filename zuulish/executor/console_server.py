@@ -148,7 +148,8 @@ class ConsoleServer:
     async def _console(self, request: web.Request) -> web.StreamResponse:
         uuid = request.match_info["uuid"]
         offset_text = request.query.get("offset", "0")
-        offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 19 else -1
+        offset = int(offset_text) if offset_text.isascii() and offset_text.isdigit() \
+            and len(offset_text) < 19 else -1
         why = console_auth.refusal(self.key, uuid, offset,
                                    request.headers.get(console_auth.TIMESTAMP_HEADER),
                                    request.headers.get(console_auth.SIGNATURE_HEADER),

@@ -51,7 +51,7 @@ def refusal(key: bytes, uuid: str, offset: int, timestamp: str | None,
     why it is refused."""
     if not timestamp or not given:
         return "the request is not signed by a component"
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return "the request's timestamp is not a whole number of seconds"
     if abs(int(timestamp) - now) > MAX_SKEW:
         return "the request's signature has expired (or the clocks differ by over a minute)"
