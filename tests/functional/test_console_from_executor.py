@@ -55,6 +55,7 @@ def add_build(store: Store, worker: str, address: str | None,
     with store.session() as s:
         buildset_id = item_with_buildset(s, pipeline="check")
         s.add(ComponentRow(id=worker, kind="executor", hostname="executor-1", pid=1,
+                           machine="executor-1-machine",
                            address=address, state=worker_state, started_at=0,
                            heartbeat_at=time.time()))
         s.add(BuildRow(id="b1", buildset_id=buildset_id, job="unit", state="running",
@@ -174,3 +175,31 @@ def test_a_web_with_another_secrets_key_is_refused_by_the_executor(
                 f"{web_url}/api/build/b1/console-stream"))
     assert text == "" and code == 1011
     assert "refused this web's signature" in reason
+
+
+def test_an_executor_component_serves_its_console_and_advertises_it(
+        tmp_path: Path, database_url: str) -> None:
+    from zuulish.app import Components
+    from zuulish.runner import free_port
+    from zuulish.server_config import load_server_config
+
+    port = free_port()
+    (tmp_path / "main.yaml").write_text("- tenant:\n    name: t\n    source: {}\n")
+    (tmp_path / "zuulish.yaml").write_text(
+        f"state_dir: state\ndatabase: '{database_url}'\ntenant_file: main.yaml\n"
+        f"executor: {{preload_ansible: false, console_listen: '127.0.0.1:{port}', "
+        f"console_url: 'http://127.0.0.1:{port}'}}\n")
+    config = load_server_config(tmp_path / "zuulish.yaml")
+    Store(database_url).upgrade()
+    components = Components(config, ("executor",), embedded=False)
+    components.start()
+    try:
+        with components.store.read() as s:
+            row = s.get(ComponentRow, components.registries["executor"].id)
+            assert row is not None and row.address == f"http://127.0.0.1:{port}"
+        import requests
+
+        answer = requests.get(f"http://127.0.0.1:{port}/console/b1", timeout=10)
+        assert answer.status_code == 401  # served, and only to components
+    finally:
+        components.stop()
