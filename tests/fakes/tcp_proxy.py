@@ -83,6 +83,10 @@ class TcpProxy:
         """Close every connection and refuse new ones until ``restore()``."""
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown first: close() alone leaves the socket listening (and accepting)
+            # while the accept thread is blocked on it
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             conns, self._conns = list(self._conns), set()

@@ -97,6 +97,9 @@ class Store:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(zuulish_read_only=True), expire_on_commit=False)
+        if notifier is None and not self.is_sqlite:
+            from zuulish.store.pg_wakeups import connect_args
+            notifier = Notifier(connect_args(self.engine))
         self.notifier = notifier or Notifier()
         # (thread, check): every write transaction begun on that thread first calls
         # check(session) — the active scheduler's lease fencing (cluster/lease.py)
@@ -174,4 +177,6 @@ class Store:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def dispose(self) -> None:
+        """Close the database connections, the notifier's included."""
+        self.notifier.close()
         self.engine.dispose()
