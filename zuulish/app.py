@@ -30,8 +30,10 @@ from zuulish.drivers.git.intake import IntakeServer, serve_forges
 from zuulish.drivers.registry import make_connections, trigger_parsers
 from zuulish.drivers.timer.timer import Timer
 from zuulish.errors import ConfigError
+from zuulish.executor.console_server import ConsoleServer
 from zuulish.executor.retention import DAY, LogRetention
 from zuulish.executor.server import Executor
+from zuulish.logs.stores import make_log_stores
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
 from zuulish.nodepool.calls import Calls
@@ -103,6 +105,8 @@ class Components:
             self.store.upgrade()
         else:
             check_schema(self.store, "/".join(self.kinds), str(config.path))
+        # where finished builds' logs are kept (logs:), for the executor, retention, web
+        self.log_stores = make_log_stores(config.logs, config.state_dir)
         self.connections = make_connections(config, self.store, self.clock)
         self.layouts = TenantLayouts(config.tenant_file, self.connections.drivers,
                                      self.connections.sources, trigger_parsers(),
@@ -139,6 +143,7 @@ class Components:
                 self.follower = LayoutFollower(self.store, self.layouts)
         self.executor: Executor | None = None
         self.retention: LogRetention | None = None
+        self.console_server: ConsoleServer | None = None
         if "executor" in kinds:
             self.executor = Executor(
                 self.store, config.state_dir, self.clock,
@@ -152,10 +157,18 @@ class Components:
                 node_limits=config.executor_node_limits,
                 git_credentials=self.connections.git_credentials,
                 zone=config.executor_zone,
-                name=self._registry("executor", zone=config.executor_zone).id)
+                name=self._registry("executor", zone=config.executor_zone,
+                                    address=config.executor_console_url).id,
+                log_stores=self.log_stores)
+            if config.executor_console_listen is not None:
+                # webs on other hosts follow this executor's builds' consoles here
+                host, port = config.executor_console_listen
+                self.console_server = ConsoleServer(self.store, config.state_dir, host, port,
+                                                    url=config.executor_console_url)
             days = config.log_retention_days
             self.retention = LogRetention(self.store, config.state_dir, self.clock,
-                                          None if days is None else days * DAY)
+                                          None if days is None else days * DAY,
+                                          stores=self.log_stores)
         self.workers: list[Worker] = []
         self.intake: IntakeServer | None = None
 
@@ -247,6 +260,13 @@ class Components:
         if self.embedded and self.connections.forges:
             self.intake = serve_forges(self.config.path, self.connections.forges)
             self.intake.start()
+        if self.console_server is not None:  # before the row that advertises it
+            try:
+                self.console_server.start()
+            except OSError as exc:
+                raise ConfigError(f"executor.console_listen: cannot listen on "
+                                  f"{self.console_server.host}:{self.console_server.port}: "
+                                  f"{exc.strerror or exc}", file=str(self.config.path)) from exc
         for reg in self.registries.values():
             reg.start()
         self.recover()
@@ -299,6 +319,8 @@ class Components:
             w.stop()
         if self.executor is not None:
             self.executor.stop(wait=True)  # cancelled builds end within a second or two
+        if self.console_server is not None:
+            self.console_server.stop()
         for w in self.workers:
             w.join(timeout=10)
         if self.active is not None:

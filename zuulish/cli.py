@@ -113,6 +113,7 @@ def cmd_logs_prune(args: argparse.Namespace) -> int:
     import time
 
     from zuulish.executor.retention import DAY, prune_logs
+    from zuulish.logs.stores import make_log_stores
     from zuulish.store import Store
 
     config = _load(args)
@@ -125,7 +126,8 @@ def cmd_logs_prune(args: argparse.Namespace) -> int:
         raise UserError(f"--older-than must be 0 days or more, not {days}")
     store = Store(config.database)
     store.check()
-    removed = prune_logs(store, config.state_dir, time.time() - days * DAY)
+    removed = prune_logs(store, config.state_dir, time.time() - days * DAY,
+                         make_log_stores(config.logs, config.state_dir))
     print(f"removed the logs of {len(removed)} builds that finished more than {days:g} "
           "days ago")
     return 0

@@ -74,7 +74,8 @@ class WebThread:
         app = create_app(self.aio.store, self.aio.layouts, config.state_dir, config.web_url,
                          admin_token=config.admin_token,
                          extra_routes=self.aio.connections.routes,
-                         change_links=change_links(self.aio.connections.sources))
+                         change_links=change_links(self.aio.connections.sources),
+                         log_stores=self.aio.log_stores)
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)

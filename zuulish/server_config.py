@@ -35,6 +35,10 @@ Example::
     # executor.disk_limit_per_job: 250   # MB a build's work directory may hold (-1: no limit)
     # executor.node_max_processes: 1024  # processes of a local node (a pids cgroup)
     # executor.node_memory_mb: 4096      # memory of a local node (a memory cgroup)
+    # executor.console_listen: 0.0.0.0:7900   # the executor's console server (for webs)
+    # executor.console_url: http://executor-1:7900   # how webs reach it
+    logs: {store: local}               # or {store: s3, bucket: NAME, endpoint_url: URL,
+                                       #     region: R, prefix: P}; credentials: boto3's
 
 Relative paths are relative to the file's directory.
 """
@@ -59,6 +63,7 @@ from zuulish.executor.local_node import (
 )
 from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import DEFAULT_NETWORK, NETWORK_MODES
+from zuulish.logs.settings import STORES, LogSettings
 from zuulish.nodepool import drivers as node_drivers
 from zuulish.nodepool.resources import Limits
 from zuulish.nodepool.static import parse_hosts
@@ -127,6 +132,12 @@ class ServerConfig:
     executor_zone: str | None = None
     # heartbeats, when a silent component is dead, the active scheduler's lease
     cluster: Timing = field(default_factory=Timing)
+    # where finished builds' logs are kept (the ``logs:`` section)
+    logs: LogSettings = field(default_factory=LogSettings)
+    # the executor's console server: (host, port) to listen on (None: not served)
+    # and the URL other components reach it at
+    executor_console_listen: tuple[str, int] | None = None
+    executor_console_url: str | None = None
 
     def cloud_connections(self) -> dict[str, ConnectionConfig]:
         """The connections whose driver boots nodes (openstack, aws, podman): what
@@ -155,7 +166,7 @@ class ServerConfig:
 
 
 _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
-             "executor", "scheduler", "merger", "cluster"}
+             "executor", "scheduler", "merger", "cluster", "logs"}
 
 
 def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
@@ -303,6 +314,87 @@ def _retention_days(value: Any, path: Path) -> float | None:
     return float(value)
 
 
+_LOGS_KEYS = {"store", "bucket", "endpoint_url", "region", "prefix"}
+_CREDENTIAL_KEYS = ("access_key", "secret_key", "aws_access_key_id", "aws_secret_access_key",
+                    "session_token", "access-key-id", "secret-access-key")
+
+
+def _logs_section(value: Any, path: Path) -> LogSettings:
+    """``logs:``: ``{store: local}`` or ``{store: s3, bucket, endpoint_url, region,
+    prefix}``; credentials are refused here (boto3's chain provides them)."""
+    section = _expect(value or {}, dict, "logs", path)
+    for key in section:
+        if str(key).lower() in _CREDENTIAL_KEYS:
+            raise ConfigError(f"logs.{key}: credentials do not belong in zuulish.yaml; give "
+                              "them to boto3 as usual (AWS_ACCESS_KEY_ID and "
+                              "AWS_SECRET_ACCESS_KEY in the environment, a profile or a role)",
+                              file=str(path))
+    _check_keys(section, _LOGS_KEYS, "logs.", path)
+    store = section.get("store", "local")
+    if store not in STORES:
+        raise ConfigError(f"key 'logs.store' must be one of {', '.join(STORES)}, not "
+                          f"{store!r}", file=str(path))
+    if store == "local":
+        extra = sorted(str(k) for k in section if k != "store")
+        if extra:
+            raise ConfigError(f"logs.{extra[0]} is only for 'store: s3' (logs.store is local)",
+                              file=str(path))
+        return LogSettings()
+    if "bucket" not in section:
+        raise ConfigError("missing required key 'logs.bucket' (the S3 bucket for build logs)",
+                          file=str(path))
+    bucket = _expect(section["bucket"], str, "logs.bucket", path)
+    if not 3 <= len(bucket) <= 63 or not all(c.isalnum() or c in ".-_" for c in bucket) \
+            or not bucket[0].isalnum():
+        raise ConfigError(f"key 'logs.bucket' must be an S3 bucket name (3 to 63 letters, "
+                          f"digits, dots, dashes), not {bucket!r}", file=str(path))
+    endpoint = section.get("endpoint_url")
+    if endpoint is not None:
+        endpoint = _expect(endpoint, str, "logs.endpoint_url", path)
+        if not endpoint.startswith(("http://", "https://")) or len(endpoint) < 10:
+            raise ConfigError(f"key 'logs.endpoint_url' must be an http:// or https:// URL, "
+                              f"not {endpoint!r}", file=str(path))
+    region = section.get("region")
+    if region is not None:
+        region = _expect(region, str, "logs.region", path)
+        if not region:
+            raise ConfigError("key 'logs.region' must not be empty", file=str(path))
+    prefix = _expect(section.get("prefix", ""), str, "logs.prefix", path).strip("/")
+    if any(p in (".", "..") for p in prefix.split("/") if prefix) or "//" in prefix \
+            or any(ord(c) < 32 for c in prefix):
+        raise ConfigError(f"key 'logs.prefix' must be a plain key prefix such as "
+                          f"'zuulish/logs', not {section.get('prefix')!r}", file=str(path))
+    return LogSettings("s3", bucket, endpoint.rstrip("/") if endpoint else None, region,
+                       prefix)
+
+
+def _console_settings(executor: dict[str, Any], path: Path
+                      ) -> tuple[tuple[str, int] | None, str | None]:
+    """``executor.console_listen`` (HOST:PORT) and ``executor.console_url`` (default
+    ``http://<hostname>:<port>``)."""
+    listen = executor.get("console_listen")
+    url = executor.get("console_url")
+    if listen is None:
+        if url is not None:
+            raise ConfigError("executor.console_url is set but executor.console_listen is "
+                              "not: say where the console server listens", file=str(path))
+        return None, None
+    text = _expect(listen, str, "executor.console_listen", path)
+    host, _, port_text = text.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"key 'executor.console_listen' must be HOST:PORT, not {text!r}",
+                          file=str(path))
+    if url is None:
+        import socket
+
+        url = f"http://{socket.gethostname()}:{int(port_text)}"
+    url = _expect(url, str, "executor.console_url", path)
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"key 'executor.console_url' must be an http:// or https:// URL, "
+                          f"not {url!r}", file=str(path))
+    return (host.strip("[]"), int(port_text)), url.rstrip("/")
+
+
 def load_server_config(path: str | Path) -> ServerConfig:
     """Read and validate ``zuulish.yaml``; errors name the key and the file."""
     path = Path(path).resolve()
@@ -417,7 +509,9 @@ def load_server_config(path: str | Path) -> ServerConfig:
     _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
                            "private_key_file", "sandbox_network", "max_returned_bytes",
                            "trusted_ro_paths", "trusted_rw_paths", "disk_limit_per_job",
-                           "node_max_processes", "node_memory_mb", "zone"}, "executor.", path)
+                           "node_max_processes", "node_memory_mb", "zone", "console_listen",
+                           "console_url"}, "executor.", path)
+    console_listen, console_url = _console_settings(executor, path)
     executor_zone = executor.get("zone")
     if executor_zone is not None and (not isinstance(executor_zone, str)
                                       or not executor_zone.strip()):
@@ -488,6 +582,8 @@ def load_server_config(path: str | Path) -> ServerConfig:
         admin_token=admin_token,
         log_retention_days=retention,
         executor_zone=executor_zone, cluster=timing,
+        logs=_logs_section(data.get("logs"), path),
+        executor_console_listen=console_listen, executor_console_url=console_url,
     )
 
 

@@ -3,7 +3,9 @@
 Each run of a build gets ``<state>/builds/<id>-<attempt>/`` with ``work/`` (the local node's work
 dir holding ``src/<host>/<project>`` checkouts), ``trusted/`` and
 ``untrusted/`` playbook checkouts and ``ansible/`` (ansible-runner's private
-data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves.
+data dir). Logs go to ``<state>/logs/<id>/``, which the web server serves;
+with an S3 log store they are uploaded there when the build ends, before its
+result is recorded, and the local copy is removed (``logs/keep.py``).
 A build with a local node runs its tasks in that node (``local_node.py``,
 an isolated sandbox with process and memory limits, started ahead as a
 spare), and has the node's directory ``<state>/builds/node-<random>/`` as
@@ -86,6 +88,8 @@ from zuulish.executor.workspace import (
     override_checkout,
     prepare_repo,
 )
+from zuulish.logs.keep import keep_build_logs
+from zuulish.logs.stores import LogStores, make_log_stores
 from zuulish.merger.credentials import GitCredentials
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.model import BuildResult, BuildState, FrozenJob
@@ -146,8 +150,11 @@ class Executor:
                  trusted_rw_paths: tuple[Path, ...] = (),
                  node_limits: NodeLimits | None = None,
                  git_credentials: GitCredentials | None = None,
-                 zone: str | None = None):
+                 zone: str | None = None,
+                 log_stores: LogStores | None = None):
         self.store = store
+        # where finished builds' logs are kept (logs.store; default this host's folder)
+        self.log_stores = log_stores or make_log_stores(None, state_dir)
         # the executor zone it serves: it runs only builds whose nodes are of this zone
         # (None: only builds of unzoned nodes)
         self.zone = zone
@@ -327,7 +334,12 @@ class Executor:
                 if message and result != BuildResult.SUCCESS:
                     job_log.write(f"RESULT {result}: {message}")
                 job_log.close()
-            self._finish(build, result, message, log_dir, first_task, returned, sealed)
+            kept = keep_build_logs(self.log_stores.writer, build.id, log_dir)
+            if kept.problem:
+                message = "; ".join(filter(None, [message, kept.problem]))
+            self._finish(build, result, message, kept.log_path, first_task, returned, sealed)
+            if kept.moved:
+                shutil.rmtree(log_dir, ignore_errors=True)
             if not self.keep_workspaces:
                 shutil.rmtree(build_dir, ignore_errors=True)
             with self._lock:
@@ -708,7 +720,7 @@ class Executor:
                                         commit=_head(root), roles=roles.for_playbook(ref)))
         return runs
 
-    def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path,
+    def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path | str,
                 first_task: float | None, returned: dict[str, Any] | None = None,
                 sealed: str | None = None) -> None:
         with self.store.session() as s:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
-import itertools
 import json
-import mimetypes
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -21,13 +18,14 @@ from aiohttp import web
 import zuulish
 from zuulish.config.layout import Layout
 from zuulish.drivers.git.commit_msg import COMMIT_MSG_HOOK, HOOK_PATH
-from zuulish.executor import safe_files
+from zuulish.logs.stores import LogStores, make_log_stores
 from zuulish.nodepool import holds
 from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
 from zuulish.store import notify as channels
 from zuulish.web.console import console_stream
+from zuulish.web.log_files import log_head, serve_log
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
     ChangeLinks,
@@ -41,14 +39,11 @@ from zuulish.web.status import (
 WEB_DIR = Path(zuulish.__file__).resolve().parent.parent / "web"
 MAX_INLINE_LOG_LINES = 200
 MAX_BUILDS = 500
-#: Log files are whatever a job wrote: never let them run script on the dashboard's origin.
-LOG_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
-LOG_CHUNK = 256 * 1024
-TEXT_SUFFIXES = {".txt", ".log", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".py", ".sh"}
 
 STORE = web.AppKey("store", Store)
 LAYOUTS = web.AppKey("layouts", TenantLayouts)
 STATE_DIR = web.AppKey("state_dir", Path)
+LOG_STORES = web.AppKey("log_stores", LogStores)
 WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
@@ -91,27 +86,6 @@ def _render(request: web.Request, template: str, **context: Any) -> web.Response
     html = env.get_template(template).render(web_url=request.app[WEB_URL],
                                              tenants=sorted(_layouts(request)), **context)
     return web.Response(text=html, content_type="text/html")
-
-
-def _open_log(state_dir: Path, uuid: str, name: str) -> int | None:
-    """An fd of the regular file ``state_dir/logs/uuid/name``, reached without
-    following any link (post-run playbooks copy into log folders what jobs made,
-    links included); None when there is no such file or it breaks that rule."""
-    if uuid in ("", ".", "..") or "/" in uuid:
-        return None
-    try:
-        return safe_files.open_file(state_dir / "logs", f"{uuid}/{name}")
-    except (safe_files.UnsafePath, OSError):
-        return None
-
-
-def _log_head(fd: int | None, lines: int) -> tuple[list[str], bool]:
-    """The first ``lines`` lines of an open log (closed here), and whether there is more."""
-    if fd is None:
-        return [], False
-    with open(fd, encoding="utf-8", errors="replace") as f:
-        head = [line.rstrip("\n") for line in itertools.islice(f, lines + 1)]
-    return head[:lines], len(head) > lines
 
 
 def _when(epoch: float | None) -> str:
@@ -179,7 +153,8 @@ async def api_build(request: web.Request) -> web.Response:
 
 
 async def api_console_stream(request: web.Request) -> web.StreamResponse:
-    return await console_stream(request, request.app[STORE], request.app[STATE_DIR])
+    return await console_stream(request, request.app[STORE], request.app[STATE_DIR],
+                                request.app[LOG_STORES])
 
 
 async def api_changes(request: web.Request) -> web.Response:
@@ -403,10 +378,10 @@ async def build_page(request: web.Request) -> web.Response:
                        request.app[CHANGE_LINKS])
     if build is None:
         raise web.HTTPNotFound(text=f"no build with id {uuid!r}")
-    fd = await _call(_open_log, request.app[STATE_DIR], uuid, "job-output.txt")
-    log, more = await _call(_log_head, fd, MAX_INLINE_LOG_LINES)
+    log, more, has_log = await _call(log_head, request.app[LOG_STORES], request.app[STORE],
+                                     uuid, MAX_INLINE_LOG_LINES)
     return _render(request, "build.html", tenant=build["tenant"], build=build, log=log,
-                   log_truncated=more, has_log=fd is not None,
+                   log_truncated=more, has_log=has_log,
                    stream_path=f"/api/build/{uuid}/console-stream",
                    build_path=f"/api/build/{uuid}")
 
@@ -427,33 +402,7 @@ async def change_page(request: web.Request) -> web.Response:
 
 
 async def log_file(request: web.Request) -> web.StreamResponse:
-    uuid, name = request.match_info["uuid"], request.match_info["path"]
-    fd = await _call(_open_log, request.app[STATE_DIR], uuid, name)
-    if fd is None:
-        raise web.HTTPNotFound(text="no such log file")
-    with open(fd, "rb") as f:
-        suffix = Path(name).suffix
-        response = web.StreamResponse(headers=LOG_HEADERS)
-        if suffix in TEXT_SUFFIXES:
-            response.content_type, response.charset = "text/plain", "utf-8"
-        elif suffix == ".json":
-            response.content_type, response.charset = "application/json", "utf-8"
-        else:
-            response.content_type = (mimetypes.guess_type(name)[0]
-                                     or "application/octet-stream")
-        size = os.fstat(f.fileno()).st_size
-        response.content_length = size
-        await response.prepare(request)
-        # what the file held when opened (a file still growing is cut there); HEAD: none
-        left = size if request.method != "HEAD" else 0
-        while left > 0:
-            chunk = await _call(f.read, min(LOG_CHUNK, left))
-            if not chunk:
-                break
-            left -= len(chunk)
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+    return await serve_log(request, request.app[LOG_STORES], request.app[STORE])
 
 
 @web.middleware
@@ -474,19 +423,22 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                templates_dir: Path | None = None,
                admin_token: str | None = None,
                extra_routes: Sequence[web.AbstractRouteDef] = (),
-               change_links: ChangeLinks | None = None) -> web.Application:
+               change_links: ChangeLinks | None = None,
+               log_stores: LogStores | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
     logs; ``admin_token`` turns on the management API (enqueue, dequeue, promote);
     ``extra_routes`` are the connections' own (a forge's webhook); ``change_links``
     give each connection's change pages (its source's ``change_url``), which changes
-    link to (a connection not named there: the built-in forge's pages).
+    link to (a connection not named there: the built-in forge's pages);
+    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
     app[LAYOUTS] = layouts
     app[STATE_DIR] = Path(state_dir)
+    app[LOG_STORES] = log_stores or make_log_stores(None, Path(state_dir))
     app[WEB_URL] = web_url.rstrip("/")
     app[CHANGE_LINKS] = dict(change_links or {})
     if admin_token:

@@ -99,6 +99,7 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
                        control: Connection) -> None:
     from zuulish.drivers.github.webhook import Webhook
     from zuulish.drivers.registry import make_connections
+    from zuulish.logs.stores import make_log_stores
     from zuulish.store import Store
     from zuulish.web.app import create_app, serve
     from zuulish.web.status import change_links
@@ -112,7 +113,8 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     owners = [s for s in connections.services if isinstance(s, Webhook)]
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
                      admin_token=config.admin_token, extra_routes=connections.routes,
-                     change_links=change_links(connections.sources))
+                     change_links=change_links(connections.sources),
+                     log_stores=make_log_stores(config.logs, config.state_dir))
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:
