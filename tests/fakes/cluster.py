@@ -11,6 +11,7 @@ its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -173,3 +174,50 @@ class Cluster:
                 proc.popen.wait(10)
         self.proxy.stop()
         self.tenant.aio.store.dispose()
+
+
+class RemoteHost:
+    """Another "host": a network namespace joined to this one by a veth pair, whose
+    processes see the test's state directories hidden (an empty directory bound over
+    each): what they get of the deployment, they get over the network."""
+
+    def __init__(self, tmp: Path, hidden: list[Path]):
+        from tests.fakes.ssh_node import _free_subnet
+
+        tag = f"{os.getpid() % 10000}{int(time.time() * 1000) % 1000}"
+        self.netns, self._host_if, node_if = f"zlr{tag}", f"zlrh{tag}", f"zlrn{tag}"
+        self.empty = tmp / "remote-empty"
+        self.empty.mkdir(exist_ok=True)
+        self.hidden = hidden
+        with _free_subnet() as subnet:
+            self.host_ip, self.ip = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
+            _ip("netns", "add", self.netns)
+            _ip("link", "add", self._host_if, "type", "veth", "peer", "name", node_if)
+            _ip("link", "set", node_if, "netns", self.netns)
+            _ip("addr", "add", f"{self.host_ip}/30", "dev", self._host_if)
+        _ip("link", "set", self._host_if, "up")
+        for args in (("addr", "add", f"{self.ip}/30", "dev", node_if),
+                     ("link", "set", node_if, "up"), ("link", "set", "lo", "up"),
+                     # a default route: pasta (untrusted playbooks' network) needs one
+                     ("route", "add", "default", "via", self.host_ip)):
+            _ip("netns", "exec", self.netns, "ip", *args)
+
+    def wrap(self) -> list[str]:
+        """A command prefix that runs what follows on this host."""
+        binds = " && ".join(f"mount --bind {self.empty} {p}" for p in self.hidden)
+        return ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation",
+                "private", "sh", "-c", f'{binds} && exec "$@"', "remote"]
+
+    def close(self) -> None:
+        subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True)
+        pids = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+        subprocess.run(["ip", "link", "del", self._host_if], capture_output=True)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
