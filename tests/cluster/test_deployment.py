@@ -17,11 +17,14 @@ from sqlalchemy import select
 from tests.cluster.test_failover import _merged, _success_reports
 from tests.fakes.cluster import Cluster, RemoteHost
 from tests.fakes.forge_http import git
+from tests.fakes.moto_server import ACCESS_KEY, SECRET_KEY, MotoServer, moto_server
 from tests.fakes.ssh_node import missing_requirements
 from tests.fakes.tcp_proxy import TcpProxy
 from zuulish.cli import main
 from zuulish.runner import free_port
-from zuulish.store import BuildRow, ChangeRow
+from zuulish.store import BuildRow, ChangeRow, ComponentRow
+
+__all__ = ["moto_server"]  # the fixture
 
 APP = """
 - nodeset:
@@ -48,7 +51,8 @@ APP = """
 
 
 def test_a_deployment_across_hosts_merges_through_kills(
-        tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str],
+        moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     why = missing_requirements()
     if why:
         pytest.fail(f"the remote host needs network namespaces: {why}")
@@ -60,7 +64,16 @@ def test_a_deployment_across_hosts_merges_through_kills(
                       providers=providers)
     remote = RemoteHost(tmp_path, hidden=[cluster.tenant.config.state_dir])
     db_for_remote = TcpProxy(cluster.proxy.target, host=remote.host_ip).start()
+    # build logs in an object store (moto's S3), which the remote host reaches by proxy
+    for key, value in (("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(key, value)
+    moto_server.client("s3").create_bucket(Bucket="deployment-logs")
+    s3_for_remote = TcpProxy(("127.0.0.1", int(moto_server.url.rsplit(":", 1)[1])),
+                             host=remote.host_ip).start()
     try:
+        cluster.base["logs"] = {"store": "s3", "bucket": "deployment-logs",
+                                "endpoint_url": moto_server.url, "region": "us-east-1"}
         forge_url = f"http://{remote.host_ip}:{ports[0]}/git"
         cluster.base["connections"]["forge"].update(url=forge_url, plain_http=True)
         cluster.base["web"] = {"listen": f"0.0.0.0:{ports[0]}",
@@ -77,8 +90,13 @@ def test_a_deployment_across_hosts_merges_through_kills(
                  cluster.start("executor"), cluster.start("executor")]
         remote_url = cluster.proxied_url.replace(f"127.0.0.1:{cluster.proxy.port}",
                                                  f"{remote.host_ip}:{db_for_remote.port}")
+        console = f"{remote.ip}:{free_port()}"
         far = cluster.start("executor", name="remote-executor", wrap=remote.wrap(),
-                            database=remote_url, executor={"zone": "remote"})
+                            database=remote_url,
+                            executor={"zone": "remote", "console_listen": console,
+                                      "console_url": f"http://{console}"},
+                            logs={"endpoint_url": f"http://{remote.host_ip}:"
+                                                  f"{s3_for_remote.port}"})
         for proc in [*procs, far]:
             cluster.wait_running(proc)
 
@@ -110,6 +128,8 @@ def test_a_deployment_across_hosts_merges_through_kills(
             git(work, "pull", "-q", "--rebase", "origin", "main")
 
         far_id = cluster.component_id(far)
+        with cluster.store.read() as s:  # where webs reach its live console
+            assert s.get(ComponentRow, far_id).address == f"http://{console}"
         with cluster.store.read() as s:
             builds = s.scalars(select(BuildRow).where(BuildRow.state == "completed")).all()
         remote_builds = [b for b in builds if b.job == "on-remote"]
@@ -119,10 +139,15 @@ def test_a_deployment_across_hosts_merges_through_kills(
         for i, n in enumerate(numbers):
             assert cluster.tenant.branch_file("org/app", f"f{i}.txt") == f"{i}\n"
             assert _success_reports(cluster, n) == 1
-        for port in ports:  # every web serves the same tenants
+        for port in ports:  # every web serves the same tenants, and any build's log
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/tenants") as answer:
                 assert answer.status == 200 and b'"t"' in answer.read()
+            log_url = f"http://127.0.0.1:{port}/logs/{remote_builds[0].id}/job-output.txt"
+            with urllib.request.urlopen(log_url) as answer:
+                assert b"remote-build-ran" in answer.read()
+        assert all(b.log_path.startswith("s3://deployment-logs/") for b in builds)
     finally:
         cluster.stop()
         db_for_remote.stop()
+        s3_for_remote.stop()
         remote.close()
