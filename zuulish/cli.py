@@ -40,6 +40,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_component(args: argparse.Namespace) -> int:
+    from zuulish.component_runner import run_component
+
+    config = _load(args)
+    if args.command == "web":
+        from zuulish.web.standalone import run_web
+
+        run_web(config)
+    else:
+        run_component(config, args.command)
+    return 0
+
+
+def cmd_components(args: argparse.Namespace) -> int:
+    from zuulish.cluster.listing import show_components
+
+    return show_components(_load(args), show_all=args.all)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from zuulish.demo import run_demo
 
@@ -236,6 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run every component in one process").set_defaults(func=cmd_run)
+    for kind, text in (
+            ("scheduler", "run a scheduler (active while it holds the lease; else standby)"),
+            ("executor", "run an executor (builds of its zone)"),
+            ("merger", "run a merger (speculative states)"),
+            ("launcher", "run a node launcher"),
+            ("web", "serve the dashboard, the API, webhooks and the forge over HTTP")):
+        sub.add_parser(kind, help=text).set_defaults(func=cmd_component)
+    listing = sub.add_parser("components", help="the components of this deployment and "
+                             "their heartbeats")
+    listing.add_argument("--all", action="store_true",
+                         help="also those that stopped or died (default: live ones)")
+    listing.set_defaults(func=cmd_components)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="upgrade the schema to the newest revision") \

@@ -109,7 +109,7 @@ def cmd_autohold_delete(args: argparse.Namespace,
     store.check()
     with store.session() as s:
         released = release_hold(s, args.id, time.time())
-    channels.wake(config.state_dir, channels.LAUNCHER)
+    store.notifier.notify_everywhere(config.state_dir, channels.LAUNCHER)
     nodes = f"; released node(s) {', '.join(map(str, released))} (the launcher deletes " \
             "them)" if released else "; it held no nodes"
     print(f"deleted autohold request {args.id}{nodes}")

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from zuulish.cluster.timing import Timing
 from zuulish.errors import ConfigError
 from zuulish.executor.local_node import (
     DEFAULT_DISK_LIMIT_MB,
@@ -85,6 +86,7 @@ class ProviderConfig:
     labels: tuple[str, ...]
     max_nodes: int = 4
     options: dict[str, Any] = field(default_factory=dict)
+    zone: str | None = None  # the executor zone of its nodes (None: unzoned)
 
 
 @dataclass
@@ -121,6 +123,10 @@ class ServerConfig:
     admin_token: str | None = None  # bearer token of the management API (off when None)
     # build logs are removed this many days after the build finished (None: kept)
     log_retention_days: float | None = DEFAULT_RETENTION_DAYS
+    # the executor zone this host's executor serves (None: unzoned nodes only)
+    executor_zone: str | None = None
+    # heartbeats, when a silent component is dead, the active scheduler's lease
+    cluster: Timing = field(default_factory=Timing)
 
     def cloud_connections(self) -> dict[str, ConnectionConfig]:
         """The connections whose driver boots nodes (openstack, aws, podman): what
@@ -149,7 +155,7 @@ class ServerConfig:
 
 
 _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
-             "executor", "scheduler", "merger"}
+             "executor", "scheduler", "merger", "cluster"}
 
 
 def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
@@ -374,7 +380,11 @@ def load_server_config(path: str | Path) -> ServerConfig:
                               "openstack'; see config-examples/openstack-gpu/",
                               file=str(path))
         options = {k: v for k, v in prov.items()
-                   if k not in ("name", "driver", "labels", "max_nodes")}
+                   if k not in ("name", "driver", "labels", "max_nodes", "zone")}
+        zone = prov.get("zone")
+        if zone is not None and (not isinstance(zone, str) or not zone.strip()):
+            raise ConfigError(f"key '{where}.zone' must be the name of an executor zone, not "
+                              f"{zone!r}", file=str(path))
         if prov["driver"] == "static":
             if "labels" in prov or "max_nodes" in prov:
                 raise ConfigError(f"{where}: a static provider takes its labels and size "
@@ -384,7 +394,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
             providers.append(ProviderConfig(
                 str(prov["name"]), "static",
                 tuple(sorted({label for h in hosts for label in h.labels})),
-                sum(h.max_parallel_jobs for h in hosts), {"hosts": hosts}))
+                sum(h.max_parallel_jobs for h in hosts), {"hosts": hosts}, zone))
             continue
         labels = prov.get("labels", ["local"])
         _expect(labels, list, f"{where}.labels", path)
@@ -393,20 +403,27 @@ def load_server_config(path: str | Path) -> ServerConfig:
             options.pop(key, None)
         if options:
             raise _unknown(str(next(iter(options))),
-                           {"name", "driver", "labels", "max_nodes", "host_paths",
+                           {"name", "driver", "labels", "max_nodes", "host_paths", "zone",
                             *LOCAL_GPU_KEYS}, "", path, prefix=f"{where}.")
         host_paths = _host_paths(prov, where, state_dir, path)
         if host_paths:
             options["host_paths"] = host_paths
         options.update(_local_gpus(prov, where, [str(x) for x in labels], state_dir, path))
         providers.append(ProviderConfig(str(prov["name"]), prov["driver"],
-                                        tuple(str(x) for x in labels), max_nodes, options))
+                                        tuple(str(x) for x in labels), max_nodes, options,
+                                        zone))
 
     executor = _expect(data.get("executor") or {}, dict, "executor", path)
     _check_keys(executor, {"workers", "preload_ansible", "log_retention_days",
                            "private_key_file", "sandbox_network", "max_returned_bytes",
                            "trusted_ro_paths", "trusted_rw_paths", "disk_limit_per_job",
-                           "node_max_processes", "node_memory_mb"}, "executor.", path)
+                           "node_max_processes", "node_memory_mb", "zone"}, "executor.", path)
+    executor_zone = executor.get("zone")
+    if executor_zone is not None and (not isinstance(executor_zone, str)
+                                      or not executor_zone.strip()):
+        raise ConfigError("key 'executor.zone' must be the name of an executor zone, not "
+                          f"{executor_zone!r}", file=str(path))
+    timing = _cluster_timing(data, path)
     max_returned = executor.get("max_returned_bytes", DEFAULT_MAX_RETURNED_BYTES)
     if isinstance(max_returned, bool) or not isinstance(max_returned, int) \
             or max_returned <= 0:
@@ -470,7 +487,29 @@ def load_server_config(path: str | Path) -> ServerConfig:
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
         admin_token=admin_token,
         log_retention_days=retention,
+        executor_zone=executor_zone, cluster=timing,
     )
+
+
+def _cluster_timing(data: dict[str, Any], path: Path) -> Timing:
+    """The ``cluster:`` section: heartbeats, the death timeout, the scheduler's lease."""
+    section = _expect(data.get("cluster") or {}, dict, "cluster", path)
+    keys = {"heartbeat_seconds": "heartbeat", "dead_after_seconds": "dead_after",
+            "lease_seconds": "lease"}
+    _check_keys(section, set(keys), "cluster.", path)
+    values = {}
+    for key, field_name in keys.items():
+        if key in section:
+            value = section[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"key 'cluster.{key}' must be a number of seconds, not "
+                                  f"{value!r}", file=str(path))
+            values[field_name] = float(value)
+    timing = Timing(**values)
+    problem = timing.problem()
+    if problem is not None:
+        raise ConfigError(f"cluster: {problem}", file=str(path))
+    return timing
 
 
 def _trusted_paths(executor: dict[str, Any], key: str, state_dir: Path,

@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from zuulish.store.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,22 @@ class Worker:
         self.thread.join(timeout)
 
     def _run(self) -> None:
+        unreachable = False
         while not self.stop_event.is_set():
             try:
                 busy = self.step()
+                if unreachable:
+                    log.warning("%s: the database answers again", self.name)
+                    unreachable = False
+            except (OperationalError, InterfaceError) as exc:
+                # the database is away (restarting, cut off): one line, then retry
+                if not unreachable:
+                    log.error("%s: cannot reach the database (%s); retrying until it "
+                              "answers", self.name, str(exc.orig or exc).strip().splitlines()[0]
+                              if str(exc.orig or exc).strip() else type(exc).__name__)
+                    unreachable = True
+                busy = False
+                self.stop_event.wait(min(2.0, max(self.poll_interval, 0.5)))
             except Exception:  # a bug; keep serving, but never silently
                 log.exception("%s: unexpected error", self.name)
                 busy = False

@@ -145,8 +145,12 @@ class Executor:
                  trusted_ro_paths: tuple[Path, ...] = (),
                  trusted_rw_paths: tuple[Path, ...] = (),
                  node_limits: NodeLimits | None = None,
-                 git_credentials: GitCredentials | None = None):
+                 git_credentials: GitCredentials | None = None,
+                 zone: str | None = None):
         self.store = store
+        # the executor zone it serves: it runs only builds whose nodes are of this zone
+        # (None: only builds of unzoned nodes)
+        self.zone = zone
         # the most bytes a build's results.json may hold (executor.max_returned_bytes)
         self.max_returned_bytes = max_returned_bytes
         # what trusted playbooks see besides their build (executor.trusted_*_paths)
@@ -210,7 +214,8 @@ class Executor:
 
     def _claim(self) -> BuildRow | None:
         with self.store.session() as s:
-            row = s.scalars(select(BuildRow).where(BuildRow.state == BuildState.QUEUED)
+            zone = BuildRow.zone.is_(None) if self.zone is None else BuildRow.zone == self.zone
+            row = s.scalars(select(BuildRow).where(BuildRow.state == BuildState.QUEUED, zone)
                             .order_by(BuildRow.priority, BuildRow.created_at).limit(1)
                             .with_for_update(skip_locked=True)).first()
             if row is None:
@@ -227,19 +232,34 @@ class Executor:
                 row.state, row.worker, row.started_at = BuildState.QUEUED, None, None
 
     def _check_cancels(self) -> bool:
+        """Heartbeat the builds running here; stop those cancelled, and those taken
+        from this executor (declared dead while it was paused or cut off: they run
+        elsewhere now, and what this run finds is discarded by ``_finish``)."""
         with self._lock:
             running = dict(self._running)
         if not running:
             return False
         with self.store.session() as s:
-            rows = s.execute(select(BuildRow.id, BuildRow.cancel_requested)
+            rows = s.execute(select(BuildRow.id, BuildRow.cancel_requested, BuildRow.worker,
+                                    BuildRow.state)
                              .where(BuildRow.id.in_(list(running)))).all()
-            s.execute(update(BuildRow).where(BuildRow.id.in_(list(running)))
+            s.execute(update(BuildRow).where(BuildRow.id.in_(list(running)),
+                                             BuildRow.worker == self.name)
                       .values(heartbeat_at=self.clock.now()))
-        for build_id, cancel in rows:
-            if cancel:
+        for build_id, cancel, worker, state in rows:
+            if cancel or worker != self.name or state != BuildState.RUNNING:
                 running[build_id].set()
         return False
+
+    def abandon(self, old_name: str, new_name: str) -> None:
+        """This executor was declared dead as ``old_name`` and lives on as ``new_name``:
+        its builds were handed to others, so every run here stops, unrecorded."""
+        self.name = new_name
+        with self._lock:
+            for cancel in self._running.values():
+                cancel.set()
+        log.error("executor %s: builds it was running are stopped; they run again "
+                  "elsewhere", old_name)
 
     def stop(self, wait: bool = True) -> None:
         """Stop; builds cut short are queued again, to be re-run after a restart."""
@@ -692,8 +712,16 @@ class Executor:
                 first_task: float | None, returned: dict[str, Any] | None = None,
                 sealed: str | None = None) -> None:
         with self.store.session() as s:
-            row = s.get(BuildRow, build.id)
+            row = s.get(BuildRow, build.id, with_for_update=True)
             if row is None:
+                return
+            if row.worker != build.worker or row.state != BuildState.RUNNING \
+                    or row.attempt != build.attempt:
+                # declared dead while it ran (paused, cut off): the build was queued
+                # again and runs (or ran) elsewhere; this run's result counts for nothing
+                log.warning("build %s: attempt %d was taken from %s while it ran; its "
+                            "result (%s) is discarded", build.id, build.attempt,
+                            build.worker, result)
                 return
             canceled = row.cancel_requested
             if self._stopping and not canceled:

@@ -83,8 +83,13 @@ class MergerWorker:
             log.exception("merge request %s failed", request.id)
             result = {"status": "error", "message": f"internal merger error: {exc!r}"}
         with self.store.session() as s:
-            s.execute(update(MergeRequestRow).where(MergeRequestRow.id == request.id)
-                      .values(state="done", result=result, finished_at=self.clock.now()))
+            done = s.execute(update(MergeRequestRow).where(
+                MergeRequestRow.id == request.id, MergeRequestRow.worker == request.worker,
+                MergeRequestRow.state == "running")
+                .values(state="done", result=result, finished_at=self.clock.now())).rowcount
+        if not done:  # declared dead while merging: asked of another merger meanwhile
+            log.warning("merge request %s was taken from %s while it merged; its result "
+                        "is discarded", request.id, request.worker)
         self.store.notifier.notify(channels.SCHEDULER, channels.MERGER)
         return True
 

@@ -229,7 +229,8 @@ class Launcher:
         node_ids = []
         for label, node in zip(req.labels, launched, strict=True):
             row = NodeRow(provider=provider.name, label=label, state=NodeState.IN_USE,
-                          hostname=node.hostname, host_vars=node.host_vars,
+                          zone=getattr(provider, "zone", None), hostname=node.hostname,
+                          host_vars=node.host_vars,
                           host_keys=list(node.host_keys), request_id=req.id,
                           tenant=req.tenant, created_at=now, state_at=now,
                           resources={"instances": 1,

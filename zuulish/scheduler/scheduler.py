@@ -1242,6 +1242,8 @@ class Scheduler:
                          "provider": n.provider}
                         for n, name in zip(nodes, build.params.get("node_names", []),
                                            strict=False)]}
+                    # the executors of its nodes' zone run it (a lab behind a firewall)
+                    build.zone = next((n.zone for n in nodes if n.zone), None)
                     build.state = BuildState.QUEUED
                 elif req.state in ("declined", "failed") or not retry_on_new_nodes(
                         s, build, self.clock.now(), req.error or "the node request failed"):

@@ -25,6 +25,9 @@ class ComponentRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     hostname: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)
+    # the boot and PID namespace its pid belongs to: a component may tell that an
+    # earlier one of the same machine has ended only when these agree
+    machine: Mapped[str] = mapped_column(String(255))
     zone: Mapped[str | None] = mapped_column(String(255))
     # where others reach it (an executor's console stream: http://host:port)
     address: Mapped[str | None] = mapped_column(Text)

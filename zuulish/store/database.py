@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
@@ -96,7 +97,13 @@ class Store:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(zuulish_read_only=True), expire_on_commit=False)
+        if notifier is None and not self.is_sqlite:
+            from zuulish.store.pg_wakeups import connect_args
+            notifier = Notifier(connect_args(self.engine))
         self.notifier = notifier or Notifier()
+        # (thread, check): every write transaction begun on that thread first calls
+        # check(session) — the active scheduler's lease fencing (cluster/lease.py)
+        self.fence: tuple[threading.Thread, Callable[[Session], None]] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,6 +118,9 @@ class Store:
         """
         with self.sessions() as session:
             try:
+                fence = self.fence
+                if fence is not None and fence[0] is threading.current_thread():
+                    fence[1](session)
                 yield session
                 session.commit()
             except BaseException:
@@ -167,4 +177,6 @@ class Store:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def dispose(self) -> None:
+        """Close the database connections, the notifier's included."""
+        self.notifier.close()
         self.engine.dispose()

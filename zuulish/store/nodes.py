@@ -63,6 +63,8 @@ class NodeRow(Base):
     # the request is deleted); see ``zuulish.nodepool.holds``
     hold_id: Mapped[int | None] = mapped_column(Integer, index=True)
     hold_until: Mapped[float | None] = mapped_column(Float)
+    # the executor zone of its provider (None: any unzoned executor may use it)
+    zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 class SettingRow(Base):
     """A setting of this installation (``system-id``: tags its cloud instances)."""

@@ -12,7 +12,8 @@ What the two processes share:
 * the database: the child opens its own :class:`~zuulish.store.Store` on the
   same URL (a webhook's delivery is stored there before its 2xx, as before);
 * wake-ups: what the child notifies (a stored delivery, a management event) is
-  forwarded to the parent as a datagram (:func:`zuulish.store.notify.wake`);
+  forwarded to the parent as a datagram (:func:`zuulish.store.notify.wake`) and,
+  on PostgreSQL, reaches every host through LISTEN/NOTIFY as well;
 * the tenants' layouts: the parent owns them (the scheduler reconfigures them);
   it sends the child a copy at start and whenever one changes
   (:class:`LayoutsMirror`), so the pages show what the scheduler runs.

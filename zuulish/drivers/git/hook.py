@@ -137,9 +137,9 @@ def change_id_hint(forge: GitForge, missing: list[str]) -> list[str]:
 
 
 def _wake(forge: GitForge) -> None:
-    """Best-effort wake-up of the scheduler, here and in a zuulish on the same state dir."""
-    forge.store.notifier.notify(channels.SCHEDULER)
-    channels.wake(forge.state_dir, channels.SCHEDULER)
+    """Best-effort wake-up of the scheduler: here, in a zuulish on the same state dir
+    and, on PostgreSQL, on every host."""
+    forge.store.notifier.notify_everywhere(forge.state_dir, channels.SCHEDULER)
 
 
 def record_push(forge: GitForge, project: str, branch: str, new_sha: str,

@@ -1,5 +1,5 @@
 """scale-out: the components table (who runs, where, and their heartbeats), the
-leases table (the active scheduler's lease) and builds.zone (executor zones)
+leases table (the active scheduler's lease) and builds.zone / nodes.zone (executor zones)
 
 Revision ID: 0017
 Revises: 0016
@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column('kind', sa.String(length=32), nullable=False),
         sa.Column('hostname', sa.String(length=255), nullable=False),
         sa.Column('pid', sa.Integer(), nullable=False),
+        sa.Column('machine', sa.String(length=255), nullable=False),
         sa.Column('zone', sa.String(length=255), nullable=True),
         sa.Column('address', sa.Text(), nullable=True),
         sa.Column('config_hash', sa.String(length=64), nullable=True),
@@ -45,9 +46,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('builds') as batch:
         batch.add_column(sa.Column('zone', sa.String(length=255), nullable=True))
+    with op.batch_alter_table('nodes') as batch:
+        batch.add_column(sa.Column('zone', sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('nodes') as batch:
+        batch.drop_column('zone')
     with op.batch_alter_table('builds') as batch:
         batch.drop_column('zone')
     op.drop_table('leases')

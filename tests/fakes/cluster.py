@@ -1,0 +1,160 @@
+"""A zuulish deployment of separate component processes, for the scale-out tests.
+
+The tenant (config project, jobs library, projects) is made with :class:`GateTenant`
+over the test's PostgreSQL database; each component then runs as its own process
+(``zuulish scheduler``, ``executor``...), reaching the database through a
+:class:`TcpProxy` that the test can cut. Schedulers and the web share the state
+directory that holds the built-in forge (and ``secrets.key``); every executor and
+merger has a state directory of its own (with a copy of the key), as on a host of
+its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import make_url, select
+
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.tenant import GateTenant
+from zuulish.store import ComponentRow, LeaseRow
+
+FAST = {"heartbeat_seconds": 0.5, "dead_after_seconds": 3, "lease_seconds": 2}
+
+
+@dataclass
+class Proc:
+    name: str
+    kind: str
+    popen: subprocess.Popen
+    log: Path
+    config: Path
+
+    def signal(self, sig: int) -> None:
+        os.killpg(self.popen.pid, sig)
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class Cluster:
+    def __init__(self, tmp: Path, database_url: str, projects: dict[str, dict[str, str]],
+                 timing: dict[str, float] | None = None, **tenant_options: Any):
+        self.tmp = tmp
+        self.tenant = GateTenant(tmp, database_url, projects, **tenant_options)
+        url = make_url(database_url)
+        self.proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432)).start()
+        self.proxied_url = url.set(host="127.0.0.1", port=self.proxy.port) \
+            .render_as_string(hide_password=False)
+        base = yaml.safe_load((tmp / "zuulish.yaml").read_text())
+        base["database"] = self.proxied_url
+        base["cluster"] = dict(timing or FAST)
+        base["state_dir"] = str(self.tenant.config.state_dir)
+        base["tenant_file"] = str(self.tenant.config.tenant_file)
+        self.base = base
+        self.procs: list[Proc] = []
+        # the tenant's own store reads what users see; it needs the key made already
+        self.key = self.tenant.config.state_dir / "secrets.key"
+        from zuulish.secrets import master_key
+
+        master_key(self.tenant.config.state_dir)
+
+    @property
+    def store(self):  # type: ignore[no-untyped-def]
+        return self.tenant.aio.store
+
+    def config_for(self, name: str, own_state: bool, **overrides: Any) -> Path:
+        data = yaml.safe_load(yaml.safe_dump(self.base))
+        if own_state:
+            state = self.tmp / f"state-{name}"
+            state.mkdir(exist_ok=True)
+            shutil.copy(self.key, state / "secrets.key")
+            data["state_dir"] = str(state)
+        for key, value in overrides.items():
+            if isinstance(value, dict):
+                data.setdefault(key, {}).update(value)
+            else:
+                data[key] = value
+        path = self.tmp / f"zuulish-{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    def start(self, kind: str, name: str | None = None, wrap: list[str] | None = None,
+              **overrides: Any) -> Proc:
+        name = name or f"{kind}{sum(p.kind == kind for p in self.procs) + 1}"
+        config = self.config_for(name, kind in ("executor", "merger"), **overrides)
+        log = self.tmp / f"{name}.log"
+        popen = subprocess.Popen([*(wrap or []), sys.executable, "-m", "zuulish.cli", "-c",
+                                  str(config), kind], stdout=log.open("a"),
+                                 stderr=subprocess.STDOUT, start_new_session=True,
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = Proc(name, kind, popen, log, config)
+        self.procs.append(proc)
+        return proc
+
+    def wait_running(self, proc: Proc, timeout: float = 60) -> None:
+        self.wait_for(lambda: "is running" in proc.output() or not proc.alive, timeout,
+                      f"{proc.name} to start")
+        if not proc.alive:
+            raise AssertionError(f"{proc.name} exited:\n{proc.output()}")
+
+    def component_id(self, proc: Proc) -> str:
+        with self.store.read() as s:
+            ids = s.scalars(select(ComponentRow.id).where(
+                ComponentRow.pid == proc.popen.pid, ComponentRow.kind == proc.kind)
+                .order_by(ComponentRow.started_at.desc())).all()
+        assert ids, f"{proc.name} has not registered"
+        return ids[0]
+
+    def active_scheduler(self) -> Proc | None:
+        with self.store.read() as s:
+            lease = s.get(LeaseRow, "scheduler")
+            holder = lease.holder if lease is not None else None
+            pid = s.scalar(select(ComponentRow.pid).where(ComponentRow.id == holder)) \
+                if holder else None
+        return next((p for p in self.procs if p.popen.pid == pid and p.alive), None)
+
+    def wait_for(self, predicate, timeout: float = 120, what: str = "condition"):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n"
+                             + self.logs())
+
+    def logs(self, tail: int = 4000) -> str:
+        return "\n".join(f"--- {p.name} ({'alive' if p.alive else 'exited'})\n"
+                         f"{p.output()[-tail:]}" for p in self.procs)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.alive:
+                try:
+                    proc.signal(signal.SIGCONT)
+                    proc.signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        deadline = time.monotonic() + 30
+        for proc in self.procs:
+            try:
+                proc.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.signal(signal.SIGKILL)
+                proc.popen.wait(10)
+        self.proxy.stop()
+        self.tenant.aio.store.dispose()
