@@ -8,6 +8,7 @@ import configparser
 import contextlib
 import copy
 import functools
+import importlib
 import io
 import os
 import re
@@ -176,6 +177,15 @@ def server_configs(tmp_path: Path) -> dict[str, Path]:
     return found
 
 
+def check_forge_settings(options: dict[str, Any], path: Path) -> None:
+    """The forge's own check of its options, where this version of zuulish has one."""
+    try:
+        settings = importlib.import_module("zuulish.drivers.git.settings")
+    except ModuleNotFoundError:
+        return
+    settings.read_forge_settings("forge", options, path)
+
+
 def test_every_example_zuulish_yaml_is_accepted_by_the_server(tmp_path: Path) -> None:
     """Each key must be one zuulish/server_config.py knows; until the scale-out
     settings (logs, executor.zone, executor.console_*) land on main, this fails with
@@ -193,7 +203,11 @@ def test_every_example_zuulish_yaml_is_accepted_by_the_server(tmp_path: Path) ->
         assert config.database.startswith("postgresql+psycopg://")
         assert ":" not in config.database.split("//", 1)[1].split("@")[0], \
             "no password in the database URL: it comes from $PGPASSWORD"
-        assert config.connection("forge").options["url"].endswith("/git")
+        forge = config.connection("forge").options
+        assert forge["url"].endswith("/git")
+        # the components' credential goes to a plain http:// URL only when told to
+        assert forge["url"].startswith("https://") or forge["plain_http"] is True
+        check_forge_settings(forge, path)
         assert (config.listen_host, config.listen_port) == ("0.0.0.0", 9000)
     assert refused == {}
 
