@@ -393,8 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from zuulish.cli_autohold import add_autohold_parsers
     from zuulish.cli_tenant import add_tenant_parser
+    from zuulish.cli_user import add_user_parsers
 
     add_tenant_parser(sub, _load)
+    add_user_parsers(sub, _load)
     add_autohold_parsers(sub, _load)
     return parser
 

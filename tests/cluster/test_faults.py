@@ -3,9 +3,11 @@ with another tenant file, executor zones (one with nodes, one without)."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.cluster.test_failover import APP, SLOW_APP, _merged, _success_reports
@@ -107,5 +109,35 @@ def test_builds_on_a_zones_nodes_run_on_that_zones_executor_only(
             ran = {b.job: (b.worker, b.zone) for b in s.scalars(select(BuildRow))}
         assert ran["on-lab"] == (cluster.component_id(lab), "lab")
         assert ran["anywhere"] == (cluster.component_id(plain), None)
+    finally:
+        cluster.stop()
+
+
+def test_component_clocks_hours_apart_change_nothing(tmp_path: Path, pg_url: str) -> None:
+    """Heartbeats and leases are in the database's clock: components whose clocks are
+    hours off (or jump) are neither declared dead nor robbed of their lease."""
+    if shutil.which("faketime") is None:
+        pytest.fail("faketime is not installed (apt-get install faketime)")
+    cluster = Cluster(tmp_path, pg_url, {"org/app": {".zuul.yaml": APP}})
+    try:
+        first = cluster.start("scheduler", wrap=["faketime", "-f", "+2h"])
+        cluster.wait_running(first)
+        # (libfaketime's sleeps fail with a negative offset, and Ansible's pexpect
+        # under any: the executor keeps the true time, the others are ahead by hours)
+        procs = [first, cluster.start("scheduler", wrap=["faketime", "-f", "+5h"]),
+                 cluster.start("executor"),
+                 cluster.start("merger", wrap=["faketime", "-f", "+1d"]),
+                 cluster.start("launcher", wrap=["faketime", "-f", "+3h"])]
+        for proc in procs:
+            cluster.wait_running(proc)
+        n = cluster.tenant.push("org/app", {"a.txt": "a\n"}, "A")
+        cluster.tenant.approve(n)
+        cluster.wait_for(lambda: _merged(cluster, n), 120, "the change to merge")
+        time.sleep(4)  # more than dead_after (3 s) and the lease (2 s)
+        assert cluster.active_scheduler() is first
+        with cluster.store.read() as s:
+            assert s.scalars(select(ComponentRow.id)
+                             .where(ComponentRow.state == "dead")).all() == []
+        assert _success_reports(cluster, n) == 1
     finally:
         cluster.stop()

@@ -46,6 +46,18 @@ class Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def owns(self, pid: int | None) -> bool:
+        """Whether ``pid`` is this process or runs in its process group (a wrapper
+        such as faketime starts the component as its child)."""
+        if pid is None:
+            return False
+        if pid == self.popen.pid:
+            return True
+        try:
+            return os.getpgid(pid) == self.popen.pid
+        except ProcessLookupError:
+            return False
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
@@ -100,7 +112,9 @@ class Cluster:
         popen = subprocess.Popen([*(wrap or []), sys.executable, "-m", "zuulish.cli", "-c",
                                   str(config), kind], stdout=log.open("a"),
                                  stderr=subprocess.STDOUT, start_new_session=True,
-                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                      # faketime (a clock that jumps): monotonic stays true
+                                      "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
         proc = Proc(name, kind, popen, log, config)
         self.procs.append(proc)
         return proc
@@ -113,9 +127,10 @@ class Cluster:
 
     def component_id(self, proc: Proc) -> str:
         with self.store.read() as s:
-            ids = s.scalars(select(ComponentRow.id).where(
-                ComponentRow.pid == proc.popen.pid, ComponentRow.kind == proc.kind)
+            rows = s.execute(select(ComponentRow.id, ComponentRow.pid).where(
+                ComponentRow.kind == proc.kind)
                 .order_by(ComponentRow.started_at.desc())).all()
+        ids = [cid for cid, pid in rows if proc.owns(pid)]
         assert ids, f"{proc.name} has not registered"
         return ids[0]
 
@@ -125,7 +140,7 @@ class Cluster:
             holder = lease.holder if lease is not None else None
             pid = s.scalar(select(ComponentRow.pid).where(ComponentRow.id == holder)) \
                 if holder else None
-        return next((p for p in self.procs if p.popen.pid == pid and p.alive), None)
+        return next((p for p in self.procs if p.alive and p.owns(pid)), None)
 
     def wait_for(self, predicate, timeout: float = 120, what: str = "condition"):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout

@@ -16,10 +16,11 @@ from zuulish.web.app import serve
 
 
 @contextlib.contextmanager
-def served(make_app: Callable[[str], web.Application]) -> Iterator[str]:
-    """Serve the app ``make_app`` makes for its base URL until the block ends;
-    yields that URL."""
-    port = free_port()
+def served(make_app: Callable[[str], web.Application], port: int | None = None
+           ) -> Iterator[str]:
+    """Serve the app ``make_app`` makes for its base URL until the block ends, on
+    ``port`` (default: a free one); yields that URL."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     loop = asyncio.new_event_loop()
     started = asyncio.run_coroutine_threadsafe(serve(make_app(url), "127.0.0.1", port), loop)

@@ -24,7 +24,10 @@ def test_the_built_in_forge_is_a_source_a_reporter_and_repositories(store: Store
     conns = make_connections(_config(tmp_path, "  forge: {driver: git}\n"), store)
     assert set(conns.forges) == set(conns.sources) == set(conns.reporters) == {"forge"}
     assert conns.drivers == {"forge": "git", "timer": "timer"}
-    assert conns.routes == [] and conns.services == []
+    # its repositories over git's smart HTTP protocol; no service of its own
+    assert sorted((r.method, r.path) for r in conns.routes) == [  # type: ignore[attr-defined]
+        ("GET", "/git/{path:.+}"), ("POST", "/git/{path:.+}")]
+    assert conns.services == []
 
 
 def test_a_timer_connection_under_another_name_is_refused(store: Store,

@@ -12,19 +12,19 @@ from zuulish.drivers.git.pktline import read_until_flush, write_flush, write_pkt
 def test_running_server_records_the_push_and_answers(tmp_path: Path) -> None:
     seen = []
 
-    def handler(connection: str, project: str, commands):
-        seen.append((connection, project, commands))
+    def handler(connection: str, project: str, commands, user):
+        seen.append((connection, project, commands, user))
         return [(ref, None) for _o, _n, ref in commands], ["New change: x"]
 
     server = IntakeServer(tmp_path / "zuulish.yaml", handler)
     assert server.start()
     try:
         outcome = hand_over(str(tmp_path / "zuulish.yaml"), "forge", "org/app",
-                            [("0" * 40, "a" * 40, "refs/for/main")])
+                            [("0" * 40, "a" * 40, "refs/for/main")], "alice")
     finally:
         server.stop()
     assert outcome == ([("refs/for/main", None)], ["New change: x"])
-    assert seen == [("forge", "org/app", [("0" * 40, "a" * 40, "refs/for/main")])]
+    assert seen == [("forge", "org/app", [("0" * 40, "a" * 40, "refs/for/main")], "alice")]
 
 
 def test_no_server_means_the_hook_records_it_itself(tmp_path: Path) -> None:

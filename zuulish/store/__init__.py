@@ -19,10 +19,11 @@ from zuulish.store.nodes import NodeRequestRow, NodeRow, SettingRow
 from zuulish.store.outbox import OutboxRow
 from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, QueueItemRow
 from zuulish.store.timers import TimerTickRow
+from zuulish.store.users import ForgeTokenRow, ForgeUserRow
 
 __all__ = [
     "AutoholdRow", "Base", "BuildRow", "BuildSetRow", "ChangeQueueRow", "ChangeRow",
-    "ComponentRow", "EventRow",
+    "ComponentRow", "EventRow", "ForgeTokenRow", "ForgeUserRow",
     "GerritChangeStateRow", "GerritRefTipRow", "GerritSeenEventRow", "GerritStreamStateRow",
     "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow", "LeaseRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",

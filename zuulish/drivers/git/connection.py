@@ -93,8 +93,11 @@ class GitForge:
     """Bare repositories at ``state_dir/git/<project>.git`` with Gerrit-like review."""
 
     def __init__(self, name: str, state_dir: Path, store: Store, web_url: str,
-                 config_path: Path | None):
+                 config_path: Path | None, http_url: str | None = None):
         self.name = name
+        #: where mergers and executors fetch the repositories over HTTP (the
+        #: connection's ``url``); None: from the state directory
+        self.http_url = http_url.rstrip("/") if http_url else None
         self.state_dir = Path(state_dir)
         self.root = self.state_dir / "git"
         self.store = store
@@ -109,7 +112,11 @@ class GitForge:
         return self.root.joinpath(*parts[:-1], parts[-1] + ".git")
 
     def clone_url(self, project: str) -> str:
-        return str(self.repo_path(project))
+        """``<url>/<project>.git`` when the forge is read over HTTP, else the path."""
+        path = self.repo_path(project)
+        if self.http_url:
+            return f"{self.http_url}/{path.relative_to(self.root).as_posix()}"
+        return str(path)
 
     def exists(self, project: str) -> bool:
         return (self.repo_path(project) / "HEAD").exists()

@@ -44,8 +44,10 @@ def _commit_info(path: Path, sha: str) -> tuple[str, str, str | None, list[str]]
     return subject, message.strip() + "\n", parent, [f for f in files if f]
 
 
-def _record_commit(forge: GitForge, project: str, branch: str, sha: str) -> str | None:
-    """Record one pushed commit as a new change or patch set, in one transaction.
+def _record_commit(forge: GitForge, project: str, branch: str, sha: str,
+                   owner: str | None = None) -> str | None:
+    """Record one pushed commit as a new change or patch set, in one transaction
+    (``owner``: who pushed it, the owner of a new change).
 
     Returns the line to show the pusher, or None when the commit is already the
     current patch set of a change.
@@ -79,7 +81,7 @@ def _record_commit(forge: GitForge, project: str, branch: str, sha: str) -> str 
                         ChangeRow.connection == forge.name)) or 0) + 1
                     row = ChangeRow(connection=forge.name, number=number, project=project,
                                     branch=branch, change_id=cid, status="NEW", patchset=1,
-                                    approvals={}, created_at=now)
+                                    approvals={}, created_at=now, owner=owner)
                     s.add(row)
                     verb = "New change"
                 row.commit_sha, row.parent_sha = sha, parent
@@ -92,7 +94,8 @@ def _record_commit(forge: GitForge, project: str, branch: str, sha: str) -> str 
                                   ref=ref, created_at=now))
                 s.add(EventRow(connection=forge.name, type="patchset-created", project=project,
                                branch=branch, change_number=row.number, patchset=row.patchset,
-                               data={"commit": sha, "subject": subject, "ref": ref},
+                               data={"commit": sha, "subject": subject, "ref": ref,
+                                     **({"uploader": owner} if owner else {})},
                                created_at=now))
                 s.flush()  # a lost race on the number shows here, before the ref is made
                 git(path, "update-ref", ref, sha)
@@ -143,7 +146,7 @@ def _wake(forge: GitForge) -> None:
 
 
 def record_push(forge: GitForge, project: str, branch: str, new_sha: str,
-                ref: str | None = None) -> list[str]:
+                ref: str | None = None, owner: str | None = None) -> list[str]:
     """Record every new commit of a push to ``refs/for/<branch>``; the lines to show.
 
     Commits already on the branch, and commits that already are a change's
@@ -155,7 +158,7 @@ def record_push(forge: GitForge, project: str, branch: str, new_sha: str,
                   f"refs/heads/{branch}").split()
     messages = []
     for sha in commits:
-        message = _record_commit(forge, project, branch, sha)
+        message = _record_commit(forge, project, branch, sha, owner)
         if message:
             messages.append(message)
     if not messages:
@@ -250,8 +253,8 @@ def post_receive(forge: GitForge, project: str, lines: list[str]) -> tuple[list[
     return shown, ok
 
 
-def proc_receive(forge: GitForge, project: str, commands: list[tuple[str, str, str]]
-                 ) -> tuple[list[tuple[str, str | None]], list[str]]:
+def proc_receive(forge: GitForge, project: str, commands: list[tuple[str, str, str]],
+                 owner: str | None = None) -> tuple[list[tuple[str, str | None]], list[str]]:
     """Handle pushes to ``refs/for/<branch>`` without creating that ref.
 
     Returns ``(ref, None)`` for each accepted command and ``(ref, reason)`` for
@@ -278,7 +281,7 @@ def proc_receive(forge: GitForge, project: str, commands: list[tuple[str, str, s
                                          "footer; install the commit-msg hook (see above)"))
                     shown.extend(change_id_hint(forge, missing))
                     continue
-                shown.extend(record_push(forge, project, branch, new))
+                shown.extend(record_push(forge, project, branch, new, owner=owner))
                 results.append((ref, None))
             except Exception as exc:  # refuse the push; the developer pushes again
                 results.append((ref, f"zuulish cannot record this push right now ({exc}); "

@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 Commands = list[tuple[str, str, str]]
 Outcome = tuple[list[tuple[str, str | None]], list[str]]
+#: the pushing user, in the hooks' environment (the forge's web server sets it)
+USER_ENV = "ZUULISH_FORGE_USER"
 HANDOVER_TIMEOUT = 120.0
 
 
@@ -48,8 +51,9 @@ def _recv_line(sock: socket.socket) -> bytes:
 
 
 def hand_over(config_path: str, connection: str, project: str,
-              commands: Commands) -> Outcome | None:
-    """Ask the running zuulish to record the push; None when none is listening."""
+              commands: Commands, user: str | None = None) -> Outcome | None:
+    """Ask the running zuulish to record the push (by ``user``, who owns the changes
+    it makes); None when none is listening."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(intake_address(config_path))
@@ -58,7 +62,8 @@ def hand_over(config_path: str, connection: str, project: str,
         return None
     with sock:
         sock.settimeout(HANDOVER_TIMEOUT)
-        request = {"connection": connection, "project": project, "commands": commands}
+        request = {"connection": connection, "project": project, "commands": commands,
+                   "user": user}
         sock.sendall(json.dumps(request).encode() + b"\n")
         reply = json.loads(_recv_line(sock))
     return [tuple(r) for r in reply["results"]], reply["messages"]
@@ -77,7 +82,8 @@ def server_running(config_path: str | Path) -> bool:
     return False
 
 
-Handler = Callable[[str, str, Commands], Outcome]
+#: (connection, project, commands, the pushing user or None) -> outcome
+Handler = Callable[[str, str, Commands, "str | None"], Outcome]
 
 
 class IntakeServer:
@@ -121,8 +127,9 @@ class IntakeServer:
                 conn.settimeout(HANDOVER_TIMEOUT)
                 request = json.loads(_recv_line(conn))
                 commands = [tuple(c) for c in request["commands"]]
+                user = request.get("user")
                 results, messages = self.handler(request["connection"], request["project"],
-                                                 commands)
+                                                 commands, user if isinstance(user, str) else None)
                 conn.sendall(json.dumps({"results": results, "messages": messages}).encode()
                              + b"\n")
             except Exception:  # the hook then refuses the push: nothing is half-accepted
@@ -136,12 +143,12 @@ class IntakeServer:
 
 
 def _record_locally(config_path: str, connection: str, project: str,
-                    commands: Commands) -> Outcome:
+                    commands: Commands, user: str | None) -> Outcome:
     from zuulish.drivers.git.hook import _open, proc_receive
 
     forge = _open(config_path, connection)
     try:
-        return proc_receive(forge, project, commands)
+        return proc_receive(forge, project, commands, owner=user)
     finally:
         forge.store.dispose()
 
@@ -161,14 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     for packet in read_until_flush(stdin):
         old, new, ref = packet.decode().split(" ", 2)
         commands.append((old, new, ref))
+    # who pushed: set by the forge's web server for a user it authenticated (a push by
+    # path comes from someone who may write the repository anyway)
+    user = os.environ.get(USER_ENV) or None
     try:
-        outcome = hand_over(args.config, args.connection, args.project, commands)
+        outcome = hand_over(args.config, args.connection, args.project, commands, user)
     except (OSError, ValueError, KeyError) as exc:
         outcome = ([(ref, f"zuulish could not record this push ({exc}); try again")
                     for _o, _n, ref in commands], [])
     if outcome is None:
         try:
-            outcome = _record_locally(args.config, args.connection, args.project, commands)
+            outcome = _record_locally(args.config, args.connection, args.project, commands,
+                                      user)
         except Exception as exc:  # e.g. an unreadable configuration: refuse, clearly
             outcome = ([(ref, f"zuulish cannot accept pushes: {exc}")
                         for _o, _n, ref in commands], [])
@@ -184,14 +195,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_forges(config_path: Path, forges: dict[str, Any]) -> IntakeServer:
     """An intake server recording pushes for the given forge connections."""
-    def handler(connection: str, project: str, commands: Commands) -> Outcome:
+    def handler(connection: str, project: str, commands: Commands,
+                user: str | None) -> Outcome:
         from zuulish.drivers.git.hook import proc_receive
 
         forge = forges.get(connection)
         if forge is None:
             return [(ref, f"no forge connection named {connection!r}")
                     for _o, _n, ref in commands], []
-        return proc_receive(forge, project, commands)
+        return proc_receive(forge, project, commands, owner=user)
 
     return IntakeServer(config_path, handler)
 
