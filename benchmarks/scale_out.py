@@ -90,6 +90,7 @@ def _build_for(cluster: Cluster, number: int) -> bool:
 
 def failover(server: str, tmp: Path) -> dict[str, float]:
     url = fresh_database(server, "zuulish_scale_bench")
+    (tmp / "failover").mkdir()
     cluster = Cluster(tmp / "failover", url, {"org/app": {".zuul.yaml": APP}},
                       timing={"heartbeat_seconds": 1, "dead_after_seconds": 6,
                               "lease_seconds": 4})
