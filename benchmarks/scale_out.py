@@ -40,6 +40,7 @@ from sqlalchemy import create_engine, func, make_url, select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes.cluster import QUICK_APP as APP  # noqa: E402
 from tests.fakes.cluster import Cluster  # noqa: E402
 from zuulish.model import FrozenJob  # noqa: E402
 from zuulish.store import (  # noqa: E402
@@ -51,17 +52,6 @@ from zuulish.store import (  # noqa: E402
 )
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-APP = """
-- job:
-    name: quick
-    parent: run-shell
-    vars:
-      command: "true"
-- project:
-    queue: shared
-    gate:
-      jobs: [quick]
-"""
 
 
 def fresh_database(server: str, name: str) -> str:
@@ -224,9 +214,9 @@ def throughput(server: str, tmp: Path, executors: int, builds: int, workers: int
 # ------------------------------------------------------ event to build, loaded
 def event_to_build(server: str, tmp: Path, items: int, events: int) -> list[float]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from scheduler_latency import REPOS, fill, has_build
+    from scheduler_latency import REPOS, event_latencies, fill
 
-    from tests.fakes.gate_world import GateWorld, SimChange
+    from tests.fakes.gate_world import GateWorld
 
     url = fresh_database(server, "zuulish_scale_bench")
     world = GateWorld(repos=REPOS, nodes=items + events + 1, manager="independent",
@@ -236,23 +226,7 @@ def event_to_build(server: str, tmp: Path, items: int, events: int) -> list[floa
         fill(world, items)
         procs = _start_executors(tmp / "loaded", url, 4, 2, 10.0 ** 6)
         _wait_registered(world.store, 4)
-        latencies = []
-        for number in range(items + 1, items + events + 1):
-            world.forge.add(SimChange(number, REPOS[0], (f"src/{number}.py",), False, 0.0))
-            world.approve(number)
-            spent = 0.0
-            for _ in range(20):
-                started = time.perf_counter()
-                world.scheduler.run_once()
-                spent += time.perf_counter() - started
-                if has_build(world, number):
-                    break
-                world.merger.step()
-            else:
-                raise RuntimeError(f"change {number} never got a build request")
-            latencies.append(spent * 1000)
-            world.launcher.step()
-        return latencies
+        return event_latencies(world, items + 1, events, simulated_executor=False)
     finally:
         _stop(procs)
         world.close()

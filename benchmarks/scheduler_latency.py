@@ -58,29 +58,38 @@ def has_build(world: GateWorld, number: int) -> bool:
                          .where(QueueItemRow.change_number == number)) or 0) > 0
 
 
+def event_latencies(world: GateWorld, first: int, events: int,
+                    simulated_executor: bool = True) -> list[float]:
+    """For changes ``first``.. (``events`` of them), one at a time: approve, then the
+    scheduler's time (ms) from the stored event to the stored build request.
+    ``simulated_executor``: the simulator runs the builds (else real executors do)."""
+    latencies = []
+    for number in range(first, first + events):
+        world.forge.add(SimChange(number, REPOS[0], (f"src/{number}.py",), False, 0.0))
+        world.approve(number)
+        spent = 0.0
+        for _ in range(20):
+            started = time.perf_counter()
+            world.scheduler.run_once()
+            spent += time.perf_counter() - started
+            if has_build(world, number):
+                break
+            world.merger.step()
+        else:
+            raise RuntimeError(f"change {number} never got a build request")
+        latencies.append(spent * 1000)
+        world.launcher.step()
+        if simulated_executor:
+            world.executor.step()
+    return latencies
+
+
 def event_to_build_ms(items: int, events: int) -> list[float]:
     world = GateWorld(repos=REPOS, nodes=items + events + 1, manager="independent",
                       build_seconds=lambda rng: FOREVER)
     try:
         fill(world, items)
-        latencies = []
-        for number in range(items + 1, items + events + 1):
-            world.forge.add(SimChange(number, REPOS[0], (f"src/{number}.py",), False, 0.0))
-            world.approve(number)
-            spent = 0.0
-            for _ in range(20):
-                started = time.perf_counter()
-                world.scheduler.run_once()
-                spent += time.perf_counter() - started
-                if has_build(world, number):
-                    break
-                world.merger.step()
-            else:
-                raise RuntimeError(f"change {number} never got a build request")
-            latencies.append(spent * 1000)
-            world.launcher.step()
-            world.executor.step()
-        return latencies
+        return event_latencies(world, items + 1, events)
     finally:
         world.close()
 

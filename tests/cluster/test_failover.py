@@ -10,15 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.fakes.cluster import Cluster
+from tests.fakes.cluster import QUICK_APP, Cluster
 from zuulish.store import BuildRow, ComponentRow
 
-APP = """
-- job:
-    name: quick
-    parent: run-shell
-    vars:
-      command: "true"
+APP = QUICK_APP
+SLOW_APP = """
 - job:
     name: slow
     parent: run-shell
@@ -27,10 +23,8 @@ APP = """
 - project:
     queue: shared
     gate:
-      jobs: [quick]
+      jobs: [slow]
 """
-
-SLOW_APP = APP.replace("jobs: [quick]", "jobs: [slow]")
 
 
 def _merged(cluster: Cluster, n: int) -> bool:

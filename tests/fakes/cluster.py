@@ -31,6 +31,19 @@ from zuulish.store import ComponentRow, LeaseRow
 
 FAST = {"heartbeat_seconds": 0.5, "dead_after_seconds": 3, "lease_seconds": 2}
 
+#: a project whose gate runs one job that does nothing
+QUICK_APP = """
+- job:
+    name: quick
+    parent: run-shell
+    vars:
+      command: "true"
+- project:
+    queue: shared
+    gate:
+      jobs: [quick]
+"""
+
 
 @dataclass
 class Proc:
@@ -144,14 +157,11 @@ class Cluster:
         return next((p for p in self.procs if p.alive and p.owns(pid)), None)
 
     def wait_for(self, predicate, timeout: float = 120, what: str = "condition"):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n"
-                             + self.logs())
+        """The tenant's wait, with every component's log when it times out."""
+        try:
+            return self.tenant.wait_for(predicate, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
 
     def logs(self, tail: int = 4000) -> str:
         return "\n".join(f"--- {p.name} ({'alive' if p.alive else 'exited'})\n"
