@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,23 +74,25 @@ def test_a_signed_request_gets_the_log(console: str) -> None:
     assert answer.status_code == 200 and answer.text == SECRET_LOG
 
 
-@pytest.mark.parametrize("headers", [
-    {},  # not signed
-    {console_auth.TIMESTAMP_HEADER: str(int(time.time()))},
-    {console_auth.TIMESTAMP_HEADER: str(int(time.time())),
-     console_auth.SIGNATURE_HEADER: "0" * 64},  # wrong
-    console_auth.signed_headers(b"another deployment's key".ljust(32), "b1", 0, time.time()),
-    console_auth.signed_headers(KEY, "b2", 0, time.time()),  # for another build
-    console_auth.signed_headers(KEY, "b1", 5, time.time()),  # for another offset
-    console_auth.signed_headers(KEY, "b1", 0, time.time() - 120),  # expired
-    console_auth.signed_headers(KEY, "b1", 0, time.time() + 120),  # from the future
-    {console_auth.TIMESTAMP_HEADER: "-1e9", console_auth.SIGNATURE_HEADER: "x"},
-    {console_auth.TIMESTAMP_HEADER: "\u00b2", console_auth.SIGNATURE_HEADER: "x"},
+# each made when the test runs (not when the module is collected: minutes may pass)
+@pytest.mark.parametrize("make_headers", [
+    lambda: {},  # not signed
+    lambda: {console_auth.TIMESTAMP_HEADER: str(int(time.time()))},
+    lambda: {console_auth.TIMESTAMP_HEADER: str(int(time.time())),
+             console_auth.SIGNATURE_HEADER: "0" * 64},  # wrong
+    lambda: console_auth.signed_headers(b"another deployment's key".ljust(32), "b1", 0,
+                                        time.time()),
+    lambda: console_auth.signed_headers(KEY, "b2", 0, time.time()),  # for another build
+    lambda: console_auth.signed_headers(KEY, "b1", 5, time.time()),  # for another offset
+    lambda: console_auth.signed_headers(KEY, "b1", 0, time.time() - 120),  # expired
+    lambda: console_auth.signed_headers(KEY, "b1", 0, time.time() + 120),  # from the future
+    lambda: {console_auth.TIMESTAMP_HEADER: "-1e9", console_auth.SIGNATURE_HEADER: "x"},
+    lambda: {console_auth.TIMESTAMP_HEADER: "\u00b2", console_auth.SIGNATURE_HEADER: "x"},
 ], ids=["unsigned", "no-signature", "wrong", "other-key", "other-build", "other-offset",
         "expired", "future", "nonsense", "unicode-digit"])
 def test_anything_but_a_fresh_signature_is_401_without_a_byte_of_log(
-        console: str, headers: dict[str, str]) -> None:
-    answer = ask(console, "b1", headers=headers)
+        console: str, make_headers: Callable[[], dict[str, str]]) -> None:
+    answer = ask(console, "b1", headers=make_headers())
     assert answer.status_code == 401
     assert "TOPSECRET" not in answer.text
 
