@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from zuulish.errors import ForgeError
 from zuulish.store import BuildRow, BuildSetRow, ChangeRow, QueueItemRow, Store
-from zuulish.web.status import change_info, change_url
+from zuulish.web.history import change_info
+from zuulish.web.status import change_url
 
 
 def change_builds(store: Store, connection: str, number: int) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 from zuulish.cli import main
 from zuulish.store import BuildRow, BuildSetRow, MergeRequestRow, QueueItemRow
-from zuulish.web.status import build_info
+from zuulish.web.history import build_info
 
 pytestmark = [pytest.mark.slow, pytest.mark.store]
 

@@ -126,7 +126,7 @@ def _log(build: BuildRow) -> str:
 
 def test_secret_data_log_url_and_zuul_variables_reach_the_dependent_jobs(
         tenant: GateTenant) -> None:
-    from zuulish.web.status import build_info
+    from zuulish.web.history import build_info
 
     number = tenant.push("org/app", {"README": "more\n"}, "A change")
     report = tenant.wait_reported(number, "check", timeout=240)

@@ -184,7 +184,7 @@ LINT = """
 
 def test_returned_warnings_and_file_comments_reach_the_report_and_the_api(
         tmp_path: Path, database_url: str) -> None:
-    from zuulish.web.status import build_info
+    from zuulish.web.history import build_info
 
     tenant = GateTenant(tmp_path, database_url, {"org/app": {
         ".zuul.yaml": NOTES_YAML, "playbooks/lint.yaml": LINT}})

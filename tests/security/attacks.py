@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.fakes.tenant import GateTenant
 from zuulish.store import BuildRow, ChangeRow, ReportRow
-from zuulish.web.status import build_info
+from zuulish.web.history import build_info
 
 PLANTED = "planted-state-secret-51ae"
 

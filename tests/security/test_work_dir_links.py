@@ -21,7 +21,7 @@ from zuulish.executor.returned import DEFAULT_MAX_RETURNED_BYTES
 from zuulish.executor.sandbox import unavailable
 from zuulish.store import BuildRow, Store
 from zuulish.web.app import create_app
-from zuulish.web.status import build_info
+from zuulish.web.history import build_info
 
 MISSING = unavailable()
 needs_sandbox = pytest.mark.skipif(MISSING is not None,

@@ -119,7 +119,8 @@ def test_deleting_a_branch_runs_nothing(world) -> None:
 
 
 def test_a_ref_item_is_shown_on_the_status_page_without_a_change(world) -> None:
-    from zuulish.web.status import recent_builds, tenant_status
+    from zuulish.web.history import HistoryFilter, find_builds
+    from zuulish.web.status import tenant_status
     sha = world.push_branch("org/app", {"c.txt": "c\n"})
     world.aio.scheduler.process_events()  # enqueued, not yet run
     status = tenant_status(world.store, world.aio.layouts.layouts["t"], "t", "http://z")
@@ -128,7 +129,7 @@ def test_a_ref_item_is_shown_on_the_status_page_without_a_change(world) -> None:
     assert item["change"]["number"] is None and item["change"]["url"] is None
     assert item["change"]["label"] == f"refs/heads/main@{sha[:12]}"
     world.settle()
-    [build] = recent_builds(world.store, "t", web_url="http://z")
+    [build] = find_builds(world.store, "t", HistoryFilter(), "http://z").rows
     assert (build["label"], build["newrev"], build["change_url"]) == (
         f"refs/heads/main@{sha[:12]}", sha, None)
 

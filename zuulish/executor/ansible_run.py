@@ -386,7 +386,8 @@ def _task_record(kind: str, phase: str, playbook: str, data: dict[str, Any],
     if kind == "runner_on_failed" and data.get("ignore_errors"):
         status = "failed (ignored)"
     return {
-        "phase": phase, "playbook": playbook, "host": data.get("host"),
+        "phase": phase, "playbook": playbook, "play": data.get("play"),
+        "host": data.get("host"),
         "task": data.get("task"), "action": action or data.get("task_action"), "result": status,
         "changed": bool(res.get("changed", False)), "duration": data.get("duration"),
         "start": data.get("start"), "end": data.get("end"),  # ISO 8601, UTC, Ansible's clock

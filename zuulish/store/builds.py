@@ -24,7 +24,11 @@ from zuulish.store.base import Base
 class BuildRow(Base):
     __tablename__ = "builds"
     __table_args__ = (Index("ix_builds_state", "state", "priority"),
-                      Index("ix_builds_unnoticed", "noticed", "state"))
+                      Index("ix_builds_unnoticed", "noticed", "state"),
+                      # the build history's order and filters (zuulish.web.history)
+                      Index("ix_builds_finished", "finished_at"),
+                      Index("ix_builds_job_finished", "job", "finished_at"),
+                      Index("ix_builds_result_finished", "result", "finished_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     buildset_id: Mapped[int] = mapped_column(ForeignKey("buildsets.id"), index=True)

@@ -27,7 +27,13 @@ class QueueItemRow(Base):
     __tablename__ = "queue_items"
     __table_args__ = (Index("ix_queue_items_active", "tenant", "pipeline", "state"),
                       Index("ix_queue_items_queue", "tenant", "pipeline", "queue_name"),
-                      Index("ix_queue_items_change", "connection", "change_number"))
+                      Index("ix_queue_items_change", "connection", "change_number"),
+                      # the build history's filters (zuulish.web.history)
+                      Index("ix_queue_items_tenant_project", "tenant", "project"),
+                      Index("ix_queue_items_tenant_branch", "tenant", "branch"),
+                      Index("ix_queue_items_tenant_change", "tenant", "change_number"),
+                      Index("ix_queue_items_tenant_ref", "tenant", "ref"),
+                      Index("ix_queue_items_tenant_result", "tenant", "result"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(255))
@@ -59,7 +65,8 @@ class QueueItemRow(Base):
 class BuildSetRow(Base):
     __tablename__ = "buildsets"
     # the scheduler looks up the current build sets still waiting for their merge
-    __table_args__ = (Index("ix_buildsets_pending", "merge_state", "current"),)
+    __table_args__ = (Index("ix_buildsets_pending", "merge_state", "current"),
+                      Index("ix_buildsets_created", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)

@@ -128,3 +128,51 @@ def log_head(stores: LogStores, store: Store, uuid: str, lines: int
     if text and text[-1] == "":
         text.pop()
     return text[:lines], len(text) > lines, True
+
+
+def log_tail(stores: LogStores, store: Store, uuid: str, max_bytes: int
+             ) -> tuple[str, int, int] | None:
+    """The last ``max_bytes`` (at most) of the build's ``job-output.txt``, starting at
+    a line's start where the piece does not start the file: (text, where it starts,
+    the file's size). None when the build has no log (blocking; reads only that
+    piece, whatever the file's size)."""
+    try:
+        log_file = open_log(stores, store, uuid, "job-output.txt")
+    except LogStoreError:
+        return None
+    if log_file is None:
+        return None
+    try:
+        size = log_file.size
+        start = max(0, size - max_bytes)
+        data = b"".join(log_file.chunks(start, size - 1)) if size else b""
+    except LogStoreError:
+        return None
+    finally:
+        log_file.close()
+    if start > 0:
+        cut = data.find(b"\n")
+        if 0 <= cut < len(data) - 1:
+            data, start = data[cut + 1:], start + cut + 1
+    return data.decode("utf-8", "replace"), start, size
+
+
+def read_small(stores: LogStores, store: Store, uuid: str, name: str, max_bytes: int
+               ) -> bytes | str | None:
+    """The build's log file ``name`` whole when it holds at most ``max_bytes``; a
+    sentence saying why not when it is bigger or cannot be read; None when there is
+    no such file (blocking)."""
+    try:
+        log_file = open_log(stores, store, uuid, name)
+    except LogStoreError as exc:
+        return f"the log store cannot be read: {exc}"
+    if log_file is None:
+        return None
+    try:
+        if log_file.size > max_bytes:
+            return f"{name} holds {log_file.size} bytes, more than the {max_bytes} read here"
+        return b"".join(log_file.chunks(0, log_file.size - 1)) if log_file.size else b""
+    except LogStoreError as exc:
+        return f"the log store cannot be read: {exc}"
+    finally:
+        log_file.close()

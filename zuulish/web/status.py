@@ -13,19 +13,14 @@ from zuulish.config.layout import Layout
 from zuulish.drivers.github.pulls import display as pull_display
 from zuulish.drivers.interfaces import Source
 from zuulish.model import PipelineManager
-from zuulish.model.file_comments import as_dicts, file_comments
 from zuulish.model.job_graph import stored_jobs
-from zuulish.model.returned_data import artifacts, logs_base, warnings
-from zuulish.model.returned_data import log_url as returned_log_url
 from zuulish.store import (
     BuildRow,
     BuildSetRow,
     ChangeQueueRow,
     ChangeRow,
     GithubPullRow,
-    PatchsetRow,
     QueueItemRow,
-    ReportRow,
     Store,
 )
 from zuulish.store.changes import newest_results
@@ -219,77 +214,6 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str,
         for p in list(layout.pipelines.values())]}
 
 
-def build_info(store: Store, uuid: str, web_url: str, links: ChangeLinks | None = None
-               ) -> dict[str, Any] | None:
-    """One build with its item, change, pipeline and tenant; None when unknown."""
-    web_url = web_url.rstrip("/")
-    with store.read() as s:
-        row = s.execute(
-            select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow, GithubPullRow)
-            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
-            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
-            .outerjoin(ChangeRow, (ChangeRow.connection == QueueItemRow.connection)
-                       & (ChangeRow.number == QueueItemRow.change_number))
-            .outerjoin(GithubPullRow, (GithubPullRow.connection == QueueItemRow.connection)
-                       & (GithubPullRow.id == QueueItemRow.change_number))
-            .where(BuildRow.id == uuid)).first()
-    if row is None:
-        return None
-    build, buildset, item, change, pull = row
-    return {**_job(build, web_url), "tenant": item.tenant, "pipeline": item.pipeline,
-            "project": item.project, "branch": item.branch, **_about(item, web_url, pull, links),
-            "subject": change.subject if change else pull.title if pull else "",
-            "message": build.message, "attempt": build.attempt, "buildset": buildset.uuid,
-            "current": buildset.current, "item_id": item.id, "created_at": build.created_at,
-            "artifacts": build_artifacts(build, web_url),
-            # where the job uploaded its logs (zuul_return's zuul.log_url), if it did
-            "returned_log_url": returned_log_url(build.result_data)[0],
-            "warnings": warnings(build.result_data)[0],
-            "file_comments": build_file_comments(build),
-            "repos": tested_repos(build)}
-
-
-def tested_repos(build: BuildRow) -> dict[str, dict[str, str | None]]:
-    """The branch and commit the build tested in each repository: its build set's
-    speculative state, stored with the build when it was made (the executor runs on
-    exactly those commits or not at all)."""
-    state = (build.params or {}).get("repo_state") or {}
-    return {project: {"branch": repo.get("branch"), "commit": repo.get("commit")}
-            for project, repo in sorted(state.items()) if isinstance(repo, dict)}
-
-
-def build_artifacts(build: BuildRow, web_url: str) -> list[dict[str, Any]]:
-    """The well-formed ``zuul.artifacts`` the build returned, relative URLs resolved
-    against its log directory (malformed ones were named in the build's log)."""
-    found, _ = artifacts(build.result_data, logs_base(build.result_data, web_url, build.id))
-    return [a.to_dict() for a in found]
-
-
-def build_file_comments(build: BuildRow) -> dict[str, list[dict[str, Any]]]:
-    """The well-formed ``zuul.file_comments`` the build returned on files of its change
-    (what was left out was named in the build's log)."""
-    found, _ = file_comments(build.result_data, (build.params or {}).get("files"))
-    return as_dicts(found)
-
-
-def recent_builds(store: Store, tenant: str, limit: int = 50, web_url: str = "",
-                  links: ChangeLinks | None = None) -> list[dict[str, Any]]:
-    """Finished builds of ``tenant``, newest first, for the build history."""
-    web_url = web_url.rstrip("/")
-    with store.read() as s:
-        rows = s.execute(
-            select(BuildRow, QueueItemRow)
-            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
-            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
-            .where(QueueItemRow.tenant == tenant, BuildRow.finished_at.is_not(None))
-            .order_by(BuildRow.finished_at.desc(), BuildRow.id).limit(limit)).all()
-        pulls = pulls_of(s, [i for _, i in rows])
-    return [{**_job(b, web_url), "pipeline": i.pipeline, "project": i.project,
-             "branch": i.branch, **_about(i, web_url, pull_of(pulls, i), links),
-             "attempt": b.attempt}
-            for b, i in rows]
-
-
 def list_changes(store: Store, web_url: str) -> list[dict[str, Any]]:
     """Every change the store knows, newest first, with its last reported result."""
     web_url = web_url.rstrip("/")
@@ -310,27 +234,3 @@ def list_changes(store: Store, web_url: str) -> list[dict[str, Any]]:
             "url": change_url(web_url, row.project, row.number),
         })
     return out
-
-
-def change_info(store: Store, project: str, number: int) -> dict[str, Any] | None:
-    """A change with its patch sets and reports (newest first); None when unknown."""
-    with store.read() as s:
-        row = s.scalars(select(ChangeRow).where(ChangeRow.project == project,
-                                                ChangeRow.number == number)
-                        .order_by(ChangeRow.id)).first()
-        if row is None:
-            return None
-        patchsets = s.scalars(select(PatchsetRow).where(PatchsetRow.change_id == row.id)
-                              .order_by(PatchsetRow.number)).all()
-        reports = s.scalars(select(ReportRow).where(ReportRow.change_id == row.id)
-                            .order_by(ReportRow.id.desc())).all()
-    return {"connection": row.connection, "number": row.number, "project": row.project,
-            "branch": row.branch, "status": row.status, "subject": row.subject,
-            "message": row.message, "owner": row.owner, "patchset": row.patchset,
-            "approvals": row.approvals or {}, "merged_sha": row.merged_sha,
-            "patchsets": [{"number": p.number, "commit": p.commit_sha, "ref": p.ref,
-                           "created_at": p.created_at} for p in patchsets],
-            "reports": [{"pipeline": r.pipeline, "tenant": r.tenant, "action": r.action,
-                         "result": r.result, "votes": r.votes or {}, "message": r.message,
-                         "patchset": r.patchset, "created_at": r.created_at}
-                        for r in reports]}
