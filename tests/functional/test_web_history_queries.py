@@ -139,8 +139,10 @@ def test_a_build_is_shaped_as_zuuls_api_shapes_it(seeded) -> None:
     assert row["job_name"] == one.job and row["result"] == one.result
     assert row["start_time"] and row["end_time"] and row["duration"] == pytest.approx(
         one.finished_at - one.started_at)
-    assert row["ref"]["project"] == one.project and row["ref"]["change"] == one.change
-    assert row["buildset"]["uuid"] == one.buildset
+    assert (row["project"], row["change"], row["patchset"]) == (one.project, one.change,
+                                                                one.patchset)
+    assert row["buildset"] == one.buildset and row["held"] is False
+    assert row["ref_url"] == f"{WEB}/c/{one.project}/+/{one.change}"
     assert row["url"] == f"{WEB}/t/t/build/{one.uuid}"
     assert row["log_url"] == f"{WEB}/logs/{one.uuid}/job-output.txt"
 

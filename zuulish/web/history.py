@@ -120,33 +120,27 @@ def build_url(web_url: str, tenant: str, uuid: str) -> str:
     return f"{web_url}/t/{tenant}/build/{uuid}"
 
 
-def _ref_of(item: QueueItemRow, web_url: str, pull: GithubPullRow | None,
-            links: ChangeLinks | None) -> dict[str, Any]:
-    """What the item tested, as Zuul's ``ref`` object says it."""
-    return {"project": item.project, "branch": item.branch, "change": item.change_number,
-            "patchset": item.patchset, "ref": item.ref, "oldrev": item.oldrev,
-            "newrev": item.commit_sha if item.change_number is None else None,
-            "commit": item.commit_sha, "ref_url": item_url(web_url, item, pull, links),
-            "label": item_label(item), "display": item_display(item, pull)}
-
-
 def _about(item: QueueItemRow, web_url: str, pull: GithubPullRow | None,
            links: ChangeLinks | None) -> dict[str, Any]:
-    """The flat fields the dashboard's first API had (kept for its clients)."""
+    """What the item tested, in the flat fields of Zuul's build and build set
+    (``ref_url``, ``ref``, ``newrev``) and the dashboard's (``change_url``, ``label``,
+    ``display``)."""
+    url = item_url(web_url, item, pull, links)
     about: dict[str, Any] = {"pipeline": item.pipeline, "project": item.project,
                              "branch": item.branch, "change": item.change_number,
                              "patchset": item.patchset, "label": item_label(item),
                              "display": item_display(item, pull),
-                             "change_url": item_url(web_url, item, pull, links)}
+                             "change_url": url, "ref_url": url}
     if item.change_number is None:
-        about.update(newrev=item.commit_sha, oldrev=item.oldrev)
+        about.update(ref=item.ref, newrev=item.commit_sha, oldrev=item.oldrev)
     return about
 
 
 def build_dict(build: BuildRow, buildset: BuildSetRow, item: QueueItemRow, web_url: str,
                pull: GithubPullRow | None = None, links: ChangeLinks | None = None,
                held: bool = False) -> dict[str, Any]:
-    """One build, shaped as Zuul's API shapes a build, with the dashboard's fields."""
+    """One build in the fields of Zuul's build (``job_name``, ``start_time``,
+    ``end_time``, ``duration``, ``held``, ``error_detail``, ...) and the dashboard's."""
     found, _ = artifacts(build.result_data, logs_base(build.result_data, web_url, build.id))
     about = _about(item, web_url, pull, links)
     return {
@@ -162,10 +156,8 @@ def build_dict(build: BuildRow, buildset: BuildSetRow, item: QueueItemRow, web_u
         "artifacts": [a.to_dict() for a in found],
         "log_url": f"{web_url}/logs/{build.id}/job-output.txt",
         "url": build_url(web_url, item.tenant, build.id),
-        "tenant": item.tenant,
-        "ref": _ref_of(item, web_url, pull, links),
-        "buildset": {"uuid": buildset.uuid,
-                     "url": f"{web_url}/t/{item.tenant}/buildset/{buildset.uuid}"},
+        "tenant": item.tenant, "buildset": buildset.uuid,
+        "buildset_url": f"{web_url}/t/{item.tenant}/buildset/{buildset.uuid}",
     }
 
 
@@ -329,7 +321,6 @@ def buildset_dict(buildset: BuildSetRow, item: QueueItemRow, builds: list[BuildR
         "event_timestamp": iso(buildset.created_at),
         "first_build_start_time": iso(min(started)) if started else None,
         "last_build_end_time": iso(max(finished)) if finished else None,
-        "refs": [_ref_of(item, web_url, pull, links)],
         "repos": repos_of(buildset.repo_state),
         "url": f"{web_url}/t/{item.tenant}/buildset/{buildset.uuid}",
     }
@@ -441,10 +432,7 @@ def build_info(store: Store, uuid: str, web_url: str, links: ChangeLinks | None 
         held = build.id in _held_builds(s, item.tenant)
     return {**build_dict(build, buildset, item, web_url, pull, links, held),
             "subject": change.subject if change else pull.title if pull else "",
-            "message": build.message, "buildset": {
-                "uuid": buildset.uuid, "current": buildset.current,
-                "url": f"{web_url}/t/{item.tenant}/buildset/{buildset.uuid}"},
-            "current": buildset.current, "item_id": item.id,
+            "message": build.message, "current": buildset.current, "item_id": item.id,
             # where the job uploaded its logs (zuul_return's zuul.log_url), if it did
             "returned_log_url": returned_log_url(build.result_data)[0],
             "warnings": warnings(build.result_data)[0],
