@@ -5,6 +5,7 @@ gigabytes served in ranges."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -65,17 +66,11 @@ class History:
         return [b.uuid for b in rows]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
-    """The web app over one seeded store for the whole module (PostgreSQL where the run
-    uses it); the held build has a failed task and a log of 5000 lines."""
-    tmp = tmp_path_factory.mktemp("history-web")
-    if PG_URL:
-        url = _worker_database(PG_URL)
-        _reset_postgres(url)
-    else:
-        url = f"sqlite:///{tmp / 'zuulish.db'}"
-    store = Store(url)
+@contextlib.contextmanager
+def history_site(tmp: Path, database_url: str) -> Iterator[History]:
+    """The web app over a seeded store, served from a thread; the held build has a
+    failed task and a log of 5000 lines."""
+    store = Store(database_url)
     store.upgrade()
     builds = seed_history(store, tmp / "logs")
     pipelines = {name: Pipeline(name, PipelineManager.INDEPENDENT)
@@ -83,9 +78,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     layouts = TenantLayouts(tmp / "main.yaml", {}, {}, {})
     layouts.layouts = {"t": Layout("t", pipelines=pipelines),
                        "other": Layout("other", pipelines=dict(pipelines))}
-    with served(lambda web_url: create_app(store, layouts, tmp, web_url)) as web_url:
-        yield History(web_url, tmp, store, builds)
-    store.dispose()
+    try:
+        with served(lambda web_url: create_app(store, layouts, tmp, web_url)) as web_url:
+            yield History(web_url, tmp, store, builds)
+    finally:
+        store.dispose()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    """One seeded site for the module (PostgreSQL where the run uses it)."""
+    tmp = tmp_path_factory.mktemp("history-web")
+    if PG_URL:
+        url = _worker_database(PG_URL)
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp / 'zuulish.db'}"
+    with history_site(tmp, url) as history:
+        yield history
 
 
 # ------------------------------------------------------------------ the lists
@@ -241,7 +251,7 @@ def test_a_job_filter_draws_its_duration_and_failure_rate(site: History) -> None
     failures = sum(1 for u in runs
                    if next(b.result for b in site.builds if b.uuid == u) != "SUCCESS")
     assert f"the last {len(runs)} builds, oldest first; {failures} did not succeed" in body
-    assert body.count('<rect class="bar failure"') == failures
+    assert body.count('<rect class="mark failure"') == failures
     assert '<polyline class="rate"' in body
     assert "chart trend" not in site.get("/t/t/builds?project=org/app")[2]
 

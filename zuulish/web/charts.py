@@ -88,7 +88,7 @@ def job_trend_svg(job: str, points: Sequence[dict[str, Any]], width: int = 720,
         x = pad_left + i * step + (step - bar) / 2
         h = max(1.0, (p["duration"] or 0) / longest * plot_h)
         tip = f"{p['result']} in {_seconds(p['duration'])}"
-        parts.append(f'<rect class="bar {_kind(p["result"])}" x="{x:.1f}" '
+        parts.append(f'<rect class="mark {_kind(p["result"])}" x="{x:.1f}" '
                      f'y="{pad_top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
                      f'<title>{_attr(tip)}</title></rect>')
         line.append(f"{x + bar / 2:.1f},{pad_top + plot_h - rate * plot_h:.1f}")
@@ -129,7 +129,7 @@ def timeline_svg(phases: Sequence[dict[str, Any]], tasks: Sequence[Any],
         text = name if len(name) <= 30 else name[:29] + "…"
         mark = (f'<text class="label" x="{label_w - 6}" y="{y + 12}" '
                 f'text-anchor="end">{_attr(text)}</text>'
-                f'<rect class="bar {kind}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
+                f'<rect class="mark {kind}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" '
                 f'height="{row - 6}"><title>{_attr(tip)}: {_attr(_seconds(end - start))}'
                 '</title></rect>')
         parts.append(f'<a href="#task-{index}">{mark}</a>' if index is not None else mark)
