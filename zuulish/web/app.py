@@ -74,7 +74,10 @@ async def api_errors_as_json(request: web.Request,
     except web.HTTPException as exc:
         if (request.path.startswith("/api/") and exc.status >= 400
                 and exc.content_type != "application/json"):
-            return _json_error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+            answer = _json_error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+            if "Allow" in exc.headers:  # a 405 names the methods there are (RFC 9110)
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         raise
 
 
