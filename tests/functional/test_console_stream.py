@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.rows import item_with_buildset
+from zuulish.config.layout import Layout
 from zuulish.runner import free_port
 from zuulish.store import BuildRow, Store
 from zuulish.web.app import create_app, serve
@@ -45,7 +46,7 @@ def console(store: Store, tmp_path: Path) -> Iterator[Console]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     loop = asyncio.new_event_loop()
-    layouts = SimpleNamespace(layouts={}, tenants={})
+    layouts = SimpleNamespace(layouts={"t": Layout("t")}, tenants={})
     app = create_app(store, layouts, tmp_path, url)
     runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -167,14 +168,15 @@ def test_bad_requests_get_json_errors_before_any_upgrade(console: Console, path:
 def test_the_build_page_of_a_running_build_streams_its_console(console: Console) -> None:
     async def page() -> str:
         async with aiohttp.ClientSession() as session, \
-                session.get(f"{console.url}/build/b1") as response:
-            assert response.status == 200
+                session.get(f"{console.url}/build/b1") as response:  # to /t/t/build/b1
+            assert response.status == 200 and response.url.path == "/t/t/build/b1"
             return await response.text()
 
     html = asyncio.run(page())
-    assert 'data-stream="/api/build/b1/console-stream"' in html and "new WebSocket" in html
+    assert 'data-stream="/api/build/b1/console-stream"' in html and 'id="console"' in html
+    assert '<script src="/static/history.js"' in html  # it opens the stream
     console.finish()
-    assert "new WebSocket" not in asyncio.run(page())  # a finished build shows its log
+    assert 'id="console"' not in asyncio.run(page())  # a finished build shows its log
 
 
 SLOW_PLAYBOOK = """\

@@ -12,18 +12,10 @@ from zuulish.store import EventRow, Store
 from zuulish.web import schemas as s
 from zuulish.web.console import console_stream
 from zuulish.web.endpoints import API, Call
+from zuulish.web.history_routes import find_build
 from zuulish.web.keys import CHANGE_LINKS, LAYOUTS, LOG_STORES, STATE_DIR
-from zuulish.web.log_files import log_head, serve_log
-from zuulish.web.status import (
-    build_info,
-    change_info,
-    list_changes,
-    recent_builds,
-    tenant_status,
-)
-
-MAX_INLINE_LOG_LINES = 200
-
+from zuulish.web.log_files import serve_log
+from zuulish.web.status import list_changes, tenant_status
 
 # ------------------------------------------------------------------ API
 
@@ -56,36 +48,13 @@ async def api_status(call: Call) -> Any:
                           call.app[CHANGE_LINKS])
 
 
-@API.get("/api/tenant/{tenant}/builds", response=list[s.HistoryBuild], tag="builds",
-         access="read", query=s.BuildsQuery, summary="Finished builds of a tenant, newest "
-                                                     "first")
-async def api_builds(call: Call) -> Any:
-    return await call.run(recent_builds, call.store, call.tenant, call.query.limit,
-                          call.web_url, call.app[CHANGE_LINKS])
-
-
-async def _build(call: Call, uuid: str) -> dict[str, Any]:
-    """The build, once the caller may read its tenant; else 404 (or 401/403)."""
-    data = await call.run(build_info, call.store, uuid, call.web_url, call.app[CHANGE_LINKS])
-    if data is None:
-        raise call.not_found(f"no build with id {uuid!r}")
-    await call.authorize(data["tenant"], "read")
-    return data
-
-
-@API.get("/api/build/{uuid}", response=s.Build, tag="builds", access="read",
-         errors={404: "No such build"}, summary="One build")
-async def api_build(call: Call) -> Any:
-    return await _build(call, call.match["uuid"])
-
-
 @API.get("/api/build/{uuid}/console-stream", tag="builds", access="read",
          query=s.ConsoleQuery, status=101, errors={404: "No such build"},
          summary="The build's job-output.txt as it grows, over a websocket (text messages "
                  "of whole lines; closed with code 1000 and the result once the build is "
                  "over)")
 async def api_console_stream(call: Call) -> web.StreamResponse:
-    await _build(call, call.match["uuid"])
+    await find_build(call, call.match["uuid"])
     return await console_stream(call.request, call.store, call.app[STATE_DIR],
                                 call.app[LOG_STORES])
 
@@ -153,43 +122,13 @@ async def status_page(call: Call) -> web.StreamResponse:
                        config_errors=call.app[LAYOUTS].config_errors(call.tenant))
 
 
-@API.page("/t/{tenant}/builds")
-async def builds_page(call: Call) -> web.StreamResponse:
-    builds = await call.run(recent_builds, call.store, call.tenant, 50, call.web_url,
-                            call.app[CHANGE_LINKS])
-    return call.render("builds.html", builds=builds)
-
-
-@API.page("/build/{uuid}")
-async def build_page(call: Call) -> web.StreamResponse:
-    uuid = call.match["uuid"]
-    build = await _build(call, uuid)
-    log, more, has_log = await call.run(log_head, call.app[LOG_STORES], call.store, uuid,
-                                        MAX_INLINE_LOG_LINES)
-    return call.render("build.html", tenant=build["tenant"], build=build, log=log,
-                       log_truncated=more, has_log=has_log,
-                       stream_path=f"/api/build/{uuid}/console-stream",
-                       build_path=f"/api/build/{uuid}")
-
-
 @API.page("/changes", access="public")
 async def changes_page(call: Call) -> web.StreamResponse:
     changes = await call.run(list_changes, call.store, call.web_url)
     return call.render("changes.html", changes=changes)
 
 
-@API.page(r"/c/{project:.+}/+/{number}", access="public")
-async def change_page(call: Call) -> web.StreamResponse:
-    project, number = call.match["project"], call.match["number"]
-    change = None
-    if number.isdigit():
-        change = await call.run(change_info, call.store, project, int(number))
-    if change is None:
-        raise call.not_found(f"no change {number} in {project}")
-    return call.render("change.html", change=change)
-
-
 @API.page(r"/logs/{uuid}/{path:.+}", access="public")
 async def log_file(call: Call) -> web.StreamResponse:
-    await _build(call, call.match["uuid"])
+    await find_build(call, call.match["uuid"])
     return await serve_log(call.request, call.app[LOG_STORES], call.store)

@@ -104,32 +104,6 @@ async def serve_log(request: web.Request, stores: LogStores, store: Store
         await asyncio.to_thread(log_file.close)
 
 
-def log_head(stores: LogStores, store: Store, uuid: str, lines: int
-             ) -> tuple[list[str], bool, bool]:
-    """The first ``lines`` lines of the build's ``job-output.txt``, whether there
-    is more, and whether it has a log at all (blocking)."""
-    try:
-        log_file = open_log(stores, store, uuid, "job-output.txt")
-    except LogStoreError:
-        return [], False, False
-    if log_file is None:
-        return [], False, False
-    data = b""
-    try:
-        for chunk in log_file.chunks(0, log_file.size - 1):
-            data += chunk
-            if data.count(b"\n") > lines:
-                break
-    except LogStoreError:
-        pass
-    finally:
-        log_file.close()
-    text = data.decode("utf-8", "replace").split("\n")
-    if text and text[-1] == "":
-        text.pop()
-    return text[:lines], len(text) > lines, True
-
-
 def log_tail(stores: LogStores, store: Store, uuid: str, max_bytes: int
              ) -> tuple[str, int, int] | None:
     """The last ``max_bytes`` (at most) of the build's ``job-output.txt``, starting at
