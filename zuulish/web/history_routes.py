@@ -24,6 +24,8 @@ from zuulish.web.log_files import log_tail, read_small
 
 #: How much of a finished build's log its page shows at first (its end).
 LOG_TAIL_BYTES = 64 * 1024
+#: The deepest page (an offset costs the rows it skips; older_than reaches further back).
+MAX_SKIP = 100_000
 #: What the result filter offers on the pages (any other is accepted in the URL).
 RESULTS = ("SUCCESS", "FAILURE", "ERROR", "TIMED_OUT", "POST_FAILURE", "NODE_FAILURE",
            "RETRY_LIMIT", "SKIPPED", "CANCELED", "MERGE_CONFLICT", "CONFIG_ERROR")
@@ -73,7 +75,9 @@ class HistoryQuery(s.Query):
     older_than: When = Field(None, description=f"finished (builds) or made (build sets) "
                                                f"before this time: {TIME_HELP}")
     limit: int = Field(50, ge=1, le=history.MAX_LIMIT, description="how many, newest first")
-    skip: int = Field(0, ge=0, description="how many of the newest to leave out (paging)")
+    skip: int = Field(0, ge=0, le=MAX_SKIP, description=(
+        f"how many of the newest to leave out (paging; at most {MAX_SKIP}: narrow the "
+        "filters, e.g. with older_than, to reach further back)"))
 
 
 class BuildFilters(HistoryQuery):
