@@ -246,10 +246,16 @@ def find_builds(store: Store, tenant: str, f: HistoryFilter, web_url: str,
     when = BuildRow.finished_at if f.complete else BuildRow.created_at
     with store.read() as s:
         total = s.scalar(_builds_query(s, f, tenant, (func.count(BuildRow.id),))) or 0
-        rows = s.execute(_builds_query(s, f, tenant, (BuildRow, BuildSetRow, QueueItemRow),
-                                       page=True)
-                         .order_by(when.desc(), BuildRow.id.desc())
-                         .limit(f.limit).offset(f.skip)).all()
+        # the page's ids first (what it skips costs index entries, not whole rows)
+        ids = s.scalars(_builds_query(s, f, tenant, (BuildRow.id,), page=True)
+                        .order_by(when.desc(), BuildRow.id.desc())
+                        .limit(f.limit).offset(f.skip)).all()
+        found = {b.id: (b, bs, i) for b, bs, i in s.execute(
+            select(BuildRow, BuildSetRow, QueueItemRow)
+            .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
+            .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
+            .where(BuildRow.id.in_(ids)))} if ids else {}
+        rows = [found[i] for i in ids if i in found]
         pulls = pulls_of(s, [i for _, _, i in rows])
         held = _held_builds(s, tenant) if rows else set()
     return Page([build_dict(b, bs, i, web_url, pull_of(pulls, i), links, b.id in held)
