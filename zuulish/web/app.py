@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 import zuulish
+from zuulish.config.auth_rules import TenantAuthRules
 from zuulish.config.layout import Layout
 from zuulish.drivers.git.commit_msg import COMMIT_MSG_HOOK, HOOK_PATH
 from zuulish.logs.stores import LogStores, make_log_stores
@@ -24,12 +24,17 @@ from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
 from zuulish.store import notify as channels
+from zuulish.web.auth import middleware as auth
+from zuulish.web.auth.authorizer import Authorizer, Decision
+from zuulish.web.auth.info import tenant_info
+from zuulish.web.auth.settings import AuthSettings
 from zuulish.web.console import console_stream
 from zuulish.web.log_files import log_head, serve_log
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
     ChangeLinks,
     build_info,
+    build_tenant,
     change_info,
     list_changes,
     recent_builds,
@@ -46,8 +51,8 @@ STATE_DIR = web.AppKey("state_dir", Path)
 LOG_STORES = web.AppKey("log_stores", LogStores)
 WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
-ADMIN_TOKEN = web.AppKey("admin_token", str)
 CHANGE_LINKS = web.AppKey("change_links", dict)
+AUTH_SETTINGS = web.AppKey("auth_settings", AuthSettings)
 
 T = TypeVar("T")
 
@@ -83,9 +88,19 @@ def _tenant(request: web.Request, api: bool = True) -> tuple[str, Layout]:
 def _render(request: web.Request, template: str, **context: Any) -> web.Response:
     env = request.app[TEMPLATES]
     context.setdefault("tenant", None)
+    # the tenants anyone may read (a page's own request carries no token)
+    tenants = request.app[auth.AUTHORIZER].readable(None, sorted(_layouts(request)))
     html = env.get_template(template).render(web_url=request.app[WEB_URL],
-                                             tenants=sorted(_layouts(request)), **context)
+                                             tenants=tenants, **context)
     return web.Response(text=html, content_type="text/html")
+
+
+def _refusal_page(request: web.Request, decision: Decision) -> web.Response:
+    """A refused page: it says only that, with the dashboard's sign-in."""
+    response = _render(request, "refused.html", tenant=request.match_info.get("tenant"),
+                       message=decision.message)
+    response.set_status(decision.status)
+    return response
 
 
 def _when(epoch: float | None) -> str:
@@ -112,10 +127,29 @@ def _duration(build: dict[str, Any]) -> str:
 
 async def api_tenants(request: web.Request) -> web.Response:
     layouts = request.app[LAYOUTS]
-    return web.json_response([{"name": name, "pipelines": len(layout.pipelines),
+    current = _layouts(request)
+    shown = await auth.readable(request, sorted(current))
+    return web.json_response([{"name": name, "pipelines": len(current[name].pipelines),
                                "config_errors": sum(1 for e in layouts.config_errors(name)
                                                      if e["severity"] == "error")}
-                              for name, layout in sorted(_layouts(request).items())])
+                              for name in shown])
+
+
+async def api_tenant_info(request: web.Request) -> web.Response:
+    """How the dashboard signs in to the tenant (Zuul's ``capabilities.auth``)."""
+    tenant, layout = _tenant(request)
+    return web.json_response(tenant_info(request.app[AUTH_SETTINGS], tenant,
+                                         bool(layout.auth_rules.access),
+                                         request.app[WEB_URL]))
+
+
+async def api_authorizations(request: web.Request) -> web.Response:
+    """What the caller may do on the tenant (Zuul's ``/api/user/authorizations``)."""
+    tenant, _ = _tenant(request)
+    authorizer = request.app[auth.AUTHORIZER]
+    data = await _call(authorizer.authorizations, request.headers.get("Authorization"),
+                       tenant)
+    return web.json_response(data)
 
 
 async def api_config_errors(request: web.Request) -> web.Response:
@@ -162,22 +196,7 @@ async def api_changes(request: web.Request) -> web.Response:
     return web.json_response(data)
 
 
-def _admin(request: web.Request) -> web.Response | None:
-    """None when the request carries the management API's token, else the refusal."""
-    token = request.app.get(ADMIN_TOKEN)
-    if not token:
-        return _json_error(403, "the management API is off: set web.admin_token in the "
-                                "server configuration")
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        return _json_error(401, "a valid 'Authorization: Bearer TOKEN' header is required")
-    return None
-
-
 async def _manage(request: web.Request, kind: str, **fields: Any) -> web.Response:
-    refused = _admin(request)
-    if refused is not None:
-        return refused
     tenant, layout = _tenant(request)
     body = await _json_body(request)
     if isinstance(body, web.Response):
@@ -229,9 +248,6 @@ async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
 
 async def api_autohold_create(request: web.Request) -> web.Response:
     """Store an autohold request for a project's job (Zuul's fields in the body)."""
-    refused = _admin(request)
-    if refused is not None:
-        return refused
     tenant, layout = _tenant(request)
     body = await _json_body(request)
     if isinstance(body, web.Response):
@@ -261,9 +277,6 @@ def _hold_id(request: web.Request) -> int:
 
 async def api_autohold_list(request: web.Request) -> web.Response:
     """The tenant's autohold requests, each with its held nodes and how to log in."""
-    refused = _admin(request)
-    if refused is not None:
-        return refused
     tenant, _ = _tenant(request)
     return web.json_response(await _call(_describe, request.app[STORE], tenant, None))
 
@@ -274,9 +287,6 @@ def _describe(store: Store, tenant: str, hold_id: int | None) -> list[dict[str, 
 
 
 async def api_autohold_info(request: web.Request) -> web.Response:
-    refused = _admin(request)
-    if refused is not None:
-        return refused
     tenant, _ = _tenant(request)
     hold_id = _hold_id(request)
     found = await _call(_describe, request.app[STORE], tenant, hold_id)
@@ -287,9 +297,6 @@ async def api_autohold_info(request: web.Request) -> web.Response:
 
 async def api_autohold_delete(request: web.Request) -> web.Response:
     """Delete a request; its held nodes go back to the launcher, which deletes them."""
-    refused = _admin(request)
-    if refused is not None:
-        return refused
     tenant, _ = _tenant(request)
     hold_id = _hold_id(request)
     released = await _call(_delete_hold, request.app[STORE], tenant, hold_id)
@@ -351,7 +358,8 @@ async def favicon(_request: web.Request) -> web.StreamResponse:
 
 
 async def index(request: web.Request) -> web.Response:
-    tenants = sorted(_layouts(request))
+    tenants = await auth.readable(request, sorted(_layouts(request))) \
+        or sorted(_layouts(request))
     if not tenants:
         return web.Response(text="zuulish: no tenants configured\n")
     raise web.HTTPFound(f"/t/{tenants[0]}/status")
@@ -401,6 +409,11 @@ async def change_page(request: web.Request) -> web.Response:
     return _render(request, "change.html", change=change)
 
 
+async def auth_callback(request: web.Request) -> web.Response:
+    """Where the OpenID Connect provider sends the browser back (web/static/auth.js)."""
+    return _render(request, "auth_callback.html")
+
+
 async def log_file(request: web.Request) -> web.StreamResponse:
     return await serve_log(request, request.app[LOG_STORES], request.app[STORE])
 
@@ -424,7 +437,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                admin_token: str | None = None,
                extra_routes: Sequence[web.AbstractRouteDef] = (),
                change_links: ChangeLinks | None = None,
-               log_stores: LogStores | None = None) -> web.Application:
+               log_stores: LogStores | None = None,
+               auth_config: AuthSettings | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -433,16 +447,23 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     give each connection's change pages (its source's ``change_url``), which changes
     link to (a connection not named there: the built-in forge's pages);
     ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``).
+    ``auth`` the authenticators of ``zuulish.yaml`` (default: none) which, with the
+    tenants' rules, decide who may read and administer each tenant
+    (``zuulish.web.auth``).
     """
-    app = web.Application(middlewares=[api_errors_as_json])
+    app = web.Application(middlewares=[api_errors_as_json, auth.authorize])
     app[STORE] = store
     app[LAYOUTS] = layouts
     app[STATE_DIR] = Path(state_dir)
     app[LOG_STORES] = log_stores or make_log_stores(None, Path(state_dir))
     app[WEB_URL] = web_url.rstrip("/")
     app[CHANGE_LINKS] = dict(change_links or {})
-    if admin_token:
-        app[ADMIN_TOKEN] = admin_token
+    app[AUTH_SETTINGS] = auth_settings = auth_config or AuthSettings()
+    app[auth.AUTHORIZER] = Authorizer(auth_settings, functools.partial(_rules, layouts),
+                                      admin_token)
+    app[auth.BUILD_TENANT] = functools.partial(build_tenant, store)
+    app[auth.REFUSAL_PAGE] = _refusal_page
+    app[auth.ROUTE_ACCESS] = ROUTE_ACCESS
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -456,6 +477,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.get("/api/tenant/{tenant}/status", api_status),
         web.get("/api/tenant/{tenant}/builds", api_builds),
         web.get("/api/tenant/{tenant}/config-errors", api_config_errors),
+        web.get("/api/tenant/{tenant}/info", api_tenant_info),
+        web.get("/api/tenant/{tenant}/authorizations", api_authorizations),
         web.get("/api/build/{uuid}", api_build),
         web.get("/api/build/{uuid}/console-stream", api_console_stream),
         web.post(r"/api/tenant/{tenant}/project/{project:.+}/enqueue", api_enqueue),
@@ -471,6 +494,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.get("/t/{tenant}/builds", builds_page),
         web.get("/build/{uuid}", build_page),
         web.get("/changes", changes_page),
+        web.get("/auth_callback", auth_callback),
         web.get(r"/c/{project:.+}/+/{number}", change_page),
         web.get(r"/logs/{uuid}/{path:.+}", log_file),
     ]
@@ -480,6 +504,24 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     routes.extend(extra_routes)
     app.router.add_routes(routes)
     return app
+
+
+def _rules(layouts: TenantLayouts, tenant: str) -> TenantAuthRules | None:
+    """A tenant's admin-rules and access-rules (None: no such tenant)."""
+    layout = layouts.layouts.get(tenant)
+    return layout.auth_rules if layout is not None else None
+
+
+# Who may call each route: ``read`` (anyone, unless the tenant has access-rules),
+# ``admin`` (the tenant's admins) or ``public``; a route not named here is public.
+ROUTE_ACCESS: dict[Callable[..., Any], auth.Access] = {
+    api_config_errors: "read", api_status: "read", api_builds: "read", api_build: "read",
+    api_console_stream: "read", status_page: "read", builds_page: "read",
+    build_page: "read", log_file: "read",
+    api_enqueue: "admin", api_dequeue: "admin", api_promote: "admin",
+    api_autohold_create: "admin", api_autohold_list: "admin", api_autohold_info: "admin",
+    api_autohold_delete: "admin",
+}
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
