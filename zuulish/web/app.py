@@ -25,7 +25,7 @@ from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
 from zuulish.store import notify as channels
 from zuulish.web.auth import middleware as auth
-from zuulish.web.auth.authorizer import Authorizer, Decision
+from zuulish.web.auth.authorizer import ADMIN_TOKEN_USER, Authorizer, Decision
 from zuulish.web.auth.info import tenant_info
 from zuulish.web.auth.settings import AuthSettings
 from zuulish.web.console import console_stream
@@ -196,6 +196,12 @@ async def api_changes(request: web.Request) -> web.Response:
     return web.json_response(data)
 
 
+def _account(request: web.Request) -> str:
+    """Who asked, for the record: the token's user ("api" for the static admin token)."""
+    uid = request.get(auth.IDENTITY)
+    return uid if uid and uid != ADMIN_TOKEN_USER else "api"
+
+
 async def _manage(request: web.Request, kind: str, **fields: Any) -> web.Response:
     tenant, layout = _tenant(request)
     body = await _json_body(request)
@@ -217,7 +223,7 @@ async def _manage(request: web.Request, kind: str, **fields: Any) -> web.Respons
     except management.ManagementError as exc:
         return _json_error(400, str(exc))
     event_id = await _call(management.record, request.app[STORE], kind, data, time.time,
-                           "api")
+                           _account(request))
     return web.json_response({"event": event_id,
                               "url": f"{request.app[WEB_URL]}/api/event/{event_id}"},
                              status=202)
@@ -256,13 +262,13 @@ async def api_autohold_create(request: web.Request) -> web.Response:
         wanted = holds.hold_request(layout, tenant, request.match_info["project"], body)
     except holds.HoldError as exc:
         return _json_error(400, str(exc))
-    data = await _call(_create_hold, request.app[STORE], wanted)
+    data = await _call(_create_hold, request.app[STORE], wanted, _account(request))
     return web.json_response(data, status=201)
 
 
-def _create_hold(store: Store, wanted: holds.HoldRequest) -> dict[str, Any]:
+def _create_hold(store: Store, wanted: holds.HoldRequest, account: str) -> dict[str, Any]:
     with store.session() as s:
-        hold_id = holds.create_hold(s, wanted, time.time(), account="api").id
+        hold_id = holds.create_hold(s, wanted, time.time(), account=account).id
     with store.read() as s:
         return holds.describe(s, hold_id=hold_id)[0]
 
