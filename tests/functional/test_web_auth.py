@@ -4,124 +4,23 @@ file, an OpenID Connect issuer serving its keys on 127.0.0.1, tokens made with P
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import pytest
 
-from tests.fakes.oidc_issuer import Issuer, serve_issuer
-from tests.fakes.web_server import served
-from tests.functional.test_web import seed
+from tests.fakes.auth_web import SECRET, Api, serve_auth_app
 from zuulish.cli import main
-from zuulish.config.layout import Layout
-from zuulish.config.tenant import load_tenants
-from zuulish.model import Pipeline, PipelineManager
-from zuulish.scheduler.layouts import TenantLayouts
-from zuulish.server_config import load_server_config
-from zuulish.store import EventRow, Store
-from zuulish.web.app import create_app
-
-SECRET = "an-operator-secret-of-at-least-32-chars"
-TENANTS = """\
-- authorization-rule:
-    name: readers
-    conditions:
-      - groups: '{tenant.name}-readers'
-- authorization-rule:
-    name: admins
-    conditions:
-      - realm_access.roles: ci-admin
-- tenant:
-    name: t
-    access-rules: [readers]
-    admin-rules: [admins]
-- tenant:
-    name: pub
-    admin-rules: [admins]
-"""
-
-
-def server_config(issuer_url: str) -> str:
-    return f"""\
-tenant_file: main.yaml
-auth:
-  sso:
-    driver: OpenIDConnect
-    realm: example
-    issuer_id: {issuer_url}
-    client_id: dashboard
-    default: true
-  ops:
-    driver: HS256
-    realm: example
-    issuer_id: zuulish_operator
-    client_id: zuulish
-    secret: {SECRET}
-    allow_authz_override: true
-"""
-
-
-@dataclass
-class Api:
-    url: str
-    issuer: Issuer
-    config: Path
-    store: Store
-
-    def call(self, method: str, path: str, token: str | None = None,
-             body: Any = None) -> tuple[int, dict[str, str], str]:
-        parts = urlsplit(self.url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            conn.request(method, path, json.dumps(body) if body is not None else None,
-                         headers)
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read().decode()
-        finally:
-            conn.close()
-
-    def json(self, path: str, token: str | None = None) -> tuple[int, Any]:
-        status, _, text = self.call("GET", path, token)
-        return status, json.loads(text)
-
-    def sso(self, **claims: Any) -> str:
-        return self.issuer.token({"aud": "dashboard", "sub": "dana", **claims})
+from zuulish.store import EventRow
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    where = tmp_path_factory.mktemp("auth")
-    store = Store(f"sqlite:///{where / 'zuulish.db'}")
-    store.upgrade()
-    seed(store)  # tenant t: change 3 in the gate, its builds build-0..2
-    logs = where / "logs" / "build-1"
-    logs.mkdir(parents=True)
-    (logs / "job-output.txt").write_text("private output of tenant t\n")
-    (where / "main.yaml").write_text(TENANTS)
-    with serve_issuer() as issuer:
-        (where / "zuulish.yaml").write_text(server_config(issuer.url))
-        config = load_server_config(where / "zuulish.yaml")
-        layouts = TenantLayouts(where / "main.yaml", {}, {}, {})
-        pipelines = {"check": Pipeline("check", PipelineManager.INDEPENDENT),
-                     "gate": Pipeline("gate", PipelineManager.DEPENDENT)}
-        layouts.layouts = {tc.name: Layout(tc.name, pipelines=dict(pipelines),
-                                           auth_rules=tc.auth_rules)
-                           for tc in load_tenants(where / "main.yaml", set())}
-        with served(lambda url: create_app(store, layouts, where, url,
-                                           auth_config=config.auth)) as url:
-            yield Api(url, issuer, where / "zuulish.yaml", store)
-    store.dispose()
+    with serve_auth_app(tmp_path_factory.mktemp("auth")) as served_api:
+        yield served_api
 
 
 PRIVATE = ["/api/tenant/t/status", "/api/tenant/t/builds", "/api/tenant/t/config-errors",
