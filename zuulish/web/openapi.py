@@ -322,6 +322,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "HistoryBuild": HISTORY_BUILD, "ListedChange": LISTED_CHANGE, "Error": ERROR,
             "Accepted": ACCEPTED, "Event": EVENT, "ConfigError": CONFIG_ERROR,
             "Autohold": AUTOHOLD, "HeldNode": HELD_NODE,
-        }, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                          "description": "web.admin_token"}}},
+        }, "securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "a token of an authenticator whose claims match the tenant's "
+                           "admin-rules, or web.admin_token (docs/authentication.md)"}}},
     }

@@ -63,7 +63,6 @@ class IssuerKeys:
         self.min_refetch = min_refetch
         self.timeout = timeout
         self.clock = clock
-        self.fetches = 0  # how many times the key set was fetched (for the tests' eyes)
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
@@ -81,7 +80,6 @@ class IssuerKeys:
 
     def _fetch(self) -> None:
         self._fetched_at = self.clock()
-        self.fetches += 1
         data = fetch_json(self._url(), self.timeout)
         try:
             key_set = jwt.PyJWKSet.from_dict(data)
