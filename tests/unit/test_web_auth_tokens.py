@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -78,13 +77,12 @@ def test_a_token_matching_an_admin_rule_may_act_on_the_tenant() -> None:
     assert decision.allowed and decision.identity == "alice"
 
 
-def test_a_valid_token_matching_no_rule_is_forbidden(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, "zuulish.web.auth"):
-        decision = authorizer(hs256()).decide(bearer(token({"groups": ["dev"]})), "open",
-                                              "admin")
+def test_a_valid_token_matching_no_rule_is_forbidden() -> None:
+    decision = authorizer(hs256()).decide(bearer(token({"groups": ["dev"]})), "open", "admin")
     assert (decision.status, decision.message, decision.identity) == (403, "forbidden",
                                                                       "alice")
-    assert "match none of the tenant's admin-rules" in caplog.text
+    assert "alice: the token's claims match none of the tenant's admin-rules" in \
+        decision.reason
 
 
 @pytest.mark.parametrize("claims, lifetime, reason", [
@@ -96,19 +94,16 @@ def test_a_valid_token_matching_no_rule_is_forbidden(caplog: pytest.LogCaptureFi
     ({"exp": None}, 300, "MissingRequiredClaimError"),
     ({"sub": None}, 300, "no user in its 'sub' claim"),
 ])
-def test_invalid_tokens_are_refused_with_401_and_the_reason_logged(
-        caplog: pytest.LogCaptureFixture, claims: dict[str, Any], lifetime: int,
-        reason: str) -> None:
+def test_invalid_tokens_are_refused_with_401_and_a_reason_for_the_log(
+        claims: dict[str, Any], lifetime: int, reason: str) -> None:
     given = token({}, lifetime=lifetime)
     body = jwt.decode(given, options={"verify_signature": False})
     body.update(claims)
     body = {k: v for k, v in body.items() if v is not None}
-    with caplog.at_level(logging.INFO, "zuulish.web.auth"):
-        decision = authorizer(hs256()).decide(bearer(jwt.encode(body, SECRET)), "private",
-                                              "read")
+    decision = authorizer(hs256()).decide(bearer(jwt.encode(body, SECRET)), "private", "read")
     assert (decision.status, decision.message) == (401, "authentication required")
-    assert decision.headers() == {"WWW-Authenticate": 'Bearer realm="corp"'}
-    assert reason in decision.reason and reason in caplog.text
+    assert decision.headers == {"WWW-Authenticate": 'Bearer realm="corp"'}
+    assert reason in decision.reason
 
 
 def test_skew_lets_a_just_expired_token_through() -> None:

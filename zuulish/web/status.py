@@ -219,15 +219,6 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str,
         for p in list(layout.pipelines.values())]}
 
 
-def build_tenant(store: Store, uuid: str) -> str | None:
-    """The tenant of build ``uuid`` (None: no such build)."""
-    with store.read() as s:
-        return s.execute(select(QueueItemRow.tenant)
-                         .join(BuildSetRow, BuildSetRow.item_id == QueueItemRow.id)
-                         .join(BuildRow, BuildRow.buildset_id == BuildSetRow.id)
-                         .where(BuildRow.id == uuid)).scalar()
-
-
 def build_info(store: Store, uuid: str, web_url: str, links: ChangeLinks | None = None
                ) -> dict[str, Any] | None:
     """One build with its item, change, pipeline and tenant; None when unknown."""

@@ -20,18 +20,21 @@ import hmac
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from zuulish.config.auth_rules import TenantAuthRules
+from zuulish.web.access import Action, Decision
 from zuulish.web.auth.keys import DEFAULT_MIN_REFETCH, IssuerKeys
 from zuulish.web.auth.settings import Authenticator, AuthSettings
 from zuulish.web.auth.tokens import TokenRejected, validate
 
+if TYPE_CHECKING:
+    from zuulish.scheduler.layouts import TenantLayouts
+
 log = logging.getLogger("zuulish.web.auth")
 
-Action = Literal["read", "admin"]
 ADMIN_TOKEN_USER = "admin-token"
 UNAUTHENTICATED = "authentication required"
 FORBIDDEN = "forbidden"
@@ -50,25 +53,6 @@ class Identity:
     @property
     def superuser(self) -> bool:
         return self.authenticator is None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """``allowed``, else the HTTP status (401 or 403) and the message for the client;
-    ``identity`` is the caller's uid when a token was valid; ``reason`` is for the log."""
-
-    allowed: bool
-    status: int
-    reason: str
-    identity: str | None = None
-    message: str = ""
-    realm: str = ""
-
-    def headers(self) -> dict[str, str]:
-        """What a refusal's response carries (a 401's ``WWW-Authenticate``)."""
-        if self.status == 401:
-            return {"WWW-Authenticate": f'Bearer realm="{self.realm}"'}
-        return {}
 
 
 class Authorizer:
@@ -162,37 +146,36 @@ class Authorizer:
         return [t for t in tenants if isinstance(t, str)] if isinstance(tenants, list) else []
 
     # ------------------------------------------------------------ the decision
-    def decide(self, authorization_header: str | None, tenant: str | None,
+    def decide(self, authorization: str | None, tenant: str | None,
                action: Action) -> Decision:
         """Whether a request with this ``Authorization`` header may ``action`` the
-        ``tenant`` (None: no tenant, e.g. the list of tenants)."""
+        ``tenant`` (None: no tenant, e.g. the list of tenants). The web layer logs a
+        refusal's ``reason``; the client gets only its ``message``."""
         if action == "read":
             rules = self.rules(tenant) if tenant is not None else None
             if rules is None or not rules.access:
-                return Decision(True, 200, "open")
-            found = self.authenticate(authorization_header)
+                return Decision(True, reason="open")
+            found = self.authenticate(authorization)
             if isinstance(found, Decision):
-                return self._logged(found, tenant, action)
+                return found
             if self.can_read(found, tenant):  # type: ignore[arg-type]
-                return Decision(True, 200, "access-rules", found.uid)
-            return self._logged(self._refuse(403, "the token's claims match none of the "
-                                             "tenant's access-rules", found.uid), tenant,
-                                action)
+                return Decision(True, reason="access-rules", identity=found.uid)
+            return self._refuse(403, f"{found.uid}: the token's claims match none of the "
+                                     "tenant's access-rules", found.uid)
         if action != "admin":
             raise ValueError(f"unknown action {action!r}")
         if not self.settings.authenticators and not self.admin_token:
-            return self._logged(Decision(False, 403, "no authenticator and no admin token",
-                                         message=ADMIN_OFF, realm=self.realm), tenant, action)
-        found = self.authenticate(authorization_header)
+            return Decision(False, 403, ADMIN_OFF, "no authenticator and no admin token")
+        found = self.authenticate(authorization)
         if isinstance(found, Decision):
-            return self._logged(found, tenant, action)
+            return found
         if found.superuser or (tenant is not None and self.is_admin(found, tenant)):
-            log.info("%s may act as admin on tenant %s", found.uid, tenant)
-            return Decision(True, 200, "admin", found.uid)
+            log.info("%s may act as admin on tenant %s", found.uid, tenant or "-")
+            return Decision(True, reason="admin", identity=found.uid)
         why = ("the token's zuul.admin claim does not list the tenant"
                if self._override(found) is not None
                else "the token's claims match none of the tenant's admin-rules")
-        return self._logged(self._refuse(403, why, found.uid), tenant, action)
+        return self._refuse(403, f"{found.uid}: {why}", found.uid)
 
     def readable(self, authorization_header: str | None, tenants: Iterable[str]) -> list[str]:
         """Those of ``tenants`` the caller may read (the token is checked once, and
@@ -224,15 +207,15 @@ class Authorizer:
 
     # ------------------------------------------------------------ helpers
     def _refuse(self, status: int, reason: str, uid: str | None = None) -> Decision:
-        return Decision(False, status, reason, uid,
-                        UNAUTHENTICATED if status == 401 else FORBIDDEN, self.realm)
+        if status == 401:
+            return Decision(False, 401, UNAUTHENTICATED, reason, uid,
+                            {"WWW-Authenticate": f'Bearer realm="{self.realm}"'})
+        return Decision(False, status, FORBIDDEN, reason, uid)
 
-    @staticmethod
-    def _logged(decision: Decision, tenant: str | None, action: str) -> Decision:
-        level = logging.INFO if decision.reason == "no Authorization header" else \
-            logging.WARNING
-        log.log(level, "refused %s of tenant %s (%d) for %s: %s", action, tenant or "-",
-                decision.status, decision.identity or "an unauthenticated caller",
-                decision.reason)
-        return decision
 
+def layout_rules(layouts: TenantLayouts) -> Callable[[str], TenantAuthRules | None]:
+    """A tenant's rules from its running layout (None: no such tenant)."""
+    def rules(tenant: str) -> TenantAuthRules | None:
+        layout = layouts.layouts.get(tenant)
+        return layout.auth_rules if layout is not None else None
+    return rules
