@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,8 @@ T = TypeVar("T")
 REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"\{(\w+)(?::[^{}]*(?:\{[^{}]*\}[^{}]*)*)?\}")
 LOG = logging.getLogger("zuulish.web")
+#: How many entries a paged list has in all.
+TOTAL_HEADER = "X-Total-Count"
 
 
 def _json_error(status: int, message: str, headers: Mapping[str, str] | None = None
@@ -96,6 +98,7 @@ class Call:
         self.body: Any = None
         self.params: Any = None
         self.identity: str | None = None
+        self.headers: dict[str, str] = {}
 
     @property
     def store(self) -> Store:
@@ -108,6 +111,15 @@ class Call:
     @property
     def match(self) -> Mapping[str, str]:
         return self.request.match_info
+
+    def paged(self, items: Sequence[T], total: int | None = None) -> list[T]:
+        """The window of ``items`` the query's ``skip`` and ``limit`` ask for, with the
+        ``X-Total-Count`` header (``total``: when ``items`` is already the window)."""
+        self.headers[TOTAL_HEADER] = str(len(items) if total is None else total)
+        if total is not None:
+            return list(items)
+        skip = self.query.skip
+        return list(items[skip:skip + self.query.limit])
 
     def layouts(self) -> dict[str, Layout]:
         """A snapshot of the tenants' layouts (reconfiguration swaps them from other
@@ -318,10 +330,11 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request],
         await _prepare(call)
         result = await endpoint.handler(call)
         if isinstance(result, web.StreamResponse):
+            result.headers.update(call.headers)
             return result
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
-        return web.json_response(result, status=endpoint.status)
+        return web.json_response(result, status=endpoint.status, headers=call.headers)
     handle.__name__ = endpoint.handler.__name__
     return handle
 

@@ -90,9 +90,10 @@ def _describe(store: Store, tenant: str, hold_id: int | None) -> list[dict[str, 
 
 
 @API.get("/api/tenant/{tenant}/autohold", response=list[s.Autohold], tag="autohold",
-         access="admin", summary="The tenant's autohold requests with their held nodes")
+         access="admin", query=s.Paged,
+         summary="The tenant's autohold requests with their held nodes")
 async def api_autohold_list(call: Call) -> Any:
-    return await call.run(_describe, call.store, call.tenant, None)
+    return call.paged(await call.run(_describe, call.store, call.tenant, None))
 
 
 @API.get("/api/tenant/{tenant}/autohold/{id}", response=s.Autohold, tag="autohold",
