@@ -197,13 +197,18 @@ def test_unknown_or_foreign_things_are_404_with_a_message(site: History) -> None
         ("/api/tenant/t/buildset/nope", "no build set 'nope' in tenant t"),
         (f"/api/tenant/t/buildset/{secret.buildset}", "no build set"),
         ("/api/build/nope", "no build with id 'nope'"),
+        ("/api/tenant/t/build/b%00", "no build"),
+        ("/api/tenant/t/buildset/b%00", "no build set"),
     ]
     for path, words in cases:
         status, _, data = site.json(path)
         assert (status, words in data["error"]) == (404, True), (path, data)
     for path in ("/t/nope/builds", "/t/t/build/nope", f"/t/t/build/{secret.uuid}",
                  "/t/t/buildset/nope", "/build/nope", "/c/org/app/+/999", "/c/org/app/+/x",
-                 "/t/t/change/999", "/t/t/change/x", "/t/t/change/7?project=org/lib"):
+                 "/t/t/change/999", "/t/t/change/x", "/t/t/change/7?project=org/lib",
+                 "/t/t/build/b%00", "/build/b%00", "/t/t/buildset/%00",
+                 "/c/org%00app/+/7", "/c/org/app/+/99999999999999999999",
+                 "/t/t/change/99999999999999999999"):
         status, _, body = site.get(path)
         assert status == 404 and "no " in body, (path, body)
 
@@ -214,6 +219,8 @@ def test_unknown_or_foreign_things_are_404_with_a_message(site: History) -> None
     ("voting=maybe", "voting"), ("held=sometimes", "held"), ("complete=2", "complete"),
     ("newer_than=yesterday", "newer_than"), ("older_than=2026-13-40", "older_than"),
     ("colour=red", "colour"), ("limit=5&limit=6", "limit"),
+    ("change=99999999999999999999", "change"), ("project=org%00app", "project"),
+    ("newer_than=inf", "newer_than"), ("skip=100001", "skip"),
 ])
 def test_malformed_filters_answer_400_naming_the_field(site: History, query: str,
                                                        field: str) -> None:

@@ -97,6 +97,13 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def storable(*names: str | None) -> bool:
+    """Whether names from a URL can be in the store at all (PostgreSQL's text holds
+    no NUL; the store's names are short): else the answer is "none", asked of no
+    database."""
+    return all(n is None or ("\x00" not in n and len(n) <= 1000) for n in names)
+
+
 def iso(epoch: float | None) -> str | None:
     """An epoch time as Zuul's API writes times (ISO 8601, UTC, no zone suffix)."""
     if epoch is None:
@@ -377,6 +384,8 @@ def buildset_info(store: Store, tenant: str, uuid: str, web_url: str,
                   links: ChangeLinks | None = None) -> dict[str, Any] | None:
     """One build set of ``tenant`` with its builds; None when unknown there."""
     web_url = web_url.rstrip("/")
+    if not storable(uuid):
+        return None
     with store.read() as s:
         row = s.execute(select(BuildSetRow, QueueItemRow)
                         .join(QueueItemRow, QueueItemRow.id == BuildSetRow.item_id)
@@ -427,6 +436,8 @@ def build_file_comments(build: BuildRow) -> dict[str, list[dict[str, Any]]]:
 
 def build_tenant(store: Store, uuid: str) -> str | None:
     """The tenant a build belongs to; None when there is no such build."""
+    if not storable(uuid):
+        return None
     with store.read() as s:
         return s.scalar(select(QueueItemRow.tenant)
                         .join(BuildSetRow, BuildSetRow.item_id == QueueItemRow.id)
@@ -439,6 +450,8 @@ def build_info(store: Store, uuid: str, web_url: str, links: ChangeLinks | None 
     """One build with its item, change, pipeline and tenant (only of ``tenant``,
     when given); None when unknown."""
     web_url = web_url.rstrip("/")
+    if not storable(uuid):
+        return None
     with store.read() as s:
         q = (select(BuildRow, BuildSetRow, QueueItemRow, ChangeRow)
              .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
@@ -524,6 +537,8 @@ def find_change(store: Store, number: int, project: str | None = None,
                 projects: set[str] | None = None) -> list[tuple[str, str]]:
     """The (connection, project) of each change numbered ``number`` (of ``project``,
     and of one of ``projects`` when given)."""
+    if not storable(project):
+        return []
     with store.read() as s:
         q = select(ChangeRow.connection, ChangeRow.project).where(ChangeRow.number == number)
         if project is not None:
@@ -539,6 +554,8 @@ def change_info(store: Store, project: str, number: int, web_url: str = "",
     sets (with their builds and tested commits); only ``tenant``'s when given.
     None when unknown."""
     web_url = web_url.rstrip("/")
+    if not storable(project):
+        return None
     with store.read() as s:
         row = s.scalars(select(ChangeRow).where(ChangeRow.project == project,
                                                 ChangeRow.number == number)

@@ -9,12 +9,13 @@ reports and older clients link), and the page ``/build/{uuid}`` redirects to
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from zuulish.web import charts, history, task_summary
 from zuulish.web import schemas as s
@@ -53,21 +54,36 @@ def parse_time(value: Any) -> float | None:
     return when.timestamp()
 
 
-When = Annotated[float | None, BeforeValidator(parse_time)]
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"not a time: give {TIME_HELP}")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """A name as the store can hold it (PostgreSQL's text holds no NUL)."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+When = Annotated[float | None, BeforeValidator(parse_time), AfterValidator(_finite)]
+Name = Annotated[str, AfterValidator(_no_nul), Field(max_length=1000)]
+Number = Annotated[int, Field(ge=0, le=s.MAX_INT)]
 
 
 class HistoryQuery(s.Query):
     """What both history lists filter on (each filter on an indexed column)."""
 
-    project: str | None = Field(None, description="the project (repository) tested")
-    pipeline: str | None = Field(None, description="the pipeline")
-    change: int | None = Field(None, description="the change's number")
-    patchset: int | None = Field(None, description="the change's patch set")
-    ref: str | None = Field(None, description="a ref item's ref, e.g. refs/heads/main")
-    branch: str | None = Field(None, description="the branch")
-    result: list[str] | None = Field(None, description=(
+    project: Name | None = Field(None, description="the project (repository) tested")
+    pipeline: Name | None = Field(None, description="the pipeline")
+    change: Number | None = Field(None, description="the change's number")
+    patchset: Number | None = Field(None, description="the change's patch set")
+    ref: Name | None = Field(None, description="a ref item's ref, e.g. refs/heads/main")
+    branch: Name | None = Field(None, description="the branch")
+    result: list[Name] | None = Field(None, max_length=20, description=(
         "the result; repeat the parameter for any of several (result=FAILURE&result=ERROR)"))
-    uuid: str | None = Field(None, description="the id")
+    uuid: Name | None = Field(None, description="the id")
     complete: bool = Field(True, description=(
         "true (the default): finished, the history; false: not finished yet"))
     newer_than: When = Field(None, description=f"finished (builds) or made (build sets) at "
@@ -81,7 +97,7 @@ class HistoryQuery(s.Query):
 
 
 class BuildFilters(HistoryQuery):
-    job_name: str | None = Field(None, description="the job")
+    job_name: Name | None = Field(None, description="the job")
     voting: bool | None = Field(None, description="only voting (true) or non-voting (false)")
     held: bool | None = Field(None, description=(
         "only builds whose nodes an autohold request kept (true), or the others (false)"))
@@ -92,7 +108,7 @@ class BuildsetFilters(HistoryQuery):
 
 
 class ChangeQuery(s.Query):
-    project: str | None = Field(None, description=(
+    project: Name | None = Field(None, description=(
         "the change's project, where several changes have the number"))
 
 
@@ -116,7 +132,7 @@ class BuildRecord(s.Model):
     branch: str
     change: int | None = Field(description="null for a ref item (post, periodic)")
     patchset: int | None
-    ref: str | None = Field(None, description="a ref item's ref")
+    ref: Name | None = Field(None, description="a ref item's ref")
     newrev: str | None = Field(None, description="a ref item's commit")
     ref_url: str | None = Field(description="the change's page")
     label: str
@@ -174,10 +190,6 @@ def _filter(query: HistoryQuery) -> history.HistoryFilter:
     return history.HistoryFilter.of(query.model_dump())
 
 
-def _listed(page: history.Page) -> web.Response:
-    return web.json_response(page.rows, headers={"X-Total-Count": str(page.total)})
-
-
 # ------------------------------------------------------------------ API
 
 
@@ -188,7 +200,7 @@ def _listed(page: history.Page) -> web.Response:
 async def api_builds(call: Call) -> Any:
     page = await call.run(history.find_builds, call.store, call.tenant, _filter(call.query),
                           call.web_url, call.app[CHANGE_LINKS])
-    return _listed(page)
+    return call.paged(page.rows, page.total)
 
 
 @API.get("/api/tenant/{tenant}/buildsets", response=list[BuildsetRecord],
@@ -198,7 +210,7 @@ async def api_builds(call: Call) -> Any:
 async def api_buildsets(call: Call) -> Any:
     page = await call.run(history.find_buildsets, call.store, call.tenant,
                           _filter(call.query), call.web_url, call.app[CHANGE_LINKS])
-    return _listed(page)
+    return call.paged(page.rows, page.total)
 
 
 @API.get("/api/tenant/{tenant}/buildset/{uuid}", response=BuildsetDetail, tag="builds",
@@ -243,6 +255,13 @@ async def api_build(call: Call) -> Any:
 
 
 # ---------------------------------------------------------------- pages
+
+
+def _number(text: str) -> int | None:
+    """A change's number from a path, or None when it cannot be one."""
+    if not text.isdigit() or len(text) > 10 or int(text) > s.MAX_INT:
+        return None
+    return int(text)
 
 
 def _form(call: Call, model: type[HistoryQuery]) -> tuple[HistoryQuery, dict[str, Any],
@@ -376,7 +395,7 @@ async def change_page(call: Call) -> web.StreamResponse:
     that the caller may read."""
     project, number = call.match["project"], call.match["number"]
     change = None
-    if number.isdigit():
+    if _number(number) is not None:
         change = await call.run(history.change_info, call.store, project, int(number),
                                 call.web_url, None, call.app[CHANGE_LINKS])
     if change is None:
@@ -393,8 +412,13 @@ async def change_page(call: Call) -> web.StreamResponse:
 async def tenant_change_page(call: Call) -> web.StreamResponse:
     """A change as one tenant saw it: its reports and build sets there."""
     number = call.match["number"]
-    project = call.request.query.get("project") or None
-    if not number.isdigit():
+    try:
+        project = ChangeQuery.model_validate(
+            {k: v for k, v in call.request.query.items() if v}).project
+    except ValidationError as exc:
+        raise call.bad_request(f"bad query: {exc.errors(include_url=False)[0]['msg']}"
+                               ) from None
+    if _number(number) is None:
         raise call.not_found(f"no change {number!r}: a change is numbered")
     projects = set(call.layout.projects) if call.layout else None
     found = await call.run(history.find_change, call.store, int(number), project, None)
