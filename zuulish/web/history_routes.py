@@ -68,7 +68,9 @@ def _no_nul(value: str) -> str:
 
 
 When = Annotated[float | None, BeforeValidator(parse_time), AfterValidator(_finite)]
-Name = Annotated[str, AfterValidator(_no_nul), Field(max_length=1000)]
+#: a name as the store keeps it (its columns hold 255 characters)
+Name = Annotated[str, AfterValidator(_no_nul), Field(max_length=255)]
+Result = Annotated[str, AfterValidator(_no_nul), Field(max_length=32)]
 Number = Annotated[int, Field(ge=0, le=s.MAX_INT)]
 
 
@@ -81,9 +83,9 @@ class HistoryQuery(s.Query):
     patchset: Number | None = Field(None, description="the change's patch set")
     ref: Name | None = Field(None, description="a ref item's ref, e.g. refs/heads/main")
     branch: Name | None = Field(None, description="the branch")
-    result: list[Name] | None = Field(None, max_length=20, description=(
+    result: list[Result] | None = Field(None, max_length=8, description=(
         "the result; repeat the parameter for any of several (result=FAILURE&result=ERROR)"))
-    uuid: Name | None = Field(None, description="the id")
+    uuid: Annotated[Name, Field(max_length=64)] | None = Field(None, description="the id")
     complete: bool = Field(True, description=(
         "true (the default): finished, the history; false: not finished yet"))
     newer_than: When = Field(None, description=f"finished (builds) or made (build sets) at "
