@@ -19,6 +19,7 @@ import zuulish
 from zuulish.config.layout import Layout
 from zuulish.drivers.git.commit_msg import COMMIT_MSG_HOOK, HOOK_PATH
 from zuulish.logs.stores import LogStores, make_log_stores
+from zuulish.metrics import Scrape
 from zuulish.nodepool import holds
 from zuulish.scheduler import management
 from zuulish.scheduler.layouts import TenantLayouts
@@ -48,6 +49,7 @@ WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 CHANGE_LINKS = web.AppKey("change_links", dict)
+METRICS = web.AppKey("metrics", Scrape)
 
 T = TypeVar("T")
 
@@ -401,6 +403,12 @@ async def change_page(request: web.Request) -> web.Response:
     return _render(request, "change.html", change=change)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus's text exposition (docs/metrics.md)."""
+    body, content_type = await _call(request.app[METRICS].render)
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 async def log_file(request: web.Request) -> web.StreamResponse:
     return await serve_log(request, request.app[LOG_STORES], request.app[STORE])
 
@@ -424,7 +432,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                admin_token: str | None = None,
                extra_routes: Sequence[web.AbstractRouteDef] = (),
                change_links: ChangeLinks | None = None,
-               log_stores: LogStores | None = None) -> web.Application:
+               log_stores: LogStores | None = None,
+               metrics_scrape: Scrape | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -432,7 +441,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ``extra_routes`` are the connections' own (a forge's webhook); ``change_links``
     give each connection's change pages (its source's ``change_url``), which changes
     link to (a connection not named there: the built-in forge's pages);
-    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``).
+    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``);
+    ``metrics_scrape`` what ``/metrics`` serves (default: the store's gauges alone).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -441,6 +451,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     app[LOG_STORES] = log_stores or make_log_stores(None, Path(state_dir))
     app[WEB_URL] = web_url.rstrip("/")
     app[CHANGE_LINKS] = dict(change_links or {})
+    app[METRICS] = metrics_scrape or Scrape(store)
     if admin_token:
         app[ADMIN_TOKEN] = admin_token
     app[TEMPLATES] = jinja2.Environment(
@@ -450,6 +461,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     routes = [
         web.get("/", index),
         web.get("/health", health),
+        web.get("/metrics", metrics),
         web.get(HOOK_PATH, commit_msg_hook),
         web.get("/api/openapi.json", api_openapi),
         web.get("/api/tenants", api_tenants),

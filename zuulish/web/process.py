@@ -16,7 +16,10 @@ What the two processes share:
   on PostgreSQL, reaches every host through LISTEN/NOTIFY as well;
 * the tenants' layouts: the parent owns them (the scheduler reconfigures them);
   it sends the child a copy at start and whenever one changes
-  (:class:`LayoutsMirror`), so the pages show what the scheduler runs.
+  (:class:`LayoutsMirror`), so the pages show what the scheduler runs;
+* metrics: the parent sends its counters' families every second
+  (:class:`~zuulish.metrics.ForwardedFamilies`), which ``/metrics`` serves beside
+  the store's gauges.
 
 The child ignores SIGINT and SIGHUP (the parent decides when to stop) and stops
 when the parent tells it to or when the parent is gone (its pipe closes),
@@ -31,9 +34,13 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
 
 from zuulish.config.layout import Layout
 from zuulish.errors import ConfigError
@@ -65,6 +72,13 @@ def _fingerprint(layouts: TenantLayouts) -> tuple[Any, ...]:
     (each is replaced by a new object, never changed in place)."""
     return (tuple(layouts.layouts.items()), tuple(layouts.refused.items()),
             layouts.tenant_file_error)
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """The parent's counters and histograms, as the child serves them."""
+
+    families: list[Metric]
 
 
 class LayoutsMirror:
@@ -100,6 +114,7 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     from zuulish.drivers.github.webhook import Webhook
     from zuulish.drivers.registry import make_connections
     from zuulish.logs.stores import make_log_stores
+    from zuulish.metrics import ForwardedFamilies, Scrape
     from zuulish.store import Store
     from zuulish.web.app import create_app, serve
     from zuulish.web.status import change_links
@@ -108,13 +123,16 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     store.notifier.forward(config.state_dir)
     connections = make_connections(config, store)
     mirror = LayoutsMirror(first)
+    forwarded = ForwardedFamilies()
     # the web's own services are those that serve its routes (the webhooks' writers);
     # the rest (intake workers, event streams) run in the parent
     owners = [s for s in connections.services if isinstance(s, Webhook)]
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
                      admin_token=config.admin_token, extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
-                     log_stores=make_log_stores(config.logs, config.state_dir))
+                     log_stores=make_log_stores(config.logs, config.state_dir),
+                     metrics_scrape=Scrape(store, forwarded,
+                                           dead_after=config.cluster.dead_after))
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:
@@ -131,7 +149,10 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
                 message = control.recv()
                 if message is None:
                     break
-                mirror.replace(message)
+                if isinstance(message, MetricsSnapshot):
+                    forwarded.replace(message.families)
+                else:
+                    mirror.replace(message)
         except (EOFError, OSError):
             log.warning("web: the zuulish process is gone; stopping")
         loop.call_soon_threadsafe(stopped.set)
@@ -152,9 +173,11 @@ def _close(owners: list[Any], store: Any) -> None:
 class WebProcess:
     """Starts, feeds and stops the web server's child process (the parent's side)."""
 
-    def __init__(self, config: ServerConfig, layouts: TenantLayouts):
+    def __init__(self, config: ServerConfig, layouts: TenantLayouts,
+                 metrics: CollectorRegistry | None = None):
         self.config = config
         self.layouts = layouts
+        self.metrics = metrics  # this process's counters, for the child's /metrics
         context = multiprocessing.get_context("spawn")
         self._control, child = context.Pipe()
         self._process = context.Process(target=_serve, name="zuulish-web",
@@ -195,21 +218,30 @@ class WebProcess:
         self._seen = _fingerprint(self.layouts)
         self._sender.start()
 
-    def _push(self) -> None:
+    def _push(self, message: LayoutSnapshot | MetricsSnapshot | None = None) -> None:
         with self._send_lock:
             if not self._stop.is_set():
-                self._control.send(snapshot(self.layouts))
+                self._control.send(message or snapshot(self.layouts))
 
     def _send_layouts(self) -> None:
+        """Send the layouts whenever they change, and the metrics every second."""
+        from zuulish.metrics import snapshot as metrics_snapshot
+        from zuulish.metrics.exposition import FORWARD_SECONDS
+
+        next_metrics = 0.0
         while not self._stop.wait(LAYOUT_POLL):
             now = _fingerprint(self.layouts)
-            if now != self._seen:
-                self._seen = now  # holding the objects: their ids are not reused
-                try:
+            try:
+                if now != self._seen:
+                    self._seen = now  # holding the objects: their ids are not reused
                     self._push()
-                except OSError as exc:
-                    log.error("web: cannot send the layouts to the web server: %s", exc)
-                    return
+                if self.metrics is not None and time.monotonic() >= next_metrics:
+                    next_metrics = time.monotonic() + FORWARD_SECONDS
+                    self._push(MetricsSnapshot(metrics_snapshot(self.metrics)))
+            except OSError as exc:
+                log.error("web: cannot send the layouts or metrics to the web server: %s",
+                          exc)
+                return
 
     def stop(self) -> None:
         """Tell the child to stop (it stores what it accepted), and wait for it."""
