@@ -261,6 +261,7 @@ class Components:
             self.layouts.load_all()  # first: a tenant file that cannot be read stops here
         self.check_peers()
         self._check_zone()
+        self._serve_metrics()  # before anything that would need stopping
         self.store.notifier.listen(self.config.state_dir)
         if self.embedded and self.connections.forges:
             self.intake = serve_forges(self.config.path, self.connections.forges)
@@ -272,7 +273,6 @@ class Components:
                 raise ConfigError(f"executor.console_listen: cannot listen on "
                                   f"{self.console_server.host}:{self.console_server.port}: "
                                   f"{exc.strerror or exc}", file=str(self.config.path)) from exc
-        self._serve_metrics()
         for reg in self.registries.values():
             reg.start()
         self.recover()

@@ -4,6 +4,7 @@ counters."""
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.request
 from collections import Counter
@@ -185,3 +186,22 @@ def test_the_web_process_of_zuulish_run_serves_its_parents_counters(tmp_path: Pa
     finally:
         web.stop()
         store.dispose()
+
+
+def test_a_metrics_port_in_use_stops_the_start_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zuulish.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "main.yaml").write_text("- tenant:\n    name: t\n")
+        config = tmp_path / "zuulish.yaml"
+        config.write_text(f"state_dir: state\ntenant_file: main.yaml\n"
+                          f"web: {{listen: '127.0.0.1:{free_port()}'}}\n"
+                          f"metrics: {{listen: '127.0.0.1:{port}'}}\n")
+        assert main(["-c", str(config), "run"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"zuulish: error: {config}: metrics.listen: cannot listen on "
+                   f"127.0.0.1:{port}: Address already in use\n")
