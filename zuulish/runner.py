@@ -66,7 +66,7 @@ class WebThread:
         self.runner = None
 
     def start(self) -> None:
-        from zuulish.metrics import RegistryFamilies, Scrape
+        from zuulish.metrics import RegistryFamilies, Scrape, layout_pipelines
         from zuulish.web.app import create_app, serve
         from zuulish.web.status import change_links
 
@@ -79,7 +79,8 @@ class WebThread:
                          log_stores=self.aio.log_stores,
                          metrics_scrape=Scrape(self.aio.store,
                                                RegistryFamilies(self.aio.metrics.registry),
-                                               dead_after=config.cluster.dead_after))
+                                               dead_after=config.cluster.dead_after,
+                                               pipelines=layout_pipelines(self.aio.layouts)))
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)

@@ -60,7 +60,9 @@ def seed(store: Store) -> None:
         _item(s, "t", "gate", "shared", 2, merge_state="merged")
         _item(s, "t", "gate", "shared", 3, merge_state="pending")
         _item(s, "t", "gate", "shared", 4)
-        _item(s, "t", "check", "org/app", 5, merge_state="conflict")
+        # an independent pipeline's queue is one change's: never a label
+        _item(s, "t", "check", "org/app:5", 5, merge_state="conflict")
+        _item(s, "t", "check", "org/app:8", 8)
         _item(s, "u", "gate", "org/lib", 6, merge_state="pending")
         _item(s, "t", "gate", "shared", 7, state="merged", merge_state="merged")  # gone
         s.flush()
@@ -120,7 +122,7 @@ def test_queue_lengths_windows_and_item_states(store: Store) -> None:
     found = samples(scrape(store))
     assert of(found, "zuulish_queue_items") == {
         (("pipeline", "gate"), ("queue", "shared"), ("tenant", "t")): 4,
-        (("pipeline", "check"), ("queue", "org/app"), ("tenant", "t")): 1,
+        (("pipeline", "check"), ("queue", ""), ("tenant", "t")): 2,
         (("pipeline", "gate"), ("queue", "org/lib"), ("tenant", "u")): 1,
     }
     assert of(found, "zuulish_pipeline_items") == {
@@ -128,12 +130,27 @@ def test_queue_lengths_windows_and_item_states(store: Store) -> None:
         (("pipeline", "gate"), ("state", "pending"), ("tenant", "t")): 1,
         (("pipeline", "gate"), ("state", "new"), ("tenant", "t")): 1,
         (("pipeline", "check"), ("state", "conflict"), ("tenant", "t")): 1,
+        (("pipeline", "check"), ("state", "new"), ("tenant", "t")): 1,
         (("pipeline", "gate"), ("state", "pending"), ("tenant", "u")): 1,
     }
     assert of(found, "zuulish_queue_window") == {
         (("pipeline", "gate"), ("queue", "shared"), ("tenant", "t")): 20,
         (("pipeline", "gate"), ("queue", "org/lib"), ("tenant", "u")): 3,
     }
+
+
+def test_items_are_counted_in_the_pipelines_of_the_running_layouts(store: Store) -> None:
+    seed(store)
+    pipelines = [("t", "gate"), ("u", "gate"), ("u", "check")]
+    scrape = Scrape(store, ttl=0, now=lambda: NOW, pipelines=lambda: pipelines)
+    found = samples(scrape)
+    assert of(found, "zuulish_queue_items") == {
+        (("pipeline", "gate"), ("queue", "shared"), ("tenant", "t")): 4,
+        (("pipeline", "gate"), ("queue", "org/lib"), ("tenant", "u")): 1,
+    }
+    pipelines.clear()  # no tenant: no item query at all
+    assert of(samples(scrape), "zuulish_queue_items") == {}
+    assert len(of(samples(scrape), "zuulish_queue_window")) == 2
 
 
 def test_builds_nodes_and_merges_by_state(store: Store) -> None:

@@ -8,9 +8,10 @@ from zuulish.metrics.exposition import (
     MetricsServer,
     RegistryFamilies,
     Scrape,
+    layout_pipelines,
     snapshot,
 )
 from zuulish.metrics.store_collector import StoreCollector
 
 __all__ = ["ForwardedFamilies", "MetricsServer", "ProcessMetrics", "RegistryFamilies",
-           "Scrape", "StoreCollector", "snapshot"]
+           "Scrape", "StoreCollector", "layout_pipelines", "snapshot"]

@@ -157,8 +157,8 @@ class ProcessMetrics:
 
     def watch_executor(self, running: Callable[[], float], slots: Callable[[], float]) -> None:
         """The executor's load, read at each scrape: builds running and its slots."""
-        Gauge("zuulish_executor_running_builds", "Builds this executor runs now (paused "
-              "builds not counted)", registry=self.registry).set_function(running)
+        Gauge("zuulish_executor_running_builds", "Builds holding one of this executor's "
+              "slots now (paused builds hold none)", registry=self.registry).set_function(running)
         Gauge("zuulish_executor_slots", "Builds this executor runs at once at most "
               "(executor.workers)", registry=self.registry).set_function(slots)
 

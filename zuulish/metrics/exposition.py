@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from zuulish.metrics.store_collector import StoreCollector
+from zuulish.config.layout import Layout
+from zuulish.metrics.store_collector import Pipelines, StoreCollector
 from zuulish.store import Store
 
 #: How often ``zuulish run`` sends its counters to the web's process (seconds).
@@ -54,15 +55,32 @@ def snapshot(registry: CollectorRegistry) -> list[Metric]:
     return list(registry.collect())
 
 
+class HasLayouts(Protocol):
+    """What the web reads of the tenants' layouts (TenantLayouts, the web process's
+    mirror of them)."""
+
+    @property
+    def layouts(self) -> Mapping[str, Layout]: ...
+
+
+def layout_pipelines(layouts: HasLayouts) -> Pipelines:
+    """The (tenant, pipeline) pairs of the layouts running now."""
+    return lambda: [(tenant, pipeline) for tenant, layout in dict(layouts.layouts).items()
+                    for pipeline in layout.pipelines]
+
+
 class Scrape:
     """The registry a web's ``/metrics`` renders: the store's gauges, then the
-    families of ``process`` (none: the store's gauges alone, as ``zuulish web``)."""
+    families of ``process`` (none: the store's gauges alone, as ``zuulish web``).
+    ``pipelines`` (:func:`layout_pipelines`) are those whose items are counted (see
+    StoreCollector)."""
 
     def __init__(self, store: Store, process: Collector | None = None,
                  dead_after: float = 15.0, ttl: float = 1.0,
-                 now: Callable[[], float] = time.time):
+                 now: Callable[[], float] = time.time, pipelines: Pipelines | None = None):
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(store, dead_after=dead_after, ttl=ttl, now=now))
+        self.registry.register(StoreCollector(store, dead_after=dead_after, ttl=ttl, now=now,
+                                              pipelines=pipelines))
         if process is not None:
             self.registry.register(process)
 

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from zuulish.cluster.db_time import db_now
 from zuulish.cluster.registry import RUNNING, STOPPING
@@ -42,6 +43,14 @@ log = logging.getLogger(__name__)
 
 #: An item whose first speculative state is not asked for yet.
 NEW_ITEM = "new"
+#: The queue label of items not in a shared change queue: an independent or
+#: supercedent pipeline's queues are one per change or ref, never labels.
+NO_SHARED_QUEUE = ""
+#: Nodes counted: every state but deleted (a search of the state index, not a scan
+#: of every node there ever was).
+LIVE_NODES = tuple(state for state in NodeState if state != NodeState.DELETED)
+
+Pipelines = Callable[[], Iterable[tuple[str, str]]]
 #: Builds not finished: what the per-zone gauge counts.
 ACTIVE_BUILDS = (BuildState.WAITING, BuildState.QUEUED, BuildState.RUNNING)
 PENDING_MERGES = ("requested", "running")
@@ -54,11 +63,15 @@ def _label(value: str | None) -> str:
 class StoreCollector(Collector):
     """Gauges of the store's state; ``now`` gives the time events' ages count from
     (their ``created_at`` is the writer's clock), ``dead_after`` how long a
-    component may go without a heartbeat and count as alive."""
+    component may go without a heartbeat and count as alive. ``pipelines`` gives
+    the (tenant, pipeline) pairs whose items are counted (the layouts'): the query
+    then searches the index of queued items instead of reading every item there
+    ever was; None counts every pipeline's, by that scan."""
 
     def __init__(self, store: Store, dead_after: float = 15.0, ttl: float = 1.0,
-                 now: Callable[[], float] = time.time):
+                 now: Callable[[], float] = time.time, pipelines: Pipelines | None = None):
         self.store = store
+        self.pipelines = pipelines
         self.dead_after = dead_after
         self.ttl = ttl
         self.now = now
@@ -90,7 +103,8 @@ class StoreCollector(Collector):
     # ------------------------------------------------------------ queues
     def _queues(self, s: Session) -> list[Metric]:
         length = GaugeMetricFamily(
-            "zuulish_queue_items", "Items in each change queue now (live and not)",
+            "zuulish_queue_items", "Items in each shared change queue now, live and not "
+            "(queue '': the pipeline's items in no shared queue)",
             labels=["tenant", "pipeline", "queue"])
         states = GaugeMetricFamily(
             "zuulish_pipeline_items", "Items in each pipeline now, by the state of their "
@@ -100,29 +114,48 @@ class StoreCollector(Collector):
         window = GaugeMetricFamily(
             "zuulish_queue_window", "Each change queue's window: how many items at its "
             "head are active", labels=["tenant", "pipeline", "queue"])
-        current = and_(BuildSetRow.item_id == QueueItemRow.id, BuildSetRow.current.is_(True),
-                       BuildSetRow.alternate.is_(False))
-        rows = s.execute(
-            select(QueueItemRow.tenant, QueueItemRow.pipeline, QueueItemRow.queue_name,
-                   BuildSetRow.merge_state, func.count())
-            .outerjoin(BuildSetRow, current)
-            .where(QueueItemRow.state == "queued")
-            .group_by(QueueItemRow.tenant, QueueItemRow.pipeline, QueueItemRow.queue_name,
-                      BuildSetRow.merge_state)).all()
+        shared = set()
+        for tenant, pipeline, name, size in s.execute(
+                select(ChangeQueueRow.tenant, ChangeQueueRow.pipeline, ChangeQueueRow.name,
+                       ChangeQueueRow.window).order_by(ChangeQueueRow.id)):
+            window.add_metric([tenant, pipeline, name], size)
+            shared.add((tenant, pipeline, name))
+        query = self._queued_items()
+        if query is None:
+            return [length, states, window]
         lengths: dict[tuple[str, str, str], int] = defaultdict(int)
         by_state: dict[tuple[str, str, str], int] = defaultdict(int)
-        for tenant, pipeline, queue, merge_state, count in rows:
+        for tenant, pipeline, queue, merge_state, count in s.execute(query):
+            if (tenant, pipeline, queue) not in shared:
+                queue = NO_SHARED_QUEUE
             lengths[(tenant, pipeline, queue)] += count
             by_state[(tenant, pipeline, merge_state or NEW_ITEM)] += count
         for key, count in sorted(lengths.items()):
             length.add_metric(list(key), count)
         for key, count in sorted(by_state.items()):
             states.add_metric(list(key), count)
-        for tenant, pipeline, name, size in s.execute(
-                select(ChangeQueueRow.tenant, ChangeQueueRow.pipeline, ChangeQueueRow.name,
-                       ChangeQueueRow.window).order_by(ChangeQueueRow.id)):
-            window.add_metric([tenant, pipeline, name], size)
         return [length, states, window]
+
+    def _queued_items(self) -> Select | None:
+        """Items in queues now, grouped by queue and current merge state (None: no
+        pipeline to count)."""
+        current = and_(BuildSetRow.item_id == QueueItemRow.id, BuildSetRow.current.is_(True),
+                       BuildSetRow.alternate.is_(False))
+        query = (select(QueueItemRow.tenant, QueueItemRow.pipeline, QueueItemRow.queue_name,
+                        BuildSetRow.merge_state, func.count())
+                 .outerjoin(BuildSetRow, current)
+                 .where(QueueItemRow.state == "queued")
+                 .group_by(QueueItemRow.tenant, QueueItemRow.pipeline,
+                           QueueItemRow.queue_name, BuildSetRow.merge_state))
+        if self.pipelines is None:
+            return query
+        pairs = sorted(set(self.pipelines()))
+        if not pairs:
+            return None
+        # one search of ix_queue_items_active (tenant, pipeline, state) per pipeline
+        return query.where(or_(*(and_(QueueItemRow.tenant == tenant,
+                                      QueueItemRow.pipeline == pipeline)
+                                 for tenant, pipeline in pairs)))
 
     # ------------------------------------------------------------ builds
     def _builds(self, s: Session) -> list[Metric]:
@@ -150,7 +183,7 @@ class StoreCollector(Collector):
             labels=["provider", "label", "state"])
         for provider, label, state, count in s.execute(
                 select(NodeRow.provider, NodeRow.label, NodeRow.state, func.count())
-                .where(NodeRow.state != NodeState.DELETED)
+                .where(NodeRow.state.in_(LIVE_NODES))
                 .group_by(NodeRow.provider, NodeRow.label, NodeRow.state)):
             nodes.add_metric([provider, label, state], count)
         return [requests, nodes]

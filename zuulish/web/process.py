@@ -114,7 +114,7 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     from zuulish.drivers.github.webhook import Webhook
     from zuulish.drivers.registry import make_connections
     from zuulish.logs.stores import make_log_stores
-    from zuulish.metrics import ForwardedFamilies, Scrape
+    from zuulish.metrics import ForwardedFamilies, Scrape, layout_pipelines
     from zuulish.store import Store
     from zuulish.web.app import create_app, serve
     from zuulish.web.status import change_links
@@ -132,7 +132,8 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
                      change_links=change_links(connections.sources),
                      log_stores=make_log_stores(config.logs, config.state_dir),
                      metrics_scrape=Scrape(store, forwarded,
-                                           dead_after=config.cluster.dead_after))
+                                           dead_after=config.cluster.dead_after,
+                                           pipelines=layout_pipelines(mirror)))
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:
