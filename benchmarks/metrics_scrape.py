@@ -6,8 +6,10 @@ Seeds a SQLite database (or ``--database URL``, an empty one) with ``--history``
 ended queue items, five builds and one event each (all finished), ``--queued``
 items in the queues now with their running builds, and nodes; records
 ``--series`` build outcomes in a :class:`ProcessMetrics`. Prints one JSON line:
-``collect_ms`` (the store's gauges, uncached; median of ``--repeat``),
-``render_ms`` (the whole exposition, cached gauges), ``bytes`` of it.
+``collect_ms`` (the store's gauges, uncached, items searched in the layouts'
+pipelines as a web does; median of ``--repeat``), ``collect_scan_ms`` (the same
+without the pipelines: every item read), ``render_ms`` (the whole exposition,
+gauges cached), ``bytes`` of it.
 """
 
 from __future__ import annotations
@@ -86,18 +88,22 @@ def main() -> None:
         store = Store(args.database or f"sqlite:///{tmp}/bench.db")
         store.upgrade()
         seed(store, args.history, args.queued)
-        collector = StoreCollector(store, ttl=0)
-        collect_ms = median_ms(collector.collect, args.repeat)
+        pipelines = [(f"t{n}", p) for n in range(3) for p in ("check", "gate")]
+        collect_ms = median_ms(StoreCollector(store, ttl=0, pipelines=lambda: pipelines)
+                               .collect, args.repeat)
+        collect_scan_ms = median_ms(StoreCollector(store, ttl=0).collect, args.repeat)
         metrics = ProcessMetrics()
         for n in range(args.series):
             metrics.build_finished("t", "gate", f"org/p{n % 50}", f"job{n}", "SUCCESS", 0, 60)
-        scrape = Scrape(store, RegistryFamilies(metrics.registry))
+        scrape = Scrape(store, RegistryFamilies(metrics.registry), ttl=3600,
+                        pipelines=lambda: pipelines)
         body = scrape.render()[0]
         render_ms = median_ms(scrape.render, args.repeat)
         store.dispose()
     print(json.dumps({"benchmark": "metrics_scrape", "database": store.url.split(":")[0],
                       "history_items": args.history, "queued_items": args.queued,
                       "series": args.series, "collect_ms": collect_ms,
+                      "collect_scan_ms": collect_scan_ms,
                       "render_ms": render_ms, "bytes": len(body)}))
 
 
