@@ -152,14 +152,29 @@ class Call:
 
     async def authorize(self, tenant: str | None, action: Action) -> None:
         """Go on only if the caller may take ``action`` on ``tenant``; the refusal's
-        reason goes to the log, not to the client."""
-        decision = self.decide(tenant, action)
+        reason goes to the log, not to the client. A token is checked off the event
+        loop (it may fetch an issuer's keys)."""
+        if self.request.headers.get("Authorization") is None:
+            decision = self.decide(tenant, action)
+        else:
+            decision = await self.run(self.decide, tenant, action)
         if decision.allowed:
             self.identity = decision.identity
             return
         ACCESS_LOG.info("refused %s %s (tenant %s, %s): %s", self.request.method,
                         self.request.path, tenant, action, decision.reason)
+        if self.endpoint.page:  # a page says only that, with the dashboard's sign-in
+            raise self._refused_page(decision)
         raise self.error(decision.status, decision.message, decision.headers)
+
+    def _refused_page(self, decision: Decision) -> web.HTTPException:
+        """The page of a refusal: its message and the sign-in (web/static/auth.js)."""
+        page = self.render("refused.html", message=decision.message,
+                           tenant=self.request.match_info.get("tenant"))
+        exc = web.HTTPException(text=page.text, content_type="text/html",
+                                headers=decision.headers)
+        exc.set_status(decision.status)
+        return exc
 
     def readable_tenants(self) -> list[str]:
         header = self.request.headers.get("Authorization")
