@@ -227,7 +227,6 @@ class WebProcess:
 
     def _send_layouts(self) -> None:
         """Send the layouts whenever they change, and the metrics every second."""
-        from zuulish.metrics import snapshot as metrics_snapshot
         from zuulish.metrics.exposition import FORWARD_SECONDS
 
         next_metrics = 0.0
@@ -239,11 +238,24 @@ class WebProcess:
                     self._push()
                 if self.metrics is not None and time.monotonic() >= next_metrics:
                     next_metrics = time.monotonic() + FORWARD_SECONDS
-                    self._push(MetricsSnapshot(metrics_snapshot(self.metrics)))
+                    self._push_metrics()
             except OSError as exc:
                 log.error("web: cannot send the layouts or metrics to the web server: %s",
                           exc)
                 return
+
+    def _push_metrics(self) -> None:
+        """This process's counters to the child; a failure to collect them (a bug) is
+        logged and never stops the layouts from being sent."""
+        from zuulish.metrics import snapshot as metrics_snapshot
+
+        assert self.metrics is not None
+        try:
+            families = metrics_snapshot(self.metrics)
+        except Exception:  # a bug in a collector: log it, keep the web's layouts flowing
+            log.exception("web: cannot collect this process's metrics")
+            return
+        self._push(MetricsSnapshot(families))
 
     def stop(self) -> None:
         """Tell the child to stop (it stores what it accepted), and wait for it."""
