@@ -173,3 +173,36 @@ def test_an_address_in_use_is_an_error_at_start() -> None:
         server = MetricsServer("127.0.0.1", taken.getsockname()[1], ProcessMetrics().registry)
         with pytest.raises(OSError):
             server.start()
+
+
+def test_forwarded_families_are_asked_for_at_each_collection() -> None:
+    sender = ProcessMetrics()
+    received = ForwardedFamilies(lambda: received.replace(snapshot(sender.registry)))
+    sender.merge_requested()
+    assert values(_text(received), "zuulish_merge_requests_total") == {(): 1}
+    sender.merge_requested()  # the next scrape asks again: no stale figures
+    assert values(_text(received), "zuulish_merge_requests_total") == {(): 2}
+
+
+def test_forwarded_families_fall_back_to_the_last_when_no_answer_comes() -> None:
+    sender = ProcessMetrics()
+    sender.merge_requested()
+    silent = ForwardedFamilies(lambda: None, wait=0.01)
+    silent.replace(snapshot(sender.registry))
+    sender.merge_requested()
+    assert values(_text(silent), "zuulish_merge_requests_total") == {(): 1}
+
+    def gone() -> None:
+        raise BrokenPipeError("the components' process is gone")
+
+    orphan = ForwardedFamilies(gone)
+    orphan.replace(snapshot(sender.registry))
+    assert values(_text(orphan), "zuulish_merge_requests_total") == {(): 2}
+
+
+def _text(collector: ForwardedFamilies) -> str:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry).decode()

@@ -3,7 +3,8 @@
 A web serves the store's gauges (:class:`StoreCollector`) and the counters of the
 process it runs in: in a test or the demo (the web on a thread of the components'
 process) their registry itself; under ``zuulish run`` (the web in a child
-process) the families the parent sends it every second (:class:`ForwardedFamilies`).
+process) the families the parent sends when asked, at each scrape
+(:class:`ForwardedFamilies`).
 A component run on its own (``zuulish scheduler``...) serves its own counters on
 ``metrics.listen`` (:class:`MetricsServer`).
 """
@@ -23,8 +24,9 @@ from zuulish.config.layout import Layout
 from zuulish.metrics.store_collector import Pipelines, StoreCollector
 from zuulish.store import Store
 
-#: How often ``zuulish run`` sends its counters to the web's process (seconds).
-FORWARD_SECONDS = 1.0
+#: How long a scrape of ``zuulish run``'s web waits for the components' counters
+#: (seconds); past it, it serves those they sent last.
+FORWARD_WAIT = 2.0
 
 
 class RegistryFamilies(Collector):
@@ -38,15 +40,32 @@ class RegistryFamilies(Collector):
 
 
 class ForwardedFamilies(Collector):
-    """The families another process sent last (``zuulish run``'s components)."""
+    """The families of another process (``zuulish run``'s components): at each
+    collection ``request`` asks for them, and the answer comes to :meth:`replace`
+    (from the thread that reads the other process's messages) within ``wait``
+    seconds, or the last ones sent are served. Without ``request``: the last ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: Callable[[], None] | None = None,
+                 wait: float = FORWARD_WAIT) -> None:
         self._families: list[Metric] = []
+        self._request = request
+        self._wait = wait
+        self._fresh = threading.Event()
+        self._asking = threading.Lock()  # one request at a time; the others wait for it
 
     def replace(self, families: list[Metric]) -> None:
         self._families = list(families)
+        self._fresh.set()
 
     def collect(self) -> Iterable[Metric]:
+        if self._request is not None:
+            with self._asking:
+                self._fresh.clear()
+                try:
+                    self._request()
+                except OSError:  # the other process is gone: what it sent last
+                    return list(self._families)
+                self._fresh.wait(self._wait)
         return list(self._families)
 
 

@@ -17,9 +17,9 @@ What the two processes share:
 * the tenants' layouts: the parent owns them (the scheduler reconfigures them);
   it sends the child a copy at start and whenever one changes
   (:class:`LayoutsMirror`), so the pages show what the scheduler runs;
-* metrics: the parent sends its counters' families every second
-  (:class:`~zuulish.metrics.ForwardedFamilies`), which ``/metrics`` serves beside
-  the store's gauges.
+* metrics: at each scrape of ``/metrics`` the child asks the parent for its
+  counters' families (the message ``METRICS``) and serves the answer beside the
+  store's gauges (:class:`~zuulish.metrics.ForwardedFamilies`).
 
 The child ignores SIGINT and SIGHUP (the parent decides when to stop) and stops
 when the parent tells it to or when the parent is gone (its pipe closes),
@@ -34,7 +34,6 @@ import logging
 import multiprocessing
 import signal
 import threading
-import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -51,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: how often the parent looks for changed layouts (a cheap identity comparison)
 LAYOUT_POLL = 0.1
+#: the child's request for the parent's metrics
+METRICS = "metrics"
 START_TIMEOUT = 60.0
 
 
@@ -123,7 +124,13 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     store.notifier.forward(config.state_dir)
     connections = make_connections(config, store)
     mirror = LayoutsMirror(first)
-    forwarded = ForwardedFamilies()
+    sending = threading.Lock()
+
+    def ask_for_metrics() -> None:
+        with sending:
+            control.send(METRICS)
+
+    forwarded = ForwardedFamilies(ask_for_metrics)
     # the web's own services are those that serve its routes (the webhooks' writers);
     # the rest (intake workers, event streams) run in the parent
     owners = [s for s in connections.services if isinstance(s, Webhook)]
@@ -188,6 +195,8 @@ class WebProcess:
         self._stop = threading.Event()
         self._sender = threading.Thread(target=self._send_layouts, name="web-layouts",
                                         daemon=True)
+        self._receiver = threading.Thread(target=self._answer, name="web-requests",
+                                          daemon=True)
         self._send_lock = threading.Lock()
 
     @property
@@ -219,6 +228,7 @@ class WebProcess:
             self._push()
         self._seen = _fingerprint(self.layouts)
         self._sender.start()
+        self._receiver.start()
 
     def _push(self, message: LayoutSnapshot | MetricsSnapshot | None = None) -> None:
         with self._send_lock:
@@ -226,23 +236,29 @@ class WebProcess:
                 self._control.send(message or snapshot(self.layouts))
 
     def _send_layouts(self) -> None:
-        """Send the layouts whenever they change, and the metrics every second."""
-        from zuulish.metrics.exposition import FORWARD_SECONDS
-
-        next_metrics = 0.0
         while not self._stop.wait(LAYOUT_POLL):
             now = _fingerprint(self.layouts)
-            try:
-                if now != self._seen:
-                    self._seen = now  # holding the objects: their ids are not reused
+            if now != self._seen:
+                self._seen = now  # holding the objects: their ids are not reused
+                try:
                     self._push()
-                if self.metrics is not None and time.monotonic() >= next_metrics:
-                    next_metrics = time.monotonic() + FORWARD_SECONDS
-                    self._push_metrics()
-            except OSError as exc:
-                log.error("web: cannot send the layouts or metrics to the web server: %s",
-                          exc)
+                except OSError as exc:
+                    log.error("web: cannot send the layouts to the web server: %s", exc)
+                    return
+
+    def _answer(self) -> None:
+        """Answer the child's requests (its scrapes of /metrics) until it is gone."""
+        while True:
+            try:
+                message = self._control.recv()
+            except (EOFError, OSError):
                 return
+            if message == METRICS and self.metrics is not None:
+                try:
+                    self._push_metrics()
+                except OSError as exc:
+                    log.error("web: cannot send the metrics to the web server: %s", exc)
+                    return
 
     def _push_metrics(self) -> None:
         """This process's counters to the child; a failure to collect them (a bug) is
@@ -271,4 +287,6 @@ class WebProcess:
                 log.error("web: the web server did not stop within 30 s; terminating it")
                 self._process.terminate()
                 self._process.join(5)
+        if self._receiver.is_alive():  # the child's end closed with it: it reads the end
+            self._receiver.join(5)
         self._control.close()
