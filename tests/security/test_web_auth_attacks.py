@@ -186,3 +186,16 @@ def test_hs256_token_is_refused_by_an_rs256_authenticator() -> None:
     assert decision.status == 401 and "algorithm is not RS256" in decision.reason
     good = jwt.encode(claims, key, algorithm="RS256")
     assert decider.decide(f"Bearer {good}", "t", "admin").allowed
+
+
+def test_a_private_tenants_management_events_are_not_read_by_id(api: Api) -> None:
+    """Event ids are small whole numbers: walking them must not reveal what was done to
+    a tenant with access-rules (the outcome names its pipelines and changes)."""
+    from zuulish.scheduler import management
+
+    data = management.request_data("dequeue", "t", "gate", project="org/app", change="3")
+    event_id = management.record(api.store, "dequeue", data, lambda: 1.0, "dana")
+    refused(api, f"/api/event/{event_id}", None)
+    refused(api, f"/api/event/{event_id}", api.sso(groups=["pub-readers"]), 403)
+    status, event = api.json(f"/api/event/{event_id}", api.sso(groups=["t-readers"]))
+    assert status == 200 and event["type"] == "dequeue" and "tenant" not in event

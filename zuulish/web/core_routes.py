@@ -111,16 +111,22 @@ async def api_event(call: Call) -> Any:
     data = await call.run(event_info, call.store, call.params.id)
     if data is None:
         raise call.not_found(f"no event {call.params.id}")
+    tenant = data.pop("tenant")
+    if tenant is not None:  # a management event: its outcome is about that tenant
+        await call.authorize(tenant, "read")
     return data
 
 
 def event_info(store: Store, event_id: int) -> dict[str, Any] | None:
+    """The event's outcome, and the tenant it names (management events name one)."""
     with store.read() as session:
         row = session.get(EventRow, event_id)
         if row is None:
             return None
+        tenant = row.data.get("tenant") if isinstance(row.data, dict) else None
         return {"id": row.id, "type": row.type, "connection": row.connection,
-                "processed": row.processed_at is not None, "outcome": row.outcome}
+                "processed": row.processed_at is not None, "outcome": row.outcome,
+                "tenant": tenant if isinstance(tenant, str) else None}
 
 
 @API.get("/api/openapi.json", response=dict[str, Any], tag="meta", access="public",
