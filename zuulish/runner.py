@@ -75,7 +75,8 @@ class WebThread:
                          admin_token=config.admin_token,
                          extra_routes=self.aio.connections.routes,
                          change_links=change_links(self.aio.connections.sources),
-                         log_stores=self.aio.log_stores)
+                         log_stores=self.aio.log_stores,
+                         pool_labels={p.name: p.labels for p in config.providers})
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)

@@ -1,6 +1,6 @@
-// The job page's frozen-job picker: the branch and pipeline lists follow the chosen
-// project (each project runs the job in its own pipelines, on its own branches).
-// Without scripts the form still works: every branch and pipeline is listed.
+// The job page's frozen-job picker: the branches follow the chosen project, and the
+// pipelines the chosen branch (a project runs a job in its own pipelines, and each
+// branch may run it in others). Without scripts the form still works.
 (function () {
   "use strict";
   const form = document.getElementById("freeze");
@@ -18,12 +18,18 @@
       return option;
     }));
   }
-  function follow() {
-    const user = users.find((u) => u.project === project.value);
-    if (!user) return;
-    fill(branch, user.branches.length ? user.branches : ["main"]);
-    fill(pipeline, user.pipelines);
+  const user = () => users.find((u) => u.project === project.value);
+  function followBranch() {
+    const u = user();
+    if (u) fill(pipeline, u.by_branch[branch.value] || u.pipelines);
   }
-  project.addEventListener("change", follow);
-  follow();
+  function followProject() {
+    const u = user();
+    if (!u) return;
+    fill(branch, u.branches.length ? u.branches : ["main"]);
+    followBranch();
+  }
+  project.addEventListener("change", followProject);
+  branch.addEventListener("change", followBranch);
+  followProject();
 })();

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from zuulish.web.keys import (
     CHANGE_LINKS,
     LAYOUTS,
     LOG_STORES,
+    POOL_LABELS,
     STATE_DIR,
     STORE,
     TEMPLATES,
@@ -81,13 +83,19 @@ async def api_errors_as_json(request: web.Request,
         raise
 
 
+def _error_count(layouts: TenantLayouts, tenant: str) -> int:
+    """The tenant's configuration errors (warnings aside)."""
+    return sum(1 for e in layouts.config_errors(tenant) if e["severity"] == "error")
+
+
 def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: str,
                templates_dir: Path | None = None,
                admin_token: str | None = None,
                access: Access | None = None,
                extra_routes: Sequence[web.AbstractRouteDef] = (),
                change_links: ChangeLinks | None = None,
-               log_stores: LogStores | None = None) -> web.Application:
+               log_stores: LogStores | None = None,
+               pool_labels: Mapping[str, Sequence[str]] | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -96,7 +104,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ``extra_routes`` are the connections' own (a forge's webhook); ``change_links``
     give each connection's change pages (its source's ``change_url``), which changes
     link to (a connection not named there: the built-in forge's pages);
-    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``).
+    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``);
+    ``pool_labels`` the labels each provider of ``zuulish.yaml`` offers (for the labels
+    page; the tenants' own providers are in their layouts).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -110,6 +120,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     app[TEMPLATES].filters.update(when=_when, duration=_duration)
+    # the shared layout's nav shows each tenant's count of configuration errors
+    app[TEMPLATES].globals["config_error_count"] = functools.partial(_error_count, layouts)
+    app[POOL_LABELS] = {name: list(labels) for name, labels in (pool_labels or {}).items()}
     routes = API.routes()
     if (WEB_DIR / "static").is_dir():
         routes.append(web.static("/static", WEB_DIR / "static"))

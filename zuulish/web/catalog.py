@@ -223,15 +223,21 @@ def job_info(layout: Layout, name: str) -> dict[str, Any]:
 
 def _users(layout: Layout, job: str, sources: dict[str, ProjectSource]
            ) -> list[dict[str, Any]]:
-    """Each project that names ``job`` in a pipeline: its branches and the pipelines."""
+    """Each project that names ``job`` in a pipeline: its branches and the pipelines,
+    in all and branch by branch."""
     out = []
     for project, source in sources.items():
+        by_branch = {branch: [p for p in layout.pipelines
+                              if any(ref.name == job for ref in
+                                     layout.project_pipeline_jobs(project, p, branch))]
+                     for branch in source.branches}
         pipelines = [p for p in layout.pipelines
                      if any(ref.name == job for ref in
                             layout.project_pipeline_jobs(project, p))]
         if pipelines:
             out.append({"project": project, "branches": list(source.branches),
-                        "pipelines": pipelines})
+                        "pipelines": pipelines,
+                        "by_branch": {b: ps for b, ps in by_branch.items() if ps}})
     return out
 
 

@@ -114,7 +114,8 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
                      admin_token=config.admin_token, extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
-                     log_stores=make_log_stores(config.logs, config.state_dir))
+                     log_stores=make_log_stores(config.logs, config.state_dir),
+                     pool_labels={p.name: p.labels for p in config.providers})
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:

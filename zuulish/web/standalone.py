@@ -72,7 +72,8 @@ async def _serve(config: ServerConfig, stop: threading.Event) -> None:
     app = create_app(store, layouts, config.state_dir, config.web_url,
                      admin_token=config.admin_token, extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
-                     log_stores=make_log_stores(config.logs, config.state_dir))
+                     log_stores=make_log_stores(config.logs, config.state_dir),
+                     pool_labels={p.name: p.labels for p in config.providers})
     runner = await serve(app, config.listen_host, config.listen_port)
     print(f"zuulish web is running as {registry.id}: {config.web_url}/ (SIGTERM to stop)",
           flush=True)
