@@ -113,20 +113,20 @@ def test_the_job_page_picks_a_project_branch_and_pipeline_to_freeze(site: str,
     page.goto(f"{site}/t/t/job/app-test")
     expect(page.locator("section.variant")).to_have_count(2)
     expect(page.locator("section.variant").nth(1).locator(".defined")).to_contain_text(
-        "org/app@stable/.zuul.yaml:3")
+        "org/app@stable/1/.zuul.yaml:3")
     page.select_option("#freeze-project", "org/app")
-    expect(page.locator("#freeze-branch option")).to_have_text(["main", "stable"])
+    expect(page.locator("#freeze-branch option")).to_have_text(["main", "stable/1"])
     expect(page.locator("#freeze-pipeline option")).to_have_text(["check", "gate"])
     # the stable branch runs it in check only: the pipelines follow the branch
-    page.select_option("#freeze-branch", "stable")
+    page.select_option("#freeze-branch", "stable/1")
     expect(page.locator("#freeze-pipeline option")).to_have_text(["check"])
     page.get_by_role("button", name="Show frozen job").click()
     frozen = page.locator("#frozen section.frozen")
-    expect(frozen.locator("h3")).to_have_text("app-test for org/app in check on stable")
+    expect(frozen.locator("h3")).to_have_text("app-test for org/app in check on stable/1")
     expect(frozen.locator(".frozen-vars")).to_contain_text('"flavour": "stable-flavour"')
     expect(frozen.locator(".inheritance")).to_have_text("base → app-test")
     # the choice stays selected after the page came back
-    expect(page.locator("#freeze-branch")).to_have_value("stable")
+    expect(page.locator("#freeze-branch")).to_have_value("stable/1")
     # the main branch's variant, from the choice made again
     page.select_option("#freeze-branch", "main")
     page.select_option("#freeze-pipeline", "gate")

@@ -167,15 +167,15 @@ def two_branches(tmp: Path, main: dict[str, str], stable: dict[str, str]):
         work = tmp / "fill-work"
         work.mkdir()
         git(work, "init", "-q", "-b", "main")
-        for files, branch in ((main, "main"), (stable, "stable")):
-            if branch == "stable":
-                git(work, "checkout", "-q", "-b", "stable")
+        for files, branch in ((main, "main"), (stable, "stable/1")):
+            if branch == "stable/1":
+                git(work, "checkout", "-q", "-b", "stable/1")
             for path, text in files.items():
                 (work / path).parent.mkdir(parents=True, exist_ok=True)
                 (work / path).write_text(text)
             git(work, "add", "-A")
             git(work, "commit", "-q", "-m", f"{branch} config")
-        git(work, "push", "-q", str(bare), "main", "stable")
+        git(work, "push", "-q", str(bare), "main", "stable/1")
     return fill
 
 
@@ -215,7 +215,7 @@ def seed(store: Store) -> dict[str, Any]:
                     (1, "check", "main", "failed", "FAILURE"),
                     (2, "gate", "main", "merged", "SUCCESS"),
                     (3, "gate", "main", "dequeued", "DEQUEUED"),
-                    (4, "check", "stable", "merged", "SUCCESS"))]
+                    (4, "check", "stable/1", "merged", "SUCCESS"))]
         s.add_all([gate_item, *done])
         s.flush()
         bs = BuildSetRow(uuid="bs-cat", item_id=gate_item.id, ahead=[], created_at=1)
@@ -318,7 +318,7 @@ def test_projects_lists_config_projects_first_with_their_pipelines(api: Api) -> 
     assert [(p["name"], p["type"]) for p in projects] == [
         ("zuul-config", "config"), ("org/app", "untrusted"), ("org/lib", "untrusted")]
     app = projects[1]
-    assert app["branches"] == ["main", "stable"] and app["connection"] == "forge"
+    assert app["branches"] == ["main", "stable/1"] and app["connection"] == "forge"
     assert app["pipelines"] == ["check", "gate"]
     assert projects[2]["pipelines"] == ["check"]
 
@@ -352,13 +352,14 @@ def test_a_project_shows_each_branch_s_jobs_templates_and_where_defined(api: Api
         "check": [("lint", "python-jobs", True), ("app-test", "org/app", False)],
         "gate": [("app-test", "org/app", False), ("app-deploy", "org/app", False)]}
     # the stable branch's own stanza (implied branch matcher): only its jobs
-    assert by_branch["stable"] == {"check": [("app-test", "org/app", False)]}
+    assert by_branch["stable/1"] == {"check": [("app-test", "org/app", False)]}
     stanzas = {(s["name"], s["source_branch"]): s for s in project["stanzas"]}
     template = stanzas[("python-jobs", "main")]
     assert template["template"] and template["source_project"] == "zuul-config"
     assert template["file"] == "zuul-config/zuul.d/jobs.yaml" and template["line"] > 1
-    stable = stanzas[("org/app", "stable")]
-    assert stable["file"] == "org/app@stable/.zuul.yaml" and stable["branches"] == ["stable"]
+    stable = stanzas[("org/app", "stable/1")]
+    assert stable["file"] == "org/app@stable/1/.zuul.yaml"
+    assert stable["branches"] == ["stable/1"]
     assert stanzas[("org/app", "main")]["templates"] == ["python-jobs"]
 
 
@@ -395,16 +396,16 @@ def test_a_job_lists_every_variant_with_file_line_parent_branches_and_vars(api: 
     assert main["vars"] == {"flavour": "vanilla", "depth": 1}
     assert main["run"] == [{"project": "org/app", "path": "playbooks/test.yaml",
                             "trusted": False, "branch": "main"}]
-    assert (stable["file"], stable["line"]) == ("org/app@stable/.zuul.yaml", 3)
-    assert stable["branches"] == ["stable"] and stable["source_branch"] == "stable"
+    assert (stable["file"], stable["line"]) == ("org/app@stable/1/.zuul.yaml", 3)
+    assert stable["branches"] == ["stable/1"] and stable["source_branch"] == "stable/1"
     assert stable["vars"] == {"flavour": "stable-flavour"}
-    assert job["used_by"] == [{"project": "org/app", "branches": ["main", "stable"],
+    assert job["used_by"] == [{"project": "org/app", "branches": ["main", "stable/1"],
                                "pipelines": ["check", "gate"],
                                "by_branch": {"main": ["check", "gate"],
-                                             "stable": ["check"]}}]
+                                             "stable/1": ["check"]}}]
     _, deploy = api.json("/api/tenant/t/job/app-deploy")
     assert deploy["variants"][0]["parent"] == "app-test"
-    assert deploy["used_by"] == [{"project": "org/app", "branches": ["main", "stable"],
+    assert deploy["used_by"] == [{"project": "org/app", "branches": ["main", "stable/1"],
                                   "pipelines": ["gate"], "by_branch": {"main": ["gate"]}}]
 
 
@@ -429,9 +430,28 @@ def test_the_frozen_job_applies_inheritance_and_the_branch_s_variant(api: Api) -
     assert job["nodeset"]["nodes"] == [{"name": "node", "label": "local"}]
     assert [p["path"] for p in job["pre_run"]] == ["playbooks/base/pre.yaml"]
     assert job["timeout"] == 1800
-    _, stable = api.json(freeze_path("org/app", "stable", "check", "app-test"))
+    _, stable = api.json(freeze_path("org/app", "stable/1", "check", "app-test"))
     assert stable["job"]["vars"] == {"flavour": "stable-flavour"}
     assert stable["job"]["semaphores"] == []
+
+
+def test_a_branch_with_a_slash_freezes_encoded_or_not(api: Api) -> None:
+    for branch in ("stable%2F1", "stable/1"):
+        status, frozen = api.json(f"/api/tenant/t/project/org/app/branch/{branch}"
+                                  "/freeze-job/check/app-test")
+        assert status == 200, frozen
+        assert frozen["branch"] == "stable/1"
+        assert frozen["job"]["vars"] == {"flavour": "stable-flavour"}
+
+
+def test_freezing_on_a_branch_the_project_has_no_configuration_for_is_404(api: Api
+                                                                          ) -> None:
+    status, body = api.json(freeze_path("org/app", "feature/x", "check", "app-test"))
+    assert status == 404 and body["error"] == (
+        "no branch 'feature/x' in org/app's configuration; there are: main, stable/1")
+    status, body = api.json(freeze_path("org/app", "b" * 5000, "check", "app-test"))
+    assert status == 404 and body["error"].startswith("no branch 'bbbb")
+    assert len(body["error"]) < 300
 
 
 @pytest.mark.parametrize(("path", "named"), [
@@ -525,7 +545,7 @@ def test_semaphores_show_max_and_the_builds_holding_them(api: Api) -> None:
 
 def test_the_badge_says_passing_failing_or_unknown_with_cache_headers(api: Api) -> None:
     for query, word in (("pipeline=gate", "passing"), ("pipeline=check&branch=main", "failing"),
-                        ("pipeline=check&branch=stable", "passing"),
+                        ("pipeline=check&branch=stable%2F1", "passing"),
                         ("pipeline=check", "passing"),  # the latest of any branch
                         ("pipeline=post", "unknown"), ("pipeline=gate&branch=v2", "unknown")):
         status, headers, body = api.request(f"/api/tenant/t/badge?project=org/app&{query}")
@@ -569,10 +589,10 @@ def test_pages_for_unknown_things_are_404_naming_them(api: Api) -> None:
 
 
 def test_job_page_shows_the_frozen_job_picked(api: Api) -> None:
-    status, html = api.html("/t/t/job/app-test?project=org/app&branch=stable"
+    status, html = api.html("/t/t/job/app-test?project=org/app&branch=stable%2F1"
                             "&pipeline=check")
     assert status == 200
-    assert "app-test for org/app in check on stable" in html
+    assert "app-test for org/app in check on stable/1" in html
     assert "stable-flavour" in html
     status, html = api.html("/t/t/job/app-test?project=org/app&branch=main&pipeline=gate")
     assert status == 200 and "no job &#39;app-test&#39;" not in html

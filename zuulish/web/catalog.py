@@ -22,6 +22,8 @@ T = TypeVar("T")
 
 #: a list of names this long or shorter is named in full in a "not found" answer
 SHORT_LIST = 12
+#: the longest name a "not found" answer repeats (and looks for close names of)
+MAX_SHOWN = 200
 
 
 class NotFound(LookupError):
@@ -43,6 +45,8 @@ def missing(what: str, name: str, known: Iterable[str], where: str = "") -> NotF
     closest names."""
     names = sorted(set(known))
     place = f" in {where}" if where else ""
+    if len(name) > MAX_SHOWN:  # neither repeated at length nor compared
+        return NotFound(f"no {what} {name[:MAX_SHOWN]!r}...{place}")
     if not names:
         return NotFound(f"no {what} {name!r}{place}; there are none")
     if len(names) <= SHORT_LIST:
@@ -113,13 +117,17 @@ def list_projects(layout: Layout, name: str | None = None, type_: str | None = N
 
 def _source_branch(stanza: ProjectConfig | Job, sources: dict[str, ProjectSource]
                    ) -> str | None:
-    """The branch whose file defined ``stanza``: named in the file for any branch
-    but the project's first (default) one."""
+    """The branch whose file defined ``stanza``: the loader names it in the file
+    (``project@branch/path``) for any branch but the project's first (default) one."""
     file, project = stanza.source_file or "", stanza.source_project
-    if file.startswith(f"{project}@"):
-        return file[len(project) + 1:].split("/", 1)[0]
     source = sources.get(project)
-    return source.branches[0] if source is not None and source.branches else None
+    known = source.branches if source is not None else ()
+    named = [b for b in known if file.startswith(f"{project}@{b}/")]
+    if named:
+        return max(named, key=len)  # "stable/1" rather than "stable" for stable/1's files
+    if file.startswith(f"{project}@"):
+        return None  # a branch the layout no longer lists
+    return known[0] if known else None
 
 
 def _stanza(stanza: ProjectConfig, template: bool, sources: dict[str, ProjectSource]
@@ -253,6 +261,9 @@ def frozen_job(layout: Layout, project: str, branch: str, pipeline: str,
         raise missing("pipeline", pipeline, layout.pipelines, f"tenant {layout.tenant}")
     if job not in layout.jobs:
         raise missing("job", job, layout.jobs, f"tenant {layout.tenant}")
+    branches = sources[project].branches
+    if branches and branch not in branches:  # (a layout made by hand knows none)
+        raise missing("branch", branch, branches, f"{project}'s configuration")
     named = [ref.name for ref in layout.project_pipeline_jobs(project, pipeline, branch)]
     if job not in named:
         raise missing("job", job, named,

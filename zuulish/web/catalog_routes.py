@@ -35,6 +35,9 @@ from zuulish.web.catalog_models import (
 from zuulish.web.endpoints import API, Call
 from zuulish.web.keys import LAYOUTS, POOL_LABELS
 
+#: a project's name in an API path: it may hold slashes, but it is not one of the
+#: management routes under it (``.../enqueue``, ``dequeue``, ``autohold``)
+PROJECT = r"{project:(?!.*/(?:enqueue|dequeue|autohold)$).+}"
 #: how long a cache (a forge's image proxy, say) may keep a badge
 BADGE_MAX_AGE = 60
 
@@ -84,7 +87,7 @@ async def api_freeze_job(call: Call) -> Any:
         raise call.bad_request(str(exc)) from None
 
 
-@API.get("/api/tenant/{tenant}/project/{project:.+}", response=ProjectDetail,
+@API.get("/api/tenant/{tenant}/project/" + PROJECT, response=ProjectDetail,
          summary="A project: its stanzas, templates and each branch's jobs per pipeline",
          tag="catalog", access="read", errors={404: "no such project in the tenant"})
 async def api_project(call: Call) -> Any:
