@@ -18,7 +18,7 @@ import pytest
 
 from tests.fakes.web_server import served
 from tests.functional.test_dashboard_browser import Tab, browser, tab  # noqa: F401
-from tests.functional.test_web_catalog import TOKEN, world  # noqa: F401
+from tests.functional.test_web_catalog import POOL_LABELS, TOKEN, world  # noqa: F401
 from zuulish.web.app import create_app
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PAGES = ["/t/t/status", "/t/t/projects", "/t/t/project/org/app", "/t/t/jobs",
          "/t/t/job/app-test", "/t/t/nodes", "/t/t/labels", "/t/t/semaphores",
-         "/t/t/config-errors", "/t/other/config-errors"]
+         "/t/t/config-errors", "/t/other/config-errors", "/config-errors"]
 
 # The contrast ratio (WCAG 2) of an element's text on the first opaque background
 # found walking up from it.
@@ -64,7 +64,8 @@ CONTRAST_JS = """
 @pytest.fixture(scope="module")
 def site(world) -> Iterator[str]:  # noqa: F811 (the imported fixture)
     tmp, store, layouts, _ids = world
-    with served(lambda url: create_app(store, layouts, tmp, url, admin_token=TOKEN)) as url:
+    with served(lambda url: create_app(store, layouts, tmp, url, admin_token=TOKEN,
+                                       pool_labels=POOL_LABELS)) as url:
         yield url
 
 

@@ -39,6 +39,8 @@ from zuulish.store import (
 from zuulish.web.app import create_app
 
 TOKEN = "a-catalog-token-for-tests"
+#: zuulish.yaml's providers and their labels, as the server hands them to the web
+POOL_LABELS = {"local": ("local",), "static-1": ("ubuntu", "local")}
 #: when the seeded nodes were made (December 2025), so the pages show real dates
 BASE = 1_765_000_000
 
@@ -304,8 +306,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Stor
 @pytest.fixture(scope="module")
 def api(world: tuple[Path, Store, TenantLayouts, dict]) -> Iterator[Api]:
     tmp, store, layouts, ids = world
-    with served(lambda url: create_app(store, layouts, tmp, url,
-                                       admin_token=TOKEN)) as url:
+    with served(lambda url: create_app(store, layouts, tmp, url, admin_token=TOKEN,
+                                       pool_labels=POOL_LABELS)) as url:
         yield Api(url, ids)
 
 
@@ -512,7 +514,9 @@ def test_labels_show_providers_nodesets_and_counts_by_state(api: Api) -> None:
     assert status == 200
     by_name = {label["name"]: label for label in labels}
     assert by_name["local"]["nodesets"] == ["small"]
-    assert by_name["local"]["providers"] == ["local"]
+    assert by_name["local"]["providers"] == ["local", "static-1"]
+    assert by_name["ubuntu"] == {"name": "ubuntu", "description": "",
+                                 "providers": ["static-1"], "nodesets": [], "nodes": {}}
     assert by_name["local"]["nodes"] == {"in-use": 1, "ready": 1}
     assert by_name["big"] == {"name": "big", "description": "", "providers": ["cloud"],
                               "nodesets": [], "nodes": {"held": 1}}
@@ -605,6 +609,14 @@ def test_config_errors_page_shows_file_and_line(api: Api) -> None:
     assert status == 200
     assert "other-config/zuul.yaml" in html and "unknown-key" in html
     assert re.search(r'Config errors <span class="count nonzero">[1-9]', html)
+
+
+def test_the_cross_tenant_config_errors_page_lists_each_tenant(api: Api) -> None:
+    status, html = api.html("/config-errors")
+    assert status == 200
+    assert '<a href="/t/other/config-errors">other</a> <small>1</small>' in html
+    assert '<a href="/t/t/config-errors">t</a> <small>0</small>' in html
+    assert "unknown attribute &#39;unknown-key&#39; in job" in html
 
 
 def test_autoholds_page_is_for_admins_and_escapes_the_reason(api: Api) -> None:
