@@ -202,7 +202,8 @@ class ConfigLoader:
     def _build(self, files: Mapping[str, Mapping[str, dict[str, str]]]) -> Layout:
         layout = Layout(self.tenant.name, default_parent=self.tenant.default_parent,
                         max_job_timeout=self.tenant.max_job_timeout,
-                        max_nodes_per_job=self.tenant.max_nodes_per_job)
+                        max_nodes_per_job=self.tenant.max_nodes_per_job,
+                        auth_rules=self.tenant.auth_rules)
         layout.tenant_projects = {
             tp.name: ProjectSource(tp.name, tp.connection, tp.trusted,
                                    tuple(files.get(tp.name, {})))

@@ -14,16 +14,20 @@ from aiohttp import web
 
 import zuulish
 from zuulish.logs.stores import LogStores, make_log_stores
+from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web import routes as _routes  # noqa: F401  (declares the routes)
-from zuulish.web.access import Access, StaticTokenAccess
+from zuulish.web.access import Access
+from zuulish.web.auth.authorizer import Authorizer, layout_rules
+from zuulish.web.auth.settings import AuthSettings
 from zuulish.web.endpoints import API
 from zuulish.web.keys import (
     ACCESS,
     CHANGE_LINKS,
     LAYOUTS,
     LOG_STORES,
+    METRICS,
     POOL_LABELS,
     STATE_DIR,
     STORE,
@@ -95,6 +99,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                extra_routes: Sequence[web.AbstractRouteDef] = (),
                change_links: ChangeLinks | None = None,
                log_stores: LogStores | None = None,
+               auth_config: AuthSettings | None = None,
+               metrics_scrape: Scrape | None = None,
                pool_labels: Mapping[str, Sequence[str]] | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
@@ -105,6 +111,10 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     give each connection's change pages (its source's ``change_url``), which changes
     link to (a connection not named there: the built-in forge's pages);
     ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``);
+    ``auth_config`` the authenticators of ``zuulish.yaml`` (default: none), which with
+    the tenants' rules decide who may read and administer each tenant
+    (:class:`~zuulish.web.auth.authorizer.Authorizer`, the default ``access``);
+    ``metrics_scrape`` what ``/metrics`` serves (default: the store's gauges alone);
     ``pool_labels`` the labels each provider of ``zuulish.yaml`` offers (for the labels
     page; the tenants' own providers are in their layouts).
     """
@@ -115,7 +125,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     app[LOG_STORES] = log_stores or make_log_stores(None, Path(state_dir))
     app[WEB_URL] = web_url.rstrip("/")
     app[CHANGE_LINKS] = dict(change_links or {})
-    app[ACCESS] = access if access is not None else StaticTokenAccess(admin_token)
+    app[ACCESS] = access if access is not None else Authorizer(
+        auth_config or AuthSettings(), layout_rules(layouts), admin_token)
+    app[METRICS] = metrics_scrape or Scrape(store)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)

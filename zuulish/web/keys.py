@@ -8,6 +8,7 @@ import jinja2
 from aiohttp import web
 
 from zuulish.logs.stores import LogStores
+from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web.access import Access
@@ -21,3 +22,4 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CHANGE_LINKS = web.AppKey("change_links", dict)
 ACCESS = web.AppKey("access", Access)
 POOL_LABELS = web.AppKey("pool_labels", dict)  # zuulish.yaml's providers -> their labels
+METRICS = web.AppKey("metrics", Scrape)
