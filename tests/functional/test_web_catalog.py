@@ -437,6 +437,13 @@ def test_the_frozen_job_applies_inheritance_and_the_branch_s_variant(api: Api) -
     assert stable["job"]["semaphores"] == []
 
 
+def test_the_frozen_job_is_also_at_zuul_s_path(api: Api) -> None:
+    ours = api.json(freeze_path("org/app", "stable/1", "check", "app-test"))
+    zuuls = api.json("/api/tenant/t/pipeline/check/project/org/app/branch/stable%2F1"
+                     "/freeze-job/app-test")
+    assert ours == zuuls and ours[0] == 200
+
+
 def test_a_branch_with_a_slash_freezes_encoded_or_not(api: Api) -> None:
     for branch in ("stable%2F1", "stable/1"):
         status, frozen = api.json(f"/api/tenant/t/project/org/app/branch/{branch}"

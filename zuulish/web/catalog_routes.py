@@ -87,6 +87,16 @@ async def api_freeze_job(call: Call) -> Any:
         raise call.bad_request(str(exc)) from None
 
 
+@API.get("/api/tenant/{tenant}/pipeline/{pipeline}/project/{project:.+}/branch/"
+         "{branch:.+}/freeze-job/{job}", response=FrozenJobAnswer,
+         summary="The same frozen job, at the path Zuul's API gives it",
+         tag="catalog", access="read",
+         errors={404: "no such project, pipeline or job, or the project does not run it",
+                 400: "the job's configuration does not freeze (its error)"})
+async def api_freeze_job_zuul_path(call: Call) -> Any:
+    return await api_freeze_job(call)
+
+
 @API.get("/api/tenant/{tenant}/project/" + PROJECT, response=ProjectDetail,
          summary="A project: its stanzas, templates and each branch's jobs per pipeline",
          tag="catalog", access="read", errors={404: "no such project in the tenant"})
