@@ -78,11 +78,20 @@ CONFIG_JOBS = """
       jobs:
         - lint
 
+- job:
+    name: lib-release
+    description: Loads, but cannot be frozen (its nodeset does not exist).
+    nodeset: no-such-nodeset
+    run: playbooks/release.yaml
+
 - project:
     name: org/lib
     check:
       jobs:
         - lint
+    gate:
+      jobs:
+        - lib-release
 """
 
 APP_MAIN = """
@@ -322,7 +331,7 @@ def test_projects_lists_config_projects_first_with_their_pipelines(api: Api) -> 
     app = projects[1]
     assert app["branches"] == ["main", "stable/1"] and app["connection"] == "forge"
     assert app["pipelines"] == ["check", "gate"]
-    assert projects[2]["pipelines"] == ["check"]
+    assert projects[2]["pipelines"] == ["check", "gate"]
 
 
 def test_projects_filter_by_name_and_type_and_page(api: Api) -> None:
@@ -381,7 +390,7 @@ def test_jobs_list_names_descriptions_and_variant_counts(api: Api) -> None:
     status, jobs = api.json("/api/tenant/t/jobs")
     assert status == 200
     assert [(j["name"], j["variants"]) for j in jobs] == [
-        ("app-deploy", 1), ("app-test", 2), ("base", 1), ("lint", 1)]
+        ("app-deploy", 1), ("app-test", 2), ("base", 1), ("lib-release", 1), ("lint", 1)]
     assert jobs[1]["description"] == "The app's tests."
     assert [j["name"] for j in api.json("/api/tenant/t/jobs?name=APP")[1]] == \
         ["app-deploy", "app-test"]
@@ -407,6 +416,10 @@ def test_a_job_lists_every_variant_with_file_line_parent_branches_and_vars(api: 
                                              "stable/1": ["check"]}}]
     _, deploy = api.json("/api/tenant/t/job/app-deploy")
     assert deploy["variants"][0]["parent"] == "app-test"
+    assert (main["parent"], main["default_parent"]) == (None, True)
+    _, base = api.json("/api/tenant/t/job/base")
+    assert (base["variants"][0]["parent"], base["variants"][0]["default_parent"]) == \
+        (None, False)
     assert deploy["used_by"] == [{"project": "org/app", "branches": ["main", "stable/1"],
                                   "pipelines": ["gate"], "by_branch": {"main": ["gate"]}}]
 
@@ -414,7 +427,7 @@ def test_a_job_lists_every_variant_with_file_line_parent_branches_and_vars(api: 
 def test_unknown_job_is_404_naming_the_jobs(api: Api) -> None:
     status, body = api.json("/api/tenant/t/job/nope")
     assert status == 404 and body["error"] == \
-        "no job 'nope' in tenant t; there are: app-deploy, app-test, base, lint"
+        "no job 'nope' in tenant t; there are: app-deploy, app-test, base, lib-release, lint"
 
 
 def freeze_path(project: str, branch: str, pipeline: str, job: str) -> str:
@@ -435,6 +448,18 @@ def test_the_frozen_job_applies_inheritance_and_the_branch_s_variant(api: Api) -
     _, stable = api.json(freeze_path("org/app", "stable/1", "check", "app-test"))
     assert stable["job"]["vars"] == {"flavour": "stable-flavour"}
     assert stable["job"]["semaphores"] == []
+
+
+def test_a_job_that_does_not_freeze_is_400_with_its_file_and_line(api: Api) -> None:
+    status, body = api.json(freeze_path("org/lib", "main", "gate", "lib-release"))
+    assert status == 400 and body["error"] == (
+        "job 'lib-release' cannot be frozen for org/lib in gate on main: "
+        "zuul-config/zuul.d/jobs.yaml:36: job 'lib-release' uses unknown nodeset "
+        "'no-such-nodeset'")
+    status, html = api.html("/t/t/job/lib-release?project=org/lib&branch=main"
+                            "&pipeline=gate")
+    assert status == 200 and 'role="alert"' in html
+    assert "uses unknown nodeset &#39;no-such-nodeset&#39;" in html
 
 
 def test_the_frozen_job_is_also_at_zuul_s_path(api: Api) -> None:

@@ -196,7 +196,9 @@ def _playbooks(books: tuple[PlaybookRef, ...]) -> list[dict[str, Any]]:
 
 
 def _variant(job: Job, sources: dict[str, ProjectSource]) -> dict[str, Any]:
-    return {"name": job.name, "parent": job.parent, "description": job.description,
+    return {"name": job.name, "parent": job.parent,
+            "default_parent": job.parent is None and job.inherit_default_parent,
+            "description": job.description,
             "source_project": job.source_project, "trusted": job.source_trusted,
             "source_branch": _source_branch(job, sources),
             "file": job.source_file, "line": job.source_line,

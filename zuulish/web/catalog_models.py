@@ -143,6 +143,8 @@ class Playbook(Model):
 class JobVariant(Model):
     name: str
     parent: str | None
+    default_parent: bool = Field(description="No parent given: the tenant's default "
+                                             "parent (null parent: a root job)")
     description: str
     source_project: str
     trusted: bool
