@@ -25,15 +25,17 @@ from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import EventRow, Store
 from zuulish.store import notify as channels
 from zuulish.web.console import console_stream
+from zuulish.web.live import StatusCache, StatusHub
+from zuulish.web.live import stream as status_stream
 from zuulish.web.log_files import log_head, serve_log
 from zuulish.web.openapi import openapi_document
 from zuulish.web.status import (
     ChangeLinks,
     build_info,
     change_info,
+    change_items,
     list_changes,
     recent_builds,
-    tenant_status,
 )
 
 WEB_DIR = Path(zuulish.__file__).resolve().parent.parent / "web"
@@ -48,6 +50,8 @@ WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 CHANGE_LINKS = web.AppKey("change_links", dict)
+STATUS_CACHE = web.AppKey("status_cache", StatusCache)
+STATUS_HUB = web.AppKey("status_hub", StatusHub)
 
 T = TypeVar("T")
 
@@ -125,9 +129,22 @@ async def api_config_errors(request: web.Request) -> web.Response:
 
 async def api_status(request: web.Request) -> web.Response:
     tenant, layout = _tenant(request)
-    data = await _call(tenant_status, request.app[STORE], layout, tenant,
-                       request.app[WEB_URL], request.app[CHANGE_LINKS])
-    return web.json_response(data)
+    snapshot = await request.app[STATUS_CACHE].get(tenant, layout)
+    return web.Response(body=snapshot.body, content_type="application/json")
+
+
+async def api_status_change(request: web.Request) -> web.Response:
+    tenant, layout = _tenant(request)
+    snapshot = await request.app[STATUS_CACHE].get(tenant, layout)
+    try:
+        return web.json_response(change_items(snapshot.data, request.match_info["change"]))
+    except ValueError as exc:
+        return _json_error(400, str(exc))
+
+
+async def api_status_events(request: web.Request) -> web.StreamResponse:
+    tenant, _ = _tenant(request)
+    return await status_stream(request, request.app[STATUS_HUB], tenant)
 
 
 async def api_builds(request: web.Request) -> web.Response:
@@ -359,9 +376,8 @@ async def index(request: web.Request) -> web.Response:
 
 async def status_page(request: web.Request) -> web.Response:
     tenant, layout = _tenant(request, api=False)
-    data = await _call(tenant_status, request.app[STORE], layout, tenant,
-                       request.app[WEB_URL], request.app[CHANGE_LINKS])
-    return _render(request, "status.html", tenant=tenant, status=data,
+    snapshot = await request.app[STATUS_CACHE].get(tenant, layout)
+    return _render(request, "status.html", tenant=tenant, status=snapshot.data,
                    config_errors=request.app[LAYOUTS].config_errors(tenant))
 
 
@@ -441,6 +457,17 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     app[LOG_STORES] = log_stores or make_log_stores(None, Path(state_dir))
     app[WEB_URL] = web_url.rstrip("/")
     app[CHANGE_LINKS] = dict(change_links or {})
+    app[STATUS_CACHE] = StatusCache(store, app[WEB_URL], app[CHANGE_LINKS])
+    app[STATUS_HUB] = StatusHub(app[STATUS_CACHE], lambda: dict(layouts.layouts))
+
+    async def close_hub(app: web.Application) -> None:
+        await app[STATUS_HUB].close()
+
+    async def end_streams(app: web.Application) -> None:
+        app[STATUS_HUB].end_streams()
+
+    app.on_shutdown.append(end_streams)
+    app.on_cleanup.append(close_hub)
     if admin_token:
         app[ADMIN_TOKEN] = admin_token
     app[TEMPLATES] = jinja2.Environment(
@@ -454,6 +481,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         web.get("/api/openapi.json", api_openapi),
         web.get("/api/tenants", api_tenants),
         web.get("/api/tenant/{tenant}/status", api_status),
+        web.get("/api/tenant/{tenant}/status/events", api_status_events),
+        web.get("/api/tenant/{tenant}/status/change/{change}", api_status_change),
         web.get("/api/tenant/{tenant}/builds", api_builds),
         web.get("/api/tenant/{tenant}/config-errors", api_config_errors),
         web.get("/api/build/{uuid}", api_build),
