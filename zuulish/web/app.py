@@ -378,6 +378,7 @@ async def status_page(request: web.Request) -> web.Response:
     tenant, layout = _tenant(request, api=False)
     snapshot = await request.app[STATUS_CACHE].get(tenant, layout)
     return _render(request, "status.html", tenant=tenant, status=snapshot.data,
+                   q=request.query.get("q", "")[:200],
                    config_errors=request.app[LAYOUTS].config_errors(tenant))
 
 

@@ -39,6 +39,8 @@ class ChainPlace:
     items_behind: list[int] = field(default_factory=list)
     in_chain: bool = True
     column: int = 0
+    #: the chain's line passes this item by (an item behind it is drawn on one ahead)
+    line_through: bool = False
 
 
 def chain(items: Sequence[ChainInput], dependent: bool = True) -> dict[int, ChainPlace]:
@@ -61,4 +63,10 @@ def chain(items: Sequence[ChainInput], dependent: bool = True) -> dict[int, Chai
             places[ahead].items_behind.append(item.id)
         if not item.failing:
             nearest_good = item.id
+    for item in items:
+        ahead = places[item.id].item_ahead
+        if ahead is None:
+            continue
+        for between in items[position[ahead] + 1:position[item.id]]:
+            places[between.id].line_through = True
     return places

@@ -288,7 +288,8 @@ def _place(items: list[dict[str, Any]], dependent: bool, options: QueueOptions |
             [j["remaining_time"] for j in item["jobs"]],
             ahead["remaining_time"] if ahead is not None else None, ahead is not None)
         item.update(item_ahead=place.item_ahead, items_behind=place.items_behind,
-                    in_chain=place.in_chain, column=place.column, remaining_time=remaining,
+                    in_chain=place.in_chain, column=place.column,
+                    line_through=place.line_through, remaining_time=remaining,
                     holds=_holds(item, by_id))
     _queue_roles(items, by_id, options)
     for item in items:
