@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -376,13 +377,17 @@ def status_version(store: Store, tenant: str) -> tuple[Any, ...]:
             hash(tuple(map(tuple, builds))), hash(tuple(map(tuple, windows))))
 
 
+#: a change in a URL: its number, or its number and patch set (``12,3``)
+CHANGE_ID = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})?")
+
+
 def change_items(status: dict[str, Any], change: str) -> list[dict[str, Any]]:
     """The items of ``status`` for ``change`` (``N`` or ``N,P``), each with its
     pipeline and queue; ``ValueError`` names what is wrong with ``change``."""
-    number, _, patchset = change.partition(",")
-    if not number.isdigit() or (patchset and not patchset.isdigit()) or len(change) > 24:
+    if CHANGE_ID.fullmatch(change) is None:
         raise ValueError(f"a change is a number or NUMBER,PATCHSET such as 12,3; "
                          f"not {change[:40]!r}")
+    number, _, patchset = change.partition(",")
     found = []
     for pipeline in status["pipelines"]:
         for queue in pipeline["queues"]:
