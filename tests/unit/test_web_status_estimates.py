@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy.orm import Session
 
@@ -58,13 +60,13 @@ def _builds(s: Session, tenant: str, project: str, job: str, durations: list[flo
                         branch="main", state="merged", sequence=1, enqueued_at=0.0)
     s.add(item)
     s.flush()
-    bs = BuildSetRow(uuid=f"bs-{tenant}-{project}-{job}-{result}-{start}", item_id=item.id,
+    bs = BuildSetRow(uuid=uuid.uuid4().hex, item_id=item.id,
                      ahead=[], merge_state="merged", created_at=0.0)
     s.add(bs)
     s.flush()
     for n, seconds in enumerate(durations):
         began = start + 1000 * n
-        s.add(BuildRow(id=f"{bs.uuid}-{n}", buildset_id=bs.id, job=job, state="completed",
+        s.add(BuildRow(id=uuid.uuid4().hex, buildset_id=bs.id, job=job, state="completed",
                        result=result, created_at=began, started_at=began,
                        finished_at=began + seconds))
 
