@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -239,6 +240,10 @@ class StatusHub:
         self.dropped += 1
         self.forget(watcher)
         if watcher.transport is not None:
+            sock = watcher.transport.get_extra_info("socket")
+            if sock is not None:  # a reset: what it did not read is thrown away at once
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             with contextlib.suppress(Exception):
                 watcher.transport.abort()  # type: ignore[attr-defined]
         log.info("live status of %s: dropped a watcher that stopped reading", watcher.tenant)
