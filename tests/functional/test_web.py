@@ -257,8 +257,9 @@ def test_build_shows_the_commit_it_tested_in_each_repository(server: Server) -> 
     assert f"<li>org/lib <small>stable</small> <code>{'e' * 40}</code></li>" in body
     assert server.json("/api/build/build-0")[1]["repos"] == {}
     _, doc = server.json("/api/openapi.json")
-    described = doc["components"]["schemas"]["Build"]["allOf"][1]["properties"]["repos"]
-    assert described["additionalProperties"]["required"] == ["branch", "commit"]
+    described = doc["components"]["schemas"]["Build"]["properties"]["repos"]
+    assert described["additionalProperties"] == {"$ref": "#/components/schemas/TestedRepo"}
+    assert doc["components"]["schemas"]["TestedRepo"]["required"] == ["branch", "commit"]
 
 
 def test_build_shows_its_warnings_and_file_comments_on_its_change_files(
@@ -288,7 +289,7 @@ def test_build_shows_its_warnings_and_file_comments_on_its_change_files(
     other = server.json("/api/build/build-0")[1]
     assert other["warnings"] == [] and other["file_comments"] == {}
     _, doc = server.json("/api/openapi.json")
-    build_schema = doc["components"]["schemas"]["Build"]["allOf"][1]["properties"]
+    build_schema = doc["components"]["schemas"]["Build"]["properties"]
     assert {"warnings", "file_comments"} <= set(build_schema)
     assert doc["components"]["schemas"]["FileComment"]["required"] == ["line", "message"]
 

@@ -27,7 +27,8 @@ from zuulish.config.layout import Layout
 from zuulish.model import Pipeline, PipelineManager
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import BuildRow, QueueItemRow, Store
-from zuulish.web.app import STATUS_CACHE, STATUS_HUB, create_app
+from zuulish.web.app import create_app
+from zuulish.web.live import STATUS_CACHE, STATUS_HUB
 
 pytestmark = pytest.mark.store  # what the store says, and how soon it is seen
 
@@ -210,7 +211,7 @@ def test_status_routes_refuse_what_they_do_not_know(live: Live) -> None:
     assert get(f"{live.url}/api/tenant/nope/status/events") == (
         404, {"error": "no tenant named 'nope'; tenants: t"})
     status, error = get(f"{live.url}/api/tenant/t/status/change/3%3Bx")
-    assert status == 400 and "a change is a number or NUMBER,PATCHSET" in error["error"]
+    assert status == 400 and "path parameter 'change'" in error["error"]
     status, found = get(f"{live.url}/api/tenant/t/status/change/3,1")
     assert status == 200 and [(i["pipeline"], i["change"]["label"]) for i in found] \
         == [("gate", "3,1")]

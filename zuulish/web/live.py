@@ -269,6 +269,29 @@ class StatusHub:
             self._pg = None
 
 
+STATUS_CACHE = web.AppKey("status_cache", StatusCache)
+STATUS_HUB = web.AppKey("status_hub", StatusHub)
+
+
+def install(app: web.Application) -> None:
+    """Give ``app`` (its store, web URL, change links and layouts set) its status cache
+    and hub; its streams end when it shuts down."""
+    from zuulish.web.keys import CHANGE_LINKS, LAYOUTS, STORE, WEB_URL
+
+    layouts = app[LAYOUTS]
+    app[STATUS_CACHE] = StatusCache(app[STORE], app[WEB_URL], app[CHANGE_LINKS])
+    app[STATUS_HUB] = StatusHub(app[STATUS_CACHE], lambda: dict(layouts.layouts))
+
+    async def end_streams(app: web.Application) -> None:
+        app[STATUS_HUB].end_streams()
+
+    async def close(app: web.Application) -> None:
+        await app[STATUS_HUB].close()
+
+    app.on_shutdown.append(end_streams)
+    app.on_cleanup.append(close)
+
+
 async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.StreamResponse:
     """The tenant's status as server-sent events: ``event: status`` with the status
     JSON at once and after every change (``event: gone`` if the tenant goes)."""

@@ -1,0 +1,4 @@
+"""Every feature module that declares routes on ``zuulish.web.endpoints.API``: importing
+this module registers them all (one import per module)."""
+
+from zuulish.web import core_routes, manage_routes, status_routes  # noqa: F401
