@@ -48,7 +48,8 @@ def test_an_item_waits_for_its_longest_job_or_the_item_ahead() -> None:
     assert item_remaining([10.0, 30.0, 0.0], None, has_ahead=False) == 30.0
     assert item_remaining([10.0, 30.0], 50.0, has_ahead=True) == 50.0
     assert item_remaining([10.0, 30.0], 5.0, has_ahead=True) == 30.0
-    assert item_remaining([10.0, None], 5.0, has_ahead=True) is None
+    assert item_remaining([10.0, None], 5.0, has_ahead=True) == 10.0  # None: no history
+    assert item_remaining([None, None], 5.0, has_ahead=True) is None
     assert item_remaining([10.0], None, has_ahead=True) is None
     assert item_remaining([], None, has_ahead=False) is None
 

@@ -132,12 +132,13 @@ def job_timing(state: str, result: str | None, started_at: float | None,
 def item_remaining(job_remaining: Iterable[float | None], ahead_remaining: float | None,
                    has_ahead: bool) -> float | None:
     """An item's estimated time until it can be reported: the longest remaining of
-    its jobs, or the remaining time of the item ahead of it if that is later (it
-    cannot merge before). Unknown if any job's or the item ahead's is unknown."""
-    remaining = list(job_remaining)
-    if not remaining or any(r is None for r in remaining):
+    its jobs that have an estimate, or the remaining time of the item ahead of it if
+    that is later (it cannot merge before). Unknown when none of its jobs has an
+    estimate, or the item ahead's is unknown."""
+    known = [r for r in job_remaining if r is not None]
+    if not known:
         return None
-    own = max(r for r in remaining if r is not None)
+    own = max(known)
     if not has_ahead:
         return own
     if ahead_remaining is None:
