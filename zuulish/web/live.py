@@ -4,8 +4,9 @@
 computation: a request waits for a check of the store that *started after it
 arrived* (so it never reads older than its own arrival), and concurrent requests
 share that check. A check reads the cheap :func:`~zuulish.web.status.status_version`;
-only when it moved (or the status is older than ``max_age``, for the times it
-shows) is the status computed and serialised again.
+only when it moved is the status computed and serialised again before the answer
+(one older than ``max_age`` is answered while a thread computes it again, for the
+times it shows).
 
 :class:`StatusHub` keeps one producer per watched tenant, whatever the number of
 watchers: it checks the status every ``interval`` seconds, at once when the
@@ -42,8 +43,9 @@ log = logging.getLogger(__name__)
 
 #: how often a watched tenant's status is checked without a notification (seconds)
 POLL_INTERVAL = 0.2
-#: a status older than this is computed again for its times, moved or not (seconds)
-MAX_AGE = 1.0
+#: a status older than this is computed again for its times, moved or not (seconds;
+#: answered meanwhile: the page moves its clocks itself)
+MAX_AGE = 5.0
 #: statuses a watcher may have unsent before it is dropped
 QUEUE_SIZE = 8
 #: a comment line sent to an idle stream this often, so proxies keep it open
@@ -77,6 +79,7 @@ class StatusCache:
         self.estimates = EstimatesCache()
         self._lock = threading.Lock()
         self._snapshots: dict[str, Snapshot] = {}
+        self._refreshing: set[str] = set()
         self._running: dict[str, asyncio.Task[Snapshot]] = {}
         self._pending: dict[str, asyncio.Task[Snapshot]] = {}
         self.computed = 0  # how many times a status was computed (for tests, benchmarks)
@@ -105,20 +108,39 @@ class StatusCache:
                 del self._running[tenant]
 
     def snapshot(self, tenant: str, layout: Layout) -> Snapshot:
-        """Check the store now (blocking): the cached snapshot if nothing moved and
-        it is young enough, else a new one."""
+        """Check the store now (blocking): the cached snapshot if nothing moved, else a
+        new one. A cached snapshot older than ``max_age`` is still answered, while a
+        thread makes a new one for the times it shows (requests never wait for that)."""
         key = (status_version(self.store, tenant), id(layout))
         with self._lock:
             cached = self._snapshots.get(tenant)
-        if cached is not None and cached.key == key \
-                and time.monotonic() - cached.made_at < self.max_age:
-            return cached
+            if cached is not None and cached.key == key:
+                if time.monotonic() - cached.made_at >= self.max_age \
+                        and tenant not in self._refreshing:
+                    self._refreshing.add(tenant)
+                    threading.Thread(target=self._refresh, args=(tenant, layout, key),
+                                     name="status-refresh", daemon=True).start()
+                return cached
+        return self._make(tenant, layout, key)
+
+    def _refresh(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> None:
+        try:
+            self._make(tenant, layout, key)
+        except Exception:  # the next request checks again
+            log.exception("status of %s: cannot refresh", tenant)
+        finally:
+            with self._lock:
+                self._refreshing.discard(tenant)
+
+    def _make(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> Snapshot:
         data = tenant_status(self.store, layout, tenant, self.web_url, self.links,
                              self.estimates.get(self.store, tenant))
         fresh = Snapshot(key, data, json.dumps(data, separators=(",", ":")).encode(),
                          time.monotonic())
         with self._lock:
-            self._snapshots[tenant] = fresh
+            current = self._snapshots.get(tenant)
+            if current is None or current.key != key or current.made_at < fresh.made_at:
+                self._snapshots[tenant] = fresh
             self.computed += 1
         return fresh
 
