@@ -142,6 +142,10 @@ def test_an_item_moves_through_a_busy_gate_on_the_open_page(gate: Gate, tab: Tab
     expect(three.locator(".badge.inactive")).to_have_text("not started")
     expect(three.locator(".ahead")).to_have_text("on top of 2,1")  # where it will go
 
+    # an update renders again only the items that changed
+    four = items.nth(3)
+    four.evaluate("e => { e.dataset.mark = 'kept'; }")
+
     # queued: asked for nodes, then nodes assigned (waiting for an executor)
     unit = one.locator(".job", has_text="unit")
     expect(unit.locator(".badge")).to_have_text("queued-for-nodes")
@@ -181,6 +185,7 @@ def test_an_item_moves_through_a_busy_gate_on_the_open_page(gate: Gate, tab: Tab
     gate.build(1, "lint", state="running", started_at=time.time(), paused=True)
     expect(one.locator(".job", has_text="lint").locator(".badge")).to_have_text("paused")
     assert page.evaluate("window.notReloaded") is True
+    expect(four).to_have_attribute("data-mark", "kept")
     assert tab.errors == []
 
 

@@ -4,6 +4,7 @@ others."""
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import socket
@@ -186,6 +187,21 @@ def test_the_api_answers_what_was_written_before_the_request(live: Live) -> None
         finish_lint(live.store, result)
         status, data = get(f"{live.url}/api/tenant/t/status")
         assert status == 200 and gate_jobs(data)["lint"] == result
+
+
+def test_a_large_status_is_sent_gzipped_to_clients_that_take_it(live: Live) -> None:
+    with live.store.session() as s:  # a large status
+        s.execute(update(QueueItemRow).where(QueueItemRow.change_number == 3)
+                  .values(message="long " * 2000))
+    _, plain = get(f"{live.url}/api/tenant/t/status")
+    request = urllib.request.Request(f"{live.url}/api/tenant/t/status",
+                                     headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=WAIT) as answer:  # noqa: S310 (127.0.0.1)
+        assert answer.headers["Content-Encoding"] == "gzip"
+        assert answer.headers["Vary"] == "Accept-Encoding"
+        body = answer.read()
+    assert json.loads(gzip.decompress(body)) == plain
+    assert len(body) < len(json.dumps(plain)) / 5
 
 
 def test_concurrent_requests_share_the_status(live: Live) -> None:

@@ -137,38 +137,91 @@
   // -------------------------------------------------------------- state
   let openSpecs = new Set();
   let generatedAt = Number(root.dataset.generated) || Date.now() / 1000;
-  let offset = 0; // server clock minus ours, seconds
+  let offset = generatedAt - Date.now() / 1000; // server clock minus ours, seconds
+
+  // Only the items that changed are rendered again (a busy tenant has a thousand):
+  // an item's key is its JSON without the times that move with the clock; each item
+  // keeps the time of the status it was rendered from, for its clocks.
+  let shape = null;
+  const rendered = new Map(); // item id -> {key, el}
+  function keyOf(i, q) {
+    const {time_in_queue: _t, remaining_time: _r, jobs, ...rest} = i;
+    return JSON.stringify([q.window, rest, jobs.map(
+      ({elapsed_time: _e, remaining_time: _jr, progress: _p, ...job}) => job)]);
+  }
+
+  function itemElement(i, q, byId) {
+    const holder = document.createElement("ol");
+    holder.innerHTML = item(i, q, byId);
+    const el = holder.firstElementChild;
+    el.dataset.generated = String(generatedAt);
+    return el;
+  }
 
   function render(data) {
     openSpecs = new Set(Array.from(root.querySelectorAll("details.spec[open]"), (d) => d.id));
     offset = data.generated_at - Date.now() / 1000;
     generatedAt = data.generated_at;
-    root.innerHTML = data.pipelines.map(pipeline).join("");
+    const newShape = JSON.stringify(data.pipelines.map((p) => [p.name, p.manager, p.description,
+      p.queues.map((q) => [q.name, q.window, q.options])]));
+    if (newShape !== shape) {
+      shape = newShape;
+      root.innerHTML = data.pipelines.map(pipeline).join("");
+      rendered.clear();
+      const lists = root.querySelectorAll("ol.items");
+      let n = 0;
+      data.pipelines.forEach((p) => p.queues.forEach((q) => {
+        Array.from(lists[n++].children).forEach((el, k) => {
+          el.dataset.generated = String(generatedAt);
+          rendered.set(q.items[k].id, {key: keyOf(q.items[k], q), el});
+        });
+      }));
+    } else {
+      const lists = root.querySelectorAll("ol.items");
+      const seen = new Set();
+      let n = 0;
+      data.pipelines.forEach((p) => p.queues.forEach((q) => {
+        const byId = new Map(q.items.map((i) => [i.id, i]));
+        const els = q.items.map((i) => {
+          seen.add(i.id);
+          const key = keyOf(i, q);
+          const known = rendered.get(i.id);
+          if (known && known.key === key) return known.el;
+          const el = itemElement(i, q, byId);
+          rendered.set(i.id, {key, el});
+          return el;
+        });
+        const list = lists[n++];
+        if (els.length !== list.children.length || els.some((el, k) => list.children[k] !== el)) {
+          list.replaceChildren(...els);
+        }
+      }));
+      for (const id of Array.from(rendered.keys())) if (!seen.has(id)) rendered.delete(id);
+    }
     applyFilter();
     tick();
-  }
-
-  function since() {
-    return Math.max(0, Date.now() / 1000 + offset - generatedAt);
   }
 
   // The clocks move between updates: elapsed and time in queue grow, remaining
   // times shrink, a running job's bar follows its elapsed time over its estimate.
   function tick() {
-    const dt = since();
-    root.querySelectorAll("[data-grows]").forEach((el) => {
-      el.textContent = secs(Number(el.dataset.grows) + dt);
-    });
-    root.querySelectorAll("[data-shrinks]").forEach((el) => {
-      el.textContent = secs(Math.max(0, Number(el.dataset.shrinks) - dt));
-    });
-    root.querySelectorAll(".bar[data-estimate][data-elapsed]").forEach((el) => {
-      const estimate = Number(el.dataset.estimate);
-      if (!(estimate > 0)) return;
-      const value = Math.min(99, Math.floor(100 * (Number(el.dataset.elapsed) + dt) / estimate));
-      el.setAttribute("aria-valuenow", String(value));
-      el.dataset.progress = String(value);
-      el.firstElementChild.style.width = value + "%";
+    const now = Date.now() / 1000 + offset;
+    root.querySelectorAll("li.item").forEach((it) => {
+      const dt = Math.max(0, now - (Number(it.dataset.generated) || generatedAt));
+      it.querySelectorAll("[data-grows]").forEach((el) => {
+        el.textContent = secs(Number(el.dataset.grows) + dt);
+      });
+      it.querySelectorAll("[data-shrinks]").forEach((el) => {
+        el.textContent = secs(Math.max(0, Number(el.dataset.shrinks) - dt));
+      });
+      it.querySelectorAll(".bar[data-estimate][data-elapsed]").forEach((el) => {
+        const estimate = Number(el.dataset.estimate);
+        if (!(estimate > 0)) return;
+        const value = Math.min(99, Math.floor(100 * (Number(el.dataset.elapsed) + dt) / estimate));
+        el.setAttribute("aria-valuenow", String(value));
+        el.dataset.progress = String(value);
+        el.firstElementChild.style.width = value + "%";
+      });
     });
   }
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.2
 #: a status older than this is computed again for its times, moved or not (seconds;
 #: answered meanwhile: the page moves its clocks itself)
-MAX_AGE = 5.0
+MAX_AGE = 30.0
 #: statuses this long or longer are also kept gzipped, at this level
 GZIP_FROM = 4096
 GZIP_LEVEL = 5
@@ -61,7 +61,7 @@ STATUS_CHANNELS = frozenset({channels.SCHEDULER, channels.EXECUTOR, channels.MER
                              channels.LAUNCHER})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Snapshot:
     """A tenant's status at one time: the data, its JSON, and what it was made of."""
 
@@ -69,13 +69,23 @@ class Snapshot:
     data: dict[str, Any]
     body: bytes
     made_at: float  # time.monotonic()
-    gzipped: bytes = b""  # ``body`` compressed once, for every client that takes gzip
+    _gzipped: bytes | None = None  # ``body`` compressed once, on first use
 
-    def response(self, request: web.Request) -> web.Response:
+    def gzipped(self) -> bytes:
+        """The body compressed, once for every client that takes gzip (a race
+        compresses it twice, harmlessly)."""
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, GZIP_LEVEL)
+        return self._gzipped
+
+    async def response(self, request: web.Request) -> web.Response:
         """The JSON answer, compressed when the client takes gzip (a thousand items
-        are megabytes of JSON, a tenth of that compressed)."""
-        if self.gzipped and "gzip" in request.headers.get("Accept-Encoding", ""):
-            return web.Response(body=self.gzipped, content_type="application/json",
+        are megabytes of JSON, a tenth of that compressed; compressed in a thread)."""
+        if len(self.body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
+            body = self._gzipped
+            if body is None:
+                body = await asyncio.get_running_loop().run_in_executor(None, self.gzipped)
+            return web.Response(body=body, content_type="application/json",
                                 headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return web.Response(body=self.body, content_type="application/json",
                             headers={"Vary": "Accept-Encoding"})
@@ -150,8 +160,7 @@ class StatusCache:
         data = tenant_status(self.store, layout, tenant, self.web_url, self.links,
                              self.estimates.get(self.store, tenant))
         body = json.dumps(data, separators=(",", ":")).encode()
-        fresh = Snapshot(key, data, body, time.monotonic(),
-                         gzip.compress(body, GZIP_LEVEL) if len(body) >= GZIP_FROM else b"")
+        fresh = Snapshot(key, data, body, time.monotonic())
         with self._lock:
             current = self._snapshots.get(tenant)
             if current is None or current.key != key or current.made_at < fresh.made_at:

@@ -29,7 +29,7 @@ class ChangePath(s.Query):
                  "each item's place in the chain and speculative state")
 async def api_status(call: Call) -> web.StreamResponse:
     snapshot = await call.app[STATUS_CACHE].get(call.tenant, call.layout)
-    return snapshot.response(call.request)
+    return await snapshot.response(call.request)
 
 
 @API.get("/api/tenant/{tenant}/status/change/{change}", response=list[m.ChangeStatusItem],
