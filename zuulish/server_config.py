@@ -37,6 +37,8 @@ Example::
     # executor.node_memory_mb: 4096      # memory of a local node (a memory cgroup)
     # executor.console_listen: 0.0.0.0:7900   # the executor's console server (for webs)
     # executor.console_url: http://executor-1:7900   # how webs reach it
+    # auth: {NAME: {driver: HS256 | RS256 | OpenIDConnect, issuer_id: ..., client_id: ...}}
+    #   authenticators of the web API's JSON Web Tokens; see zuulish.web.auth.settings
     logs: {store: local}               # or {store: s3, bucket: NAME, endpoint_url: URL,
                                        #     region: R, prefix: P}; credentials: boto3's
 
@@ -68,6 +70,7 @@ from zuulish.nodepool import drivers as node_drivers
 from zuulish.nodepool.resources import Limits
 from zuulish.nodepool.static import parse_hosts
 from zuulish.nodepool.tenant_shares import parse_tenant_limits, parse_tenant_weights
+from zuulish.web.auth.settings import AuthSettings, parse_auth
 
 if TYPE_CHECKING:
     from zuulish.config.node_providers import NodeContext
@@ -125,7 +128,11 @@ class ServerConfig:
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
     merger_cache_max_bytes: int | None = None  # bound on the merger's repo cache
-    admin_token: str | None = None  # bearer token of the management API (off when None)
+    # a static bearer token for the management API (off when None): the embedded
+    # mode's opt-in; authenticators (``auth``) and the tenants' rules are the real thing
+    admin_token: str | None = None
+    # the ``auth:`` section: authenticators of the web API's JSON Web Tokens
+    auth: AuthSettings = field(default_factory=AuthSettings)
     # build logs are removed this many days after the build finished (None: kept)
     log_retention_days: float | None = DEFAULT_RETENTION_DAYS
     # the executor zone this host's executor serves (None: unzoned nodes only)
@@ -166,7 +173,7 @@ class ServerConfig:
 
 
 _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
-             "executor", "scheduler", "merger", "cluster", "logs"}
+             "executor", "scheduler", "merger", "cluster", "logs", "auth"}
 
 
 def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
@@ -583,8 +590,18 @@ def load_server_config(path: str | Path) -> ServerConfig:
         log_retention_days=retention,
         executor_zone=executor_zone, cluster=timing,
         logs=_logs_section(data.get("logs"), path),
+        auth=_auth_section(data, text, path),
         executor_console_listen=console_listen, executor_console_url=console_url,
     )
+
+
+def _auth_section(data: dict[str, Any], text: str, path: Path) -> AuthSettings:
+    """The ``auth:`` section, read again with lines so that errors name them."""
+    if data.get("auth") is None:
+        return AuthSettings()
+    from zuulish.config.yaml_loader import load_yaml
+
+    return parse_auth(load_yaml(text, str(path)).get("auth"), path)
 
 
 def _cluster_timing(data: dict[str, Any], path: Path) -> Timing:

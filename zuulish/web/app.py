@@ -17,7 +17,9 @@ from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web import live
 from zuulish.web import routes as _routes  # noqa: F401  (declares the routes)
-from zuulish.web.access import Access, StaticTokenAccess
+from zuulish.web.access import Access
+from zuulish.web.auth.authorizer import Authorizer, layout_rules
+from zuulish.web.auth.settings import AuthSettings
 from zuulish.web.endpoints import API
 from zuulish.web.keys import (
     ACCESS,
@@ -88,7 +90,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                access: Access | None = None,
                extra_routes: Sequence[web.AbstractRouteDef] = (),
                change_links: ChangeLinks | None = None,
-               log_stores: LogStores | None = None) -> web.Application:
+               log_stores: LogStores | None = None,
+               auth_config: AuthSettings | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -97,7 +100,10 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ``extra_routes`` are the connections' own (a forge's webhook); ``change_links``
     give each connection's change pages (its source's ``change_url``), which changes
     link to (a connection not named there: the built-in forge's pages);
-    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``).
+    ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``);
+    ``auth_config`` the authenticators of ``zuulish.yaml`` (default: none), which with
+    the tenants' rules decide who may read and administer each tenant
+    (:class:`~zuulish.web.auth.authorizer.Authorizer`, the default ``access``).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -106,7 +112,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     app[LOG_STORES] = log_stores or make_log_stores(None, Path(state_dir))
     app[WEB_URL] = web_url.rstrip("/")
     app[CHANGE_LINKS] = dict(change_links or {})
-    app[ACCESS] = access if access is not None else StaticTokenAccess(admin_token)
+    app[ACCESS] = access if access is not None else Authorizer(
+        auth_config or AuthSettings(), layout_rules(layouts), admin_token)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)

@@ -28,24 +28,28 @@ MAX_INLINE_LOG_LINES = 200
 
 
 @API.get("/api/tenants", response=list[s.Tenant], tag="tenants", access="public",
+         query=s.Paged,
          summary="Tenants the caller may read, with how many pipelines and configuration "
                  "errors each has")
 async def api_tenants(call: Call) -> Any:
     layouts, known = call.app[LAYOUTS], call.layouts()
-    return [{"name": name, "pipelines": len(known[name].pipelines),
-             "config_errors": sum(1 for e in layouts.config_errors(name)
-                                  if e["severity"] == "error")}
-            for name in call.readable_tenants() if name in known]
+    return call.paged([{"name": name, "pipelines": len(known[name].pipelines),
+                        "config_errors": sum(1 for e in layouts.config_errors(name)
+                                             if e["severity"] == "error")}
+                       for name in call.readable_tenants() if name in known])
 
 
 @API.get("/api/tenant/{tenant}/config-errors", response=list[s.ConfigError], tag="tenants",
-         access="read",
+         access="read", query=s.ConfigErrorsQuery,
          summary="Configuration errors of a tenant: of its running layout, of configuration "
                  "refused because of them (the last good layout keeps running), and of the "
                  "tenant file; then the running layout's warnings (settings read and "
                  "ignored); empty when there are none")
 async def api_config_errors(call: Call) -> Any:
-    return call.app[LAYOUTS].config_errors(call.tenant)
+    errors = call.app[LAYOUTS].config_errors(call.tenant)
+    if call.query.severity is not None:
+        errors = [e for e in errors if e["severity"] == call.query.severity]
+    return call.paged(errors)
 
 
 @API.get("/api/tenant/{tenant}/builds", response=list[s.HistoryBuild], tag="builds",
@@ -83,9 +87,13 @@ async def api_console_stream(call: Call) -> web.StreamResponse:
 
 
 @API.get("/api/changes", response=list[s.ListedChange], tag="forge", access="public",
-         summary="Changes of the built-in forge, newest first")
+         query=s.ChangesQuery, summary="Changes of the built-in forge, newest first")
 async def api_changes(call: Call) -> Any:
-    return await call.run(list_changes, call.store, call.web_url)
+    changes = await call.run(list_changes, call.store, call.web_url)
+    query = call.query
+    return call.paged([c for c in changes
+                       if query.project in (None, c["project"])
+                       and query.status in (None, c["status"])])
 
 
 @API.get("/api/event/{id}", response=s.StoredEvent, tag="management", access="public",
@@ -95,16 +103,22 @@ async def api_event(call: Call) -> Any:
     data = await call.run(event_info, call.store, call.params.id)
     if data is None:
         raise call.not_found(f"no event {call.params.id}")
+    tenant = data.pop("tenant")
+    if tenant is not None:  # a management event: its outcome is about that tenant
+        await call.authorize(tenant, "read")
     return data
 
 
 def event_info(store: Store, event_id: int) -> dict[str, Any] | None:
+    """The event's outcome, and the tenant it names (management events name one)."""
     with store.read() as session:
         row = session.get(EventRow, event_id)
         if row is None:
             return None
+        tenant = row.data.get("tenant") if isinstance(row.data, dict) else None
         return {"id": row.id, "type": row.type, "connection": row.connection,
-                "processed": row.processed_at is not None, "outcome": row.outcome}
+                "processed": row.processed_at is not None, "outcome": row.outcome,
+                "tenant": tenant if isinstance(tenant, str) else None}
 
 
 @API.get("/api/openapi.json", response=dict[str, Any], tag="meta", access="public",

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,8 @@ T = TypeVar("T")
 REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"\{(\w+)(?::[^{}]*(?:\{[^{}]*\}[^{}]*)*)?\}")
 LOG = logging.getLogger("zuulish.web")
+#: How many entries a paged list has in all.
+TOTAL_HEADER = "X-Total-Count"
 
 
 def _json_error(status: int, message: str, headers: Mapping[str, str] | None = None
@@ -96,6 +98,7 @@ class Call:
         self.body: Any = None
         self.params: Any = None
         self.identity: str | None = None
+        self.headers: dict[str, str] = {}
 
     @property
     def store(self) -> Store:
@@ -108,6 +111,15 @@ class Call:
     @property
     def match(self) -> Mapping[str, str]:
         return self.request.match_info
+
+    def paged(self, items: Sequence[T], total: int | None = None) -> list[T]:
+        """The window of ``items`` the query's ``skip`` and ``limit`` ask for, with the
+        ``X-Total-Count`` header (``total``: when ``items`` is already the window)."""
+        self.headers[TOTAL_HEADER] = str(len(items) if total is None else total)
+        if total is not None:
+            return list(items)
+        skip = self.query.skip
+        return list(items[skip:skip + self.query.limit])
 
     def layouts(self) -> dict[str, Layout]:
         """A snapshot of the tenants' layouts (reconfiguration swaps them from other
@@ -140,14 +152,29 @@ class Call:
 
     async def authorize(self, tenant: str | None, action: Action) -> None:
         """Go on only if the caller may take ``action`` on ``tenant``; the refusal's
-        reason goes to the log, not to the client."""
-        decision = self.decide(tenant, action)
+        reason goes to the log, not to the client. A token is checked off the event
+        loop (it may fetch an issuer's keys)."""
+        if self.request.headers.get("Authorization") is None:
+            decision = self.decide(tenant, action)
+        else:
+            decision = await self.run(self.decide, tenant, action)
         if decision.allowed:
             self.identity = decision.identity
             return
         ACCESS_LOG.info("refused %s %s (tenant %s, %s): %s", self.request.method,
                         self.request.path, tenant, action, decision.reason)
+        if self.endpoint.page:  # a page says only that, with the dashboard's sign-in
+            raise self._refused_page(decision)
         raise self.error(decision.status, decision.message, decision.headers)
+
+    def _refused_page(self, decision: Decision) -> web.HTTPException:
+        """The page of a refusal: its message and the sign-in (web/static/auth.js)."""
+        page = self.render("refused.html", message=decision.message,
+                           tenant=self.request.match_info.get("tenant"))
+        exc = web.HTTPException(text=page.text, content_type="text/html",
+                                headers=decision.headers)
+        exc.set_status(decision.status)
+        return exc
 
     def readable_tenants(self) -> list[str]:
         header = self.request.headers.get("Authorization")
@@ -303,10 +330,11 @@ def _aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request],
         await _prepare(call)
         result = await endpoint.handler(call)
         if isinstance(result, web.StreamResponse):
+            result.headers.update(call.headers)
             return result
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
-        return web.json_response(result, status=endpoint.status)
+        return web.json_response(result, status=endpoint.status, headers=call.headers)
     handle.__name__ = endpoint.handler.__name__
     return handle
 

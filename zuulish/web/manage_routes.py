@@ -11,9 +11,16 @@ from zuulish.scheduler import management
 from zuulish.store import Store
 from zuulish.store import notify as channels
 from zuulish.web import schemas as s
+from zuulish.web.auth.authorizer import ADMIN_TOKEN_USER
 from zuulish.web.endpoints import API, Call
 
 ACCEPTED = "Recorded; the scheduler's outcome is at the event's URL"
+
+
+def account(call: Call) -> str:
+    """Who asked, for the record: the token's user ("api" for the static admin token)."""
+    who = call.identity
+    return who if who and who != ADMIN_TOKEN_USER else "api"
 
 
 async def _record(call: Call, kind: str, **fields: Any) -> dict[str, Any]:
@@ -27,7 +34,8 @@ async def _record(call: Call, kind: str, **fields: Any) -> dict[str, Any]:
         data = management.request_data(kind, call.tenant, pipeline, **fields)
     except management.ManagementError as exc:
         raise call.bad_request(str(exc)) from None
-    event_id = await call.run(management.record, call.store, kind, data, time.time, "api")
+    event_id = await call.run(management.record, call.store, kind, data, time.time,
+                              account(call))
     return {"event": event_id, "url": f"{call.web_url}/api/event/{event_id}"}
 
 
@@ -66,12 +74,12 @@ async def api_autohold_create(call: Call) -> Any:
                                     call.body.model_dump(exclude_none=True))
     except holds.HoldError as exc:
         raise call.bad_request(str(exc)) from None
-    return await call.run(_create_hold, call.store, wanted)
+    return await call.run(_create_hold, call.store, wanted, account(call))
 
 
-def _create_hold(store: Store, wanted: holds.HoldRequest) -> dict[str, Any]:
+def _create_hold(store: Store, wanted: holds.HoldRequest, who: str) -> dict[str, Any]:
     with store.session() as session:
-        hold_id = holds.create_hold(session, wanted, time.time(), account="api").id
+        hold_id = holds.create_hold(session, wanted, time.time(), account=who).id
     with store.read() as session:
         return holds.describe(session, hold_id=hold_id)[0]
 
@@ -82,9 +90,10 @@ def _describe(store: Store, tenant: str, hold_id: int | None) -> list[dict[str, 
 
 
 @API.get("/api/tenant/{tenant}/autohold", response=list[s.Autohold], tag="autohold",
-         access="admin", summary="The tenant's autohold requests with their held nodes")
+         access="admin", query=s.Paged,
+         summary="The tenant's autohold requests with their held nodes")
 async def api_autohold_list(call: Call) -> Any:
-    return await call.run(_describe, call.store, call.tenant, None)
+    return call.paged(await call.run(_describe, call.store, call.tenant, None))
 
 
 @API.get("/api/tenant/{tenant}/autohold/{id}", response=s.Autohold, tag="autohold",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from zuulish.web.schemas import Error
+from zuulish.web.schemas import Error, Paged
 
 if TYPE_CHECKING:
     from zuulish.web.endpoints import Endpoint
@@ -73,6 +73,10 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
     if endpoint.response is not None:
         ok["content"] = {endpoint.content_type: {
             "schema": schema_of(endpoint.response, components)}}
+    if endpoint.query is not None and issubclass(endpoint.query, Paged):
+        ok["headers"] = {"X-Total-Count": {
+            "description": "how many entries the list has in all", "required": True,
+            "schema": {"type": "integer", "minimum": 0}}}
     responses: dict[str, Any] = {str(endpoint.status): ok}
     error = {"application/json": {"schema": schema_of(Error, components)}}
     codes = set(endpoint.errors)

@@ -112,7 +112,8 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     # the rest (intake workers, event streams) run in the parent
     owners = [s for s in connections.services if isinstance(s, Webhook)]
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
-                     admin_token=config.admin_token, extra_routes=connections.routes,
+                     admin_token=config.admin_token, auth_config=config.auth,
+                     extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
                      log_stores=make_log_stores(config.logs, config.state_dir))
     try:

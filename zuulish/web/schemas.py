@@ -14,12 +14,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Epoch = float | None
 """Seconds since the epoch; null when it has not happened."""
+#: The largest whole number a database column holds (PostgreSQL's ``integer``): ids and
+#: counts beyond it are refused as malformed rather than failing in the store.
+MAX_INT = 2**31 - 1
+#: The largest byte offset (a signed 64-bit file position).
+MAX_OFFSET = 2**63 - 1
 
 
 class Query(BaseModel):
     """A query string's parameters; a parameter not declared is refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Paged(Query):
+    """A list's window: ``skip`` entries, then at most ``limit``; the answer's
+    ``X-Total-Count`` header says how many there are in all."""
+
+    limit: int = Field(100, ge=1, le=1000, description="at most this many")
+    skip: int = Field(0, ge=0, description="leave out this many first")
 
 
 class Body(BaseModel):
@@ -322,18 +335,29 @@ class AutoholdBody(Body):
     model_config = ConfigDict(extra="allow")
     job: str
     reason: str
-    change: int | None = Field(None, ge=1, description=(
+    change: int | None = Field(None, ge=1, le=MAX_INT, description=(
         "hold only builds of this change (every patch set); not with ref"))
     ref: str | None = Field(None, description=(
         "hold only builds whose ref matches this regular expression (default: .*); not "
         "with change"))
-    count: int = Field(1, ge=1)
-    node_hold_expiration: int | None = Field(None, ge=0, description=(
+    count: int = Field(1, ge=1, le=MAX_INT)
+    node_hold_expiration: int | None = Field(None, ge=0, le=MAX_INT, description=(
         "seconds to hold each build's nodes (0 or absent: until the request is deleted)"))
 
 
+class ConfigErrorsQuery(Paged):
+    severity: Literal["error", "warning"] | None = Field(
+        None, description="only errors, or only warnings")
+
+
+class ChangesQuery(Paged):
+    project: str | None = Field(None, description="only this project's changes")
+    status: Literal["NEW", "MERGED", "ABANDONED"] | None = Field(
+        None, description="only changes in this state")
+
+
 class AutoholdPath(Query):
-    id: int = Field(description="the autohold request's id")
+    id: int = Field(ge=1, le=MAX_INT, description="the autohold request's id")
 
 
 class Released(Model):
@@ -342,8 +366,8 @@ class Released(Model):
 
 
 class EventPath(Query):
-    id: int = Field(description="the stored event's id")
+    id: int = Field(ge=1, le=MAX_INT, description="the stored event's id")
 
 
 class ConsoleQuery(Query):
-    offset: int = Field(0, ge=0, description="start at this byte of the log")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="start at this byte of the log")

@@ -70,7 +70,8 @@ async def _serve(config: ServerConfig, stop: threading.Event) -> None:
     for service in owners:
         service.start()
     app = create_app(store, layouts, config.state_dir, config.web_url,
-                     admin_token=config.admin_token, extra_routes=connections.routes,
+                     admin_token=config.admin_token, auth_config=config.auth,
+                     extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
                      log_stores=make_log_stores(config.logs, config.state_dir))
     runner = await serve(app, config.listen_host, config.listen_port)
