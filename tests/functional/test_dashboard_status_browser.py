@@ -4,7 +4,8 @@ failing with the items behind it restarted, waiting for nodes) and the open page
 without a reload; the filter, the progress bars and the speculative state.
 
 ``ZUULISH_SCREENSHOTS=1`` also saves the page at desktop and phone widths to
-``docs/screenshots/status-desktop.png`` and ``status-phone.png``.
+``docs/screenshots/status-desktop.png`` and ``status-phone.png`` (and the desktop in
+dark mode, ``status-desktop-dark.png``).
 """
 
 from __future__ import annotations
@@ -268,8 +269,11 @@ def test_screenshots_of_the_status_page(gate: Gate, tab: Tab) -> None:  # noqa: 
     gate.buildset(4, [1, 3], {"unit": "queued", "lint": "waiting"})
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = tab.page
-    for name, size in (("desktop", (1280, 800)), ("phone", (390, 844))):
+    for name, size, scheme in (("desktop", (1280, 800), "light"),
+                               ("phone", (390, 844), "light"),
+                               ("desktop-dark", (1280, 800), "dark")):
         page.set_viewport_size({"width": size[0], "height": size[1]})
+        page.emulate_media(color_scheme=scheme)
         page.goto(f"{gate.url}/t/t/status")
         expect(page.locator("#updated")).to_contain_text("live")
         page.locator("li.item", has_text="Teach the lib").locator("details.spec summary") \
