@@ -68,7 +68,7 @@ class Snapshot:
     key: tuple[Any, ...]  # the store's version and the layout's identity
     data: dict[str, Any]
     body: bytes
-    made_at: float  # time.monotonic()
+    made_at: float  # time.monotonic() when its reading began
     _gzipped: bytes | None = None  # ``body`` compressed once, on first use
 
     def gzipped(self) -> bytes:
@@ -157,13 +157,16 @@ class StatusCache:
                 self._refreshing.discard(tenant)
 
     def _make(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> Snapshot:
+        """Compute a snapshot; it replaces the cached one unless that one was read
+        later (a slow refresh never hides a newer status)."""
+        started = time.monotonic()
         data = tenant_status(self.store, layout, tenant, self.web_url, self.links,
                              self.estimates.get(self.store, tenant))
         body = json.dumps(data, separators=(",", ":")).encode()
-        fresh = Snapshot(key, data, body, time.monotonic())
+        fresh = Snapshot(key, data, body, started)
         with self._lock:
             current = self._snapshots.get(tenant)
-            if current is None or current.key != key or current.made_at < fresh.made_at:
+            if current is None or current.made_at <= started:
                 self._snapshots[tenant] = fresh
             self.computed += 1
         return fresh
