@@ -145,6 +145,9 @@ class ServerConfig:
     # and the URL other components reach it at
     executor_console_listen: tuple[str, int] | None = None
     executor_console_url: str | None = None
+    # metrics.listen: (host, port) a component serves its own Prometheus metrics on
+    # (None: not served; a web serves them at /metrics)
+    metrics_listen: tuple[str, int] | None = None
 
     def cloud_connections(self) -> dict[str, ConnectionConfig]:
         """The connections whose driver boots nodes (openstack, aws, podman): what
@@ -173,7 +176,8 @@ class ServerConfig:
 
 
 _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
-             "executor", "scheduler", "merger", "cluster", "logs", "auth"}
+             "executor", "scheduler", "merger", "cluster", "logs", "auth",
+             "metrics"}
 
 
 def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
@@ -592,7 +596,53 @@ def load_server_config(path: str | Path) -> ServerConfig:
         logs=_logs_section(data.get("logs"), path),
         auth=_auth_section(data, text, path),
         executor_console_listen=console_listen, executor_console_url=console_url,
+        metrics_listen=_metrics_listen(data, text, path),
     )
+
+
+def _line_of(text: str, keys: tuple[str, ...]) -> int | None:
+    """The line (1-based) of the value at ``keys`` in the YAML ``text``, or of the
+    deepest of them found."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key]
+        if not found:
+            break
+        node = found[-1]
+        line = node.start_mark.line + 1
+    return line
+
+
+def _metrics_listen(data: dict[str, Any], text: str, path: Path) -> tuple[str, int] | None:
+    """``metrics: {listen: HOST:PORT}``: where a component serves its own metrics."""
+    section = data.get("metrics")
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(f"key 'metrics' must be a mapping, not {section!r}",
+                          file=str(path), line=_line_of(text, ("metrics",)))
+    for key in section:
+        if key != "listen":
+            error = _unknown(str(key), {"listen"}, "", path, prefix="metrics.")
+            error.line = _line_of(text, ("metrics", str(key)))
+            raise error
+    listen = section.get("listen")
+    if listen is None:
+        return None
+    where = _line_of(text, ("metrics", "listen"))
+    host, _, port_text = listen.rpartition(":") if isinstance(listen, str) else ("", "", "")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536 \
+            or any(c.isspace() for c in host):
+        raise ConfigError(f"key 'metrics.listen' must be HOST:PORT (a port from 1 to "
+                          f"65535), not {listen!r}", file=str(path), line=where)
+    return host, int(port_text)
 
 
 def _auth_section(data: dict[str, Any], text: str, path: Path) -> AuthSettings:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 import zuulish
 from zuulish.logs.stores import LogStores, make_log_stores
+from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web import live
@@ -26,6 +27,7 @@ from zuulish.web.keys import (
     CHANGE_LINKS,
     LAYOUTS,
     LOG_STORES,
+    METRICS,
     STATE_DIR,
     STORE,
     TEMPLATES,
@@ -91,7 +93,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                extra_routes: Sequence[web.AbstractRouteDef] = (),
                change_links: ChangeLinks | None = None,
                log_stores: LogStores | None = None,
-               auth_config: AuthSettings | None = None) -> web.Application:
+               auth_config: AuthSettings | None = None,
+               metrics_scrape: Scrape | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -103,7 +106,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ``log_stores`` where finished builds' logs are (default: ``state_dir / "logs"``);
     ``auth_config`` the authenticators of ``zuulish.yaml`` (default: none), which with
     the tenants' rules decide who may read and administer each tenant
-    (:class:`~zuulish.web.auth.authorizer.Authorizer`, the default ``access``).
+    (:class:`~zuulish.web.auth.authorizer.Authorizer`, the default ``access``);
+    ``metrics_scrape`` what ``/metrics`` serves (default: the store's gauges alone).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -114,6 +118,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     app[CHANGE_LINKS] = dict(change_links or {})
     app[ACCESS] = access if access is not None else Authorizer(
         auth_config or AuthSettings(), layout_rules(layouts), admin_token)
+    app[METRICS] = metrics_scrape or Scrape(store)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)

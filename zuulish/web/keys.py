@@ -8,6 +8,7 @@ import jinja2
 from aiohttp import web
 
 from zuulish.logs.stores import LogStores
+from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web.access import Access
@@ -20,3 +21,4 @@ WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CHANGE_LINKS = web.AppKey("change_links", dict)
 ACCESS = web.AppKey("access", Access)
+METRICS = web.AppKey("metrics", Scrape)
