@@ -17,6 +17,7 @@ from zuulish.logs.stores import LogStores, make_log_stores
 from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
+from zuulish.web import live
 from zuulish.web import routes as _routes  # noqa: F401  (declares the routes)
 from zuulish.web.access import Access
 from zuulish.web.auth.authorizer import Authorizer, layout_rules
@@ -135,6 +136,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     # the shared layout's nav shows each tenant's count of configuration errors
     app[TEMPLATES].globals["config_error_count"] = functools.partial(_error_count, layouts)
     app[POOL_LABELS] = {name: list(labels) for name, labels in (pool_labels or {}).items()}
+    live.install(app)  # the shared status and its event stream
     routes = API.routes()
     if (WEB_DIR / "static").is_dir():
         routes.append(web.static("/static", WEB_DIR / "static"))

@@ -19,7 +19,6 @@ from zuulish.web.status import (
     change_info,
     list_changes,
     recent_builds,
-    tenant_status,
 )
 
 MAX_INLINE_LOG_LINES = 200
@@ -51,13 +50,6 @@ async def api_config_errors(call: Call) -> Any:
     if call.query.severity is not None:
         errors = [e for e in errors if e["severity"] == call.query.severity]
     return call.paged(errors)
-
-
-@API.get("/api/tenant/{tenant}/status", response=s.Status, tag="status", access="read",
-         summary="Pipelines, queues, items and jobs of a tenant")
-async def api_status(call: Call) -> Any:
-    return await call.run(tenant_status, call.store, call.layout, call.tenant, call.web_url,
-                          call.app[CHANGE_LINKS])
 
 
 @API.get("/api/tenant/{tenant}/builds", response=list[s.HistoryBuild], tag="builds",
@@ -157,14 +149,6 @@ async def index(call: Call) -> web.StreamResponse:
     if not tenants:
         return web.Response(text="zuulish: no tenants configured\n")
     raise web.HTTPFound(f"/t/{tenants[0]}/status")
-
-
-@API.page("/t/{tenant}/status")
-async def status_page(call: Call) -> web.StreamResponse:
-    data = await call.run(tenant_status, call.store, call.layout, call.tenant, call.web_url,
-                          call.app[CHANGE_LINKS])
-    return call.render("status.html", status=data,
-                       config_errors=call.app[LAYOUTS].config_errors(call.tenant))
 
 
 @API.page("/t/{tenant}/builds")

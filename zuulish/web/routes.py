@@ -7,4 +7,5 @@ from zuulish.web import (  # noqa: F401
     core_routes,
     manage_routes,
     metrics_routes,
+    status_routes,
 )
