@@ -167,5 +167,12 @@ def test_pages_fit_a_phone_and_follow_the_dark_scheme(site: History, window: Tab
     light = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     page.emulate_media(color_scheme="dark")
     dark = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-    assert light != dark and dark == "rgb(15, 20, 27)"
+    assert light != dark and dark != "rgb(255, 255, 255)"
+    surface = ("() => getComputedStyle(document.querySelector("
+               "'.history form.filters, .history .playbook, .history .patchset'))"
+               ".backgroundColor")
+    page.emulate_media(color_scheme="light")
+    light_text = page.evaluate(surface)
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(surface) != light_text  # the history's own parts follow too
     assert window.errors == []

@@ -220,7 +220,7 @@ def test_openapi_document_describes_the_status_route(server: Server) -> None:
 def test_status_page_shows_the_change_and_refreshes_itself(server: Server) -> None:
     status, headers, body = server.get("/t/t/status")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert "Make it fast" in body and "/api/tenant/" in body and "setInterval" in body
+    assert "Make it fast" in body and "/api/tenant/" in body and "/static/status.js" in body
     assert "Teach the lib &lt;b&gt;manners&lt;/b&gt;" in body
     assert 'class="bar success"' in body and 'class="bar running"' in body
 

@@ -13,9 +13,9 @@ from zuulish.web import schemas as s
 from zuulish.web.console import console_stream
 from zuulish.web.endpoints import API, Call
 from zuulish.web.history_routes import find_build
-from zuulish.web.keys import CHANGE_LINKS, LAYOUTS, LOG_STORES, STATE_DIR
+from zuulish.web.keys import LAYOUTS, LOG_STORES, STATE_DIR
 from zuulish.web.log_files import serve_log
-from zuulish.web.status import list_changes, tenant_status
+from zuulish.web.status import list_changes
 
 # ------------------------------------------------------------------ API
 
@@ -43,13 +43,6 @@ async def api_config_errors(call: Call) -> Any:
     if call.query.severity is not None:
         errors = [e for e in errors if e["severity"] == call.query.severity]
     return call.paged(errors)
-
-
-@API.get("/api/tenant/{tenant}/status", response=s.Status, tag="status", access="read",
-         summary="Pipelines, queues, items and jobs of a tenant")
-async def api_status(call: Call) -> Any:
-    return await call.run(tenant_status, call.store, call.layout, call.tenant, call.web_url,
-                          call.app[CHANGE_LINKS])
 
 
 @API.get("/api/build/{uuid}/console-stream", tag="builds", access="read",
@@ -126,14 +119,6 @@ async def index(call: Call) -> web.StreamResponse:
     if not tenants:
         return web.Response(text="zuulish: no tenants configured\n")
     raise web.HTTPFound(f"/t/{tenants[0]}/status")
-
-
-@API.page("/t/{tenant}/status")
-async def status_page(call: Call) -> web.StreamResponse:
-    data = await call.run(tenant_status, call.store, call.layout, call.tenant, call.web_url,
-                          call.app[CHANGE_LINKS])
-    return call.render("status.html", status=data,
-                       config_errors=call.app[LAYOUTS].config_errors(call.tenant))
 
 
 @API.page("/changes", access="public")
