@@ -16,6 +16,7 @@ import pytest
 from tests.fakes.rows import item_with_buildset
 from zuulish.config.layout import Layout
 from zuulish.runner import free_port
+from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import BuildRow, Store
 from zuulish.web.app import create_app, serve
 
@@ -46,7 +47,8 @@ def console(store: Store, tmp_path: Path) -> Iterator[Console]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     loop = asyncio.new_event_loop()
-    layouts = SimpleNamespace(layouts={"t": Layout("t")}, tenants={})
+    layouts = TenantLayouts(tmp_path / "main.yaml", {}, {}, {})
+    layouts.layouts = {"t": Layout("t")}  # the build's tenant
     app = create_app(store, layouts, tmp_path, url)
     runner = loop.run_until_complete(serve(app, "127.0.0.1", port))
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -30,6 +29,7 @@ from zuulish.logs.s3 import S3LogStore
 from zuulish.logs.settings import LogSettings
 from zuulish.logs.stores import LogStores
 from zuulish.model import FrozenJob
+from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import BuildRow, BuildSetRow, Store
 from zuulish.web.app import create_app
 
@@ -131,7 +131,8 @@ def web(store: Store, tmp_path: Path, s3_logs: S3Logs) -> Any:  # noqa: F811
     add_build(store, state="completed", log_path=log_path, finished_at=time.time())
     web_state = tmp_path / "web"
     stores = LogStores(LocalLogStore(web_state), s3_logs.store)
-    layouts = SimpleNamespace(layouts={"t": Layout("t")}, tenants={})  # the build's tenant
+    layouts = TenantLayouts(tmp_path / "main.yaml", {}, {}, {})
+    layouts.layouts = {"t": Layout("t")}  # the build's tenant
     with served(lambda url: create_app(store, layouts, web_state, url,
                                        log_stores=stores)) as url:
         yield url
