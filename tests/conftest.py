@@ -32,12 +32,12 @@ from zuulish.store import Base, Store
 PG_URL = os.environ.get("ZUULISH_TEST_DATABASE_URL")
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "store" in getattr(item, "fixturenames", ()) \
                 and item.get_closest_marker("not_store") is None:
             item.add_marker(pytest.mark.store)
+    # (before ``-m`` deselects: this hook runs ahead of pytest's own.)
     # The tests marked ``long`` (a minute or more on CI's two cores) run first, so that
     # xdist's workers (--dist worksteal, which hands out the rest from the end of the
     # list) finish on short tests together, not one worker on a long test alone.
