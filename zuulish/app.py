@@ -36,6 +36,7 @@ from zuulish.executor.server import Executor
 from zuulish.logs.stores import make_log_stores
 from zuulish.merger.repo_cache import RepoCache
 from zuulish.merger.worker import MergerWorker
+from zuulish.metrics import MetricsServer, ProcessMetrics
 from zuulish.nodepool.calls import Calls
 from zuulish.nodepool.cloud import ProviderSpec
 from zuulish.nodepool.cloud_set import LayoutClouds
@@ -95,6 +96,8 @@ class Components:
         self.kinds = tuple(kinds)
         self.embedded = embedded
         self.clock = clock or SystemClock()
+        self.metrics = ProcessMetrics()  # this process's counters (docs/metrics.md)
+        self.metrics_server: MetricsServer | None = None
         try:
             config.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -127,7 +130,7 @@ class Components:
                                       max_bytes=config.merger_cache_max_bytes,
                                       credentials=self.connections.git_credentials),
                 self.clock, timeout=config.merger_timeout,
-                name=self._registry("merger").id)
+                name=self._registry("merger").id, metrics=self.metrics)
         self.launcher: Launcher | None = None
         self.follower: LayoutFollower | None = None
         if "launcher" in kinds:
@@ -138,7 +141,8 @@ class Components:
                                     lambda: self.launcher.system_id),  # type: ignore[union-attr]
                 calls=Calls(lambda: self.store.notifier.notify(channels.LAUNCHER)),
                 settings=LauncherSettings(tenant_limits=config.tenant_limits,
-                                          tenant_weights=config.tenant_weights))
+                                          tenant_weights=config.tenant_weights),
+                metrics=self.metrics)
             if "scheduler" not in kinds:  # the layouts change in another process
                 self.follower = LayoutFollower(self.store, self.layouts)
         self.executor: Executor | None = None
@@ -159,7 +163,7 @@ class Components:
                 zone=config.executor_zone,
                 name=self._registry("executor", zone=config.executor_zone,
                                     address=config.executor_console_url).id,
-                log_stores=self.log_stores)
+                log_stores=self.log_stores, metrics=self.metrics)
             if config.executor_console_listen is not None:
                 # webs on other hosts follow this executor's builds' consoles here
                 host, port = config.executor_console_listen
@@ -191,7 +195,8 @@ class Components:
 
     def _make_scheduler(self) -> Scheduler:
         return Scheduler(self.store, self.clock, self.layouts, self.connections.sources,
-                         self.connections.reporters, self.config.web_url)
+                         self.connections.reporters, self.config.web_url,
+                         metrics=self.metrics)
 
     def _make_timer(self) -> Timer:
         return Timer(self.store, self.clock, self.layouts, self.connections.sources)
@@ -256,6 +261,7 @@ class Components:
             self.layouts.load_all()  # first: a tenant file that cannot be read stops here
         self.check_peers()
         self._check_zone()
+        self._serve_metrics()  # before anything that would need stopping
         self.store.notifier.listen(self.config.state_dir)
         if self.embedded and self.connections.forges:
             self.intake = serve_forges(self.config.path, self.connections.forges)
@@ -291,6 +297,19 @@ class Components:
         for w in self.workers:
             w.start()
 
+    def _serve_metrics(self) -> None:
+        """``metrics.listen``: this process's own counters over HTTP."""
+        if self.config.metrics_listen is None:
+            return
+        host, port = self.config.metrics_listen
+        self.metrics_server = MetricsServer(host, port, self.metrics.registry)
+        try:
+            self.metrics_server.start()
+        except OSError as exc:
+            self.metrics_server = None
+            raise ConfigError(f"metrics.listen: cannot listen on {host}:{port}: "
+                              f"{exc.strerror or exc}", file=str(self.config.path)) from exc
+
     def _launch(self) -> bool:
         """One launcher pass, after loading the layouts again if they changed."""
         if self.follower is not None:
@@ -321,6 +340,8 @@ class Components:
             self.executor.stop(wait=True)  # cancelled builds end within a second or two
         if self.console_server is not None:
             self.console_server.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         for w in self.workers:
             w.join(timeout=10)
         if self.active is not None:

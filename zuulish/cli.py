@@ -393,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     clone.add_argument("--connection", help="forge connection (default: the first)")
     clone.set_defaults(func=cmd_project_clone_url)
 
+    from zuulish.cli_auth_token import add_auth_token_parser
     from zuulish.cli_autohold import add_autohold_parsers
     from zuulish.cli_tenant import add_tenant_parser
     from zuulish.cli_user import add_user_parsers
@@ -400,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tenant_parser(sub, _load)
     add_user_parsers(sub, _load)
     add_autohold_parsers(sub, _load)
+    add_auth_token_parser(sub, _load)
     return parser
 
 

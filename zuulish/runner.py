@@ -66,16 +66,21 @@ class WebThread:
         self.runner = None
 
     def start(self) -> None:
+        from zuulish.metrics import RegistryFamilies, Scrape, layout_pipelines
         from zuulish.web.app import create_app, serve
         from zuulish.web.status import change_links
 
         config = self.aio.config
         self.thread.start()
         app = create_app(self.aio.store, self.aio.layouts, config.state_dir, config.web_url,
-                         admin_token=config.admin_token,
+                         admin_token=config.admin_token, auth_config=config.auth,
                          extra_routes=self.aio.connections.routes,
                          change_links=change_links(self.aio.connections.sources),
-                         log_stores=self.aio.log_stores)
+                         log_stores=self.aio.log_stores,
+                         metrics_scrape=Scrape(self.aio.store,
+                                               RegistryFamilies(self.aio.metrics.registry),
+                                               dead_after=config.cluster.dead_after,
+                                               pipelines=layout_pipelines(self.aio.layouts)))
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)
@@ -107,7 +112,8 @@ def run_forever(config: ServerConfig) -> None:
     hup = threading.Event()
     signal.signal(signal.SIGHUP, lambda *_: hup.set())  # from now on, never fatal
     aio.start()
-    web = WebProcess(config, aio.layouts)  # answers never wait on the scheduler's GIL
+    # answers never wait on the scheduler's GIL; it serves this process's metrics too
+    web = WebProcess(config, aio.layouts, aio.metrics.registry)
     try:
         web.start()
     except ConfigError:

@@ -37,6 +37,8 @@ Example::
     # executor.node_memory_mb: 4096      # memory of a local node (a memory cgroup)
     # executor.console_listen: 0.0.0.0:7900   # the executor's console server (for webs)
     # executor.console_url: http://executor-1:7900   # how webs reach it
+    # auth: {NAME: {driver: HS256 | RS256 | OpenIDConnect, issuer_id: ..., client_id: ...}}
+    #   authenticators of the web API's JSON Web Tokens; see zuulish.web.auth.settings
     logs: {store: local}               # or {store: s3, bucket: NAME, endpoint_url: URL,
                                        #     region: R, prefix: P}; credentials: boto3's
 
@@ -68,6 +70,7 @@ from zuulish.nodepool import drivers as node_drivers
 from zuulish.nodepool.resources import Limits
 from zuulish.nodepool.static import parse_hosts
 from zuulish.nodepool.tenant_shares import parse_tenant_limits, parse_tenant_weights
+from zuulish.web.auth.settings import AuthSettings, parse_auth
 
 if TYPE_CHECKING:
     from zuulish.config.node_providers import NodeContext
@@ -125,7 +128,11 @@ class ServerConfig:
     merger_workers: int = 1
     merger_timeout: float = 300.0  # seconds to build one item's state
     merger_cache_max_bytes: int | None = None  # bound on the merger's repo cache
-    admin_token: str | None = None  # bearer token of the management API (off when None)
+    # a static bearer token for the management API (off when None): the embedded
+    # mode's opt-in; authenticators (``auth``) and the tenants' rules are the real thing
+    admin_token: str | None = None
+    # the ``auth:`` section: authenticators of the web API's JSON Web Tokens
+    auth: AuthSettings = field(default_factory=AuthSettings)
     # build logs are removed this many days after the build finished (None: kept)
     log_retention_days: float | None = DEFAULT_RETENTION_DAYS
     # the executor zone this host's executor serves (None: unzoned nodes only)
@@ -138,6 +145,9 @@ class ServerConfig:
     # and the URL other components reach it at
     executor_console_listen: tuple[str, int] | None = None
     executor_console_url: str | None = None
+    # metrics.listen: (host, port) a component serves its own Prometheus metrics on
+    # (None: not served; a web serves them at /metrics)
+    metrics_listen: tuple[str, int] | None = None
 
     def cloud_connections(self) -> dict[str, ConnectionConfig]:
         """The connections whose driver boots nodes (openstack, aws, podman): what
@@ -166,7 +176,8 @@ class ServerConfig:
 
 
 _TOP_KEYS = {"state_dir", "database", "tenant_file", "web", "connections", "nodepool",
-             "executor", "scheduler", "merger", "cluster", "logs"}
+             "executor", "scheduler", "merger", "cluster", "logs", "auth",
+             "metrics"}
 
 
 def _unknown(key: str, allowed: set[str] | tuple[str, ...], where: str, path: Path,
@@ -583,8 +594,64 @@ def load_server_config(path: str | Path) -> ServerConfig:
         log_retention_days=retention,
         executor_zone=executor_zone, cluster=timing,
         logs=_logs_section(data.get("logs"), path),
+        auth=_auth_section(data, text, path),
         executor_console_listen=console_listen, executor_console_url=console_url,
+        metrics_listen=_metrics_listen(data, text, path),
     )
+
+
+def _line_of(text: str, keys: tuple[str, ...]) -> int | None:
+    """The line (1-based) of the value at ``keys`` in the YAML ``text``, or of the
+    deepest of them found."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key]
+        if not found:
+            break
+        node = found[-1]
+        line = node.start_mark.line + 1
+    return line
+
+
+def _metrics_listen(data: dict[str, Any], text: str, path: Path) -> tuple[str, int] | None:
+    """``metrics: {listen: HOST:PORT}``: where a component serves its own metrics."""
+    section = data.get("metrics")
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(f"key 'metrics' must be a mapping, not {section!r}",
+                          file=str(path), line=_line_of(text, ("metrics",)))
+    for key in section:
+        if key != "listen":
+            error = _unknown(str(key), {"listen"}, "", path, prefix="metrics.")
+            error.line = _line_of(text, ("metrics", str(key)))
+            raise error
+    listen = section.get("listen")
+    if listen is None:
+        return None
+    where = _line_of(text, ("metrics", "listen"))
+    host, _, port_text = listen.rpartition(":") if isinstance(listen, str) else ("", "", "")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536 \
+            or any(c.isspace() for c in host):
+        raise ConfigError(f"key 'metrics.listen' must be HOST:PORT (a port from 1 to "
+                          f"65535), not {listen!r}", file=str(path), line=where)
+    return host, int(port_text)
+
+
+def _auth_section(data: dict[str, Any], text: str, path: Path) -> AuthSettings:
+    """The ``auth:`` section, read again with lines so that errors name them."""
+    if data.get("auth") is None:
+        return AuthSettings()
+    from zuulish.config.yaml_loader import load_yaml
+
+    return parse_auth(load_yaml(text, str(path)).get("auth"), path)
 
 
 def _cluster_timing(data: dict[str, Any], path: Path) -> Timing:

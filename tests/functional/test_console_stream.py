@@ -151,8 +151,10 @@ def test_a_build_without_a_log_yet_waits_for_it(console: Console) -> None:
 
 @pytest.mark.parametrize(("path", "status", "error"), [
     ("/api/build/nope/console-stream", 404, "no build with id 'nope'"),
-    ("/api/build/b1/console-stream?offset=-3", 400, "offset must be a whole number"),
-    ("/api/build/b1/console-stream?offset=x", 400, "offset must be a whole number"),
+    ("/api/build/b1/console-stream?offset=-3", 400,
+     "query parameter 'offset': Input should be greater than or equal to 0"),
+    ("/api/build/b1/console-stream?offset=x", 400,
+     "query parameter 'offset': Input should be a valid integer"),
 ])
 def test_bad_requests_get_json_errors_before_any_upgrade(console: Console, path: str,
                                                          status: int, error: str) -> None:

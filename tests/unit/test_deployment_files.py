@@ -489,7 +489,7 @@ def test_kubernetes_probes_and_sizes_fit_each_component() -> None:
     web = pod_spec(workloads["web"])["containers"][0]
     for probe in ("readinessProbe", "livenessProbe"):
         assert web[probe]["httpGet"]["path"] == "/health"
-    assert '"/health"' in (ROOT / "zuulish" / "web" / "app.py").read_text()
+    assert '"/health"' in (ROOT / "zuulish" / "web" / "core_routes.py").read_text()
     for name in ("executor", "executor-gpu"):
         executor = workloads[name]
         assert executor["kind"] == "StatefulSet"

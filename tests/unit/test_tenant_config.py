@@ -143,7 +143,7 @@ SOURCE = "    source:\n      forge:\n        untrusted-projects:\n"
      "'exclude-unprotected-branches' is not available in zuulish: the built-in forge has no "
      "protected branches (only false is honoured)"),
     (HEAD + "    allowed-triggers: [forge]\n", 3, "'allowed-triggers' is not available"),
-    (HEAD + "    admin-rules: [admins]\n", 3, "'admin-rules' is not available"),
+    (HEAD + "    admin-rules: [admins]\n", 3, "admin-rules: no authorization rule named 'admins'"),
     (HEAD + "    report-build-page: false\n", 3, "(only true is honoured)"),
     (HEAD + "    default-ansible-version: 9\n", 3,
      "default-ansible-version 9 is not available; zuulish runs Ansible"),
@@ -151,7 +151,7 @@ SOURCE = "    source:\n      forge:\n        untrusted-projects:\n"
      "project 'org/app': 'extra-config-paths' is not available"),
     (HEAD + SOURCE + "          - shadow: org/lib\n            projects: [org/app]\n", 6,
      "project group: 'shadow' is not available"),
-    ("- admin-rule:\n    name: admins\n" + HEAD, 1, "'admin-rule' is not available"),
+    ("- admin-rule:\n    name: admins\n" + HEAD, 2, "'conditions' must be a list"),
 ])
 def test_tenant_options_zuulish_does_not_honour_are_refused_at_their_line(
         tmp_path: Path, text: str, line: int, message: str) -> None:

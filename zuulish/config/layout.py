@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from zuulish.config.auth_rules import TenantAuthRules
 from zuulish.errors import ConfigError
 from zuulish.model import Job, NodeSet, Pipeline, ProjectConfig, QueueOptions
 from zuulish.nodepool.cloud import ProviderSpec
@@ -17,6 +18,8 @@ class Layout:
     default_parent: str = "base"
     max_job_timeout: int = 10800
     max_nodes_per_job: int = 5
+    # the tenant's admin-rules and access-rules (the tenant file's)
+    auth_rules: TenantAuthRules = field(default_factory=TenantAuthRules)
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     jobs: dict[str, list[Job]] = field(default_factory=dict)
     nodesets: dict[str, NodeSet] = field(default_factory=dict)

@@ -202,7 +202,8 @@ class ConfigLoader:
     def _build(self, files: Mapping[str, Mapping[str, dict[str, str]]]) -> Layout:
         layout = Layout(self.tenant.name, default_parent=self.tenant.default_parent,
                         max_job_timeout=self.tenant.max_job_timeout,
-                        max_nodes_per_job=self.tenant.max_nodes_per_job)
+                        max_nodes_per_job=self.tenant.max_nodes_per_job,
+                        auth_rules=self.tenant.auth_rules)
         order = sorted(self.tenant.projects, key=lambda p: not p.trusted)
         items: dict[str, list[tuple[Any, SourceContext]]] = {kind: [] for kind in OBJECT_TYPES}
         used: set[tuple[str, str]] = set()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zuulish.config.auth_rules import RULE_ENTRIES, AuthRule, TenantAuthRules, parse_rule
 from zuulish.config.yaml_loader import key_line, load_yaml, where
 from zuulish.errors import ConfigError
 
@@ -33,9 +34,6 @@ UNHONOURED_TENANT_KEYS: dict[str, tuple[str, Any]] = {
     "report-build-page": ("each job in a report links to its build page", True),
     "web-root": ("the dashboard's address is 'web.url' in zuulish.yaml", None),
     "allowed-triggers": ("every configured connection may trigger", None),
-    "authorization-rules": ("the management API has one admin token (web.admin_token)", None),
-    "admin-rules": ("the management API has one admin token (web.admin_token)", None),
-    "access-rules": ("the dashboard has no access control", None),
     "semaphores": ("global semaphores are not available", None),
     "include-branches": ("set include-branches on each project", None),
     "exclude-branches": ("set exclude-branches on each project", None),
@@ -52,9 +50,7 @@ UNHONOURED_PROJECT_KEYS: dict[str, tuple[str, Any]] = {
     "configure-projects": ("a config project configures every project already", None),
 }
 # Entries of the tenant file beside ``tenant``, none of them available.
-UNHONOURED_ENTRIES = {"admin-rule": "the management API has one admin token",
-                      "authorization-rule": "the management API has one admin token",
-                      "global-semaphore": "global semaphores are not available",
+UNHONOURED_ENTRIES = {"global-semaphore": "global semaphores are not available",
                       "api-root": "the dashboard's address is 'web.url' in zuulish.yaml"}
 
 
@@ -109,6 +105,7 @@ class TenantConfig:
     allowed_labels: tuple[str, ...] | None = None  # regexes
     disallowed_labels: tuple[str, ...] = ()  # regexes
     exclude_unprotected_branches: bool = False
+    auth_rules: TenantAuthRules = field(default_factory=TenantAuthRules)
 
     def forbidden_label(self, label: str) -> str | None:
         """Why a nodeset of this tenant may not use ``label`` (None: it may)."""
@@ -271,9 +268,12 @@ def load_tenants(path: Path, connections: set[str]) -> list[TenantConfig]:
     data = load_yaml(text, str(path))
     if not isinstance(data, list):
         raise ConfigError("tenant file must be a list of '- tenant:' entries", file=str(path))
+    rules = _rules(data, str(path))
     tenants: list[TenantConfig] = []
     for entry in data:
         f, line = where(entry, str(path))
+        if isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in RULE_ENTRIES:
+            continue
         if isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in \
                 UNHONOURED_ENTRIES:
             kind = next(iter(entry))
@@ -297,7 +297,11 @@ def load_tenants(path: Path, connections: set[str]) -> list[TenantConfig]:
             allowed_reporters=_names(body, "allowed-reporters"),
             allowed_labels=_names(body, "allowed-labels"),
             disallowed_labels=_names(body, "disallowed-labels") or (),
-            exclude_unprotected_branches=bool(body.get("exclude-unprotected-branches", False)))
+            exclude_unprotected_branches=bool(body.get("exclude-unprotected-branches", False)),
+            auth_rules=TenantAuthRules(
+                admin=(*_rule_names(body, "admin-rules", rules, str(path)),
+                       *_rule_names(body, "authorization-rules", rules, str(path))),
+                access=_rule_names(body, "access-rules", rules, str(path))))
         for conn, src in (body.get("source") or {}).items():
             sf, sl = where(src, f, line)
             if conn not in connections:
@@ -312,3 +316,38 @@ def load_tenants(path: Path, connections: set[str]) -> list[TenantConfig]:
                 tenant.projects.extend(_projects(conn, src.get(key) or [], trusted, sf, sl))
         tenants.append(tenant)
     return tenants
+
+
+def _rules(data: list, file: str) -> dict[str, AuthRule]:
+    """The file's ``authorization-rule`` / ``admin-rule`` entries by name."""
+    rules: dict[str, AuthRule] = {}
+    for entry in data:
+        if not (isinstance(entry, dict) and len(entry) == 1
+                and next(iter(entry)) in RULE_ENTRIES):
+            continue
+        f, line = where(entry, file)
+        rule = parse_rule(next(iter(entry.values())), f, line)
+        if rule.name in rules:
+            raise ConfigError(f"authorization rule {rule.name!r} is defined twice", file=f,
+                              line=line)
+        rules[rule.name] = rule
+    return rules
+
+
+def _rule_names(body: dict, key: str, rules: dict[str, AuthRule],
+                file: str) -> tuple[AuthRule, ...]:
+    """A tenant's ``admin-rules`` / ``access-rules``: names of rules in the file."""
+    value = body.get(key)
+    if value is None:
+        return ()
+    f, _ = where(body, file)
+    line = key_line(body, key) or None
+    names = value if isinstance(value, list) else [value]
+    found = []
+    for name in names:
+        if not isinstance(name, str) or name not in rules:
+            known = ", ".join(sorted(rules)) or "none"
+            raise ConfigError(f"tenant {body['name']!r} {key}: no authorization rule named "
+                              f"{name!r} (defined: {known})", file=f, line=line)
+        found.append(rules[name])
+    return tuple(found)

@@ -92,6 +92,7 @@ from zuulish.logs.keep import keep_build_logs
 from zuulish.logs.stores import LogStores, make_log_stores
 from zuulish.merger.credentials import GitCredentials
 from zuulish.merger.repo_cache import RepoCache
+from zuulish.metrics import ProcessMetrics
 from zuulish.model import BuildResult, BuildState, FrozenJob
 from zuulish.model.returned_data import child_jobs, merge_data
 from zuulish.model.returned_data import retry as returned_retry
@@ -151,8 +152,11 @@ class Executor:
                  node_limits: NodeLimits | None = None,
                  git_credentials: GitCredentials | None = None,
                  zone: str | None = None,
-                 log_stores: LogStores | None = None):
+                 log_stores: LogStores | None = None,
+                 metrics: ProcessMetrics | None = None):
         self.store = store
+        self.metrics = metrics or ProcessMetrics()
+        self.metrics.watch_executor(self.running_builds, lambda: self.workers)
         # where finished builds' logs are kept (logs.store; default this host's folder)
         self.log_stores = log_stores or make_log_stores(None, state_dir)
         # the executor zone it serves: it runs only builds whose nodes are of this zone
@@ -193,6 +197,11 @@ class Executor:
         # started with the first loop (it joins namespaces: as root only).
         self.zygote = (AnsibleZygote(state_dir / "ansible-zygote", ansible_env())
                        if preload_ansible and AnsibleZygote.usable() else None)
+
+    def running_builds(self) -> int:
+        """Builds that hold a worker slot now (paused builds hold none)."""
+        with self._lock:
+            return len(self._running) - len(self._waiting)
 
     # ----------------------------------------------------------- the loop
     def run_once(self) -> bool:
@@ -755,6 +764,9 @@ class Executor:
             row.result = result if not canceled else BuildResult.CANCELED
             row.message = message or None
             row.finished_at = self.clock.now()
+            self.metrics.build_finished(build.params.get("tenant"), build.params.get("pipeline"),
+                                        build.params.get("project"), row.job, row.result,
+                                        row.started_at, row.finished_at)
             row.first_task_at = first_task
             row.result_data = returned
             row.secret_result_data = sealed

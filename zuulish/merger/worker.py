@@ -43,6 +43,7 @@ from zuulish.merger.speculative import (
     rev_parse,
     tree_of,
 )
+from zuulish.metrics import ProcessMetrics
 from zuulish.store import MergeRequestRow, Store
 from zuulish.store import notify as channels
 
@@ -59,8 +60,10 @@ def touches_config(paths: list[str]) -> bool:
 
 class MergerWorker:
     def __init__(self, store: Store, cache: RepoCache, clock: Clock, name: str | None = None,
-                 timeout: float = 300.0, memo: MergeMemo | None = None):
+                 timeout: float = 300.0, memo: MergeMemo | None = None,
+                 metrics: ProcessMetrics | None = None):
         self.store = store
+        self.metrics = metrics or ProcessMetrics()
         self.cache = cache
         self.clock = clock
         self.name = name or f"merger@{socket.gethostname()}"
@@ -71,6 +74,7 @@ class MergerWorker:
         request = self._claim()
         if request is None:
             return False
+        started = time.monotonic()
         try:
             result = build_state(self.cache, request.spec, memo=self.memo,
                                  timeout=self.timeout)
@@ -87,6 +91,8 @@ class MergerWorker:
                 MergeRequestRow.id == request.id, MergeRequestRow.worker == request.worker,
                 MergeRequestRow.state == "running")
                 .values(state="done", result=result, finished_at=self.clock.now())).rowcount
+        if done:
+            self.metrics.merge_finished(result.get("status"), time.monotonic() - started)
         if not done:  # declared dead while merging: asked of another merger meanwhile
             log.warning("merge request %s was taken from %s while it merged; its result "
                         "is discarded", request.id, request.worker)

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from zuulish.clock import Clock
+from zuulish.metrics import ProcessMetrics
 from zuulish.model.node import NodeState
 from zuulish.model.node_request import NodeRequestState as RS
 from zuulish.nodepool.calls import Done, InlineCalls
@@ -99,8 +100,10 @@ def system_id(store: Store) -> str:
 class Launcher:
     def __init__(self, store: Store, providers: list[Provider], clock: Clock,
                  clouds: CloudSet | None = None, calls: InlineCalls | None = None,
-                 settings: LauncherSettings | None = None, ssh_check: SshCheck = check_ssh):
+                 settings: LauncherSettings | None = None, ssh_check: SshCheck = check_ssh,
+                 metrics: ProcessMetrics | None = None):
         self.store = store
+        self.metrics = metrics or ProcessMetrics()
         self.providers = providers
         self.clock = clock
         self.clouds = clouds or CloudSet()
@@ -240,6 +243,7 @@ class Launcher:
             s.flush()
             node_ids.append(row.id)
         req.node_ids, req.state, req.fulfilled_at = node_ids, RS.FULFILLED, now
+        self.metrics.node_request_fulfilled(provider.name, req.created_at, now)
         return True
 
     # ------------------------------------------------------------ assignment
@@ -451,6 +455,7 @@ class Launcher:
                     node.state, node.state_at = NodeState.IN_USE, now
                 req.node_ids = [n.id for n in ordered]
                 req.state, req.fulfilled_at = RS.FULFILLED, now
+                self.metrics.node_request_fulfilled(req.provider or "", req.created_at, now)
                 done += 1
         if done:
             self.store.notifier.notify(channels.SCHEDULER)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from zuulish.config.layout import Layout
 from zuulish.drivers.interfaces import Reporter, Source
 from zuulish.errors import ConfigError, ForgeUnavailable, UserError
 from zuulish.merger.speculative import DEFAULT_MODE
+from zuulish.metrics import ProcessMetrics
 from zuulish.model import (
     TIMER,
     BuildResult,
@@ -140,8 +142,10 @@ def _merged_via(item: QueueItem, via: QueueItem) -> str:
 
 class Scheduler:
     def __init__(self, store: Store, clock: Clock, layouts: TenantLayouts,
-                 sources: dict[str, Source], reporters: dict[str, Reporter], web_url: str):
+                 sources: dict[str, Source], reporters: dict[str, Reporter], web_url: str,
+                 metrics: ProcessMetrics | None = None):
         self.store = store
+        self.metrics = metrics or ProcessMetrics()
         self.clock = clock
         self.layouts = layouts
         self.sources = sources
@@ -252,6 +256,7 @@ class Scheduler:
             with self.store.session() as s:
                 s.execute(update(EventRow).where(EventRow.id == row.id)
                           .values(processed_at=self.clock.now(), outcome=outcome))
+            self.metrics.event_handled(row.connection, row.type, row.created_at, self.clock.now())
             handled += 1
         return handled
 
@@ -275,7 +280,9 @@ class Scheduler:
         for tenant in tenants:
             meaning = event.meaning
             if meaning == EventMeaning.BRANCH_UPDATED:
+                started = time.perf_counter()
                 self.layouts.reload(tenant, event.project)
+                self.metrics.reconfigured("project", time.perf_counter() - started)
                 refused = self.layouts.refused.get(tenant)
                 outcomes.append(f"{tenant}: reconfigured" if refused is None else
                                 f"{tenant}: configuration not applied ({len(refused.errors)} "
@@ -372,7 +379,9 @@ class Scheduler:
         """Re-read the tenant file and every project's configuration; a tenant whose
         new configuration has errors keeps its running layout, and the answer is an
         error that says why."""
+        started = time.perf_counter()
         results = self.layouts.reconfigure(tenant)  # ConfigError: the tenant file
+        self.metrics.reconfigured("full", time.perf_counter() - started)
         for result in results:
             self.replan(result.tenant)
         text = "; ".join(r.describe() for r in results) or "no tenants"
@@ -919,6 +928,7 @@ class Scheduler:
                 spec["after"] = after  # built on that state, once it is there
             s.add(MergeRequestRow(buildset_id=bs.id, state="requested", spec=spec,
                                   created_at=self.clock.now()))
+            self.metrics.merge_requested()
         self.store.notifier.notify(channels.MERGER)
 
     def _merge_mode(self, layout: Layout, change: dict[str, Any]) -> str:
@@ -1150,6 +1160,7 @@ class Scheduler:
         spec = {**mr.spec, "projects": {**mr.spec.get("projects", {}), **extra}}
         s.add(MergeRequestRow(buildset_id=mr.buildset_id, state="requested", spec=spec,
                               created_at=self.clock.now()))
+        self.metrics.merge_requested()
         self.store.notifier.notify(channels.MERGER)
 
     def _evaluate_merge(self, item: QueueItemRow, result: dict[str, Any]):
@@ -1668,6 +1679,7 @@ class Scheduler:
                   message: str | None) -> None:
         row.state, row.result, row.message = state, result, message
         row.dequeued_at = self.clock.now()
+        self.metrics.item_ended(row.tenant, row.pipeline, state, row.enqueued_at, row.dequeued_at)
         self._seen.pop(row.id, None)
         self._dirty.mark(row.tenant, row.pipeline, row.queue_name)
         self._retire_buildset_keep(s, row.id)

@@ -16,7 +16,10 @@ What the two processes share:
   on PostgreSQL, reaches every host through LISTEN/NOTIFY as well;
 * the tenants' layouts: the parent owns them (the scheduler reconfigures them);
   it sends the child a copy at start and whenever one changes
-  (:class:`LayoutsMirror`), so the pages show what the scheduler runs.
+  (:class:`LayoutsMirror`), so the pages show what the scheduler runs;
+* metrics: at each scrape of ``/metrics`` the child asks the parent for its
+  counters' families (the message ``METRICS``) and serves the answer beside the
+  store's gauges (:class:`~zuulish.metrics.ForwardedFamilies`).
 
 The child ignores SIGINT and SIGHUP (the parent decides when to stop) and stops
 when the parent tells it to or when the parent is gone (its pipe closes),
@@ -35,6 +38,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+
 from zuulish.config.layout import Layout
 from zuulish.errors import ConfigError
 from zuulish.scheduler.layouts import TenantLayouts
@@ -44,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: how often the parent looks for changed layouts (a cheap identity comparison)
 LAYOUT_POLL = 0.1
+#: the child's request for the parent's metrics
+METRICS = "metrics"
 START_TIMEOUT = 60.0
 
 
@@ -65,6 +73,13 @@ def _fingerprint(layouts: TenantLayouts) -> tuple[Any, ...]:
     (each is replaced by a new object, never changed in place)."""
     return (tuple(layouts.layouts.items()), tuple(layouts.refused.items()),
             layouts.tenant_file_error)
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """The parent's counters and histograms, as the child serves them."""
+
+    families: list[Metric]
 
 
 class LayoutsMirror:
@@ -100,6 +115,7 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     from zuulish.drivers.github.webhook import Webhook
     from zuulish.drivers.registry import make_connections
     from zuulish.logs.stores import make_log_stores
+    from zuulish.metrics import ForwardedFamilies, Scrape, layout_pipelines
     from zuulish.store import Store
     from zuulish.web.app import create_app, serve
     from zuulish.web.status import change_links
@@ -108,13 +124,24 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     store.notifier.forward(config.state_dir)
     connections = make_connections(config, store)
     mirror = LayoutsMirror(first)
+    sending = threading.Lock()
+
+    def ask_for_metrics() -> None:
+        with sending:
+            control.send(METRICS)
+
+    forwarded = ForwardedFamilies(ask_for_metrics)
     # the web's own services are those that serve its routes (the webhooks' writers);
     # the rest (intake workers, event streams) run in the parent
     owners = [s for s in connections.services if isinstance(s, Webhook)]
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
-                     admin_token=config.admin_token, extra_routes=connections.routes,
+                     admin_token=config.admin_token, auth_config=config.auth,
+                     extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
-                     log_stores=make_log_stores(config.logs, config.state_dir))
+                     log_stores=make_log_stores(config.logs, config.state_dir),
+                     metrics_scrape=Scrape(store, forwarded,
+                                           dead_after=config.cluster.dead_after,
+                                           pipelines=layout_pipelines(mirror)))
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:
@@ -131,7 +158,10 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
                 message = control.recv()
                 if message is None:
                     break
-                mirror.replace(message)
+                if isinstance(message, MetricsSnapshot):
+                    forwarded.replace(message.families)
+                else:
+                    mirror.replace(message)
         except (EOFError, OSError):
             log.warning("web: the zuulish process is gone; stopping")
         loop.call_soon_threadsafe(stopped.set)
@@ -152,9 +182,11 @@ def _close(owners: list[Any], store: Any) -> None:
 class WebProcess:
     """Starts, feeds and stops the web server's child process (the parent's side)."""
 
-    def __init__(self, config: ServerConfig, layouts: TenantLayouts):
+    def __init__(self, config: ServerConfig, layouts: TenantLayouts,
+                 metrics: CollectorRegistry | None = None):
         self.config = config
         self.layouts = layouts
+        self.metrics = metrics  # this process's counters, for the child's /metrics
         context = multiprocessing.get_context("spawn")
         self._control, child = context.Pipe()
         self._process = context.Process(target=_serve, name="zuulish-web",
@@ -163,6 +195,8 @@ class WebProcess:
         self._stop = threading.Event()
         self._sender = threading.Thread(target=self._send_layouts, name="web-layouts",
                                         daemon=True)
+        self._receiver = threading.Thread(target=self._answer, name="web-requests",
+                                          daemon=True)
         self._send_lock = threading.Lock()
 
     @property
@@ -194,11 +228,12 @@ class WebProcess:
             self._push()
         self._seen = _fingerprint(self.layouts)
         self._sender.start()
+        self._receiver.start()
 
-    def _push(self) -> None:
+    def _push(self, message: LayoutSnapshot | MetricsSnapshot | None = None) -> None:
         with self._send_lock:
             if not self._stop.is_set():
-                self._control.send(snapshot(self.layouts))
+                self._control.send(message or snapshot(self.layouts))
 
     def _send_layouts(self) -> None:
         while not self._stop.wait(LAYOUT_POLL):
@@ -210,6 +245,33 @@ class WebProcess:
                 except OSError as exc:
                     log.error("web: cannot send the layouts to the web server: %s", exc)
                     return
+
+    def _answer(self) -> None:
+        """Answer the child's requests (its scrapes of /metrics) until it is gone."""
+        while True:
+            try:
+                message = self._control.recv()
+            except (EOFError, OSError):
+                return
+            if message == METRICS and self.metrics is not None:
+                try:
+                    self._push_metrics()
+                except OSError as exc:
+                    log.error("web: cannot send the metrics to the web server: %s", exc)
+                    return
+
+    def _push_metrics(self) -> None:
+        """This process's counters to the child; a failure to collect them (a bug) is
+        logged and never stops the layouts from being sent."""
+        from zuulish.metrics import snapshot as metrics_snapshot
+
+        assert self.metrics is not None
+        try:
+            families = metrics_snapshot(self.metrics)
+        except Exception:  # a bug in a collector: log it, keep the web's layouts flowing
+            log.exception("web: cannot collect this process's metrics")
+            return
+        self._push(MetricsSnapshot(families))
 
     def stop(self) -> None:
         """Tell the child to stop (it stores what it accepted), and wait for it."""
@@ -225,4 +287,6 @@ class WebProcess:
                 log.error("web: the web server did not stop within 30 s; terminating it")
                 self._process.terminate()
                 self._process.join(5)
+        if self._receiver.is_alive():  # the child's end closed with it: it reads the end
+            self._receiver.join(5)
         self._control.close()

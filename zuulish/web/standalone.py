@@ -45,6 +45,7 @@ async def _serve(config: ServerConfig, stop: threading.Event) -> None:
     from zuulish.drivers.git.intake import serve_forges
     from zuulish.drivers.registry import make_connections, trigger_parsers
     from zuulish.logs.stores import make_log_stores
+    from zuulish.metrics import Scrape, layout_pipelines
     from zuulish.scheduler.layouts import TenantLayouts
     from zuulish.store import Store
     from zuulish.web.app import create_app, serve
@@ -70,9 +71,12 @@ async def _serve(config: ServerConfig, stop: threading.Event) -> None:
     for service in owners:
         service.start()
     app = create_app(store, layouts, config.state_dir, config.web_url,
-                     admin_token=config.admin_token, extra_routes=connections.routes,
+                     admin_token=config.admin_token, auth_config=config.auth,
+                     extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
-                     log_stores=make_log_stores(config.logs, config.state_dir))
+                     log_stores=make_log_stores(config.logs, config.state_dir),
+                     metrics_scrape=Scrape(store, dead_after=config.cluster.dead_after,
+                                           pipelines=layout_pipelines(layouts)))
     runner = await serve(app, config.listen_host, config.listen_port)
     print(f"zuulish web is running as {registry.id}: {config.web_url}/ (SIGTERM to stop)",
           flush=True)

@@ -1,0 +1,72 @@
+"""Who may do what through the web: the decision every route asks for.
+
+A route declares the access it needs (``public``, ``read`` or ``admin``, see
+``zuulish/web/endpoints.py``); the application's :class:`Access` decides from the
+request's ``Authorization`` header and the tenant. The decision's ``reason`` is for the
+log only: clients are told no more than ``message``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Action = Literal["read", "admin"]
+LOG = logging.getLogger("zuulish.web.auth")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed, or the status (401, 403) and what to tell the client."""
+
+    allowed: bool
+    status: int = 200
+    message: str = ""
+    reason: str = ""
+    identity: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ALLOWED = Decision(True)
+
+
+class Access(Protocol):
+    """What the web application asks before it answers."""
+
+    def decide(self, authorization: str | None, tenant: str | None,
+               action: Action) -> Decision:
+        """May the bearer of ``authorization`` take ``action`` on ``tenant``?"""
+        ...  # pragma: no cover
+
+    def readable(self, authorization: str | None, tenants: list[str]) -> list[str]:
+        """The ``tenants`` the bearer may read."""
+        ...  # pragma: no cover
+
+
+class StaticTokenAccess:
+    """Reads open to all; admin actions behind one bearer token (``web.admin_token``),
+    or off when there is none: the embedded mode's opt-in."""
+
+    def __init__(self, admin_token: str | None) -> None:
+        self.admin_token = admin_token
+
+    def decide(self, authorization: str | None, tenant: str | None,
+               action: Action) -> Decision:
+        if action == "read":
+            return ALLOWED
+        if not self.admin_token:
+            return Decision(False, 403, "the management API is off: set web.admin_token "
+                                        "in the server configuration, or configure "
+                                        "authenticators (auth:)", "no admin token set")
+        given = (authorization or "").encode()
+        if hmac.compare_digest(given, f"Bearer {self.admin_token}".encode()):
+            return Decision(True, identity="admin-token")
+        return Decision(False, 401, "a valid 'Authorization: Bearer TOKEN' header is "
+                                    "required",
+                        "no token" if not authorization else "wrong admin token",
+                        headers={"WWW-Authenticate": 'Bearer realm="zuulish"'})
+
+    def readable(self, authorization: str | None, tenants: list[str]) -> list[str]:
+        return list(tenants)

@@ -1,0 +1,1 @@
+"""Authentication (JSON Web Tokens) and authorization (Zuul's rules) of the web API."""

@@ -1,0 +1,24 @@
+"""The web application's shared objects, as typed aiohttp application keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from zuulish.logs.stores import LogStores
+from zuulish.metrics import Scrape
+from zuulish.scheduler.layouts import TenantLayouts
+from zuulish.store import Store
+from zuulish.web.access import Access
+
+STORE = web.AppKey("store", Store)
+LAYOUTS = web.AppKey("layouts", TenantLayouts)
+STATE_DIR = web.AppKey("state_dir", Path)
+LOG_STORES = web.AppKey("log_stores", LogStores)
+WEB_URL = web.AppKey("web_url", str)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+CHANGE_LINKS = web.AppKey("change_links", dict)
+ACCESS = web.AppKey("access", Access)
+METRICS = web.AppKey("metrics", Scrape)

@@ -1,0 +1,373 @@
+"""The live status: one shared, fresh status per tenant, and its event stream.
+
+:class:`StatusCache` answers every status request of a tenant from one
+computation: a request waits for a check of the store that *started after it
+arrived* (so it never reads older than its own arrival), and concurrent requests
+share that check. A check reads the cheap :func:`~zuulish.web.status.status_version`;
+only when it moved is the status computed and serialised again before the answer
+(one older than ``max_age`` is answered while a thread computes it again, for the
+times it shows).
+
+:class:`StatusHub` keeps one producer per watched tenant, whatever the number of
+watchers: it checks the status every ``interval`` seconds, at once when the
+scheduler, an executor, a merger or a launcher notifies on PostgreSQL (its own
+LISTEN connection, so no component's wake-up is taken from it), and sends the
+status JSON to every watcher when its version moved. Each watcher has a bounded
+queue; one whose queue is full (it does not read) is dropped and its connection
+aborted, so it never holds up the producer or anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from zuulish.config.layout import Layout
+from zuulish.store import Store
+from zuulish.store import notify as channels
+from zuulish.web.estimates import EstimatesCache
+from zuulish.web.status import ChangeLinks, status_version, tenant_status
+
+log = logging.getLogger(__name__)
+
+#: how often a watched tenant's status is checked without a notification (seconds)
+POLL_INTERVAL = 0.2
+#: a status older than this is computed again for its times, moved or not (seconds;
+#: answered meanwhile: the page moves its clocks itself)
+MAX_AGE = 30.0
+#: statuses this long or longer are also kept gzipped, at this level
+GZIP_FROM = 4096
+GZIP_LEVEL = 5
+#: statuses a watcher may have unsent before it is dropped
+QUEUE_SIZE = 8
+#: a comment line sent to an idle stream this often, so proxies keep it open
+KEEPALIVE = 15.0
+#: the send buffer of a stream's socket: a watcher that stops reading fills it soon
+STREAM_SNDBUF = 64 * 1024
+#: the channels whose notifications mean a status may have changed
+STATUS_CHANNELS = frozenset({channels.SCHEDULER, channels.EXECUTOR, channels.MERGER,
+                             channels.LAUNCHER})
+
+
+@dataclass
+class Snapshot:
+    """A tenant's status at one time: the data, its JSON, and what it was made of."""
+
+    key: tuple[Any, ...]  # the store's version and the layout's identity
+    data: dict[str, Any]
+    body: bytes
+    made_at: float  # time.monotonic() when its reading began
+    _gzipped: bytes | None = None  # ``body`` compressed once, on first use
+
+    def gzipped(self) -> bytes:
+        """The body compressed, once for every client that takes gzip (a race
+        compresses it twice, harmlessly)."""
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, GZIP_LEVEL)
+        return self._gzipped
+
+    async def response(self, request: web.Request) -> web.Response:
+        """The JSON answer, compressed when the client takes gzip (a thousand items
+        are megabytes of JSON, a tenth of that compressed; compressed in a thread)."""
+        if len(self.body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
+            body = self._gzipped
+            if body is None:
+                body = await asyncio.get_running_loop().run_in_executor(None, self.gzipped)
+            return web.Response(body=body, content_type="application/json",
+                                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return web.Response(body=self.body, content_type="application/json",
+                            headers={"Vary": "Accept-Encoding"})
+
+
+class StatusCache:
+    """The newest :class:`Snapshot` of each tenant, shared by every request."""
+
+    def __init__(self, store: Store, web_url: str, links: ChangeLinks | None = None,
+                 max_age: float = MAX_AGE) -> None:
+        self.store = store
+        self.web_url = web_url
+        self.links = links
+        self.max_age = max_age
+        self.estimates = EstimatesCache()
+        self._lock = threading.Lock()
+        self._snapshots: dict[str, Snapshot] = {}
+        self._refreshing: set[str] = set()
+        self._running: dict[str, asyncio.Task[Snapshot]] = {}
+        self._pending: dict[str, asyncio.Task[Snapshot]] = {}
+        self.computed = 0  # how many times a status was computed (for tests, benchmarks)
+
+    async def get(self, tenant: str, layout: Layout) -> Snapshot:
+        """The tenant's status as of a check that started after this call."""
+        pending = self._pending.get(tenant)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_task(
+                self._check_after(tenant, layout, self._running.get(tenant)))
+            self._pending[tenant] = pending
+        return await asyncio.shield(pending)
+
+    async def _check_after(self, tenant: str, layout: Layout,
+                           previous: asyncio.Task[Snapshot] | None) -> Snapshot:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await previous
+        me = self._pending.pop(tenant)  # later callers wait for the check after this one
+        self._running[tenant] = me
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.snapshot, tenant, layout)
+        finally:
+            if self._running.get(tenant) is me:
+                del self._running[tenant]
+
+    def snapshot(self, tenant: str, layout: Layout) -> Snapshot:
+        """Check the store now (blocking): the cached snapshot if nothing moved, else a
+        new one. A cached snapshot older than ``max_age`` is still answered, while a
+        thread makes a new one for the times it shows (requests never wait for that)."""
+        key = (status_version(self.store, tenant), id(layout))
+        with self._lock:
+            cached = self._snapshots.get(tenant)
+            if cached is not None and cached.key == key:
+                if time.monotonic() - cached.made_at >= self.max_age \
+                        and tenant not in self._refreshing:
+                    self._refreshing.add(tenant)
+                    threading.Thread(target=self._refresh, args=(tenant, layout, key),
+                                     name="status-refresh", daemon=True).start()
+                return cached
+        return self._make(tenant, layout, key)
+
+    def _refresh(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> None:
+        try:
+            self._make(tenant, layout, key)
+        except Exception:  # the next request checks again
+            log.exception("status of %s: cannot refresh", tenant)
+        finally:
+            with self._lock:
+                self._refreshing.discard(tenant)
+
+    def _make(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> Snapshot:
+        """Compute a snapshot; it replaces the cached one unless that one was read
+        later (a slow refresh never hides a newer status)."""
+        started = time.monotonic()
+        data = tenant_status(self.store, layout, tenant, self.web_url, self.links,
+                             self.estimates.get(self.store, tenant))
+        body = json.dumps(data, separators=(",", ":")).encode()
+        fresh = Snapshot(key, data, body, started)
+        with self._lock:
+            current = self._snapshots.get(tenant)
+            if current is None or current.made_at <= started:
+                self._snapshots[tenant] = fresh
+            self.computed += 1
+        return fresh
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open event stream."""
+
+    tenant: str
+    queue: asyncio.Queue[bytes | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    transport: asyncio.BaseTransport | None = None
+    dropped: bool = False
+
+
+def event(snapshot: Snapshot) -> bytes:
+    """The server-sent event that carries a status (JSON holds no newline)."""
+    return b"event: status\ndata: " + snapshot.body + b"\n\n"
+
+
+class StatusHub:
+    """One producer per watched tenant, feeding every watcher of it."""
+
+    def __init__(self, cache: StatusCache, layouts: Callable[[], dict[str, Layout]],
+                 interval: float = POLL_INTERVAL, queue_size: int = QUEUE_SIZE) -> None:
+        self.cache = cache
+        self.layouts = layouts
+        self.interval = interval
+        self.queue_size = queue_size
+        self.watchers: dict[str, set[Watcher]] = {}
+        self._producers: dict[str, asyncio.Task[None]] = {}
+        self._last: dict[str, Snapshot] = {}
+        self._kicks: dict[str, asyncio.Event] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pg: Any = None
+        self.dropped = 0  # watchers dropped for not reading
+
+    def watch(self, tenant: str, transport: asyncio.BaseTransport | None) -> Watcher:
+        """A new watcher of ``tenant``: it gets the newest status at once, then each
+        change; starts the tenant's producer if it is the first."""
+        self._loop = asyncio.get_running_loop()
+        self._listen()
+        watcher = Watcher(tenant, asyncio.Queue(self.queue_size), transport)
+        self.watchers.setdefault(tenant, set()).add(watcher)
+        last = self._last.get(tenant)
+        if last is not None:
+            watcher.queue.put_nowait(event(last))
+        if tenant not in self._producers:
+            self._kicks[tenant] = asyncio.Event()
+            self._producers[tenant] = self._loop.create_task(self._produce(tenant))
+        return watcher
+
+    def forget(self, watcher: Watcher) -> None:
+        """The watcher has gone; the last watcher of a tenant stops its producer."""
+        watchers = self.watchers.get(watcher.tenant, set())
+        watchers.discard(watcher)
+        if not watchers:
+            self.watchers.pop(watcher.tenant, None)
+            producer = self._producers.pop(watcher.tenant, None)
+            if producer is not None:
+                producer.cancel()
+            self._last.pop(watcher.tenant, None)
+            self._kicks.pop(watcher.tenant, None)
+
+    def kick(self) -> None:
+        """Check every watched tenant now (thread-safe)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._kick_all)
+
+    def _kick_all(self) -> None:
+        for kick in self._kicks.values():
+            kick.set()
+
+    def _listen(self) -> None:
+        """On PostgreSQL, hear the components' notifications on a connection of our own."""
+        postgres = self.cache.store.notifier.postgres
+        if postgres is None or self._pg is not None:
+            return
+        from zuulish.store.pg_wakeups import PgWakeups
+
+        def deliver(names: list[str]) -> None:
+            if STATUS_CHANNELS.intersection(names):
+                self.kick()
+
+        self._pg = PgWakeups(postgres.args, deliver, self.kick)
+        self._pg.start_listening()
+
+    async def _produce(self, tenant: str) -> None:
+        kick = self._kicks[tenant]
+        while tenant in self.watchers:
+            layout = self.layouts().get(tenant)
+            if layout is None:
+                self._broadcast(tenant, b"event: gone\ndata: {}\n\n")
+                return
+            try:
+                snapshot = await self.cache.get(tenant, layout)
+            except Exception:  # the database away: keep the streams, try again
+                log.exception("live status of %s: cannot read the store", tenant)
+            else:
+                last = self._last.get(tenant)
+                if last is None or last.key != snapshot.key:
+                    self._last[tenant] = snapshot
+                    self._broadcast(tenant, event(snapshot))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kick.wait(), self.interval)
+            kick.clear()
+
+    def _broadcast(self, tenant: str, message: bytes) -> None:
+        for watcher in list(self.watchers.get(tenant, ())):
+            try:
+                watcher.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                self.drop(watcher)
+
+    def drop(self, watcher: Watcher) -> None:
+        """Stop sending to a watcher that does not read: abort its connection."""
+        watcher.dropped = True
+        self.dropped += 1
+        self.forget(watcher)
+        if watcher.transport is not None:
+            sock = watcher.transport.get_extra_info("socket")
+            if sock is not None:  # a reset: what it did not read is thrown away at once
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(Exception):
+                watcher.transport.abort()  # type: ignore[attr-defined]
+        log.info("live status of %s: dropped a watcher that stopped reading", watcher.tenant)
+
+    def end_streams(self) -> None:
+        """End every stream (the server is stopping)."""
+        for watchers in list(self.watchers.values()):
+            for watcher in list(watchers):
+                watcher.dropped = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    watcher.queue.put_nowait(None)
+                if watcher.transport is not None:
+                    with contextlib.suppress(Exception):
+                        watcher.transport.abort()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        self.end_streams()
+        for producer in list(self._producers.values()):
+            producer.cancel()
+        self._producers.clear()
+        if self._pg is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._pg.close)
+            self._pg = None
+
+
+STATUS_CACHE = web.AppKey("status_cache", StatusCache)
+STATUS_HUB = web.AppKey("status_hub", StatusHub)
+
+
+def install(app: web.Application) -> None:
+    """Give ``app`` (its store, web URL, change links and layouts set) its status cache
+    and hub; its streams end when it shuts down."""
+    from zuulish.web.keys import CHANGE_LINKS, LAYOUTS, STORE, WEB_URL
+
+    layouts = app[LAYOUTS]
+    app[STATUS_CACHE] = StatusCache(app[STORE], app[WEB_URL], app[CHANGE_LINKS])
+    app[STATUS_HUB] = StatusHub(app[STATUS_CACHE], lambda: dict(layouts.layouts))
+
+    async def end_streams(app: web.Application) -> None:
+        app[STATUS_HUB].end_streams()
+
+    async def close(app: web.Application) -> None:
+        await app[STATUS_HUB].close()
+
+    app.on_shutdown.append(end_streams)
+    app.on_cleanup.append(close)
+
+
+async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.StreamResponse:
+    """The tenant's status as server-sent events: ``event: status`` with the status
+    JSON at once and after every change (``event: gone`` if the tenant goes)."""
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
+    await response.write(b"retry: 1000\n\n")
+    watcher = hub.watch(tenant, transport)
+    try:
+        while not watcher.dropped:
+            try:
+                message = await asyncio.wait_for(watcher.queue.get(), KEEPALIVE)
+            except TimeoutError:
+                message = b": keep-alive\n\n"
+            if message is None:
+                break
+            await response.write(message)
+            if message.startswith(b"event: gone"):
+                break
+    except (ConnectionResetError, ConnectionError):
+        pass  # the watcher went away (or was dropped)
+    finally:
+        hub.forget(watcher)
+    return response

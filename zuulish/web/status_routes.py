@@ -1,0 +1,57 @@
+"""The status's routes: the tenant's status, one change's, the live event stream, and
+the status page (all answered from the shared :class:`~zuulish.web.live.StatusCache`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from zuulish.web import schemas as s
+from zuulish.web import status_models as m
+from zuulish.web.endpoints import API, Call
+from zuulish.web.keys import LAYOUTS
+from zuulish.web.live import STATUS_CACHE, STATUS_HUB, stream
+from zuulish.web.status import CHANGE_ID, change_items
+
+#: the longest filter the page takes from its URL
+MAX_FILTER = 200
+
+
+class ChangePath(s.Query):
+    change: str = Field(pattern=f"^{CHANGE_ID.pattern}$", description=(
+        "a change number, or NUMBER,PATCHSET such as 12,3"))
+
+
+@API.get("/api/tenant/{tenant}/status", response=m.Status, tag="status", access="read",
+         summary="Pipelines, queues, items and jobs of a tenant, with the jobs' estimates, "
+                 "each item's place in the chain and speculative state")
+async def api_status(call: Call) -> web.StreamResponse:
+    snapshot = await call.app[STATUS_CACHE].get(call.tenant, call.layout)
+    return await snapshot.response(call.request)
+
+
+@API.get("/api/tenant/{tenant}/status/change/{change}", response=list[m.ChangeStatusItem],
+         tag="status", access="read", params=ChangePath,
+         summary="The items of one change (12) or patch set (12,3) in the tenant's "
+                 "pipelines; empty when none is queued")
+async def api_status_change(call: Call) -> Any:
+    snapshot = await call.app[STATUS_CACHE].get(call.tenant, call.layout)
+    return change_items(snapshot.data, call.params.change)
+
+
+@API.get("/api/tenant/{tenant}/status/events", response=str, tag="status", access="read",
+         content_type="text/event-stream",
+         summary="Server-sent events: 'status' with the status JSON (as GET .../status) "
+                 "at once and after each change, 'gone' when the tenant is removed")
+async def api_status_events(call: Call) -> web.StreamResponse:
+    return await stream(call.request, call.app[STATUS_HUB], call.tenant)
+
+
+@API.page("/t/{tenant}/status")
+async def status_page(call: Call) -> web.StreamResponse:
+    snapshot = await call.app[STATUS_CACHE].get(call.tenant, call.layout)
+    return call.render("status.html", status=snapshot.data,
+                       q=call.request.query.get("q", "")[:MAX_FILTER],
+                       config_errors=call.app[LAYOUTS].config_errors(call.tenant))
