@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 and item.get_closest_marker("not_store") is None:
             item.add_marker(pytest.mark.store)
     # (before ``-m`` deselects: this hook runs ahead of pytest's own.)
-    # The tests marked ``long`` (a minute or more on CI's two cores) run first, so that
+    # The tests marked ``long`` (a minute or more on CI's two cores, or a module whose
+    # shared fixture takes that: it stays on one worker) run first, so that
     # xdist's workers (--dist worksteal, which hands out the rest from the end of the
     # list) finish on short tests together, not one worker on a long test alone.
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
