@@ -80,7 +80,8 @@ class WebThread:
                          metrics_scrape=Scrape(self.aio.store,
                                                RegistryFamilies(self.aio.metrics.registry),
                                                dead_after=config.cluster.dead_after,
-                                               pipelines=layout_pipelines(self.aio.layouts)))
+                                               pipelines=layout_pipelines(self.aio.layouts)),
+                         pool_labels={p.name: p.labels for p in config.providers})
         future = asyncio.run_coroutine_threadsafe(
             serve(app, config.listen_host, config.listen_port), self.loop)
         self.runner = future.result(timeout=30)

@@ -12,6 +12,17 @@ from zuulish.model import Job, NodeSet, Pipeline, ProjectConfig, QueueOptions
 from zuulish.nodepool.cloud import ProviderSpec
 
 
+@dataclass(frozen=True)
+class ProjectSource:
+    """A project the tenant file lists: its connection, whether it is a config
+    project, and the branches its configuration was read from (default first)."""
+
+    name: str
+    connection: str
+    trusted: bool
+    branches: tuple[str, ...] = ()
+
+
 @dataclass
 class Layout:
     tenant: str
@@ -35,6 +46,8 @@ class Layout:
     # the tenant's providers resolved from its node objects (config.node_providers;
     # none when loaded without zuulish.yaml's connections)
     node_providers: list[ProviderSpec] = field(default_factory=list)
+    # the projects of the tenant file, in its order (empty for a layout made by hand)
+    tenant_projects: dict[str, ProjectSource] = field(default_factory=dict)
 
     def stanzas(self, project: str, branch: str | None = None) -> list[ProjectConfig]:
         """The project's stanzas for a change on ``branch`` (None: any), each preceded

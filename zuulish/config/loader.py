@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from zuulish.config.layout import Layout
+from zuulish.config.layout import Layout, ProjectSource
 from zuulish.config.node_providers import NodeContext, Resolved, resolve
 from zuulish.config.objects import (
     parse_node_object,
@@ -204,6 +204,10 @@ class ConfigLoader:
                         max_job_timeout=self.tenant.max_job_timeout,
                         max_nodes_per_job=self.tenant.max_nodes_per_job,
                         auth_rules=self.tenant.auth_rules)
+        layout.tenant_projects = {
+            tp.name: ProjectSource(tp.name, tp.connection, tp.trusted,
+                                   tuple(files.get(tp.name, {})))
+            for tp in self.tenant.projects}
         order = sorted(self.tenant.projects, key=lambda p: not p.trusted)
         items: dict[str, list[tuple[Any, SourceContext]]] = {kind: [] for kind in OBJECT_TYPES}
         used: set[tuple[str, str]] = set()

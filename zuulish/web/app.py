@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from zuulish.web.keys import (
     LAYOUTS,
     LOG_STORES,
     METRICS,
+    POOL_LABELS,
     STATE_DIR,
     STORE,
     TEMPLATES,
@@ -86,6 +88,11 @@ async def api_errors_as_json(request: web.Request,
         raise
 
 
+def _error_count(layouts: TenantLayouts, tenant: str) -> int:
+    """The tenant's configuration errors (warnings aside)."""
+    return sum(1 for e in layouts.config_errors(tenant) if e["severity"] == "error")
+
+
 def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: str,
                templates_dir: Path | None = None,
                admin_token: str | None = None,
@@ -94,7 +101,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                change_links: ChangeLinks | None = None,
                log_stores: LogStores | None = None,
                auth_config: AuthSettings | None = None,
-               metrics_scrape: Scrape | None = None) -> web.Application:
+               metrics_scrape: Scrape | None = None,
+               pool_labels: Mapping[str, Sequence[str]] | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -107,7 +115,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     ``auth_config`` the authenticators of ``zuulish.yaml`` (default: none), which with
     the tenants' rules decide who may read and administer each tenant
     (:class:`~zuulish.web.auth.authorizer.Authorizer`, the default ``access``);
-    ``metrics_scrape`` what ``/metrics`` serves (default: the store's gauges alone).
+    ``metrics_scrape`` what ``/metrics`` serves (default: the store's gauges alone);
+    ``pool_labels`` the labels each provider of ``zuulish.yaml`` offers (for the labels
+    page; the tenants' own providers are in their layouts).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -123,6 +133,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         loader=jinja2.FileSystemLoader(str(templates_dir or WEB_DIR / "templates")),
         autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     app[TEMPLATES].filters.update(when=_when, duration=_duration)
+    # the shared layout's nav shows each tenant's count of configuration errors
+    app[TEMPLATES].globals["config_error_count"] = functools.partial(_error_count, layouts)
+    app[POOL_LABELS] = {name: list(labels) for name, labels in (pool_labels or {}).items()}
     live.install(app)  # the shared status and its event stream
     routes = API.routes()
     if (WEB_DIR / "static").is_dir():

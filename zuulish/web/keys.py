@@ -21,4 +21,5 @@ WEB_URL = web.AppKey("web_url", str)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CHANGE_LINKS = web.AppKey("change_links", dict)
 ACCESS = web.AppKey("access", Access)
+POOL_LABELS = web.AppKey("pool_labels", dict)  # zuulish.yaml's providers -> their labels
 METRICS = web.AppKey("metrics", Scrape)

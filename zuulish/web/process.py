@@ -141,7 +141,8 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
                      log_stores=make_log_stores(config.logs, config.state_dir),
                      metrics_scrape=Scrape(store, forwarded,
                                            dead_after=config.cluster.dead_after,
-                                           pipelines=layout_pipelines(mirror)))
+                                           pipelines=layout_pipelines(mirror)),
+                     pool_labels={p.name: p.labels for p in config.providers})
     try:
         runner = await serve(app, config.listen_host, config.listen_port)
     except OSError as exc:

@@ -3,6 +3,7 @@ this module registers them all (one import per module)."""
 
 from zuulish.web import (  # noqa: F401
     auth_routes,
+    catalog_routes,
     core_routes,
     manage_routes,
     metrics_routes,

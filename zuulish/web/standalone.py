@@ -76,7 +76,8 @@ async def _serve(config: ServerConfig, stop: threading.Event) -> None:
                      change_links=change_links(connections.sources),
                      log_stores=make_log_stores(config.logs, config.state_dir),
                      metrics_scrape=Scrape(store, dead_after=config.cluster.dead_after,
-                                           pipelines=layout_pipelines(layouts)))
+                                           pipelines=layout_pipelines(layouts)),
+                     pool_labels={p.name: p.labels for p in config.providers})
     runner = await serve(app, config.listen_host, config.listen_port)
     print(f"zuulish web is running as {registry.id}: {config.web_url}/ (SIGTERM to stop)",
           flush=True)
