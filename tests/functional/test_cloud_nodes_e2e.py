@@ -325,6 +325,7 @@ AWS_NODES = """
 """
 
 
+@pytest.mark.long
 def test_aws_gpu_and_plain_jobs_run_on_their_labels(
         tmp_path: Path, database_url: str, subnet_node: SubnetSshNode,
         moto_server: MotoServer) -> None:  # noqa: F811
@@ -425,6 +426,7 @@ def podman_image() -> str:
         raise
 
 
+@pytest.mark.long
 def test_podman_gpu_and_plain_jobs_run_on_their_labels(
         tmp_path: Path, database_url: str, podman_image: str) -> None:
     key = tmp_path / "executor_key"

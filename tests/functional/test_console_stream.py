@@ -20,6 +20,9 @@ from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import BuildRow, Store
 from zuulish.web.app import create_app, serve
 
+# The websocket and the console's bytes are the subject, not the build rows they name.
+pytestmark = pytest.mark.not_store
+
 
 @dataclass
 class Console:

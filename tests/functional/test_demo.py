@@ -48,6 +48,7 @@ def _running_jobs(status: dict) -> list[str]:
             for item in q["items"] for job in item["jobs"] if job["state"] == "running"]
 
 
+@pytest.mark.long
 def test_demo_is_live_merges_good_changes_rejects_the_broken_one_and_its_hints_work(
         tmp_path: Path) -> None:
     demo_dir = tmp_path / "demo"
@@ -124,6 +125,7 @@ def test_demo_is_live_merges_good_changes_rejects_the_broken_one_and_its_hints_w
     assert "loud.py" in files and "app_version.py" in files
 
 
+@pytest.mark.long
 def test_demo_once_exits_after_its_summary_with_hints_that_need_no_server(
         tmp_path: Path) -> None:
     proc = subprocess.run(

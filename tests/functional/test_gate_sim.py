@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from gate_sim import Inputs, simulate  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # minutes each on CI's two cores
 
 
 @pytest.mark.parametrize("strategy", ["independent", "best"])

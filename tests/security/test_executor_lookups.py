@@ -23,7 +23,9 @@ from tests.security.attacks import PLANTED, Attack, AttackRun, run_attacks
 from zuulish.executor.sandbox import home_dir, unavailable
 
 MISSING = unavailable()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+# long: its one attack run (a module fixture) is shared by all its tests; started first,
+# they stay on one xdist worker, so the run is not repeated on the other.
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.skipif(
     MISSING is not None, reason=f"{MISSING} (.ci/run installs it for CI)")]
 
 HOME_FILE = Path(home_dir()) / f".zuulish-test-{uuid.uuid4().hex}"

@@ -21,7 +21,9 @@ from tests.security.attacks import Attack, AttackRun, run_attacks
 from zuulish.executor.sandbox import unavailable
 
 MISSING = unavailable()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+# long: its one attack run (a module fixture) is shared by all its tests; started first,
+# they stay on one xdist worker, so the run is not repeated on the other.
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.skipif(
     MISSING is not None, reason=f"{MISSING} (.ci/run installs it for CI)")]
 
 RULE = "untrusted playbooks may not run tasks on localhost"
