@@ -123,8 +123,9 @@ def test_the_status_page_shows_and_links_the_pull_request_by_its_name(
     assert f'<a class="change" href="{dashboard.url}/c/org/tools/+/3">3,1</a>' in body
     assert '<span class="change">acme/lib#5</span>' in body
     assert f'<a class="change" href="{GERRIT}/c/org/core/+/42">42,1</a>' in body
-    # the refreshing script renders the same name from the API
-    assert "i.change.display" in body
+    # the live script (status.js) renders the same name from the API
+    assert "/static/status.js" in body
+    assert "esc(c.display)" in dashboard.text("/static/status.js")
 
 
 def test_builds_name_the_pull_request_they_tested(dashboard: Dashboard) -> None:

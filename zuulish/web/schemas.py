@@ -186,20 +186,6 @@ class Build(Job, About):
         "before it was recorded"))
 
 
-class HistoryBuild(Job, About):
-    pipeline: str
-    project: str
-    branch: str = ""
-    change: int | None
-    patchset: int | None
-    attempt: int = 1
-    change_url: str | None = None
-
-
-class BuildsQuery(Query):
-    limit: int = Field(50, ge=1, le=500, description="how many builds, newest first")
-
-
 # ------------------------------------------------------------------ tenants, changes
 
 
