@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from zuulish.web import schemas
 from zuulish.web.schemas import Model, Query
 
 NodeStateName = Literal["requested", "building", "ready", "in-use", "used", "deleting",
@@ -14,11 +15,12 @@ NAME = Field(None, max_length=255, description="Only those whose name contains t
                                               "(any case)")
 
 
-class Paged(Query):
-    """``limit`` and ``skip``; an empty field of a page's filter form means "not given"."""
+class Paged(schemas.Paged):
+    """``limit`` and ``skip`` (the answer's ``X-Total-Count`` says how many there are in
+    all); an empty field of a page's filter form means "not given"."""
 
     limit: int = Field(100, ge=1, le=500, description="How many to answer")
-    skip: int = Field(0, ge=0, description="How many to leave out first")
+    skip: int = Field(0, ge=0, le=100_000, description="How many to leave out first")
 
     @field_validator("*", mode="before")
     @classmethod

@@ -32,7 +32,7 @@ from zuulish.web.catalog_models import (
     SemaphoreInfo,
     SemaphoresQuery,
 )
-from zuulish.web.endpoints import API, Call
+from zuulish.web.endpoints import API, TOTAL_HEADER, Call
 from zuulish.web.keys import LAYOUTS, POOL_LABELS
 
 #: a project's name in an API path: it may hold slashes, but it is not one of the
@@ -68,7 +68,7 @@ def _pool_labels(call: Call) -> dict[str, list[str]]:
          summary="The tenant's projects, config projects first", tag="catalog", access="read")
 async def api_projects(call: Call) -> Any:
     q = call.query
-    return catalog.page(catalog.list_projects(call.layout, q.name, q.type), q.limit, q.skip)
+    return call.paged(catalog.list_projects(call.layout, q.name, q.type))
 
 
 # declared before the project's route, whose {project:.+} would take its path
@@ -127,8 +127,7 @@ async def project_page(call: Call) -> web.StreamResponse:
          summary="The tenant's jobs by name, with how many variants each has",
          tag="catalog", access="read")
 async def api_jobs(call: Call) -> Any:
-    q = call.query
-    return catalog.page(catalog.list_jobs(call.layout, q.name), q.limit, q.skip)
+    return call.paged(catalog.list_jobs(call.layout, call.query.name))
 
 
 @API.get("/api/tenant/{tenant}/job/{job}", response=JobDetail,
@@ -172,6 +171,8 @@ async def job_page(call: Call) -> web.StreamResponse:
 def _nodes(call: Call) -> list[dict[str, Any]]:
     q = call.query
     with call.store.read() as s:
+        call.headers[TOTAL_HEADER] = str(pool.count_nodes(s, call.tenant, label=q.label,
+                                                          state=q.state, provider=q.provider))
         return pool.list_nodes(s, call.tenant, label=q.label, state=q.state,
                                provider=q.provider, limit=q.limit, skip=q.skip)
 
@@ -210,7 +211,7 @@ def _labels(call: Call) -> list[dict[str, Any]]:
     q = call.query
     with call.store.read() as s:
         labels = pool.list_labels(call.layout, s, call.tenant, _pool_labels(call), q.name)
-    return catalog.page(labels, q.limit, q.skip)
+    return call.paged(labels)
 
 
 @API.get("/api/tenant/{tenant}/labels", response=list[LabelInfo], query=LabelsQuery,
@@ -230,6 +231,10 @@ async def labels_page(call: Call) -> web.StreamResponse:
 
 def _semaphores(call: Call) -> list[dict[str, Any]]:
     q = call.query
+    assert call.layout is not None
+    call.headers[TOTAL_HEADER] = str(sum(
+        1 for n in call.layout.objects.get("semaphore", {})
+        if q.name is None or q.name.casefold() in n.casefold()))
     with call.store.read() as s:
         return pool.list_semaphores(call.layout, s, call.tenant, call.web_url, q.name,
                                     q.limit, q.skip)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from zuulish.config.layout import Layout
@@ -56,18 +56,30 @@ def _with_builds(session: Session, rows: list[NodeRow]) -> list[dict[str, Any]]:
     return [_node(row, builds.get(row.request_id or -1)) for row in rows]
 
 
+def _nodes_query(tenant: str, label: str | None, state: str | None,
+                 provider: str | None) -> Any:
+    query = select(NodeRow).where(_visible(tenant))
+    if label is not None:
+        query = query.where(NodeRow.label == label)
+    if provider is not None:
+        query = query.where(NodeRow.provider == provider)
+    return query.where(NodeRow.state == state) if state is not None \
+        else query.where(NodeRow.state != NodeState.DELETED)
+
+
+def count_nodes(session: Session, tenant: str, *, label: str | None = None,
+                state: str | None = None, provider: str | None = None) -> int:
+    """How many nodes :func:`list_nodes` has in all for these filters."""
+    query = _nodes_query(tenant, label, state, provider)
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
 def list_nodes(session: Session, tenant: str, *, label: str | None = None,
                state: str | None = None, provider: str | None = None, limit: int = 50,
                skip: int = 0) -> list[dict[str, Any]]:
     """The launcher's nodes that the tenant sees, oldest first; deleted ones only
     when ``state`` asks for them."""
-    query = select(NodeRow).where(_visible(tenant)).order_by(NodeRow.id)
-    if label is not None:
-        query = query.where(NodeRow.label == label)
-    if provider is not None:
-        query = query.where(NodeRow.provider == provider)
-    query = query.where(NodeRow.state == state) if state is not None \
-        else query.where(NodeRow.state != NodeState.DELETED)
+    query = _nodes_query(tenant, label, state, provider).order_by(NodeRow.id)
     rows = list(session.scalars(query.offset(skip).limit(limit)))
     return _with_builds(session, rows)
 
