@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,13 @@ from zuulish.store import BuildRow
 
 pytestmark = [pytest.mark.slow, pytest.mark.store]
 
-MARKER = "7.0173"  # the task's sleep: a command line no other process has
+
+
+def _marker(tmp_path: Path) -> str:
+    """The task's sleep: a command line no other process has, not even the same test's
+    other runs on another xdist worker (they run at the same time)."""
+    return f"7.{zlib.crc32(str(tmp_path).encode()):010d}"
+
 
 JOBS = """
 - job:
@@ -40,7 +47,7 @@ JOBS = """
     check:
       jobs: [sleepy]
 """
-BOOK = f"""
+BOOK = """
 - hosts: all
   gather_facts: false
   tasks:
@@ -48,16 +55,16 @@ BOOK = f"""
       ansible.builtin.shell: "true"
     - name: Sleep a while where ansible-playbook runs (its sandbox)
       ansible.builtin.debug:
-        msg: "{{{{ lookup('pipe', 'sleep {MARKER}') }}}}"
+        msg: "{{{{ lookup('pipe', 'sleep {marker}') }}}}"
 """
 
-def _build_processes(state_dir: Path) -> dict[Proc, str]:
+def _build_processes(state_dir: Path, marker: str) -> dict[Proc, str]:
     """The build's processes now: those naming ``<state>/builds`` or the marker, and
     everything they started; -> their command lines."""
     procs = processes()
     builds = str(state_dir / "builds")
     roots = [pid for pid, (_, _, argv) in procs.items()
-             if any(builds in a or MARKER in a for a in argv)]
+             if any(builds in a or marker in a for a in argv)]
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
@@ -75,14 +82,15 @@ def _alive(procs: dict[Proc, str]) -> dict[Proc, str]:
     return {p: cmd for p, cmd in procs.items() if p[0] in now and now[p[0]][1] == p[1]}
 
 
-def _sleeping_tasks() -> list[int]:
+def _sleeping_tasks(marker: str) -> list[int]:
     """The task's ``sleep`` processes running now."""
-    return [pid for pid, (_, _, argv) in processes().items() if argv == ["sleep", MARKER]]
+    return [pid for pid, (_, _, argv) in processes().items() if argv == ["sleep", marker]]
 
 
 def _tenant(tmp_path: Path, database_url: str, attempts: int) -> GateTenant:
     return GateTenant(tmp_path, database_url, {"org/app": {
-        ".zuul.yaml": JOBS.format(attempts=attempts), "playbooks/sleepy.yaml": BOOK}})
+        ".zuul.yaml": JOBS.format(attempts=attempts),
+        "playbooks/sleepy.yaml": BOOK.format(marker=_marker(tmp_path))}})
 
 
 def _builds(tenant: GateTenant) -> list[BuildRow]:
@@ -106,8 +114,10 @@ def test_sigkill_of_the_executor_ends_every_process_of_its_build_and_the_build_r
     server = _start_server(tenant, log)
     try:
         number = tenant.push("org/app", {"a.txt": "a\n"}, "A change")
-        tenant.wait_for(_sleeping_tasks, timeout=120, what="the build's task to run")
-        procs = _build_processes(state)
+        marker = _marker(tmp_path)
+        tenant.wait_for(lambda: _sleeping_tasks(marker), timeout=120,
+                        what="the build's task to run")
+        procs = _build_processes(state, marker)
         names = " ".join(procs.values())
         assert "bwrap" in names and "pasta" in names and "ansible-playbook" in names, names
         os.kill(server.pid, signal.SIGKILL)  # the executor alone: no clean-up at all
@@ -125,7 +135,7 @@ def test_sigkill_of_the_executor_ends_every_process_of_its_build_and_the_build_r
         deadline = time.monotonic() + 120
         while not any(r.result for r in tenant.reports(number, "check")):
             assert time.monotonic() < deadline, log.read_text()[-3000:]
-            most = max(most, len(_sleeping_tasks()))
+            most = max(most, len(_sleeping_tasks(marker)))
             time.sleep(0.05)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -169,7 +179,8 @@ def test_a_playbook_killed_by_a_signal_is_retried_never_a_failure_of_the_change(
         number = tenant.push("org/app", {"a.txt": "a\n"}, "A good change")
         seen: set[int] = set()
         for _ in range(kills):
-            tasks = tenant.wait_for(lambda old=frozenset(seen): set(_sleeping_tasks()) - old,
+            tasks = tenant.wait_for(lambda old=frozenset(seen):
+                                    set(_sleeping_tasks(_marker(tmp_path))) - old,
                                     timeout=120, what="a run of the build's task")
             seen |= tasks
             assert _kill_ansible_playbook(state)
