@@ -232,9 +232,7 @@ async def labels_page(call: Call) -> web.StreamResponse:
 def _semaphores(call: Call) -> list[dict[str, Any]]:
     q = call.query
     assert call.layout is not None
-    call.headers[TOTAL_HEADER] = str(sum(
-        1 for n in call.layout.objects.get("semaphore", {})
-        if q.name is None or q.name.casefold() in n.casefold()))
+    call.headers[TOTAL_HEADER] = str(len(pool.semaphore_names(call.layout, q.name)))
     with call.store.read() as s:
         return pool.list_semaphores(call.layout, s, call.tenant, call.web_url, q.name,
                                     q.limit, q.skip)

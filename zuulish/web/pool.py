@@ -144,13 +144,18 @@ def list_labels(layout: Layout, session: Session, tenant: str,
     return out
 
 
+def semaphore_names(layout: Layout, name: str | None = None) -> list[str]:
+    """The tenant's semaphores whose name contains ``name`` (any case), sorted."""
+    return [n for n in sorted(layout.objects.get("semaphore", {}))
+            if name is None or name.casefold() in n.casefold()]
+
+
 def list_semaphores(layout: Layout, session: Session, tenant: str, web_url: str,
                     name: str | None = None, limit: int = 50, skip: int = 0
                     ) -> list[dict[str, Any]]:
     """The tenant's semaphores with their ``max`` and the builds holding each now."""
     defined = layout.objects.get("semaphore", {})
-    wanted = [n for n in sorted(defined)
-              if name is None or name.casefold() in n.casefold()]
+    wanted = semaphore_names(layout, name)
     holders: dict[str, list[dict[str, Any]]] = {n: [] for n in wanted}
     if wanted:
         rows = session.execute(
