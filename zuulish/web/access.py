@@ -8,7 +8,6 @@ log only: clients are told no more than ``message``.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -43,30 +42,3 @@ class Access(Protocol):
     def readable(self, authorization: str | None, tenants: list[str]) -> list[str]:
         """The ``tenants`` the bearer may read."""
         ...  # pragma: no cover
-
-
-class StaticTokenAccess:
-    """Reads open to all; admin actions behind one bearer token (``web.admin_token``),
-    or off when there is none: the embedded mode's opt-in."""
-
-    def __init__(self, admin_token: str | None) -> None:
-        self.admin_token = admin_token
-
-    def decide(self, authorization: str | None, tenant: str | None,
-               action: Action) -> Decision:
-        if action == "read":
-            return ALLOWED
-        if not self.admin_token:
-            return Decision(False, 403, "the management API is off: set web.admin_token "
-                                        "in the server configuration, or configure "
-                                        "authenticators (auth:)", "no admin token set")
-        given = (authorization or "").encode()
-        if hmac.compare_digest(given, f"Bearer {self.admin_token}".encode()):
-            return Decision(True, identity="admin-token")
-        return Decision(False, 401, "a valid 'Authorization: Bearer TOKEN' header is "
-                                    "required",
-                        "no token" if not authorization else "wrong admin token",
-                        headers={"WWW-Authenticate": 'Bearer realm="zuulish"'})
-
-    def readable(self, authorization: str | None, tenants: list[str]) -> list[str]:
-        return list(tenants)
