@@ -317,7 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_lazy("zuulish.cli_show:cmd_show"))
 
     status = sub.add_parser("status", help="the pipelines' queues of the running server")
-    status.add_argument("--tenant", help="only this tenant (default: every tenant)")
+    status.add_argument("--tenant", help="only this tenant (default: every tenant the "
+                        "token may read)")
+    from zuulish.cli_api import add_api_arguments
+
+    add_api_arguments(status)
     status.set_defaults(func=_lazy("zuulish.cli_status:cmd_status"))
 
     validate = sub.add_parser("validate-config",

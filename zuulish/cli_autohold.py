@@ -2,12 +2,14 @@
 failed builds for someone to log in (Zuul's autohold; see ``nodepool.holds``).
 
 ``autohold`` asks the running server's management API (``POST
-/api/tenant/{tenant}/project/{project}/autohold``, with the configuration's
-``web.admin_token``): the tenant, the project and the job are checked against the
-tenant's running layout, which only the server has (it reads every project's
-configuration). ``autohold-list`` and ``autohold-delete`` need no layout: they
-read and write the store directly, as ``zuulish show`` does, so a request can be
-seen or deleted (its nodes released) while zuulish is stopped too.
+/api/tenant/{tenant}/project/{project}/autohold``, with a token that may administer
+the tenant: ``--auth-token``, ``--auth-token-file`` or ``$ZUULISH_AUTH_TOKEN``, else
+the configuration's ``web.admin_token``; see ``zuulish.cli_token``): the tenant,
+the project and the job are checked against the tenant's running layout, which
+only the server has (it reads every project's configuration). ``autohold-list``
+and ``autohold-delete`` need no layout: they read and write the store directly,
+as ``zuulish show`` does, so a request can be seen or deleted (its nodes
+released) while zuulish is stopped too.
 """
 
 from __future__ import annotations
@@ -15,30 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from zuulish.cli_status import api_base, call_api
+from zuulish.cli_api import GIVE_TOKEN, add_api_arguments, connect
 from zuulish.errors import UserError
 
 
-def post_json(base: str, path: str, body: dict[str, Any], token: str) -> Any:
-    """POST ``body`` to the API with the admin token; an API error is a UserError."""
-    request = urllib.request.Request(
-        base + path, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    return call_api(base, request, " (an autohold is checked against the tenant's "
-                                   "running layout)")
-
-
 def cmd_autohold(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any]) -> int:
-    config = load(args)
-    if not config.admin_token:
-        raise UserError(f"zuulish autohold uses the management API, which is off: set "
-                        f"web.admin_token in {config.path}")
     if args.count < 1:
         raise UserError(f"--count must be 1 or more, not {args.count}")
     if args.node_hold_expiration is not None and args.node_hold_expiration < 0:
@@ -50,9 +38,16 @@ def cmd_autohold(args: argparse.Namespace, load: Callable[[argparse.Namespace], 
         body["change"] = args.change
     if args.ref is not None:
         body["ref"] = args.ref
+    api = connect(args, load, " (an autohold is checked against the tenant's running "
+                              "layout)")
+    if api.token is None:
+        where = f" (or, in the embedded mode, set web.admin_token in {api.config_path})" \
+            if api.config_path else ""
+        raise UserError(f"zuulish autohold needs a token that may administer tenant "
+                        f"{args.tenant!r}: {GIVE_TOKEN}{where}")
     path = (f"/api/tenant/{quote(args.tenant, safe='')}/project/"
             f"{quote(args.project, safe='/')}/autohold")
-    hold = post_json(api_base(config), path, body, config.admin_token)
+    hold = api.post(path, body, f"administer tenant {args.tenant!r}")
     print(f"autohold request {hold['id']}: {describe_line(hold)}")
     return 0
 
@@ -135,6 +130,7 @@ def add_autohold_parsers(sub: Any, load: Callable[[argparse.Namespace], Any]) ->
     hold.add_argument("--node-hold-expiration", type=int, metavar="SECONDS",
                       help="how long to keep each build's nodes (default and 0: until the "
                            "request is deleted)")
+    add_api_arguments(hold)
     hold.set_defaults(func=lambda args: cmd_autohold(args, load))
 
     hlist = sub.add_parser("autohold-list", help="autohold requests, their held nodes and "

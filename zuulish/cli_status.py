@@ -1,56 +1,18 @@
 """``zuulish status``: the queues of a running zuulish, drawn in the terminal.
 
 It asks the running server's web API (``/api/tenant/{tenant}/status``, the data the
-dashboard draws) at the configuration's listen address, and draws each pipeline,
+dashboard draws) at the configuration's listen address or ``--url``, with the token
+of ``zuulish.cli_token`` (a tenant with access-rules needs one), and draws each pipeline,
 its queues, their items and each item's jobs, as Zuul's status page does in text.
 """
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from typing import Any
 
-from zuulish.errors import UserError
-from zuulish.server_config import ServerConfig
-
-TIMEOUT_S = 10.0
-
-
-def api_base(config: ServerConfig) -> str:
-    """Where this host reaches the server's API: its listen address (a wildcard
-    address is reached on the loopback)."""
-    host = config.listen_host
-    if host in ("0.0.0.0", "::", "[::]", ""):
-        host = "127.0.0.1"
-    return f"http://{host}:{config.listen_port}"
-
-
-def get_json(base: str, path: str) -> Any:
-    """GET ``base + path`` as JSON; a refusal or an API error is a :class:`UserError`."""
-    return call_api(base, urllib.request.Request(base + path))
-
-
-def call_api(base: str, request: urllib.request.Request, unreachable: str = "") -> Any:
-    """Send ``request`` to the web API at ``base``; its JSON answer. An API error (its
-    ``error``) or a server that cannot be reached (then ``unreachable`` is added to
-    the message) is a :class:`UserError`."""
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("error") or exc.reason
-        except ValueError:
-            message = exc.reason
-        raise UserError(str(message)) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UserError(f"cannot reach zuulish's web API at {base} ({reason}); is "
-                        f"`zuulish run` running with this configuration?{unreachable}"
-                        ) from None
+from zuulish.cli_api import Api, connect, terminal_safe
 
 
 def _elapsed(seconds: float) -> str:
@@ -110,28 +72,31 @@ def draw_tenant(status: dict[str, Any], now: float | None = None) -> list[str]:
                     lines.append(f"        ! {item['message'].splitlines()[0]}")
                 for job in item.get("jobs") or []:
                     lines.append(f"        {job['name']:<28} {job_state(job, now)}")
-    return lines
+    # subjects, messages and names come from changes' authors: no escape sequences
+    return [terminal_safe(line) for line in lines]
 
 
-def status_lines(config: ServerConfig, tenant: str | None) -> list[str]:
-    """Draw ``tenant`` (every tenant when None) from the running server's API."""
-    base = api_base(config)
+def status_lines(api: Api, tenant: str | None) -> list[str]:
+    """Draw ``tenant`` (every tenant the caller may read when None) from the API."""
     if tenant is None:
-        names = [t["name"] for t in get_json(base, "/api/tenants")]
+        names = [t["name"] for t in api.get("/api/tenants", "list the tenants")]
         if not names:
-            return ["no tenants are configured"]
+            private = "" if api.token else (" (a tenant with access-rules is listed only "
+                                            "to a token that may read it)")
+            return [f"the server lists no tenants{private}"]
     else:
         names = [tenant]
     lines: list[str] = []
     for name in names:
-        quoted = urllib.request.quote(name, safe="")
-        lines.extend(draw_tenant(get_json(base, f"/api/tenant/{quoted}/status")))
+        quoted = urllib.parse.quote(name, safe="")
+        lines.extend(draw_tenant(api.get(f"/api/tenant/{quoted}/status",
+                                         f"read tenant {name!r}")))
     return lines
 
 
 def cmd_status(args: Any) -> int:
     from zuulish.cli import _load
 
-    for line in status_lines(_load(args), args.tenant):
+    for line in status_lines(connect(args, _load), args.tenant):
         print(line)
     return 0
