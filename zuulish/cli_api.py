@@ -156,13 +156,14 @@ def refusal(status: int, message: str, token: Token | None, doing: str) -> str:
             f"; ask for a token that may, e.g. `zuulish create-auth-token --tenant ...`")
 
 
-def _server_message(exc: urllib.error.HTTPError) -> str:
+def _server_error(exc: urllib.error.HTTPError) -> str | None:
+    """The API's ``error`` in an error answer (None: the answer has none)."""
     try:
         answer = json.loads(exc.read())
     except (ValueError, OSError):
-        answer = None
+        return None
     error = answer.get("error") if isinstance(answer, dict) else None
-    return printable(error if isinstance(error, str) and error else str(exc.reason))
+    return printable(error) if isinstance(error, str) and error.strip() else None
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,8 @@ class Api:
             with _opener().open(request, timeout=TIMEOUT_S) as response:
                 text = response.read()
         except urllib.error.HTTPError as exc:
-            message = _server_message(exc)
+            error = _server_error(exc)
+            message = error or printable(str(exc.reason))
             if exc.code in (401, 403):
                 raise UserError(refusal(exc.code, message, self.token, doing)) from None
             if 300 <= exc.code < 400:
@@ -197,7 +199,10 @@ class Api:
                                 f"{where}, which zuulish does not follow (the token would "
                                 "go there too): give --url with the server's own address"
                                 ) from None
-            raise UserError(message) from None
+            if error is None:  # not zuulish's API, or a proxy's answer
+                raise UserError(f"the server at {self.base} answered {path} with {exc.code} "
+                                f"{message}: is it zuulish's web API?") from None
+            raise UserError(error) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = printable(str(getattr(exc, "reason", exc)))
             raise UserError(f"cannot reach zuulish's web API at {self.base} ({reason})"

@@ -96,14 +96,16 @@ def read_token_file(path: str) -> str:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise UserError(f"cannot read {source}: {exc.strerror}") from None
+    info = os.fstat(fd)  # the file opened, not what the name points to later
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise UserError(f"cannot read {source}: it is a directory")
+    if os.name == "posix" and stat.S_ISREG(info.st_mode) and info.st_mode & 0o006:
+        os.close(fd)
+        raise UserError(f"{source} may be read or written by other users (mode "
+                        f"{stat.S_IMODE(info.st_mode):04o}): a token there is not "
+                        f"secret; run `chmod o-rw {path}` (or 600) and mint a new one")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())  # the file read, not the name's later target
-        if stat.S_ISDIR(info.st_mode):
-            raise UserError(f"cannot read {source}: it is a directory")
-        if os.name == "posix" and stat.S_ISREG(info.st_mode) and info.st_mode & 0o006:
-            raise UserError(f"{source} may be read or written by other users (mode "
-                            f"{stat.S_IMODE(info.st_mode):04o}): a token there is not "
-                            f"secret; run `chmod o-rw {path}` (or 600) and mint a new one")
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise UserError(f"{source} is larger than {MAX_FILE_BYTES} bytes: not a token file")
