@@ -360,6 +360,25 @@ def test_unknown_api_routes_answer_json(server: Server) -> None:
     assert server.json("/health") == (200, {"status": "ok"})
 
 
+def test_wrong_methods_and_unknown_routes_answer_the_apis_json_error(server: Server) -> None:
+    parts = urlsplit(server.url)
+    answers = []
+    for method, path in (("DELETE", "/api/tenants"), ("GET", "/api/nothing")):
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        try:
+            conn.request(method, path)
+            response = conn.getresponse()
+            answers.append((response.status, response.getheader("Content-Type"),
+                            response.getheader("Allow"), response.read().decode()))
+        finally:
+            conn.close()
+    assert answers == [
+        (405, "application/json; charset=utf-8", "GET,HEAD",
+         '{"error": "Method Not Allowed: DELETE /api/tenants"}'),
+        (404, "application/json; charset=utf-8", None,
+         '{"error": "Not Found: GET /api/nothing"}')]
+
+
 def test_management_calls_are_stored_as_events_for_the_scheduler(server: Server) -> None:
     status, data = server.post("/api/tenant/t/project/org/app/enqueue",
                                {"pipeline": "gate", "change": "3,1"}, TOKEN)

@@ -22,7 +22,7 @@ from zuulish.web import routes as _routes  # noqa: F401  (declares the routes)
 from zuulish.web.access import Access
 from zuulish.web.auth.authorizer import Authorizer, layout_rules
 from zuulish.web.auth.settings import AuthSettings
-from zuulish.web.endpoints import API
+from zuulish.web.endpoints import API, json_error
 from zuulish.web.keys import (
     ACCESS,
     CHANGE_LINKS,
@@ -40,10 +40,6 @@ from zuulish.web.status import ChangeLinks
 WEB_DIR = Path(zuulish.__file__).resolve().parent.parent / "web"
 __all__ = ["ACCESS", "CHANGE_LINKS", "LAYOUTS", "LOG_STORES", "STATE_DIR", "STORE",
            "TEMPLATES", "WEB_URL", "create_app", "serve"]
-
-
-def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 def _when(epoch: float | None) -> str:
@@ -81,10 +77,10 @@ async def api_errors_as_json(request: web.Request,
     except web.HTTPException as exc:
         if (request.path.startswith("/api/") and exc.status >= 400
                 and exc.content_type != "application/json"):
-            answer = _json_error(exc.status, f"{exc.reason}: {request.method} {request.path}")
-            if "Allow" in exc.headers:  # a 405 names the methods there are (RFC 9110)
-                answer.headers["Allow"] = exc.headers["Allow"]
-            return answer
+            # a 405 names the methods there are (RFC 9110)
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            raise json_error(exc.status, f"{exc.reason}: {request.method} {request.path}",
+                             allow) from None
         raise
 
 

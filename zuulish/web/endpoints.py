@@ -40,9 +40,9 @@ LOG = logging.getLogger("zuulish.web")
 TOTAL_HEADER = "X-Total-Count"
 
 
-def _json_error(status: int, message: str, headers: Mapping[str, str] | None = None
-                ) -> web.HTTPException:
-    """An HTTP error whose body is ``{"error": message}``."""
+def json_error(status: int, message: str, headers: Mapping[str, str] | None = None
+               ) -> web.HTTPException:
+    """The API's error answer, to raise: ``{"error": message}`` with ``status``."""
     cls = web.HTTPException
     for candidate in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden,
                       web.HTTPNotFound, web.HTTPConflict, web.HTTPRequestRangeNotSatisfiable):
@@ -138,7 +138,7 @@ class Call:
             exc = web.HTTPException(text=message, headers=headers)
             exc.set_status(status)
             return exc
-        return _json_error(status, message, headers)
+        return json_error(status, message, headers)
 
     def not_found(self, message: str) -> web.HTTPException:
         return self.error(404, message)
@@ -222,7 +222,7 @@ def _query_values(model: type[BaseModel], query: MultiDictProxy[str]) -> dict[st
         if info is not None and _is_list(info.annotation):
             values[key] = given
         elif len(given) > 1:
-            raise _json_error(400, f"query parameter {key!r} is given {len(given)} times; "
+            raise json_error(400, f"query parameter {key!r} is given {len(given)} times; "
                                    "give it once")
         else:
             values[key] = given[0]
