@@ -196,7 +196,7 @@ class Api:
             if 300 <= exc.code < 400:
                 where = printable(exc.headers.get("Location") or "nowhere", 200)
                 raise UserError(f"the server at {self.base} answered {exc.code}, a redirect to "
-                                f"{where}, which zuulish does not follow (the token would "
+                                f"{where}, which zuulish does not follow (a token would "
                                 "go there too): give --url with the server's own address"
                                 ) from None
             if error is None:  # not zuulish's API, or a proxy's answer
