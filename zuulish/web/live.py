@@ -39,6 +39,7 @@ from zuulish.store import Store
 from zuulish.store import notify as channels
 from zuulish.web.estimates import EstimatesCache
 from zuulish.web.status import ChangeLinks, status_version, tenant_status
+from zuulish.web.streams import EXPIRED_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -341,9 +342,11 @@ def install(app: web.Application) -> None:
     app.on_cleanup.append(close)
 
 
-async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.StreamResponse:
+async def stream(request: web.Request, hub: StatusHub, tenant: str,
+                 until: float | None = None) -> web.StreamResponse:
     """The tenant's status as server-sent events: ``event: status`` with the status
-    JSON at once and after every change (``event: gone`` if the tenant goes)."""
+    JSON at once and after every change (``event: gone`` if the tenant goes;
+    ``event: expired``, the last, at ``until``: when the caller's token expires)."""
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
@@ -355,6 +358,7 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.Strea
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
     await response.write(b"retry: 1000\n\n")
     watcher = hub.watch(tenant, transport)
+    expiry = _Expiry(hub, watcher, until)
     try:
         while not watcher.dropped:
             try:
@@ -366,8 +370,34 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.Strea
             await response.write(message)
             if message.startswith(b"event: gone"):
                 break
+        if expiry.fired:
+            await response.write(EXPIRED_EVENT)
     except (ConnectionResetError, ConnectionError):
         pass  # the watcher went away (or was dropped)
     finally:
+        expiry.cancel()
         hub.forget(watcher)
     return response
+
+
+class _Expiry:
+    """Ends a watcher's stream at ``until`` (epoch seconds; None: never): it is fed no
+    more, what it had not sent is dropped, and the stream sends ``event: expired``."""
+
+    def __init__(self, hub: StatusHub, watcher: Watcher, until: float | None) -> None:
+        self.hub = hub
+        self.watcher = watcher
+        self.fired = False
+        self.handle = None if until is None else asyncio.get_running_loop().call_later(
+            max(0.0, until - time.time()), self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        self.hub.forget(self.watcher)
+        while not self.watcher.queue.empty():
+            self.watcher.queue.get_nowait()
+        self.watcher.queue.put_nowait(None)  # the stream's loop ends there
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
