@@ -55,6 +55,8 @@ GZIP_LEVEL = 5
 QUEUE_SIZE = 8
 #: a comment line sent to an idle stream this often, so proxies keep it open
 KEEPALIVE = 15.0
+#: how often a stream looks whether its client has gone (seconds)
+CLIENT_CHECK = 1.0
 #: the send buffer of a stream's socket: a watcher that stops reading fills it soon
 STREAM_SNDBUF = 64 * 1024
 #: the channels whose notifications mean a status may have changed
@@ -358,7 +360,7 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str,
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
     await response.write(b"retry: 1000\n\n")
     watcher = hub.watch(tenant, transport)
-    expiry = _Expiry(hub, watcher, until)
+    ending = _Ending(hub, watcher, transport, until)
     try:
         while not watcher.dropped:
             try:
@@ -370,34 +372,51 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str,
             await response.write(message)
             if message.startswith(b"event: gone"):
                 break
-        if expiry.fired:
+        if ending.expired:
             await response.write(EXPIRED_EVENT)
     except (ConnectionResetError, ConnectionError):
         pass  # the watcher went away (or was dropped)
     finally:
-        expiry.cancel()
+        ending.cancel()
         hub.forget(watcher)
     return response
 
 
-class _Expiry:
-    """Ends a watcher's stream at ``until`` (epoch seconds; None: never): it is fed no
-    more, what it had not sent is dropped, and the stream sends ``event: expired``."""
+class _Ending:
+    """Ends a watcher's stream when its client has gone (looked at every
+    ``CLIENT_CHECK`` seconds: an idle stream would notice only at its next keep-alive,
+    holding the client's share of streams meanwhile) or at ``until`` (epoch seconds,
+    when the caller's token expires; None: never), then with ``event: expired``. The
+    watcher is fed no more and what it had not sent is dropped."""
 
-    def __init__(self, hub: StatusHub, watcher: Watcher, until: float | None) -> None:
+    def __init__(self, hub: StatusHub, watcher: Watcher,
+                 transport: asyncio.BaseTransport | None, until: float | None) -> None:
         self.hub = hub
         self.watcher = watcher
-        self.fired = False
-        self.handle = None if until is None else asyncio.get_running_loop().call_later(
-            max(0.0, until - time.time()), self._fire)
+        self.expired = False
+        loop = asyncio.get_running_loop()
+        self.timer = None if until is None else loop.call_later(
+            max(0.0, until - time.time()), self._expire)
+        self.watching = None if transport is None else loop.create_task(
+            self._watch(transport))
 
-    def _fire(self) -> None:
-        self.fired = True
+    async def _watch(self, transport: asyncio.BaseTransport) -> None:
+        while not transport.is_closing():
+            await asyncio.sleep(CLIENT_CHECK)
+        self._end()
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._end()
+
+    def _end(self) -> None:
         self.hub.forget(self.watcher)
         while not self.watcher.queue.empty():
             self.watcher.queue.get_nowait()
         self.watcher.queue.put_nowait(None)  # the stream's loop ends there
 
     def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.watching is not None:
+            self.watching.cancel()
