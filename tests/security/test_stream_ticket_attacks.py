@@ -202,5 +202,13 @@ def test_one_anonymous_client_cannot_hold_more_than_its_share(api: Api) -> None:
                 assert signed_in.status == 200
             for response in held:
                 response.close()
+            # the server notices they have gone (not only at the next keep-alive)
+            deadline = time.monotonic() + 10
+            while True:
+                async with session.get(url) as again:
+                    if again.status == 200:
+                        break
+                    assert again.status == 429 and time.monotonic() < deadline
+                await asyncio.sleep(0.2)
 
     asyncio.run(hold())

@@ -301,6 +301,9 @@ class Registry:
             for known in self.endpoints:
                 if (known.method, known.path) == (method, path):
                     raise ValueError(f"{method} {path} is declared twice")
+            if stream is not None and (query is None or "ticket" not in query.model_fields):
+                raise ValueError(f"{method} {path} is a stream: its query must declare "
+                                 "'ticket'")
             self.endpoints.append(Endpoint(
                 method=method, path=path, handler=handler,
                 summary=summary or (handler.__doc__ or "").strip().split("\n\n")[0],
