@@ -43,7 +43,7 @@ from zuulish.secrets import master_key
 PREFIX = "zst1"
 #: seconds a ticket may be used to open its stream
 TTL = 60
-#: the longest ticket accepted (a real one is about 250 characters)
+#: the longest ticket accepted (a real one is about 300 characters)
 MAX_LENGTH = 1024
 #: tickets remembered as used at once; beyond, new ones are refused until some expire
 MAX_SPENT = 100_000
