@@ -6,6 +6,7 @@ Example::
     database: sqlite:///state/zuulish.db   # default: SQLite in state_dir
     tenant_file: main.yaml             # Zuul's tenant file format
     web: {listen: 127.0.0.1:9000, url: http://127.0.0.1:9000}
+    # web.max_streams_per_client: 20   # live consoles and status streams per client
     connections:
       forge: {driver: git}             # the built-in git forge
       # cloud: {driver: openstack, cloud: mycloud}   # a node provider's connection
@@ -71,6 +72,7 @@ from zuulish.nodepool.resources import Limits
 from zuulish.nodepool.static import parse_hosts
 from zuulish.nodepool.tenant_shares import parse_tenant_limits, parse_tenant_weights
 from zuulish.web.auth.settings import AuthSettings, parse_auth
+from zuulish.web.streams import DEFAULT_MAX_PER_CLIENT
 
 if TYPE_CHECKING:
     from zuulish.config.node_providers import NodeContext
@@ -131,6 +133,9 @@ class ServerConfig:
     # a static bearer token for the management API (off when None): the embedded
     # mode's opt-in; authenticators (``auth``) and the tenants' rules are the real thing
     admin_token: str | None = None
+    # live streams (consoles, status events) one client may hold open on a web: a
+    # token's user, else an address
+    max_streams_per_client: int = DEFAULT_MAX_PER_CLIENT
     # the ``auth:`` section: authenticators of the web API's JSON Web Tokens
     auth: AuthSettings = field(default_factory=AuthSettings)
     # build logs are removed this many days after the build finished (None: kept)
@@ -435,7 +440,11 @@ def load_server_config(path: str | Path) -> ServerConfig:
     tenant_file = (base / _expect(data["tenant_file"], str, "tenant_file", path)).resolve()
 
     web = _expect(data.get("web") or {}, dict, "web", path)
-    _check_keys(web, {"listen", "url", "admin_token"}, "web.", path)
+    _check_keys(web, {"listen", "url", "admin_token", "max_streams_per_client"}, "web.", path)
+    max_streams = web.get("max_streams_per_client", DEFAULT_MAX_PER_CLIENT)
+    if isinstance(max_streams, bool) or not isinstance(max_streams, int) or max_streams < 1:
+        raise ConfigError("key 'web.max_streams_per_client' must be a whole number, 1 or "
+                          f"more, not {max_streams!r}", file=str(path))
     admin_token = web.get("admin_token")
     if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
         raise ConfigError("key 'web.admin_token' must be a string of at least 16 characters",
@@ -590,7 +599,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         poll_interval=float(poll),
         merger_workers=merger_workers,
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
-        admin_token=admin_token,
+        admin_token=admin_token, max_streams_per_client=max_streams,
         log_retention_days=retention,
         executor_zone=executor_zone, cluster=timing,
         logs=_logs_section(data.get("logs"), path),

@@ -95,8 +95,9 @@ class Api:
 
 
 @contextmanager
-def serve_auth_app(where: Path) -> Iterator[Api]:
-    """The app over a new store in ``where``, until the block ends."""
+def serve_auth_app(where: Path, **options: Any) -> Iterator[Api]:
+    """The app over a new store in ``where`` (``options``: more of ``create_app``'s),
+    until the block ends."""
     from tests.functional.test_web import seed
 
     store = Store(f"sqlite:///{where / 'zuulish.db'}")
@@ -116,6 +117,6 @@ def serve_auth_app(where: Path) -> Iterator[Api]:
                                            auth_rules=tc.auth_rules)
                            for tc in load_tenants(where / "main.yaml", set())}
         with served(lambda url: create_app(store, layouts, where, url,
-                                           auth_config=config.auth)) as url:
+                                           auth_config=config.auth, **options)) as url:
             yield Api(url, issuer, where / "zuulish.yaml", store)
     store.dispose()

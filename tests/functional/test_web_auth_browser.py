@@ -4,12 +4,15 @@ authorization-code flow with PKCE (web/static/auth.js) against an issuer on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from tests.fakes.auth_web import Api, serve_auth_app
 from tests.functional import test_dashboard_browser as dashboard
+from zuulish.store import BuildRow, BuildSetRow
 
 pytestmark = [pytest.mark.slow]
 
@@ -42,3 +45,54 @@ def test_signing_in_shows_a_tenant_with_access_rules(api: Api, tab: dashboard.Ta
     assert got.value.status == 200
     assert not [e for e in tab.errors if e.startswith("uncaught")], tab.errors
     assert api.issuer.requests["/token"] >= 1
+
+
+def test_a_signed_in_reader_watches_a_private_tenants_status_live(api: Api,
+                                                                  tab: dashboard.Tab) -> None:
+    """The status page's event stream opens with a ticket (an EventSource cannot carry
+    the token), and a change in the store comes to the open page over it."""
+    expect = dashboard.expect
+    page = tab.page
+    api.issuer.login_claims = {"sub": "erin", "groups": ["t-readers"]}
+    page.goto(f"{api.url}/t/t/status")
+    with page.expect_response(lambda r: "/api/tenant/t/status/events?" in r.url,
+                              timeout=20_000) as opened:
+        page.locator("a.sign-in").click()
+    assert opened.value.status == 200
+    url = opened.value.url
+    token = page.evaluate("sessionStorage.getItem('zuulish.token')")
+    assert "ticket=zst1." in url and token not in url
+    expect(page.locator("#updated")).to_contain_text("; live.", timeout=10_000)
+    lint = page.locator("li.job", has_text="lint").locator(".bar")
+    expect(lint).not_to_have_class(re.compile(r"\bfailure\b"))
+    with api.store.session() as s:
+        build = s.get(BuildRow, "build-2")
+        assert build is not None
+        build.state, build.result, build.finished_at = "completed", "FAILURE", 10
+    expect(lint).to_have_class(re.compile(r"\bfailure\b"), timeout=10_000)
+    expect(page.locator("#updated")).to_contain_text("; live.")
+    assert not [e for e in tab.errors if e.startswith("uncaught")], tab.errors
+
+
+def test_a_signed_in_reader_follows_a_private_builds_live_console(api: Api,
+                                                                  tab: dashboard.Tab) -> None:
+    expect = dashboard.expect
+    page = tab.page
+    with api.store.session() as s:  # a running build of its own
+        buildset = s.scalars(select(BuildSetRow.id)).first()
+        s.add(BuildRow(id="build-live", buildset_id=buildset, job="live", state="running",
+                       created_at=5, started_at=5))
+    api.issuer.login_claims = {"sub": "erin", "groups": ["t-readers"]}
+    page.goto(f"{api.url}/t/t/status")  # signed in there (a build's page has no tenant)
+    page.locator("a.sign-in").click()
+    expect(page.locator("a.sign-in")).to_have_text("Sign out erin", timeout=10_000)
+    with page.expect_websocket(lambda ws: "/console-stream?" in ws.url,
+                               timeout=20_000) as opened:
+        page.goto(f"{api.url}/build/build-live")
+    assert "ticket=zst1." in opened.value.url
+    expect(page.locator("#console-state")).to_have_text("streaming", timeout=10_000)
+    log = api.config.parent / "logs" / "build-live" / "job-output.txt"
+    log.parent.mkdir(parents=True)
+    log.write_text("secret progress of tenant t\n")
+    expect(page.locator("#console")).to_have_text("secret progress of tenant t\n",
+                                                  timeout=10_000)

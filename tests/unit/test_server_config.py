@@ -130,6 +130,10 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
      "key 'executor.max_returned_bytes' must be a positive whole number of bytes"),
     ("tenant_file: m.yaml\nmerger: {cache_max: 5}\n",
      "unknown key 'merger.cache_max' (did you mean 'merger.cache_max_bytes'?)"),
+    ("tenant_file: m.yaml\nweb: {max_streams_per_client: 0}\n",
+     "key 'web.max_streams_per_client' must be a whole number, 1 or more, not 0"),
+    ("tenant_file: m.yaml\nweb: {max_streams_per_client: many}\n",
+     "key 'web.max_streams_per_client' must be a whole number, 1 or more, not 'many'"),
 ])
 def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
@@ -248,3 +252,11 @@ def test_tenant_shares_are_read(tmp_path: Path) -> None:
     config = load_server_config(path)
     assert config.tenant_limits["t"].instances == 3 and config.tenant_limits["t"].gpus == 2
     assert config.tenant_limits["t"].cores is None and config.tenant_weights == {"t": 2.0}
+
+
+def test_the_streams_a_client_may_hold_have_a_default_and_can_be_set(tmp_path: Path) -> None:
+    assert load_server_config(write(tmp_path, "tenant_file: m.yaml\n")) \
+        .max_streams_per_client == 20
+    assert load_server_config(write(
+        tmp_path, "tenant_file: m.yaml\nweb: {max_streams_per_client: 3}\n")) \
+        .max_streams_per_client == 3

@@ -8,6 +8,9 @@
 
   function token() { return sessionStorage.getItem(TOKEN); }
 
+  // whether the pages' streams need a ticket (history.js, status.js): only with a token
+  window.zuulishAuth = {signedIn: () => token() !== null};
+
   function sameOriginApi(url) {
     const target = new URL(url instanceof Request ? url.url : String(url), location.href);
     return target.origin === location.origin && target.pathname.startsWith("/api/");

@@ -44,7 +44,23 @@
     });
   }
 
-  function liveConsole() {
+  // The console's URL, signed in with a ticket (POST <stream>/ticket; auth.js adds the
+  // token to the fetch): a websocket cannot carry a token. Not signed in, or without a
+  // ticket, the stream is opened bare, as a tenant without access-rules allows.
+  async function streamUrl(path) {
+    const url = new URL(path, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    if (!window.zuulishAuth || !window.zuulishAuth.signedIn()) return url;
+    try {
+      const response = await fetch(path + "/ticket", {method: "POST", headers: {"Accept": "application/json"}});
+      if (response.ok) url.searchParams.set("ticket", (await response.json()).ticket);
+    } catch (e) {
+      // opened bare
+    }
+    return url;
+  }
+
+  async function liveConsole() {
     const pre = document.getElementById("console");
     if (!pre) return;
     const note = document.getElementById("console-state");
@@ -72,9 +88,7 @@
         note.textContent += " (could not read the result: " + e.message + "; reload)";
       }
     }
-    const url = new URL(pre.dataset.stream, window.location.href);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(await streamUrl(pre.dataset.stream));
     ws.onopen = () => { note.textContent = "streaming"; };
     ws.onmessage = (event) => {
       const follow = atEnd();
@@ -83,6 +97,10 @@
       if (follow) window.scrollTo(0, root.scrollHeight);
     };
     ws.onclose = (event) => {
+      if (event.code === 4001) {  // the sign-in it was opened with has expired
+        note.textContent = "the stream ended: " + (event.reason || "access expired") + "; reload";
+        return;
+      }
       if (event.code !== 1000) {
         note.textContent = "the stream was cut (" + event.code + "); reload";
         return;

@@ -282,8 +282,29 @@
     }
   }
 
-  function connect() {
-    const events = new EventSource(root.dataset.events);
+  // Signed in, each stream opens with a ticket of its own (POST .../events/ticket;
+  // auth.js adds the token to the fetch, which an EventSource cannot carry). A ticket
+  // opens one stream, so then the page reconnects itself with a new ticket rather than
+  // letting the browser reconnect with the spent one. Not signed in (or without a
+  // ticket), the stream is opened bare, as a tenant without access-rules allows.
+  async function eventsUrl() {
+    const url = new URL(root.dataset.events, window.location.href);
+    if (!window.zuulishAuth || !window.zuulishAuth.signedIn()) return url;
+    try {
+      const response = await fetch(root.dataset.events + "/ticket", {method: "POST", headers: {"Accept": "application/json"}});
+      if (response.ok) url.searchParams.set("ticket", (await response.json()).ticket);
+    } catch (e) {
+      // opened bare
+    }
+    return url;
+  }
+
+  async function connect() {
+    const url = await eventsUrl();
+    const ticketed = url.searchParams.has("ticket");
+    const events = new EventSource(url);
+    let opened = false;
+    events.onopen = () => { opened = true; };
     events.addEventListener("status", (e) => {
       stopPolling();
       render(JSON.parse(e.data));
@@ -294,11 +315,24 @@
       stopPolling();
       stale("this tenant is no longer configured");
     });
-    events.onerror = () => {
-      // Meanwhile the page polls the API. The browser reconnects by itself after a
-      // dropped connection, but gives up after an error answer: then try again later.
+    events.addEventListener("expired", () => {
+      // the token has expired and the server ended the stream: poll (which says so)
+      // and ask again later (a new ticket needs a valid token)
+      events.close();
       startPolling();
-      if (events.readyState === EventSource.CLOSED) setTimeout(connect, FALLBACK_POLL_MS);
+      setTimeout(connect, FALLBACK_POLL_MS);
+    });
+    events.onerror = () => {
+      // Meanwhile the page polls the API. The browser reconnects a bare stream by
+      // itself after a dropped connection, but gives up after an error answer: then try
+      // again later. A ticket's stream is reconnected here, with a new ticket.
+      startPolling();
+      if (ticketed) {
+        events.close();
+        setTimeout(connect, opened ? 1000 : FALLBACK_POLL_MS);
+      } else if (events.readyState === EventSource.CLOSED) {
+        setTimeout(connect, FALLBACK_POLL_MS);
+      }
     };
   }
 

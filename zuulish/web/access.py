@@ -3,7 +3,8 @@
 A route declares the access it needs (``public``, ``read`` or ``admin``, see
 ``zuulish/web/endpoints.py``); the application's :class:`Access` decides from the
 request's ``Authorization`` header and the tenant. The decision's ``reason`` is for the
-log only: clients are told no more than ``message``.
+log only: clients are told no more than ``message``. Its ``expires`` is when the authority
+it rests on ends (the token's expiry): a stream opened on it is closed then.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Decision:
     reason: str = ""
     identity: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: epoch seconds when the token the decision rests on stops being valid (None: no
+    #: token was needed, or it does not expire)
+    expires: float | None = None
 
 
 ALLOWED = Decision(True)

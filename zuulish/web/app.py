@@ -22,6 +22,7 @@ from zuulish.web import routes as _routes  # noqa: F401  (declares the routes)
 from zuulish.web.access import Access
 from zuulish.web.auth.authorizer import Authorizer, layout_rules
 from zuulish.web.auth.settings import AuthSettings
+from zuulish.web.auth.tickets import StreamTickets, ticket_key
 from zuulish.web.endpoints import API, json_error
 from zuulish.web.keys import (
     ACCESS,
@@ -32,10 +33,13 @@ from zuulish.web.keys import (
     POOL_LABELS,
     STATE_DIR,
     STORE,
+    STREAM_LIMITS,
     TEMPLATES,
+    TICKETS,
     WEB_URL,
 )
 from zuulish.web.status import ChangeLinks
+from zuulish.web.streams import DEFAULT_MAX_PER_CLIENT, StreamLimits
 
 WEB_DIR = Path(zuulish.__file__).resolve().parent.parent / "web"
 __all__ = ["ACCESS", "CHANGE_LINKS", "LAYOUTS", "LOG_STORES", "STATE_DIR", "STORE",
@@ -98,7 +102,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                log_stores: LogStores | None = None,
                auth_config: AuthSettings | None = None,
                metrics_scrape: Scrape | None = None,
-               pool_labels: Mapping[str, Sequence[str]] | None = None) -> web.Application:
+               pool_labels: Mapping[str, Sequence[str]] | None = None,
+               max_streams_per_client: int = DEFAULT_MAX_PER_CLIENT,
+               ticket_key_source: Callable[[], bytes] | None = None) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -113,7 +119,10 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     (:class:`~zuulish.web.auth.authorizer.Authorizer`, the default ``access``);
     ``metrics_scrape`` what ``/metrics`` serves (default: the store's gauges alone);
     ``pool_labels`` the labels each provider of ``zuulish.yaml`` offers (for the labels
-    page; the tenants' own providers are in their layouts).
+    page; the tenants' own providers are in their layouts);
+    ``max_streams_per_client`` the live streams one client may hold open
+    (``web.max_streams_per_client``); ``ticket_key_source`` gives the key stream tickets
+    are signed with (default: derived from ``state_dir``'s ``secrets.key``, on first use).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -132,6 +141,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     # the shared layout's nav shows each tenant's count of configuration errors
     app[TEMPLATES].globals["config_error_count"] = functools.partial(_error_count, layouts)
     app[POOL_LABELS] = {name: list(labels) for name, labels in (pool_labels or {}).items()}
+    app[TICKETS] = StreamTickets(ticket_key_source or functools.partial(ticket_key,
+                                                                        Path(state_dir)))
+    app[STREAM_LIMITS] = StreamLimits(max_streams_per_client)
     live.install(app)  # the shared status and its event stream
     routes = API.routes()
     if (WEB_DIR / "static").is_dir():

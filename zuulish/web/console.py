@@ -11,6 +11,9 @@ Before the upgrade, an unknown build is a JSON 404 and a bad offset a JSON 400,
 as elsewhere in the API. A build that has not started yet has no log: the
 socket stays open and sends nothing until the log appears.
 
+A socket opened with a token (or a ticket, see ``zuulish/web/auth/tickets.py``) is
+closed with code 4001 when that token expires, wherever the stream is then.
+
 Where the log is read from: this host's ``<state>/logs/<uuid>/job-output.txt``
 when it is there (the embedded mode, and any build of an executor on this
 host); else, for a finished build whose logs are in a log store (S3), the
@@ -36,6 +39,7 @@ from zuulish.logs.store import LogStoreError
 from zuulish.logs.stores import LogStores
 from zuulish.store import BuildRow, ComponentRow, Store
 from zuulish.web import console_proxy
+from zuulish.web.streams import EXPIRED_CODE, EXPIRED_REASON, deadline
 
 POLL_SECONDS = 0.1  # how often the log is looked at: the stream's delay
 STATE_EVERY = 5  # polls between looks at the build's state in the store
@@ -142,9 +146,11 @@ async def stream(ws: web.WebSocketResponse, store: Store, path: Path, uuid: str,
 
 async def console_stream(request: web.Request, store: Store, state_dir: Path,
                          log_stores: LogStores | None = None,
-                         console_key: bytes | None = None) -> web.StreamResponse:
+                         console_key: bytes | None = None,
+                         until: float | None = None) -> web.StreamResponse:
     """The websocket handler (see the module); the app passes its store, folder, log
-    stores and the key to sign requests to executors with."""
+    stores, the key to sign requests to executors with, and when the caller's
+    authority ends (epoch seconds; None: never)."""
     uuid = request.match_info["uuid"]
     try:
         offset = int(request.query.get("offset", "0"))
@@ -158,11 +164,26 @@ async def console_stream(request: web.Request, store: Store, state_dir: Path,
         return web.json_response({"error": f"no build with id {uuid!r}"}, status=404)
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)
+    limit = asyncio.timeout_at(deadline(until))
+    try:
+        async with limit:
+            await _follow(ws, store, state_dir, path, uuid, offset, log_stores, console_key)
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        await ws.close(code=EXPIRED_CODE, message=EXPIRED_REASON.encode())
+    return ws
+
+
+async def _follow(ws: web.WebSocketResponse, store: Store, state_dir: Path, path: Path,
+                  uuid: str, offset: int, log_stores: LogStores | None,
+                  console_key: bytes | None) -> None:
+    """Send the console from wherever it is (see the module) until it ends."""
     while True:
         source = await asyncio.to_thread(build_source, store, uuid)
         if await asyncio.to_thread(path.exists) or source is None:
             await stream(ws, store, path, uuid, offset)
-            return ws
+            return
         if source.log_path is not None and log_stores is not None:
             kept = log_stores.for_path(source.log_path)
             if kept is not None and kept is not log_stores.local:
@@ -172,28 +193,28 @@ async def console_stream(request: web.Request, store: Store, state_dir: Path,
                 except LogStoreError as exc:
                     await ws.close(code=console_proxy.UNREACHABLE,
                                    message=console_proxy.close_reason(str(exc)))
-                    return ws
+                    return
                 await console_proxy.send_stored(ws, log_file, offset,
                                                 source.result or source.state.upper())
-                return ws
+                return
         if source.state == "running" and source.worker and source.worker_state in GONE:
             await ws.close(code=console_proxy.UNREACHABLE, message=console_proxy.close_reason(
                 f"executor {source.worker} is {source.worker_state}: no console to follow"))
-            return ws
+            return
         if source.address and source.state in ("running", *FINISHED):
             # (a finished build's log not in a log store stays on its executor's host)
             key = console_key if console_key is not None else \
                 await asyncio.to_thread(component_key, state_dir)
             await console_proxy.proxy(ws, uuid, offset, source.address, source.worker or "?",
                                       key, lambda: asyncio.to_thread(build_state, store, uuid))
-            return ws
+            return
         if source.state == "running" or source.state in FINISHED:
             await stream(ws, store, path, uuid, offset)  # this host's (as before)
-            return ws
+            return
         try:  # not taken by an executor yet
             message = await ws.receive(timeout=WAIT_SECONDS)
         except TimeoutError:
             continue
         if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
                             WSMsgType.ERROR):
-            return ws
+            return

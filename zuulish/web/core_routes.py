@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -45,15 +46,22 @@ async def api_config_errors(call: Call) -> Any:
     return call.paged(errors)
 
 
+def console_stream_name(match: Mapping[str, str]) -> str:
+    """The console stream's name in its tickets."""
+    return f"console:{match['uuid']}"
+
+
 @API.get("/api/build/{uuid}/console-stream", tag="builds", access="read",
-         query=s.ConsoleQuery, status=101, errors={404: "No such build"},
+         query=s.ConsoleQuery, status=101, stream=console_stream_name,
+         errors={404: "No such build", 429: "The caller holds as many streams as it may"},
          summary="The build's job-output.txt as it grows, over a websocket (text messages "
                  "of whole lines; closed with code 1000 and the result once the build is "
-                 "over)")
+                 "over, with code 4001 when the caller's token expires)")
 async def api_console_stream(call: Call) -> web.StreamResponse:
     await find_build(call, call.match["uuid"])
-    return await console_stream(call.request, call.store, call.app[STATE_DIR],
-                                call.app[LOG_STORES])
+    with call.stream_slot():
+        return await console_stream(call.request, call.store, call.app[STATE_DIR],
+                                    call.app[LOG_STORES], until=call.expires)
 
 
 @API.get("/api/changes", response=list[s.ListedChange], tag="forge", access="public",

@@ -10,12 +10,13 @@ what the server does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import re
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -27,11 +28,15 @@ from zuulish.config.layout import Layout
 from zuulish.store import Store
 from zuulish.web.access import LOG as ACCESS_LOG
 from zuulish.web.access import Action, Decision
-from zuulish.web.keys import ACCESS, LAYOUTS, STORE, TEMPLATES, WEB_URL
+from zuulish.web.auth.settings import DEFAULT_REALM
+from zuulish.web.auth.tickets import TicketRefused
+from zuulish.web.keys import ACCESS, LAYOUTS, STORE, STREAM_LIMITS, TEMPLATES, TICKETS, WEB_URL
 from zuulish.web.schemas import Error
 
 AccessLevel = Literal["public", "read", "admin"]
 Handler = Callable[["Call"], Awaitable[Any]]
+#: a stream's name from the request's path parameters, as its tickets name it
+StreamName = Callable[[Mapping[str, str]], str]
 T = TypeVar("T")
 REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"\{(\w+)(?::[^{}]*(?:\{[^{}]*\}[^{}]*)*)?\}")
@@ -45,7 +50,8 @@ def json_error(status: int, message: str, headers: Mapping[str, str] | None = No
     """The API's error answer, to raise: ``{"error": message}`` with ``status``."""
     cls = web.HTTPException
     for candidate in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden,
-                      web.HTTPNotFound, web.HTTPConflict, web.HTTPRequestRangeNotSatisfiable):
+                      web.HTTPNotFound, web.HTTPConflict, web.HTTPRequestRangeNotSatisfiable,
+                      web.HTTPTooManyRequests):
         if candidate.status_code == status:
             cls = candidate
             break
@@ -74,6 +80,8 @@ class Endpoint:
     document: bool = True
     page: bool = False
     content_type: str = "application/json"
+    #: a stream: its name for tickets (``?ticket=`` then opens it in place of a token)
+    stream: StreamName | None = None
 
     @property
     def doc_path(self) -> str:
@@ -98,6 +106,8 @@ class Call:
         self.body: Any = None
         self.params: Any = None
         self.identity: str | None = None
+        #: when the authority of the caller's read ends (its token's expiry; None: never)
+        self.expires: float | None = None
         self.headers: dict[str, str] = {}
 
     @property
@@ -153,19 +163,63 @@ class Call:
     async def authorize(self, tenant: str | None, action: Action) -> None:
         """Go on only if the caller may take ``action`` on ``tenant``; the refusal's
         reason goes to the log, not to the client. A token is checked off the event
-        loop (it may fetch an issuer's keys)."""
-        if self.request.headers.get("Authorization") is None:
+        loop (it may fetch an issuer's keys). A stream's read may be allowed by a
+        ticket (``?ticket=``) instead; nothing else is."""
+        if (action == "read" and tenant is not None and self.endpoint.stream is not None
+                and "ticket" in self.request.query):
+            decision = await self.run(self._ticket_decision, tenant,
+                                      self.request.query.getone("ticket"))
+        elif self.request.headers.get("Authorization") is None:
             decision = self.decide(tenant, action)
         else:
             decision = await self.run(self.decide, tenant, action)
         if decision.allowed:
             self.identity = decision.identity
+            self.expires = decision.expires
             return
         ACCESS_LOG.info("refused %s %s (tenant %s, %s): %s", self.request.method,
                         self.request.path, tenant, action, decision.reason)
         if self.endpoint.page:  # a page says only that, with the dashboard's sign-in
             raise self._refused_page(decision)
         raise self.error(decision.status, decision.message, decision.headers)
+
+    def _ticket_decision(self, tenant: str, ticket: str) -> Decision:
+        """Whether ``ticket`` opens this stream of ``tenant`` (blocking: the key may be
+        read from disk). A ticket made for anyone (a tenant open when it was made) is
+        decided again as anyone: the tenant may have got access-rules since."""
+        assert self.endpoint.stream is not None
+        access = self.app[ACCESS]
+        try:
+            grant = self.app[TICKETS].check(ticket, tenant,
+                                            self.endpoint.stream(self.request.match_info))
+        except TicketRefused as exc:
+            realm = getattr(access, "realm", DEFAULT_REALM)
+            return Decision(False, 401, "invalid stream ticket: ask for a new one",
+                            f"stream ticket refused: {exc}",
+                            headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
+        if grant.sub is None:
+            return access.decide(None, tenant, "read")
+        return Decision(True, reason="stream ticket", identity=grant.sub,
+                        expires=grant.until)
+
+    @contextlib.contextmanager
+    def stream_slot(self) -> Iterator[None]:
+        """Hold one of the caller's streams (its token's user, else its address) for
+        the block; 429 when it holds as many as it may."""
+        client = (f"user:{self.identity}" if self.identity is not None
+                  else f"address:{self.request.remote or '?'}")
+        limits = self.app[STREAM_LIMITS]
+        if not limits.acquire(client):
+            ACCESS_LOG.info("refused %s %s: %s holds %d streams already",
+                            self.request.method, self.request.path, client,
+                            limits.max_per_client)
+            raise self.error(429, f"too many open streams: a client may hold "
+                                  f"{limits.max_per_client} at once (web.max_streams_per_"
+                                  "client); close one and try again")
+        try:
+            yield
+        finally:
+            limits.release(client)
 
     def _refused_page(self, decision: Decision) -> web.HTTPException:
         """The page of a refusal: its message and the sign-in (web/static/auth.js)."""
@@ -241,18 +295,23 @@ class Registry:
               params: type[BaseModel] | None = None, status: int = 200,
               errors: Mapping[str, str] | Mapping[int, str] | None = None,
               document: bool = True, page: bool = False,
-              content_type: str = "application/json") -> Callable[[Handler], Handler]:
+              content_type: str = "application/json",
+              stream: StreamName | None = None) -> Callable[[Handler], Handler]:
         def declare(handler: Handler) -> Handler:
             for known in self.endpoints:
                 if (known.method, known.path) == (method, path):
                     raise ValueError(f"{method} {path} is declared twice")
+            if stream is not None and (query is None or "ticket" not in query.model_fields):
+                raise ValueError(f"{method} {path} is a stream: its query must declare "
+                                 "'ticket'")
             self.endpoints.append(Endpoint(
                 method=method, path=path, handler=handler,
                 summary=summary or (handler.__doc__ or "").strip().split("\n\n")[0],
                 tag=tag, access=access, response=response, query=query, body=body,
                 params=params, status=status,
                 errors={int(k): v for k, v in (errors or {}).items()},
-                document=document and not page, page=page, content_type=content_type))
+                document=document and not page, page=page, content_type=content_type,
+                stream=stream))
             return handler
         return declare
 

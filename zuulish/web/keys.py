@@ -12,6 +12,8 @@ from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web.access import Access
+from zuulish.web.auth.tickets import StreamTickets
+from zuulish.web.streams import StreamLimits
 
 STORE = web.AppKey("store", Store)
 LAYOUTS = web.AppKey("layouts", TenantLayouts)
@@ -23,3 +25,5 @@ CHANGE_LINKS = web.AppKey("change_links", dict)
 ACCESS = web.AppKey("access", Access)
 POOL_LABELS = web.AppKey("pool_labels", dict)  # zuulish.yaml's providers -> their labels
 METRICS = web.AppKey("metrics", Scrape)
+TICKETS = web.AppKey("stream_tickets", StreamTickets)
+STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)

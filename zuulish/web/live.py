@@ -39,6 +39,7 @@ from zuulish.store import Store
 from zuulish.store import notify as channels
 from zuulish.web.estimates import EstimatesCache
 from zuulish.web.status import ChangeLinks, status_version, tenant_status
+from zuulish.web.streams import EXPIRED_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ GZIP_LEVEL = 5
 QUEUE_SIZE = 8
 #: a comment line sent to an idle stream this often, so proxies keep it open
 KEEPALIVE = 15.0
+#: how often a stream looks whether its client has gone (seconds)
+CLIENT_CHECK = 1.0
 #: the send buffer of a stream's socket: a watcher that stops reading fills it soon
 STREAM_SNDBUF = 64 * 1024
 #: the channels whose notifications mean a status may have changed
@@ -341,9 +344,11 @@ def install(app: web.Application) -> None:
     app.on_cleanup.append(close)
 
 
-async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.StreamResponse:
+async def stream(request: web.Request, hub: StatusHub, tenant: str,
+                 until: float | None = None) -> web.StreamResponse:
     """The tenant's status as server-sent events: ``event: status`` with the status
-    JSON at once and after every change (``event: gone`` if the tenant goes)."""
+    JSON at once and after every change (``event: gone`` if the tenant goes;
+    ``event: expired``, the last, at ``until``: when the caller's token expires)."""
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
@@ -355,6 +360,7 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.Strea
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
     await response.write(b"retry: 1000\n\n")
     watcher = hub.watch(tenant, transport)
+    ending = _Ending(hub, watcher, transport, until)
     try:
         while not watcher.dropped:
             try:
@@ -366,8 +372,51 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str) -> web.Strea
             await response.write(message)
             if message.startswith(b"event: gone"):
                 break
+        if ending.expired:
+            await response.write(EXPIRED_EVENT)
     except (ConnectionResetError, ConnectionError):
         pass  # the watcher went away (or was dropped)
     finally:
+        ending.cancel()
         hub.forget(watcher)
     return response
+
+
+class _Ending:
+    """Ends a watcher's stream when its client has gone (looked at every
+    ``CLIENT_CHECK`` seconds: an idle stream would notice only at its next keep-alive,
+    holding the client's share of streams meanwhile) or at ``until`` (epoch seconds,
+    when the caller's token expires; None: never), then with ``event: expired``. The
+    watcher is fed no more and what it had not sent is dropped."""
+
+    def __init__(self, hub: StatusHub, watcher: Watcher,
+                 transport: asyncio.BaseTransport | None, until: float | None) -> None:
+        self.hub = hub
+        self.watcher = watcher
+        self.expired = False
+        loop = asyncio.get_running_loop()
+        self.timer = None if until is None else loop.call_later(
+            max(0.0, until - time.time()), self._expire)
+        self.watching = None if transport is None else loop.create_task(
+            self._watch(transport))
+
+    async def _watch(self, transport: asyncio.BaseTransport) -> None:
+        while not transport.is_closing():
+            await asyncio.sleep(CLIENT_CHECK)
+        self._end()
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._end()
+
+    def _end(self) -> None:
+        self.hub.forget(self.watcher)
+        while not self.watcher.queue.empty():
+            self.watcher.queue.get_nowait()
+        self.watcher.queue.put_nowait(None)  # the stream's loop ends there
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.watching is not None:
+            self.watching.cancel()

@@ -136,6 +136,7 @@ async def _serve_async(config: ServerConfig, first: LayoutSnapshot,
     owners = [s for s in connections.services if isinstance(s, Webhook)]
     app = create_app(store, mirror, config.state_dir, config.web_url,  # type: ignore[arg-type]
                      admin_token=config.admin_token, auth_config=config.auth,
+                     max_streams_per_client=config.max_streams_per_client,
                      extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
                      log_stores=make_log_stores(config.logs, config.state_dir),

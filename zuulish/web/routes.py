@@ -9,4 +9,5 @@ from zuulish.web import (  # noqa: F401
     manage_routes,
     metrics_routes,
     status_routes,
+    ticket_routes,
 )

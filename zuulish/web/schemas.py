@@ -355,5 +355,19 @@ class EventPath(Query):
     id: int = Field(ge=1, le=MAX_INT, description="the stored event's id")
 
 
-class ConsoleQuery(Query):
+TICKET_DESCRIPTION = ("a stream ticket (POST this path + '/ticket'), in place of a bearer "
+                      "token: browsers cannot send one on a websocket or an EventSource")
+
+
+class StreamQuery(Query):
+    ticket: str | None = Field(None, min_length=1, max_length=1024,
+                               description=TICKET_DESCRIPTION)
+
+
+class ConsoleQuery(StreamQuery):
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="start at this byte of the log")
+
+
+class StreamTicket(Model):
+    ticket: str = Field(description="opens the stream once, as ?ticket=...")
+    expires_in: int = Field(description="seconds the ticket may be used to open the stream")

@@ -3,6 +3,7 @@ the status page (all answered from the shared :class:`~zuulish.web.live.StatusCa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -41,12 +42,21 @@ async def api_status_change(call: Call) -> Any:
     return change_items(snapshot.data, call.params.change)
 
 
+def status_stream_name(_match: Mapping[str, str]) -> str:
+    """The status's event stream's name in its tickets (the tenant is their own)."""
+    return "status"
+
+
 @API.get("/api/tenant/{tenant}/status/events", response=str, tag="status", access="read",
-         content_type="text/event-stream",
+         content_type="text/event-stream", query=s.StreamQuery, stream=status_stream_name,
+         errors={429: "The caller holds as many streams as it may"},
          summary="Server-sent events: 'status' with the status JSON (as GET .../status) "
-                 "at once and after each change, 'gone' when the tenant is removed")
+                 "at once and after each change, 'gone' when the tenant is removed, "
+                 "'expired' (the last) when the caller's token expires")
 async def api_status_events(call: Call) -> web.StreamResponse:
-    return await stream(call.request, call.app[STATUS_HUB], call.tenant)
+    with call.stream_slot():
+        return await stream(call.request, call.app[STATUS_HUB], call.tenant,
+                            until=call.expires)
 
 
 @API.page("/t/{tenant}/status")

@@ -54,6 +54,20 @@ class Identity:
     def superuser(self) -> bool:
         return self.authenticator is None
 
+    @property
+    def expires(self) -> float | None:
+        """Epoch seconds after which the token is no longer accepted (its ``exp``, or
+        ``iat`` + ``max_validity_time`` when sooner, each with the ``skew`` allowed);
+        None for the static admin token."""
+        auth = self.authenticator
+        if auth is None or not isinstance(self.claims.get("exp"), int | float):
+            return None
+        until = float(self.claims["exp"])
+        issued = self.claims.get("iat")
+        if auth.max_validity_time is not None and isinstance(issued, int | float):
+            until = min(until, float(issued) + auth.max_validity_time)
+        return until + auth.skew
+
 
 class Authorizer:
     """Decides requests from the server's authenticators and the tenants' rules.
@@ -159,7 +173,8 @@ class Authorizer:
             if isinstance(found, Decision):
                 return found
             if self.can_read(found, tenant):  # type: ignore[arg-type]
-                return Decision(True, reason="access-rules", identity=found.uid)
+                return Decision(True, reason="access-rules", identity=found.uid,
+                                expires=found.expires)
             return self._refuse(403, f"{found.uid}: the token's claims match none of the "
                                      "tenant's access-rules", found.uid)
         if action != "admin":
@@ -171,7 +186,7 @@ class Authorizer:
             return found
         if found.superuser or (tenant is not None and self.is_admin(found, tenant)):
             log.info("%s may act as admin on tenant %s", found.uid, tenant or "-")
-            return Decision(True, reason="admin", identity=found.uid)
+            return Decision(True, reason="admin", identity=found.uid, expires=found.expires)
         why = ("the token's zuul.admin claim does not list the tenant"
                if self._override(found) is not None
                else "the token's claims match none of the tenant's admin-rules")
