@@ -28,7 +28,7 @@ from tests.fakes.tenant import GateTenant
 from zuulish.runner import free_port
 from zuulish.store import BuildRow
 
-pytestmark = [pytest.mark.slow, pytest.mark.store]
+pytestmark = [pytest.mark.slow, pytest.mark.store, pytest.mark.postgres_e2e]
 
 
 

@@ -25,7 +25,7 @@ from zuulish.executor.sandbox import unavailable
 from zuulish.web.app import create_app
 
 WHY_NOT = unavailable()
-pytestmark = [pytest.mark.slow, pytest.mark.store,
+pytestmark = [pytest.mark.slow, pytest.mark.store, pytest.mark.postgres_e2e,
               pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
 
 ZUUL_YAML = """

@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes.tenant import PIPELINES, GateTenant, git
 
-pytestmark = [pytest.mark.slow, pytest.mark.store]
+pytestmark = [pytest.mark.slow, pytest.mark.store, pytest.mark.postgres_e2e]
 
 CONFIG = """
 - job:

@@ -62,7 +62,7 @@ from zuulish.store import (
     QueueItemRow,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.store]
+pytestmark = [pytest.mark.slow, pytest.mark.store, pytest.mark.postgres_e2e]
 
 MOMENTS = ("random", "push", "approve", "recovery", "merge", "playbooks")
 KILLS_PER_RUN = 4  # moments MOMENTS[4 * (seed - 1) + k]: seeds 1..3 cover each twice

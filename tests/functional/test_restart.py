@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.tenant import GateTenant
 
-pytestmark = [pytest.mark.slow, pytest.mark.store]
+pytestmark = [pytest.mark.slow, pytest.mark.store, pytest.mark.postgres_e2e]
 
 APP = """
 - job:
