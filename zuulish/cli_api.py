@@ -14,7 +14,6 @@ without checking its signature: expired, not valid yet, or not for this server.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import sys
 import time
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 from zuulish.cli_token import ENV_VAR, Token, resolve_token
 from zuulish.errors import UserError
+from zuulish.hosts import is_loopback
 
 TIMEOUT_S = 10.0
 #: The most of a server's error message shown.
@@ -87,15 +87,6 @@ def parse_url(url: str) -> str:
         raise UserError(f"--url must be the server's base URL, without ?query or #fragment, "
                         f"not {printable(url)!r}")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _when(epoch: float) -> str:
@@ -238,7 +229,7 @@ def connect(args: argparse.Namespace, load: Callable[[argparse.Namespace], Any],
         hint = "; is `zuulish run` running with this configuration?" + unreachable
         config_path = str(config.path)
     host = urlsplit(base).hostname or ""
-    if token is not None and base.startswith("http://") and not _loopback(host):
+    if token is not None and base.startswith("http://") and not is_loopback(host):
         print(f"zuulish: warning: the token goes over plain http to {host}, where anyone "
               "on the way can read it; use an https:// --url", file=sys.stderr)
     return Api(base, token, hint, config_path)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import ipaddress
 import re
 import subprocess
 from collections.abc import Callable, Iterable
@@ -41,6 +40,7 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from zuulish.errors import ConfigError
+from zuulish.hosts import is_loopback
 from zuulish.merger.gitcli import MergeError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -161,15 +161,6 @@ def _split(url: str) -> _Parts | None:
                   path, parts.query, parts.fragment)
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class ScopedCredentials:
     """``supply``'s credentials, for the URLs under ``prefix`` only.
 
@@ -185,7 +176,7 @@ class ScopedCredentials:
                  allow_plain_http: bool = False):
         self.prefix = UrlPrefix.parse(prefix)
         if self.prefix.scheme == "http" and not allow_plain_http \
-                and not _loopback(self.prefix.host):
+                and not is_loopback(self.prefix.host):
             raise ConfigError(f"credentials for {self.prefix} would be sent unencrypted: "
                               "use https")
         self.supply = supply
