@@ -41,12 +41,20 @@ async def api_status_change(call: Call) -> Any:
     return change_items(snapshot.data, call.params.change)
 
 
+class EventsQuery(s.Query):
+    deltas: bool = Field(False, description=(
+        "after the first status (numbered by its 'id'), send each change as a 'delta' "
+        "event: the status with each item unchanged since the last event replaced by its "
+        "id, and 'base', the number of the event it follows"))
+
+
 @API.get("/api/tenant/{tenant}/status/events", response=str, tag="status", access="read",
-         content_type="text/event-stream",
+         content_type="text/event-stream", query=EventsQuery,
          summary="Server-sent events: 'status' with the status JSON (as GET .../status) "
-                 "at once and after each change, 'gone' when the tenant is removed")
+                 "at once and after each change (with deltas=true, 'delta' with what "
+                 "changed), 'gone' when the tenant is removed")
 async def api_status_events(call: Call) -> web.StreamResponse:
-    return await stream(call.request, call.app[STATUS_HUB], call.tenant)
+    return await stream(call.request, call.app[STATUS_HUB], call.tenant, call.query.deltas)
 
 
 @API.page("/t/{tenant}/status")
