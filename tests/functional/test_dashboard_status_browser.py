@@ -190,6 +190,30 @@ def test_an_item_moves_through_a_busy_gate_on_the_open_page(gate: Gate, tab: Tab
     assert tab.errors == []
 
 
+def test_a_live_update_redraws_the_changed_item_alone_and_keeps_focus(gate: Gate,
+                                                                     tab: Tab  # noqa: F811
+                                                                     ) -> None:
+    page = tab.page
+    page.goto(f"{gate.url}/t/t/status")
+    expect(page.locator("#updated")).to_contain_text("live")
+    page.evaluate("""() => {
+      window.added = [];
+      new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+        if (n.matches && n.matches("li.item")) window.added.push(n.id);
+      }))).observe(document.getElementById("pipelines"), {childList: true, subtree: true});
+    }""")
+    one = page.locator(f"#item-{gate.items[1]}")
+    one.locator(".job a", has_text="unit").focus()
+    gate.build(1, "unit", state="running", started_at=time.time())
+    expect(one.locator(".job", has_text="unit").locator(".badge")).to_have_text("running")
+    # one item drawn again, no other moved or replaced; the reader's focus is where it was
+    assert page.evaluate("window.added") == [f"item-{gate.items[1]}"]
+    assert page.evaluate("[document.activeElement.closest('li.item').id,"
+                         " document.activeElement.textContent]") \
+        == [f"item-{gate.items[1]}", "unit"]
+    assert tab.errors == []
+
+
 def test_the_speculative_state_shows_the_changes_held_per_repository(gate: Gate,
                                                                      tab: Tab  # noqa: F811
                                                                      ) -> None:

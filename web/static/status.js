@@ -256,10 +256,22 @@
     born.forEach((el, k) => {
       const t = todo[k];
       el.dataset.generated = String(generatedAt);
+      const known = rendered.get(t.i.id);
+      if (known) unwatch(known.el);
       rendered.set(t.i.id, {key: keyOf(t.i), el, data: t.i, where: t.where});
+      watch(el);
     });
     openSpecs.clear();
-    for (const id of Array.from(rendered.keys())) if (!ids.has(id)) rendered.delete(id);
+    for (const [id, known] of Array.from(rendered)) {
+      if (!ids.has(id)) {
+        unwatch(known.el);
+        rendered.delete(id);
+      }
+    }
+    if (firstItems) {
+      firstItems.forEach(unwatch);
+      firstItems = null;
+    }
     const names = new Set(data.pipelines.map((p) => p.name));
     for (const name of Array.from(sections.keys())) if (!names.has(name)) sections.delete(name);
     const els = data.pipelines.map((p, n) => {
@@ -310,7 +322,30 @@
     }
   }
 
-  const tick = () => tickItems(root.querySelectorAll("li.item"));
+  // Only the items on screen (or near it) tick: a busy tenant's thousand items would
+  // take the page's thread for a long moment every second. An item ticks as it
+  // comes into view.
+  const onScreen = new Set();
+  const observer = window.IntersectionObserver ? new IntersectionObserver((entries) => {
+    const shown = [];
+    for (const e of entries) {
+      if (e.isIntersecting) {
+        onScreen.add(e.target);
+        shown.push(e.target);
+      } else onScreen.delete(e.target);
+    }
+    tickItems(shown);
+  }, {rootMargin: "200px 0px"}) : null;
+  function watch(el) {
+    if (observer) observer.observe(el);
+  }
+  function unwatch(el) {
+    if (observer) observer.unobserve(el);
+    onScreen.delete(el);
+  }
+  let firstItems = Array.from(root.querySelectorAll("li.item")); // the server's rendering
+  firstItems.forEach(watch);
+  const tick = () => tickItems(observer ? onScreen : root.querySelectorAll("li.item"));
 
   // -------------------------------------------------------------- filter
   function applyFilter(items) {
