@@ -194,11 +194,15 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str,
                                          BuildSetRow.current.is_(True))
                                   .order_by(BuildRow.created_at, BuildRow.attempt)):
                 builds[b.buildset_id].append(b)
-            numbers = {i.change_number for i in items if i.change_number is not None}
+            # the items' numbers as a subquery: a thousand literals cost more to bind
+            numbers = (select(QueueItemRow.change_number)
+                       .where(QueueItemRow.tenant == tenant, QueueItemRow.state == "queued",
+                              QueueItemRow.change_number.is_not(None)).scalar_subquery())
             changes = {(c, n): subject for c, n, subject in conn.execute(
                 select(ChangeRow.connection, ChangeRow.number, ChangeRow.subject)
                 .where(ChangeRow.number.in_(numbers)))}
-            pulls = pulls_of(s, list(items))
+            pulls = {(p.connection, p.id): p for p in s.scalars(
+                select(GithubPullRow).where(GithubPullRow.id.in_(numbers)))}
         windows = {(q.pipeline, q.name): q.window for q in conn.execute(
             select(ChangeQueueRow.pipeline, ChangeQueueRow.name, ChangeQueueRow.window)
             .where(ChangeQueueRow.tenant == tenant))}
