@@ -179,7 +179,7 @@ class StatusCache:
 
     def _refresh(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> None:
         try:
-            self._make(tenant, layout, key)
+            self._make(tenant, layout, key).body  # noqa: B018 (serialised here, not by a request)
         except Exception:  # the next request checks again
             log.exception("status of %s: cannot refresh", tenant)
         finally:
