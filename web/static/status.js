@@ -430,6 +430,7 @@
     return url.href;
   }
 
+  let resynced = 0; // when the page last asked for a full status after a delta it missed
   function connect() {
     const events = new EventSource(eventsUrl());
     events.addEventListener("status", (e) => {
@@ -440,10 +441,12 @@
     });
     events.addEventListener("delta", (e) => {
       const data = expand(JSON.parse(e.data));
-      if (data === null) { // missed one: start again from a full status
+      if (data === null) { // missed one: start again from a full status (not in a loop)
         events.close();
         version = null;
-        connect();
+        const wait = Math.max(0, resynced + FALLBACK_POLL_MS - Date.now());
+        resynced = Date.now() + wait;
+        setTimeout(connect, wait);
         return;
       }
       stopPolling();
