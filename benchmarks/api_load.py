@@ -13,14 +13,17 @@ process; this process is the client (aiohttp).
    second for ``--seconds``, each timed from its planned send time to its last byte
    (so a slow server is not hidden by a slowed client); meanwhile nothing changes
    in the store but the clock.
-2. Live delay: with a status event stream open (``/status/events``, what the page
-   reads), this process writes a build's state ``--changes`` times (as an executor
-   in another process does) and times each write's commit to the first event that
-   shows it. With ``--browser`` also a real Chromium page (Debian's, as the tests
-   use it): the time from the commit to the page showing the new state.
+2. Live delay: with a status event stream open (``/status/events?deltas=true``,
+   what the page reads: the status, then deltas), this process writes a build's
+   state ``--changes`` times (as an executor in another process does) and times
+   each write's commit to the first event that shows it; then the same on the
+   stream of full statuses (``/status/events``). With ``--browser`` also a real
+   Chromium page (Debian's, as the tests use it): the time from the commit to the
+   page showing the new state.
 
 Prints one JSON line: requests, p50_ms, p99_ms, max_ms, errors, the status's size,
-live_p50_ms, live_max_ms (and browser_p50_ms, browser_max_ms), the machine's load.
+live_p50_ms, live_max_ms (the page's stream), live_full_p50_ms, live_full_max_ms
+(and browser_p50_ms, browser_max_ms), the machine's load.
 """
 
 from __future__ import annotations
@@ -186,15 +189,36 @@ async def load(base: str, rate: float, seconds: float
     return latencies, errors, size, encoded
 
 
-async def live(base: str, store: Store, build: str, changes: int) -> list[float]:
-    """Commit-to-event delays of ``changes`` writes of the build's state."""
+async def live(base: str, store: Store, build: str, changes: int, deltas: bool
+               ) -> list[float]:
+    """Commit-to-event delays of ``changes`` writes of the build's state (on the
+    stream of deltas, each applied to the items held, as the page does)."""
     import aiohttp
 
+    from zuulish.web.status_delta import expand
+
     delays: list[float] = []
+    held: dict[int, Any] = {}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=30)
+    query = "?deltas=true" if deltas else ""
     async with aiohttp.ClientSession(timeout=timeout) as session, \
-            session.get(f"{base}/api/tenant/t/status/events") as events:
+            session.get(f"{base}/api/tenant/t/status/events{query}") as events:
         buffer = bytearray()
+
+        def status_of(message: bytes) -> dict[str, Any] | None:
+            kind = b"status"
+            for line in message.split(b"\n"):
+                if line.startswith(b"event: "):
+                    kind = line[7:]
+                elif line.startswith(b"data: "):
+                    data = json.loads(line[6:])
+                    if kind == b"delta":
+                        data = expand(data, held)
+                    held.clear()
+                    held.update((i["id"], i) for p in data["pipelines"]
+                                for q in p["queues"] for i in q["items"])
+                    return data
+            return None
 
         async def next_status() -> dict[str, Any]:
             while True:
@@ -202,9 +226,9 @@ async def live(base: str, store: Store, build: str, changes: int) -> list[float]
                 if end >= 0:
                     message = bytes(buffer[:end])
                     del buffer[:end + 2]
-                    for line in message.split(b"\n"):
-                        if line.startswith(b"data: "):
-                            return json.loads(line[6:])
+                    status = status_of(message)
+                    if status is not None:
+                        return status
                     continue
                 chunk = await events.content.readany()
                 if not chunk:
@@ -304,7 +328,8 @@ def main() -> None:
                 raise SystemExit("the web process did not start")
             base = f"http://127.0.0.1:{port}"
             latencies, errors, size, encoded = asyncio.run(load(base, args.rate, args.seconds))
-            delays = asyncio.run(live(base, store, build, args.changes))
+            delays = asyncio.run(live(base, store, build, args.changes, deltas=True))
+            full = asyncio.run(live(base, store, build, args.changes, deltas=False))
             shown = browser(base, store, build, args.changes) if args.browser else None
         finally:
             child.kill()
@@ -317,7 +342,9 @@ def main() -> None:
         "p50_ms": ms(latencies, 0.5), "p99_ms": ms(latencies, 0.99),
         "max_ms": ms(latencies, 1.0),
         "live_p50_ms": round(1000 * statistics.median(delays), 1),
-        "live_max_ms": round(1000 * max(delays), 1)}
+        "live_max_ms": round(1000 * max(delays), 1),
+        "live_full_p50_ms": round(1000 * statistics.median(full), 1),
+        "live_full_max_ms": round(1000 * max(full), 1)}
     if shown is not None:
         figures.update(browser_p50_ms=round(1000 * statistics.median(shown), 1),
                        browser_max_ms=round(1000 * max(shown), 1))

@@ -10,9 +10,11 @@ dark mode, ``status-desktop-dark.png``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -188,6 +190,74 @@ def test_an_item_moves_through_a_busy_gate_on_the_open_page(gate: Gate, tab: Tab
     assert page.evaluate("window.notReloaded") is True
     expect(four).to_have_attribute("data-mark", "kept")
     assert tab.errors == []
+
+
+def test_a_live_update_redraws_the_changed_item_alone_and_keeps_focus(gate: Gate,
+                                                                     tab: Tab  # noqa: F811
+                                                                     ) -> None:
+    page = tab.page
+    page.goto(f"{gate.url}/t/t/status")
+    expect(page.locator("#updated")).to_contain_text("live")
+    page.evaluate("""() => {
+      window.added = [];
+      new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+        if (n.matches && n.matches("li.item")) window.added.push(n.id);
+      }))).observe(document.getElementById("pipelines"), {childList: true, subtree: true});
+    }""")
+    one = page.locator(f"#item-{gate.items[1]}")
+    one.locator(".job a", has_text="unit").focus()
+    gate.build(1, "unit", state="running", started_at=time.time())
+    expect(one.locator(".job", has_text="unit").locator(".badge")).to_have_text("running")
+    # one item drawn again, no other moved or replaced; the reader's focus is where it was
+    assert page.evaluate("window.added") == [f"item-{gate.items[1]}"]
+    assert page.evaluate("[document.activeElement.closest('li.item').id,"
+                         " document.activeElement.textContent]") \
+        == [f"item-{gate.items[1]}", "unit"]
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("follows", [True, False], ids=["follows", "missed-one"])
+def test_a_delta_applies_only_on_the_event_it_follows(gate: Gate, tab: Tab,  # noqa: F811
+                                                      follows: bool) -> None:
+    """A delta whose base is not the last event the page read (it missed one) is not
+    applied: the page reads a full status again."""
+    with urllib.request.urlopen(f"{gate.url}/api/tenant/t/status") as answer:  # noqa: S310
+        status = json.load(answer)
+    [gate_pipeline] = [p for p in status["pipelines"] if p["name"] == "gate"]
+    first, *rest = gate_pipeline["queues"][0]["items"]
+    marker = f"Renamed {uuid.uuid4().hex[:6]}"
+    changed = {**first, "change": {**first["change"], "subject": marker}}
+    delta = {**status, "base": 41 if follows else 40, "pipelines": [
+        {**p, "queues": [{**q, "items": [changed if i["id"] == first["id"] else i["id"]
+                                         for i in q["items"]]} for q in p["queues"]]}
+        for p in status["pipelines"]]}
+    # the first stream: a status, then the delta; the stream ends there, and the page
+    # neither reconnects soon (retry) nor gets a status by polling meanwhile
+    body = (f"retry: 60000\n\nid: 41\nevent: status\ndata: {json.dumps(status)}\n\n"
+            f"id: 42\nevent: delta\ndata: {json.dumps(delta)}\n\n")
+    opened: list[str] = []
+
+    def events(route: Any) -> None:
+        opened.append(route.request.url)
+        route.fulfill(status=200, content_type="text/event-stream",
+                      body=body if len(opened) == 1 else "retry: 60000\n\n")
+
+    page = tab.page
+    page.route(re.compile(r"/api/tenant/t/status/events\?deltas=true$"), events)
+    page.route(re.compile(r"/api/tenant/t/status$"), lambda route: route.fulfill(
+        status=503, content_type="application/json", body='{"error": "not now"}'))
+    page.goto(f"{gate.url}/t/t/status")
+    subject = page.locator(f"#item-{first['id']} .subject")
+    if follows:
+        expect(subject).to_have_text(marker)
+    else:
+        deadline = time.monotonic() + 20
+        while len(opened) < 2 and time.monotonic() < deadline:  # it asks again
+            page.wait_for_timeout(100)
+        assert len(opened) >= 2
+        expect(subject).to_have_text(first["change"]["subject"])
+        assert marker not in page.locator("#pipelines").inner_text()
+    assert [e for e in tab.errors if "503" not in e] == []  # the failed polls are logged
 
 
 def test_the_speculative_state_shows_the_changes_held_per_repository(gate: Gate,

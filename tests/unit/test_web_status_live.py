@@ -68,13 +68,16 @@ class Events:
     def __init__(self, url: str) -> None:
         self.response = urllib.request.urlopen(url, timeout=WAIT)  # noqa: S310 (127.0.0.1)
         assert self.response.headers["Content-Type"] == "text/event-stream"
+        self.last_id: str | None = None  # the ``id`` of the last event read
 
     def next(self) -> tuple[str, Any]:
         kind = "message"
         while True:
             line = self.response.readline()
             assert line, "the stream ended"
-            if line.startswith(b"event: "):
+            if line.startswith(b"id: "):
+                self.last_id = line[4:].strip().decode()
+            elif line.startswith(b"event: "):
                 kind = line[7:].strip().decode()
             elif line.startswith(b"data: "):
                 return kind, json.loads(line[6:])
@@ -242,3 +245,98 @@ def test_the_server_stops_while_streams_are_open(store: Store, tmp_path: Path) -
         events = Events(f"{url}/api/tenant/t/status/events")
         assert events.next()[0] == "status"
     assert events.ended()
+
+
+def _labels(data: dict[str, Any]) -> dict[int, str]:
+    return {i["id"] if isinstance(i, dict) else i: i["change"]["label"]
+            if isinstance(i, dict) else "" for p in data["pipelines"] for q in p["queues"]
+            for i in q["items"]}
+
+
+def test_a_delta_watcher_gets_the_status_then_only_what_changed(live: Live) -> None:
+    deltas = Events(f"{live.url}/api/tenant/t/status/events?deltas=true")
+    plain = Events(f"{live.url}/api/tenant/t/status/events")
+    kind, first = deltas.next()
+    assert kind == "status" and gate_jobs(first)["lint"] == "running"
+    first_id = deltas.last_id
+    assert first_id is not None and first_id.isdigit()
+    assert plain.next()[0] == "status" and plain.last_id is None  # the old stream, as it was
+    held = {i["id"]: i for p in first["pipelines"] for q in p["queues"] for i in q["items"]}
+    finish_lint(live.store)
+    kind, delta = deltas.next()
+    assert kind == "delta" and delta["base"] == int(first_id)
+    assert int(deltas.last_id or 0) > int(first_id)
+    # the gate's item changed and is sent; the check's is named by its id
+    entries = [i for p in delta["pipelines"] for q in p["queues"] for i in q["items"]]
+    [gate] = [i for i in entries if isinstance(i, dict)]
+    assert gate["change"]["label"] == "3,1"
+    assert [i for i in entries if not isinstance(i, dict)] == \
+        [i for i in held if held[i]["change"]["label"] == "4,2"]
+    assert {j["name"]: j["result"] for j in gate["jobs"]}["lint"] == "FAILURE"
+    # the full stream still carries the whole status
+    assert gate_jobs(plain.until(lambda d: gate_jobs(d)["lint"] != "running"))["lint"] \
+        == "FAILURE"
+    # the next delta follows the last
+    finish_lint(live.store, "SUCCESS")
+    previous = deltas.last_id
+    kind, delta = deltas.next()
+    assert kind == "delta" and delta["base"] == int(previous or 0)
+    deltas.close()
+    plain.close()
+
+
+def test_a_new_delta_watcher_starts_from_the_newest_status(live: Live) -> None:
+    early = Events(f"{live.url}/api/tenant/t/status/events?deltas=true")
+    early.next()
+    finish_lint(live.store)
+    assert early.next()[0] == "delta"
+    late = Events(f"{live.url}/api/tenant/t/status/events?deltas=true")
+    kind, data = late.next()
+    assert kind == "status" and gate_jobs(data)["lint"] == "FAILURE"
+    start = late.last_id
+    assert start is not None and start == early.last_id  # both go on from one event
+    finish_lint(live.store, "ERROR")
+    for events in (early, late):
+        kind, delta = events.next()
+        assert kind == "delta" and delta["base"] == int(start)
+        assert "ERROR" in json.dumps(delta)
+    early.close()
+    late.close()
+
+
+def test_the_stream_takes_only_a_boolean_deltas(live: Live) -> None:
+    status, error = get(f"{live.url}/api/tenant/t/status/events?deltas=maybe")
+    assert status == 400 and "query parameter 'deltas'" in error["error"]
+    status, error = get(f"{live.url}/api/tenant/t/status/events?deltas=true&since=3")
+    assert status == 400 and "since" in error["error"]
+
+
+def test_on_sqlite_a_write_is_seen_without_waiting_for_the_poll(live: Live) -> None:
+    if not live.store.is_sqlite:
+        pytest.skip("SQLite's data_version (PostgreSQL has its notifications)")
+    hub = live.app[STATUS_HUB]
+    hub.interval = 120.0  # the poll alone would send it two minutes later
+    events = Events(f"{live.url}/api/tenant/t/status/events?deltas=true")
+    events.next()
+    finish_lint(live.store)
+    written = time.monotonic()
+    kind, delta = events.next()
+    assert kind == "delta" and "FAILURE" in json.dumps(delta)
+    assert time.monotonic() - written < 60.0  # woken by the write, not by the poll
+    events.close()
+
+
+def test_on_sqlite_an_idle_store_is_not_checked_again(live: Live) -> None:
+    if not live.store.is_sqlite:
+        pytest.skip("SQLite's data_version (PostgreSQL has its notifications)")
+    hub = live.app[STATUS_HUB]
+    events = Events(f"{live.url}/api/tenant/t/status/events?deltas=true")
+    events.next()
+    time.sleep(0.5)  # settled: the first checks are done
+    before = hub.checks
+    time.sleep(1.0)  # twenty poll intervals (0.05 s), nothing written
+    assert hub.checks - before <= 2
+    finish_lint(live.store)
+    assert events.next()[0] == "delta"
+    assert hub.checks > before
+    events.close()

@@ -1,7 +1,7 @@
 // The live status page: the server's rendering first, then this script keeps it
-// current from /api/tenant/{tenant}/status/events (server-sent events carrying the
-// status JSON), ticks the clocks every second, and filters by project or change
-// (kept in the URL's ?q=). No framework, no CDN.
+// current from /api/tenant/{tenant}/status/events?deltas=true (server-sent events: the
+// status JSON, then what changed), ticks the clocks every second, and filters by
+// project or change (kept in the URL's ?q=). No framework, no CDN.
 (function () {
   "use strict";
   const root = document.getElementById("pipelines");
@@ -123,115 +123,237 @@
     return parts.length ? `<p class="options">${parts.join("")}</p>` : "";
   }
 
-  function queueHtml(q) {
-    const byId = new Map(q.items.map((i) => [i.id, i]));
-    return `<div class="queue"><h3>${esc(q.name)}${q.window ? ` <small>window ${esc(q.window)}</small>` : ""}</h3>
-      ${options(q.options)}<ol class="items">${q.items.map((i) => item(i, q, byId)).join("")}</ol></div>`;
-  }
 
-  const pipeline = (p, n) => `<section class="pipeline" aria-labelledby="pipeline-${n + 1}">
-    <h2 id="pipeline-${n + 1}">${esc(p.name)} <small>${esc(p.manager)}</small></h2>
-    ${p.description ? `<p class="description">${esc(p.description)}</p>` : ""}
-    ${p.queues.length ? p.queues.map(queueHtml).join("") : '<p class="empty">Nothing queued.</p>'}</section>`;
+  const queueHead = (q) => `<h3>${esc(q.name)}${q.window ? ` <small>window ${esc(q.window)}</small>` : ""}</h3>
+      ${options(q.options)}`;
+
+  const pipelineHead = (p, n) => `<h2 id="pipeline-${n + 1}">${esc(p.name)} <small>${esc(p.manager)}</small></h2>
+    ${p.description ? `<p class="description">${esc(p.description)}</p>` : ""}`;
 
   // -------------------------------------------------------------- state
-  let openSpecs = new Set();
+  const openSpecs = new Set(); // the open speculative states of the items rendered again
   let generatedAt = Number(root.dataset.generated) || Date.now() / 1000;
   let offset = generatedAt - Date.now() / 1000; // server clock minus ours, seconds
+  let version = null; // the id of the last event applied: a delta must follow it
 
-  // Only the items that changed are rendered again (a busy tenant has a thousand):
-  // an item's key is its JSON without the times that move with the clock; each item
-  // keeps the time of the status it was rendered from, for its clocks.
-  let shape = null;
-  const rendered = new Map(); // item id -> {key, el}
-  function keyOf(i, q) {
+  // The page is kept as keyed nodes: a section per pipeline, a queue per name in it,
+  // an item per id. An update renders again only the items that changed and moves
+  // the others where they belong, so scroll position, focus and open details stay (a
+  // busy tenant has a thousand items). An item's key is its JSON without the times
+  // that move with the clock; each item keeps the time of the status it was rendered
+  // from, for its clocks.
+  const sections = new Map(); // pipeline name -> {el, head, heads, empty, queues}
+  const rendered = new Map(); // item id -> {key, el, data, where}
+
+  function keyOf(i) {
     const {time_in_queue: _t, remaining_time: _r, jobs, ...rest} = i;
-    return JSON.stringify([q.window, rest, jobs.map(
+    return JSON.stringify([rest, jobs.map(
       ({elapsed_time: _e, remaining_time: _jr, progress: _p, ...job}) => job)]);
   }
 
-  function itemElement(i, q, byId) {
-    const holder = document.createElement("ol");
-    holder.innerHTML = item(i, q, byId);
-    const el = holder.firstElementChild;
-    el.dataset.generated = String(generatedAt);
-    return el;
+  function nodes(html, tag) {
+    const holder = document.createElement(tag || "div");
+    holder.innerHTML = html;
+    return Array.from(holder.children);
+  }
+
+  // Make parent's element children exactly `wanted`, in order, moving as few as can be.
+  function reconcile(parent, wanted) {
+    const keep = new Set(wanted);
+    for (const child of Array.from(parent.children)) if (!keep.has(child)) child.remove();
+    wanted.forEach((el, k) => {
+      const at = parent.children[k];
+      if (at !== el) parent.insertBefore(el, at || null);
+    });
+  }
+
+  const FOCUSABLE = "a, summary, button, [tabindex]";
+  function focusNow() {
+    const el = document.activeElement;
+    if (!el || !root.contains(el)) return null;
+    const it = el.closest("li.item");
+    return {el, id: it ? it.id : null,
+      index: it ? Array.from(it.querySelectorAll(FOCUSABLE)).indexOf(el) : -1};
+  }
+
+  function refocus(was) {
+    if (!was || document.activeElement === was.el) return;
+    let el = was.el.isConnected ? was.el : null;
+    if (!el && was.id && was.index >= 0) {
+      const it = document.getElementById(was.id);
+      el = it ? it.querySelectorAll(FOCUSABLE)[was.index] : null;
+    }
+    if (el) el.focus({preventScroll: true});
+  }
+
+  function sectionOf(name) {
+    let s = sections.get(name);
+    if (!s) {
+      s = {el: document.createElement("section"), head: null, heads: [], empty: null,
+        queues: new Map()};
+      s.el.className = "pipeline";
+      sections.set(name, s);
+    }
+    return s;
+  }
+
+  function section(s, p, n, queueEls) {
+    const head = JSON.stringify([n, p.name, p.manager, p.description]);
+    if (s.head !== head) {
+      s.head = head;
+      s.heads = nodes(pipelineHead(p, n));
+      s.el.setAttribute("aria-labelledby", `pipeline-${n + 1}`);
+    }
+    if (!queueEls.length && !s.empty) s.empty = nodes('<p class="empty">Nothing queued.</p>')[0];
+    reconcile(s.el, [...s.heads, ...(queueEls.length ? queueEls : [s.empty])]);
+    return s.el;
+  }
+
+  function queueEl(s, q, items) {
+    let e = s.queues.get(q.name);
+    if (!e) {
+      e = {el: document.createElement("div"), head: null, heads: [],
+        list: document.createElement("ol")};
+      e.el.className = "queue";
+      e.list.className = "items";
+      s.queues.set(q.name, e);
+    }
+    const head = JSON.stringify([q.name, q.window, q.options]);
+    if (e.head !== head) {
+      e.head = head;
+      e.heads = nodes(queueHead(q));
+    }
+    reconcile(e.list, items);
+    reconcile(e.el, [...e.heads, e.list]);
+    return e.el;
   }
 
   function render(data) {
-    openSpecs = new Set(Array.from(root.querySelectorAll("details.spec[open]"), (d) => d.id));
+    const focus = focusNow();
     offset = data.generated_at - Date.now() / 1000;
     generatedAt = data.generated_at;
-    const newShape = JSON.stringify(data.pipelines.map((p) => [p.name, p.manager, p.description,
-      p.queues.map((q) => [q.name, q.window, q.options])]));
-    if (newShape !== shape) {
-      shape = newShape;
-      root.innerHTML = data.pipelines.map(pipeline).join("");
-      rendered.clear();
-      const lists = root.querySelectorAll("ol.items");
-      let n = 0;
-      data.pipelines.forEach((p) => p.queues.forEach((q) => {
-        Array.from(lists[n++].children).forEach((el, k) => {
-          el.dataset.generated = String(generatedAt);
-          rendered.set(q.items[k].id, {key: keyOf(q.items[k], q), el});
-        });
-      }));
-    } else {
-      const lists = root.querySelectorAll("ol.items");
-      const seen = new Set();
-      let n = 0;
-      data.pipelines.forEach((p) => p.queues.forEach((q) => {
-        const byId = new Map(q.items.map((i) => [i.id, i]));
-        const els = q.items.map((i) => {
-          seen.add(i.id);
-          const key = keyOf(i, q);
-          const known = rendered.get(i.id);
-          if (known && known.key === key) return known.el;
-          const el = itemElement(i, q, byId);
-          rendered.set(i.id, {key, el});
-          return el;
-        });
-        const list = lists[n++];
-        if (els.length !== list.children.length || els.some((el, k) => list.children[k] !== el)) {
-          list.replaceChildren(...els);
+    // which items need rendering: new ones, and those whose key or queue changed
+    const todo = [];
+    const ids = new Set();
+    data.pipelines.forEach((p) => p.queues.forEach((q) => {
+      const where = `${p.name}\n${q.name}\n${q.window}`;
+      let byId = null;
+      q.items.forEach((i) => {
+        ids.add(i.id);
+        const known = rendered.get(i.id);
+        if (known && known.where === where) {
+          if (known.data === i) return; // a delta's unchanged item
+          const key = keyOf(i);
+          if (known.key === key) return;
         }
-      }));
-      for (const id of Array.from(rendered.keys())) if (!seen.has(id)) rendered.delete(id);
+        const was = known ? known.el : document.getElementById(`item-${i.id}`);
+        if (was && was.querySelector("details.spec[open]")) openSpecs.add(`spec-${i.id}`);
+        byId = byId || new Map(q.items.map((x) => [x.id, x]));
+        todo.push({i, where, html: item(i, q, byId)});
+      });
+    }));
+    const born = todo.length ? nodes(todo.map((t) => t.html).join(""), "ol") : [];
+    born.forEach((el, k) => {
+      const t = todo[k];
+      el.dataset.generated = String(generatedAt);
+      const known = rendered.get(t.i.id);
+      if (known) unwatch(known.el);
+      rendered.set(t.i.id, {key: keyOf(t.i), el, data: t.i, where: t.where});
+      watch(el);
+    });
+    openSpecs.clear();
+    for (const [id, known] of Array.from(rendered)) {
+      if (!ids.has(id)) {
+        unwatch(known.el);
+        rendered.delete(id);
+      }
     }
-    applyFilter();
-    tick();
+    if (firstItems) {
+      firstItems.forEach(unwatch);
+      firstItems = null;
+    }
+    const names = new Set(data.pipelines.map((p) => p.name));
+    for (const name of Array.from(sections.keys())) if (!names.has(name)) sections.delete(name);
+    const els = data.pipelines.map((p, n) => {
+      const s = sectionOf(p.name);
+      const kept = new Set(p.queues.map((q) => q.name));
+      for (const name of Array.from(s.queues.keys())) if (!kept.has(name)) s.queues.delete(name);
+      return section(s, p, n, p.queues.map((q) => queueEl(s, q,
+        q.items.map((i) => rendered.get(i.id).el))));
+    });
+    reconcile(root, els);
+    applyFilter(born);
+    tickItems(born);
+    refocus(focus);
   }
 
   // The clocks move between updates: elapsed and time in queue grow, remaining
   // times shrink, a running job's bar follows its elapsed time over its estimate.
-  function tick() {
-    const now = Date.now() / 1000 + offset;
-    root.querySelectorAll("li.item").forEach((it) => {
-      const dt = Math.max(0, now - (Number(it.dataset.generated) || generatedAt));
-      it.querySelectorAll("[data-grows]").forEach((el) => {
-        el.textContent = secs(Number(el.dataset.grows) + dt);
-      });
-      it.querySelectorAll("[data-shrinks]").forEach((el) => {
-        el.textContent = secs(Math.max(0, Number(el.dataset.shrinks) - dt));
-      });
-      it.querySelectorAll(".bar[data-estimate][data-elapsed]").forEach((el) => {
-        const estimate = Number(el.dataset.estimate);
-        if (!(estimate > 0)) return;
-        const value = Math.min(99, Math.floor(100 * (Number(el.dataset.elapsed) + dt) / estimate));
-        el.setAttribute("aria-valuenow", String(value));
-        el.dataset.progress = String(value);
-        el.firstElementChild.style.width = value + "%";
-      });
-    });
+  const CLOCKS = "[data-grows], [data-shrinks], .bar[data-estimate][data-elapsed]";
+  const clocksOf = new WeakMap(); // item element -> its clock elements
+  function text(el, value) {
+    if (el.textContent !== value) el.textContent = value;
   }
 
+  function tickItems(items) {
+    const now = Date.now() / 1000 + offset;
+    for (const it of items) {
+      if (it.hidden) continue;
+      let clocks = clocksOf.get(it);
+      if (!clocks) {
+        clocks = Array.from(it.querySelectorAll(CLOCKS));
+        clocksOf.set(it, clocks);
+      }
+      const dt = Math.max(0, now - (Number(it.dataset.generated) || generatedAt));
+      for (const el of clocks) {
+        const d = el.dataset;
+        if (d.grows !== undefined) text(el, secs(Number(d.grows) + dt));
+        else if (d.shrinks !== undefined) text(el, secs(Math.max(0, Number(d.shrinks) - dt)));
+        else {
+          const estimate = Number(d.estimate);
+          if (!(estimate > 0)) continue;
+          const value = String(Math.min(99, Math.floor(100 * (Number(d.elapsed) + dt) / estimate)));
+          if (d.progress === value) continue;
+          el.setAttribute("aria-valuenow", value);
+          d.progress = value;
+          el.firstElementChild.style.width = value + "%";
+        }
+      }
+    }
+  }
+
+  // Only the items on screen (or near it) tick: a busy tenant's thousand items would
+  // take the page's thread for a long moment every second. An item ticks as it
+  // comes into view.
+  const onScreen = new Set();
+  const observer = window.IntersectionObserver ? new IntersectionObserver((entries) => {
+    const shown = [];
+    for (const e of entries) {
+      if (e.isIntersecting) {
+        onScreen.add(e.target);
+        shown.push(e.target);
+      } else onScreen.delete(e.target);
+    }
+    tickItems(shown);
+  }, {rootMargin: "200px 0px"}) : null;
+  function watch(el) {
+    if (observer) observer.observe(el);
+  }
+  function unwatch(el) {
+    if (observer) observer.unobserve(el);
+    onScreen.delete(el);
+  }
+  let firstItems = Array.from(root.querySelectorAll("li.item")); // the server's rendering
+  firstItems.forEach(watch);
+  const tick = () => tickItems(observer ? onScreen : root.querySelectorAll("li.item"));
+
   // -------------------------------------------------------------- filter
-  function applyFilter() {
+  function applyFilter(items) {
     const q = (filter ? filter.value : "").trim().toLowerCase();
-    root.querySelectorAll("li.item").forEach((el) => {
-      const hay = (el.dataset.project + " " + el.dataset.change).toLowerCase();
-      el.hidden = q !== "" && !hay.includes(q);
-    });
+    for (const el of items || root.querySelectorAll("li.item")) {
+      const hidden = q !== "" && !(el.dataset.project + " " + el.dataset.change).toLowerCase().includes(q);
+      if (el.hidden !== hidden) el.hidden = hidden;
+    }
   }
 
   if (filter) {
@@ -241,6 +363,7 @@
       else url.searchParams.delete("q");
       window.history.replaceState(null, "", url);
       applyFilter();
+      tick();
     });
     filter.form.addEventListener("submit", (e) => e.preventDefault());
   }
@@ -282,13 +405,33 @@
     }
   }
 
-  // Signed in, each stream opens with a ticket of its own (POST .../events/ticket;
-  // auth.js adds the token to the fetch, which an EventSource cannot carry). A ticket
-  // opens one stream, so then the page reconnects itself with a new ticket rather than
-  // letting the browser reconnect with the spent one. Not signed in (or without a
-  // ticket), the stream is opened bare, as a tenant without access-rules allows.
+  // A delta is the status with each item unchanged since the event it follows (its
+  // base) replaced by the item's id; null when this page cannot apply it.
+  function expand(delta) {
+    if (version === null || String(delta.base) !== version) return null;
+    for (const p of delta.pipelines) {
+      for (const q of p.queues) {
+        const items = [];
+        for (const x of q.items) {
+          const known = typeof x === "number" ? rendered.get(x) : null;
+          if (typeof x === "number" && !known) return null;
+          items.push(known ? known.data : x);
+        }
+        q.items = items;
+      }
+    }
+    return delta;
+  }
+
+  // The stream sends the status, then only what changed ("delta" events). Signed in,
+  // each stream opens with a ticket of its own (POST .../events/ticket; auth.js adds
+  // the token to the fetch, which an EventSource cannot carry). A ticket opens one
+  // stream, so then the page reconnects itself with a new ticket rather than letting
+  // the browser reconnect with the spent one. Not signed in (or without a ticket), the
+  // stream is opened bare, as a tenant without access-rules allows.
   async function eventsUrl() {
     const url = new URL(root.dataset.events, window.location.href);
+    url.searchParams.set("deltas", "true");
     if (!window.zuulishAuth || !window.zuulishAuth.signedIn()) return url;
     try {
       const response = await fetch(root.dataset.events + "/ticket", {method: "POST", headers: {"Accept": "application/json"}});
@@ -299,6 +442,7 @@
     return url;
   }
 
+  let resynced = 0; // when the page last asked for a full status after a delta it missed
   async function connect() {
     const url = await eventsUrl();
     const ticketed = url.searchParams.has("ticket");
@@ -307,7 +451,23 @@
     events.onopen = () => { opened = true; };
     events.addEventListener("status", (e) => {
       stopPolling();
+      version = e.lastEventId || null;
       render(JSON.parse(e.data));
+      fresh("live");
+    });
+    events.addEventListener("delta", (e) => {
+      const data = expand(JSON.parse(e.data));
+      if (data === null) { // missed one: start again from a full status (not in a loop)
+        events.close();
+        version = null;
+        const wait = Math.max(0, resynced + FALLBACK_POLL_MS - Date.now());
+        resynced = Date.now() + wait;
+        setTimeout(connect, wait);
+        return;
+      }
+      stopPolling();
+      version = e.lastEventId;
+      render(data);
       fresh("live");
     });
     events.addEventListener("gone", () => {

@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -97,9 +98,9 @@ class EstimatesCache:
         return fresh
 
 
-@dataclass(frozen=True)
-class JobTiming:
-    """A job's times, in seconds (None where unknown)."""
+class JobTiming(NamedTuple):
+    """A job's times, in seconds (None where unknown; a tuple: a status makes
+    thousands)."""
 
     elapsed: float | None
     remaining: float | None

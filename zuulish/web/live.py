@@ -11,10 +11,14 @@ times it shows).
 :class:`StatusHub` keeps one producer per watched tenant, whatever the number of
 watchers: it checks the status every ``interval`` seconds, at once when the
 scheduler, an executor, a merger or a launcher notifies on PostgreSQL (its own
-LISTEN connection, so no component's wake-up is taken from it), and sends the
-status JSON to every watcher when its version moved. Each watcher has a bounded
-queue; one whose queue is full (it does not read) is dropped and its connection
-aborted, so it never holds up the producer or anyone else.
+LISTEN connection, so no component's wake-up is taken from it) and, on SQLite, as
+soon as another connection commits (``PRAGMA data_version``, looked at every
+``WRITES_INTERVAL``; then the periodic check is skipped while nothing was written),
+never sooner than ``min_gap`` after the previous check. When the version moved it
+sends every watcher the status JSON, or, to a watcher that asked for deltas, only the
+items that changed (:mod:`zuulish.web.status_delta`), each event numbered. Each
+watcher has a bounded queue; one whose queue is full (it does not read) is dropped
+and its connection aborted, so it never holds up the producer or anyone else.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import itertools
 import json
 import logging
 import socket
@@ -37,14 +42,20 @@ from aiohttp import web
 from zuulish.config.layout import Layout
 from zuulish.store import Store
 from zuulish.store import notify as channels
+from zuulish.store.data_version import SqliteWrites, sqlite_writes
 from zuulish.web.estimates import EstimatesCache
 from zuulish.web.status import ChangeLinks, status_version, tenant_status
+from zuulish.web.status_delta import Shown
 from zuulish.web.streams import EXPIRED_EVENT
 
 log = logging.getLogger(__name__)
 
 #: how often a watched tenant's status is checked without a notification (seconds)
 POLL_INTERVAL = 0.2
+#: the least time between two checks of a tenant, however often it is woken (seconds)
+MIN_GAP = 0.1
+#: how often a SQLite store is asked whether anything was written (seconds)
+WRITES_INTERVAL = 0.02
 #: a status older than this is computed again for its times, moved or not (seconds;
 #: answered meanwhile: the page moves its clocks itself)
 MAX_AGE = 30.0
@@ -70,9 +81,27 @@ class Snapshot:
 
     key: tuple[Any, ...]  # the store's version and the layout's identity
     data: dict[str, Any]
-    body: bytes
     made_at: float  # time.monotonic() when its reading began
+    _body: bytes | None = None  # ``data`` serialised once, on first use
     _gzipped: bytes | None = None  # ``body`` compressed once, on first use
+    _serialising: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def body(self) -> bytes:
+        """The status JSON, serialised once on first use (by the first API answer or
+        new watcher after a change, or for the watchers of full statuses: the
+        watchers of deltas do not wait for it, nor share the process with it)."""
+        if self._body is None:
+            with self._serialising:
+                if self._body is None:
+                    self._body = json.dumps(self.data, separators=(",", ":")).encode()
+        return self._body
+
+    async def serialised(self) -> bytes:
+        """:attr:`body`, serialised in a thread if it was not yet."""
+        if self._body is not None:
+            return self._body
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: self.body)
 
     def gzipped(self) -> bytes:
         """The body compressed, once for every client that takes gzip (a race
@@ -84,6 +113,7 @@ class Snapshot:
     async def response(self, request: web.Request) -> web.Response:
         """The JSON answer, compressed when the client takes gzip (a thousand items
         are megabytes of JSON, a tenth of that compressed; compressed in a thread)."""
+        await self.serialised()
         if len(self.body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
             body = self._gzipped
             if body is None:
@@ -152,7 +182,7 @@ class StatusCache:
 
     def _refresh(self, tenant: str, layout: Layout, key: tuple[Any, ...]) -> None:
         try:
-            self._make(tenant, layout, key)
+            self._make(tenant, layout, key).body  # noqa: B018 (serialised here, not by a request)
         except Exception:  # the next request checks again
             log.exception("status of %s: cannot refresh", tenant)
         finally:
@@ -165,8 +195,7 @@ class StatusCache:
         started = time.monotonic()
         data = tenant_status(self.store, layout, tenant, self.web_url, self.links,
                              self.estimates.get(self.store, tenant))
-        body = json.dumps(data, separators=(",", ":")).encode()
-        fresh = Snapshot(key, data, body, started)
+        fresh = Snapshot(key, data, started)
         with self._lock:
             current = self._snapshots.get(tenant)
             if current is None or current.made_at <= started:
@@ -184,6 +213,7 @@ class Watcher:
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     transport: asyncio.BaseTransport | None = None
     dropped: bool = False
+    deltas: bool = False  # sent a numbered full status, then deltas
 
 
 def event(snapshot: Snapshot) -> bytes:
@@ -191,33 +221,59 @@ def event(snapshot: Snapshot) -> bytes:
     return b"event: status\ndata: " + snapshot.body + b"\n\n"
 
 
+def numbered(version: int, snapshot: Snapshot) -> bytes:
+    """The status event that starts a stream of deltas: its ``id`` is the number the
+    first delta names as its ``base``."""
+    return b"id: %d\n" % version + event(snapshot)
+
+
+def delta_event(version: int, delta: dict[str, Any]) -> bytes:
+    """The event of a delta (:meth:`~zuulish.web.status_delta.Shown.delta`)."""
+    return b"id: %d\nevent: delta\ndata: " % version \
+        + json.dumps(delta, separators=(",", ":")).encode() + b"\n\n"
+
+
+#: event numbers, unique in the process (a page that reconnects is never confused)
+_VERSIONS = itertools.count(1)
+
+
 class StatusHub:
     """One producer per watched tenant, feeding every watcher of it."""
 
     def __init__(self, cache: StatusCache, layouts: Callable[[], dict[str, Layout]],
-                 interval: float = POLL_INTERVAL, queue_size: int = QUEUE_SIZE) -> None:
+                 interval: float = POLL_INTERVAL, queue_size: int = QUEUE_SIZE,
+                 min_gap: float = MIN_GAP) -> None:
         self.cache = cache
         self.layouts = layouts
         self.interval = interval
+        self.min_gap = min_gap
         self.queue_size = queue_size
         self.watchers: dict[str, set[Watcher]] = {}
         self._producers: dict[str, asyncio.Task[None]] = {}
         self._last: dict[str, Snapshot] = {}
+        self._versions: dict[str, int] = {}  # the number of each tenant's last event
+        self._shown: dict[str, Shown] = {}  # what the tenant's delta readers hold
         self._kicks: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pg: Any = None
+        self._writes: SqliteWrites | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self.checks = 0  # how many times a tenant's status version was read (for tests)
         self.dropped = 0  # watchers dropped for not reading
 
-    def watch(self, tenant: str, transport: asyncio.BaseTransport | None) -> Watcher:
+    def watch(self, tenant: str, transport: asyncio.BaseTransport | None,
+              deltas: bool = False) -> Watcher:
         """A new watcher of ``tenant``: it gets the newest status at once, then each
-        change; starts the tenant's producer if it is the first."""
+        change (as a delta if ``deltas``); starts the tenant's producer if it is the
+        first."""
         self._loop = asyncio.get_running_loop()
         self._listen()
-        watcher = Watcher(tenant, asyncio.Queue(self.queue_size), transport)
+        watcher = Watcher(tenant, asyncio.Queue(self.queue_size), transport, deltas=deltas)
         self.watchers.setdefault(tenant, set()).add(watcher)
         last = self._last.get(tenant)
         if last is not None:
-            watcher.queue.put_nowait(event(last))
+            watcher.queue.put_nowait(numbered(self._versions[tenant], last) if deltas
+                                     else event(last))
         if tenant not in self._producers:
             self._kicks[tenant] = asyncio.Event()
             self._producers[tenant] = self._loop.create_task(self._produce(tenant))
@@ -233,6 +289,8 @@ class StatusHub:
             if producer is not None:
                 producer.cancel()
             self._last.pop(watcher.tenant, None)
+            self._versions.pop(watcher.tenant, None)
+            self._shown.pop(watcher.tenant, None)
             self._kicks.pop(watcher.tenant, None)
 
     def kick(self) -> None:
@@ -246,7 +304,16 @@ class StatusHub:
             kick.set()
 
     def _listen(self) -> None:
-        """On PostgreSQL, hear the components' notifications on a connection of our own."""
+        """On PostgreSQL, hear the components' notifications on a connection of our own;
+        on SQLite, follow the writes to its file."""
+        if self.cache.store.is_sqlite:
+            if self._follower is None or self._follower.done():
+                if self._writes is None:
+                    self._writes = sqlite_writes(self.cache.store)
+                if self._writes is not None:
+                    self._follower = asyncio.get_running_loop().create_task(
+                        self._follow_writes(self._writes))
+            return
         postgres = self.cache.store.notifier.postgres
         if postgres is None or self._pg is not None:
             return
@@ -259,13 +326,25 @@ class StatusHub:
         self._pg = PgWakeups(postgres.args, deliver, self.kick)
         self._pg.start_listening()
 
+    async def _follow_writes(self, writes: SqliteWrites) -> None:
+        """Wake every producer when another connection wrote to the SQLite file."""
+        writes.moved()  # what was written before the first check is read by it
+        while self.watchers:
+            await asyncio.sleep(WRITES_INTERVAL)
+            if writes.moved():
+                self._kick_all()
+
     async def _produce(self, tenant: str) -> None:
         kick = self._kicks[tenant]
+        loop = asyncio.get_running_loop()
         while tenant in self.watchers:
             layout = self.layouts().get(tenant)
             if layout is None:
                 self._broadcast(tenant, b"event: gone\ndata: {}\n\n")
                 return
+            kick.clear()
+            started = loop.time()
+            self.checks += 1
             try:
                 snapshot = await self.cache.get(tenant, layout)
             except Exception:  # the database away: keep the streams, try again
@@ -273,14 +352,49 @@ class StatusHub:
             else:
                 last = self._last.get(tenant)
                 if last is None or last.key != snapshot.key:
-                    self._last[tenant] = snapshot
-                    self._broadcast(tenant, event(snapshot))
+                    await self._publish(tenant, snapshot)
+            await self._next_check(tenant, kick, layout)
+            await asyncio.sleep(max(0.0, self.min_gap - (loop.time() - started)))
+
+    async def _next_check(self, tenant: str, kick: asyncio.Event, layout: Layout) -> None:
+        """Wait for a kick, or for ``interval``; while the SQLite file is followed, an
+        interval in which nothing was written and the layout stayed is not checked."""
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), self.interval)
-            kick.clear()
+                return
+            if self._writes is None or self._follower is None or self._follower.done() \
+                    or self.layouts().get(tenant) is not layout:
+                return
+
+    async def _publish(self, tenant: str, snapshot: Snapshot) -> None:
+        """Send a new status: the delta readers first (a delta is small and quick to
+        make), then those of the full status, which waits for its JSON."""
+        version = next(_VERSIONS)
+        shown = self._shown.get(tenant)
+        base = self._versions.get(tenant)
+        self._last[tenant] = snapshot
+        self._versions[tenant] = version
+        readers = list(self.watchers.get(tenant, ()))
+        if shown is None or base is None:
+            self._shown[tenant] = Shown(snapshot.data)
+            await snapshot.serialised()
+            self._send([w for w in readers if w.deltas], numbered(version, snapshot))
+        else:
+            message = delta_event(version, shown.delta(snapshot.data, base))
+            self._send([w for w in readers if w.deltas], message)
+        full = [w for w in readers if not w.deltas]
+        if full:
+            await snapshot.serialised()
+            self._send(full, event(snapshot))
 
     def _broadcast(self, tenant: str, message: bytes) -> None:
-        for watcher in list(self.watchers.get(tenant, ())):
+        self._send(list(self.watchers.get(tenant, ())), message)
+
+    def _send(self, watchers: list[Watcher], message: bytes) -> None:
+        for watcher in watchers:
+            if watcher.dropped:
+                continue
             try:
                 watcher.queue.put_nowait(message)
             except asyncio.QueueFull:
@@ -316,6 +430,12 @@ class StatusHub:
         for producer in list(self._producers.values()):
             producer.cancel()
         self._producers.clear()
+        if self._follower is not None:
+            self._follower.cancel()
+            self._follower = None
+        if self._writes is not None:
+            self._writes.close()
+            self._writes = None
         if self._pg is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._pg.close)
             self._pg = None
@@ -345,10 +465,12 @@ def install(app: web.Application) -> None:
 
 
 async def stream(request: web.Request, hub: StatusHub, tenant: str,
-                 until: float | None = None) -> web.StreamResponse:
+                 until: float | None = None, deltas: bool = False) -> web.StreamResponse:
     """The tenant's status as server-sent events: ``event: status`` with the status
     JSON at once and after every change (``event: gone`` if the tenant goes;
-    ``event: expired``, the last, at ``until``: when the caller's token expires)."""
+    ``event: expired``, the last, at ``until``: when the caller's token expires); with
+    ``deltas``, after the first status (``id: N``) each change is an ``event: delta``
+    (``id: M``; its data names ``base``: N, the event it follows)."""
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
@@ -359,7 +481,7 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str,
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
     await response.write(b"retry: 1000\n\n")
-    watcher = hub.watch(tenant, transport)
+    watcher = hub.watch(tenant, transport, deltas)
     ending = _Ending(hub, watcher, transport, until)
     try:
         while not watcher.dropped:

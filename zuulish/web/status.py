@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from zuulish.config.layout import Layout
@@ -136,7 +138,7 @@ def _not_started(name: str, frozen: dict[str, Any]) -> dict[str, Any]:
             "finished_at": None, "url": None, "log_url": None}
 
 
-def _jobs(buildset: BuildSetRow | None, builds: list[BuildRow], web_url: str
+def _jobs(buildset: Any, builds: list[BuildRow], web_url: str
           ) -> list[dict[str, Any]]:
     """One entry per job: its newest attempt, or the graph's entry when not started yet.
 
@@ -181,20 +183,26 @@ def tenant_status(store: Store, layout: Layout, tenant: str, web_url: str,
             active = (select(QueueItemRow.id).where(QueueItemRow.tenant == tenant,
                                                      QueueItemRow.state == "queued")
                       .scalar_subquery())
-            buildsets = {b.item_id: b for b in conn.execute(
-                select(*BUILDSET_COLUMNS).where(BuildSetRow.item_id.in_(active),
-                                                BuildSetRow.current.is_(True)))}
+            buildsets = {b.item_id: _Buildset(*b[:4], decoded(b.ahead) or [],
+                                              decoded(b.repo_state) or {},
+                                              decoded(b.job_graph))
+                         for b in conn.execute(select(*BUILDSET_COLUMNS).where(
+                             BuildSetRow.item_id.in_(active), BuildSetRow.current.is_(True)))}
             for b in conn.execute(select(*BUILD_COLUMNS)
                                   .join(BuildSetRow, BuildSetRow.id == BuildRow.buildset_id)
                                   .where(BuildSetRow.item_id.in_(active),
                                          BuildSetRow.current.is_(True))
                                   .order_by(BuildRow.created_at, BuildRow.attempt)):
                 builds[b.buildset_id].append(b)
-            numbers = {i.change_number for i in items if i.change_number is not None}
+            # the items' numbers as a subquery: a thousand literals cost more to bind
+            numbers = (select(QueueItemRow.change_number)
+                       .where(QueueItemRow.tenant == tenant, QueueItemRow.state == "queued",
+                              QueueItemRow.change_number.is_not(None)).scalar_subquery())
             changes = {(c, n): subject for c, n, subject in conn.execute(
                 select(ChangeRow.connection, ChangeRow.number, ChangeRow.subject)
                 .where(ChangeRow.number.in_(numbers)))}
-            pulls = pulls_of(s, list(items))
+            pulls = {(p.connection, p.id): p for p in s.scalars(
+                select(GithubPullRow).where(GithubPullRow.id.in_(numbers)))}
         windows = {(q.pipeline, q.name): q.window for q in conn.execute(
             select(ChangeQueueRow.pipeline, ChangeQueueRow.name, ChangeQueueRow.window)
             .where(ChangeQueueRow.tenant == tenant))}
@@ -252,10 +260,45 @@ ITEM_COLUMNS = (QueueItemRow.id, QueueItemRow.pipeline, QueueItemRow.queue_name,
                 QueueItemRow.commit_sha, QueueItemRow.ref, QueueItemRow.project,
                 QueueItemRow.branch, QueueItemRow.live, QueueItemRow.message,
                 QueueItemRow.enqueued_at, QueueItemRow.verified_at)
-#: what the status reads of a build set (not its merger's full result)
-BUILDSET_COLUMNS = (BuildSetRow.id, BuildSetRow.item_id, BuildSetRow.ahead,
-                    BuildSetRow.merge_state, BuildSetRow.message, BuildSetRow.repo_state,
-                    BuildSetRow.job_graph)
+#: what the status reads of a build set (not its merger's full result); its JSON as
+#: text, decoded by :func:`decoded`
+BUILDSET_COLUMNS = (BuildSetRow.id, BuildSetRow.item_id, BuildSetRow.merge_state,
+                    BuildSetRow.message, cast(BuildSetRow.ahead, Text).label("ahead"),
+                    cast(BuildSetRow.repo_state, Text).label("repo_state"),
+                    cast(BuildSetRow.job_graph, Text).label("job_graph"))
+
+
+class _Buildset(NamedTuple):
+    id: int
+    item_id: int
+    merge_state: str
+    message: str | None
+    ahead: list[Any]
+    repo_state: dict[str, Any]
+    job_graph: dict[str, Any] | None
+
+
+#: decoded JSON columns by their text: a build set's graph, state and items ahead are
+#: written once, and read again for every status (a job graph can be large)
+_DECODED: dict[str, Any] = {}
+_DECODED_LOCK = threading.Lock()
+#: how many texts :data:`_DECODED` keeps before it starts again
+DECODED_MAX = 20_000
+
+
+def decoded(text: str | None) -> Any:
+    """``text`` as JSON, decoded once while it is read again and again; never change
+    what it answers (shared by every status)."""
+    if text is None:
+        return None
+    found = _DECODED.get(text)
+    if found is None:
+        found = json.loads(text)
+        with _DECODED_LOCK:
+            if len(_DECODED) >= DECODED_MAX:
+                _DECODED.clear()
+            _DECODED[text] = found
+    return found
 #: what the status reads of a build (not its parameters, frozen job or returned data)
 BUILD_COLUMNS = (BuildRow.id, BuildRow.buildset_id, BuildRow.job, BuildRow.state,
                  BuildRow.result, BuildRow.voting, BuildRow.paused, BuildRow.started_at,

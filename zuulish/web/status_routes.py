@@ -47,16 +47,24 @@ def status_stream_name(_match: Mapping[str, str]) -> str:
     return "status"
 
 
+class EventsQuery(s.StreamQuery):
+    deltas: bool = Field(False, description=(
+        "after the first status (numbered by its 'id'), send each change as a 'delta' "
+        "event: the status with each item unchanged since the last event replaced by its "
+        "id, and 'base', the number of the event it follows"))
+
+
 @API.get("/api/tenant/{tenant}/status/events", response=str, tag="status", access="read",
-         content_type="text/event-stream", query=s.StreamQuery, stream=status_stream_name,
+         content_type="text/event-stream", query=EventsQuery, stream=status_stream_name,
          errors={429: "The caller holds as many streams as it may"},
          summary="Server-sent events: 'status' with the status JSON (as GET .../status) "
-                 "at once and after each change, 'gone' when the tenant is removed, "
-                 "'expired' (the last) when the caller's token expires")
+                 "at once and after each change (with deltas=true, 'delta' with what "
+                 "changed), 'gone' when the tenant is removed, 'expired' (the last) when "
+                 "the caller's token expires")
 async def api_status_events(call: Call) -> web.StreamResponse:
     with call.stream_slot():
         return await stream(call.request, call.app[STATUS_HUB], call.tenant,
-                            until=call.expires)
+                            until=call.expires, deltas=call.query.deltas)
 
 
 @API.page("/t/{tenant}/status")
