@@ -100,7 +100,7 @@ def test_a_ticket_is_declared_in_the_openapi_document(api: Api) -> None:
         assert doc["paths"][path + "/ticket"]["post"]["responses"]["200"]
     # and a parameter not declared is still refused, naming the one there is
     status, _, text = api.call("GET", "/api/tenant/pub/status/events?colour=red")
-    assert status == 400 and "'colour' is not known; known: ticket" in text
+    assert status == 400 and "'colour' is not known; known: deltas, ticket" in text
 
 
 def test_streams_end_when_the_token_expires(api: Api) -> None:
