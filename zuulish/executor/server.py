@@ -210,6 +210,7 @@ class Executor:
         busy = self._check_cancels()
         with self._lock:
             free = self.workers - (len(self._running) - len(self._waiting))
+        started = False
         while free > 0 and not self._stopping:
             build = self._claim()
             if build is None:
@@ -225,7 +226,9 @@ class Executor:
                 self._threads[build.id] = thread
                 thread.start()
             free -= 1
-            busy = True
+            busy = started = True
+        if started:  # a build is running now: open status pages show it at once
+            self.store.notifier.notify(channels.STATUS)
         return busy
 
     def _claim(self) -> BuildRow | None:

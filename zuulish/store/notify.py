@@ -29,6 +29,8 @@ SCHEDULER = "scheduler"
 MERGER = "merger"
 LAUNCHER = "launcher"
 EXECUTOR = "executor"
+#: a change that only watchers show (a build has started): the web's live status
+STATUS = "status"
 
 
 def wakeup_address(state_dir: Path) -> str:

@@ -72,7 +72,7 @@ CLIENT_CHECK = 1.0
 STREAM_SNDBUF = 64 * 1024
 #: the channels whose notifications mean a status may have changed
 STATUS_CHANNELS = frozenset({channels.SCHEDULER, channels.EXECUTOR, channels.MERGER,
-                             channels.LAUNCHER})
+                             channels.LAUNCHER, channels.STATUS})
 
 
 @dataclass
