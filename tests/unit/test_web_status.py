@@ -106,6 +106,10 @@ def test_a_busy_gate_shows_the_chain_times_and_speculative_state(store: Store) -
     assert three["remaining_time"] == 100.0  # lint not started: 40 s, unit 100 s
     assert two["remaining_time"] is None  # failing: it will not merge
     assert four["remaining_time"] is None and not four["active"]
+    # 1's time is its running job's: it counts down; 3's is a job's that has not
+    # started (its whole estimate stays ahead until it starts): it does not
+    assert (one["remaining_shrinks"], two["remaining_shrinks"], three["remaining_shrinks"],
+            four["remaining_shrinks"]) == (True, False, False, False)
     # the speculative state: per repository, the changes held there
     assert two["holds"] == [
         {"project": "org/app", "branch": "main", "commit": "org/app-2",

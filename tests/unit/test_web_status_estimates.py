@@ -14,6 +14,7 @@ from zuulish.web.estimates import (
     item_remaining,
     job_timing,
     read_estimates,
+    remaining_shrinks,
 )
 
 
@@ -99,3 +100,14 @@ def test_estimates_are_read_again_only_when_old(store: Store) -> None:
     assert cache.get(store, "t").of("org/app", "unit") is None  # still the cached one
     now[0] = 31.0
     assert cache.get(store, "t").of("org/app", "unit") == 12.0
+
+
+def test_an_items_time_counts_down_only_when_a_running_job_or_the_item_ahead_sets_it(
+) -> None:
+    assert remaining_shrinks(30.0, [30.0, 10.0], None, False)  # its running job's
+    assert not remaining_shrinks(30.0, [10.0], None, False)  # a job not started: 30 s
+    assert remaining_shrinks(50.0, [10.0], 50.0, True)  # the item ahead's, counting
+    assert not remaining_shrinks(50.0, [10.0], 50.0, False)  # the item ahead's, fixed
+    assert not remaining_shrinks(50.0, [], 20.0, True)  # its own job's, not started
+    assert not remaining_shrinks(None, [10.0], None, False)
+    assert not remaining_shrinks(0.0, [0.0], None, False)  # nothing left to count

@@ -53,7 +53,7 @@
   function facts(i, queue, byId) {
     const out = [`<span>in queue <span class="queued" data-grows="${esc(i.time_in_queue)}">${esc(secs(i.time_in_queue))}</span></span>`];
     if (i.remaining_time !== null && i.remaining_time !== undefined) {
-      out.push(`<span class="eta">${queue.window !== null ? "merges" : "reports"} in about <span data-shrinks="${esc(i.remaining_time)}">${esc(secs(i.remaining_time))}</span></span>`);
+      out.push(`<span class="eta">${queue.window !== null ? "merges" : "reports"} in about <span${i.remaining_shrinks ? ` data-shrinks="${esc(i.remaining_time)}"` : ""}>${esc(secs(i.remaining_time))}</span></span>`);
     }
     if (i.item_ahead !== null && byId.has(i.item_ahead)) {
       out.push(`<span class="ahead">on top of ${esc(display(byId, i.item_ahead))}</span>`);

@@ -130,6 +130,19 @@ def job_timing(state: str, result: str | None, started_at: float | None,
     return JobTiming(None, estimated, 0 if estimated is not None else None)
 
 
+def remaining_shrinks(remaining: float | None, running_remaining: Iterable[float | None],
+                      ahead_remaining: float | None, ahead_shrinks: bool) -> bool:
+    """Whether an item's ``remaining`` time counts down as time passes: it is that of
+    one of its running jobs, or that of the item ahead, which counts down. Not when it
+    is a job's that has not started (that job's whole estimate stays ahead until it
+    starts), nor when it is nothing."""
+    if remaining is None or remaining <= 0:
+        return False
+    if any(r is not None and r >= remaining for r in running_remaining):
+        return True
+    return ahead_shrinks and ahead_remaining is not None and ahead_remaining >= remaining
+
+
 def item_remaining(job_remaining: Iterable[float | None], ahead_remaining: float | None,
                    has_ahead: bool) -> float | None:
     """An item's estimated time until it can be reported: the longest remaining of

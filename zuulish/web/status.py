@@ -29,7 +29,13 @@ from zuulish.store import (
 )
 from zuulish.store.changes import newest_results
 from zuulish.web.chain import ChainInput, chain
-from zuulish.web.estimates import Estimates, item_remaining, job_timing, read_estimates
+from zuulish.web.estimates import (
+    Estimates,
+    item_remaining,
+    job_timing,
+    read_estimates,
+    remaining_shrinks,
+)
 
 #: Merge states after which an item can no longer succeed (mirrors ``BuildSet.merge_failed``).
 MERGE_FAILED = frozenset({"conflict", "error", "config-error"})
@@ -334,9 +340,15 @@ def _place(items: list[dict[str, Any]], dependent: bool, options: QueueOptions |
         remaining = None if item["failing"] else item_remaining(
             [j["remaining_time"] for j in item["jobs"]],
             ahead["remaining_time"] if ahead is not None else None, ahead is not None)
+        shrinks = remaining_shrinks(
+            remaining, [j["remaining_time"] for j in item["jobs"]
+                        if j["state"] in ("running", "paused") and j["result"] is None],
+            ahead["remaining_time"] if ahead is not None else None,
+            ahead is not None and ahead["remaining_shrinks"])
         item.update(item_ahead=place.item_ahead, items_behind=place.items_behind,
                     in_chain=place.in_chain, column=place.column,
                     line_through=place.line_through, remaining_time=remaining,
+                    remaining_shrinks=shrinks,
                     holds=_holds(item, by_id))
     _queue_roles(items, by_id, options)
     for item in items:

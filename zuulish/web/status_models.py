@@ -46,6 +46,9 @@ class StatusItem(s.Item):
     remaining_time: Seconds = Field(None, description=(
         "estimated seconds until it can be reported (merged): its longest remaining job, "
         "or the item ahead's remaining time if later; null when failing or unknown"))
+    remaining_shrinks: bool = Field(False, description=(
+        "whether remaining_time counts down as time passes: it is a running job's, or the "
+        "item ahead's, which does; false while it waits on a job that has not started"))
     verified_at: s.Epoch = Field(None, description=(
         "verify-first queues: when the change passed on its own"))
     item_ahead: int | None = Field(None, description=(
