@@ -42,6 +42,7 @@ from typing import Any
 
 import pygit2
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from zuulish.clock import Clock
 from zuulish.config.yaml_loader import EncryptedValue
@@ -106,6 +107,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
 PAUSE_POLL_SECONDS = 0.5
+#: the longest wait between tries to record a result while the database is away
+RECORD_RETRY_SECONDS = 2.0
 REFILL_POLL_SECONDS = 0.01  # how often a paused build looks whether its dependants are done
 
 
@@ -349,7 +352,7 @@ class Executor:
             kept = keep_build_logs(self.log_stores.writer, build.id, log_dir)
             if kept.problem:
                 message = "; ".join(filter(None, [message, kept.problem]))
-            self._finish(build, result, message, kept.log_path, first_task, returned, sealed)
+            self._record(build, result, message, kept.log_path, first_task, returned, sealed)
             if kept.moved:
                 shutil.rmtree(log_dir, ignore_errors=True)
             if not self.keep_workspaces:
@@ -731,6 +734,36 @@ class Executor:
                                         path=ref.path, project=ref.project,
                                         commit=_head(root), roles=roles.for_playbook(ref)))
         return runs
+
+    def _record(self, build: BuildRow, result: str, message: str, log_dir: Path | str,
+                first_task: float | None, returned: dict[str, Any] | None = None,
+                sealed: str | None = None) -> None:
+        """``_finish``, tried again while the database is away (a build that ends
+        during an outage keeps its result until it can be written; a run that is
+        given up is found by the reaper and runs again). Gives up when the executor
+        stops: the next run of the build records it."""
+        wait, told = 0.1, False
+        while True:
+            try:
+                self._finish(build, result, message, log_dir, first_task, returned, sealed)
+            except (OperationalError, InterfaceError) as exc:
+                if not told:
+                    log.error("build %s: cannot record its result (%s) while the database "
+                              "is away; trying again", build.id,
+                              str(exc.orig or exc).strip().splitlines()[0]
+                              if str(exc.orig or exc).strip() else type(exc).__name__)
+                    told = True
+                if self._stopping:
+                    log.error("build %s: the executor stops before the database answers; "
+                              "its result (%s) is not recorded, it will run again",
+                              build.id, result)
+                    return
+                time.sleep(wait)
+                wait = min(RECORD_RETRY_SECONDS, wait * 2)
+                continue
+            if told:
+                log.warning("build %s: its result (%s) is recorded", build.id, result)
+            return
 
     def _finish(self, build: BuildRow, result: str, message: str, log_dir: Path | str,
                 first_task: float | None, returned: dict[str, Any] | None = None,
