@@ -77,6 +77,11 @@ class ActiveScheduler:
             log.error("scheduler: the lease was lost during a pass; the pass is abandoned")
             self._demote()
             return False
+        except SQLAlchemyError:
+            # the database went away during the pass (the service retries it): when it
+            # answers again, the reaper gives every component its chance to beat first
+            self.reaper.note_connected(None)
+            raise
 
     def _try_lease(self) -> bool:
         try:

@@ -7,7 +7,8 @@ whose heartbeat is older than ``dead_after`` (by the database's clock) is declar
 (the same attempt: the dead run can no longer record a result, see the executor's
 ``_finish``), merge requests to ``requested``. Nothing is reaped until this
 scheduler has itself reached the database for ``dead_after`` seconds in a row:
-after the database was away, every component gets its chance to beat first. (A
+after the database was away (for the lease or during a pass), every component gets
+its chance to beat first. (A
 component that ended without stopping is found sooner by the next one started on
 its machine, see ``registry.py``; its work is released at the next pass.)
 """
