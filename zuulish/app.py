@@ -103,7 +103,10 @@ class Components:
         except OSError as exc:
             raise ConfigError(f"state_dir: cannot create {config.state_dir}: "
                               f"{exc.strerror or exc}", file=str(config.path)) from exc
-        self.store = Store(config.database)
+        # a transaction left idle as long as a silent component is declared dead is
+        # ended by PostgreSQL, with its row locks (a paused process holds none for good)
+        self.store = Store(config.database,
+                           idle_transaction_timeout=config.cluster.dead_after)
         if embedded:
             self.store.upgrade()
         else:

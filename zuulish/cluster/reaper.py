@@ -58,10 +58,14 @@ class Reaper:
             self.note_connected(now)
             assert self.connected_since is not None
             cutoff = now - self.timing.dead_after
+            # a row locked by its component's open transaction (paused mid-heartbeat) is
+            # skipped, not waited on: the pass goes on, and PostgreSQL ends that
+            # transaction once it has been idle dead_after (Store's idle timeout)
             silent = [] if now - self.connected_since < self.timing.dead_after else \
                 s.execute(select(ComponentRow.id, ComponentRow.heartbeat_at).where(
                     ComponentRow.state.in_((RUNNING, STOPPING)),
-                    ComponentRow.heartbeat_at < cutoff)).all()
+                    ComponentRow.heartbeat_at < cutoff)
+                    .with_for_update(skip_locked=True)).all()
             for cid, beat in silent:
                 log.error("component %s has not heartbeated for %.0fs (limit %.0fs): "
                           "declared dead; its work will be redone", cid, now - beat,

@@ -49,8 +49,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL mode and a busy timeout."""
+def make_engine(url: str, idle_transaction_timeout: float | None = None) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL mode and a busy timeout.
+
+    On PostgreSQL, ``idle_transaction_timeout`` (seconds) has the server end a
+    session whose transaction stays idle that long (``idle_in_transaction_session_timeout``):
+    a process paused or cut off in the middle of a transaction then releases its row
+    locks, instead of stalling every writer that needs those rows until it resumes.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -78,8 +84,13 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
+    connect_args = {}
+    if idle_transaction_timeout is not None:
+        connect_args["options"] = "-c idle_in_transaction_session_timeout=" \
+            f"{max(1, round(idle_transaction_timeout * 1000))}"
     try:
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                             connect_args=connect_args)
     except ModuleNotFoundError as exc:
         raise StoreUnavailable(f"no database driver for {url!r}: {exc}") from exc
     except NoSuchModuleError as exc:
@@ -91,9 +102,10 @@ def make_engine(url: str) -> Engine:
 class Store:
     """Access to the database shared by every component."""
 
-    def __init__(self, url: str, notifier: Notifier | None = None):
+    def __init__(self, url: str, notifier: Notifier | None = None, *,
+                 idle_transaction_timeout: float | None = None):
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, idle_transaction_timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(zuulish_read_only=True), expire_on_commit=False)
