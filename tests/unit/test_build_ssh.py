@@ -90,3 +90,23 @@ def test_a_sandboxed_playbook_uses_the_agent_but_cannot_read_the_key(tmp_path: P
     text = (tmp_path / "logs" / "job-output.txt").read_text()
     assert result == ("SUCCESS", ""), text[-2000:]
     assert "executor-key" in text and "KEY-HIDDEN" in text
+
+
+def test_the_agent_counts_as_started_once_its_socket_listens_not_once_it_exists(
+        tmp_path: Path) -> None:
+    """ssh-agent binds its socket before it listens: an ssh-add between the two is
+    refused ("Connection refused"), which failed builds on a busy executor."""
+    import socket
+
+    from zuulish.executor.ssh import _listening
+
+    path = tmp_path / "agent.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(path))
+        assert path.exists() and not _listening(path)
+        server.listen(1)
+        assert _listening(path)
+    finally:
+        server.close()
+    assert not _listening(tmp_path / "absent.sock")

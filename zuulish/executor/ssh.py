@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import socket as pysocket
 import subprocess
 import tempfile
 import time
@@ -91,6 +92,20 @@ class SshAccess:
         return [*argv, "--", str(host_vars.get("ansible_host"))]
 
 
+def _listening(path: Path) -> bool:
+    """Whether a Unix socket at ``path`` accepts connections. The agent binds its
+    socket (the file appears) before it listens; an ``ssh-add`` run in between is
+    refused, so the file alone does not say that the agent is ready."""
+    probe = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 class BuildAgent:
     """A build's ``ssh-agent`` with the executor's key, and its ``known_hosts``.
 
@@ -124,7 +139,7 @@ class BuildAgent:
             raise SshError(f"cannot start ssh-agent for the build's SSH nodes: {exc}") \
                 from exc
         deadline = time.monotonic() + AGENT_START_SECONDS
-        while not socket.exists():
+        while not _listening(socket):
             if self._agent.poll() is not None or time.monotonic() > deadline:
                 stderr = (self._agent.stderr.read() if self._agent.stderr else b"").decode()
                 self.stop()
