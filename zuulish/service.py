@@ -6,8 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
+from zuulish.store.database import away_reason, database_away
 from zuulish.store.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -44,17 +43,15 @@ class Worker:
                 if unreachable:
                     log.warning("%s: the database answers again", self.name)
                     unreachable = False
-            except (OperationalError, InterfaceError) as exc:
-                # the database is away (restarting, cut off): one line, then retry
-                if not unreachable:
-                    log.error("%s: cannot reach the database (%s); retrying until it "
-                              "answers", self.name, str(exc.orig or exc).strip().splitlines()[0]
-                              if str(exc.orig or exc).strip() else type(exc).__name__)
-                    unreachable = True
+            except Exception as exc:
                 busy = False
-                self.stop_event.wait(min(2.0, max(self.poll_interval, 0.5)))
-            except Exception:  # a bug; keep serving, but never silently
-                log.exception("%s: unexpected error", self.name)
-                busy = False
+                if not database_away(exc):  # a bug; keep serving, but never silently
+                    log.exception("%s: unexpected error", self.name)
+                else:  # the database is away (restarting, cut off): one line, then retry
+                    if not unreachable:
+                        log.error("%s: cannot reach the database (%s); retrying until it "
+                                  "answers", self.name, away_reason(exc))
+                        unreachable = True
+                    self.stop_event.wait(min(2.0, max(self.poll_interval, 0.5)))
             if not busy and not self.stop_event.is_set():
                 self.notifier.wait(self.channel, self.poll_interval)

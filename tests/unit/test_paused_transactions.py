@@ -16,6 +16,7 @@ from zuulish.cluster.reaper import Reaper
 from zuulish.cluster.registry import DEAD, RUNNING
 from zuulish.cluster.timing import Timing
 from zuulish.store import ComponentRow, Store
+from zuulish.store.database import database_away
 
 pytestmark = pytest.mark.store
 
@@ -102,11 +103,13 @@ def test_postgresql_ends_a_transaction_left_idle_past_the_timeout(store: Store) 
         s.execute(update(ComponentRow).where(ComponentRow.id == "executor:paused")
                   .values(state=DEAD))
     waited = time.monotonic() - started
+    holder.wake.set()  # SIGCONT
     holder.join(10)
     paused_store.dispose()
     assert waited < 3.5, f"the writer waited {waited:.1f}s for a paused transaction"
-    # the paused one, awake, finds its transaction gone: nothing of it was written
-    assert isinstance(holder.error, SQLAlchemyError)
+    # the paused one, awake, finds its transaction gone: nothing of it was written, and
+    # its components take the error for the database being away (they try again)
+    assert isinstance(holder.error, SQLAlchemyError) and database_away(holder.error)
     with store.read() as s:
         row = s.get(ComponentRow, "executor:paused")
         assert row is not None and row.state == DEAD and row.address is None
@@ -125,3 +128,10 @@ def test_no_timeout_is_set_unless_asked(store: Store) -> None:
                 "SHOW idle_in_transaction_session_timeout").scalar() == "2500ms"
     finally:
         timed.dispose()
+
+
+def test_a_refused_write_is_not_taken_for_the_database_being_away(store: Store) -> None:
+    _component(store, "executor:one", beat_age=0)
+    with pytest.raises(SQLAlchemyError) as refused:
+        _component(store, "executor:one", beat_age=0)  # the same primary key again
+    assert not database_away(refused.value)

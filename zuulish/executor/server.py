@@ -42,7 +42,7 @@ from typing import Any
 
 import pygit2
 from sqlalchemy import select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from zuulish.clock import Clock
 from zuulish.config.yaml_loader import EncryptedValue
@@ -102,6 +102,7 @@ from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
 from zuulish.store import notify as channels
+from zuulish.store.database import away_reason, database_away
 
 log = logging.getLogger(__name__)
 
@@ -746,12 +747,12 @@ class Executor:
         while True:
             try:
                 self._finish(build, result, message, log_dir, first_task, returned, sealed)
-            except (OperationalError, InterfaceError) as exc:
+            except DBAPIError as exc:
+                if not database_away(exc):
+                    raise
                 if not told:
                     log.error("build %s: cannot record its result (%s) while the database "
-                              "is away; trying again", build.id,
-                              str(exc.orig or exc).strip().splitlines()[0]
-                              if str(exc.orig or exc).strip() else type(exc).__name__)
+                              "is away; trying again", build.id, away_reason(exc))
                     told = True
                 if self._stopping:
                     log.error("build %s: the executor stops before the database answers; "

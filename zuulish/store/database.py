@@ -11,7 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from zuulish.errors import StoreUnavailable
@@ -29,6 +35,28 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+#: PostgreSQL's SQLSTATE for a session it ended because its transaction sat idle past
+#: ``idle_in_transaction_session_timeout`` (the process was paused or cut off)
+IDLE_TRANSACTION_ENDED = "25P03"
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be used just now, so the work is
+    to be tried again: it is down or cut off, or the server ended this session (its
+    transaction sat idle too long, see :func:`make_engine`). Anything else is a bug."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated
+        or getattr(exc.orig, "sqlstate", None) == IDLE_TRANSACTION_ENDED)
+
+
+def away_reason(exc: BaseException) -> str:
+    """The first line of what the database (or its driver) said."""
+    said = str(getattr(exc, "orig", None) or exc).strip()
+    return said.splitlines()[0] if said else type(exc).__name__
 
 
 # PostgreSQL URLs without a driver (``postgres://`` as Heroku and libpq users write
