@@ -70,6 +70,7 @@ class Api:
     issuer: Issuer
     config: Path
     store: Store
+    layouts: TenantLayouts  # the web's running layouts (a test may swap a tenant's)
 
     def call(self, method: str, path: str, token: str | None = None,
              body: Any = None) -> tuple[int, dict[str, str], str]:
@@ -118,5 +119,5 @@ def serve_auth_app(where: Path, **options: Any) -> Iterator[Api]:
                            for tc in load_tenants(where / "main.yaml", set())}
         with served(lambda url: create_app(store, layouts, where, url,
                                            auth_config=config.auth, **options)) as url:
-            yield Api(url, issuer, where / "zuulish.yaml", store)
+            yield Api(url, issuer, where / "zuulish.yaml", store, layouts)
     store.dispose()

@@ -161,3 +161,4 @@ def test_a_client_may_hold_only_so_many_streams(api: Api) -> None:
                 await ws.close()
 
     asyncio.run(hold())
+

@@ -4,6 +4,7 @@ authorization-code flow with PKCE (web/static/auth.js) against an issuer on
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from tests.fakes.auth_web import Api, serve_auth_app
 from tests.functional import test_dashboard_browser as dashboard
+from zuulish.config.auth_rules import TenantAuthRules
 from zuulish.store import BuildRow, BuildSetRow
 
 pytestmark = [pytest.mark.slow]
@@ -22,7 +24,8 @@ tab = dashboard.tab
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with serve_auth_app(tmp_path_factory.mktemp("browser")) as served_api:
+    with serve_auth_app(tmp_path_factory.mktemp("browser"),
+                        access_check_seconds=0.5) as served_api:
         yield served_api
 
 
@@ -96,3 +99,55 @@ def test_a_signed_in_reader_follows_a_private_builds_live_console(api: Api,
     log.write_text("secret progress of tenant t\n")
     expect(page.locator("#console")).to_have_text("secret progress of tenant t\n",
                                                   timeout=10_000)
+
+
+def test_the_pages_open_their_streams_again_when_the_tenants_rules_change(
+        api: Api, tab: dashboard.Tab) -> None:
+    """The server ends a stream when its tenant's rules change; the status page and the
+    live console open theirs again at once, with new tickets, and go on live."""
+    expect = dashboard.expect
+    page = tab.page
+    with api.store.session() as s:
+        buildset = s.scalars(select(BuildSetRow.id)).first()
+        s.add(BuildRow(id="build-rules", buildset_id=buildset, job="rules",
+                       state="running", created_at=5, started_at=5))
+    log = api.config.parent / "logs" / "build-rules" / "job-output.txt"
+    log.parent.mkdir(parents=True)
+    log.write_text("first line\n")
+    api.issuer.login_claims = {"sub": "faye", "groups": ["t-readers"]}
+    page.goto(f"{api.url}/t/t/status")
+    with page.expect_response(lambda r: "/api/tenant/t/status/events?" in r.url,
+                              timeout=20_000) as first:
+        page.locator("a.sign-in").click()
+    expect(page.locator("#updated")).to_contain_text("; live.", timeout=10_000)
+    before = api.layouts.layouts
+    rules = before["t"].auth_rules
+    wider = TenantAuthRules(rules.admin, rules.access + rules.admin)  # readers still in
+
+    def reconfigure(auth_rules: TenantAuthRules) -> None:
+        api.layouts.layouts = {**api.layouts.layouts, "t": dataclasses.replace(
+            api.layouts.layouts["t"], auth_rules=auth_rules)}
+
+    try:
+        with page.expect_response(lambda r: "/api/tenant/t/status/events?" in r.url,
+                                  timeout=20_000) as again:
+            reconfigure(wider)
+        assert again.value.status == 200 and again.value.url != first.value.url
+        expect(page.locator("#updated")).to_contain_text("; live.", timeout=10_000)
+        # the console: closed with 4003, opened again from its start (shown once)
+        with page.expect_websocket(lambda ws: "/console-stream?" in ws.url,
+                                   timeout=20_000):
+            page.goto(f"{api.url}/build/build-rules")
+        expect(page.locator("#console")).to_have_text("first line\n", timeout=10_000)
+        with page.expect_websocket(lambda ws: "/console-stream?" in ws.url,
+                                   timeout=20_000) as reopened:
+            reconfigure(rules)
+        assert "ticket=zst1." in reopened.value.url
+        expect(page.locator("#console-state")).to_have_text("streaming", timeout=10_000)
+        with log.open("a") as out:
+            out.write("second line\n")
+        expect(page.locator("#console")).to_have_text("first line\nsecond line\n",
+                                                      timeout=10_000)
+    finally:
+        api.layouts.layouts = before
+    assert not [e for e in tab.errors if e.startswith("uncaught")], tab.errors

@@ -88,26 +88,36 @@
         note.textContent += " (could not read the result: " + e.message + "; reload)";
       }
     }
-    const ws = new WebSocket(await streamUrl(pre.dataset.stream));
-    ws.onopen = () => { note.textContent = "streaming"; };
-    ws.onmessage = (event) => {
-      const follow = atEnd();
-      pre.append(event.data);  // text, never HTML
-      linkLog();
-      if (follow) window.scrollTo(0, root.scrollHeight);
-    };
-    ws.onclose = (event) => {
-      if (event.code === 4001) {  // the sign-in it was opened with has expired
-        note.textContent = "the stream ended: " + (event.reason || "access expired") + "; reload";
-        return;
-      }
-      if (event.code !== 1000) {
-        note.textContent = "the stream was cut (" + event.code + "); reload";
-        return;
-      }
-      note.textContent = event.reason || "build finished";
-      showResult();
-    };
+    async function open() {
+      const ws = new WebSocket(await streamUrl(pre.dataset.stream));
+      ws.onopen = () => { note.textContent = "streaming"; };
+      ws.onmessage = (event) => {
+        const follow = atEnd();
+        pre.append(event.data);  // text, never HTML
+        linkLog();
+        if (follow) window.scrollTo(0, root.scrollHeight);
+      };
+      ws.onclose = (event) => {
+        if (event.code === 4003) {  // the tenant's access rules changed: open it again,
+          // from the start (the new rules decide whether it may be read at all)
+          note.textContent = "reopening: " + (event.reason || "access rules changed");
+          pre.textContent = "";
+          setTimeout(open, 1000);
+          return;
+        }
+        if (event.code === 4001) {  // the sign-in it was opened with has expired
+          note.textContent = "the stream ended: " + (event.reason || "access expired") + "; reload";
+          return;
+        }
+        if (event.code !== 1000) {
+          note.textContent = "the stream was cut (" + event.code + "); reload";
+          return;
+        }
+        note.textContent = event.reason || "build finished";
+        showResult();
+      };
+    }
+    open();
   }
 
   function openTarget() {  // a link to a task opens its details

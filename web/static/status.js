@@ -475,6 +475,12 @@
       stopPolling();
       stale("this tenant is no longer configured");
     });
+    events.addEventListener("reopen", () => {
+      // the tenant's access rules changed: open the stream again (with a new ticket),
+      // to be decided under the new rules
+      events.close();
+      setTimeout(connect, 1000);
+    });
     events.addEventListener("expired", () => {
       // the token has expired and the server ended the stream: poll (which says so)
       // and ask again later (a new ticket needs a valid token)

@@ -31,6 +31,7 @@ from zuulish.web.keys import (
     LOG_STORES,
     METRICS,
     POOL_LABELS,
+    RULES_WATCH,
     STATE_DIR,
     STORE,
     STREAM_LIMITS,
@@ -39,7 +40,12 @@ from zuulish.web.keys import (
     WEB_URL,
 )
 from zuulish.web.status import ChangeLinks
-from zuulish.web.streams import DEFAULT_MAX_PER_CLIENT, StreamLimits
+from zuulish.web.streams import (
+    ACCESS_CHECK_SECONDS,
+    DEFAULT_MAX_PER_CLIENT,
+    RulesWatch,
+    StreamLimits,
+)
 
 WEB_DIR = Path(zuulish.__file__).resolve().parent.parent / "web"
 __all__ = ["ACCESS", "CHANGE_LINKS", "LAYOUTS", "LOG_STORES", "STATE_DIR", "STORE",
@@ -104,7 +110,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                metrics_scrape: Scrape | None = None,
                pool_labels: Mapping[str, Sequence[str]] | None = None,
                max_streams_per_client: int = DEFAULT_MAX_PER_CLIENT,
-               ticket_key_source: Callable[[], bytes] | None = None) -> web.Application:
+               ticket_key_source: Callable[[], bytes] | None = None,
+               access_check_seconds: float = ACCESS_CHECK_SECONDS) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -122,7 +129,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     page; the tenants' own providers are in their layouts);
     ``max_streams_per_client`` the live streams one client may hold open
     (``web.max_streams_per_client``); ``ticket_key_source`` gives the key stream tickets
-    are signed with (default: derived from ``state_dir``'s ``secrets.key``, on first use).
+    are signed with (default: derived from ``state_dir``'s ``secrets.key``, on first use);
+    ``access_check_seconds`` how often open streams are held against their tenants'
+    rules (a stream whose tenant's rules changed ends: see ``streams.RulesWatch``).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -144,6 +153,12 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     app[TICKETS] = StreamTickets(ticket_key_source or functools.partial(ticket_key,
                                                                         Path(state_dir)))
     app[STREAM_LIMITS] = StreamLimits(max_streams_per_client)
+    app[RULES_WATCH] = RulesWatch(layout_rules(layouts), access_check_seconds)
+
+    async def stop_rules_watch(app: web.Application) -> None:
+        app[RULES_WATCH].stop()
+
+    app.on_cleanup.append(stop_rules_watch)
     live.install(app)  # the shared status and its event stream
     routes = API.routes()
     if (WEB_DIR / "static").is_dir():

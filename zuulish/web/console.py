@@ -39,7 +39,14 @@ from zuulish.logs.store import LogStoreError
 from zuulish.logs.stores import LogStores
 from zuulish.store import BuildRow, ComponentRow, Store
 from zuulish.web import console_proxy
-from zuulish.web.streams import EXPIRED_CODE, EXPIRED_REASON, deadline
+from zuulish.web.streams import (
+    EXPIRED_CODE,
+    EXPIRED_REASON,
+    REOPEN_CODE,
+    REOPEN_REASON,
+    deadline,
+    until_set,
+)
 
 POLL_SECONDS = 0.1  # how often the log is looked at: the stream's delay
 STATE_EVERY = 5  # polls between looks at the build's state in the store
@@ -147,10 +154,12 @@ async def stream(ws: web.WebSocketResponse, store: Store, path: Path, uuid: str,
 async def console_stream(request: web.Request, store: Store, state_dir: Path,
                          log_stores: LogStores | None = None,
                          console_key: bytes | None = None,
-                         until: float | None = None) -> web.StreamResponse:
+                         until: float | None = None,
+                         reopen: asyncio.Event | None = None) -> web.StreamResponse:
     """The websocket handler (see the module); the app passes its store, folder, log
-    stores, the key to sign requests to executors with, and when the caller's
-    authority ends (epoch seconds; None: never)."""
+    stores, the key to sign requests to executors with, when the caller's authority
+    ends (epoch seconds; None: never: then closed with 4001), and the event set when
+    the tenant's rules change (then closed with 4003: open it again)."""
     uuid = request.match_info["uuid"]
     try:
         offset = int(request.query.get("offset", "0"))
@@ -167,7 +176,9 @@ async def console_stream(request: web.Request, store: Store, state_dir: Path,
     limit = asyncio.timeout_at(deadline(until))
     try:
         async with limit:
-            await _follow(ws, store, state_dir, path, uuid, offset, log_stores, console_key)
+            if await until_set(reopen, _follow(ws, store, state_dir, path, uuid, offset,
+                                               log_stores, console_key)):
+                await ws.close(code=REOPEN_CODE, message=REOPEN_REASON.encode())
     except TimeoutError:
         if not limit.expired():
             raise

@@ -56,12 +56,14 @@ def console_stream_name(match: Mapping[str, str]) -> str:
          errors={404: "No such build", 429: "The caller holds as many streams as it may"},
          summary="The build's job-output.txt as it grows, over a websocket (text messages "
                  "of whole lines; closed with code 1000 and the result once the build is "
-                 "over, with code 4001 when the caller's token expires)")
+                 "over, with code 4001 when the caller's token expires, with code 4003 "
+                 "when the tenant's access rules change: open it again)")
 async def api_console_stream(call: Call) -> web.StreamResponse:
     await find_build(call, call.match["uuid"])
-    with call.stream_slot():
+    with call.stream_slot() as reopen:
         return await console_stream(call.request, call.store, call.app[STATE_DIR],
-                                    call.app[LOG_STORES], until=call.expires)
+                                    call.app[LOG_STORES], until=call.expires,
+                                    reopen=reopen)
 
 
 @API.get("/api/changes", response=list[s.ListedChange], tag="forge", access="public",

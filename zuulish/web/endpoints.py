@@ -30,7 +30,16 @@ from zuulish.web.access import LOG as ACCESS_LOG
 from zuulish.web.access import Action, Decision
 from zuulish.web.auth.settings import DEFAULT_REALM
 from zuulish.web.auth.tickets import TicketRefused
-from zuulish.web.keys import ACCESS, LAYOUTS, STORE, STREAM_LIMITS, TEMPLATES, TICKETS, WEB_URL
+from zuulish.web.keys import (
+    ACCESS,
+    LAYOUTS,
+    RULES_WATCH,
+    STORE,
+    STREAM_LIMITS,
+    TEMPLATES,
+    TICKETS,
+    WEB_URL,
+)
 from zuulish.web.schemas import Error
 
 AccessLevel = Literal["public", "read", "admin"]
@@ -109,6 +118,8 @@ class Call:
         #: when the authority of the caller's read ends (its token's expiry; None: never)
         self.expires: float | None = None
         self.headers: dict[str, str] = {}
+        #: a stream's tenant, and its rules when the stream was decided
+        self._stream_rules: tuple[str, object | None] | None = None
 
     @property
     def store(self) -> Store:
@@ -164,7 +175,10 @@ class Call:
         """Go on only if the caller may take ``action`` on ``tenant``; the refusal's
         reason goes to the log, not to the client. A token is checked off the event
         loop (it may fetch an issuer's keys). A stream's read may be allowed by a
-        ticket (``?ticket=``) instead; nothing else is."""
+        ticket (``?ticket=``) instead; nothing else is. A stream notes the rules it
+        is decided under (taken before the decision: see ``stream_slot``)."""
+        if self.endpoint.stream is not None and tenant is not None:
+            self._stream_rules = (tenant, self.app[RULES_WATCH].rules(tenant))
         if (action == "read" and tenant is not None and self.endpoint.stream is not None
                 and "ticket" in self.request.query):
             decision = await self.run(self._ticket_decision, tenant,
@@ -203,9 +217,11 @@ class Call:
                         expires=grant.until)
 
     @contextlib.contextmanager
-    def stream_slot(self) -> Iterator[None]:
+    def stream_slot(self) -> Iterator[asyncio.Event]:
         """Hold one of the caller's streams (its token's user, else its address) for
-        the block; 429 when it holds as many as it may."""
+        the block; 429 when it holds as many as it may. The event it yields is set when
+        the stream's tenant's rules are no longer those it was allowed under: the
+        stream is to end then (its client opens it again, under the new rules)."""
         client = (f"user:{self.identity}" if self.identity is not None
                   else f"address:{self.request.remote or '?'}")
         limits = self.app[STREAM_LIMITS]
@@ -217,7 +233,11 @@ class Call:
                                   f"{limits.max_per_client} at once (web.max_streams_per_"
                                   "client); close one and try again")
         try:
-            yield
+            if self._stream_rules is None:  # of no tenant: no rules to change
+                yield asyncio.Event()
+            else:
+                with self.app[RULES_WATCH].opened(*self._stream_rules) as ended:
+                    yield ended
         finally:
             limits.release(client)
 

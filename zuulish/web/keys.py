@@ -13,7 +13,7 @@ from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
 from zuulish.web.access import Access
 from zuulish.web.auth.tickets import StreamTickets
-from zuulish.web.streams import StreamLimits
+from zuulish.web.streams import RulesWatch, StreamLimits
 
 STORE = web.AppKey("store", Store)
 LAYOUTS = web.AppKey("layouts", TenantLayouts)
@@ -27,3 +27,4 @@ POOL_LABELS = web.AppKey("pool_labels", dict)  # zuulish.yaml's providers -> the
 METRICS = web.AppKey("metrics", Scrape)
 TICKETS = web.AppKey("stream_tickets", StreamTickets)
 STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
+RULES_WATCH = web.AppKey("rules_watch", RulesWatch)  # ends streams whose rules changed

@@ -46,7 +46,7 @@ from zuulish.store.data_version import SqliteWrites, sqlite_writes
 from zuulish.web.estimates import EstimatesCache
 from zuulish.web.status import ChangeLinks, status_version, tenant_status
 from zuulish.web.status_delta import Shown
-from zuulish.web.streams import EXPIRED_EVENT
+from zuulish.web.streams import EXPIRED_EVENT, REOPEN_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -465,10 +465,12 @@ def install(app: web.Application) -> None:
 
 
 async def stream(request: web.Request, hub: StatusHub, tenant: str,
-                 until: float | None = None, deltas: bool = False) -> web.StreamResponse:
+                 until: float | None = None, deltas: bool = False,
+                 reopen: asyncio.Event | None = None) -> web.StreamResponse:
     """The tenant's status as server-sent events: ``event: status`` with the status
     JSON at once and after every change (``event: gone`` if the tenant goes;
-    ``event: expired``, the last, at ``until``: when the caller's token expires); with
+    ``event: expired``, the last, at ``until``: when the caller's token expires;
+    ``event: reopen``, the last, once ``reopen`` is set: the tenant's rules changed); with
     ``deltas``, after the first status (``id: N``) each change is an ``event: delta``
     (``id: M``; its data names ``base``: N, the event it follows)."""
     response = web.StreamResponse(headers={
@@ -482,7 +484,7 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str,
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
     await response.write(b"retry: 1000\n\n")
     watcher = hub.watch(tenant, transport, deltas)
-    ending = _Ending(hub, watcher, transport, until)
+    ending = _Ending(hub, watcher, transport, until, reopen)
     try:
         while not watcher.dropped:
             try:
@@ -496,6 +498,8 @@ async def stream(request: web.Request, hub: StatusHub, tenant: str,
                 break
         if ending.expired:
             await response.write(EXPIRED_EVENT)
+        elif ending.reopen:
+            await response.write(REOPEN_EVENT)
     except (ConnectionResetError, ConnectionError):
         pass  # the watcher went away (or was dropped)
     finally:
@@ -508,24 +512,34 @@ class _Ending:
     """Ends a watcher's stream when its client has gone (looked at every
     ``CLIENT_CHECK`` seconds: an idle stream would notice only at its next keep-alive,
     holding the client's share of streams meanwhile) or at ``until`` (epoch seconds,
-    when the caller's token expires; None: never), then with ``event: expired``. The
-    watcher is fed no more and what it had not sent is dropped."""
+    when the caller's token expires; None: never), then with ``event: expired``, or
+    once ``reopen`` is set (the tenant's rules changed), then with ``event: reopen``.
+    The watcher is fed no more and what it had not sent is dropped."""
 
     def __init__(self, hub: StatusHub, watcher: Watcher,
-                 transport: asyncio.BaseTransport | None, until: float | None) -> None:
+                 transport: asyncio.BaseTransport | None, until: float | None,
+                 reopen: asyncio.Event | None = None) -> None:
         self.hub = hub
         self.watcher = watcher
         self.expired = False
+        self.reopen = False
         loop = asyncio.get_running_loop()
         self.timer = None if until is None else loop.call_later(
             max(0.0, until - time.time()), self._expire)
         self.watching = None if transport is None else loop.create_task(
             self._watch(transport))
+        self.rules = None if reopen is None else loop.create_task(self._rules(reopen))
 
     async def _watch(self, transport: asyncio.BaseTransport) -> None:
         while not transport.is_closing():
             await asyncio.sleep(CLIENT_CHECK)
         self._end()
+
+    async def _rules(self, reopen: asyncio.Event) -> None:
+        await reopen.wait()
+        if not self.expired:
+            self.reopen = True
+            self._end()
 
     def _expire(self) -> None:
         self.expired = True
@@ -542,3 +556,5 @@ class _Ending:
             self.timer.cancel()
         if self.watching is not None:
             self.watching.cancel()
+        if self.rules is not None:
+            self.rules.cancel()

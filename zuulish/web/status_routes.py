@@ -60,11 +60,12 @@ class EventsQuery(s.StreamQuery):
          summary="Server-sent events: 'status' with the status JSON (as GET .../status) "
                  "at once and after each change (with deltas=true, 'delta' with what "
                  "changed), 'gone' when the tenant is removed, 'expired' (the last) when "
-                 "the caller's token expires")
+                 "the caller's token expires, 'reopen' (the last) when the tenant's "
+                 "access rules change: open the stream again, under the new rules")
 async def api_status_events(call: Call) -> web.StreamResponse:
-    with call.stream_slot():
+    with call.stream_slot() as reopen:
         return await stream(call.request, call.app[STATUS_HUB], call.tenant,
-                            until=call.expires, deltas=call.query.deltas)
+                            until=call.expires, deltas=call.query.deltas, reopen=reopen)
 
 
 @API.page("/t/{tenant}/status")
