@@ -74,3 +74,20 @@ def test_a_postgres_url_reaches_the_server_as_sqlalchemy_users_expect(
         assert store.current_revision() == "0019"
     finally:
         store.engine.dispose()
+
+
+def test_after_commit_runs_once_the_transaction_commits_never_on_rollback(
+        store: Store) -> None:
+    from zuulish.store.database import after_commit
+
+    ran: list[str] = []
+    with pytest.raises(RuntimeError), store.session() as s:
+        s.add(EventRow(connection="forge", type="x", data={}, created_at=1.0))
+        after_commit(s, lambda: ran.append("rolled back"))
+        raise RuntimeError("the pass fails")
+    assert ran == []
+    with store.session() as s:
+        s.add(EventRow(connection="forge", type="x", data={}, created_at=1.0))
+        after_commit(s, lambda: ran.append("committed"))
+        assert ran == []  # not before the commit
+    assert ran == ["committed"]

@@ -10,6 +10,7 @@ calls to driver interfaces.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 import uuid
@@ -104,6 +105,7 @@ from zuulish.store import (
     Store,
 )
 from zuulish.store import notify as channels
+from zuulish.store.database import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -928,7 +930,7 @@ class Scheduler:
                 spec["after"] = after  # built on that state, once it is there
             s.add(MergeRequestRow(buildset_id=bs.id, state="requested", spec=spec,
                                   created_at=self.clock.now()))
-            self.metrics.merge_requested()
+            after_commit(s, self.metrics.merge_requested)
         self.store.notifier.notify(channels.MERGER)
 
     def _merge_mode(self, layout: Layout, change: dict[str, Any]) -> str:
@@ -1160,7 +1162,7 @@ class Scheduler:
         spec = {**mr.spec, "projects": {**mr.spec.get("projects", {}), **extra}}
         s.add(MergeRequestRow(buildset_id=mr.buildset_id, state="requested", spec=spec,
                               created_at=self.clock.now()))
-        self.metrics.merge_requested()
+        after_commit(s, self.metrics.merge_requested)
         self.store.notifier.notify(channels.MERGER)
 
     def _evaluate_merge(self, item: QueueItemRow, result: dict[str, Any]):
@@ -1679,7 +1681,9 @@ class Scheduler:
                   message: str | None) -> None:
         row.state, row.result, row.message = state, result, message
         row.dequeued_at = self.clock.now()
-        self.metrics.item_ended(row.tenant, row.pipeline, state, row.enqueued_at, row.dequeued_at)
+        # counted once the item's end is written (a pass rolled back ends nothing)
+        after_commit(s, functools.partial(self.metrics.item_ended, row.tenant, row.pipeline,
+                                          state, row.enqueued_at, row.dequeued_at))
         self._seen.pop(row.id, None)
         self._dirty.mark(row.tenant, row.pipeline, row.queue_name)
         self._retire_buildset_keep(s, row.id)
