@@ -28,6 +28,7 @@ while, rather than make a resumed build wait).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -102,7 +103,7 @@ from zuulish.nodepool.requests import attempts_of, retry_on_new_nodes
 from zuulish.secrets import ProjectKeys, plain_values
 from zuulish.store import BuildRow, NodeRow, Store
 from zuulish.store import notify as channels
-from zuulish.store.database import away_reason, database_away
+from zuulish.store.database import after_commit, away_reason, database_away
 
 log = logging.getLogger(__name__)
 
@@ -801,9 +802,11 @@ class Executor:
             row.result = result if not canceled else BuildResult.CANCELED
             row.message = message or None
             row.finished_at = self.clock.now()
-            self.metrics.build_finished(build.params.get("tenant"), build.params.get("pipeline"),
-                                        build.params.get("project"), row.job, row.result,
-                                        row.started_at, row.finished_at)
+            # counted once written: a commit that fails is tried again (see _record)
+            after_commit(s, functools.partial(
+                self.metrics.build_finished, build.params.get("tenant"),
+                build.params.get("pipeline"), build.params.get("project"), row.job,
+                row.result, row.started_at, row.finished_at))
             row.first_task_at = first_task
             row.result_data = returned
             row.secret_result_data = sealed

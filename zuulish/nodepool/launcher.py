@@ -27,6 +27,7 @@ reason. Ready nodes are kept warm per label (``min-ready``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -62,6 +63,7 @@ from zuulish.nodepool.ssh_check import check_ssh
 from zuulish.nodepool.wants import Want, describe_all, gpu_want, label_errors, resolve
 from zuulish.store import NodeRequestRow, NodeRow, SettingRow, Store
 from zuulish.store import notify as channels
+from zuulish.store.database import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +245,8 @@ class Launcher:
             s.flush()
             node_ids.append(row.id)
         req.node_ids, req.state, req.fulfilled_at = node_ids, RS.FULFILLED, now
-        self.metrics.node_request_fulfilled(provider.name, req.created_at, now)
+        after_commit(s, functools.partial(self.metrics.node_request_fulfilled, provider.name,
+                                          req.created_at, now))
         return True
 
     # ------------------------------------------------------------ assignment
@@ -455,7 +458,8 @@ class Launcher:
                     node.state, node.state_at = NodeState.IN_USE, now
                 req.node_ids = [n.id for n in ordered]
                 req.state, req.fulfilled_at = RS.FULFILLED, now
-                self.metrics.node_request_fulfilled(req.provider or "", req.created_at, now)
+                after_commit(s, functools.partial(self.metrics.node_request_fulfilled,
+                                                  req.provider or "", req.created_at, now))
                 done += 1
         if done:
             self.store.notifier.notify(channels.SCHEDULER)
