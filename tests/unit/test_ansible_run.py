@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -431,6 +432,30 @@ def test_a_sandbox_the_zygote_does_not_hold_starts_cold(tmp_path: Path,
     book = job.book("which", f'debug: msg="served={{{{ lookup(\'env\', \'{SERVED_ENV}\') }}}}"')
     assert job.play(book).status == "successful"
     assert [r["msg"] for r in job.records()] == ["served="]
+
+
+def test_a_zygote_under_a_deep_state_directory_listens_in_a_short_one_and_serves(
+        tmp_path: Path, zygote: AnsibleZygote) -> None:
+    """A Unix socket's path holds at most 107 bytes: under a deep state directory the
+    zygote could not bind and every playbook started cold (CI's cluster tests)."""
+    deep = tmp_path / ("d" * 120) / "zygote"
+    z = AnsibleZygote(deep, ansible_env())
+    z.start()
+    try:
+        assert z.wait_ready(), (deep / "zygote.log").read_text()
+        assert len(os.fsencode(z.socket_path)) <= 107 and z.socket_path.is_socket()
+        assert stat.S_IMODE(z.socket_path.parent.stat().st_mode) == 0o700
+        view = TrustedSpec(((tmp_path, True),))
+        with warm_sandbox(z, view) as preload:
+            job = Job(tmp_path, preload, trusted=True, view=view)
+            book = job.book("which", f'debug: msg="served={{{{ lookup(\'env\', '
+                                     f'\'{SERVED_ENV}\') }}}}"')
+            assert job.play(book).status == "successful"
+        assert [r["msg"] for r in job.records()] == ["served=1"]
+        socket_dir = z.socket_path.parent
+    finally:
+        z.stop()
+    assert not socket_dir.exists()
 
 
 def test_a_crashed_zygote_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -25,7 +25,10 @@ request for a sandbox the zygote does not hold is declined, and the client
 starts the playbook cold in a sandbox of its own (never on the host).
 
 Who may ask. The socket lives in the state directory, which no sandbox sees,
-and is the executor user's only (0600). Each connection is checked before
+and is the executor user's only (0600). Where that path is too long for a Unix
+socket (108 bytes), it lives in a directory of its own (0700) under the system's
+temporary directory instead, which no sandbox sees either (each has a private
+``/tmp``). Each connection is checked before
 anything is read from it (``SO_PEERCRED``): the peer must be a process of the
 zygote's own user, in the zygote's own mount namespace (a process in any
 sandbox has another), still alive when that was looked at (its pid, checked
@@ -85,6 +88,8 @@ SANDBOX_ENV = "ZUULISH_TRUSTED_SANDBOX"  # which registered sandbox to fork into
 SERVED_ENV = "ZUULISH_PRELOADED_ANSIBLE"
 START_TIMEOUT = 60.0
 RESTART_SECONDS = 60.0  # at most one restart a minute after a crash
+#: the longest path a Unix socket may be bound at (``sun_path``: 108 bytes with its NUL)
+MAX_SOCKET_PATH = 107
 # Settings Ansible reads while a playbook runs, which may differ per build;
 # every other ANSIBLE_* variable must equal the zygote's own.
 RUNTIME_SETTINGS = frozenset({
@@ -579,6 +584,9 @@ class AnsibleZygote:
     def __init__(self, directory: Path, env: dict[str, str]):
         self.directory = directory
         self.socket_path = directory / "zygote.sock"
+        # a short directory of its own for the socket, made when the state directory's
+        # path is too long for one (see the module); removed by stop()
+        self._socket_dir: Path | None = None
         self.bin_dir = directory / "bin"
         self.env = env
         self._proc: subprocess.Popen[bytes] | None = None
@@ -602,6 +610,15 @@ class AnsibleZygote:
         if self._proc is not None and self._proc.stdout is not None:
             self._proc.stdout.close()
         self._proc = None
+
+    def _place_socket(self) -> None:
+        """Listen in the state directory, or where its path is too long for a Unix
+        socket, in a short directory of the executor user's own (see the module)."""
+        if self._socket_dir is not None or \
+                len(os.fsencode(self.directory / "zygote.sock")) <= MAX_SOCKET_PATH:
+            return
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="zuulish-zygote-"))  # 0700
+        self.socket_path = self._socket_dir / "zygote.sock"
 
     def _write_client(self) -> None:
         self.bin_dir.mkdir(parents=True, exist_ok=True)
@@ -628,6 +645,7 @@ class AnsibleZygote:
                 self._discard()
             self._next_start = time.monotonic() + RESTART_SECONDS
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._place_socket()
             self._write_client()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
@@ -714,6 +732,10 @@ class AnsibleZygote:
                 proc.wait(timeout=5)
             if proc.stdout is not None:
                 proc.stdout.close()
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+            self.socket_path = self.directory / "zygote.sock"
 
 
 def main(argv: list[str] | None = None) -> int:
