@@ -26,7 +26,7 @@ def test_db_upgrade_project_create_push_review_and_list(
         tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = str(config(tmp_path, database_url))
     assert main(["-c", cfg, "db", "upgrade"]) == 0
-    assert "is at revision 0019" in capsys.readouterr().out
+    assert "is at revision 0020" in capsys.readouterr().out
     src = tmp_path / "src"
     src.mkdir()
     (src / "README").write_text("hi\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import secrets
@@ -16,10 +17,13 @@ from collections.abc import Iterator
 import aiohttp
 import jwt
 import pytest
+from sqlalchemy import select
 
 from tests.fakes import stream_client as sc
 from tests.fakes.auth_web import SECRET, Api, serve_auth_app
-from zuulish.web.auth.tickets import StreamTickets, ticket_key
+from zuulish.store import SpentTicketRow, Store
+from zuulish.store.tickets import spend_ticket
+from zuulish.web.auth.tickets import StreamTickets, TicketRefused, ticket_key
 
 STATUS = "/api/tenant/t/status/events"
 PUB_STATUS = "/api/tenant/pub/status/events"
@@ -212,3 +216,35 @@ def test_one_anonymous_client_cannot_hold_more_than_its_share(api: Api) -> None:
                 await asyncio.sleep(0.2)
 
     asyncio.run(hold())
+
+
+@pytest.mark.store
+def test_a_ticket_used_on_one_web_is_refused_by_every_other(store: Store) -> None:
+    """Several webs behind one load balancer: each records the tickets it accepts in
+    the store, so a replayed ticket opens no second stream on another web."""
+    key = secrets.token_bytes(32)
+    clock = [time.time()]
+    webs = [StreamTickets(lambda: key, clock=lambda: clock[0],
+                          shared=functools.partial(spend_ticket, store)) for _ in range(2)]
+    ticket = webs[0].mint("t", "status", "dana", None)
+    assert webs[0].check(ticket, "t", "status").sub == "dana"
+    with pytest.raises(TicketRefused, match="used already .on another web"):
+        webs[1].check(ticket, "t", "status")
+    with pytest.raises(TicketRefused, match="used already"):
+        webs[0].check(ticket, "t", "status")
+    # another ticket is not held back, and used ones are forgotten once expired
+    assert webs[1].check(webs[0].mint("t", "status", None, None), "t", "status").sub is None
+    clock[0] += 61
+    webs[1].check(webs[1].mint("t", "status", None, None), "t", "status")
+    with store.read() as s:
+        assert len(s.scalars(select(SpentTicketRow)).all()) == 1
+
+
+def test_a_ticket_is_refused_when_it_cannot_be_recorded_as_used() -> None:
+    """The store away: no web can tell whether another used the ticket, so it is refused
+    (the page asks for a new one later), never accepted unrecorded."""
+    away = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    web = StreamTickets(lambda: b"k" * 32, shared=functools.partial(spend_ticket, away))
+    with pytest.raises(TicketRefused, match="cannot be recorded as used .the database is away"):
+        web.check(web.mint("t", "status", "dana", None), "t", "status")
+    away.dispose()

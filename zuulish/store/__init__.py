@@ -18,6 +18,7 @@ from zuulish.store.keys import ProjectKeyRow
 from zuulish.store.nodes import NodeRequestRow, NodeRow, SettingRow
 from zuulish.store.outbox import OutboxRow
 from zuulish.store.queue import BuildSetRow, ChangeQueueRow, MergeRequestRow, QueueItemRow
+from zuulish.store.tickets import SpentTicketRow
 from zuulish.store.timers import TimerTickRow
 from zuulish.store.users import ForgeTokenRow, ForgeUserRow
 
@@ -28,5 +29,5 @@ __all__ = [
     "GithubDeliveryRow", "GithubPatchsetRow", "GithubPullRow", "LeaseRow",
     "MergeRequestRow", "NodeRequestRow", "NodeRow", "OutboxRow", "PatchsetRow", "ProjectKeyRow",
     "QueueItemRow",
-    "ReportRow", "SettingRow", "Store", "TimerTickRow",
+    "ReportRow", "SettingRow", "SpentTicketRow", "Store", "TimerTickRow",
 ]

@@ -17,6 +17,7 @@ from zuulish.logs.stores import LogStores, make_log_stores
 from zuulish.metrics import Scrape
 from zuulish.scheduler.layouts import TenantLayouts
 from zuulish.store import Store
+from zuulish.store.tickets import spend_ticket
 from zuulish.web import live
 from zuulish.web import routes as _routes  # noqa: F401  (declares the routes)
 from zuulish.web.access import Access
@@ -150,8 +151,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     # the shared layout's nav shows each tenant's count of configuration errors
     app[TEMPLATES].globals["config_error_count"] = functools.partial(_error_count, layouts)
     app[POOL_LABELS] = {name: list(labels) for name, labels in (pool_labels or {}).items()}
-    app[TICKETS] = StreamTickets(ticket_key_source or functools.partial(ticket_key,
-                                                                        Path(state_dir)))
+    app[TICKETS] = StreamTickets(
+        ticket_key_source or functools.partial(ticket_key, Path(state_dir)),
+        shared=functools.partial(spend_ticket, store))  # used once by any web
     app[STREAM_LIMITS] = StreamLimits(max_streams_per_client)
     app[RULES_WATCH] = RulesWatch(layout_rules(layouts), access_check_seconds)
 

@@ -15,9 +15,10 @@ id only lets the log say that a ticket was made under another key; the signature
 covers it and the payload.
 
 Each ticket opens one stream: a web remembers the tickets it has accepted until
-they expire and refuses them again (a deployment of several webs behind a load
-balancer could accept one ticket once on each, within its ``TTL``). A ticket is
-accepted only by the streams' routes, never as a bearer token.
+they expire and refuses them again, and records them in the store
+(``zuulish/store/tickets.py``), so that no other web of the deployment accepts them
+either. A ticket that cannot be recorded (the database is away) is refused. A ticket
+is accepted only by the streams' routes, never as a bearer token.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.exc import SQLAlchemyError
 
 from zuulish.secrets import master_key
+from zuulish.store.database import away_reason
 
 PREFIX = "zst1"
 #: seconds a ticket may be used to open its stream
@@ -84,12 +87,15 @@ def _unb64(text: str) -> bytes:
 
 class StreamTickets:
     """Makes and checks tickets. ``key`` gives the signing key (read once, on first
-    use); ``clock`` the time (epoch seconds)."""
+    use); ``clock`` the time (epoch seconds); ``shared`` records a ticket as used for
+    every web (jti, expiry, now; False: a web used it already; None: this web alone)."""
 
     def __init__(self, key: Callable[[], bytes], ttl: int = TTL,
                  clock: Callable[[], float] = time.time,
-                 max_spent: int = MAX_SPENT) -> None:
+                 max_spent: int = MAX_SPENT,
+                 shared: Callable[[str, float, float], bool] | None = None) -> None:
         self._key_source = key
+        self.shared = shared
         self._key: bytes | None = None
         self.ttl = ttl
         self.clock = clock
@@ -161,6 +167,17 @@ class StreamTickets:
         return payload
 
     def _spend(self, jti: str, exp: int, now: float) -> None:
+        with self._lock:
+            if jti in self._spent:
+                raise TicketRefused("the ticket has been used already")
+        if self.shared is not None:
+            try:
+                first = self.shared(jti, exp, now)
+            except SQLAlchemyError as exc:
+                raise TicketRefused("the ticket cannot be recorded as used (the database "
+                                    f"is away: {away_reason(exc)})") from None
+            if not first:
+                raise TicketRefused("the ticket has been used already (on another web)")
         with self._lock:
             if jti in self._spent:
                 raise TicketRefused("the ticket has been used already")
