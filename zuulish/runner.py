@@ -75,6 +75,7 @@ class WebThread:
         app = create_app(self.aio.store, self.aio.layouts, config.state_dir, config.web_url,
                          admin_token=config.admin_token, auth_config=config.auth,
                          max_streams_per_client=config.max_streams_per_client,
+                         trusted_proxies=config.trusted_proxies,
                          extra_routes=self.aio.connections.routes,
                          change_links=change_links(self.aio.connections.sources),
                          log_stores=self.aio.log_stores,

@@ -7,6 +7,7 @@ Example::
     tenant_file: main.yaml             # Zuul's tenant file format
     web: {listen: 127.0.0.1:9000, url: http://127.0.0.1:9000}
     # web.max_streams_per_client: 20   # live consoles and status streams per client
+    # web.trusted_proxies: [10.0.0.0/8] # proxies whose X-Forwarded-For names the client
     connections:
       forge: {driver: git}             # the built-in git forge
       # cloud: {driver: openstack, cloud: mycloud}   # a node provider's connection
@@ -72,6 +73,7 @@ from zuulish.nodepool.resources import Limits
 from zuulish.nodepool.static import parse_hosts
 from zuulish.nodepool.tenant_shares import parse_tenant_limits, parse_tenant_weights
 from zuulish.web.auth.settings import AuthSettings, parse_auth
+from zuulish.web.client_address import Network, parse_networks
 from zuulish.web.streams import DEFAULT_MAX_PER_CLIENT
 
 if TYPE_CHECKING:
@@ -136,6 +138,8 @@ class ServerConfig:
     # live streams (consoles, status events) one client may hold open on a web: a
     # token's user, else an address
     max_streams_per_client: int = DEFAULT_MAX_PER_CLIENT
+    # reverse proxies whose X-Forwarded-For names the client (web.trusted_proxies)
+    trusted_proxies: tuple[Network, ...] = ()
     # the ``auth:`` section: authenticators of the web API's JSON Web Tokens
     auth: AuthSettings = field(default_factory=AuthSettings)
     # build logs are removed this many days after the build finished (None: kept)
@@ -440,7 +444,16 @@ def load_server_config(path: str | Path) -> ServerConfig:
     tenant_file = (base / _expect(data["tenant_file"], str, "tenant_file", path)).resolve()
 
     web = _expect(data.get("web") or {}, dict, "web", path)
-    _check_keys(web, {"listen", "url", "admin_token", "max_streams_per_client"}, "web.", path)
+    _check_keys(web, {"listen", "url", "admin_token", "max_streams_per_client",
+                      "trusted_proxies"}, "web.", path)
+    proxies_given = web.get("trusted_proxies") or []
+    if not isinstance(proxies_given, list):
+        raise ConfigError("key 'web.trusted_proxies' must be a list of addresses or networks "
+                          f"(such as ['10.0.0.0/8']), not {proxies_given!r}", file=str(path))
+    try:
+        trusted_proxies = parse_networks(proxies_given)
+    except ValueError as exc:
+        raise ConfigError(f"key 'web.trusted_proxies': {exc}", file=str(path)) from None
     max_streams = web.get("max_streams_per_client", DEFAULT_MAX_PER_CLIENT)
     if isinstance(max_streams, bool) or not isinstance(max_streams, int) or max_streams < 1:
         raise ConfigError("key 'web.max_streams_per_client' must be a whole number, 1 or "
@@ -600,6 +613,7 @@ def load_server_config(path: str | Path) -> ServerConfig:
         merger_workers=merger_workers,
         merger_timeout=float(merger_timeout), merger_cache_max_bytes=cache_max,
         admin_token=admin_token, max_streams_per_client=max_streams,
+        trusted_proxies=trusted_proxies,
         log_retention_days=retention,
         executor_zone=executor_zone, cluster=timing,
         logs=_logs_section(data.get("logs"), path),

@@ -134,6 +134,12 @@ executor: {workers: 4, log_retention_days: 7.5, private_key_file: keys/id_ed2551
      "key 'web.max_streams_per_client' must be a whole number, 1 or more, not 0"),
     ("tenant_file: m.yaml\nweb: {max_streams_per_client: many}\n",
      "key 'web.max_streams_per_client' must be a whole number, 1 or more, not 'many'"),
+    ("tenant_file: m.yaml\nweb: {trusted_proxies: 10.0.0.0/8}\n",
+     "key 'web.trusted_proxies' must be a list of addresses or networks"),
+    ("tenant_file: m.yaml\nweb: {trusted_proxies: [proxy.example]}\n",
+     "key 'web.trusted_proxies': 'proxy.example' is not an address or a network"),
+    ("tenant_file: m.yaml\nweb: {trusted_proxies: [10.0.0.0/40]}\n",
+     "key 'web.trusted_proxies': '10.0.0.0/40' is not an address or a network"),
 ])
 def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
@@ -260,3 +266,10 @@ def test_the_streams_a_client_may_hold_have_a_default_and_can_be_set(tmp_path: P
     assert load_server_config(write(
         tmp_path, "tenant_file: m.yaml\nweb: {max_streams_per_client: 3}\n")) \
         .max_streams_per_client == 3
+
+
+def test_trusted_proxies_are_networks(tmp_path: Path) -> None:
+    config = load_server_config(write(tmp_path, "tenant_file: m.yaml\n"
+                                      "web: {trusted_proxies: [10.0.0.0/8, 192.0.2.7]}\n"))
+    assert [str(n) for n in config.trusted_proxies] == ["10.0.0.0/8", "192.0.2.7/32"]
+    assert load_server_config(write(tmp_path, "tenant_file: m.yaml\n")).trusted_proxies == ()

@@ -24,6 +24,7 @@ from zuulish.web.access import Access
 from zuulish.web.auth.authorizer import Authorizer, layout_rules
 from zuulish.web.auth.settings import AuthSettings
 from zuulish.web.auth.tickets import StreamTickets, ticket_key
+from zuulish.web.client_address import Network
 from zuulish.web.endpoints import API, json_error
 from zuulish.web.keys import (
     ACCESS,
@@ -38,6 +39,7 @@ from zuulish.web.keys import (
     STREAM_LIMITS,
     TEMPLATES,
     TICKETS,
+    TRUSTED_PROXIES,
     WEB_URL,
 )
 from zuulish.web.status import ChangeLinks
@@ -112,7 +114,8 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
                pool_labels: Mapping[str, Sequence[str]] | None = None,
                max_streams_per_client: int = DEFAULT_MAX_PER_CLIENT,
                ticket_key_source: Callable[[], bytes] | None = None,
-               access_check_seconds: float = ACCESS_CHECK_SECONDS) -> web.Application:
+               access_check_seconds: float = ACCESS_CHECK_SECONDS,
+               trusted_proxies: Sequence[Network] = ()) -> web.Application:
     """The web application over ``store`` and the tenants' ``layouts``.
 
     ``web_url`` is the external base URL used in links; ``state_dir / "logs"`` holds build
@@ -132,7 +135,9 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
     (``web.max_streams_per_client``); ``ticket_key_source`` gives the key stream tickets
     are signed with (default: derived from ``state_dir``'s ``secrets.key``, on first use);
     ``access_check_seconds`` how often open streams are held against their tenants'
-    rules (a stream whose tenant's rules changed ends: see ``streams.RulesWatch``).
+    rules (a stream whose tenant's rules changed ends: see ``streams.RulesWatch``);
+    ``trusted_proxies`` the reverse proxies whose ``X-Forwarded-For`` names the client
+    (``web.trusted_proxies``; see ``client_address``).
     """
     app = web.Application(middlewares=[api_errors_as_json])
     app[STORE] = store
@@ -155,6 +160,7 @@ def create_app(store: Store, layouts: TenantLayouts, state_dir: Path, web_url: s
         ticket_key_source or functools.partial(ticket_key, Path(state_dir)),
         shared=functools.partial(spend_ticket, store))  # used once by any web
     app[STREAM_LIMITS] = StreamLimits(max_streams_per_client)
+    app[TRUSTED_PROXIES] = tuple(trusted_proxies)
     app[RULES_WATCH] = RulesWatch(layout_rules(layouts), access_check_seconds)
 
     async def stop_rules_watch(app: web.Application) -> None:

@@ -30,6 +30,7 @@ from zuulish.web.access import LOG as ACCESS_LOG
 from zuulish.web.access import Action, Decision
 from zuulish.web.auth.settings import DEFAULT_REALM
 from zuulish.web.auth.tickets import TicketRefused
+from zuulish.web.client_address import FORWARDED_FOR, client_address
 from zuulish.web.keys import (
     ACCESS,
     LAYOUTS,
@@ -38,6 +39,7 @@ from zuulish.web.keys import (
     STREAM_LIMITS,
     TEMPLATES,
     TICKETS,
+    TRUSTED_PROXIES,
     WEB_URL,
 )
 from zuulish.web.schemas import Error
@@ -216,6 +218,13 @@ class Call:
         return Decision(True, reason="stream ticket", identity=grant.sub,
                         expires=grant.until)
 
+    def client_address(self) -> str:
+        """The caller's address: past the trusted proxies (``web.trusted_proxies``),
+        the client they forward for."""
+        return client_address(self.request.remote,
+                              self.request.headers.getall(FORWARDED_FOR, []),
+                              self.app[TRUSTED_PROXIES])
+
     @contextlib.contextmanager
     def stream_slot(self) -> Iterator[asyncio.Event]:
         """Hold one of the caller's streams (its token's user, else its address) for
@@ -223,7 +232,7 @@ class Call:
         the stream's tenant's rules are no longer those it was allowed under: the
         stream is to end then (its client opens it again, under the new rules)."""
         client = (f"user:{self.identity}" if self.identity is not None
-                  else f"address:{self.request.remote or '?'}")
+                  else f"address:{self.client_address()}")
         limits = self.app[STREAM_LIMITS]
         if not limits.acquire(client):
             ACCESS_LOG.info("refused %s %s: %s holds %d streams already",

@@ -27,4 +27,5 @@ POOL_LABELS = web.AppKey("pool_labels", dict)  # zuulish.yaml's providers -> the
 METRICS = web.AppKey("metrics", Scrape)
 TICKETS = web.AppKey("stream_tickets", StreamTickets)
 STREAM_LIMITS = web.AppKey("stream_limits", StreamLimits)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)  # whose X-Forwarded-For to read
 RULES_WATCH = web.AppKey("rules_watch", RulesWatch)  # ends streams whose rules changed

@@ -73,6 +73,7 @@ async def _serve(config: ServerConfig, stop: threading.Event) -> None:
     app = create_app(store, layouts, config.state_dir, config.web_url,
                      admin_token=config.admin_token, auth_config=config.auth,
                      max_streams_per_client=config.max_streams_per_client,
+                     trusted_proxies=config.trusted_proxies,
                      extra_routes=connections.routes,
                      change_links=change_links(connections.sources),
                      log_stores=make_log_stores(config.logs, config.state_dir),
