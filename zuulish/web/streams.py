@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 #: streams one client (a token's user, else an address) may hold open by default
 DEFAULT_MAX_PER_CLIENT = 20
@@ -101,7 +101,7 @@ class RulesWatch:
         self._checker: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
-    def opened(self, tenant: str, rules: object | None):  # type: ignore[no-untyped-def]
+    def opened(self, tenant: str, rules: object | None) -> Iterator[asyncio.Event]:
         """Watch one stream of ``tenant``, allowed under ``rules``, for the block: the
         event it yields is set when the stream is to end."""
         ended = asyncio.Event()
