@@ -125,8 +125,12 @@ class Notifier:
         try:
             sock.bind(wakeup_address(state_dir))
         except OSError as exc:
-            log.warning("cannot listen for wake-ups (%s); polling only", exc)
             sock.close()
+            if self._pg is not None:  # another process of this state_dir took it
+                log.info("cannot listen for local wake-ups (%s); PostgreSQL's notifications "
+                         "wake this process", exc)
+            else:
+                log.warning("cannot listen for wake-ups (%s); polling only", exc)
             return False
         sock.settimeout(0.2)
         self._socket = sock
