@@ -135,3 +135,17 @@ def test_a_refused_write_is_not_taken_for_the_database_being_away(store: Store) 
     with pytest.raises(SQLAlchemyError) as refused:
         _component(store, "executor:one", beat_age=0)  # the same primary key again
     assert not database_away(refused.value)
+
+
+def test_the_timeout_keeps_the_urls_own_options(store: Store) -> None:
+    if store.is_sqlite:
+        pytest.skip("the idle-transaction timeout is PostgreSQL's")
+    timed = Store(f"{store.url}?options=-c%20statement_timeout%3D7000",
+                  idle_transaction_timeout=2)
+    try:
+        with timed.read() as s:
+            show = s.connection().exec_driver_sql
+            assert show("SHOW statement_timeout").scalar() == "7s"
+            assert show("SHOW idle_in_transaction_session_timeout").scalar() == "2s"
+    finally:
+        timed.dispose()

@@ -120,9 +120,12 @@ def make_engine(url: str, idle_transaction_timeout: float | None = None) -> Engi
 
         return engine
     connect_args = {}
-    if idle_transaction_timeout is not None:
-        connect_args["options"] = "-c idle_in_transaction_session_timeout=" \
-            f"{max(1, round(idle_transaction_timeout * 1000))}"
+    if idle_transaction_timeout is not None:  # added to the URL's own options, if any
+        given = parsed.query.get("options")
+        connect_args["options"] = " ".join([
+            *([given] if isinstance(given, str) else list(given or ())),
+            f"-c idle_in_transaction_session_timeout="
+            f"{max(1, round(idle_transaction_timeout * 1000))}"])
     try:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                              connect_args=connect_args)
