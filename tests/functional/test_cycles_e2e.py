@@ -50,9 +50,14 @@ def test_two_changes_that_need_each_other_are_tested_together_and_both_merge(
         assert again == app
         tenant.approve(lib)
         tenant.approve(app)
-        tenant.wait_for(lambda: tenant.change(app).status == "MERGED"
-                        and tenant.change(lib).status == "MERGED",
-                        timeout=180, what="both sides of the cycle to merge")
+        def merged_and_reported(n: int) -> bool:
+            """Each side is merged, then reported: its last gate report has a result."""
+            reports = tenant.reports(n, "gate")
+            return tenant.change(n).status == "MERGED" and bool(reports) \
+                and reports[-1].result is not None
+
+        tenant.wait_for(lambda: merged_and_reported(app) and merged_and_reported(lib),
+                        timeout=180, what="both sides of the cycle to merge and be reported")
         assert tenant.branch_file("org/app", "app.txt") == "uses lib\n"
         assert tenant.branch_file("org/lib", "lib.txt") == "serves app\n"
         for n in (app, lib):
