@@ -28,7 +28,6 @@ while, rather than make a resumed build wait).
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -803,10 +802,9 @@ class Executor:
             row.message = message or None
             row.finished_at = self.clock.now()
             # counted once written: a commit that fails is tried again (see _record)
-            after_commit(s, functools.partial(
-                self.metrics.build_finished, build.params.get("tenant"),
-                build.params.get("pipeline"), build.params.get("project"), row.job,
-                row.result, row.started_at, row.finished_at))
+            after_commit(s, self.metrics.build_finished, build.params.get("tenant"),
+                         build.params.get("pipeline"), build.params.get("project"), row.job,
+                         row.result, row.started_at, row.finished_at)
             row.first_task_at = first_task
             row.result_data = returned
             row.secret_result_data = sealed

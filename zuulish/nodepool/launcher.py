@@ -27,7 +27,6 @@ reason. Ready nodes are kept warm per label (``min-ready``).
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -245,8 +244,8 @@ class Launcher:
             s.flush()
             node_ids.append(row.id)
         req.node_ids, req.state, req.fulfilled_at = node_ids, RS.FULFILLED, now
-        after_commit(s, functools.partial(self.metrics.node_request_fulfilled, provider.name,
-                                          req.created_at, now))
+        after_commit(s, self.metrics.node_request_fulfilled, provider.name, req.created_at,
+                     now)
         return True
 
     # ------------------------------------------------------------ assignment
@@ -458,8 +457,8 @@ class Launcher:
                     node.state, node.state_at = NodeState.IN_USE, now
                 req.node_ids = [n.id for n in ordered]
                 req.state, req.fulfilled_at = RS.FULFILLED, now
-                after_commit(s, functools.partial(self.metrics.node_request_fulfilled,
-                                                  req.provider or "", req.created_at, now))
+                after_commit(s, self.metrics.node_request_fulfilled, req.provider or "",
+                             req.created_at, now)
                 done += 1
         if done:
             self.store.notifier.notify(channels.SCHEDULER)

@@ -10,7 +10,6 @@ calls to driver interfaces.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import time
 import uuid
@@ -1682,8 +1681,8 @@ class Scheduler:
         row.state, row.result, row.message = state, result, message
         row.dequeued_at = self.clock.now()
         # counted once the item's end is written (a pass rolled back ends nothing)
-        after_commit(s, functools.partial(self.metrics.item_ended, row.tenant, row.pipeline,
-                                          state, row.enqueued_at, row.dequeued_at))
+        after_commit(s, self.metrics.item_ended, row.tenant, row.pipeline, state,
+                     row.enqueued_at, row.dequeued_at)
         self._seen.pop(row.id, None)
         self._dirty.mark(row.tenant, row.pipeline, row.queue_name)
         self._retire_buildset_keep(s, row.id)

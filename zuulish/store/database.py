@@ -59,11 +59,11 @@ def away_reason(exc: BaseException) -> str:
     return said.splitlines()[0] if said else type(exc).__name__
 
 
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once ``session``'s transaction has committed, never if it rolls
-    back: for effects outside the database that must follow only what was written
-    (a metric's count). The store's sessions each hold one transaction."""
-    event.listen(session, "after_commit", lambda _session: action(), once=True)
+def after_commit(session: Session, action: Callable[..., object], *args: object) -> None:
+    """Call ``action(*args)`` once ``session``'s transaction has committed, never if it
+    rolls back: for effects outside the database that must follow only what was
+    written (a metric's count). The store's sessions each hold one transaction."""
+    event.listen(session, "after_commit", lambda _session: action(*args), once=True)
 
 
 # PostgreSQL URLs without a driver (``postgres://`` as Heroku and libpq users write
