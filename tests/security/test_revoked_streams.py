@@ -9,29 +9,16 @@ import asyncio
 import dataclasses
 import json
 import time
-import uuid
 from pathlib import Path
 
 from tests.fakes import stream_client as sc
 from tests.fakes.auth_web import Api, serve_auth_app
+from tests.functional.test_stream_tickets import reader, with_ticket
 from zuulish.config.auth_rules import TenantAuthRules
 from zuulish.web.streams import REOPEN_CODE, REOPEN_REASON
 
 STATUS = "/api/tenant/t/status/events"
 RUNNING = "/api/build/build-2/console-stream"  # running, no log yet: stays open
-
-
-def reader(api: Api) -> str:
-    """A token of a reader of tenant t, a user of its own."""
-    return api.issuer.token({"aud": "dashboard", "sub": f"reader-{uuid.uuid4().hex[:8]}",
-                             "groups": ["t-readers"]})
-
-
-def with_ticket(api: Api, path: str, token: str | None, ws: bool = False) -> str:
-    status, answer = sc.ticket(api, path, token)
-    assert status == 200, answer
-    url = f"{api.url}{path}?ticket={answer['ticket']}"
-    return url.replace("http://", "ws://") if ws else url
 
 
 def _set_rules(api: Api, tenant: str, rules: TenantAuthRules) -> None:
